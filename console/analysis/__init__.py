@@ -1,0 +1,10 @@
+"""Analysis that runs after each engine cycle: derived metrics and findings."""
+
+from __future__ import annotations
+
+from console.analysis.gpus import hot_gpus
+from console.analysis.jobs import stalled_jobs
+from console.analysis.links import congested_links, derive_link_util
+
+CORE_ANALYZERS = (derive_link_util, congested_links, stalled_jobs, hot_gpus)
+"""Run in this order: derived metrics first, then the findings that read them."""

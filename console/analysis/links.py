@@ -1,0 +1,66 @@
+"""Link utilisation and congestion, from the counters of the ports at each end."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from console.model import Finding
+from console.store import Store
+
+CONGESTED_UTIL = 90.0
+"""Utilisation (%) of the busier direction above which a link counts as hot."""
+XMIT_WAIT_PER_S = 1e5
+"""``port_xmit_wait`` ticks per second above which a port is back-pressured."""
+
+
+def _direction_util(store: Store, port: str, speed_gbps: float) -> float | None:
+    rate = store.value(port, "port.tx_bytes")
+    if rate is None or speed_gbps <= 0:
+        return None
+    return min(100.0, rate * 8 / (speed_gbps * 1e9) * 100)
+
+
+def derive_link_util(store: Store) -> Iterable[Finding]:
+    """Record ``link.util_ab``, ``link.util_ba`` and ``link.util`` for every link."""
+    time = store.time
+    if time is None:
+        return []
+    for link in store.of_kind("link"):
+        speed = float(link.attrs.get("speed_gbps", 0) or 0)
+        ab = _direction_util(store, str(link.attrs.get("a")), speed)
+        ba = _direction_util(store, str(link.attrs.get("b")), speed)
+        store.record(link.ref, "link.util_ab", ab, time)
+        store.record(link.ref, "link.util_ba", ba, time)
+        known = [u for u in (ab, ba) if u is not None]
+        store.record(link.ref, "link.util", max(known) if known else None, time)
+    return []
+
+
+def congested_links(store: Store) -> Iterable[Finding]:
+    """A finding for each link that is saturated and back-pressuring its sender."""
+    findings = []
+    for link in store.of_kind("link"):
+        util = store.value(link.ref, "link.util")
+        if util is None or util < CONGESTED_UTIL:
+            continue
+        evidence = [f"utilisation {util:.0f}% of {link.attrs.get('speed_gbps', '?')} Gb/s"]
+        waiting = False
+        for end in ("a", "b"):
+            port = str(link.attrs.get(end))
+            wait = store.value(port, "port.xmit_wait")
+            if wait is not None and wait > XMIT_WAIT_PER_S:
+                waiting = True
+                evidence.append(f"{port}: port_xmit_wait {wait:,.0f}/s")
+            ecn = store.value(port, "port.ecn_marked")
+            if ecn:
+                evidence.append(f"{port}: ECN-marked {ecn:,.0f} pkt/s")
+        findings.append(
+            Finding(
+                ref=link.ref,
+                kind="link-congested" if waiting else "link-hot",
+                severity="critical" if waiting else "warning",
+                title=("congested" if waiting else "busy") + f" link {link.name}",
+                evidence=evidence,
+            )
+        )
+    return findings

@@ -1,0 +1,254 @@
+"""The public plugin API: the only module of ``console`` that plugins import.
+
+A plugin is a :class:`Plugin` object exposed through the ``watchfloor.plugins``
+entry-point group. It declares:
+
+- **source types** — configurable factories of async :class:`Source` objects that
+  return :class:`Batch` es of entities and samples;
+- **panes** — Textual widgets and the entity kinds they open;
+- **analyzers** — functions from the store to findings;
+- **commands** — command-palette entries.
+
+This module imports no Textual: a pane factory returns a widget, and the
+widget's contract is the :class:`PaneWidget` protocol below.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from console.model import (
+    ENTITY_KINDS,
+    METRICS,
+    SEVERITIES,
+    Batch,
+    Entity,
+    Finding,
+    MetricSpec,
+    Sample,
+    link_ref,
+    make_ref,
+    normalize_ref,
+    port_ref,
+    ref_kind,
+)
+from console.store import Reading, Store, natural_sorted
+from console.text import plain
+
+API_VERSION = 1
+"""Version of this API. A plugin that needs another version is refused with a clear reason."""
+
+__all__ = [
+    "API_VERSION",
+    "ENTITY_KINDS",
+    "METRICS",
+    "SEVERITIES",
+    "Analyzer",
+    "Batch",
+    "Command",
+    "Entity",
+    "Finding",
+    "MetricSpec",
+    "Option",
+    "Pane",
+    "PaneContext",
+    "PaneWidget",
+    "Plugin",
+    "Reading",
+    "Sample",
+    "Source",
+    "SourceContext",
+    "SourceDisabled",
+    "SourceStatus",
+    "SourceType",
+    "Store",
+    "link_ref",
+    "make_ref",
+    "natural_sorted",
+    "normalize_ref",
+    "plain",
+    "port_ref",
+    "ref_kind",
+]
+
+
+class SourceDisabled(Exception):
+    """Raised by a source that cannot work here (no NVML library): shown as *disabled*.
+
+    The engine stops polling it; the message is the one-line reason shown to the user.
+    """
+
+
+class Source(abc.ABC):
+    """An async poller. The engine calls :meth:`poll` on its interval.
+
+    Contract:
+        - ``poll`` never runs concurrently with itself; the engine waits for one
+          poll to finish (or time out) before scheduling the next.
+        - Blocking work (NVML, many ``/sys`` reads) goes through
+          ``asyncio.to_thread``; the engine cancels a poll after ``timeout`` seconds.
+        - Raise any exception to report a failure: the message becomes the
+          source's reason, the engine backs off and keeps the last good data.
+    """
+
+    name: str = "source"
+    """Unique name among configured sources, shown in the sources table."""
+    type: str = "source"
+    """The source type it was made from (``sim``, ``nvml``, ``agent``)."""
+    interval: float = 1.0
+    """Seconds between polls."""
+    timeout: float = 5.0
+    """Seconds a poll may take before it is cancelled and counted as failed."""
+
+    @abc.abstractmethod
+    async def poll(self) -> Batch:
+        """Collect once and return the entities and samples seen."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook with a working default
+        """Release connections or threads; called once when the engine stops."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a source type in the config file, validated with file:line errors."""
+
+    name: str
+    types: tuple[type, ...]
+    """Accepted Python types after YAML parsing (``(int, float)`` for a number)."""
+    default: Any = None
+    required: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a source factory gets besides its options."""
+
+    interval: float
+    """The configured default refresh interval, in seconds."""
+    base_dir: str
+    """Directory of the config file, for resolving relative paths."""
+    options: Mapping[str, Any]
+    """Validated options, defaults filled in."""
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """A kind of source that the config's ``sources:`` list can name by ``type``."""
+
+    name: str
+    factory: Callable[[SourceContext], Sequence[Source]]
+    """Builds the sources for one config entry (an agent URL range gives several)."""
+    options: Sequence[Option] = ()
+    help: str = ""
+    local_default: bool = False
+    """Started by plain ``watchfloor`` on the local machine even with no config."""
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """Health of one source as the engine sees it."""
+
+    name: str
+    type: str
+    status: str
+    """``ok``, ``stale``, ``failed`` or ``disabled``."""
+    reason: str
+    """Why it is not ok ('' when ok)."""
+    last_ok: float | None
+    """Wall-clock time of the last good poll."""
+    polls: int
+    failures: int
+    """Consecutive failures."""
+    duration: float | None
+    """Seconds the last poll took."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "status": self.status,
+            "reason": self.reason,
+            "last_ok": self.last_ok,
+            "polls": self.polls,
+            "failures": self.failures,
+            "duration": self.duration,
+        }
+
+
+class PaneContext(Protocol):
+    """What a pane may use: read the store, see source health, open another ref."""
+
+    @property
+    def store(self) -> Store:
+        """The shared store. Read only: panes never poll and never write."""
+
+    def sources(self) -> list[SourceStatus]:
+        """Current health of every source."""
+
+    def open(self, ref: str) -> None:
+        """Drill down to another entity (the pane that opens its kind shows it)."""
+
+    def now(self) -> float:
+        """The console's clock (frozen in snapshot tests)."""
+
+
+@runtime_checkable
+class PaneWidget(Protocol):
+    """What the console calls on a pane's widget, on its coalesced refresh tick.
+
+    Only the visible pane is refreshed; ``refresh_view`` must be quick (the time
+    it takes is measured) and must show remote strings as plain text (use
+    :func:`plain` or ``rich.text.Text``).
+    """
+
+    def refresh_view(self) -> None:
+        """Redraw from ``context.store``."""
+
+
+@dataclass(frozen=True)
+class Pane:
+    """A view a plugin adds: a top-level pane, and/or the detail view of some entity kinds."""
+
+    id: str
+    title: str
+    create: Callable[[PaneContext, str | None], Any]
+    """Returns a Textual widget implementing :class:`PaneWidget`; the ref is the entity
+    to show, or ``None`` for the pane's top-level (list) view."""
+    opens: tuple[str, ...] = ()
+    """Entity kinds whose refs this pane shows (``("gpu",)``)."""
+    key: str | None = None
+    """A key that opens the top-level view from anywhere, or ``None``."""
+
+
+Analyzer = Callable[[Store], Iterable[Finding]]
+"""Runs after each engine cycle; returns findings about entities in the store."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command-palette entry: ``name`` then free text (``goto job/4711``)."""
+
+    name: str
+    help: str
+    run: Callable[[PaneContext, str], None]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """What a plugin's entry point resolves to (or a zero-argument callable returning it)."""
+
+    name: str
+    version: str
+    api_version: int = API_VERSION
+    """The API version this plugin was written for."""
+    source_types: Sequence[SourceType] = ()
+    panes: Sequence[Pane] = ()
+    analyzers: Sequence[Analyzer] = ()
+    commands: Sequence[Command] = ()
+    theme_variables: Mapping[str, str] = field(default_factory=dict)
+    """CSS variables this plugin's panes use, with defaults a theme file can override."""

@@ -1,0 +1,164 @@
+"""The ``watchfloor`` command line (its commands and flags are fixed by DESIGN.md).
+
+Bad input of any kind gives one clear line on stderr and exit status 2, never a
+traceback (set ``WATCHFLOOR_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from console import __version__
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Something the user can fix; printed as one line, exit status 2."""
+
+
+def _common(parser: argparse.ArgumentParser, *, demo: bool) -> None:
+    parser.add_argument("--config", type=Path, help="config file (default: "
+                        "$XDG_CONFIG_HOME/watchfloor/config.yaml)")  # fmt: skip
+    parser.add_argument("--theme", help="theme name (see themes/)")
+    parser.add_argument("--interval", type=float, help="refresh interval in seconds")
+    if demo:
+        parser.add_argument("--demo", action="store_true", help="use the simulated cluster")
+    parser.add_argument("--scenario", default="congested-link", help="simulator scenario")
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed")
+    parser.add_argument("--nodes", type=int, default=4, help="simulated nodes (>= 4)")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The argument parser, with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="watchfloor", description="Terminal operations console for GPU and AI clusters."
+    )
+    parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
+    _common(parser, demo=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="the console on the embedded simulated cluster")
+    _common(demo, demo=False)
+
+    snapshot = commands.add_parser("snapshot", help="one collection, printed")
+    _common(snapshot, demo=True)
+    snapshot.add_argument("--format", choices=("json", "text"), default="text")
+
+    commands.add_parser("plugins", help="discovered plugins, their version and load status")
+    return parser
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"watchfloor: {message}", file=sys.stderr)
+    raise SystemExit(EXIT_USAGE)
+
+
+def _runtime(args: argparse.Namespace, demo: bool, local: bool) -> tuple[object, object, object]:
+    """Registry, config and sources for this invocation."""
+    from console.runtime import DemoOptions, build_sources, load_registry, read_config
+    from console.sim.scenarios import SCENARIOS
+
+    registry = load_registry()
+    config = read_config(args.config, registry, required=args.config is not None)
+    if args.interval is not None:
+        if args.interval <= 0:
+            raise UsageError("--interval must be a positive number of seconds")
+        config.interval = args.interval
+    options = None
+    if demo:
+        if args.scenario not in SCENARIOS:
+            raise UsageError(f"unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})")
+        if args.nodes < 4:
+            raise UsageError("--nodes must be at least 4")
+        options = DemoOptions(args.scenario, args.seed, args.nodes)
+    sources = build_sources(config, registry, options, local=local)
+    return registry, config, sources
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """One collection (two cycles, so counters have rates), printed."""
+    from console.headless import snapshot_document, snapshot_text
+    from console.runtime import build_engine
+
+    registry, _config, sources = _runtime(args, demo=args.demo, local=not args.demo)
+    engine = build_engine(sources, registry)  # type: ignore[arg-type]
+
+    async def collect() -> None:
+        try:
+            await engine.collect(cycles=2)
+        finally:
+            await engine.stop()
+
+    asyncio.run(collect())
+    statuses = engine.statuses()
+    if args.format == "json":
+        document = snapshot_document(engine.store, statuses)
+        print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        sys.stdout.write(snapshot_text(engine.store, statuses))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List discovered plugins: name, version, status, reason."""
+    from console.plugins import discover
+    from console.text import plain
+
+    records = discover()
+    print(f"{'NAME':<20} {'VERSION':<10} {'STATUS':<8} REASON")
+    for record in records:
+        print(f"{plain(record.name, 20):<20} {plain(record.version, 10):<10} "
+              f"{record.status:<8} {plain(record.reason)}")  # fmt: skip
+    return 0
+
+
+def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
+    """The interactive console."""
+    from console.themes_loader import resolve_theme
+    from console.ui.app import WatchfloorApp
+
+    registry, config, sources = _runtime(args, demo=demo, local=not demo)
+    theme, notices = resolve_theme(args.theme or config.theme)  # type: ignore[attr-defined]
+    app = WatchfloorApp(
+        registry=registry,  # type: ignore[arg-type]
+        sources=sources,  # type: ignore[arg-type]
+        theme_name=theme,
+        notices=notices,
+        title="watchfloor demo" if demo else "watchfloor",
+    )
+    app.run()
+    return app.return_code or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``watchfloor`` console script."""
+    from console.config import ConfigError
+
+    args = make_parser().parse_args(argv)
+    try:
+        if args.command == "snapshot":
+            return cmd_snapshot(args)
+        if args.command == "plugins":
+            return cmd_plugins(args)
+        if args.command == "demo":
+            return cmd_tui(args, demo=True)
+        return cmd_tui(args, demo=args.demo)
+    except (ConfigError, UsageError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("WATCHFLOOR_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (WATCHFLOOR_DEBUG=1 shows more)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

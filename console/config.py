@@ -1,0 +1,202 @@
+"""The YAML config file: load, validate, and report mistakes with file:line.
+
+The shape is fixed by DESIGN.md (``interval``, ``theme``, ``sources``,
+``topology``). Each source entry's options are validated against the options its
+source type declares, so a plugin's source gets the same file:line errors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from console.api import Option, SourceType
+
+
+class ConfigError(Exception):
+    """A config mistake; the message starts with ``file:line:``."""
+
+
+@dataclass
+class SourceEntry:
+    """One validated item of ``sources:``."""
+
+    type: str
+    options: dict[str, Any]
+    line: int
+
+
+@dataclass
+class Config:
+    """A validated config."""
+
+    path: Path | None = None
+    interval: float = 1.0
+    theme: str | None = None
+    sources: list[SourceEntry] = field(default_factory=list)
+    topology: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in the config are resolved against."""
+        return self.path.parent if self.path else Path.cwd()
+
+
+TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology")
+
+
+def default_config_path() -> Path:
+    """``$XDG_CONFIG_HOME/watchfloor/config.yaml``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "watchfloor" / "config.yaml"
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string",
+             list: "a list", dict: "a mapping"}  # fmt: skip
+    return " or ".join(names.get(t, t.__name__) for t in types)
+
+
+def _check_type(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool) and bool not in types:
+        return False  # YAML `yes` is not a number
+    if float in types and isinstance(value, int):
+        return True
+    return isinstance(value, types)
+
+
+class _Where:
+    """Turns a YAML node into a `file:line:` error."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def error(self, node: yaml.Node | None, message: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else 1
+        return ConfigError(f"{self.path}:{line}: {message}")
+
+
+def _scalar(node: yaml.Node) -> Any:
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _mapping_items(loader: _Where, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
+    if not isinstance(node, yaml.MappingNode):
+        raise loader.error(node, f"{what} must be a mapping of keys to values")
+    items = []
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        key = _scalar(key_node)
+        if not isinstance(key, str):
+            raise loader.error(key_node, f"{what}: keys must be strings, not {key!r}")
+        if key in seen:
+            raise loader.error(key_node, f"{what}: duplicate key {key!r}")
+        seen.add(key)
+        items.append((key, value_node))
+    return items
+
+
+def _option_value(loader: _Where, option: Option, node: yaml.Node, where: str) -> Any:
+    value = _scalar(node)
+    if not _check_type(value, option.types):
+        raise loader.error(
+            node, f"{where}: {option.name!r} must be {_type_name(option.types)}, not {value!r}"
+        )
+    return value
+
+
+def _source_entry(
+    loader: _Where, index: int, node: yaml.Node, source_types: Mapping[str, SourceType]
+) -> SourceEntry:
+    where = f"sources[{index}]"
+    items = dict(_mapping_items(loader, node, where))
+    type_node = items.pop("type", None)
+    if type_node is None:
+        raise loader.error(node, f"{where}: missing 'type' (one of: {', '.join(source_types)})")
+    type_name = _scalar(type_node)
+    source_type = source_types.get(type_name) if isinstance(type_name, str) else None
+    if source_type is None:
+        known = ", ".join(sorted(source_types))
+        raise loader.error(type_node, f"{where}: unknown source type {type_name!r} (known: {known})")
+    declared = {option.name: option for option in source_type.options}
+    options: dict[str, Any] = {}
+    for key, value_node in items.items():
+        option = declared.get(key)
+        if option is None:
+            allowed = ", ".join(["type", *declared]) or "type"
+            raise loader.error(
+                value_node, f"{where}: unknown key {key!r} for type {type_name!r} "
+                f"(allowed: {allowed})"
+            )  # fmt: skip
+        options[key] = _option_value(loader, option, value_node, where)
+    for option in source_type.options:
+        if option.name not in options:
+            if option.required:
+                raise loader.error(node, f"{where}: type {type_name!r} needs {option.name!r}")
+            options[option.name] = option.default
+    return SourceEntry(type_name, options, node.start_mark.line + 1)
+
+
+def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -> Config:
+    """Validate config text; raise :class:`ConfigError` naming ``path`` and the line."""
+    loader = _Where(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(f"{path}:{line}: not valid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}:1: not valid YAML: {exc}") from None
+    config = Config(path=Path(path))
+    if root is None:
+        return config
+    for key, node in _mapping_items(loader, root, "config"):
+        if key not in TOP_LEVEL_KEYS:
+            raise loader.error(
+                node, f"unknown key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})"
+            )
+        if key == "interval":
+            value = _scalar(node)
+            if not _check_type(value, (float,)) or value <= 0:
+                raise loader.error(node, f"'interval' must be a positive number, not {value!r}")
+            config.interval = float(value)
+        elif key == "theme":
+            value = _scalar(node)
+            if not isinstance(value, str):
+                raise loader.error(node, f"'theme' must be a string, not {value!r}")
+            config.theme = value
+        elif key == "topology":
+            value = _scalar(node)
+            if not isinstance(value, str):
+                raise loader.error(node, f"'topology' must be a file path, not {value!r}")
+            config.topology = config.base_dir / value
+        elif key == "sources":
+            if isinstance(node, yaml.ScalarNode) and _scalar(node) is None:
+                continue
+            if not isinstance(node, yaml.SequenceNode):
+                raise loader.error(node, "'sources' must be a list of source entries")
+            config.sources = [
+                _source_entry(loader, i, item, source_types) for i, item in enumerate(node.value)
+            ]
+    return config
+
+
+def load_config(path: Path, source_types: Mapping[str, SourceType]) -> Config:
+    """Read and validate a config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    return parse_config(text, str(path), source_types)

@@ -1,0 +1,204 @@
+"""The async scheduler that runs sources: intervals, timeouts, backoff, isolation.
+
+Each source gets its own loop: poll, apply, then sleep until the next due time.
+A poll therefore never overlaps the previous poll of the same source, and one
+source that raises or hangs never delays another. After polls land, analysis
+runs once (coalesced) on the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from console.api import Analyzer, Source, SourceDisabled, SourceStatus
+from console.model import Finding
+from console.store import Store
+from console.text import plain
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0
+"""Longest wait between retries of a failing source, in seconds."""
+STALE_AFTER_INTERVALS = 3
+"""A source with no good poll for this many intervals is shown stale."""
+EXPIRE_AFTER = 600.0
+"""Entities not reported for this many seconds are dropped (memory stays flat)."""
+
+
+@dataclass
+class _SourceState:
+    source: Source
+    status: str = "pending"
+    reason: str = "not polled yet"
+    last_ok: float | None = None
+    polls: int = 0
+    failures: int = 0
+    duration: float | None = None
+    next_due: float = 0.0
+
+
+class Engine:
+    """Owns the schedule of every source and the analysis that follows it."""
+
+    def __init__(
+        self,
+        store: Store,
+        sources: Sequence[Source],
+        analyzers: Sequence[Analyzer] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        """Where polls land."""
+        self.analyzers = list(analyzers)
+        """Run after each cycle, in order; one that raises is reported and skipped."""
+        self.clock = clock
+        """Wall clock (injectable for tests)."""
+        self._states = [_SourceState(source) for source in sources]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._analysis_due = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self.analyzer_errors: dict[str, str] = {}
+        """Analyzers that raised on their last run, with the reason."""
+
+    # -- status --------------------------------------------------------------
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources, in configuration order."""
+        return [state.source for state in self._states]
+
+    def statuses(self) -> list[SourceStatus]:
+        """Each source's health now; *ok* turns *stale* when polls stop landing."""
+        now = self.clock()
+        result = []
+        for state in self._states:
+            status, reason = state.status, state.reason
+            stale_after = STALE_AFTER_INTERVALS * state.source.interval
+            if status == "ok" and state.last_ok is not None and now - state.last_ok > stale_after:
+                status, reason = "stale", f"no data for {now - state.last_ok:.0f}s"
+            result.append(
+                SourceStatus(
+                    name=state.source.name,
+                    type=state.source.type,
+                    status=status,
+                    reason=reason,
+                    last_ok=state.last_ok,
+                    polls=state.polls,
+                    failures=state.failures,
+                    duration=state.duration,
+                )
+            )
+        return result
+
+    def on_update(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each analysis run (the UI coalesces its redraws)."""
+        self._listeners.append(listener)
+
+    # -- polling -------------------------------------------------------------
+
+    async def _poll(self, state: _SourceState) -> None:
+        """One poll of one source, with its timeout; records status and backoff."""
+        source = state.source
+        started = self.clock()
+        try:
+            batch = await asyncio.wait_for(source.poll(), timeout=source.timeout)
+        except SourceDisabled as exc:
+            state.status, state.reason = "disabled", plain(exc) or "disabled"
+            return
+        except TimeoutError:
+            self._failed(state, f"timed out after {source.timeout:g}s")
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failed(state, plain(f"{type(exc).__name__}: {exc}"))
+            return
+        finally:
+            state.polls += 1
+            state.duration = self.clock() - started
+        try:
+            self.store.apply(batch, source.name, received=self.clock())
+        except Exception as exc:  # malformed data from a plugin must not take us down
+            self._failed(state, plain(f"bad data: {type(exc).__name__}: {exc}"))
+            return
+        state.status, state.reason = "ok", ""
+        state.last_ok = self.clock()
+        state.failures = 0
+        state.next_due = started + source.interval
+
+    def _failed(self, state: _SourceState, reason: str) -> None:
+        state.failures += 1
+        # With good data from before, what we show is old but real: stale, not gone.
+        state.status = "stale" if state.last_ok is not None else "failed"
+        state.reason = reason
+        backoff = min(MAX_BACKOFF, state.source.interval * 2 ** (state.failures - 1))
+        state.next_due = self.clock() + max(backoff, state.source.interval)
+        log.info("source %s failed (%s); retry in %.1fs", state.source.name, reason, backoff)
+
+    def analyse(self) -> list[Finding]:
+        """Run every analyzer on the store and publish the findings."""
+        findings: list[Finding] = []
+        for analyzer in self.analyzers:
+            name = getattr(analyzer, "__qualname__", repr(analyzer))
+            try:
+                findings.extend(analyzer(self.store))
+                self.analyzer_errors.pop(name, None)
+            except Exception as exc:
+                self.analyzer_errors[name] = plain(f"{type(exc).__name__}: {exc}")
+        order = {"critical": 0, "warning": 1, "info": 2}
+        findings.sort(key=lambda f: (order.get(f.severity, 3), f.ref))
+        self.store.set_findings(findings)
+        for listener in self._listeners:
+            listener()
+        return findings
+
+    async def collect(self, cycles: int = 1) -> None:
+        """Poll every source ``cycles`` times (all at once per cycle), then analyse.
+
+        Used headless (``snapshot``: two cycles so counters have rates).
+        """
+        for _ in range(cycles):
+            active = [s for s in self._states if s.status != "disabled"]
+            await asyncio.gather(*(self._poll(state) for state in active))
+            self.analyse()
+
+    async def _run_source(self, state: _SourceState) -> None:
+        while state.status != "disabled":
+            await self._poll(state)
+            self._analysis_due.set()
+            delay = state.next_due - self.clock()
+            await asyncio.sleep(max(delay, 0.0))
+
+    async def _run_analysis(self, min_gap: float) -> None:
+        # Coalesce: however many sources land in one burst, analyse once.
+        while True:
+            await self._analysis_due.wait()
+            self._analysis_due.clear()
+            self.analyse()
+            self.store.expire(self.clock() - EXPIRE_AFTER)
+            await asyncio.sleep(min_gap)
+
+    def start(self) -> None:
+        """Start polling every source in the background of the running loop."""
+        if self._tasks:
+            return
+        gap = min((s.source.interval for s in self._states), default=1.0) / 4
+        self._tasks = [asyncio.create_task(self._run_source(s)) for s in self._states]
+        self._tasks.append(asyncio.create_task(self._run_analysis(gap)))
+
+    async def stop(self) -> None:
+        """Cancel the polling tasks and close every source."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        for state in self._states:
+            with contextlib.suppress(Exception):
+                await state.source.close()

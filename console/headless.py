@@ -1,0 +1,126 @@
+"""Headless output: the store as one JSON document, or as a readable summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from console.api import SourceStatus
+from console.model import Entity
+from console.store import Store
+from console.text import plain
+
+GPU_FIELDS = {
+    "util": "gpu.util",
+    "mem_util": "gpu.mem_util",
+    "mem_used_mib": "gpu.mem_used",
+    "mem_total_mib": "gpu.mem_total",
+    "temp_c": "gpu.temp",
+    "power_w": "gpu.power",
+    "power_limit_w": "gpu.power_limit",
+    "energy_j": "gpu.energy",
+    "sm_clock_mhz": "gpu.sm_clock",
+    "mem_clock_mhz": "gpu.mem_clock",
+    "fan_pct": "gpu.fan",
+}
+NODE_FIELDS = {
+    "cpu_util": "node.cpu_util",
+    "mem_used_bytes": "node.mem_used",
+    "mem_total_bytes": "node.mem_total",
+    "load1": "node.load1",
+}
+PORT_FIELDS = {
+    "tx_bytes_per_s": "port.tx_bytes",
+    "rx_bytes_per_s": "port.rx_bytes",
+    "xmit_wait_per_s": "port.xmit_wait",
+    "ecn_marked_per_s": "port.ecn_marked",
+    "cnp_sent_per_s": "port.cnp_sent",
+    "symbol_errors_per_s": "port.symbol_errors",
+    "discards_per_s": "port.discards",
+}
+LINK_FIELDS = {"util": "link.util", "util_ab": "link.util_ab", "util_ba": "link.util_ba"}
+JOB_FIELDS = {"throughput": "job.throughput"}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _item(store: Store, entity: Entity, fields: dict[str, str]) -> dict[str, Any]:
+    item: dict[str, Any] = {"ref": entity.ref, "name": entity.name}
+    if entity.parent is not None:
+        item["parent"] = entity.parent
+    item.update(entity.attrs)
+    for key, metric in fields.items():
+        item[key] = _round(store.value(entity.ref, metric))
+    return item
+
+
+def snapshot_document(store: Store, statuses: list[SourceStatus]) -> dict[str, Any]:
+    """Everything the console knows, with the keys DESIGN.md fixes."""
+    document: dict[str, Any] = {
+        "time": store.time,
+        "nodes": [_item(store, e, NODE_FIELDS) for e in store.of_kind("node")],
+        "gpus": [_item(store, e, GPU_FIELDS) for e in store.of_kind("gpu")],
+        "ports": [_item(store, e, PORT_FIELDS) for e in store.of_kind("port")],
+        "links": [_item(store, e, LINK_FIELDS) for e in store.of_kind("link")],
+        "switches": [_item(store, e, {}) for e in store.of_kind("switch")],
+        "jobs": [_item(store, e, JOB_FIELDS) for e in store.of_kind("job")],
+        "findings": [f.to_json() for f in store.findings],
+        "sources": [s.to_json() for s in statuses],
+    }
+    for meta in store.source_meta.values():
+        if "scenario" in meta:
+            document["sim"] = {
+                "scenario": meta["scenario"],
+                "seed": meta["seed"],
+                "injected": meta["injected"],
+            }
+    return document
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def snapshot_text(store: Store, statuses: list[SourceStatus]) -> str:
+    """A readable summary for a terminal or a ticket."""
+    lines: list[str] = []
+    nodes, gpus = store.of_kind("node"), store.of_kind("gpu")
+    lines.append(
+        f"Watchfloor snapshot: {len(nodes)} nodes, {len(gpus)} GPUs, "
+        f"{store.count('link')} links, {store.count('job')} jobs"
+    )
+    lines.append("")
+    lines.append("SOURCES")
+    for status in statuses:
+        reason = f"  {status.reason}" if status.reason else ""
+        lines.append(f"  {plain(status.name):<20} {status.type:<10} {status.status:<8}{reason}")
+    lines.append("")
+    lines.append(f"FINDINGS ({len(store.findings)})")
+    for finding in store.findings:
+        lines.append(f"  {finding.severity.upper():<8} {plain(finding.title)}")
+        lines.append(f"           {finding.ref}")
+    lines.append("")
+    lines.append("NODES                 GPU util  mem used   temp   power")
+    for node in nodes:
+        node_gpus = store.children(node.ref, "gpu")
+        utils = [store.value(g.ref, "gpu.util") for g in node_gpus]
+        known = [u for u in utils if u is not None]
+        mean = sum(known) / len(known) if known else None
+        mem = sum(store.value(g.ref, "gpu.mem_used") or 0 for g in node_gpus)
+        temps = [t for g in node_gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
+        power = sum(store.value(g.ref, "gpu.power") or 0 for g in node_gpus)
+        lines.append(
+            f"  {plain(node.name, 18):<18} {_fmt(mean, '%'):>9} {mem / 1024:>7,.0f} GiB "
+            f"{_fmt(max(temps) if temps else None, '°C'):>6} {power:>6,.0f} W"
+        )
+    lines.append("")
+    lines.append("JOBS")
+    for job in store.of_kind("job"):
+        throughput = store.value(job.ref, "job.throughput")
+        unit = job.attrs.get("throughput_unit", "")
+        lines.append(
+            f"  {job.ref:<12} {plain(job.name, 24):<24} {plain(job.attrs.get('state', '')):<9} "
+            f"{_fmt(throughput)} {unit}"
+        )
+    return "\n".join(lines) + "\n"

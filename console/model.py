@@ -1,0 +1,182 @@
+"""Entities, refs and the metric vocabulary.
+
+Everything the console shows has a *ref*: a short path such as ``gpu/node01/3``
+that names it for navigation, JSON output and drill-down links between plugins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event")
+"""The kinds of entity a ref can name; the first path segment of every ref."""
+
+
+def make_ref(kind: str, *parts: object) -> str:
+    """Build a ref such as ``gpu/node01/3`` from its kind and parts."""
+    if kind not in ENTITY_KINDS:
+        raise ValueError(f"unknown entity kind {kind!r}")
+    return "/".join([kind, *(str(part) for part in parts)])
+
+
+def ref_kind(ref: str) -> str:
+    """The entity kind of a ref (``gpu`` for ``gpu/node01/3``)."""
+    return ref.split("/", 1)[0]
+
+
+def port_ref(owner: str, port: str) -> str:
+    """Ref of a port on a node or switch."""
+    return make_ref("port", owner, port)
+
+
+def link_ref(a_port: str, b_port: str) -> str:
+    """Ref of a link between two port refs (``link/node01/mlx5_0~leaf01/p1``)."""
+    strip = len("port/")
+    return f"link/{a_port[strip:]}~{b_port[strip:]}"
+
+
+def normalize_ref(text: str, default_kind: str) -> str:
+    """Accept a bare id (``4711``) or a full ref (``job/4711``) for one kind."""
+    text = text.strip()
+    if ref_kind(text) in ENTITY_KINDS and "/" in text:
+        return text
+    return make_ref(default_kind, text)
+
+
+@dataclass(slots=True)
+class Entity:
+    """One thing the console shows: a node, GPU, port, link, switch, job or event."""
+
+    ref: str
+    """Unique ref; its first segment is the kind."""
+    name: str
+    """Short human name (shown as plain text, never as markup)."""
+    parent: str | None = None
+    """Ref of the entity this one belongs to (a GPU's node, a port's node or switch)."""
+    attrs: dict[str, Any] = field(default_factory=dict)
+    """Slow-changing facts: model, UUID, speed, job state, member refs."""
+
+    @property
+    def kind(self) -> str:
+        """The entity kind, from the ref."""
+        return ref_kind(self.ref)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One quantity in the vocabulary: its internal name, unit and nature."""
+
+    name: str
+    """Internal name, e.g. ``gpu.power``."""
+    unit: str
+    """Unit of the stored value (for counters: of the raw count)."""
+    description: str
+    """One line for tooltips and the plugin docs."""
+    counter: bool = False
+    """Monotonic counter: stored raw, its history kept as a per-second rate."""
+
+
+def _spec(name: str, unit: str, description: str, counter: bool = False) -> MetricSpec:
+    return MetricSpec(name, unit, description, counter)
+
+
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec("gpu.util", "%", "SM utilisation"),
+        _spec("gpu.mem_util", "%", "memory controller utilisation"),
+        _spec("gpu.mem_used", "MiB", "framebuffer memory used"),
+        _spec("gpu.mem_total", "MiB", "framebuffer memory total"),
+        _spec("gpu.temp", "°C", "GPU core temperature"),
+        _spec("gpu.power", "W", "power draw"),
+        _spec("gpu.power_limit", "W", "enforced power limit"),
+        _spec("gpu.energy", "J", "total energy since driver load", counter=True),
+        _spec("gpu.sm_clock", "MHz", "SM clock"),
+        _spec("gpu.mem_clock", "MHz", "memory clock"),
+        _spec("gpu.fan", "%", "fan speed"),
+        _spec("node.cpu_util", "%", "host CPU utilisation"),
+        _spec("node.mem_used", "B", "host memory used"),
+        _spec("node.mem_total", "B", "host memory total"),
+        _spec("node.load1", "", "1-minute load average"),
+        _spec("port.tx_bytes", "B", "bytes transmitted", counter=True),
+        _spec("port.rx_bytes", "B", "bytes received", counter=True),
+        _spec("port.xmit_wait", "ticks", "InfiniBand port_xmit_wait", counter=True),
+        _spec("port.pfc_pause_rx", "frames", "PFC pause frames received", counter=True),
+        _spec("port.ecn_marked", "packets", "ECN-marked packets", counter=True),
+        _spec("port.cnp_sent", "packets", "congestion notification packets sent", counter=True),
+        _spec("port.symbol_errors", "errors", "symbol errors", counter=True),
+        _spec("port.discards", "packets", "transmit discards", counter=True),
+        _spec("link.util", "%", "utilisation, busier direction"),
+        _spec("link.util_ab", "%", "utilisation, a→b"),
+        _spec("link.util_ba", "%", "utilisation, b→a"),
+        _spec("job.throughput", "samples/s", "throughput the job reports"),
+        _spec("job.gpu_util", "%", "mean SM utilisation over the job's GPUs"),
+    )
+}
+"""The metric vocabulary: one name and unit per quantity."""
+
+
+def is_counter(metric: str) -> bool:
+    """True when a metric is a monotonic counter (stored raw, shown as a rate)."""
+    spec = METRICS.get(metric)
+    return spec is not None and spec.counter
+
+
+@dataclass(slots=True)
+class Sample:
+    """One reading of one metric of one entity."""
+
+    ref: str
+    metric: str
+    value: float | None
+    """``None`` means *not available* on this device: never 0, never an exception."""
+    time: float | None = None
+    """Seconds since the epoch when the reading was taken; the batch time if ``None``."""
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one poll of a source returns."""
+
+    entities: list[Entity] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    time: float | None = None
+    """When the readings were taken (a simulator sets its own clock); now if ``None``."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Source-specific facts for headless output (the simulator's injected faults)."""
+
+
+SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
+"""Finding severities, least to most severe."""
+
+
+@dataclass(slots=True)
+class Finding:
+    """Something analysis noticed, pointing at an entity."""
+
+    ref: str
+    """The entity the finding is about."""
+    kind: str
+    """Short machine name: ``link-congested``, ``job-stalled``, ``gpu-hot``."""
+    severity: str
+    title: str
+    """One line for lists."""
+    since: float | None = None
+    """When the condition started (seconds since the epoch), where known."""
+    evidence: list[str] = field(default_factory=list)
+    """Plain-text lines that justify the finding."""
+    related: list[str] = field(default_factory=list)
+    """Refs of other entities involved (the jobs on a hot link)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return {
+            "ref": self.ref,
+            "kind": self.kind,
+            "severity": self.severity,
+            "title": self.title,
+            "since": self.since,
+            "evidence": list(self.evidence),
+            "related": list(self.related),
+        }

@@ -1,0 +1,140 @@
+"""Wiring: plugins + config (or demo options) → sources → engine and store.
+
+The TUI, ``snapshot`` and (later) the agent all start from here, so they run
+the same engine on the same sources.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from console import __version__
+from console.analysis import CORE_ANALYZERS
+from console.api import Batch, Plugin, Source, SourceContext
+from console.config import Config, ConfigError, SourceEntry, load_config
+from console.engine import Engine
+from console.plugins import PluginRecord, Registry, discover
+from console.sim.source import SIM_SOURCE
+from console.store import Store
+from console.text import plain
+
+CORE_PLUGIN = Plugin(
+    name="core",
+    version=__version__,
+    source_types=(SIM_SOURCE,),
+    analyzers=CORE_ANALYZERS,
+)
+"""What the console itself provides, merged ahead of discovered plugins."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """``--demo`` / ``demo``: which simulated cluster to play."""
+
+    scenario: str = "congested-link"
+    seed: int = 1
+    nodes: int = 4
+
+
+class BrokenSource(Source):
+    """Stands in for a source whose factory failed, so the failure stays visible."""
+
+    def __init__(self, name: str, type_name: str, reason: str) -> None:
+        self.name = name
+        self.type = type_name
+        self.reason = reason
+
+    async def poll(self) -> Batch:
+        raise RuntimeError(self.reason)
+
+
+def load_registry(records: Sequence[PluginRecord] | None = None) -> Registry:
+    """Discover plugins (unless given) and merge them behind the core."""
+    found = discover() if records is None else list(records)
+    plugins = [CORE_PLUGIN, *(r.plugin for r in found if r.plugin is not None)]
+    return Registry.build(plugins, found)
+
+
+def _make_sources(entry: SourceEntry, registry: Registry, config: Config) -> list[Source]:
+    source_type = registry.source_types[entry.type]
+    context = SourceContext(
+        interval=config.interval, base_dir=str(config.base_dir), options=entry.options
+    )
+    try:
+        sources = list(source_type.factory(context))
+    except Exception as exc:
+        reason = plain(f"cannot start: {type(exc).__name__}: {exc}")
+        return [BrokenSource(entry.type, entry.type, reason)]
+    return sources
+
+
+def _unique_names(sources: list[Source]) -> None:
+    seen: dict[str, int] = {}
+    for source in sources:
+        count = seen.get(source.name, 0)
+        seen[source.name] = count + 1
+        if count:
+            source.name = f"{source.name}#{count + 1}"
+
+
+def build_sources(
+    config: Config, registry: Registry, demo: DemoOptions | None, local: bool
+) -> list[Source]:
+    """Sources for a run: the demo's simulator, the local defaults, then the config's."""
+    entries: list[SourceEntry] = []
+    if demo is not None:
+        entries.append(
+            SourceEntry(
+                "sim",
+                {"scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes,
+                 "gpus_per_node": 8},
+                0,
+            )  # fmt: skip
+        )
+    elif local:
+        entries += [
+            SourceEntry(t.name, {o.name: o.default for o in t.options}, 0)
+            for t in registry.source_types.values()
+            if t.local_default
+        ]
+    entries += config.sources
+    sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
+    _unique_names(sources)
+    return sources
+
+
+def read_config(path: Path | None, registry: Registry, required: bool) -> Config:
+    """Load the config at ``path``; a missing default config is an empty one."""
+    if path is None:
+        from console.config import default_config_path
+
+        path = default_config_path()
+        if not path.exists():
+            return Config()
+    elif not path.exists() and not required:
+        return Config()
+    return load_config(path, registry.source_types)
+
+
+def build_engine(
+    sources: list[Source],
+    registry: Registry,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Engine:
+    """An engine over these sources with every analyzer the plugins provide."""
+    return Engine(store or Store(), sources, registry.analyzers, clock=clock)
+
+
+__all__ = [
+    "CORE_PLUGIN",
+    "ConfigError",
+    "DemoOptions",
+    "build_engine",
+    "build_sources",
+    "load_registry",
+    "read_config",
+]

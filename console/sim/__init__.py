@@ -1,0 +1,1 @@
+"""The simulated cluster: the embedded default for ``demo``, tests and benchmarks."""

@@ -1,0 +1,111 @@
+"""Scenarios: what the simulator plants in the cluster, and where.
+
+Each scenario decides its faults from the topology, so it works at any size, and
+reports what it planted by ref (``injected``) so that tests and acceptance
+checks can compare the console's conclusions with the truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from console.model import make_ref
+from console.sim.cluster import EPOCH, Flow, SimJob, Topology
+
+STALL_ONSET = EPOCH - 180.0
+"""The congested-link burst began three minutes before the sim clock starts."""
+
+
+@dataclass
+class Faults:
+    """What a scenario changes, read by the simulation at every tick."""
+
+    burst: list[Flow] = field(default_factory=list)
+    """Extra flows from ``onset`` on (a job's checkpoint written to storage)."""
+    onset: float = STALL_ONSET
+    hot_gpus: set[str] = field(default_factory=set)
+    """GPU refs that run hot and clock down (a decoy in congested-link)."""
+    injected: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named situation the simulator can play."""
+
+    name: str
+    description: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("healthy", "every job runs at its baseline; no faults"),
+        Scenario(
+            "congested-link",
+            "a checkpoint burst from one job saturates a leaf→spine link that "
+            "another job's all-reduce crosses",
+        ),
+    )
+}
+"""Every scenario the simulator knows, by name."""
+
+
+def named_jobs(topo: Topology) -> tuple[SimJob, SimJob, SimJob]:
+    """The victim training job, its noisy neighbour, and an inference service.
+
+    The victim spans two leaves; the neighbour runs on the victim's first leaf,
+    so its checkpoint writes to storage leave through the same leaf's uplinks.
+    """
+    nodes = topo.nodes
+    src = nodes[0]
+    dst = next(n for n in nodes if topo.node_leaf[n] != topo.node_leaf[src])
+    neighbour_node = next(n for n in nodes if n != src and topo.node_leaf[n] == topo.node_leaf[src])
+    rest = [n for n in nodes if n not in (src, dst, neighbour_node)]
+    victim = SimJob(
+        "4711", "llama-70b-pretrain", "mlteam", "training", [src, dst], 8,
+        demand_gbps=180.0, baseline=412.0, unit="samples/s",
+        start=EPOCH - 6 * 3600, gpu_util=96.0,
+    )  # fmt: skip
+    neighbour = SimJob(
+        "4712", "sdxl-finetune", "vision", "training", [neighbour_node], 8,
+        demand_gbps=0.0, baseline=96.0, unit="samples/s",
+        start=EPOCH - 2 * 3600, gpu_util=88.0,
+    )  # fmt: skip
+    inference = SimJob(
+        "4713", "llm-serve-8b", "platform", "inference", rest[:1], 4,
+        demand_gbps=5.0, baseline=5200.0, unit="tokens/s",
+        start=EPOCH - 30 * 3600, gpu_util=64.0,
+    )  # fmt: skip
+    return victim, neighbour, inference
+
+
+def plan_faults(
+    name: str, topo: Topology, victim: SimJob, neighbour: SimJob, bystander: SimJob
+) -> Faults:
+    """The faults of scenario ``name`` on this topology."""
+    if name not in SCENARIOS:
+        known = ", ".join(SCENARIOS)
+        raise ValueError(f"unknown scenario {name!r} (known: {known})")
+    if name == "healthy":
+        return Faults()
+    src, dst = victim.nodes
+    spine = topo.spine_for(src, dst)
+    hot_uplink = topo.uplink[(topo.node_leaf[src], spine)]
+    writer, target = neighbour.nodes[0], topo.storage[0]
+    # The checkpoint's queue pair hashes onto the victim's spine: the one flow
+    # label out of a few that ECMP sends that way.
+    label = next(n for n in range(64) if topo.spine_for(writer, target, n) == spine)
+    # Decoys: a busy link the victim never crosses (the storage server's), and a
+    # hot GPU that is not the victim's.
+    decoy_link = topo.host_link[target]
+    decoy_gpu = make_ref("gpu", bystander.nodes[0], 5)
+    return Faults(
+        burst=[Flow(neighbour.id, writer, target, 360.0, label)],
+        hot_gpus={decoy_gpu},
+        injected={
+            "victim": victim.ref,
+            "link": hot_uplink,
+            "neighbour": neighbour.ref,
+            "decoys": [decoy_link, decoy_gpu],
+        },
+    )

@@ -1,0 +1,331 @@
+"""Tick-by-tick state of the simulated cluster, emitted as source batches.
+
+Traffic is modelled as flows over ECMP paths; a link direction whose demand
+exceeds its speed shares it out and counts congestion (``port_xmit_wait``, ECN
+marks, CNPs), which slows the jobs whose flows cross it. Counters accumulate
+from tick to tick, exactly as real ones do.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections import defaultdict
+
+from console.model import Batch, Entity, Sample, make_ref
+from console.sim.cluster import (
+    EPOCH,
+    GPU_MEMORY_MIB,
+    GPU_MODEL,
+    GPU_POWER_LIMIT_W,
+    Flow,
+    SimJob,
+    Topology,
+    background_jobs,
+    build_topology,
+    ring_flows,
+)
+from console.sim.scenarios import Faults, named_jobs, plan_faults
+
+STALLED_FACTOR = 0.38
+"""Throughput of a job whose all-reduce crosses a saturated link (collectives are
+tail-bound, so they lose far more than their bandwidth share)."""
+
+
+def _stable(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+class Simulation:
+    """A deterministic cluster: same seed, same scenario, same numbers."""
+
+    def __init__(
+        self,
+        scenario: str = "congested-link",
+        seed: int = 1,
+        nodes: int = 4,
+        gpus_per_node: int = 8,
+        interval: float = 1.0,
+    ) -> None:
+        if nodes < 4:
+            raise ValueError("the simulated cluster needs at least 4 nodes")
+        self.scenario = scenario
+        self.seed = seed
+        self.interval = interval
+        self.gpus_per_node = gpus_per_node
+        self.topology: Topology = build_topology(nodes)
+        victim, neighbour, inference = named_jobs(self.topology)
+        taken = {n for job in (victim, neighbour, inference) for n in job.nodes}
+        free_from = max(self.topology.nodes.index(n) for n in taken) + 1
+        rng = random.Random(seed)
+        self.jobs: list[SimJob] = [victim, neighbour, inference]
+        self.jobs += background_jobs(self.topology, free_from, rng)
+        self.faults: Faults = plan_faults(scenario, self.topology, victim, neighbour, inference)
+        self.tick = 0
+        self._job_of_gpu: dict[str, SimJob] = {}
+        for job in self.jobs:
+            for node in job.nodes:
+                for index in range(min(job.gpus_per_node, gpus_per_node)):
+                    self._job_of_gpu[make_ref("gpu", node, index)] = job
+        self._counters: dict[tuple[str, str], float] = defaultdict(float)
+        self._entities = self._make_entities()
+
+    # -- static description --------------------------------------------------
+
+    def _make_entities(self) -> dict[str, list[Entity]]:
+        """Entities grouped by the node they belong to ('' for the fabric)."""
+        topo = self.topology
+        groups: dict[str, list[Entity]] = defaultdict(list)
+        for server in topo.storage:
+            groups[server].append(
+                Entity(make_ref("node", server), server, attrs={
+                    "role": "storage", "leaf": make_ref("switch", topo.node_leaf[server]),
+                    "gpus": 0,
+                })
+            )  # fmt: skip
+        for n_index, node in enumerate(topo.nodes):
+            node_ref = make_ref("node", node)
+            groups[node].append(
+                Entity(
+                    node_ref,
+                    node,
+                    attrs={
+                        "leaf": make_ref("switch", topo.node_leaf[node]),
+                        "role": "compute",
+                        "rack": f"rack{n_index // 4 + 1:02d}",
+                        "gpu_model": GPU_MODEL,
+                        "gpus": self.gpus_per_node,
+                    },
+                )
+            )
+            for index in range(self.gpus_per_node):
+                uid = f"{_stable(f'{self.seed}:{node}:{index}'):08x}"
+                groups[node].append(
+                    Entity(
+                        make_ref("gpu", node, index),
+                        f"GPU {index}",
+                        parent=node_ref,
+                        attrs={
+                            "index": index,
+                            "model": GPU_MODEL,
+                            "uuid": f"GPU-{uid}-0000-0000-0000-{n_index:012x}",
+                            "pci_bus_id": f"00000000:{0x18 + 0x10 * index:02X}:00.0",
+                        },
+                    )
+                )
+        for link in topo.links.values():
+            for port, peer in ((link.a_port, link.b_port), (link.b_port, link.a_port)):
+                owner, name = port.split("/")[1:]
+                group = owner if owner in topo.node_leaf else ""
+                parent = make_ref("node" if group else "switch", owner)
+                groups[group].append(
+                    Entity(
+                        port,
+                        f"{owner}:{name}",
+                        parent=parent,
+                        attrs={
+                            "speed_gbps": link.speed_gbps,
+                            "link_layer": "InfiniBand",
+                            "state": "ACTIVE",
+                            "link": link.ref,
+                            "peer": peer,
+                        },
+                    )
+                )
+            groups[""].append(
+                Entity(
+                    link.ref,
+                    f"{link.a_port[5:]} ↔ {link.b_port[5:]}",
+                    attrs={
+                        "a": link.a_port,
+                        "b": link.b_port,
+                        "speed_gbps": link.speed_gbps,
+                        "tier": link.tier,
+                    },
+                )
+            )
+        for tier, names in (("leaf", topo.leaves), ("spine", topo.spines)):
+            for name in names:
+                groups[""].append(Entity(make_ref("switch", name), name, attrs={"tier": tier}))
+        return groups
+
+    # -- dynamics ------------------------------------------------------------
+
+    def _flows(self, now: float) -> list[Flow]:
+        flows = [flow for job in self.jobs for flow in ring_flows(job)]
+        if now >= self.faults.onset:
+            flows += self.faults.burst
+        return flows
+
+    def step(self, only_node: str | None = None) -> Batch:
+        """Advance one tick and return what the sources would report.
+
+        Args:
+            only_node: report just this node's entities (an agent for one node).
+        """
+        now = EPOCH + self.tick * self.interval
+        rng = random.Random(self.seed * 1_000_003 + self.tick)
+        self.tick += 1
+        topo = self.topology
+
+        # Share each saturated link direction out among the flows that cross it.
+        flows = self._flows(now)
+        demand: dict[tuple[str, bool], float] = defaultdict(float)
+        flow_hops = [topo.hops(f.src, f.dst, f.label) for f in flows]
+        for flow, hops in zip(flows, flow_hops, strict=True):
+            for hop in hops:
+                demand[hop] += flow.demand_gbps
+        scale = {hop: min(1.0, topo.links[hop[0]].speed_gbps / d) for hop, d in demand.items() if d}
+        tx: dict[str, float] = defaultdict(float)  # port ref -> Gb/s
+        rx: dict[str, float] = defaultdict(float)
+        congested_jobs: set[str] = set()
+        cnp: dict[str, float] = defaultdict(float)
+        for flow, hops in zip(flows, flow_hops, strict=True):
+            share = min(scale[hop] for hop in hops)
+            achieved = flow.demand_gbps * share
+            if share < 0.99 and flow not in self.faults.burst:
+                # A slowed collective stalls its job; a slowed bulk write does not.
+                congested_jobs.add(flow.job)
+                cnp[topo.node_port[flow.dst]] += flow.demand_gbps - achieved
+            for link_ref, forward in hops:
+                link = topo.links[link_ref]
+                sender, receiver = (link.a_port, link.b_port) if forward else (link.b_port, link.a_port)
+                tx[sender] += achieved
+                rx[receiver] += achieved
+        oversubscribed: dict[str, float] = {}
+        for (link_ref, forward), total in demand.items():
+            link = topo.links[link_ref]
+            if total > link.speed_gbps:
+                sender = link.a_port if forward else link.b_port
+                oversubscribed[sender] = total / link.speed_gbps - 1.0
+
+        samples: list[Sample] = []
+        entities: list[Entity] = []
+        groups = [only_node] if only_node else [*topo.nodes, *topo.storage, ""]
+        for group in groups:
+            entities += self._entities[group]
+        for group in groups:
+            for entity in self._entities[group]:
+                if entity.kind == "port":
+                    samples += self._port_samples(entity.ref, tx, rx, oversubscribed, cnp, rng)
+            if group in self.topology.node_leaf and group not in topo.storage:
+                samples += self._node_samples(group, congested_jobs, now, rng)
+        if not only_node:
+            for job in self.jobs:
+                entity, job_samples = self._job_state(job, congested_jobs, now, rng)
+                entities.append(entity)
+                samples += job_samples
+        meta = {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "nodes": len(topo.nodes),
+            "injected": self.faults.injected,
+        }
+        return Batch(entities=entities, samples=samples, time=now, meta=meta)
+
+    def _count(self, ref: str, metric: str, per_second: float) -> float:
+        key = (ref, metric)
+        if key not in self._counters:
+            # Real counters are not zero when we first read them.
+            self._counters[key] = float(_stable(f"{self.seed}:{ref}:{metric}") % 10**9)
+        self._counters[key] += per_second * self.interval
+        return self._counters[key]
+
+    def _port_samples(
+        self,
+        port: str,
+        tx: dict[str, float],
+        rx: dict[str, float],
+        oversubscribed: dict[str, float],
+        cnp: dict[str, float],
+        rng: random.Random,
+    ) -> list[Sample]:
+        jitter = 1.0 + rng.uniform(-0.01, 0.01)
+        tx_bps = tx.get(port, 0.0) * 1e9 / 8 * jitter
+        rx_bps = rx.get(port, 0.0) * 1e9 / 8 * jitter
+        over = oversubscribed.get(port, 0.0)
+        return [
+            Sample(port, "port.tx_bytes", self._count(port, "port.tx_bytes", tx_bps)),
+            Sample(port, "port.rx_bytes", self._count(port, "port.rx_bytes", rx_bps)),
+            Sample(port, "port.xmit_wait", self._count(port, "port.xmit_wait", over * 4e6)),
+            Sample(port, "port.ecn_marked", self._count(port, "port.ecn_marked", over * 2e4)),
+            Sample(port, "port.cnp_sent", self._count(port, "port.cnp_sent", cnp.get(port, 0) * 50)),
+            Sample(port, "port.symbol_errors", self._count(port, "port.symbol_errors", 0.0)),
+            Sample(port, "port.discards", self._count(port, "port.discards", over * 10)),
+        ]
+
+    def _node_samples(
+        self, node: str, congested_jobs: set[str], now: float, rng: random.Random
+    ) -> list[Sample]:
+        node_ref = make_ref("node", node)
+        samples: list[Sample] = []
+        busy = 0
+        for index in range(self.gpus_per_node):
+            gpu = make_ref("gpu", node, index)
+            job = self._job_of_gpu.get(gpu)
+            if job is None:
+                util = 0.0
+            else:
+                busy += 1
+                util = job.gpu_util * self._job_factor(job, congested_jobs, now)
+                util = min(100.0, max(0.0, util + rng.uniform(-2.5, 2.5)))
+            hot = gpu in self.faults.hot_gpus
+            power = 69.0 + (GPU_POWER_LIMIT_W - 100.0) * util / 100.0 + rng.uniform(-8, 8)
+            temp = 38.0 + 0.26 * util + rng.uniform(-1.0, 1.0) + (34.0 if hot else 0.0)
+            sm_clock = 345.0 if util < 1 else (1410.0 if hot else 1980.0)
+            mem_used = 0.0 if job is None else 61_000.0 + 3_000.0 * (index % 4)
+            samples += [
+                Sample(gpu, "gpu.util", round(util, 1)),
+                Sample(gpu, "gpu.mem_util", round(util * 0.35, 1)),
+                Sample(gpu, "gpu.mem_used", mem_used),
+                Sample(gpu, "gpu.mem_total", float(GPU_MEMORY_MIB)),
+                Sample(gpu, "gpu.temp", round(temp)),
+                Sample(gpu, "gpu.power", round(power, 2)),
+                Sample(gpu, "gpu.power_limit", GPU_POWER_LIMIT_W),
+                Sample(gpu, "gpu.energy", self._count(gpu, "gpu.energy", power)),
+                Sample(gpu, "gpu.sm_clock", sm_clock),
+                Sample(gpu, "gpu.mem_clock", 2619.0),
+                Sample(gpu, "gpu.fan", None),  # SXM parts have no fan: not available
+            ]
+        cpu = 4.0 + 9.0 * busy + rng.uniform(-2, 2)
+        samples += [
+            Sample(node_ref, "node.cpu_util", round(max(0.0, cpu), 1)),
+            Sample(node_ref, "node.mem_used", 2.1e11 + 1.5e10 * busy),
+            Sample(node_ref, "node.mem_total", 2.0 * 1024**4),
+            Sample(node_ref, "node.load1", round(busy * 6.1 + rng.uniform(0, 1), 2)),
+        ]
+        return samples
+
+    def _job_factor(self, job: SimJob, congested_jobs: set[str], now: float) -> float:
+        """How much of its healthy pace a job keeps now."""
+        return STALLED_FACTOR if job.id in congested_jobs else 1.0
+
+    def _job_state(
+        self, job: SimJob, congested_jobs: set[str], now: float, rng: random.Random
+    ) -> tuple[Entity, list[Sample]]:
+        factor = self._job_factor(job, congested_jobs, now)
+        gpus = [
+            make_ref("gpu", node, index)
+            for node in job.nodes
+            for index in range(min(job.gpus_per_node, self.gpus_per_node))
+        ]
+        entity = Entity(
+            job.ref,
+            job.name,
+            attrs={
+                "name": job.name,
+                "user": job.user,
+                "state": "RUNNING",
+                "kind": job.kind,
+                "nodes": [make_ref("node", n) for n in job.nodes],
+                "gpus": gpus,
+                "start": job.start,
+                "throughput_unit": job.unit,
+                "baseline_throughput": job.baseline,
+            },
+        )
+        throughput = job.baseline * factor * (1.0 + rng.uniform(-0.015, 0.015))
+        return entity, [Sample(job.ref, "job.throughput", round(throughput, 1))]
+
+
+__all__ = ["EPOCH", "Simulation"]

@@ -1,0 +1,50 @@
+"""The ``sim`` source type: a simulated cluster polled like any real source."""
+
+from __future__ import annotations
+
+from console.api import Batch, Option, Source, SourceContext, SourceType
+from console.sim.scenarios import SCENARIOS
+from console.sim.simulation import Simulation
+
+
+class SimSource(Source):
+    """Polls a :class:`Simulation`: each poll is one tick of the sim clock."""
+
+    type = "sim"
+
+    def __init__(self, simulation: Simulation, interval: float, name: str = "sim") -> None:
+        self.simulation = simulation
+        """The cluster being played."""
+        self.name = name
+        self.interval = interval
+        self.timeout = max(5.0, interval * 4)
+
+    async def poll(self) -> Batch:
+        return self.simulation.step()
+
+
+def make_sim_sources(context: SourceContext) -> list[Source]:
+    """Factory for ``type: sim`` config entries."""
+    options = context.options
+    simulation = Simulation(
+        scenario=options["scenario"],
+        seed=options["seed"],
+        nodes=options["nodes"],
+        gpus_per_node=options["gpus_per_node"],
+        interval=context.interval,
+    )
+    return [SimSource(simulation, context.interval)]
+
+
+SIM_SOURCE = SourceType(
+    name="sim",
+    factory=make_sim_sources,
+    options=(
+        Option("scenario", (str,), "congested-link", help=f"one of: {', '.join(SCENARIOS)}"),
+        Option("seed", (int,), 1, help="random seed: same seed, same cluster"),
+        Option("nodes", (int,), 4, help="number of nodes (at least 4)"),
+        Option("gpus_per_node", (int,), 8, help="GPUs per node"),
+    ),
+    help="the simulated cluster",
+)
+"""The simulator as a source type (``type: sim`` in the config)."""

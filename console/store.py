@@ -1,0 +1,198 @@
+"""Latest state of every entity, plus bounded history per (entity, metric).
+
+Counters are stored raw and turned into per-second rates here, and only here:
+the history of a counter metric holds rates, which is what every pane plots.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from console.model import Batch, Entity, Finding, is_counter, ref_kind
+
+DEFAULT_HISTORY = 300
+"""Points kept per (entity, metric): five minutes at the default 1 s refresh."""
+
+
+@dataclass(slots=True)
+class Reading:
+    """The newest reading of one metric."""
+
+    time: float
+    value: float | None
+    rate: float | None = None
+    """Per-second rate for counters; ``None`` until two readings, or after a reset."""
+
+
+class Store:
+    """Latest entities and readings, bounded history, and the current findings."""
+
+    def __init__(self, history: int = DEFAULT_HISTORY) -> None:
+        self.history_length = history
+        """How many points each history ring keeps."""
+        self.entities: dict[str, Entity] = {}
+        """Every known entity by ref."""
+        self.entity_source: dict[str, str] = {}
+        """Which source last reported each entity."""
+        self.last_seen: dict[str, float] = {}
+        """Wall-clock time each entity was last reported."""
+        self.findings: list[Finding] = []
+        """Findings from the last analysis run, most severe first."""
+        self.version = 0
+        """Bumped on every change, so readers can skip work when nothing moved."""
+        self.time: float | None = None
+        """Sample time of the newest batch (a simulator's clock, or wall time)."""
+        self.source_meta: dict[str, dict[str, object]] = {}
+        """Each source's ``Batch.meta`` from its last poll."""
+        self._latest: dict[tuple[str, str], Reading] = {}
+        self._history: dict[tuple[str, str], deque[float | None]] = {}
+        self._by_kind: dict[str, dict[str, Entity]] = {}
+        self._children: dict[str, set[str]] = {}
+
+    # -- writing -------------------------------------------------------------
+
+    def apply(self, batch: Batch, source: str, received: float) -> None:
+        """Merge one source's batch: upsert entities, record samples."""
+        batch_time = batch.time if batch.time is not None else received
+        for entity in batch.entities:
+            self._put_entity(entity, source, received)
+        for sample in batch.samples:
+            self._record(sample.ref, sample.metric, sample.value, sample.time or batch_time)
+        if batch.meta:
+            self.source_meta[source] = dict(batch.meta)
+        if self.time is None or batch_time > self.time:
+            self.time = batch_time
+        self.version += 1
+
+    def record(self, ref: str, metric: str, value: float | None, time: float) -> None:
+        """Record one derived reading (analysis uses this for link utilisation)."""
+        self._record(ref, metric, value, time)
+
+    def _put_entity(self, entity: Entity, source: str, received: float) -> None:
+        old = self.entities.get(entity.ref)
+        if old is not None and old.parent != entity.parent and old.parent is not None:
+            self._children.get(old.parent, set()).discard(entity.ref)
+        self.entities[entity.ref] = entity
+        self._by_kind.setdefault(entity.kind, {})[entity.ref] = entity
+        if entity.parent is not None:
+            self._children.setdefault(entity.parent, set()).add(entity.ref)
+        self.entity_source[entity.ref] = source
+        self.last_seen[entity.ref] = received
+
+    def _record(self, ref: str, metric: str, value: float | None, time: float) -> None:
+        key = (ref, metric)
+        previous = self._latest.get(key)
+        rate: float | None = None
+        if is_counter(metric) and previous is not None:
+            rate = _counter_rate(previous, value, time)
+        self._latest[key] = Reading(time, value, rate)
+        ring = self._history.get(key)
+        if ring is None:
+            ring = self._history[key] = deque(maxlen=self.history_length)
+        ring.append(rate if is_counter(metric) else value)
+
+    def set_findings(self, findings: list[Finding]) -> None:
+        """Replace the findings with a new analysis result."""
+        self.findings = findings
+        self.version += 1
+
+    def expire(self, before: float) -> list[str]:
+        """Forget entities not reported since ``before`` (wall clock) and their history.
+
+        This is what keeps memory flat when jobs and nodes come and go for days.
+        """
+        gone = [ref for ref, seen in self.last_seen.items() if seen < before]
+        if not gone:
+            return gone
+        gone_set = set(gone)
+        for ref in gone:
+            entity = self.entities.pop(ref)
+            self._by_kind.get(entity.kind, {}).pop(ref, None)
+            if entity.parent is not None:
+                self._children.get(entity.parent, set()).discard(ref)
+            self._children.pop(ref, None)
+            self.entity_source.pop(ref, None)
+            self.last_seen.pop(ref, None)
+        for key in [key for key in self._latest if key[0] in gone_set]:
+            del self._latest[key]
+            self._history.pop(key, None)
+        self.version += 1
+        return gone
+
+    # -- reading -------------------------------------------------------------
+
+    def get(self, ref: str) -> Entity | None:
+        """The entity with this ref, if known."""
+        return self.entities.get(ref)
+
+    def of_kind(self, kind: str) -> list[Entity]:
+        """All entities of one kind, sorted by ref."""
+        return sorted(self._by_kind.get(kind, {}).values(), key=lambda e: _natural(e.ref))
+
+    def count(self, kind: str) -> int:
+        """How many entities of one kind are known."""
+        return len(self._by_kind.get(kind, {}))
+
+    def children(self, ref: str, kind: str | None = None) -> list[Entity]:
+        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref."""
+        refs = self._children.get(ref, set())
+        found = [self.entities[r] for r in refs if kind is None or ref_kind(r) == kind]
+        return sorted(found, key=lambda e: _natural(e.ref))
+
+    def reading(self, ref: str, metric: str) -> Reading | None:
+        """The newest reading of one metric, if any."""
+        return self._latest.get((ref, metric))
+
+    def value(self, ref: str, metric: str) -> float | None:
+        """The newest value of a gauge; for a counter, its current per-second rate."""
+        reading = self._latest.get((ref, metric))
+        if reading is None:
+            return None
+        return reading.rate if is_counter(metric) else reading.value
+
+    def raw(self, ref: str, metric: str) -> float | None:
+        """The newest raw value (a counter's count rather than its rate)."""
+        reading = self._latest.get((ref, metric))
+        return None if reading is None else reading.value
+
+    def history(self, ref: str, metric: str) -> list[float | None]:
+        """Oldest-first history (rates for counters), at most ``history_length`` points."""
+        ring = self._history.get((ref, metric))
+        return list(ring) if ring is not None else []
+
+    def metrics_of(self, ref: str) -> list[str]:
+        """Metric names with a reading for this entity, sorted."""
+        return sorted(metric for (r, metric) in self._latest if r == ref)
+
+    def history_points(self) -> int:
+        """Total points held in all rings (for memory checks)."""
+        return sum(len(ring) for ring in self._history.values())
+
+    def iter_findings(self, ref: str) -> Iterator[Finding]:
+        """Findings about one entity."""
+        return (f for f in self.findings if f.ref == ref or ref in f.related)
+
+
+def _counter_rate(previous: Reading, value: float | None, time: float) -> float | None:
+    """Per-second rate between two counter readings; ``None`` across a reset or gap."""
+    if value is None or previous.value is None:
+        return None
+    elapsed = time - previous.time
+    delta = value - previous.value
+    if elapsed <= 0 or delta < 0:
+        # A counter that went backwards was reset (driver reload, agent restart):
+        # no honest rate exists for this interval.
+        return None
+    return delta / elapsed
+
+
+def _natural(ref: str) -> tuple[object, ...]:
+    """Sort key that puts ``gpu/n/10`` after ``gpu/n/9``."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in ref.split("/"))
+
+
+def natural_sorted(refs: Iterable[str]) -> list[str]:
+    """Refs in natural order."""
+    return sorted(refs, key=_natural)
