@@ -9,8 +9,9 @@ entry-point group. It declares:
 - **analyzers** — functions from the store to findings;
 - **commands** — command-palette entries.
 
-This module imports no Textual: a pane factory returns a widget, and the
-widget's contract is the :class:`PaneWidget` protocol below.
+Importing this module does not import Textual (the agent and headless commands
+stay light). The pane toolkit — ``PaneBase``, ``EntityTable`` and the formatting
+helpers in ``UI_NAMES`` — is loaded from here on first use.
 """
 
 from __future__ import annotations
@@ -38,10 +39,36 @@ from console.model import (
 from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
+UI_NAMES = (
+    "EntityTable",
+    "PaneBase",
+    "cell",
+    "findings_text",
+    "fmt",
+    "fmt_age",
+    "fmt_bytes_rate",
+    "heat_level",
+    "metric_line",
+    "role_style",
+    "severity_text",
+    "spark",
+    "title_bar",
+)
+"""Pane toolkit names, imported lazily from the console's UI kit."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in UI_NAMES:
+        from console.ui import kit
+
+        return getattr(kit, name)
+    raise AttributeError(f"module 'console.api' has no attribute {name!r}")
+
+
 API_VERSION = 1
 """Version of this API. A plugin that needs another version is refused with a clear reason."""
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - public names first, then the lazily loaded toolkit
     "API_VERSION",
     "ENTITY_KINDS",
     "METRICS",
@@ -72,6 +99,7 @@ __all__ = [
     "plain",
     "port_ref",
     "ref_kind",
+    *UI_NAMES,
 ]
 
 

@@ -12,9 +12,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from console import __version__
+
+if TYPE_CHECKING:
+    from console.api import Source
+    from console.config import Config
+    from console.plugins import Registry
 
 EXIT_USAGE = 2
 
@@ -60,7 +65,9 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(EXIT_USAGE)
 
 
-def _runtime(args: argparse.Namespace, demo: bool, local: bool) -> tuple[object, object, object]:
+def _runtime(
+    args: argparse.Namespace, demo: bool, local: bool
+) -> tuple[Registry, Config, list[Source]]:
     """Registry, config and sources for this invocation."""
     from console.runtime import DemoOptions, build_sources, load_registry, read_config
     from console.sim.scenarios import SCENARIOS
@@ -88,7 +95,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from console.runtime import build_engine
 
     registry, _config, sources = _runtime(args, demo=args.demo, local=not args.demo)
-    engine = build_engine(sources, registry)  # type: ignore[arg-type]
+    engine = build_engine(sources, registry)
 
     async def collect() -> None:
         try:
@@ -121,16 +128,14 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
     """The interactive console."""
-    from console.themes_loader import resolve_theme
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo)
-    theme, notices = resolve_theme(args.theme or config.theme)  # type: ignore[attr-defined]
     app = WatchfloorApp(
-        registry=registry,  # type: ignore[arg-type]
-        sources=sources,  # type: ignore[arg-type]
-        theme_name=theme,
-        notices=notices,
+        registry=registry,
+        sources=sources,
+        theme_name=args.theme or config.theme,
+        interval=config.interval,
         title="watchfloor demo" if demo else "watchfloor",
     )
     app.run()

@@ -1,0 +1,1 @@
+"""Theme files (YAML), shipped inside the wheel as ``console.themes``."""

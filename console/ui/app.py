@@ -1,0 +1,166 @@
+"""The Textual app: screens over one engine and store; panes read, never poll."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from console.api import Pane, Source, SourceStatus
+from console.engine import Engine
+from console.model import ref_kind
+from console.plugins import Registry
+from console.store import Store
+from console.themes_loader import ROLE_DEFAULTS, ThemeSet, load_themes, resolve_theme
+from console.ui.commands import GotoProvider
+from console.ui.detail import EntityDetail, NodeDetail
+from console.ui.kit import PaneBase
+from console.ui.overview import OverviewPane
+from console.ui.screens import HelpScreen, ViewScreen
+
+KEYS_HELP: list[tuple[str, str]] = [
+    ("Enter", "open the selected row (drill down)"),
+    ("Esc", "back one step (or clear the filter)"),
+    (":", "command palette: goto <ref>, plugin commands"),
+    ("/", "filter the rows of this view"),
+    ("Tab", "next panel"),
+    ("?", "this help"),
+    ("q", "quit"),
+]
+
+
+class WatchfloorApp(App[None]):
+    """The console. Implements :class:`console.api.PaneContext` for the panes."""
+
+    CSS = """
+    Screen { background: $background; }
+    """
+    COMMANDS: ClassVar = App.COMMANDS | {GotoProvider}
+    COMMAND_PALETTE_BINDING = "colon"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("colon", "command_palette", "Goto", key_display=":"),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        registry: Registry,
+        sources: Sequence[Source],
+        theme_name: str | None = None,
+        title: str = "watchfloor",
+        interval: float = 1.0,
+        live: bool = True,
+        warm_cycles: int = 2,
+        clock: Callable[[], float] = time.time,
+        themes: ThemeSet | None = None,
+    ) -> None:
+        """Build the app.
+
+        Args:
+            registry: What the plugins provide.
+            sources: What to poll.
+            theme_name: A shipped or user theme; unknown names fall back with a notice.
+            title: Shown first in the header.
+            interval: How often the screen redraws (coalesced), in seconds.
+            live: Poll in the background; ``False`` collects ``warm_cycles`` once
+                (snapshot tests: deterministic frames).
+            warm_cycles: Cycles collected before the first frame when not live.
+            clock: Wall clock (frozen in tests).
+            themes: Themes to offer (default: the shipped ones).
+        """
+        self.registry = registry
+        """Panes, commands and theme variables from the plugins."""
+        super().__init__()
+        self.store = Store()
+        """Latest state and history; the only thing panes read."""
+        self.engine = Engine(self.store, sources, registry.analyzers, clock=clock)
+        """Polls the sources."""
+        self.clock = clock
+        self.title = title
+        self.refresh_interval = interval
+        self.live = live
+        self.warm_cycles = warm_cycles
+        themes = themes or load_themes()
+        for theme in themes.themes.values():
+            self.register_theme(theme)
+        chosen, self.notices = resolve_theme(theme_name, themes)
+        self.theme = chosen
+
+    # -- PaneContext -----------------------------------------------------------
+
+    def sources(self) -> list[SourceStatus]:
+        return self.engine.statuses()
+
+    def now(self) -> float:
+        return self.clock()
+
+    def open(self, ref: str) -> None:
+        """Push the view of ``ref``: the plugin pane for its kind, else a core view."""
+        if ref not in self.store.entities:
+            self.notify(f"nothing known as {ref}", severity="warning", markup=False)
+            return
+        self.push_screen(ViewScreen(self._pane_for(ref), crumb=ref))
+
+    # -- internals -------------------------------------------------------------
+
+    def _pane_for(self, ref: str) -> PaneBase:
+        kind = ref_kind(ref)
+        pane: Pane | None = self.registry.pane_for(kind)
+        if pane is not None:
+            try:
+                widget = pane.create(self, ref)
+                if isinstance(widget, PaneBase):
+                    return widget
+            except Exception as exc:
+                self.notify(f"pane {pane.id} failed: {exc}", severity="error", markup=False)
+        if kind == "node":
+            return NodeDetail(self, ref)
+        return EntityDetail(self, ref)
+
+    def open_pane(self, pane: Pane) -> None:
+        """Show a plugin pane's top-level view."""
+        self.push_screen(ViewScreen(pane.create(self, None), crumb=pane.title))
+
+    def crumbs(self) -> list[str]:
+        """Breadcrumbs from the screen stack."""
+        return [s.crumb for s in self.screen_stack if isinstance(s, ViewScreen)]
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        # Core roles, then plugin variables; a theme file's variables override both.
+        return {**ROLE_DEFAULTS, **self.registry.theme_variables}
+
+    async def on_mount(self) -> None:
+        for pane in self.registry.panes:
+            if pane.key:
+                self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
+        self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
+        for notice in self.notices:
+            self.notify(notice, severity="warning", markup=False, timeout=10)
+        if self.live:
+            self.engine.start()
+            self.set_interval(self.refresh_interval, self._tick)
+        else:
+            await self.engine.collect(self.warm_cycles)
+            self._tick()
+
+    def _tick(self) -> None:
+        screen = self.screen
+        if isinstance(screen, ViewScreen):
+            screen.redraw()
+
+    def action_open_pane(self, pane_id: str) -> None:
+        pane = next((p for p in self.registry.panes if p.id == pane_id), None)
+        if pane is not None:
+            self.open_pane(pane)
+
+    def action_help(self) -> None:
+        keys = list(KEYS_HELP)
+        keys += [(p.key, f"{p.title} pane") for p in self.registry.panes if p.key]
+        self.push_screen(HelpScreen(keys))
+
+    async def on_unmount(self) -> None:
+        await self.engine.stop()

@@ -1,0 +1,74 @@
+"""The parts around every screen: the status header and the breadcrumbs."""
+
+from __future__ import annotations
+
+import time as _time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from console.api import PaneContext
+from console.ui.kit import fmt_age, role_style
+
+
+class StatusHeader(Static):
+    """One line: fleet size, open findings, source health, data age, clock."""
+
+    DEFAULT_CSS = """
+    StatusHeader { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    """
+
+    def __init__(self, context: PaneContext, title: str) -> None:
+        super().__init__()
+        self.context = context
+        """Where the figures come from."""
+        self.title = title
+        """Shown first (``watchfloor demo``)."""
+
+    def update_status(self) -> None:
+        """Recompute the line from the store and the source statuses."""
+        store = self.context.store
+        now = self.context.now()
+        line = Text()
+        line.append(f"◆ {self.title}", style="bold")
+        line.append(
+            f"  nodes {store.count('node')}  GPUs {store.count('gpu')}  jobs {store.count('job')}"
+        )
+        critical = sum(1 for f in store.findings if f.severity == "critical")
+        warning = sum(1 for f in store.findings if f.severity == "warning")
+        line.append("  ")
+        line.append(f"✖{critical}", style=role_style(self, "error", bold=bool(critical)))
+        line.append(" ")
+        line.append(f"▲{warning}", style=role_style(self, "warning"))
+        statuses = self.context.sources()
+        healthy = sum(1 for s in statuses if s.status == "ok")
+        bad = [s for s in statuses if s.status in ("failed", "stale")]
+        line.append("  src ")
+        line.append(
+            f"{healthy}/{len(statuses)} ok",
+            style=role_style(self, "failed" if bad else "ok"),
+        )
+        last = max((s.last_ok for s in statuses if s.last_ok is not None), default=None)
+        age = None if last is None else now - last
+        line.append("  age ")
+        line.append(fmt_age(age), style=role_style(self, "stale") if age and age > 5 else "")
+        line.append("  " + _time.strftime("%H:%M:%S", _time.localtime(now)))
+        self.update(line)
+
+
+class Breadcrumbs(Static):
+    """Where the user is: ``Overview › job/4711 › link/…``. Always visible."""
+
+    DEFAULT_CSS = """
+    Breadcrumbs { height: 1; padding: 0 1; color: $text-muted; background: $surface; }
+    """
+
+    def show(self, crumbs: list[str]) -> None:
+        """Show this path, newest last (the head is cut first when it is too long)."""
+        text = Text()
+        for index, crumb in enumerate(crumbs):
+            if index:
+                text.append(" › ", style="dim")
+            last = index == len(crumbs) - 1
+            text.append(crumb, style="bold" if last else "")
+        self.update(text)

@@ -1,0 +1,132 @@
+"""Detail views the core provides: a node, and any entity no plugin pane opens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from console.ui.kit import (
+    EntityTable,
+    PaneBase,
+    cell,
+    fmt,
+    fmt_bytes_rate,
+    findings_text,
+    metric_line,
+    role_style,
+    spark,
+    title_bar,
+)
+
+
+class EntityDetail(PaneBase):
+    """Any entity: its facts, every metric with a sparkline, and its findings."""
+
+    def compose(self) -> ComposeResult:
+        yield title_bar(self.ref or "")
+        with VerticalScroll():
+            yield Static(id="facts", classes="pane-body")
+            yield Static(id="metrics", classes="pane-body")
+            yield Static(id="findings", classes="pane-body")
+
+    def refresh_view(self) -> None:
+        store = self.context.store
+        entity = store.get(self.ref or "")
+        if entity is None:
+            self.query_one("#facts", Static).update(Text(f"{self.ref}: gone", style="dim"))
+            return
+        facts = Text()
+        facts.append(f"{'name':<18}", style="bold")
+        facts.append(cell(entity.name).plain + "\n")
+        for key, value in entity.attrs.items():
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+            facts.append(f"{key:<18}", style="bold")
+            facts.append(cell(shown, limit=160).plain + "\n")
+        self.query_one("#facts", Static).update(facts)
+        metrics = Text()
+        for metric in store.metrics_of(entity.ref):
+            metrics.append_text(metric_line(store, entity.ref, metric))
+            metrics.append("\n")
+        self.query_one("#metrics", Static).update(metrics)
+        self.query_one("#findings", Static).update(findings_text(self, store, entity.ref))
+
+
+class NodeDetail(PaneBase):
+    """A node: its GPUs (Enter opens one), its ports, the jobs on it, its findings."""
+
+    DEFAULT_CSS = """
+    NodeDetail > #gpus { height: 2fr; }
+    NodeDetail > #ports { height: 1fr; }
+    NodeDetail > #node-findings { height: auto; max-height: 8; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield title_bar(self.ref or "")
+        yield Static(id="summary", classes="pane-body")
+        yield EntityTable(
+            self.context, ("GPU", "Util", "History", "Mem", "Temp", "Power", "SM MHz", "Job"),
+            id="gpus",
+        )  # fmt: skip
+        yield EntityTable(self.context, ("Port", "Tx", "Rx", "Xmit wait/s", "Link"), id="ports")
+        yield Static(id="node-findings", classes="pane-body")
+
+    def _jobs_by_gpu(self) -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for job in self.context.store.of_kind("job"):
+            for gpu in job.attrs.get("gpus", []):
+                owners[gpu] = job.ref
+        return owners
+
+    def refresh_view(self) -> None:
+        store = self.context.store
+        node = store.get(self.ref or "")
+        if node is None:
+            self.query_one("#summary", Static).update(Text(f"{self.ref}: gone", style="dim"))
+            return
+        summary = Text()
+        summary.append(fmt(store.value(node.ref, "node.cpu_util"), "% CPU") + "   ")
+        summary.append(fmt(store.value(node.ref, "node.load1"), " load", 1) + "   ")
+        used, total = store.value(node.ref, "node.mem_used"), store.value(node.ref, "node.mem_total")
+        if used is not None and total:
+            summary.append(f"mem {used / 2**30:,.0f}/{total / 2**30:,.0f} GiB   ")
+        for key in ("role", "rack", "leaf"):
+            if key in node.attrs:
+                summary.append(f"{key} {cell(node.attrs[key]).plain}   ", style="dim")
+        self.query_one("#summary", Static).update(summary)
+        self.query_one("#gpus", EntityTable).sync(self._gpu_rows())
+        self.query_one("#ports", EntityTable).sync(self._port_rows())
+        self.query_one("#node-findings", Static).update(findings_text(self, store, node.ref))
+
+    def _gpu_rows(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        owners = self._jobs_by_gpu()
+        for gpu in store.children(self.ref or "", "gpu"):
+            ref = gpu.ref
+            temp = store.value(ref, "gpu.temp")
+            mem = store.value(ref, "gpu.mem_used")
+            yield ref, [
+                cell(gpu.name),
+                cell(fmt(store.value(ref, "gpu.util"), "%")),
+                cell(spark(store.history(ref, "gpu.util"), 12, top=100)),
+                cell("n/a" if mem is None else f"{mem / 1024:,.0f} GiB"),
+                cell(fmt(temp, "°"), style=role_style(self, "gpu-hot") if (temp or 0) >= 85 else ""),
+                cell(fmt(store.value(ref, "gpu.power"), " W")),
+                cell(fmt(store.value(ref, "gpu.sm_clock"))),
+                cell(owners.get(ref, "—")),
+            ]
+
+    def _port_rows(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        for port in store.children(self.ref or "", "port"):
+            ref = port.ref
+            yield ref, [
+                cell(port.name),
+                cell(fmt_bytes_rate(store.value(ref, "port.tx_bytes"))),
+                cell(fmt_bytes_rate(store.value(ref, "port.rx_bytes"))),
+                cell(fmt(store.value(ref, "port.xmit_wait"))),
+                cell(port.attrs.get("link", "—"), limit=60),
+            ]

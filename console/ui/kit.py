@@ -1,0 +1,250 @@
+"""Widgets and helpers that panes share; plugins reach them through ``console.api``.
+
+Every string that reaches the screen goes through :func:`cell` or ``Text``
+(never markup), so a job called ``[red]x`` shows as ``[red]x``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.color import Color, ColorParseError
+from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from console.api import PaneContext
+from console.model import METRICS
+from console.store import Store
+from console.text import plain
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+HEAT_LEVELS = 5
+"""Steps of the utilisation heat scale (theme variables ``heat-0`` … ``heat-4``)."""
+MAX_ROWS = 5000
+"""Rows one table shows at most; past that the user filters with ``/``."""
+
+
+def cell(value: object, style: str = "", limit: int = 60) -> Text:
+    """A table cell from any value, as plain text (never markup)."""
+    if isinstance(value, Text):
+        return value
+    return Text(plain(value, limit), style=style)
+
+
+def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
+    """A number for a table: ``n/a`` when not available."""
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}{unit}"
+
+
+def fmt_bytes_rate(value: float | None) -> str:
+    """Bytes per second as bits per second with an SI prefix (network convention)."""
+    if value is None:
+        return "n/a"
+    bits = value * 8
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if bits >= scale:
+            return f"{bits / scale:,.1f} {prefix}b/s"
+    return f"{bits:,.0f} b/s"
+
+
+def fmt_age(seconds: float | None) -> str:
+    """A duration as ``42s``, ``3m``, ``2h05m``."""
+    if seconds is None:
+        return "—"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+
+
+def spark(values: Sequence[float | None], width: int = 20, top: float | None = None) -> str:
+    """A text sparkline of the last ``width`` values (gaps shown as spaces)."""
+    tail = list(values)[-width:]
+    known = [v for v in tail if v is not None]
+    if not known:
+        return " " * len(tail)
+    high = top if top is not None else max(known)
+    high = high if high > 0 else 1.0
+    chars = []
+    for value in tail:
+        if value is None:
+            chars.append(" ")
+        else:
+            level = int(min(1.0, max(0.0, value / high)) * (len(SPARK_CHARS) - 1))
+            chars.append(SPARK_CHARS[level])
+    return "".join(chars)
+
+
+def heat_level(util: float | None) -> int | None:
+    """Which heat step a utilisation falls in (``None`` when not available)."""
+    if util is None:
+        return None
+    return min(HEAT_LEVELS - 1, int(util / 100 * HEAT_LEVELS))
+
+
+def metric_line(store: Store, ref: str, metric: str, width: int = 24) -> Text:
+    """``gpu.power   612 W  ▂▃▅▇`` — value, unit, and a sparkline of its history."""
+    spec = METRICS.get(metric)
+    unit = spec.unit if spec else ""
+    value = store.value(ref, metric)
+    if spec is not None and spec.counter:
+        unit = f"{unit}/s"
+    text = Text(f"{metric:<18}", style="bold")
+    text.append(f"{fmt(value, digits=1):>12} {unit:<9}")
+    text.append(spark(store.history(ref, metric), width))
+    return text
+
+
+class EntityTable(DataTable[Any]):
+    """A table keyed by ref, updated in place: cursor and scroll never jump.
+
+    ``Enter`` on a row opens that row's ref.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open_row", "Open", show=True)]
+
+    def __init__(
+        self,
+        context: PaneContext,
+        columns: Sequence[str],
+        openable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self.context = context
+        """Where ``Enter`` sends the selected ref."""
+        self.openable = openable
+        """Whether row keys are refs that ``Enter`` opens."""
+        self.column_names = list(columns)
+        """Column headers, in order."""
+        self.filter_text = ""
+        """Rows whose text does not contain this (case-insensitive) are hidden."""
+        self._keys: list[str] = []
+
+    def on_mount(self) -> None:
+        for name in self.column_names:
+            self.add_column(name, key=name)
+
+    def _visible(self, cells: Sequence[Text]) -> bool:
+        if not self.filter_text:
+            return True
+        needle = self.filter_text.lower()
+        return any(needle in c.plain.lower() for c in cells)
+
+    def sync(self, rows: Iterable[tuple[str, Sequence[Text]]]) -> None:
+        """Show exactly these rows, in this order, touching only what changed."""
+        wanted = [(key, cells) for key, cells in rows if self._visible(cells)][:MAX_ROWS]
+        keys = [key for key, _ in wanted]
+        with self.app.batch_update():
+            if keys != self._keys:
+                cursor_key = self._keys[self.cursor_row] if self._keys and self.cursor_row < len(
+                    self._keys
+                ) else None
+                self.clear()
+                for key, cells in wanted:
+                    self.add_row(*cells, key=key)
+                self._keys = keys
+                if cursor_key in keys:
+                    self.move_cursor(row=keys.index(cursor_key), animate=False)
+                return
+            for key, cells in wanted:
+                current = self.get_row(key)
+                for name, old, new in zip(self.column_names, current, cells, strict=False):
+                    if old != new:
+                        self.update_cell(key, name, new)
+
+    @property
+    def selected_ref(self) -> str | None:
+        """The ref under the cursor."""
+        if not self._keys or self.cursor_row >= len(self._keys):
+            return None
+        return self._keys[self.cursor_row]
+
+    def action_open_row(self) -> None:
+        ref = self.selected_ref
+        if ref is not None and self.openable:
+            self.context.open(ref)
+
+
+class PaneBase(Vertical):
+    """Base for a pane: holds the context and the ref it shows; subclasses fill
+    :meth:`refresh_view`."""
+
+    DEFAULT_CSS = """
+    PaneBase { height: 1fr; }
+    PaneBase > .pane-title { height: 1; padding: 0 1; background: $panel; color: $text; }
+    PaneBase > EntityTable { height: 1fr; }
+    PaneBase > .pane-body { height: auto; padding: 0 1; }
+    """
+
+    def __init__(self, context: PaneContext, ref: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.context = context
+        """Store, source health, navigation."""
+        self.ref = ref
+        """The entity shown, or ``None`` for the pane's list view."""
+
+    def refresh_view(self) -> None:
+        """Redraw from the store (called on the refresh tick while visible)."""
+
+    def set_filter(self, text: str) -> None:
+        """Apply the ``/`` filter to every table in the pane."""
+        for table in self.query(EntityTable):
+            table.filter_text = text
+        self.refresh_view()
+
+
+def title_bar(text: str) -> Static:
+    """A one-line section title."""
+    return Static(Text(plain(text)), classes="pane-title")
+
+
+def role_style(widget: Widget, role: str, bold: bool = False) -> Style:
+    """A Rich style in the colour of a theme variable (``gpu-hot``, ``error``).
+
+    Rich text cannot read CSS variables, so table cells resolve them here; every
+    theme (the ANSI one included) still decides the colour.
+    """
+    value = widget.app.theme_variables.get(role)
+    if not value:
+        return Style(bold=bold)
+    try:
+        return Style(color=Color.parse(value).rich_color, bold=bold)
+    except ColorParseError:
+        return Style(bold=bold)
+
+
+SEVERITY_ROLE = {"critical": "error", "warning": "warning", "info": "primary"}
+"""Theme variable that colours each finding severity."""
+SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●"}
+"""Severity is shown by symbol and word as well as colour."""
+
+
+def severity_text(widget: Widget, severity: str) -> Text:
+    """``✖ CRITICAL`` in the theme's colour for that severity."""
+    return Text(
+        f"{SEVERITY_MARK.get(severity, '?')} {severity.upper()}",
+        style=role_style(widget, SEVERITY_ROLE.get(severity, "foreground"), bold=True),
+    )
+
+
+def findings_text(widget: Widget, store: Store, ref: str) -> Text:
+    """The findings about one entity, with their evidence."""
+    text = Text()
+    for finding in store.iter_findings(ref):
+        text.append_text(severity_text(widget, finding.severity))
+        text.append(" " + plain(finding.title) + "\n")
+        for line in finding.evidence:
+            text.append("    " + plain(line) + "\n", style="dim")
+    if not text.plain:
+        text.append("no findings", style="dim")
+    return text

@@ -1,0 +1,141 @@
+"""The overview: fleet health at a glance.
+
+Four panels: a nodes × GPUs heat grid, active findings, jobs, source health.
+Each is one keyed table, so a fleet of a thousand nodes is still one widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Grid, Vertical
+
+from console.analysis.jobs import job_loss
+from console.api import PaneContext
+from console.ui.kit import (
+    EntityTable,
+    PaneBase,
+    cell,
+    fmt,
+    heat_level,
+    role_style,
+    severity_text,
+    title_bar,
+)
+
+
+def gpu_heat(widget: PaneBase, utils: Sequence[float | None]) -> Text:
+    """One block per GPU, coloured by utilisation step (``·`` when not available)."""
+    text = Text()
+    for util in utils:
+        level = heat_level(util)
+        if level is None:
+            text.append("·", style=role_style(widget, "stale"))
+        else:
+            text.append("█" if level else "▁", style=role_style(widget, f"heat-{level}"))
+    return text
+
+
+def job_status(context: PaneContext, ref: str) -> tuple[str, str]:
+    """``(label, theme role)`` for a job: STALLED beats its scheduler state."""
+    store = context.store
+    if any(f.kind == "job-stalled" and f.ref == ref for f in store.findings):
+        return "STALLED", "error"
+    job = store.get(ref)
+    state = str(job.attrs.get("state", "?")) if job else "?"
+    return state, "ok" if state == "RUNNING" else "foreground"
+
+
+class OverviewPane(PaneBase):
+    """The home screen's body."""
+
+    DEFAULT_CSS = """
+    OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
+    OverviewPane .panel { border: round $panel; height: 1fr; }
+    OverviewPane .panel:focus-within { border: round $primary; }
+    OverviewPane .panel > EntityTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        context = self.context
+        with Grid():
+            with Vertical(classes="panel", id="panel-nodes") as panel:
+                panel.border_title = "Nodes × GPUs"
+                yield EntityTable(context, ("Node", "GPUs", "Util", "Temp", "Power"), id="nodes")
+            with Vertical(classes="panel", id="panel-findings") as panel:
+                panel.border_title = "Findings"
+                yield EntityTable(context, ("Severity", "Finding", "Ref"), id="findings")
+            with Vertical(classes="panel", id="panel-jobs") as panel:
+                panel.border_title = "Jobs"
+                yield EntityTable(context, ("Job", "Name", "State", "Pace"), id="jobs")
+            with Vertical(classes="panel", id="panel-sources") as panel:
+                panel.border_title = "Sources"
+                yield EntityTable(
+                    context, ("Source", "Type", "Status", "Reason"), id="sources", openable=False
+                )
+
+    def refresh_view(self) -> None:
+        self.query_one("#nodes", EntityTable).sync(self._node_rows())
+        self.query_one("#findings", EntityTable).sync(self._finding_rows())
+        self.query_one("#jobs", EntityTable).sync(self._job_rows())
+        self.query_one("#sources", EntityTable).sync(self._source_rows())
+        findings = self.context.store.findings
+        self.query_one("#panel-findings").border_title = f"Findings ({len(findings)})"
+
+    def _node_rows(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        for node in store.of_kind("node"):
+            gpus = store.children(node.ref, "gpu")
+            utils = [store.value(g.ref, "gpu.util") for g in gpus]
+            known = [u for u in utils if u is not None]
+            temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
+            power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
+            hot = bool(temps) and max(temps) >= 85
+            heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
+            yield node.ref, [
+                cell(node.name, limit=20),
+                heat,
+                cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
+                cell(
+                    fmt(max(temps), "°") if temps else "n/a",
+                    style=role_style(self, "gpu-hot") if hot else "",
+                ),
+                cell(fmt(sum(power) / 1000, " kW", 1) if power else "n/a"),
+            ]
+
+    def _finding_rows(self) -> Iterable[tuple[str, list[Text]]]:
+        seen: set[str] = set()
+        for finding in self.context.store.findings:
+            if finding.ref in seen:
+                continue  # one row per entity: the most severe finding
+            seen.add(finding.ref)
+            yield finding.ref, [
+                severity_text(self, finding.severity),
+                cell(finding.title, limit=80),
+                cell(finding.ref, limit=80),
+            ]
+
+    def _job_rows(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        for job in store.of_kind("job"):
+            label, role = job_status(self.context, job.ref)
+            loss = job_loss(store, job.ref)
+            pace = "n/a" if loss is None else f"{(1 - loss) * 100:.0f}%"
+            yield job.ref, [
+                cell(job.ref[4:], limit=16),
+                cell(job.name, limit=32),
+                cell(label, style=role_style(self, role, bold=label == "STALLED")),
+                cell(pace),
+            ]
+
+    def _source_rows(self) -> Iterable[tuple[str, list[Text]]]:
+        for status in self.context.sources():
+            role = {"ok": "ok", "stale": "stale", "failed": "failed"}.get(status.status, "")
+            yield f"source:{status.name}", [
+                cell(status.name, limit=32),
+                cell(status.type),
+                cell(status.status, style=role_style(self, role, bold=status.status == "failed")),
+                cell(status.reason, limit=120),
+            ]

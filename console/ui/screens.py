@@ -1,0 +1,135 @@
+"""Screens: one per place the user can be. ``Enter`` pushes, ``Esc`` pops."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Input, Static
+
+from console.text import plain
+from console.ui.chrome import Breadcrumbs, StatusHeader
+from console.ui.kit import PaneBase
+
+if TYPE_CHECKING:
+    from console.ui.app import WatchfloorApp
+
+
+class FilterInput(Input):
+    """The ``/`` filter line: hidden until asked for."""
+
+    DEFAULT_CSS = """
+    FilterInput { dock: bottom; height: 1; border: none; padding: 0 1; display: none; }
+    FilterInput.-active { display: block; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Clear filter")]
+
+    def action_close(self) -> None:
+        self.value = ""
+        self.remove_class("-active")
+        self.screen.focus_next()
+
+
+class ViewScreen(Screen[None]):
+    """A screen that shows one pane with the header, breadcrumbs and footer around it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+    ]
+
+    def __init__(self, pane: PaneBase, crumb: str) -> None:
+        super().__init__()
+        self.pane = pane
+        """The body."""
+        self.crumb = crumb
+        """This screen's part of the breadcrumbs."""
+        self.rendered_version = -1
+        """Store version last drawn, so an unchanged store costs nothing."""
+        self.last_render_seconds = 0.0
+        """How long the last ``refresh_view`` took (the refresh budget is measured)."""
+
+    @property
+    def watchfloor(self) -> WatchfloorApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self.watchfloor, self.watchfloor.title)
+        yield Breadcrumbs()
+        yield self.pane
+        yield FilterInput(placeholder="filter rows…")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw(force=True)
+
+    def on_screen_resume(self) -> None:
+        self.redraw(force=True)
+
+    def redraw(self, force: bool = False) -> None:
+        """Refresh the chrome always, and the pane when the store moved."""
+        app = self.watchfloor
+        self.query_one(StatusHeader).update_status()
+        self.query_one(Breadcrumbs).show(app.crumbs())
+        if force or app.store.version != self.rendered_version:
+            started = time.perf_counter()
+            try:
+                self.pane.refresh_view()
+            except Exception as exc:  # a failing pane shows its error, the console goes on
+                self.pane.remove_children()
+                self.pane.mount(Static(Text(plain(f"pane failed: {type(exc).__name__}: {exc}"))))
+            self.last_render_seconds = time.perf_counter() - started
+            self.rendered_version = app.store.version
+
+    def action_back(self) -> None:
+        filter_input = self.query_one(FilterInput)
+        if filter_input.value:
+            filter_input.action_close()
+            return
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+    def action_filter(self) -> None:
+        filter_input = self.query_one(FilterInput)
+        filter_input.add_class("-active")
+        filter_input.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.pane.set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.focus_next()
+
+
+class HelpScreen(ModalScreen[None]):
+    """``?``: every key, in one place."""
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 64; max-width: 100%; height: auto; max-height: 90%;
+        border: round $primary; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "dismiss", "Close")
+    ]
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+        """(key, what it does) rows."""
+
+    def compose(self) -> ComposeResult:
+        text = Text("Keys\n\n", style="bold")
+        for key, description in self.keys:
+            text.append(f"  {key:<12}", style="bold")
+            text.append(description + "\n")
+        with VerticalScroll():
+            yield Static(text)
