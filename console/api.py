@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from console.analysis.jobs import job_loss, job_state
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -48,6 +49,7 @@ UI_NAMES = (
     "fmt_age",
     "fmt_bytes_rate",
     "heat_level",
+    "job_state_text",
     "metric_line",
     "role_style",
     "severity_text",
@@ -68,7 +70,7 @@ def __getattr__(name: str) -> Any:
 API_VERSION = 1
 """Version of this API. A plugin that needs another version is refused with a clear reason."""
 
-__all__ = [  # noqa: RUF022 - public names first, then the lazily loaded toolkit
+__all__ = [
     "API_VERSION",
     "ENTITY_KINDS",
     "METRICS",
@@ -92,6 +94,8 @@ __all__ = [  # noqa: RUF022 - public names first, then the lazily loaded toolkit
     "SourceStatus",
     "SourceType",
     "Store",
+    "job_loss",
+    "job_state",
     "link_ref",
     "make_ref",
     "natural_sorted",

@@ -126,7 +126,9 @@ def _source_entry(
     source_type = source_types.get(type_name) if isinstance(type_name, str) else None
     if source_type is None:
         known = ", ".join(sorted(source_types))
-        raise loader.error(type_node, f"{where}: unknown source type {type_name!r} (known: {known})")
+        raise loader.error(
+            type_node, f"{where}: unknown source type {type_name!r} (known: {known})"
+        )
     declared = {option.name: option for option in source_type.options}
     options: dict[str, Any] = {}
     for key, value_node in items.items():
@@ -162,9 +164,7 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
         return config
     for key, node in _mapping_items(loader, root, "config"):
         if key not in TOP_LEVEL_KEYS:
-            raise loader.error(
-                node, f"unknown key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})"
-            )
+            raise loader.error(node, f"unknown key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})")
         if key == "interval":
             value = _scalar(node)
             if not _check_type(value, (float,)) or value <= 0:

@@ -89,10 +89,14 @@ def build_sources(
         entries.append(
             SourceEntry(
                 "sim",
-                {"scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes,
-                 "gpus_per_node": 8},
+                {
+                    "scenario": demo.scenario,
+                    "seed": demo.seed,
+                    "nodes": demo.nodes,
+                    "gpus_per_node": 8,
+                },
                 0,
-            )  # fmt: skip
+            )
         )
     elif local:
         entries += [

@@ -91,7 +91,7 @@ def parse_theme(text: str, origin: str) -> tuple[Theme | None, list[str]]:
             errors.append(f"{origin}: unknown key {key!r}")
     if "primary" not in arguments:
         errors.append(f"{origin}: 'primary' is required")
-    if errors:
+    if errors or not isinstance(name, str):
         return None, errors
     return Theme(name=name, **arguments), []
 

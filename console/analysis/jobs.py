@@ -45,3 +45,11 @@ def stalled_jobs(store: Store) -> Iterable[Finding]:
             )
         )
     return findings
+
+
+def job_state(store: Store, ref: str) -> str:
+    """The state to show: ``STALLED`` (from analysis) beats the scheduler's state."""
+    if any(f.kind == "job-stalled" and f.ref == ref for f in store.findings):
+        return "STALLED"
+    job = store.get(ref)
+    return str(job.attrs.get("state", "?")) if job else "?"

@@ -98,7 +98,7 @@ def plan_faults(
     # Decoys: a busy link the victim never crosses (the storage server's), and a
     # hot GPU that is not the victim's.
     decoy_link = topo.host_link[target]
-    decoy_gpu = make_ref("gpu", bystander.nodes[0], 5)
+    decoy_gpu = make_ref("gpu", bystander.nodes[0], 2)
     return Faults(
         burst=[Flow(neighbour.id, writer, target, 360.0, label)],
         hot_gpus={decoy_gpu},

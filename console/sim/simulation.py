@@ -189,7 +189,9 @@ class Simulation:
                 cnp[topo.node_port[flow.dst]] += flow.demand_gbps - achieved
             for link_ref, forward in hops:
                 link = topo.links[link_ref]
-                sender, receiver = (link.a_port, link.b_port) if forward else (link.b_port, link.a_port)
+                sender, receiver = (
+                    (link.a_port, link.b_port) if forward else (link.b_port, link.a_port)
+                )
                 tx[sender] += achieved
                 rx[receiver] += achieved
         oversubscribed: dict[str, float] = {}
@@ -249,7 +251,9 @@ class Simulation:
             Sample(port, "port.rx_bytes", self._count(port, "port.rx_bytes", rx_bps)),
             Sample(port, "port.xmit_wait", self._count(port, "port.xmit_wait", over * 4e6)),
             Sample(port, "port.ecn_marked", self._count(port, "port.ecn_marked", over * 2e4)),
-            Sample(port, "port.cnp_sent", self._count(port, "port.cnp_sent", cnp.get(port, 0) * 50)),
+            Sample(
+                port, "port.cnp_sent", self._count(port, "port.cnp_sent", cnp.get(port, 0) * 50)
+            ),
             Sample(port, "port.symbol_errors", self._count(port, "port.symbol_errors", 0.0)),
             Sample(port, "port.discards", self._count(port, "port.discards", over * 10)),
         ]
@@ -271,7 +275,9 @@ class Simulation:
                 util = min(100.0, max(0.0, util + rng.uniform(-2.5, 2.5)))
             hot = gpu in self.faults.hot_gpus
             power = 69.0 + (GPU_POWER_LIMIT_W - 100.0) * util / 100.0 + rng.uniform(-8, 8)
-            temp = 38.0 + 0.26 * util + rng.uniform(-1.0, 1.0) + (34.0 if hot else 0.0)
+            temp = 38.0 + 0.26 * util + rng.uniform(-1.0, 1.0)
+            if hot:
+                temp = 87.0 + rng.uniform(0.0, 2.0)  # at the H100's slowdown point
             sm_clock = 345.0 if util < 1 else (1410.0 if hot else 1980.0)
             mem_used = 0.0 if job is None else 61_000.0 + 3_000.0 * (index % 4)
             samples += [

@@ -42,7 +42,6 @@ class WatchfloorApp(App[None]):
     COMMAND_PALETTE_BINDING = "colon"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("colon", "command_palette", "Goto", key_display=":"),
         Binding("question_mark", "help", "Keys", key_display="?"),
     ]
 

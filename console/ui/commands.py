@@ -28,7 +28,9 @@ class GotoProvider(Provider):
         app = self.watchfloor
         for finding in app.store.findings[:20]:
             yield DiscoveryHit(
-                Text(f"goto {plain(finding.ref)}"), partial(app.open, finding.ref), help=plain(finding.title)
+                Text(f"goto {plain(finding.ref)}"),
+                partial(app.open, finding.ref),
+                help=plain(finding.title),
             )
         for command in app.registry.commands:
             yield DiscoveryHit(command.name, partial(command.run, app, ""), help=command.help)

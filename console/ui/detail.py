@@ -13,9 +13,9 @@ from console.ui.kit import (
     EntityTable,
     PaneBase,
     cell,
+    findings_text,
     fmt,
     fmt_bytes_rate,
-    findings_text,
     metric_line,
     role_style,
     spark,
@@ -90,7 +90,10 @@ class NodeDetail(PaneBase):
         summary = Text()
         summary.append(fmt(store.value(node.ref, "node.cpu_util"), "% CPU") + "   ")
         summary.append(fmt(store.value(node.ref, "node.load1"), " load", 1) + "   ")
-        used, total = store.value(node.ref, "node.mem_used"), store.value(node.ref, "node.mem_total")
+        used, total = (
+            store.value(node.ref, "node.mem_used"),
+            store.value(node.ref, "node.mem_total"),
+        )
         if used is not None and total:
             summary.append(f"mem {used / 2**30:,.0f}/{total / 2**30:,.0f} GiB   ")
         for key in ("role", "rack", "leaf"):
@@ -108,25 +111,34 @@ class NodeDetail(PaneBase):
             ref = gpu.ref
             temp = store.value(ref, "gpu.temp")
             mem = store.value(ref, "gpu.mem_used")
-            yield ref, [
-                cell(gpu.name),
-                cell(fmt(store.value(ref, "gpu.util"), "%")),
-                cell(spark(store.history(ref, "gpu.util"), 12, top=100)),
-                cell("n/a" if mem is None else f"{mem / 1024:,.0f} GiB"),
-                cell(fmt(temp, "°"), style=role_style(self, "gpu-hot") if (temp or 0) >= 85 else ""),
-                cell(fmt(store.value(ref, "gpu.power"), " W")),
-                cell(fmt(store.value(ref, "gpu.sm_clock"))),
-                cell(owners.get(ref, "—")),
-            ]
+            yield (
+                ref,
+                [
+                    cell(gpu.name),
+                    cell(fmt(store.value(ref, "gpu.util"), "%")),
+                    cell(spark(store.history(ref, "gpu.util"), 12, top=100)),
+                    cell("n/a" if mem is None else f"{mem / 1024:,.0f} GiB"),
+                    cell(
+                        fmt(temp, "°"),
+                        style=role_style(self, "gpu-hot") if (temp or 0) >= 85 else "",
+                    ),
+                    cell(fmt(store.value(ref, "gpu.power"), " W")),
+                    cell(fmt(store.value(ref, "gpu.sm_clock"))),
+                    cell(owners.get(ref, "—")),
+                ],
+            )
 
     def _port_rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
         for port in store.children(self.ref or "", "port"):
             ref = port.ref
-            yield ref, [
-                cell(port.name),
-                cell(fmt_bytes_rate(store.value(ref, "port.tx_bytes"))),
-                cell(fmt_bytes_rate(store.value(ref, "port.rx_bytes"))),
-                cell(fmt(store.value(ref, "port.xmit_wait"))),
-                cell(port.attrs.get("link", "—"), limit=60),
-            ]
+            yield (
+                ref,
+                [
+                    cell(port.name),
+                    cell(fmt_bytes_rate(store.value(ref, "port.tx_bytes"))),
+                    cell(fmt_bytes_rate(store.value(ref, "port.rx_bytes"))),
+                    cell(fmt(store.value(ref, "port.xmit_wait"))),
+                    cell(port.attrs.get("link", "—"), limit=60),
+                ],
+            )

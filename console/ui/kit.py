@@ -29,7 +29,7 @@ MAX_ROWS = 5000
 """Rows one table shows at most; past that the user filters with ``/``."""
 
 
-def cell(value: object, style: str = "", limit: int = 60) -> Text:
+def cell(value: object, style: str | Style = "", limit: int = 60) -> Text:
     """A table cell from any value, as plain text (never markup)."""
     if isinstance(value, Text):
         return value
@@ -146,9 +146,11 @@ class EntityTable(DataTable[Any]):
         keys = [key for key, _ in wanted]
         with self.app.batch_update():
             if keys != self._keys:
-                cursor_key = self._keys[self.cursor_row] if self._keys and self.cursor_row < len(
-                    self._keys
-                ) else None
+                cursor_key = (
+                    self._keys[self.cursor_row]
+                    if self._keys and self.cursor_row < len(self._keys)
+                    else None
+                )
                 self.clear()
                 for key, cells in wanted:
                     self.add_row(*cells, key=key)
@@ -223,6 +225,8 @@ def role_style(widget: Widget, role: str, bold: bool = False) -> Style:
         return Style(bold=bold)
 
 
+STATE_ROLE = {"STALLED": "error", "RUNNING": "ok", "FAILED": "error", "PENDING": "stale"}
+"""Theme variable that colours each job state."""
 SEVERITY_ROLE = {"critical": "error", "warning": "warning", "info": "primary"}
 """Theme variable that colours each finding severity."""
 SEVERITY_MARK = {"critical": "✖", "warning": "▲", "info": "●"}
@@ -235,6 +239,12 @@ def severity_text(widget: Widget, severity: str) -> Text:
         f"{SEVERITY_MARK.get(severity, '?')} {severity.upper()}",
         style=role_style(widget, SEVERITY_ROLE.get(severity, "foreground"), bold=True),
     )
+
+
+def job_state_text(widget: Widget, state: str) -> Text:
+    """A job state in its colour (bold when it needs attention)."""
+    role = STATE_ROLE.get(state, "foreground")
+    return Text(state, style=role_style(widget, role, bold=role == "error"))
 
 
 def findings_text(widget: Widget, store: Store, ref: str) -> Text:

@@ -12,17 +12,16 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
 
-from console.analysis.jobs import job_loss
-from console.api import PaneContext
+from console.analysis.jobs import job_loss, job_state
 from console.ui.kit import (
     EntityTable,
     PaneBase,
     cell,
     fmt,
     heat_level,
+    job_state_text,
     role_style,
     severity_text,
-    title_bar,
 )
 
 
@@ -36,16 +35,6 @@ def gpu_heat(widget: PaneBase, utils: Sequence[float | None]) -> Text:
         else:
             text.append("█" if level else "▁", style=role_style(widget, f"heat-{level}"))
     return text
-
-
-def job_status(context: PaneContext, ref: str) -> tuple[str, str]:
-    """``(label, theme role)`` for a job: STALLED beats its scheduler state."""
-    store = context.store
-    if any(f.kind == "job-stalled" and f.ref == ref for f in store.findings):
-        return "STALLED", "error"
-    job = store.get(ref)
-    state = str(job.attrs.get("state", "?")) if job else "?"
-    return state, "ok" if state == "RUNNING" else "foreground"
 
 
 class OverviewPane(PaneBase):
@@ -69,7 +58,7 @@ class OverviewPane(PaneBase):
                 yield EntityTable(context, ("Severity", "Finding", "Ref"), id="findings")
             with Vertical(classes="panel", id="panel-jobs") as panel:
                 panel.border_title = "Jobs"
-                yield EntityTable(context, ("Job", "Name", "State", "Pace"), id="jobs")
+                yield EntityTable(context, ("Job", "State", "Pace", "Name"), id="jobs")
             with Vertical(classes="panel", id="panel-sources") as panel:
                 panel.border_title = "Sources"
                 yield EntityTable(
@@ -94,16 +83,19 @@ class OverviewPane(PaneBase):
             power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
             hot = bool(temps) and max(temps) >= 85
             heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
-            yield node.ref, [
-                cell(node.name, limit=20),
-                heat,
-                cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
-                cell(
-                    fmt(max(temps), "°") if temps else "n/a",
-                    style=role_style(self, "gpu-hot") if hot else "",
-                ),
-                cell(fmt(sum(power) / 1000, " kW", 1) if power else "n/a"),
-            ]
+            yield (
+                node.ref,
+                [
+                    cell(node.name, limit=20),
+                    heat,
+                    cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
+                    cell(
+                        fmt(max(temps), "°") if temps else "n/a",
+                        style=role_style(self, "gpu-hot") if hot else "",
+                    ),
+                    cell(fmt(sum(power) / 1000, " kW", 1) if power else "n/a"),
+                ],
+            )
 
     def _finding_rows(self) -> Iterable[tuple[str, list[Text]]]:
         seen: set[str] = set()
@@ -111,31 +103,40 @@ class OverviewPane(PaneBase):
             if finding.ref in seen:
                 continue  # one row per entity: the most severe finding
             seen.add(finding.ref)
-            yield finding.ref, [
-                severity_text(self, finding.severity),
-                cell(finding.title, limit=80),
-                cell(finding.ref, limit=80),
-            ]
+            yield (
+                finding.ref,
+                [
+                    severity_text(self, finding.severity),
+                    cell(finding.title, limit=80),
+                    cell(finding.ref, limit=80),
+                ],
+            )
 
     def _job_rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
         for job in store.of_kind("job"):
-            label, role = job_status(self.context, job.ref)
             loss = job_loss(store, job.ref)
-            pace = "n/a" if loss is None else f"{(1 - loss) * 100:.0f}%"
-            yield job.ref, [
-                cell(job.ref[4:], limit=16),
-                cell(job.name, limit=32),
-                cell(label, style=role_style(self, role, bold=label == "STALLED")),
-                cell(pace),
-            ]
+            yield (
+                job.ref,
+                [
+                    cell(job.ref[4:], limit=16),
+                    job_state_text(self, job_state(store, job.ref)),
+                    cell("n/a" if loss is None else f"{1 - loss:.0%}"),
+                    cell(job.name, limit=32),
+                ],
+            )
 
     def _source_rows(self) -> Iterable[tuple[str, list[Text]]]:
         for status in self.context.sources():
             role = {"ok": "ok", "stale": "stale", "failed": "failed"}.get(status.status, "")
-            yield f"source:{status.name}", [
-                cell(status.name, limit=32),
-                cell(status.type),
-                cell(status.status, style=role_style(self, role, bold=status.status == "failed")),
-                cell(status.reason, limit=120),
-            ]
+            yield (
+                f"source:{status.name}",
+                [
+                    cell(status.name, limit=32),
+                    cell(status.type),
+                    cell(
+                        status.status, style=role_style(self, role, bold=status.status == "failed")
+                    ),
+                    cell(status.reason, limit=120),
+                ],
+            )

@@ -1,3 +1,13 @@
-"""Built-in fabric plugin (placeholder)."""
-from console.api import Plugin
-plugin = Plugin(name="fabric", version="0.1.0")
+"""Built-in fabric plugin: links by utilisation, and one link in detail."""
+
+from __future__ import annotations
+
+from console.api import Pane, Plugin
+from watchfloor_fabric.pane import create_fabric_pane
+
+plugin = Plugin(
+    name="fabric",
+    version="0.1.0",
+    panes=(Pane("fabric", "Fabric", create_fabric_pane, opens=("link",), key="f"),),
+)
+"""What the entry point ``fabric`` resolves to."""

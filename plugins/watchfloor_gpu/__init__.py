@@ -1,3 +1,22 @@
-"""Built-in gpu plugin (placeholder)."""
-from console.api import Plugin
-plugin = Plugin(name="gpu", version="0.1.0")
+"""Built-in GPU plugin: the NVML source and the GPU pane."""
+
+from __future__ import annotations
+
+from console.api import Pane, Plugin, SourceType
+from watchfloor_gpu.nvml import make_nvml_sources
+from watchfloor_gpu.pane import create_gpu_pane
+
+plugin = Plugin(
+    name="gpu",
+    version="0.1.0",
+    source_types=(
+        SourceType(
+            "nvml",
+            make_nvml_sources,
+            help="local NVIDIA GPUs through NVML",
+            local_default=True,
+        ),
+    ),
+    panes=(Pane("gpus", "GPUs", create_gpu_pane, opens=("gpu",), key="g"),),
+)
+"""What the entry point ``gpu`` resolves to."""

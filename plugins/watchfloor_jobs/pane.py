@@ -1,0 +1,126 @@
+"""The jobs pane: every job with its pace, and one job with its ranks and findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from console.api import (
+    EntityTable,
+    PaneBase,
+    PaneContext,
+    Store,
+    cell,
+    findings_text,
+    fmt,
+    fmt_age,
+    job_loss,
+    job_state,
+    job_state_text,
+    spark,
+    title_bar,
+)
+
+
+def pace(store: Store, ref: str) -> float | None:
+    """Throughput now as a fraction of the job's baseline."""
+    loss = job_loss(store, ref)
+    return None if loss is None else 1.0 - loss
+
+
+class JobList(PaneBase):
+    """All jobs; stalled ones first."""
+
+    def compose(self) -> ComposeResult:
+        yield title_bar("Jobs")
+        yield EntityTable(
+            self.context, ("Job", "State", "Pace", "Name", "User", "Nodes", "GPUs", "Throughput")
+        )
+
+    def refresh_view(self) -> None:
+        self.query_one(EntityTable).sync(self._rows())
+
+    def _rows(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        rows = []
+        for job in store.of_kind("job"):
+            label = job_state(store, job.ref)
+            fraction = pace(store, job.ref)
+            unit = job.attrs.get("throughput_unit", "")
+            row = [
+                cell(job.ref[4:], limit=16),
+                job_state_text(self, label),
+                cell("n/a" if fraction is None else f"{fraction:.0%}"),
+                cell(job.name, limit=32),
+                cell(job.attrs.get("user", "?"), limit=16),
+                cell(len(job.attrs.get("nodes", []))),
+                cell(len(job.attrs.get("gpus", []))),
+                cell(f"{fmt(store.value(job.ref, 'job.throughput'))} {unit}"),
+            ]
+            rows.append((label != "STALLED", job.ref, row))
+        rows.sort(key=lambda r: r[0])  # stable: stalled first, then by ref
+        for _, ref, row in rows:
+            yield ref, row
+
+
+class JobDetail(PaneBase):
+    """One job: what it is, how it is doing, its ranks (GPUs), its findings."""
+
+    DEFAULT_CSS = """
+    JobDetail > #job-findings { height: auto; max-height: 12; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield title_bar(self.ref or "")
+        yield Static(id="summary", classes="pane-body")
+        yield Static(id="job-findings", classes="pane-body")
+        yield EntityTable(self.context, ("GPU", "Util", "History", "Temp", "Power"), id="ranks")
+
+    def refresh_view(self) -> None:
+        store = self.context.store
+        job = store.get(self.ref or "")
+        if job is None:
+            self.query_one("#summary", Static).update(Text("gone", style="dim"))
+            return
+        fraction = pace(store, job.ref)
+        unit = job.attrs.get("throughput_unit", "")
+        summary = Text()
+        summary.append(cell(job.name, limit=60).plain + "  ", style="bold")
+        summary.append_text(job_state_text(self, job_state(store, job.ref)))
+        if fraction is not None:
+            summary.append(f"  {fraction - 1:+.0%} throughput")
+        summary.append("\n")
+        summary.append(f"user {cell(job.attrs.get('user', '?')).plain}   ")
+        start = job.attrs.get("start")
+        if isinstance(start, (int, float)) and store.time is not None:
+            summary.append(f"running {fmt_age(store.time - start)}   ")
+        summary.append(f"{len(job.attrs.get('nodes', []))} nodes   ")
+        summary.append(f"{len(job.attrs.get('gpus', []))} GPUs\n")
+        history = store.history(job.ref, "job.throughput")
+        summary.append(f"throughput {fmt(store.value(job.ref, 'job.throughput'))} {unit}  ")
+        summary.append(spark(history, 30))
+        self.query_one("#summary", Static).update(summary)
+        self.query_one("#job-findings", Static).update(findings_text(self, store, job.ref))
+        self.query_one("#ranks", EntityTable).sync(self._ranks(job.attrs.get("gpus", [])))
+
+    def _ranks(self, gpus: list[str]) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        for ref in gpus:
+            yield (
+                ref,
+                [
+                    cell(ref[4:], limit=40),
+                    cell(fmt(store.value(ref, "gpu.util"), "%")),
+                    cell(spark(store.history(ref, "gpu.util"), 16, top=100)),
+                    cell(fmt(store.value(ref, "gpu.temp"), "°")),
+                    cell(fmt(store.value(ref, "gpu.power"), " W")),
+                ],
+            )
+
+
+def create_jobs_pane(context: PaneContext, ref: str | None) -> PaneBase:
+    """The pane factory: the list, or one job."""
+    return JobList(context) if ref is None else JobDetail(context, ref)
