@@ -199,16 +199,14 @@ class SourceStatus:
     """Seconds the last poll took."""
 
     def to_json(self) -> dict[str, Any]:
-        """Plain dict for JSON output."""
+        """Plain dict for JSON output (no wall-clock times, so output is reproducible)."""
         return {
             "name": self.name,
             "type": self.type,
             "status": self.status,
             "reason": self.reason,
-            "last_ok": self.last_ok,
             "polls": self.polls,
             "failures": self.failures,
-            "duration": self.duration,
         }
 
 

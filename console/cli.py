@@ -114,11 +114,17 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """List discovered plugins: name, version, status, reason."""
+    """List discovered plugins: name, version, status, reason.
+
+    Each plugin's local sources are polled once, so one that raises or hangs
+    shows as failed here, with the reason.
+    """
     from console.plugins import discover
+    from console.runtime import probe_plugins
     from console.text import plain
 
     records = discover()
+    asyncio.run(probe_plugins(records))
     print(f"{'NAME':<20} {'VERSION':<10} {'STATUS':<8} REASON")
     for record in records:
         print(f"{plain(record.name, 20):<20} {plain(record.version, 10):<10} "

@@ -6,6 +6,7 @@ the same engine on the same sources.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,37 @@ def read_config(path: Path | None, registry: Registry, required: bool) -> Config
     elif not path.exists() and not required:
         return Config()
     return load_config(path, registry.source_types)
+
+
+async def probe_plugins(records: Sequence[PluginRecord], interval: float = 1.0) -> None:
+    """Poll each loaded plugin's local sources once; a source that raises or hangs
+    marks its plugin failed (``watchfloor plugins`` shows why)."""
+    checks: list[tuple[PluginRecord, Engine]] = []
+    for record in records:
+        if record.plugin is None:
+            continue
+        local = [t for t in record.plugin.source_types if t.local_default]
+        sources: list[Source] = []
+        for source_type in local:
+            options = {o.name: o.default for o in source_type.options}
+            context = SourceContext(interval=interval, base_dir=".", options=options)
+            try:
+                sources += source_type.factory(context)
+            except Exception as exc:
+                sources.append(BrokenSource(source_type.name, source_type.name, plain(exc)))
+        if sources:
+            checks.append((record, Engine(Store(), sources)))
+    await asyncio.gather(*(engine.collect(1) for _, engine in checks))
+    for record, engine in checks:
+        await engine.stop()
+        notes = []
+        for status in engine.statuses():
+            if status.status in ("failed", "stale"):
+                record.status = "failed"
+                notes.append(f"source {status.name} failed: {status.reason}")
+            elif status.status == "disabled":
+                notes.append(f"source {status.name} disabled: {status.reason}")
+        record.reason = "; ".join(notes)
 
 
 def build_engine(

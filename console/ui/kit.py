@@ -43,15 +43,19 @@ def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     return f"{value:,.{digits}f}{unit}"
 
 
-def fmt_bytes_rate(value: float | None) -> str:
-    """Bytes per second as bits per second with an SI prefix (network convention)."""
+def fmt_si(value: float | None, unit: str = "") -> str:
+    """A number with an SI prefix (``49.7 G``) so big counters stay readable."""
     if value is None:
         return "n/a"
-    bits = value * 8
     for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if bits >= scale:
-            return f"{bits / scale:,.1f} {prefix}b/s"
-    return f"{bits:,.0f} b/s"
+        if abs(value) >= scale:
+            return f"{value / scale:,.1f} {prefix}{unit}"
+    return f"{value:,.1f} {unit}".rstrip()
+
+
+def fmt_bytes_rate(value: float | None) -> str:
+    """Bytes per second as bits per second with an SI prefix (network convention)."""
+    return "n/a" if value is None else fmt_si(value * 8, "b/s")
 
 
 def fmt_age(seconds: float | None) -> str:
@@ -97,9 +101,15 @@ def metric_line(store: Store, ref: str, metric: str, width: int = 24) -> Text:
     unit = spec.unit if spec else ""
     value = store.value(ref, metric)
     if spec is not None and spec.counter:
-        unit = f"{unit}/s"
-    text = Text(f"{metric:<18}", style="bold")
-    text.append(f"{fmt(value, digits=1):>12} {unit:<9}")
+        shown = fmt_bytes_rate(value) if unit == "B" else fmt_si(value, f"{unit}/s")
+    else:
+        shown = (
+            fmt_si(value, unit)
+            if value is not None and abs(value) >= 1e5
+            else (f"{fmt(value, digits=1)} {unit}")
+        )
+    text = Text(f"{metric:<19}", style="bold")
+    text.append(f"{shown:>18}  ")
     text.append(spark(store.history(ref, metric), width))
     return text
 
