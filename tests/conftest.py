@@ -1,0 +1,80 @@
+"""Shared fixtures: a seeded simulator, a frozen clock, the real plugin registry."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from console.config import Config
+from console.runtime import DemoOptions, build_sources, load_registry
+from console.sim.cluster import EPOCH
+from console.ui.app import WatchfloorApp
+
+# Snapshot frames show a clock: keep it in one zone whatever the machine says.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
+FROZEN_NOW = EPOCH + 2.0
+"""The frozen wall clock every UI test uses."""
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+"""Real data from other projects (see fixtures/README.md)."""
+
+
+def frozen_clock() -> float:
+    return FROZEN_NOW
+
+
+@pytest.fixture
+def make_app() -> Callable[..., WatchfloorApp]:
+    """Build a non-live app on the seeded simulator (deterministic frames)."""
+
+    def factory(
+        scenario: str = "congested-link", theme: str | None = None, seed: int = 1, **kw: object
+    ) -> WatchfloorApp:
+        registry = load_registry()
+        sources = build_sources(Config(), registry, DemoOptions(scenario, seed, 4), local=False)
+        return WatchfloorApp(
+            registry, sources, theme_name=theme, live=False, clock=frozen_clock, **kw
+        )
+
+    return factory
+
+
+PLUGIN_PACKAGES = Path(__file__).resolve().parent / "plugin_packages"
+FAULTY_PLUGINS = {
+    "broken": ("wf-broken-import", "wf_broken_import:plugin"),
+    "hanging": ("wf-hanging-source", "wf_hanging_source:plugin"),
+    "oldapi": ("wf-old-api", "wf_old_api:plugin"),
+}
+"""Entry-point name → (distribution, entry point) of each faulty test plugin."""
+
+
+@pytest.fixture
+def faulty_plugin_site(tmp_path: Path) -> Path:
+    """A site directory holding the faulty plugins as installed distributions."""
+    import shutil
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for name, (dist, target) in FAULTY_PLUGINS.items():
+        package = target.split(":")[0]
+        shutil.copytree(PLUGIN_PACKAGES / package, site / package)
+        info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[watchfloor.plugins]\n{name} = {target}\n")
+    return site
+
+
+@pytest.fixture
+def with_faulty_plugins(faulty_plugin_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The faulty plugins importable in this process."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(faulty_plugin_site))
+    importlib.invalidate_caches()
+    return faulty_plugin_site

@@ -1,0 +1,66 @@
+"""Analysis: link utilisation from port counters, and the findings built on it."""
+
+from __future__ import annotations
+
+from console.analysis import CORE_ANALYZERS
+from console.analysis.links import congested_links, derive_link_util
+from console.engine import Engine
+from console.model import Batch, Entity, Sample
+from console.sim.source import SimSource
+from console.sim.simulation import Simulation
+from console.store import Store
+
+LINK = "link/n1/p0~leaf1/p1"
+
+
+def _link_store(tx_per_s: float, wait_per_s: float) -> Store:
+    store = Store()
+    entities = [
+        Entity(LINK, "n1:p0 ↔ leaf1:p1", attrs={"a": "port/n1/p0", "b": "port/leaf1/p1",
+                                                "speed_gbps": 400}),
+        Entity("port/n1/p0", "n1:p0"),
+        Entity("port/leaf1/p1", "leaf1:p1"),
+    ]  # fmt: skip
+    for tick in range(2):
+        samples = [
+            Sample("port/n1/p0", "port.tx_bytes", tick * tx_per_s),
+            Sample("port/n1/p0", "port.xmit_wait", tick * wait_per_s),
+            Sample("port/leaf1/p1", "port.tx_bytes", tick * 1e9),
+        ]
+        store.apply(Batch(entities, samples, time=float(tick)), "t", float(tick))
+    derive_link_util(store)
+    return store
+
+
+def test_link_utilisation_comes_from_the_senders_byte_rate() -> None:
+    store = _link_store(tx_per_s=25e9, wait_per_s=0)  # 200 Gb/s of 400
+    assert store.value(LINK, "link.util_ab") == 50.0
+    assert store.value(LINK, "link.util_ba") == 2.0
+    assert store.value(LINK, "link.util") == 50.0
+
+
+def test_a_saturated_back_pressured_link_is_congested_a_merely_busy_one_is_hot() -> None:
+    congested = list(congested_links(_link_store(tx_per_s=50e9, wait_per_s=1e6)))
+    assert [(f.kind, f.severity) for f in congested] == [("link-congested", "critical")]
+    assert any("port_xmit_wait" in line for line in congested[0].evidence)
+    busy = list(congested_links(_link_store(tx_per_s=47e9, wait_per_s=0)))
+    assert [(f.kind, f.severity) for f in busy] == [("link-hot", "warning")]
+    assert list(congested_links(_link_store(tx_per_s=20e9, wait_per_s=0))) == []
+
+
+async def test_congested_link_scenario_gives_the_expected_findings() -> None:
+    sim = Simulation(scenario="congested-link")
+    engine = Engine(Store(), [SimSource(sim, 1.0)], CORE_ANALYZERS)
+    await engine.collect(2)
+    found = {(f.kind, f.ref) for f in engine.store.findings}
+    injected = sim.faults.injected
+    assert ("link-congested", injected["link"]) in found
+    assert ("job-stalled", injected["victim"]) in found
+    assert ("job-stalled", injected["neighbour"]) not in found
+    assert ("gpu-hot", injected["decoys"][1]) in found
+
+
+async def test_healthy_scenario_has_no_findings() -> None:
+    engine = Engine(Store(), [SimSource(Simulation(scenario="healthy"), 1.0)], CORE_ANALYZERS)
+    await engine.collect(2)
+    assert engine.store.findings == []

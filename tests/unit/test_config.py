@@ -1,0 +1,71 @@
+"""Config files: the fixed shape, and mistakes reported as file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from console.config import ConfigError, load_config, parse_config
+from console.runtime import load_registry
+
+SOURCE_TYPES = load_registry().source_types
+
+
+def _error(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "/etc/wf.yaml", SOURCE_TYPES)
+    return str(info.value)
+
+
+def test_a_valid_config() -> None:
+    config = parse_config(
+        "interval: 2\ntheme: light\nsources:\n  - type: sim\n    scenario: healthy\n"
+        "    seed: 7\n  - type: nvml\ntopology: topo.yaml\n",
+        "/etc/wf.yaml",
+        SOURCE_TYPES,
+    )
+    assert config.interval == 2.0
+    assert config.theme == "light"
+    assert [s.type for s in config.sources] == ["sim", "nvml"]
+    sim = config.sources[0]
+    assert sim.options == {"scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8}
+    assert sim.line == 4
+    assert config.topology == Path("/etc/topo.yaml")
+
+
+def test_empty_file_is_an_empty_config() -> None:
+    assert parse_config("", "x.yaml", SOURCE_TYPES).sources == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("interval: 1\nrefresh: 2\n", "/etc/wf.yaml:2: unknown key 'refresh'"),
+        ("interval: fast\n", "/etc/wf.yaml:1: 'interval' must be a positive number, not 'fast'"),
+        ("interval: -1\n", "/etc/wf.yaml:1: 'interval' must be a positive number"),
+        ("interval: yes\n", "/etc/wf.yaml:1: 'interval' must be a positive number, not True"),
+        ("sources:\n  - type: sim\n  - type: telepathy\n",
+         "/etc/wf.yaml:3: sources[1]: unknown source type 'telepathy'"),
+        ("sources:\n  - type: sim\n    sed: 4\n", "/etc/wf.yaml:3: sources[0]: unknown key 'sed'"),
+        ("sources:\n  - type: sim\n    seed: many\n",
+         "/etc/wf.yaml:3: sources[0]: 'seed' must be an integer, not 'many'"),
+        ("sources:\n  - scenario: healthy\n", "/etc/wf.yaml:2: sources[0]: missing 'type'"),
+        ("sources: sim\n", "/etc/wf.yaml:1: 'sources' must be a list"),
+        ("theme: [a]\n", "/etc/wf.yaml:1: 'theme' must be a string"),
+        ("interval: 1\ninterval: 2\n", "/etc/wf.yaml:2: config: duplicate key 'interval'"),
+        ("sources:\n  - type: sim\n   bad: [\n", "/etc/wf.yaml:3: not valid YAML"),
+        ("- just\n- a list\n", "/etc/wf.yaml:1: config must be a mapping"),
+    ],
+)  # fmt: skip
+def test_mistakes_name_the_file_and_line(text: str, expected: str) -> None:
+    assert _error(text).startswith(expected)
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.yaml", SOURCE_TYPES)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(binary, SOURCE_TYPES)

@@ -1,0 +1,184 @@
+"""The engine: timeouts, backoff, isolation, statuses, no overlapping polls."""
+
+from __future__ import annotations
+
+import asyncio
+
+from console.api import Batch, Entity, Sample, Source, SourceDisabled
+from console.engine import MAX_BACKOFF, Engine
+from console.model import Finding
+from console.store import Store
+
+
+class Clock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Good(Source):
+    type = "test"
+
+    def __init__(self, name: str = "good", interval: float = 1.0) -> None:
+        self.name = name
+        self.interval = interval
+        self.polls = 0
+
+    async def poll(self) -> Batch:
+        self.polls += 1
+        return Batch(
+            entities=[Entity("node/n1", "n1")], samples=[Sample("node/n1", "node.load1", 1.0)]
+        )
+
+
+class Raises(Source):
+    type = "test"
+    name = "raises"
+
+    async def poll(self) -> Batch:
+        raise ConnectionRefusedError("connection refused")
+
+
+class Hangs(Source):
+    type = "test"
+    name = "hangs"
+    timeout = 0.05
+
+    async def poll(self) -> Batch:
+        await asyncio.Event().wait()  # never set: a hung remote
+        raise AssertionError("unreachable")
+
+
+class Disabled(Source):
+    type = "test"
+    name = "disabled"
+
+    async def poll(self) -> Batch:
+        raise SourceDisabled("no NVML library")
+
+
+def _status(engine: Engine, name: str) -> tuple[str, str]:
+    status = next(s for s in engine.statuses() if s.name == name)
+    return status.status, status.reason
+
+
+async def test_a_raising_and_a_hanging_source_do_not_stop_the_others() -> None:
+    engine = Engine(Store(), [Good(), Raises(), Hangs(), Disabled()], clock=Clock())
+    await engine.collect(1)
+    assert _status(engine, "good") == ("ok", "")
+    assert _status(engine, "raises") == ("failed", "ConnectionRefusedError: connection refused")
+    assert _status(engine, "hangs") == ("failed", "timed out after 0.05s")
+    assert _status(engine, "disabled") == ("disabled", "no NVML library")
+    assert engine.store.get("node/n1") is not None
+
+
+async def test_backoff_doubles_up_to_the_cap() -> None:
+    clock = Clock()
+    source = Raises()
+    engine = Engine(Store(), [source], clock=clock)
+    state = engine._states[0]
+    waits = []
+    for _ in range(9):
+        await engine._poll(state)
+        waits.append(state.next_due - clock.now)
+    assert waits[:4] == [1.0, 2.0, 4.0, 8.0]
+    assert waits[-1] == MAX_BACKOFF
+
+
+async def test_a_failure_after_good_polls_is_stale_and_ok_turns_stale_when_polls_stop() -> None:
+    clock = Clock()
+    flaky = Good("flaky")
+    engine = Engine(Store(), [flaky], clock=clock)
+    await engine.collect(1)
+    assert _status(engine, "flaky")[0] == "ok"
+    clock.now += 10  # no poll for 10 intervals
+    assert _status(engine, "flaky") == ("stale", "no data for 10s")
+
+    async def refuse() -> Batch:
+        raise TimeoutError
+
+    flaky.poll = refuse  # type: ignore[method-assign]
+    await engine.collect(1)
+    status, reason = _status(engine, "flaky")
+    assert status == "stale" and "timed out" in reason
+    assert engine.store.get("node/n1") is not None  # last good data kept
+
+
+async def test_disabled_source_is_not_polled_again() -> None:
+    disabled = Disabled()
+    calls = 0
+    original = disabled.poll
+
+    async def counting() -> Batch:
+        nonlocal calls
+        calls += 1
+        return await original()
+
+    disabled.poll = counting  # type: ignore[method-assign]
+    engine = Engine(Store(), [disabled])
+    await engine.collect(3)
+    assert calls == 1
+
+
+async def test_polls_of_one_source_never_overlap() -> None:
+    class Slow(Source):
+        type = "test"
+        name = "slow"
+        interval = 0.001  # much shorter than a poll
+        timeout = 5.0
+
+        def __init__(self) -> None:
+            self.running = 0
+            self.most = 0
+            self.done = 0
+            self.enough = asyncio.Event()
+
+        async def poll(self) -> Batch:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            for _ in range(5):
+                await asyncio.sleep(0)  # yield to the loop mid-poll
+            self.running -= 1
+            self.done += 1
+            if self.done >= 5:
+                self.enough.set()
+            return Batch()
+
+    slow = Slow()
+    engine = Engine(Store(), [slow])
+    engine.start()
+    await asyncio.wait_for(slow.enough.wait(), timeout=10)
+    await engine.stop()
+    assert slow.most == 1
+
+
+async def test_a_raising_analyzer_is_reported_and_the_rest_still_run() -> None:
+    def broken(store: Store) -> list[Finding]:
+        raise KeyError("oops")
+
+    def fine(store: Store) -> list[Finding]:
+        return [Finding("node/n1", "test", "warning", "t")]
+
+    engine = Engine(Store(), [Good()], analyzers=[broken, fine])
+    await engine.collect(1)
+    assert [f.kind for f in engine.store.findings] == ["test"]
+    assert any("KeyError" in reason for reason in engine.analyzer_errors.values())
+
+
+async def test_malformed_batch_marks_the_source_failed() -> None:
+    class Lies(Source):
+        type = "test"
+        name = "lies"
+
+        async def poll(self) -> Batch:
+            return "not a batch"  # type: ignore[return-value]
+
+    engine = Engine(Store(), [Lies(), Good()])
+    await engine.collect(1)
+    status, reason = _status(engine, "lies")
+    assert status == "failed" and reason.startswith("bad data")
+    assert _status(engine, "good")[0] == "ok"

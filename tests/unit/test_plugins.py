@@ -1,0 +1,54 @@
+"""Plugin discovery: built-ins through entry points, faulty plugins contained."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.plugins import discover
+from console.runtime import load_registry, probe_plugins
+
+BUILT_INS = {"fabric", "gpu", "jobs"}
+
+
+def test_built_in_plugins_are_found_through_entry_points() -> None:
+    records = {r.name: r for r in discover()}
+    assert BUILT_INS <= set(records)
+    for name in BUILT_INS:
+        assert records[name].status == "loaded", records[name].reason
+        assert records[name].origin.startswith(f"watchfloor_{name}:")
+    registry = load_registry()
+    assert {p.id for p in registry.panes} >= {"gpus", "jobs", "fabric"}
+    assert registry.pane_for("gpu") is not None and registry.pane_for("job") is not None
+    assert {"sim", "nvml"} <= set(registry.source_types)
+
+
+async def test_faulty_plugins_are_reported_and_the_rest_load(with_faulty_plugins: Path) -> None:
+    records = {r.name: r for r in discover()}
+    assert records["broken"].status == "failed"
+    assert records["broken"].reason == "import failed: ImportError: No module named 'frobnicate'"
+    assert records["oldapi"].status == "failed"
+    assert records["oldapi"].reason == "needs plugin API 99, this console provides 1"
+    assert records["hanging"].status == "loaded"
+    assert BUILT_INS <= {n for n, r in records.items() if r.status == "loaded"}
+    await probe_plugins(list(records.values()))
+    assert records["hanging"].status == "failed"
+    assert records["hanging"].reason == "source hang failed: timed out after 0.5s"
+    assert records["gpu"].status == "loaded"  # its NVML source is merely disabled here
+
+
+def test_built_in_plugins_import_only_console_api() -> None:
+    plugins = Path(__file__).resolve().parents[2] / "plugins"
+    for path in plugins.rglob("*.py"):
+        for line in path.read_text().splitlines():
+            stripped = line.strip()
+            if stripped.startswith(("from console", "import console")):
+                assert stripped.startswith("from console.api import"), f"{path}: {stripped}"
+
+
+def test_importing_the_plugin_api_does_not_import_textual() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, console.api; print('textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,80 @@
+"""The store: latest values, counters turned into rates, bounded history."""
+
+from __future__ import annotations
+
+from console.model import Batch, Entity, Sample
+from console.store import Store
+
+
+def _batch(time: float, value: float, metric: str = "port.tx_bytes") -> Batch:
+    return Batch(
+        entities=[Entity("port/n1/mlx5_0", "n1:mlx5_0", parent="node/n1")],
+        samples=[Sample("port/n1/mlx5_0", metric, value)],
+        time=time,
+    )
+
+
+def test_counter_becomes_a_rate_in_the_store() -> None:
+    store = Store()
+    store.apply(_batch(100.0, 1_000.0), "s", received=100.0)
+    assert store.value("port/n1/mlx5_0", "port.tx_bytes") is None  # one reading: no rate yet
+    store.apply(_batch(102.0, 5_000.0), "s", received=102.0)
+    assert store.value("port/n1/mlx5_0", "port.tx_bytes") == 2_000.0
+    assert store.raw("port/n1/mlx5_0", "port.tx_bytes") == 5_000.0
+    assert store.history("port/n1/mlx5_0", "port.tx_bytes") == [None, 2_000.0]
+
+
+def test_counter_reset_gives_no_rate_rather_than_a_negative_one() -> None:
+    store = Store()
+    store.apply(_batch(100.0, 9_000.0), "s", received=100.0)
+    store.apply(_batch(101.0, 10.0), "s", received=101.0)  # agent restarted
+    assert store.value("port/n1/mlx5_0", "port.tx_bytes") is None
+    store.apply(_batch(102.0, 110.0), "s", received=102.0)
+    assert store.value("port/n1/mlx5_0", "port.tx_bytes") == 100.0
+
+
+def test_gauge_history_is_bounded_however_long_it_runs() -> None:
+    store = Store(history=50)
+    for tick in range(10_000):
+        store.apply(_batch(float(tick), float(tick % 100), "gpu.util"), "s", received=float(tick))
+    assert len(store.history("port/n1/mlx5_0", "gpu.util")) == 50
+    assert store.history_points() == 50
+    assert store.history("port/n1/mlx5_0", "gpu.util")[-1] == 99.0
+
+
+def test_expire_forgets_entities_and_their_history() -> None:
+    store = Store()
+    store.apply(_batch(1.0, 1.0, "gpu.util"), "s", received=1.0)
+    store.apply(
+        Batch(entities=[Entity("node/n2", "n2")], samples=[Sample("node/n2", "node.load1", 1.0)]),
+        "s",
+        received=500.0,
+    )
+    gone = store.expire(before=100.0)
+    assert gone == ["port/n1/mlx5_0"]
+    assert store.get("port/n1/mlx5_0") is None
+    assert store.history("port/n1/mlx5_0", "gpu.util") == []
+    assert store.children("node/n1") == []
+    assert store.get("node/n2") is not None
+
+
+def test_not_available_is_kept_as_none_not_zero() -> None:
+    store = Store()
+    store.apply(_batch(1.0, 0.0, "gpu.util"), "s", received=1.0)
+    store.apply(
+        Batch(samples=[Sample("port/n1/mlx5_0", "gpu.fan", None)], time=2.0), "s", received=2.0
+    )
+    assert store.value("port/n1/mlx5_0", "gpu.fan") is None
+    assert store.reading("port/n1/mlx5_0", "gpu.fan") is not None
+
+
+def test_entities_sort_naturally() -> None:
+    store = Store()
+    refs = [f"gpu/node01/{i}" for i in (10, 2, 1)]
+    store.apply(Batch(entities=[Entity(r, r, parent="node/node01") for r in refs]), "s", 1.0)
+    assert [e.ref for e in store.of_kind("gpu")] == [
+        "gpu/node01/1",
+        "gpu/node01/2",
+        "gpu/node01/10",
+    ]
+    assert [e.ref for e in store.children("node/node01", "gpu")][-1] == "gpu/node01/10"

@@ -1,0 +1,53 @@
+"""Theme files: validated on load, bad ones reported once, fallback to the default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from console.themes_loader import DEFAULT_THEME, ROLE_DEFAULTS, load_themes, parse_theme, resolve_theme
+
+SHIPPED = ("ansi", "dark", "high-contrast", "light")
+
+
+def test_every_shipped_theme_loads_and_sets_every_role() -> None:
+    themes = load_themes()
+    assert themes.errors == []
+    assert sorted(themes.themes) == list(SHIPPED)
+    for theme in themes.themes.values():
+        assert set(ROLE_DEFAULTS) <= set(theme.variables), theme.name
+    assert themes.themes["ansi"].ansi is True
+    assert themes.themes["light"].dark is False
+
+
+def test_bad_colours_and_keys_are_all_collected() -> None:
+    theme, errors = parse_theme(
+        "name: broken\nprimary: not-a-colour\nbackgroud: '#000'\nvariables:\n  gpu-hot: 12\n",
+        "themes/broken.yaml",
+    )
+    assert theme is None
+    assert errors == [
+        "themes/broken.yaml: primary: 'not-a-colour' is not a colour",
+        "themes/broken.yaml: unknown key 'backgroud'",
+        "themes/broken.yaml: variables.gpu-hot: colour must be a string, not 12",
+    ]
+
+
+def test_a_bad_theme_file_gives_a_notice_and_the_default_is_used(tmp_path: Path) -> None:
+    (tmp_path / "mine.yaml").write_text("name: mine\nprimary: '#zzz'\n")
+    themes = load_themes((tmp_path,))
+    name, notices = resolve_theme("mine", themes)
+    assert name == DEFAULT_THEME
+    assert any("mine.yaml: primary" in n for n in notices)
+    assert any("unknown theme 'mine'" in n for n in notices)
+
+
+def test_a_user_theme_directory_adds_themes(tmp_path: Path) -> None:
+    (tmp_path / "noc.yaml").write_text("name: noc\nprimary: '#ffffff'\n")
+    name, notices = resolve_theme("noc", load_themes((tmp_path,)))
+    assert (name, notices) == ("noc", [])
+
+
+def test_invalid_yaml_names_the_line() -> None:
+    theme, errors = parse_theme("name: x\nprimary: [\n", "t.yaml")
+    assert theme is None
+    assert errors[0].startswith("t.yaml:3: not valid YAML")
