@@ -44,7 +44,7 @@ class OverviewPane(PaneBase):
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
     OverviewPane .panel { border: round $panel; height: 1fr; }
     OverviewPane .panel:focus-within { border: round $primary; }
-    OverviewPane .panel > EntityTable { height: 1fr; }
+    OverviewPane .panel > EntityTable { height: 1fr; overflow-x: hidden; }
     """
 
     def compose(self) -> ComposeResult:

@@ -29,15 +29,27 @@ class FilterInput(Input):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Clear filter")]
 
+    def __init__(self) -> None:
+        # Disabled while hidden, so it can never hold the focus unseen.
+        super().__init__(placeholder="filter rows…", disabled=True)
+
+    def open(self) -> None:
+        """Show the line and type into it."""
+        self.disabled = False
+        self.add_class("-active")
+        self.focus()
+
     def action_close(self) -> None:
         self.value = ""
         self.remove_class("-active")
+        self.disabled = True
         self.screen.focus_next()
 
 
 class ViewScreen(Screen[None]):
     """A screen that shows one pane with the header, breadcrumbs and footer around it."""
 
+    AUTO_FOCUS = "EntityTable"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("slash", "filter", "Filter", key_display="/"),
@@ -63,7 +75,7 @@ class ViewScreen(Screen[None]):
         yield StatusHeader(self.watchfloor, self.watchfloor.title)
         yield Breadcrumbs()
         yield self.pane
-        yield FilterInput(placeholder="filter rows…")
+        yield FilterInput()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -96,9 +108,7 @@ class ViewScreen(Screen[None]):
             self.app.pop_screen()
 
     def action_filter(self) -> None:
-        filter_input = self.query_one(FilterInput)
-        filter_input.add_class("-active")
-        filter_input.focus()
+        self.query_one(FilterInput).open()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.pane.set_filter(event.value)

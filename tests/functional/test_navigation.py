@@ -1,0 +1,162 @@
+"""Driving the console with the keyboard, through Textual's Pilot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+
+from console.api import Pane, PaneBase, Plugin
+from console.config import Config
+from console.plugins import Registry, discover
+from console.runtime import CORE_PLUGIN, DemoOptions, build_sources, load_registry
+from console.ui.app import WatchfloorApp
+from console.ui.kit import EntityTable
+from console.ui.screens import FilterInput, HelpScreen, ViewScreen
+from tests.conftest import frozen_clock
+
+AppFactory = Callable[..., WatchfloorApp]
+
+
+def _table(app: WatchfloorApp, selector: str = "EntityTable") -> EntityTable:
+    return app.screen.query_one(selector, EntityTable)
+
+
+async def test_enter_drills_in_and_escape_walks_back(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.crumbs() == ["Overview"]
+        nodes = _table(app, "#nodes")
+        assert nodes.row_count == 5
+        await pilot.press("down", "enter")
+        assert app.crumbs() == ["Overview", "node/node02"]
+        await pilot.press("enter")  # first GPU of the node
+        assert app.crumbs() == ["Overview", "node/node02", "gpu/node02/0"]
+        await pilot.press("escape")
+        assert app.crumbs() == ["Overview", "node/node02"]
+        await pilot.press("escape", "escape")
+        assert app.crumbs() == ["Overview"]  # Esc at the top stays at the top
+
+
+async def test_breadcrumbs_are_shown_on_screen(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("j", "enter")
+        crumbs = app.screen.query_one("Breadcrumbs")
+        assert str(crumbs.render()) == "Overview › Jobs › job/4711"
+
+
+async def test_goto_from_the_command_palette(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("colon")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"goto job/4711")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.crumbs() == ["Overview", "job/4711"]
+        assert type(app.screen.pane).__name__ == "JobDetail"  # type: ignore[attr-defined]
+
+
+async def test_goto_an_unknown_ref_says_so(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open("job/does-not-exist")
+        await pilot.pause()
+        assert app.crumbs() == ["Overview"]
+        assert any("nothing known as job/does-not-exist" in str(n.message)
+                   for n in app._notifications)  # fmt: skip
+
+
+async def test_slash_filters_rows_and_escape_clears(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        table = _table(app)
+        assert table.row_count == 3
+        await pilot.press("slash", *"serve")
+        assert table.row_count == 1
+        assert table.selected_ref == "job/4713"
+        await pilot.press("escape")
+        assert table.row_count == 3
+        assert not app.screen.query_one(FilterInput).has_class("-active")
+
+
+async def test_question_mark_lists_the_keys(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.screen.keys)
+        assert {"Enter", "Esc", ":", "/", "?", "j", "f", "g"} <= set(keys)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ViewScreen)
+
+
+@pytest.mark.parametrize("pane_id", ["gpus", "jobs", "fabric"])
+async def test_every_built_in_pane_lists_and_opens_its_entities(
+    make_app: AppFactory, pane_id: str
+) -> None:
+    app = make_app()
+    pane = next(p for p in app.registry.panes if p.id == pane_id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(pane.key or "")
+        table = _table(app)
+        assert table.row_count > 0
+        first = table.selected_ref
+        assert first is not None
+        await pilot.press("enter")
+        assert app.crumbs() == ["Overview", pane.title, first]
+        assert first.split("/")[0] in pane.opens
+
+
+async def test_the_signature_walk_reaches_the_congested_link(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f")
+        links = _table(app)
+        assert links.selected_ref == "link/leaf01/p4~spine02/p1"  # busiest first
+        await pilot.press("enter")
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "port_xmit_wait" in text
+        assert "CRITICAL" in text
+
+
+async def test_a_pane_that_raises_shows_its_error_and_the_console_goes_on() -> None:
+    class Broken(PaneBase):
+        def refresh_view(self) -> None:
+            raise ZeroDivisionError("division by zero in render")
+
+    plugin = Plugin("broken-pane", "1", panes=(Pane("b", "Broken", Broken, opens=("switch",)),))
+    registry = Registry.build([CORE_PLUGIN, plugin, *(r.plugin for r in discover() if r.plugin)])
+    sources = build_sources(Config(), registry, DemoOptions(), local=False)
+    app = WatchfloorApp(registry, sources, live=False, clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open("switch/leaf01")
+        await pilot.pause()
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "pane failed: ZeroDivisionError: division by zero in render" in text
+        await pilot.press("escape")
+        assert app.crumbs() == ["Overview"]
+
+
+async def test_faulty_plugins_do_not_stop_the_console(with_faulty_plugins: Path) -> None:
+    records = discover()
+    registry = load_registry(records)
+    sources = build_sources(Config(), registry, None, local=True)
+    app = WatchfloorApp(registry, sources, live=False, clock=frozen_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        sources_table = _table(app, "#sources")
+        rows = {
+            key: [c.plain for c in sources_table.get_row(key)]
+            for key in ("source:hang", "source:nvml")
+        }
+        assert rows["source:hang"][2:] == ["failed", "timed out after 0.5s"]
+        assert rows["source:nvml"][2] == "disabled"
+        await pilot.press("j")
+        assert app.crumbs() == ["Overview", "Jobs"]

@@ -1,0 +1,52 @@
+"""What the console looks like. Seeded simulator, frozen clock, no user config.
+
+Update after an intended change with ``pytest tests/snapshots --snapshot-update``
+and look at the report before committing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from console.themes_loader import load_themes
+from console.ui.app import WatchfloorApp
+
+AppFactory = Callable[..., WatchfloorApp]
+THEMES = sorted(load_themes().themes)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_overview_in_every_theme(snap_compare, make_app: AppFactory, theme: str) -> None:
+    """The overview at 120×40: heat grid with node04's hot GPU, two critical findings
+    (stalled job 4711, congested leaf01→spine02 uplink) and a hot-GPU warning, job
+    4711 STALLED at 38% pace, the sim source ok. Colours follow the theme."""
+    assert snap_compare(make_app(theme=theme), terminal_size=(120, 40))
+
+
+def test_overview_small_terminal(snap_compare, make_app: AppFactory) -> None:
+    """At 80×24 all four panels still show their rows; nothing overlaps."""
+    assert snap_compare(make_app(), terminal_size=(80, 24))
+
+
+def test_job_detail(snap_compare, make_app: AppFactory) -> None:
+    """Jobs pane → Enter: job 4711 STALLED -62%, its finding with evidence, and its
+    16 ranks around 37% utilisation."""
+    assert snap_compare(make_app(), press=["j", "enter"], terminal_size=(120, 40))
+
+
+def test_link_detail(snap_compare, make_app: AppFactory) -> None:
+    """Fabric pane → Enter on the busiest link: leaf01/p4 → spine02 at ~99%, with
+    port_xmit_wait and ECN counters climbing on the leaf side."""
+    assert snap_compare(make_app(), press=["f", "enter"], terminal_size=(120, 40))
+
+
+def test_healthy_overview(snap_compare, make_app: AppFactory) -> None:
+    """Healthy scenario: no findings, every job RUNNING near 100% pace."""
+    assert snap_compare(make_app(scenario="healthy"), terminal_size=(120, 40))
+
+
+def test_help(snap_compare, make_app: AppFactory) -> None:
+    """`?` over the overview lists every key, pane keys included."""
+    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(80, 24))
