@@ -6,8 +6,8 @@ from console.analysis import CORE_ANALYZERS
 from console.analysis.links import congested_links, derive_link_util
 from console.engine import Engine
 from console.model import Batch, Entity, Sample
-from console.sim.source import SimSource
 from console.sim.simulation import Simulation
+from console.sim.source import SimSource
 from console.store import Store
 
 LINK = "link/n1/p0~leaf1/p1"

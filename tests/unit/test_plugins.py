@@ -12,7 +12,7 @@ BUILT_INS = {"fabric", "gpu", "jobs"}
 
 def test_built_in_plugins_are_found_through_entry_points() -> None:
     records = {r.name: r for r in discover()}
-    assert BUILT_INS <= set(records)
+    assert set(records) >= BUILT_INS
     for name in BUILT_INS:
         assert records[name].status == "loaded", records[name].reason
         assert records[name].origin.startswith(f"watchfloor_{name}:")
@@ -29,7 +29,7 @@ async def test_faulty_plugins_are_reported_and_the_rest_load(with_faulty_plugins
     assert records["oldapi"].status == "failed"
     assert records["oldapi"].reason == "needs plugin API 99, this console provides 1"
     assert records["hanging"].status == "loaded"
-    assert BUILT_INS <= {n for n, r in records.items() if r.status == "loaded"}
+    assert {n for n, r in records.items() if r.status == "loaded"} >= BUILT_INS
     await probe_plugins(list(records.values()))
     assert records["hanging"].status == "failed"
     assert records["hanging"].reason == "source hang failed: timed out after 0.5s"
@@ -50,5 +50,7 @@ def test_importing_the_plugin_api_does_not_import_textual() -> None:
     import sys
 
     code = "import sys, console.api; print('textual' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

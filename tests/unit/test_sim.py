@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from console.sim.cluster import GPU_MEMORY_MIB, GPU_POWER_LIMIT_W, PORT_SPEED_GBPS
+from console.sim.cluster import GPU_MEMORY_MIB, GPU_POWER_LIMIT_W
 from console.sim.simulation import Simulation
 from tests.conftest import FIXTURES
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.themes_loader import DEFAULT_THEME, ROLE_DEFAULTS, load_themes, parse_theme, resolve_theme
+from console.themes_loader import (
+    DEFAULT_THEME,
+    ROLE_DEFAULTS,
+    load_themes,
+    parse_theme,
+    resolve_theme,
+)
 
 SHIPPED = ("ansi", "dark", "high-contrast", "light")
 

@@ -1,0 +1,107 @@
+"""The command line, run as a user runs it: a real process, real entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GPU_FIELDS = {"ref", "util", "mem_used_mib", "mem_total_mib", "temp_c", "power_w"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``watchfloor ARGS`` in a fresh interpreter, with no user config."""
+    base = {**os.environ, "XDG_CONFIG_HOME": "/nonexistent", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "console.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=base,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_snapshot_json_has_the_fixed_keys_and_is_reproducible() -> None:
+    first = run("snapshot", "--demo", "--format", "json")
+    assert first.returncode == 0, first.stderr
+    document = json.loads(first.stdout)
+    for key in ("nodes", "gpus", "ports", "links", "jobs", "findings", "sources"):
+        assert isinstance(document[key], list)
+        assert all("ref" in item for item in document[key] if key != "sources")
+    assert len([n for n in document["nodes"] if n["role"] == "compute"]) >= 4
+    assert len(document["gpus"]) >= 32
+    for gpu in document["gpus"]:
+        assert set(gpu) >= GPU_FIELDS
+        assert gpu["util"] is not None and gpu["power_w"] is not None
+    assert document["sources"] == [
+        {"name": "sim", "type": "sim", "status": "ok", "reason": "", "polls": 2, "failures": 0}
+    ]
+    assert document["sim"]["scenario"] == "congested-link"
+    assert document["sim"]["injected"]["victim"] == "job/4711"
+    link = next(x for x in document["links"] if x["ref"] == document["sim"]["injected"]["link"])
+    assert link["util"] > 90
+    second = run("snapshot", "--demo", "--format", "json")
+    assert second.stdout == first.stdout
+    other_seed = run("snapshot", "--demo", "--seed", "2", "--format", "json")
+    assert other_seed.stdout != first.stdout
+
+
+def test_snapshot_text_is_a_readable_summary() -> None:
+    result = run("snapshot", "--demo", "--scenario", "healthy", "--nodes", "6")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Watchfloor snapshot: 7 nodes, 48 GPUs")
+    assert "FINDINGS (0)" in result.stdout
+    assert "job/4711" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "config", "message"),
+    [
+        (("snapshot", "--config", "{dir}/missing.yaml"), None, "missing.yaml: no such config file"),
+        (("snapshot", "--config", "{dir}/c.yaml"), "interval: 1\nsources:\n  - type: sim\n"
+         "    seeds: 3\n", "c.yaml:4: sources[0]: unknown key 'seeds'"),
+        (("snapshot", "--demo", "--scenario", "meteor"), None, "unknown scenario 'meteor'"),
+        (("snapshot", "--demo", "--nodes", "2"), None, "--nodes must be at least 4"),
+        (("demo", "--interval", "0"), None, "--interval must be a positive number"),
+    ],
+)  # fmt: skip
+def test_bad_input_gives_one_line_and_exit_2(
+    tmp_path: Path, args: tuple[str, ...], config: str | None, message: str
+) -> None:
+    if config is not None:
+        (tmp_path / "c.yaml").write_text(config)
+    result = run(*(a.format(dir=tmp_path) for a in args))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_config_file_adds_its_sources(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("sources:\n  - type: sim\n    scenario: healthy\n    seed: 5\n")
+    result = run("snapshot", "--config", str(config), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    names = {s["name"]: s["status"] for s in document["sources"]}
+    assert names["sim"] == "ok"
+    assert names["nvml"] == "disabled"  # this machine has no NVIDIA driver
+    assert document["sim"]["seed"] == 5
+
+
+def test_plugins_lists_faulty_plugins_as_failed_with_reasons(faulty_plugin_site: Path) -> None:
+    path = os.pathsep.join([str(faulty_plugin_site), os.environ.get("PYTHONPATH", "")])
+    result = run("plugins", env={"PYTHONPATH": path})
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert "failed" in rows["broken"]
+    assert "import failed: ImportError: No module named 'frobnicate'" in rows["broken"]
+    assert "failed" in rows["hanging"] and "source hang failed: timed out" in rows["hanging"]
+    assert "needs plugin API 99" in rows["oldapi"]
+    for name in ("fabric", "gpu", "jobs"):
+        assert rows[name].split()[2] == "loaded"

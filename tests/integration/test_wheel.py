@@ -1,0 +1,30 @@
+"""A plain wheel ships the plugins and themes, and no generic top-level names."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_wheel_contents(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    wheel = next(tmp_path.glob("watchfloor-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {"console", "watchfloor_gpu", "watchfloor_jobs", "watchfloor_fabric"} <= top
+    assert not {"plugins", "themes", "tests"} & top
+    for theme in ("dark", "light", "high-contrast", "ansi"):
+        assert f"console/themes/{theme}.yaml" in names
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "[watchfloor.plugins]" in text
+    for plugin in ("gpu = watchfloor_gpu:plugin", "jobs = watchfloor_jobs:plugin"):
+        assert plugin in text
