@@ -10,6 +10,9 @@ from textual.widgets import Static
 from console.api import PaneContext
 from console.ui.kit import fmt_age, role_style
 
+LIVE_AGE = 5.0
+"""Data younger than this (seconds) is shown as ``live`` rather than a ticking age."""
+
 
 class StatusHeader(Static):
     """One line: fleet size, open findings, source health, data age, clock."""
@@ -24,6 +27,7 @@ class StatusHeader(Static):
         """Where the figures come from."""
         self.title = title
         """Shown first (``watchfloor demo``)."""
+        self._shown = Text()
 
     def update_status(self) -> None:
         """Recompute the line from the store and the source statuses."""
@@ -50,10 +54,17 @@ class StatusHeader(Static):
         )
         last = max((s.last_ok for s in statuses if s.last_ok is not None), default=None)
         age = None if last is None else now - last
-        line.append("  age ")
-        line.append(fmt_age(age), style=role_style(self, "stale") if age and age > 5 else "")
-        line.append("  " + _time.strftime("%H:%M:%S", _time.localtime(now)))
-        self.update(line)
+        line.append("  data ")
+        if age is not None and age < LIVE_AGE:
+            line.append("live", style=role_style(self, "ok"))
+        else:
+            line.append(f"{fmt_age(age)} old", style=role_style(self, "stale"))
+        # Minutes, not seconds: a clock ticking every second would redraw the
+        # header on every refresh for nothing (bytes matter on a slow SSH link).
+        line.append("  " + _time.strftime("%H:%M", _time.localtime(now)))
+        if line != self._shown:
+            self._shown = line
+            self.update(line, layout=False)
 
 
 class Breadcrumbs(Static):
@@ -63,6 +74,10 @@ class Breadcrumbs(Static):
     Breadcrumbs { height: 1; padding: 0 1; color: $text-muted; background: $surface; }
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown = Text()
+
     def show(self, crumbs: list[str]) -> None:
         """Show this path, newest last (the head is cut first when it is too long)."""
         text = Text()
@@ -71,4 +86,6 @@ class Breadcrumbs(Static):
                 text.append(" › ", style="dim")
             last = index == len(crumbs) - 1
             text.append(crumb, style="bold" if last else "")
-        self.update(text)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)

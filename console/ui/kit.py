@@ -6,27 +6,25 @@ Every string that reaches the screen goes through :func:`cell` or ``Text``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from console.api import PaneContext
 from console.model import METRICS
 from console.store import Store
 from console.text import plain
+from console.ui.table import EntityTable
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HEAT_LEVELS = 5
 """Steps of the utilisation heat scale (theme variables ``heat-0`` … ``heat-4``)."""
-MAX_ROWS = 5000
-"""Rows one table shows at most; past that the user filters with ``/``."""
 
 
 def cell(value: object, style: str | Style = "", limit: int = 60) -> Text:
@@ -112,79 +110,6 @@ def metric_line(store: Store, ref: str, metric: str, width: int = 24) -> Text:
     text.append(f"{shown:>18}  ")
     text.append(spark(store.history(ref, metric), width))
     return text
-
-
-class EntityTable(DataTable[Any]):
-    """A table keyed by ref, updated in place: cursor and scroll never jump.
-
-    ``Enter`` on a row opens that row's ref.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "open_row", "Open", show=True)]
-
-    def __init__(
-        self,
-        context: PaneContext,
-        columns: Sequence[str],
-        openable: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
-        self.context = context
-        """Where ``Enter`` sends the selected ref."""
-        self.openable = openable
-        """Whether row keys are refs that ``Enter`` opens."""
-        self.column_names = list(columns)
-        """Column headers, in order."""
-        self.filter_text = ""
-        """Rows whose text does not contain this (case-insensitive) are hidden."""
-        self._keys: list[str] = []
-
-    def on_mount(self) -> None:
-        for name in self.column_names:
-            self.add_column(name, key=name)
-
-    def _visible(self, cells: Sequence[Text]) -> bool:
-        if not self.filter_text:
-            return True
-        needle = self.filter_text.lower()
-        return any(needle in c.plain.lower() for c in cells)
-
-    def sync(self, rows: Iterable[tuple[str, Sequence[Text]]]) -> None:
-        """Show exactly these rows, in this order, touching only what changed."""
-        wanted = [(key, cells) for key, cells in rows if self._visible(cells)][:MAX_ROWS]
-        keys = [key for key, _ in wanted]
-        with self.app.batch_update():
-            if keys != self._keys:
-                cursor_key = (
-                    self._keys[self.cursor_row]
-                    if self._keys and self.cursor_row < len(self._keys)
-                    else None
-                )
-                self.clear()
-                for key, cells in wanted:
-                    self.add_row(*cells, key=key)
-                self._keys = keys
-                if cursor_key in keys:
-                    self.move_cursor(row=keys.index(cursor_key), animate=False)
-                return
-            for key, cells in wanted:
-                current = self.get_row(key)
-                for name, old, new in zip(self.column_names, current, cells, strict=False):
-                    if old != new:
-                        self.update_cell(key, name, new)
-
-    @property
-    def selected_ref(self) -> str | None:
-        """The ref under the cursor."""
-        if not self._keys or self.cursor_row >= len(self._keys):
-            return None
-        return self._keys[self.cursor_row]
-
-    def action_open_row(self) -> None:
-        ref = self.selected_ref
-        if ref is not None and self.openable:
-            self.context.open(ref)
 
 
 class PaneBase(Vertical):

@@ -44,7 +44,7 @@ class OverviewPane(PaneBase):
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
     OverviewPane .panel { border: round $panel; height: 1fr; }
     OverviewPane .panel:focus-within { border: round $primary; }
-    OverviewPane .panel > EntityTable { height: 1fr; overflow-x: hidden; }
+    OverviewPane .panel > EntityTable { height: auto; max-height: 100%; overflow-x: hidden; }
     """
 
     def compose(self) -> ComposeResult:
@@ -70,8 +70,10 @@ class OverviewPane(PaneBase):
         self.query_one("#findings", EntityTable).sync(self._finding_rows())
         self.query_one("#jobs", EntityTable).sync(self._job_rows())
         self.query_one("#sources", EntityTable).sync(self._source_rows())
-        findings = self.context.store.findings
-        self.query_one("#panel-findings").border_title = f"Findings ({len(findings)})"
+        title = f"Findings ({len(self.context.store.findings)})"
+        panel = self.query_one("#panel-findings")
+        if panel.border_title != title:  # setting it, even unchanged, repaints the panel
+            panel.border_title = title
 
     def _node_rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store

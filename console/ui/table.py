@@ -1,0 +1,229 @@
+"""A keyed table on Textual's Line API: cheap to update every second, at fleet size.
+
+Textual's ``DataTable`` re-renders every row when any cell changes. Here each
+row is rendered once into a cached strip and only rows whose cells changed are
+repainted, so a refresh costs (and sends over SSH) what actually moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from console.api import PaneContext
+
+MAX_ROWS = 5000
+"""Rows one table shows at most; past that the user narrows with ``/``."""
+MAX_COLUMN_WIDTH = 60
+GAP = 2
+"""Spaces between columns."""
+
+
+class EntityTable(ScrollView, can_focus=True):
+    """Rows keyed by ref, updated in place: the cursor and scroll never jump.
+
+    ``Enter`` on a row opens its ref (unless the table is not ``openable``).
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_row", "Open"),
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "edge(-1)", "First", show=False),
+        Binding("end", "edge(1)", "Last", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"entity-table--header", "entity-table--cursor"}
+    DEFAULT_CSS = """
+    EntityTable { height: auto; max-height: 100%; background: $surface; }
+    EntityTable > .entity-table--header { text-style: bold; background: $panel; }
+    EntityTable > .entity-table--cursor { background: $boost; }
+    EntityTable:focus > .entity-table--cursor {
+        background: $block-cursor-background; color: $block-cursor-foreground;
+        text-style: bold;
+    }
+    """
+
+    cursor_row: reactive[int] = reactive(0, repaint=False)
+    """Index of the highlighted row among the shown rows."""
+
+    def __init__(
+        self,
+        context: PaneContext,
+        columns: Sequence[str],
+        openable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.context = context
+        """Where ``Enter`` sends the selected ref."""
+        self.column_names = list(columns)
+        """Column headers, in order."""
+        self.openable = openable
+        """Whether row keys are refs that ``Enter`` opens."""
+        self.filter_text = ""
+        """Rows whose text does not contain this (case-insensitive) are hidden."""
+        self._keys: list[str] = []
+        self._cells: dict[str, Sequence[Text]] = {}
+        self._versions: dict[str, int] = {}
+        self._widths: list[int] = [len(name) for name in self.column_names]
+        self._strips: dict[tuple[object, ...], Strip] = {}
+
+    # -- data ----------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        """Rows shown now (after the filter)."""
+        return len(self._keys)
+
+    def get_row(self, key: str) -> list[Text]:
+        """The cells of one shown row."""
+        return list(self._cells[key])
+
+    @property
+    def selected_ref(self) -> str | None:
+        """The key of the row under the cursor."""
+        return self._keys[self.cursor_row] if 0 <= self.cursor_row < len(self._keys) else None
+
+    def _visible(self, cells: Sequence[Text]) -> bool:
+        if not self.filter_text:
+            return True
+        needle = self.filter_text.lower()
+        return any(needle in cell.plain.lower() for cell in cells)
+
+    def sync(self, rows: Iterable[tuple[str, Sequence[Text]]]) -> None:
+        """Show exactly these rows, in this order, repainting only what changed."""
+        wanted = [(key, cells) for key, cells in rows if self._visible(cells)][:MAX_ROWS]
+        keys = [key for key, _ in wanted]
+        repaint_all = keys != self._keys
+        changed: list[int] = []
+        selected = self.selected_ref
+        for index, (key, cells) in enumerate(wanted):
+            if self._cells.get(key) != cells:
+                self._cells[key] = cells
+                self._versions[key] = self._versions.get(key, 0) + 1
+                changed.append(index)
+        if repaint_all:
+            kept = set(keys)
+            for gone in [k for k in self._cells if k not in kept]:
+                del self._cells[gone]
+                self._versions.pop(gone, None)
+            self._keys = keys
+            self._strips.clear()
+        widths = [len(name) for name in self.column_names]
+        for cells in self._cells.values():
+            for column, cell in enumerate(cells[: len(widths)]):
+                widths[column] = max(widths[column], min(MAX_COLUMN_WIDTH, cell.cell_len))
+        if widths != self._widths:
+            self._widths = widths
+            self._strips.clear()
+            repaint_all = True
+        self.virtual_size = Size(sum(widths) + GAP * len(widths), len(keys) + 1)
+        if repaint_all:
+            if selected in keys:
+                self.cursor_row = keys.index(selected)
+            self.cursor_row = min(self.cursor_row, max(0, len(keys) - 1))
+            self.refresh()
+        else:
+            for index in changed:
+                self._refresh_row(index)
+
+    # -- rendering -----------------------------------------------------------
+
+    def _refresh_row(self, index: int) -> None:
+        # Row i is virtual line i + 1 (under the header); lines out of view are clipped.
+        self.refresh_lines(index + 1)
+
+    def _line_text(self, cells: Sequence[Text]) -> Text:
+        line = Text(no_wrap=True, end="")
+        for column, width in enumerate(self._widths):
+            cell = cells[column].copy() if column < len(cells) else Text()
+            cell.truncate(width, overflow="ellipsis", pad=True)
+            line.append(" " * (GAP // 2))
+            line.append_text(cell)
+            line.append(" " * (GAP - GAP // 2))
+        return line
+
+    def _strip(self, key: tuple[object, ...], text: Text, style: Style) -> Strip:
+        strip = self._strips.get(key)
+        if strip is None:
+            segments = [Segment(s.text, style + s.style if s.style else style)
+                        for s in text.render(self.app.console)]  # fmt: skip
+            strip = Strip(segments)
+            if len(self._strips) > 4 * MAX_ROWS:
+                self._strips.clear()
+            self._strips[key] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = int(self.scroll_offset.x)
+        base = self.rich_style
+        if y == 0:
+            header = self.get_component_rich_style("entity-table--header")
+            text = self._line_text([Text(name) for name in self.column_names])
+            strip = self._strip(("header", tuple(self._widths)), text, base + header)
+            return strip.crop_extend(scroll_x, scroll_x + width, base + header)
+        index = y - 1 + int(self.scroll_offset.y)
+        if index >= len(self._keys):
+            return Strip.blank(width, base)
+        key = self._keys[index]
+        is_cursor = index == self.cursor_row
+        style = base
+        if is_cursor:
+            style = base + self.get_component_rich_style("entity-table--cursor")
+        cache_key = (key, self._versions.get(key, 0), is_cursor, self.has_focus)
+        strip = self._strip(cache_key, self._line_text(self._cells[key]), style)
+        return strip.crop_extend(scroll_x, scroll_x + width, style)
+
+    # -- cursor and actions --------------------------------------------------
+
+    def watch_cursor_row(self, old: int, new: int) -> None:
+        self._refresh_row(old)
+        self._refresh_row(new)
+        top = int(self.scroll_offset.y)
+        visible = max(1, self.size.height - 1)
+        if new < top:
+            self.scroll_to(y=new, animate=False)
+        elif new >= top + visible:
+            self.scroll_to(y=new - visible + 1, animate=False)
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self._refresh_row(self.cursor_row)
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self._refresh_row(self.cursor_row)
+
+    def on_click(self, event: events.Click) -> None:
+        index = event.y - 1 + int(self.scroll_offset.y)
+        if event.y >= 1 and 0 <= index < len(self._keys):
+            self.cursor_row = index
+            if event.chain == 2:
+                self.action_open_row()
+
+    def action_cursor(self, step: int) -> None:
+        if self._keys:
+            self.cursor_row = max(0, min(len(self._keys) - 1, self.cursor_row + step))
+
+    def action_page(self, direction: int) -> None:
+        self.action_cursor(direction * max(1, self.size.height - 2))
+
+    def action_edge(self, direction: int) -> None:
+        if self._keys:
+            self.cursor_row = 0 if direction < 0 else len(self._keys) - 1
+
+    def action_open_row(self) -> None:
+        ref = self.selected_ref
+        if ref is not None and self.openable:
+            self.context.open(ref)
