@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from terminal import PtyProgram  # noqa: E402
+from terminal import PtyProgram
 
 
 def cpu_seconds(pid: int) -> float:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from terminal import PtyProgram  # noqa: E402
+from terminal import PtyProgram
 
 
 def main() -> None:
