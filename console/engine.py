@@ -61,7 +61,6 @@ class Engine:
         self._states = [_SourceState(source) for source in sources]
         self._tasks: list[asyncio.Task[None]] = []
         self._analysis_due = asyncio.Event()
-        self._listeners: list[Callable[[], None]] = []
         self.analyzer_errors: dict[str, str] = {}
         """Analyzers that raised on their last run, with the reason."""
 
@@ -94,10 +93,6 @@ class Engine:
                 )
             )
         return result
-
-    def on_update(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after each analysis run (the UI coalesces its redraws)."""
-        self._listeners.append(listener)
 
     # -- polling -------------------------------------------------------------
 
@@ -153,8 +148,6 @@ class Engine:
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: (order.get(f.severity, 3), f.ref))
         self.store.set_findings(findings)
-        for listener in self._listeners:
-            listener()
         return findings
 
     async def collect(self, cycles: int = 1) -> None:

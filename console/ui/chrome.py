@@ -55,7 +55,9 @@ class StatusHeader(Static):
         last = max((s.last_ok for s in statuses if s.last_ok is not None), default=None)
         age = None if last is None else now - last
         line.append("  data ")
-        if age is not None and age < LIVE_AGE:
+        if age is None:
+            line.append("none yet", style=role_style(self, "stale"))
+        elif age < LIVE_AGE:
             line.append("live", style=role_style(self, "ok"))
         else:
             line.append(f"{fmt_age(age)} old", style=role_style(self, "stale"))

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, Vertical
+from textual.widgets import Static
 
 from console.analysis.jobs import job_loss, job_state
 from console.ui.kit import (
@@ -37,6 +38,13 @@ def gpu_heat(widget: PaneBase, utils: Sequence[float | None]) -> Text:
     return text
 
 
+EMPTY_HINT = (
+    "No nodes yet. Sources and their state are listed under Sources; add agents or "
+    "a simulator to the config file (see README), or run `watchfloor demo`."
+)
+"""Shown instead of an empty grid, so a first run explains itself."""
+
+
 class OverviewPane(PaneBase):
     """The home screen's body."""
 
@@ -44,6 +52,7 @@ class OverviewPane(PaneBase):
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
     OverviewPane .panel { border: round $panel; height: 1fr; }
     OverviewPane .panel:focus-within { border: round $primary; }
+    OverviewPane #empty-hint { padding: 1 1; color: $text-muted; }
     OverviewPane .panel > EntityTable { height: auto; max-height: 100%; overflow-x: hidden; }
     """
 
@@ -53,6 +62,7 @@ class OverviewPane(PaneBase):
             with Vertical(classes="panel", id="panel-nodes") as panel:
                 panel.border_title = "Nodes × GPUs"
                 yield EntityTable(context, ("Node", "GPUs", "Util", "Temp", "Power"), id="nodes")
+                yield Static(EMPTY_HINT, id="empty-hint")
             with Vertical(classes="panel", id="panel-findings") as panel:
                 panel.border_title = "Findings"
                 yield EntityTable(context, ("Severity", "Finding", "Ref"), id="findings")
@@ -66,6 +76,7 @@ class OverviewPane(PaneBase):
                 )
 
     def refresh_view(self) -> None:
+        self.query_one("#empty-hint").display = self.context.store.count("node") == 0
         self.query_one("#nodes", EntityTable).sync(self._node_rows())
         self.query_one("#findings", EntityTable).sync(self._finding_rows())
         self.query_one("#jobs", EntityTable).sync(self._job_rows())

@@ -30,6 +30,7 @@ async def test_enter_drills_in_and_escape_walks_back(make_app: AppFactory) -> No
         assert app.crumbs() == ["Overview"]
         nodes = _table(app, "#nodes")
         assert nodes.row_count == 5
+        assert not app.screen.query_one("#empty-hint").display
         await pilot.press("down", "enter")
         assert app.crumbs() == ["Overview", "node/node02"]
         await pilot.press("enter")  # first GPU of the node
@@ -158,5 +159,6 @@ async def test_faulty_plugins_do_not_stop_the_console(with_faulty_plugins: Path)
         }
         assert rows["source:hang"][2:] == ["failed", "timed out after 0.5s"]
         assert rows["source:nvml"][2] == "disabled"
+        assert app.screen.query_one("#empty-hint").display  # no nodes: the grid explains why
         await pilot.press("j")
         assert app.crumbs() == ["Overview", "Jobs"]
