@@ -10,7 +10,10 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from console.model import Batch, Entity, Finding, is_counter, ref_kind
+from console.model import METRICS, Batch, Entity, Finding, is_counter, ref_kind
+
+COUNTERS = frozenset(name for name, spec in METRICS.items() if spec.counter)
+"""Counter metrics (kept as a set: this is checked for every sample)."""
 
 DEFAULT_HISTORY = 300
 """Points kept per (entity, metric): five minutes at the default 1 s refresh."""
@@ -49,6 +52,7 @@ class Store:
         self._latest: dict[tuple[str, str], Reading] = {}
         self._history: dict[tuple[str, str], deque[float | None]] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
+        self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
 
     # -- writing -------------------------------------------------------------
@@ -75,23 +79,28 @@ class Store:
         if old is not None and old.parent != entity.parent and old.parent is not None:
             self._children.get(old.parent, set()).discard(entity.ref)
         self.entities[entity.ref] = entity
-        self._by_kind.setdefault(entity.kind, {})[entity.ref] = entity
+        same_kind = self._by_kind.setdefault(entity.kind, {})
+        if entity.ref not in same_kind or same_kind[entity.ref] is not entity:
+            self._sorted_kind.pop(entity.kind, None)  # re-sort on next read
+        same_kind[entity.ref] = entity
         if entity.parent is not None:
             self._children.setdefault(entity.parent, set()).add(entity.ref)
         self.entity_source[entity.ref] = source
         self.last_seen[entity.ref] = received
 
     def _record(self, ref: str, metric: str, value: float | None, time: float) -> None:
+        # The hot path: called for every sample of every poll.
         key = (ref, metric)
-        previous = self._latest.get(key)
-        rate: float | None = None
-        if is_counter(metric) and previous is not None:
-            rate = _counter_rate(previous, value, time)
-        self._latest[key] = Reading(time, value, rate)
-        ring = self._history.get(key)
-        if ring is None:
+        reading = self._latest.get(key)
+        counter = metric in COUNTERS
+        if reading is None:
+            reading = self._latest[key] = Reading(time, value)
             ring = self._history[key] = deque(maxlen=self.history_length)
-        ring.append(rate if is_counter(metric) else value)
+        else:
+            reading.rate = _counter_rate(reading, value, time) if counter else None
+            reading.time, reading.value = time, value
+            ring = self._history[key]
+        ring.append(reading.rate if counter else value)
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
@@ -110,6 +119,7 @@ class Store:
         for ref in gone:
             entity = self.entities.pop(ref)
             self._by_kind.get(entity.kind, {}).pop(ref, None)
+            self._sorted_kind.pop(entity.kind, None)
             if entity.parent is not None:
                 self._children.get(entity.parent, set()).discard(ref)
             self._children.pop(ref, None)
@@ -128,8 +138,12 @@ class Store:
         return self.entities.get(ref)
 
     def of_kind(self, kind: str) -> list[Entity]:
-        """All entities of one kind, sorted by ref."""
-        return sorted(self._by_kind.get(kind, {}).values(), key=lambda e: _natural(e.ref))
+        """All entities of one kind, sorted by ref (the sort is cached until the set changes)."""
+        ordered = self._sorted_kind.get(kind)
+        if ordered is None:
+            entities = self._by_kind.get(kind, {}).values()
+            ordered = self._sorted_kind[kind] = sorted(entities, key=lambda e: _natural(e.ref))
+        return list(ordered)
 
     def count(self, kind: str) -> int:
         """How many entities of one kind are known."""

@@ -69,6 +69,13 @@ class Simulation:
                     self._job_of_gpu[make_ref("gpu", node, index)] = job
         self._counters: dict[tuple[str, str], float] = defaultdict(float)
         self._entities = self._make_entities()
+        # Refs computed once: a tick of a 1,000-node cluster touches 100k samples.
+        self._ports = {
+            g: [e.ref for e in es if e.kind == "port"] for g, es in self._entities.items()
+        }
+        self._gpus = {
+            n: [make_ref("gpu", n, i) for i in range(gpus_per_node)] for n in self.topology.nodes
+        }
 
     # -- static description --------------------------------------------------
 
@@ -207,9 +214,8 @@ class Simulation:
         for group in groups:
             entities += self._entities[group]
         for group in groups:
-            for entity in self._entities[group]:
-                if entity.kind == "port":
-                    samples += self._port_samples(entity.ref, tx, rx, oversubscribed, cnp, rng)
+            for port in self._ports[group]:
+                samples += self._port_samples(port, tx, rx, oversubscribed, cnp, rng)
             if group in self.topology.node_leaf and group not in topo.storage:
                 samples += self._node_samples(group, congested_jobs, now, rng)
         if not only_node:
@@ -264,8 +270,7 @@ class Simulation:
         node_ref = make_ref("node", node)
         samples: list[Sample] = []
         busy = 0
-        for index in range(self.gpus_per_node):
-            gpu = make_ref("gpu", node, index)
+        for index, gpu in enumerate(self._gpus[node]):
             job = self._job_of_gpu.get(gpu)
             if job is None:
                 util = 0.0
