@@ -162,3 +162,22 @@ async def test_faulty_plugins_do_not_stop_the_console(with_faulty_plugins: Path)
         assert app.screen.query_one("#empty-hint").display  # no nodes: the grid explains why
         await pilot.press("j")
         assert app.crumbs() == ["Overview", "Jobs"]
+
+
+async def test_a_plugin_command_runs_from_the_palette() -> None:
+    from console.api import Command
+
+    calls: list[str] = []
+    plugin = Plugin(
+        "cmd", "1", commands=(Command("ping", "say pong", lambda ctx, arg: calls.append(arg)),)
+    )
+    registry = Registry.build([CORE_PLUGIN, plugin])
+    sources = build_sources(Config(), registry, DemoOptions(), local=False)
+    app = WatchfloorApp(registry, sources, live=False, clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("colon", *"ping node01")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert calls == ["node01"]
