@@ -41,9 +41,11 @@ from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
 UI_NAMES = (
+    "DetailPane",
     "EntityTable",
     "PaneBase",
     "cell",
+    "facts_text",
     "findings_text",
     "fmt",
     "fmt_age",
@@ -51,6 +53,7 @@ UI_NAMES = (
     "heat_level",
     "job_state_text",
     "metric_line",
+    "metrics_text",
     "role_style",
     "severity_text",
     "spark",

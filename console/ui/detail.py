@@ -6,53 +6,37 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from console.model import Entity
 from console.ui.kit import (
+    DetailPane,
     EntityTable,
     PaneBase,
     cell,
+    facts_text,
     findings_text,
     fmt,
     fmt_bytes_rate,
-    metric_line,
+    metrics_text,
     role_style,
     spark,
     title_bar,
 )
 
 
-class EntityDetail(PaneBase):
+class EntityDetail(DetailPane):
     """Any entity: its facts, every metric with a sparkline, and its findings."""
 
-    def compose(self) -> ComposeResult:
-        yield title_bar(self.ref or "")
-        with VerticalScroll():
-            yield Static(id="facts", classes="pane-body")
-            yield Static(id="metrics", classes="pane-body")
-            yield Static(id="findings", classes="pane-body")
+    SECTIONS = ("facts", "metrics", "findings")
 
-    def refresh_view(self) -> None:
+    def sections(self, entity: Entity) -> dict[str, Text]:
         store = self.context.store
-        entity = store.get(self.ref or "")
-        if entity is None:
-            self.query_one("#facts", Static).update(Text(f"{self.ref}: gone", style="dim"))
-            return
-        facts = Text()
-        facts.append(f"{'name':<18}", style="bold")
-        facts.append(cell(entity.name).plain + "\n")
-        for key, value in entity.attrs.items():
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            facts.append(f"{key:<18}", style="bold")
-            facts.append(cell(shown, limit=160).plain + "\n")
-        self.query_one("#facts", Static).update(facts)
-        metrics = Text()
-        for metric in store.metrics_of(entity.ref):
-            metrics.append_text(metric_line(store, entity.ref, metric))
-            metrics.append("\n")
-        self.query_one("#metrics", Static).update(metrics)
-        self.query_one("#findings", Static).update(findings_text(self, store, entity.ref))
+        return {
+            "facts": facts_text([("name", entity.name), *entity.attrs.items()]),
+            "metrics": metrics_text(store, entity.ref, store.metrics_of(entity.ref)),
+            "findings": findings_text(self, store, entity.ref),
+        }
 
 
 class NodeDetail(PaneBase):

@@ -6,18 +6,19 @@ Every string that reaches the screen goes through :func:`cell` or ``Text``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.color import Color, ColorParseError
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
 from console.api import PaneContext
-from console.model import METRICS
+from console.model import METRICS, Entity
 from console.store import Store
 from console.text import plain
 from console.ui.table import EntityTable
@@ -138,6 +139,51 @@ class PaneBase(Vertical):
         for table in self.query(EntityTable):
             table.filter_text = text
         self.refresh_view()
+
+
+class DetailPane(PaneBase):
+    """One entity shown as text sections in a scroll: subclasses fill :meth:`sections`."""
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ("body",)
+    """Section ids, top to bottom."""
+
+    def compose(self) -> ComposeResult:
+        yield title_bar(self.ref or "")
+        with VerticalScroll():
+            for section in self.SECTIONS:
+                yield Static(id=section, classes="pane-body")
+
+    def refresh_view(self) -> None:
+        entity = self.context.store.get(self.ref or "")
+        if entity is None:
+            gone = Text(f"{self.ref}: no longer reported", style="dim")
+            self.query_one(f"#{self.SECTIONS[0]}", Static).update(gone)
+            return
+        for section, text in self.sections(entity).items():
+            self.query_one(f"#{section}", Static).update(text)
+
+    def sections(self, entity: Entity) -> dict[str, Text]:
+        """The text of each section for this entity."""
+        raise NotImplementedError
+
+
+def facts_text(pairs: Iterable[tuple[str, object]]) -> Text:
+    """``key   value`` lines (values as plain text; lists joined with commas)."""
+    text = Text()
+    for key, value in pairs:
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        text.append(f"{key:<19}", style="bold")
+        text.append(plain(shown if shown is not None else "n/a", 160) + "\n")
+    return text
+
+
+def metrics_text(store: Store, ref: str, metrics: Iterable[str], width: int = 24) -> Text:
+    """One :func:`metric_line` per metric."""
+    text = Text()
+    for metric in metrics:
+        text.append_text(metric_line(store, ref, metric, width))
+        text.append("\n")
+    return text
 
 
 def title_bar(text: str) -> Static:

@@ -6,22 +6,23 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from console.api import (
+    DetailPane,
+    Entity,
     EntityTable,
     PaneBase,
     PaneContext,
     cell,
     findings_text,
     fmt,
-    metric_line,
+    metrics_text,
     role_style,
     title_bar,
 )
 
 HOT_UTIL = 90.0
+LINK_METRICS = ("link.util", "link.util_ab", "link.util_ba")
 PORT_METRICS = (
     "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked",
     "port.cnp_sent", "port.discards", "port.symbol_errors",
@@ -70,38 +71,22 @@ class LinkList(PaneBase):
             yield ref, row
 
 
-class LinkDetail(PaneBase):
+class LinkDetail(DetailPane):
     """One link: utilisation history each way, both ports' counters, findings."""
 
-    def compose(self) -> ComposeResult:
-        yield title_bar(self.ref or "")
-        with VerticalScroll():
-            yield Static(id="util", classes="pane-body")
-            yield Static(id="ends", classes="pane-body")
-            yield Static(id="findings", classes="pane-body")
+    SECTIONS = ("util", "ends", "findings")
 
-    def refresh_view(self) -> None:
+    def sections(self, entity: Entity) -> dict[str, Text]:
         store = self.context.store
-        link = store.get(self.ref or "")
-        if link is None:
-            self.query_one("#util", Static).update(Text("gone", style="dim"))
-            return
-        util = Text(
-            f"{cell(link.name, limit=80).plain}   {link.attrs.get('speed_gbps', '?')} Gb/s\n"
-        )
-        for metric in ("link.util", "link.util_ab", "link.util_ba"):
-            util.append_text(metric_line(store, link.ref, metric, width=40))
-            util.append("\n")
-        self.query_one("#util", Static).update(util)
+        util = Text(f"{cell(entity.name, limit=80).plain}   ")
+        util.append(f"{entity.attrs.get('speed_gbps', '?')} Gb/s\n")
+        util.append_text(metrics_text(store, entity.ref, LINK_METRICS, width=40))
         ends = Text()
         for end in ("a", "b"):
-            port = str(link.attrs.get(end))
+            port = str(entity.attrs.get(end))
             ends.append(f"\n{end}: {cell(port, limit=80).plain}\n", style="bold")
-            for metric in PORT_METRICS:
-                ends.append_text(metric_line(store, port, metric, width=40))
-                ends.append("\n")
-        self.query_one("#ends", Static).update(ends)
-        self.query_one("#findings", Static).update(findings_text(self, store, link.ref))
+            ends.append_text(metrics_text(store, port, PORT_METRICS, width=40))
+        return {"util": util, "ends": ends, "findings": findings_text(self, store, entity.ref)}
 
 
 def create_fabric_pane(context: PaneContext, ref: str | None) -> PaneBase:

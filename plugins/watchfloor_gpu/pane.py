@@ -6,17 +6,18 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
 from console.api import (
+    DetailPane,
+    Entity,
     EntityTable,
     PaneBase,
     PaneContext,
     cell,
+    facts_text,
     findings_text,
     fmt,
-    metric_line,
+    metrics_text,
     role_style,
     spark,
     title_bar,
@@ -75,35 +76,20 @@ class GpuList(PaneBase):
             )
 
 
-class GpuDetail(PaneBase):
+class GpuDetail(DetailPane):
     """One GPU: identity, every metric with its history, its job, its findings."""
 
-    def compose(self) -> ComposeResult:
-        yield title_bar(self.ref or "")
-        with VerticalScroll():
-            yield Static(id="identity", classes="pane-body")
-            yield Static(id="metrics", classes="pane-body")
-            yield Static(id="findings", classes="pane-body")
+    SECTIONS = ("identity", "metrics", "findings")
 
-    def refresh_view(self) -> None:
+    def sections(self, entity: Entity) -> dict[str, Text]:
         store = self.context.store
-        gpu = store.get(self.ref or "")
-        if gpu is None:
-            self.query_one("#identity", Static).update(Text("gone", style="dim"))
-            return
-        identity = Text()
-        for key in ("model", "uuid", "pci_bus_id"):
-            identity.append(f"{key:<18}", style="bold")
-            identity.append(cell(gpu.attrs.get(key) or "n/a").plain + "\n")
-        identity.append(f"{'job':<18}", style="bold")
-        identity.append(owners(self.context).get(gpu.ref, "none") + "\n")
-        self.query_one("#identity", Static).update(identity)
-        metrics = Text()
-        for metric in DETAIL_METRICS:
-            metrics.append_text(metric_line(store, gpu.ref, metric))
-            metrics.append("\n")
-        self.query_one("#metrics", Static).update(metrics)
-        self.query_one("#findings", Static).update(findings_text(self, store, gpu.ref))
+        identity = [(key, entity.attrs.get(key)) for key in ("model", "uuid", "pci_bus_id")]
+        identity.append(("job", owners(self.context).get(entity.ref, "none")))
+        return {
+            "identity": facts_text(identity),
+            "metrics": metrics_text(store, entity.ref, DETAIL_METRICS),
+            "findings": findings_text(self, store, entity.ref),
+        }
 
 
 def create_gpu_pane(context: PaneContext, ref: str | None) -> PaneBase:
