@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from console.api import Pane, Plugin, SourceType
-from watchfloor_gpu.nvml import make_nvml_sources
+from watchfloor_gpu.nvml import NVML_OPTIONS, make_nvml_sources
 from watchfloor_gpu.pane import create_gpu_pane
 
 plugin = Plugin(
@@ -13,6 +13,7 @@ plugin = Plugin(
         SourceType(
             "nvml",
             make_nvml_sources,
+            options=NVML_OPTIONS,
             help="local NVIDIA GPUs through NVML",
             local_default=True,
         ),
