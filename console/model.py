@@ -105,7 +105,9 @@ METRICS: dict[str, MetricSpec] = {
         _spec("gpu.retired_pages_dbe", "pages", "pages retired for double-bit errors"),
         _spec("gpu.remapped_correctable", "rows", "rows remapped for correctable errors"),
         _spec("gpu.remapped_uncorrectable", "rows", "rows remapped for uncorrectable errors"),
-        _spec("gpu.nvlink_errors", "errors", "NVLink CRC, replay and recovery errors", counter=True),
+        _spec(
+            "gpu.nvlink_errors", "errors", "NVLink CRC, replay and recovery errors", counter=True
+        ),
         _spec("gpu.xid", "", "code of the last XID error"),
         _spec("node.cpu_util", "%", "host CPU utilisation"),
         _spec("node.mem_used", "B", "host memory used"),
@@ -129,7 +131,9 @@ METRICS: dict[str, MetricSpec] = {
         _spec("port.rx_drops", "packets", "receive drops", counter=True),
         _spec("port.tx_drops", "packets", "transmit drops", counter=True),
         _spec("port.link_downed", "events", "times the link went down", counter=True),
-        _spec("port.cnp_handled", "packets", "congestion notification packets handled", counter=True),
+        _spec(
+            "port.cnp_handled", "packets", "congestion notification packets handled", counter=True
+        ),
         _spec("link.util", "%", "utilisation, busier direction"),
         _spec("link.util_ab", "%", "utilisation, a→b"),
         _spec("link.util_ba", "%", "utilisation, b→a"),

@@ -76,11 +76,17 @@ class Store:
 
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
         old = self.entities.get(entity.ref)
+        if old is not None and self.entity_source.get(entity.ref) != source:
+            # Two sources describe one thing (NVML and the host source both name
+            # this node): keep what each says rather than the last one alone.
+            entity = Entity(
+                entity.ref, entity.name, entity.parent or old.parent, {**old.attrs, **entity.attrs}
+            )
         if old is not None and old.parent != entity.parent and old.parent is not None:
             self._children.get(old.parent, set()).discard(entity.ref)
         self.entities[entity.ref] = entity
         same_kind = self._by_kind.setdefault(entity.kind, {})
-        if entity.ref not in same_kind or same_kind[entity.ref] is not entity:
+        if entity.ref not in same_kind:
             self._sorted_kind.pop(entity.kind, None)  # re-sort on next read
         same_kind[entity.ref] = entity
         if entity.parent is not None:

@@ -136,7 +136,7 @@ class WatchfloorApp(App[None]):
         for pane in self.registry.panes:
             if pane.key:
                 self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
-        self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
+        await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
         for notice in self.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
         if self.live:

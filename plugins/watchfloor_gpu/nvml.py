@@ -34,7 +34,6 @@ from console.api import (
     make_ref,
     plain,
 )
-
 from watchfloor_gpu.decode import clock_event_words, is_throttled, pstate_name, xid_meaning
 
 try:
@@ -145,10 +144,10 @@ class NvmlReader:
             if not index_of:
                 for index in range(nvml.nvmlDeviceGetCount()):
                     index_of[nvml.nvmlDeviceGetHandleByIndex(index)] = index
-            index = index_of.get(data.device)
-            if index is not None:
+            gpu_index = index_of.get(data.device)
+            if gpu_index is not None:
                 with self._xid_lock:
-                    self._xids[index] = (int(data.eventData), time.time())
+                    self._xids[gpu_index] = (int(data.eventData), time.time())
         nvml.nvmlEventSetFree(event_set)
 
     # -- collection ----------------------------------------------------------
@@ -262,7 +261,10 @@ class NvmlReader:
         ):
             samples[name] = _float(read(nvml.nvmlDeviceGetTotalEccErrors, handle, kind, scope))
         for name, cause in (
-            ("gpu.retired_pages_sbe", nvml.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS),
+            (
+                "gpu.retired_pages_sbe",
+                nvml.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS,
+            ),
             ("gpu.retired_pages_dbe", nvml.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR),
         ):
             pages = read(nvml.nvmlDeviceGetRetiredPages, handle, cause)

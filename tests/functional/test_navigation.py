@@ -159,7 +159,6 @@ async def test_faulty_plugins_do_not_stop_the_console(with_faulty_plugins: Path)
         }
         assert rows["source:hang"][2:] == ["failed", "timed out after 0.5s"]
         assert rows["source:nvml"][2] == "disabled"
-        assert app.screen.query_one("#empty-hint").display  # no nodes: the grid explains why
         await pilot.press("j")
         assert app.crumbs() == ["Overview", "Jobs"]
 
@@ -181,3 +180,10 @@ async def test_a_plugin_command_runs_from_the_palette() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert calls == ["node01"]
+
+
+async def test_an_empty_fleet_explains_itself() -> None:
+    app = WatchfloorApp(Registry.build([CORE_PLUGIN]), [], live=False, clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.screen.query_one("#empty-hint").display

@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from watchfloor_gpu.decode import clock_event_words, xid_meaning
+from watchfloor_gpu.nvml import NvmlReader, NvmlSource
 
 from console.api import SourceDisabled
 from console.engine import Engine
 from console.store import Store
 from tests.fakes.fake_nvml import NOT_SUPPORTED, FakeGpu, FakeNvml
-from watchfloor_gpu.decode import clock_event_words, xid_meaning
-from watchfloor_gpu.nvml import NvmlReader, NvmlSource
 
 
 def _reader(*gpus: FakeGpu, **kw: object) -> tuple[NvmlReader, FakeNvml]:
@@ -69,8 +69,16 @@ def test_every_unsupported_field_is_not_available_never_zero() -> None:
     reader, _ = _reader(everything_na)
     batch = reader.collect()
     values = _values(batch, "gpu/gpu01/0")
-    for metric in ("gpu.temp", "gpu.power", "gpu.power_limit", "gpu.energy", "gpu.sm_clock",
-                   "gpu.pcie_tx", "gpu.ecc_corrected_volatile", "gpu.remapped_correctable"):
+    for metric in (
+        "gpu.temp",
+        "gpu.power",
+        "gpu.power_limit",
+        "gpu.energy",
+        "gpu.sm_clock",
+        "gpu.pcie_tx",
+        "gpu.ecc_corrected_volatile",
+        "gpu.remapped_correctable",
+    ):
         assert values[metric] is None, metric  # fmt: skip
     attrs = _attrs(batch, "gpu/gpu01/0")
     assert attrs["throttle"] is None and attrs["pstate"] is None and attrs["pcie"] is None
@@ -164,7 +172,7 @@ async def test_a_collection_never_starts_beside_a_hung_one() -> None:
 
 
 def test_xid_watcher_thread_starts_and_stops() -> None:
-    reader, fake = _reader(FakeGpu())
+    reader, _ = _reader(FakeGpu())
     reader._start_xid_thread()
     assert isinstance(reader._xid_thread, threading.Thread) and reader._xid_thread.is_alive()
     reader.stop()

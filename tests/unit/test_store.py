@@ -78,3 +78,12 @@ def test_entities_sort_naturally() -> None:
         "gpu/node01/10",
     ]
     assert [e.ref for e in store.children("node/node01", "gpu")][-1] == "gpu/node01/10"
+
+
+def test_two_sources_describing_one_entity_keep_both_descriptions() -> None:
+    store = Store()
+    store.apply(Batch(entities=[Entity("node/n1", "n1", attrs={"cpus": 64})]), "host", 1.0)
+    store.apply(Batch(entities=[Entity("node/n1", "n1", attrs={"gpus": 8})]), "nvml", 1.0)
+    assert store.get("node/n1").attrs == {"cpus": 64, "gpus": 8}  # type: ignore[union-attr]
+    store.apply(Batch(entities=[Entity("node/n1", "n1", attrs={"cpus": 32})]), "host", 2.0)
+    assert store.get("node/n1").attrs == {"cpus": 32, "gpus": 8}  # type: ignore[union-attr]

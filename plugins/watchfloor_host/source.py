@@ -1,0 +1,128 @@
+"""The host source: CPU, memory and load (psutil), NICs, InfiniBand/RoCE ports,
+RAPL energy and hwmon temperatures (``/sys``, at a configurable root)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+from pathlib import Path
+
+import psutil
+
+from console.api import Batch, Entity, Option, Sample, Source, SourceContext, make_ref, port_ref
+from watchfloor_host.sysfs import RaplZone, read_hwmon, read_infiniband, read_net, read_powercap
+
+
+class EnergyCounter:
+    """Turns a wrapping RAPL ``energy_uj`` into a monotonic total in joules.
+
+    RAPL counters wrap at ``max_energy_range_uj``; a reading below the last one
+    means one wrap happened (polls are far more frequent than a wrap, which takes
+    minutes even on a large package).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._offset: dict[str, float] = {}
+
+    def joules(self, zone: RaplZone) -> float:
+        last = self._last.get(zone.path)
+        offset = self._offset.get(zone.path, 0.0)
+        if last is not None and zone.energy_uj < last and zone.max_range_uj:
+            offset += zone.max_range_uj
+            self._offset[zone.path] = offset
+        self._last[zone.path] = zone.energy_uj
+        return (zone.energy_uj + offset) / 1e6
+
+
+class HostSource(Source):
+    """This machine as a node: its CPU, memory, ports, energy and temperatures."""
+
+    type = "host"
+
+    def __init__(self, interval: float, sysfs: str = "/sys", node: str | None = None) -> None:
+        self.name = "host"
+        self.interval = interval
+        self.timeout = max(2.0, interval * 2)
+        self.sysfs = Path(sysfs)
+        """Root of the sysfs tree (a container reads the host's from a mount)."""
+        self.node = node or socket.gethostname().split(".")[0]
+        self._energy = EnergyCounter()
+        self._busy = threading.Lock()
+        self._cpu_primed = False
+
+    def collect(self) -> Batch:
+        """One collection (blocking: many small file reads)."""
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError("previous host collection is still running")
+        try:
+            return self._collect()
+        finally:
+            self._busy.release()
+
+    def _collect(self) -> Batch:
+        node_ref = make_ref("node", self.node)
+        samples: list[Sample] = []
+        entities: list[Entity] = []
+        cpu = psutil.cpu_percent(interval=None)
+        # The first psutil reading has nothing to compare with: not available.
+        samples.append(Sample(node_ref, "node.cpu_util", cpu if self._cpu_primed else None))
+        self._cpu_primed = True
+        memory = psutil.virtual_memory()
+        samples += [
+            Sample(node_ref, "node.mem_used", float(memory.total - memory.available)),
+            Sample(node_ref, "node.mem_total", float(memory.total)),
+            Sample(node_ref, "node.load1", os.getloadavg()[0]),
+        ]
+        for ib in read_infiniband(self.sysfs):
+            ref = port_ref(self.node, ib.name)
+            attrs = {
+                "device": ib.device,
+                "port": ib.port,
+                "speed_gbps": ib.rate_gbps,
+                "state": ib.state,
+                "phys_state": ib.phys_state,
+                "link_layer": ib.link_layer,
+                **ib.device_attrs,
+            }
+            entities.append(Entity(ref, ib.name, parent=node_ref, attrs=attrs))
+            samples += [Sample(ref, metric, value) for metric, value in ib.counters.items()]
+        for nic in read_net(self.sysfs):
+            ref = port_ref(self.node, nic.name)
+            speed = None if nic.speed_mbps is None else nic.speed_mbps / 1000
+            attrs = {"state": nic.operstate, "speed_gbps": speed, "link_layer": "Ethernet"}
+            entities.append(Entity(ref, nic.name, parent=node_ref, attrs=attrs))
+            samples += [Sample(ref, metric, value) for metric, value in nic.counters.items()]
+        zones = read_powercap(self.sysfs)
+        package = [self._energy.joules(z) for z in zones if z.is_package]
+        dram = [self._energy.joules(z) for z in zones if z.name == "dram"]
+        samples.append(Sample(node_ref, "node.cpu_energy", sum(package) if package else None))
+        samples.append(Sample(node_ref, "node.dram_energy", sum(dram) if dram else None))
+        sensors = read_hwmon(self.sysfs)
+        hottest = max((s.celsius for s in sensors), default=None)
+        samples.append(Sample(node_ref, "node.temp_max", hottest))
+        node_attrs = {
+            "cpus": psutil.cpu_count(),
+            "rapl_zones": [z.name for z in zones],
+            "sensors": len(sensors),
+        }
+        entities.insert(0, Entity(node_ref, self.node, attrs=node_attrs))
+        return Batch(entities=entities, samples=samples)
+
+    async def poll(self) -> Batch:
+        return await asyncio.to_thread(self.collect)
+
+
+def make_host_sources(context: SourceContext) -> list[Source]:
+    """Factory for ``type: host``."""
+    sysfs = Path(context.options["sysfs"])
+    if not sysfs.is_absolute():
+        sysfs = Path(context.base_dir) / sysfs
+    return [HostSource(context.interval, str(sysfs))]
+
+
+HOST_OPTIONS = (
+    Option("sysfs", (str,), "/sys", help="root of the sysfs tree (e.g. /host/sys in a container)"),
+)

@@ -1,0 +1,137 @@
+"""The host source against node_exporter's real sysfs fixture tree."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from watchfloor_host.source import EnergyCounter, HostSource
+from watchfloor_host.sysfs import (
+    RaplZone,
+    read_hwmon,
+    read_infiniband,
+    read_net,
+    read_powercap,
+)
+
+from console.engine import Engine
+from console.store import Store
+from tests.conftest import FIXTURES
+
+SYS = FIXTURES / "node_exporter" / "sys" / "sys"
+E2E = (FIXTURES / "node_exporter" / "e2e-output-infiniband-netdev-hwmon-rapl.txt").read_text()
+
+
+def exported(family: str, **labels: str) -> float:
+    """A value node_exporter itself exported for this tree."""
+    for line in E2E.splitlines():
+        if not line.startswith(family + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise KeyError((family, labels))
+
+
+@pytest.fixture
+def sys_tree(tmp_path: Path) -> Path:
+    """A writable copy of the fixture tree."""
+    root = tmp_path / "sys"
+    shutil.copytree(SYS, root, symlinks=True)
+    return root
+
+
+def test_every_infiniband_port_with_device_rate_state_and_byte_counters() -> None:
+    ports = {p.name: p for p in read_infiniband(SYS)}
+    assert sorted(ports) == ["i40iw0:1", "mlx4_0:1", "mlx4_0:2"]
+    mlx = ports["mlx4_0:1"]
+    assert (mlx.device, mlx.port, mlx.rate_gbps, mlx.state, mlx.link_layer) == (
+        "mlx4_0", 1, 40.0, "ACTIVE", "InfiniBand"
+    )  # fmt: skip
+    assert mlx.device_attrs["hca_type"] == "MT4099"
+    for device, port in (("mlx4_0", "1"), ("mlx4_0", "2")):
+        counters = ports[f"{device}:{port}"].counters
+        for metric, family in (
+            ("port.tx_bytes", "node_infiniband_port_data_transmitted_bytes_total"),
+            ("port.rx_bytes", "node_infiniband_port_data_received_bytes_total"),
+        ):
+            assert counters[metric] == exported(family, device=device, port=port)
+    assert mlx.counters["port.discards"] == exported(
+        "node_infiniband_port_discards_transmitted_total", device="mlx4_0", port="1"
+    )
+    assert mlx.counters["port.xmit_wait"] == 4294967295.0
+    assert ports["i40iw0:1"].counters == {}  # "N/A (no PMA)" is not a number
+
+
+def test_nics_rapl_and_hwmon_match_node_exporter() -> None:
+    nics = {n.name: n for n in read_net(SYS)}
+    assert nics["eth0"].speed_mbps * 1e6 / 8 == exported("node_network_speed_bytes", device="eth0")  # type: ignore[operator]
+    assert nics["eth0"].operstate == "up"
+    assert nics["bond0"].speed_mbps is None
+    zones = {z.name: z for z in read_powercap(SYS)}
+    assert zones["package-0"].energy_uj / 1e6 == pytest.approx(
+        exported("node_rapl_package_joules_total", index="0")
+    )
+    assert zones["package-0"].is_package and not zones["core"].is_package
+    sensors = read_hwmon(SYS)
+    coretemp = [s for s in sensors if s.chip == "coretemp"]
+    assert len(coretemp) == 10
+    assert max(s.celsius for s in sensors) == 57.0
+
+
+def test_rapl_wrap_keeps_energy_monotonic() -> None:
+    counter = EnergyCounter()
+    top = 262_143_328_850.0
+    readings = [top - 2e6, top - 1e6, 0.5e6, 2.5e6]  # wraps between the 2nd and 3rd
+    joules = [counter.joules(RaplZone("intel-rapl:0", "package-0", r, top)) for r in readings]
+    steps = [b - a for a, b in itertools.pairwise(joules)]
+    assert steps == pytest.approx([1.0, 1.5, 2.0])
+
+
+def test_symlink_loops_unreadable_and_odd_files_are_survived(sys_tree: Path) -> None:
+    ib = sys_tree / "class" / "infiniband"
+    os.symlink(".", ib / "loop")  # a loop, as /sys has
+    os.symlink("missing", ib / "dangling")
+    counters = _port_dir(sys_tree, "mlx4_0", 1) / "counters"
+    (counters / "link_downed").unlink()
+    (counters / "link_downed").mkdir()  # unreadable as a value
+    (counters / "port_xmit_wait").write_bytes(b"\xff\xfe")  # not a number
+    (counters / "symbol_error").symlink_to("symbol_error")  # a self-loop
+    ports = {p.name: p for p in read_infiniband(sys_tree)}
+    assert {"i40iw0:1", "mlx4_0:1", "mlx4_0:2"} <= set(ports)
+    mlx = ports["mlx4_0:1"].counters
+    assert mlx["port.tx_bytes"] == 14_933_760.0
+    assert not {"port.link_downed", "port.xmit_wait", "port.symbol_errors"} & set(mlx)
+
+
+def _port_dir(root: Path, device: str, port: int) -> Path:
+    entry = root / "class" / "infiniband" / device
+    if not entry.is_dir():
+        entry = Path(os.path.normpath(entry.parent / entry.read_text().strip()))
+    return entry / "ports" / str(port)
+
+
+async def test_two_collections_give_rates(sys_tree: Path) -> None:
+    clock = [1000.0]
+    source = HostSource(1.0, str(sys_tree), node="hpc01")
+    engine = Engine(Store(), [source], clock=lambda: clock[0])
+    await engine.collect(1)
+    clock[0] += 2.0
+    counters = _port_dir(sys_tree, "mlx4_0", 1) / "counters"
+    words = int((counters / "port_xmit_data").read_text())
+    (counters / "port_xmit_data").write_text(f"{words + 250_000_000}\n")  # 1 GB more
+    await engine.collect(1)
+    store = engine.store
+    port = store.get("port/hpc01/mlx4_0:1")
+    assert port is not None and port.parent == "node/hpc01"
+    assert port.attrs["speed_gbps"] == 40.0 and port.attrs["state"] == "ACTIVE"
+    assert store.value("port/hpc01/mlx4_0:1", "port.tx_bytes") == 1e9 / 2.0  # 1 GB in 2 s
+    assert store.value("port/hpc01/mlx4_0:1", "port.rx_bytes") == 0.0
+    assert store.get("port/hpc01/eth0") is not None
+    node = store.get("node/hpc01")
+    assert node is not None and node.attrs["rapl_zones"] == ["package-0", "core"]
+    assert store.value("node/hpc01", "node.temp_max") == 57.0
