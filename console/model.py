@@ -31,7 +31,7 @@ def port_ref(owner: str, port: str) -> str:
 
 
 def link_ref(a_port: str, b_port: str) -> str:
-    """Ref of a link between two port refs (``link/node01/mlx5_0~leaf01/p1``)."""
+    """Ref of a link between two port refs (``link/node01/mlx5_0:1~leaf01/p1``)."""
     strip = len("port/")
     return f"link/{a_port[strip:]}~{b_port[strip:]}"
 

@@ -127,7 +127,7 @@ def build_topology(node_count: int, storage_count: int = 1) -> Topology:
     for leaf_index, slot, node in hosts:
         leaf = leaves[leaf_index]
         topo.node_leaf[node] = leaf
-        a_port = port_ref(node, "mlx5_0")
+        a_port = port_ref(node, "mlx5_0:1")
         b_port = port_ref(leaf, f"p{slot + 1}")
         topo.node_port[node] = a_port
         link = Link(link_ref(a_port, b_port), a_port, b_port, PORT_SPEED_GBPS, "host")

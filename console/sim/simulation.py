@@ -128,7 +128,7 @@ class Simulation:
                 groups[group].append(
                     Entity(
                         port,
-                        f"{owner}:{name}",
+                        name,
                         parent=parent,
                         attrs={
                             "speed_gbps": link.speed_gbps,
