@@ -41,10 +41,12 @@ from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
 UI_NAMES = (
+    "ConfirmScreen",
     "DetailPane",
     "EntityTable",
     "PaneBase",
     "cell",
+    "confirm_dangerous",
     "facts_text",
     "findings_text",
     "fmt",
@@ -228,6 +230,13 @@ class PaneContext(Protocol):
 
     def now(self) -> float:
         """The console's clock (frozen in snapshot tests)."""
+
+    @property
+    def read_only(self) -> bool:
+        """True under ``--read-only``: dangerous actions are refused."""
+
+    def is_local(self, ref: str) -> bool:
+        """True when ``ref`` was reported by a source on this machine (NVML, host)."""
 
 
 @runtime_checkable

@@ -28,16 +28,26 @@ class UsageError(Exception):
     """Something the user can fix; printed as one line, exit status 2."""
 
 
-def _common(parser: argparse.ArgumentParser, *, demo: bool) -> None:
-    parser.add_argument("--config", type=Path, help="config file (default: "
-                        "$XDG_CONFIG_HOME/watchfloor/config.yaml)")  # fmt: skip
-    parser.add_argument("--theme", help="theme name (see themes/)")
-    parser.add_argument("--interval", type=float, help="refresh interval in seconds")
+def _common(parser: argparse.ArgumentParser, *, demo: bool, top: bool = False) -> None:
+    """Flags every command takes. Only the top-level parser sets defaults, so a flag
+    given before the subcommand (``watchfloor --theme light demo``) is not reset."""
+
+    def default(value: object) -> object:
+        return value if top else argparse.SUPPRESS
+
+    parser.add_argument("--config", type=Path, default=default(None), help="config file "
+                        "(default: $XDG_CONFIG_HOME/watchfloor/config.yaml)")  # fmt: skip
+    parser.add_argument("--theme", default=default(None), help="theme name (see themes/)")
+    parser.add_argument("--interval", type=float, default=default(None),
+                        help="refresh interval in seconds")  # fmt: skip
+    parser.add_argument("--read-only", action="store_true", default=default(False),
+                        help="refuse every dangerous action (kill)")  # fmt: skip
     if demo:
-        parser.add_argument("--demo", action="store_true", help="use the simulated cluster")
-    parser.add_argument("--scenario", default="congested-link", help="simulator scenario")
-    parser.add_argument("--seed", type=int, default=1, help="simulator seed")
-    parser.add_argument("--nodes", type=int, default=4, help="simulated nodes (>= 4)")
+        parser.add_argument("--demo", action="store_true", default=default(False),
+                            help="use the simulated cluster")  # fmt: skip
+    parser.add_argument("--scenario", default=default("congested-link"), help="simulator scenario")
+    parser.add_argument("--seed", type=int, default=default(1), help="simulator seed")
+    parser.add_argument("--nodes", type=int, default=default(4), help="simulated nodes (>= 4)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -46,7 +56,7 @@ def make_parser() -> argparse.ArgumentParser:
         prog="watchfloor", description="Terminal operations console for GPU and AI clusters."
     )
     parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
-    _common(parser, demo=True)
+    _common(parser, demo=True, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="the console on the embedded simulated cluster")
@@ -143,6 +153,7 @@ def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
         theme_name=args.theme or config.theme,
         interval=config.interval,
         title="watchfloor demo" if demo else "watchfloor",
+        read_only=args.read_only,
     )
     app.run()
     return app.return_code or 0

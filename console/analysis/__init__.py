@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from console.analysis.gpus import hot_gpus
+from console.analysis.gpus import gpu_health
 from console.analysis.jobs import stalled_jobs
 from console.analysis.links import congested_links, derive_link_util
 
-CORE_ANALYZERS = (derive_link_util, congested_links, stalled_jobs, hot_gpus)
+CORE_ANALYZERS = (derive_link_util, congested_links, stalled_jobs, gpu_health)
 """Run in this order: derived metrics first, then the findings that read them."""

@@ -1,28 +1,53 @@
-"""GPU health findings."""
+"""GPU health findings: lost GPUs, XID errors, throttling, heat."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.model import Finding
+from console.model import Entity, Finding
 from console.store import Store
 
 HOT_TEMP_C = 85.0
 """Core temperature (°C) from which a GPU is reported hot (H100 slows down near 87 °C)."""
+CRITICAL_XIDS = frozenset({48, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140})
+"""XIDs that mean hardware trouble rather than an application fault."""
 
 
-def hot_gpus(store: Store) -> Iterable[Finding]:
-    """A finding for each GPU running hot, with its clock as evidence."""
-    findings = []
-    for gpu in store.of_kind("gpu"):
-        temp = store.value(gpu.ref, "gpu.temp")
-        if temp is None or temp < HOT_TEMP_C:
-            continue
-        evidence = [f"temperature {temp:.0f} °C (threshold {HOT_TEMP_C:.0f} °C)"]
-        clock = store.value(gpu.ref, "gpu.sm_clock")
-        if clock is not None:
-            evidence.append(f"SM clock {clock:.0f} MHz")
-        findings.append(
-            Finding(gpu.ref, "gpu-hot", "warning", f"hot GPU {gpu.ref[4:]}", evidence=evidence)
-        )
-    return findings
+def _short(ref: str) -> str:
+    return ref.removeprefix("gpu/")
+
+
+def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
+    attrs = gpu.attrs
+    health = str(attrs.get("health") or "")
+    if health.startswith("lost"):
+        return Finding(gpu.ref, "gpu-lost", "critical", f"GPU {_short(gpu.ref)} {health}",
+                       evidence=[health])  # fmt: skip
+    xid = attrs.get("last_xid")
+    if isinstance(xid, dict) and "code" in xid:
+        code = int(xid["code"])
+        severity = "critical" if code in CRITICAL_XIDS else "warning"
+        meaning = xid.get("meaning", "")
+        return Finding(gpu.ref, "gpu-xid", severity, f"GPU {_short(gpu.ref)} XID {code}: {meaning}",
+                       since=xid.get("time"), evidence=[f"last XID {code}: {meaning}"])  # fmt: skip
+    temp = store.value(gpu.ref, "gpu.temp")
+    clock = store.value(gpu.ref, "gpu.sm_clock")
+    evidence = []
+    if temp is not None:
+        evidence.append(f"temperature {temp:.0f} °C (threshold {HOT_TEMP_C:.0f} °C)")
+    if clock is not None:
+        evidence.append(f"SM clock {clock:.0f} MHz")
+    if attrs.get("throttled"):
+        reasons = ", ".join(attrs.get("throttle") or ["unknown reason"])
+        return Finding(gpu.ref, "gpu-throttled", "warning",
+                       f"throttled GPU {_short(gpu.ref)}: {reasons}",
+                       evidence=[f"clock-event reasons: {reasons}", *evidence])  # fmt: skip
+    if temp is not None and temp >= HOT_TEMP_C:
+        return Finding(gpu.ref, "gpu-hot", "warning", f"hot GPU {_short(gpu.ref)}",
+                       evidence=evidence)  # fmt: skip
+    return None
+
+
+def gpu_health(store: Store) -> Iterable[Finding]:
+    """At most one finding per GPU: the most serious thing wrong with it."""
+    return [f for gpu in store.of_kind("gpu") if (f := _gpu_finding(store, gpu)) is not None]

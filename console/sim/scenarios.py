@@ -24,7 +24,9 @@ class Faults:
     """Extra flows from ``onset`` on (a job's checkpoint written to storage)."""
     onset: float = STALL_ONSET
     hot_gpus: set[str] = field(default_factory=set)
-    """GPU refs that run hot and clock down (a decoy in congested-link)."""
+    """GPU refs that run hot and clock down (thermal slowdown)."""
+    xids: dict[str, int] = field(default_factory=dict)
+    """GPU ref → XID it reported; XID 79 means the GPU fell off the bus."""
     injected: dict[str, object] = field(default_factory=dict)
 
 
@@ -45,6 +47,12 @@ SCENARIOS: dict[str, Scenario] = {
             "a checkpoint burst from one job saturates a leaf→spine link that "
             "another job's all-reduce crosses",
         ),
+        Scenario(
+            "thermal-throttle",
+            "one GPU of the training job overheats and clocks down; the whole "
+            "synchronous job waits for it",
+        ),
+        Scenario("xid-error", "one GPU of the training job reports XID 79 and drops off the bus"),
     )
 }
 """Every scenario the simulator knows, by name."""
@@ -89,6 +97,12 @@ def plan_faults(
     if name == "healthy":
         return Faults()
     src, dst = victim.nodes
+    if name == "thermal-throttle":
+        hot = make_ref("gpu", src, 3)
+        return Faults(hot_gpus={hot}, injected={"victim": victim.ref, "gpu": hot})
+    if name == "xid-error":
+        lost = make_ref("gpu", dst, 5)
+        return Faults(xids={lost: 79}, injected={"victim": victim.ref, "gpu": lost, "xid": 79})
     spine = topo.spine_for(src, dst)
     hot_uplink = topo.uplink[(topo.node_leaf[src], spine)]
     writer, target = neighbour.nodes[0], topo.storage[0]

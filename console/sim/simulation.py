@@ -27,6 +27,12 @@ from console.sim.cluster import (
 )
 from console.sim.scenarios import Faults, named_jobs, plan_faults
 
+LOST_GPU_METRICS = (
+    "gpu.util", "gpu.mem_util", "gpu.mem_used", "gpu.mem_total", "gpu.temp", "gpu.power",
+    "gpu.power_limit", "gpu.energy", "gpu.sm_clock", "gpu.mem_clock", "gpu.fan",
+)  # fmt: skip
+THROTTLED_FACTOR = 0.55
+"""Pace of a synchronous training job with one thermally throttled GPU."""
 STALLED_FACTOR = 0.38
 """Throughput of a job whose all-reduce crosses a saturated link (collectives are
 tail-bound, so they lose far more than their bandwidth share)."""
@@ -69,6 +75,9 @@ class Simulation:
                     self._job_of_gpu[make_ref("gpu", node, index)] = job
         self._counters: dict[tuple[str, str], float] = defaultdict(float)
         self._entities = self._make_entities()
+        self._gpu_entity = {
+            e.ref: e for es in self._entities.values() for e in es if e.kind == "gpu"
+        }
         # Refs computed once: a tick of a 1,000-node cluster touches 100k samples.
         self._ports = {
             g: [e.ref for e in es if e.kind == "port"] for g, es in self._entities.items()
@@ -272,6 +281,10 @@ class Simulation:
         busy = 0
         for index, gpu in enumerate(self._gpus[node]):
             job = self._job_of_gpu.get(gpu)
+            if gpu in self.faults.xids:
+                busy += job is not None
+                samples += self._lost_gpu(gpu, self.faults.xids[gpu], now)
+                continue
             if job is None:
                 util = 0.0
             else:
@@ -285,6 +298,8 @@ class Simulation:
                 temp = 87.0 + rng.uniform(0.0, 2.0)  # at the H100's slowdown point
             sm_clock = 345.0 if util < 1 else (1410.0 if hot else 1980.0)
             mem_used = 0.0 if job is None else 61_000.0 + 3_000.0 * (index % 4)
+            self._gpu_state(gpu, job, util, mem_used, hot)
+            pcie = util * 2.4e8  # host↔GPU traffic while busy (B/s)
             samples += [
                 Sample(gpu, "gpu.util", round(util, 1)),
                 Sample(gpu, "gpu.mem_util", round(util * 0.35, 1)),
@@ -297,6 +312,18 @@ class Simulation:
                 Sample(gpu, "gpu.sm_clock", sm_clock),
                 Sample(gpu, "gpu.mem_clock", 2619.0),
                 Sample(gpu, "gpu.fan", None),  # SXM parts have no fan: not available
+                Sample(gpu, "gpu.pcie_tx", round(pcie * 0.5)),
+                Sample(gpu, "gpu.pcie_rx", round(pcie)),
+                Sample(gpu, "gpu.ecc_corrected_volatile", 0.0),
+                Sample(gpu, "gpu.ecc_uncorrected_volatile", 0.0),
+                Sample(gpu, "gpu.ecc_corrected_aggregate", 0.0),
+                Sample(gpu, "gpu.ecc_uncorrected_aggregate", 0.0),
+                Sample(gpu, "gpu.retired_pages_sbe", None),  # H100 remaps rows instead
+                Sample(gpu, "gpu.retired_pages_dbe", None),
+                Sample(gpu, "gpu.remapped_correctable", 0.0),
+                Sample(gpu, "gpu.remapped_uncorrectable", 0.0),
+                Sample(gpu, "gpu.nvlink_errors", self._count(gpu, "gpu.nvlink_errors", 0.0)),
+                Sample(gpu, "gpu.xid", None),
             ]
         cpu = 4.0 + 9.0 * busy + rng.uniform(-2, 2)
         samples += [
@@ -307,9 +334,58 @@ class Simulation:
         ]
         return samples
 
+    def _gpu_state(
+        self, gpu: str, job: SimJob | None, util: float, mem_used: float, hot: bool
+    ) -> None:
+        """The GPU's slow-changing facts, as the NVML source reports them."""
+        attrs = self._gpu_entity[gpu].attrs
+        attrs["pstate"] = "P0"
+        if hot:
+            attrs["throttle"] = ["software thermal slowdown", "hardware thermal slowdown"]
+        else:
+            attrs["throttle"] = ["idle"] if util < 1 else []
+        attrs["throttled"] = hot
+        attrs["pcie"] = "Gen5 x16"
+        attrs["nvlink"] = "18/18 up"
+        attrs["remap_pending"] = attrs["remap_failure"] = False
+        attrs["health"] = "ok"
+        attrs["processes"] = (
+            []
+            if job is None
+            else [
+                {
+                    "pid": 20_000 + _stable(gpu) % 40_000,
+                    "user": job.user,
+                    "command": f"python -m {job.kind} --run {job.name}",
+                    "gpu_mem_mib": mem_used,
+                    "sm_share": round(util),
+                }
+            ]
+        )
+
+    def _lost_gpu(self, gpu: str, xid: int, now: float) -> list[Sample]:
+        """A GPU that fell off the bus: NVML answers nothing for it any more."""
+        attrs = self._gpu_entity[gpu].attrs
+        meaning = "GPU has fallen off the bus" if xid == 79 else "XID error"
+        attrs.update(
+            health=f"lost: XID {xid}: {meaning}",
+            last_xid={"code": xid, "time": self.faults.onset, "meaning": meaning},
+            throttle=None, throttled=False, processes=None,
+        )  # fmt: skip
+        samples = [Sample(gpu, metric, None) for metric in LOST_GPU_METRICS]
+        samples.append(Sample(gpu, "gpu.xid", float(xid)))
+        return samples
+
     def _job_factor(self, job: SimJob, congested_jobs: set[str], now: float) -> float:
         """How much of its healthy pace a job keeps now."""
-        return STALLED_FACTOR if job.id in congested_jobs else 1.0
+        gpus = [make_ref("gpu", n, i) for n in job.nodes for i in range(job.gpus_per_node)]
+        if any(g in self.faults.xids for g in gpus):
+            return 0.0  # the collective hangs waiting for a GPU that is gone
+        hot = sum(g in self.faults.hot_gpus for g in gpus)
+        if hot and job.kind == "training":
+            return THROTTLED_FACTOR  # synchronous: every rank waits for the slow one
+        factor = 1.0 - 0.45 * hot / max(1, len(gpus))
+        return factor * (STALLED_FACTOR if job.id in congested_jobs else 1.0)
 
     def _job_state(
         self, job: SimJob, congested_jobs: set[str], now: float, rng: random.Random

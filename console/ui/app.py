@@ -21,6 +21,9 @@ from console.ui.kit import PaneBase
 from console.ui.overview import OverviewPane
 from console.ui.screens import HelpScreen, ViewScreen
 
+LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
+"""Source types that describe this machine: only their processes may be acted on."""
+
 KEYS_HELP: list[tuple[str, str]] = [
     ("Enter", "open the selected row (drill down)"),
     ("Esc", "back one step (or clear the filter)"),
@@ -56,6 +59,7 @@ class WatchfloorApp(App[None]):
         warm_cycles: int = 2,
         clock: Callable[[], float] = time.time,
         themes: ThemeSet | None = None,
+        read_only: bool = False,
     ) -> None:
         """Build the app.
 
@@ -70,7 +74,9 @@ class WatchfloorApp(App[None]):
             warm_cycles: Cycles collected before the first frame when not live.
             clock: Wall clock (frozen in tests).
             themes: Themes to offer (default: the shipped ones).
+            read_only: Refuse every dangerous action (``--read-only``).
         """
+        self._read_only = read_only
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
         super().__init__()
@@ -96,6 +102,15 @@ class WatchfloorApp(App[None]):
 
     def now(self) -> float:
         return self.clock()
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def is_local(self, ref: str) -> bool:
+        source = self.store.entity_source.get(ref)
+        types = {s.name: s.type for s in self.engine.sources}
+        return types.get(source or "") in LOCAL_SOURCE_TYPES
 
     def open(self, ref: str) -> None:
         """Push the view of ``ref``: the plugin pane for its kind, else a core view."""

@@ -6,14 +6,16 @@ Every string that reaches the screen goes through :func:`cell` or ``Text``
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -71,6 +73,8 @@ def fmt_age(seconds: float | None) -> str:
 
 def spark(values: Sequence[float | None], width: int = 20, top: float | None = None) -> str:
     """A text sparkline of the last ``width`` values (gaps shown as spaces)."""
+    if width <= 0:
+        return ""
     tail = list(values)[-width:]
     known = [v for v in tail if v is not None]
     if not known:
@@ -94,20 +98,22 @@ def heat_level(util: float | None) -> int | None:
     return min(HEAT_LEVELS - 1, int(util / 100 * HEAT_LEVELS))
 
 
-def metric_line(store: Store, ref: str, metric: str, width: int = 24) -> Text:
+COUNT_UNITS = frozenset({"errors", "rows", "pages", "events", "packets", "frames", ""})
+"""Units of whole counts: shown without decimals."""
+
+
+def metric_line(store: Store, ref: str, metric: str, width: int = 24, name_width: int = 19) -> Text:
     """``gpu.power   612 W  ▂▃▅▇`` — value, unit, and a sparkline of its history."""
     spec = METRICS.get(metric)
     unit = spec.unit if spec else ""
     value = store.value(ref, metric)
     if spec is not None and spec.counter:
         shown = fmt_bytes_rate(value) if unit == "B" else fmt_si(value, f"{unit}/s")
+    elif value is not None and abs(value) >= 1e5:
+        shown = fmt_si(value, unit)
     else:
-        shown = (
-            fmt_si(value, unit)
-            if value is not None and abs(value) >= 1e5
-            else (f"{fmt(value, digits=1)} {unit}")
-        )
-    text = Text(f"{metric:<19}", style="bold")
+        shown = f"{fmt(value, digits=0 if unit in COUNT_UNITS else 1)} {unit}".rstrip()
+    text = Text(f"{metric:<{name_width}}", style="bold")
     text.append(f"{shown:>18}  ")
     text.append(spark(store.history(ref, metric), width))
     return text
@@ -178,10 +184,12 @@ def facts_text(pairs: Iterable[tuple[str, object]]) -> Text:
 
 
 def metrics_text(store: Store, ref: str, metrics: Iterable[str], width: int = 24) -> Text:
-    """One :func:`metric_line` per metric."""
+    """One :func:`metric_line` per metric, names aligned."""
     text = Text()
-    for metric in metrics:
-        text.append_text(metric_line(store, ref, metric, width))
+    names = list(metrics)
+    name_width = max((len(name) for name in names), default=0) + 2
+    for metric in names:
+        text.append_text(metric_line(store, ref, metric, width, name_width))
         text.append("\n")
     return text
 
@@ -239,3 +247,58 @@ def findings_text(widget: Widget, store: Store, ref: str) -> Text:
     if not text.plain:
         text.append("no findings", style="dim")
     return text
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks before a dangerous action: ``y`` does it, ``n`` or ``Esc`` does not."""
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Static {
+        width: 64; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $error; background: $surface;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+        """What will happen, in words."""
+
+    def compose(self) -> ComposeResult:
+        text = Text("Dangerous action\n\n", style="bold")
+        text.append(plain(self.question, 300))
+        text.append("\n\ny: do it    n / Esc: cancel", style="bold")
+        yield Static(text)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+def confirm_dangerous(
+    widget: Widget, context: PaneContext, question: str, action: Callable[[], str]
+) -> None:
+    """Run ``action`` after the user confirms; never in read-only mode.
+
+    ``action`` returns a line saying what happened, shown as a notification.
+    """
+    if context.read_only:
+        widget.notify(f"read-only mode: refused ({question})", severity="warning", markup=False)
+        return
+
+    def answered(yes: bool | None) -> None:
+        if not yes:
+            widget.notify("cancelled", markup=False)
+            return
+        try:
+            outcome = action()
+        except Exception as exc:
+            widget.notify(plain(f"failed: {exc}"), severity="error", markup=False)
+            return
+        widget.notify(plain(outcome), markup=False)
+
+    widget.app.push_screen(ConfirmScreen(question), answered)

@@ -212,6 +212,11 @@ class EntityTable(ScrollView, can_focus=True):
             if event.chain == 2:
                 self.action_open_row()
 
+    def move_to_top(self) -> None:
+        """Put the cursor on the first row and scroll there."""
+        self.cursor_row = 0
+        self.scroll_to(y=0, animate=False)
+
     def action_cursor(self, step: int) -> None:
         if self._keys:
             self.cursor_row = max(0, min(len(self._keys) - 1, self.cursor_row + step))

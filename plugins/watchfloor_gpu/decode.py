@@ -75,3 +75,20 @@ def pstate_name(value: int | None) -> str | None:
     if value is None or value == 32:
         return None
     return f"P{value}"
+
+
+SHORT_REASONS: dict[str, str] = {
+    "software power cap": "power cap",
+    "hardware slowdown": "hw slowdown",
+    "software thermal slowdown": "sw thermal",
+    "hardware thermal slowdown": "hw thermal",
+    "hardware power brake": "power brake",
+    "applications clocks setting": "app clocks",
+    "display clock setting": "display clock",
+}
+"""Short forms of the reasons, for a table column."""
+
+
+def short_reasons(words: list[str]) -> str:
+    """``sw thermal, hw thermal`` from the full words."""
+    return ", ".join(SHORT_REASONS.get(word, word) for word in words)

@@ -1,97 +1,251 @@
-"""The GPU pane: every GPU in one table, and one GPU in detail."""
+"""The GPU pane: every GPU of the fleet in one sortable table, and one GPU in detail."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
+import psutil
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from console.api import (
-    DetailPane,
     Entity,
     EntityTable,
     PaneBase,
     PaneContext,
+    Store,
     cell,
+    confirm_dangerous,
     facts_text,
     findings_text,
     fmt,
+    fmt_age,
     metrics_text,
     role_style,
     spark,
     title_bar,
 )
+from watchfloor_gpu.decode import short_reasons
 
 HOT_C = 85.0
-DETAIL_METRICS = (
-    "gpu.util", "gpu.mem_util", "gpu.mem_used", "gpu.temp", "gpu.power",
-    "gpu.power_limit", "gpu.energy", "gpu.sm_clock", "gpu.mem_clock", "gpu.fan",
+HISTORY_METRICS = ("gpu.util", "gpu.power", "gpu.temp", "gpu.mem_used", "gpu.sm_clock")
+LINK_METRICS = ("gpu.pcie_tx", "gpu.pcie_rx", "gpu.nvlink_errors")
+ERROR_METRICS = (
+    "gpu.ecc_corrected_volatile", "gpu.ecc_uncorrected_volatile",
+    "gpu.ecc_corrected_aggregate", "gpu.ecc_uncorrected_aggregate",
+    "gpu.remapped_correctable", "gpu.remapped_uncorrectable",
+    "gpu.retired_pages_sbe", "gpu.retired_pages_dbe",
 )  # fmt: skip
 
 
-def owners(context: PaneContext) -> dict[str, str]:
+def owners(store: Store) -> dict[str, str]:
     """GPU ref → ref of the job that holds it."""
-    return {
-        gpu: job.ref for job in context.store.of_kind("job") for gpu in job.attrs.get("gpus", [])
-    }
+    return {gpu: job.ref for job in store.of_kind("job") for gpu in job.attrs.get("gpus", [])}
+
+
+def health_text(pane: PaneBase, gpu: Entity) -> Text:
+    """``ok``, or what is wrong, in the theme's colour for it."""
+    health = str(gpu.attrs.get("health") or "n/a")
+    if health == "ok":
+        return Text("ok", style=role_style(pane, "ok"))
+    role = "error" if health.startswith(("lost", "XID")) else "warning"
+    return cell(health, style=role_style(pane, role, bold=role == "error"), limit=40)
+
+
+def throttle_text(pane: PaneBase, gpu: Entity, short: bool = False) -> Text:
+    """Why a GPU is slowed down, highlighted; ``—`` when it is not."""
+    reasons = gpu.attrs.get("throttle")
+    if reasons is None:
+        return Text("n/a", style="dim")
+    words = short_reasons(reasons) if short else ", ".join(reasons)
+    if not gpu.attrs.get("throttled"):
+        return Text(words or "—", style="dim")
+    return cell(words, style=role_style(pane, "gpu-hot", bold=True), limit=80)
+
+
+SORTS: dict[str, Callable[[Store, Entity], Any]] = {
+    "node": lambda store, gpu: 0,  # the store's natural order
+    "util": lambda store, gpu: store.value(gpu.ref, "gpu.util") or 0.0,
+    "temp": lambda store, gpu: store.value(gpu.ref, "gpu.temp") or 0.0,
+    "power": lambda store, gpu: store.value(gpu.ref, "gpu.power") or 0.0,
+    "health": lambda store, gpu: (gpu.attrs.get("health") == "ok", not gpu.attrs.get("throttled")),
+}
+"""Sort orders ``s`` cycles through; numbers sort busiest/hottest first."""
 
 
 class GpuList(PaneBase):
-    """All GPUs, one row each; Enter opens one."""
+    """All GPUs of the fleet, one row each: ``s`` changes the order, ``Enter`` opens one."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "next_sort", "Sort")]
+
+    def __init__(self, context: PaneContext, ref: str | None = None) -> None:
+        super().__init__(context, ref)
+        self.sort = "node"
+        """The current order (a key of ``SORTS``)."""
 
     def compose(self) -> ComposeResult:
         yield title_bar("GPUs")
         yield EntityTable(
             self.context,
-            ("GPU", "Model", "Util", "History", "Mem", "Temp", "Power", "Job"),
-        )
+            ("GPU", "Util", "History", "Mem", "Temp", "Power", "Throttle", "Health", "Job",
+             "Model"),
+        )  # fmt: skip
+
+    def action_next_sort(self) -> None:
+        names = list(SORTS)
+        self.sort = names[(names.index(self.sort) + 1) % len(names)]
+        self.query_one(".pane-title", Static).update(Text(f"GPUs, by {self.sort}"))
+        self.refresh_view()
+        self.query_one(EntityTable).move_to_top()  # a new order is read from the top
 
     def refresh_view(self) -> None:
         self.query_one(EntityTable).sync(self._rows())
 
     def _rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
-        jobs = owners(self.context)
-        for gpu in store.of_kind("gpu"):
+        jobs = owners(store)
+        gpus = store.of_kind("gpu")
+        if self.sort != "node":
+            key = SORTS[self.sort]
+            gpus.sort(key=lambda gpu: key(store, gpu), reverse=self.sort != "health")
+        for gpu in gpus:
             ref = gpu.ref
             temp = store.value(ref, "gpu.temp")
             used, total = store.value(ref, "gpu.mem_used"), store.value(ref, "gpu.mem_total")
             memory = "n/a" if used is None or not total else f"{used / total * 100:.0f}%"
+            hot = role_style(self, "gpu-hot") if (temp or 0) >= HOT_C else ""
             yield (
                 ref,
                 [
-                    cell(ref[4:], limit=40),
-                    cell(gpu.attrs.get("model") or "?", limit=28),
+                    cell(ref.removeprefix("gpu/"), limit=40),
                     cell(fmt(store.value(ref, "gpu.util"), "%")),
                     cell(spark(store.history(ref, "gpu.util"), 10, top=100)),
                     cell(memory),
-                    cell(
-                        fmt(temp, "°"),
-                        style=role_style(self, "gpu-hot") if (temp or 0) >= HOT_C else "",
-                    ),
+                    cell(fmt(temp, "°"), style=hot),
                     cell(fmt(store.value(ref, "gpu.power"), " W")),
+                    throttle_text(self, gpu, short=True),
+                    health_text(self, gpu),
                     cell(jobs.get(ref, "—")),
+                    cell(gpu.attrs.get("model") or "?", limit=24),
                 ],
             )
 
 
-class GpuDetail(DetailPane):
-    """One GPU: identity, every metric with its history, its job, its findings."""
+class GpuDetail(PaneBase):
+    """One GPU: identity, health, history sparklines, links, errors, and its processes.
 
-    SECTIONS = ("identity", "metrics", "findings")
+    ``k`` kills the selected process: local GPUs only, after confirmation, never
+    under ``--read-only``.
+    """
 
-    def sections(self, entity: Entity) -> dict[str, Text]:
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "kill", "Kill process")]
+    DEFAULT_CSS = """
+    GpuDetail > VerticalScroll { height: 2fr; }
+    GpuDetail > #processes { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield title_bar(self.ref or "")
+        with VerticalScroll():
+            for section in ("identity", "health", "history", "links", "errors", "findings"):
+                yield Static(id=section, classes="pane-body")
+        yield EntityTable(
+            self.context, ("PID", "User", "GPU mem", "SM %", "Command"), id="processes",
+            openable=False,
+        )  # fmt: skip
+
+    def refresh_view(self) -> None:
         store = self.context.store
-        identity = [(key, entity.attrs.get(key)) for key in ("model", "uuid", "pci_bus_id")]
-        identity.append(("job", owners(self.context).get(entity.ref, "none")))
-        return {
-            "identity": facts_text(identity),
-            "metrics": metrics_text(store, entity.ref, DETAIL_METRICS),
-            "findings": findings_text(self, store, entity.ref),
-        }
+        gpu = store.get(self.ref or "")
+        if gpu is None:
+            self.query_one("#identity", Static).update(Text("no longer reported", style="dim"))
+            return
+        attrs = gpu.attrs
+        mig = attrs.get("mig")
+        identity = facts_text([
+            ("model", attrs.get("model")), ("uuid", attrs.get("uuid")),
+            ("serial", attrs.get("serial")), ("pci bus", attrs.get("pci_bus_id")),
+            ("pcie link", attrs.get("pcie")), ("p-state", attrs.get("pstate")),
+            ("nvlink", attrs.get("nvlink")),
+            ("mig", "off" if mig is None else f"{len(mig)} instances"),
+            ("job", owners(store).get(gpu.ref, "none")),
+        ])  # fmt: skip
+        health = Text("health             ", style="bold")
+        health.append_text(health_text(self, gpu))
+        health.append("\nthrottle           ", style="bold")
+        health.append_text(throttle_text(self, gpu))
+        xid = attrs.get("last_xid")
+        if isinstance(xid, dict):
+            age = None if store.time is None else store.time - float(xid.get("time") or 0)
+            health.append("\nlast XID           ", style="bold")
+            health.append(f"{xid.get('code')} ({plain_meaning(xid)}), {fmt_age(age)} ago")
+        if attrs.get("remap_pending") or attrs.get("remap_failure"):
+            health.append("\nrow remapping      ", style="bold")
+            health.append("pending" if attrs.get("remap_pending") else "FAILED")
+        self.query_one("#identity", Static).update(identity)
+        self.query_one("#health", Static).update(health)
+        self.query_one("#history", Static).update(metrics_text(store, gpu.ref, HISTORY_METRICS, 32))
+        self.query_one("#links", Static).update(metrics_text(store, gpu.ref, LINK_METRICS, 32))
+        self.query_one("#errors", Static).update(metrics_text(store, gpu.ref, ERROR_METRICS, 0))
+        self.query_one("#findings", Static).update(findings_text(self, store, gpu.ref))
+        self.query_one("#processes", EntityTable).sync(self._processes(attrs.get("processes")))
+
+    def _processes(self, processes: Any) -> Iterable[tuple[str, list[Text]]]:
+        for process in processes or ():
+            memory = process.get("gpu_mem_mib")
+            yield (
+                f"pid:{process['pid']}",
+                [
+                    cell(process["pid"]),
+                    cell(process.get("user", "?"), limit=16),
+                    cell("n/a" if memory is None else f"{memory / 1024:,.1f} GiB"),
+                    cell(fmt(process.get("sm_share"))),
+                    cell(process.get("command", "?"), limit=80),
+                ],
+            )
+
+    def action_kill(self) -> None:
+        key = self.query_one("#processes", EntityTable).selected_ref
+        if key is None:
+            self.notify("no process selected", markup=False)
+            return
+        pid = int(key.removeprefix("pid:"))
+        ref = self.ref or ""
+        if not self.context.is_local(ref):
+            self.notify(f"{ref} is not on this machine: kill pid {pid} on its own node",
+                        severity="warning", markup=False)  # fmt: skip
+            return
+        gpu = self.context.store.get(ref)
+        processes = (gpu.attrs.get("processes") if gpu else None) or ()
+        command = next((p.get("command", "?") for p in processes if p["pid"] == pid), "?")
+        confirm_dangerous(
+            self, self.context, f"Send SIGTERM to pid {pid} ({command}) on {ref}?",
+            lambda: terminate(pid),
+        )  # fmt: skip
+
+
+def plain_meaning(xid: dict[str, Any]) -> str:
+    """The meaning recorded with an XID, as plain text."""
+    return cell(xid.get("meaning") or "?", limit=60).plain
+
+
+def terminate(pid: int, wait: float = 3.0) -> str:
+    """SIGTERM a process and say what became of it."""
+    process = psutil.Process(pid)
+    process.terminate()
+    started = time.monotonic()
+    try:
+        process.wait(timeout=wait)
+    except psutil.TimeoutExpired:
+        return f"pid {pid} was sent SIGTERM and is still running after {wait:g}s"
+    return f"pid {pid} ended after SIGTERM ({time.monotonic() - started:.1f}s)"
 
 
 def create_gpu_pane(context: PaneContext, ref: str | None) -> PaneBase:
-    """The pane factory: the list, or one GPU."""
+    """The pane factory: the fleet list, or one GPU."""
     return GpuList(context) if ref is None else GpuDetail(context, ref)

@@ -50,3 +50,22 @@ def test_healthy_overview(snap_compare, make_app: AppFactory) -> None:
 def test_help(snap_compare, make_app: AppFactory) -> None:
     """`?` over the overview lists every key, pane keys included."""
     assert snap_compare(make_app(), press=["question_mark"], terminal_size=(80, 24))
+
+
+def test_gpu_table_thermal_throttle_small(snap_compare, make_app: AppFactory) -> None:
+    """GPU pane at 80×24 under thermal-throttle, sorted by health: node01/3 first, its
+    throttle column "sw thermal, hw thermal" in the hot colour, 88° in the temp column."""
+    app = make_app(scenario="thermal-throttle")
+    assert snap_compare(app, press=["g", "s", "s", "s", "s"], terminal_size=(80, 24))
+
+
+def test_gpu_detail_throttled_wide(snap_compare, make_app: AppFactory) -> None:
+    """GPU detail of node01/3 at 200×60: health ok but throttled by software and
+    hardware thermal slowdown, the warning finding with temperature and clock as
+    evidence, sparklines, and its one training process."""
+
+    async def open_gpu(pilot) -> None:  # type: ignore[no-untyped-def]
+        pilot.app.open("gpu/node01/3")
+
+    app = make_app(scenario="thermal-throttle")
+    assert snap_compare(app, run_before=open_gpu, terminal_size=(200, 60))

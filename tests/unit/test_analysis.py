@@ -57,7 +57,7 @@ async def test_congested_link_scenario_gives_the_expected_findings() -> None:
     assert ("link-congested", injected["link"]) in found
     assert ("job-stalled", injected["victim"]) in found
     assert ("job-stalled", injected["neighbour"]) not in found
-    assert ("gpu-hot", injected["decoys"][1]) in found
+    assert ("gpu-throttled", injected["decoys"][1]) in found
 
 
 async def test_healthy_scenario_has_no_findings() -> None:

@@ -1,0 +1,124 @@
+"""The GPU pane: fleet table, sorting, detail, and the dangerous kill action."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+from watchfloor_gpu import plugin as gpu_plugin
+from watchfloor_gpu.nvml import NvmlSource
+
+from console.plugins import Registry
+from console.runtime import CORE_PLUGIN, load_registry
+from console.ui.app import WatchfloorApp
+from console.ui.kit import ConfirmScreen, EntityTable
+from tests.conftest import frozen_clock
+from tests.fakes.fake_nvml import FakeGpu, FakeNvml
+
+AppFactory = Callable[..., WatchfloorApp]
+
+
+def _text(app: WatchfloorApp) -> str:
+    return "\n".join(str(s.render()) for s in app.screen.query("Static"))
+
+
+async def test_sorting_by_health_puts_the_throttled_gpu_first(make_app: AppFactory) -> None:
+    app = make_app(scenario="thermal-throttle")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        table = app.screen.query_one(EntityTable)
+        assert table.row_count == 32
+        assert table.selected_ref == "gpu/node01/0"  # natural order first
+        await pilot.press("s")  # by util: busiest first
+        assert table.get_row(table.selected_ref or "")[1].plain == "90%"
+        await pilot.press("s", "s", "s")  # util → temp → power → health
+        assert "by health" in _text(app)
+        assert table.selected_ref == "gpu/node01/3"
+        assert table.get_row("gpu/node01/3")[6].plain == "sw thermal, hw thermal"
+
+
+async def test_detail_says_why_a_gpu_is_throttled(make_app: AppFactory) -> None:
+    app = make_app(scenario="thermal-throttle")
+    async with app.run_test(size=(120, 50)) as pilot:
+        app.open("gpu/node01/3")
+        await pilot.pause()
+        text = _text(app)
+        assert "software thermal slowdown, hardware thermal slowdown" in text
+        assert "Gen5 x16" in text and "18/18 up" in text
+        assert "throttled GPU node01/3" in text  # the finding, with its evidence
+        processes = app.screen.query_one("#processes", EntityTable)
+        assert processes.row_count == 1
+
+
+async def test_a_lost_gpu_shows_its_xid(make_app: AppFactory) -> None:
+    app = make_app(scenario="xid-error")
+    async with app.run_test(size=(120, 50)) as pilot:
+        app.open("gpu/node03/5")
+        await pilot.pause()
+        text = _text(app)
+        assert "lost: XID 79: GPU has fallen off the bus" in text
+        assert "last XID           79 (GPU has fallen off the bus)" in text
+
+
+async def test_kill_is_refused_for_a_remote_gpu(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open("gpu/node01/0")
+        await pilot.pause()
+        await pilot.press("k")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("is not on this machine" in str(n.message) for n in app._notifications)
+
+
+def _local_app(pid: int, read_only: bool) -> tuple[WatchfloorApp, str]:
+    fake = FakeNvml([FakeGpu(processes=[(pid, 512)])])
+    source = NvmlSource(1.0, nvml=fake)  # type: ignore[arg-type]
+    registry = Registry.build([CORE_PLUGIN, gpu_plugin])
+    app = WatchfloorApp(registry, [source], live=False, clock=frozen_clock, read_only=read_only)
+    return app, f"gpu/{source.reader.node}/0"  # type: ignore[union-attr]
+
+
+async def test_killing_a_local_process_needs_confirmation() -> None:
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        app, ref = _local_app(victim.pid, read_only=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.open(ref)
+            await pilot.pause()
+            await pilot.press("k")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert f"SIGTERM to pid {victim.pid}" in app.screen.question
+            await pilot.press("n")
+            assert victim.poll() is None  # cancelled: still running
+            await pilot.press("k", "y")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            victim.wait(timeout=10)  # psutil may have reaped it already: it is gone either way
+            assert any(f"pid {victim.pid} ended after SIGTERM" in str(n.message)
+                       for n in app._notifications)  # fmt: skip
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+
+
+async def test_read_only_refuses_to_kill() -> None:
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        app, ref = _local_app(victim.pid, read_only=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.open(ref)
+            await pilot.pause()
+            await pilot.press("k")
+            assert not isinstance(app.screen, ConfirmScreen)
+            assert any("read-only mode: refused" in str(n.message) for n in app._notifications)
+            assert victim.poll() is None
+    finally:
+        victim.kill()
+        victim.wait()
+
+
+def test_registry_fixture_has_the_gpu_pane() -> None:
+    registry = load_registry()
+    pane = registry.pane_for("gpu")
+    assert pane is not None and pane.key == "g"
