@@ -6,6 +6,7 @@ Every string that reaches the screen goes through :func:`cell` or ``Text``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -205,7 +206,12 @@ def role_style(widget: Widget, role: str, bold: bool = False) -> Style:
     Rich text cannot read CSS variables, so table cells resolve them here; every
     theme (the ANSI one included) still decides the colour.
     """
-    value = widget.app.theme_variables.get(role)
+    return _style_for(widget.app.theme_variables.get(role), bold)
+
+
+@functools.lru_cache(maxsize=256)
+def _style_for(value: str | None, bold: bool) -> Style:
+    # Parsing a colour is slow next to a dict lookup, and tables ask per cell.
     if not value:
         return Style(bold=bold)
     try:

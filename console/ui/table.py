@@ -7,7 +7,7 @@ repainted, so a refresh costs (and sends over SSH) what actually moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -22,7 +22,7 @@ from textual.strip import Strip
 
 from console.api import PaneContext
 
-MAX_ROWS = 5000
+MAX_ROWS = 100_000
 """Rows one table shows at most; past that the user narrows with ``/``."""
 MAX_COLUMN_WIDTH = 60
 GAP = 2
@@ -79,6 +79,7 @@ class EntityTable(ScrollView, can_focus=True):
         self._versions: dict[str, int] = {}
         self._widths: list[int] = [len(name) for name in self.column_names]
         self._strips: dict[tuple[object, ...], Strip] = {}
+        self._row_builder: Callable[[str], Sequence[Text]] = lambda key: ()
 
     # -- data ----------------------------------------------------------------
 
@@ -89,7 +90,7 @@ class EntityTable(ScrollView, can_focus=True):
 
     def get_row(self, key: str) -> list[Text]:
         """The cells of one shown row."""
-        return list(self._cells[key])
+        return list(self._cells_of(key))
 
     @property
     def selected_ref(self) -> str | None:
@@ -104,40 +105,77 @@ class EntityTable(ScrollView, can_focus=True):
 
     def sync(self, rows: Iterable[tuple[str, Sequence[Text]]]) -> None:
         """Show exactly these rows, in this order, repainting only what changed."""
-        wanted = [(key, cells) for key, cells in rows if self._visible(cells)][:MAX_ROWS]
-        keys = [key for key, _ in wanted]
-        repaint_all = keys != self._keys
-        changed: list[int] = []
+        cells = dict(rows)
+        self.sync_keys(list(cells), cells.__getitem__)
+
+    def sync_keys(self, keys: Sequence[str], render: Callable[[str], Sequence[Text]]) -> None:
+        """Show these rows, building cells only for the rows in view.
+
+        For fleet-sized tables: ``render(key)`` is called for the visible rows now
+        and for other rows only when they scroll into view (or when filtering).
+        """
+        self._row_builder = render
+        if self.filter_text:
+            keys = [key for key in keys if self._visible(render(key))]
+        keys = list(keys[:MAX_ROWS])
         selected = self.selected_ref
-        for index, (key, cells) in enumerate(wanted):
+        repaint_all = keys != self._keys
+        if repaint_all:
+            self._keys = keys
+            self._cells.clear()
+            self._strips.clear()
+            if selected in keys:
+                self.cursor_row = keys.index(selected)
+            self.cursor_row = min(self.cursor_row, max(0, len(keys) - 1))
+        changed: list[int] = []
+        window = set(self._window())
+        for index in sorted(window):
+            key = keys[index]
+            cells = render(key)
             if self._cells.get(key) != cells:
                 self._cells[key] = cells
                 self._versions[key] = self._versions.get(key, 0) + 1
                 changed.append(index)
-        if repaint_all:
-            kept = set(keys)
-            for gone in [k for k in self._cells if k not in kept]:
-                del self._cells[gone]
-                self._versions.pop(gone, None)
-            self._keys = keys
-            self._strips.clear()
-        widths = [len(name) for name in self.column_names]
-        for cells in self._cells.values():
-            for column, cell in enumerate(cells[: len(widths)]):
-                widths[column] = max(widths[column], min(MAX_COLUMN_WIDTH, cell.cell_len))
-        if widths != self._widths:
-            self._widths = widths
-            self._strips.clear()
-            repaint_all = True
-        self.virtual_size = Size(sum(widths) + GAP * len(widths), len(keys) + 1)
-        if repaint_all:
-            if selected in keys:
-                self.cursor_row = keys.index(selected)
-            self.cursor_row = min(self.cursor_row, max(0, len(keys) - 1))
+        in_view = {keys[index] for index in window}
+        for key in [k for k in self._cells if k not in in_view]:
+            del self._cells[key]  # out of view: rebuilt fresh when it scrolls in
+        if self._update_widths() or repaint_all:
             self.refresh()
         else:
             for index in changed:
                 self._refresh_row(index)
+
+    def _window(self) -> range:
+        """Indexes of the rows in view (a generous guess before the first layout)."""
+        height = self.size.height or 200
+        top = int(self.scroll_offset.y)
+        return range(top, min(len(self._keys), top + height))
+
+    def _update_widths(self) -> bool:
+        """Fit the columns to the cells known now; True when they changed."""
+        widths = [len(name) for name in self.column_names]
+        for cells in self._cells.values():
+            for column, cell in enumerate(cells[: len(widths)]):
+                widths[column] = max(widths[column], min(MAX_COLUMN_WIDTH, cell.cell_len))
+        self.virtual_size = Size(sum(widths) + GAP * len(widths), len(self._keys) + 1)
+        if widths == self._widths:
+            return False
+        self._widths = widths
+        self._strips.clear()
+        return True
+
+    def _cells_of(self, key: str) -> Sequence[Text]:
+        cells = self._cells.get(key)
+        if cells is None:
+            cells = self._cells[key] = self._row_builder(key)
+            self._versions[key] = self._versions.get(key, 0) + 1
+            if self._update_widths():
+                self.call_after_refresh(self.refresh)
+        return cells
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self.refresh()  # rows scrolling in are built by render_line
 
     # -- rendering -----------------------------------------------------------
 
@@ -184,7 +222,7 @@ class EntityTable(ScrollView, can_focus=True):
         if is_cursor:
             style = base + self.get_component_rich_style("entity-table--cursor")
         cache_key = (key, self._versions.get(key, 0), is_cursor, self.has_focus)
-        strip = self._strip(cache_key, self._line_text(self._cells[key]), style)
+        strip = self._strip(cache_key, self._line_text(self._cells_of(key)), style)
         return strip.crop_extend(scroll_x, scroll_x + width, style)
 
     # -- cursor and actions --------------------------------------------------

@@ -87,6 +87,7 @@ class GpuList(PaneBase):
         super().__init__(context, ref)
         self.sort = "node"
         """The current order (a key of ``SORTS``)."""
+        self._jobs: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield title_bar("GPUs")
@@ -104,36 +105,36 @@ class GpuList(PaneBase):
         self.query_one(EntityTable).move_to_top()  # a new order is read from the top
 
     def refresh_view(self) -> None:
-        self.query_one(EntityTable).sync(self._rows())
-
-    def _rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
-        jobs = owners(store)
         gpus = store.of_kind("gpu")
         if self.sort != "node":
             key = SORTS[self.sort]
             gpus.sort(key=lambda gpu: key(store, gpu), reverse=self.sort != "health")
-        for gpu in gpus:
-            ref = gpu.ref
-            temp = store.value(ref, "gpu.temp")
-            used, total = store.value(ref, "gpu.mem_used"), store.value(ref, "gpu.mem_total")
-            memory = "n/a" if used is None or not total else f"{used / total * 100:.0f}%"
-            hot = role_style(self, "gpu-hot") if (temp or 0) >= HOT_C else ""
-            yield (
-                ref,
-                [
-                    cell(ref.removeprefix("gpu/"), limit=40),
-                    cell(fmt(store.value(ref, "gpu.util"), "%")),
-                    cell(spark(store.history(ref, "gpu.util"), 10, top=100)),
-                    cell(memory),
-                    cell(fmt(temp, "°"), style=hot),
-                    cell(fmt(store.value(ref, "gpu.power"), " W")),
-                    throttle_text(self, gpu, short=True),
-                    health_text(self, gpu),
-                    cell(jobs.get(ref, "—")),
-                    cell(gpu.attrs.get("model") or "?", limit=24),
-                ],
-            )
+        # Cells are built only for the rows in view: a fleet has thousands.
+        self._jobs = owners(store)
+        self.query_one(EntityTable).sync_keys([gpu.ref for gpu in gpus], self._row)
+
+    def _row(self, ref: str) -> list[Text]:
+        store = self.context.store
+        gpu = store.get(ref)
+        if gpu is None:
+            return [cell(ref.removeprefix("gpu/"))]
+        temp = store.value(ref, "gpu.temp")
+        used, total = store.value(ref, "gpu.mem_used"), store.value(ref, "gpu.mem_total")
+        memory = "n/a" if used is None or not total else f"{used / total * 100:.0f}%"
+        hot = role_style(self, "gpu-hot") if (temp or 0) >= HOT_C else ""
+        return [
+            cell(ref.removeprefix("gpu/"), limit=40),
+            cell(fmt(store.value(ref, "gpu.util"), "%")),
+            cell(spark(store.history(ref, "gpu.util"), 10, top=100)),
+            cell(memory),
+            cell(fmt(temp, "°"), style=hot),
+            cell(fmt(store.value(ref, "gpu.power"), " W")),
+            throttle_text(self, gpu, short=True),
+            health_text(self, gpu),
+            cell(self._jobs.get(ref, "—")),
+            cell(gpu.attrs.get("model") or "?", limit=24),
+        ]
 
 
 class GpuDetail(PaneBase):

@@ -1,0 +1,71 @@
+"""EntityTable: keyed, repaints only what changed, builds only the rows in view."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from console.ui.table import EntityTable
+
+
+class Context:
+    """The bits of PaneContext a table uses."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    def open(self, ref: str) -> None:
+        self.opened.append(ref)
+
+
+class TableApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.context = Context()
+
+    def compose(self) -> ComposeResult:
+        yield EntityTable(self.context, ("Key", "Value"))  # type: ignore[arg-type]
+
+
+async def test_only_rows_in_view_are_built_and_scrolling_builds_more() -> None:
+    app = TableApp()
+    built: list[str] = []
+
+    def row(key: str) -> list[Text]:
+        built.append(key)
+        return [Text(key), Text(str(len(key)))]
+
+    keys = [f"gpu/n{i:04d}/0" for i in range(8000)]
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(EntityTable)
+        table.sync_keys(keys, row)
+        await pilot.pause()
+        assert table.row_count == 8000
+        assert len(set(built)) <= 40  # the first screenful, not 8,000 rows
+        built.clear()
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.selected_ref == keys[-1]
+        assert keys[-1] in built and keys[100] not in built
+
+
+async def test_cursor_stays_on_its_row_when_rows_are_added_above() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(EntityTable)
+        table.sync([(k, [Text(k)]) for k in ("b", "c", "d")])
+        await pilot.press("down")
+        assert table.selected_ref == "c"
+        table.sync([(k, [Text(k)]) for k in ("a", "b", "c", "d")])
+        assert table.selected_ref == "c"
+        await pilot.press("enter")
+        assert app.context.opened == ["c"]
+
+
+async def test_filter_hides_rows_without_the_text() -> None:
+    app = TableApp()
+    async with app.run_test(size=(60, 20)):
+        table = app.query_one(EntityTable)
+        table.filter_text = "LLAMA"
+        table.sync([(k, [Text(k)]) for k in ("job/1 llama", "job/2 mixtral", "job/3 llama-ft")])
+        assert [table.selected_ref, table.row_count] == ["job/1 llama", 2]
