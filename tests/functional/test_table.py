@@ -19,6 +19,8 @@ class Context:
 
 
 class TableApp(App[None]):
+    CSS = "EntityTable { height: 1fr; }"  # as in a pane
+
     def __init__(self) -> None:
         super().__init__()
         self.context = Context()
