@@ -22,13 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watchfloor_gpu.nvml import NvmlReader  # noqa: E402
-from watchfloor_host.source import HostSource  # noqa: E402
-
 from console.config import Config  # noqa: E402
 from console.runtime import DemoOptions, build_sources, load_registry  # noqa: E402
 from console.ui.app import WatchfloorApp  # noqa: E402
 from tests.fakes.fake_nvml import FakeGpu, FakeNvml  # noqa: E402
+from watchfloor_gpu.nvml import NvmlReader  # noqa: E402
+from watchfloor_host.source import HostSource  # noqa: E402
 
 
 def cpu_ms(call, repeat: int) -> float:  # type: ignore[no-untyped-def]

@@ -6,15 +6,14 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from watchfloor_gpu import plugin as gpu_plugin
-from watchfloor_gpu.nvml import NvmlSource
-
 from console.plugins import Registry
 from console.runtime import CORE_PLUGIN, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import ConfirmScreen, EntityTable
 from tests.conftest import frozen_clock
 from tests.fakes.fake_nvml import FakeGpu, FakeNvml
+from watchfloor_gpu import plugin as gpu_plugin
+from watchfloor_gpu.nvml import NvmlSource
 
 AppFactory = Callable[..., WatchfloorApp]
 

@@ -9,6 +9,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from console.engine import Engine
+from console.store import Store
+from tests.conftest import FIXTURES
 from watchfloor_host.source import EnergyCounter, HostSource
 from watchfloor_host.sysfs import (
     RaplZone,
@@ -17,10 +21,6 @@ from watchfloor_host.sysfs import (
     read_net,
     read_powercap,
 )
-
-from console.engine import Engine
-from console.store import Store
-from tests.conftest import FIXTURES
 
 SYS = FIXTURES / "node_exporter" / "sys" / "sys"
 E2E = (FIXTURES / "node_exporter" / "e2e-output-infiniband-netdev-hwmon-rapl.txt").read_text()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
-from watchfloor_gpu.decode import clock_event_words, xid_meaning
-from watchfloor_gpu.nvml import NvmlReader, NvmlSource
 
 from console.api import SourceDisabled
 from console.engine import Engine
 from console.store import Store
 from tests.fakes.fake_nvml import NOT_SUPPORTED, FakeGpu, FakeNvml
+from watchfloor_gpu.decode import clock_event_words, xid_meaning
+from watchfloor_gpu.nvml import NvmlReader, NvmlSource
 
 
 def _reader(*gpus: FakeGpu, **kw: object) -> tuple[NvmlReader, FakeNvml]:
