@@ -14,7 +14,7 @@ from pathlib import Path
 
 from console import __version__
 from console.analysis import CORE_ANALYZERS
-from console.api import Batch, Plugin, Source, SourceContext
+from console.api import Batch, Plugin, Source, SourceContext, SourceType
 from console.config import Config, ConfigError, SourceEntry, load_config
 from console.engine import Engine
 from console.plugins import PluginRecord, Registry, discover
@@ -81,27 +81,23 @@ def _unique_names(sources: list[Source]) -> None:
             source.name = f"{source.name}#{count + 1}"
 
 
+def _defaults(source_type: SourceType) -> dict[str, object]:
+    return {option.name: option.default for option in source_type.options}
+
+
 def build_sources(
     config: Config, registry: Registry, demo: DemoOptions | None, local: bool
 ) -> list[Source]:
     """Sources for a run: the demo's simulator, the local defaults, then the config's."""
     entries: list[SourceEntry] = []
     if demo is not None:
-        entries.append(
-            SourceEntry(
-                "sim",
-                {
-                    "scenario": demo.scenario,
-                    "seed": demo.seed,
-                    "nodes": demo.nodes,
-                    "gpus_per_node": 8,
-                },
-                0,
-            )
-        )
+        options = _defaults(SIM_SOURCE) | {
+            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes
+        }  # fmt: skip
+        entries.append(SourceEntry("sim", options, 0))
     elif local:
         entries += [
-            SourceEntry(t.name, {o.name: o.default for o in t.options}, 0)
+            SourceEntry(t.name, _defaults(t), 0)
             for t in registry.source_types.values()
             if t.local_default
         ]

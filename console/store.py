@@ -182,6 +182,11 @@ class Store:
         ring = self._history.get((ref, metric))
         return list(ring) if ring is not None else []
 
+    def readings(self) -> Iterator[tuple[str, str, Reading]]:
+        """Every newest reading as ``(ref, metric, reading)``."""
+        for (ref, metric), reading in self._latest.items():
+            yield ref, metric, reading
+
     def metrics_of(self, ref: str) -> list[str]:
         """Metric names with a reading for this entity, sorted."""
         return sorted(metric for (r, metric) in self._latest if r == ref)

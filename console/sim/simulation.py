@@ -11,6 +11,8 @@ from __future__ import annotations
 import random
 import zlib
 from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
 
 from console.model import Batch, Entity, Sample, make_ref
 from console.sim.cluster import (
@@ -36,6 +38,18 @@ THROTTLED_FACTOR = 0.55
 STALLED_FACTOR = 0.38
 """Throughput of a job whose all-reduce crosses a saturated link (collectives are
 tail-bound, so they lose far more than their bandwidth share)."""
+
+
+@dataclass
+class StepParts:
+    """One tick's reports, split by who would report them."""
+
+    time: float
+    meta: dict[str, Any]
+    groups: dict[str, tuple[list[Entity], list[Sample]]] = field(default_factory=dict)
+    """Node name (or '' for the fabric) → its entities and samples."""
+    job_entities: list[Entity] = field(default_factory=list)
+    job_samples: list[Sample] = field(default_factory=list)
 
 
 def _stable(text: str) -> int:
@@ -173,14 +187,37 @@ class Simulation:
             flows += self.faults.burst
         return flows
 
-    def step(self, only_node: str | None = None) -> Batch:
+    def step(self, scope: str = "all") -> Batch:
         """Advance one tick and return what the sources would report.
 
         Args:
-            only_node: report just this node's entities (an agent for one node).
+            scope: ``all``; ``fabric`` (switches, links, storage and jobs: what a
+                console learns from switch telemetry and the scheduler); or one
+                node's name (what that node's agent reports).
         """
+        topo = self.topology
+        if scope == "all":
+            groups = [*topo.nodes, *topo.storage, ""]
+        elif scope == "fabric":
+            groups = [*topo.storage, ""]
+        elif scope in self._entities:
+            groups = [scope]
+        else:
+            raise ValueError(f"no node {scope!r} in the simulated cluster")
+        parts = self.step_groups(groups, with_jobs=scope in ("all", "fabric"))
+        batch = Batch(time=parts.time, meta=parts.meta)
+        for group in groups:
+            entities, samples = parts.groups[group]
+            batch.entities += entities
+            batch.samples += samples
+        batch.entities += parts.job_entities
+        batch.samples += parts.job_samples
+        return batch
+
+    def step_groups(self, groups: list[str], with_jobs: bool = True) -> StepParts:
+        """Advance one tick; what each group (node name, or '' for the fabric) reports."""
         now = EPOCH + self.tick * self.interval
-        rng = random.Random(self.seed * 1_000_003 + self.tick)
+        tick = self.tick
         self.tick += 1
         topo = self.topology
 
@@ -217,28 +254,30 @@ class Simulation:
                 sender = link.a_port if forward else link.b_port
                 oversubscribed[sender] = total / link.speed_gbps - 1.0
 
-        samples: list[Sample] = []
-        entities: list[Entity] = []
-        groups = [only_node] if only_node else [*topo.nodes, *topo.storage, ""]
-        for group in groups:
-            entities += self._entities[group]
-        for group in groups:
-            for port in self._ports[group]:
-                samples += self._port_samples(port, tx, rx, oversubscribed, cnp, rng)
-            if group in self.topology.node_leaf and group not in topo.storage:
-                samples += self._node_samples(group, congested_jobs, now, rng)
-        if not only_node:
-            for job in self.jobs:
-                entity, job_samples = self._job_state(job, congested_jobs, now, rng)
-                entities.append(entity)
-                samples += job_samples
         meta = {
             "scenario": self.scenario,
             "seed": self.seed,
             "nodes": len(topo.nodes),
             "injected": self.faults.injected,
         }
-        return Batch(entities=entities, samples=samples, time=now, meta=meta)
+        parts = StepParts(time=now, meta=meta)
+        for group in groups:
+            # One random stream per group and tick: a node's numbers are the same
+            # whether the whole cluster or only that node's agent is simulated.
+            rng = random.Random(f"{self.seed}:{tick}:{group}")
+            samples: list[Sample] = []
+            for port in self._ports[group]:
+                samples += self._port_samples(port, tx, rx, oversubscribed, cnp, rng)
+            if group in self._gpus:
+                samples += self._node_samples(group, congested_jobs, now, rng)
+            parts.groups[group] = (self._entities[group], samples)
+        if with_jobs:
+            rng = random.Random(f"{self.seed}:{tick}:jobs")
+            for job in self.jobs:
+                entity, job_samples = self._job_state(job, congested_jobs, now, rng)
+                parts.job_entities.append(entity)
+                parts.job_samples += job_samples
+        return parts
 
     def _count(self, ref: str, metric: str, per_second: float) -> float:
         key = (ref, metric)

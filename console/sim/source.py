@@ -12,15 +12,19 @@ class SimSource(Source):
 
     type = "sim"
 
-    def __init__(self, simulation: Simulation, interval: float, name: str = "sim") -> None:
+    def __init__(
+        self, simulation: Simulation, interval: float, name: str = "sim", scope: str = "all"
+    ) -> None:
         self.simulation = simulation
         """The cluster being played."""
         self.name = name
         self.interval = interval
         self.timeout = max(5.0, interval * 4)
+        self.scope = scope
+        """``all``, ``fabric``, or one node's name (see ``Simulation.step``)."""
 
     async def poll(self) -> Batch:
-        return self.simulation.step()
+        return self.simulation.step(self.scope)
 
 
 def make_sim_sources(context: SourceContext) -> list[Source]:
@@ -33,7 +37,9 @@ def make_sim_sources(context: SourceContext) -> list[Source]:
         gpus_per_node=options["gpus_per_node"],
         interval=context.interval,
     )
-    return [SimSource(simulation, context.interval)]
+    scope = options["scope"]
+    name = "sim" if scope == "all" else f"sim-{scope}"
+    return [SimSource(simulation, context.interval, name=name, scope=scope)]
 
 
 SIM_SOURCE = SourceType(
@@ -44,6 +50,7 @@ SIM_SOURCE = SourceType(
         Option("seed", (int,), 1, help="random seed: same seed, same cluster"),
         Option("nodes", (int,), 4, help="number of nodes (at least 4)"),
         Option("gpus_per_node", (int,), 8, help="GPUs per node"),
+        Option("scope", (str,), "all", help="all, fabric (no compute nodes), or one node name"),
     ),
     help="the simulated cluster",
 )

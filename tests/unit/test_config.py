@@ -29,7 +29,9 @@ def test_a_valid_config() -> None:
     assert config.theme == "light"
     assert [s.type for s in config.sources] == ["sim", "nvml"]
     sim = config.sources[0]
-    assert sim.options == {"scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8}
+    assert sim.options == {
+        "scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8, "scope": "all"
+    }  # fmt: skip
     assert sim.line == 4
     assert config.topology == Path("/etc/topo.yaml")
 

@@ -106,8 +106,17 @@ def test_unknown_scenario_and_too_few_nodes_are_refused() -> None:
         Simulation(nodes=2)
 
 
-def test_one_node_view_for_an_agent() -> None:
-    sim = Simulation()
-    batch = sim.step(only_node="node02")
-    assert {e.ref.split("/")[1] for e in batch.entities} == {"node02"}
-    assert any(s.ref == "gpu/node02/0" for s in batch.samples)
+def test_one_node_view_for_an_agent_matches_the_whole_cluster() -> None:
+    whole, agent, fabric = Simulation(seed=4), Simulation(seed=4), Simulation(seed=4)
+    for _ in range(3):
+        everything = whole.step()
+        node = agent.step("node02")
+        rest = fabric.step("fabric")
+    assert {e.ref.split("/")[1] for e in node.entities} == {"node02"}
+    mine = [(s.ref, s.metric, s.value) for s in node.samples]
+    assert mine == [(s.ref, s.metric, s.value) for s in everything.samples
+                    if s.ref.split("/")[1] == "node02"]  # fmt: skip
+    assert {e.kind for e in rest.entities} == {"node", "port", "link", "switch", "job"}
+    assert not any(s.ref.startswith("gpu/") for s in rest.samples)
+    with pytest.raises(ValueError, match="no node 'node99'"):
+        agent.step("node99")

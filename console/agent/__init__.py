@@ -1,0 +1,1 @@
+"""The node agent (aiohttp server) and the console-side source that polls agents."""
