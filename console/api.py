@@ -96,6 +96,7 @@ __all__ = [
     "Source",
     "SourceContext",
     "SourceDisabled",
+    "SourceError",
     "SourceStatus",
     "SourceType",
     "Store",
@@ -117,6 +118,11 @@ class SourceDisabled(Exception):
 
     The engine stops polling it; the message is the one-line reason shown to the user.
     """
+
+
+class SourceError(Exception):
+    """A failure the source explains in words (``refused``, ``401 unauthorized``):
+    shown as the message alone, without an exception class name."""
 
 
 class Source(abc.ABC):

@@ -61,12 +61,28 @@ def make_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="the console on the embedded simulated cluster")
     _common(demo, demo=False)
+    demo.add_argument("--agents", action="store_true",
+                      help="poll real agents on loopback, one per simulated node")  # fmt: skip
 
     snapshot = commands.add_parser("snapshot", help="one collection, printed")
     _common(snapshot, demo=True)
     snapshot.add_argument("--format", choices=("json", "text"), default="text")
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
+
+    agent = commands.add_parser("agent", help="serve this node (or a simulated one) over HTTP")
+    _common(agent, demo=False)
+    agent.add_argument("--listen", default="127.0.0.1:9477", help="HOST:PORT (port 0: any free)")
+    agent.add_argument("--token-file", help="file holding the bearer token clients must send")
+    agent.add_argument("--tls-cert", help="server certificate (PEM)")
+    agent.add_argument("--tls-key", help="server key (PEM)")
+    agent.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
+    agent.add_argument("--insecure", action="store_true",
+                       help="allow a non-loopback listen without a token")  # fmt: skip
+    target = agent.add_mutually_exclusive_group()
+    target.add_argument("--sim", metavar="NODE", help="serve one simulated node")
+    target.add_argument("--sim-fleet", action="store_true",
+                        help="serve every simulated node, each on its own port")  # fmt: skip
     return parser
 
 
@@ -76,7 +92,7 @@ def _fail(message: str) -> NoReturn:
 
 
 def _runtime(
-    args: argparse.Namespace, demo: bool, local: bool
+    args: argparse.Namespace, demo: bool, local: bool, agent_urls: tuple[str, ...] = ()
 ) -> tuple[Registry, Config, list[Source]]:
     """Registry, config and sources for this invocation."""
     from console.runtime import DemoOptions, build_sources, load_registry, read_config
@@ -94,7 +110,7 @@ def _runtime(
             raise UsageError(f"unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})")
         if args.nodes < 4:
             raise UsageError("--nodes must be at least 4")
-        options = DemoOptions(args.scenario, args.seed, args.nodes)
+        options = DemoOptions(args.scenario, args.seed, args.nodes, agent_urls)
     sources = build_sources(config, registry, options, local=local)
     return registry, config, sources
 
@@ -142,17 +158,61 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    """Serve this node, one simulated node, or a simulated fleet."""
+    from console.agent.run import AgentOptions, run_agent, run_fleet
+    from console.runtime import build_sources, load_registry, read_config
+    from console.sim.simulation import Simulation
+
+    options = AgentOptions(
+        listen=args.listen, token_file=args.token_file, tls_cert=args.tls_cert,
+        tls_key=args.tls_key, tls_client_ca=args.tls_client_ca, insecure=args.insecure,
+        interval=args.interval or 1.0,
+    )  # fmt: skip
+    if args.sim or args.sim_fleet:
+        try:
+            simulation = Simulation(args.scenario, args.seed, args.nodes, interval=options.interval)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.sim_fleet:
+            run_fleet(options, simulation)
+            return 0
+        if args.sim not in simulation.topology.nodes:
+            nodes = simulation.topology.nodes
+            raise UsageError(f"no node {args.sim!r} in the simulated cluster "
+                             f"({nodes[0]}…{nodes[-1]})")  # fmt: skip
+        from console.sim.source import SimSource
+
+        source = SimSource(simulation, options.interval, name=f"sim-{args.sim}", scope=args.sim)
+        run_agent(options, [source], node=args.sim)
+        return 0
+    registry = load_registry()
+    config = read_config(args.config, registry, required=args.config is not None)
+    config.interval = options.interval
+    run_agent(options, build_sources(config, registry, None, local=True))
+    return 0
+
+
 def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
-    """The interactive console."""
+    """The interactive console (``demo --agents``: through real agents on loopback)."""
+    if demo and getattr(args, "agents", False):
+        from console.agent.local import sim_agents
+
+        with sim_agents(args.scenario, args.seed, args.nodes, args.interval or 1.0) as agents:
+            return _run_tui(args, demo=True, agent_urls=tuple(agents.urls.values()))
+    return _run_tui(args, demo)
+
+
+def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
     from console.ui.app import WatchfloorApp
 
-    registry, config, sources = _runtime(args, demo=demo, local=not demo)
+    registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
         theme_name=args.theme or config.theme,
         interval=config.interval,
-        title="watchfloor demo" if demo else "watchfloor",
+        title=("watchfloor demo" + (" (agents)" if agent_urls else "")) if demo else "watchfloor",
         read_only=args.read_only,
     )
     app.run()
@@ -161,6 +221,7 @@ def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``watchfloor`` console script."""
+    from console.agent.run import AgentUsageError
     from console.config import ConfigError
 
     args = make_parser().parse_args(argv)
@@ -169,10 +230,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_snapshot(args)
         if args.command == "plugins":
             return cmd_plugins(args)
+        if args.command == "agent":
+            return cmd_agent(args)
         if args.command == "demo":
             return cmd_tui(args, demo=True)
         return cmd_tui(args, demo=args.demo)
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, AgentUsageError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from console.api import Analyzer, Source, SourceDisabled, SourceStatus
+from console.api import Analyzer, Source, SourceDisabled, SourceError, SourceStatus
 from console.model import Finding
 from console.store import Store
 from console.text import plain
@@ -80,6 +80,8 @@ class Engine:
             stale_after = STALE_AFTER_INTERVALS * state.source.interval
             if status == "ok" and state.last_ok is not None and now - state.last_ok > stale_after:
                 status, reason = "stale", f"no data for {now - state.last_ok:.0f}s"
+            elif status == "stale" and state.last_ok is not None:
+                reason = f"{reason}; last data {now - state.last_ok:.0f}s ago"
             result.append(
                 SourceStatus(
                     name=state.source.name,
@@ -107,6 +109,9 @@ class Engine:
             return
         except TimeoutError:
             self._failed(state, f"timed out after {source.timeout:g}s")
+            return
+        except SourceError as exc:
+            self._failed(state, plain(exc))
             return
         except asyncio.CancelledError:
             raise

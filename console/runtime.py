@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
+from console.agent.client import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
 from console.api import Batch, Plugin, Source, SourceContext, SourceType
 from console.config import Config, ConfigError, SourceEntry, load_config
@@ -25,7 +26,7 @@ from console.text import plain
 CORE_PLUGIN = Plugin(
     name="core",
     version=__version__,
-    source_types=(SIM_SOURCE,),
+    source_types=(SIM_SOURCE, AGENT_SOURCE),
     analyzers=CORE_ANALYZERS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""
@@ -38,6 +39,8 @@ class DemoOptions:
     scenario: str = "congested-link"
     seed: int = 1
     nodes: int = 4
+    agent_urls: tuple[str, ...] = ()
+    """With agents (``demo --agents``): nodes come from these, the fabric from the sim."""
 
 
 class BrokenSource(Source):
@@ -92,9 +95,14 @@ def build_sources(
     entries: list[SourceEntry] = []
     if demo is not None:
         options = _defaults(SIM_SOURCE) | {
-            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes
+            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes,
+            "scope": "fabric" if demo.agent_urls else "all",
         }  # fmt: skip
         entries.append(SourceEntry("sim", options, 0))
+        entries += [
+            SourceEntry("agent", _defaults(AGENT_SOURCE) | {"url": url}, 0)
+            for url in demo.agent_urls
+        ]
     elif local:
         entries += [
             SourceEntry(t.name, _defaults(t), 0)

@@ -1,0 +1,203 @@
+"""The ``agent`` source: polls one node agent's ``/v1/snapshot`` over HTTP(S).
+
+Every agent source of a console shares one ``aiohttp.ClientSession`` (connection
+reuse). Each failure says what happened in words — refused, timeout, 401, TLS,
+bad JSON, version mismatch, too large — and the engine shows the node stale
+(with the age of its last data) or failed, and keeps retrying with backoff.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import hostlist
+
+from console.agent.wire import WireError, decode
+from console.api import Batch, Option, Source, SourceContext, SourceError, SourceType
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""
+
+
+class SharedSession:
+    """One ClientSession for every agent source, opened in the running loop."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self.users = 0
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    async def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0 and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+SESSION = SharedSession()
+"""The console's one HTTP client session."""
+
+
+def ssl_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """Client TLS settings: verify the agent with ``ca``, present ``cert``/``key``."""
+    if not (ca or cert):
+        return None
+    context = ssl.create_default_context(cafile=ca)
+    if cert:
+        context.load_cert_chain(cert, key)
+    return context
+
+
+class AgentSource(Source):
+    """One agent, one URL."""
+
+    type = "agent"
+
+    def __init__(
+        self,
+        url: str,
+        interval: float,
+        timeout: float = 3.0,
+        token: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        session: SharedSession = SESSION,
+    ) -> None:
+        self.url = url.rstrip("/")
+        """Base URL of the agent."""
+        self.name = self.url.split("://", 1)[-1]
+        self.interval = interval
+        # The engine's own timeout is the backstop; ours comes first with a clearer word.
+        self.timeout = timeout + 1.0
+        self.request_timeout = timeout
+        self.node: str | None = None
+        """The node the agent said it is, once it answered."""
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._tls = tls
+        self._session = session
+        session.users += 1
+
+    async def poll(self) -> Batch:
+        body = await self._fetch()
+        try:
+            document = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SourceError(f"bad JSON from agent: {str(exc)[:120]}") from None
+        try:
+            node, batch, statuses = decode(document)
+        except WireError as exc:
+            raise SourceError(f"bad response: {exc}") from None
+        self.node = node
+        batch.meta = {"agent_node": node, "agent_sources": statuses}
+        return batch
+
+    async def _fetch(self) -> bytes:
+        session = self._session.get()
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        try:
+            async with session.get(
+                f"{self.url}/v1/snapshot",
+                headers=self._headers,
+                ssl=self._tls if self._tls is not None else True,
+                timeout=timeout,
+            ) as response:
+                if response.status == 401:
+                    raise SourceError("401 unauthorized: wrong or missing token")
+                if response.status != 200:
+                    raise SourceError(f"HTTP {response.status} from agent")
+                return await _read_limited(response)
+        except SourceError:
+            raise
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise SourceError(f"TLS: {exc.certificate_error}") from None
+        except aiohttp.ClientSSLError as exc:
+            raise SourceError(f"TLS: {exc}") from None
+        except aiohttp.ClientConnectorError as exc:
+            raise SourceError(f"refused or unreachable: {exc.os_error}") from None
+        except TimeoutError:
+            raise SourceError(f"timeout after {self.request_timeout:g}s") from None
+        except aiohttp.ClientPayloadError:
+            raise SourceError("truncated response") from None
+        except aiohttp.ClientResponseError as exc:
+            raise SourceError(f"bad HTTP response: {exc.message}") from None
+        except aiohttp.ClientError as exc:
+            raise SourceError(f"{type(exc).__name__}: {exc}") from None
+
+    async def close(self) -> None:
+        await self._session.release()
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    declared = response.content_length
+    if declared is not None and declared > MAX_BODY_BYTES:
+        raise SourceError(f"response too large ({declared:,} bytes > {MAX_BODY_BYTES:,})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(256 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise SourceError(f"response too large (over {MAX_BODY_BYTES:,} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def expand_urls(url: str) -> list[str]:
+    """``https://gpu[001-003]:9477`` → three URLs (Slurm host-range syntax)."""
+    if "[" not in url:
+        return [url]
+    try:
+        return list(hostlist.expand_hostlist(url))
+    except hostlist.BadHostlist as exc:
+        raise ValueError(f"bad host range in {url!r}: {exc}") from None
+
+
+def _read_token(path: str) -> str:
+    token = Path(path).read_text(encoding="utf-8").strip()
+    if not token:
+        raise ValueError(f"token file {path} is empty")
+    return token
+
+
+def make_agent_sources(context: SourceContext) -> list[Source]:
+    """Factory for ``type: agent``: one source per URL of the (expanded) range."""
+    options = context.options
+    base = Path(context.base_dir)
+
+    def resolve(name: str) -> str | None:
+        value: Any = options.get(name)
+        return None if value is None else str(base / value)
+
+    token_file = resolve("token_file")
+    token = _read_token(token_file) if token_file else None
+    tls = ssl_context(resolve("tls_ca"), resolve("tls_cert"), resolve("tls_key"))
+    return [
+        AgentSource(url, context.interval, float(options["timeout"]), token, tls)
+        for url in expand_urls(str(options["url"]))
+    ]
+
+
+AGENT_SOURCE = SourceType(
+    name="agent",
+    factory=make_agent_sources,
+    options=(
+        Option("url", (str,), required=True, help="http(s)://host:port; host ranges expand"),
+        Option("token_file", (str,), help="file holding the agent's bearer token"),
+        Option("tls_ca", (str,), help="CA that signed the agents' certificates"),
+        Option("tls_cert", (str,), help="client certificate, for agents that verify clients"),
+        Option("tls_key", (str,), help="key of the client certificate"),
+        Option("timeout", (int, float), 3.0, help="seconds before a poll is a timeout"),
+    ),
+    help="a watchfloor node agent",
+)
+"""The agent as a source type (``type: agent`` in the config)."""
+
+
+__all__ = ["AGENT_SOURCE", "AgentSource", "expand_urls"]

@@ -1,0 +1,170 @@
+"""Starting agents: one node (local sources or ``--sim NODE``), or a simulated fleet.
+
+Security defaults are enforced here: loopback unless told otherwise, and no
+non-loopback listen without a token unless ``--insecure`` says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import signal
+import socket
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from console.agent.fleet import fleet_apps
+from console.agent.server import Collector, make_app, make_runner
+from console.api import Source
+from console.engine import Engine
+from console.sim.simulation import Simulation
+from console.store import Store
+
+DEFAULT_LISTEN = "127.0.0.1:9477"
+
+
+class AgentUsageError(Exception):
+    """A flag combination the agent refuses, with the reason."""
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """What ``watchfloor agent`` was asked to do."""
+
+    listen: str = DEFAULT_LISTEN
+    token_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    insecure: bool = False
+    interval: float = 1.0
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9477`` for IPv6) → (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise AgentUsageError(f"--listen wants HOST:PORT, not {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise AgentUsageError(f"{path}: cannot read token file: {exc.strerror}") from None
+    if not token:
+        raise AgentUsageError(f"{path}: token file is empty")
+    return token
+
+
+def check_exposure(host: str, token: str | None, insecure: bool) -> None:
+    """Refuse to serve beyond this machine without a token, unless told to."""
+    if not is_loopback(host) and token is None and not insecure:
+        raise AgentUsageError(
+            f"refusing to listen on {host} without --token-file: anyone who can reach "
+            "it could read this node (give --token-file F, or --insecure to accept that)"
+        )
+
+
+def server_tls(options: AgentOptions) -> ssl.SSLContext | None:
+    """TLS for the server, with client-certificate verification when a CA is given."""
+    if not options.tls_cert and not options.tls_key:
+        if options.tls_client_ca:
+            raise AgentUsageError("--tls-client-ca needs --tls-cert and --tls-key")
+        return None
+    if not (options.tls_cert and options.tls_key):
+        raise AgentUsageError("--tls-cert and --tls-key go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(options.tls_cert, options.tls_key)
+        if options.tls_client_ca:
+            context.load_verify_locations(options.tls_client_ca)
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise AgentUsageError(f"TLS files: {exc}") from None
+    return context
+
+
+async def _serve(
+    apps: list[tuple[str, web.Application]], host: str, port: int, tls: ssl.SSLContext | None
+) -> None:
+    """Serve each app on its own port (``port`` 0: a free one each), then wait for a signal."""
+    runners = []
+    scheme = "https" if tls else "http"
+    try:
+        for index, (node, app) in enumerate(apps):
+            runner = make_runner(app)
+            await runner.setup()
+            runners.append(runner)
+            site = web.TCPSite(runner, host, port + index if port else 0, ssl_context=tls)
+            await site.start()
+            bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]
+            print(f"{node} {scheme}://{_url_host(host)}:{bound[1]}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _checked(options: AgentOptions) -> tuple[str, int, str | None, ssl.SSLContext | None]:
+    host, port = parse_listen(options.listen)
+    token = read_token(options.token_file)
+    check_exposure(host, token, options.insecure)
+    return host, port, token, server_tls(options)
+
+
+def run_agent(options: AgentOptions, sources: list[Source], node: str | None = None) -> None:
+    """Serve one node until SIGINT/SIGTERM."""
+    host, port, token, tls = _checked(options)
+    name = node or socket.gethostname().split(".")[0]
+    # The agent keeps no history: the console does. One point per metric is enough.
+    engine = Engine(Store(history=1), sources)
+    collector = Collector(engine, name, max_age=options.interval / 2)
+    try:
+        asyncio.run(_serve([(name, make_app(collector, token))], host, port, tls))
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run(engine.stop())
+
+
+def run_fleet(options: AgentOptions, simulation: Simulation) -> None:
+    """Serve every simulated compute node on its own port until SIGINT/SIGTERM."""
+    host, port, token, tls = _checked(options)
+    apps = fleet_apps(simulation, token, max_age=options.interval / 2)
+    asyncio.run(_serve(apps, host, port, tls))
+
+
+__all__ = [
+    "AgentOptions",
+    "AgentUsageError",
+    "check_exposure",
+    "is_loopback",
+    "parse_listen",
+    "run_agent",
+    "run_fleet",
+]

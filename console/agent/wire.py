@@ -1,0 +1,122 @@
+"""The agent's ``/v1/snapshot`` document: written by the agent, checked by the console.
+
+The console trusts nothing in it: the shape is checked field by field, numbers
+must be finite, strings are bounded, and every entity must belong to the node
+that the agent says it is (a lying agent cannot overwrite another node).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from console import __version__
+from console.api import API_VERSION, SourceStatus
+from console.model import Batch, Entity, Sample, ref_kind
+from console.store import Store
+
+WIRE_VERSION = 1
+"""Version of this document; a console refuses any other."""
+MAX_ENTITIES = 100_000
+MAX_SAMPLES = 2_000_000
+MAX_TEXT = 512
+AGENT_KINDS = frozenset({"node", "gpu", "port"})
+"""What an agent reports about its own node."""
+
+
+class WireError(ValueError):
+    """The document is not what an agent sends; the message says what is wrong."""
+
+
+def encode(
+    node: str,
+    time: float | None,
+    entities: Iterable[Entity],
+    samples: Iterable[tuple[str, str, float | None]],
+    statuses: Iterable[SourceStatus],
+) -> dict[str, Any]:
+    """The snapshot document: what the agent knows now."""
+    return {
+        "wire_version": WIRE_VERSION,
+        "api_version": API_VERSION,
+        "agent_version": __version__,
+        "node": node,
+        "time": time,
+        "entities": [
+            {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs} for e in entities
+        ],
+        "samples": [[ref, metric, value] for ref, metric, value in samples],
+        "sources": [s.to_json() for s in statuses],
+    }
+
+
+def store_samples(store: Store) -> list[tuple[str, str, float | None]]:
+    """The store's newest raw readings as ``(ref, metric, value)``."""
+    return [(ref, metric, reading.value) for ref, metric, reading in store.readings()]
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+        raise WireError(f"{what} must be a non-empty string of at most {MAX_TEXT} characters")
+    return value
+
+
+def _owner(ref: str) -> str:
+    parts = ref.split("/")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def decode(document: Any) -> tuple[str, Batch, list[dict[str, Any]]]:
+    """``(node, batch, source statuses)`` from a snapshot document, or WireError."""
+    if not isinstance(document, dict):
+        raise WireError(f"expected a JSON object, got {type(document).__name__}")
+    version = document.get("wire_version")
+    if version != WIRE_VERSION:
+        raise WireError(f"version mismatch: agent speaks {version!r}, this console {WIRE_VERSION}")
+    node = _text(document.get("node"), "node")
+    if "/" in node:
+        raise WireError("node name contains '/'")
+    time = document.get("time")
+    if time is not None and (not isinstance(time, int | float) or not math.isfinite(time)):
+        raise WireError("time must be a number")
+    entities_in = document.get("entities")
+    samples_in = document.get("samples")
+    if not isinstance(entities_in, list) or len(entities_in) > MAX_ENTITIES:
+        raise WireError(f"entities must be a list of at most {MAX_ENTITIES}")
+    if not isinstance(samples_in, list) or len(samples_in) > MAX_SAMPLES:
+        raise WireError(f"samples must be a list of at most {MAX_SAMPLES}")
+    entities = []
+    for item in entities_in:
+        if not isinstance(item, dict):
+            raise WireError("each entity must be an object")
+        ref = _text(item.get("ref"), "entity ref")
+        if ref_kind(ref) not in AGENT_KINDS or _owner(ref) != node:
+            raise WireError(f"entity {ref[:80]!r} does not belong to node {node!r}")
+        parent = item.get("parent")
+        if parent is not None and (_text(parent, "parent") and _owner(parent) != node):
+            raise WireError(f"parent {parent[:80]!r} does not belong to node {node!r}")
+        attrs = item.get("attrs", {})
+        if not isinstance(attrs, dict):
+            raise WireError("entity attrs must be an object")
+        entities.append(Entity(ref, _text(item.get("name"), "entity name"), parent, attrs))
+    samples = []
+    for item in samples_in:
+        if not isinstance(item, list) or len(item) != 3:
+            raise WireError("each sample must be [ref, metric, value]")
+        ref, metric, value = item
+        _text(ref, "sample ref")
+        _text(metric, "metric")
+        if _owner(ref) != node:
+            raise WireError(f"sample for {ref[:80]!r} does not belong to node {node!r}")
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise WireError(f"value of {metric[:80]} must be a finite number or null")
+        samples.append(Sample(ref, metric, None if value is None else float(value)))
+    statuses = document.get("sources", [])
+    if not isinstance(statuses, list):
+        raise WireError("sources must be a list")
+    return node, Batch(entities=entities, samples=samples, time=time), statuses
