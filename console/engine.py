@@ -103,7 +103,8 @@ class Engine:
         source = state.source
         started = self.clock()
         try:
-            batch = await asyncio.wait_for(source.poll(), timeout=source.timeout)
+            async with asyncio.timeout(source.timeout):  # no extra task per poll
+                batch = await source.poll()
         except SourceDisabled as exc:
             state.status, state.reason = "disabled", plain(exc) or "disabled"
             return

@@ -11,7 +11,7 @@ import time
 
 from aiohttp import web
 
-from console.agent.server import Collected, encoded, make_app
+from console.agent.server import Collected, make_app
 from console.api import SourceStatus
 from console.sim.simulation import Simulation, StepParts
 
@@ -55,7 +55,7 @@ class FleetNodeCollector:
             entities, samples = parts.groups[self.node]
             status = SourceStatus(f"sim-{self.node}", "sim", "ok", "", None, self.ticker.tick, 0,
                                   None)  # fmt: skip
-            self._latest = encoded(
+            self._latest = Collected(
                 self.node, parts.time, entities,
                 [(s.ref, s.metric, s.value) for s in samples], [status],
             )  # fmt: skip

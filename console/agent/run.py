@@ -155,7 +155,8 @@ def run_agent(options: AgentOptions, sources: list[Source], node: str | None = N
 def run_fleet(options: AgentOptions, simulation: Simulation) -> None:
     """Serve every simulated compute node on its own port until SIGINT/SIGTERM."""
     host, port, token, tls = _checked(options)
-    apps = fleet_apps(simulation, token, max_age=options.interval / 2)
+    # One simulated tick per interval, whenever in it each node is polled.
+    apps = fleet_apps(simulation, token, max_age=options.interval)
     asyncio.run(_serve(apps, host, port, tls))
 
 

@@ -17,7 +17,6 @@ import hmac
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
@@ -38,13 +37,38 @@ MAX_HEADER_BYTES = 8190
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@dataclass
 class Collected:
-    """One collection, already encoded for both endpoints."""
+    """One collection; each endpoint's encoding is made on first use and kept."""
 
-    at: float
-    snapshot: bytes
-    metrics: bytes
+    def __init__(
+        self,
+        node: str,
+        time_: float | None,
+        entities: list[Entity],
+        samples: list[tuple[str, str, float | None]],
+        statuses: list[SourceStatus],
+    ) -> None:
+        self.at = time.monotonic()
+        """When it was collected (monotonic clock)."""
+        self._parts = (node, time_, entities, samples, statuses)
+        self._snapshot: bytes | None = None
+        self._metrics: bytes | None = None
+
+    @property
+    def snapshot(self) -> bytes:
+        """The ``/v1/snapshot`` body."""
+        if self._snapshot is None:
+            document = encode(*self._parts)
+            self._snapshot = json.dumps(document, separators=(",", ":")).encode()
+        return self._snapshot
+
+    @property
+    def metrics(self) -> bytes:
+        """The ``/metrics`` body."""
+        if self._metrics is None:
+            node, _, entities, samples, statuses = self._parts
+            self._metrics = render_metrics(node, entities, samples, statuses)
+        return self._metrics
 
 
 class Collector:
@@ -69,27 +93,11 @@ class Collector:
                 await self.engine.collect(1)
                 self.collections += 1
                 store = self.engine.store
-                latest = self._latest = encoded(
+                latest = self._latest = Collected(
                     self.node, store.time, list(store.entities.values()),
                     store_samples(store), self.engine.statuses(),
                 )  # fmt: skip
             return latest
-
-
-def encoded(
-    node: str,
-    time_: float | None,
-    entities: list[Entity],
-    samples: list[tuple[str, str, float | None]],
-    statuses: list[SourceStatus],
-) -> Collected:
-    """One collection encoded for both endpoints."""
-    document = encode(node, time_, entities, samples, statuses)
-    return Collected(
-        at=time.monotonic(),
-        snapshot=json.dumps(document, separators=(",", ":")).encode(),
-        metrics=render_metrics(node, entities, samples, statuses),
-    )
 
 
 class Snapshots(Protocol):
@@ -147,7 +155,5 @@ def make_app(collector: Snapshots, token: str | None) -> web.Application:
 def make_runner(app: web.Application) -> web.AppRunner:
     """A runner with bounded request lines and headers, and no access log."""
     return web.AppRunner(
-        app,
-        access_log=None,
-        handler_args={"max_line_size": MAX_HEADER_BYTES, "max_field_size": MAX_HEADER_BYTES},
+        app, access_log=None, max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES
     )

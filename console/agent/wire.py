@@ -19,7 +19,6 @@ from console.store import Store
 WIRE_VERSION = 1
 """Version of this document; a console refuses any other."""
 MAX_ENTITIES = 100_000
-MAX_SAMPLES = 2_000_000
 MAX_TEXT = 512
 AGENT_KINDS = frozenset({"node", "gpu", "port"})
 """What an agent reports about its own node."""
@@ -46,9 +45,17 @@ def encode(
         "entities": [
             {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs} for e in entities
         ],
-        "samples": [[ref, metric, value] for ref, metric, value in samples],
+        "samples": _grouped(samples),
         "sources": [s.to_json() for s in statuses],
     }
+
+
+def _grouped(samples: Iterable[tuple[str, str, float | None]]) -> dict[str, dict[str, Any]]:
+    # {ref: {metric: value}}: each ref written (and checked) once, not once per metric.
+    grouped: dict[str, dict[str, Any]] = {}
+    for ref, metric, value in samples:
+        grouped.setdefault(ref, {})[metric] = value
+    return grouped
 
 
 def store_samples(store: Store) -> list[tuple[str, str, float | None]]:
@@ -84,8 +91,8 @@ def decode(document: Any) -> tuple[str, Batch, list[dict[str, Any]]]:
     samples_in = document.get("samples")
     if not isinstance(entities_in, list) or len(entities_in) > MAX_ENTITIES:
         raise WireError(f"entities must be a list of at most {MAX_ENTITIES}")
-    if not isinstance(samples_in, list) or len(samples_in) > MAX_SAMPLES:
-        raise WireError(f"samples must be a list of at most {MAX_SAMPLES}")
+    if not isinstance(samples_in, dict) or len(samples_in) > MAX_ENTITIES:
+        raise WireError(f"samples must map at most {MAX_ENTITIES} refs to their readings")
     entities = []
     for item in entities_in:
         if not isinstance(item, dict):
@@ -101,21 +108,20 @@ def decode(document: Any) -> tuple[str, Batch, list[dict[str, Any]]]:
             raise WireError("entity attrs must be an object")
         entities.append(Entity(ref, _text(item.get("name"), "entity name"), parent, attrs))
     samples = []
-    for item in samples_in:
-        if not isinstance(item, list) or len(item) != 3:
-            raise WireError("each sample must be [ref, metric, value]")
-        ref, metric, value = item
+    for ref, metrics in samples_in.items():
         _text(ref, "sample ref")
-        _text(metric, "metric")
         if _owner(ref) != node:
-            raise WireError(f"sample for {ref[:80]!r} does not belong to node {node!r}")
-        if value is not None and (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise WireError(f"value of {metric[:80]} must be a finite number or null")
-        samples.append(Sample(ref, metric, None if value is None else float(value)))
+            raise WireError(f"samples for {ref[:80]!r} do not belong to node {node!r}")
+        if not isinstance(metrics, dict):
+            raise WireError("samples must map each ref to {metric: value}")
+        for metric, value in metrics.items():
+            if len(metric) > MAX_TEXT:
+                raise WireError("metric name too long")
+            if value is not None and (
+                type(value) not in (int, float) or not math.isfinite(value)
+            ):  # bool is not a number here: type(True) is bool
+                raise WireError(f"value of {metric[:80]} must be a finite number or null")
+            samples.append(Sample(ref, metric, None if value is None else float(value)))
     statuses = document.get("sources", [])
     if not isinstance(statuses, list):
         raise WireError("sources must be a list")

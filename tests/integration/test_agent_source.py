@@ -44,7 +44,7 @@ def _document(**changes: object) -> dict[str, object]:
     document: dict[str, object] = {
         "wire_version": 1, "node": "n1", "time": 1.0, "sources": [],
         "entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1", "attrs": {}}],
-        "samples": [["gpu/n1/0", "gpu.util", 50]],
+        "samples": {"gpu/n1/0": {"gpu.util": 50}},
     }  # fmt: skip
     document.update(changes)
     return document
@@ -66,14 +66,20 @@ async def test_refused_and_401() -> None:
          "bad response: version mismatch: agent speaks 2, this console 1"),
         (json.dumps([1, 2]).encode(), "bad response: expected a JSON object, got list"),
         (json.dumps(_document(samples=[["gpu/n1/0", "gpu.util"]])).encode(),
-         "bad response: each sample must be [ref, metric, value]"),
-        (json.dumps(_document(samples=[["gpu/n1/0", "gpu.util", "hot"]])).encode(),
+         "bad response: samples must map at most"),
+        (json.dumps(_document(samples={"gpu/n1/0": {"gpu.util": "hot"}})).encode(),
          "bad response: value of gpu.util must be a finite number or null"),
+        (json.dumps(_document(samples={"gpu/n1/0": {"gpu.util": True}})).encode(),
+         "bad response: value of gpu.util must be a finite number or null"),
+        (json.dumps(_document(samples={"gpu/n9/0": {"gpu.util": 1}})).encode(),
+         "bad response: samples for 'gpu/n9/0' do not belong to node 'n1'"),
         (json.dumps(_document(entities=[{"ref": "gpu/n2/0", "name": "x", "attrs": {}}])).encode(),
          "bad response: entity 'gpu/n2/0' does not belong to node 'n1'"),
         (json.dumps(_document(entities=[{"ref": "link/a~b", "name": "x"}])).encode(),
          "bad response: entity 'link/a~b' does not belong to node 'n1'"),
-        (b'{"wire_version": 1, "node": "n1", "samples": [1e999]}', "bad response:"),
+        (b'{"wire_version": 1, "node": "n1", "entities": [], '
+         b'"samples": {"gpu/n1/0": {"gpu.util": 1e999}}}',
+         "bad response: value of gpu.util must be a finite number or null"),
     ],
 )  # fmt: skip
 async def test_lying_agents_are_failed_with_a_reason(body: bytes, expected: str) -> None:
