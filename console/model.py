@@ -75,10 +75,14 @@ class MetricSpec:
     """One line for tooltips and the plugin docs."""
     counter: bool = False
     """Monotonic counter: stored raw, its history kept as a per-second rate."""
+    timed: bool = False
+    """History keeps each point's time (for onsets: when did this job stall?)."""
 
 
-def _spec(name: str, unit: str, description: str, counter: bool = False) -> MetricSpec:
-    return MetricSpec(name, unit, description, counter)
+def _spec(
+    name: str, unit: str, description: str, counter: bool = False, timed: bool = False
+) -> MetricSpec:
+    return MetricSpec(name, unit, description, counter, timed)
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -137,8 +141,8 @@ METRICS: dict[str, MetricSpec] = {
         _spec("link.util", "%", "utilisation, busier direction"),
         _spec("link.util_ab", "%", "utilisation, a→b"),
         _spec("link.util_ba", "%", "utilisation, b→a"),
-        _spec("job.throughput", "samples/s", "throughput the job reports"),
-        _spec("job.gpu_util", "%", "mean SM utilisation over the job's GPUs"),
+        _spec("job.throughput", "samples/s", "throughput the job reports", timed=True),
+        _spec("job.gpu_util", "%", "mean SM utilisation over the job's GPUs", timed=True),
     )
 }
 """The metric vocabulary: one name and unit per quantity."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from console.model import METRICS, Batch, Entity, Finding, is_counter, ref_kind
 
 COUNTERS = frozenset(name for name, spec in METRICS.items() if spec.counter)
 """Counter metrics (kept as a set: this is checked for every sample)."""
+TIMED = frozenset(name for name, spec in METRICS.items() if spec.timed)
+"""Metrics whose history keeps each point's time (few: job-level series)."""
 
 DEFAULT_HISTORY = 300
 """Points kept per (entity, metric): five minutes at the default 1 s refresh."""
@@ -50,7 +53,7 @@ class Store:
         self.source_meta: dict[str, dict[str, object]] = {}
         """Each source's ``Batch.meta`` from its last poll."""
         self._latest: dict[tuple[str, str], Reading] = {}
-        self._history: dict[tuple[str, str], deque[float | None]] = {}
+        self._history: dict[tuple[str, str], deque[Any]] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
@@ -106,7 +109,10 @@ class Store:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value = time, value
             ring = self._history[key]
-        ring.append(reading.rate if counter else value)
+        if metric in TIMED:
+            ring.append((time, value))
+        else:
+            ring.append(reading.rate if counter else value)
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
@@ -180,7 +186,16 @@ class Store:
     def history(self, ref: str, metric: str) -> list[float | None]:
         """Oldest-first history (rates for counters), at most ``history_length`` points."""
         ring = self._history.get((ref, metric))
-        return list(ring) if ring is not None else []
+        if ring is None:
+            return []
+        if metric in TIMED:
+            return [value for _, value in ring]
+        return list(ring)
+
+    def timed_history(self, ref: str, metric: str) -> list[tuple[float, float | None]]:
+        """Oldest-first ``(time, value)`` points of a timed metric (job series)."""
+        ring = self._history.get((ref, metric))
+        return list(ring) if ring is not None and metric in TIMED else []
 
     def readings(self) -> Iterator[tuple[str, str, Reading]]:
         """Every newest reading as ``(ref, metric, reading)``."""

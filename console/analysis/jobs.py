@@ -1,14 +1,81 @@
-"""Job stall detection: throughput collapsed against the job's own baseline."""
+"""Job stall detection: throughput (or GPU utilisation) collapsed against the job's
+own recent baseline, for long enough to matter."""
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from console.model import Finding
+from console.model import Entity, Finding
 from console.store import Store
 
 STALL_RATIO = 0.6
-"""A job below this fraction of its baseline throughput is stalled."""
+"""A job below this fraction of its baseline is stalled."""
+MIN_STALL_SECONDS = 20.0
+"""How long it must stay below before it counts (one slow step is not a stall)."""
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A stalled job: since when, and how much it lost."""
+
+    since: float
+    baseline: float
+    now: float
+    metric: str
+
+    @property
+    def loss(self) -> float:
+        """Fraction of the baseline lost (0.62 for -62%)."""
+        return 1.0 - self.now / self.baseline if self.baseline else 0.0
+
+
+def job_gpu_util(store: Store) -> Iterable[Finding]:
+    """Record ``job.gpu_util``: the mean utilisation of each job's GPUs (timed history)."""
+    time = store.time
+    if time is None:
+        return []
+    for job in store.of_kind("job"):
+        utils = [
+            u for g in job.attrs.get("gpus", []) if (u := store.value(g, "gpu.util")) is not None
+        ]
+        store.record(job.ref, "job.gpu_util", sum(utils) / len(utils) if utils else None, time)
+    return []
+
+
+def _series(store: Store, job: Entity) -> tuple[str, list[tuple[float, float]]]:
+    for metric in ("job.throughput", "job.gpu_util"):
+        points = [(t, v) for t, v in store.timed_history(job.ref, metric) if v is not None]
+        if points:
+            return metric, points
+    return "", []
+
+
+def stall_of(store: Store, job: Entity, ratio: float = STALL_RATIO,
+             min_seconds: float = MIN_STALL_SECONDS) -> Stall | None:  # fmt: skip
+    """The job's stall, if it is stalled now."""
+    metric, points = _series(store, job)
+    if not points:
+        return None
+    reported = job.attrs.get("baseline_throughput") if metric == "job.throughput" else None
+    if reported:
+        baseline = float(reported)
+    else:
+        # The job's own recent best: the top decile of what it did in the window.
+        values = [v for _, v in points]
+        baseline = statistics.quantiles(values, n=10)[-1] if len(values) >= 2 else values[0]
+    if baseline <= 0:
+        return None
+    threshold = ratio * baseline
+    since = None
+    for time, value in reversed(points):
+        if value >= threshold:
+            break
+        since = time
+    if since is None or points[-1][0] - since < min_seconds:
+        return None
+    return Stall(since=since, baseline=baseline, now=points[-1][1], metric=metric)
 
 
 def job_loss(store: Store, ref: str) -> float | None:
@@ -24,23 +91,24 @@ def job_loss(store: Store, ref: str) -> float | None:
 
 
 def stalled_jobs(store: Store) -> Iterable[Finding]:
-    """A finding for each job whose throughput fell below ``STALL_RATIO`` of its baseline."""
+    """A finding for each stalled job, with when it started and how much was lost."""
     findings = []
     for job in store.of_kind("job"):
-        loss = job_loss(store, job.ref)
-        if loss is None or loss < 1.0 - STALL_RATIO:
+        stall = stall_of(store, job)
+        if stall is None:
             continue
-        unit = job.attrs.get("throughput_unit", "")
-        now = store.value(job.ref, "job.throughput") or 0.0
+        unit = job.attrs.get("throughput_unit", "") if stall.metric == "job.throughput" else "%"
+        what = "throughput" if stall.metric == "job.throughput" else "GPU utilisation"
         findings.append(
             Finding(
                 job.ref,
                 "job-stalled",
                 "critical",
-                f"stalled job {job.ref[4:]} {job.name}: -{loss:.0%} throughput",
+                f"stalled job {job.ref[4:]} {job.name}: -{stall.loss:.0%} {what}",
+                since=stall.since,
                 evidence=[
-                    f"throughput {now:,.0f} {unit} against a baseline of "
-                    f"{float(job.attrs['baseline_throughput']):,.0f} {unit}"
+                    f"{what} {stall.now:,.0f} {unit} against a baseline of "
+                    f"{stall.baseline:,.0f} {unit}",
                 ],
             )
         )

@@ -91,10 +91,13 @@ class Topology:
     """Node name → its host link ref."""
     uplink: dict[tuple[str, str], str] = field(default_factory=dict)
     """(leaf, spine) → uplink ref."""
+    salt: int = 0
+    """Mixed into the ECMP hash, so the seed decides which spine a flow takes."""
 
     def spine_for(self, src: str, dst: str, label: int = 0) -> str:
         """ECMP: the spine a flow from ``src`` to ``dst`` hashes onto."""
-        return self.spines[zlib.crc32(f"{src}>{dst}#{label}".encode()) % len(self.spines)]
+        key = f"{src}>{dst}#{label}" + (f"@{self.salt}" if self.salt else "")
+        return self.spines[zlib.crc32(key.encode()) % len(self.spines)]
 
     def hops(self, src: str, dst: str, label: int = 0) -> list[tuple[str, bool]]:
         """Links a flow crosses, each with True when it runs a→b."""
@@ -108,7 +111,7 @@ class Topology:
         return hops
 
 
-def build_topology(node_count: int, storage_count: int = 1) -> Topology:
+def build_topology(node_count: int, storage_count: int = 2, salt: int = 0) -> Topology:
     """A leaf/spine fabric sized for ``node_count`` nodes, one 400 Gb/s HCA port each.
 
     Storage servers hang off one more leaf after the compute leaves.
@@ -121,7 +124,7 @@ def build_topology(node_count: int, storage_count: int = 1) -> Topology:
     spine_count = max(2, min(8, leaf_count // 2))
     leaves = [f"leaf{i + 1:02d}" for i in range(leaf_count)]
     spines = [f"spine{i + 1:02d}" for i in range(spine_count)]
-    topo = Topology(nodes, storage, leaves, spines, {}, {})
+    topo = Topology(nodes, storage, leaves, spines, {}, {}, salt=salt)
     hosts = [(i // per_leaf, i % per_leaf, node) for i, node in enumerate(nodes)]
     hosts += [(leaf_count - 1, i, server) for i, server in enumerate(storage)]
     for leaf_index, slot, node in hosts:
@@ -151,16 +154,17 @@ def ring_flows(job: SimJob) -> list[Flow]:
     return [Flow(job.id, src, dst, job.demand_gbps) for src, dst in pairs]
 
 
-def background_jobs(topo: Topology, first_free: int, rng: random.Random) -> list[SimJob]:
+def background_jobs(topo: Topology, taken: set[str], rng: random.Random) -> list[SimJob]:
     """Jobs over the nodes the named jobs leave free, so big clusters look busy."""
     jobs: list[SimJob] = []
-    index = first_free
+    free = [node for node in topo.nodes if node not in taken]
+    index = 0
     job_id = 5000
     names = ["mixtral-sft", "vit-huge", "bert-eval", "diffusion-xl", "rl-policy", "embed-batch"]
     users = ["amara", "bo", "chen", "dana", "emil", "farah"]
-    while index < len(topo.nodes):
+    while index < len(free):
         size = rng.choice([1, 2, 2, 4, 8])
-        members = topo.nodes[index : index + size]
+        members = free[index : index + size]
         index += size
         if rng.random() < 0.15:
             continue  # leave some nodes idle

@@ -7,6 +7,7 @@ checks can compare the console's conclusions with the truth.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from console.model import make_ref
@@ -22,6 +23,8 @@ class Faults:
 
     burst: list[Flow] = field(default_factory=list)
     """Extra flows from ``onset`` on (a job's checkpoint written to storage)."""
+    background: list[Flow] = field(default_factory=list)
+    """Flows that belong to no job (storage replication): they slow no job down."""
     onset: float = STALL_ONSET
     hot_gpus: set[str] = field(default_factory=set)
     """GPU refs that run hot and clock down (thermal slowdown)."""
@@ -58,16 +61,20 @@ SCENARIOS: dict[str, Scenario] = {
 """Every scenario the simulator knows, by name."""
 
 
-def named_jobs(topo: Topology) -> tuple[SimJob, SimJob, SimJob]:
+def named_jobs(topo: Topology, seed: int = 1) -> tuple[SimJob, SimJob, SimJob]:
     """The victim training job, its noisy neighbour, and an inference service.
 
     The victim spans two leaves; the neighbour runs on the victim's first leaf,
     so its checkpoint writes to storage leave through the same leaf's uplinks.
+    Where they sit depends on the seed (seed 1: the first nodes).
     """
     nodes = topo.nodes
-    src = nodes[0]
-    dst = next(n for n in nodes if topo.node_leaf[n] != topo.node_leaf[src])
-    neighbour_node = next(n for n in nodes if n != src and topo.node_leaf[n] == topo.node_leaf[src])
+    rng = random.Random(seed)
+    src = nodes[0] if seed == 1 else rng.choice(nodes)
+    others = [n for n in nodes if topo.node_leaf[n] != topo.node_leaf[src]]
+    dst = others[0] if seed == 1 else rng.choice(others)
+    same_leaf = [n for n in nodes if n != src and topo.node_leaf[n] == topo.node_leaf[src]]
+    neighbour_node = same_leaf[0] if seed == 1 else rng.choice(same_leaf)
     rest = [n for n in nodes if n not in (src, dst, neighbour_node)]
     victim = SimJob(
         "4711", "llama-70b-pretrain", "mlteam", "training", [src, dst], 8,
@@ -109,17 +116,20 @@ def plan_faults(
     # The checkpoint's queue pair hashes onto the victim's spine: the one flow
     # label out of a few that ECMP sends that way.
     label = next(n for n in range(64) if topo.spine_for(writer, target, n) == spine)
-    # Decoys: a busy link the victim never crosses (the storage server's), and a
-    # hot GPU that is not the victim's.
-    decoy_link = topo.host_link[target]
+    # Decoys: storage replication saturating the storage leaf's host links (a
+    # congested link on no path of the victim's), and a throttled GPU in another job.
+    replica = topo.storage[1]
+    replication = Flow("", target, replica, 440.0)
+    decoy_links = [topo.host_link[target], topo.host_link[replica]]
     decoy_gpu = make_ref("gpu", bystander.nodes[0], 2)
     return Faults(
         burst=[Flow(neighbour.id, writer, target, 360.0, label)],
+        background=[replication],
         hot_gpus={decoy_gpu},
         injected={
             "victim": victim.ref,
             "link": hot_uplink,
             "neighbour": neighbour.ref,
-            "decoys": [decoy_link, decoy_gpu],
+            "decoys": [*decoy_links, decoy_gpu],
         },
     )

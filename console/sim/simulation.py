@@ -73,13 +73,12 @@ class Simulation:
         self.seed = seed
         self.interval = interval
         self.gpus_per_node = gpus_per_node
-        self.topology: Topology = build_topology(nodes)
-        victim, neighbour, inference = named_jobs(self.topology)
+        self.topology: Topology = build_topology(nodes, salt=seed - 1)
+        victim, neighbour, inference = named_jobs(self.topology, seed)
         taken = {n for job in (victim, neighbour, inference) for n in job.nodes}
-        free_from = max(self.topology.nodes.index(n) for n in taken) + 1
         rng = random.Random(seed)
         self.jobs: list[SimJob] = [victim, neighbour, inference]
-        self.jobs += background_jobs(self.topology, free_from, rng)
+        self.jobs += background_jobs(self.topology, taken, rng)
         self.faults: Faults = plan_faults(scenario, self.topology, victim, neighbour, inference)
         self.tick = 0
         self._job_of_gpu: dict[str, SimJob] = {}
@@ -88,6 +87,7 @@ class Simulation:
                 for index in range(min(job.gpus_per_node, gpus_per_node)):
                     self._job_of_gpu[make_ref("gpu", node, index)] = job
         self._counters: dict[tuple[str, str], float] = defaultdict(float)
+        self._pace: dict[str, float] = {}
         self._entities = self._make_entities()
         self._gpu_entity = {
             e.ref: e for es in self._entities.values() for e in es if e.kind == "gpu"
@@ -184,7 +184,7 @@ class Simulation:
     def _flows(self, now: float) -> list[Flow]:
         flows = [flow for job in self.jobs for flow in ring_flows(job)]
         if now >= self.faults.onset:
-            flows += self.faults.burst
+            flows += self.faults.burst + self.faults.background
         return flows
 
     def step(self, scope: str = "all") -> Batch:
@@ -236,7 +236,7 @@ class Simulation:
         for flow, hops in zip(flows, flow_hops, strict=True):
             share = min(scale[hop] for hop in hops)
             achieved = flow.demand_gbps * share
-            if share < 0.99 and flow not in self.faults.burst:
+            if share < 0.99 and flow.job and flow not in self.faults.burst:
                 # A slowed collective stalls its job; a slowed bulk write does not.
                 congested_jobs.add(flow.job)
                 cnp[topo.node_port[flow.dst]] += flow.demand_gbps - achieved
@@ -278,6 +278,26 @@ class Simulation:
                 parts.job_entities.append(entity)
                 parts.job_samples += job_samples
         return parts
+
+    def job_history(self, seconds: float) -> list[Sample]:
+        """What the jobs reported over the ``seconds`` before the last tick.
+
+        A training job's own metrics (or the scheduler) keep this history; a
+        console that starts now learns each job's baseline, and when it stalled,
+        from it.
+        """
+        now = EPOCH + (self.tick - 1) * self.interval
+        steps = int(seconds / self.interval)
+        samples = []
+        for job in self.jobs:
+            pace = self._pace.get(job.id, 1.0)
+            rng = random.Random(f"{self.seed}:history:{job.id}")
+            for back in range(steps, 0, -1):
+                time = now - back * self.interval
+                factor = pace if time >= self.faults.onset else 1.0
+                value = job.baseline * factor * (1.0 + rng.uniform(-0.015, 0.015))
+                samples.append(Sample(job.ref, "job.throughput", round(value, 1), time=time))
+        return samples
 
     def _count(self, ref: str, metric: str, per_second: float) -> float:
         key = (ref, metric)
@@ -430,6 +450,7 @@ class Simulation:
         self, job: SimJob, congested_jobs: set[str], now: float, rng: random.Random
     ) -> tuple[Entity, list[Sample]]:
         factor = self._job_factor(job, congested_jobs, now)
+        self._pace[job.id] = factor
         gpus = [
             make_ref("gpu", node, index)
             for node in job.nodes

@@ -6,6 +6,9 @@ from console.api import Batch, Option, Source, SourceContext, SourceType
 from console.sim.scenarios import SCENARIOS
 from console.sim.simulation import Simulation
 
+HISTORY_SECONDS = 300.0
+"""Job history the simulator hands over on its first poll."""
+
 
 class SimSource(Source):
     """Polls a :class:`Simulation`: each poll is one tick of the sim clock."""
@@ -22,9 +25,15 @@ class SimSource(Source):
         self.timeout = max(5.0, interval * 4)
         self.scope = scope
         """``all``, ``fabric``, or one node's name (see ``Simulation.step``)."""
+        self._first = True
 
     async def poll(self) -> Batch:
-        return self.simulation.step(self.scope)
+        batch = self.simulation.step(self.scope)
+        if self._first and self.scope in ("all", "fabric"):
+            # The jobs' own recent history, so baselines and stall onsets are known.
+            batch.samples = self.simulation.job_history(HISTORY_SECONDS) + batch.samples
+        self._first = False
+        return batch
 
 
 def make_sim_sources(context: SourceContext) -> list[Source]:

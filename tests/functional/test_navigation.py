@@ -29,7 +29,7 @@ async def test_enter_drills_in_and_escape_walks_back(make_app: AppFactory) -> No
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.crumbs() == ["Overview"]
         nodes = _table(app, "#nodes")
-        assert nodes.row_count == 5
+        assert nodes.row_count == 6  # 4 compute nodes and 2 storage servers
         assert not app.screen.query_one("#empty-hint").display
         await pilot.press("down", "enter")
         assert app.crumbs() == ["Overview", "node/node02"]

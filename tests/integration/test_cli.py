@@ -54,7 +54,7 @@ def test_snapshot_json_has_the_fixed_keys_and_is_reproducible() -> None:
 def test_snapshot_text_is_a_readable_summary() -> None:
     result = run("snapshot", "--demo", "--scenario", "healthy", "--nodes", "6")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("Watchfloor snapshot: 7 nodes, 48 GPUs")
+    assert result.stdout.startswith("Watchfloor snapshot: 8 nodes, 48 GPUs")
     assert "FINDINGS (0)" in result.stdout
     assert "job/4711" in result.stdout
 

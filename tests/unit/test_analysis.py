@@ -57,7 +57,9 @@ async def test_congested_link_scenario_gives_the_expected_findings() -> None:
     assert ("link-congested", injected["link"]) in found
     assert ("job-stalled", injected["victim"]) in found
     assert ("job-stalled", injected["neighbour"]) not in found
-    assert ("gpu-throttled", injected["decoys"][1]) in found
+    *decoy_links, decoy_gpu = injected["decoys"]
+    assert ("gpu-throttled", decoy_gpu) in found
+    assert all(("link-congested", link) in found for link in decoy_links)
 
 
 async def test_healthy_scenario_has_no_findings() -> None:

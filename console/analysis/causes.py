@@ -1,0 +1,171 @@
+"""Why is this job stalled? Suspected causes, ranked, each with evidence and a ref.
+
+Only what touches the job is considered: links on the shortest (ECMP) paths
+between its nodes, its own GPUs, its own hosts. A congested link that none of
+the job's paths crosses, or a sick GPU of another job, is never blamed for it.
+For a congested link, the jobs whose hosts push the traffic through it are
+named as noisy neighbours, in proportion to their share.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.analysis.gpus import _gpu_finding
+from console.analysis.jobs import Stall, stall_of
+from console.model import Entity
+from console.store import Store
+from console.topology import Fabric, Hop, owner
+
+HOT_UTIL = 70.0
+"""Utilisation (%) from which a link starts to count as a suspect."""
+WAIT_SATURATION = 1e6
+"""``port_xmit_wait`` ticks/s at which back-pressure evidence is at its strongest."""
+GPU_SCORES = {"gpu-lost": 0.95, "gpu-xid": 0.9, "gpu-throttled": 0.7, "gpu-hot": 0.5}
+HOST_CPU_BUSY = 95.0
+
+
+@dataclass
+class Cause:
+    """One suspected cause of a stall."""
+
+    ref: str
+    kind: str
+    """``congested-link``, ``noisy-neighbour``, ``gpu-*`` (as the GPU finding) or
+    ``host-starvation``."""
+    score: float
+    """0..1: how strongly the evidence points here."""
+    evidence: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "kind": self.kind,
+            "score": round(self.score, 3),
+            "evidence": self.evidence,
+            "related": self.related,
+        }
+
+
+@dataclass
+class Explanation:
+    """The drill-down chain for one job."""
+
+    job: str
+    stall: Stall | None
+    causes: list[Cause]
+    paths: dict[tuple[str, str], list[list[Hop]]]
+    """(src node, dst node) → the ECMP paths between them."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "stalled": self.stall is not None,
+            "since": None if self.stall is None else self.stall.since,
+            "loss": None if self.stall is None else round(self.stall.loss, 3),
+            "causes": [cause.to_json() for cause in self.causes],
+        }
+
+
+def congestion(store: Store, link: Entity) -> tuple[float, list[str], bool]:
+    """(score 0..1, evidence, a→b is the busier way) for one link."""
+    util_ab = store.value(link.ref, "link.util_ab") or 0.0
+    util_ba = store.value(link.ref, "link.util_ba") or 0.0
+    forward = util_ab >= util_ba
+    util = max(util_ab, util_ba)
+    sender = str(link.attrs.get("a" if forward else "b"))
+    wait = store.value(sender, "port.xmit_wait") or 0.0
+    ecn = store.value(sender, "port.ecn_marked") or 0.0
+    score = 0.5 * max(0.0, min(1.0, (util - HOT_UTIL) / (100.0 - HOT_UTIL)))
+    score += 0.5 * min(1.0, wait / WAIT_SATURATION)
+    evidence = [f"utilisation {util:.0f}% of {link.attrs.get('speed_gbps', '?')} Gb/s "
+                f"({'a→b' if forward else 'b→a'})"]  # fmt: skip
+    if wait:
+        evidence.append(f"{sender}: port_xmit_wait {wait:,.0f}/s (back-pressure)")
+    if ecn:
+        evidence.append(f"{sender}: {ecn:,.0f} ECN-marked packets/s")
+    return score, evidence, forward
+
+
+def _hosts_by_job(store: Store) -> dict[str, list[str]]:
+    hosts: dict[str, list[str]] = {}
+    for job in store.of_kind("job"):
+        for node in job.attrs.get("nodes", []):
+            hosts.setdefault(node.removeprefix("node/"), []).append(job.ref)
+    return hosts
+
+
+def _neighbours(
+    store: Store, fabric: Fabric, link: Entity, forward: bool, victim: str
+) -> list[tuple[str, float, str]]:
+    """Other jobs pushing traffic through the busy direction of ``link``, with shares."""
+    sender_side = owner(str(link.attrs.get("a" if forward else "b")))
+    # Hosts hanging off the sending side (a leaf's hosts, or the host itself).
+    hosts = [v for v in fabric.neighbours(sender_side) if len(fabric.neighbours(v)) == 1]
+    if len(fabric.neighbours(sender_side)) == 1:
+        hosts = [sender_side]
+    jobs_on = _hosts_by_job(store)
+    volume: dict[str, float] = {}
+    total = 0.0
+    for host in hosts:
+        for port in store.children(f"node/{host}", "port"):
+            rate = store.value(port.ref, "port.tx_bytes") or 0.0
+            total += rate
+            for job in jobs_on.get(host, []):
+                if job != victim:
+                    volume[job] = volume.get(job, 0.0) + rate
+    if not total:
+        return []
+    return sorted(
+        ((job, rate / total, f"its hosts send {rate * 8 / 1e9:,.0f} Gb/s through this side")
+         for job, rate in volume.items() if rate / total >= 0.2),
+        key=lambda item: -item[1],
+    )  # fmt: skip
+
+
+def explain(store: Store, job_ref: str) -> Explanation | None:
+    """The ranked causes of ``job_ref``'s stall (or of its slowness, if not stalled)."""
+    job = store.get(job_ref)
+    if job is None:
+        return None
+    nodes = [ref.removeprefix("node/") for ref in job.attrs.get("nodes", [])]
+    fabric = Fabric.from_store(store)
+    paths: dict[tuple[str, str], list[list[Hop]]] = {}
+    on_paths: dict[str, int] = {}
+    for src, dst in itertools.permutations(nodes, 2):
+        pair = paths[(src, dst)] = fabric.paths(src, dst)
+        for link_ref in {hop[0] for path in pair for hop in path}:
+            on_paths[link_ref] = on_paths.get(link_ref, 0) + 1
+    causes: list[Cause] = []
+    for link_ref in on_paths:
+        link = store.get(link_ref)
+        if link is None:
+            continue
+        score, evidence, forward = congestion(store, link)
+        if score <= 0.05:
+            continue
+        evidence.append(f"on the paths of {on_paths[link_ref]} of the job's node pairs")
+        neighbours = _neighbours(store, fabric, link, forward, job_ref)
+        causes.append(Cause(link_ref, "congested-link", score, evidence,
+                            related=[n for n, _, _ in neighbours]))  # fmt: skip
+        for neighbour, share, why in neighbours:
+            causes.append(Cause(neighbour, "noisy-neighbour", score * 0.9 * share,
+                                [f"{share:.0%} of the traffic on {link_ref}: {why}"],
+                                related=[link_ref]))  # fmt: skip
+    for gpu_ref in job.attrs.get("gpus", []):
+        gpu = store.get(gpu_ref)
+        finding = _gpu_finding(store, gpu) if gpu is not None else None
+        if finding is not None:
+            causes.append(Cause(gpu_ref, finding.kind, GPU_SCORES.get(finding.kind, 0.4),
+                                finding.evidence or [finding.title]))  # fmt: skip
+    for node in nodes:
+        cpu = store.value(f"node/{node}", "node.cpu_util")
+        if cpu is not None and cpu >= HOST_CPU_BUSY:
+            causes.append(Cause(f"node/{node}", "host-starvation", 0.3,
+                                [f"host CPU {cpu:.0f}% busy"]))  # fmt: skip
+    # Strongest evidence first; a neighbour never outranks the link it congests.
+    causes.sort(key=lambda cause: (-cause.score, cause.kind == "noisy-neighbour", cause.ref))
+    return Explanation(job_ref, stall_of(store, job), causes, paths)
