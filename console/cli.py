@@ -70,6 +70,11 @@ def make_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
 
+    explain = commands.add_parser("explain", help="why a job is stalled: the drill-down chain")
+    explain.add_argument("job", help="a job id (4711) or ref (job/4711)")
+    _common(explain, demo=True)
+    explain.add_argument("--format", choices=("json", "text"), default="text")
+
     agent = commands.add_parser("agent", help="serve this node (or a simulated one) over HTTP")
     _common(agent, demo=False)
     agent.add_argument("--listen", default="127.0.0.1:9477", help="HOST:PORT (port 0: any free)")
@@ -136,6 +141,35 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         sys.stdout.write(snapshot_text(engine.store, statuses))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """The drill-down chain for one job, as text or JSON."""
+    from console.analysis.causes import explain
+    from console.headless import explanation_text
+    from console.model import normalize_ref
+    from console.runtime import build_engine
+
+    registry, _config, sources = _runtime(args, demo=args.demo, local=not args.demo)
+    engine = build_engine(sources, registry)
+
+    async def collect() -> None:
+        try:
+            await engine.collect(cycles=2)
+        finally:
+            await engine.stop()
+
+    asyncio.run(collect())
+    ref = normalize_ref(args.job, "job")
+    result = explain(engine.store, ref)
+    if result is None:
+        known = ", ".join(job.ref for job in engine.store.of_kind("job")[:10]) or "none"
+        raise UsageError(f"no job {ref} (known: {known})")
+    if args.format == "json":
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(explanation_text(engine.store, result))
     return 0
 
 
@@ -232,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_plugins(args)
         if args.command == "agent":
             return cmd_agent(args)
+        if args.command == "explain":
+            return cmd_explain(args)
         if args.command == "demo":
             return cmd_tui(args, demo=True)
         return cmd_tui(args, demo=args.demo)

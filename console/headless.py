@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from console.analysis.causes import Explanation
 from console.api import SourceStatus
 from console.model import Entity
 from console.store import Store
@@ -124,3 +126,46 @@ def snapshot_text(store: Store, statuses: list[SourceStatus]) -> str:
             f"{_fmt(throughput)} {unit}"
         )
     return "\n".join(lines) + "\n"
+
+
+def explanation_text(store: Store, result: Explanation) -> str:
+    """``explain`` for a person: the stall, the ranked causes, the paths."""
+    job = store.get(result.job)
+    name = plain(job.name) if job else ""
+    lines = [f"{result.job} {name}"]
+    stall = result.stall
+    if stall is None:
+        lines.append("  not stalled")
+    else:
+        ago = "" if store.time is None else f" ({(store.time - stall.since) / 60:.0f} min ago)"
+        what = "throughput" if stall.metric == "job.throughput" else "GPU utilisation"
+        since = time.strftime("%H:%M:%S", time.localtime(stall.since))
+        lines.append(f"  STALLED since {since}{ago}: -{stall.loss:.0%} {what} "
+                     f"({stall.now:,.0f} of {stall.baseline:,.0f})")  # fmt: skip
+    lines.append("")
+    lines.append("Suspected causes, most likely first:" if result.causes else "No suspect found.")
+    for rank, cause in enumerate(result.causes, 1):
+        lines.append(f" {rank}. {cause.ref}  [{cause.kind}]  score {cause.score:.2f}")
+        lines += [f"      {plain(line)}" for line in cause.evidence]
+        if cause.related:
+            lines.append(f"      related: {', '.join(cause.related)}")
+    hot = {c.ref for c in result.causes if c.kind == "congested-link"}
+    for (src, dst), paths in result.paths.items():
+        lines.append("")
+        lines.append(f"Paths {src} → {dst} ({len(paths)} equal-cost):")
+        for path in paths:
+            hops = []
+            for link_ref, forward in path:
+                util = store.value(link_ref, "link.util_ab" if forward else "link.util_ba")
+                mark = " ◀ HOT" if link_ref in hot and (util or 0) >= HOT_PATH_UTIL else ""
+                hops.append(f"{link_ref.removeprefix('link/')} {_pct(util)}{mark}")
+            lines.append("   " + "  →  ".join(hops))
+    return "\n".join(lines) + "\n"
+
+
+HOT_PATH_UTIL = 90.0
+"""A hop of a path is marked hot when a suspect link is this busy in that direction."""
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}%"
