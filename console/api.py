@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
 from console.model import (
     ENTITY_KINDS,
@@ -82,8 +83,10 @@ __all__ = [
     "SEVERITIES",
     "Analyzer",
     "Batch",
+    "Cause",
     "Command",
     "Entity",
+    "Explanation",
     "Finding",
     "MetricSpec",
     "Option",
@@ -100,8 +103,10 @@ __all__ = [
     "SourceStatus",
     "SourceType",
     "Store",
+    "explain",
     "job_loss",
     "job_state",
+    "link_jobs",
     "link_ref",
     "make_ref",
     "natural_sorted",

@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event")
+ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event", "path")
 """The kinds of entity a ref can name; the first path segment of every ref."""
+VIEW_KINDS: tuple[str, ...] = ("path",)
+"""Refs that name a view rather than a stored entity (``path/4711``: that job's paths)."""
 
 
 def make_ref(kind: str, *parts: object) -> str:

@@ -169,3 +169,12 @@ def explain(store: Store, job_ref: str) -> Explanation | None:
     # Strongest evidence first; a neighbour never outranks the link it congests.
     causes.sort(key=lambda cause: (-cause.score, cause.kind == "noisy-neighbour", cause.ref))
     return Explanation(job_ref, stall_of(store, job), causes, paths)
+
+
+def link_jobs(store: Store, link_ref: str) -> list[tuple[str, float, str]]:
+    """Jobs pushing traffic through the busier direction of a link: (job, share, why)."""
+    link = store.get(link_ref)
+    if link is None:
+        return []
+    _, _, forward = congestion(store, link)
+    return _neighbours(store, Fabric.from_store(store), link, forward, victim="")

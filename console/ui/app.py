@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 
 from console.api import Pane, Source, SourceStatus
 from console.engine import Engine
-from console.model import ref_kind
+from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
 from console.store import Store
 from console.themes_loader import ROLE_DEFAULTS, ThemeSet, load_themes, resolve_theme
@@ -114,7 +114,7 @@ class WatchfloorApp(App[None]):
 
     def open(self, ref: str) -> None:
         """Push the view of ``ref``: the plugin pane for its kind, else a core view."""
-        if ref not in self.store.entities:
+        if ref not in self.store.entities and ref_kind(ref) not in VIEW_KINDS:
             self.notify(f"nothing known as {ref}", severity="warning", markup=False)
             return
         self.push_screen(ViewScreen(self._pane_for(ref), crumb=ref))

@@ -48,6 +48,8 @@ EMPTY_HINT = (
 class OverviewPane(PaneBase):
     """The home screen's body."""
 
+    _focused = False
+
     DEFAULT_CSS = """
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
     OverviewPane .panel { border: round $panel; height: 1fr; }
@@ -76,6 +78,11 @@ class OverviewPane(PaneBase):
                 )
 
     def refresh_view(self) -> None:
+        findings = self.query_one("#findings", EntityTable)
+        if not self._focused and self.context.store.findings:
+            # What needs attention first: Enter on the top finding starts the walk.
+            self._focused = True
+            findings.focus()
         self.query_one("#empty-hint").display = self.context.store.count("node") == 0
         self.query_one("#nodes", EntityTable).sync(self._node_rows())
         self.query_one("#findings", EntityTable).sync(self._finding_rows())

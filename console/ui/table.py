@@ -63,9 +63,12 @@ class EntityTable(ScrollView, can_focus=True):
         context: PaneContext,
         columns: Sequence[str],
         openable: bool = True,
+        on_open: Callable[[str], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.on_open = on_open
+        """Called with the row key on ``Enter`` instead of opening it as a ref."""
         self.context = context
         """Where ``Enter`` sends the selected ref."""
         self.column_names = list(columns)
@@ -268,5 +271,9 @@ class EntityTable(ScrollView, can_focus=True):
 
     def action_open_row(self) -> None:
         ref = self.selected_ref
-        if ref is not None and self.openable:
+        if ref is None or not self.openable:
+            return
+        if self.on_open is not None:
+            self.on_open(ref)
+        else:
             self.context.open(ref)

@@ -8,6 +8,6 @@ from watchfloor_fabric.pane import create_fabric_pane
 plugin = Plugin(
     name="fabric",
     version="0.1.0",
-    panes=(Pane("fabric", "Fabric", create_fabric_pane, opens=("link",), key="f"),),
+    panes=(Pane("fabric", "Fabric", create_fabric_pane, opens=("link", "path"), key="f"),),
 )
 """What the entry point ``fabric`` resolves to."""

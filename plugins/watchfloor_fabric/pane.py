@@ -14,8 +14,10 @@ from console.api import (
     PaneBase,
     PaneContext,
     cell,
+    explain,
     findings_text,
     fmt,
+    link_jobs,
     metrics_text,
     role_style,
     title_bar,
@@ -74,10 +76,18 @@ class LinkList(PaneBase):
 class LinkDetail(DetailPane):
     """One link: utilisation history each way, both ports' counters, findings."""
 
-    SECTIONS = ("util", "ends", "findings")
+    SECTIONS = ("util", "jobs", "ends", "findings")
 
     def sections(self, entity: Entity) -> dict[str, Text]:
         store = self.context.store
+        jobs = Text("Jobs whose traffic crosses it (busier direction):\n", style="bold")
+        crossing = link_jobs(store, entity.ref)
+        for job_ref, share, why in crossing:
+            job = store.get(job_ref)
+            jobs.append(f"  {job_ref}  {cell(job.name if job else '', limit=40).plain}  "
+                        f"{share:.0%} of the traffic ({cell(why, limit=80).plain})\n")  # fmt: skip
+        if not crossing:
+            jobs.append("  none measurable\n", style="dim")
         util = Text(f"{cell(entity.name, limit=80).plain}   ")
         util.append(f"{entity.attrs.get('speed_gbps', '?')} Gb/s\n")
         util.append_text(metrics_text(store, entity.ref, LINK_METRICS, width=40))
@@ -86,9 +96,71 @@ class LinkDetail(DetailPane):
             port = str(entity.attrs.get(end))
             ends.append(f"\n{end}: {cell(port, limit=80).plain}\n", style="bold")
             ends.append_text(metrics_text(store, port, PORT_METRICS, width=40))
-        return {"util": util, "ends": ends, "findings": findings_text(self, store, entity.ref)}
+        return {
+            "util": util, "jobs": jobs, "ends": ends,
+            "findings": findings_text(self, store, entity.ref),
+        }  # fmt: skip
+
+
+class PathView(PaneBase):
+    """A job's fabric paths hop by hop (``path/<job id>``), the suspect link marked.
+
+    The cursor starts on the most suspected link; ``Enter`` opens a link.
+    """
+
+    def __init__(self, context: PaneContext, ref: str | None = None) -> None:
+        super().__init__(context, ref)
+        self._placed = False
+
+    def compose(self) -> ComposeResult:
+        job = (self.ref or "").replace("path/", "job/", 1)
+        yield title_bar(f"Fabric paths of {job}, hop by hop")
+        yield EntityTable(self.context, ("Hop", "Between", "Util", "Xmit wait/s", "Suspect"))
+
+    def refresh_view(self) -> None:
+        store = self.context.store
+        job = (self.ref or "").replace("path/", "job/", 1)
+        explanation = explain(store, job)
+        if explanation is None:
+            return
+        scores = {c.ref: c.score for c in explanation.causes if c.kind == "congested-link"}
+        rows: dict[str, list[Text]] = {}
+        for (src, dst), paths in explanation.paths.items():
+            for path in paths:
+                for link_ref, forward in path:
+                    if link_ref in rows:
+                        continue
+                    link = store.get(link_ref)
+                    a, b = (
+                        str(link.attrs.get("a")) if link else "",
+                        str(link.attrs.get("b")) if link else "",
+                    )
+                    sender, receiver = (a, b) if forward else (b, a)
+                    util = store.value(link_ref, "link.util_ab" if forward else "link.util_ba")
+                    suspect = scores.get(link_ref)
+                    hot = suspect is not None and (util or 0) >= HOT_UTIL
+                    style = role_style(self, "link-congested", bold=True) if hot else ""
+                    rows[link_ref] = [
+                        cell(f"{sender.removeprefix('port/')} → {receiver.removeprefix('port/')}",
+                             limit=60),
+                        cell(f"{src} → {dst}"),
+                        cell(fmt(util, "%"), style=style),
+                        cell(fmt(store.value(sender, "port.xmit_wait"))),
+                        cell(f"◀ HOT {suspect:.2f}" if hot and suspect else "", style=style),
+                    ]  # fmt: skip
+        table = self.query_one(EntityTable)
+        table.sync(rows.items())
+        if not self._placed and scores:
+            self._placed = True
+            top = max(scores, key=lambda ref: scores[ref])
+            if top in rows:
+                table.cursor_row = list(rows).index(top)
 
 
 def create_fabric_pane(context: PaneContext, ref: str | None) -> PaneBase:
-    """The pane factory: the link list, or one link."""
-    return LinkList(context) if ref is None else LinkDetail(context, ref)
+    """The pane factory: the link list, a job's paths, or one link."""
+    if ref is None:
+        return LinkList(context)
+    if ref.startswith("path/"):
+        return PathView(context, ref)
+    return LinkDetail(context, ref)

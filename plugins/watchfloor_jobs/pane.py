@@ -14,7 +14,7 @@ from console.api import (
     PaneContext,
     Store,
     cell,
-    findings_text,
+    explain,
     fmt,
     fmt_age,
     job_loss,
@@ -67,17 +67,33 @@ class JobList(PaneBase):
 
 
 class JobDetail(PaneBase):
-    """One job: what it is, how it is doing, its ranks (GPUs), its findings."""
+    """One job: how it is doing, its suspected causes ranked, and its ranks (GPUs).
+
+    ``Enter`` on a congested-link cause opens the job's fabric paths with that
+    link marked; on any other cause, the entity it names.
+    """
 
     DEFAULT_CSS = """
-    JobDetail > #job-findings { height: auto; max-height: 12; }
+    JobDetail > #causes { height: auto; max-height: 12; }
+    JobDetail > #evidence { height: auto; max-height: 8; }
+    JobDetail > #ranks { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
         yield title_bar(self.ref or "")
         yield Static(id="summary", classes="pane-body")
-        yield Static(id="job-findings", classes="pane-body")
+        yield title_bar("Suspected causes, most likely first")
+        yield EntityTable(self.context, ("#", "Cause", "Kind", "Score", "Evidence"), id="causes",
+                          on_open=self._open_cause)  # fmt: skip
+        yield Static(id="evidence", classes="pane-body")
+        yield title_bar("Ranks")
         yield EntityTable(self.context, ("GPU", "Util", "History", "Temp", "Power"), id="ranks")
+
+    def _open_cause(self, ref: str) -> None:
+        if ref.startswith("link/") and self.ref:
+            self.context.open(f"path/{self.ref.removeprefix('job/')}")
+        else:
+            self.context.open(ref)
 
     def refresh_view(self) -> None:
         store = self.context.store
@@ -103,7 +119,19 @@ class JobDetail(PaneBase):
         summary.append(f"throughput {fmt(store.value(job.ref, 'job.throughput'))} {unit}  ")
         summary.append(spark(history, 30))
         self.query_one("#summary", Static).update(summary)
-        self.query_one("#job-findings", Static).update(findings_text(self, store, job.ref))
+        explanation = explain(store, job.ref)
+        causes = explanation.causes if explanation else []
+        table = self.query_one("#causes", EntityTable)
+        table.sync(
+            (cause.ref, [cell(rank), cell(cause.ref, limit=48), cell(cause.kind),
+                         cell(f"{cause.score:.2f}"), cell("; ".join(cause.evidence), limit=90)])
+            for rank, cause in enumerate(causes, 1)
+        )  # fmt: skip
+        evidence = Text()
+        chosen = next((c for c in causes if c.ref == table.selected_ref), None)
+        for line in chosen.evidence if chosen else ["no suspect found"]:
+            evidence.append("  " + cell(line, limit=160).plain + "\n", style="dim")
+        self.query_one("#evidence", Static).update(evidence)
         self.query_one("#ranks", EntityTable).sync(self._ranks(job.attrs.get("gpus", [])))
 
     def _ranks(self, gpus: list[str]) -> Iterable[tuple[str, list[Text]]]:

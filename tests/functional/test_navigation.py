@@ -187,3 +187,22 @@ async def test_an_empty_fleet_explains_itself() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.screen.query_one("#empty-hint").display
+
+
+async def test_three_keystrokes_from_the_overview_to_the_congested_link(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(seed=7)
+    async with app.run_test(size=(120, 40)) as pilot:
+        injected = app.store.source_meta["sim"]["injected"]
+        await pilot.press("enter")  # the top finding: the stalled job
+        assert app.crumbs() == ["Overview", injected["victim"]]
+        await pilot.press("enter")  # its top cause: the congested link, on its paths
+        assert app.crumbs()[-1] == "path/4711"
+        await pilot.press("enter")  # the marked hop: the link itself
+        assert app.crumbs() == ["Overview", "job/4711", "path/4711", injected["link"]]
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert str(injected["link"]).removeprefix("link/").split("~")[0] in text
+        assert str(injected["neighbour"]) in text  # the job whose traffic crosses it
+        await pilot.press("escape", "escape", "escape")
+        assert app.crumbs() == ["Overview"]

@@ -105,3 +105,17 @@ def test_plugins_lists_faulty_plugins_as_failed_with_reasons(faulty_plugin_site:
     assert "needs plugin API 99" in rows["oldapi"]
     for name in ("fabric", "gpu", "jobs"):
         assert rows[name].split()[2] == "loaded"
+
+
+def test_explain_prints_the_chain_as_json_and_text() -> None:
+    result = run("explain", "4711", "--demo", "--seed", "3", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    chain = json.loads(result.stdout)
+    assert chain["job"] == "job/4711" and chain["stalled"] is True
+    snapshot = json.loads(run("snapshot", "--demo", "--seed", "3", "--format", "json").stdout)
+    assert chain["causes"][0]["ref"] == snapshot["sim"]["injected"]["link"]
+    assert chain["causes"][0]["evidence"]
+    text = run("explain", "job/4711", "--demo", "--seed", "3")
+    assert "STALLED since" in text.stdout and "◀ HOT" in text.stdout
+    missing = run("explain", "9999", "--demo")
+    assert missing.returncode == 2 and "no job job/9999" in missing.stderr
