@@ -31,7 +31,8 @@ async def test_enter_drills_in_and_escape_walks_back(make_app: AppFactory) -> No
         nodes = _table(app, "#nodes")
         assert nodes.row_count == 6  # 4 compute nodes and 2 storage servers
         assert not app.screen.query_one("#empty-hint").display
-        await pilot.press("down", "enter")
+        assert app.focused is app.screen.query_one("#findings")  # what needs attention
+        await pilot.press("shift+tab", "down", "enter")  # back to the nodes grid
         assert app.crumbs() == ["Overview", "node/node02"]
         await pilot.press("enter")  # first GPU of the node
         assert app.crumbs() == ["Overview", "node/node02", "gpu/node02/0"]
