@@ -70,7 +70,7 @@ def _check_type(value: Any, types: tuple[type, ...]) -> bool:
     return isinstance(value, types)
 
 
-class _Where:
+class YamlWhere:
     """Turns a YAML node into a `file:line:` error."""
 
     def __init__(self, path: str) -> None:
@@ -81,7 +81,7 @@ class _Where:
         return ConfigError(f"{self.path}:{line}: {message}")
 
 
-def _scalar(node: yaml.Node) -> Any:
+def yaml_scalar(node: yaml.Node) -> Any:
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)
@@ -89,13 +89,13 @@ def _scalar(node: yaml.Node) -> Any:
         loader.dispose()
 
 
-def _mapping_items(loader: _Where, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
+def yaml_mapping(loader: YamlWhere, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node]]:
     if not isinstance(node, yaml.MappingNode):
         raise loader.error(node, f"{what} must be a mapping of keys to values")
     items = []
     seen: set[str] = set()
     for key_node, value_node in node.value:
-        key = _scalar(key_node)
+        key = yaml_scalar(key_node)
         if not isinstance(key, str):
             raise loader.error(key_node, f"{what}: keys must be strings, not {key!r}")
         if key in seen:
@@ -105,8 +105,8 @@ def _mapping_items(loader: _Where, node: yaml.Node, what: str) -> list[tuple[str
     return items
 
 
-def _option_value(loader: _Where, option: Option, node: yaml.Node, where: str) -> Any:
-    value = _scalar(node)
+def _option_value(loader: YamlWhere, option: Option, node: yaml.Node, where: str) -> Any:
+    value = yaml_scalar(node)
     if not _check_type(value, option.types):
         raise loader.error(
             node, f"{where}: {option.name!r} must be {_type_name(option.types)}, not {value!r}"
@@ -115,14 +115,14 @@ def _option_value(loader: _Where, option: Option, node: yaml.Node, where: str) -
 
 
 def _source_entry(
-    loader: _Where, index: int, node: yaml.Node, source_types: Mapping[str, SourceType]
+    loader: YamlWhere, index: int, node: yaml.Node, source_types: Mapping[str, SourceType]
 ) -> SourceEntry:
     where = f"sources[{index}]"
-    items = dict(_mapping_items(loader, node, where))
+    items = dict(yaml_mapping(loader, node, where))
     type_node = items.pop("type", None)
     if type_node is None:
         raise loader.error(node, f"{where}: missing 'type' (one of: {', '.join(source_types)})")
-    type_name = _scalar(type_node)
+    type_name = yaml_scalar(type_node)
     source_type = source_types.get(type_name) if isinstance(type_name, str) else None
     if source_type is None:
         known = ", ".join(sorted(source_types))
@@ -148,40 +148,45 @@ def _source_entry(
     return SourceEntry(type_name, options, node.start_mark.line + 1)
 
 
-def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -> Config:
-    """Validate config text; raise :class:`ConfigError` naming ``path`` and the line."""
-    loader = _Where(path)
+def compose_yaml(text: str, path: str) -> yaml.Node | None:
+    """The YAML node tree (which keeps line numbers), or ConfigError naming the line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise ConfigError(f"{path}:{line}: not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}:1: not valid YAML: {exc}") from None
+
+
+def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -> Config:
+    """Validate config text; raise :class:`ConfigError` naming ``path`` and the line."""
+    loader = YamlWhere(path)
+    root = compose_yaml(text, path)
     config = Config(path=Path(path))
     if root is None:
         return config
-    for key, node in _mapping_items(loader, root, "config"):
+    for key, node in yaml_mapping(loader, root, "config"):
         if key not in TOP_LEVEL_KEYS:
             raise loader.error(node, f"unknown key {key!r} (allowed: {', '.join(TOP_LEVEL_KEYS)})")
         if key == "interval":
-            value = _scalar(node)
+            value = yaml_scalar(node)
             if not _check_type(value, (float,)) or value <= 0:
                 raise loader.error(node, f"'interval' must be a positive number, not {value!r}")
             config.interval = float(value)
         elif key == "theme":
-            value = _scalar(node)
+            value = yaml_scalar(node)
             if not isinstance(value, str):
                 raise loader.error(node, f"'theme' must be a string, not {value!r}")
             config.theme = value
         elif key == "topology":
-            value = _scalar(node)
+            value = yaml_scalar(node)
             if not isinstance(value, str):
                 raise loader.error(node, f"'topology' must be a file path, not {value!r}")
             config.topology = config.base_dir / value
         elif key == "sources":
-            if isinstance(node, yaml.ScalarNode) and _scalar(node) is None:
+            if isinstance(node, yaml.ScalarNode) and yaml_scalar(node) is None:
                 continue
             if not isinstance(node, yaml.SequenceNode):
                 raise loader.error(node, "'sources' must be a list of source entries")

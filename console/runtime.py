@@ -22,11 +22,12 @@ from console.plugins import PluginRecord, Registry, discover
 from console.sim.source import SIM_SOURCE
 from console.store import Store
 from console.text import plain
+from console.topology_file import TOPOLOGY_SOURCE
 
 CORE_PLUGIN = Plugin(
     name="core",
     version=__version__,
-    source_types=(SIM_SOURCE, AGENT_SOURCE),
+    source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE),
     analyzers=CORE_ANALYZERS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""
@@ -110,6 +111,8 @@ def build_sources(
             if t.local_default
         ]
     entries += config.sources
+    if config.topology is not None:
+        entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
     sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
     _unique_names(sources)
     return sources
