@@ -70,17 +70,25 @@ class Explanation:
         }
 
 
-def congestion(store: Store, link: Entity) -> tuple[float, list[str], bool]:
-    """(score 0..1, evidence, a→b is the busier way) for one link."""
+def congestion_score(store: Store, link: Entity) -> tuple[float, bool]:
+    """(score 0..1, a→b is the busier way): utilisation past 70% and back-pressure."""
     util_ab = store.value(link.ref, "link.util_ab") or 0.0
     util_ba = store.value(link.ref, "link.util_ba") or 0.0
     forward = util_ab >= util_ba
-    util = max(util_ab, util_ba)
+    util = util_ab if forward else util_ba
+    sender = link.attrs.get("a" if forward else "b")
+    wait = (store.value(sender, "port.xmit_wait") or 0.0) if sender else 0.0
+    score = 0.5 * max(0.0, min(1.0, (util - HOT_UTIL) / (100.0 - HOT_UTIL)))
+    return score + 0.5 * min(1.0, wait / WAIT_SATURATION), forward
+
+
+def congestion(store: Store, link: Entity) -> tuple[float, list[str], bool]:
+    """(score 0..1, evidence, a→b is the busier way) for one link."""
+    score, forward = congestion_score(store, link)
+    util = store.value(link.ref, "link.util_ab" if forward else "link.util_ba") or 0.0
     sender = str(link.attrs.get("a" if forward else "b"))
     wait = store.value(sender, "port.xmit_wait") or 0.0
     ecn = store.value(sender, "port.ecn_marked") or 0.0
-    score = 0.5 * max(0.0, min(1.0, (util - HOT_UTIL) / (100.0 - HOT_UTIL)))
-    score += 0.5 * min(1.0, wait / WAIT_SATURATION)
     evidence = [f"utilisation {util:.0f}% of {link.attrs.get('speed_gbps', '?')} Gb/s "
                 f"({'a→b' if forward else 'b→a'})"]  # fmt: skip
     if wait:

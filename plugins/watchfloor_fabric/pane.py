@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from rich.text import Text
 from textual.app import ComposeResult
 
@@ -14,6 +12,7 @@ from console.api import (
     PaneBase,
     PaneContext,
     cell,
+    congestion_score,
     explain,
     findings_text,
     fmt,
@@ -32,45 +31,43 @@ PORT_METRICS = (
 
 
 class LinkList(PaneBase):
-    """Every link, busiest first."""
+    """Every link, most congested first (utilisation past 70% and back-pressure)."""
 
     def compose(self) -> ComposeResult:
-        yield title_bar("Fabric links")
-        yield EntityTable(self.context, ("Link", "Tier", "Util", "a→b", "b→a", "Xmit wait/s"))
+        yield title_bar("Fabric links, most congested first")
+        yield EntityTable(
+            self.context, ("Link", "Tier", "Score", "Util", "a→b", "b→a", "Xmit wait/s")
+        )
+
+    _scores: dict[str, float] = {}
 
     def refresh_view(self) -> None:
-        self.query_one(EntityTable).sync(self._rows())
-
-    def _rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
-        rows = []
-        for link in store.of_kind("link"):
-            util = store.value(link.ref, "link.util")
-            waits = [
-                w
-                for end in ("a", "b")
-                if (w := store.value(str(link.attrs.get(end)), "port.xmit_wait")) is not None
-            ]
-            hot = util is not None and util >= HOT_UTIL
-            rows.append(
-                (
-                    -(util or 0.0),
-                    link.ref,
-                    [
-                        cell(link.name, limit=60),
-                        cell(link.attrs.get("tier", "")),
-                        cell(
-                            fmt(util, "%"), style=role_style(self, "link-congested") if hot else ""
-                        ),
-                        cell(fmt(store.value(link.ref, "link.util_ab"), "%")),
-                        cell(fmt(store.value(link.ref, "link.util_ba"), "%")),
-                        cell(fmt(max(waits) if waits else None)),
-                    ],
-                )
-            )
-        rows.sort(key=lambda r: (r[0], r[1]))
-        for _, ref, row in rows:
-            yield ref, row
+        scored = [(congestion_score(store, link)[0], link.ref) for link in store.of_kind("link")]
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        self._scores = {ref: score for score, ref in scored}
+        # Rows are built only for the links in view: a fabric has tens of thousands.
+        self.query_one(EntityTable).sync_keys([ref for _, ref in scored], self._row)
+
+    def _row(self, ref: str) -> list[Text]:
+        store = self.context.store
+        link = store.get(ref)
+        if link is None:
+            return [cell(ref)]
+        util = store.value(ref, "link.util")
+        ends = (str(link.attrs.get(end)) for end in ("a", "b"))
+        waits = [w for port in ends if (w := store.value(port, "port.xmit_wait")) is not None]
+        score = self._scores.get(ref, 0.0)
+        hot = role_style(self, "link-congested", bold=True) if score >= 0.5 else ""
+        return [
+            cell(link.name, limit=60),
+            cell(link.attrs.get("tier", "")),
+            cell(f"{score:.2f}", style=hot),
+            cell(fmt(util, "%"), style=hot),
+            cell(fmt(store.value(ref, "link.util_ab"), "%")),
+            cell(fmt(store.value(ref, "link.util_ba"), "%")),
+            cell(fmt(max(waits) if waits else None)),
+        ]
 
 
 class LinkDetail(DetailPane):

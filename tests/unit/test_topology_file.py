@@ -8,6 +8,7 @@ import pytest
 
 from console.config import ConfigError
 from console.engine import Engine
+from console.model import Batch
 from console.runtime import build_sources, load_registry, read_config
 from console.store import Store
 from console.topology import Fabric
@@ -35,7 +36,6 @@ links:
 def test_a_topology_gives_the_graph_and_its_equal_cost_paths() -> None:
     entities = parse_topology(TOPOLOGY, "topo.yaml")
     store = Store()
-    from console.model import Batch
 
     store.apply(Batch(entities=entities), "topology", 1.0)
     assert store.count("link") == 6 and store.count("switch") == 4
