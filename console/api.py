@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from console.analysis.causes import Cause, Explanation, congestion_score, explain, link_jobs
+from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
 from console.model import (
     ENTITY_KINDS,
@@ -103,7 +103,6 @@ __all__ = [
     "SourceStatus",
     "SourceType",
     "Store",
-    "congestion_score",
     "explain",
     "job_loss",
     "job_state",

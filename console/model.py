@@ -143,6 +143,7 @@ METRICS: dict[str, MetricSpec] = {
         _spec("link.util", "%", "utilisation, busier direction"),
         _spec("link.util_ab", "%", "utilisation, a→b"),
         _spec("link.util_ba", "%", "utilisation, b→a"),
+        _spec("link.score", "", "congestion score, 0 (fine) to 1 (saturated and back-pressured)"),
         _spec("job.throughput", "samples/s", "throughput the job reports", timed=True),
         _spec("job.gpu_util", "%", "mean SM utilisation over the job's GPUs", timed=True),
     )

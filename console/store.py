@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from console.model import METRICS, Batch, Entity, Finding, is_counter, ref_kind
+from console.model import METRICS, Batch, Entity, Finding, ref_kind
 
 COUNTERS = frozenset(name for name, spec in METRICS.items() if spec.counter)
 """Counter metrics (kept as a set: this is checked for every sample)."""
@@ -176,7 +176,7 @@ class Store:
         reading = self._latest.get((ref, metric))
         if reading is None:
             return None
-        return reading.rate if is_counter(metric) else reading.value
+        return reading.rate if metric in COUNTERS else reading.value
 
     def raw(self, ref: str, metric: str) -> float | None:
         """The newest raw value (a counter's count rather than its rate)."""

@@ -15,14 +15,11 @@ from typing import Any
 
 from console.analysis.gpus import _gpu_finding
 from console.analysis.jobs import Stall, stall_of
+from console.analysis.links import congestion_score
 from console.model import Entity
 from console.store import Store
 from console.topology import Fabric, Hop, owner
 
-HOT_UTIL = 70.0
-"""Utilisation (%) from which a link starts to count as a suspect."""
-WAIT_SATURATION = 1e6
-"""``port_xmit_wait`` ticks/s at which back-pressure evidence is at its strongest."""
 GPU_SCORES = {"gpu-lost": 0.95, "gpu-xid": 0.9, "gpu-throttled": 0.7, "gpu-hot": 0.5}
 HOST_CPU_BUSY = 95.0
 
@@ -68,18 +65,6 @@ class Explanation:
             "loss": None if self.stall is None else round(self.stall.loss, 3),
             "causes": [cause.to_json() for cause in self.causes],
         }
-
-
-def congestion_score(store: Store, link: Entity) -> tuple[float, bool]:
-    """(score 0..1, a→b is the busier way): utilisation past 70% and back-pressure."""
-    util_ab = store.value(link.ref, "link.util_ab") or 0.0
-    util_ba = store.value(link.ref, "link.util_ba") or 0.0
-    forward = util_ab >= util_ba
-    util = util_ab if forward else util_ba
-    sender = link.attrs.get("a" if forward else "b")
-    wait = (store.value(sender, "port.xmit_wait") or 0.0) if sender else 0.0
-    score = 0.5 * max(0.0, min(1.0, (util - HOT_UTIL) / (100.0 - HOT_UTIL)))
-    return score + 0.5 * min(1.0, wait / WAIT_SATURATION), forward
 
 
 def congestion(store: Store, link: Entity) -> tuple[float, list[str], bool]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.model import Finding
+from console.model import Entity, Finding
 from console.store import Store
 
 CONGESTED_UTIL = 90.0
@@ -20,8 +20,26 @@ def _direction_util(store: Store, port: str, speed_gbps: float) -> float | None:
     return min(100.0, rate * 8 / (speed_gbps * 1e9) * 100)
 
 
+SUSPECT_UTIL = 70.0
+"""Utilisation (%) from which a link starts to score as congested."""
+WAIT_SATURATION = 1e6
+"""``port_xmit_wait`` ticks/s at which back-pressure evidence is at its strongest."""
+
+
+def congestion_score(store: Store, link: Entity) -> tuple[float, bool]:
+    """(score 0..1, a→b is the busier way): utilisation past 70% and back-pressure."""
+    util_ab = store.value(link.ref, "link.util_ab") or 0.0
+    util_ba = store.value(link.ref, "link.util_ba") or 0.0
+    forward = util_ab >= util_ba
+    util = util_ab if forward else util_ba
+    sender = link.attrs.get("a" if forward else "b")
+    wait = (store.value(sender, "port.xmit_wait") or 0.0) if sender else 0.0
+    score = 0.5 * max(0.0, min(1.0, (util - SUSPECT_UTIL) / (100.0 - SUSPECT_UTIL)))
+    return score + 0.5 * min(1.0, wait / WAIT_SATURATION), forward
+
+
 def derive_link_util(store: Store) -> Iterable[Finding]:
-    """Record ``link.util_ab``, ``link.util_ba`` and ``link.util`` for every link."""
+    """Record ``link.util_ab``, ``link.util_ba``, ``link.util`` and ``link.score``."""
     time = store.time
     if time is None:
         return []
@@ -33,6 +51,7 @@ def derive_link_util(store: Store) -> Iterable[Finding]:
         store.record(link.ref, "link.util_ba", ba, time)
         known = [u for u in (ab, ba) if u is not None]
         store.record(link.ref, "link.util", max(known) if known else None, time)
+        store.record(link.ref, "link.score", congestion_score(store, link)[0], time)
     return []
 
 

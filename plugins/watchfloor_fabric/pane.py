@@ -12,7 +12,6 @@ from console.api import (
     PaneBase,
     PaneContext,
     cell,
-    congestion_score,
     explain,
     findings_text,
     fmt,
@@ -43,7 +42,8 @@ class LinkList(PaneBase):
 
     def refresh_view(self) -> None:
         store = self.context.store
-        scored = [(congestion_score(store, link)[0], link.ref) for link in store.of_kind("link")]
+        scored = [(store.value(link.ref, "link.score") or 0.0, link.ref)
+                  for link in store.of_kind("link")]  # fmt: skip
         scored.sort(key=lambda item: (-item[0], item[1]))
         self._scores = {ref: score for score, ref in scored}
         # Rows are built only for the links in view: a fabric has tens of thousands.
