@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from console.analysis.gpus import gpu_health
-from console.analysis.jobs import job_gpu_util, stalled_jobs
+from console.analysis.jobs import attach_process_gpus, job_gpu_util, stalled_jobs
 from console.analysis.links import congested_links, derive_link_util
 
-CORE_ANALYZERS = (derive_link_util, job_gpu_util, congested_links, stalled_jobs, gpu_health)
+CORE_ANALYZERS = (
+    derive_link_util,
+    attach_process_gpus,
+    job_gpu_util,
+    congested_links,
+    stalled_jobs,
+    gpu_health,
+)
 """Run in this order: derived metrics first, then the findings that read them."""

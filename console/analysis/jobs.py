@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from console.model import Entity, Finding
-from console.store import Store
+from console.store import Store, natural_sorted
 
 STALL_RATIO = 0.6
 """A job below this fraction of its baseline is stalled."""
@@ -29,6 +29,31 @@ class Stall:
     def loss(self) -> float:
         """Fraction of the baseline lost (0.62 for -62%)."""
         return 1.0 - self.now / self.baseline if self.baseline else 0.0
+
+
+def attach_process_gpus(store: Store) -> Iterable[Finding]:
+    """Add to each job the GPUs whose processes carry its ``SLURM_JOB_ID``.
+
+    The scheduler does not always say which GPU indices a job got (``IDX:N/A``);
+    the node agent sees the job id in each GPU process's environment.
+    """
+    found: dict[str, set[str]] = {}
+    for gpu in store.of_kind("gpu"):
+        for process in gpu.attrs.get("processes") or ():
+            job_id = process.get("slurm_job") if isinstance(process, dict) else None
+            if job_id:
+                found.setdefault(f"job/{job_id}", set()).add(gpu.ref)
+    for ref, gpus in found.items():
+        job = store.get(ref)
+        if job is None:
+            continue
+        known = set(job.attrs.get("gpus", []))
+        if not gpus <= known:
+            job.attrs["gpus"] = natural_sorted(known | gpus)
+            nodes = {g.split("/")[1] for g in job.attrs["gpus"]}
+            job.attrs["nodes"] = natural_sorted({*job.attrs.get("nodes", []),
+                                                 *(f"node/{n}" for n in nodes)})  # fmt: skip
+    return []
 
 
 def job_gpu_util(store: Store) -> Iterable[Finding]:

@@ -74,7 +74,7 @@ class NvmlReader:
         self._xid_lock = threading.Lock()
         self._xid_thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._users: dict[int, tuple[str, str]] = {}
+        self._users: dict[int, tuple[str, str, str | None]] = {}
 
     # -- one call ------------------------------------------------------------
 
@@ -342,7 +342,7 @@ class NvmlReader:
         processes = []
         for process in running:
             pid = int(process.pid)
-            user, command = self._owner(pid)
+            user, command, slurm_job = self._owner(pid)
             used = getattr(process, "usedGpuMemory", None)
             processes.append(
                 {
@@ -351,19 +351,29 @@ class NvmlReader:
                     "command": command,
                     "gpu_mem_mib": None if used is None else used / MIB,
                     "sm_share": cache.sm_share.get(pid),
+                    "slurm_job": slurm_job,
                 }
             )
         return processes
 
-    def _owner(self, pid: int) -> tuple[str, str]:
+    def _owner(self, pid: int) -> tuple[str, str, str | None]:
+        """(user, command, Slurm job id) of a process, read once per pid."""
         known = self._users.get(pid)
         if known is not None:
             return known
         try:
             process = psutil.Process(pid)
-            owner = (process.username(), plain(" ".join(process.cmdline()) or process.name()))
+            user = process.username()
+            command = plain(" ".join(process.cmdline()) or process.name())
         except (psutil.Error, OSError):
-            owner = ("?", "?")  # another container's PID namespace, or gone
+            self._users[pid] = ("?", "?", None)  # another PID namespace, or gone
+            return self._users[pid]
+        try:
+            # Which Slurm job a GPU process belongs to (root, or the same user, can see it).
+            job = process.environ().get("SLURM_JOB_ID")
+        except (psutil.Error, OSError):
+            job = None
+        owner = (user, command, plain(job, 32) if job else None)
         if len(self._users) > 4096:
             self._users.clear()
         self._users[pid] = owner

@@ -66,3 +66,18 @@ async def test_healthy_scenario_has_no_findings() -> None:
     engine = Engine(Store(), [SimSource(Simulation(scenario="healthy"), 1.0)], CORE_ANALYZERS)
     await engine.collect(2)
     assert engine.store.findings == []
+
+
+def test_gpu_processes_tie_gpus_to_their_slurm_job() -> None:
+    from console.analysis.jobs import attach_process_gpus
+
+    store = Store()
+    job = Entity("job/77", "bert", attrs={"nodes": ["node/gpu001"], "gpus": []})
+    gpus = [
+        Entity(f"gpu/gpu00{n}/{i}", "GPU", attrs={"processes": [{"pid": 1, "slurm_job": job_id}]})
+        for n, i, job_id in ((1, 0, "77"), (2, 3, "77"), (1, 1, "78"))
+    ]
+    store.apply(Batch(entities=[job, *gpus]), "t", 1.0)
+    attach_process_gpus(store)
+    assert store.get("job/77").attrs["gpus"] == ["gpu/gpu001/0", "gpu/gpu002/3"]  # type: ignore[union-attr]
+    assert store.get("job/77").attrs["nodes"] == ["node/gpu001", "node/gpu002"]  # type: ignore[union-attr]

@@ -177,3 +177,23 @@ def test_xid_watcher_thread_starts_and_stops() -> None:
     assert isinstance(reader._xid_thread, threading.Thread) and reader._xid_thread.is_alive()
     reader.stop()
     assert not reader._xid_thread.is_alive()
+
+
+def test_a_gpu_process_is_tied_to_its_slurm_job() -> None:
+    import os
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE, env={**os.environ, "SLURM_JOB_ID": "4711"},
+    )  # fmt: skip
+    try:
+        reader, _ = _reader(FakeGpu(processes=[(child.pid, 1024), (os.getpid(), 10)]))
+        processes = _attrs(reader.collect(), "gpu/gpu01/0")["processes"]
+        jobs = {p["pid"]: p["slurm_job"] for p in processes}
+        assert jobs[child.pid] == "4711"
+        assert jobs[os.getpid()] == os.environ.get("SLURM_JOB_ID")
+        assert next(p for p in processes if p["pid"] == child.pid)["user"] != "?"
+    finally:
+        child.communicate(b"")
