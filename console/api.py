@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
+from console.analysis.thresholds import THRESHOLDS, Thresholds
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -81,6 +82,7 @@ __all__ = [
     "ENTITY_KINDS",
     "METRICS",
     "SEVERITIES",
+    "THRESHOLDS",
     "Analyzer",
     "Batch",
     "Cause",
@@ -103,6 +105,7 @@ __all__ = [
     "SourceStatus",
     "SourceType",
     "Store",
+    "Thresholds",
     "explain",
     "job_loss",
     "job_state",

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
 
 
@@ -40,6 +41,8 @@ class Config:
     theme: str | None = None
     sources: list[SourceEntry] = field(default_factory=list)
     topology: Path | None = None
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """Overrides of the analysis thresholds (``console.analysis.thresholds``)."""
 
     @property
     def base_dir(self) -> Path:
@@ -47,7 +50,7 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
 
-TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology")
+TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology", "thresholds")
 
 
 def default_config_path() -> Path:
@@ -185,6 +188,16 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
             if not isinstance(value, str):
                 raise loader.error(node, f"'topology' must be a file path, not {value!r}")
             config.topology = config.base_dir / value
+        elif key == "thresholds":
+            for name, value_node in yaml_mapping(loader, node, "thresholds"):
+                if name not in THRESHOLD_NAMES:
+                    raise loader.error(value_node, f"thresholds: unknown key {name!r} "
+                                       f"(allowed: {', '.join(THRESHOLD_NAMES)})")  # fmt: skip
+                value = yaml_scalar(value_node)
+                if not _check_type(value, (float,)) or value < 0:
+                    raise loader.error(value_node, f"thresholds: {name!r} must be a "
+                                       f"non-negative number, not {value!r}")  # fmt: skip
+                config.thresholds[name] = float(value)
         elif key == "sources":
             if isinstance(node, yaml.ScalarNode) and yaml_scalar(node) is None:
                 continue

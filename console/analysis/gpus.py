@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity, Finding
 from console.store import Store
 
-HOT_TEMP_C = 85.0
-"""Core temperature (°C) from which a GPU is reported hot (H100 slows down near 87 °C)."""
 CRITICAL_XIDS = frozenset({48, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140})
 """XIDs that mean hardware trouble rather than an application fault."""
 
@@ -34,7 +33,7 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
     clock = store.value(gpu.ref, "gpu.sm_clock")
     evidence = []
     if temp is not None:
-        evidence.append(f"temperature {temp:.0f} °C (threshold {HOT_TEMP_C:.0f} °C)")
+        evidence.append(f"temperature {temp:.0f} °C (threshold {THRESHOLDS.gpu_hot_c:.0f} °C)")
     if clock is not None:
         evidence.append(f"SM clock {clock:.0f} MHz")
     if attrs.get("throttled"):
@@ -42,7 +41,7 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
         return Finding(gpu.ref, "gpu-throttled", "warning",
                        f"throttled GPU {_short(gpu.ref)}: {reasons}",
                        evidence=[f"clock-event reasons: {reasons}", *evidence])  # fmt: skip
-    if temp is not None and temp >= HOT_TEMP_C:
+    if temp is not None and temp >= THRESHOLDS.gpu_hot_c:
         return Finding(gpu.ref, "gpu-hot", "warning", f"hot GPU {_short(gpu.ref)}",
                        evidence=evidence)  # fmt: skip
     return None

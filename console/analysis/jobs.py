@@ -7,13 +7,9 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity, Finding
 from console.store import Store, natural_sorted
-
-STALL_RATIO = 0.6
-"""A job below this fraction of its baseline is stalled."""
-MIN_STALL_SECONDS = 20.0
-"""How long it must stay below before it counts (one slow step is not a stall)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +73,10 @@ def _series(store: Store, job: Entity) -> tuple[str, list[tuple[float, float]]]:
     return "", []
 
 
-def stall_of(store: Store, job: Entity, ratio: float = STALL_RATIO,
-             min_seconds: float = MIN_STALL_SECONDS) -> Stall | None:  # fmt: skip
-    """The job's stall, if it is stalled now."""
+def stall_of(store: Store, job: Entity) -> Stall | None:
+    """The job's stall, if it is stalled now (``thresholds.stall_ratio`` of its
+    baseline or less, for ``thresholds.stall_seconds`` or more)."""
+    ratio, min_seconds = THRESHOLDS.stall_ratio, THRESHOLDS.stall_seconds
     metric, points = _series(store, job)
     if not points:
         return None

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity, Finding
 from console.store import Store
-
-CONGESTED_UTIL = 90.0
-"""Utilisation (%) of the busier direction above which a link counts as hot."""
-XMIT_WAIT_PER_S = 1e5
-"""``port_xmit_wait`` ticks per second above which a port is back-pressured."""
 
 
 def _direction_util(store: Store, port: str, speed_gbps: float) -> float | None:
@@ -18,12 +14,6 @@ def _direction_util(store: Store, port: str, speed_gbps: float) -> float | None:
     if rate is None or speed_gbps <= 0:
         return None
     return min(100.0, rate * 8 / (speed_gbps * 1e9) * 100)
-
-
-SUSPECT_UTIL = 70.0
-"""Utilisation (%) from which a link starts to score as congested."""
-WAIT_SATURATION = 1e6
-"""``port_xmit_wait`` ticks/s at which back-pressure evidence is at its strongest."""
 
 
 def congestion_score(store: Store, link: Entity) -> tuple[float, bool]:
@@ -34,8 +24,11 @@ def congestion_score(store: Store, link: Entity) -> tuple[float, bool]:
     util = util_ab if forward else util_ba
     sender = link.attrs.get("a" if forward else "b")
     wait = (store.value(sender, "port.xmit_wait") or 0.0) if sender else 0.0
-    score = 0.5 * max(0.0, min(1.0, (util - SUSPECT_UTIL) / (100.0 - SUSPECT_UTIL)))
-    return score + 0.5 * min(1.0, wait / WAIT_SATURATION), forward
+    score = 0.5 * max(
+        0.0,
+        min(1.0, (util - THRESHOLDS.link_suspect_util) / (100.0 - THRESHOLDS.link_suspect_util)),
+    )
+    return score + 0.5 * min(1.0, wait / THRESHOLDS.xmit_wait_saturation), forward
 
 
 def derive_link_util(store: Store) -> Iterable[Finding]:
@@ -60,14 +53,14 @@ def congested_links(store: Store) -> Iterable[Finding]:
     findings = []
     for link in store.of_kind("link"):
         util = store.value(link.ref, "link.util")
-        if util is None or util < CONGESTED_UTIL:
+        if util is None or util < THRESHOLDS.link_hot_util:
             continue
         evidence = [f"utilisation {util:.0f}% of {link.attrs.get('speed_gbps', '?')} Gb/s"]
         waiting = False
         for end in ("a", "b"):
             port = str(link.attrs.get(end))
             wait = store.value(port, "port.xmit_wait")
-            if wait is not None and wait > XMIT_WAIT_PER_S:
+            if wait is not None and wait > THRESHOLDS.xmit_wait_per_s:
                 waiting = True
                 evidence.append(f"{port}: port_xmit_wait {wait:,.0f}/s")
             ecn = store.value(port, "port.ecn_marked")

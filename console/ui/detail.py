@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity
 from console.ui.kit import (
     DetailPane,
@@ -104,7 +105,9 @@ class NodeDetail(PaneBase):
                     cell("n/a" if mem is None else f"{mem / 1024:,.0f} GiB"),
                     cell(
                         fmt(temp, "°"),
-                        style=role_style(self, "gpu-hot") if (temp or 0) >= 85 else "",
+                        style=role_style(self, "gpu-hot")
+                        if (temp or 0) >= THRESHOLDS.gpu_hot_c
+                        else "",
                     ),
                     cell(fmt(store.value(ref, "gpu.power"), " W")),
                     cell(fmt(store.value(ref, "gpu.sm_clock"))),

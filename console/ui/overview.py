@@ -14,6 +14,7 @@ from textual.containers import Grid, Vertical
 from textual.widgets import Static
 
 from console.analysis.jobs import job_loss, job_state
+from console.analysis.thresholds import THRESHOLDS
 from console.ui.kit import (
     EntityTable,
     PaneBase,
@@ -101,7 +102,7 @@ class OverviewPane(PaneBase):
             known = [u for u in utils if u is not None]
             temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
             power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
-            hot = bool(temps) and max(temps) >= 85
+            hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
             heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
             yield (
                 node.ref,

@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 
 from console.api import (
+    THRESHOLDS,
     DetailPane,
     Entity,
     EntityTable,
@@ -21,7 +22,6 @@ from console.api import (
     title_bar,
 )
 
-HOT_UTIL = 90.0
 LINK_METRICS = ("link.util", "link.util_ab", "link.util_ba")
 PORT_METRICS = (
     "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked",
@@ -135,7 +135,7 @@ class PathView(PaneBase):
                     sender, receiver = (a, b) if forward else (b, a)
                     util = store.value(link_ref, "link.util_ab" if forward else "link.util_ba")
                     suspect = scores.get(link_ref)
-                    hot = suspect is not None and (util or 0) >= HOT_UTIL
+                    hot = suspect is not None and (util or 0) >= THRESHOLDS.link_hot_util
                     style = role_style(self, "link-congested", bold=True) if hot else ""
                     rows[link_ref] = [
                         cell(f"{sender.removeprefix('port/')} → {receiver.removeprefix('port/')}",

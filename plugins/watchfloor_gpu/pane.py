@@ -14,6 +14,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from console.api import (
+    THRESHOLDS,
     Entity,
     EntityTable,
     PaneBase,
@@ -32,7 +33,6 @@ from console.api import (
 )
 from watchfloor_gpu.decode import short_reasons
 
-HOT_C = 85.0
 HISTORY_METRICS = ("gpu.util", "gpu.power", "gpu.temp", "gpu.mem_used", "gpu.sm_clock")
 LINK_METRICS = ("gpu.pcie_tx", "gpu.pcie_rx", "gpu.nvlink_errors")
 ERROR_METRICS = (
@@ -122,7 +122,7 @@ class GpuList(PaneBase):
         temp = store.value(ref, "gpu.temp")
         used, total = store.value(ref, "gpu.mem_used"), store.value(ref, "gpu.mem_total")
         memory = "n/a" if used is None or not total else f"{used / total * 100:.0f}%"
-        hot = role_style(self, "gpu-hot") if (temp or 0) >= HOT_C else ""
+        hot = role_style(self, "gpu-hot") if (temp or 0) >= THRESHOLDS.gpu_hot_c else ""
         return [
             cell(ref.removeprefix("gpu/"), limit=40),
             cell(fmt(store.value(ref, "gpu.util"), "%")),

@@ -71,3 +71,24 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(binary, SOURCE_TYPES)
+
+
+def test_thresholds_are_validated_and_applied() -> None:
+    from console.analysis.thresholds import THRESHOLDS, configure
+
+    config = parse_config("thresholds:\n  link_hot_util: 80\n  stall_seconds: 5\n", "t.yaml",
+                          SOURCE_TYPES)  # fmt: skip
+    assert config.thresholds == {"link_hot_util": 80.0, "stall_seconds": 5.0}
+    try:
+        configure(config.thresholds)
+        assert (THRESHOLDS.link_hot_util, THRESHOLDS.stall_ratio) == (80.0, 0.6)
+    finally:
+        configure({})
+    assert THRESHOLDS.link_hot_util == 90.0
+    for text, message in (
+        ("thresholds:\n  link_hot: 80\n", "t.yaml:2: thresholds: unknown key 'link_hot'"),
+        ("thresholds:\n  stall_ratio: high\n", "t.yaml:2: thresholds: 'stall_ratio' must be"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_config(text, "t.yaml", SOURCE_TYPES)
+        assert str(info.value).startswith(message)
