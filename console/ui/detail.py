@@ -96,6 +96,7 @@ class NodeDetail(PaneBase):
             ref = gpu.ref
             temp = store.value(ref, "gpu.temp")
             mem = store.value(ref, "gpu.mem_used")
+            hot = role_style(self, "gpu-hot") if (temp or 0) >= THRESHOLDS.gpu_hot_c else ""
             yield (
                 ref,
                 [
@@ -103,12 +104,7 @@ class NodeDetail(PaneBase):
                     cell(fmt(store.value(ref, "gpu.util"), "%")),
                     cell(spark(store.history(ref, "gpu.util"), 12, top=100)),
                     cell("n/a" if mem is None else f"{mem / 1024:,.0f} GiB"),
-                    cell(
-                        fmt(temp, "°"),
-                        style=role_style(self, "gpu-hot")
-                        if (temp or 0) >= THRESHOLDS.gpu_hot_c
-                        else "",
-                    ),
+                    cell(fmt(temp, "°"), style=hot),
                     cell(fmt(store.value(ref, "gpu.power"), " W")),
                     cell(fmt(store.value(ref, "gpu.sm_clock"))),
                     cell(owners.get(ref, "—")),
