@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.widgets import Static
 
 from console.api import (
     THRESHOLDS,
@@ -22,7 +23,10 @@ from console.api import (
     title_bar,
 )
 
-LINK_METRICS = ("link.util", "link.util_ab", "link.util_ba")
+LINK_METRICS = ("link.util", "link.util_ab", "link.util_ba", "link.score")
+HOT_SCORE = 0.5
+"""Congestion score from which a link is listed under its switches."""
+MAX_SWITCH_LINES = 8
 PORT_METRICS = (
     "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked",
     "port.cnp_sent", "port.discards", "port.symbol_errors",
@@ -32,7 +36,13 @@ PORT_METRICS = (
 class LinkList(PaneBase):
     """Every link, most congested first (utilisation past 70% and back-pressure)."""
 
+    DEFAULT_CSS = """
+    LinkList > #switches { height: auto; max-height: 10; }
+    """
+
     def compose(self) -> ComposeResult:
+        yield title_bar("Switches with congested links")
+        yield Static(id="switches", classes="pane-body")
         yield title_bar("Fabric links, most congested first")
         yield EntityTable(
             self.context, ("Link", "Tier", "Score", "Util", "a→b", "b→a", "Xmit wait/s")
@@ -46,8 +56,32 @@ class LinkList(PaneBase):
                   for link in store.of_kind("link")]  # fmt: skip
         scored.sort(key=lambda item: (-item[0], item[1]))
         self._scores = {ref: score for score, ref in scored}
+        self.query_one("#switches", Static).update(self._switches(scored))
         # Rows are built only for the links in view: a fabric has tens of thousands.
         self.query_one(EntityTable).sync_keys([ref for _, ref in scored], self._row)
+
+    def _switches(self, scored: list[tuple[float, str]]) -> Text:
+        """Leaf/spine view: each switch with congested links, by tier, worst first."""
+        store = self.context.store
+        hot: dict[str, list[float]] = {}
+        for score, ref in scored:
+            if score < HOT_SCORE:
+                break  # sorted: the rest are cooler
+            link = store.get(ref)
+            for end in ("a", "b") if link else ():
+                owner = str(link.attrs.get(end, "")).split("/")[1:2]
+                if owner and store.get(f"switch/{owner[0]}") is not None:
+                    hot.setdefault(owner[0], []).append(score)
+        text = Text()
+        if not hot:
+            return Text("none: every link below the congestion threshold", style="dim")
+        for name in sorted(hot, key=lambda n: (-max(hot[n]), n))[:MAX_SWITCH_LINES]:
+            switch = store.get(f"switch/{name}")
+            tier = switch.attrs.get("tier", "") if switch else ""
+            text.append(f"{name:<12} {tier:<6} ", style="bold")
+            text.append(f"{len(hot[name])} congested link(s), worst score {max(hot[name]):.2f}\n",
+                        style=role_style(self, "link-congested"))  # fmt: skip
+        return text
 
     def _row(self, ref: str) -> list[Text]:
         store = self.context.store
@@ -58,7 +92,7 @@ class LinkList(PaneBase):
         ends = (str(link.attrs.get(end)) for end in ("a", "b"))
         waits = [w for port in ends if (w := store.value(port, "port.xmit_wait")) is not None]
         score = self._scores.get(ref, 0.0)
-        hot = role_style(self, "link-congested", bold=True) if score >= 0.5 else ""
+        hot = role_style(self, "link-congested", bold=True) if score >= HOT_SCORE else ""
         return [
             cell(link.name, limit=60),
             cell(link.attrs.get("tier", "")),

@@ -69,3 +69,15 @@ def test_gpu_detail_throttled_wide(snap_compare, make_app: AppFactory) -> None:
 
     app = make_app(scenario="thermal-throttle")
     assert snap_compare(app, run_before=open_gpu, terminal_size=(200, 60))
+
+
+def test_signature_walk_path_screen(snap_compare, make_app: AppFactory) -> None:
+    """Overview, Enter, Enter at 80×24: job 4711's fabric paths hop by hop, the
+    leaf01/p4 → spine02 hop at ~100% with port_xmit_wait and marked ◀ HOT, cursor on it."""
+    assert snap_compare(make_app(), press=["enter", "enter"], terminal_size=(80, 24))
+
+
+def test_fabric_pane(snap_compare, make_app: AppFactory) -> None:
+    """Fabric pane at 120×40: switches with congested links (leaf01, spine02, leaf03),
+    then links by congestion score, the injected uplink first."""
+    assert snap_compare(make_app(), press=["f"], terminal_size=(120, 40))
