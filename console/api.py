@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
@@ -89,6 +90,7 @@ __all__ = [
     "Command",
     "Entity",
     "Explanation",
+    "FileSource",
     "Finding",
     "MetricSpec",
     "Option",
@@ -160,6 +162,34 @@ class Source(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook with a working default
         """Release connections or threads; called once when the engine stops."""
+
+
+class FileSource(Source):
+    """A source that re-reads one file on its interval and parses it.
+
+    Subclasses implement :meth:`parse`; a missing or unreadable file, or a parse
+    error (``ValueError`` with a ``file:line:`` message), is the source's reason.
+    """
+
+    def __init__(self, path: Path, interval: float) -> None:
+        self.path = path
+        """The file read."""
+        self.name = f"{self.type}:{path.name}"
+        self.interval = interval
+
+    @abc.abstractmethod
+    def parse(self, text: str, origin: str) -> Batch:
+        """What the file says, or ValueError naming ``origin`` and the line."""
+
+    async def poll(self) -> Batch:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{self.path}: cannot read: {exc}") from None
+        try:
+            return self.parse(text, str(self.path))
+        except ValueError as exc:
+            raise SourceError(str(exc)) from None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from console import __version__
 if TYPE_CHECKING:
     from console.api import Source
     from console.config import Config
+    from console.engine import Engine
     from console.plugins import Registry
 
 EXIT_USAGE = 2
@@ -122,9 +123,8 @@ def _runtime(
     return registry, config, sources
 
 
-def cmd_snapshot(args: argparse.Namespace) -> int:
-    """One collection (two cycles, so counters have rates), printed."""
-    from console.headless import snapshot_document, snapshot_text
+def _collect(args: argparse.Namespace) -> Engine:
+    """One headless collection (two cycles, so counters have rates), sources closed."""
     from console.runtime import build_engine
 
     registry, _config, sources = _runtime(args, demo=args.demo, local=not args.demo)
@@ -137,6 +137,14 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
             await engine.stop()
 
     asyncio.run(collect())
+    return engine
+
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    """One collection (two cycles, so counters have rates), printed."""
+    from console.headless import snapshot_document, snapshot_text
+
+    engine = _collect(args)
     statuses = engine.statuses()
     if args.format == "json":
         document = snapshot_document(engine.store, statuses)
@@ -151,18 +159,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from console.analysis.causes import explain
     from console.headless import explanation_text
     from console.model import normalize_ref
-    from console.runtime import build_engine
 
-    registry, _config, sources = _runtime(args, demo=args.demo, local=not args.demo)
-    engine = build_engine(sources, registry)
-
-    async def collect() -> None:
-        try:
-            await engine.collect(cycles=2)
-        finally:
-            await engine.stop()
-
-    asyncio.run(collect())
+    engine = _collect(args)
     ref = normalize_ref(args.job, "job")
     result = explain(engine.store, ref)
     if result is None:

@@ -19,7 +19,7 @@ from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """A config mistake; the message starts with ``file:line:``."""
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from console.api import Batch, Entity, Option, Source, SourceContext, SourceError, SourceType
-from console.config import ConfigError, YamlWhere, compose_yaml, yaml_mapping, yaml_scalar
+from console.api import Batch, Entity, FileSource, Option, Source, SourceContext, SourceType
+from console.config import YamlWhere, compose_yaml, yaml_mapping, yaml_scalar
 from console.model import link_ref, make_ref, port_ref
 
 SECTIONS = ("switches", "nodes", "links")
@@ -122,25 +122,16 @@ def _empty() -> yaml.Node:
     return yaml.ScalarNode("tag:yaml.org,2002:null", "")
 
 
-class TopologySource(Source):
+class TopologySource(FileSource):
     """Re-reads the topology file now and then (it changes when cables do)."""
 
     type = "topology"
 
     def __init__(self, path: Path) -> None:
-        self.name = f"topology:{path.name}"
-        self.path = path
-        self.interval = 30.0
+        super().__init__(path, interval=30.0)
 
-    async def poll(self) -> Batch:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SourceError(f"{self.path}: {exc.strerror}") from None
-        try:
-            return Batch(entities=parse_topology(text, str(self.path)))
-        except ConfigError as exc:
-            raise SourceError(str(exc)) from None
+    def parse(self, text: str, origin: str) -> Batch:
+        return Batch(entities=parse_topology(text, origin))
 
 
 def make_topology_sources(context: SourceContext) -> list[Source]:

@@ -17,7 +17,16 @@ from typing import Any
 import hostlist
 import yaml
 
-from console.api import Batch, Entity, Option, Source, SourceContext, SourceError, make_ref
+from console.api import (
+    Batch,
+    Entity,
+    FileSource,
+    Option,
+    Source,
+    SourceContext,
+    SourceError,
+    make_ref,
+)
 
 SQUEUE_TIMEOUT = 10.0
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
@@ -176,25 +185,16 @@ def parse_jobs_file(text: str, origin: str) -> list[Entity]:
     return entities
 
 
-class JobsFileSource(Source):
+class JobsFileSource(FileSource):
     """A static list of jobs (for sites without a scheduler the console can ask)."""
 
     type = "jobs-file"
 
     def __init__(self, path: Path, interval: float) -> None:
-        self.name = f"jobs-file:{path.name}"
-        self.path = path
-        self.interval = max(interval, 10.0)
+        super().__init__(path, max(interval, 10.0))
 
-    async def poll(self) -> Batch:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SourceError(f"{self.path}: {exc.strerror}") from None
-        try:
-            return Batch(entities=parse_jobs_file(text, str(self.path)))
-        except ValueError as exc:
-            raise SourceError(str(exc)) from None
+    def parse(self, text: str, origin: str) -> Batch:
+        return Batch(entities=parse_jobs_file(text, origin))
 
 
 def make_slurm_sources(context: SourceContext) -> list[Source]:
