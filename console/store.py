@@ -6,12 +6,11 @@ the history of a counter metric holds rates, which is what every pane plots.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from console.model import METRICS, Batch, Entity, Finding, ref_kind
+from console.ring import Ring
 
 COUNTERS = frozenset(name for name, spec in METRICS.items() if spec.counter)
 """Counter metrics (kept as a set: this is checked for every sample)."""
@@ -53,7 +52,7 @@ class Store:
         self.source_meta: dict[str, dict[str, object]] = {}
         """Each source's ``Batch.meta`` from its last poll."""
         self._latest: dict[tuple[str, str], Reading] = {}
-        self._history: dict[tuple[str, str], deque[Any]] = {}
+        self._history: dict[tuple[str, str], Ring] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
@@ -104,15 +103,12 @@ class Store:
         counter = metric in COUNTERS
         if reading is None:
             reading = self._latest[key] = Reading(time, value)
-            ring = self._history[key] = deque(maxlen=self.history_length)
+            ring = self._history[key] = Ring(self.history_length, timed=metric in TIMED)
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value = time, value
             ring = self._history[key]
-        if metric in TIMED:
-            ring.append((time, value))
-        else:
-            ring.append(reading.rate if counter else value)
+        ring.append(reading.rate if counter else value, time)
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
@@ -186,16 +182,12 @@ class Store:
     def history(self, ref: str, metric: str) -> list[float | None]:
         """Oldest-first history (rates for counters), at most ``history_length`` points."""
         ring = self._history.get((ref, metric))
-        if ring is None:
-            return []
-        if metric in TIMED:
-            return [value for _, value in ring]
-        return list(ring)
+        return ring.values() if ring is not None else []
 
     def timed_history(self, ref: str, metric: str) -> list[tuple[float, float | None]]:
         """Oldest-first ``(time, value)`` points of a timed metric (job series)."""
         ring = self._history.get((ref, metric))
-        return list(ring) if ring is not None and metric in TIMED else []
+        return ring.points() if ring is not None else []
 
     def readings(self) -> Iterator[tuple[str, str, Reading]]:
         """Every newest reading as ``(ref, metric, reading)``."""
