@@ -28,4 +28,4 @@ def test_memory_is_eight_bytes_a_point() -> None:
 
     ring = Ring(10_000)
     assert ring._values.itemsize == 8 and len(ring._values) == 10_000
-    assert sys.getsizeof(ring._values) < 8 * 10_000 + 200  # one flat buffer, no objects
+    assert sys.getsizeof(ring._values) < 8 * 10_000 * 1.1  # one flat buffer, no objects
