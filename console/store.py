@@ -17,8 +17,10 @@ COUNTERS = frozenset(name for name, spec in METRICS.items() if spec.counter)
 TIMED = frozenset(name for name, spec in METRICS.items() if spec.timed)
 """Metrics whose history keeps each point's time (few: job-level series)."""
 
-DEFAULT_HISTORY = 300
-"""Points kept per (entity, metric): five minutes at the default 1 s refresh."""
+DEFAULT_HISTORY = 120
+"""Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
+TIMED_HISTORY = 600
+"""Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
 
 
 @dataclass(slots=True)
@@ -103,7 +105,9 @@ class Store:
         counter = metric in COUNTERS
         if reading is None:
             reading = self._latest[key] = Reading(time, value)
-            ring = self._history[key] = Ring(self.history_length, timed=metric in TIMED)
+            timed = metric in TIMED
+            length = max(self.history_length, TIMED_HISTORY) if timed else self.history_length
+            ring = self._history[key] = Ring(length, timed=timed)
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value = time, value
