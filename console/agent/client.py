@@ -32,7 +32,8 @@ class SharedSession:
 
     def get(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300)
+            # One kept-alive connection per agent: reconnecting costs far more than a poll.
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=2, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
