@@ -63,6 +63,8 @@ class Engine:
         self._analysis_due = asyncio.Event()
         self.analyzer_errors: dict[str, str] = {}
         """Analyzers that raised on their last run, with the reason."""
+        self.after_analysis: Callable[[], None] | None = None
+        """Called after each analysis run (the UI draws its first data frame at once)."""
 
     # -- status --------------------------------------------------------------
 
@@ -154,6 +156,8 @@ class Engine:
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: (order.get(f.severity, 3), f.ref))
         self.store.set_findings(findings)
+        if self.after_analysis is not None:
+            self.after_analysis()
         return findings
 
     async def collect(self, cycles: int = 1) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
-from console.agent.client import AGENT_SOURCE
+from console.agent.source_type import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
 from console.api import Batch, Plugin, Source, SourceContext, SourceType
 from console.config import Config, ConfigError, SourceEntry, load_config

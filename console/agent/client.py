@@ -17,7 +17,7 @@ import aiohttp
 import hostlist
 
 from console.agent.wire import WireError, decode
-from console.api import Batch, Option, Source, SourceContext, SourceError, SourceType
+from console.api import Batch, Source, SourceContext, SourceError
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""
@@ -185,20 +185,4 @@ def make_agent_sources(context: SourceContext) -> list[Source]:
     ]
 
 
-AGENT_SOURCE = SourceType(
-    name="agent",
-    factory=make_agent_sources,
-    options=(
-        Option("url", (str,), required=True, help="http(s)://host:port; host ranges expand"),
-        Option("token_file", (str,), help="file holding the agent's bearer token"),
-        Option("tls_ca", (str,), help="CA that signed the agents' certificates"),
-        Option("tls_cert", (str,), help="client certificate, for agents that verify clients"),
-        Option("tls_key", (str,), help="key of the client certificate"),
-        Option("timeout", (int, float), 3.0, help="seconds before a poll is a timeout"),
-    ),
-    help="a watchfloor node agent",
-)
-"""The agent as a source type (``type: agent`` in the config)."""
-
-
-__all__ = ["AGENT_SOURCE", "AgentSource", "expand_urls"]
+__all__ = ["AgentSource", "expand_urls", "make_agent_sources"]

@@ -155,11 +155,17 @@ class WatchfloorApp(App[None]):
         for notice in self.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
         if self.live:
+            self.engine.after_analysis = self._first_data
             self.engine.start()
             self.set_interval(self.refresh_interval, self._tick)
         else:
             await self.engine.collect(self.warm_cycles)
             self._tick()
+
+    def _first_data(self) -> None:
+        # Draw the first data at once rather than at the next tick; then the tick paces.
+        self.engine.after_analysis = None
+        self.call_later(self._tick)
 
     def _tick(self) -> None:
         screen = self.screen

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from console.api import Pane, Plugin
-from watchfloor_fabric.pane import create_fabric_pane
+from typing import Any
+
+from console.api import Pane, PaneContext, Plugin
+
+
+def create_fabric_pane(context: PaneContext, ref: str | None) -> Any:
+    """The pane, imported on first use: the agent and headless commands never load Textual."""
+    from watchfloor_fabric.pane import create_fabric_pane as create
+
+    return create(context, ref)
+
 
 plugin = Plugin(
     name="fabric",

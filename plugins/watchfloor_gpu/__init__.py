@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from console.api import Pane, Plugin, SourceType
+from typing import Any
+
+from console.api import Pane, PaneContext, Plugin, SourceType
 from watchfloor_gpu.nvml import NVML_OPTIONS, make_nvml_sources
-from watchfloor_gpu.pane import create_gpu_pane
+
+
+def create_gpu_pane(context: PaneContext, ref: str | None) -> Any:
+    """The pane, imported on first use: the agent and headless commands never load Textual."""
+    from watchfloor_gpu.pane import create_gpu_pane as create
+
+    return create(context, ref)
+
 
 plugin = Plugin(
     name="gpu",

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from console.api import Pane, Plugin, SourceType
-from watchfloor_jobs.pane import create_jobs_pane
+from typing import Any
+
+from console.api import Pane, PaneContext, Plugin, SourceType
 from watchfloor_jobs.slurm import (
     JOBS_FILE_OPTIONS,
     SLURM_OPTIONS,
     make_jobs_file_sources,
     make_slurm_sources,
 )
+
+
+def create_jobs_pane(context: PaneContext, ref: str | None) -> Any:
+    """The pane, imported on first use: the agent and headless commands never load Textual."""
+    from watchfloor_jobs.pane import create_jobs_pane as create
+
+    return create(context, ref)
+
 
 plugin = Plugin(
     name="jobs",

@@ -54,3 +54,15 @@ def test_importing_the_plugin_api_does_not_import_textual() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_loading_every_plugin_does_not_import_textual() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from console.runtime import load_registry; load_registry(); "
+            "print('textual' in sys.modules, 'aiohttp' in sys.modules)")  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False False"  # the agent and snapshot stay light
