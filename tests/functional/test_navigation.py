@@ -207,3 +207,26 @@ async def test_three_keystrokes_from_the_overview_to_the_congested_link(
         assert str(injected["neighbour"]) in text  # the job whose traffic crosses it
         await pilot.press("escape", "escape", "escape")
         assert app.crumbs() == ["Overview"]
+
+
+async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
+    from console.api import Batch, Entity, Source
+
+    class Hostile(Source):
+        name, type = "hostile", "test"
+
+        async def poll(self) -> Batch:
+            name = "[red]p[/red][link=x]y[/link]\x1b]52;c;ZXZpbA==\x07\u202eevil"
+            job = Entity("job/666", name, attrs={"name": name, "state": "RUNNING"})
+            return Batch(entities=[job, Entity("node/[b]n1[/b]", "[b]n1[/b]\x1b[2J")])
+
+    registry = Registry.build([CORE_PLUGIN, *(r.plugin for r in discover() if r.plugin)])
+    app = WatchfloorApp(registry, [Hostile()], live=False, clock=frozen_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        jobs = _table(app, "#jobs")
+        name = jobs.get_row("job/666")[3]
+        assert name.plain == "[red]p[/red][link=x]y[/link]evil"
+        assert not name.spans  # markup never became style or a link
+        node = _table(app, "#nodes").get_row("node/[b]n1[/b]")[0]
+        assert node.plain == "[b]n1[/b]" and "\x1b" not in node.plain
