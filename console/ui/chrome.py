@@ -45,11 +45,13 @@ class StatusHeader(Static):
         line.append(" ")
         line.append(f"▲{warning}", style=role_style(self, "warning"))
         statuses = self.context.sources()
-        healthy = sum(1 for s in statuses if s.status == "ok")
-        bad = [s for s in statuses if s.status in ("failed", "stale")]
+        # A source disabled with a reason (no NVML here) is not a fault to flag.
+        active = [s for s in statuses if s.status != "disabled"]
+        healthy = sum(1 for s in active if s.status == "ok")
+        bad = [s for s in active if s.status in ("failed", "stale")]
         line.append("  src ")
         line.append(
-            f"{healthy}/{len(statuses)} ok",
+            f"{healthy}/{len(active)} ok",
             style=role_style(self, "failed" if bad else "ok"),
         )
         last = max((s.last_ok for s in statuses if s.last_ok is not None), default=None)

@@ -230,3 +230,26 @@ async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
         assert not name.spans  # markup never became style or a link
         node = _table(app, "#nodes").get_row("node/[b]n1[/b]")[0]
         assert node.plain == "[b]n1[/b]" and "\x1b" not in node.plain
+
+
+async def test_header_counts_sources_that_can_work() -> None:
+    from console.api import Batch, Source, SourceDisabled
+
+    class NoDriver(Source):
+        name, type = "nvml", "nvml"
+
+        async def poll(self) -> Batch:
+            raise SourceDisabled("no NVML library")
+
+    class Broken(Source):
+        name, type = "agent-x", "agent"
+
+        async def poll(self) -> Batch:
+            raise ConnectionRefusedError("refused")
+
+    registry = Registry.build([CORE_PLUGIN])
+    app = WatchfloorApp(registry, [NoDriver(), Broken()], live=False, clock=frozen_clock)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        header = str(app.screen.query_one("StatusHeader").render())
+        assert "src 0/1 ok" in header  # the disabled NVML source is not counted
