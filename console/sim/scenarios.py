@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from console.model import make_ref
 from console.sim.cluster import EPOCH, Flow, SimJob, Topology
@@ -30,6 +31,10 @@ class Faults:
     """GPU refs that run hot and clock down (thermal slowdown)."""
     xids: dict[str, int] = field(default_factory=dict)
     """GPU ref → XID it reported; XID 79 means the GPU fell off the bus."""
+    power_caps: dict[str, float] = field(default_factory=dict)
+    """GPU ref → enforced power limit (W) below the 700 W default."""
+    rogue: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """GPU ref → a process no job owns (pid, user, command)."""
     injected: dict[str, object] = field(default_factory=dict)
 
 
@@ -56,6 +61,8 @@ SCENARIOS: dict[str, Scenario] = {
             "synchronous job waits for it",
         ),
         Scenario("xid-error", "one GPU of the training job reports XID 79 and drops off the bus"),
+        Scenario("power-cap", "half of the training job's GPUs are held to a 400 W limit"),
+        Scenario("rogue-process", "an unknown process (a crypto miner) runs on an idle GPU"),
     )
 }
 """Every scenario the simulator knows, by name."""
@@ -107,6 +114,17 @@ def plan_faults(
     if name == "thermal-throttle":
         hot = make_ref("gpu", src, 3)
         return Faults(hot_gpus={hot}, injected={"victim": victim.ref, "gpu": hot})
+    if name == "power-cap":
+        capped = {make_ref("gpu", src, index): 400.0 for index in range(4)}
+        injected = {"victim": victim.ref, "gpus": sorted(capped), "limit_w": 400.0}
+        return Faults(power_caps=capped, injected=injected)
+    if name == "rogue-process":
+        # The inference service uses 4 of its node's 8 GPUs: the last one is idle.
+        idle = make_ref("gpu", bystander.nodes[0], 7)
+        miner = {"pid": 31337, "user": "nobody", "command": "/tmp/.x/xmrig --donate-level 1",
+                 "slurm_job": None}  # fmt: skip
+        injected = {"gpu": idle, "pid": 31337, "command": miner["command"]}
+        return Faults(rogue={idle: miner}, injected=injected)
     if name == "xid-error":
         lost = make_ref("gpu", dst, 5)
         return Faults(xids={lost: 79}, injected={"victim": victim.ref, "gpu": lost, "xid": 79})

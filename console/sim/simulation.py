@@ -34,6 +34,8 @@ LOST_GPU_METRICS = (
     "gpu.power_limit", "gpu.energy", "gpu.sm_clock", "gpu.mem_clock", "gpu.fan",
 )  # fmt: skip
 THROTTLED_FACTOR = 0.55
+POWER_CAPPED_FACTOR = 0.7
+"""Pace of a training job some of whose GPUs are held to a lower power limit."""
 """Pace of a synchronous training job with one thermally throttled GPU."""
 STALLED_FACTOR = 0.38
 """Throughput of a job whose all-reduce crosses a saturated link (collectives are
@@ -344,20 +346,26 @@ class Simulation:
                 busy += job is not None
                 samples += self._lost_gpu(gpu, self.faults.xids[gpu], now)
                 continue
-            if job is None:
+            rogue = self.faults.rogue.get(gpu)
+            if rogue is not None:
+                util = 92.0 + rng.uniform(-2.0, 2.0)  # a miner keeps the GPU busy
+            elif job is None:
                 util = 0.0
             else:
                 busy += 1
                 util = job.gpu_util * self._job_factor(job, congested_jobs, now)
                 util = min(100.0, max(0.0, util + rng.uniform(-2.5, 2.5)))
             hot = gpu in self.faults.hot_gpus
+            limit = self.faults.power_caps.get(gpu, GPU_POWER_LIMIT_W)
             power = 69.0 + (GPU_POWER_LIMIT_W - 100.0) * util / 100.0 + rng.uniform(-8, 8)
+            capped = power > limit - 5
+            power = min(power, limit - rng.uniform(0.0, 4.0))
             temp = 38.0 + 0.26 * util + rng.uniform(-1.0, 1.0)
             if hot:
                 temp = 87.0 + rng.uniform(0.0, 2.0)  # at the H100's slowdown point
-            sm_clock = 345.0 if util < 1 else (1410.0 if hot else 1980.0)
+            sm_clock = 345.0 if util < 1 else (1410.0 if hot else 1500.0 if capped else 1980.0)
             mem_used = 0.0 if job is None else 61_000.0 + 3_000.0 * (index % 4)
-            self._gpu_state(gpu, job, util, mem_used, hot)
+            self._gpu_state(gpu, job, util, mem_used, hot, capped, rogue)
             pcie = util * 2.4e8  # host↔GPU traffic while busy (B/s)
             samples += [
                 Sample(gpu, "gpu.util", round(util, 1)),
@@ -366,7 +374,7 @@ class Simulation:
                 Sample(gpu, "gpu.mem_total", float(GPU_MEMORY_MIB)),
                 Sample(gpu, "gpu.temp", round(temp)),
                 Sample(gpu, "gpu.power", round(power, 2)),
-                Sample(gpu, "gpu.power_limit", GPU_POWER_LIMIT_W),
+                Sample(gpu, "gpu.power_limit", limit),
                 Sample(gpu, "gpu.energy", self._count(gpu, "gpu.energy", power)),
                 Sample(gpu, "gpu.sm_clock", sm_clock),
                 Sample(gpu, "gpu.mem_clock", 2619.0),
@@ -394,20 +402,32 @@ class Simulation:
         return samples
 
     def _gpu_state(
-        self, gpu: str, job: SimJob | None, util: float, mem_used: float, hot: bool
+        self,
+        gpu: str,
+        job: SimJob | None,
+        util: float,
+        mem_used: float,
+        hot: bool,
+        capped: bool = False,
+        rogue: dict[str, Any] | None = None,
     ) -> None:
         """The GPU's slow-changing facts, as the NVML source reports them."""
         attrs = self._gpu_entity[gpu].attrs
         attrs["pstate"] = "P0"
         if hot:
             attrs["throttle"] = ["software thermal slowdown", "hardware thermal slowdown"]
+        elif capped:
+            attrs["throttle"] = ["software power cap"]
         else:
             attrs["throttle"] = ["idle"] if util < 1 else []
-        attrs["throttled"] = hot
+        attrs["throttled"] = hot or capped
         attrs["pcie"] = "Gen5 x16"
         attrs["nvlink"] = "18/18 up"
         attrs["remap_pending"] = attrs["remap_failure"] = False
         attrs["health"] = "ok"
+        if rogue is not None:
+            attrs["processes"] = [{**rogue, "gpu_mem_mib": 9_800.0, "sm_share": round(util)}]
+            return
         attrs["processes"] = (
             []
             if job is None
@@ -440,6 +460,8 @@ class Simulation:
         gpus = [make_ref("gpu", n, i) for n in job.nodes for i in range(job.gpus_per_node)]
         if any(g in self.faults.xids for g in gpus):
             return 0.0  # the collective hangs waiting for a GPU that is gone
+        if job.kind == "training" and any(g in self.faults.power_caps for g in gpus):
+            return POWER_CAPPED_FACTOR
         hot = sum(g in self.faults.hot_gpus for g in gpus)
         if hot and job.kind == "training":
             return THROTTLED_FACTOR  # synchronous: every rank waits for the slow one

@@ -120,3 +120,21 @@ def test_one_node_view_for_an_agent_matches_the_whole_cluster() -> None:
     assert not any(s.ref.startswith("gpu/") for s in rest.samples)
     with pytest.raises(ValueError, match="no node 'node99'"):
         agent.step("node99")
+
+
+def test_power_cap_and_rogue_process_scenarios() -> None:
+    capped = Simulation(scenario="power-cap")
+    batch = capped.step()
+    limits = _values(batch, "gpu.power_limit")
+    power = _values(batch, "gpu.power")
+    for gpu in capped.faults.injected["gpus"]:  # type: ignore[attr-defined]
+        assert limits[gpu] == 400.0 and power[gpu] <= 400.0
+    attrs = {e.ref: e.attrs for e in batch.entities if e.kind == "gpu"}
+    assert attrs["gpu/node01/0"]["throttle"] == ["software power cap"]
+    rogue = Simulation(scenario="rogue-process")
+    batch = rogue.step()
+    gpu = str(rogue.faults.injected["gpu"])
+    assert not any(gpu in job.attrs.get("gpus", []) for job in batch.entities if job.kind == "job")
+    process = next(e for e in batch.entities if e.ref == gpu).attrs["processes"][0]
+    assert (process["user"], process["pid"]) == ("nobody", 31337)
+    assert _values(batch, "gpu.util")[gpu] > 85
