@@ -358,8 +358,9 @@ class Simulation:
             hot = gpu in self.faults.hot_gpus
             limit = self.faults.power_caps.get(gpu, GPU_POWER_LIMIT_W)
             power = 69.0 + (GPU_POWER_LIMIT_W - 100.0) * util / 100.0 + rng.uniform(-8, 8)
-            capped = power > limit - 5
-            power = min(power, limit - rng.uniform(0.0, 4.0))
+            capped = gpu in self.faults.power_caps and power > limit - 5
+            if capped:
+                power = limit - rng.uniform(0.0, 4.0)  # held just under its cap
             temp = 38.0 + 0.26 * util + rng.uniform(-1.0, 1.0)
             if hot:
                 temp = 87.0 + rng.uniform(0.0, 2.0)  # at the H100's slowdown point
