@@ -101,6 +101,8 @@ METRICS: dict[str, MetricSpec] = {
         _spec("gpu.sm_clock", "MHz", "SM clock"),
         _spec("gpu.mem_clock", "MHz", "memory clock"),
         _spec("gpu.fan", "%", "fan speed"),
+        _spec("gpu.energy_total", "J", "energy used since the console started"),
+        _spec("gpu.energy_today", "J", "energy used today (local time)"),
         _spec("gpu.pcie_tx", "B/s", "PCIe transmit throughput"),
         _spec("gpu.pcie_rx", "B/s", "PCIe receive throughput"),
         _spec("gpu.ecc_corrected_volatile", "errors", "corrected ECC errors since driver load"),

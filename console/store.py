@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from console.model import METRICS, Batch, Entity, Finding, ref_kind
 from console.ring import Ring
@@ -53,6 +54,8 @@ class Store:
         """Sample time of the newest batch (a simulator's clock, or wall time)."""
         self.source_meta: dict[str, dict[str, object]] = {}
         """Each source's ``Batch.meta`` from its last poll."""
+        self.analysis_state: dict[str, Any] = {}
+        """What stateful analyzers keep between runs, kept with the data it derives from."""
         self._latest: dict[tuple[str, str], Reading] = {}
         self._history: dict[tuple[str, str], Ring] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.analysis.energy import integrate_energy
 from console.analysis.gpus import gpu_health
 from console.analysis.jobs import attach_process_gpus, job_gpu_util, stalled_jobs
 from console.analysis.links import congested_links, derive_link_util
@@ -13,5 +14,6 @@ CORE_ANALYZERS = (
     congested_links,
     stalled_jobs,
     gpu_health,
+    integrate_energy,
 )
 """Run in this order: derived metrics first, then the findings that read them."""
