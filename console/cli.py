@@ -123,11 +123,11 @@ def _runtime(
     return registry, config, sources
 
 
-def _collect(args: argparse.Namespace) -> Engine:
+def _collect(args: argparse.Namespace) -> tuple[Engine, Config]:
     """One headless collection (two cycles, so counters have rates), sources closed."""
     from console.runtime import build_engine
 
-    registry, _config, sources = _runtime(args, demo=args.demo, local=not args.demo)
+    registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
     engine = build_engine(sources, registry)
 
     async def collect() -> None:
@@ -137,20 +137,20 @@ def _collect(args: argparse.Namespace) -> Engine:
             await engine.stop()
 
     asyncio.run(collect())
-    return engine
+    return engine, config
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """One collection (two cycles, so counters have rates), printed."""
     from console.headless import snapshot_document, snapshot_text
 
-    engine = _collect(args)
+    engine, config = _collect(args)
     statuses = engine.statuses()
     if args.format == "json":
-        document = snapshot_document(engine.store, statuses)
+        document = snapshot_document(engine.store, statuses, config.cost)
         print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        sys.stdout.write(snapshot_text(engine.store, statuses))
+        sys.stdout.write(snapshot_text(engine.store, statuses, config.cost))
     return 0
 
 
@@ -160,7 +160,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from console.headless import explanation_text
     from console.model import normalize_ref
 
-    engine = _collect(args)
+    engine, _config = _collect(args)
     ref = normalize_ref(args.job, "job")
     result = explain(engine.store, ref)
     if result is None:

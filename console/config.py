@@ -17,6 +17,7 @@ import yaml
 
 from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
+from console.cost import CostModel, PriceWindow
 
 
 class ConfigError(ValueError):
@@ -43,6 +44,8 @@ class Config:
     topology: Path | None = None
     thresholds: dict[str, float] = field(default_factory=dict)
     """Overrides of the analysis thresholds (``console.analysis.thresholds``)."""
+    cost: CostModel = field(default_factory=CostModel)
+    """Prices that turn watts into money."""
 
     @property
     def base_dir(self) -> Path:
@@ -50,7 +53,7 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
 
-TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology", "thresholds")
+TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology", "thresholds", "cost")
 
 
 def default_config_path() -> Path:
@@ -163,6 +166,47 @@ def compose_yaml(text: str, path: str) -> yaml.Node | None:
         raise ConfigError(f"{path}:1: not valid YAML: {exc}") from None
 
 
+def _minutes(loader: YamlWhere, node: yaml.Node, value: Any) -> int:
+    text = str(value)
+    hours, sep, minutes = text.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit()) or int(hours) > 23 or int(minutes) > 59:
+        raise loader.error(node, f"cost: {text!r} is not a time of day (HH:MM)")
+    return int(hours) * 60 + int(minutes)
+
+
+def _cost_model(loader: YamlWhere, node: yaml.Node) -> CostModel:
+    numbers = {"price_per_kwh", "pue", "gpu_hour"}
+    values: dict[str, Any] = {}
+    windows: list[PriceWindow] = []
+    for key, value_node in yaml_mapping(loader, node, "cost"):
+        value = yaml_scalar(value_node)
+        if key in numbers:
+            if not _check_type(value, (float,)) or value < 0:
+                raise loader.error(value_node, f"cost: {key!r} must be a non-negative number")
+            values[key] = float(value)
+        elif key == "currency":
+            if not isinstance(value, str) or not value:
+                raise loader.error(value_node, "cost: 'currency' must be a string")
+            values[key] = value
+        elif key == "time_of_day":
+            if not isinstance(value_node, yaml.SequenceNode):
+                raise loader.error(value_node, "cost: 'time_of_day' must be a list")
+            for item in value_node.value:
+                window = dict(yaml_mapping(loader, item, "cost.time_of_day"))
+                if set(window) != {"from", "to", "price_per_kwh"}:
+                    raise loader.error(item, "cost.time_of_day: each needs from, to, price_per_kwh")
+                price = yaml_scalar(window["price_per_kwh"])
+                if not _check_type(price, (float,)) or price < 0:
+                    raise loader.error(item, "cost.time_of_day: price_per_kwh must be a number")
+                start = _minutes(loader, window["from"], yaml_scalar(window["from"]))
+                end = _minutes(loader, window["to"], yaml_scalar(window["to"]))
+                windows.append(PriceWindow(start, end, float(price)))
+        else:
+            raise loader.error(value_node, f"cost: unknown key {key!r} (allowed: currency, "
+                               "price_per_kwh, pue, gpu_hour, time_of_day)")  # fmt: skip
+    return CostModel(time_of_day=tuple(windows), **values)
+
+
 def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -> Config:
     """Validate config text; raise :class:`ConfigError` naming ``path`` and the line."""
     loader = YamlWhere(path)
@@ -188,6 +232,8 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
             if not isinstance(value, str):
                 raise loader.error(node, f"'topology' must be a file path, not {value!r}")
             config.topology = config.base_dir / value
+        elif key == "cost":
+            config.cost = _cost_model(loader, node)
         elif key == "thresholds":
             for name, value_node in yaml_mapping(loader, node, "thresholds"):
                 if name not in THRESHOLD_NAMES:

@@ -7,6 +7,7 @@ from typing import Any
 
 from console.analysis.causes import Explanation
 from console.api import SourceStatus
+from console.cost import CostModel, power_summary
 from console.model import Entity
 from console.store import Store
 from console.text import plain
@@ -57,7 +58,9 @@ def _item(store: Store, entity: Entity, fields: dict[str, str]) -> dict[str, Any
     return item
 
 
-def snapshot_document(store: Store, statuses: list[SourceStatus]) -> dict[str, Any]:
+def snapshot_document(
+    store: Store, statuses: list[SourceStatus], cost: CostModel | None = None
+) -> dict[str, Any]:
     """Everything the console knows, with the keys DESIGN.md fixes."""
     document: dict[str, Any] = {
         "time": store.time,
@@ -69,6 +72,7 @@ def snapshot_document(store: Store, statuses: list[SourceStatus]) -> dict[str, A
         "jobs": [_item(store, e, JOB_FIELDS) for e in store.of_kind("job")],
         "findings": [f.to_json() for f in store.findings],
         "sources": [s.to_json() for s in statuses],
+        "power": power_summary(store, cost or CostModel()),
     }
     for meta in store.source_meta.values():
         if "scenario" in meta:
@@ -84,13 +88,21 @@ def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
 
 
-def snapshot_text(store: Store, statuses: list[SourceStatus]) -> str:
+def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | None = None) -> str:
     """A readable summary for a terminal or a ticket."""
     lines: list[str] = []
+    power = power_summary(store, cost or CostModel())
     nodes, gpus = store.of_kind("node"), store.of_kind("gpu")
     lines.append(
         f"Watchfloor snapshot: {len(nodes)} nodes, {len(gpus)} GPUs, "
         f"{store.count('link')} links, {store.count('job')} jobs"
+    )
+    waste = power["waste"]
+    lines.append(
+        f"Power {power['draw_w'] / 1000:,.1f} kW, energy {power['energy_cost_per_hour']:,.2f} "
+        f"{power['currency']}/h; waste: {waste['idle_gpus']} idle GPUs "
+        f"{waste['idle_cost_per_hour']:,.2f}/h, stalled jobs "
+        f"{waste['stalled_cost_per_hour']:,.2f}/h"
     )
     lines.append("")
     lines.append("SOURCES")
@@ -111,10 +123,10 @@ def snapshot_text(store: Store, statuses: list[SourceStatus]) -> str:
         mean = sum(known) / len(known) if known else None
         mem = sum(store.value(g.ref, "gpu.mem_used") or 0 for g in node_gpus)
         temps = [t for g in node_gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
-        power = sum(store.value(g.ref, "gpu.power") or 0 for g in node_gpus)
+        watts = sum(store.value(g.ref, "gpu.power") or 0 for g in node_gpus)
         lines.append(
             f"  {plain(node.name, 18):<18} {_fmt(mean, '%'):>9} {mem / 1024:>7,.0f} GiB "
-            f"{_fmt(max(temps) if temps else None, '°C'):>6} {power:>6,.0f} W"
+            f"{_fmt(max(temps) if temps else None, '°C'):>6} {watts:>6,.0f} W"
         )
     lines.append("")
     lines.append("JOBS")

@@ -1,0 +1,62 @@
+"""The cost model and the fleet's power and waste figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.config import ConfigError, parse_config
+from console.cost import CostModel, PriceWindow, power_summary
+from console.engine import Engine
+from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+
+REGISTRY = load_registry()
+
+
+def test_cost_config_and_time_of_day_prices() -> None:
+    config = parse_config(
+        "cost:\n  currency: EUR\n  price_per_kwh: 0.2\n  pue: 1.5\n  gpu_hour: 3\n"
+        "  time_of_day:\n    - {from: '22:00', to: '06:00', price_per_kwh: 0.1}\n",
+        "c.yaml", REGISTRY.source_types,
+    )  # fmt: skip
+    model = config.cost
+    assert (model.currency, model.pue, model.gpu_hour) == ("EUR", 1.5, 3.0)
+    assert model.time_of_day == (PriceWindow(22 * 60, 6 * 60, 0.1),)
+    night, day = 1_795_046_400 + 3 * 3600, 1_795_046_400 + 12 * 3600  # 03:00, 12:00 UTC
+    assert model.price_at(night) == 0.1 and model.price_at(day) == 0.2
+    assert model.energy_cost_per_hour(1000.0, day) == pytest.approx(0.3)
+    for text, message in (
+        ("cost:\n  pue: -1\n", "c.yaml:2: cost: 'pue' must be a non-negative number"),
+        ("cost:\n  price: 1\n", "c.yaml:2: cost: unknown key 'price'"),
+        ("cost:\n  time_of_day:\n    - {from: '25:00', to: '06:00', price_per_kwh: 1}\n",
+         "c.yaml:3: cost: '25:00' is not a time of day"),
+    ):  # fmt: skip
+        with pytest.raises(ConfigError) as info:
+            parse_config(text, "c.yaml", REGISTRY.source_types)
+        assert str(info.value).startswith(message)
+
+
+async def _demo(scenario: str = "congested-link") -> Engine:
+    sources = build_sources(parse_config("", "c.yaml", REGISTRY.source_types), REGISTRY,
+                            DemoOptions(scenario), local=False)  # fmt: skip
+    engine = build_engine(sources, REGISTRY)
+    await engine.collect(2)
+    return engine
+
+
+async def test_a_stalled_job_burns_money_that_grows_while_it_stays_stalled() -> None:
+    engine = await _demo()
+    model = CostModel(gpu_hour=2.0, price_per_kwh=0.1, pue=1.0)
+    first = power_summary(engine.store, model)["waste"]["stalled_jobs"]
+    assert [job["ref"] for job in first] == ["job/4711"]
+    assert first[0]["gpus"] == 16 and first[0]["cost_per_hour"] > 32.0  # 16 GPU-hours + energy
+    await engine.collect(30)  # 30 more seconds of sim time, still stalled
+    later = power_summary(engine.store, model)["waste"]["stalled_jobs"][0]
+    assert later["burned"] > first[0]["burned"]
+    summary = power_summary(engine.store, model)
+    assert summary["draw_w"] > 5_000 and summary["energy_kwh_since_start"] > 0
+    assert summary["waste"]["idle_gpus"] == 4  # the inference node's spare GPUs
+
+
+async def test_a_healthy_fleet_wastes_only_its_idle_gpus() -> None:
+    summary = power_summary((await _demo("healthy")).store, CostModel())
+    assert summary["waste"]["stalled_jobs"] == []
