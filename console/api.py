@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.thresholds import THRESHOLDS, Thresholds
+from console.cost import CostModel, power_summary
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -88,6 +89,7 @@ __all__ = [
     "Batch",
     "Cause",
     "Command",
+    "CostModel",
     "Entity",
     "Explanation",
     "FileSource",
@@ -118,6 +120,7 @@ __all__ = [
     "normalize_ref",
     "plain",
     "port_ref",
+    "power_summary",
     "ref_kind",
     *UI_NAMES,
 ]
@@ -281,6 +284,10 @@ class PaneContext(Protocol):
 
     def is_local(self, ref: str) -> bool:
         """True when ``ref`` was reported by a source on this machine (NVML, host)."""
+
+    @property
+    def cost(self) -> CostModel:
+        """The site's prices (``cost:`` in the config)."""
 
 
 @runtime_checkable

@@ -248,6 +248,7 @@ def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] =
         interval=config.interval,
         title=("watchfloor demo" + (" (agents)" if agent_urls else "")) if demo else "watchfloor",
         read_only=args.read_only,
+        cost=config.cost,
     )
     app.run()
     return app.return_code or 0

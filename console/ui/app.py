@@ -10,6 +10,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from console.api import Pane, Source, SourceStatus
+from console.cost import CostModel
 from console.engine import Engine
 from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
@@ -60,6 +61,7 @@ class WatchfloorApp(App[None]):
         clock: Callable[[], float] = time.time,
         themes: ThemeSet | None = None,
         read_only: bool = False,
+        cost: CostModel | None = None,
     ) -> None:
         """Build the app.
 
@@ -77,6 +79,7 @@ class WatchfloorApp(App[None]):
             read_only: Refuse every dangerous action (``--read-only``).
         """
         self._read_only = read_only
+        self._cost = cost or CostModel()
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
         super().__init__()
@@ -106,6 +109,10 @@ class WatchfloorApp(App[None]):
     @property
     def read_only(self) -> bool:
         return self._read_only
+
+    @property
+    def cost(self) -> CostModel:
+        return self._cost
 
     def is_local(self, ref: str) -> bool:
         source = self.store.entity_source.get(ref)

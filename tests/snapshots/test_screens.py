@@ -81,3 +81,9 @@ def test_fabric_pane(snap_compare, make_app: AppFactory) -> None:
     """Fabric pane at 120×40: switches with congested links (leaf01, spine02, leaf03),
     then links by congestion score, the injected uplink first."""
     assert snap_compare(make_app(), press=["f"], terminal_size=(120, 40))
+
+
+def test_power_pane_small(snap_compare, make_app: AppFactory) -> None:
+    """Power pane at 80×24: fleet draw and energy cost, 4 idle GPUs, job 4711 burning money
+    since it stalled, nodes by draw with a throttled GPU on node04."""
+    assert snap_compare(make_app(), press=["p"], terminal_size=(80, 24))

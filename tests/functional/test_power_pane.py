@@ -1,0 +1,43 @@
+"""The power pane: money burned by a stalled job grows, capped GPUs stand out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from console.ui.app import WatchfloorApp
+from console.ui.kit import EntityTable
+
+AppFactory = Callable[..., WatchfloorApp]
+
+
+def _summary(app: WatchfloorApp) -> str:
+    return str(app.screen.query_one("#summary").render())
+
+
+async def test_stalled_job_waste_grows_while_it_stays_stalled(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        first = _summary(app)
+        assert "stalled job/4711: 16 GPUs" in first and "4 idle GPUs" in first
+        burned = float(first.split("USD/h, ")[-1].split(" USD burned")[0])
+        await app.engine.collect(20)  # twenty more seconds, still stalled
+        app.screen.redraw()  # type: ignore[attr-defined]
+        later = float(_summary(app).split("USD/h, ")[-1].split(" USD burned")[0])
+        assert later > burned
+        nodes = app.screen.query_one(EntityTable)
+        assert nodes.selected_ref == "node/node02"  # the biggest draw first
+
+
+async def test_power_capped_gpus_stand_out(make_app: AppFactory) -> None:
+    app = make_app(scenario="power-cap")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        summary = _summary(app)
+        assert "slowed by power or heat: 4 GPUs (node01/0, node01/1, node01/2, node01/3)" in summary
+        row = app.screen.query_one(EntityTable).get_row("node/node01")
+        gpus = [f"gpu/node01/{i}" for i in range(8)]
+        limit = sum(app.store.value(g, "gpu.power_limit") or 0 for g in gpus)
+        assert limit == 4 * 400 + 4 * 700  # the capped GPUs' lower limit counts
+        draw = sum(app.store.value(g, "gpu.power") or 0 for g in gpus)
+        assert row[3].plain == f"{draw / limit:.0%}"
