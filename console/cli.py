@@ -101,6 +101,7 @@ def _runtime(
     args: argparse.Namespace, demo: bool, local: bool, agent_urls: tuple[str, ...] = ()
 ) -> tuple[Registry, Config, list[Source]]:
     """Registry, config and sources for this invocation."""
+    from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
     from console.runtime import DemoOptions, build_sources, load_registry, read_config
     from console.sim.scenarios import SCENARIOS
@@ -108,6 +109,7 @@ def _runtime(
     registry = load_registry()
     config = read_config(args.config, registry, required=args.config is not None)
     configure_thresholds(config.thresholds)
+    configure_budgets(config.budgets["racks"], config.budgets["nodes"])
     if args.interval is not None:
         if args.interval <= 0:
             raise UsageError("--interval must be a positive number of seconds")

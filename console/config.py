@@ -46,6 +46,8 @@ class Config:
     """Overrides of the analysis thresholds (``console.analysis.thresholds``)."""
     cost: CostModel = field(default_factory=CostModel)
     """Prices that turn watts into money."""
+    budgets: dict[str, dict[str, float]] = field(default_factory=lambda: {"racks": {}, "nodes": {}})
+    """Power budgets in watts: ``racks: {rack01: 40000}``, ``nodes: {gpu001: 5000}``."""
 
     @property
     def base_dir(self) -> Path:
@@ -53,7 +55,7 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
 
-TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology", "thresholds", "cost")
+TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology", "thresholds", "cost", "budgets")
 
 
 def default_config_path() -> Path:
@@ -232,6 +234,17 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
             if not isinstance(value, str):
                 raise loader.error(node, f"'topology' must be a file path, not {value!r}")
             config.topology = config.base_dir / value
+        elif key == "budgets":
+            for scope, scope_node in yaml_mapping(loader, node, "budgets"):
+                if scope not in ("racks", "nodes"):
+                    raise loader.error(scope_node, f"budgets: unknown key {scope!r} "
+                                       "(allowed: racks, nodes)")  # fmt: skip
+                for name, value_node in yaml_mapping(loader, scope_node, f"budgets.{scope}"):
+                    value = yaml_scalar(value_node)
+                    if not _check_type(value, (float,)) or value <= 0:
+                        raise loader.error(value_node, f"budgets.{scope}: {name!r} must be a "
+                                           "positive number of watts")  # fmt: skip
+                    config.budgets[scope][name] = float(value)
         elif key == "cost":
             config.cost = _cost_model(loader, node)
         elif key == "thresholds":

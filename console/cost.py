@@ -86,6 +86,18 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
         burned = per_hour * max(0.0, now - stall.since) / 3600.0
         stalled.append({"ref": job.ref, "gpus": len(gpus), "cost_per_hour": round(per_hour, 2),
                         "since": stall.since, "burned": round(burned, 2)})  # fmt: skip
+    inference: list[dict[str, Any]] = []
+    for job in store.of_kind("job"):
+        tokens = store.value(job.ref, "job.throughput")
+        if job.attrs.get("throughput_unit") != "tokens/s" or not tokens:
+            continue
+        gpus = job.attrs.get("gpus", [])
+        watts = sum(store.value(g, "gpu.power") or 0.0 for g in gpus)
+        per_hour = len(gpus) * model.gpu_hour + model.energy_cost_per_hour(watts, now)
+        per_million = per_hour / (tokens * 3600) * 1e6
+        inference.append({"ref": job.ref, "tokens_per_s": round(tokens, 1),
+                          "cost_per_hour": round(per_hour, 2),
+                          "cost_per_million_tokens": round(per_million, 4)})  # fmt: skip
     idle_cost = idle * model.gpu_hour + model.energy_cost_per_hour(idle_w, now)
     return {
         "currency": model.currency,
@@ -93,6 +105,7 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
         "energy_cost_per_hour": round(model.energy_cost_per_hour(draw, now), 2),
         "energy_kwh_since_start": round(total_j / 3.6e6, 4),
         "energy_kwh_today": round(today_j / 3.6e6, 4),
+        "inference": inference,
         "waste": {
             "idle_gpus": idle,
             "idle_cost_per_hour": round(idle_cost, 2),

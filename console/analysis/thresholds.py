@@ -23,6 +23,8 @@ class Thresholds:
     """How long it must stay below before it counts."""
     gpu_hot_c: float = 85.0
     """GPU core temperature (°C) from which it is reported hot."""
+    power_capped_seconds: float = 60.0
+    """How long a GPU may sit at a power cap before it is reported."""
 
 
 THRESHOLDS = Thresholds()

@@ -62,6 +62,11 @@ class PowerView(PaneBase):
             text.append(f"stalled {job['ref']}: {job['gpus']} GPUs, "
                         f"{job['cost_per_hour']:,.2f} {money}/h, {job['burned']:,.2f} {money} "
                         "burned since it stalled", style=alarm)  # fmt: skip
+        for job in summary["inference"]:
+            text.append("\ninference ", style="bold")
+            per_million = job["cost_per_million_tokens"]
+            text.append(f"{job['ref']}: {job['tokens_per_s']:,.0f} tokens/s, "
+                        f"{per_million:,.3f} {money} per million tokens")  # fmt: skip
         capped = [g.ref.removeprefix("gpu/") for g in store.of_kind("gpu")
                   if g.attrs.get("throttled")]  # fmt: skip
         if capped:

@@ -55,6 +55,10 @@ async def test_a_stalled_job_burns_money_that_grows_while_it_stays_stalled() -> 
     summary = power_summary(engine.store, model)
     assert summary["draw_w"] > 5_000 and summary["energy_kwh_since_start"] > 0
     assert summary["waste"]["idle_gpus"] == 4  # the inference node's spare GPUs
+    serving = summary["inference"]
+    assert [job["ref"] for job in serving] == ["job/4713"]
+    expected = serving[0]["cost_per_hour"] / (serving[0]["tokens_per_s"] * 3600) * 1e6
+    assert serving[0]["cost_per_million_tokens"] == pytest.approx(expected, rel=1e-3)
 
 
 async def test_a_healthy_fleet_wastes_only_its_idle_gpus() -> None:
