@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
+from console.analysis.power import BUDGETS, Budgets
 from console.analysis.thresholds import THRESHOLDS, Thresholds
 from console.cost import CostModel, power_summary
 from console.model import (
@@ -81,12 +82,14 @@ API_VERSION = 1
 
 __all__ = [
     "API_VERSION",
+    "BUDGETS",
     "ENTITY_KINDS",
     "METRICS",
     "SEVERITIES",
     "THRESHOLDS",
     "Analyzer",
     "Batch",
+    "Budgets",
     "Cause",
     "Command",
     "CostModel",

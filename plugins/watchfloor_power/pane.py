@@ -9,11 +9,13 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from console.api import (
+    BUDGETS,
     EntityTable,
     PaneBase,
     PaneContext,
     cell,
     fmt,
+    fmt_age,
     power_summary,
     role_style,
     spark,
@@ -21,12 +23,21 @@ from console.api import (
 )
 
 SPARK_WIDTH = 16
+HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
+"""RAPL counters (their rates are the host's CPU and DRAM watts)."""
 MAX_LISTED = 6
 """Throttled GPUs named in the summary; the rest are counted."""
 
 
 class PowerView(PaneBase):
-    """Fleet summary (draw, cost per hour, waste), then nodes by draw; Enter opens a node."""
+    """Fleet summary (draw, cost per hour, waste), then racks and their nodes by draw.
+
+    ``Enter`` on a rack folds or unfolds it; on a node, opens it (and from there a GPU).
+    """
+
+    def __init__(self, context: PaneContext, ref: str | None = None) -> None:
+        super().__init__(context, ref)
+        self._folded: set[str] = set()
 
     DEFAULT_CSS = """
     PowerView > #summary { height: auto; }
@@ -35,11 +46,21 @@ class PowerView(PaneBase):
     def compose(self) -> ComposeResult:
         yield title_bar("Power and cost")
         yield Static(id="summary", classes="pane-body")
-        yield title_bar("Nodes by draw")
+        yield title_bar("Racks and nodes by draw")
         yield EntityTable(
             self.context,
-            ("Node", "Rack", "Draw", "Of limit", "Headroom", "Today", "Energy/h", "History"),
-        )
+            ("Rack / node", "GPU draw", "Of limit", "Headroom", "Host", "Today", "Energy/h",
+             "History"),
+            on_open=self._open,
+        )  # fmt: skip
+
+    def _open(self, key: str) -> None:
+        # A rack row folds or unfolds its nodes; a node row opens the node.
+        if key.startswith("rack:"):
+            self._folded ^= {key}
+            self.refresh_view()
+        else:
+            self.context.open(key)
 
     def refresh_view(self) -> None:
         store, model = self.context.store, self.context.cost
@@ -50,6 +71,7 @@ class PowerView(PaneBase):
         text.append(f"draw {summary['draw_w'] / 1000:,.1f} kW   ", style="bold")
         text.append(f"energy {summary['energy_cost_per_hour']:,.2f} {money}/h   ")
         text.append(f"today {summary['energy_kwh_today']:,.2f} kWh   ")
+        text.append(f"since start {summary['energy_kwh_since_start']:,.2f} kWh   ")
         text.append(f"(PUE {model.pue:g}, {model.price_at(store.time or 0):g} {money}/kWh)\n",
                     style="dim")  # fmt: skip
         wasted = role_style(self, "warning", bold=True)
@@ -67,8 +89,13 @@ class PowerView(PaneBase):
             per_million = job["cost_per_million_tokens"]
             text.append(f"{job['ref']}: {job['tokens_per_s']:,.0f} tokens/s, "
                         f"{per_million:,.3f} {money} per million tokens")  # fmt: skip
-        capped = [g.ref.removeprefix("gpu/") for g in store.of_kind("gpu")
-                  if g.attrs.get("throttled")]  # fmt: skip
+        since = store.analysis_state.get("capped_since", {})
+        capped = []
+        for gpu in store.of_kind("gpu"):
+            if gpu.attrs.get("throttled"):
+                start = since.get(gpu.ref)
+                age = f" {fmt_age((store.time or 0) - start)}" if start is not None else ""
+                capped.append(gpu.ref.removeprefix("gpu/") + age)
         if capped:
             text.append("\nslowed by power or heat: ", style="bold")
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
@@ -77,8 +104,9 @@ class PowerView(PaneBase):
         self.query_one(EntityTable).sync(self._rows())
 
     def _rows(self) -> Iterable[tuple[str, list[Text]]]:
+        """Racks by draw, each followed by its nodes by draw (unless folded)."""
         store, model = self.context.store, self.context.cost
-        rows = []
+        racks: dict[str, list[tuple[float, float, float, float, str, list[float]]]] = {}
         for node in store.of_kind("node"):
             gpus = store.children(node.ref, "gpu")
             if not gpus:
@@ -86,23 +114,58 @@ class PowerView(PaneBase):
             draw = sum(store.value(g.ref, "gpu.power") or 0.0 for g in gpus)
             limit = sum(store.value(g.ref, "gpu.power_limit") or 0.0 for g in gpus)
             today = sum(store.value(g.ref, "gpu.energy_today") or 0.0 for g in gpus) / 3.6e6
+            host = sum(
+                store.value(node.ref, m) or 0.0 for m in ("node.cpu_energy", "node.dram_energy")
+            )
             histories = [store.history(g.ref, "gpu.power")[-SPARK_WIDTH:] for g in gpus]
             width = min((len(h) for h in histories), default=0)
             trend = [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
-            share = draw / limit if limit else None
-            rows.append((draw, node.ref, [
-                cell(node.name, limit=24),
-                cell(node.attrs.get("rack", "—")),
-                cell(fmt(draw / 1000, " kW", 2)),
-                cell("n/a" if share is None else f"{share:.0%}"),
-                cell(fmt((limit - draw) / 1000, " kW", 2) if limit else "n/a"),
-                cell(fmt(today, " kWh", 3)),
-                cell(f"{model.energy_cost_per_hour(draw, store.time or 0):,.2f}"),
-                cell(spark(trend, SPARK_WIDTH)),
-            ]))  # fmt: skip
-        rows.sort(key=lambda row: (-row[0], row[1]))
-        for _, ref, row in rows:
-            yield ref, row
+            rack = str(node.attrs.get("rack") or "no rack")
+            racks.setdefault(rack, []).append((draw, limit, today, host, node.ref, trend))
+        now = store.time or 0.0
+        for rack in sorted(racks, key=lambda r: (-sum(n[0] for n in racks[r]), r)):
+            nodes = sorted(racks[rack], key=lambda n: (-n[0], n[4]))
+            draw, limit = sum(n[0] for n in nodes), sum(n[1] for n in nodes)
+            budget = BUDGETS.racks.get(rack)
+            over = budget is not None and draw > budget
+            key = f"rack:{rack}"
+            mark = "▸" if key in self._folded else "▾"
+            alarm = role_style(self, "error", True) if over else "bold"
+            room = (
+                f"budget {budget / 1000:,.1f} kW"
+                if budget
+                else fmt((limit - draw) / 1000, " kW", 2)
+            )
+            yield key, [
+                cell(f"{mark} {rack}", style="bold"),
+                cell(fmt(draw / 1000, " kW", 2), style=alarm),
+                cell(f"{draw / limit:.0%}" if limit else "n/a"),
+                cell(room),
+                cell(fmt(host_total, " W") if (host_total := sum(n[3] for n in nodes)) else "n/a"),
+                cell(fmt(sum(n[2] for n in nodes), " kWh", 3)),
+                cell(f"{model.energy_cost_per_hour(draw, now):,.2f}"),
+                cell(""),
+            ]  # fmt: skip
+            if key in self._folded:
+                continue
+            for node_draw, node_limit, today, host, ref, trend in nodes:
+                name = ref.removeprefix("node/")
+                share = node_draw / node_limit if node_limit else None
+                yield (
+                    ref,
+                    [
+                        cell(f"   {name}", limit=28),
+                        cell(fmt(node_draw / 1000, " kW", 2)),
+                        cell("n/a" if share is None else f"{share:.0%}"),
+                        cell(
+                            fmt((node_limit - node_draw) / 1000, " kW", 2) if node_limit else "n/a"
+                        ),
+                        cell(fmt(host, " W") if host else "n/a"),
+                        cell(fmt(today, " kWh", 3)),
+                        cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
+                        cell(spark(trend, SPARK_WIDTH)),
+                    ],
+                )
 
 
 def create_power_pane(context: PaneContext, ref: str | None) -> PaneBase:

@@ -25,8 +25,14 @@ async def test_stalled_job_waste_grows_while_it_stays_stalled(make_app: AppFacto
         app.screen.redraw()  # type: ignore[attr-defined]
         later = float(_summary(app).split("USD/h, ")[-1].split(" USD burned")[0])
         assert later > burned
-        nodes = app.screen.query_one(EntityTable)
-        assert nodes.selected_ref == "node/node02"  # the biggest draw first
+        table = app.screen.query_one(EntityTable)
+        assert table.selected_ref == "rack:rack01"
+        await pilot.press("down")
+        assert table.selected_ref == "node/node02"  # the biggest draw first within its rack
+        await pilot.press("up", "enter")  # fold the rack
+        assert table.row_count == 1
+        await pilot.press("enter", "down", "enter")  # unfold, open the node
+        assert app.crumbs() == ["Overview", "Power", "node/node02"]
 
 
 async def test_power_capped_gpus_stand_out(make_app: AppFactory) -> None:
@@ -34,10 +40,13 @@ async def test_power_capped_gpus_stand_out(make_app: AppFactory) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("p")
         summary = _summary(app)
-        assert "slowed by power or heat: 4 GPUs (node01/0, node01/1, node01/2, node01/3)" in summary
+        assert "slowed by power or heat: 4 GPUs (node01/0 1s, node01/1 1s" in summary
+        await app.engine.collect(61)
+        app.screen.redraw()  # type: ignore[attr-defined]
+        assert "node01/0 1m" in _summary(app)  # how long each has been held
         row = app.screen.query_one(EntityTable).get_row("node/node01")
         gpus = [f"gpu/node01/{i}" for i in range(8)]
         limit = sum(app.store.value(g, "gpu.power_limit") or 0 for g in gpus)
         assert limit == 4 * 400 + 4 * 700  # the capped GPUs' lower limit counts
         draw = sum(app.store.value(g, "gpu.power") or 0 for g in gpus)
-        assert row[3].plain == f"{draw / limit:.0%}"
+        assert row[2].plain == f"{draw / limit:.0%}"

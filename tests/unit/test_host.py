@@ -135,3 +135,17 @@ async def test_two_collections_give_rates(sys_tree: Path) -> None:
     node = store.get("node/hpc01")
     assert node is not None and node.attrs["rapl_zones"] == ["package-0", "core"]
     assert store.value("node/hpc01", "node.temp_max") == 57.0
+
+
+async def test_rapl_energy_over_two_collections_is_the_host_power(sys_tree: Path) -> None:
+    clock = [1000.0]
+    engine = Engine(Store(), [HostSource(1.0, str(sys_tree), node="hpc01")], clock=lambda: clock[0])
+    await engine.collect(1)
+    zone = sys_tree / "class" / "powercap" / "intel-rapl:0"
+    if not zone.is_dir():
+        zone = Path(os.path.normpath(zone.parent / zone.read_text().strip()))
+    energy = int((zone / "energy_uj").read_text())
+    (zone / "energy_uj").write_text(f"{energy + 300_000_000}\n")  # 300 J more
+    clock[0] += 2.0
+    await engine.collect(1)
+    assert engine.store.value("node/hpc01", "node.cpu_energy") == 150.0  # 300 J in 2 s = 150 W
