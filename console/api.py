@@ -17,6 +17,7 @@ helpers in ``UI_NAMES`` — is loaded from here on first use.
 from __future__ import annotations
 
 import abc
+import importlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,6 +117,7 @@ __all__ = [
     "explain",
     "job_loss",
     "job_state",
+    "lazy",
     "link_jobs",
     "link_ref",
     "make_ref",
@@ -319,6 +321,20 @@ class Pane:
     """Entity kinds whose refs this pane shows (``("gpu",)``)."""
     key: str | None = None
     """A key that opens the top-level view from anywhere, or ``None``."""
+
+
+def lazy(target: str) -> Callable[[PaneContext, str | None], Any]:
+    """A pane factory that imports ``"package.module:function"`` on first use.
+
+    Lets a plugin name its pane without importing Textual at discovery, so the
+    agent and headless commands stay light.
+    """
+
+    def create(context: PaneContext, ref: str | None) -> Any:
+        module, _, name = target.partition(":")
+        return getattr(importlib.import_module(module), name)(context, ref)
+
+    return create
 
 
 Analyzer = Callable[[Store], Iterable[Finding]]

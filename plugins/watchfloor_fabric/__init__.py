@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from console.api import Pane, PaneContext, Plugin
-
-
-def create_fabric_pane(context: PaneContext, ref: str | None) -> Any:
-    """The pane, imported on first use: the agent and headless commands never load Textual."""
-    from watchfloor_fabric.pane import create_fabric_pane as create
-
-    return create(context, ref)
-
+from console.api import Pane, Plugin, lazy
 
 plugin = Plugin(
     name="fabric",
     version="0.1.0",
-    panes=(Pane("fabric", "Fabric", create_fabric_pane, opens=("link", "path"), key="f"),),
+    panes=(
+        Pane(
+            "fabric",
+            "Fabric",
+            lazy("watchfloor_fabric.pane:create_fabric_pane"),
+            opens=("link", "path"),
+            key="f",
+        ),
+    ),
 )
 """What the entry point ``fabric`` resolves to."""

@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from console.api import Pane, PaneContext, Plugin, SourceType
+from console.api import Pane, Plugin, SourceType, lazy
 from watchfloor_gpu.nvml import NVML_OPTIONS, make_nvml_sources
-
-
-def create_gpu_pane(context: PaneContext, ref: str | None) -> Any:
-    """The pane, imported on first use: the agent and headless commands never load Textual."""
-    from watchfloor_gpu.pane import create_gpu_pane as create
-
-    return create(context, ref)
-
 
 plugin = Plugin(
     name="gpu",
@@ -27,6 +17,8 @@ plugin = Plugin(
             local_default=True,
         ),
     ),
-    panes=(Pane("gpus", "GPUs", create_gpu_pane, opens=("gpu",), key="g"),),
+    panes=(
+        Pane("gpus", "GPUs", lazy("watchfloor_gpu.pane:create_gpu_pane"), opens=("gpu",), key="g"),
+    ),
 )
 """What the entry point ``gpu`` resolves to."""
