@@ -6,7 +6,7 @@ that names it for navigation, JSON output and drill-down links between plugins.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event", "path")
@@ -153,12 +153,6 @@ METRICS: dict[str, MetricSpec] = {
 """The metric vocabulary: one name and unit per quantity."""
 
 
-def is_counter(metric: str) -> bool:
-    """True when a metric is a monotonic counter (stored raw, shown as a rate)."""
-    spec = METRICS.get(metric)
-    return spec is not None and spec.counter
-
-
 @dataclass(slots=True)
 class Sample:
     """One reading of one metric of one entity."""
@@ -207,12 +201,4 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for JSON output."""
-        return {
-            "ref": self.ref,
-            "kind": self.kind,
-            "severity": self.severity,
-            "title": self.title,
-            "since": self.since,
-            "evidence": list(self.evidence),
-            "related": list(self.related),
-        }
+        return asdict(self)

@@ -181,11 +181,6 @@ class Store:
             return None
         return reading.rate if metric in COUNTERS else reading.value
 
-    def raw(self, ref: str, metric: str) -> float | None:
-        """The newest raw value (a counter's count rather than its rate)."""
-        reading = self._latest.get((ref, metric))
-        return None if reading is None else reading.value
-
     def history(self, ref: str, metric: str) -> list[float | None]:
         """Oldest-first history (rates for counters), at most ``history_length`` points."""
         ring = self._history.get((ref, metric))

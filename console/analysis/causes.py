@@ -10,7 +10,7 @@ named as noisy neighbours, in proportion to their share.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from console.analysis.gpus import _gpu_finding
@@ -38,13 +38,7 @@ class Cause:
     related: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "kind": self.kind,
-            "score": round(self.score, 3),
-            "evidence": self.evidence,
-            "related": self.related,
-        }
+        return {**asdict(self), "score": round(self.score, 3)}
 
 
 @dataclass

@@ -68,9 +68,8 @@ class NodeDetail(PaneBase):
 
     def refresh_view(self) -> None:
         store = self.context.store
-        node = store.get(self.ref or "")
+        node = self.shown_entity("summary")
         if node is None:
-            self.query_one("#summary", Static).update(Text(f"{self.ref}: gone", style="dim"))
             return
         summary = Text()
         summary.append(fmt(store.value(node.ref, "node.cpu_util"), "% CPU") + "   ")

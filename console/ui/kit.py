@@ -141,6 +141,14 @@ class PaneBase(Vertical):
     def refresh_view(self) -> None:
         """Redraw from the store (called on the refresh tick while visible)."""
 
+    def shown_entity(self, placeholder: str) -> Entity | None:
+        """The entity this pane shows; when it is gone, the ``placeholder`` Static says so."""
+        entity = self.context.store.get(self.ref or "")
+        if entity is None:
+            gone = Text(f"{self.ref}: no longer reported", style="dim")
+            self.query_one(f"#{placeholder}", Static).update(gone)
+        return entity
+
     def set_filter(self, text: str) -> None:
         """Apply the ``/`` filter to every table in the pane."""
         for table in self.query(EntityTable):
@@ -161,10 +169,8 @@ class DetailPane(PaneBase):
                 yield Static(id=section, classes="pane-body")
 
     def refresh_view(self) -> None:
-        entity = self.context.store.get(self.ref or "")
+        entity = self.shown_entity(self.SECTIONS[0])
         if entity is None:
-            gone = Text(f"{self.ref}: no longer reported", style="dim")
-            self.query_one(f"#{self.SECTIONS[0]}", Static).update(gone)
             return
         for section, text in self.sections(entity).items():
             self.query_one(f"#{section}", Static).update(text)

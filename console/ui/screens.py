@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -63,8 +62,6 @@ class ViewScreen(Screen[None]):
         """This screen's part of the breadcrumbs."""
         self.rendered_version = -1
         """Store version last drawn, so an unchanged store costs nothing."""
-        self.last_render_seconds = 0.0
-        """How long the last ``refresh_view`` took (the refresh budget is measured)."""
 
     @property
     def watchfloor(self) -> WatchfloorApp:
@@ -90,13 +87,11 @@ class ViewScreen(Screen[None]):
         self.query_one(StatusHeader).update_status()
         self.query_one(Breadcrumbs).show(app.crumbs())
         if force or app.store.version != self.rendered_version:
-            started = time.perf_counter()
             try:
                 self.pane.refresh_view()
             except Exception as exc:  # a failing pane shows its error, the console goes on
                 self.pane.remove_children()
                 self.pane.mount(Static(Text(plain(f"pane failed: {type(exc).__name__}: {exc}"))))
-            self.last_render_seconds = time.perf_counter() - started
             self.rendered_version = app.store.version
 
     def action_back(self) -> None:

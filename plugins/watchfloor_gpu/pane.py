@@ -162,9 +162,8 @@ class GpuDetail(PaneBase):
 
     def refresh_view(self) -> None:
         store = self.context.store
-        gpu = store.get(self.ref or "")
+        gpu = self.shown_entity("identity")
         if gpu is None:
-            self.query_one("#identity", Static).update(Text("no longer reported", style="dim"))
             return
         attrs = gpu.attrs
         mig = attrs.get("mig")

@@ -74,7 +74,7 @@ class JobDetail(PaneBase):
     """
 
     DEFAULT_CSS = """
-    JobDetail > #causes { height: auto; max-height: 12; }
+    JobDetail > #causes { height: auto; max-height: 12; overflow-x: hidden; }
     JobDetail > #evidence { height: auto; max-height: 8; }
     JobDetail > #ranks { height: 1fr; }
     """
@@ -97,9 +97,8 @@ class JobDetail(PaneBase):
 
     def refresh_view(self) -> None:
         store = self.context.store
-        job = store.get(self.ref or "")
+        job = self.shown_entity("summary")
         if job is None:
-            self.query_one("#summary", Static).update(Text("gone", style="dim"))
             return
         fraction = pace(store, job.ref)
         unit = job.attrs.get("throughput_unit", "")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from console.plugins import Registry
 from console.runtime import CORE_PLUGIN, load_registry
@@ -78,43 +80,44 @@ def _local_app(pid: int, read_only: bool) -> tuple[WatchfloorApp, str]:
     return app, f"gpu/{source.reader.node}/0"  # type: ignore[union-attr]
 
 
-async def test_killing_a_local_process_needs_confirmation() -> None:
-    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        app, ref = _local_app(victim.pid, read_only=False)
-        async with app.run_test(size=(120, 40)) as pilot:
-            app.open(ref)
-            await pilot.pause()
-            await pilot.press("k")
-            assert isinstance(app.screen, ConfirmScreen)
-            assert f"SIGTERM to pid {victim.pid}" in app.screen.question
-            await pilot.press("n")
-            assert victim.poll() is None  # cancelled: still running
-            await pilot.press("k", "y")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-            victim.wait(timeout=10)  # psutil may have reaped it already: it is gone either way
-            assert any(f"pid {victim.pid} ended after SIGTERM" in str(n.message)
-                       for n in app._notifications)  # fmt: skip
-    finally:
-        if victim.poll() is None:
-            victim.kill()
+@pytest.fixture
+def victim() -> Iterator[subprocess.Popen[bytes]]:
+    """A real process to kill: it waits on its stdin until it is ended."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait()
 
 
-async def test_read_only_refuses_to_kill() -> None:
-    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    try:
-        app, ref = _local_app(victim.pid, read_only=True)
-        async with app.run_test(size=(120, 40)) as pilot:
-            app.open(ref)
-            await pilot.pause()
-            await pilot.press("k")
-            assert not isinstance(app.screen, ConfirmScreen)
-            assert any("read-only mode: refused" in str(n.message) for n in app._notifications)
-            assert victim.poll() is None
-    finally:
-        victim.kill()
-        victim.wait()
+async def test_killing_a_local_process_needs_confirmation(victim: subprocess.Popen[bytes]) -> None:
+    app, ref = _local_app(victim.pid, read_only=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open(ref)
+        await pilot.pause()
+        await pilot.press("k")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert f"SIGTERM to pid {victim.pid}" in app.screen.question
+        await pilot.press("n")
+        assert victim.poll() is None  # cancelled: still running
+        await pilot.press("k", "y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any(f"pid {victim.pid} ended after SIGTERM" in str(n.message)
+                   for n in app._notifications)  # fmt: skip
+
+
+async def test_read_only_refuses_to_kill(victim: subprocess.Popen[bytes]) -> None:
+    app, ref = _local_app(victim.pid, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open(ref)
+        await pilot.pause()
+        await pilot.press("k")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert any("read-only mode: refused" in str(n.message) for n in app._notifications)
+        assert victim.poll() is None
 
 
 def test_registry_fixture_has_the_gpu_pane() -> None:

@@ -253,3 +253,15 @@ async def test_header_counts_sources_that_can_work() -> None:
         await pilot.pause()
         header = str(app.screen.query_one("StatusHeader").render())
         assert "src 0/1 ok" in header  # the disabled NVML source is not counted
+
+
+async def test_a_detail_view_says_when_its_entity_is_gone(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open("gpu/node01/0")
+        await pilot.pause()
+        app.store.expire(before=float("inf"))  # every entity stopped being reported
+        app.screen.redraw()  # type: ignore[attr-defined]
+        await pilot.pause()
+        text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
+        assert "gpu/node01/0: no longer reported" in text

@@ -20,7 +20,8 @@ def test_counter_becomes_a_rate_in_the_store() -> None:
     assert store.value("port/n1/mlx5_0", "port.tx_bytes") is None  # one reading: no rate yet
     store.apply(_batch(102.0, 5_000.0), "s", received=102.0)
     assert store.value("port/n1/mlx5_0", "port.tx_bytes") == 2_000.0
-    assert store.raw("port/n1/mlx5_0", "port.tx_bytes") == 5_000.0
+    reading = store.reading("port/n1/mlx5_0", "port.tx_bytes")
+    assert reading is not None and reading.value == 5_000.0  # the raw count is kept
     assert store.history("port/n1/mlx5_0", "port.tx_bytes") == [None, 2_000.0]
 
 
