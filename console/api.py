@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
+from console.analysis.policy import SECURITY, SecurityPolicy
 from console.analysis.power import BUDGETS, Budgets
 from console.analysis.thresholds import THRESHOLDS, Thresholds
 from console.cost import CostModel, power_summary
@@ -86,6 +87,7 @@ __all__ = [
     "BUDGETS",
     "ENTITY_KINDS",
     "METRICS",
+    "SECURITY",
     "SEVERITIES",
     "THRESHOLDS",
     "Analyzer",
@@ -106,6 +108,7 @@ __all__ = [
     "Plugin",
     "Reading",
     "Sample",
+    "SecurityPolicy",
     "Source",
     "SourceContext",
     "SourceDisabled",

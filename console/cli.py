@@ -85,6 +85,8 @@ def make_parser() -> argparse.ArgumentParser:
     agent.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
     agent.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback listen without a token")  # fmt: skip
+    agent.add_argument("--events-token-file",
+                       help="enable POST /v1/events for guard events, with this token")  # fmt: skip
     target = agent.add_mutually_exclusive_group()
     target.add_argument("--sim", metavar="NODE", help="serve one simulated node")
     target.add_argument("--sim-fleet", action="store_true",
@@ -101,6 +103,7 @@ def _runtime(
     args: argparse.Namespace, demo: bool, local: bool, agent_urls: tuple[str, ...] = ()
 ) -> tuple[Registry, Config, list[Source]]:
     """Registry, config and sources for this invocation."""
+    from console.analysis.policy import configure_security
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
     from console.runtime import DemoOptions, build_sources, load_registry, read_config
@@ -110,6 +113,7 @@ def _runtime(
     config = read_config(args.config, registry, required=args.config is not None)
     configure_thresholds(config.thresholds)
     configure_budgets(config.budgets["racks"], config.budgets["nodes"])
+    configure_security(config.security)
     if args.interval is not None:
         if args.interval <= 0:
             raise UsageError("--interval must be a positive number of seconds")
@@ -203,7 +207,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
     options = AgentOptions(
         listen=args.listen, token_file=args.token_file, tls_cert=args.tls_cert,
         tls_key=args.tls_key, tls_client_ca=args.tls_client_ca, insecure=args.insecure,
-        interval=args.interval or 1.0,
+        interval=args.interval or 1.0, events_token_file=args.events_token_file,
     )  # fmt: skip
     if args.sim or args.sim_fleet:
         try:

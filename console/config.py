@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from console.analysis.policy import KEYS as SECURITY_KEYS
 from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
 from console.cost import CostModel, PriceWindow
@@ -48,6 +49,8 @@ class Config:
     """Prices that turn watts into money."""
     budgets: dict[str, dict[str, float]] = field(default_factory=lambda: {"racks": {}, "nodes": {}})
     """Power budgets in watts: ``racks: {rack01: 40000}``, ``nodes: {gpu001: 5000}``."""
+    security: dict[str, list[str]] = field(default_factory=dict)
+    """The security policy (``console.analysis.policy``): allowlists, expected listeners."""
 
     @property
     def base_dir(self) -> Path:
@@ -55,7 +58,9 @@ class Config:
         return self.path.parent if self.path else Path.cwd()
 
 
-TOP_LEVEL_KEYS = ("interval", "theme", "sources", "topology", "thresholds", "cost", "budgets")
+TOP_LEVEL_KEYS = (
+    "interval", "theme", "sources", "topology", "thresholds", "cost", "budgets", "security",
+)  # fmt: skip
 
 
 def default_config_path() -> Path:
@@ -209,6 +214,19 @@ def _cost_model(loader: YamlWhere, node: yaml.Node) -> CostModel:
     return CostModel(time_of_day=tuple(windows), **values)
 
 
+def _security(loader: YamlWhere, node: yaml.Node) -> dict[str, list[str]]:
+    policy: dict[str, list[str]] = {}
+    for key, value_node in yaml_mapping(loader, node, "security"):
+        if key not in SECURITY_KEYS:
+            raise loader.error(value_node, f"security: unknown key {key!r} "
+                               f"(allowed: {', '.join(SECURITY_KEYS)})")  # fmt: skip
+        value = yaml_scalar(value_node)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise loader.error(value_node, f"security: {key!r} must be a list of strings")
+        policy[key] = value
+    return policy
+
+
 def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -> Config:
     """Validate config text; raise :class:`ConfigError` naming ``path`` and the line."""
     loader = YamlWhere(path)
@@ -247,6 +265,8 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
                     config.budgets[scope][name] = float(value)
         elif key == "cost":
             config.cost = _cost_model(loader, node)
+        elif key == "security":
+            config.security = _security(loader, node)
         elif key == "thresholds":
             for name, value_node in yaml_mapping(loader, node, "thresholds"):
                 if name not in THRESHOLD_NAMES:

@@ -160,13 +160,20 @@ class Engine:
             self.after_analysis()
         return findings
 
-    async def collect(self, cycles: int = 1) -> None:
+    async def collect(self, cycles: int = 1, due_within: float | None = None) -> None:
         """Poll every source ``cycles`` times (all at once per cycle), then analyse.
 
-        Used headless (``snapshot``: two cycles so counters have rates).
+        Used headless (``snapshot``: two cycles so counters have rates) and by the
+        agent on each request, which passes ``due_within`` (seconds) so that only
+        sources due by then are polled: a slow-interval source (a listener scan
+        every 30 s, model hashing) keeps its own pace however often it is asked.
         """
         for _ in range(cycles):
-            active = [s for s in self._states if s.status != "disabled"]
+            now = self.clock()
+            active = [
+                s for s in self._states
+                if s.status != "disabled" and (due_within is None or s.next_due <= now + due_within)
+            ]  # fmt: skip
             await asyncio.gather(*(self._poll(state) for state in active))
             self.analyse()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from console.agent.fleet import fleet_apps
+from console.agent.security import AgentSecurity
 from console.agent.server import Collector, make_app, make_runner
 from console.api import Source
 from console.engine import Engine
@@ -42,6 +43,8 @@ class AgentOptions:
     tls_client_ca: str | None = None
     insecure: bool = False
     interval: float = 1.0
+    events_token_file: str | None = None
+    """Token that local gateways send with ``POST /v1/events`` (none: no such endpoint)."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -138,15 +141,34 @@ def _checked(options: AgentOptions) -> tuple[str, int, str | None, ssl.SSLContex
     return host, port, token, server_tls(options)
 
 
+def posture(options: AgentOptions, host: str, token: str | None, events: bool) -> dict[str, object]:
+    """How this agent is exposed, for the security pane."""
+    return {
+        "listen": options.listen,
+        "loopback": is_loopback(host),
+        "tls": bool(options.tls_cert),
+        "client_certs": bool(options.tls_client_ca),
+        "token": token is not None,
+        "insecure": options.insecure,
+        "events": events,
+        "read_only": True,  # no endpoint acts on the node
+    }
+
+
 def run_agent(options: AgentOptions, sources: list[Source], node: str | None = None) -> None:
     """Serve one node until SIGINT/SIGTERM."""
     host, port, token, tls = _checked(options)
+    events_token = read_token(options.events_token_file)
+    if events_token is not None and events_token == token:
+        raise AgentUsageError("the events token must differ from the read token")
     name = node or socket.gethostname().split(".")[0]
     # The agent keeps no history: the console does. One point per metric is enough.
     engine = Engine(Store(history=1), sources)
-    collector = Collector(engine, name, max_age=options.interval / 2)
+    security = AgentSecurity(posture(options, host, token, events_token is not None))
+    collector = Collector(engine, name, max_age=options.interval / 2, security=security)
+    app = make_app(collector, token, security, events_token)
     try:
-        asyncio.run(_serve([(name, make_app(collector, token))], host, port, tls))
+        asyncio.run(_serve([(name, app)], host, port, tls))
     finally:
         with contextlib.suppress(Exception):
             asyncio.run(engine.stop())
@@ -166,6 +188,7 @@ __all__ = [
     "check_exposure",
     "is_loopback",
     "parse_listen",
+    "posture",
     "run_agent",
     "run_fleet",
 ]

@@ -2,12 +2,15 @@
 
 - ``GET /v1/snapshot``: JSON (see ``wire.py``); ``GET /metrics``: Prometheus text
   exposition of the same readings; ``GET /healthz``: ``ok``.
+- ``POST /v1/events`` (only with an events token, which is not the read token):
+  guard events from local inference gateways, checked, bounded and rate-limited
+  (``security.py``); they come back as entities in the snapshot.
 - One collection serves every concurrent reader: a request collects only when
   the last collection is older than ``max_age``; requests arriving meanwhile
   wait for that same collection.
 - Bearer token compared in constant time; a wrong or missing token gets 401 and
-  nothing else. Requests, headers and concurrency are bounded. No endpoint
-  changes anything.
+  nothing else, and is counted (by address) as an event. Requests, headers and
+  concurrency are bounded. No endpoint changes anything on the node.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Protocol
 from aiohttp import web
 
 from console.agent.exposition import render_metrics
+from console.agent.security import MAX_EVENTS_BODY, AgentSecurity, EventError, parse_guard_events
 from console.agent.wire import encode, store_samples
 from console.api import SourceStatus
 from console.engine import Engine
@@ -30,7 +34,7 @@ from console.model import Entity
 MAX_CONCURRENT = 32
 """Requests handled at once; more get 503 (a scrape storm cannot pile up)."""
 MAX_REQUEST_BYTES = 1024
-"""Largest request body accepted (every endpoint is a GET)."""
+"""Largest request body accepted on the read endpoints (they are GETs)."""
 MAX_HEADER_BYTES = 8190
 """Longest request line and header field."""
 
@@ -74,7 +78,13 @@ class Collected:
 class Collector:
     """Runs the node's sources on demand; one collection serves all readers."""
 
-    def __init__(self, engine: Engine, node: str, max_age: float = 1.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        node: str,
+        max_age: float = 1.0,
+        security: AgentSecurity | None = None,
+    ) -> None:
         self.engine = engine
         self.node = node
         """The name this agent reports as (refs are ``gpu/<node>/…``)."""
@@ -82,6 +92,8 @@ class Collector:
         """A collection younger than this is served as is."""
         self.collections = 0
         """How many collections ran (tests check sharing with it)."""
+        self.security = security
+        """The agent's posture and security events, reported with the node."""
         self._latest: Collected | None = None
         self._lock = asyncio.Lock()
 
@@ -90,14 +102,25 @@ class Collector:
         async with self._lock:  # later readers wait here for the same collection
             latest = self._latest
             if latest is None or time.monotonic() - latest.at >= self.max_age:
-                await self.engine.collect(1)
+                await self.engine.collect(1, due_within=self.max_age)
                 self.collections += 1
                 store = self.engine.store
                 latest = self._latest = Collected(
-                    self.node, store.time, list(store.entities.values()),
+                    self.node, store.time, self._entities(),
                     store_samples(store), self.engine.statuses(),
                 )  # fmt: skip
             return latest
+
+    def _entities(self) -> list[Entity]:
+        entities = dict(self.engine.store.entities)
+        if self.security is not None:
+            for extra in self.security.entities(self.node):
+                known = entities.get(extra.ref)
+                if known is not None:  # the node: add the agent's posture to what it has
+                    extra = Entity(known.ref, known.name, known.parent,
+                                   {**known.attrs, **extra.attrs})  # fmt: skip
+                entities[extra.ref] = extra
+        return list(entities.values())
 
 
 class Snapshots(Protocol):
@@ -107,8 +130,13 @@ class Snapshots(Protocol):
         """The newest collection, encoded."""
 
 
-def make_app(collector: Snapshots, token: str | None) -> web.Application:
-    """The agent's aiohttp application."""
+def make_app(
+    collector: Snapshots,
+    token: str | None,
+    security: AgentSecurity | None = None,
+    events_token: str | None = None,
+) -> web.Application:
+    """The agent's aiohttp application (``/v1/events`` only with ``events_token``)."""
     in_flight = 0
 
     @web.middleware
@@ -123,12 +151,17 @@ def make_app(collector: Snapshots, token: str | None) -> web.Application:
             in_flight -= 1
 
     expected = f"Bearer {token}".encode() if token else None
+    events_expected = f"Bearer {events_token}".encode() if events_token else None
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if expected is not None and request.path != "/healthz":
+        # Each endpoint has its own token: a gateway that may post events cannot read.
+        wanted = events_expected if request.path == "/v1/events" else expected
+        if wanted is not None and request.path != "/healthz":
             given = request.headers.get("Authorization", "").encode("utf-8", "replace")
-            if not hmac.compare_digest(given, expected):
+            if not hmac.compare_digest(given, wanted):
+                if security is not None:
+                    security.auth_failed(request.remote, request.path)
                 return web.Response(status=401)  # no detail for a guesser
         return await handler(request)
 
@@ -145,10 +178,32 @@ def make_app(collector: Snapshots, token: str | None) -> web.Application:
             body=latest.metrics, headers={"Content-Type": "text/plain; version=0.0.4"}
         )
 
+    async def events(request: web.Request) -> web.Response:
+        if security is None or events_expected is None:
+            raise web.HTTPNotFound()
+        if request.content_length is not None and request.content_length > MAX_EVENTS_BODY:
+            return web.Response(status=413, text=f"body over {MAX_EVENTS_BODY} bytes\n")
+        try:
+            body = await request.content.read(MAX_EVENTS_BODY + 1)
+        except (ValueError, ConnectionError) as exc:
+            return web.Response(status=400, text=f"unreadable body: {exc}\n")
+        if len(body) > MAX_EVENTS_BODY:  # chunked, or a Content-Length that lied
+            return web.Response(status=413, text=f"body over {MAX_EVENTS_BODY} bytes\n")
+        try:
+            document = json.loads(body)
+            accepted = parse_guard_events(document, time.time())
+        except (ValueError, RecursionError) as exc:
+            reason = exc if isinstance(exc, EventError) else "not valid JSON"
+            return web.Response(status=400, text=f"{reason}\n")
+        if not security.add_guard_events(accepted, request.remote):
+            return web.Response(status=429, text="too many events\n", headers={"Retry-After": "1"})
+        return web.json_response({"accepted": len(accepted)}, status=202)
+
     app = web.Application(middlewares=[bounded, authenticated], client_max_size=MAX_REQUEST_BYTES)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/snapshot", snapshot)
     app.router.add_get("/metrics", metrics)
+    app.router.add_post("/v1/events", events)
     return app
 
 

@@ -20,8 +20,8 @@ WIRE_VERSION = 1
 """Version of this document; a console refuses any other."""
 MAX_ENTITIES = 100_000
 MAX_TEXT = 512
-AGENT_KINDS = frozenset({"node", "gpu", "port"})
-"""What an agent reports about its own node."""
+AGENT_KINDS = frozenset({"node", "gpu", "port", "event"})
+"""What an agent reports about its own node (events: ``event/<node>/…``)."""
 
 
 class WireError(ValueError):

@@ -7,6 +7,7 @@ checks can compare the console's conclusions with the truth.
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ class Faults:
     """GPU ref → enforced power limit (W) below the 700 W default."""
     rogue: dict[str, dict[str, Any]] = field(default_factory=dict)
     """GPU ref → a process no job owns (pid, user, command)."""
+    tampered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Node name → a model file whose hash changed (an integrity event's attributes)."""
     injected: dict[str, object] = field(default_factory=dict)
 
 
@@ -63,6 +66,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("xid-error", "one GPU of the training job reports XID 79 and drops off the bus"),
         Scenario("power-cap", "half of the training job's GPUs are held to a 400 W limit"),
         Scenario("rogue-process", "an unknown process (a crypto miner) runs on an idle GPU"),
+        Scenario("tampered-model", "a weight file of the served model changes on disk"),
     )
 }
 """Every scenario the simulator knows, by name."""
@@ -125,6 +129,18 @@ def plan_faults(
                  "slurm_job": None}  # fmt: skip
         injected = {"gpu": idle, "pid": 31337, "command": miner["command"]}
         return Faults(rogue={idle: miner}, injected=injected)
+    if name == "tampered-model":
+        node = bystander.nodes[0]
+        path = f"/models/{bystander.name}/model-00002-of-00004.safetensors"
+        event = {
+            "seq": 1, "category": "integrity", "severity": "critical", "change": "modified",
+            "file": path, "model": bystander.name, "time": STALL_ONSET,
+            "old_sha256": hashlib.sha256(f"{path}:published".encode()).hexdigest(),
+            "new_sha256": hashlib.sha256(f"{path}:poisoned".encode()).hexdigest(),
+        }  # fmt: skip
+        injected = {"node": make_ref("node", node), "event": make_ref("event", node, "integrity-1"),
+                    "file": path, "job": bystander.ref}  # fmt: skip
+        return Faults(tampered={node: event}, injected=injected)
     if name == "xid-error":
         lost = make_ref("gpu", dst, 5)
         return Faults(xids={lost: 79}, injected={"victim": victim.ref, "gpu": lost, "xid": 79})

@@ -54,6 +54,14 @@ class StepParts:
     job_samples: list[Sample] = field(default_factory=list)
 
 
+LISTENERS = (
+    {"addr": "0.0.0.0", "port": 22, "pid": 812, "process": "sshd"},
+    {"addr": "0.0.0.0", "port": 9477, "pid": 1204, "process": "watchfloor"},
+    {"addr": "127.0.0.1", "port": 6818, "pid": 990, "process": "slurmd"},
+)
+"""What a compute node listens on (nothing unexpected)."""
+
+
 def _stable(text: str) -> int:
     return zlib.crc32(text.encode())
 
@@ -127,6 +135,8 @@ class Simulation:
                         "rack": f"rack{n_index // 4 + 1:02d}",
                         "gpu_model": GPU_MODEL,
                         "gpus": self.gpus_per_node,
+                        "listening": [dict(item) for item in LISTENERS],
+                        "integrity": self._integrity(node),
                     },
                 )
             )
@@ -145,6 +155,10 @@ class Simulation:
                         },
                     )
                 )
+        for node, event in self.faults.tampered.items():
+            ref = make_ref("event", node, f"integrity-{event['seq']}")
+            name = f"{event['change']} {event['file']}"
+            groups[node].append(Entity(ref, name, make_ref("node", node), dict(event)))
         for link in topo.links.values():
             for port, peer in ((link.a_port, link.b_port), (link.b_port, link.a_port)):
                 owner, name = port.split("/")[1:]
@@ -180,6 +194,12 @@ class Simulation:
             for name in names:
                 groups[""].append(Entity(make_ref("switch", name), name, attrs={"tier": tier}))
         return groups
+
+    def _integrity(self, node: str) -> dict[str, Any]:
+        """What the integrity source reports of /models on a compute node."""
+        changed = int(node in self.faults.tampered)
+        return {"paths": ["/models"], "files": 12, "bytes": 151_000_000_000, "verified": 12,
+                "pending_bytes": 0, "changes": changed, "skipped": 0}  # fmt: skip
 
     # -- dynamics ------------------------------------------------------------
 
@@ -437,6 +457,7 @@ class Simulation:
                     "pid": 20_000 + _stable(gpu) % 40_000,
                     "user": job.user,
                     "command": f"python -m {job.kind} --run {job.name}",
+                    "slurm_job": job.id,
                     "gpu_mem_mib": mem_used,
                     "sm_share": round(util),
                 }

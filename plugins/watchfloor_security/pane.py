@@ -1,0 +1,223 @@
+"""The security pane: each node's posture, then every security event, newest first.
+
+``Enter`` on a node opens it; on an event, its detail (file, hashes, model,
+excerpt), from where the node, the GPU holding a process, or the jobs on that
+node are one more ``Enter`` away. ``/`` filters both tables.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from console.api import (
+    EntityTable,
+    Finding,
+    PaneBase,
+    PaneContext,
+    cell,
+    facts_text,
+    findings_text,
+    fmt_age,
+    role_style,
+    severity_text,
+    title_bar,
+)
+from watchfloor_security.audit import GUARD_WINDOW, agent_exposure, events, unexpected
+
+CONDITIONS = ("security-unknown-process", "security-exposed", "security-agent-exposed")
+"""Findings that are states rather than events: listed in the timeline beside the events."""
+CATEGORY = {"integrity": "model file", "guard": "guard", "auth": "refused"}
+
+
+def _clock(seconds: float | None) -> str:
+    if not isinstance(seconds, int | float):
+        return "—"
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+class SecurityView(PaneBase):
+    """Posture per node, then the event timeline."""
+
+    DEFAULT_CSS = """
+    SecurityView > #posture { height: auto; max-height: 45%; }
+    SecurityView > #timeline { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield title_bar("Security posture by node")
+        yield EntityTable(
+            self.context,
+            ("Node", "GPU procs", "Listen", "Model files", "Agent", "Refused", "Guard 15m"),
+            id="posture",
+        )
+        yield title_bar("Security events, newest first")
+        yield EntityTable(
+            self.context, ("When", "Severity", "What", "Node", "Detail"), id="timeline",
+            on_open=self._open_event,
+        )  # fmt: skip
+
+    def _open_event(self, key: str) -> None:
+        # Condition rows are keyed "kind|ref" (one node can have several conditions).
+        self.context.open(key.rpartition("|")[2])
+
+    def refresh_view(self) -> None:
+        self.query_one("#posture", EntityTable).sync(self._posture())
+        self.query_one("#timeline", EntityTable).sync(self._timeline())
+
+    def _posture(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        unknown: dict[str, int] = {}
+        for finding in store.findings:
+            if finding.kind == "security-unknown-process":
+                node = "node/" + finding.ref.split("/")[1]
+                unknown[node] = unknown.get(node, 0) + 1
+        guard: dict[str, int] = {}
+        now = store.time or 0.0
+        for event in events(store, "guard"):
+            stamp = event.attrs.get("time")
+            if isinstance(stamp, int | float) and now - stamp <= GUARD_WINDOW and event.parent:
+                guard[event.parent] = guard.get(event.parent, 0) + 1
+        alarm, warn = role_style(self, "error", True), role_style(self, "warning", True)
+        for node in store.of_kind("node"):
+            if node.attrs.get("role") == "storage":
+                continue
+            processes = sum(
+                len(p) for g in store.children(node.ref, "gpu")
+                if isinstance(p := g.attrs.get("processes"), list)
+            )  # fmt: skip
+            bad = unknown.get(node.ref, 0)
+            listening = node.attrs.get("listening")
+            extra = len(unexpected(node))
+            agent = node.attrs.get("agent")
+            refused = agent.get("refused", 0) if isinstance(agent, dict) else 0
+            yield node.ref, [
+                cell(node.name, limit=28),
+                cell(f"{processes}, {bad} UNKNOWN" if bad else str(processes),
+                     style=alarm if bad else ""),
+                cell("—" if not isinstance(listening, list)
+                     else f"{len(listening)}, {extra} UNEXPECTED" if extra
+                     else str(len(listening)), style=warn if extra else ""),
+                self._models(node.attrs.get("integrity"), alarm),
+                self._agent(agent, warn),
+                cell(str(refused) if isinstance(refused, int) else "?",
+                     style=warn if refused else ""),
+                cell(str(guard.get(node.ref, 0)), style=warn if guard.get(node.ref) else ""),
+            ]  # fmt: skip
+
+    def _models(self, integrity: object, alarm: Style) -> Text:
+        if not isinstance(integrity, dict):
+            return cell("not watched", style="dim")
+        files, verified = integrity.get("files", 0), integrity.get("verified", 0)
+        changes = integrity.get("changes", 0)
+        text = f"{verified}/{files} ok"
+        if changes:
+            return cell(f"{text}, {changes} CHANGED", style=alarm)
+        return cell(text)
+
+    def _agent(self, agent: object, warn: Style) -> Text:
+        if not isinstance(agent, dict):
+            return cell("no agent", style="dim")
+        risk = agent_exposure(agent)
+        if risk is not None:
+            return cell(f"✖ {risk}", style=warn)
+        words = ["loopback" if agent.get("loopback") else "TLS"]
+        words += ["token"] if agent.get("token") else []
+        words += ["client certs"] if agent.get("client_certs") else []
+        return cell(" + ".join(words))
+
+    def _timeline(self) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        now = store.time or 0.0
+        rows: list[tuple[float, str, list[Text]]] = []
+        for finding in store.findings:
+            if finding.kind in CONDITIONS:
+                rows.append(self._condition(finding, now))
+        for event in events(store):
+            attrs = event.attrs
+            stamp = attrs.get("time")
+            when = float(stamp) if isinstance(stamp, int | float) else 0.0
+            rows.append((when, event.ref, [
+                cell(_clock(when)),
+                severity_text(self, str(attrs.get("severity"))),
+                cell(CATEGORY.get(str(attrs.get("category")), str(attrs.get("category")))),
+                cell((event.parent or "?").removeprefix("node/"), limit=24),
+                cell(_detail(attrs), limit=120),
+            ]))  # fmt: skip
+        rows.sort(key=lambda row: (-row[0], row[1]))
+        return ((key, cells) for _, key, cells in rows)
+
+    def _condition(self, finding: Finding, now: float) -> tuple[float, str, list[Text]]:
+        what = {"security-unknown-process": "GPU process", "security-exposed": "listener",
+                "security-agent-exposed": "agent"}[finding.kind]  # fmt: skip
+        since = finding.since if finding.since is not None else now
+        return since, f"{finding.kind}|{finding.ref}", [
+            cell(f"{_clock(since)} ({fmt_age(now - since)})"),
+            severity_text(self, finding.severity),
+            cell(what),
+            cell(finding.ref.split("/")[1] if "/" in finding.ref else "?", limit=24),
+            cell(finding.title, limit=120),
+        ]  # fmt: skip
+
+
+def _detail(attrs: dict[str, object]) -> str:
+    category = attrs.get("category")
+    if category == "integrity":
+        return f"{attrs.get('change')} {attrs.get('file')} (model {attrs.get('model')})"
+    if category == "guard":
+        excerpt = attrs.get("excerpt") or ""
+        return f"{attrs.get('kind')} on {attrs.get('model')}: {excerpt}"
+    if category == "auth":
+        return f"{attrs.get('count')}× wrong or missing token from {attrs.get('remote')}"
+    return str(attrs.get("title") or "")
+
+
+class EventDetail(PaneBase):
+    """One security event: what happened, its evidence, and where to go next."""
+
+    DEFAULT_CSS = """
+    EventDetail > #facts { height: auto; }
+    EventDetail > #related { height: auto; max-height: 12; }
+    EventDetail > #findings { height: auto; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield title_bar(self.ref or "")
+        yield Static(id="facts", classes="pane-body")
+        yield title_bar("Go to (Enter)")
+        yield EntityTable(self.context, ("Ref", "What"), id="related")
+        yield Static(id="findings", classes="pane-body")
+
+    def refresh_view(self) -> None:
+        event = self.shown_entity("facts")
+        if event is None:
+            return
+        attrs = dict(event.attrs)
+        stamp = attrs.pop("time", None)
+        when = _clock(stamp if isinstance(stamp, int | float) else None)
+        facts = [("what", event.name), ("when", when), ("node", event.parent),
+                 *((k, v) for k, v in attrs.items() if k != "seq")]  # fmt: skip
+        self.query_one("#facts", Static).update(facts_text(facts))
+        self.query_one("#related", EntityTable).sync(self._related(event.parent))
+        store = self.context.store
+        self.query_one("#findings", Static).update(findings_text(self, store, event.ref))
+
+    def _related(self, node: str | None) -> Iterable[tuple[str, list[Text]]]:
+        store = self.context.store
+        if node is None or store.get(node) is None:
+            return
+        yield node, [cell(node), cell("the node")]
+        for job in store.of_kind("job"):
+            nodes = job.attrs.get("nodes")
+            if isinstance(nodes, list) and node in nodes:
+                yield job.ref, [cell(job.ref), cell(f"job {job.name} runs here", limit=80)]
+
+
+def create_security_pane(context: PaneContext, ref: str | None) -> PaneBase:
+    """The pane factory: the posture and timeline, or one event."""
+    return SecurityView(context, ref) if ref is None else EventDetail(context, ref)
