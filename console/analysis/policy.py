@@ -51,7 +51,11 @@ class SecurityPolicy:
     def expects_listener(self, address: str, port: int) -> bool:
         """True when ``address:port`` matches an expected-listener glob."""
         shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-        return any(fnmatch.fnmatchcase(shown, pattern) for pattern in self.expected_listeners)
+        # Brackets around IPv6 addresses are literal, not a glob character class.
+        return any(
+            fnmatch.fnmatchcase(shown, pattern.replace("[", "[[]"))
+            for pattern in self.expected_listeners
+        )
 
 
 SECURITY = SecurityPolicy()

@@ -337,11 +337,15 @@ class IntegritySource(Source):
             entities.append(Entity(ref, title, node_ref, attrs=event))
         return Batch(entities=entities)
 
-    async def close(self) -> None:
-        self.tree.stop.set()
+    async def settle(self) -> None:
+        """Wait for the step in progress, if any, to finish."""
         if self._step is not None:
             with contextlib.suppress(Exception):
                 await self._step
+
+    async def close(self) -> None:
+        self.tree.stop.set()
+        await self.settle()
 
 
 def _make(context: SourceContext) -> Sequence[Source]:
