@@ -113,7 +113,7 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
     lines.append(f"FINDINGS ({len(store.findings)})")
     for finding in store.findings:
         lines.append(f"  {finding.severity.upper():<8} {plain(finding.title)}")
-        lines.append(f"           {finding.ref}")
+        lines.append(f"           {plain(finding.ref)}")
     lines.append("")
     lines.append("NODES                 GPU util  mem used   temp   power")
     for node in nodes:
@@ -134,8 +134,8 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
         throughput = store.value(job.ref, "job.throughput")
         unit = job.attrs.get("throughput_unit", "")
         lines.append(
-            f"  {job.ref:<12} {plain(job.name, 24):<24} {plain(job.attrs.get('state', '')):<9} "
-            f"{_fmt(throughput)} {unit}"
+            f"  {plain(job.ref, 24):<12} {plain(job.name, 24):<24} "
+            f"{plain(job.attrs.get('state', '')):<9} {_fmt(throughput)} {plain(unit)}"
         )
     return "\n".join(lines) + "\n"
 
@@ -144,7 +144,7 @@ def explanation_text(store: Store, result: Explanation) -> str:
     """``explain`` for a person: the stall, the ranked causes, the paths."""
     job = store.get(result.job)
     name = plain(job.name) if job else ""
-    lines = [f"{result.job} {name}"]
+    lines = [f"{plain(result.job)} {name}"]
     stall = result.stall
     if stall is None:
         lines.append("  not stalled")
@@ -157,20 +157,20 @@ def explanation_text(store: Store, result: Explanation) -> str:
     lines.append("")
     lines.append("Suspected causes, most likely first:" if result.causes else "No suspect found.")
     for rank, cause in enumerate(result.causes, 1):
-        lines.append(f" {rank}. {cause.ref}  [{cause.kind}]  score {cause.score:.2f}")
+        lines.append(f" {rank}. {plain(cause.ref)}  [{cause.kind}]  score {cause.score:.2f}")
         lines += [f"      {plain(line)}" for line in cause.evidence]
         if cause.related:
-            lines.append(f"      related: {', '.join(cause.related)}")
+            lines.append(f"      related: {plain(', '.join(cause.related), 400)}")
     hot = {c.ref for c in result.causes if c.kind == "congested-link"}
     for (src, dst), paths in result.paths.items():
         lines.append("")
-        lines.append(f"Paths {src} → {dst} ({len(paths)} equal-cost):")
+        lines.append(f"Paths {plain(src)} → {plain(dst)} ({len(paths)} equal-cost):")
         for path in paths:
             hops = []
             for link_ref, forward in path:
                 util = store.value(link_ref, "link.util_ab" if forward else "link.util_ba")
                 mark = " ◀ HOT" if link_ref in hot and (util or 0) >= HOT_PATH_UTIL else ""
-                hops.append(f"{link_ref.removeprefix('link/')} {_pct(util)}{mark}")
+                hops.append(f"{plain(link_ref.removeprefix('link/'))} {_pct(util)}{mark}")
             lines.append("   " + "  →  ".join(hops))
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.api import PaneContext
+from console.text import plain
 from console.ui.kit import fmt_age, role_style
 
 LIVE_AGE = 5.0
@@ -89,7 +90,7 @@ class Breadcrumbs(Static):
             if index:
                 text.append(" › ", style="dim")
             last = index == len(crumbs) - 1
-            text.append(crumb, style="bold" if last else "")
+            text.append(plain(crumb, 80), style="bold" if last else "")  # refs can carry hostnames
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)

@@ -145,7 +145,7 @@ class PaneBase(Vertical):
         """The entity this pane shows; when it is gone, the ``placeholder`` Static says so."""
         entity = self.context.store.get(self.ref or "")
         if entity is None:
-            gone = Text(f"{self.ref}: no longer reported", style="dim")
+            gone = Text(f"{plain(self.ref or '')}: no longer reported", style="dim")
             self.query_one(f"#{placeholder}", Static).update(gone)
         return entity
 

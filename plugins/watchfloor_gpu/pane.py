@@ -27,6 +27,7 @@ from console.api import (
     fmt,
     fmt_age,
     metrics_text,
+    plain,
     role_style,
     spark,
     title_bar,
@@ -217,7 +218,7 @@ class GpuDetail(PaneBase):
         pid = int(key.removeprefix("pid:"))
         ref = self.ref or ""
         if not self.context.is_local(ref):
-            self.notify(f"{ref} is not on this machine: kill pid {pid} on its own node",
+            self.notify(plain(f"{ref} is not on this machine: kill pid {pid} on its own node"),
                         severity="warning", markup=False)  # fmt: skip
             return
         gpu = self.context.store.get(ref)

@@ -55,8 +55,9 @@ async def test_events_need_their_own_token() -> None:
         async with session.post(f"{url}/v1/events", json=EVENT) as response:
             assert response.status == 401 and await response.read() == b""
         assert await _post(session, url, EVENT, token=READ) == 401  # reading is not posting
-        async with session.get(f"{url}/v1/snapshot",
-                               headers={"Authorization": f"Bearer {WRITE}"}) as response:
+        async with session.get(
+            f"{url}/v1/snapshot", headers={"Authorization": f"Bearer {WRITE}"}
+        ) as response:
             assert response.status == 401  # and posting is not reading
         assert await _guard_events(session, url) == []
         assert await _post(session, url, EVENT) == 202

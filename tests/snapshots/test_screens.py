@@ -87,3 +87,16 @@ def test_power_pane_small(snap_compare, make_app: AppFactory) -> None:
     """Power pane at 80×24: fleet draw and energy cost, 4 idle GPUs, job 4711 burning money
     since it stalled, nodes by draw with a throttled GPU on node04."""
     assert snap_compare(make_app(), press=["p"], terminal_size=(80, 24))
+
+
+def test_security_pane_rogue_process(snap_compare, make_app: AppFactory) -> None:
+    """Security pane at 120×40 on rogue-process: node04 with 1 UNKNOWN GPU process in
+    red, the others clean, every node's model files verified; the timeline holds the
+    xmrig process on node04 GPU 7."""
+    assert snap_compare(make_app(scenario="rogue-process"), press=["s"], terminal_size=(120, 40))
+
+
+def test_security_pane_small_terminal(snap_compare, make_app: AppFactory) -> None:
+    """At 80×24 on tampered-model: the posture table and the changed model file event
+    both visible."""
+    assert snap_compare(make_app(scenario="tampered-model"), press=["s"], terminal_size=(80, 24))

@@ -10,7 +10,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from console.agent.security import EventError, parse_guard_events
 from console.agent.wire import WireError, decode
+from console.api import SourceError
 from console.config import ConfigError, parse_config
 from console.runtime import load_registry
 from console.text import plain
@@ -18,6 +20,7 @@ from console.themes_loader import parse_theme
 from console.topology_file import parse_topology
 from watchfloor_host.sysfs import read_number
 from watchfloor_jobs.slurm import parse_squeue
+from watchfloor_security.integrity import ModelTree
 
 SOURCE_TYPES = load_registry().source_types
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -121,3 +124,46 @@ def test_a_real_document_round_trips() -> None:
                 "samples": {"gpu/n1/0": {"gpu.util": 5}}}  # fmt: skip
     node, batch, _ = decode(json.loads(json.dumps(document)))
     assert node == "n1" and batch.samples[0].value == 5.0
+
+
+@FAST
+@given(
+    st.one_of(
+        json_values,
+        st.fixed_dictionaries(
+            {
+                "kind": json_values,
+                "severity": st.sampled_from(["info", "critical", "x", None]),
+                "model": json_values,
+                "excerpt": json_values,
+                "time": json_values,
+                "score": json_values,
+            }
+        ),
+        st.fixed_dictionaries({"events": st.lists(json_values, max_size=3) | json_values}),
+    )
+)
+def test_guard_event_bodies_are_accepted_or_refused_with_a_reason(document: object) -> None:
+    try:
+        events = parse_guard_events(document, now=1000.0)
+    except EventError as exc:
+        assert str(exc)
+        return
+    for event in events:
+        assert event["severity"] in ("info", "warning", "critical")
+        assert 1000.0 - 86_400 <= event["time"] <= 1000.0
+
+
+@FAST
+@given(st.binary(max_size=300))
+def test_integrity_manifests_load_or_are_refused_with_the_file_named(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        manifest = Path(folder) / "manifest.json"
+        manifest.write_bytes(content)
+        try:
+            tree = ModelTree([folder], manifest=manifest)
+        except SourceError as exc:
+            assert str(manifest) in str(exc)
+            return
+        tree.step()
+    assert all(isinstance(path, str) for path in tree.records)

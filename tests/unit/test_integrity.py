@@ -8,7 +8,7 @@ import os
 import threading
 from pathlib import Path
 
-from watchfloor_security.integrity import ModelTree, IntegritySource
+from watchfloor_security.integrity import IntegritySource, ModelTree
 
 MIB = 1 << 20
 
