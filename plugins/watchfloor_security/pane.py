@@ -23,7 +23,6 @@ from console.api import (
     cell,
     facts_text,
     findings_text,
-    fmt_age,
     role_style,
     severity_text,
     title_bar,
@@ -32,13 +31,17 @@ from watchfloor_security.audit import GUARD_WINDOW, agent_exposure, events, unex
 
 CONDITIONS = ("security-unknown-process", "security-exposed", "security-agent-exposed")
 """Findings that are states rather than events: listed in the timeline beside the events."""
+DETAIL_WIDTH = 72
+"""Characters of an event's detail in the timeline (the event's own view has it all)."""
 CATEGORY = {"integrity": "model file", "guard": "guard", "auth": "refused"}
 
 
-def _clock(seconds: float | None) -> str:
+def _clock(seconds: float | None, now: float | None = None) -> str:
+    """``14:03:07``; with the date when it is not from the last day."""
     if not isinstance(seconds, int | float):
         return "—"
-    return time.strftime("%m-%d %H:%M:%S", time.localtime(seconds))
+    recent = now is not None and 0 <= now - seconds < 86_400
+    return time.strftime("%H:%M:%S" if recent else "%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 class SecurityView(PaneBase):
@@ -143,11 +146,11 @@ class SecurityView(PaneBase):
             stamp = attrs.get("time")
             when = float(stamp) if isinstance(stamp, int | float) else 0.0
             rows.append((when, event.ref, [
-                cell(_clock(when)),
+                cell(_clock(when, now)),
                 severity_text(self, str(attrs.get("severity"))),
                 cell(CATEGORY.get(str(attrs.get("category")), str(attrs.get("category")))),
                 cell((event.parent or "?").removeprefix("node/"), limit=24),
-                cell(_detail(attrs), limit=120),
+                cell(_detail(attrs), limit=DETAIL_WIDTH),
             ]))  # fmt: skip
         rows.sort(key=lambda row: (-row[0], row[1]))
         return ((key, cells) for _, key, cells in rows)
@@ -157,12 +160,22 @@ class SecurityView(PaneBase):
                 "security-agent-exposed": "agent"}[finding.kind]  # fmt: skip
         since = finding.since if finding.since is not None else now
         return since, f"{finding.kind}|{finding.ref}", [
-            cell(f"{_clock(since)} ({fmt_age(now - since)})"),
+            cell(_clock(since, now)),
             severity_text(self, finding.severity),
             cell(what),
             cell(finding.ref.split("/")[1] if "/" in finding.ref else "?", limit=24),
-            cell(finding.title, limit=120),
+            cell(_without_node(finding), limit=DETAIL_WIDTH),
         ]  # fmt: skip
+
+
+def _without_node(finding: Finding) -> str:
+    """A condition's title less its node's name, which has its own column."""
+    node = finding.ref.split("/")[1] if "/" in finding.ref else ""
+    return (
+        finding.title.replace(f"on {node} ", "on ")
+        .replace(f"on {node}", "")
+        .removeprefix(f"{node} ")
+    )
 
 
 def _detail(attrs: dict[str, object]) -> str:
