@@ -33,15 +33,19 @@ HTTP_OPTIONS = (
     Option("tls_key", (str,), help="key of the client certificate"),
 )
 SWITCH_OPTIONS = (
-    Option("switch_label", (str,), help="label naming the switch (default sysName, source, "
-                                        "instance)"),  # fmt: skip
+    Option(
+        "switch_label", (str,), help="label naming the switch (default sysName, source, instance)"
+    ),
     Option("port_label", (str,), help="label naming the port (default ifName, interface_name)"),
     Option("port_match", (str,), help="regex a port name must match to be renamed"),
     Option("port_replace", (str,), help="its replacement (\\1 for a group): Ethernet1/1 → p1"),
 )
 VLLM_OPTIONS = (
-    Option("gpus", (str, int), help="GPU indices a vLLM server runs on (0-3,6); default: "
-                                    "the GPUs seen on its node"),  # fmt: skip
+    Option(
+        "gpus",
+        (str, int),
+        help="GPU indices a vLLM server runs on (0-3,6); default: the GPUs seen on its node",
+    ),
 )
 
 EXPORTER_SOURCE = SourceType(
@@ -49,12 +53,21 @@ EXPORTER_SOURCE = SourceType(
     factory=_exporter,
     options=(
         Option("url", (str,), required=True, help="http(s)://host:port/metrics or file:///path"),
-        Option("exporter", (str,), "auto", help="auto, or the table(s) to use: dcgm, node, "
-                                                "watchfloor, snmp, gnmi, vllm"),  # fmt: skip
-        Option("node", (str,), help="the node (or switch) these metrics are about, when the "
-                                    "labels do not say"),  # fmt: skip
+        Option(
+            "exporter",
+            (str,),
+            "auto",
+            help="auto, or the table(s) to use: dcgm, node, watchfloor, snmp, gnmi, vllm",
+        ),
+        Option(
+            "node",
+            (str,),
+            help="the node (or switch) these metrics are about, when the labels do not say",
+        ),
         Option("timeout", (int, float), 5.0, help="seconds before a scrape is a timeout"),
-        *HTTP_OPTIONS, *SWITCH_OPTIONS, *VLLM_OPTIONS,
+        *HTTP_OPTIONS,
+        *SWITCH_OPTIONS,
+        *VLLM_OPTIONS,
     ),
     help="one Prometheus text exposition (an exporter's /metrics, or a file)",
 )
@@ -68,10 +81,14 @@ PROMETHEUS_SOURCE = SourceType(
         Option("selector", (str,), "", help='label matchers added to every query: cluster="a"'),
         Option("job", (str,), help="regex the job label must match"),
         Option("exporters", (str,), "auto", help="auto, or the tables to query: dcgm,node,…"),
-        Option("node_label", (str,), help="label that names the node (default: the exporter's "
-                                          "own, then instance)"),  # fmt: skip
+        Option(
+            "node_label",
+            (str,),
+            help="label that names the node (default: the exporter's own, then instance)",
+        ),
         Option("timeout", (int, float), 10.0, help="seconds before a query is a timeout"),
-        *HTTP_OPTIONS, *SWITCH_OPTIONS,
+        *HTTP_OPTIONS,
+        *SWITCH_OPTIONS,
     ),
     help="the fleet from a Prometheus-compatible query API",
 )

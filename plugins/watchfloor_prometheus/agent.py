@@ -51,7 +51,7 @@ class AgentTable:
 
     name = "watchfloor"
     names = "watchfloor_.+"
-    keep = ("instance", "node", "gpu", "uuid", "port", "ref", "version")
+    keep: tuple[str, ...] = ("instance", "node", "gpu", "uuid", "port", "ref", "version")
 
     def recognises(self, name: str) -> bool:
         return name.startswith("watchfloor_")
@@ -82,7 +82,7 @@ class AgentTable:
             entity = out.entity(gpu_ref, f"GPU {ref_part(gpu)}", node_ref)
             if labels.get("uuid"):
                 entity.attrs["uuid"] = plain(labels["uuid"], 64)
-            if gpu.isdigit():
+            if gpu.isdecimal():
                 entity.attrs["index"] = int(gpu)
             return gpu_ref
         if port:

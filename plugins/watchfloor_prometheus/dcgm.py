@@ -110,7 +110,7 @@ class DcgmTable:
 
     name = "dcgm"
     names = "DCGM_FI_.+"
-    keep = (
+    keep: tuple[str, ...] = (
         "Hostname", "hostname", "instance", "gpu", "UUID", "uuid", "pci_bus_id", "modelName",
         "GPU_I_ID", "GPU_I_PROFILE", "pod", "namespace", "container",
     )  # fmt: skip
@@ -194,7 +194,7 @@ class DcgmTable:
         if errors:
             out.put(gpu.ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
         attrs: dict[str, Any] = {
-            "index": int(index) if index.isdigit() else index,
+            "index": int(index) if index.isdecimal() else index,
             "model": plain(labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME") or "", 64)
             or None,
             "uuid": plain(labels.get("UUID") or labels.get("uuid") or "", 64) or None,
@@ -272,7 +272,7 @@ def _mig(gpu: _Gpu) -> list[dict[str, Any]]:
             total = used + free + (values.get("DCGM_FI_DEV_FB_RESERVED") or 0.0)
         active = values.get("DCGM_FI_PROF_GR_ENGINE_ACTIVE")
         instances.append({
-            "gpu_instance": int(instance) if instance.isdigit() else instance,
+            "gpu_instance": int(instance) if instance.isdecimal() else instance,
             "profile": gpu.profiles.get(instance) or None,
             "mem_used_mib": used,
             "mem_total_mib": total,

@@ -129,6 +129,13 @@ def make_exporter_sources(context: SourceContext) -> list[Source]:
 
         parse_gpus(str(options["gpus"]))  # a mistake is a config error now, not every poll
     return [
-        ExporterSource(url, context.interval, tables, timeout, options.get("node"), options,
-                       Client(timeout, token, tls))  # fmt: skip
+        ExporterSource(
+            url,
+            context.interval,
+            tables,
+            timeout,
+            options.get("node"),
+            options,
+            Client(timeout, token, tls),
+        )
     ]

@@ -47,7 +47,7 @@ def _labels(text: str) -> dict[str, str] | None:
         if match is None:
             return None
         name = match.group(1)
-        if name in labels:
+        if name in labels or name.startswith("__"):  # reserved: the reference parser decides
             return None
         labels[name] = _unescape(match.group(2))
         position = match.end()

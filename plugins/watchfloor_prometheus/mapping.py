@@ -142,9 +142,7 @@ def node_namer(scope: Scope, own: tuple[str, ...]) -> Callable[[Mapping[str, str
     return name
 
 
-def route(
-    series: Iterable[Series], tables: Sequence[Table]
-) -> list[tuple[Table, list[Series]]]:
+def route(series: Iterable[Series], tables: Sequence[Table]) -> list[tuple[Table, list[Series]]]:
     """Split series by the table that recognises their names (the first that does)."""
     owner: dict[str, Table | None] = {}
     groups: dict[str, list[Series]] = {table.name: [] for table in tables}
@@ -154,7 +152,7 @@ def route(
         if table is _UNSEEN:
             table = owner[name] = next((t for t in tables if t.recognises(name)), None)
         if table is not None:
-            groups[table.name].append(item)  # type: ignore[union-attr]
+            groups[table.name].append(item)
     return [(table, groups[table.name]) for table in tables if groups[table.name]]
 
 

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from console.api import port_ref, plain
+from console.api import plain, port_ref
 from watchfloor_prometheus.exposition import Series
 from watchfloor_prometheus.mapping import Builder, Scope, node_namer, ref_part, short_host
 
@@ -75,11 +75,8 @@ class NodeExporterTable:
     """node_exporter's series."""
 
     name = "node"
-    names = (
-        "node_(network|infiniband|ethtool|hwmon_temp|rapl|load1|memory_Mem|cpu_seconds|uname)"
-        ".*"
-    )
-    keep = (
+    names = "node_(network|infiniband|ethtool|hwmon_temp|rapl|load1|memory_Mem|cpu_seconds|uname).*"
+    keep: tuple[str, ...] = (
         "instance", "nodename", "device", "port", "operstate", "board_id", "firmware_version",
         "hca_type", "chip", "sensor", "rapl_zone", "cpu", "mode", "index",
     )  # fmt: skip
@@ -198,7 +195,7 @@ class NodeExporterTable:
         ref = port_ref(node, name)
         entity = out.entity(ref, name, out.node(node))
         entity.attrs.setdefault("device", plain(device, 64))
-        entity.attrs.setdefault("port", int(port) if port.isdigit() else plain(port, 8))
+        entity.attrs.setdefault("port", int(port) if port.isdecimal() else plain(port, 8))
         return ref
 
     def _infiniband(

@@ -139,7 +139,14 @@ def make_prometheus_sources(context: SourceContext) -> list[Source]:
         job = str(options["job"]).replace("\\", "\\\\").replace('"', '\\"')
         selector = ", ".join(part for part in (selector, f'job=~"{job}"') if part)
     return [
-        PrometheusSource(url, context.interval, select(str(options["exporters"])), selector,
-                         timeout, options.get("node_label"), options,
-                         Client(timeout, token, tls))  # fmt: skip
+        PrometheusSource(
+            url,
+            context.interval,
+            select(str(options["exporters"])),
+            selector,
+            timeout,
+            options.get("node_label"),
+            options,
+            Client(timeout, token, tls),
+        )
     ]

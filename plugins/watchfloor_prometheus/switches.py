@@ -60,9 +60,7 @@ OPENCONFIG: dict[str, str] = {
 
 IF_OPER_STATUS = {1: "up", 2: "down", 3: "testing", 4: "unknown", 5: "dormant",
                   6: "notPresent", 7: "lowerLayerDown"}  # fmt: skip
-_OPENCONFIG_END = re.compile(
-    r"(?:^|_)(interfaces_interface_state_counters_(?:in|out)_[a-z_]+)\Z"
-)
+_OPENCONFIG_END = re.compile(r"(?:^|_)(interfaces_interface_state_counters_(?:in|out)_[a-z_]+)\Z")
 
 
 class _PortNamer:
@@ -70,10 +68,10 @@ class _PortNamer:
 
     def __init__(self, scope: Scope, switch_labels: tuple[str, ...], port_labels: tuple[str, ...]):
         options = scope.options
-        self.switch_labels = ((options["switch_label"],) if options.get("switch_label") else ())
-        self.switch_labels += switch_labels
-        self.port_labels = ((options["port_label"],) if options.get("port_label") else ())
-        self.port_labels += port_labels
+        own: tuple[str, ...] = (options["switch_label"],) if options.get("switch_label") else ()
+        self.switch_labels = own + switch_labels
+        own = (options["port_label"],) if options.get("port_label") else ()
+        self.port_labels = own + port_labels
         pattern = options.get("port_match")
         self.rename = re.compile(str(pattern)) if pattern else None
         self.replace = str(options.get("port_replace") or "")
@@ -112,7 +110,7 @@ class SnmpTable:
 
     name = "snmp"
     names = "if(HC(In|Out)(Octets|UcastPkts)|(In|Out)(Errors|Discards)|HighSpeed|OperStatus)"
-    keep = ("instance", "sysName", "ifName", "ifDescr", "ifAlias")
+    keep: tuple[str, ...] = ("instance", "sysName", "ifName", "ifDescr", "ifAlias")
 
     def recognises(self, name: str) -> bool:
         return name in IF_MIB or name in ("ifHighSpeed", "ifOperStatus")
@@ -141,7 +139,7 @@ class GnmiTable:
 
     name = "gnmi"
     names = ".*interfaces_interface_state_counters_(in|out)_(octets|unicast_pkts|errors|discards)"
-    keep = ("instance", "source", "interface_name", "name")
+    keep: tuple[str, ...] = ("instance", "source", "interface_name", "name")
 
     def recognises(self, name: str) -> bool:
         match = _OPENCONFIG_END.search(name)

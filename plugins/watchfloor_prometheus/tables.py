@@ -10,8 +10,14 @@ from watchfloor_prometheus.mapping import Builder, Scope, Table, route
 
 TABLES: dict[str, Table] = {
     table.name: table
-    for table in (dcgm.TABLE, node_exporter.TABLE, agent.TABLE, switches.SNMP, switches.GNMI,
-                  vllm.TABLE)  # fmt: skip
+    for table in (
+        dcgm.TABLE,
+        node_exporter.TABLE,
+        agent.TABLE,
+        switches.SNMP,
+        switches.GNMI,
+        vllm.TABLE,
+    )
 }
 """Tables in the order they map (GPUs before vLLM, which looks for its node's GPUs)."""
 
@@ -27,7 +33,9 @@ def select(names: str) -> list[Table]:
     return [table for table in TABLES.values() if table.name in wanted]
 
 
-def map_series(series: Sequence[Series], tables: Sequence[Table], scope: Scope, out: Builder) -> None:
+def map_series(
+    series: Sequence[Series], tables: Sequence[Table], scope: Scope, out: Builder
+) -> None:
     """Route each series to the table that knows its name, then let each table map."""
     for table, own in route(series, tables):
         table.map(own, scope, out)

@@ -42,7 +42,7 @@ def parse_gpus(text: str) -> list[int]:
     indices: list[int] = []
     for part in text.split(","):
         first, dash, last = part.strip().partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
+        if not first.isdecimal() or (dash and not last.isdecimal()):
             raise ValueError(f"gpus: {text!r} is not a list of GPU indices such as 0-3,6")
         indices += range(int(first), int(last if dash else first) + 1)
     return indices
@@ -53,7 +53,7 @@ class VllmTable:
 
     name = "vllm"
     names = "vllm:.+"
-    keep = ("instance", "model_name", "engine")
+    keep: tuple[str, ...] = ("instance", "model_name", "engine")
 
     def recognises(self, name: str) -> bool:
         return name.startswith("vllm:")

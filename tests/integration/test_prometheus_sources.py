@@ -75,7 +75,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         port = free_port()
         (tmp / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
-            f"  - job_name: node\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n"
+            f"  - job_name: node\n    static_configs:\n"
+            f"      - targets: ['127.0.0.1:{exporter_port}']\n"
             f"  - job_name: watchfloor\n    static_configs:\n      - targets: {agents}\n"
         )
         processes.append(subprocess.Popen(
