@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.api import make_ref, plain
+from console.api import make_ref
 from watchfloor_gpu.decode import clock_event_words, is_throttled, pstate_name, xid_meaning
 from watchfloor_prometheus.exposition import Series
 from watchfloor_prometheus.mapping import Builder, Scope, node_namer, ref_part
+from watchfloor_prometheus.mapping import clean as plain
 
 INT32_BLANK = 2147483632.0
 """DCGM_INT32_BLANK (0x7ffffff0); up to 0x7fffffff are the other int32 sentinels."""
@@ -109,7 +110,8 @@ class DcgmTable:
     """dcgm-exporter's GPU series."""
 
     name = "dcgm"
-    names = "DCGM_FI_.+"
+    names = "|".join(sorted(KINDS))
+    """Only the fields mapped: a fleet's unmapped DCGM fields never cross the wire."""
     keep: tuple[str, ...] = (
         "Hostname", "hostname", "instance", "gpu", "UUID", "uuid", "pci_bus_id", "modelName",
         "GPU_I_ID", "GPU_I_PROFILE", "pod", "namespace", "container",
@@ -132,7 +134,9 @@ class DcgmTable:
                 continue  # no GPU named (a bare sample), or a field not in the vocabulary
             values = target[1]
             if values.get(name) is None:
-                values[name] = None if blank(value, kind) else value
+                # Most readings are small numbers: only the rest can be a sentinel.
+                small = -INT32_BLANK < value < INT32_BLANK
+                values[name] = value if small or not blank(value, kind) else None
         xids: dict[str, tuple[int, float]] = scope.memory.setdefault("xid", {})
         for gpu in gpus.values():
             self._emit(gpu, out, xids, scope.time)
@@ -176,10 +180,10 @@ class DcgmTable:
             for name, value in values.items():
                 if name not in PER_INSTANCE and device.get(name) is None:
                     device[name] = value
-        for name, (metric, scale, _) in FIELDS.items():
-            if name in device and name not in PER_INSTANCE:
-                value = device[name]
-                out.put(gpu.ref, metric, None if value is None else value * scale)
+        for name, value in device.items():
+            spec = FIELDS.get(name)
+            if spec is not None and name not in PER_INSTANCE:
+                out.put(gpu.ref, spec[0], None if value is None else value * spec[1])
         whole = gpu.device if not gpu.instances else _sums(gpu.instances.values())
         used, free = whole.get("DCGM_FI_DEV_FB_USED"), whole.get("DCGM_FI_DEV_FB_FREE")
         total = whole.get("DCGM_FI_DEV_FB_TOTAL")

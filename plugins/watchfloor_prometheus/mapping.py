@@ -93,9 +93,16 @@ class Table(Protocol):
         """Add the entities and samples these series describe."""
 
 
+def clean(text: str, limit: int = 64) -> str:
+    """:func:`plain`, skipped for the usual short printable ASCII (the same result, faster)."""
+    if len(text) <= limit and text.isascii() and text.isprintable():
+        return text
+    return plain(text, limit)
+
+
 def ref_part(text: object, limit: int = 64) -> str:
     """A label value made safe for a ref segment: plain text, no ``/``."""
-    return plain(text, limit).replace("/", "_").strip() or "?"
+    return clean(str(text), limit).replace("/", "_").strip() or "?"
 
 
 def short_host(text: str) -> str:
@@ -144,15 +151,24 @@ def node_namer(scope: Scope, own: tuple[str, ...]) -> Callable[[Mapping[str, str
 
 def route(series: Iterable[Series], tables: Sequence[Table]) -> list[tuple[Table, list[Series]]]:
     """Split series by the table that recognises their names (the first that does)."""
-    owner: dict[str, Table | None] = {}
+    if len(tables) == 1:
+        table = tables[0]
+        return [(table, [item for item in series if table.recognises(item[0])])]
+    owner: dict[str, list[Series] | None] = {}
     groups: dict[str, list[Series]] = {table.name: [] for table in tables}
+    last = ""
+    bucket: list[Series] | None = None
     for item in series:
         name = item[0]
-        table = owner.get(name, _UNSEEN)
-        if table is _UNSEEN:
-            table = owner[name] = next((t for t in tables if t.recognises(name)), None)
-        if table is not None:
-            groups[table.name].append(item)
+        if name != last:  # a family's samples come together: look up once per run
+            last = name
+            if name in owner:
+                bucket = owner[name]
+            else:
+                table = next((t for t in tables if t.recognises(name)), None)
+                bucket = owner[name] = None if table is None else groups[table.name]
+        if bucket is not None:
+            bucket.append(item)
     return [(table, groups[table.name]) for table in tables if groups[table.name]]
 
 
@@ -163,6 +179,7 @@ __all__ = [
     "Builder",
     "Scope",
     "Table",
+    "clean",
     "instance_port",
     "node_namer",
     "ref_part",

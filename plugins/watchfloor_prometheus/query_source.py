@@ -50,16 +50,27 @@ def decode_vector(body: bytes, what: str) -> list[Series]:
         found = data.get("resultType") if isinstance(data, dict) else None
         raise SourceError(f"{what}: expected an instant vector, got {plain(found)}")
     series: list[Series] = []
+    # One dict per distinct label set, shared by its series, as the exposition reader
+    # does: the tables resolve each label set once, not once per series.
+    shared: dict[tuple[tuple[str, str], ...], dict[str, str] | None] = {}
     for item in data.get("result") or ():
         try:
             labels = item["metric"]
             value = float(item["value"][1])
             name = labels.pop("__name__")
+            key = tuple(labels.items())
+            known = shared.get(key, _UNSEEN)
         except (KeyError, IndexError, TypeError, ValueError, AttributeError):
             continue  # one malformed series is left out, not the whole answer
-        if isinstance(name, str) and all(isinstance(v, str) for v in labels.values()):
-            series.append((name, labels, value))
+        if known is _UNSEEN:
+            valid = all(isinstance(k, str) and isinstance(v, str) for k, v in key)
+            known = shared[key] = labels if valid else None
+        if known is not None and isinstance(name, str):
+            series.append((name, known, value))
     return series
+
+
+_UNSEEN: Any = object()
 
 
 class PrometheusSource(Source):
