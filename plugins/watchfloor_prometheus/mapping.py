@@ -165,8 +165,8 @@ def route(series: Iterable[Series], tables: Sequence[Table]) -> list[tuple[Table
             if name in owner:
                 bucket = owner[name]
             else:
-                table = next((t for t in tables if t.recognises(name)), None)
-                bucket = owner[name] = None if table is None else groups[table.name]
+                found = next((t for t in tables if t.recognises(name)), None)
+                bucket = owner[name] = None if found is None else groups[found.name]
         if bucket is not None:
             bucket.append(item)
     return [(table, groups[table.name]) for table in tables if groups[table.name]]
