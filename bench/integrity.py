@@ -77,8 +77,10 @@ async def run(gigabytes: int, interval: float, budget_mb: int) -> None:
               f"{statistics.median(cycles) * 1000:.1f} ms, p99 "
               f"{cycles[int(len(cycles) * 0.99) - 1] * 1000:.1f} ms, max {cycles[-1] * 1000:.1f} ms"
               f" (interval {interval * 1000:.0f} ms)")  # fmt: skip
-        print(f"first full baseline after {baseline_at:.1f} s "
-              f"({gigabytes * 1024 / max(baseline_at or 1, 1e-9):,.0f} MiB/s)")
+        print(
+            f"first full baseline after {baseline_at:.1f} s "
+            f"({gigabytes * 1024 / max(baseline_at or 1, 1e-9):,.0f} MiB/s)"
+        )
         if changed_at_cycle is not None and found_at_cycle is not None:
             print(f"one-byte change found {found_at_cycle - changed_at_cycle} cycle(s) after it")
 

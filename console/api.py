@@ -29,6 +29,13 @@ from console.analysis.policy import SECURITY, SecurityPolicy
 from console.analysis.power import BUDGETS, Budgets
 from console.analysis.thresholds import THRESHOLDS, Thresholds
 from console.cost import CostModel, power_summary
+from console.gpu_codes import (
+    clock_event_words,
+    is_throttled,
+    pstate_name,
+    short_reasons,
+    xid_meaning,
+)
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -117,7 +124,9 @@ __all__ = [
     "SourceType",
     "Store",
     "Thresholds",
+    "clock_event_words",
     "explain",
+    "is_throttled",
     "job_loss",
     "job_state",
     "lazy",
@@ -129,7 +138,10 @@ __all__ = [
     "plain",
     "port_ref",
     "power_summary",
+    "pstate_name",
     "ref_kind",
+    "short_reasons",
+    "xid_meaning",
     *UI_NAMES,
 ]
 

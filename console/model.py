@@ -148,6 +148,13 @@ METRICS: dict[str, MetricSpec] = {
         _spec("link.score", "", "congestion score, 0 (fine) to 1 (saturated and back-pressured)"),
         _spec("job.throughput", "samples/s", "throughput the job reports", timed=True),
         _spec("job.gpu_util", "%", "mean SM utilisation over the job's GPUs", timed=True),
+        # Inference servers (vLLM's /metrics, through the prometheus plugin).
+        _spec("job.requests_running", "requests", "requests being served"),
+        _spec("job.requests_waiting", "requests", "requests queued"),
+        _spec("job.kv_cache_usage", "%", "KV-cache blocks in use"),
+        _spec("job.prompt_tokens", "tokens", "prompt (prefill) tokens processed", counter=True),
+        _spec("job.generation_tokens", "tokens", "tokens generated", counter=True),
+        _spec("job.ttft", "s", "mean time to first token since the last poll"),
     )
 }
 """The metric vocabulary: one name and unit per quantity."""

@@ -31,10 +31,13 @@ from console.api import (
     Source,
     SourceContext,
     SourceDisabled,
+    clock_event_words,
+    is_throttled,
     make_ref,
     plain,
+    pstate_name,
+    xid_meaning,
 )
-from watchfloor_gpu.decode import clock_event_words, is_throttled, pstate_name, xid_meaning
 
 try:
     import pynvml as _pynvml

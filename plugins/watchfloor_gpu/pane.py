@@ -29,10 +29,10 @@ from console.api import (
     metrics_text,
     plain,
     role_style,
+    short_reasons,
     spark,
     title_bar,
 )
-from watchfloor_gpu.decode import short_reasons
 
 HISTORY_METRICS = ("gpu.util", "gpu.power", "gpu.temp", "gpu.mem_used", "gpu.sm_clock")
 LINK_METRICS = ("gpu.pcie_tx", "gpu.pcie_rx", "gpu.nvlink_errors")

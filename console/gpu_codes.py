@@ -1,4 +1,8 @@
-"""Words for NVML's numbers: clock-event (throttle) reasons, P-states, XID codes."""
+"""Words for GPU numbers: clock-event (throttle) reasons, P-states, XID codes.
+
+Shared by every GPU source (NVML, dcgm-exporter, …) through ``console.api``, so a
+throttled GPU or an XID reads the same whichever way it was collected.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,290 @@
+"""NVIDIA dcgm-exporter (``DCGM_FI_*``) mapped onto ``gpu/<node>/<index>``.
+
+- Node: ``Hostname`` (dcgm-exporter before 4.x) or ``hostname`` (after the rename),
+  unless the config names it; refs match what NVML and the agents report.
+- MIG: one physical GPU has a series per GPU instance (``GPU_I_ID``) carrying the
+  same ``gpu``/``UUID``. They are told apart by (UUID, instance): the GPU keeps its
+  device-wide readings once, and each instance's memory and activity go to the
+  GPU's ``mig`` list (the same shape the NVML source uses).
+- A series repeated per pod (time-slicing) is one reading, not another GPU.
+- DCGM's "no data" sentinels (int32/int64 blanks, FP64 blank) are *not available*.
+- ``DCGM_FI_DEV_XID_ERRORS`` is the code of the last XID, not a count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.api import clock_event_words, is_throttled, make_ref, pstate_name, xid_meaning
+from watchfloor_prometheus.exposition import Series
+from watchfloor_prometheus.mapping import Builder, Scope, node_namer, ref_part
+from watchfloor_prometheus.mapping import clean as plain
+
+INT32_BLANK = 2147483632.0
+"""DCGM_INT32_BLANK (0x7ffffff0); up to 0x7fffffff are the other int32 sentinels."""
+INT64_BLANK = 9223372036854775792.0
+"""DCGM_INT64_BLANK (0x7ffffffffffffff0) as a float (2**63: floats cannot tell them apart)."""
+FP64_BLANK = 140737488355328.0
+"""DCGM_FP64_BLANK (2**47); the FP64 not-found/not-supported sentinels are above it."""
+
+# DCGM field → (metric, scale, type of the DCGM field: "i" integer, "f" float).
+FIELDS: dict[str, tuple[str, float, str]] = {
+    "DCGM_FI_DEV_GPU_UTIL": ("gpu.util", 1.0, "i"),
+    "DCGM_FI_DEV_MEM_COPY_UTIL": ("gpu.mem_util", 1.0, "i"),
+    "DCGM_FI_DEV_FB_USED": ("gpu.mem_used", 1.0, "i"),
+    "DCGM_FI_DEV_GPU_TEMP": ("gpu.temp", 1.0, "i"),
+    "DCGM_FI_DEV_POWER_USAGE": ("gpu.power", 1.0, "f"),
+    "DCGM_FI_DEV_POWER_MGMT_LIMIT": ("gpu.power_limit", 1.0, "f"),
+    "DCGM_FI_DEV_ENFORCED_POWER_LIMIT": ("gpu.power_limit", 1.0, "f"),
+    "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION": ("gpu.energy", 1e-3, "i"),  # mJ
+    "DCGM_FI_DEV_SM_CLOCK": ("gpu.sm_clock", 1.0, "i"),
+    "DCGM_FI_DEV_MEM_CLOCK": ("gpu.mem_clock", 1.0, "i"),
+    "DCGM_FI_DEV_FAN_SPEED": ("gpu.fan", 1.0, "i"),
+    "DCGM_FI_PROF_PCIE_TX_BYTES": ("gpu.pcie_tx", 1.0, "i"),  # bytes per second
+    "DCGM_FI_PROF_PCIE_RX_BYTES": ("gpu.pcie_rx", 1.0, "i"),
+    "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL": ("gpu.ecc_corrected_volatile", 1.0, "i"),
+    "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL": ("gpu.ecc_uncorrected_volatile", 1.0, "i"),
+    "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL": ("gpu.ecc_corrected_aggregate", 1.0, "i"),
+    "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL": ("gpu.ecc_uncorrected_aggregate", 1.0, "i"),
+    "DCGM_FI_DEV_RETIRED_SBE": ("gpu.retired_pages_sbe", 1.0, "i"),
+    "DCGM_FI_DEV_RETIRED_DBE": ("gpu.retired_pages_dbe", 1.0, "i"),
+    "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS": ("gpu.remapped_correctable", 1.0, "i"),
+    "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS": ("gpu.remapped_uncorrectable", 1.0, "i"),
+}
+"""DCGM fields that are one metric of the vocabulary each."""
+
+OTHER_FIELDS: dict[str, str] = {
+    "DCGM_FI_DEV_FB_FREE": "i",
+    "DCGM_FI_DEV_FB_TOTAL": "i",
+    "DCGM_FI_DEV_FB_RESERVED": "i",
+    "DCGM_FI_PROF_GR_ENGINE_ACTIVE": "f",  # ratio; the utilisation a MIG instance has
+    "DCGM_FI_DEV_XID_ERRORS": "i",
+    "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS": "i",
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": "i",
+    "DCGM_FI_DEV_PSTATE": "i",
+    "DCGM_FI_DEV_ROW_REMAP_FAILURE": "i",
+    "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL": "i",
+    "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL": "i",
+    "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL": "i",
+}
+"""DCGM fields read into attributes or combined into one metric."""
+
+KINDS: dict[str, str] = {name: kind for name, (_, _, kind) in FIELDS.items()} | OTHER_FIELDS
+NVLINK_ERRORS = (
+    "DCGM_FI_DEV_NVLINK_CRC_FLIT_ERROR_COUNT_TOTAL",
+    "DCGM_FI_DEV_NVLINK_REPLAY_ERROR_COUNT_TOTAL",
+    "DCGM_FI_DEV_NVLINK_RECOVERY_ERROR_COUNT_TOTAL",
+)
+PER_INSTANCE = frozenset({
+    "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_TOTAL",
+    "DCGM_FI_DEV_FB_RESERVED", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL",
+})  # fmt: skip
+"""Fields whose value differs per MIG instance (the rest are the whole device's)."""
+
+
+def blank(value: float, kind: str) -> bool:
+    """True for DCGM's "no data" sentinels (and NaN)."""
+    if value != value or value >= INT64_BLANK:
+        return True
+    if kind == "f":
+        return value >= FP64_BLANK
+    return INT32_BLANK <= value <= 2147483647.0
+
+
+@dataclass
+class _Gpu:
+    """One physical GPU while its series are read."""
+
+    ref: str
+    labels: Mapping[str, str]
+    device: dict[str, float | None] = field(default_factory=dict)
+    instances: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
+    pods: set[str] = field(default_factory=set)
+
+
+class DcgmTable:
+    """dcgm-exporter's GPU series."""
+
+    name = "dcgm"
+    names = "|".join(sorted(KINDS))
+    """Only the fields mapped: a fleet's unmapped DCGM fields never cross the wire."""
+    keep: tuple[str, ...] = (
+        "Hostname", "hostname", "instance", "gpu", "UUID", "uuid", "pci_bus_id", "modelName",
+        "GPU_I_ID", "GPU_I_PROFILE", "pod", "namespace", "container",
+    )  # fmt: skip
+
+    def recognises(self, name: str) -> bool:
+        return name.startswith("DCGM_FI_")
+
+    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+        node_of = node_namer(scope, ("Hostname", "hostname"))
+        gpus: dict[tuple[str, str], _Gpu] = {}
+        # Label sets repeat on every field of a GPU: resolve each one once.
+        targets: dict[int, tuple[_Gpu, dict[str, float | None]] | None] = {}
+        for name, labels, value in series:
+            target = targets.get(id(labels), _UNSEEN)
+            if target is _UNSEEN:
+                target = targets[id(labels)] = self._target(labels, node_of, gpus)
+            kind = KINDS.get(name)
+            if target is None or kind is None:
+                continue  # no GPU named (a bare sample), or a field not in the vocabulary
+            values = target[1]
+            if values.get(name) is None:
+                # Most readings are small numbers: only the rest can be a sentinel.
+                small = -INT32_BLANK < value < INT32_BLANK
+                values[name] = value if small or not blank(value, kind) else None
+        xids: dict[str, tuple[int, float]] = scope.memory.setdefault("xid", {})
+        for gpu in gpus.values():
+            self._emit(gpu, out, xids, scope.time)
+
+    def _target(
+        self, labels: Mapping[str, str], node_of: Any, gpus: dict[tuple[str, str], _Gpu]
+    ) -> tuple[_Gpu, dict[str, float | None]] | None:
+        index = labels.get("gpu")
+        if not index:
+            device = labels.get("device", "")
+            index = device.removeprefix("nvidia") if device.startswith("nvidia") else ""
+        uuid = labels.get("UUID") or labels.get("uuid") or ""
+        node = node_of(labels)
+        if not node or not (index or uuid):
+            return None
+        key = (node, uuid or index)
+        gpu = gpus.get(key)
+        if gpu is None:
+            ref = make_ref("gpu", node, ref_part(index or uuid))
+            gpu = gpus[key] = _Gpu(ref, labels)
+        pod = labels.get("pod")
+        if pod:
+            gpu.pods.add(plain(f"{labels.get('namespace', '')}/{pod}".lstrip("/"), 120))
+        instance = labels.get("GPU_I_ID")
+        if not instance:
+            return gpu, gpu.device
+        instance = plain(instance, 16)
+        gpu.profiles.setdefault(instance, plain(labels.get("GPU_I_PROFILE", ""), 32))
+        return gpu, gpu.instances.setdefault(instance, {})
+
+    def _emit(
+        self, gpu: _Gpu, out: Builder, xids: dict[str, tuple[int, float]], now: float
+    ) -> None:
+        node_ref = out.node(gpu.ref.split("/")[1])
+        labels = gpu.labels
+        index = gpu.ref.rsplit("/", 1)[1]
+        entity = out.entity(gpu.ref, f"GPU {index}", node_ref)
+        # Device-wide readings: the whole-GPU series first, then any instance's copy.
+        device: dict[str, float | None] = dict(gpu.device)
+        for values in gpu.instances.values():
+            for name, value in values.items():
+                if name not in PER_INSTANCE and device.get(name) is None:
+                    device[name] = value
+        for name, value in device.items():
+            spec = FIELDS.get(name)
+            if spec is not None and name not in PER_INSTANCE:
+                out.put(gpu.ref, spec[0], None if value is None else value * spec[1])
+        whole = gpu.device if not gpu.instances else _sums(gpu.instances.values())
+        used, free = whole.get("DCGM_FI_DEV_FB_USED"), whole.get("DCGM_FI_DEV_FB_FREE")
+        total = whole.get("DCGM_FI_DEV_FB_TOTAL")
+        if total is None and used is not None and free is not None:
+            total = used + free + (whole.get("DCGM_FI_DEV_FB_RESERVED") or 0.0)
+        if "DCGM_FI_DEV_FB_USED" in whole:
+            out.put(gpu.ref, "gpu.mem_used", used)
+        if total is not None:
+            out.put(gpu.ref, "gpu.mem_total", total)
+        out.put(gpu.ref, "gpu.util", _util(gpu))
+        errors = [device[name] for name in NVLINK_ERRORS if device.get(name) is not None]
+        if errors:
+            out.put(gpu.ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
+        attrs: dict[str, Any] = {
+            "index": int(index) if index.isdecimal() else index,
+            "model": plain(labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME") or "", 64)
+            or None,
+            "uuid": plain(labels.get("UUID") or labels.get("uuid") or "", 64) or None,
+            "pci_bus_id": plain(labels.get("pci_bus_id", ""), 32) or None,
+            "health": "ok",
+            "mig": _mig(gpu) if gpu.instances else None,
+        }
+        for key, label in (("serial", "DCGM_FI_DEV_SERIAL"), ("driver", "DCGM_FI_DRIVER_VERSION")):
+            if labels.get(label):
+                attrs[key] = plain(labels[label], 64)
+        if gpu.pods:
+            attrs["pods"] = sorted(gpu.pods)
+        reasons = device.get("DCGM_FI_DEV_CLOCKS_EVENT_REASONS")
+        if reasons is None:
+            reasons = device.get("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS")
+        if reasons is not None:
+            attrs["throttle"] = clock_event_words(int(reasons))
+            attrs["throttled"] = is_throttled(int(reasons))
+        pstate = device.get("DCGM_FI_DEV_PSTATE")
+        if pstate is not None:
+            attrs["pstate"] = pstate_name(int(pstate))
+        if device.get("DCGM_FI_DEV_ROW_REMAP_FAILURE"):
+            attrs["remap_failure"] = True
+        xid = device.get("DCGM_FI_DEV_XID_ERRORS")
+        if "DCGM_FI_DEV_XID_ERRORS" in device:
+            out.put(gpu.ref, "gpu.xid", xid or None)
+        if xid:
+            code = int(xid)
+            # The exporter says which XID came last, not when: the first poll that saw it.
+            if xids.get(gpu.ref, (None,))[0] != code:
+                xids[gpu.ref] = (code, now)
+            since = xids[gpu.ref][1]
+            attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
+            attrs["health"] = f"XID {code}: {xid_meaning(code)}"
+        entity.attrs.update(attrs)
+
+
+def _sums(instances: Any) -> dict[str, float | None]:
+    total: dict[str, float | None] = {}
+    for values in instances:
+        for name in ("DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_RESERVED",
+                     "DCGM_FI_DEV_FB_TOTAL"):  # fmt: skip
+            value = values.get(name)
+            if value is not None:
+                total[name] = (total.get(name) or 0.0) + value
+    return total
+
+
+def _util(gpu: _Gpu) -> float | None:
+    """SM utilisation; a MIG GPU's is the mean graphics activity of its instances."""
+    util = gpu.device.get("DCGM_FI_DEV_GPU_UTIL")
+    if util is not None:
+        return util
+    active = [
+        values["DCGM_FI_PROF_GR_ENGINE_ACTIVE"]
+        for values in (gpu.device, *gpu.instances.values())
+        if values.get("DCGM_FI_PROF_GR_ENGINE_ACTIVE") is not None
+    ]
+    if active:
+        return 100.0 * sum(active) / len(active)  # type: ignore[arg-type]
+    if gpu.instances:
+        utils = [v["DCGM_FI_DEV_GPU_UTIL"] for v in gpu.instances.values()
+                 if v.get("DCGM_FI_DEV_GPU_UTIL") is not None]  # fmt: skip
+        return sum(utils) / len(utils) if utils else None  # type: ignore[arg-type]
+    return None
+
+
+def _mig(gpu: _Gpu) -> list[dict[str, Any]]:
+    instances = []
+    for instance in sorted(gpu.instances, key=lambda i: (len(i), i)):
+        values = gpu.instances[instance]
+        used, free = values.get("DCGM_FI_DEV_FB_USED"), values.get("DCGM_FI_DEV_FB_FREE")
+        total = values.get("DCGM_FI_DEV_FB_TOTAL")
+        if total is None and used is not None and free is not None:
+            total = used + free + (values.get("DCGM_FI_DEV_FB_RESERVED") or 0.0)
+        active = values.get("DCGM_FI_PROF_GR_ENGINE_ACTIVE")
+        instances.append({
+            "gpu_instance": int(instance) if instance.isdecimal() else instance,
+            "profile": gpu.profiles.get(instance) or None,
+            "mem_used_mib": used,
+            "mem_total_mib": total,
+            "util": None if active is None else 100.0 * active,
+        })  # fmt: skip
+    return instances
+
+
+_UNSEEN: Any = object()
+
+TABLE = DcgmTable()
+"""The dcgm-exporter table."""

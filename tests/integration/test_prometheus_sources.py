@@ -1,0 +1,194 @@
+"""The prometheus plugin against real servers: Debian's ``prometheus`` scraping Debian's
+``prometheus-node-exporter`` and two Watchfloor agents on simulated nodes (.ci/run
+installs both packages), all on loopback with their own temporary directories."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from console.api import SourceError
+from tests.integration.agents import free_port, serving, start_agent
+from watchfloor_prometheus.exporter_source import ExporterSource
+from watchfloor_prometheus.http import Client
+from watchfloor_prometheus.query_source import PrometheusSource
+from watchfloor_prometheus.tables import select
+
+PROMETHEUS = shutil.which("prometheus")
+NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+NEEDS_SERVERS = pytest.mark.skipif(
+    PROMETHEUS is None or NODE_EXPORTER is None,
+    reason="Debian packages 'prometheus' and 'prometheus-node-exporter' not installed",
+)
+HOST = socket.gethostname().split(".")[0]
+
+
+def _query(port: int, expression: str) -> list[dict[str, object]]:
+    url = f"http://127.0.0.1:{port}/api/v1/query?query={urllib.parse.quote(expression)}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)["data"]["result"]  # type: ignore[no-any-return]
+
+
+def _wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
+    """Poll until ``condition()`` holds: Prometheus scrapes on its own clock."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except OSError:
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f}s")
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Prometheus (its port is yielded) scraping node_exporter and agents node01, node02."""
+    tmp = tmp_path_factory.mktemp("prometheus")
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        exporter_port = free_port()
+        processes.append(subprocess.Popen(
+            [NODE_EXPORTER or "node_exporter", f"--web.listen-address=127.0.0.1:{exporter_port}",
+             f"--collector.textfile.directory={tmp}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        agents = []
+        for node in ("node01", "node02"):
+            process, url = start_agent("--sim", node, "--listen", "127.0.0.1:0")
+            processes.append(process)
+            agents.append(url.split("://", 1)[1])
+        port = free_port()
+        (tmp / "prometheus.yml").write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+            f"  - job_name: node\n    static_configs:\n"
+            f"      - targets: ['127.0.0.1:{exporter_port}']\n"
+            f"  - job_name: watchfloor\n    static_configs:\n      - targets: {agents}\n"
+        )
+        processes.append(subprocess.Popen(
+            [PROMETHEUS or "prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        _wait_for(lambda: len([s for s in _query(port, "up == 1")]) == 3, "three targets up")
+        _wait_for(lambda: len(_query(port, "watchfloor_gpu_util_percent")) == 16, "agent GPUs")
+        yield port
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait()
+
+
+def _source(url: str, **options: object) -> PrometheusSource:
+    exporters = str(options.pop("exporters", "auto"))
+    selector = str(options.pop("selector", ""))
+    timeout = float(options.pop("timeout", 10.0))  # type: ignore[arg-type]
+    return PrometheusSource(url, 1.0, select(exporters), selector, timeout,
+                            client=Client(timeout, None, None))  # fmt: skip
+
+
+@NEEDS_SERVERS
+async def test_query_source_shows_the_agents_gpus_and_this_machines_interfaces(fleet: int) -> None:
+    source = _source(f"http://127.0.0.1:{fleet}")
+    try:
+        batch = await source.poll()
+    finally:
+        await source.close()
+    refs = {entity.ref for entity in batch.entities}
+    gpus = {ref for ref in refs if ref.startswith("gpu/")}
+    assert gpus == {f"gpu/{node}/{i}" for node in ("node01", "node02") for i in range(8)}
+    interfaces = {name for name in os.listdir("/sys/class/net") if name != "lo"}
+    assert {f"port/{HOST}/{name}" for name in interfaces} <= refs
+    values = {(s.ref, s.metric): s.value for s in batch.samples}
+    util = _query(fleet, 'watchfloor_gpu_util_percent{node="node01",gpu="3"}')
+    assert values[("gpu/node01/3", "gpu.util")] == float(util[0]["value"][1])  # type: ignore[index]
+    assert values[("gpu/node02/0", "gpu.mem_total")] == pytest.approx(81559.0)
+    assert values[("port/node01/mlx5_0:1", "port.tx_bytes")] > 0
+    assert values[(f"node/{HOST}", "node.mem_total")] > 0  # node_exporter's meminfo
+    assert all(ref.split("/")[1] != f"127.0.0.1:{fleet}" for ref in refs)
+
+
+@NEEDS_SERVERS
+async def test_the_exporter_source_reads_a_real_node_exporter(fleet: int) -> None:
+    targets = _query(fleet, 'up{job="node"}')
+    instance = targets[0]["metric"]["instance"]  # type: ignore[index]
+    source = ExporterSource(f"http://{instance}/metrics", 1.0, select("auto"))
+    try:
+        batch = await source.poll()
+    finally:
+        await source.close()
+    refs = {entity.ref for entity in batch.entities}
+    interfaces = {name for name in os.listdir("/sys/class/net") if name != "lo"}
+    assert {f"port/{HOST}/{name}" for name in interfaces} <= refs
+    rx = {s.ref: s.value for s in batch.samples if s.metric == "port.rx_bytes"}
+    for name in interfaces:
+        on_sysfs = int(Path(f"/sys/class/net/{name}/statistics/rx_bytes").read_text())
+        assert 0 <= on_sysfs - (rx[f"port/{HOST}/{name}"] or 0) < 10**9  # counters only grow
+
+
+@NEEDS_SERVERS
+async def test_a_query_prometheus_refuses_is_the_reason(fleet: int) -> None:
+    source = _source(f"http://127.0.0.1:{fleet}", selector='job=~"("', exporters="dcgm")
+    try:
+        with pytest.raises(SourceError, match=r"^dcgm query: bad_data: .*"):
+            await source.poll()
+    finally:
+        await source.close()
+
+
+async def test_a_server_that_is_down_is_refused() -> None:
+    source = _source(f"http://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(SourceError, match="prometheus refused or unreachable"):
+            await source.poll()
+    finally:
+        await source.close()
+
+
+async def test_a_server_that_does_not_answer_is_a_timeout() -> None:
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text="{}")
+
+    app = web.Application()
+    app.router.add_post("/api/v1/query", hang)
+    async with serving(app) as url:
+        source = _source(url, timeout=0.3)
+        try:
+            with pytest.raises(SourceError, match=r"prometheus: timeout after 0.3s"):
+                await source.poll()
+        finally:
+            release.set()
+            await source.close()
+
+
+async def test_an_error_answer_without_json_names_the_status() -> None:
+    async def missing(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="404 page not found")
+
+    app = web.Application()
+    app.router.add_post("/api/v1/query", missing)
+    async with serving(app) as url:
+        source = _source(url)
+        try:
+            with pytest.raises(SourceError, match=r"HTTP 404 from .*/api/v1/query"):
+                await source.poll()
+        finally:
+            await source.close()
