@@ -18,7 +18,7 @@ from console import __version__
 
 if TYPE_CHECKING:
     from console.api import Source
-    from console.config import Config
+    from console.config import Config, WallConfig
     from console.engine import Engine
     from console.plugins import Registry
 
@@ -51,6 +51,15 @@ def _common(parser: argparse.ArgumentParser, *, demo: bool, top: bool = False) -
     parser.add_argument("--nodes", type=int, default=default(4), help="simulated nodes (>= 4)")
 
 
+def _wall_flags(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--wall`` and ``--dwell``: on the console commands (top level, ``demo``, ``serve``)."""
+    parser.add_argument("--wall", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="wall mode for a NOC screen: big tiles, rotating panes, "
+                        "no prompts")  # fmt: skip
+    parser.add_argument("--dwell", type=float, default=None if top else argparse.SUPPRESS,
+                        help="wall mode: seconds on each pane (config: wall.dwell)")  # fmt: skip
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -58,10 +67,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
     _common(parser, demo=True, top=True)
+    _wall_flags(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="the console on the embedded simulated cluster")
     _common(demo, demo=False)
+    _wall_flags(demo)
     demo.add_argument("--agents", action="store_true",
                       help="poll real agents on loopback, one per simulated node")  # fmt: skip
 
@@ -239,18 +250,39 @@ def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
     return _run_tui(args, demo)
 
 
+def wall_options(args: argparse.Namespace, config: Config) -> WallConfig | None:
+    """Wall mode's options from the config and ``--dwell``, or ``None`` without ``--wall``."""
+    import dataclasses
+
+    if not getattr(args, "wall", False):
+        return None
+    dwell = getattr(args, "dwell", None)
+    if dwell is None:
+        return config.wall
+    if dwell <= 0:
+        raise UsageError("--dwell must be a positive number of seconds")
+    return dataclasses.replace(config.wall, dwell=dwell)
+
+
+def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None) -> str | None:
+    """``--theme``, else the config's, else ``wall`` in wall mode (else the default)."""
+    return args.theme or config.theme or ("wall" if wall is not None else None)
+
+
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
+    wall = wall_options(args, config)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
-        theme_name=args.theme or config.theme,
+        theme_name=theme_for(args, config, wall),
         interval=config.interval,
         title=("watchfloor demo" + (" (agents)" if agent_urls else "")) if demo else "watchfloor",
         read_only=args.read_only,
         cost=config.cost,
+        wall=wall,
     )
     app.run()
     return app.return_code or 0

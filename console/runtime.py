@@ -128,7 +128,9 @@ def read_config(path: Path | None, registry: Registry, required: bool) -> Config
             return Config()
     elif not path.exists() and not required:
         return Config()
-    return load_config(path, registry.source_types)
+    from console.wall import pane_names
+
+    return load_config(path, registry.source_types, pane_names(registry))
 
 
 async def probe_plugins(records: Sequence[PluginRecord], interval: float = 1.0) -> None:
