@@ -19,6 +19,7 @@ from console.api import Batch, Plugin, Source, SourceContext, SourceType
 from console.config import Config, ConfigError, SourceEntry, load_config
 from console.engine import Engine
 from console.plugins import PluginRecord, Registry, discover
+from console.serve.source_type import CONSOLE_SOURCE
 from console.sim.source import SIM_SOURCE
 from console.store import Store
 from console.text import plain
@@ -27,7 +28,7 @@ from console.topology_file import TOPOLOGY_SOURCE
 CORE_PLUGIN = Plugin(
     name="core",
     version=__version__,
-    source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE),
+    source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE, CONSOLE_SOURCE),
     analyzers=CORE_ANALYZERS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""

@@ -106,9 +106,9 @@ class Rotation:
             seen = self.first_seen.get(finding_key(finding), now)
             if now - seen >= self.hold:
                 continue
-            if finding.since is not None and data_now is not None:
-                if data_now - finding.since >= self.hold:
-                    continue  # began long ago: not news, however late we saw it
+            began = finding.since
+            if began is not None and data_now is not None and data_now - began >= self.hold:
+                continue  # began long ago: not news, however late we saw it
             new.append(finding)
         return new
 

@@ -15,6 +15,7 @@ from console.cost import CostModel
 from console.engine import Engine
 from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
+from console.serve.wire import expand_relayed
 from console.store import Store
 from console.themes_loader import ROLE_DEFAULTS, ThemeSet, load_themes, resolve_theme
 from console.ui.commands import GotoProvider
@@ -120,7 +121,8 @@ class WatchfloorApp(App[None]):
     # -- PaneContext -----------------------------------------------------------
 
     def sources(self) -> list[SourceStatus]:
-        return self.engine.statuses()
+        # A relay (``watchfloor serve``) stands for the collector's own sources.
+        return expand_relayed(self.engine.statuses(), self.store)
 
     def now(self) -> float:
         return self.clock()
@@ -176,9 +178,7 @@ class WatchfloorApp(App[None]):
         return {**ROLE_DEFAULTS, **self.registry.theme_variables}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if self.wall is not None and action in WALL_REFUSED:
-            return False
-        return True
+        return self.wall is None or action not in WALL_REFUSED
 
     async def on_mount(self) -> None:
         if self.wall is not None:

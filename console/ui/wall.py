@@ -303,7 +303,7 @@ class WallScreen(Screen[None]):
         text.append(f"▶ {titles.get(view.pane, view.pane)}", style="bold")
         text.append(f"   {view.index + 1}/{len(self.panes)}")
         if view.alert is not None:
-            text.append("   ⏸ rotation held for a new critical finding: ", style="bold")
+            text.append("   ■ rotation held for a new critical finding: ", style="bold")
             text.append(f"{_clock(view.hold_left)} left")
         elif len(self.panes) > 1:
             after = titles.get(self.panes[(view.index + 1) % len(self.panes)][0], "")
