@@ -11,10 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiohttp import web
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Digits, Static
 
 from console.agent.client import AgentSource
+from console.agent.server import make_app as agent_app
+from console.agent.server import make_runner
 from console.config import Config, WallConfig
 from console.headless import snapshot_document
 from console.model import Finding
@@ -22,7 +25,7 @@ from console.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.wall import Tile, WallScreen
 from tests.conftest import FROZEN_NOW, frozen_clock
-from tests.integration.agents import free_port
+from tests.integration.agents import free_port, sim_collector
 
 AppFactory = Callable[..., WatchfloorApp]
 
@@ -178,10 +181,11 @@ async def test_an_old_critical_finding_does_not_hold(make_app: AppFactory) -> No
         assert screen.view.pane != "overview"
 
 
-async def test_lost_sources_are_shown(make_app: AppFactory) -> None:
+async def test_lost_sources_are_shown_until_they_answer_again() -> None:
     registry = load_registry()
     sources = build_sources(Config(), registry, DemoOptions(), local=False)
-    sources.append(AgentSource(f"http://127.0.0.1:{free_port()}", 1.0, timeout=2.0))
+    port = free_port()
+    sources.append(AgentSource(f"http://127.0.0.1:{port}", 1.0, timeout=2.0))
     app = WatchfloorApp(registry, sources, live=False, clock=frozen_clock, wall=WallConfig())
     async with app.run_test(size=(200, 60)) as pilot:
         await pilot.pause()
@@ -191,6 +195,17 @@ async def test_lost_sources_are_shown(make_app: AppFactory) -> None:
         assert "refused" in str(lost.render())
         assert tile(app, "sources")[0] == "1"
         assert "of 2" in tile(app, "sources")[1] and "1 lost" in tile(app, "sources")[1]
+        runner = make_runner(agent_app(sim_collector("node02"), None))
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()  # the agent is back
+        try:
+            await app.engine.collect(1)
+            wall(app).redraw()
+            await pilot.pause()
+            assert not lost.display
+            assert tile(app, "sources")[0] == "2"
+        finally:
+            await runner.cleanup()
 
 
 PRESSED = [
