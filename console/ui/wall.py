@@ -72,6 +72,7 @@ class Tile(Vertical):
         self.figure: Figure | None = None
         """What it shows now."""
         self._compact = False
+        self._texts: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(classes="tile-label")
@@ -84,20 +85,26 @@ class Tile(Vertical):
         if figure == self.figure and compact == self._compact:
             return
         self.figure, self._compact = figure, compact
-        self.query_one(".tile-label", Static).update(Text(figure.label))
+        self._set("tile-label", Text(figure.label))
         digits = self.query_one(Digits)
         if digits.value != figure.value:
             digits.update(figure.value)
         value = Text(figure.value, style="bold")
         value.append(f" {figure.unit}" if figure.unit else "", style="")
-        self.query_one(".tile-value", Static).update(value)
+        self._set("tile-value", value)
         state = state_text(self, figure.state)
         words = [figure.detail] if compact else [figure.unit, figure.detail]
         state.append(" " + " · ".join(word for word in words if word))
-        self.query_one(".tile-state", Static).update(state)
+        self._set("tile-state", state)
         for name in ("ok", "info", "warning", "critical"):
             self.set_class(figure.state == name, f"-{name}")
         self._fit()
+
+    def _set(self, part: str, text: Text) -> None:
+        # Only what changed is sent: the power figure moves every second, its label never.
+        if self._texts.get(part) != text:
+            self._texts[part] = text
+            self.query_one(f".{part}", Static).update(text)
 
     def _fit(self) -> None:
         # Big digits only where they fit; a long number falls back to text, never cut.
