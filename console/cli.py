@@ -18,7 +18,7 @@ from console import __version__
 
 if TYPE_CHECKING:
     from console.api import Source
-    from console.config import Config
+    from console.config import Config, WallConfig
     from console.engine import Engine
     from console.plugins import Registry
 
@@ -51,6 +51,15 @@ def _common(parser: argparse.ArgumentParser, *, demo: bool, top: bool = False) -
     parser.add_argument("--nodes", type=int, default=default(4), help="simulated nodes (>= 4)")
 
 
+def _wall_flags(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--wall`` and ``--dwell``: on the console commands (top level, ``demo``, ``serve``)."""
+    parser.add_argument("--wall", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="wall mode for a NOC screen: big tiles, rotating panes, "
+                        "no prompts")  # fmt: skip
+    parser.add_argument("--dwell", type=float, default=None if top else argparse.SUPPRESS,
+                        help="wall mode: seconds on each pane (config: wall.dwell)")  # fmt: skip
+
+
 def make_parser() -> argparse.ArgumentParser:
     """The argument parser, with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -58,10 +67,12 @@ def make_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
     _common(parser, demo=True, top=True)
+    _wall_flags(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="the console on the embedded simulated cluster")
     _common(demo, demo=False)
+    _wall_flags(demo)
     demo.add_argument("--agents", action="store_true",
                       help="poll real agents on loopback, one per simulated node")  # fmt: skip
 
@@ -75,6 +86,27 @@ def make_parser() -> argparse.ArgumentParser:
     explain.add_argument("job", help="a job id (4711) or ref (job/4711)")
     _common(explain, demo=True)
     explain.add_argument("--format", choices=("json", "text"), default="text")
+
+    serve = commands.add_parser("serve", help="the console in a browser (textual-serve); "
+                                "every viewer reads one collector")  # fmt: skip
+    _common(serve, demo=True)
+    _wall_flags(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free)")
+    serve.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a non-loopback --host (put an authenticating proxy in front)",
+    )
+    serve.add_argument("--public-url", help="the URL browsers use, when behind a proxy")
+
+    # Started by `serve` for each browser session (no help: not for people to type).
+    viewer = commands.add_parser("viewer")
+    viewer.add_argument("--relay", required=True, help="URL of the collector's relay")
+    viewer.add_argument("--token-file", required=True, type=Path)
+    viewer.add_argument("--title", default="watchfloor")
+    _common(viewer, demo=False)
+    _wall_flags(viewer)
 
     agent = commands.add_parser("agent", help="serve this node (or a simulated one) over HTTP")
     _common(agent, demo=False)
@@ -233,6 +265,78 @@ def cmd_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _viewer_args(args: argparse.Namespace) -> list[str]:
+    """The flags each served viewer needs to look like this invocation asked."""
+    passed: list[str] = []
+    if args.wall:
+        passed.append("--wall")
+    if args.dwell is not None:
+        passed += ["--dwell", str(args.dwell)]
+    if args.theme:
+        passed += ["--theme", args.theme]
+    if args.config is not None:
+        passed += ["--config", str(args.config.resolve())]
+    if args.interval is not None:
+        passed += ["--interval", str(args.interval)]
+    if args.read_only:
+        passed.append("--read-only")
+    return passed
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The console in a browser: one collector here, one console per browser session."""
+    from console.runtime import build_engine
+    from console.serve.run import ServeOptions, check_exposure, run_serve
+
+    args.wall = getattr(args, "wall", False)
+    args.dwell = getattr(args, "dwell", None)
+    options = ServeOptions(
+        host=args.host, port=args.port, public=args.public, public_url=args.public_url,
+        title="watchfloor demo" if args.demo else "watchfloor", viewer_args=_viewer_args(args),
+    )  # fmt: skip
+    check_exposure(options)  # before anything starts polling
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be 0 to 65535, not {args.port}")
+    registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
+    wall_options(args, config)  # a bad --dwell is refused here, not in every viewer
+    run_serve(options, build_engine(sources, registry))
+    return 0
+
+
+def cmd_viewer(args: argparse.Namespace) -> int:
+    """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
+    from console.analysis.power import configure_budgets
+    from console.analysis.thresholds import configure as configure_thresholds
+    from console.runtime import load_registry, read_config
+    from console.serve.source import RelaySource, read_token
+    from console.serve.wire import relayed_findings
+    from console.ui.app import WatchfloorApp
+
+    registry = load_registry()
+    config = read_config(args.config, registry, required=args.config is not None)
+    configure_thresholds(config.thresholds)  # panes colour by them
+    configure_budgets(config.budgets["racks"], config.budgets["nodes"])
+    interval = args.interval or config.interval
+    try:
+        token = read_token(args.token_file)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"relay token: {exc}") from None
+    wall = wall_options(args, config)
+    app = WatchfloorApp(
+        registry=registry,
+        sources=[RelaySource(args.relay, token, interval)],
+        theme_name=theme_for(args, config, wall),
+        interval=interval,
+        title=args.title,
+        read_only=args.read_only,
+        cost=config.cost,
+        wall=wall,
+        analyzers=[relayed_findings],
+    )
+    app.run()
+    return app.return_code or 0
+
+
 def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
     """The interactive console (``demo --agents``: through real agents on loopback)."""
     if demo and getattr(args, "agents", False):
@@ -243,18 +347,39 @@ def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
     return _run_tui(args, demo)
 
 
+def wall_options(args: argparse.Namespace, config: Config) -> WallConfig | None:
+    """Wall mode's options from the config and ``--dwell``, or ``None`` without ``--wall``."""
+    import dataclasses
+
+    if not getattr(args, "wall", False):
+        return None
+    dwell = getattr(args, "dwell", None)
+    if dwell is None:
+        return config.wall
+    if dwell <= 0:
+        raise UsageError("--dwell must be a positive number of seconds")
+    return dataclasses.replace(config.wall, dwell=dwell)
+
+
+def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None) -> str | None:
+    """``--theme``, else the config's, else ``wall`` in wall mode (else the default)."""
+    return args.theme or config.theme or ("wall" if wall is not None else None)
+
+
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
+    wall = wall_options(args, config)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
-        theme_name=args.theme or config.theme,
+        theme_name=theme_for(args, config, wall),
         interval=config.interval,
         title=("watchfloor demo" + (" (agents)" if agent_urls else "")) if demo else "watchfloor",
         read_only=args.read_only,
         cost=config.cost,
+        wall=wall,
     )
     app.run()
     return app.return_code or 0
@@ -264,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``watchfloor`` console script."""
     from console.agent.run import AgentUsageError
     from console.config import ConfigError
+    from console.serve import ServeUsageError
 
     args = make_parser().parse_args(argv)
     try:
@@ -277,8 +403,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_explain(args)
         if args.command == "demo":
             return cmd_tui(args, demo=True)
+        if args.command == "serve":
+            return cmd_serve(args)
+        if args.command == "viewer":
+            return cmd_viewer(args)
         return cmd_tui(args, demo=args.demo)
-    except (ConfigError, UsageError, AgentUsageError) as exc:
+    except (ConfigError, UsageError, AgentUsageError, ServeUsageError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         return 130

@@ -8,7 +8,7 @@ source type declares, so a plugin's source gets the same file:line errors.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,18 @@ class SourceEntry:
     line: int
 
 
+@dataclass(frozen=True)
+class WallConfig:
+    """``wall:``: what wall mode rotates through, and how long it dwells."""
+
+    panes: tuple[str, ...] = ()
+    """Pane names in rotation order; empty: the overview and every plugin pane."""
+    dwell: float = 30.0
+    """Seconds each pane stays on screen."""
+    hold: float = 120.0
+    """Seconds a new critical finding stops the rotation (and stays on screen)."""
+
+
 @dataclass
 class Config:
     """A validated config."""
@@ -51,6 +63,8 @@ class Config:
     """Power budgets in watts: ``racks: {rack01: 40000}``, ``nodes: {gpu001: 5000}``."""
     security: dict[str, list[str]] = field(default_factory=dict)
     """The security policy (``console.analysis.policy``): allowlists, expected listeners."""
+    wall: WallConfig = field(default_factory=WallConfig)
+    """Wall mode (``--wall``): rotation and dwell."""
 
     @property
     def base_dir(self) -> Path:
@@ -60,6 +74,7 @@ class Config:
 
 TOP_LEVEL_KEYS = (
     "interval", "theme", "sources", "topology", "thresholds", "cost", "budgets", "security",
+    "wall",
 )  # fmt: skip
 
 
@@ -227,8 +242,48 @@ def _security(loader: YamlWhere, node: yaml.Node) -> dict[str, list[str]]:
     return policy
 
 
-def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -> Config:
-    """Validate config text; raise :class:`ConfigError` naming ``path`` and the line."""
+def _wall_config(
+    loader: YamlWhere, node: yaml.Node, pane_names: Collection[str] | None
+) -> WallConfig:
+    values: dict[str, Any] = {}
+    for key, value_node in yaml_mapping(loader, node, "wall"):
+        if key == "panes":
+            if not isinstance(value_node, yaml.SequenceNode) or not value_node.value:
+                raise loader.error(value_node, "wall: 'panes' must be a non-empty list of names")
+            names = []
+            for item in value_node.value:
+                name = yaml_scalar(item)
+                if not isinstance(name, str) or not name:
+                    raise loader.error(item, f"wall.panes: {name!r} is not a pane name")
+                if pane_names is not None and name not in pane_names:
+                    known = ", ".join(sorted(pane_names))
+                    raise loader.error(item, f"wall.panes: unknown pane {name!r} (known: {known})")
+                names.append(name)
+            values["panes"] = tuple(names)
+        elif key in ("dwell", "hold"):
+            value = yaml_scalar(value_node)
+            low_ok = key == "hold"  # hold 0: a new critical never stops the rotation
+            if not _check_type(value, (float,)) or value < 0 or (value == 0 and not low_ok):
+                what = "a non-negative" if low_ok else "a positive"
+                raise loader.error(value_node, f"wall: {key!r} must be {what} number of "
+                                   f"seconds, not {value!r}")  # fmt: skip
+            values[key] = float(value)
+        else:
+            raise loader.error(value_node, f"wall: unknown key {key!r} "
+                               "(allowed: panes, dwell, hold)")  # fmt: skip
+    return WallConfig(**values)
+
+
+def parse_config(
+    text: str,
+    path: str,
+    source_types: Mapping[str, SourceType],
+    pane_names: Collection[str] | None = None,
+) -> Config:
+    """Validate config text; raise :class:`ConfigError` naming ``path`` and the line.
+
+    ``pane_names``: the names ``wall.panes`` may use (unchecked when ``None``).
+    """
     loader = YamlWhere(path)
     root = compose_yaml(text, path)
     config = Config(path=Path(path))
@@ -267,6 +322,8 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
             config.cost = _cost_model(loader, node)
         elif key == "security":
             config.security = _security(loader, node)
+        elif key == "wall":
+            config.wall = _wall_config(loader, node, pane_names)
         elif key == "thresholds":
             for name, value_node in yaml_mapping(loader, node, "thresholds"):
                 if name not in THRESHOLD_NAMES:
@@ -288,7 +345,9 @@ def parse_config(text: str, path: str, source_types: Mapping[str, SourceType]) -
     return config
 
 
-def load_config(path: Path, source_types: Mapping[str, SourceType]) -> Config:
+def load_config(
+    path: Path, source_types: Mapping[str, SourceType], pane_names: Collection[str] | None = None
+) -> Config:
     """Read and validate a config file."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -296,4 +355,4 @@ def load_config(path: Path, source_types: Mapping[str, SourceType]) -> Config:
         raise ConfigError(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from None
-    return parse_config(text, str(path), source_types)
+    return parse_config(text, str(path), source_types, pane_names)

@@ -19,6 +19,7 @@ from console.api import Batch, Plugin, Source, SourceContext, SourceType
 from console.config import Config, ConfigError, SourceEntry, load_config
 from console.engine import Engine
 from console.plugins import PluginRecord, Registry, discover
+from console.serve.source_type import CONSOLE_SOURCE
 from console.sim.source import SIM_SOURCE
 from console.store import Store
 from console.text import plain
@@ -27,7 +28,7 @@ from console.topology_file import TOPOLOGY_SOURCE
 CORE_PLUGIN = Plugin(
     name="core",
     version=__version__,
-    source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE),
+    source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE, CONSOLE_SOURCE),
     analyzers=CORE_ANALYZERS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""
@@ -128,7 +129,9 @@ def read_config(path: Path | None, registry: Registry, required: bool) -> Config
             return Config()
     elif not path.exists() and not required:
         return Config()
-    return load_config(path, registry.source_types)
+    from console.wall import pane_names
+
+    return load_config(path, registry.source_types, pane_names(registry))
 
 
 async def probe_plugins(records: Sequence[PluginRecord], interval: float = 1.0) -> None:

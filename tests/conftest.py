@@ -37,9 +37,8 @@ def make_app() -> Callable[..., WatchfloorApp]:
     ) -> WatchfloorApp:
         registry = load_registry()
         sources = build_sources(Config(), registry, DemoOptions(scenario, seed, 4), local=False)
-        return WatchfloorApp(
-            registry, sources, theme_name=theme, live=False, clock=frozen_clock, **kw
-        )
+        clock = kw.pop("clock", frozen_clock)
+        return WatchfloorApp(registry, sources, theme_name=theme, live=False, clock=clock, **kw)
 
     return factory
 

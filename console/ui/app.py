@@ -9,11 +9,13 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from console.api import Pane, Source, SourceStatus
+from console.api import Analyzer, Pane, Source, SourceStatus
+from console.config import WallConfig
 from console.cost import CostModel
 from console.engine import Engine
 from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
+from console.serve.wire import expand_relayed
 from console.store import Store
 from console.themes_loader import ROLE_DEFAULTS, ThemeSet, load_themes, resolve_theme
 from console.ui.commands import GotoProvider
@@ -21,6 +23,7 @@ from console.ui.detail import EntityDetail, NodeDetail
 from console.ui.kit import PaneBase
 from console.ui.overview import OverviewPane
 from console.ui.screens import HelpScreen, ViewScreen
+from console.ui.wall import WallScreen, make_panes
 
 LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
 """Source types that describe this machine: only their processes may be acted on."""
@@ -34,6 +37,11 @@ KEYS_HELP: list[tuple[str, str]] = [
     ("?", "this help"),
     ("q", "quit"),
 ]
+WALL_REFUSED = frozenset({
+    "help", "command_palette", "open_pane", "change_theme", "show_help_panel", "screenshot",
+    "suspend_process",
+})  # fmt: skip
+"""App actions that open a screen someone must close: off in wall mode."""
 
 
 class WatchfloorApp(App[None]):
@@ -62,6 +70,8 @@ class WatchfloorApp(App[None]):
         themes: ThemeSet | None = None,
         read_only: bool = False,
         cost: CostModel | None = None,
+        wall: WallConfig | None = None,
+        analyzers: Sequence[Analyzer] | None = None,
     ) -> None:
         """Build the app.
 
@@ -77,15 +87,23 @@ class WatchfloorApp(App[None]):
             clock: Wall clock (frozen in tests).
             themes: Themes to offer (default: the shipped ones).
             read_only: Refuse every dangerous action (``--read-only``).
+            cost: The site's prices.
+            wall: Wall mode (``--wall``): tiles and rotating panes; read-only, and
+                no key opens anything that waits for another key.
+            analyzers: Instead of the plugins' analyzers (a relay viewer shows the
+                findings of the console it reads).
         """
-        self._read_only = read_only
+        self.wall = wall
+        """Wall mode's options, or ``None`` for the interactive console."""
+        self._read_only = read_only or wall is not None
         self._cost = cost or CostModel()
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
         super().__init__()
         self.store = Store()
         """Latest state and history; the only thing panes read."""
-        self.engine = Engine(self.store, sources, registry.analyzers, clock=clock)
+        chosen_analyzers = registry.analyzers if analyzers is None else analyzers
+        self.engine = Engine(self.store, sources, chosen_analyzers, clock=clock)
         """Polls the sources."""
         self.clock = clock
         self.title = title
@@ -97,11 +115,14 @@ class WatchfloorApp(App[None]):
             self.register_theme(theme)
         chosen, self.notices = resolve_theme(theme_name, themes)
         self.theme = chosen
+        if wall is not None:
+            self.use_command_palette = False
 
     # -- PaneContext -----------------------------------------------------------
 
     def sources(self) -> list[SourceStatus]:
-        return self.engine.statuses()
+        # A relay (``watchfloor serve``) stands for the collector's own sources.
+        return expand_relayed(self.engine.statuses(), self.store)
 
     def now(self) -> float:
         return self.clock()
@@ -121,6 +142,8 @@ class WatchfloorApp(App[None]):
 
     def open(self, ref: str) -> None:
         """Push the view of ``ref``: the plugin pane for its kind, else a core view."""
+        if self.wall is not None:
+            return  # a wall never leaves its rotation: nobody is there to come back
         if ref not in self.store.entities and ref_kind(ref) not in VIEW_KINDS:
             self.notify(f"nothing known as {ref}", severity="warning", markup=False)
             return
@@ -154,11 +177,20 @@ class WatchfloorApp(App[None]):
         # Core roles, then plugin variables; a theme file's variables override both.
         return {**ROLE_DEFAULTS, **self.registry.theme_variables}
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.wall is None or action not in WALL_REFUSED
+
     async def on_mount(self) -> None:
-        for pane in self.registry.panes:
-            if pane.key:
-                self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
-        await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
+        if self.wall is not None:
+            for pane in self.registry.panes:
+                if pane.key:
+                    self.bind(pane.key, f"wall_pane('{pane.id}')", show=False)
+            await self.push_screen(WallScreen(self.wall, make_panes(self, self.wall.panes)))
+        else:
+            for pane in self.registry.panes:
+                if pane.key:
+                    self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
+            await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
         for notice in self.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
         if self.live:
@@ -176,8 +208,13 @@ class WatchfloorApp(App[None]):
 
     def _tick(self) -> None:
         screen = self.screen
-        if isinstance(screen, ViewScreen):
+        if isinstance(screen, ViewScreen | WallScreen):
             screen.redraw()
+
+    def action_wall_pane(self, pane_id: str) -> None:
+        screen = self.screen
+        if isinstance(screen, WallScreen):
+            screen.jump(pane_id)
 
     def action_open_pane(self, pane_id: str) -> None:
         pane = next((p for p in self.registry.panes if p.id == pane_id), None)

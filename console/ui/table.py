@@ -81,7 +81,10 @@ class EntityTable(ScrollView, can_focus=True):
         self._cells: dict[str, Sequence[Text]] = {}
         self._versions: dict[str, int] = {}
         self._widths: list[int] = [len(name) for name in self.column_names]
-        self._strips: dict[tuple[object, ...], Strip] = {}
+        self._strips: dict[object, tuple[tuple[object, ...], Strip]] = {}
+        # One rendered strip per row (and the header), kept with what it was made
+        # from: a row that changed replaces its strip, so the cache never outgrows
+        # the table however long the console runs.
         self._row_builder: Callable[[str], Sequence[Text]] = lambda key: ()
 
     # -- data ----------------------------------------------------------------
@@ -127,6 +130,8 @@ class EntityTable(ScrollView, can_focus=True):
             self._keys = keys
             self._cells.clear()
             self._strips.clear()
+            shown = set(keys)  # rows that went away are forgotten (memory stays flat)
+            self._versions = {k: v for k, v in self._versions.items() if k in shown}
             if selected in keys:
                 self.cursor_row = keys.index(selected)
             self.cursor_row = min(self.cursor_row, max(0, len(keys) - 1))
@@ -197,14 +202,15 @@ class EntityTable(ScrollView, can_focus=True):
         return line
 
     def _strip(self, key: tuple[object, ...], text: Text, style: Style) -> Strip:
-        strip = self._strips.get(key)
-        if strip is None:
-            segments = [Segment(s.text, style + s.style if s.style else style)
-                        for s in text.render(self.app.console)]  # fmt: skip
-            strip = Strip(segments)
-            if len(self._strips) > 4 * MAX_ROWS:
-                self._strips.clear()
-            self._strips[key] = strip
+        cached = self._strips.get(key[0])
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        segments = [Segment(s.text, style + s.style if s.style else style)
+                    for s in text.render(self.app.console)]  # fmt: skip
+        strip = Strip(segments)
+        if len(self._strips) > 2 * MAX_ROWS:
+            self._strips.clear()
+        self._strips[key[0]] = (key, strip)
         return strip
 
     def render_line(self, y: int) -> Strip:

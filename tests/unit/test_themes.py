@@ -12,7 +12,7 @@ from console.themes_loader import (
     resolve_theme,
 )
 
-SHIPPED = ("ansi", "dark", "high-contrast", "light")
+SHIPPED = ("ansi", "dark", "high-contrast", "light", "wall")
 
 
 def test_every_shipped_theme_loads_and_sets_every_role() -> None:
