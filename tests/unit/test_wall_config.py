@@ -21,7 +21,8 @@ def test_wall_options_and_pane_names() -> None:
     assert config.wall == WallConfig(panes=("overview", "gpu", "jobs"), dwell=10.0, hold=0.0)
     assert NAMES["gpu"] == NAMES["gpus"] == "gpus"  # a pane by its id or the kind it opens
     panes = default_panes(REGISTRY)  # the overview, then every plugin pane with a key
-    assert panes[0] == "overview" and sorted(panes[1:]) == ["fabric", "gpus", "jobs", "power"]
+    assert panes[0] == "overview"
+    assert sorted(panes[1:]) == ["fabric", "gpus", "jobs", "power", "security"]
     assert parse_config("", "c.yaml", REGISTRY.source_types).wall == WallConfig()
 
 
