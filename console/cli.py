@@ -182,15 +182,21 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     shows as failed here, with the reason.
     """
     from console.plugins import discover
-    from console.runtime import probe_plugins
+    from console.runtime import load_registry, probe_plugins
     from console.text import plain
 
     records = discover()
+    registry = load_registry(records)  # notes clashes (a key taken) on the records
     asyncio.run(probe_plugins(records))
     print(f"{'NAME':<20} {'VERSION':<10} {'STATUS':<8} REASON")
     for record in records:
         print(f"{plain(record.name, 20):<20} {plain(record.version, 10):<10} "
-              f"{record.status:<8} {plain(record.reason)}")  # fmt: skip
+              f"{record.status:<8} {plain(record.reason, 400)}")  # fmt: skip
+        if record.status == "loaded":
+            what = registry.provides(record.name)
+            print(f"  provides: {plain(what, 400)}" if what else "  provides: nothing")
+        for note in record.notes:
+            print(f"  note: {plain(note, 400)}")
     return 0
 
 

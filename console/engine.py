@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from console.api import Analyzer, Source, SourceDisabled, SourceError, SourceStatus
+from console.batch_check import check_batch
 from console.model import Finding
 from console.store import Store
 from console.text import plain
@@ -125,9 +126,10 @@ class Engine:
             state.polls += 1
             state.duration = self.clock() - started
         try:
-            self.store.apply(batch, source.name, received=self.clock())
+            # Checked whole before any of it lands: a bad batch never half-merges.
+            self.store.apply(check_batch(batch), source.name, received=self.clock())
         except Exception as exc:  # malformed data from a plugin must not take us down
-            self._failed(state, plain(f"bad data: {type(exc).__name__}: {exc}"))
+            self._failed(state, plain(f"bad data: {exc}", 300))
             return
         state.status, state.reason = "ok", ""
         state.last_ok = self.clock()

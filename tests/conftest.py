@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from console.config import Config
+from console.plugins import discover
 from console.runtime import DemoOptions, build_sources, load_registry
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
@@ -35,7 +36,9 @@ def make_app() -> Callable[..., WatchfloorApp]:
     def factory(
         scenario: str = "congested-link", theme: str | None = None, seed: int = 1, **kw: object
     ) -> WatchfloorApp:
-        registry = load_registry()
+        # Only watchfloor's own plugins: one installed in the developer's venv must
+        # not change what the snapshots show.
+        registry = load_registry([r for r in discover() if r.distribution == "watchfloor"])
         sources = build_sources(Config(), registry, DemoOptions(scenario, seed, 4), local=False)
         return WatchfloorApp(
             registry, sources, theme_name=theme, live=False, clock=frozen_clock, **kw
@@ -49,6 +52,11 @@ FAULTY_PLUGINS = {
     "broken": ("wf-broken-import", "wf_broken_import:plugin"),
     "hanging": ("wf-hanging-source", "wf_hanging_source:plugin"),
     "oldapi": ("wf-old-api", "wf_old_api:plugin"),
+    "invalid": ("wf-invalid-plugin", "wf_invalid_plugin:plugin"),
+    "raising": ("wf-raising-source", "wf_raising_source:plugin"),
+    "baddata": ("wf-bad-data", "wf_bad_data:plugin"),
+    "brokenpane": ("wf-broken-pane", "wf_broken_pane:plugin"),
+    "slowpane": ("wf-slow-pane", "wf_slow_pane:plugin"),
 }
 """Entry-point name → (distribution, entry point) of each faulty test plugin."""
 

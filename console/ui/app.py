@@ -6,20 +6,31 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from console.api import Pane, Source, SourceStatus
+from console.api import REFRESH_BUDGET, Pane, Source, SourceStatus
 from console.cost import CostModel
 from console.engine import Engine
 from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
 from console.store import Store
-from console.themes_loader import ROLE_DEFAULTS, ThemeSet, load_themes, resolve_theme
+from console.text import plain
+from console.themes_loader import (
+    ROLE_DEFAULTS,
+    ThemeSet,
+    check_plugin_variables,
+    load_themes,
+    resolve_references,
+    resolve_theme,
+)
+from console.ui.chrome import plugin_health_line
 from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
-from console.ui.kit import PaneBase
+from console.ui.guard import PaneHealth, make_pane
 from console.ui.overview import OverviewPane
+from console.ui.plugins_view import PluginsView
 from console.ui.screens import HelpScreen, ViewScreen
 
 LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
@@ -32,6 +43,7 @@ KEYS_HELP: list[tuple[str, str]] = [
     ("/", "filter the rows of this view"),
     ("Tab", "next panel"),
     ("?", "this help"),
+    (": plugins", "plugins: status, faults, pane draw times"),
     ("q", "quit"),
 ]
 
@@ -82,6 +94,8 @@ class WatchfloorApp(App[None]):
         self._cost = cost or CostModel()
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
+        self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
+        """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
         self.store = Store()
         """Latest state and history; the only thing panes read."""
@@ -96,7 +110,10 @@ class WatchfloorApp(App[None]):
         for theme in themes.themes.values():
             self.register_theme(theme)
         chosen, self.notices = resolve_theme(theme_name, themes)
+        self.notices += variable_problems
         self.theme = chosen
+        self.pane_healths: dict[str, PaneHealth] = {}
+        """Refresh times and failures of every pane shown so far, by pane id."""
 
     # -- PaneContext -----------------------------------------------------------
 
@@ -122,29 +139,66 @@ class WatchfloorApp(App[None]):
     def open(self, ref: str) -> None:
         """Push the view of ``ref``: the plugin pane for its kind, else a core view."""
         if ref not in self.store.entities and ref_kind(ref) not in VIEW_KINDS:
-            self.notify(f"nothing known as {ref}", severity="warning", markup=False)
+            self.notify(f"nothing known as {plain(ref)}", severity="warning", markup=False)
             return
-        self.push_screen(ViewScreen(self._pane_for(ref), crumb=ref))
-
-    # -- internals -------------------------------------------------------------
-
-    def _pane_for(self, ref: str) -> PaneBase:
-        kind = ref_kind(ref)
-        pane: Pane | None = self.registry.pane_for(kind)
+        pane: Pane | None = self.registry.pane_for(ref_kind(ref))
         if pane is not None:
-            try:
-                widget = pane.create(self, ref)
-                if isinstance(widget, PaneBase):
-                    return widget
-            except Exception as exc:
-                self.notify(f"pane {pane.id} failed: {exc}", severity="error", markup=False)
-        if kind == "node":
-            return NodeDetail(self, ref)
-        return EntityDetail(self, ref)
+            self._push_pane(pane, ref, crumb=ref)
+        elif ref_kind(ref) == "node":
+            self.push_screen(ViewScreen(NodeDetail(self, ref), crumb=ref))
+        else:
+            self.push_screen(ViewScreen(EntityDetail(self, ref), crumb=ref))
 
     def open_pane(self, pane: Pane) -> None:
         """Show a plugin pane's top-level view."""
-        self.push_screen(ViewScreen(pane.create(self, None), crumb=pane.title))
+        self._push_pane(pane, None, crumb=pane.title)
+
+    def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
+        plugin = self.registry.plugin_of(pane.id)
+        widget = make_pane(self, pane, ref)
+        self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
+
+    def open_plugins_view(self) -> None:
+        """The Plugins view: every plugin's status, and every pane's refresh time."""
+        if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, PluginsView):
+            return
+        self.push_screen(ViewScreen(PluginsView(self), crumb="Plugins"))
+
+    # -- plugin health ---------------------------------------------------------
+
+    def pane_health(self, view: str, plugin: str | None = None) -> PaneHealth:
+        """How a pane has been doing (refresh times, slowness, failure)."""
+        health = self.pane_healths.get(view)
+        if health is None:
+            health = self.pane_healths[view] = PaneHealth(view, plugin)
+        return health
+
+    def pane_became_slow(self, health: PaneHealth) -> None:
+        """Say once that a pane is over its refresh budget (it is now throttled)."""
+        owner = f" (plugin {health.plugin})" if health.plugin else ""
+        self.notify(
+            f"pane {health.pane}{owner} is slow: refresh took {health.last * 1000:.0f} ms, "
+            f"the budget is {REFRESH_BUDGET * 1000:.0f} ms; it is refreshed less often now. "
+            "': plugins' shows the figures.",
+            severity="warning", markup=False, timeout=10,
+        )  # fmt: skip
+
+    def pane_failed(self, view: str, plugin: str | None, reason: str) -> None:
+        """Record and announce a pane that failed (it shows why in its place)."""
+        self.pane_health(view, plugin).failure = reason
+        owner = f" (plugin {plugin})" if plugin else ""
+        self.notify(f"pane {view}{owner} failed: {reason}", severity="error", markup=False)
+
+    def plugin_health_line(self, plugin: str) -> Text | None:
+        """Why a plugin's pane may be missing data, for the banner above it."""
+        registry = self.registry
+        kinds = registry.kinds_of(plugin)
+        count = sum(self.store.count(kind) for kind in kinds)
+        return plugin_health_line(
+            self.screen, self.sources(), registry.source_types_of(plugin), kinds, count
+        )
+
+    # -- internals -------------------------------------------------------------
 
     def crumbs(self) -> list[str]:
         """Breadcrumbs from the screen stack."""
@@ -152,7 +206,13 @@ class WatchfloorApp(App[None]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Core roles, then plugin variables; a theme file's variables override both.
-        return {**ROLE_DEFAULTS, **self.registry.theme_variables}
+        return {**ROLE_DEFAULTS, **self.plugin_variables}
+
+    def get_css_variables(self) -> dict[str, str]:
+        # A plugin's default may name another variable ("$warning"): it follows the theme.
+        variables = resolve_references(super().get_css_variables())
+        self.theme_variables = variables
+        return variables
 
     async def on_mount(self) -> None:
         for pane in self.registry.panes:
@@ -161,6 +221,13 @@ class WatchfloorApp(App[None]):
         await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
         for notice in self.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
+        for record in self.registry.records:
+            if record.status != "loaded":
+                self.notify(
+                    f"plugin {plain(record.name)} not loaded: {plain(record.reason)} "
+                    "(': plugins' lists every plugin)",
+                    severity="error", markup=False, timeout=15,
+                )  # fmt: skip
         if self.live:
             self.engine.after_analysis = self._first_data
             self.engine.start()
