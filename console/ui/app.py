@@ -36,6 +36,10 @@ from console.ui.screens import HelpScreen, ViewScreen
 LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
 """Source types that describe this machine: only their processes may be acted on."""
 
+TEXTUAL_ANSI_DEFAULTS = {"ansi-background": "ansi_default", "ansi-foreground": "ansi_default"}
+"""Variables Textual's own CSS uses that its colour system leaves out for an ANSI theme
+(only its built-in ANSI themes set them): without them ``--theme ansi`` cannot start."""
+
 KEYS_HELP: list[tuple[str, str]] = [
     ("Enter", "open the selected row (drill down)"),
     ("Esc", "back one step (or clear the filter)"),
@@ -206,7 +210,7 @@ class WatchfloorApp(App[None]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Core roles, then plugin variables; a theme file's variables override both.
-        return {**ROLE_DEFAULTS, **self.plugin_variables}
+        return {**TEXTUAL_ANSI_DEFAULTS, **ROLE_DEFAULTS, **self.plugin_variables}
 
     def get_css_variables(self) -> dict[str, str]:
         # A plugin's default may name another variable ("$warning"): it follows the theme.

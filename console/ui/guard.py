@@ -85,8 +85,7 @@ class PaneHealth:
             self._over, self._under = 0, self._under + 1
             if self.slow and self._under >= RECOVER_STREAK:
                 self.slow = False
-        if self.slow:
-            self._next_allowed = started + elapsed / SLOW_SHARE
+        self._next_allowed = started + elapsed / SLOW_SHARE if self.slow else 0.0
         return became_slow
 
     def summary(self) -> str:

@@ -165,3 +165,19 @@ def test_a_malformed_batch_is_refused_with_what_and_where(batch: object, reason:
     with pytest.raises(ValueError) as caught:
         check_batch(batch)
     assert str(caught.value) == reason
+
+
+def test_a_pane_is_slow_after_three_refreshes_over_budget_and_fine_after_ten_within() -> None:
+    from console.ui.guard import RECOVER_STREAK, SLOW_SHARE, PaneHealth
+
+    health = PaneHealth("racks", "racks-plugin")
+    assert not health.record(0.0, 0.5, counted=False)  # a first draw never decides
+    assert [health.record(t, 0.08) for t in (1.0, 2.0, 3.0)] == [False, False, True]
+    assert health.slow and health.summary().endswith("budget: refreshed less often")
+    wait = 0.08 / SLOW_SHARE
+    assert not health.may_refresh(3.0 + wait - 0.01) and health.skipped == 1
+    assert health.may_refresh(3.0 + wait)
+    for step in range(RECOVER_STREAK):
+        health.record(10.0 + step, 0.01)
+    assert not health.slow and health.may_refresh(0.0)
+    assert health.summary() == "refresh 10 ms (worst 500 ms)"
