@@ -86,3 +86,39 @@ def with_faulty_plugins(faulty_plugin_site: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.syspath_prepend(str(faulty_plugin_site))
     importlib.invalidate_caches()
     return faulty_plugin_site
+
+
+EXAMPLE_PDU = Path(__file__).resolve().parents[1] / "examples" / "watchfloor-pdu"
+"""The example third-party plugin (its own distribution, under examples/)."""
+
+
+def dist_info_for(project: Path, site: Path) -> Path:
+    """Write ``site/<name>-<version>.dist-info`` for the project at ``project`` (its
+    name, version and entry points from its pyproject.toml), as pip would; with
+    ``site`` and ``project`` on the path, discovery finds it as installed."""
+    import tomllib
+
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    name, version = meta["name"], meta["version"]
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    groups = meta.get("entry-points", {})
+    lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in items.items())
+             for group, items in groups.items()]  # fmt: skip
+    (info / "entry_points.txt").write_text("\n".join(lines))
+    return info
+
+
+@pytest.fixture
+def with_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/watchfloor-pdu importable and discoverable in this process, as if
+    pip-installed; returns the site directory holding its dist-info."""
+    import importlib
+
+    site = tmp_path / "example-site"
+    dist_info_for(EXAMPLE_PDU, site)
+    monkeypatch.syspath_prepend(str(EXAMPLE_PDU))
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    return site
