@@ -71,6 +71,15 @@ def make_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
 
+    plugin = commands.add_parser("plugin", help="tools for plugin authors")
+    plugin_actions = plugin.add_subparsers(dest="plugin_action", metavar="ACTION", required=True)
+    new = plugin_actions.add_parser(
+        "new", help="scaffold a third-party plugin package (see docs/plugins.md)"
+    )
+    new.add_argument("name", help="plugin name: lowercase letters, digits and '-' (demo-pane)")
+    new.add_argument("--dir", type=Path, default=Path("."),
+                     help="directory to create it in (default: here)")  # fmt: skip
+
     explain = commands.add_parser("explain", help="why a job is stalled: the drill-down chain")
     explain.add_argument("job", help="a job id (4711) or ref (job/4711)")
     _common(explain, demo=True)
@@ -200,6 +209,32 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugin_new(args: argparse.Namespace) -> int:
+    """Scaffold a plugin package that installs, loads and passes its tests as generated."""
+    from console.plugins import RESERVED_KEYS
+    from console.runtime import load_registry
+    from console.scaffold import ScaffoldError, scaffold
+
+    registry = load_registry()
+    taken_keys = set(RESERVED_KEYS) | {p.key for p in registry.panes if p.key}
+    taken_plugins = {r.name: r.distribution for r in registry.records}
+    try:
+        target, names = scaffold(args.name, args.dir, taken_keys, taken_plugins)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the plugin: {exc}") from None
+    shown = str(target) if target.is_absolute() else f"./{target}"
+    where = f"press {names.key}" if names.key else f"type ': {names.plugin}'"
+    print(f"created {shown}/ (plugin {names.plugin}, package {names.package})")
+    print("next:")
+    print(f"  pip install -e '{shown}[test]'    # into Watchfloor's environment")
+    print(f"  watchfloor plugins    # {names.plugin} ... loaded")
+    print(f"  cd {shown} && python -m pytest")
+    print(f"  watchfloor            # then {where} for its pane")
+    return 0
+
+
 def cmd_agent(args: argparse.Namespace) -> int:
     """Serve this node, one simulated node, or a simulated fleet."""
     from console.agent.run import AgentOptions, run_agent, run_fleet
@@ -273,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_snapshot(args)
         if args.command == "plugins":
             return cmd_plugins(args)
+        if args.command == "plugin":
+            return cmd_plugin_new(args)
         if args.command == "agent":
             return cmd_agent(args)
         if args.command == "explain":
