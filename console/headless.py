@@ -58,6 +58,23 @@ def _item(store: Store, entity: Entity, fields: dict[str, str]) -> dict[str, Any
     return item
 
 
+SECTION_KINDS = ("node", "gpu", "port", "link", "switch", "job")
+"""Kinds with a section of their own in the snapshot; the rest (plugins' kinds) are
+under ``entities``, by kind."""
+
+
+def other_kinds(store: Store) -> list[str]:
+    """Kinds in the store without a section of their own, sorted."""
+    return sorted({e.kind for e in store.entities.values()} - set(SECTION_KINDS))
+
+
+def _any_item(store: Store, entity: Entity) -> dict[str, Any]:
+    """An entity of any kind: its facts and every metric it has (rates for counters)."""
+    item = _item(store, entity, {})
+    item["metrics"] = {m: _round(store.value(entity.ref, m)) for m in store.metrics_of(entity.ref)}
+    return item
+
+
 def snapshot_document(
     store: Store, statuses: list[SourceStatus], cost: CostModel | None = None
 ) -> dict[str, Any]:
@@ -73,6 +90,9 @@ def snapshot_document(
         "findings": [f.to_json() for f in store.findings],
         "sources": [s.to_json() for s in statuses],
         "power": power_summary(store, cost or CostModel()),
+        "entities": {
+            kind: [_any_item(store, e) for e in store.of_kind(kind)] for kind in other_kinds(store)
+        },
     }
     for meta in store.source_meta.values():
         if "scenario" in meta:
@@ -128,6 +148,13 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
             f"  {plain(node.name, 18):<18} {_fmt(mean, '%'):>9} {mem / 1024:>7,.0f} GiB "
             f"{_fmt(max(temps) if temps else None, '°C'):>6} {watts:>6,.0f} W"
         )
+    for kind in other_kinds(store):
+        lines.append("")
+        lines.append(f"{kind.upper()} ({store.count(kind)})")
+        for entity in store.of_kind(kind):
+            values = [f"{m.split('.', 1)[-1]} {_fmt(store.value(entity.ref, m), digits=1)}"
+                      for m in store.metrics_of(entity.ref)]  # fmt: skip
+            lines.append(f"  {plain(entity.ref, 40):<40} {plain('  '.join(values), 120)}")
     lines.append("")
     lines.append("JOBS")
     for job in store.of_kind("job"):

@@ -85,3 +85,28 @@ def test_the_example_s_own_tests_pass(with_example_plugin: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout
+
+
+def test_snapshot_shows_the_example_s_entities_and_findings(
+    with_example_plugin: Path, tmp_path: Path
+) -> None:
+    import json
+
+    fixture = EXAMPLE_PDU / "tests" / "fixtures" / "rack07-pdu-a.json"
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources:\n  - type: pdu\n    url: file://{fixture}\n")
+    env = {**os.environ, "XDG_CONFIG_HOME": "/nonexistent",
+           "PYTHONPATH": os.pathsep.join([str(with_example_plugin), str(EXAMPLE_PDU)])}  # fmt: skip
+    command = [sys.executable, "-m", "console.cli", "snapshot", "--config", str(config)]
+    result = subprocess.run([*command, "--format", "json"], capture_output=True, text=True,
+                            timeout=120, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    (pdu,) = document["entities"]["pdu"]
+    assert pdu["ref"] == "pdu/rack07-pdu-a" and pdu["metrics"]["pdu.load"] == 86.0
+    assert len(document["entities"]["pdu-outlet"]) == 4
+    assert [(f["ref"], f["severity"]) for f in document["findings"]] == [
+        ("pdu/rack07-pdu-a", "warning")
+    ]
+    text = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env).stdout
+    assert "PDU (1)\n  pdu/rack07-pdu-a" in text
