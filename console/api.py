@@ -219,8 +219,10 @@ class FileSource(Source):
     async def poll(self) -> Batch:
         try:
             text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{self.path}: cannot read: {exc}") from None
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.path}: cannot read: not UTF-8 ({exc.reason})") from None
         try:
             return self.parse(text, str(self.path))
         except ValueError as exc:

@@ -281,12 +281,14 @@ def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
 
 
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
+    from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
+        themes=load_themes((user_theme_dir(),)),
         theme_name=args.theme or config.theme,
         interval=config.interval,
         title=("watchfloor demo" + (" (agents)" if agent_urls else "")) if demo else "watchfloor",

@@ -8,7 +8,7 @@ from typing import Any
 from console.analysis.causes import Explanation
 from console.api import SourceStatus
 from console.cost import CostModel, power_summary
-from console.model import Entity
+from console.model import METRICS, Entity
 from console.store import Store
 from console.text import plain
 
@@ -108,6 +108,13 @@ def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
 
 
+def _metric_text(store: Store, ref: str, metric: str) -> str:
+    """``flow 410.0 l/min``: a metric without its kind prefix, its value and unit."""
+    spec = METRICS.get(metric)
+    unit = spec.unit + ("/s" if spec.counter else "") if spec is not None else ""
+    return f"{metric.split('.', 1)[-1]} {_fmt(store.value(ref, metric), digits=1)} {unit}".rstrip()
+
+
 def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | None = None) -> str:
     """A readable summary for a terminal or a ticket."""
     lines: list[str] = []
@@ -151,10 +158,11 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
     for kind in other_kinds(store):
         lines.append("")
         lines.append(f"{kind.upper()} ({store.count(kind)})")
-        for entity in store.of_kind(kind):
-            values = [f"{m.split('.', 1)[-1]} {_fmt(store.value(entity.ref, m), digits=1)}"
-                      for m in store.metrics_of(entity.ref)]  # fmt: skip
-            lines.append(f"  {plain(entity.ref, 40):<40} {plain('  '.join(values), 120)}")
+        entities = store.of_kind(kind)
+        width = min(40, max(len(e.ref) for e in entities))
+        for entity in entities:
+            values = [_metric_text(store, entity.ref, m) for m in store.metrics_of(entity.ref)]
+            lines.append(f"  {plain(entity.ref, width):<{width}}  {plain('  '.join(values), 120)}")
     lines.append("")
     lines.append("JOBS")
     for job in store.of_kind("job"):

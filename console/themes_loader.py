@@ -7,6 +7,7 @@ falls back to the default, so a typo never keeps the console from starting.
 from __future__ import annotations
 
 import importlib.resources
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,13 @@ def _theme_files() -> list[tuple[str, str]]:
         for entry in files.iterdir()
         if entry.name.endswith(".yaml")
     )
+
+
+def user_theme_dir() -> Path:
+    """``$XDG_CONFIG_HOME/watchfloor/themes``: the user's own themes (``*.yaml``), which
+    may add to or replace a shipped one (a file named ``dark`` wins over the shipped dark)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "watchfloor" / "themes"
 
 
 def load_themes(extra_dirs: tuple[Path, ...] = ()) -> ThemeSet:
