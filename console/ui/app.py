@@ -166,7 +166,7 @@ class WatchfloorApp(App[None]):
         """The Plugins view: every plugin's status, and every pane's refresh time."""
         if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, PluginsView):
             return
-        self.push_screen(ViewScreen(PluginsView(self), crumb="Plugins"))
+        self.push_screen(ViewScreen(PluginsView(self), crumb="Plugins", view="plugins"))
 
     # -- plugin health ---------------------------------------------------------
 
@@ -222,16 +222,21 @@ class WatchfloorApp(App[None]):
         for pane in self.registry.panes:
             if pane.key:
                 self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
-        await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
+        await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview", view="overview"))
         for notice in self.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
-        for record in self.registry.records:
-            if record.status != "loaded":
-                self.notify(
-                    f"plugin {plain(record.name)} not loaded: {plain(record.reason)} "
-                    "(': plugins' lists every plugin)",
-                    severity="error", markup=False, timeout=15,
-                )  # fmt: skip
+        failed = [r for r in self.registry.records if r.status != "loaded"]
+        if len(failed) == 1:
+            message = f"plugin {plain(failed[0].name)} not loaded: {plain(failed[0].reason)}"
+        else:  # one notice, not a wall of them: the Plugins view has every reason
+            heads = [
+                f"{plain(r.name)} ({plain(r.reason.split(':')[0].split(',')[0], 40)})"
+                for r in failed
+            ]
+            message = f"{len(failed)} plugins not loaded: {', '.join(heads)}"
+        if failed:
+            self.notify(message + " — ': plugins' for details", severity="error",
+                        markup=False, timeout=15)  # fmt: skip
         if self.live:
             self.engine.after_analysis = self._first_data
             self.engine.start()

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from console.api import Command
+from console.api import Command, Pane
 from console.text import plain
 
 if TYPE_CHECKING:
@@ -35,6 +35,10 @@ class GotoProvider(Provider):
                 help=plain(finding.title),
             )
         yield DiscoveryHit("plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        for pane in app.registry.panes:
+            yield DiscoveryHit(
+                f"pane {pane.title}", partial(app.open_pane, pane), help=_pane_help(pane)
+            )
         for command in app.registry.commands:
             yield DiscoveryHit(
                 command.name, partial(run_command, app, command, ""), help=command.help
@@ -62,6 +66,11 @@ class GotoProvider(Provider):
         score = self.matcher(words).match("plugins")
         if score > 0:
             yield Hit(score, "plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        for pane in app.registry.panes:  # every pane, with a key or without one
+            name = f"pane {pane.title}"
+            score = self.matcher(words).match(name)
+            if score > 0:
+                yield Hit(score, name, partial(app.open_pane, pane), help=_pane_help(pane))
         for command in app.registry.commands:
             name, _, argument = words.partition(" ")
             if name == command.name:
@@ -72,6 +81,10 @@ class GotoProvider(Provider):
                 if score > 0:
                     run = partial(run_command, app, command, "")
                     yield Hit(score, command.name, run, help=command.help)
+
+
+def _pane_help(pane: Pane) -> str:
+    return f"open the {plain(pane.title)} pane" + (f" (key {pane.key})" if pane.key else "")
 
 
 def run_command(app: WatchfloorApp, command: Command, argument: str) -> None:

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.widgets import Static
 
 from console.api import REFRESH_BUDGET
 from console.plugins import PluginRecord
+from console.text import plain
 from console.ui.kit import EntityTable, PaneBase, cell, role_style, title_bar
 
 if TYPE_CHECKING:
@@ -25,7 +27,8 @@ class PluginsView(PaneBase):
     """Every plugin and every pane, with what is wrong with them."""
 
     DEFAULT_CSS = """
-    PluginsView > #plugins { height: auto; max-height: 60%; }
+    PluginsView > #plugins { height: auto; max-height: 45%; }
+    PluginsView > #plugin-detail { height: auto; max-height: 8; padding: 0 1; }
     PluginsView > #panes { height: 1fr; }
     """
 
@@ -35,11 +38,12 @@ class PluginsView(PaneBase):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield title_bar("Plugins")
+        yield title_bar("Plugins (Enter: everything about one)")
         yield EntityTable(
-            self.context, ("Plugin", "Version", "Status", "Provides", "Notes"),
-            id="plugins", openable=False,
+            self.context, ("Plugin", "Status", "Why", "Version", "Provides"),
+            id="plugins", on_open=self.show_plugin,
         )  # fmt: skip
+        yield Static(id="plugin-detail")
         yield title_bar(f"Panes: time to draw, budget {REFRESH_BUDGET * 1000:.0f} ms")
         yield EntityTable(
             self.context, ("Pane", "Plugin", "Last", "Worst", "Status"), id="panes", openable=False
@@ -48,6 +52,21 @@ class PluginsView(PaneBase):
     def refresh_view(self) -> None:
         self.query_one("#plugins", EntityTable).sync(self._plugin_rows())
         self.query_one("#panes", EntityTable).sync(self._pane_rows())
+
+    def show_plugin(self, key: str) -> None:
+        """Everything about one plugin, wrapped, under the table."""
+        record = self.watchfloor.registry.record(key.removeprefix("plugin:"))
+        if record is None:
+            return
+        text = Text()
+        text.append(f"{plain(record.name)} {plain(record.version)}", style="bold")
+        text.append(f"  {plain(record.distribution)}  {plain(record.origin)}  {record.status}\n")
+        provided = self.watchfloor.registry.provides(record.name)
+        if provided:
+            text.append(f"provides: {plain(provided, 400)}\n")
+        for line in self._problems(record):
+            text.append("• " + plain(line, 400) + "\n")
+        self.query_one("#plugin-detail", Static).update(text)
 
     def _problems(self, record: PluginRecord) -> list[str]:
         app = self.watchfloor
@@ -78,10 +97,10 @@ class PluginsView(PaneBase):
                 f"plugin:{record.name}",
                 [
                     cell(record.name, limit=24),
-                    cell(record.version, limit=12),
                     cell(status, style=role_style(self, role, bold=troubled)),
-                    cell(registry.provides(record.name), limit=60),
                     cell("; ".join(problems), limit=300),
+                    cell(record.version, limit=12),
+                    cell(registry.provides(record.name), limit=300),
                 ],
             )
 

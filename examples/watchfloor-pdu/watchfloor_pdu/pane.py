@@ -20,6 +20,7 @@ from console.api import (
     findings_text,
     fmt,
     metrics_text,
+    plain,
     ref_kind,
     role_style,
     spark,
@@ -103,13 +104,14 @@ class PduDetail(PaneBase):
     the node it feeds, when the PDU says which)."""
 
     DEFAULT_CSS = """
-    PduDetail > #summary { height: auto; max-height: 10; }
+    PduDetail > #findings { height: auto; max-height: 4; }
     PduDetail > #outlets { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
         yield title_bar(self.ref or "")
         yield Static(id="summary", classes="pane-body")
+        yield Static(id="findings", classes="pane-body")
         yield EntityTable(
             self.context,
             ("Outlet", "Name", "State", "Power", "Current", "Node"),
@@ -127,16 +129,14 @@ class PduDetail(PaneBase):
         pdu = self.shown_entity("summary")
         if pdu is None:
             return
-        summary = facts_text(
-            [
-                ("model", pdu.attrs.get("model")),
-                ("rack", pdu.attrs.get("rack")),
-                ("rated", fmt(pdu.attrs.get("rated_watts"), " W")),
-            ]
+        facts = (
+            f"{pdu.attrs.get('model') or 'PDU'} · {pdu.attrs.get('rack') or 'no rack'} · "
+            f"rated {fmt(pdu.attrs.get('rated_watts'), ' W')}"
         )
+        summary = Text(plain(facts, 120) + "\n", style="dim")
         summary.append_text(metrics_text(store, pdu.ref, PDU_METRICS, width=20))
-        summary.append_text(findings_text(self, store, pdu.ref))
         self.query_one("#summary", Static).update(summary)
+        self.query_one("#findings", Static).update(findings_text(self, store, pdu.ref))
         self.query_one("#outlets", EntityTable).sync(self._outlets())
 
     def _outlets(self) -> Iterable[tuple[str, list[Text]]]:
