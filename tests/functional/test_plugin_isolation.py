@@ -120,6 +120,7 @@ async def test_a_plugin_pane_shows_why_its_source_has_no_data(with_faulty_plugin
                          "licence server"),
         ("compose-fails", "compose raised KeyError: 'rack_id'"),
         ("render-fails", "refresh_view raised ZeroDivisionError: no PDUs to average over"),
+        ("mount-fails", "on_mount raised PermissionError: /dev/ipmi0"),
         ("css-fails", "pane 'css-fails': invalid CSS: reference to undefined variable "
                       "'$pdu-overload' (a plugin declares its variables in "
                       "Plugin.theme_variables)"),

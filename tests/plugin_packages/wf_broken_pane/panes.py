@@ -26,3 +26,11 @@ class CssFails(PaneBase):
     DEFAULT_CSS = """
     CssFails { color: $pdu-overload; }
     """
+
+
+class MountFails(PaneBase):
+    def compose(self) -> ComposeResult:
+        yield Static("rows go here")
+
+    def on_mount(self) -> None:
+        raise PermissionError("/dev/ipmi0")
