@@ -7,7 +7,10 @@ entry-point group. It declares:
   return :class:`Batch` es of entities and samples;
 - **panes** — Textual widgets and the entity kinds they open;
 - **analyzers** — functions from the store to findings;
-- **commands** — command-palette entries.
+- **commands** — command-palette entries;
+- **entity kinds**, **metrics** and **theme variables** of its own.
+
+``docs/plugins.md`` is the guide and the reference for every name here.
 
 Importing this module does not import Textual (the agent and headless commands
 stay light). The pane toolkit — ``PaneBase``, ``EntityTable`` and the formatting
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +49,9 @@ from console.model import (
     Finding,
     MetricSpec,
     Sample,
+    declare_entity_kinds,
+    declare_metrics,
+    entity_kinds,
     link_ref,
     make_ref,
     normalize_ref,
@@ -87,7 +94,9 @@ def __getattr__(name: str) -> Any:
 
 
 API_VERSION = 1
-"""Version of this API. A plugin that needs another version is refused with a clear reason."""
+"""Version of this API. A plugin that needs another version is refused with a clear reason.
+
+It goes up only when an existing contract changes; additions keep it."""
 
 __all__ = [
     "API_VERSION",
@@ -95,6 +104,7 @@ __all__ = [
     "ENTITY_KINDS",
     "METRICS",
     "SECURITY",
+    "REFRESH_BUDGET",
     "SEVERITIES",
     "THRESHOLDS",
     "Analyzer",
@@ -110,6 +120,7 @@ __all__ = [
     "MetricSpec",
     "Option",
     "Pane",
+    "PluginError",
     "PaneContext",
     "PaneWidget",
     "Plugin",
@@ -125,6 +136,7 @@ __all__ = [
     "Store",
     "Thresholds",
     "clock_event_words",
+    "entity_kinds",
     "explain",
     "is_throttled",
     "job_loss",
@@ -144,6 +156,21 @@ __all__ = [
     "xid_meaning",
     *UI_NAMES,
 ]
+
+
+REFRESH_BUDGET = 0.05
+"""Seconds a pane's ``refresh_view`` may take. A pane slower than this, refresh after
+refresh, is named in a notification and in the Plugins view, and refreshed less often."""
+
+THEME_VARIABLE = re.compile(r"[a-z][a-z0-9-]*")
+"""What a theme variable's name looks like (``pdu-overload``)."""
+
+
+class PluginError(ValueError):
+    """A :class:`Plugin` declared wrongly (a bad entity kind, a clashing metric).
+
+    Raised when the Plugin is made, so the entry point fails to load and
+    ``watchfloor plugins`` shows the message as the reason."""
 
 
 class SourceDisabled(Exception):
@@ -207,8 +234,10 @@ class FileSource(Source):
     async def poll(self) -> Batch:
         try:
             text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{self.path}: cannot read: {exc}") from None
+        except OSError as exc:
+            raise SourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise SourceError(f"{self.path}: cannot read: not UTF-8 ({exc.reason})") from None
         try:
             return self.parse(text, str(self.path))
         except ValueError as exc:
@@ -378,4 +407,29 @@ class Plugin:
     analyzers: Sequence[Analyzer] = ()
     commands: Sequence[Command] = ()
     theme_variables: Mapping[str, str] = field(default_factory=dict)
-    """CSS variables this plugin's panes use, with defaults a theme file can override."""
+    """CSS variables this plugin's panes use, with defaults a theme file can override.
+
+    A default is a colour (``"#ff8800"``, ``"ansi_red"``) or another variable
+    (``"$warning"``), which then follows each theme."""
+    entity_kinds: Sequence[str] = ()
+    """Entity kinds this plugin's refs name (``("pdu",)``): :func:`make_ref` accepts
+    them once the Plugin is made, and panes can open them."""
+    metrics: Sequence[MetricSpec] = ()
+    """Metrics this plugin's sources report, added to :data:`METRICS` (units, counters)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise PluginError("a Plugin needs a name")
+        if not isinstance(self.api_version, int) or isinstance(self.api_version, bool):
+            raise PluginError(f"plugin {self.name!r}: api_version must be an integer")
+        for variable in self.theme_variables:
+            if not THEME_VARIABLE.fullmatch(variable):
+                raise PluginError(
+                    f"plugin {self.name!r}: theme variable {variable!r} must be lowercase "
+                    "letters, digits and '-'"
+                )
+        try:
+            declare_entity_kinds(self.entity_kinds, self.name)
+            declare_metrics(self.metrics, self.name)
+        except ValueError as exc:
+            raise PluginError(f"plugin {self.name!r}: {exc}") from None

@@ -82,6 +82,15 @@ def make_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
 
+    plugin = commands.add_parser("plugin", help="tools for plugin authors")
+    plugin_actions = plugin.add_subparsers(dest="plugin_action", metavar="ACTION", required=True)
+    new = plugin_actions.add_parser(
+        "new", help="scaffold a third-party plugin package (see docs/plugins.md)"
+    )
+    new.add_argument("name", help="plugin name: lowercase letters, digits and '-' (demo-pane)")
+    new.add_argument("--dir", type=Path, default=Path("."),
+                     help="directory to create it in (default: here)")  # fmt: skip
+
     explain = commands.add_parser("explain", help="why a job is stalled: the drill-down chain")
     explain.add_argument("job", help="a job id (4711) or ref (job/4711)")
     _common(explain, demo=True)
@@ -218,15 +227,47 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     shows as failed here, with the reason.
     """
     from console.plugins import discover
-    from console.runtime import probe_plugins
+    from console.runtime import load_registry, probe_plugins
     from console.text import plain
 
     records = discover()
+    registry = load_registry(records)  # notes clashes (a key taken) on the records
     asyncio.run(probe_plugins(records))
     print(f"{'NAME':<20} {'VERSION':<10} {'STATUS':<8} REASON")
     for record in records:
         print(f"{plain(record.name, 20):<20} {plain(record.version, 10):<10} "
-              f"{record.status:<8} {plain(record.reason)}")  # fmt: skip
+              f"{record.status:<8} {plain(record.reason, 400)}")  # fmt: skip
+        if record.status == "loaded":
+            what = registry.provides(record.name)
+            print(f"  provides: {plain(what, 400)}" if what else "  provides: nothing")
+        for note in record.notes:
+            print(f"  note: {plain(note, 400)}")
+    return 0
+
+
+def cmd_plugin_new(args: argparse.Namespace) -> int:
+    """Scaffold a plugin package that installs, loads and passes its tests as generated."""
+    from console.plugins import RESERVED_KEYS
+    from console.runtime import load_registry
+    from console.scaffold import ScaffoldError, scaffold
+
+    registry = load_registry()
+    taken_keys = set(RESERVED_KEYS) | {p.key for p in registry.panes if p.key}
+    taken_plugins = {r.name: r.distribution for r in registry.records}
+    try:
+        target, names = scaffold(args.name, args.dir, taken_keys, taken_plugins)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot write the plugin: {exc}") from None
+    shown = str(target) if target.is_absolute() else f"./{target}"
+    where = f"press {names.key}" if names.key else f"type ': {names.plugin}'"
+    print(f"created {shown}/ (plugin {names.plugin}, package {names.package})")
+    print("next:")
+    print(f"  pip install -e '{shown}[test]'    # into Watchfloor's environment")
+    print(f"  watchfloor plugins    # {names.plugin} ... loaded")
+    print(f"  cd {shown} && python -m pytest")
+    print(f"  watchfloor            # then {where} for its pane")
     return 0
 
 
@@ -367,6 +408,7 @@ def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None)
 
 
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
+    from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
@@ -374,6 +416,7 @@ def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] =
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
+        themes=load_themes((user_theme_dir(),)),
         theme_name=theme_for(args, config, wall),
         interval=config.interval,
         title=("watchfloor demo" + (" (agents)" if agent_urls else "")) if demo else "watchfloor",
@@ -397,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_snapshot(args)
         if args.command == "plugins":
             return cmd_plugins(args)
+        if args.command == "plugin":
+            return cmd_plugin_new(args)
         if args.command == "agent":
             return cmd_agent(args)
         if args.command == "explain":
@@ -412,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
         _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`watchfloor plugins | head`): not an error to report.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if os.environ.get("WATCHFLOOR_DEBUG"):
             raise

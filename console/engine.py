@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from console.api import Analyzer, Source, SourceDisabled, SourceError, SourceStatus
+from console.batch_check import check_batch
 from console.model import Finding
 from console.store import Store
 from console.text import plain
@@ -26,6 +27,9 @@ MAX_BACKOFF = 60.0
 """Longest wait between retries of a failing source, in seconds."""
 STALE_AFTER_INTERVALS = 3
 """A source with no good poll for this many intervals is shown stale."""
+BLOCKED_MARGIN = 1.25
+"""A poll that returns this far past its timeout, uncancelled, blocked the event loop (a
+poll that awaits is cancelled at the timeout; the margin keeps a photo finish out)."""
 EXPIRE_AFTER = 600.0
 """Entities not reported for this many seconds are dropped (memory stays flat)."""
 
@@ -104,6 +108,7 @@ class Engine:
         """One poll of one source, with its timeout; records status and backoff."""
         source = state.source
         started = self.clock()
+        began = time.monotonic()  # not the injectable clock: this measures real blocking
         try:
             async with asyncio.timeout(source.timeout):  # no extra task per poll
                 batch = await source.poll()
@@ -124,10 +129,21 @@ class Engine:
         finally:
             state.polls += 1
             state.duration = self.clock() - started
+        took = time.monotonic() - began
+        if took > source.timeout * BLOCKED_MARGIN:
+            # Only a poll that blocked the event loop outlives its timeout uncancelled,
+            # and it froze the console meanwhile: say so, and what to do about it.
+            self._failed(
+                state,
+                f"blocked the console for {took:.1f}s (timeout {source.timeout:g}s): "
+                "run blocking work in asyncio.to_thread",
+            )
+            return
         try:
-            self.store.apply(batch, source.name, received=self.clock())
+            # Checked whole before any of it lands: a bad batch never half-merges.
+            self.store.apply(check_batch(batch), source.name, received=self.clock())
         except Exception as exc:  # malformed data from a plugin must not take us down
-            self._failed(state, plain(f"bad data: {type(exc).__name__}: {exc}"))
+            self._failed(state, plain(f"bad data: {exc}", 300))
             return
         state.status, state.reason = "ok", ""
         state.last_ok = self.clock()

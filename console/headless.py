@@ -8,7 +8,7 @@ from typing import Any
 from console.analysis.causes import Explanation
 from console.api import SourceStatus
 from console.cost import CostModel, power_summary
-from console.model import Entity
+from console.model import METRICS, Entity
 from console.store import Store
 from console.text import plain
 
@@ -58,6 +58,23 @@ def _item(store: Store, entity: Entity, fields: dict[str, str]) -> dict[str, Any
     return item
 
 
+SECTION_KINDS = ("node", "gpu", "port", "link", "switch", "job")
+"""Kinds with a section of their own in the snapshot; the rest (plugins' kinds) are
+under ``entities``, by kind."""
+
+
+def other_kinds(store: Store) -> list[str]:
+    """Kinds in the store without a section of their own, sorted."""
+    return sorted({e.kind for e in store.entities.values()} - set(SECTION_KINDS))
+
+
+def _any_item(store: Store, entity: Entity) -> dict[str, Any]:
+    """An entity of any kind: its facts and every metric it has (rates for counters)."""
+    item = _item(store, entity, {})
+    item["metrics"] = {m: _round(store.value(entity.ref, m)) for m in store.metrics_of(entity.ref)}
+    return item
+
+
 def snapshot_document(
     store: Store, statuses: list[SourceStatus], cost: CostModel | None = None
 ) -> dict[str, Any]:
@@ -73,6 +90,9 @@ def snapshot_document(
         "findings": [f.to_json() for f in store.findings],
         "sources": [s.to_json() for s in statuses],
         "power": power_summary(store, cost or CostModel()),
+        "entities": {
+            kind: [_any_item(store, e) for e in store.of_kind(kind)] for kind in other_kinds(store)
+        },
     }
     for meta in store.source_meta.values():
         if "scenario" in meta:
@@ -86,6 +106,13 @@ def snapshot_document(
 
 def _fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}{unit}"
+
+
+def _metric_text(store: Store, ref: str, metric: str) -> str:
+    """``flow 410.0 l/min``: a metric without its kind prefix, its value and unit."""
+    spec = METRICS.get(metric)
+    unit = spec.unit + ("/s" if spec.counter else "") if spec is not None else ""
+    return f"{metric.split('.', 1)[-1]} {_fmt(store.value(ref, metric), digits=1)} {unit}".rstrip()
 
 
 def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | None = None) -> str:
@@ -128,6 +155,14 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
             f"  {plain(node.name, 18):<18} {_fmt(mean, '%'):>9} {mem / 1024:>7,.0f} GiB "
             f"{_fmt(max(temps) if temps else None, '°C'):>6} {watts:>6,.0f} W"
         )
+    for kind in other_kinds(store):
+        lines.append("")
+        lines.append(f"{kind.upper()} ({store.count(kind)})")
+        entities = store.of_kind(kind)
+        width = min(40, max(len(e.ref) for e in entities))
+        for entity in entities:
+            values = [_metric_text(store, entity.ref, m) for m in store.metrics_of(entity.ref)]
+            lines.append(f"  {plain(entity.ref, width):<{width}}  {plain('  '.join(values), 120)}")
     lines.append("")
     lines.append("JOBS")
     for job in store.of_kind("job"):

@@ -6,19 +6,61 @@ that names it for navigation, JSON output and drill-down links between plugins.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event", "path")
-"""The kinds of entity a ref can name; the first path segment of every ref."""
+"""The console's own kinds of entity; the first path segment of every ref.
+
+Plugins add their own kinds (``Plugin.entity_kinds``); :func:`entity_kinds` lists both."""
 VIEW_KINDS: tuple[str, ...] = ("path",)
 """Refs that name a view rather than a stored entity (``path/4711``: that job's paths)."""
+KIND_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+"""What a plugin's entity kind looks like: ``pdu``, ``cooling-loop``."""
+METRIC_PATTERN = re.compile(r"[a-z][a-z0-9-]*\.[a-z0-9_.]+")
+"""What a metric name looks like: ``<kind>.<quantity>`` (``pdu.power``)."""
+
+_plugin_kinds: dict[str, str] = {}
+"""Entity kinds declared by plugins, and which plugin declared each."""
+
+
+def entity_kinds() -> tuple[str, ...]:
+    """Every kind a ref may name: the console's own, then those plugins declared."""
+    return ENTITY_KINDS + tuple(_plugin_kinds)
+
+
+def declare_entity_kinds(kinds: Iterable[str], owner: str) -> None:
+    """Let :func:`make_ref` build refs of these kinds (called when a Plugin is made).
+
+    Raises ValueError for a malformed name, one of the console's own kinds, or a
+    kind another plugin already declared.
+    """
+    for kind in kinds:
+        if not isinstance(kind, str) or not KIND_PATTERN.fullmatch(kind):
+            raise ValueError(
+                f"entity kind {kind!r} must be lowercase letters, digits and '-' "
+                "(starting with a letter, at most 32)"
+            )
+        if kind in ENTITY_KINDS:
+            raise ValueError(
+                f"entity kind {kind!r} is one of the console's own: declare only new kinds"
+            )
+        other = _plugin_kinds.setdefault(kind, owner)
+        if other != owner:
+            raise ValueError(f"entity kind {kind!r} is already declared by plugin {other!r}")
 
 
 def make_ref(kind: str, *parts: object) -> str:
     """Build a ref such as ``gpu/node01/3`` from its kind and parts."""
-    if kind not in ENTITY_KINDS:
-        raise ValueError(f"unknown entity kind {kind!r}")
+    if kind not in ENTITY_KINDS and kind not in _plugin_kinds:
+        hint = (
+            ""
+            if not KIND_PATTERN.fullmatch(kind)
+            else " (a plugin declares its own kinds in Plugin(entity_kinds=...))"
+        )
+        raise ValueError(f"unknown entity kind {kind!r}{hint}")
     return "/".join([kind, *(str(part) for part in parts)])
 
 
@@ -41,7 +83,8 @@ def link_ref(a_port: str, b_port: str) -> str:
 def normalize_ref(text: str, default_kind: str) -> str:
     """Accept a bare id (``4711``) or a full ref (``job/4711``) for one kind."""
     text = text.strip()
-    if ref_kind(text) in ENTITY_KINDS and "/" in text:
+    kind = ref_kind(text)
+    if "/" in text and (kind in ENTITY_KINDS or kind in _plugin_kinds):
         return text
     return make_ref(default_kind, text)
 
@@ -157,7 +200,35 @@ METRICS: dict[str, MetricSpec] = {
         _spec("job.ttft", "s", "mean time to first token since the last poll"),
     )
 }
-"""The metric vocabulary: one name and unit per quantity."""
+"""The metric vocabulary: one name and unit per quantity (plugins add theirs)."""
+COUNTER_METRICS: set[str] = {name for name, spec in METRICS.items() if spec.counter}
+"""Counter metrics, kept as a set: the store checks every sample against it."""
+TIMED_METRICS: set[str] = {name for name, spec in METRICS.items() if spec.timed}
+"""Metrics whose history keeps each point's time."""
+
+
+def declare_metrics(specs: Iterable[MetricSpec], owner: str) -> None:
+    """Add a plugin's metrics to the vocabulary (called when a Plugin is made).
+
+    Declaring a name again with the same spec is fine; with another unit or
+    nature it is a ValueError naming both.
+    """
+    for spec in specs:
+        if not isinstance(spec, MetricSpec):
+            raise ValueError(f"metrics must be MetricSpec objects, not {type(spec).__name__}")
+        if not METRIC_PATTERN.fullmatch(spec.name):
+            raise ValueError(f"metric {spec.name!r} must be named <kind>.<quantity> (pdu.power)")
+        known = METRICS.get(spec.name)
+        if known is not None and (known.unit, known.counter) != (spec.unit, spec.counter):
+            raise ValueError(
+                f"metric {spec.name!r} is already declared with unit {known.unit!r}"
+                f"{' (counter)' if known.counter else ''}"
+            )
+        METRICS[spec.name] = spec
+        if spec.counter:
+            COUNTER_METRICS.add(spec.name)
+        if spec.timed:
+            TIMED_METRICS.add(spec.name)
 
 
 @dataclass(slots=True)

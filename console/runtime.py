@@ -155,14 +155,14 @@ async def probe_plugins(records: Sequence[PluginRecord], interval: float = 1.0) 
     await asyncio.gather(*(engine.collect(1) for _, engine in checks))
     for record, engine in checks:
         await engine.stop()
-        notes = []
+        failures = []
         for status in engine.statuses():
             if status.status in ("failed", "stale"):
-                record.status = "failed"
-                notes.append(f"source {status.name} failed: {status.reason}")
+                failures.append(f"source {status.name} failed: {status.reason}")
             elif status.status == "disabled":
-                notes.append(f"source {status.name} disabled: {status.reason}")
-        record.reason = "; ".join(notes)
+                record.notes.append(f"source {status.name} disabled: {status.reason}")
+        if failures:
+            record.status, record.reason = "failed", "; ".join(failures)
 
 
 def build_engine(

@@ -10,13 +10,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from console.model import METRICS, Batch, Entity, Finding, ref_kind
+from console.model import COUNTER_METRICS as COUNTERS
+from console.model import TIMED_METRICS as TIMED
+from console.model import Batch, Entity, Finding, ref_kind
 from console.ring import Ring
-
-COUNTERS = frozenset(name for name, spec in METRICS.items() if spec.counter)
-"""Counter metrics (kept as a set: this is checked for every sample)."""
-TIMED = frozenset(name for name, spec in METRICS.items() if spec.timed)
-"""Metrics whose history keeps each point's time (few: job-level series)."""
 
 DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""

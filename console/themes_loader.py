@@ -7,6 +7,7 @@ falls back to the default, so a typo never keeps the console from starting.
 from __future__ import annotations
 
 import importlib.resources
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,13 @@ def _theme_files() -> list[tuple[str, str]]:
     )
 
 
+def user_theme_dir() -> Path:
+    """``$XDG_CONFIG_HOME/watchfloor/themes``: the user's own themes (``*.yaml``), which
+    may add to or replace a shipped one (a file named ``dark`` wins over the shipped dark)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "watchfloor" / "themes"
+
+
 def load_themes(extra_dirs: tuple[Path, ...] = ()) -> ThemeSet:
     """The shipped themes plus ``*.yaml`` from ``extra_dirs`` (later ones win)."""
     result = ThemeSet()
@@ -134,3 +142,49 @@ def resolve_theme(name: str | None, themes: ThemeSet | None = None) -> tuple[str
         notices.append(f"unknown theme {name!r} (known: {known}); using {DEFAULT_THEME!r}")
         return DEFAULT_THEME, notices
     return name, notices
+
+
+REFERENCE_DEPTH = 4
+"""How many ``$a`` → ``$b`` steps a variable's value may take before it must be a colour."""
+
+
+def _core_variable_names() -> set[str]:
+    generated = Theme(name="probe", primary="#000000").to_color_system().generate()
+    return set(generated) | set(ROLE_DEFAULTS)
+
+
+def check_plugin_variables(variables: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """Plugin theme variables whose defaults are a colour or ``$another-variable``,
+    and a notice for each one that is not (it is left out)."""
+    known = _core_variable_names() | set(variables)
+    valid: dict[str, str] = {}
+    problems: list[str] = []
+    for name, value in variables.items():
+        where = f"plugin theme variable {name!r}"
+        if isinstance(value, str) and value.startswith("$"):
+            if value[1:] in known:
+                valid[name] = value
+            else:
+                problems.append(f"{where}: {value!r} names no theme variable")
+            continue
+        errors: list[str] = []
+        if _colour(value, where, errors) is not None:
+            valid[name] = value
+        problems += errors
+    return valid, problems
+
+
+def resolve_references(variables: dict[str, str]) -> dict[str, str]:
+    """Each ``$name`` value replaced by what ``name`` is in the same mapping.
+
+    A plugin's default such as ``"$warning"`` thus follows every theme (the ANSI
+    one included); a theme file can still give the variable a colour of its own.
+    """
+    resolved = dict(variables)
+    for name, value in variables.items():
+        for _ in range(REFERENCE_DEPTH):
+            if not value.startswith("$") or value[1:] not in resolved:
+                break
+            value = resolved[value[1:]]
+        resolved[name] = value
+    return resolved

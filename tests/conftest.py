@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from console.config import Config
+from console.plugins import discover
 from console.runtime import DemoOptions, build_sources, load_registry
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
@@ -35,7 +36,9 @@ def make_app() -> Callable[..., WatchfloorApp]:
     def factory(
         scenario: str = "congested-link", theme: str | None = None, seed: int = 1, **kw: object
     ) -> WatchfloorApp:
-        registry = load_registry()
+        # Only watchfloor's own plugins: one installed in the developer's venv must
+        # not change what the snapshots show.
+        registry = load_registry([r for r in discover() if r.distribution == "watchfloor"])
         sources = build_sources(Config(), registry, DemoOptions(scenario, seed, 4), local=False)
         clock = kw.pop("clock", frozen_clock)
         return WatchfloorApp(registry, sources, theme_name=theme, live=False, clock=clock, **kw)
@@ -48,6 +51,11 @@ FAULTY_PLUGINS = {
     "broken": ("wf-broken-import", "wf_broken_import:plugin"),
     "hanging": ("wf-hanging-source", "wf_hanging_source:plugin"),
     "oldapi": ("wf-old-api", "wf_old_api:plugin"),
+    "invalid": ("wf-invalid-plugin", "wf_invalid_plugin:plugin"),
+    "raising": ("wf-raising-source", "wf_raising_source:plugin"),
+    "baddata": ("wf-bad-data", "wf_bad_data:plugin"),
+    "brokenpane": ("wf-broken-pane", "wf_broken_pane:plugin"),
+    "slowpane": ("wf-slow-pane", "wf_slow_pane:plugin"),
 }
 """Entry-point name → (distribution, entry point) of each faulty test plugin."""
 
@@ -77,3 +85,39 @@ def with_faulty_plugins(faulty_plugin_site: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.syspath_prepend(str(faulty_plugin_site))
     importlib.invalidate_caches()
     return faulty_plugin_site
+
+
+EXAMPLE_PDU = Path(__file__).resolve().parents[1] / "examples" / "watchfloor-pdu"
+"""The example third-party plugin (its own distribution, under examples/)."""
+
+
+def dist_info_for(project: Path, site: Path) -> Path:
+    """Write ``site/<name>-<version>.dist-info`` for the project at ``project`` (its
+    name, version and entry points from its pyproject.toml), as pip would; with
+    ``site`` and ``project`` on the path, discovery finds it as installed."""
+    import tomllib
+
+    meta = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    name, version = meta["name"], meta["version"]
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    groups = meta.get("entry-points", {})
+    lines = [f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in items.items())
+             for group, items in groups.items()]  # fmt: skip
+    (info / "entry_points.txt").write_text("\n".join(lines))
+    return info
+
+
+@pytest.fixture
+def with_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/watchfloor-pdu importable and discoverable in this process, as if
+    pip-installed; returns the site directory holding its dist-info."""
+    import importlib
+
+    site = tmp_path / "example-site"
+    dist_info_for(EXAMPLE_PDU, site)
+    monkeypatch.syspath_prepend(str(EXAMPLE_PDU))
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    return site

@@ -6,10 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from console.api import Analyzer, Pane, Source, SourceStatus
+from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.config import WallConfig
 from console.cost import CostModel
 from console.engine import Engine
@@ -17,16 +18,30 @@ from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
 from console.serve.wire import expand_relayed
 from console.store import Store
-from console.themes_loader import ROLE_DEFAULTS, ThemeSet, load_themes, resolve_theme
+from console.text import plain
+from console.themes_loader import (
+    ROLE_DEFAULTS,
+    ThemeSet,
+    check_plugin_variables,
+    load_themes,
+    resolve_references,
+    resolve_theme,
+)
+from console.ui.chrome import plugin_health_line
 from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
-from console.ui.kit import PaneBase
+from console.ui.guard import PaneHealth, make_pane
 from console.ui.overview import OverviewPane
+from console.ui.plugins_view import PluginsView
 from console.ui.screens import HelpScreen, ViewScreen
 from console.ui.wall import WallScreen, make_panes
 
 LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
 """Source types that describe this machine: only their processes may be acted on."""
+
+TEXTUAL_ANSI_DEFAULTS = {"ansi-background": "ansi_default", "ansi-foreground": "ansi_default"}
+"""Variables Textual's own CSS uses that its colour system leaves out for an ANSI theme
+(only its built-in ANSI themes set them): without them ``--theme ansi`` cannot start."""
 
 KEYS_HELP: list[tuple[str, str]] = [
     ("Enter", "open the selected row (drill down)"),
@@ -35,6 +50,7 @@ KEYS_HELP: list[tuple[str, str]] = [
     ("/", "filter the rows of this view"),
     ("Tab", "next panel"),
     ("?", "this help"),
+    (": plugins", "plugins: status, faults, pane draw times"),
     ("q", "quit"),
 ]
 WALL_REFUSED = frozenset({
@@ -99,6 +115,8 @@ class WatchfloorApp(App[None]):
         self._cost = cost or CostModel()
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
+        self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
+        """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
         self.store = Store()
         """Latest state and history; the only thing panes read."""
@@ -114,7 +132,10 @@ class WatchfloorApp(App[None]):
         for theme in themes.themes.values():
             self.register_theme(theme)
         chosen, self.notices = resolve_theme(theme_name, themes)
+        self.notices += variable_problems
         self.theme = chosen
+        self.pane_healths: dict[str, PaneHealth] = {}
+        """Refresh times and failures of every pane shown so far, by pane id."""
         if wall is not None:
             self.use_command_palette = False
 
@@ -145,29 +166,66 @@ class WatchfloorApp(App[None]):
         if self.wall is not None:
             return  # a wall never leaves its rotation: nobody is there to come back
         if ref not in self.store.entities and ref_kind(ref) not in VIEW_KINDS:
-            self.notify(f"nothing known as {ref}", severity="warning", markup=False)
+            self.notify(f"nothing known as {plain(ref)}", severity="warning", markup=False)
             return
-        self.push_screen(ViewScreen(self._pane_for(ref), crumb=ref))
-
-    # -- internals -------------------------------------------------------------
-
-    def _pane_for(self, ref: str) -> PaneBase:
-        kind = ref_kind(ref)
-        pane: Pane | None = self.registry.pane_for(kind)
+        pane: Pane | None = self.registry.pane_for(ref_kind(ref))
         if pane is not None:
-            try:
-                widget = pane.create(self, ref)
-                if isinstance(widget, PaneBase):
-                    return widget
-            except Exception as exc:
-                self.notify(f"pane {pane.id} failed: {exc}", severity="error", markup=False)
-        if kind == "node":
-            return NodeDetail(self, ref)
-        return EntityDetail(self, ref)
+            self._push_pane(pane, ref, crumb=ref)
+        elif ref_kind(ref) == "node":
+            self.push_screen(ViewScreen(NodeDetail(self, ref), crumb=ref))
+        else:
+            self.push_screen(ViewScreen(EntityDetail(self, ref), crumb=ref))
 
     def open_pane(self, pane: Pane) -> None:
         """Show a plugin pane's top-level view."""
-        self.push_screen(ViewScreen(pane.create(self, None), crumb=pane.title))
+        self._push_pane(pane, None, crumb=pane.title)
+
+    def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
+        plugin = self.registry.plugin_of(pane.id)
+        widget = make_pane(self, pane, ref)
+        self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
+
+    def open_plugins_view(self) -> None:
+        """The Plugins view: every plugin's status, and every pane's refresh time."""
+        if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, PluginsView):
+            return
+        self.push_screen(ViewScreen(PluginsView(self), crumb="Plugins", view="plugins"))
+
+    # -- plugin health ---------------------------------------------------------
+
+    def pane_health(self, view: str, plugin: str | None = None) -> PaneHealth:
+        """How a pane has been doing (refresh times, slowness, failure)."""
+        health = self.pane_healths.get(view)
+        if health is None:
+            health = self.pane_healths[view] = PaneHealth(view, plugin)
+        return health
+
+    def pane_became_slow(self, health: PaneHealth) -> None:
+        """Say once that a pane is over its refresh budget (it is now throttled)."""
+        owner = f" (plugin {health.plugin})" if health.plugin else ""
+        self.notify(
+            f"pane {health.pane}{owner} is slow: refresh took {health.last * 1000:.0f} ms, "
+            f"the budget is {REFRESH_BUDGET * 1000:.0f} ms; it is refreshed less often now. "
+            "': plugins' shows the figures.",
+            severity="warning", markup=False, timeout=10,
+        )  # fmt: skip
+
+    def pane_failed(self, view: str, plugin: str | None, reason: str) -> None:
+        """Record and announce a pane that failed (it shows why in its place)."""
+        self.pane_health(view, plugin).failure = reason
+        owner = f" (plugin {plugin})" if plugin else ""
+        self.notify(f"pane {view}{owner} failed: {reason}", severity="error", markup=False)
+
+    def plugin_health_line(self, plugin: str) -> Text | None:
+        """Why a plugin's pane may be missing data, for the banner above it."""
+        registry = self.registry
+        kinds = registry.kinds_of(plugin)
+        count = sum(self.store.count(kind) for kind in kinds)
+        return plugin_health_line(
+            self.screen, self.sources(), registry.source_types_of(plugin), kinds, count
+        )
+
+    # -- internals -------------------------------------------------------------
 
     def crumbs(self) -> list[str]:
         """Breadcrumbs from the screen stack."""
@@ -175,7 +233,13 @@ class WatchfloorApp(App[None]):
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         # Core roles, then plugin variables; a theme file's variables override both.
-        return {**ROLE_DEFAULTS, **self.registry.theme_variables}
+        return {**TEXTUAL_ANSI_DEFAULTS, **ROLE_DEFAULTS, **self.plugin_variables}
+
+    def get_css_variables(self) -> dict[str, str]:
+        # A plugin's default may name another variable ("$warning"): it follows the theme.
+        variables = resolve_references(super().get_css_variables())
+        self.theme_variables = variables
+        return variables
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.wall is None or action not in WALL_REFUSED
@@ -190,9 +254,23 @@ class WatchfloorApp(App[None]):
             for pane in self.registry.panes:
                 if pane.key:
                     self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
-            await self.push_screen(ViewScreen(OverviewPane(self), crumb="Overview"))
+            await self.push_screen(
+                ViewScreen(OverviewPane(self), crumb="Overview", view="overview")
+            )
         for notice in self.notices:
             self.notify(notice, severity="warning", markup=False, timeout=10)
+        failed = [r for r in self.registry.records if r.status != "loaded"]
+        if len(failed) == 1:
+            message = f"plugin {plain(failed[0].name)} not loaded: {plain(failed[0].reason)}"
+        else:  # one notice, not a wall of them: the Plugins view has every reason
+            heads = [
+                f"{plain(r.name)} ({plain(r.reason.split(':')[0].split(',')[0], 40)})"
+                for r in failed
+            ]
+            message = f"{len(failed)} plugins not loaded: {', '.join(heads)}"
+        if failed:
+            self.notify(message + " — ': plugins' for details", severity="error",
+                        markup=False, timeout=15)  # fmt: skip
         if self.live:
             self.engine.after_analysis = self._first_data
             self.engine.start()

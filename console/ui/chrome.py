@@ -1,13 +1,15 @@
-"""The parts around every screen: the status header and the breadcrumbs."""
+"""The parts around every screen: the status header, the breadcrumbs, and the
+banner above a plugin's pane when its sources are in trouble."""
 
 from __future__ import annotations
 
 import time as _time
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import Static
 
-from console.api import PaneContext
+from console.api import PaneContext, SourceStatus
 from console.text import plain
 from console.ui.kit import fmt_age, role_style
 
@@ -94,3 +96,65 @@ class Breadcrumbs(Static):
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
+
+
+BANNER_SOURCES = 2
+"""Failing sources named in a banner; the rest are counted."""
+
+
+class PluginBanner(Static):
+    """Above a plugin's pane: why its data may be missing or old (its sources failing,
+    none configured). Hidden while all is well."""
+
+    DEFAULT_CSS = """
+    PluginBanner { height: auto; max-height: 3; padding: 0 1; background: $surface; display: none; }
+    PluginBanner.-shown { display: block; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: Text | None = None
+
+    def show(self, line: Text | None) -> None:
+        """Show this line, or hide the banner with ``None``."""
+        if line == self._shown:
+            return
+        self._shown = line
+        self.set_class(line is not None, "-shown")
+        if line is not None:
+            self.update(line)
+
+
+def plugin_health_line(
+    widget: Widget, statuses: list[SourceStatus], types: set[str], kinds: set[str], count: int
+) -> Text | None:
+    """What is wrong with a plugin's data, in one line, or ``None``.
+
+    Args:
+        statuses: Every source's health.
+        types: The source types the plugin provides.
+        kinds: The entity kinds it declared.
+        count: How many entities of those kinds the store holds.
+    """
+    mine = [s for s in statuses if s.type in types]
+    bad = [s for s in mine if s.status in ("failed", "stale")]
+    if bad:
+        line = Text()
+        for index, status in enumerate(bad[:BANNER_SOURCES]):
+            if index:
+                line.append("   ")
+            role = "failed" if status.status == "failed" else "stale"
+            line.append(f"✖ source {plain(status.name, 40)} {status.status}: ",
+                        style=role_style(widget, role, bold=True))  # fmt: skip
+            line.append(plain(status.reason, 160))
+        if len(bad) > BANNER_SOURCES:
+            line.append(f"   and {len(bad) - BANNER_SOURCES} more (see Overview › Sources)")
+        return line
+    if types and kinds and not mine and count == 0:
+        example = sorted(types)[0]
+        return Text(
+            f"No {', '.join(sorted(types))} source is configured: add `- type: {example}` "
+            "under sources: in the config file (see the plugin's README).",
+            style=role_style(widget, "stale"),
+        )
+    return None

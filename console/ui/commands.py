@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from console.api import Command, Pane
 from console.text import plain
 
 if TYPE_CHECKING:
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 MAX_HITS = 200
 """Matches shown at most: a fleet has tens of thousands of refs."""
+PLUGINS_HELP = "every plugin's status, and how long each pane takes to draw"
 
 
 class GotoProvider(Provider):
@@ -32,8 +34,15 @@ class GotoProvider(Provider):
                 partial(app.open, finding.ref),
                 help=plain(finding.title),
             )
+        yield DiscoveryHit("plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        for pane in app.registry.panes:
+            yield DiscoveryHit(
+                f"pane {pane.title}", partial(app.open_pane, pane), help=_pane_help(pane)
+            )
         for command in app.registry.commands:
-            yield DiscoveryHit(command.name, partial(command.run, app, ""), help=command.help)
+            yield DiscoveryHit(
+                command.name, partial(run_command, app, command, ""), help=command.help
+            )
 
     async def search(self, query: str) -> Hits:
         app = self.watchfloor
@@ -54,11 +63,41 @@ class GotoProvider(Provider):
                 found += 1
                 if found >= MAX_HITS:
                     break
+        score = self.matcher(words).match("plugins")
+        if score > 0:
+            yield Hit(score, "plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        for pane in app.registry.panes:  # every pane, with a key or without one
+            name = f"pane {pane.title}"
+            score = self.matcher(words).match(name)
+            if score > 0:
+                yield Hit(score, name, partial(app.open_pane, pane), help=_pane_help(pane))
         for command in app.registry.commands:
             name, _, argument = words.partition(" ")
             if name == command.name:
-                yield Hit(1.0, Text(words), partial(command.run, app, argument), help=command.help)
+                run = partial(run_command, app, command, argument)
+                yield Hit(1.0, Text(words), run, help=command.help)
             else:
                 score = self.matcher(words).match(command.name)
                 if score > 0:
-                    yield Hit(score, command.name, partial(command.run, app, ""), help=command.help)
+                    run = partial(run_command, app, command, "")
+                    yield Hit(score, command.name, run, help=command.help)
+
+
+def _pane_help(pane: Pane) -> str:
+    return f"open the {plain(pane.title)} pane" + (f" (key {pane.key})" if pane.key else "")
+
+
+def run_command(app: WatchfloorApp, command: Command, argument: str) -> None:
+    """Run a plugin's command; one that raises is reported, and the console goes on."""
+    try:
+        command.run(app, argument.strip())
+    except Exception as exc:
+        owner = next(
+            (r.name for r in app.registry.records if r.plugin and command in r.plugin.commands),
+            "?",
+        )
+        app.notify(
+            plain(f"command {command.name} (plugin {owner}) failed: {type(exc).__name__}: {exc}"),
+            severity="error",
+            markup=False,
+        )

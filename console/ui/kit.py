@@ -7,8 +7,9 @@ Every string that reaches the screen goes through :func:`cell` or ``Text``
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.style import Style
 from rich.text import Text
@@ -120,16 +121,76 @@ def metric_line(store: Store, ref: str, metric: str, width: int = 24, name_width
     return text
 
 
+def _contained(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a pane's ``compose`` or ``on_mount`` so that an exception in it becomes the
+    pane's :attr:`PaneBase.failure` (shown in place of the pane) instead of ending the app."""
+    if getattr(method, "_contained", False):
+        return method
+    if inspect.isgeneratorfunction(method):
+
+        @functools.wraps(method)
+        def compose(self: PaneBase) -> Any:
+            try:
+                yield from method(self)
+            except Exception as exc:
+                self.failure = failure_line("compose", exc)
+                yield Static(Text(self.failure), classes="pane-failure")
+
+        wrapped: Any = compose
+    elif inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def handler_async(self: PaneBase, *args: Any) -> Any:
+            try:
+                return await method(self, *args)
+            except Exception as exc:
+                self.failure = failure_line(method.__name__, exc)
+                return None
+
+        wrapped = handler_async
+    else:
+
+        @functools.wraps(method)
+        def handler(self: PaneBase, *args: Any) -> Any:
+            try:
+                return method(self, *args)
+            except Exception as exc:
+                self.failure = failure_line(method.__name__, exc)
+                return None
+
+        wrapped = handler
+    wrapped._contained = True
+    return cast(Callable[..., Any], wrapped)
+
+
+def failure_line(where: str, exc: BaseException) -> str:
+    """One plain line saying where a pane failed and why."""
+    return plain(f"{where} raised {type(exc).__name__}: {exc}", 300)
+
+
 class PaneBase(Vertical):
     """Base for a pane: holds the context and the ref it shows; subclasses fill
-    :meth:`refresh_view`."""
+    :meth:`refresh_view`.
+
+    An exception in a subclass's ``compose`` or ``on_mount`` (or, through the
+    screen, in ``refresh_view``) is contained: it becomes :attr:`failure`, the pane
+    shows it, and the console goes on.
+    """
 
     DEFAULT_CSS = """
     PaneBase { height: 1fr; }
     PaneBase > .pane-title { height: 1; padding: 0 1; background: $panel; color: $text; }
     PaneBase > EntityTable { height: 1fr; }
     PaneBase > .pane-body { height: auto; padding: 0 1; }
+    PaneBase > .pane-failure { height: auto; padding: 1 2; color: $error; }
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("compose", "on_mount"):
+            method = cls.__dict__.get(name)
+            if method is not None:
+                setattr(cls, name, _contained(method))
 
     def __init__(self, context: PaneContext, ref: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -137,6 +198,8 @@ class PaneBase(Vertical):
         """Store, source health, navigation."""
         self.ref = ref
         """The entity shown, or ``None`` for the pane's list view."""
+        self.failure = ""
+        """Why this pane stopped working ('' while it works); shown in its place."""
 
     def refresh_view(self) -> None:
         """Redraw from the store (called on the refresh tick while visible)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -11,9 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
 
-from console.text import plain
-from console.ui.chrome import Breadcrumbs, StatusHeader
-from console.ui.kit import PaneBase
+from console.ui.chrome import Breadcrumbs, PluginBanner, StatusHeader
+from console.ui.guard import FailedPane, failure_text
+from console.ui.kit import PaneBase, failure_line
 
 if TYPE_CHECKING:
     from console.ui.app import WatchfloorApp
@@ -54,14 +55,21 @@ class ViewScreen(Screen[None]):
         Binding("slash", "filter", "Filter", key_display="/"),
     ]
 
-    def __init__(self, pane: PaneBase, crumb: str) -> None:
+    def __init__(
+        self, pane: PaneBase, crumb: str, view: str | None = None, plugin: str | None = None
+    ) -> None:
         super().__init__()
         self.pane = pane
         """The body."""
         self.crumb = crumb
         """This screen's part of the breadcrumbs."""
+        self.view = view or type(pane).__name__
+        """Which pane this is, for its refresh timings (a plugin's pane id)."""
+        self.plugin = plugin
+        """The plugin whose pane this is; ``None`` for the console's own views."""
         self.rendered_version = -1
         """Store version last drawn, so an unchanged store costs nothing."""
+        self._failure_shown = ""
 
     @property
     def watchfloor(self) -> WatchfloorApp:
@@ -71,6 +79,7 @@ class ViewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.watchfloor, self.watchfloor.title)
         yield Breadcrumbs()
+        yield PluginBanner()
         yield self.pane
         yield FilterInput()
         yield Footer()
@@ -82,17 +91,42 @@ class ViewScreen(Screen[None]):
         self.redraw(force=True)
 
     def redraw(self, force: bool = False) -> None:
-        """Refresh the chrome always, and the pane when the store moved."""
+        """Refresh the chrome always, and the pane when the store moved (timed; a
+        slow pane less often; a failed one never again)."""
         app = self.watchfloor
         self.query_one(StatusHeader).update_status()
         self.query_one(Breadcrumbs).show(app.crumbs())
-        if force or app.store.version != self.rendered_version:
-            try:
-                self.pane.refresh_view()
-            except Exception as exc:  # a failing pane shows its error, the console goes on
-                self.pane.remove_children()
-                self.pane.mount(Static(Text(plain(f"pane failed: {type(exc).__name__}: {exc}"))))
-            self.rendered_version = app.store.version
+        if self.plugin is not None:
+            self.query_one(PluginBanner).show(app.plugin_health_line(self.plugin))
+        if self.pane.failure or not (force or app.store.version != self.rendered_version):
+            self._show_failure()
+            return
+        health = app.pane_health(self.view, self.plugin)
+        started = time.perf_counter()
+        if not force and not health.may_refresh(started):
+            return  # a slow pane waits its turn; the store version stays unseen
+        try:
+            self.pane.refresh_view()
+        except Exception as exc:  # a failing pane shows its error, the console goes on
+            self.pane.failure = failure_line("refresh_view", exc)
+            self._show_failure()
+            return
+        elapsed = time.perf_counter() - started
+        self.rendered_version = app.store.version
+        if health.record(started, elapsed, counted=not force):
+            app.pane_became_slow(health)
+
+    def _show_failure(self) -> None:
+        """Once per failure: tell the app, and show why in place of the pane's content
+        (a failed pane is not refreshed again; opening it anew retries)."""
+        reason = self.pane.failure
+        if not reason or reason == self._failure_shown:
+            return
+        self._failure_shown = reason
+        self.watchfloor.pane_failed(self.view, self.plugin, reason)
+        if not isinstance(self.pane, FailedPane):  # that one says it already
+            self.pane.remove_children()
+            self.pane.mount(Static(failure_text(self.crumb, reason), classes="pane-failure"))
 
     def action_back(self) -> None:
         filter_input = self.query_one(FilterInput)

@@ -141,7 +141,7 @@ async def test_a_pane_that_raises_shows_its_error_and_the_console_goes_on() -> N
         app.open("switch/leaf01")
         await pilot.pause()
         text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
-        assert "pane failed: ZeroDivisionError: division by zero in render" in text
+        assert "refresh_view raised ZeroDivisionError: division by zero in render" in text
         await pilot.press("escape")
         assert app.crumbs() == ["Overview"]
 

@@ -98,13 +98,20 @@ def test_plugins_lists_faulty_plugins_as_failed_with_reasons(faulty_plugin_site:
     path = os.pathsep.join([str(faulty_plugin_site), os.environ.get("PYTHONPATH", "")])
     result = run("plugins", env={"PYTHONPATH": path})
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    lines = result.stdout.splitlines()[1:]
+    rows = {line.split()[0]: line for line in lines if not line.startswith(" ")}
     assert "failed" in rows["broken"]
     assert "import failed: ImportError: No module named 'frobnicate'" in rows["broken"]
     assert "failed" in rows["hanging"] and "source hang failed: timed out" in rows["hanging"]
-    assert "needs plugin API 99" in rows["oldapi"]
-    for name in ("fabric", "gpu", "jobs"):
+    assert "needs plugin API 99, but watchfloor 0.1.0 provides API 1: upgrade" in rows["oldapi"]
+    assert "invalid plugin: plugin 'invalid': entity kind 'gpu'" in rows["invalid"]
+    assert "source raising failed: RuntimeError: sensor bus 3 not responding" in rows["raising"]
+    assert "bad data: poll returned dict, not a console.api.Batch" in rows["baddata"]
+    for name in ("fabric", "gpu", "jobs", "slowpane"):
         assert rows[name].split()[2] == "loaded"
+    after_slowpane = lines[lines.index(rows["slowpane"]) + 1]
+    assert after_slowpane == "  provides: pane slow [x]"
+    assert "traceback" not in result.stderr.lower()
 
 
 def test_explain_prints_the_chain_as_json_and_text() -> None:

@@ -182,3 +182,24 @@ async def test_malformed_batch_marks_the_source_failed() -> None:
     status, reason = _status(engine, "lies")
     assert status == "failed" and reason.startswith("bad data")
     assert _status(engine, "good")[0] == "ok"
+
+
+async def test_a_poll_that_blocks_the_loop_past_its_timeout_is_named() -> None:
+    import time
+
+    class Blocks(Source):
+        type = "test"
+        name = "blocks"
+        timeout = 0.05
+
+        async def poll(self) -> Batch:
+            time.sleep(0.15)  # the fault under test: a blocking call on the event loop
+            return Batch([Entity("node/n1", "n1")])
+
+    engine = Engine(Store(), [Blocks()])
+    await engine.collect(1)
+    (status,) = engine.statuses()
+    assert status.status == "failed"
+    assert status.reason.startswith("blocked the console for 0.")
+    assert status.reason.endswith("(timeout 0.05s): run blocking work in asyncio.to_thread")
+    assert engine.store.get("node/n1") is None  # what it returned is not kept

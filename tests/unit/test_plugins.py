@@ -27,13 +27,35 @@ async def test_faulty_plugins_are_reported_and_the_rest_load(with_faulty_plugins
     assert records["broken"].status == "failed"
     assert records["broken"].reason == "import failed: ImportError: No module named 'frobnicate'"
     assert records["oldapi"].status == "failed"
-    assert records["oldapi"].reason == "needs plugin API 99, this console provides 1"
+    assert records["oldapi"].reason == (
+        "needs plugin API 99, but watchfloor 0.1.0 provides API 1: upgrade watchfloor, "
+        "or install a release of the plugin made for API 1"
+    )
+    assert records["invalid"].status == "failed"
+    assert records["invalid"].reason == (
+        "invalid plugin: plugin 'invalid': entity kind 'gpu' is one of the console's own: "
+        "declare only new kinds"
+    )
     assert records["hanging"].status == "loaded"
+    assert records["hanging"].distribution == "wf-hanging-source"
     assert {n for n, r in records.items() if r.status == "loaded"} >= BUILT_INS
     await probe_plugins(list(records.values()))
     assert records["hanging"].status == "failed"
     assert records["hanging"].reason == "source hang failed: timed out after 0.5s"
+    assert records["raising"].status == "failed"
+    assert records["raising"].reason == (
+        "source raising failed: RuntimeError: sensor bus 3 not responding"
+    )
+    assert records["baddata"].status == "failed"
+    assert records["baddata"].reason == (
+        "source notabatch failed: bad data: poll returned dict, not a console.api.Batch; "
+        "source badsample failed: bad data: samples[0] (node/bad01 node.load1): "
+        "value '12 W' is not a number (or None)"
+    )
     assert records["gpu"].status == "loaded"  # its NVML source is merely disabled here
+    assert all(note.startswith("source nvml disabled") for note in records["gpu"].notes)
+    for name in ("brokenpane", "slowpane"):  # pane faults show only when the pane is drawn
+        assert records[name].status == "loaded", records[name].reason
 
 
 def test_built_in_plugins_import_only_console_api() -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from console.themes_loader import (
     DEFAULT_THEME,
     ROLE_DEFAULTS,
     load_themes,
     parse_theme,
     resolve_theme,
+    user_theme_dir,
 )
 
 SHIPPED = ("ansi", "dark", "high-contrast", "light", "wall")
@@ -57,3 +60,13 @@ def test_invalid_yaml_names_the_line() -> None:
     theme, errors = parse_theme("name: x\nprimary: [\n", "t.yaml")
     assert theme is None
     assert errors[0].startswith("t.yaml:3: not valid YAML")
+
+
+def test_the_user_theme_directory_is_under_xdg_config_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert user_theme_dir() == tmp_path / "watchfloor" / "themes"
+    user_theme_dir().mkdir(parents=True)
+    (user_theme_dir() / "noc.yaml").write_text("name: noc\nprimary: '#ffffff'\n")
+    assert "noc" in load_themes((user_theme_dir(),)).themes
