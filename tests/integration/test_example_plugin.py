@@ -105,8 +105,8 @@ def test_snapshot_shows_the_example_s_entities_and_findings(
     (pdu,) = document["entities"]["pdu"]
     assert pdu["ref"] == "pdu/rack07-pdu-a" and pdu["metrics"]["pdu.load"] == 86.0
     assert len(document["entities"]["pdu-outlet"]) == 4
-    assert [(f["ref"], f["severity"]) for f in document["findings"]] == [
-        ("pdu/rack07-pdu-a", "warning")
-    ]
+    # (This machine's own sources may add findings of their own: an open port.)
+    assert [(f["ref"], f["severity"]) for f in document["findings"]
+            if f["ref"].startswith("pdu")] == [("pdu/rack07-pdu-a", "warning")]  # fmt: skip
     text = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env).stdout
     assert "PDU (1)\n  pdu/rack07-pdu-a" in text
