@@ -68,6 +68,11 @@ def test_snapshot_text_is_a_readable_summary() -> None:
         (("snapshot", "--demo", "--scenario", "meteor"), None, "unknown scenario 'meteor'"),
         (("snapshot", "--demo", "--nodes", "2"), None, "--nodes must be at least 4"),
         (("demo", "--interval", "0"), None, "--interval must be a positive number"),
+        (("--wall", "--demo", "--config", "{dir}/c.yaml"), "wall:\n  panes: [nope]\n",
+         "c.yaml:2: wall.panes: unknown pane 'nope'"),
+        (("demo", "--wall", "--dwell", "0"), None, "--dwell must be a positive number"),
+        (("serve", "--host", "0.0.0.0"), None, "refusing to serve on 0.0.0.0 without --public"),
+        (("serve", "--demo", "--port", "70000"), None, "--port must be 0 to 65535"),
     ],
 )  # fmt: skip
 def test_bad_input_gives_one_line_and_exit_2(

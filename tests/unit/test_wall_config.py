@@ -1,15 +1,12 @@
-"""``wall:`` in the config, and wall mode's and serve's bad input: one line, exit 2."""
+"""``wall:`` in the config (wall mode's and serve's bad flags are in test_cli)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from console.config import ConfigError, WallConfig, parse_config
 from console.runtime import load_registry
 from console.wall import default_panes, pane_names
-from tests.integration.test_cli import run
 
 REGISTRY = load_registry()
 NAMES = pane_names(REGISTRY)
@@ -42,25 +39,3 @@ def test_wall_mistakes_name_the_line(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "c.yaml", REGISTRY.source_types, NAMES)
     assert str(info.value).startswith(message)
-
-
-@pytest.mark.parametrize(
-    ("args", "config", "message"),
-    [
-        (("--wall", "--demo", "--config", "{dir}/c.yaml"), "wall:\n  panes: [nope]\n",
-         "c.yaml:2: wall.panes: unknown pane 'nope'"),
-        (("demo", "--wall", "--dwell", "0"), None, "--dwell must be a positive number"),
-        (("serve", "--host", "0.0.0.0"), None, "refusing to serve on 0.0.0.0 without --public"),
-        (("serve", "--demo", "--port", "70000"), None, "--port must be 0 to 65535"),
-    ],
-)  # fmt: skip
-def test_bad_input_gives_one_line_and_exit_2(
-    tmp_path: Path, args: tuple[str, ...], config: str | None, message: str
-) -> None:
-    if config is not None:
-        (tmp_path / "c.yaml").write_text(config)
-    result = run(*(a.format(dir=tmp_path) for a in args))
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
