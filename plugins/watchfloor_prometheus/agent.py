@@ -52,6 +52,7 @@ class AgentTable:
     name = "watchfloor"
     names = "watchfloor_.+"
     keep: tuple[str, ...] = ("instance", "node", "gpu", "uuid", "port", "ref", "version")
+    identity: tuple[str, ...] = ("uuid",)  # (``version`` is on agent_info alone: not identity)
 
     def recognises(self, name: str) -> bool:
         return name.startswith("watchfloor_")

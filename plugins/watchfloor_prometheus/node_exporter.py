@@ -80,6 +80,7 @@ class NodeExporterTable:
         "instance", "nodename", "device", "port", "operstate", "board_id", "firmware_version",
         "hca_type", "chip", "sensor", "rapl_zone", "cpu", "mode", "index",
     )  # fmt: skip
+    identity: tuple[str, ...] = ()  # the describing labels are on a few info series only
 
     def recognises(self, name: str) -> bool:
         return name.startswith("node_")

@@ -111,6 +111,7 @@ class SnmpTable:
     name = "snmp"
     names = "if(HC(In|Out)(Octets|UcastPkts)|(In|Out)(Errors|Discards)|HighSpeed|OperStatus)"
     keep: tuple[str, ...] = ("instance", "sysName", "ifName", "ifDescr", "ifAlias")
+    identity: tuple[str, ...] = ()
 
     def recognises(self, name: str) -> bool:
         return name in IF_MIB or name in ("ifHighSpeed", "ifOperStatus")
@@ -140,6 +141,7 @@ class GnmiTable:
     name = "gnmi"
     names = ".*interfaces_interface_state_counters_(in|out)_(octets|unicast_pkts|errors|discards)"
     keep: tuple[str, ...] = ("instance", "source", "interface_name", "name")
+    identity: tuple[str, ...] = ()
 
     def recognises(self, name: str) -> bool:
         match = _OPENCONFIG_END.search(name)

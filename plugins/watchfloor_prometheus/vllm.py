@@ -54,6 +54,7 @@ class VllmTable:
     name = "vllm"
     names = "vllm:.+"
     keep: tuple[str, ...] = ("instance", "model_name", "engine")
+    identity: tuple[str, ...] = ()
 
     def recognises(self, name: str) -> bool:
         return name.startswith("vllm:")
