@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,11 @@ PER_INSTANCE = frozenset({
     "DCGM_FI_DEV_FB_RESERVED", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL",
 })  # fmt: skip
 """Fields whose value differs per MIG instance (the rest are the whole device's)."""
+NVLINK_FIELDS = frozenset(NVLINK_ERRORS)
+DESCRIBED = frozenset({
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
+    "DCGM_FI_DEV_PSTATE", "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+})  # fmt: skip
 
 
 def blank(value: float, kind: str) -> bool:
@@ -133,7 +138,7 @@ class DcgmTable:
     def recognises(self, name: str) -> bool:
         return name.startswith("DCGM_FI_")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         node_of = node_namer(scope, ("Hostname", "hostname"))
         gpus: dict[tuple[str, str], _Gpu] = {}
         # Label sets repeat on every field of a GPU: resolve each one once, to the
@@ -185,50 +190,76 @@ class DcgmTable:
     def _emit(
         self, gpu: _Gpu, out: Builder, xids: dict[str, tuple[int, float]], now: float
     ) -> None:
-        ref, index, labels = gpu.ref, gpu.index, gpu.labels
+        ref, index, labels, device = gpu.ref, gpu.index, gpu.labels, gpu.device
         entity = out.entity(ref, f"GPU {index}", out.node(gpu.node))
-        # Device-wide readings: the whole-GPU series first, then any instance's copy.
-        device = gpu.device
         if gpu.instances:
+            # Device-wide readings: the whole-GPU series first, then any instance's copy.
             device = dict(device)
             for values in gpu.instances.values():
                 for name, value in values.items():
                     if name not in PER_INSTANCE and device.get(name) is None:
                         device[name] = value
+            whole = _sums(gpu.instances.values())
+        else:
+            whole = device
         readings = out.values  # Builder.put, inlined: about 15 readings per GPU
+        get, fields = readings.get, DEVICE_FIELDS
         for name, value in device.items():
-            spec = DEVICE_FIELDS.get(name)
+            spec = fields.get(name)
             if spec is not None:
                 slot = (ref, spec[0])
-                if readings.get(slot) is None:
+                if get(slot) is None:
                     readings[slot] = None if value is None else value * spec[1]
-        whole = gpu.device if not gpu.instances else _sums(gpu.instances.values())
         used, free = whole.get("DCGM_FI_DEV_FB_USED"), whole.get("DCGM_FI_DEV_FB_FREE")
         total = whole.get("DCGM_FI_DEV_FB_TOTAL")
         if total is None and used is not None and free is not None:
             total = used + free + (whole.get("DCGM_FI_DEV_FB_RESERVED") or 0.0)
-        if "DCGM_FI_DEV_FB_USED" in whole:
-            out.put(ref, "gpu.mem_used", used)
-        if total is not None:
-            out.put(ref, "gpu.mem_total", total)
-        out.put(ref, "gpu.util", _util(gpu))
-        errors = [device[name] for name in NVLINK_ERRORS if device.get(name) is not None]
-        if errors:
-            out.put(ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
+        if "DCGM_FI_DEV_FB_USED" in whole and get((ref, "gpu.mem_used")) is None:
+            readings[(ref, "gpu.mem_used")] = used
+        if total is not None and get((ref, "gpu.mem_total")) is None:
+            readings[(ref, "gpu.mem_total")] = total
+        if get((ref, "gpu.util")) is None:
+            util = gpu.device.get("DCGM_FI_DEV_GPU_UTIL")
+            readings[(ref, "gpu.util")] = util if util is not None else _util(gpu)
+        if not NVLINK_FIELDS.isdisjoint(device):
+            errors = [device[name] for name in NVLINK_ERRORS if device.get(name) is not None]
+            if errors:
+                out.put(ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
+        model = labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME")
+        uuid = labels.get("UUID") or labels.get("uuid")
+        bus = labels.get("pci_bus_id")
         attrs: dict[str, Any] = {
             "index": int(index) if index.isdecimal() else index,
-            "model": plain(labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME") or "", 64)
-            or None,
-            "uuid": plain(labels.get("UUID") or labels.get("uuid") or "", 64) or None,
-            "pci_bus_id": plain(labels.get("pci_bus_id", ""), 32) or None,
+            "model": plain(model, 64) or None if model else None,
+            "uuid": plain(uuid, 64) or None if uuid else None,
+            "pci_bus_id": plain(bus, 32) or None if bus else None,
             "health": "ok",
             "mig": _mig(gpu) if gpu.instances else None,
         }
-        for key, label in (("serial", "DCGM_FI_DEV_SERIAL"), ("driver", "DCGM_FI_DRIVER_VERSION")):
-            if labels.get(label):
-                attrs[key] = plain(labels[label], 64)
+        if labels.get("DCGM_FI_DEV_SERIAL"):
+            attrs["serial"] = plain(labels["DCGM_FI_DEV_SERIAL"], 64)
+        if labels.get("DCGM_FI_DRIVER_VERSION"):
+            attrs["driver"] = plain(labels["DCGM_FI_DRIVER_VERSION"], 64)
         if gpu.pods:
             attrs["pods"] = sorted(gpu.pods)
+        if not DESCRIBED.isdisjoint(device):  # the rarer fields read into attributes
+            self._describe(device, attrs)
+        if "DCGM_FI_DEV_XID_ERRORS" in device:
+            xid = device["DCGM_FI_DEV_XID_ERRORS"]
+            out.put(ref, "gpu.xid", xid or None)
+            if xid:
+                code = int(xid)
+                # The exporter says which XID came last, not when: the first poll that saw it.
+                if xids.get(ref, (None,))[0] != code:
+                    xids[ref] = (code, now)
+                since = xids[ref][1]
+                attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
+                attrs["health"] = f"XID {code}: {xid_meaning(code)}"
+        entity.attrs.update(attrs)
+
+    @staticmethod
+    def _describe(device: Mapping[str, float | None], attrs: dict[str, Any]) -> None:
+        """Throttle reasons, P-state, a row-remap failure: attributes from readings."""
         reasons = device.get("DCGM_FI_DEV_CLOCKS_EVENT_REASONS")
         if reasons is None:
             reasons = device.get("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS")
@@ -240,18 +271,6 @@ class DcgmTable:
             attrs["pstate"] = pstate_name(int(pstate))
         if device.get("DCGM_FI_DEV_ROW_REMAP_FAILURE"):
             attrs["remap_failure"] = True
-        xid = device.get("DCGM_FI_DEV_XID_ERRORS")
-        if "DCGM_FI_DEV_XID_ERRORS" in device:
-            out.put(ref, "gpu.xid", xid or None)
-        if xid:
-            code = int(xid)
-            # The exporter says which XID came last, not when: the first poll that saw it.
-            if xids.get(ref, (None,))[0] != code:
-                xids[ref] = (code, now)
-            since = xids[ref][1]
-            attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
-            attrs["health"] = f"XID {code}: {xid_meaning(code)}"
-        entity.attrs.update(attrs)
 
 
 def _sums(instances: Any) -> dict[str, float | None]:

@@ -10,7 +10,7 @@ tables: series from Prometheus carry the exporter's names and labels plus
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Protocol
@@ -95,8 +95,9 @@ class Table(Protocol):
     def recognises(self, name: str) -> bool:
         """True for a metric name of this exporter."""
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
-        """Add the entities and samples these series describe."""
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
+        """Add the entities and samples these series describe (``series`` may be an
+        iterator, read once: the query source makes them as they are read)."""
 
 
 def clean(text: str, limit: int = 64) -> str:

@@ -38,9 +38,9 @@ import json
 import math
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
@@ -185,7 +185,8 @@ def _samples_of_any(body: bytes, what: str) -> list[_Sample]:
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise SourceError(f"{what}: not a Prometheus API answer: {plain(body[:80])!r}") from None
+        start = plain(body[:80].decode("utf-8", "replace"), 80)
+        raise SourceError(f"{what}: not a Prometheus API answer: {start!r}") from None
     if not isinstance(document, dict):
         raise SourceError(f"{what}: not a Prometheus API answer")
     if document.get("status") != "success":
@@ -270,8 +271,10 @@ class Join:
             self.several = self.several or len(known) > 1
         return known
 
-    def decode_name(self, body: bytes, what: str, name: str) -> list[Series]:
-        """One name's answer (``max by (key) ({__name__="…"})``), joined."""
+    def decode_name(self, body: bytes, what: str, name: str) -> Iterable[Series]:
+        """One name's answer (``max by (key) ({__name__="…"})``), joined. The series
+        are made as the table reads them, not kept: 136,000 tuples that live through
+        a refresh cost the garbage collector more than making them did."""
         try:
             answer = _RAW_ANSWER.decode(body)
         except msgspec.DecodeError:
@@ -293,9 +296,9 @@ class Join:
             except msgspec.DecodeError:
                 return self.decode(body, what, name)  # a label that is not a string
         if self.several:
-            return [(name, labels, value) for text, value in zip(texts, values, strict=True)
-                    for labels in found[text]]  # fmt: skip
-        return list(zip(repeat(name), map(itemgetter(0), map(found.__getitem__, texts)), values))
+            return ((name, labels, value) for text, value in zip(texts, values, strict=True)
+                    for labels in found[text])  # fmt: skip
+        return zip(repeat(name), map(itemgetter(0), map(found.__getitem__, texts)), values)
 
     def decode(self, body: bytes, what: str, name: str | None = None) -> list[Series]:
         """Any answer with the key labels (and ``__name__`` unless ``name`` is given), joined."""
@@ -352,6 +355,12 @@ class PrometheusSource(Source):
         started = time.monotonic()
         due = [q for q in self.queries
                if q.split and started - q.read_at >= self.identity_interval]  # fmt: skip
+        unlisted = [q for q in due if q.read_at == -math.inf]
+        if unlisted:  # first, which names there are: then each is read with its own query
+            bodies = await _all(*(self._query(f"{q.table.name} identity query", q.identity()[1])
+                                  for q in unlisted))  # fmt: skip
+            for q, body in zip(unlisted, bodies, strict=True):
+                q.names = decode_names(body, f"{q.table.name} identity query")
         asked = [(q, name, text) for q in self.queries
                  for name, text in (q.values() if q.split else [(None, q.whole())])]  # fmt: skip
         bodies = await _all(
@@ -380,7 +389,7 @@ class PrometheusSource(Source):
         answers: list[tuple[TableQueries, str | None, bytes]],
         identities: list[tuple[TableQueries, bytes, bytes]],
         read_at: float,
-    ) -> tuple[dict[int, list[Series]], list[TableQueries]]:
+    ) -> tuple[dict[int, list[Iterable[Series]]], list[TableQueries]]:
         """Each table's series, by its place in ``self.queries`` (blocking), and the
         tables whose identity read is behind the values."""
         for q, label_sets, names in identities:
@@ -388,32 +397,37 @@ class PrometheusSource(Source):
             q.label_sets = decode_label_sets(label_sets, what, q.key)
             q.names = decode_names(names, what)
             q.read_at = read_at
-        decoded: dict[int, list[Series]] = {}
+        decoded: dict[int, list[Iterable[Series]]] = {}
         joins: dict[int, Join] = {}
         for q, name, body in answers:
             what = f"{q.table.name} query"
-            series = decoded.setdefault(self.queries.index(q), [])
+            index = self.queries.index(q)
+            parts = decoded.setdefault(index, [])
             if not q.split:
-                series += decode_vector(body, what)
+                parts.append(decode_vector(body, what))
                 continue
-            join = joins.setdefault(self.queries.index(q), Join(q.key, q.label_sets))
+            join = joins.setdefault(index, Join(q.key, q.label_sets))
             if name is not None:
-                series += join.decode_name(body, what, name)
+                parts.append(join.decode_name(body, what, name))
                 continue
             others = join.decode(body, what)
             if {name for name, _, _ in others}.difference(q.names):
                 q.read_at = -math.inf  # a name the last read did not list: list them again
-            series += others
+            parts.append(others)
         late = [q for i, q in enumerate(self.queries)
                 if i in joins and joins[i].unknown and q.read_at != read_at]  # fmt: skip
         return decoded, late
 
-    def _map(self, decoded: dict[int, list[Series]], now: float) -> Batch:
+    def _map(self, decoded: dict[int, list[Iterable[Series]]], now: float) -> Batch:
         """Map every table's series into one batch (blocking)."""
         self.scope.time = now
         out = Builder()
         for index, q in enumerate(self.queries):
-            map_series(decoded.get(index, []), [q.table], self.scope, out)
+            parts = decoded.get(index, [])
+            if q.split:  # only the table's names were asked for: no routing to do
+                q.table.map(chain.from_iterable(parts), self.scope, out)
+            else:
+                map_series([item for part in parts for item in part], [q.table], self.scope, out)
         return out.batch(now)
 
     async def _query(self, what: str, query: str) -> bytes:

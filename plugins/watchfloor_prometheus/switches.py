@@ -27,7 +27,7 @@ and ``port.rx_bytes`` (host → switch) from the switch itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from console.api import make_ref, plain, port_ref
@@ -116,7 +116,7 @@ class SnmpTable:
     def recognises(self, name: str) -> bool:
         return name in IF_MIB or name in ("ifHighSpeed", "ifOperStatus")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         names = _PortNamer(scope, ("sysName", "instance"), ("ifName", "ifDescr"))
         for name, labels, value in series:
             switch, port = names.switch(labels), names.port(labels)
@@ -147,7 +147,7 @@ class GnmiTable:
         match = _OPENCONFIG_END.search(name)
         return match is not None and match.group(1) in OPENCONFIG
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         names = _PortNamer(scope, ("source", "instance"), ("interface_name", "name"))
         for name, labels, value in series:
             match = _OPENCONFIG_END.search(name)
