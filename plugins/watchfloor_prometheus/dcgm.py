@@ -144,16 +144,16 @@ class DcgmTable:
         # Label sets repeat on every field of a GPU: resolve each one once, to the
         # dict its readings go in (None: no GPU named, a bare sample).
         targets: dict[int, dict[str, float | None] | None] = {}
-        kinds = KINDS
+        kind_of, target_of, low, high = KINDS.get, targets.get, -INT32_BLANK, INT32_BLANK
         for name, labels, value in series:
-            values = targets.get(id(labels), _UNSEEN)
+            values = target_of(id(labels), _UNSEEN)
             if values is _UNSEEN:  # (any DCGM field names a GPU, even one not mapped)
                 values = targets[id(labels)] = self._target(labels, node_of, gpus)
-            kind = kinds.get(name)
+            kind = kind_of(name)
             if values is None or kind is None:
                 continue  # no GPU named (a bare sample), or a field not in the vocabulary
             # Most readings are small numbers: only the rest can be a sentinel (or NaN).
-            if not -INT32_BLANK < value < INT32_BLANK and blank(value, kind):
+            if not low < value < high and blank(value, kind):
                 values.setdefault(name, None)
             elif values.get(name) is None:
                 values[name] = value

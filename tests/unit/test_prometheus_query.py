@@ -8,9 +8,12 @@ import json
 import pytest
 
 from console.api import SourceError
+from console.config import ConfigError, parse_config
+from console.runtime import build_sources, load_registry
 from watchfloor_prometheus.dcgm import DcgmTable
 from watchfloor_prometheus.query_source import (
     Join,
+    PrometheusSource,
     TableQueries,
     decode_label_sets,
     decode_names,
@@ -95,3 +98,15 @@ def test_the_queries_of_a_table_read_in_two_parts() -> None:
     other, catch_all = values[-1]
     assert other is None and catch_all.startswith(f"max by (__name__, {', '.join(key)}) (")
     assert '__name__!~"DCGM_FI_DEV_FB_USED|DCGM_FI_DEV_GPU_UTIL", cluster="a"})' in catch_all
+
+
+def test_identity_interval_from_the_config_reaches_the_source() -> None:
+    registry = load_registry()
+    text = ("sources:\n  - type: prometheus\n    url: http://prom:9090\n    exporters: dcgm,node\n"
+            "    identity_interval: 5\n")  # fmt: skip
+    config = parse_config(text, "/etc/wf.yaml", registry.source_types)
+    (source,) = build_sources(config, registry, None, local=False)
+    assert isinstance(source, PrometheusSource) and source.identity_interval == 5.0
+    assert [q.split for q in source.queries] == [True, False]  # dcgm in two parts, node in one
+    with pytest.raises(ConfigError, match=r"/etc/wf.yaml:5"):
+        parse_config(text.replace(": 5", ": soon"), "/etc/wf.yaml", registry.source_types)
