@@ -122,8 +122,16 @@ def _source(url: str, **options: object) -> PrometheusSource:
 @NEEDS_SERVERS
 async def test_query_source_shows_the_agents_gpus_and_this_machines_interfaces(fleet: int) -> None:
     source = _source(f"http://127.0.0.1:{fleet}")
+
+    def util() -> float:
+        answer = _query(fleet, 'watchfloor_gpu_util_percent{node="node01",gpu="3"}')
+        return float(answer[0]["value"][1])  # type: ignore[index]
+
     try:
-        batch = await source.poll()
+        for _ in range(20):  # Prometheus scrapes every second: a refresh between two scrapes
+            before, batch, after = util(), await source.poll(), util()
+            if before == after:
+                break
     finally:
         await source.close()
     refs = {entity.ref for entity in batch.entities}
@@ -134,8 +142,7 @@ async def test_query_source_shows_the_agents_gpus_and_this_machines_interfaces(f
     interfaces = {name for name in os.listdir("/sys/class/net") if name != "lo"}
     assert {f"port/{HOST}/{name}" for name in interfaces} <= refs
     values = {(s.ref, s.metric): s.value for s in batch.samples}
-    util = _query(fleet, 'watchfloor_gpu_util_percent{node="node01",gpu="3"}')
-    assert values[("gpu/node01/3", "gpu.util")] == float(util[0]["value"][1])  # type: ignore[index]
+    assert values[("gpu/node01/3", "gpu.util")] == before
     assert values[("gpu/node02/0", "gpu.mem_total")] == pytest.approx(81559.0)
     assert values[("port/node01/mlx5_0:1", "port.tx_bytes")] > 0
     assert values[(f"node/{HOST}", "node.mem_total")] > 0  # node_exporter's meminfo
