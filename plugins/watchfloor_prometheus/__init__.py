@@ -87,6 +87,12 @@ PROMETHEUS_SOURCE = SourceType(
             help="label that names the node (default: the exporter's own, then instance)",
         ),
         Option("timeout", (int, float), 10.0, help="seconds before a query is a timeout"),
+        Option(
+            "identity_interval",
+            (int, float),
+            30.0,
+            help="seconds between reads of the labels that only describe (GPU model, pods)",
+        ),
         *HTTP_OPTIONS,
         *SWITCH_OPTIONS,
     ),

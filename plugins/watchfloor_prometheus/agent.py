@@ -9,7 +9,7 @@ the whole fleet with one query.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from console.api import ENTITY_KINDS, METRICS, make_ref, plain, ref_kind
 from watchfloor_prometheus.exposition import Series
@@ -52,11 +52,12 @@ class AgentTable:
     name = "watchfloor"
     names = "watchfloor_.+"
     keep: tuple[str, ...] = ("instance", "node", "gpu", "uuid", "port", "ref", "version")
+    identity: tuple[str, ...] = ("uuid",)  # (``version`` is on agent_info alone: not identity)
 
     def recognises(self, name: str) -> bool:
         return name.startswith("watchfloor_")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         node_of = node_namer(scope, ("node",))
         for name, labels, value in series:
             node = node_of(labels)

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +82,11 @@ PER_INSTANCE = frozenset({
     "DCGM_FI_DEV_FB_RESERVED", "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL",
 })  # fmt: skip
 """Fields whose value differs per MIG instance (the rest are the whole device's)."""
+NVLINK_FIELDS = frozenset(NVLINK_ERRORS)
+DESCRIBED = frozenset({
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
+    "DCGM_FI_DEV_PSTATE", "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+})  # fmt: skip
 
 
 def blank(value: float, kind: str) -> bool:
@@ -93,11 +98,19 @@ def blank(value: float, kind: str) -> bool:
     return INT32_BLANK <= value <= 2147483647.0
 
 
+DEVICE_FIELDS: dict[str, tuple[str, float]] = {
+    name: (metric, scale) for name, (metric, scale, _) in FIELDS.items() if name not in PER_INSTANCE
+}
+"""Fields read once per physical GPU: their metric and scale."""
+
+
 @dataclass
 class _Gpu:
     """One physical GPU while its series are read."""
 
     ref: str
+    node: str
+    index: str
     labels: Mapping[str, str]
     device: dict[str, float | None] = field(default_factory=dict)
     instances: dict[str, dict[str, float | None]] = field(default_factory=dict)
@@ -113,36 +126,44 @@ class DcgmTable:
     """Only the fields mapped: a fleet's unmapped DCGM fields never cross the wire."""
     keep: tuple[str, ...] = (
         "Hostname", "hostname", "instance", "gpu", "UUID", "uuid", "pci_bus_id", "modelName",
-        "GPU_I_ID", "GPU_I_PROFILE", "pod", "namespace", "container",
+        "GPU_I_ID", "GPU_I_PROFILE", "pod", "namespace", "container", "DCGM_FI_DRIVER_VERSION",
+        "DCGM_FI_DEV_SERIAL",
     )  # fmt: skip
+    identity: tuple[str, ...] = (
+        "pci_bus_id", "modelName", "GPU_I_PROFILE", "pod", "namespace", "container",
+        "DCGM_FI_DRIVER_VERSION", "DCGM_FI_DEV_SERIAL",
+    )  # fmt: skip
+    """What only describes a GPU: (node, gpu or UUID, GPU_I_ID) tell readings apart."""
 
     def recognises(self, name: str) -> bool:
         return name.startswith("DCGM_FI_")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         node_of = node_namer(scope, ("Hostname", "hostname"))
         gpus: dict[tuple[str, str], _Gpu] = {}
-        # Label sets repeat on every field of a GPU: resolve each one once.
-        targets: dict[int, tuple[_Gpu, dict[str, float | None]] | None] = {}
+        # Label sets repeat on every field of a GPU: resolve each one once, to the
+        # dict its readings go in (None: no GPU named, a bare sample).
+        targets: dict[int, dict[str, float | None] | None] = {}
+        kind_of, target_of, low, high = KINDS.get, targets.get, -INT32_BLANK, INT32_BLANK
         for name, labels, value in series:
-            target = targets.get(id(labels), _UNSEEN)
-            if target is _UNSEEN:
-                target = targets[id(labels)] = self._target(labels, node_of, gpus)
-            kind = KINDS.get(name)
-            if target is None or kind is None:
+            values = target_of(id(labels), _UNSEEN)
+            if values is _UNSEEN:  # (any DCGM field names a GPU, even one not mapped)
+                values = targets[id(labels)] = self._target(labels, node_of, gpus)
+            kind = kind_of(name)
+            if values is None or kind is None:
                 continue  # no GPU named (a bare sample), or a field not in the vocabulary
-            values = target[1]
-            if values.get(name) is None:
-                # Most readings are small numbers: only the rest can be a sentinel.
-                small = -INT32_BLANK < value < INT32_BLANK
-                values[name] = value if small or not blank(value, kind) else None
+            # Most readings are small numbers: only the rest can be a sentinel (or NaN).
+            if not low < value < high and blank(value, kind):
+                values.setdefault(name, None)
+            elif values.get(name) is None:
+                values[name] = value
         xids: dict[str, tuple[int, float]] = scope.memory.setdefault("xid", {})
         for gpu in gpus.values():
             self._emit(gpu, out, xids, scope.time)
 
     def _target(
         self, labels: Mapping[str, str], node_of: Any, gpus: dict[tuple[str, str], _Gpu]
-    ) -> tuple[_Gpu, dict[str, float | None]] | None:
+    ) -> dict[str, float | None] | None:
         index = labels.get("gpu")
         if not index:
             device = labels.get("device", "")
@@ -154,62 +175,91 @@ class DcgmTable:
         key = (node, uuid or index)
         gpu = gpus.get(key)
         if gpu is None:
-            ref = make_ref("gpu", node, ref_part(index or uuid))
-            gpu = gpus[key] = _Gpu(ref, labels)
+            part = ref_part(index or uuid)
+            gpu = gpus[key] = _Gpu(make_ref("gpu", node, part), node, part, labels)
         pod = labels.get("pod")
         if pod:
             gpu.pods.add(plain(f"{labels.get('namespace', '')}/{pod}".lstrip("/"), 120))
         instance = labels.get("GPU_I_ID")
         if not instance:
-            return gpu, gpu.device
+            return gpu.device
         instance = plain(instance, 16)
         gpu.profiles.setdefault(instance, plain(labels.get("GPU_I_PROFILE", ""), 32))
-        return gpu, gpu.instances.setdefault(instance, {})
+        return gpu.instances.setdefault(instance, {})
 
     def _emit(
         self, gpu: _Gpu, out: Builder, xids: dict[str, tuple[int, float]], now: float
     ) -> None:
-        node_ref = out.node(gpu.ref.split("/")[1])
-        labels = gpu.labels
-        index = gpu.ref.rsplit("/", 1)[1]
-        entity = out.entity(gpu.ref, f"GPU {index}", node_ref)
-        # Device-wide readings: the whole-GPU series first, then any instance's copy.
-        device: dict[str, float | None] = dict(gpu.device)
-        for values in gpu.instances.values():
-            for name, value in values.items():
-                if name not in PER_INSTANCE and device.get(name) is None:
-                    device[name] = value
+        ref, index, labels, device = gpu.ref, gpu.index, gpu.labels, gpu.device
+        entity = out.entity(ref, f"GPU {index}", out.node(gpu.node))
+        if gpu.instances:
+            # Device-wide readings: the whole-GPU series first, then any instance's copy.
+            device = dict(device)
+            for values in gpu.instances.values():
+                for name, value in values.items():
+                    if name not in PER_INSTANCE and device.get(name) is None:
+                        device[name] = value
+            whole = _sums(gpu.instances.values())
+        else:
+            whole = device
+        readings = out.values  # Builder.put, inlined: about 15 readings per GPU
+        get, fields = readings.get, DEVICE_FIELDS
         for name, value in device.items():
-            spec = FIELDS.get(name)
-            if spec is not None and name not in PER_INSTANCE:
-                out.put(gpu.ref, spec[0], None if value is None else value * spec[1])
-        whole = gpu.device if not gpu.instances else _sums(gpu.instances.values())
+            spec = fields.get(name)
+            if spec is not None:
+                slot = (ref, spec[0])
+                if get(slot) is None:
+                    readings[slot] = None if value is None else value * spec[1]
         used, free = whole.get("DCGM_FI_DEV_FB_USED"), whole.get("DCGM_FI_DEV_FB_FREE")
         total = whole.get("DCGM_FI_DEV_FB_TOTAL")
         if total is None and used is not None and free is not None:
             total = used + free + (whole.get("DCGM_FI_DEV_FB_RESERVED") or 0.0)
-        if "DCGM_FI_DEV_FB_USED" in whole:
-            out.put(gpu.ref, "gpu.mem_used", used)
-        if total is not None:
-            out.put(gpu.ref, "gpu.mem_total", total)
-        out.put(gpu.ref, "gpu.util", _util(gpu))
-        errors = [device[name] for name in NVLINK_ERRORS if device.get(name) is not None]
-        if errors:
-            out.put(gpu.ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
+        if "DCGM_FI_DEV_FB_USED" in whole and get((ref, "gpu.mem_used")) is None:
+            readings[(ref, "gpu.mem_used")] = used
+        if total is not None and get((ref, "gpu.mem_total")) is None:
+            readings[(ref, "gpu.mem_total")] = total
+        if get((ref, "gpu.util")) is None:
+            util = gpu.device.get("DCGM_FI_DEV_GPU_UTIL")
+            readings[(ref, "gpu.util")] = util if util is not None else _util(gpu)
+        if not NVLINK_FIELDS.isdisjoint(device):
+            errors = [device[name] for name in NVLINK_ERRORS if device.get(name) is not None]
+            if errors:
+                out.put(ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
+        model = labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME")
+        uuid = labels.get("UUID") or labels.get("uuid")
+        bus = labels.get("pci_bus_id")
         attrs: dict[str, Any] = {
             "index": int(index) if index.isdecimal() else index,
-            "model": plain(labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME") or "", 64)
-            or None,
-            "uuid": plain(labels.get("UUID") or labels.get("uuid") or "", 64) or None,
-            "pci_bus_id": plain(labels.get("pci_bus_id", ""), 32) or None,
+            "model": plain(model, 64) or None if model else None,
+            "uuid": plain(uuid, 64) or None if uuid else None,
+            "pci_bus_id": plain(bus, 32) or None if bus else None,
             "health": "ok",
             "mig": _mig(gpu) if gpu.instances else None,
         }
-        for key, label in (("serial", "DCGM_FI_DEV_SERIAL"), ("driver", "DCGM_FI_DRIVER_VERSION")):
-            if labels.get(label):
-                attrs[key] = plain(labels[label], 64)
+        if labels.get("DCGM_FI_DEV_SERIAL"):
+            attrs["serial"] = plain(labels["DCGM_FI_DEV_SERIAL"], 64)
+        if labels.get("DCGM_FI_DRIVER_VERSION"):
+            attrs["driver"] = plain(labels["DCGM_FI_DRIVER_VERSION"], 64)
         if gpu.pods:
             attrs["pods"] = sorted(gpu.pods)
+        if not DESCRIBED.isdisjoint(device):  # the rarer fields read into attributes
+            self._describe(device, attrs)
+        if "DCGM_FI_DEV_XID_ERRORS" in device:
+            xid = device["DCGM_FI_DEV_XID_ERRORS"]
+            out.put(ref, "gpu.xid", xid or None)
+            if xid:
+                code = int(xid)
+                # The exporter says which XID came last, not when: the first poll that saw it.
+                if xids.get(ref, (None,))[0] != code:
+                    xids[ref] = (code, now)
+                since = xids[ref][1]
+                attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
+                attrs["health"] = f"XID {code}: {xid_meaning(code)}"
+        entity.attrs.update(attrs)
+
+    @staticmethod
+    def _describe(device: Mapping[str, float | None], attrs: dict[str, Any]) -> None:
+        """Throttle reasons, P-state, a row-remap failure: attributes from readings."""
         reasons = device.get("DCGM_FI_DEV_CLOCKS_EVENT_REASONS")
         if reasons is None:
             reasons = device.get("DCGM_FI_DEV_CLOCK_THROTTLE_REASONS")
@@ -221,18 +271,6 @@ class DcgmTable:
             attrs["pstate"] = pstate_name(int(pstate))
         if device.get("DCGM_FI_DEV_ROW_REMAP_FAILURE"):
             attrs["remap_failure"] = True
-        xid = device.get("DCGM_FI_DEV_XID_ERRORS")
-        if "DCGM_FI_DEV_XID_ERRORS" in device:
-            out.put(gpu.ref, "gpu.xid", xid or None)
-        if xid:
-            code = int(xid)
-            # The exporter says which XID came last, not when: the first poll that saw it.
-            if xids.get(gpu.ref, (None,))[0] != code:
-                xids[gpu.ref] = (code, now)
-            since = xids[gpu.ref][1]
-            attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
-            attrs["health"] = f"XID {code}: {xid_meaning(code)}"
-        entity.attrs.update(attrs)
 
 
 def _sums(instances: Any) -> dict[str, float | None]:

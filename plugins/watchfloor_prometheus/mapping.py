@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 from console.api import Batch, Entity, Sample, make_ref, plain
@@ -85,12 +86,18 @@ class Table(Protocol):
     """PromQL regex on ``__name__`` that selects this table's series from Prometheus."""
     keep: tuple[str, ...]
     """Labels the table reads; the query source asks Prometheus for these alone."""
+    identity: tuple[str, ...]
+    """Those of ``keep`` that only describe what a series measures (a GPU's model, its
+    pods) and that every series of it carries alike, whatever its name: never one
+    that tells two readings apart, nor one only some names have. The query source
+    reads them now and then, in a query of their own, instead of with every value."""
 
     def recognises(self, name: str) -> bool:
         """True for a metric name of this exporter."""
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
-        """Add the entities and samples these series describe."""
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
+        """Add the entities and samples these series describe (``series`` may be an
+        iterator, read once: the query source makes them as they are read)."""
 
 
 def clean(text: str, limit: int = 64) -> str:
@@ -149,24 +156,19 @@ def node_namer(scope: Scope, own: tuple[str, ...]) -> Callable[[Mapping[str, str
     return name
 
 
-def route(series: Iterable[Series], tables: Sequence[Table]) -> list[tuple[Table, list[Series]]]:
+def route(series: Sequence[Series], tables: Sequence[Table]) -> list[tuple[Table, list[Series]]]:
     """Split series by the table that recognises their names (the first that does)."""
-    if len(tables) == 1:
-        table = tables[0]
-        return [(table, [item for item in series if table.recognises(item[0])])]
-    owner: dict[str, list[Series] | None] = {}
+    # Ask once per distinct name (a C-level pass finds them), not once per series.
+    owners = {name: next((t for t in tables if t.recognises(name)), None)
+              for name in set(map(itemgetter(0), series))}  # fmt: skip
+    found = {table.name for table in owners.values() if table is not None}
+    if len(found) == 1 and None not in owners.values():
+        table = next(table for table in tables if table.name in found)
+        return [(table, list(series))]  # the usual case: one exporter's exposition
     groups: dict[str, list[Series]] = {table.name: [] for table in tables}
-    last = ""
-    bucket: list[Series] | None = None
+    buckets = {name: None if t is None else groups[t.name] for name, t in owners.items()}
     for item in series:
-        name = item[0]
-        if name != last:  # a family's samples come together: look up once per run
-            last = name
-            if name in owner:
-                bucket = owner[name]
-            else:
-                found = next((t for t in tables if t.recognises(name)), None)
-                bucket = owner[name] = None if found is None else groups[found.name]
+        bucket = buckets[item[0]]
         if bucket is not None:
             bucket.append(item)
     return [(table, groups[table.name]) for table in tables if groups[table.name]]

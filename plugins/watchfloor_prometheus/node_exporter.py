@@ -20,7 +20,7 @@ The node is ``node_uname_info``'s ``nodename`` unless the config names it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from console.api import plain, port_ref
@@ -80,11 +80,13 @@ class NodeExporterTable:
         "instance", "nodename", "device", "port", "operstate", "board_id", "firmware_version",
         "hca_type", "chip", "sensor", "rapl_zone", "cpu", "mode", "index",
     )  # fmt: skip
+    identity: tuple[str, ...] = ()  # the describing labels are on a few info series only
 
     def recognises(self, name: str) -> bool:
         return name.startswith("node_")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
+        series = series if isinstance(series, Sequence) else list(series)  # read twice
         unames = {
             labels.get("instance", ""): short_host(labels["nodename"])
             for name, labels, _ in series

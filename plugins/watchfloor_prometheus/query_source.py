@@ -1,11 +1,31 @@
 """The ``prometheus`` source: the fleet from a Prometheus-compatible query API.
 
 Instead of polling every node, one console asks Prometheus (or VictoriaMetrics,
-Thanos, Mimir) for the latest value of every series the mapping tables know: one
-instant query per table, ``max by (the labels the table reads) ({__name__=~"…"})``,
-so a 1,000-node fleet is a handful of requests whose answers carry only the
-labels that matter. The series keep the exporters' names and labels (plus
-``instance``), so the same tables as the exporter source map them.
+Thanos, Mimir) for the latest value of every series the mapping tables know,
+``max by (the labels the table reads) ({__name__=~"…"})``, so a 1,000-node fleet
+is a handful of requests whose answers carry only the labels that matter. The
+series keep the exporters' names and labels (plus ``instance``), so the same
+tables as the exporter source map them.
+
+Tables with many series per entity and labels that only *describe* it (dcgm-exporter's
+``modelName``, ``pci_bus_id``, MIG profile and pods; an agent's GPU UUID: the
+table's ``identity``) are read in two parts, joined here so the table sees the same
+series as from one query:
+
+- every ``identity_interval`` seconds (30 by default), and at once when a series
+  appears whose labels the last read did not know (a new GPU): the label sets,
+  ``count by (every label the table reads) (…)``, one per GPU rather than one per
+  field and GPU; and which metric names exist, ``count by (__name__) (…)``;
+- every refresh, the values with only the labels that tell readings apart
+  (``key``): one query per metric name, ``max by (key) ({__name__="…"})``, whose
+  label sets repeat from name to name, so each distinct one is read once; and one
+  query for any name the last read did not list (usually an empty answer).
+
+For 8,000 GPUs that is 22 MB of JSON per refresh instead of 37 MB, and a refresh
+takes half the time (``bench/prometheus_query.py``). Answers are decoded with
+``msgspec`` into objects the garbage collector does not track, label sets once per
+distinct JSON text, and the series are made as the table reads them; all of it
+off the event loop.
 
 A server that does not answer, or a query it refuses (its ``errorType`` and
 ``error`` are the reason), fails the poll: the engine shows the source failed
@@ -16,9 +36,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import re
 import time
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from console.api import Batch, Source, SourceContext, SourceError, plain
 from watchfloor_prometheus.exposition import Series
@@ -26,20 +54,140 @@ from watchfloor_prometheus.http import Client, read_token, ssl_context
 from watchfloor_prometheus.mapping import Builder, Scope, Table
 from watchfloor_prometheus.tables import map_series, select
 
+METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LabelSets = dict[tuple[str | None, ...], list[dict[str, str]]]
+"""Label sets from an identity answer, by their values of the table's ``key`` labels."""
+
 
 def promql(table: Table, selector: str, extra_labels: tuple[str, ...]) -> str:
-    """The one query that reads a table's series (latest value, needed labels only)."""
-    matchers = f'__name__=~"{table.names}"' + (f", {selector}" if selector else "")
+    """The one query that reads all of a table's series (latest value, needed labels only)."""
     keep = ", ".join(dict.fromkeys(("__name__", *table.keep, *extra_labels)))
-    return f"max by ({keep}) ({{{matchers}}})"
+    return f"max by ({keep}) ({{{_matchers(table.names, selector)}}})"
 
 
-def decode_vector(body: bytes, what: str) -> list[Series]:
-    """Series from an ``/api/v1/query`` answer, or SourceError with the API's own reason."""
+def value_labels(table: Table, extra_labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The labels that tell a table's readings apart: what it reads less its identity."""
+    return tuple(
+        label
+        for label in dict.fromkeys((*table.keep, *extra_labels))
+        if label not in table.identity or label in extra_labels
+    )
+
+
+def _matchers(names: str, selector: str, *more: str) -> str:
+    return ", ".join((f'__name__=~"{names}"', *more, *((selector,) if selector else ())))
+
+
+@dataclass(eq=False)
+class TableQueries:
+    """How one table is read, and what its last identity read found."""
+
+    table: Table
+    selector: str
+    extra_labels: tuple[str, ...]
+    key: tuple[str, ...] = ()
+    """The labels values are read with (besides the name); empty: one query, every label."""
+    names: tuple[str, ...] = ()
+    """The metric names the last identity read found, each read with a query of its own."""
+    label_sets: LabelSets = field(default_factory=dict)
+    read_at: float = -math.inf
+    """When the identity was last read (``time.monotonic``)."""
+
+    @property
+    def split(self) -> bool:
+        return bool(self.key)
+
+    def whole(self) -> str:
+        return promql(self.table, self.selector, self.extra_labels)
+
+    def identity(self) -> tuple[str, str]:
+        """The label-sets query and the names query."""
+        everything = (*self.key, *(label for label in self.table.identity if label not in self.key))
+        matchers = _matchers(self.table.names, self.selector)
+        return (f"count by ({', '.join(everything)}) ({{{matchers}}})",
+                f"count by (__name__) ({{{matchers}}})")  # fmt: skip
+
+    def values(self) -> list[tuple[str | None, str]]:
+        """(name, query) for each known name, then (None, the query for any other name)."""
+        key = ", ".join(self.key)
+        selector = (self.selector,) if self.selector else ()
+        queries: list[tuple[str | None, str]] = []
+        for name in self.names:
+            matchers = ", ".join(('__name__="' + name + '"', *selector))
+            queries.append((name, f"max by ({key}) ({{{matchers}}})"))
+        others = (f'__name__!~"{"|".join(self.names)}"',) if self.names else ()
+        matchers = _matchers(self.table.names, self.selector, *others)
+        queries.append((None, f"max by (__name__, {key}) ({{{matchers}}})"))
+        return queries
+
+
+class _Point(msgspec.Struct, array_like=True, gc=False):
+    """``[timestamp, "value"]``: Prometheus writes the value as a string."""
+
+    time: float
+    value: str
+
+
+class _Sample(msgspec.Struct, gc=False):
+    metric: dict[str, str]
+    value: _Point
+
+
+class _Data(msgspec.Struct, gc=False):
+    resultType: str  # the API's own key
+    result: list[_Sample] | None = None
+
+
+class _Answer(msgspec.Struct, gc=False):
+    status: str
+    data: _Data | None = None
+
+
+class _RawSample(msgspec.Struct, gc=False):
+    metric: msgspec.Raw
+    """The label set's JSON as written: the same bytes for the same labels."""
+    value: _Point
+
+
+class _RawData(msgspec.Struct, gc=False):
+    resultType: str
+    result: list[_RawSample] | None = None
+
+
+class _RawAnswer(msgspec.Struct, gc=False):
+    status: str
+    data: _RawData | None = None
+
+
+_ANSWER = msgspec.json.Decoder(_Answer)
+"""The usual answer, decoded into typed objects the garbage collector does not track:
+3x faster than ``json.loads`` on 8,000 GPUs' answer."""
+_RAW_ANSWER = msgspec.json.Decoder(_RawAnswer)
+"""An answer whose label sets stay JSON text, decoded once per distinct text."""
+_LABELS = msgspec.json.Decoder(dict[str, str])
+_METRIC = attrgetter("metric")
+_VALUE = attrgetter("value.value")
+
+
+def _samples(body: bytes, what: str) -> list[_Sample]:
+    """The instant vector of an answer, or SourceError with the API's own reason."""
+    try:
+        answer = _ANSWER.decode(body)
+    except msgspec.DecodeError:  # not JSON, or not the usual shape: the careful reading says
+        return _samples_of_any(body, what)
+    data = answer.data
+    if answer.status != "success" or data is None or data.resultType != "vector":
+        return _samples_of_any(body, what)
+    return data.result or []
+
+
+def _samples_of_any(body: bytes, what: str) -> list[_Sample]:
+    """Any answer, read with ``json``: the API's reason for an error, malformed series left out."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        raise SourceError(f"{what}: not a Prometheus API answer: {plain(body[:80])!r}") from None
+        start = plain(body[:80].decode("utf-8", "replace"), 80)
+        raise SourceError(f"{what}: not a Prometheus API answer: {start!r}") from None
     if not isinstance(document, dict):
         raise SourceError(f"{what}: not a Prometheus API answer")
     if document.get("status") != "success":
@@ -49,32 +197,129 @@ def decode_vector(body: bytes, what: str) -> list[Series]:
     if not isinstance(data, dict) or data.get("resultType") != "vector":
         found = data.get("resultType") if isinstance(data, dict) else None
         raise SourceError(f"{what}: expected an instant vector, got {plain(found)}")
-    series: list[Series] = []
-    # One dict per distinct label set, shared by its series, as the exposition reader
-    # does: the tables resolve each label set once, not once per series.
-    shared: dict[tuple[tuple[str, str], ...], dict[str, str] | None] = {}
+    samples = []
     for item in data.get("result") or ():
         try:
-            labels = item["metric"]
-            value = float(item["value"][1])
-            name = labels.pop("__name__")
-            key = tuple(labels.items())
-            known = shared.get(key, _UNSEEN)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            labels, value = item["metric"], item["value"][1]
+        except (KeyError, IndexError, TypeError):
             continue  # one malformed series is left out, not the whole answer
-        if known is _UNSEEN:
-            valid = all(isinstance(k, str) and isinstance(v, str) for k, v in key)
-            known = shared[key] = labels if valid else None
-        if known is not None and isinstance(name, str):
-            series.append((name, known, value))
+        if not isinstance(labels, dict) or not isinstance(value, str | int | float):
+            continue
+        if all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            samples.append(_Sample(labels, _Point(0.0, str(value))))
+    return samples
+
+
+def decode_vector(body: bytes, what: str) -> list[Series]:
+    """Series from an ``/api/v1/query`` answer, or SourceError with the API's own reason."""
+    series: list[Series] = []
+    append = series.append
+    # One dict per distinct label set, shared by its series, as the exposition reader
+    # does: the tables resolve each label set once, not once per series.
+    shared: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    for sample in _samples(body, what):
+        labels = sample.metric
+        name = labels.pop("__name__", None)
+        try:
+            value = float(sample.value.value)
+        except ValueError:
+            continue  # one malformed series is left out, not the whole answer
+        if name is not None:
+            append((name, shared.setdefault(tuple(labels.items()), labels), value))
     return series
 
 
-_UNSEEN: Any = object()
+def decode_label_sets(body: bytes, what: str, key: tuple[str, ...]) -> LabelSets:
+    """An identity answer: each label set, filed under its values of ``key``."""
+    label_sets: LabelSets = {}
+    for sample in _samples(body, what):
+        labels = sample.metric
+        labels.pop("__name__", None)
+        label_sets.setdefault(tuple(map(labels.get, key)), []).append(labels)
+    return label_sets
+
+
+def decode_names(body: bytes, what: str) -> tuple[str, ...]:
+    """A names answer (``count by (__name__)``): the metric names, sorted (only names
+    that are metric names: each goes into a query of its own)."""
+    names = {sample.metric.get("__name__") or "" for sample in _samples(body, what)}
+    return tuple(sorted(name for name in names if METRIC_NAME.fullmatch(name)))
+
+
+class Join:
+    """One refresh's values joined to the last identity read."""
+
+    def __init__(self, key: tuple[str, ...], label_sets: LabelSets) -> None:
+        self.key = key
+        self.label_sets = label_sets
+        self.unknown = False
+        """Some series had a label set the identity read did not know (a new GPU)."""
+        self.several = False
+        """Some label set stands for several (one GPU, several pods)."""
+        self._found: dict[bytes, list[dict[str, str]]] = {}
+        self._by_key: dict[tuple[str | None, ...], list[dict[str, str]]] = {}
+
+    def labels(self, labels: dict[str, str]) -> list[dict[str, str]]:
+        """The identity label sets a series with these (key) labels gets."""
+        values_of_key = tuple(map(labels.get, self.key))
+        known = self._by_key.get(values_of_key)
+        if known is None:
+            known = self.label_sets.get(values_of_key)
+            if known is None:
+                self.unknown = True
+                known = [labels]  # its own labels, until the identity is read again
+            self._by_key[values_of_key] = known
+            self.several = self.several or len(known) > 1
+        return known
+
+    def decode_name(self, body: bytes, what: str, name: str) -> Iterable[Series]:
+        """One name's answer (``max by (key) ({__name__="…"})``), joined. The series
+        are made as the table reads them, not kept: 136,000 tuples that live through
+        a refresh cost the garbage collector more than making them did."""
+        try:
+            answer = _RAW_ANSWER.decode(body)
+        except msgspec.DecodeError:
+            answer = None
+        data = answer.data if answer is not None and answer.status == "success" else None
+        if data is None or data.resultType != "vector":
+            return self.decode(body, what, name)  # the careful reading, and its reasons
+        samples = data.result or []
+        # C-level passes over the series; Python work once per distinct label set.
+        texts = list(map(bytes, map(_METRIC, samples)))
+        try:
+            values = list(map(float, map(_VALUE, samples)))
+        except ValueError:
+            return self.decode(body, what, name)  # a malformed value: leave that one out
+        found = self._found
+        for text in set(texts).difference(found):
+            try:
+                found[text] = self.labels(_LABELS.decode(text))
+            except msgspec.DecodeError:
+                return self.decode(body, what, name)  # a label that is not a string
+        if self.several:
+            return ((name, labels, value) for text, value in zip(texts, values, strict=True)
+                    for labels in found[text])  # fmt: skip
+        return zip(repeat(name), map(itemgetter(0), map(found.__getitem__, texts)), values)
+
+    def decode(self, body: bytes, what: str, name: str | None = None) -> list[Series]:
+        """Any answer with the key labels (and ``__name__`` unless ``name`` is given), joined."""
+        series: list[Series] = []
+        append = series.append
+        for sample in _samples(body, what):
+            labels = sample.metric
+            written = labels.pop("__name__", None)
+            try:
+                value = float(sample.value.value)
+            except ValueError:
+                continue  # one malformed series is left out, not the whole answer
+            if name or written:
+                for each in self.labels(labels):
+                    append((name or written, each, value))  # type: ignore[arg-type]
+        return series
 
 
 class PrometheusSource(Source):
-    """One Prometheus server, read with one query per mapping table."""
+    """One Prometheus server, read with a query or a few per mapping table."""
 
     type = "prometheus"
 
@@ -88,34 +333,107 @@ class PrometheusSource(Source):
         node_label: str | None = None,
         options: dict[str, Any] | None = None,
         client: Client | None = None,
+        identity_interval: float = 30.0,
     ) -> None:
         self.url = url.rstrip("/")
         self.name = f"prometheus:{self.url.split('://', 1)[-1]}"
         self.interval = interval
         self.request_timeout = timeout
-        self.timeout = timeout + 2.0
+        # A refresh is one round of queries, each with its own timeout; the first (the
+        # names, then the rest) and one that meets a new GPU are two.
+        self.timeout = 2 * timeout + 2.0
         self.tables = tables
+        self.identity_interval = identity_interval
         options = options or {}
         extra = tuple(str(options[k]) for k in ("node_label", "switch_label", "port_label")
                       if options.get(k))  # fmt: skip
-        self.queries = [(table, promql(table, selector, extra)) for table in tables]
+        self.queries = [
+            TableQueries(table, selector, extra, value_labels(table, extra) * bool(table.identity))
+            for table in tables
+        ]
         self.scope = Scope(time=0.0, node_label=node_label, options=options)
         self.client = client or Client(timeout, None, None)
 
     async def poll(self) -> Batch:
-        answers = await asyncio.gather(*(self._query(table, q) for table, q in self.queries))
+        started = time.monotonic()
+        due = [q for q in self.queries
+               if q.split and started - q.read_at >= self.identity_interval]  # fmt: skip
+        unlisted = [q for q in due if q.read_at == -math.inf]
+        if unlisted:  # first, which names there are: then each is read with its own query
+            bodies = await _all(*(self._query(f"{q.table.name} identity query", q.identity()[1])
+                                  for q in unlisted))  # fmt: skip
+            for q, body in zip(unlisted, bodies, strict=True):
+                q.names = decode_names(body, f"{q.table.name} identity query")
+        asked = [(q, name, text) for q in self.queries
+                 for name, text in (q.values() if q.split else [(None, q.whole())])]  # fmt: skip
+        bodies = await _all(
+            *(self._query(f"{q.table.name} query", text) for q, _, text in asked),
+            *(self._query(f"{q.table.name} identity query", text)
+              for q in due for text in q.identity()),
+        )  # fmt: skip
         now = time.time()
-        return await asyncio.to_thread(self.read, answers, now)
+        answers = [(q, name, body) for (q, name, _), body in zip(asked, bodies, strict=False)]
+        identities = [(q, bodies[len(asked) + 2 * i], bodies[len(asked) + 2 * i + 1])
+                      for i, q in enumerate(due)]  # fmt: skip
+        decoded, late = await asyncio.to_thread(self._decode, answers, identities, started)
+        if late:  # series the last identity read did not know (new GPUs): read it now
+            bodies = await _all(
+                *(self._query(f"{q.table.name} identity query", text)
+                  for q in late for text in q.identity())
+            )  # fmt: skip
+            identities = [(q, bodies[2 * i], bodies[2 * i + 1]) for i, q in enumerate(late)]
+            again = [answer for answer in answers if answer[0] in late]
+            redone, _ = await asyncio.to_thread(self._decode, again, identities, time.monotonic())
+            decoded.update(redone)
+        return await asyncio.to_thread(self._map, decoded, now)
 
-    def read(self, answers: list[tuple[Table, bytes]], now: float) -> Batch:
-        """Decode and map every table's answer (blocking)."""
+    def _decode(
+        self,
+        answers: list[tuple[TableQueries, str | None, bytes]],
+        identities: list[tuple[TableQueries, bytes, bytes]],
+        read_at: float,
+    ) -> tuple[dict[int, list[Iterable[Series]]], list[TableQueries]]:
+        """Each table's series, by its place in ``self.queries`` (blocking), and the
+        tables whose identity read is behind the values."""
+        for q, label_sets, names in identities:
+            what = f"{q.table.name} identity query"
+            q.label_sets = decode_label_sets(label_sets, what, q.key)
+            q.names = decode_names(names, what)
+            q.read_at = read_at
+        decoded: dict[int, list[Iterable[Series]]] = {}
+        joins: dict[int, Join] = {}
+        for q, name, body in answers:
+            what = f"{q.table.name} query"
+            index = self.queries.index(q)
+            parts = decoded.setdefault(index, [])
+            if not q.split:
+                parts.append(decode_vector(body, what))
+                continue
+            join = joins.setdefault(index, Join(q.key, q.label_sets))
+            if name is not None:
+                parts.append(join.decode_name(body, what, name))
+                continue
+            others = join.decode(body, what)
+            if {name for name, _, _ in others}.difference(q.names):
+                q.read_at = -math.inf  # a name the last read did not list: list them again
+            parts.append(others)
+        late = [q for i, q in enumerate(self.queries)
+                if i in joins and joins[i].unknown and q.read_at != read_at]  # fmt: skip
+        return decoded, late
+
+    def _map(self, decoded: dict[int, list[Iterable[Series]]], now: float) -> Batch:
+        """Map every table's series into one batch (blocking)."""
         self.scope.time = now
         out = Builder()
-        for table, body in answers:
-            map_series(decode_vector(body, f"{table.name} query"), [table], self.scope, out)
+        for index, q in enumerate(self.queries):
+            parts = decoded.get(index, [])
+            if q.split:  # only the table's names were asked for: no routing to do
+                q.table.map(chain.from_iterable(parts), self.scope, out)
+            else:
+                map_series([item for part in parts for item in part], [q.table], self.scope, out)
         return out.batch(now)
 
-    async def _query(self, table: Table, query: str) -> tuple[Table, bytes]:
+    async def _query(self, what: str, query: str) -> bytes:
         form = {"query": query, "timeout": f"{self.request_timeout:g}s"}
         status, body = await self.client.request(
             "POST", f"{self.url}/api/v1/query", what="prometheus", accept="application/json",
@@ -123,15 +441,24 @@ class PrometheusSource(Source):
         )  # fmt: skip
         if status != 200:
             try:
-                decode_vector(body, f"{table.name} query")  # the API's errorType and error
+                _samples(body, what)  # the API's errorType and error
             except SourceError as exc:
                 if "not a Prometheus API answer" not in str(exc):
                     raise
             raise SourceError(f"HTTP {status} from {self.url}/api/v1/query")
-        return table, body
+        return body
 
     async def close(self) -> None:
         await self.client.close()
+
+
+async def _all(*queries: Awaitable[bytes]) -> list[bytes]:
+    """Every answer, asked at once; the first failure in the order asked is the reason."""
+    answers = await asyncio.gather(*queries, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers  # type: ignore[return-value]
 
 
 def make_prometheus_sources(context: SourceContext) -> list[Source]:
@@ -159,5 +486,6 @@ def make_prometheus_sources(context: SourceContext) -> list[Source]:
             options.get("node_label"),
             options,
             Client(timeout, token, tls),
+            float(options["identity_interval"]),
         )
     ]

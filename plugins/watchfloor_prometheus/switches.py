@@ -27,7 +27,7 @@ and ``port.rx_bytes`` (host → switch) from the switch itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from console.api import make_ref, plain, port_ref
@@ -111,11 +111,12 @@ class SnmpTable:
     name = "snmp"
     names = "if(HC(In|Out)(Octets|UcastPkts)|(In|Out)(Errors|Discards)|HighSpeed|OperStatus)"
     keep: tuple[str, ...] = ("instance", "sysName", "ifName", "ifDescr", "ifAlias")
+    identity: tuple[str, ...] = ()
 
     def recognises(self, name: str) -> bool:
         return name in IF_MIB or name in ("ifHighSpeed", "ifOperStatus")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         names = _PortNamer(scope, ("sysName", "instance"), ("ifName", "ifDescr"))
         for name, labels, value in series:
             switch, port = names.switch(labels), names.port(labels)
@@ -140,12 +141,13 @@ class GnmiTable:
     name = "gnmi"
     names = ".*interfaces_interface_state_counters_(in|out)_(octets|unicast_pkts|errors|discards)"
     keep: tuple[str, ...] = ("instance", "source", "interface_name", "name")
+    identity: tuple[str, ...] = ()
 
     def recognises(self, name: str) -> bool:
         match = _OPENCONFIG_END.search(name)
         return match is not None and match.group(1) in OPENCONFIG
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         names = _PortNamer(scope, ("source", "instance"), ("interface_name", "name"))
         for name, labels, value in series:
             match = _OPENCONFIG_END.search(name)

@@ -17,7 +17,7 @@ GPUs the same poll saw on its node) priced per GPU-hour plus their energy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from console.api import make_ref, plain
@@ -54,11 +54,12 @@ class VllmTable:
     name = "vllm"
     names = "vllm:.+"
     keep: tuple[str, ...] = ("instance", "model_name", "engine")
+    identity: tuple[str, ...] = ()
 
     def recognises(self, name: str) -> bool:
         return name.startswith("vllm:")
 
-    def map(self, series: Sequence[Series], scope: Scope, out: Builder) -> None:
+    def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         node_of = node_namer(scope, ())
         servers: dict[tuple[str, str | None], dict[str, Any]] = {}
         for name, labels, value in series:

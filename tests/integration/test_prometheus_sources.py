@@ -15,12 +15,16 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from console.api import SourceError
+from console.api import Batch, SourceError
+from tests.conftest import FIXTURES
 from tests.integration.agents import free_port, serving, start_agent
+from watchfloor_prometheus.agent import AgentTable
+from watchfloor_prometheus.dcgm import DcgmTable
 from watchfloor_prometheus.exporter_source import ExporterSource
 from watchfloor_prometheus.http import Client
 from watchfloor_prometheus.query_source import PrometheusSource
@@ -33,6 +37,16 @@ NEEDS_SERVERS = pytest.mark.skipif(
     reason="Debian packages 'prometheus' and 'prometheus-node-exporter' not installed",
 )
 HOST = socket.gethostname().split(".")[0]
+DCGM_FILES = ("dcgm-exporter/h100-8gpu-sampled.txt", "dcgm-exporter/h100-mig-issue512-excerpt.txt")
+"""Real dcgm-exporter outputs node_exporter serves through its textfile collector."""
+
+
+def dcgm_textfile() -> str:
+    """The dcgm fixtures as one textfile: sample lines only, each family together
+    (node_exporter's parser wants that), so Prometheus holds real dcgm series."""
+    lines = [line for path in DCGM_FILES for line in (FIXTURES / path).read_text().splitlines()
+             if line and not line.startswith("#")]  # fmt: skip
+    return "\n".join(sorted(lines, key=lambda line: line.partition("{")[0])) + "\n"
 
 
 def _query(port: int, expression: str) -> list[dict[str, object]]:
@@ -59,6 +73,7 @@ def _wait_for(condition: object, what: str, timeout: float = 90.0) -> None:
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """Prometheus (its port is yielded) scraping node_exporter and agents node01, node02."""
     tmp = tmp_path_factory.mktemp("prometheus")
+    (tmp / "dcgm.prom").write_text(dcgm_textfile())
     processes: list[subprocess.Popen[bytes]] = []
     try:
         exporter_port = free_port()
@@ -86,6 +101,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         ))  # fmt: skip
         _wait_for(lambda: len([s for s in _query(port, "up == 1")]) == 3, "three targets up")
         _wait_for(lambda: len(_query(port, "watchfloor_gpu_util_percent")) == 16, "agent GPUs")
+        dcgm = len(dcgm_textfile().splitlines())
+        _wait_for(lambda: len(_query(port, '{__name__=~"DCGM_FI_.+"}')) == dcgm, "dcgm series")
         yield port
     finally:
         for process in processes:
@@ -105,22 +122,86 @@ def _source(url: str, **options: object) -> PrometheusSource:
 @NEEDS_SERVERS
 async def test_query_source_shows_the_agents_gpus_and_this_machines_interfaces(fleet: int) -> None:
     source = _source(f"http://127.0.0.1:{fleet}")
+
+    def util() -> float:
+        answer = _query(fleet, 'watchfloor_gpu_util_percent{node="node01",gpu="3"}')
+        return float(answer[0]["value"][1])  # type: ignore[index]
+
     try:
-        batch = await source.poll()
+        for _ in range(20):  # Prometheus scrapes every second: a refresh between two scrapes
+            before, batch, after = util(), await source.poll(), util()
+            if before == after:
+                break
     finally:
         await source.close()
     refs = {entity.ref for entity in batch.entities}
     gpus = {ref for ref in refs if ref.startswith("gpu/")}
-    assert gpus == {f"gpu/{node}/{i}" for node in ("node01", "node02") for i in range(8)}
+    agents = {f"gpu/{node}/{i}" for node in ("node01", "node02") for i in range(8)}
+    dcgm = {f"gpu/gpu-node-1/{i}" for i in range(8)} | {"gpu/gsrh100-074/0"}  # node_exporter's
+    assert gpus == agents | dcgm  # textfile serves the dcgm fixtures
     interfaces = {name for name in os.listdir("/sys/class/net") if name != "lo"}
     assert {f"port/{HOST}/{name}" for name in interfaces} <= refs
     values = {(s.ref, s.metric): s.value for s in batch.samples}
-    util = _query(fleet, 'watchfloor_gpu_util_percent{node="node01",gpu="3"}')
-    assert values[("gpu/node01/3", "gpu.util")] == float(util[0]["value"][1])  # type: ignore[index]
+    assert values[("gpu/node01/3", "gpu.util")] == before
     assert values[("gpu/node02/0", "gpu.mem_total")] == pytest.approx(81559.0)
     assert values[("port/node01/mlx5_0:1", "port.tx_bytes")] > 0
     assert values[(f"node/{HOST}", "node.mem_total")] > 0  # node_exporter's meminfo
     assert all(ref.split("/")[1] != f"127.0.0.1:{fleet}" for ref in refs)
+
+
+class WholeDcgmTable(DcgmTable):
+    """The dcgm table read with one query, every label with every value (as before)."""
+
+    identity: tuple[str, ...] = ()
+
+
+def content(batch: Batch) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
+    """What the store keeps of a batch: entities with their attributes, and readings."""
+    entities = {e.ref: (e.name, e.parent, e.attrs) for e in batch.entities}
+    return entities, {(s.ref, s.metric): repr(s.value) for s in batch.samples}
+
+
+@NEEDS_SERVERS
+async def test_dcgm_through_prometheus_in_two_parts_as_in_one_query_and_in_the_files(
+    fleet: int,
+) -> None:
+    url = f"http://127.0.0.1:{fleet}"
+    split = _source(url, exporters="dcgm")
+    whole = PrometheusSource(url, 1.0, [WholeDcgmTable()], client=Client(10.0, None, None))
+    try:
+        first, second, before = await split.poll(), await split.poll(), await whole.poll()
+    finally:
+        await split.close()
+        await whole.close()
+    assert split.queries[0].names  # the second refresh read each name with its own query
+    assert content(first) == content(second) == content(before)
+    from_files = ExporterSource("file:///x.prom", 1.0, select("dcgm")).read(dcgm_textfile(), 0.0)
+    assert content(first) == content(from_files)
+    gpus = {ref for ref in content(first)[0] if ref.startswith("gpu/")}
+    assert gpus == {f"gpu/gpu-node-1/{i}" for i in range(8)} | {"gpu/gsrh100-074/0"}
+
+
+class WholeAgentTable(AgentTable):
+    """The agent table read with one query, every label with every value (as before)."""
+
+    identity: tuple[str, ...] = ()
+
+
+@NEEDS_SERVERS
+async def test_agents_through_prometheus_in_two_parts_are_the_same_entities(fleet: int) -> None:
+    url = f"http://127.0.0.1:{fleet}"
+    split = _source(url, exporters="watchfloor")
+    whole = PrometheusSource(url, 1.0, [WholeAgentTable()], client=Client(10.0, None, None))
+    try:
+        first, second, before = await split.poll(), await split.poll(), await whole.poll()
+    finally:
+        await split.close()
+        await whole.close()
+    assert split.queries[0].names
+    # the simulated nodes move on between two scrapes: the values may differ, not what they are of
+    assert content(first)[0] == content(second)[0] == content(before)[0]
+    assert content(first)[1].keys() == content(second)[1].keys() == content(before)[1].keys()
+    assert content(first)[0]["gpu/node01/3"][2]["uuid"].startswith("GPU-")
 
 
 @NEEDS_SERVERS
@@ -145,7 +226,7 @@ async def test_the_exporter_source_reads_a_real_node_exporter(fleet: int) -> Non
 async def test_a_query_prometheus_refuses_is_the_reason(fleet: int) -> None:
     source = _source(f"http://127.0.0.1:{fleet}", selector='job=~"("', exporters="dcgm")
     try:
-        with pytest.raises(SourceError, match=r"^dcgm query: bad_data: .*"):
+        with pytest.raises(SourceError, match=r"^dcgm (identity )?query: bad_data: .*"):
             await source.poll()
     finally:
         await source.close()
