@@ -56,6 +56,7 @@ from console.model import (
     make_ref,
     normalize_ref,
     port_ref,
+    prometheus_name,
     ref_kind,
 )
 from console.store import Reading, Store, natural_sorted
@@ -150,6 +151,7 @@ __all__ = [
     "plain",
     "port_ref",
     "power_summary",
+    "prometheus_name",
     "pstate_name",
     "ref_kind",
     "short_reasons",

@@ -201,6 +201,31 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 """The metric vocabulary: one name and unit per quantity (plugins add theirs)."""
+
+PROMETHEUS_UNITS: dict[str, tuple[str, float]] = {
+    # vocabulary unit → (Prometheus unit suffix, factor to the base unit)
+    "%": ("percent", 1.0),
+    "W": ("watts", 1.0),
+    "J": ("joules", 1.0),
+    "°C": ("celsius", 1.0),
+    "MHz": ("hertz", 1e6),
+    "MiB": ("bytes", 1024.0 * 1024.0),
+    "B": ("bytes", 1.0),
+    "B/s": ("bytes_per_second", 1.0),
+}
+
+
+def prometheus_name(metric: str) -> tuple[str, float]:
+    """``gpu.mem_used`` → (``watchfloor_gpu_mem_used_bytes``, 1048576): the name the agent
+    exposes a metric under (before ``_total`` on counters), and the factor to base units."""
+    spec = METRICS.get(metric)
+    base = "watchfloor_" + "".join(c if c.isalnum() else "_" for c in metric)
+    suffix, factor = PROMETHEUS_UNITS.get(spec.unit if spec else "", ("", 1.0))
+    if suffix and not base.endswith(suffix):
+        base = f"{base}_{suffix}"
+    return base, factor
+
+
 COUNTER_METRICS: set[str] = {name for name, spec in METRICS.items() if spec.counter}
 """Counter metrics, kept as a set: the store checks every sample against it."""
 TIMED_METRICS: set[str] = {name for name, spec in METRICS.items() if spec.timed}

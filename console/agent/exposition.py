@@ -17,29 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from console import __version__
 from console.api import SourceStatus
-from console.model import METRICS, Entity, ref_kind
-
-UNITS: dict[str, tuple[str, float]] = {
-    # vocabulary unit → (Prometheus unit suffix, factor to the base unit)
-    "%": ("percent", 1.0),
-    "W": ("watts", 1.0),
-    "J": ("joules", 1.0),
-    "°C": ("celsius", 1.0),
-    "MHz": ("hertz", 1e6),
-    "MiB": ("bytes", 1024.0 * 1024.0),
-    "B": ("bytes", 1.0),
-    "B/s": ("bytes_per_second", 1.0),
-}
-
-
-def prometheus_name(metric: str) -> tuple[str, float]:
-    """``gpu.mem_used`` → (``watchfloor_gpu_mem_used_bytes``, 1048576)."""
-    spec = METRICS.get(metric)
-    base = "watchfloor_" + "".join(c if c.isalnum() else "_" for c in metric)
-    suffix, factor = UNITS.get(spec.unit if spec else "", ("", 1.0))
-    if suffix and not base.endswith(suffix):
-        base = f"{base}_{suffix}"
-    return base, factor
+from console.model import METRICS, Entity, prometheus_name, ref_kind
 
 
 def _labels(node: str, ref: str, uuid_of: dict[str, str]) -> dict[str, str]:

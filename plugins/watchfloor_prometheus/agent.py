@@ -11,31 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.api import ENTITY_KINDS, METRICS, make_ref, plain, ref_kind
+from console.api import ENTITY_KINDS, METRICS, make_ref, plain, prometheus_name, ref_kind
 from watchfloor_prometheus.exposition import Series
 from watchfloor_prometheus.mapping import Builder, Scope, node_namer, ref_part
-
-UNITS: dict[str, tuple[str, float]] = {
-    "%": ("percent", 1.0),
-    "W": ("watts", 1.0),
-    "J": ("joules", 1.0),
-    "°C": ("celsius", 1.0),
-    "MHz": ("hertz", 1e6),
-    "MiB": ("bytes", 1024.0 * 1024.0),
-    "B": ("bytes", 1.0),
-    "B/s": ("bytes_per_second", 1.0),
-}
-"""Vocabulary unit → (Prometheus unit suffix, factor to the base unit), as the agent writes."""
 
 
 def exposed_name(metric: str) -> tuple[str, float]:
     """The name the agent exposes ``metric`` under, and its factor from our unit."""
-    spec = METRICS[metric]
-    name = "watchfloor_" + "".join(c if c.isalnum() else "_" for c in metric)
-    suffix, factor = UNITS.get(spec.unit, ("", 1.0))
-    if suffix and not name.endswith(suffix):
-        name = f"{name}_{suffix}"
-    return (f"{name}_total" if spec.counter else name), factor
+    name, factor = prometheus_name(metric)
+    return (f"{name}_total" if METRICS[metric].counter else name), factor
 
 
 NAMES: dict[str, tuple[str, float]] = {

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.agent.exposition import prometheus_name, render_metrics
+from console.agent.exposition import render_metrics
 from console.api import METRICS, Batch, Entity, SourceError
 from console.cost import CostModel, power_summary
+from console.model import prometheus_name
 from console.store import Store
 from tests.conftest import FIXTURES
 from watchfloor_prometheus.agent import exposed_name
