@@ -1,0 +1,160 @@
+"""Key-to-pane latency of the real console at fleet size, on a pseudo-terminal.
+
+Starts ``watchfloor demo --nodes N`` on a 120x40 pty (as in tmux), waits for the
+first frame with data, then presses g, Esc, j, Esc, f, Esc, p, Esc, s, Esc in
+rounds while the data keeps refreshing, and times each key from the moment it is
+written to the moment its pane's title is drawn. Prints first frame, p50/p95 per
+key and overall, the CPU the console used (all its processes: a collector too)
+and their RSS.
+
+    python bench/keys.py --nodes 100 1000 4000 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from terminal import PtyProgram  # noqa: E402
+
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
+KEYS: list[tuple[str, bytes, bytes]] = [
+    ("g", b"g", b"Overview \xe2\x80\xba GPUs"),
+    ("Esc", b"\x1b", b"Nodes \xc3\x97 GPUs"),
+    ("j", b"j", b"Overview \xe2\x80\xba Jobs"),
+    ("Esc", b"\x1b", b"Nodes \xc3\x97 GPUs"),
+    ("f", b"f", b"Overview \xe2\x80\xba Fabric"),
+    ("Esc", b"\x1b", b"Nodes \xc3\x97 GPUs"),
+    ("p", b"p", b"Overview \xe2\x80\xba Power"),
+    ("Esc", b"\x1b", b"Nodes \xc3\x97 GPUs"),
+    ("s", b"s", b"Overview \xe2\x80\xba Security"),
+    ("Esc", b"\x1b", b"Nodes \xc3\x97 GPUs"),
+]
+"""(label, bytes to send, what the drawn pane shows)."""
+
+
+def visible_since(program: PtyProgram, mark: int) -> bytes:
+    """What the program wrote after ``mark`` bytes, without escape sequences."""
+    with program.changed:
+        new = program.bytes_written - mark
+        chunk = bytes(program.output[-new:]) if new > 0 else b""
+    return ANSI.sub(b"", chunk)
+
+
+def wait_after(program: PtyProgram, mark: int, needle: bytes, timeout: float) -> float | None:
+    """Seconds until ``needle`` is drawn after ``mark``, or None at the timeout."""
+    began = time.perf_counter()
+    deadline = began + timeout
+    while True:
+        if needle in visible_since(program, mark):
+            return time.perf_counter() - began
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return None
+        with program.changed:
+            program.changed.wait(min(left, 0.005))
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def rss_mb(processes: list[psutil.Process]) -> float:
+    total = 0
+    for process in processes:
+        try:
+            total += process.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total / 2**20
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def run(nodes: int, rounds: int, key_timeout: float, extra: list[str]) -> dict[str, object]:
+    argv = [sys.executable, "-m", "console.cli", "demo", "--nodes", str(nodes), *extra]
+    program = PtyProgram(argv)
+    result: dict[str, object] = {"nodes": nodes}
+    try:
+        # The first frame with data: a job row (jobs come only from a collection).
+        if wait_after(program, 0, b"RUNNING", 300) is None:
+            raise TimeoutError("no first frame with data in 300 s")
+        result["first_frame_s"] = round(time.perf_counter() - program.started, 2)
+        time.sleep(2.0)  # let the data refresh a couple of times before pressing keys
+        processes = tree(program.process.pid)
+        cpu_before, wall_before = cpu_seconds(processes), time.perf_counter()
+        times: dict[str, list[float]] = {}
+        missed = 0
+        for _ in range(rounds):
+            for label, key, needle in KEYS:
+                with program.changed:
+                    mark = program.bytes_written
+                program.send(key)
+                took = wait_after(program, mark, needle, key_timeout)
+                if took is None:
+                    missed += 1
+                    took = key_timeout
+                times.setdefault(label, []).append(took)
+                time.sleep(0.3)  # a person's pace; the data refreshes meanwhile
+        wall = time.perf_counter() - wall_before
+        processes = tree(program.process.pid)
+        result["cpu_percent"] = round(100 * (cpu_seconds(processes) - cpu_before) / wall, 1)
+        result["rss_mb"] = round(rss_mb(processes), 1)
+        every = [t for values in times.values() for t in values]
+        result["p50_ms"] = round(1000 * statistics.median(every), 1)
+        result["p95_ms"] = round(1000 * percentile(every, 0.95), 1)
+        result["max_ms"] = round(1000 * max(every), 1)
+        result["missed"] = missed
+        result["per_key_p50_ms"] = {
+            label: round(1000 * statistics.median(values), 1) for label, values in times.items()
+        }
+    except TimeoutError as exc:
+        result["error"] = str(exc)
+    finally:
+        program.stop()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, nargs="+", default=[100, 1000, 4000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--key-timeout", type=float, default=30.0)
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                        help="more flags for `watchfloor demo`")  # fmt: skip
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
+    for nodes in args.nodes:
+        result = run(nodes, args.rounds, args.key_timeout, args.extra)
+        print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
+    print(f"load {os.getloadavg()[0]:.2f} at end")
+
+
+if __name__ == "__main__":
+    main()
