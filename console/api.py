@@ -207,6 +207,9 @@ class Source(abc.ABC):
     """Seconds between polls."""
     timeout: float = 5.0
     """Seconds a poll may take before it is cancelled and counted as failed."""
+    mirror: bool = False
+    """Speaks for another console's store, sending only what changed (the collector's
+    relay): its entities stay until it removes them (``Batch.removed``), never expire."""
 
     @abc.abstractmethod
     async def poll(self) -> Batch:

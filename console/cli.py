@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, NoReturn
 from console import __version__
 
 if TYPE_CHECKING:
-    from console.api import Source
+    from console.api import Analyzer, Source
     from console.config import Config, WallConfig
     from console.engine import Engine
     from console.plugins import Registry
+    from console.runtime import DemoOptions
 
 EXIT_USAGE = 2
 
@@ -117,6 +118,12 @@ def make_parser() -> argparse.ArgumentParser:
     _common(viewer, demo=False)
     _wall_flags(viewer)
 
+    # Started by the console for its own collection (no help: not for people to type).
+    collector = commands.add_parser("collector")
+    collector.add_argument("--token-file", required=True, type=Path)
+    collector.add_argument("--agent-url", action="append", default=[])
+    _common(collector, demo=True)
+
     agent = commands.add_parser("agent", help="serve this node (or a simulated one) over HTTP")
     _common(agent, demo=False)
     agent.add_argument("--listen", default="127.0.0.1:9477", help="HOST:PORT (port 0: any free)")
@@ -144,10 +151,21 @@ def _runtime(
     args: argparse.Namespace, demo: bool, local: bool, agent_urls: tuple[str, ...] = ()
 ) -> tuple[Registry, Config, list[Source]]:
     """Registry, config and sources for this invocation."""
+    from console.runtime import build_sources
+
+    registry, config, options = _setup(args, demo, agent_urls)
+    sources = build_sources(config, registry, options, local=local)
+    return registry, config, sources
+
+
+def _setup(
+    args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()
+) -> tuple[Registry, Config, DemoOptions | None]:
+    """Registry, config and demo options for this invocation, every flag checked."""
     from console.analysis.policy import configure_security
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
-    from console.runtime import DemoOptions, build_sources, load_registry, read_config
+    from console.runtime import DemoOptions, load_registry, read_config
     from console.sim.scenarios import SCENARIOS
 
     registry = load_registry()
@@ -166,8 +184,7 @@ def _runtime(
         if args.nodes < 4:
             raise UsageError("--nodes must be at least 4")
         options = DemoOptions(args.scenario, args.seed, args.nodes, agent_urls)
-    sources = build_sources(config, registry, options, local=local)
-    return registry, config, sources
+    return registry, config, options
 
 
 def _collect(args: argparse.Namespace) -> tuple[Engine, Config]:
@@ -378,6 +395,41 @@ def cmd_viewer(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+def cmd_collector(args: argparse.Namespace) -> int:
+    """The console's own collector (started by the TUI): collects and relays until its
+    standard input closes."""
+    from console.collector.main import run_collector
+    from console.runtime import build_engine
+    from console.serve.source import read_token
+
+    try:
+        token = read_token(args.token_file)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"relay token: {exc}") from None
+    agent_urls = tuple(args.agent_url)
+    registry, _config, sources = _runtime(
+        args, demo=args.demo, local=not args.demo, agent_urls=agent_urls
+    )
+    run_collector(build_engine(sources, registry), token)
+    return 0
+
+
+def _collector_flags(
+    args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...]
+) -> list[str]:
+    """The flags that make a collector collect what this invocation asked for."""
+    flags = ["--scenario", args.scenario, "--seed", str(args.seed), "--nodes", str(args.nodes)]
+    if demo:
+        flags.append("--demo")
+    if args.config is not None:
+        flags += ["--config", str(args.config.resolve())]
+    if args.interval is not None:
+        flags += ["--interval", str(args.interval)]
+    for url in agent_urls:
+        flags += ["--agent-url", url]
+    return flags
+
+
 def cmd_tui(args: argparse.Namespace, demo: bool) -> int:
     """The interactive console (``demo --agents``: through real agents on loopback)."""
     if demo and getattr(args, "agents", False):
@@ -407,15 +459,49 @@ def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None)
     return args.theme or config.theme or ("wall" if wall is not None else None)
 
 
+IN_PROCESS_ENV = "WATCHFLOOR_IN_PROCESS"
+"""Set to 1 to collect on the UI's own event loop, as before the collector process
+(for debugging, and for the before/after figures of bench/keys.py)."""
+
+
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
+    """The console: a collector process collects, this one draws what it relays."""
+    if os.environ.get(IN_PROCESS_ENV) == "1":
+        registry, config, sources = _runtime(args, demo, local=not demo, agent_urls=agent_urls)
+        return _run_app(args, demo, agent_urls, registry, config, sources, None)
+    from console.collector.process import CollectorError, running_collector
+    from console.serve.source import RelaySource
+    from console.serve.wire import relayed_findings
+
+    registry, config, _options = _setup(args, demo, agent_urls)  # bad flags: refused here
+    wall_options(args, config)
+    try:
+        with running_collector(_collector_flags(args, demo, agent_urls)) as collector:
+            relay = RelaySource(
+                collector.url, collector.token, config.interval, timeout=30.0, own=True
+            )
+            return _run_app(args, demo, agent_urls, registry, config, [relay], [relayed_findings])
+    except CollectorError as exc:
+        raise UsageError(f"collector: {exc}") from None
+
+
+def _run_app(
+    args: argparse.Namespace,
+    demo: bool,
+    agent_urls: tuple[str, ...],
+    registry: Registry,
+    config: Config,
+    sources: list[Source],
+    analyzers: list[Analyzer] | None,
+) -> int:
     from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
-    registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
     wall = wall_options(args, config)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
+        analyzers=analyzers,
         themes=load_themes((user_theme_dir(),)),
         theme_name=theme_for(args, config, wall),
         interval=config.interval,
@@ -452,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "viewer":
             return cmd_viewer(args)
+        if args.command == "collector":
+            return cmd_collector(args)
         return cmd_tui(args, demo=args.demo)
     except (ConfigError, UsageError, AgentUsageError, ServeUsageError) as exc:
         _fail(str(exc))

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from console.api import Analyzer, Source, SourceDisabled, SourceError, SourceStatus
+from console.api import Analyzer, Batch, Source, SourceDisabled, SourceError, SourceStatus
 from console.batch_check import check_batch
 from console.model import Finding
-from console.store import Store
+from console.store import Changes, Store
 from console.text import plain
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ BLOCKED_MARGIN = 1.25
 poll that awaits is cancelled at the timeout; the margin keeps a photo finish out)."""
 EXPIRE_AFTER = 600.0
 """Entities not reported for this many seconds are dropped (memory stays flat)."""
+APPLY_SLICE = 5000
+"""A batch larger than this many entities or samples is merged in slices of this size,
+yielding to the event loop between them (a relay's 200,000 readings never freeze a
+console that merges them); whole checks still come first."""
 
 
 @dataclass
@@ -69,6 +73,9 @@ class Engine:
         """Analyzers that raised on their last run, with the reason."""
         self.after_analysis: Callable[[], None] | None = None
         """Called after each analysis run (the UI draws its first data frame at once)."""
+        self.cycle_hooks: list[Callable[[Changes], None]] = []
+        """Called after each analysis with what the cycle changed in the store (the
+        relay to the UI, a recorder): the one place a cycle's changes are known."""
 
     # -- status --------------------------------------------------------------
 
@@ -141,14 +148,33 @@ class Engine:
             return
         try:
             # Checked whole before any of it lands: a bad batch never half-merges.
-            self.store.apply(check_batch(batch), source.name, received=self.clock())
+            checked = check_batch(batch)
         except Exception as exc:  # malformed data from a plugin must not take us down
             self._failed(state, plain(f"bad data: {exc}", 300))
             return
+        await self._apply(checked, source)
         state.status, state.reason = "ok", ""
         state.last_ok = self.clock()
         state.failures = 0
         state.next_due = started + source.interval
+
+    async def _apply(self, batch: Batch, source: Source) -> None:
+        """Merge a checked batch, a large one in slices with the loop free between them."""
+        received = self.clock()
+        if source.mirror and batch.removed:
+            self.store.remove(batch.removed)
+        if len(batch.entities) <= APPLY_SLICE and len(batch.samples) <= APPLY_SLICE:
+            self.store.apply(batch, source.name, received=received)
+            return
+        for start in range(0, len(batch.entities), APPLY_SLICE):
+            part = Batch(entities=batch.entities[start : start + APPLY_SLICE], time=batch.time)
+            self.store.apply(part, source.name, received=received)
+            await asyncio.sleep(0)
+        for start in range(0, len(batch.samples), APPLY_SLICE):
+            part = Batch(samples=batch.samples[start : start + APPLY_SLICE], time=batch.time)
+            self.store.apply(part, source.name, received=received)
+            await asyncio.sleep(0)
+        self.store.apply(Batch(time=batch.time, meta=batch.meta), source.name, received)
 
     def _failed(self, state: _SourceState, reason: str) -> None:
         state.failures += 1
@@ -172,9 +198,19 @@ class Engine:
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: (order.get(f.severity, 3), f.ref))
         self.store.set_findings(findings)
+        self.end_cycle()
         if self.after_analysis is not None:
             self.after_analysis()
         return findings
+
+    def end_cycle(self) -> None:
+        """Hand what this cycle changed to the cycle hooks (and start counting anew)."""
+        changes = self.store.take_changes()
+        for hook in self.cycle_hooks:
+            try:
+                hook(changes)
+            except Exception as exc:  # a hook is a reader: it never stops collection
+                log.warning("cycle hook %r failed: %s", hook, exc)
 
     async def collect(self, cycles: int = 1, due_within: float | None = None) -> None:
         """Poll every source ``cycles`` times (all at once per cycle), then analyse.
@@ -206,7 +242,8 @@ class Engine:
             await self._analysis_due.wait()
             self._analysis_due.clear()
             self.analyse()
-            self.store.expire(self.clock() - EXPIRE_AFTER)
+            mirrors = frozenset(s.source.name for s in self._states if s.source.mirror)
+            self.store.expire(self.clock() - EXPIRE_AFTER, keep_sources=mirrors)
             await asyncio.sleep(min_gap)
 
     def start(self) -> None:

@@ -278,6 +278,9 @@ class Batch:
     """When the readings were taken (a simulator sets its own clock); now if ``None``."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Source-specific facts for headless output (the simulator's injected faults)."""
+    removed: list[str] = field(default_factory=list)
+    """Refs that are gone: only a source that mirrors another store (``Source.mirror``)
+    says so; the others' entities expire when they stop being reported."""
 
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")

@@ -21,6 +21,24 @@ TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What one engine cycle changed in the store: the one place a cycle's news is known
+    (the collector's relay sends it to the UI; a recorder may keep it)."""
+
+    entities: frozenset[str]
+    """Refs of entities added or changed (name, parent or attrs)."""
+    readings: frozenset[tuple[str, str]]
+    """``(ref, metric)`` keys that got a new reading."""
+    removed: frozenset[str]
+    """Refs of entities that are gone (their readings went with them)."""
+    findings: bool
+    """Whether the findings changed."""
+
+    def __bool__(self) -> bool:
+        return bool(self.entities or self.readings or self.removed or self.findings)
+
+
 @dataclass(slots=True)
 class Reading:
     """The newest reading of one metric."""
@@ -58,6 +76,10 @@ class Store:
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
+        self._changed_entities: set[str] = set()
+        self._changed_readings: set[tuple[str, str]] = set()
+        self._removed: set[str] = set()
+        self._findings_changed = False
 
     # -- writing -------------------------------------------------------------
 
@@ -86,6 +108,10 @@ class Store:
             entity = Entity(
                 entity.ref, entity.name, entity.parent or old.parent, {**old.attrs, **entity.attrs}
             )
+        if old != entity:
+            self._changed_entities.add(entity.ref)
+            if old is None:
+                self._removed.discard(entity.ref)  # gone and back within one cycle
         if old is not None and old.parent != entity.parent and old.parent is not None:
             self._children.get(old.parent, set()).discard(entity.ref)
         self.entities[entity.ref] = entity
@@ -103,6 +129,7 @@ class Store:
         key = (ref, metric)
         reading = self._latest.get(key)
         counter = metric in COUNTERS
+        self._changed_readings.add(key)
         if reading is None:
             reading = self._latest[key] = Reading(time, value)
             timed = metric in TIMED
@@ -116,18 +143,44 @@ class Store:
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
+        if findings != self.findings:
+            self._findings_changed = True
         self.findings = findings
         self.version += 1
 
-    def expire(self, before: float) -> list[str]:
-        """Forget entities not reported since ``before`` (wall clock) and their history.
+    def take_changes(self) -> Changes:
+        """What changed since the last call (the engine calls it once per cycle)."""
+        changes = Changes(
+            frozenset(self._changed_entities - self._removed),
+            frozenset(k for k in self._changed_readings if k[0] not in self._removed)
+            if self._removed
+            else frozenset(self._changed_readings),
+            frozenset(self._removed),
+            self._findings_changed,
+        )
+        self._changed_entities, self._changed_readings, self._removed = set(), set(), set()
+        self._findings_changed = False
+        return changes
+
+    def expire(self, before: float, keep_sources: frozenset[str] = frozenset()) -> list[str]:
+        """Forget entities not reported since ``before`` (wall clock) and their history,
+        except those of ``keep_sources`` (mirrors: they say themselves what is gone).
 
         This is what keeps memory flat when jobs and nodes come and go for days.
         """
-        gone = [ref for ref, seen in self.last_seen.items() if seen < before]
+        gone = [
+            ref for ref, seen in self.last_seen.items()
+            if seen < before and self.entity_source.get(ref) not in keep_sources
+        ]  # fmt: skip
+        return self.remove(gone)
+
+    def remove(self, refs: Iterable[str]) -> list[str]:
+        """Forget these entities (those known) and their history."""
+        gone = [ref for ref in refs if ref in self.entities]
         if not gone:
             return gone
         gone_set = set(gone)
+        self._removed |= gone_set
         for ref in gone:
             entity = self.entities.pop(ref)
             self._by_kind.get(entity.kind, {}).pop(ref, None)

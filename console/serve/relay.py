@@ -1,42 +1,49 @@
-"""The collector's relay: its store as one document, for the consoles it serves.
+"""The collector's relay: its store for the consoles it serves, as what changed.
 
 Bound to loopback on a free port and closed to anyone without the per-run token
-(compared in constant time), so only the viewers that ``serve`` starts read it.
-One encoding per store version serves every viewer.
+(compared in constant time), so only the viewers this collector serves read it.
+Each viewer names the cycle it has (``?epoch=..&since=..``) and gets what changed
+after it (``console.collector.delta``); one encoding per (cycle, since) serves
+every viewer at the same place.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from console.collector.delta import encode
+from console.collector.journal import Journal
 from console.engine import Engine
-from console.serve.wire import encode_fleet
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Relay:
-    """Encodes the engine's store on demand, once per store version."""
+    """Encodes the engine's store on demand: whole, or the changes after a cycle."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.journal = Journal()
+        """The numbered changes of the last cycles."""
+        engine.cycle_hooks.append(self.journal)
         self.requests = 0
         """Documents served (each viewer asks once per interval)."""
-        self._cache: dict[bool, tuple[int, bytes]] = {}
+        self._cache: tuple[tuple[object, ...], bytes] | None = None
 
-    def document(self, history: bool) -> bytes:
-        """The encoded store now (with the timed history when asked)."""
-        store = self.engine.store
-        cached = self._cache.get(history)
-        if cached is None or cached[0] != store.version:
-            body = json.dumps(encode_fleet(store, self.engine.statuses(), history),
-                              separators=(",", ":")).encode()  # fmt: skip
-            cached = self._cache[history] = (store.version, body)
-        return cached[1]
+    def document(self, history: bool, epoch: str | None = None, since: int | None = None) -> bytes:
+        """The encoded store now: what changed after cycle ``since`` of run ``epoch``,
+        or all of it (with the timed history when ``history``) when that is unknown."""
+        changes = self.journal.since(epoch, since)
+        seq = self.journal.seq
+        key = (seq, None if changes is None else since, history and changes is None)
+        if self._cache is None or self._cache[0] != key:
+            statuses = self.engine.statuses()
+            body = encode(self.engine.store, statuses, self.journal.epoch, seq, changes, history)
+            self._cache = (key, body)
+        return self._cache[1]
 
 
 def make_relay_app(relay: Relay, token: str) -> web.Application:
@@ -53,8 +60,14 @@ def make_relay_app(relay: Relay, token: str) -> web.Application:
 
     async def fleet(request: web.Request) -> web.Response:
         relay.requests += 1
-        body = relay.document(history=request.query.get("history") == "1")
-        return web.Response(body=body, content_type="application/json")
+        query = request.query
+        since = query.get("since", "")
+        body = relay.document(
+            history=query.get("history") == "1",
+            epoch=query.get("epoch"),
+            since=int(since) if since.isdigit() and len(since) < 19 else None,
+        )
+        return web.Response(body=body, content_type="application/x-ndjson")
 
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")

@@ -1,22 +1,24 @@
 """The ``console`` source: reads a collector's relay (``GET /v1/fleet``) over HTTP.
 
 It trusts the whole fleet from that endpoint (an agent source refuses refs of
-other nodes; a relay speaks for every node). Each reading is passed on once: a
-reading whose time did not move since the last poll is left out, so counters
-turn into the same rates here as in the collector, however often this polls.
+other nodes; a relay speaks for every node). The first read is the whole store;
+each later one names the cycle it has and gets only what changed after it
+(``console.collector.delta``), decoded a line at a time with the event loop free
+between lines, so the console that reads a large fleet answers its keys meanwhile.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 from pathlib import Path
 
 import aiohttp
 from yarl import URL
 
 from console.api import Batch, Source, SourceContext, SourceError
-from console.model import Sample
-from console.serve.wire import Fleet, RelayError, decode_fleet
+from console.collector.delta import Lines, decode_header, decode_line, split_lines
+from console.model import Finding
+from console.serve.wire import RelayError
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest relay document accepted (a 1,000-node fleet sends a few tens of MB)."""
@@ -26,49 +28,65 @@ class RelaySource(Source):
     """One collector's relay, one URL."""
 
     type = "console"
+    mirror = True
 
-    def __init__(self, url: str, token: str, interval: float, timeout: float = 3.0) -> None:
+    def __init__(
+        self, url: str, token: str, interval: float, timeout: float = 3.0, own: bool = False
+    ) -> None:
         self.url = url.rstrip("/")
         """Base URL of the relay."""
+        self.own = own
+        """The relay of this console's own collector, on this machine: its local entities
+        (NVML, host) are this machine's, so their processes may be acted on. A served
+        browser viewer reads a relay too, and is never told so."""
         self.name = "console"
         self.interval = interval
-        self.timeout = timeout + 1.0
+        self.timeout = timeout + 30.0  # the read is bounded below; decoding may take a while
         self.request_timeout = timeout
         self._headers = {"Authorization": f"Bearer {token}"}
         self._session: aiohttp.ClientSession | None = None
-        self._history_sent = False
-        self._last: dict[tuple[str, str], float] = {}
+        self._epoch: str | None = None
+        self._seq: int | None = None
+        self._findings: list[Finding] = []
+        self._local: set[str] = set()
 
     async def poll(self) -> Batch:
-        # The first answer carries the job series so far; later ones the news only.
-        fleet = await self._fetch(history=not self._history_sent)
-        self._history_sent = True
-        samples = []
-        last: dict[tuple[str, str], float] = {}
-        for ref, metric, value, time in fleet.readings:
-            key = (ref, metric)
-            newest = last.get(key, self._last.get(key))
-            if newest is not None and time <= newest:
-                last[key] = newest  # not moved since it was passed on
-                continue
-            last[key] = time
-            samples.append(Sample(ref, metric, value, time))
-        self._last = last  # what is no longer relayed is forgotten: memory stays flat
+        body = await self._fetch()
+        try:
+            lines = split_lines(body)
+            header = decode_header(next(lines, None))
+            found = Lines()
+            for line in lines:
+                decode_line(line, found)
+                await asyncio.sleep(0)  # a key press is answered between two lines
+        except RelayError as exc:
+            raise SourceError(f"bad relay document: {exc}") from None
+        if header.findings is not None:
+            self._findings = header.findings
+        if header.full:
+            self._local = set()
+        self._local = (self._local - set(header.removed)) | set(header.local)
+        self._epoch, self._seq = header.epoch, header.seq
         return Batch(
-            entities=fleet.entities,
-            samples=samples,
-            time=fleet.time,
+            entities=found.entities,
+            samples=found.samples,
+            time=header.time,
             meta={
-                "relay_findings": fleet.findings,
-                "relay_sources": fleet.statuses,
-                "capped_since": fleet.capped_since,
-            },
+                "relay_findings": self._findings,
+                "relay_sources": header.statuses,
+                "capped_since": header.capped_since,
+            }
+            | ({"relay_local": frozenset(self._local)} if self.own else {}),
+            removed=header.removed,
         )
 
-    async def _fetch(self, history: bool) -> Fleet:
+    async def _fetch(self) -> bytes:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-        url = URL(f"{self.url}/v1/fleet").with_query({"history": "1"} if history else {})
+        query = {"history": "1"}
+        if self._epoch is not None and self._seq is not None:
+            query |= {"epoch": self._epoch, "since": str(self._seq)}
+        url = URL(f"{self.url}/v1/fleet").with_query(query)
         try:
             timeout = aiohttp.ClientTimeout(total=self.request_timeout)
             async with self._session.get(url, headers=self._headers, timeout=timeout) as response:
@@ -89,14 +107,7 @@ class RelaySource(Source):
             raise SourceError(f"relay: {type(exc).__name__}: {exc}") from None
         if len(body) > MAX_BODY_BYTES:
             raise SourceError("relay document too large")
-        try:
-            document = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(f"bad JSON from the relay: {str(exc)[:120]}") from None
-        try:
-            return decode_fleet(document)
-        except RelayError as exc:
-            raise SourceError(f"bad relay document: {exc}") from None
+        return body
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,4 +1,5 @@
-"""The relay document: one console's whole store, read by the consoles it serves.
+"""The relay's checks and what a reading console makes of it (the format itself,
+version 2, is ``console.collector.delta``).
 
 ``watchfloor serve`` runs one collector and every browser viewer reads it through
 this document (``GET /v1/fleet``), so many viewers never multiply the polls on the
@@ -16,15 +17,12 @@ the collector has them.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 from console.api import SourceStatus
 from console.model import ENTITY_KINDS, METRICS, SEVERITIES, Entity, Finding, ref_kind
 from console.store import Store
 
-RELAY_VERSION = 1
-"""Version of this document; a reader refuses any other."""
 MAX_ITEMS = 500_000
 """Entities, refs with readings, or findings: at most this many each."""
 MAX_TEXT = 1024
@@ -38,48 +36,6 @@ class RelayError(ValueError):
 
 def _status_json(status: SourceStatus) -> dict[str, Any]:
     return {**status.to_json(), "last_ok": status.last_ok, "duration": status.duration}
-
-
-def encode_fleet(store: Store, statuses: list[SourceStatus], history: bool) -> dict[str, Any]:
-    """What the collector knows now (with the timed history when ``history``)."""
-    readings: dict[str, dict[str, list[float | None]]] = {}
-    timed: dict[str, dict[str, list[list[float | None]]]] = {}
-    for ref, metric, reading in store.readings():
-        value = reading.value
-        finite = value is None or math.isfinite(value)
-        readings.setdefault(ref, {})[metric] = [value if finite else None, reading.time]
-        if history and metric in TIMED_METRICS:
-            points = store.timed_history(ref, metric)
-            timed.setdefault(ref, {})[metric] = [
-                [t, v if v is None or math.isfinite(v) else None] for t, v in points
-            ]
-    capped = store.analysis_state.get("capped_since", {})
-    return {
-        "relay_version": RELAY_VERSION,
-        "time": store.time,
-        "entities": [
-            {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs}
-            for e in store.entities.values()
-        ],
-        "readings": readings,
-        "history": timed,
-        "findings": [f.to_json() for f in store.findings],
-        "sources": [_status_json(s) for s in statuses],
-        "capped_since": dict(capped) if isinstance(capped, dict) else {},
-    }
-
-
-@dataclass
-class Fleet:
-    """A checked relay document."""
-
-    time: float | None
-    entities: list[Entity]
-    readings: list[tuple[str, str, float | None, float]]
-    """``(ref, metric, raw value, time)``, history points first (oldest first)."""
-    findings: list[Finding]
-    statuses: list[SourceStatus]
-    capped_since: dict[str, float] = field(default_factory=dict)
 
 
 def _text(value: Any, what: str, empty: bool = False) -> str:
@@ -170,52 +126,6 @@ def _status(item: Any) -> SourceStatus:
         polls=polls,
         failures=failures,
         duration=_number(item.get("duration"), "source duration"),
-    )
-
-
-def _readings(document: dict[str, Any]) -> list[tuple[str, str, float | None, float]]:
-    found: list[tuple[str, str, float | None, float]] = []
-    history = _mapping(document.get("history", {}), "history")
-    for ref, metrics in history.items():
-        _ref(ref, "history ref")
-        for metric, points in _mapping(metrics, "history of one ref").items():
-            if metric not in TIMED_METRICS or not isinstance(points, list):
-                raise RelayError(f"history of {str(metric)[:80]} must be a list of timed points")
-            for point in points:
-                if not isinstance(point, list) or len(point) != 2:
-                    raise RelayError("each history point must be [time, value]")
-                time = _number(point[0], "point time", optional=False)
-                found.append((ref, metric, _number(point[1], "point value"), time or 0.0))
-    for ref, metrics in _mapping(document.get("readings"), "readings").items():
-        _ref(ref, "reading ref")
-        for metric, pair in _mapping(metrics, "readings of one ref").items():
-            _text(metric, "metric name")
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise RelayError(f"reading {metric[:80]} must be [value, time]")
-            time = _number(pair[1], "reading time", optional=False)
-            found.append((ref, metric, _number(pair[0], f"value of {metric[:80]}"), time or 0.0))
-    return found
-
-
-def decode_fleet(document: Any) -> Fleet:
-    """A checked :class:`Fleet`, or :class:`RelayError` saying what is wrong."""
-    if not isinstance(document, dict):
-        raise RelayError(f"expected a JSON object, got {type(document).__name__}")
-    version = document.get("relay_version")
-    if version != RELAY_VERSION:
-        raise RelayError(f"version mismatch: relay speaks {version!r}, this console "
-                         f"{RELAY_VERSION}")  # fmt: skip
-    capped = {
-        _ref(ref, "capped ref"): _number(since, "capped since", optional=False) or 0.0
-        for ref, since in _mapping(document.get("capped_since", {}), "capped_since").items()
-    }
-    return Fleet(
-        time=_number(document.get("time"), "time"),
-        entities=[_entity(item) for item in _list(document, "entities")],
-        readings=_readings(document),
-        findings=[_finding(item) for item in _list(document, "findings")],
-        statuses=[_status(item) for item in _list(document, "sources")],
-        capped_since=capped,
     )
 
 

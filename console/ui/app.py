@@ -11,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
+from console.collector.delta import LOCAL_SOURCE_TYPES
 from console.config import WallConfig
 from console.cost import CostModel
 from console.engine import Engine
@@ -35,9 +36,6 @@ from console.ui.overview import OverviewPane
 from console.ui.plugins_view import PluginsView
 from console.ui.screens import HelpScreen, ViewScreen
 from console.ui.wall import WallScreen, make_panes
-
-LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
-"""Source types that describe this machine: only their processes may be acted on."""
 
 TEXTUAL_ANSI_DEFAULTS = {"ansi-background": "ansi_default", "ansi-foreground": "ansi_default"}
 """Variables Textual's own CSS uses that its colour system leaves out for an ANSI theme
@@ -157,9 +155,12 @@ class WatchfloorApp(App[None]):
         return self._cost
 
     def is_local(self, ref: str) -> bool:
-        source = self.store.entity_source.get(ref)
+        source = self.store.entity_source.get(ref) or ""
+        relayed = self.store.source_meta.get(source, {}).get("relay_local")
+        if isinstance(relayed, frozenset):  # this console's own collector says which
+            return ref in relayed
         types = {s.name: s.type for s in self.engine.sources}
-        return types.get(source or "") in LOCAL_SOURCE_TYPES
+        return types.get(source) in LOCAL_SOURCE_TYPES
 
     def open(self, ref: str) -> None:
         """Push the view of ``ref``: the plugin pane for its kind, else a core view."""

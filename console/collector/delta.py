@@ -1,0 +1,247 @@
+"""The relay's wire format, version 2: the collector's store as what changed.
+
+One document is newline-delimited JSON, so a reader decodes it a line at a time
+and keeps its event loop free between lines (a 1,000-node fleet is 200,000
+readings):
+
+    {"relay_version": 2, "epoch": .., "seq": .., "full": .., "time": .., "sources": [..],
+     "findings": [..] (when they changed), "capped_since": {..}, "removed": [refs],
+     "local": [refs of this machine's own entities]}
+    {"entities": [{"ref": .., "name": .., "parent": .., "attrs": {..}}, ..]}
+    {"metric": "gpu.util", "refs": [..], "values": [..], "times": [..]}
+    {"history": "job.throughput", "ref": "job/4711", "points": [[time, value], ..]}
+
+A full document (``"full": true``) carries every entity and reading; a delta only
+those that changed after the reader's cycle (``?epoch=..&since=..``), readings as
+their newest value. Readings are raw (counters as counters), each with its time,
+so the reader turns counters into rates exactly as the collector did. Version 1
+(one JSON object of the whole store per read) is refused by name.
+
+Every line is checked field by field as in version 1: refs of known kinds,
+finite numbers, bounded strings and counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from console.api import SourceStatus
+from console.model import Entity, Finding, Sample
+from console.serve.wire import (
+    MAX_ITEMS,
+    TIMED_METRICS,
+    RelayError,
+    _entity,
+    _finding,
+    _mapping,
+    _number,
+    _ref,
+    _status,
+    _status_json,
+    _text,
+)
+from console.store import Changes, Store
+
+RELAY_VERSION = 2
+"""Version of this format; a reader refuses any other, naming both."""
+LINE_ITEMS = 4000
+"""Entities or readings per line: what a reader decodes between two looks at its keys."""
+LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
+"""Source types that describe the collector's own machine: only their processes may be
+acted on (the UI runs on that machine too)."""
+
+
+def _dumps(item: object) -> bytes:
+    return json.dumps(item, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def _entity_json(entity: Entity) -> dict[str, Any]:
+    return {"ref": entity.ref, "name": entity.name, "parent": entity.parent, "attrs": entity.attrs}
+
+
+def encode(
+    store: Store,
+    statuses: list[SourceStatus],
+    epoch: str,
+    seq: int,
+    changes: Changes | None,
+    history: bool,
+) -> bytes:
+    """The document for a reader: the whole store when ``changes`` is ``None``, else
+    only what ``changes`` names (with the timed history on a full one when asked)."""
+    full = changes is None
+    types = {status.name: status.type for status in statuses}
+    if changes is None:
+        refs = list(store.entities)
+        keys: Any = ((ref, metric) for ref, metric, _ in store.readings())
+    else:
+        refs = [ref for ref in changes.entities if ref in store.entities]
+        keys = changes.readings
+    capped = store.analysis_state.get("capped_since", {})
+    header: dict[str, Any] = {
+        "relay_version": RELAY_VERSION, "epoch": epoch, "seq": seq, "full": full,
+        "time": store.time, "sources": [_status_json(s) for s in statuses],
+        "capped_since": dict(capped) if isinstance(capped, dict) else {},
+        "removed": sorted(changes.removed) if changes is not None else [],
+        "local": [
+            ref for ref in refs
+            if types.get(store.entity_source.get(ref, "")) in LOCAL_SOURCE_TYPES
+        ],
+    }  # fmt: skip
+    if full or (changes is not None and changes.findings):
+        header["findings"] = [f.to_json() for f in store.findings]
+    lines = [_dumps(header)]
+    for start in range(0, len(refs), LINE_ITEMS):
+        chunk = refs[start : start + LINE_ITEMS]
+        lines.append(_dumps({"entities": [_entity_json(store.entities[ref]) for ref in chunk]}))
+    if full and history:  # before the readings: oldest first, as the store wants them
+        for ref, metric, _ in store.readings():
+            if metric in TIMED_METRICS:
+                points = [[t, _finite(v)] for t, v in store.timed_history(ref, metric)]
+                lines.append(_dumps({"history": metric, "ref": ref, "points": points}))
+    by_metric: dict[str, tuple[list[str], list[float | None], list[float]]] = {}
+    for ref, metric in keys:
+        reading = store.reading(ref, metric)
+        if reading is None:
+            continue
+        column = by_metric.get(metric)
+        if column is None:
+            column = by_metric[metric] = ([], [], [])
+        column[0].append(ref)
+        column[1].append(_finite(reading.value))
+        column[2].append(reading.time)
+    for metric, (column_refs, values, times) in by_metric.items():
+        for start in range(0, len(column_refs), LINE_ITEMS):
+            end = start + LINE_ITEMS
+            line = {"metric": metric, "refs": column_refs[start:end],
+                    "values": values[start:end], "times": times[start:end]}  # fmt: skip
+            lines.append(_dumps(line))
+    return b"\n".join(lines) + b"\n"
+
+
+@dataclass
+class Header:
+    """A checked first line."""
+
+    epoch: str
+    seq: int
+    full: bool
+    time: float | None
+    statuses: list[SourceStatus]
+    findings: list[Finding] | None
+    """``None``: unchanged since the reader's cycle."""
+    capped_since: dict[str, float]
+    removed: list[str]
+    local: list[str]
+
+
+@dataclass
+class Lines:
+    """What the lines after the header carry, accumulated line by line."""
+
+    entities: list[Entity] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    history_end: dict[tuple[str, str], float] = field(default_factory=dict)
+    """Newest history point per series: the reading that repeats it is left out."""
+
+
+def _items(item: dict[str, Any], key: str) -> list[Any]:
+    value = item.get(key, [])
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise RelayError(f"{key} must be a list of at most {MAX_ITEMS}")
+    return value
+
+
+def decode_header(document: Any) -> Header:
+    """The checked header, or :class:`RelayError` (a version other than 2 by name)."""
+    if not isinstance(document, dict):
+        raise RelayError(f"expected a JSON object, got {type(document).__name__}")
+    version = document.get("relay_version")
+    if version != RELAY_VERSION:
+        raise RelayError(
+            f"relay version {str(version)[:20]} refused: this console reads relay version "
+            f"{RELAY_VERSION} only (restart the collector with the same watchfloor)"
+        )
+    seq = document.get("seq")
+    if type(seq) is not int or seq < 0:
+        raise RelayError("seq must be a cycle number")
+    if type(document.get("full")) is not bool:
+        raise RelayError("full must be true or false")
+    findings = document.get("findings")
+    capped = {
+        _ref(ref, "capped ref"): _number(since, "capped since", optional=False) or 0.0
+        for ref, since in _mapping(document.get("capped_since", {}), "capped_since").items()
+    }
+    return Header(
+        epoch=_text(document.get("epoch"), "epoch"),
+        seq=seq,
+        full=document["full"],
+        time=_number(document.get("time"), "time"),
+        statuses=[_status(item) for item in _items(document, "sources")],
+        findings=None if findings is None else [_finding(i) for i in _items(document, "findings")],
+        capped_since=capped,
+        removed=[_ref(ref, "removed ref") for ref in _items(document, "removed")],
+        local=[_ref(ref, "local ref") for ref in _items(document, "local")],
+    )
+
+
+def _value(value: Any, metric: str) -> float | None:
+    # The hot path: tens of thousands a line.
+    if value is None:
+        return None
+    if type(value) is float and value - value == 0.0:
+        return value
+    return _number(value, f"value of {metric[:80]}")
+
+
+def decode_line(item: Any, into: Lines) -> None:
+    """Check one line after the header and add what it carries to ``into``."""
+    if not isinstance(item, dict):
+        raise RelayError("each line must be a JSON object")
+    if "metric" in item:
+        metric = _text(item["metric"], "metric name")
+        refs, values, times = _items(item, "refs"), _items(item, "values"), _items(item, "times")
+        if not len(refs) == len(values) == len(times):
+            raise RelayError(f"readings of {metric[:80]}: refs, values and times differ in length")
+        samples, history_end = into.samples, into.history_end
+        for ref, value, time in zip(refs, values, times, strict=True):
+            if type(ref) is not str or not 0 < ref.find("/") < len(ref) - 1:
+                _ref(ref, "reading ref")
+            if type(time) is not float or time - time != 0.0:
+                time = _number(time, "reading time", optional=False)
+            if history_end and time <= history_end.get((ref, metric), -math.inf):
+                continue
+            samples.append(Sample(ref, metric, _value(value, metric), time))
+    elif "entities" in item:
+        into.entities += [_entity(entity) for entity in _items(item, "entities")]
+    elif "history" in item:
+        metric = item["history"]
+        if metric not in TIMED_METRICS:
+            raise RelayError(f"history of {str(metric)[:80]} must be of a timed metric")
+        ref = _ref(item.get("ref"), "history ref")
+        for point in _items(item, "points"):
+            if not isinstance(point, list) or len(point) != 2:
+                raise RelayError("each history point must be [time, value]")
+            time = _number(point[0], "point time", optional=False) or 0.0
+            into.samples.append(Sample(ref, metric, _number(point[1], "point value"), time))
+            into.history_end[(ref, metric)] = time
+    else:
+        raise RelayError(f"unknown line with keys {sorted(item)[:5]}")
+
+
+def split_lines(body: bytes) -> Iterator[Any]:
+    """Each line of a document, parsed (``RelayError`` on one that is not JSON)."""
+    for line in body.split(b"\n"):
+        if line:
+            try:
+                yield json.loads(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise RelayError(f"bad JSON from the relay: {str(exc)[:120]}") from None

@@ -1,0 +1,63 @@
+"""The collector process: sources, store merging and analysis, served to one UI.
+
+Started by :mod:`console.collector.process` (``watchfloor collector``, a command for
+the console itself, not for people). It serves its relay on a free loopback port,
+closed by the token in the file it is given, prints ``relay <url>`` once listening,
+and runs until its standard input closes (the console that started it is gone, by
+``q`` or a crash) or it gets SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+
+from aiohttp import web
+
+from console.agent.server import make_runner
+from console.engine import Engine
+from console.serve.relay import Relay, make_relay_app
+
+READY_PREFIX = "relay "
+"""How the collector's one line on standard output begins."""
+
+
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    def watch() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(4096):
+                pass
+        loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+async def collect_and_relay(engine: Engine, token: str) -> None:
+    """Relay ``engine``'s store on loopback until told to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    _stop_when_stdin_closes(loop, stop)
+    relay = Relay(engine)
+    runner = make_runner(make_relay_app(relay, token))
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        engine.start()
+        print(f"{READY_PREFIX}http://127.0.0.1:{port}", flush=True)
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await runner.cleanup()
+        await engine.stop()
+
+
+def run_collector(engine: Engine, token: str) -> None:
+    """``watchfloor collector``: blocks until stopped."""
+    asyncio.run(collect_and_relay(engine, token))
