@@ -74,7 +74,7 @@ class Store:
         self._latest: dict[tuple[str, str], Reading] = {}
         self._history: dict[tuple[str, str], Ring] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
-        self._sorted_kind: dict[str, list[Entity]] = {}
+        self._sorted_kind: dict[str, list[str]] = {}
         self._children: dict[str, set[str]] = {}
         self._changed_entities: set[str] = set()
         self._changed_readings: set[tuple[str, str]] = set()
@@ -108,7 +108,7 @@ class Store:
             entity = Entity(
                 entity.ref, entity.name, entity.parent or old.parent, {**old.attrs, **entity.attrs}
             )
-        if old != entity:
+        if old is entity or old != entity:  # the same object again may have changed inside
             self._changed_entities.add(entity.ref)
             if old is None:
                 self._removed.discard(entity.ref)  # gone and back within one cycle
@@ -204,11 +204,12 @@ class Store:
 
     def of_kind(self, kind: str) -> list[Entity]:
         """All entities of one kind, sorted by ref (the sort is cached until the set changes)."""
+        same_kind = self._by_kind.get(kind, {})
         ordered = self._sorted_kind.get(kind)
         if ordered is None:
-            entities = self._by_kind.get(kind, {}).values()
-            ordered = self._sorted_kind[kind] = sorted(entities, key=lambda e: _natural(e.ref))
-        return list(ordered)
+            ordered = self._sorted_kind[kind] = sorted(same_kind, key=_natural)
+        # The order is cached, the entities are not: a source may report a new object.
+        return [same_kind[ref] for ref in ordered]
 
     def count(self, kind: str) -> int:
         """How many entities of one kind are known."""

@@ -292,7 +292,12 @@ class Simulation:
                 samples += self._port_samples(port, tx, rx, oversubscribed, cnp, rng)
             if group in self._gpus:
                 samples += self._node_samples(group, congested_jobs, now, rng)
-            parts.groups[group] = (self._entities[group], samples)
+            # Copies: the simulator changes its own entities in place between ticks, and
+            # the store tells a changed entity from an unchanged one by comparing them.
+            entities = [
+                Entity(e.ref, e.name, e.parent, dict(e.attrs)) for e in self._entities[group]
+            ]
+            parts.groups[group] = (entities, samples)
         if with_jobs:
             rng = random.Random(f"{self.seed}:{tick}:jobs")
             for job in self.jobs:

@@ -16,7 +16,10 @@ from console.headless import snapshot_document
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.serve.relay import Relay, make_relay_app
 from console.serve.source import RelaySource
-from console.serve.wire import RelayError, decode_fleet, expand_relayed, relayed_findings
+from console.collector.delta import Lines, decode_header, decode_line
+from console.collector.journal import KEEP_CYCLES
+from console.model import Batch, Entity
+from console.serve.wire import RelayError, expand_relayed, relayed_findings
 from console.store import Store
 from tests.integration.agents import serving
 
@@ -80,22 +83,97 @@ async def test_the_relay_wants_its_token() -> None:
 
 
 def test_a_relay_document_is_checked_field_by_field() -> None:
-    good: dict[str, Any] = {
-        "relay_version": 1, "time": 5.0, "sources": [], "findings": [], "history": {},
-        "entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1", "attrs": {}}],
-        "readings": {"gpu/n1/0": {"gpu.util": [50, 5.0]}},
+    header: dict[str, Any] = {
+        "relay_version": 2, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
+        "sources": [], "findings": [], "removed": [], "local": [],
     }  # fmt: skip
-    assert decode_fleet(good).readings == [("gpu/n1/0", "gpu.util", 50.0, 5.0)]
-    bad = [
-        ({"relay_version": 2}, "version mismatch"),
-        ({"entities": [{"ref": "thing/x", "name": "x"}]}, "is not a ref"),
-        ({"readings": {"gpu/n1/0": {"gpu.util": [float("nan"), 1.0]}}}, "finite number"),
-        ({"readings": {"gpu/n1/0": {"gpu.util": [True, 1.0]}}}, "finite number"),
+    entities = {"entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1"}]}
+    readings = {"metric": "gpu.util", "refs": ["gpu/n1/0"], "values": [50], "times": [5.0]}
+    assert decode_header(header).seq == 3
+    found = Lines()
+    decode_line(entities, found)
+    decode_line(readings, found)
+    assert [e.ref for e in found.entities] == ["gpu/n1/0"]
+    assert [(s.ref, s.metric, s.value, s.time) for s in found.samples] == [
+        ("gpu/n1/0", "gpu.util", 50.0, 5.0)
+    ]
+    bad_headers = [
+        ({"relay_version": 1}, "relay version 1 refused: this console reads relay version 2"),
+        ({"seq": -1}, "cycle number"),
         ({"findings": [{"ref": "job/1", "kind": "x", "severity": "fatal", "title": ""}]},
          "severity"),
         ({"sources": [{"name": "a", "type": "b", "status": "weird"}]}, "unknown source status"),
-        ({"history": {"job/1": {"gpu.util": [[1.0, 2.0]]}}}, "timed points"),
+        ({"removed": ["thing/x"]}, "is not a ref"),
     ]  # fmt: skip
-    for change, message in bad:
+    for change, message in bad_headers:
         with pytest.raises(RelayError, match=message):
-            decode_fleet({**good, **change})
+            decode_header({**header, **change})
+    bad_lines = [
+        ({"entities": [{"ref": "thing/x", "name": "x"}]}, "is not a ref"),
+        ({**readings, "values": [float("nan")]}, "finite number"),
+        ({**readings, "values": [True]}, "finite number"),
+        ({**readings, "values": [1.0, 2.0]}, "differ in length"),
+        ({**readings, "times": ["now"]}, "finite number"),
+        ({"history": "gpu.util", "ref": "job/1", "points": [[1.0, 2.0]]}, "timed metric"),
+        ({"surprise": 1}, "unknown line"),
+    ]  # fmt: skip
+    for line, message in bad_lines:
+        with pytest.raises(RelayError, match=message):
+            decode_line(line, Lines())
+
+
+async def test_deltas_leave_a_viewer_where_a_full_read_would() -> None:
+    """A viewer that read the whole store once and then only what changed (entities
+    gone included) holds what a viewer reading the whole store now holds, and each
+    delta is a fraction of the whole."""
+    source_engine = collector()
+    await source_engine.collect(2)
+    ghost = Entity("node/ghost", "ghost", attrs={"role": "compute"})
+    source_engine.store.apply(Batch(entities=[ghost]), "elsewhere", received=0.0)
+    relay = Relay(source_engine)
+    async with serving(make_relay_app(relay, TOKEN)) as url:
+        follower = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        await follower.collect(1)
+        assert "node/ghost" in follower.store.entities
+        full_size = len(relay.document(history=False))
+        for cycle in range(4):
+            await source_engine.collect(1)
+            if cycle == 1:  # a node leaves the collector's store (expiry does this)
+                source_engine.store.remove(["node/ghost"])
+                source_engine.end_cycle()
+            await follower.collect(1)
+            delta = relay.document(False, relay.journal.epoch, relay.journal.seq - 1)
+            assert len(delta) < full_size
+        late = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        await late.collect(1)
+        assert "node/ghost" not in follower.store.entities
+        statuses = expand_relayed(follower.statuses(), follower.store)
+        assert comparable(follower, statuses) == comparable(source_engine, source_engine.statuses())
+        for ref, metric, reading in late.store.readings():
+            mine = follower.store.reading(ref, metric)
+            assert mine is not None and (mine.value, mine.time) == (reading.value, reading.time)
+        assert set(follower.store.entities) == set(late.store.entities)
+        assert follower.store.entities == late.store.entities
+        assert follower.store.findings == late.store.findings == source_engine.store.findings
+        await follower.stop()
+        await late.stop()
+    await source_engine.stop()
+
+
+async def test_a_reader_from_another_run_or_too_far_behind_reads_it_all() -> None:
+    engine = collector()
+    relay = Relay(engine)
+    await engine.collect(1)
+    whole = relay.document(history=False)
+    assert relay.document(False, "another-run", relay.journal.seq) == whole
+    seq = relay.journal.seq
+    for _ in range(KEEP_CYCLES + 1):
+        engine.analyse()
+        engine.store.remove(["job/4711"])  # something changes each cycle
+        engine.store.apply(Batch(entities=[engine.store.entities["node/node01"]]), "x", 0.0)
+    assert b'"full":true' in relay.document(False, relay.journal.epoch, seq).split(b"\n")[0]
+    assert (
+        b'"full":false'
+        in relay.document(False, relay.journal.epoch, relay.journal.seq - 1).split(b"\n")[0]
+    )
+    await engine.stop()
