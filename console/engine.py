@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from console.api import Analyzer, Batch, Source, SourceDisabled, SourceError, SourceStatus
 from console.batch_check import check_batch
+from console.collector.gate import INPUT_GATE
 from console.model import Finding
 from console.store import Changes, Store
 from console.text import plain
@@ -34,8 +35,8 @@ EXPIRE_AFTER = 600.0
 """Entities not reported for this many seconds are dropped (memory stays flat)."""
 APPLY_SLICE = 5000
 """A batch larger than this many entities or samples is merged in slices of this size,
-yielding to the event loop between them (a relay's 200,000 readings never freeze a
-console that merges them); whole checks still come first."""
+yielding to the event loop (and to a key just pressed) between them: a relay's 200,000
+readings never freeze the console that merges them. Whole checks still come first."""
 
 
 @dataclass
@@ -147,8 +148,9 @@ class Engine:
             )
             return
         try:
-            # Checked whole before any of it lands: a bad batch never half-merges.
-            checked = check_batch(batch)
+            # Checked whole before any of it lands: a bad batch never half-merges. A
+            # mirror's decoder checked every field already, line by line.
+            checked = batch if source.mirror and isinstance(batch, Batch) else check_batch(batch)
         except Exception as exc:  # malformed data from a plugin must not take us down
             self._failed(state, plain(f"bad data: {exc}", 300))
             return
@@ -169,11 +171,11 @@ class Engine:
         for start in range(0, len(batch.entities), APPLY_SLICE):
             part = Batch(entities=batch.entities[start : start + APPLY_SLICE], time=batch.time)
             self.store.apply(part, source.name, received=received)
-            await asyncio.sleep(0)
+            await INPUT_GATE.wait()
         for start in range(0, len(batch.samples), APPLY_SLICE):
             part = Batch(samples=batch.samples[start : start + APPLY_SLICE], time=batch.time)
             self.store.apply(part, source.name, received=received)
-            await asyncio.sleep(0)
+            await INPUT_GATE.wait()
         self.store.apply(Batch(time=batch.time, meta=batch.meta), source.name, received)
 
     def _failed(self, state: _SourceState, reason: str) -> None:
@@ -205,6 +207,9 @@ class Engine:
 
     def end_cycle(self) -> None:
         """Hand what this cycle changed to the cycle hooks (and start counting anew)."""
+        if not self.cycle_hooks:
+            self.store.forget_changes()  # nobody reads them (a UI mirroring its collector)
+            return
         changes = self.store.take_changes()
         for hook in self.cycle_hooks:
             try:

@@ -162,6 +162,13 @@ class Store:
         self._findings_changed = False
         return changes
 
+    def forget_changes(self) -> None:
+        """Drop what changed since the last :meth:`take_changes` (nobody wants it)."""
+        self._changed_entities.clear()
+        self._changed_readings.clear()
+        self._removed.clear()
+        self._findings_changed = False
+
     def expire(self, before: float, keep_sources: frozenset[str] = frozenset()) -> list[str]:
         """Forget entities not reported since ``before`` (wall clock) and their history,
         except those of ``keep_sources`` (mirrors: they say themselves what is gone).

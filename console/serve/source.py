@@ -9,7 +9,6 @@ between lines, so the console that reads a large fleet answers its keys meanwhil
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +16,7 @@ from yarl import URL
 
 from console.api import Batch, Source, SourceContext, SourceError
 from console.collector.delta import Lines, decode_header, decode_line, split_lines
+from console.collector.gate import INPUT_GATE
 from console.model import Finding
 from console.serve.wire import RelayError
 
@@ -58,7 +58,7 @@ class RelaySource(Source):
             found = Lines()
             for line in lines:
                 decode_line(line, found)
-                await asyncio.sleep(0)  # a key press is answered between two lines
+                await INPUT_GATE.wait()  # a key press is answered between two lines
         except RelayError as exc:
             raise SourceError(f"bad relay document: {exc}") from None
         if header.findings is not None:
@@ -96,7 +96,14 @@ class RelaySource(Source):
                     raise SourceError(f"HTTP {response.status} from the relay")
                 if (response.content_length or 0) > MAX_BODY_BYTES:
                     raise SourceError("relay document too large")
-                body = await response.content.read(MAX_BODY_BYTES + 1)
+                # read(n) answers with what has arrived so far: read on to the end.
+                parts, size = [], 0
+                while chunk := await response.content.read(1 << 20):
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_BODY_BYTES:
+                        raise SourceError("relay document too large")
+                body = b"".join(parts)
         except SourceError:
             raise
         except aiohttp.ClientConnectorError as exc:
@@ -105,8 +112,6 @@ class RelaySource(Source):
             raise SourceError(f"relay timeout after {self.request_timeout:g}s") from None
         except aiohttp.ClientError as exc:
             raise SourceError(f"relay: {type(exc).__name__}: {exc}") from None
-        if len(body) > MAX_BODY_BYTES:
-            raise SourceError("relay document too large")
         return body
 
     async def close(self) -> None:

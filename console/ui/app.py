@@ -7,11 +7,13 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.collector.delta import LOCAL_SOURCE_TYPES
+from console.collector.gate import INPUT_GATE
 from console.config import WallConfig
 from console.cost import CostModel
 from console.engine import Engine
@@ -33,6 +35,7 @@ from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
 from console.ui.guard import PaneHealth, make_pane
 from console.ui.overview import OverviewPane
+from console.ui.pauses import QuietCollector
 from console.ui.plugins_view import PluginsView
 from console.ui.screens import HelpScreen, ViewScreen
 from console.ui.wall import WallScreen, make_panes
@@ -132,6 +135,7 @@ class WatchfloorApp(App[None]):
         chosen, self.notices = resolve_theme(theme_name, themes)
         self.notices += variable_problems
         self.theme = chosen
+        self._collector = QuietCollector()
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
         if wall is not None:
@@ -242,6 +246,11 @@ class WatchfloorApp(App[None]):
         self.theme_variables = variables
         return variables
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            INPUT_GATE.touch()  # merging the collector's news waits: the key goes first
+        await super().on_event(event)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.wall is None or action not in WALL_REFUSED
 
@@ -286,6 +295,7 @@ class WatchfloorApp(App[None]):
         self.call_later(self._tick)
 
     def _tick(self) -> None:
+        self._collector.tick()
         screen = self.screen
         if isinstance(screen, ViewScreen | WallScreen):
             screen.redraw()

@@ -85,7 +85,9 @@ class OverviewPane(PaneBase):
             self._focused = True
             findings.focus()
         self.query_one("#empty-hint").display = self.context.store.count("node") == 0
-        self.query_one("#nodes", EntityTable).sync(self._node_rows())
+        nodes = self.query_one("#nodes", EntityTable)
+        shown = nodes.size.height - 1 if nodes.size.height else len(self.context.store.entities)
+        nodes.sync_keys(self._node_order(shown), self._node_row)
         self.query_one("#findings", EntityTable).sync(self._finding_rows())
         self.query_one("#jobs", EntityTable).sync(self._job_rows())
         self.query_one("#sources", EntityTable).sync(self._source_rows())
@@ -94,29 +96,47 @@ class OverviewPane(PaneBase):
         if panel.border_title != title:  # setting it, even unchanged, repaints the panel
             panel.border_title = title
 
-    def _node_rows(self) -> Iterable[tuple[str, list[Text]]]:
+    def _node_order(self, shown: int) -> list[str]:
+        """Nodes in name order while all ``shown`` rows fit; when they do not (a thousand
+        nodes), those with findings first, most severe first: the rows in view are the
+        ones that need attention."""
         store = self.context.store
-        for node in store.of_kind("node"):
-            gpus = store.children(node.ref, "gpu")
-            utils = [store.value(g.ref, "gpu.util") for g in gpus]
-            known = [u for u in utils if u is not None]
-            temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
-            power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
-            hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
-            heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
-            yield (
-                node.ref,
-                [
-                    cell(node.name, limit=20),
-                    heat,
-                    cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
-                    cell(
-                        fmt(max(temps), "°") if temps else "n/a",
-                        style=role_style(self, "gpu-hot") if hot else "",
-                    ),
-                    cell(fmt(sum(power) / 1000, " kW", 1) if power else "n/a"),
-                ],
-            )
+        nodes = [node.ref for node in store.of_kind("node")]
+        if len(nodes) <= shown:
+            return nodes
+        worst: dict[str, int] = {}
+        rank = {"critical": 0, "warning": 1, "info": 2}
+        for finding in store.findings:
+            for ref in (finding.ref, *finding.related):
+                parts = ref.split("/")
+                if parts[0] in ("node", "gpu", "port") and len(parts) > 1:
+                    node = f"node/{parts[1]}"
+                    worst[node] = min(worst.get(node, 9), rank.get(finding.severity, 3))
+        return sorted(nodes, key=lambda ref: worst.get(ref, 9))  # stable: name order within
+
+    def _node_row(self, ref: str) -> list[Text]:
+        """One node's row (built only for the rows in view)."""
+        store = self.context.store
+        node = store.get(ref)
+        if node is None:
+            return [cell(ref[5:])]
+        gpus = store.children(node.ref, "gpu")
+        utils = [store.value(g.ref, "gpu.util") for g in gpus]
+        known = [u for u in utils if u is not None]
+        temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
+        power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
+        hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
+        heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
+        return [
+            cell(node.name, limit=20),
+            heat,
+            cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
+            cell(
+                fmt(max(temps), "°") if temps else "n/a",
+                style=role_style(self, "gpu-hot") if hot else "",
+            ),
+            cell(fmt(sum(power) / 1000, " kW", 1) if power else "n/a"),
+        ]
 
     def _finding_rows(self) -> Iterable[tuple[str, list[Text]]]:
         seen: set[str] = set()
