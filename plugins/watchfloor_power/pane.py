@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +11,7 @@ from textual.widgets import Static
 
 from console.api import (
     BUDGETS,
+    Entity,
     EntityTable,
     PaneBase,
     PaneContext,
@@ -23,6 +25,8 @@ from console.api import (
 )
 
 SPARK_WIDTH = 16
+NodeDraw = tuple[float, float, float, float, str, list[Entity]]
+"""A node's draw, limit, energy today, host power, ref and GPUs."""
 HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
 """RAPL counters (their rates are the host's CPU and DRAM watts)."""
 MAX_LISTED = 6
@@ -101,12 +105,13 @@ class PowerView(PaneBase):
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
             text.append(f"{len(capped)} GPUs ({shown})", style=role_style(self, "gpu-hot"))
         self.query_one("#summary", Static).update(text)
-        self.query_one(EntityTable).sync(self._rows())
+        builders = dict(self._rows())  # order and totals for all; cells for the rows in view
+        self.query_one(EntityTable).sync_keys(list(builders), lambda key: builders[key]())
 
-    def _rows(self) -> Iterable[tuple[str, list[Text]]]:
+    def _rows(self) -> Iterable[tuple[str, Callable[[], list[Text]]]]:
         """Racks by draw, each followed by its nodes by draw (unless folded)."""
-        store, model = self.context.store, self.context.cost
-        racks: dict[str, list[tuple[float, float, float, float, str, list[float]]]] = {}
+        store = self.context.store
+        racks: dict[str, list[NodeDraw]] = {}
         for node in store.of_kind("node"):
             gpus = store.children(node.ref, "gpu")
             if not gpus:
@@ -117,11 +122,8 @@ class PowerView(PaneBase):
             host = sum(
                 store.value(node.ref, m) or 0.0 for m in ("node.cpu_energy", "node.dram_energy")
             )
-            histories = [store.history(g.ref, "gpu.power")[-SPARK_WIDTH:] for g in gpus]
-            width = min((len(h) for h in histories), default=0)
-            trend = [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
             rack = str(node.attrs.get("rack") or "no rack")
-            racks.setdefault(rack, []).append((draw, limit, today, host, node.ref, trend))
+            racks.setdefault(rack, []).append((draw, limit, today, host, node.ref, gpus))
         now = store.time or 0.0
         for rack in sorted(racks, key=lambda r: (-sum(n[0] for n in racks[r]), r)):
             nodes = sorted(racks[rack], key=lambda n: (-n[0], n[4]))
@@ -136,36 +138,50 @@ class PowerView(PaneBase):
                 if budget
                 else fmt((limit - draw) / 1000, " kW", 2)
             )
-            yield key, [
-                cell(f"{mark} {rack}", style="bold"),
-                cell(fmt(draw / 1000, " kW", 2), style=alarm),
-                cell(f"{draw / limit:.0%}" if limit else "n/a"),
-                cell(room),
-                cell(fmt(host_total, " W") if (host_total := sum(n[3] for n in nodes)) else "n/a"),
-                cell(fmt(sum(n[2] for n in nodes), " kWh", 3)),
-                cell(f"{model.energy_cost_per_hour(draw, now):,.2f}"),
-                cell(""),
-            ]  # fmt: skip
+            yield key, partial(self._rack_cells, f"{mark} {rack}", nodes, alarm, room, now)
             if key in self._folded:
                 continue
-            for node_draw, node_limit, today, host, ref, trend in nodes:
-                name = ref.removeprefix("node/")
-                share = node_draw / node_limit if node_limit else None
-                yield (
-                    ref,
-                    [
-                        cell(f"   {name}", limit=28),
-                        cell(fmt(node_draw / 1000, " kW", 2)),
-                        cell("n/a" if share is None else f"{share:.0%}"),
-                        cell(
-                            fmt((node_limit - node_draw) / 1000, " kW", 2) if node_limit else "n/a"
-                        ),
-                        cell(fmt(host, " W") if host else "n/a"),
-                        cell(fmt(today, " kWh", 3)),
-                        cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
-                        cell(spark(trend, SPARK_WIDTH)),
-                    ],
-                )
+            for node_draw, node_limit, today, host, ref, gpus in nodes:
+                yield ref, partial(self._node_cells, node_draw, node_limit, today, host, ref,
+                                   gpus, now)  # fmt: skip
+
+    def _rack_cells(
+        self, label: str, nodes: list[NodeDraw], alarm: str, room: str, now: float
+    ) -> list[Text]:
+        draw, limit = sum(n[0] for n in nodes), sum(n[1] for n in nodes)
+        host_total = sum(n[3] for n in nodes)
+        return [
+            cell(label, style="bold"),
+            cell(fmt(draw / 1000, " kW", 2), style=alarm),
+            cell(f"{draw / limit:.0%}" if limit else "n/a"),
+            cell(room),
+            cell(fmt(host_total, " W") if host_total else "n/a"),
+            cell(fmt(sum(n[2] for n in nodes), " kWh", 3)),
+            cell(f"{self.context.cost.energy_cost_per_hour(draw, now):,.2f}"),
+            cell(""),
+        ]
+
+    def _node_cells(
+        self, node_draw: float, node_limit: float, today: float, host: float, ref: str,
+        gpus: list[Entity], now: float,
+    ) -> list[Text]:  # fmt: skip
+        """One node's row: built only when in view (its trend reads every GPU's history)."""
+        store, model = self.context.store, self.context.cost
+        histories = [store.history(g.ref, "gpu.power")[-SPARK_WIDTH:] for g in gpus]
+        width = min((len(h) for h in histories), default=0)
+        trend = [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
+        name = ref.removeprefix("node/")
+        share = node_draw / node_limit if node_limit else None
+        return [
+            cell(f"   {name}", limit=28),
+            cell(fmt(node_draw / 1000, " kW", 2)),
+            cell("n/a" if share is None else f"{share:.0%}"),
+            cell(fmt((node_limit - node_draw) / 1000, " kW", 2) if node_limit else "n/a"),
+            cell(fmt(host, " W") if host else "n/a"),
+            cell(fmt(today, " kWh", 3)),
+            cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
+            cell(spark(trend, SPARK_WIDTH)),
+        ]
 
 
 def create_power_pane(context: PaneContext, ref: str | None) -> PaneBase:
