@@ -86,7 +86,9 @@ class OverviewPane(PaneBase):
             findings.focus()
         self.query_one("#empty-hint").display = self.context.store.count("node") == 0
         nodes = self.query_one("#nodes", EntityTable)
-        shown = nodes.size.height - 1 if nodes.size.height else len(self.context.store.entities)
+        # The panel has half the screen under the header, breadcrumbs and footer; its
+        # own size is not known yet at the first draw.
+        shown = (self.app.size.height - 3) // 2 - 3  # its border and the table's header
         nodes.sync_keys(self._node_order(shown), self._node_row)
         self.query_one("#findings", EntityTable).sync(self._finding_rows())
         self.query_one("#jobs", EntityTable).sync(self._job_rows())
