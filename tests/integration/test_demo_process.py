@@ -1,4 +1,5 @@
-"""``watchfloor demo`` as a real process on a pseudo-terminal: it draws, then quits on q."""
+"""``watchfloor demo`` as a real process on a pseudo-terminal: it draws (what its collector
+process collects), then quits on q, and the collector with it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+
+import psutil
 
 
 def test_demo_draws_the_overview_and_quits_on_q() -> None:
@@ -28,8 +31,12 @@ def test_demo_draws_the_overview_and_quits_on_q() -> None:
             ready, _, _ = select.select([main], [], [], deadline - time.monotonic())
             if ready:
                 seen += os.read(main, 65536)
+        collectors = psutil.Process(process.pid).children()
+        assert [" ".join(c.cmdline()[2:4]) for c in collectors] == ["console.cli collector"]
         os.write(main, b"q")
         assert process.wait(timeout=30) == 0
+        _gone, alive = psutil.wait_procs(collectors, timeout=30)
+        assert not alive  # the collector stops with the console that started it
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)

@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 
 from console.api import SourceError
+from console.collector.delta import Lines, decode_header, decode_line
+from console.collector.journal import KEEP_CYCLES
 from console.config import Config
 from console.cost import CostModel, power_summary
 from console.engine import Engine
 from console.fleet_health import fleet_health
 from console.headless import snapshot_document
+from console.model import Batch, Entity
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.serve.relay import Relay, make_relay_app
 from console.serve.source import RelaySource
-from console.collector.delta import Lines, decode_header, decode_line
-from console.collector.journal import KEEP_CYCLES
-from console.model import Batch, Entity
 from console.serve.wire import RelayError, expand_relayed, relayed_findings
 from console.store import Store
 from tests.integration.agents import serving
