@@ -23,7 +23,9 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from terminal import PtyProgram  # noqa: E402
+import contextlib
+
+from terminal import PtyProgram
 
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")
 KEYS: list[tuple[str, bytes, bytes]] = [
@@ -85,10 +87,8 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
 def rss_mb(processes: list[psutil.Process]) -> float:
     total = 0
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += process.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total / 2**20
 
 
