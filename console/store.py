@@ -76,6 +76,7 @@ class Store:
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[str]] = {}
         self._children: dict[str, set[str]] = {}
+        self._sorted_children: dict[str, list[str]] = {}
         self._changed_entities: set[str] = set()
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
@@ -114,13 +115,17 @@ class Store:
                 self._removed.discard(entity.ref)  # gone and back within one cycle
         if old is not None and old.parent != entity.parent and old.parent is not None:
             self._children.get(old.parent, set()).discard(entity.ref)
+            self._sorted_children.pop(old.parent, None)
         self.entities[entity.ref] = entity
         same_kind = self._by_kind.setdefault(entity.kind, {})
         if entity.ref not in same_kind:
             self._sorted_kind.pop(entity.kind, None)  # re-sort on next read
         same_kind[entity.ref] = entity
         if entity.parent is not None:
-            self._children.setdefault(entity.parent, set()).add(entity.ref)
+            siblings = self._children.setdefault(entity.parent, set())
+            if entity.ref not in siblings:
+                siblings.add(entity.ref)
+                self._sorted_children.pop(entity.parent, None)
         self.entity_source[entity.ref] = source
         self.last_seen[entity.ref] = received
 
@@ -194,7 +199,9 @@ class Store:
             self._sorted_kind.pop(entity.kind, None)
             if entity.parent is not None:
                 self._children.get(entity.parent, set()).discard(ref)
+                self._sorted_children.pop(entity.parent, None)
             self._children.pop(ref, None)
+            self._sorted_children.pop(ref, None)
             self.entity_source.pop(ref, None)
             self.last_seen.pop(ref, None)
         for key in [key for key in self._latest if key[0] in gone_set]:
@@ -223,10 +230,18 @@ class Store:
         return len(self._by_kind.get(kind, {}))
 
     def children(self, ref: str, kind: str | None = None) -> list[Entity]:
-        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref."""
-        refs = self._children.get(ref, set())
-        found = [self.entities[r] for r in refs if kind is None or ref_kind(r) == kind]
-        return sorted(found, key=lambda e: _natural(e.ref))
+        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref.
+
+        The order is kept until the set of children changes (panes ask for every
+        node's GPUs on each redraw: at 4,000 nodes, sorting each time cost 0.3 s)."""
+        refs = self._children.get(ref)
+        if not refs:
+            return []
+        ordered = self._sorted_children.get(ref)
+        if ordered is None:
+            ordered = self._sorted_children[ref] = sorted(refs, key=_natural)
+        entities = self.entities
+        return [entities[r] for r in ordered if kind is None or ref_kind(r) == kind]
 
     def reading(self, ref: str, metric: str) -> Reading | None:
         """The newest reading of one metric, if any."""

@@ -8,7 +8,8 @@ node are one more ``Enter`` away. ``/`` filters both tables.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from rich.style import Style
 from rich.text import Text
@@ -70,10 +71,15 @@ class SecurityView(PaneBase):
         self.context.open(key.rpartition("|")[2])
 
     def refresh_view(self) -> None:
-        self.query_one("#posture", EntityTable).sync(self._posture())
+        keys, render = self._posture()
+        self.query_one("#posture", EntityTable).sync_keys(keys, render)
         self.query_one("#timeline", EntityTable).sync(self._timeline())
 
-    def _posture(self) -> Iterable[tuple[str, list[Text]]]:
+    def _posture(self) -> tuple[list[str], Callable[[str], list[Text]]]:
+        """The nodes' refs, and how to build one's row (only rows in view are built).
+
+        Name order while they fit the screen; past that (thousands of nodes), the
+        nodes with unknown GPU processes or recent guard events first."""
         store = self.context.store
         unknown: dict[str, int] = {}
         for finding in store.findings:
@@ -86,32 +92,39 @@ class SecurityView(PaneBase):
             stamp = event.attrs.get("time")
             if isinstance(stamp, int | float) and now - stamp <= GUARD_WINDOW and event.parent:
                 guard[event.parent] = guard.get(event.parent, 0) + 1
+        keys = [n.ref for n in store.of_kind("node") if n.attrs.get("role") != "storage"]
+        if len(keys) > self.app.size.height:
+            keys.sort(key=lambda ref: -(unknown.get(ref, 0) + guard.get(ref, 0)))
+        return keys, partial(self._posture_row, unknown=unknown, guard=guard)
+
+    def _posture_row(self, ref: str, unknown: dict[str, int], guard: dict[str, int]) -> list[Text]:
+        store = self.context.store
+        node = store.get(ref)
+        if node is None:
+            return [cell(ref.removeprefix("node/"))]
         alarm, warn = role_style(self, "error", True), role_style(self, "warning", True)
-        for node in store.of_kind("node"):
-            if node.attrs.get("role") == "storage":
-                continue
-            processes = sum(
-                len(p) for g in store.children(node.ref, "gpu")
-                if isinstance(p := g.attrs.get("processes"), list)
-            )  # fmt: skip
-            bad = unknown.get(node.ref, 0)
-            listening = node.attrs.get("listening")
-            extra = len(unexpected(node))
-            agent = node.attrs.get("agent")
-            refused = agent.get("refused", 0) if isinstance(agent, dict) else 0
-            yield node.ref, [
-                cell(node.name, limit=28),
-                cell(f"{processes}, {bad} UNKNOWN" if bad else str(processes),
-                     style=alarm if bad else ""),
-                cell("—" if not isinstance(listening, list)
-                     else f"{len(listening)}, {extra} UNEXPECTED" if extra
-                     else str(len(listening)), style=warn if extra else ""),
-                self._models(node.attrs.get("integrity"), alarm),
-                self._agent(agent, warn),
-                cell(str(refused) if isinstance(refused, int) else "?",
-                     style=warn if refused else ""),
-                cell(str(guard.get(node.ref, 0)), style=warn if guard.get(node.ref) else ""),
-            ]  # fmt: skip
+        processes = sum(
+            len(p) for g in store.children(node.ref, "gpu")
+            if isinstance(p := g.attrs.get("processes"), list)
+        )  # fmt: skip
+        bad = unknown.get(node.ref, 0)
+        listening = node.attrs.get("listening")
+        extra = len(unexpected(node))
+        agent = node.attrs.get("agent")
+        refused = agent.get("refused", 0) if isinstance(agent, dict) else 0
+        return [
+            cell(node.name, limit=28),
+            cell(f"{processes}, {bad} UNKNOWN" if bad else str(processes),
+                 style=alarm if bad else ""),
+            cell("—" if not isinstance(listening, list)
+                 else f"{len(listening)}, {extra} UNEXPECTED" if extra
+                 else str(len(listening)), style=warn if extra else ""),
+            self._models(node.attrs.get("integrity"), alarm),
+            self._agent(agent, warn),
+            cell(str(refused) if isinstance(refused, int) else "?",
+                 style=warn if refused else ""),
+            cell(str(guard.get(node.ref, 0)), style=warn if guard.get(node.ref) else ""),
+        ]  # fmt: skip
 
     def _models(self, integrity: object, alarm: Style) -> Text:
         if not isinstance(integrity, dict):

@@ -88,3 +88,34 @@ def test_two_sources_describing_one_entity_keep_both_descriptions() -> None:
     assert store.get("node/n1").attrs == {"cpus": 64, "gpus": 8}  # type: ignore[union-attr]
     store.apply(Batch(entities=[Entity("node/n1", "n1", attrs={"cpus": 32})]), "host", 2.0)
     assert store.get("node/n1").attrs == {"cpus": 32, "gpus": 8}  # type: ignore[union-attr]
+
+
+def test_children_and_kinds_follow_what_sources_report() -> None:
+    """Orders are cached; what is reported (new objects, new and gone children) is not."""
+    store = Store()
+    gpus = [Entity(f"gpu/n1/{i}", f"GPU {i}", "node/n1", {"v": 1}) for i in (2, 10, 1)]
+    store.apply(Batch(entities=[Entity("node/n1", "n1"), *gpus]), "s", 1.0)
+    assert [e.ref for e in store.children("node/n1")] == ["gpu/n1/1", "gpu/n1/2", "gpu/n1/10"]
+    store.apply(Batch(entities=[Entity("gpu/n1/2", "GPU 2", "node/n1", {"v": 2})]), "s", 2.0)
+    assert store.children("node/n1")[1].attrs == {"v": 2}  # the new object, not the cached one
+    assert store.of_kind("gpu")[1].attrs == {"v": 2}
+    store.remove(["gpu/n1/1"])
+    store.apply(Batch(entities=[Entity("gpu/n1/0", "GPU 0", "node/n1")]), "s", 3.0)
+    assert [e.ref for e in store.children("node/n1")] == ["gpu/n1/0", "gpu/n1/2", "gpu/n1/10"]
+    assert [e.ref for e in store.of_kind("gpu")] == ["gpu/n1/0", "gpu/n1/2", "gpu/n1/10"]
+
+
+def test_a_cycle_s_changes_are_what_moved() -> None:
+    store = Store()
+    node = Entity("node/n1", "n1", attrs={"rack": "r1"})
+    store.apply(Batch(entities=[node], samples=[Sample("node/n1", "node.cpu", 5.0)]), "s", 1.0)
+    first = store.take_changes()
+    assert first.entities == {"node/n1"} and first.readings == {("node/n1", "node.cpu")}
+    same = Entity("node/n1", "n1", attrs={"rack": "r1"})
+    store.apply(Batch(entities=[same]), "s", 2.0)
+    assert not store.take_changes()  # reported again, unchanged: nothing to send
+    store.apply(Batch(entities=[Entity("node/n1", "n1", attrs={"rack": "r2"})]), "s", 3.0)
+    assert store.take_changes().entities == {"node/n1"}
+    store.remove(["node/n1"])
+    gone = store.take_changes()
+    assert gone.removed == {"node/n1"} and not gone.entities
