@@ -32,7 +32,9 @@ from typing import Any
 from console.api import SourceStatus
 from console.model import Entity, Finding, Sample
 from console.serve.wire import (
+    MAX_EVIDENCE,
     MAX_ITEMS,
+    MAX_TEXT,
     TIMED_METRICS,
     RelayError,
     _entity,
@@ -63,8 +65,25 @@ def _finite(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+def _clip(text: str) -> str:
+    # The reader bounds every string; the store does not (a job's name is the user's).
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
 def _entity_json(entity: Entity) -> dict[str, Any]:
-    return {"ref": entity.ref, "name": entity.name, "parent": entity.parent, "attrs": entity.attrs}
+    return {"ref": entity.ref, "name": _clip(entity.name), "parent": entity.parent,
+            "attrs": entity.attrs}  # fmt: skip
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    document = finding.to_json()
+    document["title"] = _clip(finding.title)
+    document["evidence"] = [_clip(line) for line in finding.evidence[:MAX_EVIDENCE]]
+    return document
+
+
+def _source_json(status: SourceStatus) -> dict[str, Any]:
+    return {**_status_json(status), "reason": _clip(status.reason)}
 
 
 def encode(
@@ -88,7 +107,7 @@ def encode(
     capped = store.analysis_state.get("capped_since", {})
     header: dict[str, Any] = {
         "relay_version": RELAY_VERSION, "epoch": epoch, "seq": seq, "full": full,
-        "time": store.time, "sources": [_status_json(s) for s in statuses],
+        "time": store.time, "sources": [_source_json(s) for s in statuses],
         "capped_since": dict(capped) if isinstance(capped, dict) else {},
         "removed": sorted(changes.removed) if changes is not None else [],
         "local": [
@@ -97,7 +116,7 @@ def encode(
         ],
     }  # fmt: skip
     if full or (changes is not None and changes.findings):
-        header["findings"] = [f.to_json() for f in store.findings]
+        header["findings"] = [_finding_json(f) for f in store.findings]
     lines = [_dumps(header)]
     for start in range(0, len(refs), LINE_ITEMS):
         chunk = refs[start : start + LINE_ITEMS]

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from console.api import SourceError
-from console.collector.delta import Lines, decode_header, decode_line
+from console.collector.delta import Lines, decode_header, decode_line, encode, split_lines
 from console.collector.journal import KEEP_CYCLES
 from console.config import Config
 from console.cost import CostModel, power_summary
 from console.engine import Engine
 from console.fleet_health import fleet_health
 from console.headless import snapshot_document
-from console.model import Batch, Entity
+from console.model import Batch, Entity, Finding
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.serve.relay import Relay, make_relay_app
 from console.serve.source import RelaySource
@@ -177,3 +177,20 @@ async def test_a_reader_from_another_run_or_too_far_behind_reads_it_all() -> Non
         in relay.document(False, relay.journal.epoch, relay.journal.seq - 1).split(b"\n")[0]
     )
     await engine.stop()
+
+
+def test_what_the_store_holds_unbounded_is_relayed_clipped() -> None:
+    """A job's name is whatever its user typed: the store keeps it, the relay (whose
+    reader bounds every string) sends it clipped rather than failing the whole read."""
+    store = Store()
+    store.apply(Batch(entities=[Entity("job/1", "x" * 5000)]), "jobs", 1.0)
+    store.set_findings([Finding("job/1", "job-stalled", "critical", "y" * 5000,
+                                evidence=["z" * 5000] * 100)])  # fmt: skip
+    lines = split_lines(encode(store, [], "e", 1, None, history=False))
+    header = decode_header(next(lines))
+    found = Lines()
+    for line in lines:
+        decode_line(line, found)
+    assert found.entities[0].name == "x" * 1023 + "…"
+    assert header.findings is not None and len(header.findings[0].title) == 1024
+    assert len(header.findings[0].evidence) == 64
