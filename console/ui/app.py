@@ -282,6 +282,7 @@ class WatchfloorApp(App[None]):
             self.notify(message + " — ': plugins' for details", severity="error",
                         markup=False, timeout=15)  # fmt: skip
         if self.live:
+            self._collector.start()
             self.engine.after_analysis = self._first_data
             self.engine.start()
             self.set_interval(self.refresh_interval, self._tick)
@@ -316,4 +317,5 @@ class WatchfloorApp(App[None]):
         self.push_screen(HelpScreen(keys))
 
     async def on_unmount(self) -> None:
+        self._collector.stop()
         await self.engine.stop()

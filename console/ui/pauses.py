@@ -24,18 +24,32 @@ NEVER = 1_000_000_000
 
 
 class QuietCollector:
-    """Turns automatic full collections off; :meth:`tick` runs them when quiet."""
+    """While started, automatic full collections are off; :meth:`tick` runs them when
+    input is quiet."""
 
     def __init__(self) -> None:
-        gen0, gen1, _ = gc.get_threshold()
-        gc.set_threshold(gen0, gen1, NEVER)
         self._last = time.monotonic()
+        self._saved: tuple[int, int, int] | None = None
         self.full_passes = 0
         """Full collections run so far."""
+
+    def start(self) -> None:
+        """Turn the automatic full pass off (for this process, until :meth:`stop`)."""
+        if self._saved is None:
+            self._saved = gc.get_threshold()
+            gc.set_threshold(self._saved[0], self._saved[1], NEVER)
+
+    def stop(self) -> None:
+        """Put the thresholds back as they were."""
+        if self._saved is not None:
+            gc.set_threshold(*self._saved)
+            self._saved = None
 
     def tick(self) -> None:
         """Call often (each redraw tick): runs a due full collection if input is quiet."""
         now = time.monotonic()
+        if self._saved is None:
+            return
         if now - self._last >= FULL_EVERY and INPUT_GATE.quiet_for(QUIET_FOR):
             gc.collect()
             self._last = time.monotonic()
