@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from console.api import Batch, Entity, Sample, Source, SourceDisabled
-from console.engine import MAX_BACKOFF, Engine
+from console.engine import APPLY_SLICE, MAX_BACKOFF, Engine
 from console.model import Finding
 from console.store import Store
 
@@ -203,3 +203,50 @@ async def test_a_poll_that_blocks_the_loop_past_its_timeout_is_named() -> None:
     assert status.reason.startswith("blocked the console for 0.")
     assert status.reason.endswith("(timeout 0.05s): run blocking work in asyncio.to_thread")
     assert engine.store.get("node/n1") is None  # what it returned is not kept
+
+
+class Big(Source):
+    """One poll of many samples (a relay's cycle of a large fleet)."""
+
+    name = "big"
+    type = "big"
+
+    def __init__(self, samples: int) -> None:
+        self.samples = samples
+
+    async def poll(self) -> Batch:
+        entities = [Entity(f"gpu/n{i}/0", "GPU 0") for i in range(self.samples // 10)]
+        samples = [Sample(f"gpu/n{i // 10}/0", f"m{i % 10}", float(i)) for i in range(self.samples)]
+        return Batch(entities=entities, samples=samples, time=1.0)
+
+
+async def test_a_large_batch_merges_in_slices_with_the_loop_free_between() -> None:
+    engine = Engine(Store(), [Big(4 * APPLY_SLICE)])
+    turns = 0
+    merging = True
+
+    async def other_work() -> None:  # what a key press is to the UI
+        nonlocal turns
+        while merging:
+            turns += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_work())
+    await engine.collect(1)
+    merging = False
+    await ticker
+    assert turns >= 6  # the loop turned between slices (3 turns when merged in one go)
+    assert len(list(engine.store.readings())) == 4 * APPLY_SLICE  # and all of it landed
+    assert engine.store.count("gpu") == 4 * APPLY_SLICE // 10
+
+
+async def test_cycle_hooks_get_each_cycle_s_changes_and_a_failing_hook_is_contained() -> None:
+    engine = Engine(Store(), [Good()])
+    seen: list[int] = []
+
+    def broken(changes: object) -> None:
+        raise RuntimeError("reader bug")
+
+    engine.cycle_hooks += [broken, lambda changes: seen.append(len(changes.readings))]
+    await engine.collect(2)
+    assert len(seen) == 2 and seen[0] > 0
