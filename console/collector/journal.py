@@ -1,50 +1,71 @@
-"""The collector's log of recent cycles: what changed, numbered, for delta reads.
+"""The collector's record of what changed when, numbered by cycle, for delta reads.
 
 A viewer says which cycle it has (``since``); the journal answers with what changed
-after it, merged, or ``None`` when that cycle is too old (or from another
-collector run, told apart by ``epoch``): the viewer then gets the whole store.
+after it, or ``None`` when it cannot say (a cycle older than what removals are kept
+for, or one from another collector run, told apart by ``epoch``): the viewer then
+reads the whole store.
+
+It keeps, per entity and per (ref, metric), the cycle that last changed it: one
+number each, however many cycles pass (a log of each cycle's key sets cost ~30 MB a
+cycle at 1,000 nodes). Removals are kept :data:`KEEP_CYCLES` cycles.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections import deque
 
 from console.store import Changes
 
-KEEP_CYCLES = 8
-"""Cycles remembered: a viewer further behind reads the whole store (each cycle of a
-1,000-node fleet names ~200,000 readings: a few MB apiece)."""
+KEEP_CYCLES = 30
+"""Cycles a removal is remembered: a viewer further behind reads the whole store."""
 NOTHING = Changes(frozenset(), frozenset(), frozenset(), False)
 
 
 class Journal:
-    """Numbered changes of the last :data:`KEEP_CYCLES` cycles (an engine cycle hook)."""
+    """When each thing last changed (an engine cycle hook)."""
 
     def __init__(self, keep: int = KEEP_CYCLES) -> None:
         self.epoch = secrets.token_hex(8)
         """This collector run: a cycle number means nothing across runs."""
         self.seq = 0
         """The newest cycle's number (0: none yet)."""
-        self._log: deque[tuple[int, Changes]] = deque(maxlen=keep)
+        self.keep = keep
+        self._entities: dict[str, int] = {}
+        self._readings: dict[tuple[str, str], int] = {}
+        self._removed: dict[str, int] = {}
+        self._findings = 0
+        self._oldest = 0
+        """Readers at an older cycle than this may have missed a removal."""
 
     def __call__(self, changes: Changes) -> None:
-        if changes:
-            self.seq += 1
-            self._log.append((self.seq, changes))
+        if not changes:
+            return
+        self.seq = seq = self.seq + 1
+        entities, readings = self._entities, self._readings
+        for ref in changes.entities:
+            entities[ref] = seq
+        for key in changes.readings:
+            readings[key] = seq
+        if changes.removed:
+            for ref in changes.removed:
+                self._removed[ref] = seq
+                entities.pop(ref, None)
+            for key in [k for k in readings if k[0] in changes.removed]:
+                del readings[key]
+        if changes.findings:
+            self._findings = seq
+        self._oldest = max(0, seq - self.keep)
+        self._removed = {r: s for r, s in self._removed.items() if s > self._oldest}
 
     def since(self, epoch: str | None, seq: int | None) -> Changes | None:
         """What changed after cycle ``seq`` of run ``epoch``; ``None``: read it all."""
-        if epoch != self.epoch or seq is None or seq > self.seq:
+        if epoch != self.epoch or seq is None or seq > self.seq or seq < self._oldest:
             return None
         if seq == self.seq:
             return NOTHING
-        if not self._log or seq < self._log[0][0] - 1:
-            return None
-        newer = [changes for number, changes in self._log if number > seq]
         return Changes(
-            frozenset().union(*(c.entities for c in newer)),
-            frozenset().union(*(c.readings for c in newer)),
-            frozenset().union(*(c.removed for c in newer)),
-            any(c.findings for c in newer),
+            frozenset(ref for ref, when in self._entities.items() if when > seq),
+            frozenset(key for key, when in self._readings.items() if when > seq),
+            frozenset(ref for ref, when in self._removed.items() if when > seq),
+            self._findings > seq,
         )
