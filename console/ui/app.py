@@ -135,7 +135,7 @@ class WatchfloorApp(App[None]):
         chosen, self.notices = resolve_theme(theme_name, themes)
         self.notices += variable_problems
         self.theme = chosen
-        self._collector = QuietCollector()
+        self._gc_pauses = QuietCollector()
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
         if wall is not None:
@@ -282,7 +282,7 @@ class WatchfloorApp(App[None]):
             self.notify(message + " — ': plugins' for details", severity="error",
                         markup=False, timeout=15)  # fmt: skip
         if self.live:
-            self._collector.start()
+            self._gc_pauses.start()
             self.engine.after_analysis = self._first_data
             self.engine.start()
             self.set_interval(self.refresh_interval, self._tick)
@@ -296,7 +296,7 @@ class WatchfloorApp(App[None]):
         self.call_later(self._tick)
 
     def _tick(self) -> None:
-        self._collector.tick()
+        self._gc_pauses.tick()
         screen = self.screen
         if isinstance(screen, ViewScreen | WallScreen):
             screen.redraw()
@@ -317,5 +317,5 @@ class WatchfloorApp(App[None]):
         self.push_screen(HelpScreen(keys))
 
     async def on_unmount(self) -> None:
-        self._collector.stop()
+        self._gc_pauses.stop()
         await self.engine.stop()
