@@ -91,7 +91,8 @@ class OverviewPane(PaneBase):
         shown = (self.app.size.height - 3) // 2 - 3  # its border and the table's header
         nodes.sync_keys(self._node_order(shown), self._node_row)
         self.query_one("#findings", EntityTable).sync(self._finding_rows())
-        self.query_one("#jobs", EntityTable).sync(self._job_rows())
+        jobs = [job.ref for job in self.context.store.of_kind("job")]
+        self.query_one("#jobs", EntityTable).sync_keys(jobs, self._job_row)
         self.query_one("#sources", EntityTable).sync(self._source_rows())
         title = f"Findings ({len(self.context.store.findings)})"
         panel = self.query_one("#panel-findings")
@@ -155,19 +156,19 @@ class OverviewPane(PaneBase):
                 ],
             )
 
-    def _job_rows(self) -> Iterable[tuple[str, list[Text]]]:
+    def _job_row(self, ref: str) -> list[Text]:
+        """One job's row (built only for the rows in view: its pace reads its series)."""
         store = self.context.store
-        for job in store.of_kind("job"):
-            loss = job_loss(store, job.ref)
-            yield (
-                job.ref,
-                [
-                    cell(job.ref[4:], limit=16),
-                    job_state_text(self, job_state(store, job.ref)),
-                    cell("n/a" if loss is None else f"{1 - loss:.0%}"),
-                    cell(job.name, limit=32),
-                ],
-            )
+        job = store.get(ref)
+        if job is None:
+            return [cell(ref[4:], limit=16)]
+        loss = job_loss(store, job.ref)
+        return [
+            cell(job.ref[4:], limit=16),
+            job_state_text(self, job_state(store, job.ref)),
+            cell("n/a" if loss is None else f"{1 - loss:.0%}"),
+            cell(job.name, limit=32),
+        ]
 
     def _source_rows(self) -> Iterable[tuple[str, list[Text]]]:
         for status in self.context.sources():
