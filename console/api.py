@@ -40,6 +40,7 @@ from console.gpu_codes import (
     short_reasons,
     xid_meaning,
 )
+from console.intake import MAX_SERIES_PER_SOURCE
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -207,6 +208,13 @@ class Source(abc.ABC):
     """Seconds between polls."""
     timeout: float = 5.0
     """Seconds a poll may take before it is cancelled and counted as failed."""
+    max_series: int = MAX_SERIES_PER_SOURCE
+    """(ref, metric) series this source may own in the store; new ones past it are
+    refused and its status says so (an agent, which reports one node, gets far fewer)."""
+
+    simulated_clock: bool = False
+    """The source plays a simulation (demo, replay) whose clock is the console's "now";
+    any other source's times are never later than the console's clock."""
 
     @abc.abstractmethod
     async def poll(self) -> Batch:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from console.api import Analyzer, Source, SourceDisabled, SourceError, SourceStatus
 from console.batch_check import check_batch
+from console.intake import admit, capped_note
 from console.model import Finding
 from console.store import Store
 from console.text import plain
@@ -141,11 +142,16 @@ class Engine:
             return
         try:
             # Checked whole before any of it lands: a bad batch never half-merges.
-            self.store.apply(check_batch(batch), source.name, received=self.clock())
+            received = self.clock()
+            notes = admit(check_batch(batch), received, source.simulated_clock)
+            refused = self.store.apply(batch, source.name, received, source.max_series)
         except Exception as exc:  # malformed data from a plugin must not take us down
             self._failed(state, plain(f"bad data: {exc}", 300))
             return
-        state.status, state.reason = "ok", ""
+        if refused:
+            notes.append(capped_note(refused, source.max_series))
+        # Ok, and what was refused from it said in the status (the rest landed).
+        state.status, state.reason = "ok", plain("; ".join(notes), 300)
         state.last_ok = self.clock()
         state.failures = 0
         state.next_due = started + source.interval

@@ -6,10 +6,12 @@ the history of a counter metric holds rates, which is what every pane plots.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from console.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.model import COUNTER_METRICS as COUNTERS
 from console.model import TIMED_METRICS as TIMED
 from console.model import Batch, Entity, Finding, ref_kind
@@ -19,6 +21,8 @@ DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
+SWEEP_EVERY = 60.0
+"""Seconds between sweeps for series nobody sends any more (a sweep walks every series)."""
 
 
 @dataclass(slots=True)
@@ -29,6 +33,10 @@ class Reading:
     value: float | None
     rate: float | None = None
     """Per-second rate for counters; ``None`` until two readings, or after a reset."""
+    seen: float = 0.0
+    """Console clock when a source last sent it (series nobody sends expire)."""
+    source: str = ""
+    """The source that created the series (it counts against that source's cap)."""
 
 
 class Store:
@@ -58,25 +66,44 @@ class Store:
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
+        self._series_of: dict[str, int] = {}
+        """Series each source owns (capped: ``Source.max_series``)."""
+        self._metrics_of: dict[str, int] = {}
+        """Series each ref has (capped: ``MAX_METRICS_PER_REF``)."""
+        self._swept = 0.0
 
     # -- writing -------------------------------------------------------------
 
-    def apply(self, batch: Batch, source: str, received: float) -> None:
-        """Merge one source's batch: upsert entities, record samples."""
+    def apply(
+        self, batch: Batch, source: str, received: float, max_series: int = MAX_SERIES_PER_SOURCE
+    ) -> int:
+        """Merge one source's batch: upsert entities, record samples.
+
+        ``received`` is the console's clock (the engine has already read any later
+        time in the batch as ``received``: ``console.intake.admit``). Returns how
+        many new series the caps refused.
+        """
         batch_time = batch.time if batch.time is not None else received
         for entity in batch.entities:
             self._put_entity(entity, source, received)
+        refused = 0
         for sample in batch.samples:
-            self._record(sample.ref, sample.metric, sample.value, sample.time or batch_time)
+            time = sample.time or batch_time
+            if not self._record(
+                sample.ref, sample.metric, sample.value, time, received, source, max_series
+            ):
+                refused += 1
         if batch.meta:
             self.source_meta[source] = dict(batch.meta)
         if self.time is None or batch_time > self.time:
             self.time = batch_time
         self.version += 1
+        return refused
 
     def record(self, ref: str, metric: str, value: float | None, time: float) -> None:
         """Record one derived reading (analysis uses this for link utilisation)."""
-        self._record(ref, metric, value, time)
+        # Derived series go with their entity (``expire``), never with the sweep.
+        self._record(ref, metric, value, time, math.inf, "", MAX_SERIES_PER_SOURCE)
 
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
         old = self.entities.get(entity.ref)
@@ -98,32 +125,73 @@ class Store:
         self.entity_source[entity.ref] = source
         self.last_seen[entity.ref] = received
 
-    def _record(self, ref: str, metric: str, value: float | None, time: float) -> None:
-        # The hot path: called for every sample of every poll.
+    def _record(
+        self,
+        ref: str,
+        metric: str,
+        value: float | None,
+        time: float,
+        seen: float,
+        source: str,
+        max_series: int,
+    ) -> bool:
+        # The hot path: called for every sample of every poll. False: refused (a cap).
         key = (ref, metric)
         reading = self._latest.get(key)
         counter = metric in COUNTERS
         if reading is None:
-            reading = self._latest[key] = Reading(time, value)
+            # A new series: the only place memory grows, so the caps are checked here.
+            owned = self._series_of.get(source, 0)
+            per_ref = self._metrics_of.get(ref, 0)
+            if owned >= max_series or per_ref >= MAX_METRICS_PER_REF:
+                return False
+            self._series_of[source] = owned + 1
+            self._metrics_of[ref] = per_ref + 1
+            reading = self._latest[key] = Reading(time, value, None, seen, source)
             timed = metric in TIMED
             length = max(self.history_length, TIMED_HISTORY) if timed else self.history_length
             ring = self._history[key] = Ring(length, timed=timed)
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
-            reading.time, reading.value = time, value
+            reading.time, reading.value, reading.seen = time, value, seen
             ring = self._history[key]
         ring.append(reading.rate if counter else value, time)
+        return True
+
+    def _drop_series(self, key: tuple[str, str]) -> None:
+        reading = self._latest.pop(key)
+        self._history.pop(key, None)
+        for counts, name in ((self._series_of, reading.source), (self._metrics_of, key[0])):
+            left = counts.get(name, 1) - 1
+            if left > 0:
+                counts[name] = left
+            else:
+                counts.pop(name, None)
+
+    def series_count(self, source: str) -> int:
+        """How many series a source owns now."""
+        return self._series_of.get(source, 0)
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
         self.findings = findings
         self.version += 1
 
-    def expire(self, before: float) -> list[str]:
-        """Forget entities not reported since ``before`` (wall clock) and their history.
+    def expire(self, before: float, sweep: bool = False) -> list[str]:
+        """Forget entities not reported since ``before`` (console clock) and their history,
+        and (each ``SWEEP_EVERY`` seconds, or with ``sweep``) series nobody sent since then:
+        refs that are no entity, metrics a live ref no longer sends.
 
-        This is what keeps memory flat when jobs and nodes come and go for days.
+        This is what keeps memory flat when jobs and nodes come and go for days, and
+        when a lying source invents new names on every poll.
         """
+        if sweep or before - self._swept >= SWEEP_EVERY:
+            self._swept = before
+            stale = [key for key, reading in self._latest.items() if reading.seen < before]
+            for key in stale:
+                self._drop_series(key)
+            if stale:
+                self.version += 1
         gone = [ref for ref, seen in self.last_seen.items() if seen < before]
         if not gone:
             return gone
@@ -138,8 +206,7 @@ class Store:
             self.entity_source.pop(ref, None)
             self.last_seen.pop(ref, None)
         for key in [key for key in self._latest if key[0] in gone_set]:
-            del self._latest[key]
-            self._history.pop(key, None)
+            self._drop_series(key)
         self.version += 1
         return gone
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,12 @@ from yarl import URL
 
 from console.agent.wire import WireError, decode
 from console.api import Batch, Source, SourceContext, SourceError
+from console.intake import IntakeError, check_time
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""
+AGENT_MAX_SERIES = 20_000
+"""Series one agent may own in the console's store (an 8-GPU node has ~600)."""
 
 
 class SharedSession:
@@ -63,6 +67,7 @@ class AgentSource(Source):
     """One agent, one URL."""
 
     type = "agent"
+    max_series = AGENT_MAX_SERIES
 
     def __init__(
         self,
@@ -102,6 +107,8 @@ class AgentSource(Source):
             raise SourceError(f"bad response: {exc}") from None
         self.node = node
         batch.meta = {"agent_node": node, "agent_sources": statuses}
+        if batch.time is not None:
+            _measure_skew(node, batch, statuses)
         return batch
 
     async def _fetch(self) -> bytes:
@@ -137,6 +144,27 @@ class AgentSource(Source):
 
     async def close(self) -> None:
         await self._session.release()
+
+
+def _measure_skew(node: str, batch: Batch, statuses: list[Any]) -> None:
+    """The agent's clock only measures its skew: the console's clock is "now" (the store
+    reads a later time as now). The skew goes on the node (``clock-skew`` finding)."""
+    assert batch.time is not None
+    now = time.time()
+    try:
+        check_time(batch.time, now, "agent time")
+    except IntakeError as exc:
+        raise SourceError(str(exc)) from None
+    simulated = bool(statuses) and all(
+        isinstance(s, dict) and s.get("type") == "sim" for s in statuses
+    )  # a simulated node keeps its simulation's clock: no skew to speak of
+    if simulated:
+        return
+    skew = round(batch.time - now, 1)
+    batch.meta["clock_skew"] = skew
+    for entity in batch.entities:
+        if entity.ref == f"node/{node}":
+            entity.attrs["clock_skew"] = skew
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

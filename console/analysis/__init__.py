@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.analysis.clock import clock_skew
 from console.analysis.energy import integrate_energy
 from console.analysis.gpus import gpu_health
 from console.analysis.jobs import attach_process_gpus, job_gpu_util, stalled_jobs
@@ -18,5 +19,6 @@ CORE_ANALYZERS = (
     integrate_energy,
     over_budget,
     power_capped,
+    clock_skew,
 )
 """Run in this order: derived metrics first, then the findings that read them."""

@@ -14,6 +14,7 @@ class SimSource(Source):
     """Polls a :class:`Simulation`: each poll is one tick of the sim clock."""
 
     type = "sim"
+    simulated_clock = True
 
     def __init__(
         self, simulation: Simulation, interval: float, name: str = "sim", scope: str = "all"
