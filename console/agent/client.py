@@ -20,6 +20,7 @@ from yarl import URL
 
 from console.agent.wire import WireError, decode
 from console.api import Batch, Source, SourceContext, SourceError
+from console.bodies import BodyTooLarge, read_body
 from console.intake import IntakeError, check_time
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -171,14 +172,10 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
     declared = response.content_length
     if declared is not None and declared > MAX_BODY_BYTES:
         raise SourceError(f"response too large ({declared:,} bytes > {MAX_BODY_BYTES:,})")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise SourceError(f"response too large (over {MAX_BODY_BYTES:,} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(response.content, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise SourceError(f"response too large (over {MAX_BODY_BYTES:,} bytes)") from None
 
 
 def expand_urls(url: str) -> list[str]:

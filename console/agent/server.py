@@ -28,6 +28,7 @@ from console.agent.exposition import render_metrics
 from console.agent.security import MAX_EVENTS_BODY, AgentSecurity, EventError, parse_guard_events
 from console.agent.wire import encode, store_samples
 from console.api import SourceStatus
+from console.bodies import BodyTooLarge, read_body
 from console.engine import Engine
 from console.model import Entity
 
@@ -181,14 +182,12 @@ def make_app(
     async def events(request: web.Request) -> web.Response:
         if security is None or events_expected is None:
             raise web.HTTPNotFound()
-        if request.content_length is not None and request.content_length > MAX_EVENTS_BODY:
+        try:  # the whole body, however many reads it takes, and never past the cap
+            body = await read_body(request.content, MAX_EVENTS_BODY, request.content_length)
+        except BodyTooLarge:
             return web.Response(status=413, text=f"body over {MAX_EVENTS_BODY} bytes\n")
-        try:
-            body = await request.content.read(MAX_EVENTS_BODY + 1)
         except (ValueError, ConnectionError) as exc:
             return web.Response(status=400, text=f"unreadable body: {exc}\n")
-        if len(body) > MAX_EVENTS_BODY:  # chunked, or a Content-Length that lied
-            return web.Response(status=413, text=f"body over {MAX_EVENTS_BODY} bytes\n")
         try:
             document = json.loads(body)
             accepted = parse_guard_events(document, time.time())

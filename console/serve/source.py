@@ -15,6 +15,7 @@ import aiohttp
 from yarl import URL
 
 from console.api import Batch, Source, SourceContext, SourceError
+from console.bodies import BodyTooLarge, read_body
 from console.model import Sample
 from console.serve.wire import Fleet, RelayError, decode_fleet
 
@@ -76,9 +77,9 @@ class RelaySource(Source):
                     raise SourceError("401 unauthorized: wrong or missing relay token")
                 if response.status != 200:
                     raise SourceError(f"HTTP {response.status} from the relay")
-                if (response.content_length or 0) > MAX_BODY_BYTES:
-                    raise SourceError("relay document too large")
-                body = await response.content.read(MAX_BODY_BYTES + 1)
+                body = await read_body(response.content, MAX_BODY_BYTES, response.content_length)
+        except BodyTooLarge as exc:
+            raise SourceError(f"relay document too large ({exc})") from None
         except SourceError:
             raise
         except aiohttp.ClientConnectorError as exc:
@@ -87,8 +88,6 @@ class RelaySource(Source):
             raise SourceError(f"relay timeout after {self.request_timeout:g}s") from None
         except aiohttp.ClientError as exc:
             raise SourceError(f"relay: {type(exc).__name__}: {exc}") from None
-        if len(body) > MAX_BODY_BYTES:
-            raise SourceError("relay document too large")
         try:
             document = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
