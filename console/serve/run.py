@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from textual_serve.server import Server
@@ -30,6 +31,7 @@ from console.agent.run import is_loopback
 from console.agent.server import make_runner
 from console.engine import Engine
 from console.serve import ServeUsageError
+from console.serve.guard import Guard, add_headers, allowed_hosts, clamp_size
 from console.serve.relay import Relay, make_relay_app
 
 DEFAULT_HOST = "127.0.0.1"
@@ -62,7 +64,28 @@ def check_exposure(options: ServeOptions) -> None:
 
 
 class ConsoleServer(Server):
-    """textual-serve's server, run in our event loop on a socket we bound."""
+    """textual-serve's server, run in our event loop on a socket we bound, behind the
+    guard (Host, Origin, session and window caps, security headers: ``guard.py``)."""
+
+    def __init__(self, *args: object, guard: Guard, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.guard = guard
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self.guard.middleware)
+        app.on_response_prepare.append(add_headers)
+        return app
+
+    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: Any) -> None:
+        # A resize message is a window size like any other: cut to the cap.
+        resize = app_service.set_terminal_size
+
+        async def clamped(width: object, height: object) -> None:
+            await resize(*clamp_size(width, height))
+
+        app_service.set_terminal_size = clamped
+        await super()._process_messages(websocket, app_service)
 
     async def on_startup(self, app: web.Application) -> None:
         pass  # no banner: `serve` prints one line of its own
@@ -120,6 +143,7 @@ async def serve(options: ServeOptions, engine: Engine) -> None:
             server = ConsoleServer(
                 viewer_command(f"http://127.0.0.1:{relay_port}", token_file, options),
                 host=options.host, port=port, title=options.title, public_url=public_url,
+                guard=Guard(allowed_hosts(options.host, options.public_url)),
             )  # fmt: skip
             web_runner = web.AppRunner(await server._make_app(), access_log=None)
             await web_runner.setup()
