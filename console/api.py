@@ -60,6 +60,7 @@ from console.model import (
     prometheus_name,
     ref_kind,
 )
+from console.safe_file import UnsafeFile, read_bytes, read_text, read_text_async, read_token
 from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
@@ -101,6 +102,11 @@ API_VERSION = 1
 It goes up only when an existing contract changes; additions keep it."""
 
 __all__ = [
+    "UnsafeFile",
+    "read_bytes",
+    "read_text",
+    "read_text_async",
+    "read_token",
     "API_VERSION",
     "BUDGETS",
     "ENTITY_KINDS",
@@ -242,12 +248,10 @@ class FileSource(Source):
         """What the file says, or ValueError naming ``origin`` and the line."""
 
     async def poll(self) -> Batch:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.path}: cannot read: not UTF-8 ({exc.reason})") from None
+        try:  # in a thread, abandoned at a timeout; a FIFO or a device is refused by name
+            text = await read_text_async(self.path, timeout=max(1.0, self.timeout - 0.5))
+        except UnsafeFile as exc:
+            raise SourceError(str(exc)) from None
         try:
             return self.parse(text, str(self.path))
         except ValueError as exc:

@@ -19,6 +19,7 @@ from console.analysis.policy import KEYS as SECURITY_KEYS
 from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
 from console.cost import CostModel, PriceWindow
+from console.safe_file import UnsafeFile, read_text
 
 
 class ConfigError(ValueError):
@@ -349,10 +350,10 @@ def load_config(
     path: Path, source_types: Mapping[str, SourceType], pane_names: Collection[str] | None = None
 ) -> Config:
     """Read and validate a config file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"{path}: no such config file")
+    try:  # non-blocking, regular files only, size-capped (a FIFO or /dev/zero is refused)
+        text = read_text(path)
+    except UnsafeFile as exc:
+        raise ConfigError(str(exc).replace(": cannot read:", ": cannot read config:", 1)) from None
     return parse_config(text, str(path), source_types, pane_names)

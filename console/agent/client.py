@@ -22,6 +22,7 @@ from console.agent.wire import WireError, decode
 from console.api import Batch, Source, SourceContext, SourceError
 from console.bodies import BodyTooLarge, read_body
 from console.intake import IntakeError, check_time
+from console.safe_file import read_token as safe_read_token
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""
@@ -189,10 +190,7 @@ def expand_urls(url: str) -> list[str]:
 
 
 def _read_token(path: str) -> str:
-    token = Path(path).read_text(encoding="utf-8").strip()
-    if not token:
-        raise ValueError(f"token file {path} is empty")
-    return token
+    return safe_read_token(path)
 
 
 def make_agent_sources(context: SourceContext) -> list[Source]:

@@ -13,7 +13,6 @@ import signal
 import socket
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
@@ -22,6 +21,8 @@ from console.agent.security import AgentSecurity
 from console.agent.server import Collector, make_app, make_runner
 from console.api import Source
 from console.engine import Engine
+from console.safe_file import UnsafeFile
+from console.safe_file import read_token as safe_read_token
 from console.sim.simulation import Simulation
 from console.store import Store
 
@@ -68,13 +69,10 @@ def is_loopback(host: str) -> bool:
 def read_token(path: str | None) -> str | None:
     if path is None:
         return None
-    try:
-        token = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise AgentUsageError(f"{path}: cannot read token file: {exc.strerror}") from None
-    if not token:
-        raise AgentUsageError(f"{path}: token file is empty")
-    return token
+    try:  # non-blocking, regular files only, capped: a FIFO here must not hang the agent
+        return safe_read_token(path)
+    except UnsafeFile as exc:
+        raise AgentUsageError(f"token file {exc}") from None
 
 
 def check_exposure(host: str, token: str | None, insecure: bool) -> None:

@@ -17,6 +17,7 @@ from yarl import URL
 from console.api import Batch, Source, SourceContext, SourceError
 from console.bodies import BodyTooLarge, read_body
 from console.model import Sample
+from console.safe_file import read_token as safe_read_token
 from console.serve.wire import Fleet, RelayError, decode_fleet
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -103,11 +104,8 @@ class RelaySource(Source):
 
 
 def read_token(path: Path) -> str:
-    """The relay token in ``path`` (ValueError when it is empty)."""
-    token = path.read_text(encoding="utf-8").strip()
-    if not token:
-        raise ValueError(f"token file {path} is empty")
-    return token
+    """The relay token in ``path`` (UnsafeFile when empty, refused or unreadable)."""
+    return safe_read_token(path)
 
 
 def make_relay_sources(context: SourceContext) -> list[Source]:

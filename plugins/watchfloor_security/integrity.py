@@ -37,6 +37,7 @@ from console.api import (
     SourceError,
     SourceType,
     make_ref,
+    read_text,
 )
 
 WEIGHT_PATTERNS = (
@@ -50,6 +51,8 @@ MAX_FILES = 200_000
 """Files watched at most (the rest are counted, not hashed)."""
 MAX_EVENTS = 100
 """Change events kept (newest)."""
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+"""Largest manifest read (200,000 files take ~40 MB)."""
 
 
 @dataclass
@@ -327,10 +330,10 @@ class ModelTree:
     # -- manifest ------------------------------------------------------------
 
     def _load(self, path: Path) -> None:
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             return
+        try:
+            document = json.loads(read_text(path, MAX_MANIFEST_BYTES))
         except (OSError, ValueError) as exc:
             raise SourceError(f"{path}: cannot read the integrity manifest: {exc}") from None
         files = document.get("files") if isinstance(document, dict) else None
