@@ -52,7 +52,7 @@ async def test_a_stuck_read_is_abandoned_at_its_timeout(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(safe_file, "read_text", stuck)
     started = asyncio.get_running_loop().time()
-    with pytest.raises(UnsafeFile, match="read timed out after 0.2s"):
+    with pytest.raises(UnsafeFile, match=r"read timed out after 0\.2s"):
         await read_text_async("/mnt/hung/jobs.yaml", timeout=0.2)
     assert asyncio.get_running_loop().time() - started < 5
     release.set()
