@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from pathlib import Path
@@ -189,20 +188,25 @@ def _collect(args: argparse.Namespace) -> tuple[Engine, Config]:
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """One collection (two cycles, so counters have rates), printed."""
+    from console import json_out
     from console.headless import snapshot_document, snapshot_text
 
     engine, config = _collect(args)
     statuses = engine.statuses()
     if args.format == "json":
         document = snapshot_document(engine.store, statuses, config.cost)
-        print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+        print(json_out.dumps(document, sort_keys=True))  # strict JSON, cleaned like text
     else:
         sys.stdout.write(snapshot_text(engine.store, statuses, config.cost))
+    if args.demo and engine.store.count("node") == 0:  # the simulator itself failed
+        reason = next((s.reason for s in statuses if s.type == "sim"), "no nodes")
+        raise UsageError(f"the simulated cluster did not start: {reason}")
     return 0
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """The drill-down chain for one job, as text or JSON."""
+    from console import json_out
     from console.analysis.causes import explain
     from console.headless import explanation_text
     from console.model import normalize_ref
@@ -214,7 +218,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         known = ", ".join(job.ref for job in engine.store.of_kind("job")[:10]) or "none"
         raise UsageError(f"no job {ref} (known: {known})")
     if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(json_out.dumps(result.to_json()))
     else:
         sys.stdout.write(explanation_text(engine.store, result))
     return 0
