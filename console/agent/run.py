@@ -12,13 +12,14 @@ import ipaddress
 import signal
 import socket
 import ssl
+import sys
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from console.agent.fleet import fleet_apps
 from console.agent.security import AgentSecurity
-from console.agent.server import Collector, make_app, make_runner
+from console.agent.server import LOOPBACK_HOSTS, Collector, make_app, make_runner
 from console.api import Source
 from console.engine import Engine
 from console.safe_file import UnsafeFile
@@ -27,6 +28,8 @@ from console.sim.simulation import Simulation
 from console.store import Store
 
 DEFAULT_LISTEN = "127.0.0.1:9477"
+MIN_TOKEN_LENGTH = 16
+"""Shorter tokens get a warning (guessable, throttling or not)."""
 
 
 class AgentUsageError(Exception):
@@ -70,9 +73,16 @@ def read_token(path: str | None) -> str | None:
     if path is None:
         return None
     try:  # non-blocking, regular files only, capped: a FIFO here must not hang the agent
-        return safe_read_token(path)
+        token = safe_read_token(path)
     except UnsafeFile as exc:
         raise AgentUsageError(f"token file {exc}") from None
+    if len(token) < MIN_TOKEN_LENGTH:
+        print(f"watchfloor agent: warning: token in {path} is {len(token)} characters; use "
+              f"{MIN_TOKEN_LENGTH} or more (openssl rand -hex 32)", file=sys.stderr)  # fmt: skip
+    if "\n" in token or "\r" in token:
+        print(f"watchfloor agent: warning: token file {path} has several lines; the whole "
+              "text between the first and last is the token", file=sys.stderr)  # fmt: skip
+    return token
 
 
 def check_exposure(host: str, token: str | None, insecure: bool) -> None:
@@ -93,6 +103,7 @@ def server_tls(options: AgentOptions) -> ssl.SSLContext | None:
     if not (options.tls_cert and options.tls_key):
         raise AgentUsageError("--tls-cert and --tls-key go together")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # as exporter-toolkit's default
     try:
         context.load_cert_chain(options.tls_cert, options.tls_key)
         if options.tls_client_ca:
@@ -164,7 +175,10 @@ def run_agent(options: AgentOptions, sources: list[Source], node: str | None = N
     engine = Engine(Store(history=1), sources)
     security = AgentSecurity(posture(options, host, token, events_token is not None))
     collector = Collector(engine, name, max_age=options.interval / 2, security=security)
-    app = make_app(collector, token, security, events_token)
+    # Bound to loopback, only loopback names may be the Host: a web page that rebinds
+    # its own name to 127.0.0.1 cannot read the agent (Glances CVE-2026-32632).
+    hosts = (LOOPBACK_HOSTS | {host.lower()}) if is_loopback(host) else None
+    app = make_app(collector, token, security, events_token, allowed_hosts=hosts)
     try:
         asyncio.run(_serve([(name, app)], host, port, tls))
     finally:
