@@ -277,14 +277,16 @@ def cmd_plugin_new(args: argparse.Namespace) -> int:
 
 def cmd_agent(args: argparse.Namespace) -> int:
     """Serve this node, one simulated node, or a simulated fleet."""
-    from console.agent.run import AgentOptions, run_agent, run_fleet
+    from console.agent.run import AgentOptions, credential, run_agent, run_fleet
     from console.runtime import build_sources, load_registry, read_config
     from console.sim.simulation import Simulation
 
     options = AgentOptions(
-        listen=args.listen, token_file=args.token_file, tls_cert=args.tls_cert,
-        tls_key=args.tls_key, tls_client_ca=args.tls_client_ca, insecure=args.insecure,
-        interval=args.interval or 1.0, events_token_file=args.events_token_file,
+        listen=args.listen, token_file=credential(args.token_file, "token"),
+        tls_cert=credential(args.tls_cert, "agent.pem"),
+        tls_key=credential(args.tls_key, "agent.key"), tls_client_ca=args.tls_client_ca,
+        insecure=args.insecure, interval=args.interval or 1.0,
+        events_token_file=credential(args.events_token_file, "events-token"),
     )  # fmt: skip
     if args.sim or args.sim_fleet:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import signal
 import socket
 import ssl
@@ -67,6 +68,23 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def credential(given: str | None, name: str) -> str | None:
+    """A file option, or systemd's credential of that name when none was given.
+
+    Under ``DynamicUser=yes`` the agent cannot read root-only files in /etc;
+    ``LoadCredential=token:/etc/watchfloor/token`` hands it a copy it can read, in
+    ``$CREDENTIALS_DIRECTORY`` (see docs/watchfloor-agent.service).
+    """
+    if given is not None:
+        return given
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def read_token(path: str | None) -> str | None:
