@@ -19,7 +19,7 @@ import hostlist
 from yarl import URL
 
 from console.agent.wire import WireError, decode
-from console.api import Batch, Source, SourceContext, SourceError
+from console.api import Batch, Source, SourceContext, SourceError, plain
 from console.bodies import BodyTooLarge, read_body
 from console.intake import IntakeError, check_time
 from console.safe_file import read_token as safe_read_token
@@ -121,7 +121,14 @@ class AgentSource(Source):
                 headers=self._headers,
                 ssl=self._tls if self._tls is not None else True,
                 timeout=self._timeout,
+                allow_redirects=False,  # an agent does not redirect; one that does is lying
             ) as response:
+                if 300 <= response.status < 400:
+                    where = plain(response.headers.get("Location", "nowhere"), 120)
+                    raise SourceError(
+                        f"HTTP {response.status} redirect to {where}: not followed "
+                        "(point the url at the agent itself)"
+                    )
                 if response.status == 401:
                     raise SourceError("401 unauthorized: wrong or missing token")
                 if response.status != 200:
@@ -139,10 +146,22 @@ class AgentSource(Source):
             raise SourceError(f"timeout after {self.request_timeout:g}s") from None
         except aiohttp.ClientPayloadError:
             raise SourceError("truncated response") from None
+        except aiohttp.ServerDisconnectedError:
+            raise SourceError(self._disconnected()) from None
         except aiohttp.ClientResponseError as exc:
+            if self.url.startswith("http://"):
+                raise SourceError(self._disconnected()) from None
             raise SourceError(f"bad HTTP response: {exc.message}") from None
         except aiohttp.ClientError as exc:
             raise SourceError(f"{type(exc).__name__}: {exc}") from None
+
+    def _disconnected(self) -> str:
+        """Why an agent hangs up before answering, in the two cases seen in the field."""
+        if self.url.startswith("http://"):
+            return ("the agent closed the connection without an HTTP answer: does it "
+                    "speak TLS? (use https:// and tls_ca)")  # fmt: skip
+        return ("the agent closed the TLS connection: does it want a client certificate? "
+                "(tls_cert and tls_key)")  # fmt: skip
 
     async def close(self) -> None:
         await self._session.release()
