@@ -57,3 +57,27 @@ async def test_a_flood_of_invented_metric_names_from_an_agent_is_refused() -> No
     assert engine.store.metrics_of("gpu/n1/0") == ["gpu.util"]
     status = engine.statuses()[0]
     assert status.status == "ok" and "refused 3000 samples" in status.reason
+
+
+async def test_an_agent_reports_bounded_processes_and_entities() -> None:
+    from console.agent.wire import MAX_ENTITIES, MAX_PROCESSES
+
+    processes = [{"pid": i, "user": "u", "command": "x"} for i in range(200_000)]
+    gpu = Entity("gpu/n1/0", "GPU 0", "node/n1", attrs={"processes": processes})
+    document = encode("n1", time.time(), [Entity("node/n1", "n1"), gpu], [], [])
+
+    async def snapshot(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    async with serving(raw_app(snapshot)) as url:
+        source = AgentSource(url, 1.0, session=SharedSession())
+        batch = await source.poll()
+        kept = next(e for e in batch.entities if e.ref == "gpu/n1/0").attrs
+        assert len(kept["processes"]) == MAX_PROCESSES
+        assert kept["processes_dropped"] == 200_000 - MAX_PROCESSES
+        many = [Entity(f"gpu/n1/{i}", f"GPU {i}", "node/n1") for i in range(MAX_ENTITIES + 1)]
+        document.update(encode("n1", time.time(), many, [], []))
+        engine = Engine(Store(), [source])
+        await engine.collect()
+        assert f"entities must be a list of at most {MAX_ENTITIES}" in engine.statuses()[0].reason
+        await source.close()
