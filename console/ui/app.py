@@ -253,7 +253,8 @@ class WatchfloorApp(App[None]):
         else:
             for pane in self.registry.panes:
                 if pane.key:
-                    self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
+                    title = plain(pane.title, 40)  # a plugin's words, in the footer
+                    self.bind(pane.key, f"open_pane('{pane.id}')", description=title)
             await self.push_screen(
                 ViewScreen(OverviewPane(self), crumb="Overview", view="overview")
             )

@@ -10,7 +10,8 @@ banners (the footers of the panes), in the Plugins view.
 from __future__ import annotations
 
 from textual.command import CommandPalette
-from textual.widgets import OptionList
+from textual.widgets import Footer, OptionList
+from textual.widgets._footer import FooterKey
 
 from console.api import Batch, Command, Entity, Finding, Pane, Plugin, Source, Store
 from console.plugins import PluginRecord, Registry
@@ -56,7 +57,7 @@ def _app() -> WatchfloorApp:
     plugin = Plugin(
         "hostile",
         "1",
-        panes=(Pane("hostile", f"pane {MARKUP_CRASHERS[2]}", lambda c, r: None),),
+        panes=(Pane("hostile", f"pane {MARKUP_CRASHERS[2]}\x1b[2J", lambda c, r: None, key="x"),),
         analyzers=(hostile_findings,),
         commands=(Command("boom", f"help {MARKUP_CRASHERS[1]}", _raise),),
     )
@@ -103,6 +104,9 @@ async def test_notifications_banners_and_the_plugins_view_show_hostile_names() -
         messages = [str(n.message) for n in app._notifications]
         assert any(f"nothing known as job/{MARKUP_CRASHERS[2]}" in m for m in messages)
         assert any(f"boom {MARKUP_CRASHERS[0]} {MARKUP_CRASHERS[3]}" in m for m in messages)
+        footer = app.screen.query_one(Footer)
+        keys = [str(key.render()) for key in footer.query(FooterKey)]
+        assert any(f"pane {MARKUP_CRASHERS[2]}" in k and "\x1b" not in k for k in keys), keys
         await pilot.press("j")  # a pane with a banner (footer line) and hostile rows
         await pilot.pause()
         app.open_plugins_view()
