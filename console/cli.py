@@ -123,6 +123,9 @@ def make_parser() -> argparse.ArgumentParser:
     agent.add_argument("--tls-cert", help="server certificate (PEM)")
     agent.add_argument("--tls-key", help="server key (PEM)")
     agent.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
+    agent.add_argument("--tls-allowed-san", action="append", default=[], metavar="NAME",
+                       help="a client certificate must name this (DNS, email, IP or URI); "
+                       "repeatable")  # fmt: skip
     agent.add_argument("--insecure", action="store_true",
                        help="allow a non-loopback listen without a token")  # fmt: skip
     agent.add_argument("--events-token-file",
@@ -287,6 +290,7 @@ def cmd_agent(args: argparse.Namespace) -> int:
         tls_key=credential(args.tls_key, "agent.key"), tls_client_ca=args.tls_client_ca,
         insecure=args.insecure, interval=args.interval or 1.0,
         events_token_file=credential(args.events_token_file, "events-token"),
+        tls_allowed_sans=tuple(args.tls_allowed_san),
     )  # fmt: skip
     if args.sim or args.sim_fleet:
         try:

@@ -14,7 +14,9 @@ import signal
 import socket
 import ssl
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 
@@ -50,6 +52,9 @@ class AgentOptions:
     interval: float = 1.0
     events_token_file: str | None = None
     """Token that local gateways send with ``POST /v1/events`` (none: no such endpoint)."""
+    tls_allowed_sans: tuple[str, ...] = ()
+    """Client certificates must name one of these (DNS, email, IP or URI SAN); empty: any
+    certificate the client CA signed (exporter-toolkit's ``client_allowed_sans``)."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -118,6 +123,8 @@ def server_tls(options: AgentOptions) -> ssl.SSLContext | None:
         if options.tls_client_ca:
             raise AgentUsageError("--tls-client-ca needs --tls-cert and --tls-key")
         return None
+    if options.tls_allowed_sans and not options.tls_client_ca:
+        raise AgentUsageError("--tls-allowed-san needs --tls-client-ca")
     if not (options.tls_cert and options.tls_key):
         raise AgentUsageError("--tls-cert and --tls-key go together")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -132,8 +139,25 @@ def server_tls(options: AgentOptions) -> ssl.SSLContext | None:
     return context
 
 
+def reload_tls(options: AgentOptions, tls: ssl.SSLContext) -> None:
+    """SIGHUP: load the certificate and key again (renewed on disk); new connections get
+    them, open ones keep theirs. A file that does not load leaves the old pair in use."""
+    assert options.tls_cert and options.tls_key
+    try:
+        tls.load_cert_chain(options.tls_cert, options.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        print(f"watchfloor agent: TLS reload failed, keeping the old certificate: {exc}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return
+    print("watchfloor agent: TLS certificate reloaded", file=sys.stderr, flush=True)
+
+
 async def _serve(
-    apps: list[tuple[str, web.Application]], host: str, port: int, tls: ssl.SSLContext | None
+    apps: list[tuple[str, web.Application]],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    reload: Callable[[], None] | None = None,
 ) -> None:
     """Serve each app on its own port (``port`` 0: a free one each), then wait for a signal."""
     runners = []
@@ -151,6 +175,8 @@ async def _serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        if reload is not None:
+            loop.add_signal_handler(signal.SIGHUP, reload)
         await stop.wait()
     finally:
         for runner in runners:
@@ -196,9 +222,11 @@ def run_agent(options: AgentOptions, sources: list[Source], node: str | None = N
     # Bound to loopback, only loopback names may be the Host: a web page that rebinds
     # its own name to 127.0.0.1 cannot read the agent (Glances CVE-2026-32632).
     hosts = (LOOPBACK_HOSTS | {host.lower()}) if is_loopback(host) else None
-    app = make_app(collector, token, security, events_token, allowed_hosts=hosts)
+    app = make_app(collector, token, security, events_token, allowed_hosts=hosts,
+                   allowed_sans=frozenset(options.tls_allowed_sans) or None)  # fmt: skip
+    reload = partial(reload_tls, options, tls) if tls is not None else None
     try:
-        asyncio.run(_serve([(name, app)], host, port, tls))
+        asyncio.run(_serve([(name, app)], host, port, tls, reload))
     finally:
         with contextlib.suppress(Exception):
             asyncio.run(engine.stop())

@@ -210,6 +210,7 @@ def make_app(
     security: AgentSecurity | None = None,
     events_token: str | None = None,
     allowed_hosts: frozenset[str] | None = None,
+    allowed_sans: frozenset[str] | None = None,
 ) -> web.Application:
     """The agent's aiohttp application (``/v1/events`` only with ``events_token``).
 
@@ -226,6 +227,13 @@ def make_app(
         if allowed_hosts is not None and host not in allowed_hosts:
             refusals.note("a foreign Host (DNS rebinding?)")
             return web.Response(status=421, text="this agent does not answer to that Host\n")
+        if allowed_sans is not None:
+            transport = request.transport
+            peer = transport.get_extra_info("peercert") if transport is not None else None
+            names = {value for _, value in (peer or {}).get("subjectAltName", ())}
+            if not names & allowed_sans:
+                refusals.note("a client certificate not in the allowed names")
+                return web.Response(status=403, text="client certificate not allowed\n")
         return await handler(request)
 
     @web.middleware

@@ -126,3 +126,51 @@ def test_a_short_or_multi_line_token_is_warned_about(tmp_path) -> None:  # type:
         read_token(str(several))
     assert "is 3 characters; use 16 or more" in err.getvalue()
     assert "has several lines" in err.getvalue()
+
+
+async def test_client_allowed_sans_and_certificate_reload_on_sighup(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert, key, client_ca = tmp_path / "agent.pem", tmp_path / "agent.key", tmp_path / "ca.pem"
+    first = ca.issue_cert("localhost", "127.0.0.1")
+    first.cert_chain_pems[0].write_to_path(cert)
+    first.private_key_pem.write_to_path(key)
+    ca.cert_pem.write_to_path(client_ca)
+
+    def client(name: str, trusted: trustme.CA) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        trusted.configure_trust(context)
+        ca.issue_cert(name).configure_cert(context)
+        return context
+
+    process, url = start_agent("--listen", "127.0.0.1:0", "--sim", "node01",
+                               "--tls-cert", str(cert), "--tls-key", str(key),
+                               "--tls-client-ca", str(client_ca),
+                               "--tls-allowed-san", "console@example")  # fmt: skip
+    try:
+        async with aiohttp.ClientSession() as session:
+            allowed, other = client("console@example", ca), client("mallory@example", ca)
+            async with session.get(f"{url}/healthz", ssl=allowed) as answer:
+                assert answer.status == 200
+            async with session.get(f"{url}/v1/snapshot", ssl=other) as refused:
+                assert refused.status == 403  # signed by the CA, but not a name allowed
+            renewed_ca = trustme.CA()  # the certificate is renewed (by another CA, to tell)
+            renewed = renewed_ca.issue_cert("localhost", "127.0.0.1")
+            renewed.cert_chain_pems[0].write_to_path(cert)
+            renewed.private_key_pem.write_to_path(key)
+            process.send_signal(signal.SIGHUP)
+            assert process.stderr is not None
+            assert b"refused a client certificate" in process.stderr.readline()  # logged once
+            assert b"TLS certificate reloaded" in process.stderr.readline()
+        renewed_client = client("console@example", renewed_ca)
+        async with (
+            aiohttp.ClientSession() as session,  # new connections, new certificate
+            session.get(f"{url}/healthz", ssl=renewed_client) as answer,
+        ):
+            assert answer.status == 200
+    finally:
+        _stop(process)
