@@ -9,6 +9,7 @@ bad JSON, version mismatch, too large — and the engine shows the node stale
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import time
 from pathlib import Path
@@ -198,10 +199,34 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
         raise SourceError(f"response too large (over {MAX_BODY_BYTES:,} bytes)") from None
 
 
+MAX_AGENT_URLS = 20_000
+"""Agents one ``url`` range may name (``gpu[0-99999999]`` must not be expanded first)."""
+
+
+def _range_size(url: str) -> int:
+    """How many names a host range gives, counted without expanding it."""
+    total = 1
+    for group in re.findall(r"\[([^\]]*)\]", url):
+        size = 0
+        for part in group.split(","):
+            low, dash, high = part.partition("-")
+            if dash and low.strip().isdigit() and high.strip().isdigit():
+                size += max(int(high) - int(low) + 1, 0)
+            else:
+                size += 1
+        total *= max(size, 1)
+    return total
+
+
 def expand_urls(url: str) -> list[str]:
     """``https://gpu[001-003]:9477`` → three URLs (Slurm host-range syntax)."""
     if "[" not in url:
         return [url]
+    count = _range_size(url)
+    if count > MAX_AGENT_URLS:
+        raise ValueError(
+            f"host range in {url[:120]!r} expands to {count:,} agents, over {MAX_AGENT_URLS:,}"
+        )
     try:
         return list(hostlist.expand_hostlist(url))
     except hostlist.BadHostlist as exc:

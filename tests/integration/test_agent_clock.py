@@ -81,3 +81,15 @@ async def test_an_agent_reports_bounded_processes_and_entities() -> None:
         await engine.collect()
         assert f"entities must be a list of at most {MAX_ENTITIES}" in engine.statuses()[0].reason
         await source.close()
+
+
+def test_a_huge_host_range_is_refused_before_it_is_expanded() -> None:
+    import pytest
+
+    from console.agent.client import MAX_AGENT_URLS, expand_urls
+
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"expands to 100,000,000 agents, over 20,000"):
+        expand_urls("http://gpu[0-99999999]:9477")
+    assert time.monotonic() - started < 1
+    assert len(expand_urls("http://gpu[1-4]-r[1-2]:9477")) == 8 <= MAX_AGENT_URLS
