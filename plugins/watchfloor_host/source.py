@@ -11,8 +11,25 @@ from pathlib import Path
 
 import psutil
 
-from console.api import Batch, Entity, Option, Sample, Source, SourceContext, make_ref, port_ref
-from watchfloor_host.sysfs import RaplZone, read_hwmon, read_infiniband, read_net, read_powercap
+from console.api import (
+    Batch,
+    Entity,
+    Option,
+    Sample,
+    Source,
+    SourceContext,
+    SourceError,
+    make_ref,
+    port_ref,
+)
+from watchfloor_host.sysfs import (
+    RaplZone,
+    read_hwmon,
+    read_infiniband,
+    read_net,
+    read_powercap,
+    reading_now,
+)
 
 
 class EnergyCounter:
@@ -112,7 +129,16 @@ class HostSource(Source):
         return Batch(entities=entities, samples=samples)
 
     async def poll(self) -> Batch:
-        return await asyncio.to_thread(self.collect)
+        if self._busy.locked():  # the last collection's thread is stuck in a read
+            raise SourceError(f"still waiting for a read of {reading_now() or '?'} to return")
+        try:
+            async with asyncio.timeout(max(self.timeout - 0.5, 0.5)):
+                return await asyncio.to_thread(self.collect)
+        except TimeoutError:
+            raise SourceError(
+                f"a read of {reading_now() or '?'} has not returned "
+                f"after {max(self.timeout - 0.5, 0.5):g}s"
+            ) from None
 
 
 def make_host_sources(context: SourceContext) -> list[Source]:

@@ -10,6 +10,8 @@ a small file holding the link target, and that form is read too.
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +49,38 @@ MAX_VALUE_BYTES = 4096
 """Sysfs values are short; never read more than this from one file."""
 
 
+READING: dict[int, str] = {}
+"""The file each collecting thread is reading now: a read that never returns (a hung
+driver) is named in the source's reason, not just "timed out"."""
+
+
+def reading_now() -> str | None:
+    """A file some thread is reading at this moment, if any."""
+    return next(iter(READING.values()), None)
+
+
 def read_text(path: Path) -> str | None:
-    """A sysfs value, stripped; ``None`` when missing or unreadable."""
+    """A sysfs value, stripped; ``None`` when missing, unreadable or not a regular file.
+
+    Opened without blocking: a FIFO or device put where a value belongs (a copied or
+    hostile tree) is skipped, never waited on."""
+    thread = threading.get_ident()
+    READING[thread] = str(path)
     try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_VALUE_BYTES).decode("utf-8", "replace").strip()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        READING.pop(thread, None)
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        os.set_blocking(descriptor, True)
+        return os.read(descriptor, MAX_VALUE_BYTES).decode("utf-8", "replace").strip()
     except OSError:
         return None
+    finally:
+        os.close(descriptor)
+        READING.pop(thread, None)
 
 
 def read_number(path: Path) -> float | None:

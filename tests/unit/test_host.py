@@ -149,3 +149,52 @@ async def test_rapl_energy_over_two_collections_is_the_host_power(sys_tree: Path
     clock[0] += 2.0
     await engine.collect(1)
     assert engine.store.value("node/hpc01", "node.cpu_energy") == 150.0  # 300 J in 2 s = 150 W
+
+
+def test_a_fifo_or_device_where_a_value_belongs_is_skipped_not_waited_on(sys_tree: Path) -> None:
+    import threading
+
+    counters = _port_dir(sys_tree, "mlx4_0", 1) / "counters"
+    (counters / "port_xmit_wait").unlink()
+    os.mkfifo(counters / "port_xmit_wait")  # no writer: a blocking read never returns
+    (counters / "symbol_error").unlink(missing_ok=True)
+    (counters / "symbol_error").symlink_to("/dev/zero")
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(read_infiniband(sys_tree)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert done, "a sysfs read blocked on a FIFO"
+    ports = {p.name: p for p in done[0]}  # type: ignore[attr-defined]
+    mlx = ports["mlx4_0:1"].counters
+    assert mlx["port.tx_bytes"] == 14_933_760.0
+    assert not {"port.xmit_wait", "port.symbol_errors"} & set(mlx)
+
+
+async def test_a_read_that_never_returns_is_named_in_the_reason(
+    sys_tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from watchfloor_host import sysfs
+
+    release = threading.Event()
+    real = sysfs.read_text
+
+    def hung(path: Path) -> str | None:  # a driver that never answers this one file
+        if path.name == "rate":
+            sysfs.READING[threading.get_ident()] = str(path)
+            release.wait(20)
+        return real(path)
+
+    monkeypatch.setattr(sysfs, "read_text", hung)
+    source = HostSource(0.5, str(sys_tree), node="n1")
+    engine = Engine(Store(), [source])
+    try:
+        await engine.collect()
+        reason = engine.statuses()[0].reason
+        assert "a read of " in reason and reason.split("a read of ")[1].startswith(str(sys_tree))
+        assert "/rate has not returned after" in reason
+        await engine.collect()  # the stuck thread is not joined by a second one
+        assert "still waiting for a read of" in engine.statuses()[0].reason
+    finally:
+        release.set()
