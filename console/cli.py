@@ -346,6 +346,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_viewer(args: argparse.Namespace) -> int:
     """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
+    from console.actions import Actions
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
     from console.runtime import load_registry, read_config
@@ -373,6 +374,9 @@ def cmd_viewer(args: argparse.Namespace) -> int:
         cost=config.cost,
         wall=wall,
         analyzers=[relayed_findings],
+        actions=Actions(
+            refused_because="actions are not offered in a browser session: use the console"
+        ),
     )
     app.run()
     return app.return_code or 0
@@ -408,6 +412,7 @@ def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None)
 
 
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
+    from console.runtime import make_actions
     from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
@@ -423,6 +428,7 @@ def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] =
         read_only=args.read_only,
         cost=config.cost,
         wall=wall,
+        actions=make_actions(config, args.read_only),
     )
     app.run()
     return app.return_code or 0

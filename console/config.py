@@ -46,6 +46,15 @@ class WallConfig:
     """Seconds a new critical finding stops the rotation (and stays on screen)."""
 
 
+@dataclass(frozen=True)
+class ActionsConfig:
+    """``actions:``: whether the console may act on the cluster, and where it logs that."""
+
+    enabled: bool = True
+    audit_log: Path | None = None
+    """The audit log (default ``$XDG_STATE_HOME/watchfloor/actions.log``)."""
+
+
 @dataclass
 class Config:
     """A validated config."""
@@ -65,6 +74,8 @@ class Config:
     """The security policy (``console.analysis.policy``): allowlists, expected listeners."""
     wall: WallConfig = field(default_factory=WallConfig)
     """Wall mode (``--wall``): rotation and dwell."""
+    actions: ActionsConfig | None = None
+    """``actions:`` as given (``None``: not in the config; actions on, default log)."""
 
     @property
     def base_dir(self) -> Path:
@@ -74,7 +85,7 @@ class Config:
 
 TOP_LEVEL_KEYS = (
     "interval", "theme", "sources", "topology", "thresholds", "cost", "budgets", "security",
-    "wall",
+    "wall", "actions",
 )  # fmt: skip
 
 
@@ -274,6 +285,26 @@ def _wall_config(
     return WallConfig(**values)
 
 
+def _actions_config(loader: YamlWhere, node: yaml.Node, base_dir: Path) -> ActionsConfig:
+    values: dict[str, Any] = {}
+    for key, value_node in yaml_mapping(loader, node, "actions"):
+        value = yaml_scalar(value_node)
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise loader.error(value_node, f"actions: 'enabled' must be true/false, "
+                                   f"not {value!r}")  # fmt: skip
+            values["enabled"] = value
+        elif key == "audit_log":
+            if not isinstance(value, str) or not value:
+                raise loader.error(value_node, f"actions: 'audit_log' must be a file path, "
+                                   f"not {value!r}")  # fmt: skip
+            values["audit_log"] = base_dir / Path(value).expanduser()
+        else:
+            raise loader.error(value_node, f"actions: unknown key {key!r} "
+                               "(allowed: enabled, audit_log)")  # fmt: skip
+    return ActionsConfig(**values)
+
+
 def parse_config(
     text: str,
     path: str,
@@ -324,6 +355,8 @@ def parse_config(
             config.security = _security(loader, node)
         elif key == "wall":
             config.wall = _wall_config(loader, node, pane_names)
+        elif key == "actions":
+            config.actions = _actions_config(loader, node, config.base_dir)
         elif key == "thresholds":
             for name, value_node in yaml_mapping(loader, node, "thresholds"):
                 if name not in THRESHOLD_NAMES:

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
+from console.actions import Actions
 from console.agent.source_type import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
 from console.api import Batch, Plugin, Source, SourceContext, SourceType
-from console.config import Config, ConfigError, SourceEntry, load_config
+from console.audit_source import AuditSource
+from console.config import ActionsConfig, Config, ConfigError, SourceEntry, load_config
 from console.engine import Engine
 from console.plugins import PluginRecord, Registry, discover
 from console.serve.source_type import CONSOLE_SOURCE
@@ -115,8 +117,19 @@ def build_sources(
     if config.topology is not None:
         entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
     sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
+    if config.actions is not None and config.actions.enabled:
+        sources.append(AuditSource(make_actions(config).audit_log))
     _unique_names(sources)
     return sources
+
+
+def make_actions(config: Config, read_only: bool = False) -> Actions:
+    """The console's actions as the config's ``actions:`` section and ``--read-only`` say."""
+    settings = config.actions or ActionsConfig()
+    actions = Actions(enabled=settings.enabled, read_only=read_only)
+    if settings.audit_log is not None:
+        actions.audit_log = settings.audit_log
+    return actions
 
 
 def read_config(path: Path | None, registry: Registry, required: bool) -> Config:
@@ -182,5 +195,6 @@ __all__ = [
     "build_engine",
     "build_sources",
     "load_registry",
+    "make_actions",
     "read_config",
 ]

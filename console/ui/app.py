@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from console.actions import Actions
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.config import WallConfig
 from console.cost import CostModel
@@ -88,6 +89,7 @@ class WatchfloorApp(App[None]):
         cost: CostModel | None = None,
         wall: WallConfig | None = None,
         analyzers: Sequence[Analyzer] | None = None,
+        actions: Actions | None = None,
     ) -> None:
         """Build the app.
 
@@ -108,11 +110,15 @@ class WatchfloorApp(App[None]):
                 no key opens anything that waits for another key.
             analyzers: Instead of the plugins' analyzers (a relay viewer shows the
                 findings of the console it reads).
+            actions: Drain, requeue … and their audit log (default: allowed, the
+                default log); refused whatever it says under ``read_only`` or wall mode.
         """
         self.wall = wall
         """Wall mode's options, or ``None`` for the interactive console."""
         self._read_only = read_only or wall is not None
         self._cost = cost or CostModel()
+        self._actions = actions or Actions()
+        self._actions.read_only = self._actions.read_only or self._read_only
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
         self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
@@ -155,6 +161,10 @@ class WatchfloorApp(App[None]):
     @property
     def cost(self) -> CostModel:
         return self._cost
+
+    @property
+    def actions(self) -> Actions:
+        return self._actions
 
     def is_local(self, ref: str) -> bool:
         source = self.store.entity_source.get(ref)

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from console.actions import drain_reason, slurm_action
 from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity
+from console.text import plain
 from console.ui.kit import (
     DetailPane,
     EntityTable,
     PaneBase,
     cell,
+    confirm_action,
     facts_text,
     findings_text,
     fmt,
@@ -24,6 +29,26 @@ from console.ui.kit import (
     spark,
     title_bar,
 )
+
+SLURM_TROUBLE = frozenset({"drained", "draining", "down", "fail", "failing"})
+"""Slurm node states shown as a warning."""
+
+
+def slurm_line(widget: PaneBase, node: Entity) -> Text:
+    """``\nslurm  drained (gpu 3 XID 79)  8 GPUs (2 used)`` ('' for a node Slurm does not name)."""
+    state = node.attrs.get("slurm_state")
+    if not isinstance(state, str):
+        return Text()
+    text = Text("\nslurm  ", style="bold")
+    role = "warning" if state in SLURM_TROUBLE else "ok"
+    text.append(plain(state, 20), style=role_style(widget, role, bold=state in SLURM_TROUBLE))
+    reason = node.attrs.get("slurm_reason")
+    if reason:
+        text.append(f" ({plain(reason, 120)})")
+    gpus, used = node.attrs.get("slurm_gpus"), node.attrs.get("slurm_gpus_used")
+    if isinstance(gpus, int):
+        text.append(f"   {gpus} GPUs" + (f" ({used} in use)" if isinstance(used, int) else ""))
+    return text
 
 
 class EntityDetail(DetailPane):
@@ -41,7 +66,16 @@ class EntityDetail(DetailPane):
 
 
 class NodeDetail(PaneBase):
-    """A node: its GPUs (Enter opens one), its ports, the jobs on it, its findings."""
+    """A node: its GPUs (Enter opens one), its ports, the jobs on it, its findings.
+
+    ``d`` drains the node in Slurm (the worst finding as the reason), ``r``
+    resumes it: each shows the exact command and asks first.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "act('drain')", "Drain"),
+        Binding("r", "act('resume')", "Resume"),
+    ]
 
     DEFAULT_CSS = """
     NodeDetail > #gpus { height: 2fr; }
@@ -83,10 +117,16 @@ class NodeDetail(PaneBase):
         for key in ("role", "rack", "leaf"):
             if key in node.attrs:
                 summary.append(f"{key} {cell(node.attrs[key]).plain}   ", style="dim")
+        summary.append_text(slurm_line(self, node))
         self.query_one("#summary", Static).update(summary)
         self.query_one("#gpus", EntityTable).sync(self._gpu_rows())
         self.query_one("#ports", EntityTable).sync(self._port_rows())
         self.query_one("#node-findings", Static).update(findings_text(self, store, node.ref))
+
+    def action_act(self, verb: str) -> None:
+        ref = self.ref or ""
+        reason = drain_reason(self.context.store, ref) if verb == "drain" else ""
+        confirm_action(self, self.context, slurm_action(verb, ref, reason))
 
     def _gpu_rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store

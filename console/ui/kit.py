@@ -21,6 +21,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from console.actions import Action
 from console.api import PaneContext
 from console.model import METRICS, Entity
 from console.store import Store
@@ -377,3 +378,71 @@ def confirm_dangerous(
         widget.notify(plain(outcome), markup=False)
 
     widget.app.push_screen(ConfirmScreen(question), answered)
+
+
+def action_question(action: Action) -> Text:
+    """What the confirmation shows: the verb, the target, exactly what runs, the reason."""
+    text = Text()
+    text.append(f"{action.verb} ", style="bold")
+    text.append(plain(action.target, 120) + "\n\n")
+    text.append("runs:   ", style="bold")
+    text.append(plain(action.shown, 400) + "\n")
+    if action.reason:
+        text.append("reason: ", style="bold")
+        text.append(plain(action.reason, 200) + "\n")
+    return text
+
+
+class ActionScreen(ConfirmScreen):
+    """Asks before a console action, showing exactly what will be run and on what."""
+
+    DEFAULT_CSS = """
+    ActionScreen > Static { width: 76; }
+    """
+
+    def __init__(self, action: Action) -> None:
+        super().__init__(action.shown)
+        self.action_to_run = action
+
+    def compose(self) -> ComposeResult:
+        text = Text("Confirm action\n\n", style="bold")
+        text.append_text(action_question(self.action_to_run))
+        text.append("\ny: run it    n / Esc: cancel", style="bold")
+        yield Static(text)
+
+
+def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None:
+    """Show ``action`` (exactly what runs, on what), ask, then run it off the UI's loop.
+
+    Refused at once (with a message) under ``--read-only`` or ``actions:
+    {enabled: false}``; every attempt, refused, declined, done or failed, is
+    written to the audit log; a failure shows the command's own error line.
+    """
+    app = widget.app
+    actions = context.actions
+    label = f"{action.verb} {plain(action.target, 80)}"
+
+    async def perform() -> None:
+        outcome = await actions.perform(action)
+        if outcome.ok:
+            app.notify(f"{label}: done. {plain(outcome.message, 200)}", markup=False)
+        elif outcome.status == "failed":
+            app.notify(f"{label} failed: {plain(outcome.message, 300)}", severity="error",
+                       markup=False, timeout=15)  # fmt: skip
+
+    refused = actions.refusal()
+    if refused is not None:
+        app.notify(f"{refused}. Not run: {plain(action.shown, 200)}", severity="warning",
+                   markup=False, timeout=10)  # fmt: skip
+        app.run_worker(perform(), group="actions", exit_on_error=False)  # audits the refusal
+        return
+
+    def answered(yes: bool | None) -> None:
+        if not yes:
+            app.notify(f"cancelled: {label} not run", markup=False)
+            app.run_worker(actions.declined(action), group="actions", exit_on_error=False)
+            return
+        app.notify(f"running: {plain(action.shown, 200)}", markup=False)
+        app.run_worker(perform(), group="actions", exit_on_error=False)
+
+    app.push_screen(ActionScreen(action), answered)
