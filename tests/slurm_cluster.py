@@ -94,10 +94,16 @@ class SlurmCluster:
         return out.strip().splitlines()[0] if out.strip() else ""
 
     def node_state(self, node: str) -> tuple[str, str]:
-        """(state, reason) from ``sinfo`` for one node."""
-        out = self.run("sinfo", "-h", "-N", "-n", node, "-o", "%T|%E").stdout
-        state, _, reason = out.strip().splitlines()[0].partition("|")
-        return state, reason
+        """(state, reason) of one node as ``sinfo -N`` lists it."""
+        # Not ``sinfo -n NODE``: after a cancelled job 22.05 says "mixed" there for
+        # a node that the full listing (and the node itself) calls idle.
+        out = self.run("sinfo", "-h", "-N", "-o", "%N|%T|%E").stdout
+        for line in out.splitlines():
+            name, _, rest = line.partition("|")
+            if name == node:
+                state, _, reason = rest.partition("|")
+                return state, "" if reason == "none" else reason
+        return "", ""
 
     def cancel_all(self) -> None:
         """Cancel every job and bring every node back to idle (between tests)."""
@@ -106,7 +112,12 @@ class SlurmCluster:
         for node in self.nodes:
             if self.node_state(node)[0] != "idle":
                 self.run("scontrol", "update", f"NodeName={node}", "State=RESUME", check=False)
-        wait_for(lambda: all(self.node_state(n)[0] == "idle" for n in self.nodes), 60, "idle")
+        try:
+            wait_for(lambda: all(self.node_state(n)[0] == "idle" for n in self.nodes), 60, "idle")
+        except TimeoutError:
+            seen = self.run("sinfo", "-N", "-o", "%N %T %E", check=False).stdout
+            raise TimeoutError(f"nodes not idle within 60s:\n{seen}\n{self.log('slurmctld')}")
+
 
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
@@ -207,7 +218,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 MinJobAge=300
 {node_lines}
-PartitionName=gpu Nodes={",".join(nodes)} Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes={",".join(nodes)} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
 """
     )
     (root / "gres.conf").write_text(
@@ -235,10 +246,10 @@ def start_cluster(nodes: list[str]) -> SlurmCluster:
         munge_socket = munge_dir / "munge.socket"
         write_config(root, nodes, munge_socket)
         cluster.processes["munged"] = subprocess.Popen(
-            ["runuser", "-u", "munge", "--", MUNGED or "munged", "--foreground",
-             f"--socket={munge_socket}", f"--key-file={key}",
+            [MUNGED or "munged", "--foreground", f"--socket={munge_socket}", f"--key-file={key}",
              f"--pid-file={munge_dir / 'munged.pid'}", f"--seed-file={munge_dir / 'seed'}",
              f"--log-file={munge_dir / 'munged.log'}"],
+            user=munge.pw_uid, group=munge.pw_gid, extra_groups=[],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         wait_for(munge_socket.exists, 20, f"munged socket {munge_socket}")
