@@ -6,8 +6,6 @@ test runs at once never share a munged), its own ``slurm.conf`` on free ports,
 state, spool, pid and log files, and GPU GRES defined by ``File=`` entries that
 point at empty files (a GRES defined by count alone is refused without real
 devices). Every daemon is started by pid and stopped by that pid.
-
-See /work/shared/fixtures/slurm/ONE-MACHINE.md for what was seen when trying it.
 """
 
 from __future__ import annotations
