@@ -102,7 +102,7 @@ class Actions:
         if self.refused_because:
             return self.refused_because
         if self.read_only:
-            return "read-only mode: actions are refused (started with --read-only)"
+            return "read-only mode: refused (started with --read-only)"
         if not self.enabled:
             return "actions are turned off (actions: {enabled: false} in the config)"
         return None
