@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
+from console.action_commands import ACTION_COMMANDS
 from console.actions import Actions
 from console.agent.source_type import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
@@ -32,6 +33,7 @@ CORE_PLUGIN = Plugin(
     version=__version__,
     source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE, CONSOLE_SOURCE),
     analyzers=CORE_ANALYZERS,
+    commands=ACTION_COMMANDS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""
 

@@ -12,7 +12,7 @@ from console.actions import Actions, read_audit
 from console.config import parse_config
 from console.runtime import build_sources, load_registry
 from console.ui.app import WatchfloorApp
-from console.ui.kit import ActionScreen
+from console.ui.kit import ActionScreen, EntityTable
 from tests.conftest import frozen_clock
 from tests.slurm_cluster import SlurmCluster, wait_for
 
@@ -64,6 +64,16 @@ async def test_drain_from_the_node_screen_then_read_only_refuses(
     assert slurm.node_state("gpu01") == ("idle", "")  # Slurm unchanged
     audit = [(e["action"], e["target"], e["outcome"]) for e in read_audit(log)]
     assert audit == [("drain", "node/gpu01", "done"), ("drain", "node/gpu01", "refused")]
+
+    # Both attempts are on the security pane's timeline (read back from the audit log).
+    later, _ = _app(tmp_path)
+    async with later.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        timeline = later.screen.query_one("#timeline", EntityTable)
+        rows = [" | ".join(c.plain for c in timeline.get_row(key)) for key in timeline._keys]
+        assert any("action | gpu01 | root: drain node/gpu01 — done (" in row for row in rows), rows
+        assert any("drain node/gpu01 — refused (read-only mode" in row for row in rows), rows
 
 
 async def test_the_node_screen_shows_slurms_state_and_reason(
@@ -124,3 +134,25 @@ async def test_a_slow_failing_scontrol_never_freezes_the_ui(
             for said in _said(app)
         ), _said(app)
     assert read_audit(log)[-1]["outcome"] == "failed"
+
+
+async def test_drain_and_resume_from_the_palette(slurm: SlurmCluster, tmp_path: Path) -> None:
+    app, log = _app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("colon", *"drain gpu02 bad psu", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionScreen)
+        assert app.screen.action_to_run.shown == (
+            "scontrol update NodeName=gpu02 State=DRAIN 'Reason=bad psu'"
+        )
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert slurm.node_state("gpu02") == ("drained", "bad psu")
+        await pilot.press("colon", *"resume node/gpu02", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+    wait_for(lambda: slurm.node_state("gpu02")[0] == "idle", 30, "resumed")
+    assert [e["action"] for e in read_audit(log)] == ["drain", "resume"]
