@@ -136,7 +136,7 @@ class Actions:
         if result.returncode != 0:
             return Outcome("failed", result.error_line)
         said = result.stdout.decode("utf-8", "replace").strip().splitlines()
-        return Outcome("done", said[0][:MAX_FIELD] if said else f"{action.verb} {action.target}")
+        return Outcome("done", said[0][:MAX_FIELD] if said else "")
 
     async def audit(self, action: Action, outcome: Outcome) -> None:
         """Append one JSON line for this attempt (file created 0600)."""

@@ -425,7 +425,8 @@ def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None
     async def perform() -> None:
         outcome = await actions.perform(action)
         if outcome.ok:
-            app.notify(f"{label}: done. {plain(outcome.message, 200)}", markup=False)
+            said = f": {plain(outcome.message, 200)}" if outcome.message else ""
+            app.notify(f"{label}: done{said}", markup=False)
         elif outcome.status == "failed":
             app.notify(f"{label} failed: {plain(outcome.message, 300)}", severity="error",
                        markup=False, timeout=15)  # fmt: skip

@@ -1,0 +1,77 @@
+"""Actions offered from the GPU screen, the overview's findings and the job screen, on the
+simulated cluster: what each would run (answered no, so no Slurm is needed), and the audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from console.actions import Actions, read_audit
+from console.ui.app import WatchfloorApp
+from console.ui.kit import ActionScreen, EntityTable
+
+AppFactory = Callable[..., WatchfloorApp]
+LOST = "GPU node03/5 lost: XID 79: GPU has fallen off the bus"
+
+
+async def test_drain_from_the_gpu_screen_takes_the_finding_as_reason(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    log = tmp_path / "actions.log"
+    app = make_app(scenario="xid-error", actions=Actions(audit_log=log))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open("gpu/node03/5")
+        await pilot.pause()
+        await pilot.press("d")
+        assert isinstance(app.screen, ActionScreen)
+        action = app.screen.action_to_run
+        assert action.argv == ("scontrol", "update", "NodeName=node03", "State=DRAIN",
+                               f"Reason=watchfloor: {LOST}")  # fmt: skip
+        text = " ".join(str(app.screen.query_one("Static").render()).split())
+        assert "drain node/node03" in text and "runs: scontrol update NodeName=node03" in text
+        await pilot.press("n")
+        assert not isinstance(app.screen, ActionScreen)
+        await app.workers.wait_for_complete()
+    assert [(e["action"], e["outcome"], e["reason"]) for e in read_audit(log)] == [
+        ("drain", "declined", f"watchfloor: {LOST}")
+    ]
+
+
+async def test_drain_from_the_overview_findings(make_app: AppFactory, tmp_path: Path) -> None:
+    app = make_app(scenario="xid-error", actions=Actions(audit_log=tmp_path / "a.log"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        findings = app.screen.query_one("#findings", EntityTable)
+        assert app.screen.focused is findings and findings.selected_ref == "gpu/node03/5"
+        await pilot.press("d")
+        assert isinstance(app.screen, ActionScreen)
+        assert app.screen.action_to_run.target == "node/node03"
+        assert app.screen.action_to_run.reason == f"watchfloor: {LOST}"
+        await pilot.press("escape")
+
+
+async def test_job_actions_and_a_disabled_console(make_app: AppFactory, tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    app = make_app(actions=Actions(audit_log=log))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open("job/4711")
+        await pilot.pause()
+        shown = []
+        for key in ("r", "h", "u", "x"):
+            await pilot.press(key)
+            assert isinstance(app.screen, ActionScreen)
+            shown.append(app.screen.action_to_run.shown)
+            await pilot.press("n")
+        assert shown == ["scontrol requeue 4711", "scontrol hold 4711", "scontrol release 4711",
+                         "scancel 4711"]  # fmt: skip
+    off = make_app(actions=Actions(enabled=False, audit_log=log))
+    async with off.run_test(size=(80, 24)) as pilot:
+        off.open("job/4711")
+        await pilot.pause()
+        await pilot.press("x")
+        assert not isinstance(off.screen, ActionScreen)
+        await off.workers.wait_for_complete()
+        said = [str(n.message) for n in off._notifications]
+        assert any("actions are turned off" in line and "scancel 4711" in line for line in said)
+    outcomes = [(e["action"], e["outcome"]) for e in read_audit(log)]
+    assert outcomes[-1] == ("cancel", "refused") and len(outcomes) == 5
