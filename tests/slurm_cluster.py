@@ -114,8 +114,8 @@ class SlurmCluster:
             wait_for(lambda: all(self.node_state(n)[0] == "idle" for n in self.nodes), 60, "idle")
         except TimeoutError:
             seen = self.run("sinfo", "-N", "-o", "%N %T %E", check=False).stdout
-            raise TimeoutError(f"nodes not idle within 60s:\n{seen}\n{self.log('slurmctld')}")
-
+            message = f"nodes not idle within 60s:\n{seen}\n{self.log('slurmctld')}"
+            raise TimeoutError(message) from None
 
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"
@@ -216,7 +216,7 @@ ReturnToService=2
 SchedulerType=sched/backfill
 MinJobAge=300
 {node_lines}
-PartitionName=gpu Nodes={",".join(nodes)} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+PartitionName=gpu Nodes={",".join(nodes)} Default=YES State=UP OverSubscribe=FORCE:8
 """
     )
     (root / "gres.conf").write_text(

@@ -111,8 +111,8 @@ async def test_a_slow_failing_scontrol_never_freezes_the_ui(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     scontrol = bin_dir / "scontrol"
-    scontrol.write_text("#!/bin/sh\nsleep 3\n"
-                        "echo 'slurm_update error: Invalid node name specified' >&2\nexit 1\n")  # fmt: skip
+    complaint = "slurm_update error: Invalid node name specified"
+    scontrol.write_text(f"#!/bin/sh\nsleep 3\necho '{complaint}' >&2\nexit 1\n")
     scontrol.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     app, log = _app(tmp_path)

@@ -74,8 +74,8 @@ async def test_refusals_run_nothing_and_are_audited(tmp_path: Path) -> None:
 
 
 async def test_a_failure_is_the_commands_own_line(tmp_path: Path) -> None:
-    command = _script(tmp_path / "scontrol",
-                      "echo 'scontrol: error: Invalid node name specified' >&2\nexit 1\n")  # fmt: skip
+    complaint = "scontrol: error: Invalid node name specified"
+    command = _script(tmp_path / "scontrol", f"echo '{complaint}' >&2\nexit 1\n")
     outcome = await Actions(audit_log=tmp_path / "a.log").perform(
         Action("drain", "node/x", (command,))
     )

@@ -146,8 +146,8 @@ def test_squeue_22_05_recorded_from_the_tests_cluster() -> None:
 def test_mixed_model_gres_counts_every_model() -> None:
     # Found with real 24.11 data: the parser kept the first model only (2 of 6 GPUs).
     assert gpu_indices("gpu:h100:2(IDX:0-1),gpu:h200:4(IDX:2-5)") == [0, 1, 2, 3, 4, 5]
-    job = {"job_id": 7, "job_state": "RUNNING", "nodes": "gpu[01-02]",
-           "gres_detail": ["gpu:h100:2(IDX:0-1),gpu:h200:4(IDX:2-5)", "gpu:a100:1(IDX:3)"]}  # fmt: skip
+    details = ["gpu:h100:2(IDX:0-1),gpu:h200:4(IDX:2-5)", "gpu:a100:1(IDX:3)"]
+    job = {"job_id": 7, "job_state": "RUNNING", "nodes": "gpu[01-02]", "gres_detail": details}
     (entity,) = parse_squeue({"jobs": [job]})
     assert len(entity.attrs["gpus"]) == 7 and "gpu/gpu01/5" in entity.attrs["gpus"]
     assert gpu_indices("gpu:h100:2(IDX:0-1),gpu:h200:0(IDX:N/A)") == [0, 1]
