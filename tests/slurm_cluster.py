@@ -83,7 +83,8 @@ class SlurmCluster:
 
     def submit(self, *options: str, command: str = "sleep 600") -> str:
         """``sbatch OPTIONS --wrap COMMAND``; the job id."""
-        out = self.run("sbatch", "--parsable", *options, "--wrap", command).stdout
+        output = f"--output={self.root}/job-%j.out"  # not slurm-N.out in the test's folder
+        out = self.run("sbatch", "--parsable", output, *options, "--wrap", command).stdout
         return out.strip().split(";")[0]
 
     def job_state(self, job_id: str) -> str:
@@ -100,7 +101,9 @@ class SlurmCluster:
             name, _, rest = line.partition("|")
             if name == node:
                 state, _, reason = rest.partition("|")
-                return state, "" if reason == "none" else reason
+                # "idle*": a ping to slurmd went unanswered (a loaded test machine);
+                # the state itself is what the tests look at.
+                return state.rstrip("*"), "" if reason == "none" else reason
         return "", ""
 
     def cancel_all(self) -> None:

@@ -50,6 +50,7 @@ KEYS_HELP: list[tuple[str, str]] = [
     (":", "command palette: goto <ref>, plugin commands"),
     ("/", "filter the rows of this view"),
     ("Tab", "next panel"),
+    ("d", "drain the selected node in Slurm (asks first)"),
     ("?", "this help"),
     (": plugins", "plugins: status, faults, pane draw times"),
     ("q", "quit"),

@@ -79,7 +79,7 @@ class OverviewPane(PaneBase):
     """
 
     _focused = False
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "drain", "Drain node")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "drain", "Drain node", show=False)]
 
     DEFAULT_CSS = """
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
