@@ -9,6 +9,7 @@ done or failed — is one JSON line in the audit log (created 0600), which the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -110,17 +111,25 @@ class Actions:
     async def perform(self, action: Action) -> Outcome:
         """Run ``action`` unless refused; audit the attempt whatever happens."""
         refused = self.refusal()
-        if refused is not None:
-            outcome = Outcome("refused", refused)
-        else:
-            outcome = await self._run(action)
-        await self.audit(action, outcome)
+        if refused is None:
+            try:  # nothing is done that cannot be audited
+                await asyncio.to_thread(append_line, self.audit_log, "")
+            except OSError as exc:
+                reason = exc.strerror or str(exc)
+                return Outcome("refused", f"cannot write the audit log {self.audit_log}: {reason}")
+        outcome = Outcome("refused", refused) if refused is not None else await self._run(action)
+        try:
+            await self.audit(action, outcome)
+        except OSError as exc:
+            note = f" (not audited: {self.audit_log}: {exc.strerror or exc})"
+            return Outcome(outcome.status, outcome.message + note)
         return outcome
 
     async def declined(self, action: Action) -> Outcome:
-        """The user said no at the confirmation: audited too."""
+        """The user said no at the confirmation: audited too (where the log can be written)."""
         outcome = Outcome("declined", "not confirmed")
-        await self.audit(action, outcome)
+        with contextlib.suppress(OSError):
+            await self.audit(action, outcome)
         return outcome
 
     async def _run(self, action: Action) -> Outcome:
@@ -162,7 +171,8 @@ def append_line(path: Path, line: str) -> None:
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise OSError(f"{path}: not a regular file")
-        os.write(descriptor, line.encode("utf-8"))
+        if line:
+            os.write(descriptor, line.encode("utf-8"))
     finally:
         os.close(descriptor)
 

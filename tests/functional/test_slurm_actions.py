@@ -83,6 +83,11 @@ async def test_the_node_screen_shows_slurms_state_and_reason(
     app, _ = _app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        nodes = app.screen.query_one("#nodes", EntityTable)
+        assert [c.plain for c in nodes.get_row("node/gpu02")][:2] == [
+            "gpu02 drained", "8 GPUs (Slurm)"
+        ]  # fmt: skip
+        assert nodes.get_row("node/gpu01")[0].plain == "gpu01 idle"
         app.open("node/gpu02")
         await pilot.pause()
         summary = str(app.screen.query_one("#summary").render())

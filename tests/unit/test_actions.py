@@ -172,3 +172,15 @@ def test_actions_config(tmp_path: Path) -> None:
 def config_with_log(tmp_path: Path):  # type: ignore[no-untyped-def]
     return parse_config("actions:\n  audit_log: a.log\n", str(tmp_path / "c.yaml"),
                         REGISTRY.source_types)  # fmt: skip
+
+
+async def test_nothing_is_done_that_cannot_be_audited(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    command = _script(tmp_path / "scontrol", f"touch {marker}\n")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the log's folder is a file: the log cannot be created
+    outcome = await Actions(audit_log=blocked / "actions.log").perform(
+        Action("drain", "node/gpu01", (command,))
+    )
+    assert outcome.status == "refused" and "cannot write the audit log" in outcome.message
+    assert not marker.exists()
