@@ -75,3 +75,25 @@ async def test_job_actions_and_a_disabled_console(make_app: AppFactory, tmp_path
         assert any("actions are turned off" in line and "scancel 4711" in line for line in said)
     outcomes = [(e["action"], e["outcome"]) for e in read_audit(log)]
     assert outcomes[-1] == ("cancel", "refused") and len(outcomes) == 5
+
+
+async def test_hostile_slurm_reasons_show_as_plain_text(make_app: AppFactory) -> None:
+    from console.model import Batch, Entity
+    from tests.hostile import CORPUS
+
+    app = make_app(actions=Actions(read_only=True))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        reason = " ".join(CORPUS[:8])
+        node = Entity("node/node01", "node01", attrs={"slurm_state": "drained[/b]",
+                                                      "slurm_reason": reason})  # fmt: skip
+        app.store.apply(Batch(entities=[node]), "slurm:nodes", 0.0)
+        app.open("node/node01")
+        await pilot.pause()
+        summary = app.screen.query_one("#summary").render()
+        shown = str(summary)
+        assert "drained[/b] ([red]REDMARKUP[/red]" in shown
+        assert "\x1b" not in shown and "\u202e" not in shown and "\x9b" not in shown
+        await pilot.press("d")  # the default reason never carries control characters
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "\x1b" not in said and "read-only mode: refused" in said
