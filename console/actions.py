@@ -61,6 +61,8 @@ class Action:
     """In-process work returning a line saying what happened (instead of ``argv``)."""
     description: str = ""
     """What ``call`` does, in words (``argv`` describes itself)."""
+    with_reason: Callable[[str], Action] | None = field(default=None, compare=False)
+    """The same action with another reason (the confirmation lets the user edit it)."""
 
     @property
     def shown(self) -> str:
@@ -267,7 +269,7 @@ def drain(node: str, reason: str, user: str | None = None) -> Action:
     why = clean_reason(reason) or f"drained from watchfloor by {user or _local_user()}"
     argv = ("scontrol", "update", f"NodeName={_name(node, 'node')}", "State=DRAIN",
             f"Reason={why}")  # fmt: skip
-    return Action("drain", node, argv, why)
+    return Action("drain", node, argv, why, with_reason=lambda text: drain(node, text, user))
 
 
 def resume(node: str) -> Action:

@@ -19,7 +19,7 @@ from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from console.actions import Action
 from console.api import PaneContext
@@ -393,22 +393,60 @@ def action_question(action: Action) -> Text:
     return text
 
 
-class ActionScreen(ConfirmScreen):
-    """Asks before a console action, showing exactly what will be run and on what."""
+class ActionScreen(ModalScreen["Action | None"]):
+    """Asks before a console action, showing exactly what will be run and on what.
 
-    DEFAULT_CSS = """
-    ActionScreen > Static { width: 76; }
+    ``y`` runs it, ``n`` or ``Esc`` does not. An action with a reason (drain)
+    offers the reason for editing: the command shown follows every keystroke,
+    ``Enter`` runs it with that reason.
     """
 
+    DEFAULT_CSS = """
+    ActionScreen { align: center middle; }
+    ActionScreen > Vertical {
+        width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $error; background: $surface;
+    }
+    ActionScreen Static { height: auto; }
+    ActionScreen Input { margin: 1 0 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
     def __init__(self, action: Action) -> None:
-        super().__init__(action.shown)
+        super().__init__()
         self.action_to_run = action
+        """What ``y`` (or ``Enter`` on the reason) runs: follows the edited reason."""
 
     def compose(self) -> ComposeResult:
+        editable = self.action_to_run.with_reason is not None
+        with Vertical():
+            yield Static(self._question(), id="question")
+            if editable:
+                yield Input(self.action_to_run.reason, placeholder="reason", id="reason")
+            hint = "Enter: run with this reason    Esc: cancel" if editable else (
+                "y: run it    n / Esc: cancel")  # fmt: skip
+            yield Static(Text(hint, style="bold"))
+
+    def _question(self) -> Text:
         text = Text("Confirm action\n\n", style="bold")
         text.append_text(action_question(self.action_to_run))
-        text.append("\ny: run it    n / Esc: cancel", style="bold")
-        yield Static(text)
+        return text
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        rebuild = self.action_to_run.with_reason
+        if rebuild is not None:
+            self.action_to_run = rebuild(event.value)
+            self.query_one("#question", Static).update(self._question())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(self.action_to_run)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(self.action_to_run if yes else None)
 
 
 def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None:
@@ -422,8 +460,8 @@ def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None
     actions = context.actions
     label = f"{action.verb} {plain(action.target, 80)}"
 
-    async def perform() -> None:
-        outcome = await actions.perform(action)
+    async def perform(chosen: Action) -> None:
+        outcome = await actions.perform(chosen)
         if outcome.ok:
             said = f": {plain(outcome.message, 200)}" if outcome.message else ""
             app.notify(f"{label}: done{said}", markup=False)
@@ -435,15 +473,15 @@ def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None
     if refused is not None:
         app.notify(f"{refused}. Not run: {plain(action.shown, 200)}", severity="warning",
                    markup=False, timeout=10)  # fmt: skip
-        app.run_worker(perform(), group="actions", exit_on_error=False)  # audits the refusal
+        app.run_worker(perform(action), group="actions", exit_on_error=False)  # audits it
         return
 
-    def answered(yes: bool | None) -> None:
-        if not yes:
+    def answered(chosen: Action | None) -> None:
+        if chosen is None:
             app.notify(f"cancelled: {label} not run", markup=False)
             app.run_worker(actions.declined(action), group="actions", exit_on_error=False)
             return
-        app.notify(f"running: {plain(action.shown, 200)}", markup=False)
-        app.run_worker(perform(), group="actions", exit_on_error=False)
+        app.notify(f"running: {plain(chosen.shown, 200)}", markup=False)
+        app.run_worker(perform(chosen), group="actions", exit_on_error=False)
 
     app.push_screen(ActionScreen(action), answered)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.widgets import Static
+
 from console.actions import Actions, read_audit
 from console.ui.app import WatchfloorApp
 from console.ui.kit import ActionScreen, EntityTable
@@ -27,9 +29,9 @@ async def test_drain_from_the_gpu_screen_takes_the_finding_as_reason(
         action = app.screen.action_to_run
         assert action.argv == ("scontrol", "update", "NodeName=node03", "State=DRAIN",
                                f"Reason=watchfloor: {LOST}")  # fmt: skip
-        text = " ".join(str(app.screen.query_one("Static").render()).split())
+        text = " ".join(str(app.screen.query_one("#question", Static).render()).split())
         assert "drain node/node03" in text and "runs: scontrol update NodeName=node03" in text
-        await pilot.press("n")
+        await pilot.press("escape")
         assert not isinstance(app.screen, ActionScreen)
         await app.workers.wait_for_complete()
     assert [(e["action"], e["outcome"], e["reason"]) for e in read_audit(log)] == [
@@ -97,3 +99,21 @@ async def test_hostile_slurm_reasons_show_as_plain_text(make_app: AppFactory) ->
         await pilot.press("d")  # the default reason never carries control characters
         said = " ".join(str(n.message) for n in app._notifications)
         assert "\x1b" not in said and "read-only mode: refused" in said
+
+
+async def test_the_drain_reason_can_be_edited_and_the_command_follows(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    log = tmp_path / "a.log"
+    app = make_app(scenario="xid-error", actions=Actions(audit_log=log, read_only=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open("node/node03")
+        await pilot.pause()
+        await pilot.press("d")
+        assert isinstance(app.screen, ActionScreen)
+        await pilot.press("ctrl+a", "ctrl+k", *"psu swap, ticket 42")
+        shown = " ".join(str(app.screen.query_one("#question", Static).render()).split())
+        assert "State=DRAIN 'Reason=psu swap, ticket 42'" in shown
+        assert app.screen.action_to_run.reason == "psu swap, ticket 42"
+        await pilot.press("escape")
+    assert read_audit(log)[-1]["outcome"] == "declined"

@@ -46,7 +46,7 @@ async def test_drain_from_the_node_screen_then_read_only_refuses(
         assert isinstance(app.screen, ActionScreen)
         action = app.screen.action_to_run
         assert action.shown.startswith("scontrol update NodeName=gpu01 State=DRAIN 'Reason=")
-        await pilot.press("y")
+        await pilot.press("enter")  # the reason offered, as it stands
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert any("drain node/gpu01: done" in said for said in _said(app)), _said(app)
@@ -124,7 +124,7 @@ async def test_a_slow_failing_scontrol_never_freezes_the_ui(
     async with app.run_test(size=(80, 24)) as pilot:
         app.open("node/gpu01")
         await pilot.pause()
-        await pilot.press("d", "y")
+        await pilot.press("d", "enter")
         started = time.monotonic()
         # While scontrol sleeps, keys still work: help opens and closes at once.
         await pilot.press("question_mark")
@@ -151,7 +151,7 @@ async def test_drain_and_resume_from_the_palette(slurm: SlurmCluster, tmp_path: 
         assert app.screen.action_to_run.shown == (
             "scontrol update NodeName=gpu02 State=DRAIN 'Reason=bad psu'"
         )
-        await pilot.press("y")
+        await pilot.press("enter")
         await app.workers.wait_for_complete()
         assert slurm.node_state("gpu02") == ("drained", "bad psu")
         await pilot.press("colon", *"resume node/gpu02", "enter")
