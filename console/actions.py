@@ -239,10 +239,15 @@ def audit_event(entry: Mapping[str, Any]) -> Entity | None:
 
 
 def _local_user() -> str:
+    """Who runs the console; under sudo, also who ran sudo (the person acting)."""
     try:
-        return getpass.getuser()
+        user = getpass.getuser()
     except (KeyError, OSError):
-        return f"uid {os.getuid()}"
+        user = f"uid {os.getuid()}"
+    via = os.environ.get("SUDO_USER")
+    if via and via != user:
+        return f"{user} (sudo by {via})"
+    return user
 
 
 # -- the Slurm actions ---------------------------------------------------------

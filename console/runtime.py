@@ -119,10 +119,18 @@ def build_sources(
     if config.topology is not None:
         entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
     sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
-    if config.actions is not None and config.actions.enabled:
+    if audited(config, demo):
         sources.append(AuditSource(make_actions(config).audit_log))
     _unique_names(sources)
     return sources
+
+
+def audited(config: Config, demo: DemoOptions | None) -> bool:
+    """Whether the audit log is read back for the security timeline: when the config
+    has an ``actions:`` section, or (outside the demo) when the default log exists."""
+    if config.actions is not None:
+        return config.actions.enabled
+    return demo is None and make_actions(config).audit_log.exists()
 
 
 def make_actions(config: Config, read_only: bool = False) -> Actions:

@@ -184,3 +184,24 @@ async def test_nothing_is_done_that_cannot_be_audited(tmp_path: Path) -> None:
     )
     assert outcome.status == "refused" and "cannot write the audit log" in outcome.message
     assert not marker.exists()
+
+
+def test_who_acts_names_the_sudo_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "root")
+    monkeypatch.setenv("SUDO_USER", "alice")
+    assert Actions().user == "root (sudo by alice)"
+    monkeypatch.delenv("SUDO_USER")
+    assert Actions().user == "root"
+
+
+def test_the_default_audit_log_is_read_back_once_it_exists(tmp_path: Path) -> None:
+    from console.actions import default_audit_log
+
+    empty = parse_config("", "c.yaml", REGISTRY.source_types)
+    assert build_sources(empty, REGISTRY, None, local=False) == []
+    append_line(default_audit_log(), "")  # XDG_STATE_HOME is a temporary folder here
+    assert [s.name for s in build_sources(empty, REGISTRY, None, local=False)] == ["actions"]
+    off = parse_config("actions:\n  enabled: false\n", "c.yaml", REGISTRY.source_types)
+    assert build_sources(off, REGISTRY, None, local=False) == []
