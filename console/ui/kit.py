@@ -460,9 +460,12 @@ def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None
     actions = context.actions
     label = f"{action.verb} {plain(action.target, 80)}"
 
-    async def perform(chosen: Action) -> None:
+    async def perform(chosen: Action, told: bool = False) -> None:
         outcome = await actions.perform(chosen)
-        if outcome.ok:
+        if outcome.status == "refused" and not told:  # the audit log cannot be written
+            app.notify(f"{label} refused: {plain(outcome.message, 300)}", severity="error",
+                       markup=False, timeout=15)  # fmt: skip
+        elif outcome.ok:
             said = f": {plain(outcome.message, 200)}" if outcome.message else ""
             app.notify(f"{label}: done{said}", markup=False)
         elif outcome.status == "failed":
@@ -473,7 +476,7 @@ def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None
     if refused is not None:
         app.notify(f"{refused}. Not run: {plain(action.shown, 200)}", severity="warning",
                    markup=False, timeout=10)  # fmt: skip
-        app.run_worker(perform(action), group="actions", exit_on_error=False)  # audits it
+        app.run_worker(perform(action, told=True), group="actions", exit_on_error=False)
         return
 
     def answered(chosen: Action | None) -> None:

@@ -117,3 +117,18 @@ async def test_the_drain_reason_can_be_edited_and_the_command_follows(
         assert app.screen.action_to_run.reason == "psu swap, ticket 42"
         await pilot.press("escape")
     assert read_audit(log)[-1]["outcome"] == "declined"
+
+
+async def test_an_unwritable_audit_log_refuses_with_a_message(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    app = make_app(actions=Actions(audit_log=blocked / "actions.log"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open("job/4711")
+        await pilot.pause()
+        await pilot.press("h", "y")
+        await app.workers.wait_for_complete()
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "hold job/4711 refused: cannot write the audit log" in said
