@@ -35,11 +35,11 @@ SLURM_TROUBLE = frozenset({"drained", "draining", "down", "fail", "failing"})
 
 
 def slurm_line(widget: PaneBase, node: Entity) -> Text:
-    """``\nslurm  drained (gpu 3 XID 79)  8 GPUs (2 used)`` ('' for a node Slurm does not name)."""
+    """``slurm  drained (gpu 3 XID 79)  8 GPUs (2 in use)`` ('' for a node Slurm does not name)."""
     state = node.attrs.get("slurm_state")
     if not isinstance(state, str):
         return Text()
-    text = Text("\nslurm  ", style="bold")
+    text = Text("slurm  ", style="bold")
     role = "warning" if state in SLURM_TROUBLE else "ok"
     text.append(plain(state, 20), style=role_style(widget, role, bold=state in SLURM_TROUBLE))
     reason = node.attrs.get("slurm_reason")
@@ -106,8 +106,10 @@ class NodeDetail(PaneBase):
         if node is None:
             return
         summary = Text()
-        summary.append(fmt(store.value(node.ref, "node.cpu_util"), "% CPU") + "   ")
-        summary.append(fmt(store.value(node.ref, "node.load1"), " load", 1) + "   ")
+        cpu, load = store.value(node.ref, "node.cpu_util"), store.value(node.ref, "node.load1")
+        if cpu is not None or load is not None:  # a node Slurm alone names has neither
+            summary.append(fmt(cpu, "% CPU") + "   ")
+            summary.append(fmt(load, " load", 1) + "   ")
         used, total = (
             store.value(node.ref, "node.mem_used"),
             store.value(node.ref, "node.mem_total"),
@@ -117,7 +119,10 @@ class NodeDetail(PaneBase):
         for key in ("role", "rack", "leaf"):
             if key in node.attrs:
                 summary.append(f"{key} {cell(node.attrs[key]).plain}   ", style="dim")
-        summary.append_text(slurm_line(self, node))
+        slurm = slurm_line(self, node)
+        if slurm.plain and summary.plain:
+            summary.append("\n")
+        summary.append_text(slurm)
         self.query_one("#summary", Static).update(summary)
         self.query_one("#gpus", EntityTable).sync(self._gpu_rows())
         self.query_one("#ports", EntityTable).sync(self._port_rows())
