@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from console.actions import drain_reason, slurm_action
 from console.analysis.thresholds import THRESHOLDS
+from console.cost import OUT_OF_SERVICE
 from console.model import Entity
 from console.text import plain
 from console.ui.kit import (
@@ -30,8 +31,8 @@ from console.ui.kit import (
     title_bar,
 )
 
-SLURM_TROUBLE = frozenset({"drained", "draining", "down", "fail", "failing"})
-"""Slurm node states shown as a warning."""
+SLURM_TROUBLE = OUT_OF_SERVICE
+"""Slurm node states shown as a warning: those that take no new job."""
 
 
 def slurm_line(widget: PaneBase, node: Entity) -> Text:

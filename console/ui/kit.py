@@ -360,24 +360,11 @@ def confirm_dangerous(
 ) -> None:
     """Run ``action`` after the user confirms; never in read-only mode.
 
-    ``action`` returns a line saying what happened, shown as a notification.
+    ``action`` returns a line saying what happened, shown as a notification. It
+    goes through :func:`confirm_action` (in a thread, audited); a plugin that
+    knows its target and verb should call that with an :class:`Action`.
     """
-    if context.read_only:
-        widget.notify(f"read-only mode: refused ({question})", severity="warning", markup=False)
-        return
-
-    def answered(yes: bool | None) -> None:
-        if not yes:
-            widget.notify("cancelled", markup=False)
-            return
-        try:
-            outcome = action()
-        except Exception as exc:
-            widget.notify(plain(f"failed: {exc}"), severity="error", markup=False)
-            return
-        widget.notify(plain(outcome), markup=False)
-
-    widget.app.push_screen(ConfirmScreen(question), answered)
+    confirm_action(widget, context, Action("run", "", call=action, description=question))
 
 
 def action_question(action: Action) -> Text:
@@ -458,7 +445,9 @@ def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None
     """
     app = widget.app
     actions = context.actions
-    label = f"{action.verb} {plain(action.target, 80)}"
+    label = (
+        f"{action.verb} {plain(action.target, 80)}" if action.target else plain(action.shown, 80)
+    )
 
     async def perform(chosen: Action, told: bool = False) -> None:
         outcome = await actions.perform(chosen)

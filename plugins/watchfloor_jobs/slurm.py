@@ -125,7 +125,6 @@ def parse_squeue(document: Any) -> list[Entity]:
                     "gpus": gpus,
                     "start": start,
                     "reason": job.get("state_reason"),
-                    "slurm_id": str(int(number(job["job_id"]) or 0)),
                     "source": "slurm",
                 },
             )
@@ -134,10 +133,6 @@ def parse_squeue(document: Any) -> list[Entity]:
 
 
 _GRES_COUNT = re.compile(r"(?:^|,)gpu(?::([^:(,]+))?:(\d+)")
-
-UNAVAILABLE_STATES = frozenset({"drained", "draining", "down", "fail", "failing", "future"})
-"""Node states in which Slurm places no new job: such a node's GPUs are not idle waste."""
-
 
 def gres_gpus(text: Any) -> int:
     """GPUs in a GRES string: ``gpu:8`` → 8, ``gpu:h100:2(S:0),gpu:h200:4`` → 6."""

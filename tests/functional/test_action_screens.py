@@ -132,3 +132,24 @@ async def test_an_unwritable_audit_log_refuses_with_a_message(
         await app.workers.wait_for_complete()
         said = " ".join(str(n.message) for n in app._notifications)
         assert "hold job/4711 refused: cannot write the audit log" in said
+
+
+async def test_confirm_dangerous_goes_through_the_audited_path(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    from console.ui.kit import confirm_dangerous
+
+    log = tmp_path / "a.log"
+    app = make_app(actions=Actions(audit_log=log))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        confirm_dangerous(app, app, "Reset the widget?", lambda: "widget reset")
+        await pilot.pause()
+        assert isinstance(app.screen, ActionScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        said = [str(n.message) for n in app._notifications]
+        assert "Reset the widget?: done: widget reset" in said, said
+    assert [(e["action"], e["command"], e["outcome"]) for e in read_audit(log)] == [
+        ("run", "Reset the widget?", "done")
+    ]
