@@ -77,6 +77,10 @@ def test_snapshot_and_explain_find_a_gpu_job(slurm: SlurmCluster, tmp_path: Path
     explained = _watchfloor(tmp_path, "explain", job, "--format", "json")
     assert explained.returncode == 0, explained.stderr
     assert json.loads(explained.stdout)["job"] == f"job/{job}"
+    text = _watchfloor(tmp_path, "explain", f"job/{job}", "--format", "text")
+    assert text.returncode == 0 and f"job/{job}" in text.stdout, text.stderr
+    shown = _watchfloor(tmp_path, "snapshot", "--format", "text")
+    assert shown.returncode == 0 and f"job/{job}" in shown.stdout, shown.stderr
 
 
 async def test_node_states_and_reasons(slurm: SlurmCluster) -> None:
