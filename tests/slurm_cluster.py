@@ -218,6 +218,8 @@ GresTypes=gpu
 ReturnToService=2
 SchedulerType=sched/backfill
 MinJobAge=300
+# slurmd listens on 127.0.0.1 only (22.05's slurmctld still binds every address).
+CommunicationParameters=NoInAddrAny
 {node_lines}
 PartitionName=gpu Nodes={",".join(nodes)} Default=YES State=UP OverSubscribe=FORCE:8
 """
