@@ -134,6 +134,7 @@ def parse_squeue(document: Any) -> list[Entity]:
 
 _GRES_COUNT = re.compile(r"(?:^|,)gpu(?::([^:(,]+))?:(\d+)")
 
+
 def gres_gpus(text: Any) -> int:
     """GPUs in a GRES string: ``gpu:8`` → 8, ``gpu:h100:2(S:0),gpu:h200:4`` → 6."""
     if not isinstance(text, str):
