@@ -58,6 +58,11 @@ class Store:
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
+        self.journal: list[tuple[str, Batch, float]] | None = None
+        """When a flight recorder listens: each applied batch ``(source, batch, time)``
+        since it last took them (``None``: nobody records, nothing is kept)."""
+        self.derived: list[tuple[str, str, float | None, float]] = []
+        """Readings analysis recorded since the recorder last took them (while recording)."""
 
     # -- writing -------------------------------------------------------------
 
@@ -70,6 +75,8 @@ class Store:
             self._record(sample.ref, sample.metric, sample.value, sample.time or batch_time)
         if batch.meta:
             self.source_meta[source] = dict(batch.meta)
+        if self.journal is not None:
+            self.journal.append((source, batch, batch_time))
         if self.time is None or batch_time > self.time:
             self.time = batch_time
         self.version += 1
@@ -77,6 +84,20 @@ class Store:
     def record(self, ref: str, metric: str, value: float | None, time: float) -> None:
         """Record one derived reading (analysis uses this for link utilisation)."""
         self._record(ref, metric, value, time)
+        if self.journal is not None:
+            self.derived.append((ref, metric, value, time))
+
+    def restore_reading(
+        self, ref: str, metric: str, time: float, value: float | None, rate: float | None
+    ) -> None:
+        """Put one reading back as it was (a recording's keyframe: the rate as recorded)."""
+        self._record(ref, metric, value, time)
+        self._latest[(ref, metric)].rate = rate if metric in COUNTERS else None
+
+    def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
+        """Put one entity back as it was, without merging it with what is there."""
+        self.entity_source[entity.ref] = source  # same source: replaced, not merged
+        self._put_entity(entity, source, seen)
 
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
         old = self.entities.get(entity.ref)
@@ -125,10 +146,14 @@ class Store:
         This is what keeps memory flat when jobs and nodes come and go for days.
         """
         gone = [ref for ref, seen in self.last_seen.items() if seen < before]
-        if not gone:
-            return gone
-        gone_set = set(gone)
-        for ref in gone:
+        if gone:
+            self.expire_refs(gone)
+        return gone
+
+    def expire_refs(self, gone: list[str]) -> None:
+        """Forget these entities and their history (a recording replays an expiry)."""
+        gone_set = set(gone) & set(self.entities)
+        for ref in gone_set:
             entity = self.entities.pop(ref)
             self._by_kind.get(entity.kind, {}).pop(ref, None)
             self._sorted_kind.pop(entity.kind, None)
@@ -141,7 +166,6 @@ class Store:
             del self._latest[key]
             self._history.pop(key, None)
         self.version += 1
-        return gone
 
     # -- reading -------------------------------------------------------------
 

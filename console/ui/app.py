@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -134,6 +135,10 @@ class WatchfloorApp(App[None]):
         chosen, self.notices = resolve_theme(theme_name, themes)
         self.notices += variable_problems
         self.theme = chosen
+        self.recording: Path | None = None
+        """The flight recording this console writes (or replays): what rewind reads."""
+        self.replay: tuple[float, float] | None = None
+        """``replay``: where to start and the speed; there is no live to return to."""
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
         if wall is not None:
