@@ -249,10 +249,12 @@ def _open_recording(args: argparse.Namespace, config: Config | None = None) -> R
 
 def _moment(args: argparse.Namespace) -> tuple[Moment, Config]:
     """The fleet at ``--at`` from the recording, and the config (for prices)."""
+    from console.analysis.thresholds import configure as configure_thresholds
     from console.recording import RecordingError, parse_time
     from console.runtime import load_registry, read_config
 
     config = read_config(args.config, load_registry(), required=args.config is not None)
+    configure_thresholds(config.thresholds)  # explain judges the stall as the console did
     with _open_recording(args, config) as recording:
         span = recording.span()
         if span is None:
@@ -616,6 +618,20 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return app.return_code or 0
 
 
+TIME_FLAGS = ("--at", "--since", "--until")
+
+
+def _times_ago(argv: list[str]) -> list[str]:
+    """``--at -10m`` as ``--at=-10m``: argparse would take ``-10m`` for a flag."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in TIME_FLAGS and arg.startswith("-") and arg != "--":
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``watchfloor`` console script."""
     from console.agent.run import AgentUsageError
@@ -623,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     from console.recording import RecordingError
     from console.serve import ServeUsageError
 
-    args = make_parser().parse_args(argv)
+    args = make_parser().parse_args(_times_ago(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "snapshot":
             return cmd_snapshot(args)
