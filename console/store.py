@@ -87,12 +87,20 @@ class Store:
         if self.journal is not None:
             self.derived.append((ref, metric, value, time))
 
-    def restore_reading(
-        self, ref: str, metric: str, time: float, value: float | None, rate: float | None
+    def restore_readings(
+        self, readings: Iterable[tuple[tuple[str, str], tuple[float, float | None, float | None]]]
     ) -> None:
-        """Put one reading back as it was (a recording's keyframe: the rate as recorded)."""
-        self._record(ref, metric, value, time)
-        self._latest[(ref, metric)].rate = rate if metric in COUNTERS else None
+        """Put readings back as they were (``((ref, metric), (time, value, rate))``), with
+        no history: a store rebuilt from a recording. Rings are made when the next
+        reading of a series lands, so a rebuilt fleet costs one object per reading."""
+        latest = self._latest
+        for key, (time, value, rate) in readings:
+            reading = latest.get(key)
+            if reading is None:
+                latest[key] = Reading(time, value, rate)
+            else:
+                reading.time, reading.value, reading.rate = time, value, rate
+        self.version += 1
 
     def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
         """Put one entity back as it was, without merging it with what is there."""
@@ -132,8 +140,15 @@ class Store:
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value = time, value
-            ring = self._history[key]
+            ring = self._history.get(key)  # a store rebuilt from a recording makes rings late
+            if ring is None:
+                ring = self._history[key] = self._ring(metric)
         ring.append(reading.rate if counter else value, time)
+
+    def _ring(self, metric: str) -> Ring:
+        timed = metric in TIMED
+        return Ring(max(self.history_length, TIMED_HISTORY) if timed else self.history_length,
+                    timed=timed)  # fmt: skip
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""

@@ -268,10 +268,9 @@ class Recording:
             store.restore_entity(Entity(ref, name, parent, attrs), source, seen)
         for (ref, metric), points in state.history.items():
             if ref in state.entities:
-                for point_time, value in points[:-1]:
+                for point_time, value in points:
                     store.record(ref, metric, value, point_time)
-        for (ref, metric), (reading_time, value, rate) in state.readings.items():
-            store.restore_reading(ref, metric, reading_time, value, rate)
+        store.restore_readings(state.readings.items())
         store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
         store.source_meta = decode(state.meta) if state.meta else {}
         store.analysis_state = decode(state.analysis) if state.analysis else {}
@@ -308,23 +307,47 @@ def _apply(
     history: dict[tuple[str, str], list[tuple[float, float | None]]],
     batch: _Batch,
 ) -> None:
-    refs, metrics = batch.keys
-    values = unpack_floats(batch.values)
-    times = unpack_floats(batch.times) if batch.times is not None else None
-    batch_time = batch.batch_time
-    for i, ref in enumerate(refs):
-        metric = metrics[i]
-        value = as_optional(values[i])
-        when = times[i] if times is not None else batch_time
-        rate = None
-        if metric in COUNTER_METRICS:
-            old = readings.get((ref, metric))
-            if old is not None and value is not None and old[1] is not None:
-                elapsed, delta = when - old[0], value - old[1]
-                rate = delta / elapsed if elapsed > 0 and delta >= 0 else None
-        readings[(ref, metric)] = (when, value, rate)
-        if metric in TIMED_METRICS:
-            _add_point(history, ref, metric, when, value)
+    """Lay one batch over the readings: whole columns at once; a loop only for the
+    counters (their rate against the reading before) and the few timed series."""
+    keys, counters, timed = _layout(batch.keys)
+    values = [None if v != v else v for v in unpack_floats(batch.values)]
+    count = len(values)
+    times = (
+        list(unpack_floats(batch.times)) if batch.times is not None else [batch.batch_time] * count
+    )
+    rates: list[float | None] = [None] * count
+    for i in counters:
+        old = readings.get(keys[i])
+        value = values[i]
+        if old is not None and value is not None and old[1] is not None:
+            elapsed, delta = times[i] - old[0], value - old[1]
+            rates[i] = delta / elapsed if elapsed > 0 and delta >= 0 else None
+    readings.update(zip(keys, zip(times, values, rates, strict=True), strict=True))
+    for i in timed:
+        _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
+
+
+_layouts: dict[int, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
+
+
+def _layout(
+    keys: tuple[list[str], list[str]],
+) -> tuple[list[tuple[str, str]], list[int], list[int]]:
+    """The keys of a schema as pairs, and where its counters and timed series sit
+    (kept per schema: a seek meets the same few schemas again and again)."""
+    found = _layouts.get(id(keys[0]))
+    if found is not None and found[0] and found[0][0][0] is keys[0][0]:
+        return found
+    refs, metrics = keys
+    pairs = list(zip(refs, metrics, strict=True))
+    counters = [i for i, metric in enumerate(metrics) if metric in COUNTER_METRICS]
+    timed = [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS]
+    layout = (pairs, counters, timed)
+    if len(refs) >= 256:
+        if len(_layouts) > 64:
+            _layouts.clear()
+        _layouts[id(keys[0])] = layout
+    return layout
 
 
 def _timed_points(
