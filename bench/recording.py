@@ -34,11 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.config import Config  # noqa: E402
-from console.engine import Engine  # noqa: E402
-from console.recording import Recorder, Recording  # noqa: E402
-from console.recording.layout import database_file  # noqa: E402
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry  # noqa: E402
+from console.config import Config
+from console.engine import Engine
+from console.recording import Recorder, Recording
+from console.recording.layout import database_file
+from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 
 class RowStore:
@@ -231,8 +231,10 @@ def day_index(workdir: Path) -> None:
         db.execute("SELECT time, body FROM frames WHERE keyframe=0 AND time > ? AND time <= ? "
                    "ORDER BY time", (key, when + 0.5)).fetchall()  # fmt: skip
         spent.append(time.perf_counter() - began)
-    print(f"24 h index ({86_400:,} frames): finding a second's keyframe and frames "
-          f"{statistics.median(spent) * 1e6:.0f} µs median, {max(spent) * 1e6:.0f} µs worst")
+    print(
+        f"24 h index ({86_400:,} frames): finding a second's keyframe and frames "
+        f"{statistics.median(spent) * 1e6:.0f} µs median, {max(spent) * 1e6:.0f} µs worst"
+    )
 
 
 def main() -> None:
@@ -241,8 +243,10 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=40)
     parser.add_argument("--day", action="store_true", help="also time the 24 h index lookup")
     args = parser.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a "
-          "shared machine")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a "
+        "shared machine"
+    )
     with tempfile.TemporaryDirectory() as workdir:
         run(args.nodes, args.cycles, Path(workdir), args.day)
 

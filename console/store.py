@@ -140,9 +140,8 @@ class Store:
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value = time, value
-            ring = self._history.get(key)  # a store rebuilt from a recording makes rings late
-            if ring is None:
-                ring = self._history[key] = self._ring(metric)
+            found = self._history.get(key)  # a store rebuilt from a recording makes rings late
+            ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
         ring.append(reading.rate if counter else value, time)
 
     def _ring(self, metric: str) -> Ring:

@@ -87,12 +87,15 @@ class _State:
 class Recording:
     """One recording, open for reading (the file of a live console too)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, threads: bool = False) -> None:
+        """``threads``: used from more than one thread (one at a time: the caller locks)."""
         self.file = database_file(path)
         if not self.file.is_file():
             raise RecordingError(f"{path}: no recording there")
         try:
-            self._db = sqlite3.connect(f"file:{self.file}?mode=ro", uri=True)
+            self._db = sqlite3.connect(
+                f"file:{self.file}?mode=ro", uri=True, check_same_thread=not threads
+            )
             row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         except sqlite3.Error as exc:
             raise RecordingError(f"{self.file}: not a recording ({exc})") from None
