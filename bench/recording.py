@@ -205,10 +205,11 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool) -> None:
     del builds
     for candidate in candidates:
         bytes_ = candidate.size()
+        seek = candidate.seek(times[-1])
         print(f"{candidate.name}: {bytes_ / candidate.samples:.2f} B/sample on disk, "
               f"CPU {candidate.cpu / cycles * 1000:.0f} ms a cycle "
               f"({candidate.cpu / cycles / console:.1%} of the console's), "
-              f"latest of every series at the end {candidate.seek(times[-1]) * 1000:.0f} ms")  # fmt: skip
+              f"latest of every series at the end {seek * 1000:.0f} ms")  # fmt: skip
     if day:
         day_index(workdir)
 
