@@ -6,7 +6,8 @@ the history of a counter metric holds rates, which is what every pane plots.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,19 +89,31 @@ class Store:
             self.derived.append((ref, metric, value, time))
 
     def restore_readings(
-        self, readings: Iterable[tuple[tuple[str, str], tuple[float, float | None, float | None]]]
+        self, readings: Collection[tuple[tuple[str, str], tuple[float, float | None, float | None]]]
     ) -> None:
         """Put readings back as they were (``((ref, metric), (time, value, rate))``), with
         no history: a store rebuilt from a recording. Rings are made when the next
         reading of a series lands, so a rebuilt fleet costs one object per reading."""
         latest = self._latest
-        for key, (time, value, rate) in readings:
-            reading = latest.get(key)
-            if reading is None:
-                latest[key] = Reading(time, value, rate)
-            else:
-                reading.time, reading.value, reading.rate = time, value, rate
+        if not latest:  # a fresh store: made in one go
+            keys, values = zip(*readings) if readings else ((), ())
+            latest.update(zip(keys, itertools.starmap(Reading, values), strict=True))
+        else:
+            for key, (time, value, rate) in readings:
+                reading = latest.get(key)
+                if reading is None:
+                    latest[key] = Reading(time, value, rate)
+                else:
+                    reading.time, reading.value, reading.rate = time, value, rate
         self.version += 1
+
+    def restore_history(
+        self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
+    ) -> None:
+        """Put a series' history back as it was (oldest first), leaving its reading be."""
+        ring = self._history[(ref, metric)] = self._ring(metric)
+        for time, value in points:
+            ring.append(value, time)
 
     def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
         """Put one entity back as it was, without merging it with what is there."""

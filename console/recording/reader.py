@@ -10,6 +10,7 @@ pane, ``snapshot`` and ``explain`` read exactly like the live one.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -162,6 +163,17 @@ class Recording:
 
     def at(self, when: float, history: int = DEFAULT_HISTORY) -> Moment:
         """The fleet as it was at ``when`` (the last frame at or before it)."""
+        # Hundreds of thousands of small objects, none of them garbage: the cyclic
+        # collector would walk them again and again while they are made.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._at(when, history)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _at(self, when: float, history: int) -> Moment:
         row = self._db.execute(
             "SELECT time, body FROM frames WHERE keyframe=1 AND time <= ? "
             "ORDER BY time DESC LIMIT 1",
@@ -220,12 +232,13 @@ class Recording:
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
         schema, times, values, rates = key_body["k"]
-        refs, metrics = self._keys(schema)
-        state.readings = {
-            (r, m): (t, as_optional(v), as_optional(rate))
-            for r, m, t, v, rate in zip(refs, metrics, unpack_floats(times),
-                                        unpack_floats(values), unpack_floats(rates), strict=True)
-        }  # fmt: skip
+        pairs = _layout(self._keys(schema))[0]
+        state.readings = dict(zip(pairs, zip(
+            unpack_floats(times).tolist(),
+            [None if v != v else v for v in unpack_floats(values)],
+            [None if v != v else v for v in unpack_floats(rates)],
+            strict=True,
+        ), strict=True))  # fmt: skip
         for ref, per_metric in key_body.get("h", {}).items():
             for metric, points in per_metric.items():
                 state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
@@ -236,17 +249,20 @@ class Recording:
                 batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
                                       times_, values_,
                                       schema if isinstance(schema, int) else None))  # fmt: skip
+        # Of each schema the newest batch is laid down whole; the one before it only
+        # for its counters (their rate); older ones only for the timed series' points.
         seen: dict[int, int] = {}
-        keep = [True] * len(batches)
+        rank = [1] * len(batches)
         for index in range(len(batches) - 1, -1, -1):
             number = batches[index].schema
-            if number is None:
-                continue
-            seen[number] = seen.get(number, 0) + 1
-            keep[index] = seen[number] <= 2
-        for batch, kept in zip(batches, keep, strict=True):
-            if kept:
+            if number is not None:
+                rank[index] = seen[number] = seen.get(number, 0) + 1
+        for batch, place in zip(batches, rank, strict=True):
+            if place == 1:
                 _apply(state.readings, state.history, batch)
+            elif place == 2:
+                _apply_counters(state.readings, batch)
+                _timed_points(state.history, batch)
             else:
                 _timed_points(state.history, batch)
         for _time, body in frames:
@@ -269,11 +285,10 @@ class Recording:
         for ref, (source, body) in state.entities.items():
             name, parent, attrs = decode(body)
             store.restore_entity(Entity(ref, name, parent, attrs), source, seen)
-        for (ref, metric), points in state.history.items():
-            if ref in state.entities:
-                for point_time, value in points:
-                    store.record(ref, metric, value, point_time)
         store.restore_readings(state.readings.items())
+        for (ref, metric), points in state.history.items():
+            if ref in state.entities and (ref, metric) in state.readings:
+                store.restore_history(ref, metric, points)
         store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
         store.source_meta = decode(state.meta) if state.meta else {}
         store.analysis_state = decode(state.analysis) if state.analysis else {}
@@ -328,6 +343,21 @@ def _apply(
     readings.update(zip(keys, zip(times, values, rates, strict=True), strict=True))
     for i in timed:
         _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
+
+
+def _apply_counters(
+    readings: dict[tuple[str, str], tuple[float, float | None, float | None]], batch: _Batch
+) -> None:
+    """Only the counters of a batch that a newer one replaces: what their rate needs."""
+    keys, counters, _timed = _layout(batch.keys)
+    if not counters:
+        return
+    values = unpack_floats(batch.values)
+    times = unpack_floats(batch.times) if batch.times is not None else None
+    for i in counters:
+        value = values[i]
+        when = times[i] if times is not None else batch.batch_time
+        readings[keys[i]] = (when, None if value != value else value, None)
 
 
 _layouts: dict[int, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
