@@ -156,6 +156,7 @@ def make_parser() -> argparse.ArgumentParser:
     viewer.add_argument("--relay", required=True, help="URL of the collector's relay")
     viewer.add_argument("--token-file", required=True, type=Path)
     viewer.add_argument("--title", default="watchfloor")
+    viewer.add_argument("--recording", type=Path, help="the collector's recording (rewind)")
     _common(viewer, demo=False)
     _wall_flags(viewer)
 
@@ -454,6 +455,8 @@ def _viewer_args(args: argparse.Namespace) -> list[str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The console in a browser: one collector here, one console per browser session."""
+    import dataclasses
+
     from console.runtime import build_engine
     from console.serve.run import ServeOptions, check_exposure, run_serve
 
@@ -470,6 +473,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     wall_options(args, config)  # a bad --dwell is refused here, not in every viewer
     engine = build_engine(sources, registry)
     recorder = _start_recorder(args, engine, config, args.demo)
+    if recorder is not None:  # every browser can rewind through the collector's recording
+        recording = ["--recording", str(recorder.path)]
+        options = dataclasses.replace(options, viewer_args=[*options.viewer_args, *recording])
     try:
         run_serve(options, engine)
     finally:
@@ -508,6 +514,7 @@ def cmd_viewer(args: argparse.Namespace) -> int:
         wall=wall,
         analyzers=[relayed_findings],
     )
+    app.recording = args.recording
     app.run()
     return app.return_code or 0
 

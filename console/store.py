@@ -96,7 +96,7 @@ class Store:
         reading of a series lands, so a rebuilt fleet costs one object per reading."""
         latest = self._latest
         if not latest:  # a fresh store: made in one go
-            keys, values = zip(*readings) if readings else ((), ())
+            keys, values = zip(*readings, strict=True) if readings else ((), ())
             latest.update(zip(keys, itertools.starmap(Reading, values), strict=True))
         else:
             for key, (time, value, rate) in readings:

@@ -41,21 +41,26 @@ def decode(data: bytes) -> Any:
 
 
 def pack_floats(values: list[float | None]) -> bytes:
-    """Float64 column, ``None`` as NaN, byte-shuffled for the compressor."""
+    """Float64 column, ``None`` as NaN, byte-shuffled and compressed on its own (a seek
+    opens only the columns it needs)."""
     try:
         column = array("d", cast("list[float]", values))
     except TypeError:  # some None among them
         column = array("d", [NAN if v is None else v for v in values])
     raw = column.tobytes()
-    return b"".join(raw[i::8] for i in range(8))
+    return zlib.compress(b"".join(raw[i::8] for i in range(8)), ZLIB_LEVEL)
 
 
 def unpack_floats(data: bytes) -> array[float]:
     """The column :func:`pack_floats` wrote (NaN where ``None`` was)."""
-    count = len(data) // 8
-    raw = bytearray(len(data))
+    try:
+        shuffled = zlib.decompress(data)
+    except zlib.error as exc:
+        raise ValueError(f"damaged column: {exc}") from None
+    count = len(shuffled) // 8
+    raw = bytearray(len(shuffled))
     for i in range(8):
-        raw[i::8] = data[i * count : (i + 1) * count]
+        raw[i::8] = shuffled[i * count : (i + 1) * count]
     column = array("d")
     column.frombytes(bytes(raw))
     return column
@@ -66,17 +71,27 @@ def as_optional(value: float) -> float | None:
     return None if value != value else value
 
 
+COLUMNS = ("t", "b", "k")
+"""A frame's parts kept outside its compressed rest: the time, and the batches and
+keyframe readings, whose columns are compressed each on its own."""
+
+
 def compress(body: dict[str, Any]) -> bytes:
-    """One frame's stored bytes."""
-    return zlib.compress(encode(body), ZLIB_LEVEL)
+    """One frame's stored bytes: the columns as they are, the rest compressed."""
+    outer = {key: body[key] for key in COLUMNS if key in body}
+    rest = {key: value for key, value in body.items() if key not in outer}
+    outer["z"] = zlib.compress(encode(rest), ZLIB_LEVEL)
+    return encode(outer)
 
 
 def decompress(blob: bytes) -> dict[str, Any]:
-    """One frame's document; ValueError when the bytes are not a frame."""
+    """One frame's document (its columns still packed); ValueError when the bytes are
+    not a frame."""
     try:
-        body = decode(zlib.decompress(blob))
-    except (zlib.error, msgspec.DecodeError) as exc:
+        body = decode(blob)
+        if not isinstance(body, dict):
+            raise ValueError("not a document")
+        body.update(decode(zlib.decompress(body.pop("z"))))
+    except (zlib.error, msgspec.DecodeError, KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"damaged frame: {exc}") from None
-    if not isinstance(body, dict):
-        raise ValueError("damaged frame: not a document")
     return body

@@ -70,6 +70,8 @@ class _Batch:
     times: bytes | None
     values: bytes
     schema: int | None = None
+    timed: list[bytes] | None = None
+    """The timed series' values and times, apart (read from batches otherwise skipped)."""
 
 
 @dataclass
@@ -245,10 +247,11 @@ class Recording:
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         batches: list[_Batch] = []
         for frame_time, body in frames[1:]:
-            for source, batch_time, schema, times_, values_ in body.get("b", []):
+            for source, batch_time, schema, times_, values_, timed in body.get("b", []):
                 batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
                                       times_, values_,
-                                      schema if isinstance(schema, int) else None))  # fmt: skip
+                                      schema if isinstance(schema, int) else None,
+                                      timed))  # fmt: skip
         # Of each schema the newest batch is laid down whole; the one before it only
         # for its counters (their rate); older ones only for the timed series' points.
         seen: dict[int, int] = {}
@@ -300,7 +303,7 @@ class Recording:
         for ref, source, entity in body.get("e", []):
             name, parent, attrs = decode(entity)
             store.restore_entity(Entity(ref, name, parent, attrs), source, body["t"])
-        for source, batch_time, schema, times, values in body.get("b", []):
+        for source, batch_time, schema, times, values, _timed in body.get("b", []):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
             column = unpack_floats(values)
@@ -386,15 +389,14 @@ def _layout(
 def _timed_points(
     history: dict[tuple[str, str], list[tuple[float, float | None]]], batch: _Batch
 ) -> None:
-    refs, metrics = batch.keys
-    positions = [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS]
-    if not positions:
+    """The points of the timed series of a batch a newer one replaces."""
+    if batch.timed is None:
         return
-    values = unpack_floats(batch.values)
-    times = unpack_floats(batch.times) if batch.times is not None else None
-    for i in positions:
-        when = times[i] if times is not None else batch.batch_time
-        _add_point(history, refs[i], metrics[i], when, as_optional(values[i]))
+    keys, _counters, timed = _layout(batch.keys)
+    values, times = (unpack_floats(part) for part in batch.timed)
+    for slot, i in enumerate(timed):
+        value = values[slot]
+        _add_point(history, keys[i][0], keys[i][1], times[slot], None if value != value else value)
 
 
 def _add_point(

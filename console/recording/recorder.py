@@ -269,7 +269,7 @@ class Recorder:
         return db
 
     def _write_loop(self) -> None:
-        schemas: dict[str, tuple[list[str], list[str], int]] = {}
+        schemas: Schemas = {}
         since_trim = 0
         while True:
             cycle = self._queue.get()
@@ -363,23 +363,25 @@ def _readings(store: Store) -> _Columns:
     return refs, metrics, times, values, rates
 
 
+Schemas = dict[str, tuple[list[str], list[str], int, list[int]]]
+"""Per source: the keys of its last batch, their schema row, where its timed series sit."""
+
+
 def _schema(
-    source: str,
-    refs: list[str],
-    metrics: list[str],
-    schemas: dict[str, tuple[list[str], list[str], int]],
-    db: sqlite3.Connection,
-) -> int | list[list[str]]:
-    """A schema number for these keys (a row written the first time), or the keys inline."""
+    source: str, refs: list[str], metrics: list[str], schemas: Schemas, db: sqlite3.Connection
+) -> tuple[int | list[list[str]], list[int]]:
+    """A schema number for these keys (a row written the first time), or the keys inline;
+    and the positions of the timed (job) series among them."""
     if len(refs) < INLINE_SCHEMA:
-        return [refs, metrics]
+        return [refs, metrics], [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
     known = schemas.get(source)
     if known is not None and known[0] == refs and known[1] == metrics:
-        return known[2]
+        return known[2], known[3]
     cursor = db.execute("INSERT INTO schemas (body) VALUES (?)", (compress_keys(refs, metrics),))
     number = int(cursor.lastrowid or 0)
-    schemas[source] = (refs, metrics, number)
-    return number
+    timed = [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
+    schemas[source] = (refs, metrics, number, timed)
+    return number, timed
 
 
 def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
@@ -396,35 +398,50 @@ def _times(times: list[float | None], batch_time: float) -> bytes | None:
     return pack_floats([batch_time if t is None else t for t in times])
 
 
-def _frame(
-    cycle: _Cycle, schemas: dict[str, tuple[list[str], list[str], int]], db: sqlite3.Connection
-) -> dict[str, Any]:
+def _batch(
+    source: str,
+    batch_time: float,
+    refs: list[str],
+    metrics: list[str],
+    values: list[float | None],
+    times: list[float | None],
+    schemas: Schemas,
+    db: sqlite3.Connection,
+) -> tuple[list[Any], int | None]:
+    """One batch of a frame: source, time, schema, times, values, and the timed series'
+    values and times apart (a seek reads those from frames it otherwise skips)."""
+    schema, timed = _schema(source, refs, metrics, schemas, db)
+    own_times = _times(times, batch_time)
+    timed_part = None
+    if timed:
+        timed_part = [
+            pack_floats([values[i] for i in timed]),
+            pack_floats([batch_time if times[i] is None else times[i] for i in timed]),
+        ]
+    entry = [source, batch_time, schema, own_times, pack_floats(values), timed_part]
+    return entry, schema if isinstance(schema, int) else None
+
+
+def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str, Any]:
     """The document of one frame (keys written as schema rows on the way)."""
     batches = []
-    floor: int | None = None
+    numbers: list[int] = []
     for source, batch, batch_time in cycle.batches:
         samples = batch.samples
-        refs = [s.ref for s in samples]
-        metrics = [s.metric for s in samples]
-        schema = _schema(source, refs, metrics, schemas, db)
-        if isinstance(schema, int):
-            floor = schema if floor is None else min(floor, schema)
-        batches.append([
-            source, batch_time, schema,
-            _times([s.time for s in samples], batch_time),
-            pack_floats([s.value for s in samples]),
-        ])  # fmt: skip
+        entry, number = _batch(
+            source, batch_time, [s.ref for s in samples], [s.metric for s in samples],
+            [s.value for s in samples], [s.time for s in samples], schemas, db,
+        )  # fmt: skip
+        batches.append(entry)
+        numbers += [number] if number is not None else []
     if cycle.derived:
-        refs = [d[0] for d in cycle.derived]
-        metrics = [d[1] for d in cycle.derived]
-        schema = _schema(DERIVED_SOURCE, refs, metrics, schemas, db)
-        if isinstance(schema, int):
-            floor = schema if floor is None else min(floor, schema)
-        batches.append([
-            DERIVED_SOURCE, cycle.time, schema,
-            _times([d[3] for d in cycle.derived], cycle.time),
-            pack_floats([d[2] for d in cycle.derived]),
-        ])  # fmt: skip
+        derived = cycle.derived
+        entry, number = _batch(
+            DERIVED_SOURCE, cycle.time, [d[0] for d in derived], [d[1] for d in derived],
+            [d[2] for d in derived], [d[3] for d in derived], schemas, db,
+        )  # fmt: skip
+        batches.append(entry)
+        numbers += [number] if number is not None else []
     body: dict[str, Any] = {
         "t": cycle.time,
         "b": batches,
@@ -437,14 +454,14 @@ def _frame(
     }
     if cycle.full is not None:
         refs, metrics, times, values, rates = cycle.full
-        schema = _schema("\0keyframe", refs, metrics, schemas, db)
+        schema, _timed = _schema("\0keyframe", refs, metrics, schemas, db)
         if isinstance(schema, int):
-            floor = schema if floor is None else min(floor, schema)
+            numbers.append(schema)
         body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]  # type: ignore[arg-type]
         body["h"] = {
             ref: {m: [[t, None if v is None or math.isnan(v) else v] for t, v in points]
                   for m, points in metrics_.items()}
             for ref, metrics_ in (cycle.history or {}).items()
         }  # fmt: skip
-    body["floor"] = floor
+    body["floor"] = min(numbers, default=None)
     return body
