@@ -43,10 +43,10 @@ def decode(data: bytes) -> Any:
 def pack_floats(values: list[float | None]) -> bytes:
     """Float64 column, ``None`` as NaN, byte-shuffled and compressed on its own (a seek
     opens only the columns it needs)."""
-    try:
-        column = array("d", cast("list[float]", values))
-    except TypeError:  # some None among them
+    if None in values:
         column = array("d", [NAN if v is None else v for v in values])
+    else:
+        column = array("d", cast("list[float]", values))
     raw = column.tobytes()
     return zlib.compress(b"".join(raw[i::8] for i in range(8)), ZLIB_LEVEL)
 

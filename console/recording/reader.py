@@ -198,6 +198,38 @@ class Recording:
         return Moment(frames[-1][0], self._store(state, frames[-1][1], history),
                       _statuses(state.statuses))  # fmt: skip
 
+    def hour_history(self, moment: Moment, seconds: float = 3600.0, points: int = 24) -> None:
+        """Fill the moment's history with ``points`` readings spread over the ``seconds``
+        before it (from keyframes), so that a sparkline spans the last hour."""
+        store = moment.store
+        start = moment.time - seconds
+        step = seconds / points
+        rows = self._db.execute(
+            "SELECT time, body FROM frames WHERE keyframe=1 AND time >= ? AND time < ? "
+            "ORDER BY time",
+            (start, moment.time),
+        )
+        series: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+        next_time = start
+        for frame_time, blob in rows:
+            if frame_time < next_time:
+                continue
+            next_time = frame_time + step
+            schema, _times, values, rates = decompress(blob)["k"]
+            pairs = _layout(self._keys(schema))[0]
+            counters = COUNTER_METRICS
+            for key, value, rate in zip(pairs, unpack_floats(values), unpack_floats(rates),
+                                        strict=True):  # fmt: skip
+                shown = rate if key[1] in counters else value
+                series.setdefault(key, []).append((frame_time, None if shown != shown else shown))
+        for ref, metric, reading in list(store.readings()):
+            if metric in TIMED_METRICS:
+                continue  # job series keep every point (stall onsets read them)
+            past = series.get((ref, metric), [])
+            now = reading.rate if metric in COUNTER_METRICS else reading.value
+            store.restore_history(ref, metric, [*past, (reading.time, now)])
+        store.version += 1
+
     def replay_from(self, moment: Moment, end: float) -> Iterator[Moment]:
         """Frame by frame after ``moment`` up to ``end``: the same store, applied forward
         (histories fill as they did live)."""

@@ -89,6 +89,7 @@ class WatchfloorApp(App[None]):
         Binding("left_curly_bracket", f"rewind_step(-{BIG_STEP})", show=False),
         Binding("right_curly_bracket", f"rewind_step({BIG_STEP})", show=False),
         Binding("L", "live", show=False),
+        Binding("H", "hour", show=False),
     ]
 
     def __init__(
@@ -161,6 +162,8 @@ class WatchfloorApp(App[None]):
         """``replay``: where to start and the speed; there is no live to return to."""
         self.rewind_at: float | None = None
         """The recorded second shown, or ``None`` when live."""
+        self.hour_sparklines = False
+        """While rewinding: sparklines span the last hour (``H``) instead of two minutes."""
         self._rewind_statuses: list[SourceStatus] = []
         self._reader: RewindReader | None = None
         self._span: tuple[float, float] | None = None
@@ -385,7 +388,7 @@ class WatchfloorApp(App[None]):
             if span is None:
                 raise RecordingError("the recording is empty")
             when = min(max(when, span[0]), span[1])
-            moment = await asyncio.to_thread(reader.load, when)
+            moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)
         except (RecordingError, OSError, sqlite3.Error) as exc:
             self.notify(f"cannot rewind: {exc}", severity="error", markup=False)
             return
@@ -407,6 +410,14 @@ class WatchfloorApp(App[None]):
             self.action_live()
             return
         self.seek(target)
+
+    def action_hour(self) -> None:
+        """``H``: sparklines over the last hour, or back to the last two minutes."""
+        self.hour_sparklines = not self.hour_sparklines
+        span = "the last hour (a point every 150 s)" if self.hour_sparklines else "two minutes"
+        self.notify(f"rewind sparklines: {span}", markup=False, timeout=3)
+        if self.rewind_at is not None:
+            self.seek(self.rewind_at)
 
     def action_live(self) -> None:
         if self.replay is not None:

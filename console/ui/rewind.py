@@ -60,10 +60,16 @@ class RewindReader:
         with self._lock:
             return self._open().incidents()
 
-    def load(self, when: float) -> Moment:
-        """The fleet at ``when``, with up to two minutes of history (call in a thread)."""
+    def load(self, when: float, hour: bool = False) -> Moment:
+        """The fleet at ``when``, with up to two minutes of history, or with ``hour`` the
+        last hour in 24 steps (call in a thread)."""
         with self._lock:
             recording = self._open()
+            if hour:
+                moment = recording.at(when)
+                if len(moment.store.entities) <= WARM_ENTITIES:
+                    recording.hour_history(moment)
+                return moment
             span = recording.span()
             start = when if span is None else max(span[0], when - WARM_SECONDS)
             first = recording.at(start)
@@ -148,6 +154,7 @@ def rewind_keys() -> list[tuple[str, str]]:
         ("[ / ]", f"rewind: {STEP:.0f} s back / forward"),
         ("{ / }", f"rewind: {BIG_STEP / 60:.0f} min back / forward (shift)"),
         (": at 03:12", "rewind to a time (: ago 10m, : incidents)"),
+        ("H", "rewind: sparklines over the last hour / the last two minutes"),
         ("L", "back to live (or Esc at the top)"),
     ]
 

@@ -150,6 +150,13 @@ async def test_ago_incidents_and_the_help(tmp_path: Path) -> None:
         stalled_at = EPOCH + ONSET + THRESHOLDS.stall_seconds
         # A minute before it, or the recording's start (after the two warm cycles).
         assert app.rewind_at == max(stalled_at - 60, EPOCH + 2)
+        app.rewind_to("1s", ago=True)
+        await settle(app, pilot)
+        await pilot.press("H")  # sparklines over the last hour
+        await settle(app, pilot)
+        assert app.hour_sparklines
+        spread = app.store.history("gpu/node01/0", "gpu.util")
+        assert len(spread) == 2  # the first keyframe (the next is not 150 s on), and now
         await pilot.press("question_mark")
         await pilot.pause()
         assert "rewind" in screen_text(app)

@@ -251,3 +251,22 @@ def test_history_config_errors_name_the_line(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "c.yaml", {})
     assert str(caught.value).startswith(message)
+
+
+def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
+    recorder.attach(engine)
+    record(engine, recorder, 100)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(EPOCH + 99)
+        assert len(moment.store.history("gpu/node01/0", "gpu.util")) <= 1  # no warm-up
+        recording.hour_history(moment, seconds=60, points=3)
+        history = moment.store.history("gpu/node01/0", "gpu.util")
+        # Keyframes at 40, 60 and 80 s (20 s apart at least), then the moment itself.
+        expected = [recording.at(EPOCH + t).store.value("gpu/node01/0", "gpu.util")
+                    for t in (40, 60, 80, 99)]  # fmt: skip
+        assert history == expected
+        rates = moment.store.history("port/leaf01/p1", "port.tx_bytes")
+        assert rates[0] == recording.at(EPOCH + 40).store.value("port/leaf01/p1", "port.tx_bytes")
