@@ -25,6 +25,10 @@ INLINE_SCHEMA = 256
 ZLIB_LEVEL = 1
 """Level 1: 4x faster than 6 for a tenth more bytes on the value columns (bench/recording.py)."""
 
+MAX_INFLATED = 1 << 30
+"""Most bytes one compressed part may grow to: a recording from elsewhere is read
+with bounds like any other input (a zip bomb is refused, not unpacked)."""
+
 NAN = math.nan
 _encoder = msgspec.msgpack.Encoder(enc_hook=str)
 _decoder = msgspec.msgpack.Decoder()
@@ -38,6 +42,15 @@ def encode(value: Any) -> bytes:
 def decode(data: bytes) -> Any:
     """The value :func:`encode` wrote."""
     return _decoder.decode(data)
+
+
+def inflate(data: bytes) -> bytes:
+    """``zlib.decompress`` with :data:`MAX_INFLATED` as its bound; zlib.error past it."""
+    unpacker = zlib.decompressobj()
+    out = unpacker.decompress(data, MAX_INFLATED)
+    if unpacker.unconsumed_tail:
+        raise zlib.error(f"a part grows past {MAX_INFLATED} bytes")
+    return out
 
 
 def pack_floats(values: list[float | None]) -> bytes:
@@ -54,7 +67,7 @@ def pack_floats(values: list[float | None]) -> bytes:
 def unpack_floats(data: bytes) -> array[float]:
     """The column :func:`pack_floats` wrote (NaN where ``None`` was)."""
     try:
-        shuffled = zlib.decompress(data)
+        shuffled = inflate(data)
     except zlib.error as exc:
         raise ValueError(f"damaged column: {exc}") from None
     count = len(shuffled) // 8
@@ -91,7 +104,7 @@ def decompress(blob: bytes) -> dict[str, Any]:
         body = decode(blob)
         if not isinstance(body, dict):
             raise ValueError("not a document")
-        body.update(decode(zlib.decompress(body.pop("z"))))
+        body.update(decode(inflate(body.pop("z"))))
     except (zlib.error, msgspec.DecodeError, KeyError, ValueError, TypeError) as exc:
         raise ValueError(f"damaged frame: {exc}") from None
     return body

@@ -25,6 +25,7 @@ from console.recording.codec import (
     as_optional,
     decode,
     decompress,
+    inflate,
     unpack_floats,
 )
 from console.recording.layout import database_file
@@ -171,6 +172,11 @@ class Recording:
         gc.disable()
         try:
             return self._at(when, history)
+        except (ValueError, TypeError, KeyError, IndexError, zlib.error) as exc:
+            if isinstance(exc, RecordingError):
+                raise
+            # A damaged or foreign file: say which, never a traceback.
+            raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
         finally:
             if collecting:
                 gc.enable()
@@ -256,7 +262,7 @@ class Recording:
             row = self._db.execute("SELECT body FROM schemas WHERE id=?", (schema,)).fetchone()
             if row is None:
                 raise RecordingError(f"{self.file}: a frame refers to a missing schema {schema}")
-            refs, metrics = decode(zlib.decompress(row[0]))
+            refs, metrics = decode(inflate(row[0]))
             keys = self._schemas[schema] = (refs, metrics)
         return keys
 

@@ -390,7 +390,11 @@ class WatchfloorApp(App[None]):
             when = min(max(when, span[0]), span[1])
             moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)
         except (RecordingError, OSError, sqlite3.Error) as exc:
-            self.notify(f"cannot rewind: {exc}", severity="error", markup=False)
+            self.notify(f"cannot rewind: {plain(exc)}", severity="error", markup=False)
+            return
+        except Exception as exc:  # a damaged file must not end the console
+            self.notify(f"cannot rewind: damaged recording: {type(exc).__name__}: {plain(exc)}",
+                        severity="error", markup=False)  # fmt: skip
             return
         self.rewind_at = moment.time
         self._rewind_statuses = moment.statuses

@@ -270,3 +270,37 @@ def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path
         assert history == expected
         rates = moment.store.history("port/leaf01/p1", "port.tx_bytes")
         assert rates[0] == recording.at(EPOCH + 40).store.value("port/leaf01/p1", "port.tx_bytes")
+
+
+def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
+    import zlib
+
+    from console.recording import codec
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")
+    recorder.attach(engine)
+    record(engine, recorder, 3)
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+
+    def put(body: bytes) -> None:
+        db.execute("UPDATE frames SET body = ? WHERE time = ?", (body, EPOCH + 2))
+        db.commit()
+
+    put(b"\x93garbage")
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.at(EPOCH + 1).time == EPOCH + 1
+        with pytest.raises(RecordingError, match="damaged"):
+            recording.at(EPOCH + 2)
+    put(codec.encode({"t": EPOCH + 2, "b": [], "z": zlib.compress(b"\0" * (8 << 20))}))
+    db.close()
+    limit = codec.MAX_INFLATED
+    codec.MAX_INFLATED = 1 << 20  # the bomb is 8 MB of zeros: past this bound
+    try:
+        with Recording(tmp_path / "rec") as recording:
+            with pytest.raises(RecordingError, match="grows past") as caught:
+                recording.at(EPOCH + 2)
+            assert "damaged" in str(caught.value)
+    finally:
+        codec.MAX_INFLATED = limit
