@@ -84,7 +84,7 @@ class WatchfloorApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
-        Binding("left_square_bracket", f"rewind_step(-{STEP})", "Rewind", key_display="["),
+        Binding("left_square_bracket", f"rewind_step(-{STEP})", show=False),
         Binding("right_square_bracket", f"rewind_step({STEP})", show=False),
         Binding("left_curly_bracket", f"rewind_step(-{BIG_STEP})", show=False),
         Binding("right_curly_bracket", f"rewind_step({BIG_STEP})", show=False),
