@@ -192,6 +192,14 @@ async def test_replay_of_another_console_shows_what_it_showed(tmp_path: Path) ->
         await pilot.press("L")  # a replay has no live: L goes to its end
         await settle(player, pilot)
         assert player.rewind_at == live.time
+        player._play(5.0)  # the --speed tick at the end: nothing further to play
+        await settle(player, pilot)
+        assert player.rewind_at == live.time
+        player.seek((live.time or 0.0) - 20)
+        await settle(player, pilot)
+        player._play(5.0)  # --speed 5: five recorded seconds a tick
+        await settle(player, pilot)
+        assert player.rewind_at == (live.time or 0.0) - 15
 
 
 async def test_without_a_recording_rewind_says_so(make_app: object) -> None:
