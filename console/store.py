@@ -7,6 +7,7 @@ the history of a counter metric holds rates, which is what every pane plots.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from console.model import TIMED_METRICS as TIMED
 from console.model import Batch, Entity, Finding, ref_kind
 from console.ring import Ring
 
+_READING_FIELDS = operator.attrgetter("time", "value", "rate")
 DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
@@ -243,6 +245,13 @@ class Store:
         """Every newest reading as ``(ref, metric, reading)``."""
         for (ref, metric), reading in self._latest.items():
             yield ref, metric, reading
+
+    def reading_columns(
+        self,
+    ) -> tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]:
+        """Every newest reading's key and ``(time, value, rate)``, copied at C speed (the
+        recorder's keyframe, taken on the collector's loop)."""
+        return list(self._latest), list(map(_READING_FIELDS, self._latest.values()))
 
     def metrics_of(self, ref: str) -> list[str]:
         """Metric names with a reading for this entity, sorted."""

@@ -324,8 +324,7 @@ class Recording:
         store = Store(history)
         seen = last["t"]
         for ref, (source, body) in state.entities.items():
-            name, parent, attrs = decode(body)
-            store.restore_entity(Entity(ref, name, parent, attrs), source, seen)
+            store.restore_entity(_entity(ref, body), source, seen)
         store.restore_readings(state.readings.items())
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
@@ -339,8 +338,7 @@ class Recording:
 
     def _apply_forward(self, store: Store, body: dict[str, Any]) -> None:
         for ref, source, entity in body.get("e", []):
-            name, parent, attrs = decode(entity)
-            store.restore_entity(Entity(ref, name, parent, attrs), source, body["t"])
+            store.restore_entity(_entity(ref, entity), source, body["t"])
         for source, batch_time, schema, times, values, _timed in body.get("b", []):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
@@ -452,6 +450,11 @@ def _add_point(
     points.append((when, value))
     if len(points) > 2000:
         del points[:1000]
+
+
+def _entity(ref: str, body: bytes) -> Entity:
+    item = decode(body)
+    return Entity(ref, item["name"], item.get("parent"), item.get("attrs") or {})
 
 
 def _statuses(body: bytes) -> list[SourceStatus]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import logging
 import math
 import os
@@ -56,8 +57,8 @@ class RecorderBusy(RuntimeError):
     """Another process records into this recording now."""
 
 
-_Columns = tuple[list[str], list[str], list[float], list[float | None], list[float | None]]
-"""Every reading of a store: refs, metrics, times, values, rates."""
+_Columns = tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]
+"""Every reading of a store: its keys, and each one's ``(time, value, rate)``."""
 
 
 @dataclass
@@ -174,15 +175,16 @@ class Recorder:
         keyframe = self._force_keyframe or (
             self._last_keyframe is None or now - self._last_keyframe >= self.keyframe_every
         )
-        changed: list[tuple[str, str, bytes]] = []
         previous = self._entities
-        current: dict[str, bytes] = {}
+        # Every entity encoded in C (msgspec takes the dataclass as it is): a copy of
+        # what it says now, which analysis may change in place later.
+        current = dict(zip(store.entities, map(encode, store.entities.values()), strict=True))
         sources = store.entity_source
-        for ref, entity in store.entities.items():
-            body = encode((entity.name, entity.parent, entity.attrs))
-            current[ref] = body
-            if keyframe or previous.get(ref) != body:
-                changed.append((ref, sources.get(ref, ""), body))
+        changed = [
+            (ref, sources.get(ref, ""), body)
+            for ref, body in current.items()
+            if keyframe or previous.get(ref) != body
+        ]
         removed = [] if keyframe else [ref for ref in previous if ref not in current]
         self._entities = current
         cycle = _Cycle(
@@ -207,9 +209,17 @@ class Recorder:
         ]
         self._criticals = criticals
         if keyframe:
-            cycle.full = _readings(store)
+            # A copy of every reading: all live objects, so the cyclic collector, which
+            # would walk them again and again while they are made, waits.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                cycle.full = _readings(store)
+            finally:
+                if collecting:
+                    gc.enable()
             cycle.history = {}
-            for ref, metric, _reading in store.readings():
+            for ref, metric in cycle.full[0]:
                 if metric in TIMED_METRICS:
                     points = store.timed_history(ref, metric)
                     cycle.history.setdefault(ref, {})[metric] = points
@@ -353,14 +363,8 @@ def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
 
 
 def _readings(store: Store) -> _Columns:
-    refs, metrics, times, values, rates = [], [], [], [], []
-    for ref, metric, reading in store.readings():
-        refs.append(ref)
-        metrics.append(metric)
-        times.append(reading.time)
-        values.append(reading.value)
-        rates.append(reading.rate)
-    return refs, metrics, times, values, rates
+    """Every reading of the store now: copied in C on the loop, split in the writer."""
+    return store.reading_columns()
 
 
 Schemas = dict[str, tuple[list[str], list[str], int, list[int]]]
@@ -453,7 +457,12 @@ def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str,
         "a": cycle.state,
     }
     if cycle.full is not None:
-        refs, metrics, times, values, rates = cycle.full
+        keys, readings = cycle.full
+        refs = [key[0] for key in keys]
+        metrics = [key[1] for key in keys]
+        times = [reading[0] for reading in readings]
+        values = [reading[1] for reading in readings]
+        rates = [reading[2] for reading in readings]
         schema, _timed = _schema("\0keyframe", refs, metrics, schemas, db)
         if isinstance(schema, int):
             numbers.append(schema)
