@@ -290,20 +290,25 @@ class Recording:
                                       times_, values_,
                                       schema if isinstance(schema, int) else None,
                                       timed))  # fmt: skip
-        # Of each schema the newest batch is laid down whole; the one before it only
-        # for its counters (their rate); older ones only for the timed series' points.
+        # Of each schema the newest batch is laid down whole, its counters' rates taken
+        # against the one before it; older ones give only the timed series' points.
+        # (A source that alternates between two key sets within one keyframe interval
+        # would see a counter's rate against the wrong neighbour; none does today.)
         seen: dict[int, int] = {}
         rank = [1] * len(batches)
         for index in range(len(batches) - 1, -1, -1):
             number = batches[index].schema
             if number is not None:
                 rank[index] = seen[number] = seen.get(number, 0) + 1
+        second: dict[int, _Batch] = {
+            batch.schema: batch
+            for batch, place in zip(batches, rank, strict=True)
+            if place == 2 and batch.schema is not None
+        }
         for batch, place in zip(batches, rank, strict=True):
             if place == 1:
-                _apply(state.readings, state.history, batch)
-            elif place == 2:
-                _apply_counters(state.readings, batch)
-                _timed_points(state.history, batch)
+                before = second.get(batch.schema) if batch.schema is not None else None
+                _apply(state.readings, state.history, batch, before)
             else:
                 _timed_points(state.history, batch)
         for _time, body in frames:
@@ -363,40 +368,40 @@ def _apply(
     readings: dict[tuple[str, str], tuple[float, float | None, float | None]],
     history: dict[tuple[str, str], list[tuple[float, float | None]]],
     batch: _Batch,
+    before: _Batch | None = None,
 ) -> None:
     """Lay one batch over the readings: whole columns at once; a loop only for the
-    counters (their rate against the reading before) and the few timed series."""
+    counters (their rate against ``before``, the batch of the same keys before it, or
+    the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
-    values = [None if v != v else v for v in unpack_floats(batch.values)]
+    column = unpack_floats(batch.values)
+    values = [None if v != v else v for v in column]
     count = len(values)
-    times = (
-        list(unpack_floats(batch.times)) if batch.times is not None else [batch.batch_time] * count
-    )
+    own = unpack_floats(batch.times) if batch.times is not None else None
+    times = own.tolist() if own is not None else [batch.batch_time] * count
     rates: list[float | None] = [None] * count
-    for i in counters:
-        old = readings.get(keys[i])
-        value = values[i]
-        if old is not None and value is not None and old[1] is not None:
-            elapsed, delta = times[i] - old[0], value - old[1]
-            rates[i] = delta / elapsed if elapsed > 0 and delta >= 0 else None
+    if before is not None:
+        previous = unpack_floats(before.values)
+        then = unpack_floats(before.times) if before.times is not None else None
+        now_all, then_all = batch.batch_time, before.batch_time
+        for i in counters:
+            value, old = column[i], previous[i]
+            elapsed = (own[i] if own is not None else now_all) - (
+                then[i] if then is not None else then_all
+            )
+            # NaN (not available) fails every comparison: no rate, as in the store.
+            if elapsed > 0 and value >= old:
+                rates[i] = (value - old) / elapsed
+    else:
+        for i in counters:
+            reading = readings.get(keys[i])
+            latest = values[i]
+            if reading is not None and latest is not None and reading[1] is not None:
+                elapsed, delta = times[i] - reading[0], latest - reading[1]
+                rates[i] = delta / elapsed if elapsed > 0 and delta >= 0 else None
     readings.update(zip(keys, zip(times, values, rates, strict=True), strict=True))
     for i in timed:
         _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
-
-
-def _apply_counters(
-    readings: dict[tuple[str, str], tuple[float, float | None, float | None]], batch: _Batch
-) -> None:
-    """Only the counters of a batch that a newer one replaces: what their rate needs."""
-    keys, counters, _timed = _layout(batch.keys)
-    if not counters:
-        return
-    values = unpack_floats(batch.values)
-    times = unpack_floats(batch.times) if batch.times is not None else None
-    for i in counters:
-        value = values[i]
-        when = times[i] if times is not None else batch.batch_time
-        readings[keys[i]] = (when, None if value != value else value, None)
 
 
 _layouts: dict[int, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
