@@ -144,3 +144,53 @@ def test_bad_input_is_one_line_and_exit_2(
     assert answer.returncode == 2, answer.stderr
     assert message in answer.stderr and "Traceback" not in answer.stderr
     assert len(answer.stderr.strip().splitlines()) == 1
+
+
+def _demo_on_a_terminal(state: Path, *flags: str) -> tuple[int, bytes]:
+    """``watchfloor demo`` as a user starts it, on a pseudo-terminal: until its
+    recording holds three frames (or, with ``--no-record``, it has drawn), then q."""
+    import pty
+    import select
+
+    main, secondary = pty.openpty()
+    env = {**os.environ, "XDG_STATE_HOME": str(state), "XDG_CONFIG_HOME": "/nonexistent",
+           "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "demo", "--interval", "0.2", *flags],
+        stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True,
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    recording = state / "watchfloor" / "demo-recording"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert time.monotonic() < deadline, seen[-2000:]
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                seen += os.read(main, 65536)
+            if b"node01" not in seen:
+                continue
+            if "--no-record" in flags:
+                break
+            if (recording / "frames.sqlite").exists():
+                with Recording(recording) as opened:
+                    if len(opened.times()) >= 3:
+                        break
+        os.write(main, b"q")
+        code = process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+        os.close(main)
+    return code, seen
+
+
+def test_the_console_records_by_default_and_not_with_no_record(tmp_path: Path) -> None:
+    code, seen = _demo_on_a_terminal(tmp_path / "on")
+    assert code == 0 and b"Traceback" not in seen
+    with Recording(tmp_path / "on" / "watchfloor" / "demo-recording") as recording:
+        assert len(recording.times()) >= 3
+    code, seen = _demo_on_a_terminal(tmp_path / "off", "--no-record")
+    assert code == 0 and b"Traceback" not in seen
+    assert not (tmp_path / "off" / "watchfloor").exists()
