@@ -304,3 +304,44 @@ def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
             assert "damaged" in str(caught.value)
     finally:
         codec.MAX_INFLATED = limit
+
+
+def test_a_writer_that_falls_behind_drops_cycles_and_starts_again_from_a_keyframe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from console.recording import recorder as recorder_module
+
+    release = threading.Event()
+    real_frame = recorder_module._frame
+
+    def stuck_disk(*args: Any) -> dict[str, Any]:
+        release.wait(timeout=60)  # the disk answers when the test says so
+        return real_frame(*args)
+
+    monkeypatch.setattr(recorder_module, "_frame", stuck_disk)
+    monkeypatch.setattr(recorder_module, "QUEUE_FRAMES", 2)
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+
+    async def run() -> None:
+        for _ in range(8):  # the loop never waits for the disk
+            await engine.collect(1)
+        release.set()
+        recorder.flush()
+        for _ in range(2):
+            await engine.collect(1)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    assert recorder.dropped >= 4
+    with Recording(tmp_path / "rec") as recording:
+        times = recording.times()
+        assert len(times) == recorder.frames == 10 - recorder.dropped
+        after_gap = next(t for t, before in zip(times[1:], times, strict=False) if t > before + 1)
+        assert recording.keyframe_at(after_gap) == after_gap  # stands on its own
+        for when in times:
+            assert recording.at(when).time == when
