@@ -35,7 +35,8 @@ def demo_engine(onset: float | None = None, scenario: str = "congested-link") ->
 
 
 def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[str, Any]]:
-    """Drive ``cycles`` cycles; the live snapshot document after each, by store time."""
+    """Drive ``cycles`` cycles; the live snapshot document after each, by store time,
+    with the victim's explanation under ``explain``."""
     seen: dict[float, dict[str, Any]] = {}
 
     async def run() -> None:
@@ -43,6 +44,8 @@ def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[
             await engine.collect(1)
             recorder.flush()
             document = snapshot_document(engine.store, engine.statuses())
+            chain = explain(engine.store, "job/4711")
+            document["explain"] = chain.to_json() if chain is not None else None
             seen[engine.store.time or 0.0] = json.loads(json.dumps(document, default=str))
         await engine.stop()
 
@@ -62,9 +65,10 @@ def test_every_recorded_second_reads_back_as_the_live_snapshot(tmp_path: Path) -
         for when, document in live.items():
             moment = recording.at(when)
             assert moment.time == when
-            again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
-                                          default=str))  # fmt: skip
-            assert again == document, when
+            again = snapshot_document(moment.store, moment.statuses)
+            chain = explain(moment.store, "job/4711")
+            again["explain"] = chain.to_json() if chain is not None else None
+            assert json.loads(json.dumps(again, default=str)) == document, when
 
 
 def test_between_frames_a_seek_shows_the_last_frame_before(tmp_path: Path) -> None:
