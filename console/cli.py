@@ -565,7 +565,7 @@ def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] =
         cost=config.cost,
         wall=wall,
     )
-    recorder = _start_recorder(args, app.engine, config, demo)
+    recorder = _start_recorder(args, app.engine, config, demo, notices=app.notices)
     app.recording = recorder.path if recorder is not None else None
     try:
         app.run()
@@ -576,16 +576,25 @@ def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] =
 
 
 def _start_recorder(
-    args: argparse.Namespace, engine: Engine, config: Config, demo: bool
+    args: argparse.Namespace,
+    engine: Engine,
+    config: Config,
+    demo: bool,
+    notices: list[str] | None = None,
 ) -> Recorder | None:
-    """The flight recorder on this engine, unless ``--no-record``; a notice if it cannot."""
+    """The flight recorder on this engine, unless ``--no-record``. When it cannot start
+    the console goes on, and says why: in ``notices`` (the TUI shows them), else on
+    stderr."""
     from console.recording.session import start_recording
 
     if getattr(args, "no_record", False):
         return None
     recorder, notice = start_recording(engine, config.history, demo)
     if notice is not None:
-        print(f"watchfloor: {notice}", file=sys.stderr)
+        if notices is not None:
+            notices.append(notice)
+        else:
+            print(f"watchfloor: {notice}", file=sys.stderr)
     return recorder
 
 

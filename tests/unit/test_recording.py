@@ -349,3 +349,21 @@ def test_a_writer_that_falls_behind_drops_cycles_and_starts_again_from_a_keyfram
         assert recording.keyframe_at(after_gap) == after_gap  # stands on its own
         for when in times:
             assert recording.at(when).time == when
+
+
+def test_start_recording_is_one_call_and_says_why_when_it_cannot(tmp_path: Path) -> None:
+    from console.config import HistoryConfig
+    from console.recording.session import start_recording
+
+    engine = demo_engine()
+    history = HistoryConfig(path=tmp_path / "rec", keep=600, max_mb=10)
+    recorder, notice = start_recording(engine, history)
+    assert recorder is not None and notice is None
+    assert engine.cycle_listeners == [recorder.on_cycle] and recorder.keep == 600
+    second = demo_engine()
+    other, notice = start_recording(second, history)  # the file is taken
+    assert other is None and notice is not None
+    assert notice.startswith("not recording: another console records into")
+    assert second.cycle_listeners == [] and second.store.journal is None
+    recorder.close()
+    assert start_recording(second, HistoryConfig(enabled=False)) == (None, None)
