@@ -47,6 +47,8 @@ class DemoOptions:
     nodes: int = 4
     agent_urls: tuple[str, ...] = ()
     """With agents (``demo --agents``): nodes come from these, the fabric from the sim."""
+    onset: float | None = None
+    """Seconds after the start that the scenario's fault begins (``None``: its own)."""
 
 
 class BrokenSource(Source):
@@ -101,7 +103,7 @@ def build_sources(
     entries: list[SourceEntry] = []
     if demo is not None:
         options = _defaults(SIM_SOURCE) | {
-            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes,
+            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes, "onset": demo.onset,
             "scope": "fabric" if demo.agent_urls else "all",
         }  # fmt: skip
         entries.append(SourceEntry("sim", options, 0))

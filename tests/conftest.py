@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 # Snapshot frames show a clock: keep it in one zone whatever the machine says.
 os.environ["TZ"] = "UTC"
 time.tzset()
+# Consoles started by tests (and their children) record here, never into the user's
+# state directory, and two test runs at once never share a recording.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="watchfloor-test-state-")
 
 FROZEN_NOW = EPOCH + 2.0
 """The frozen wall clock every UI test uses."""
