@@ -62,8 +62,8 @@ class GotoProvider(Provider):
             yield DiscoveryHit(
                 prompt("incidents"), app.show_incidents, help=literal(INCIDENTS_HELP)
             )
-            yield DiscoveryHit(prompt("ago 10m"), partial(app.rewind_to, "10m", True),
-                               help=literal("rewind: the fleet ten minutes ago (: ago 90s)"))  # fmt: skip
+            ago = literal("rewind: the fleet ten minutes ago (: ago 90s)")
+            yield DiscoveryHit(prompt("ago 10m"), partial(app.rewind_to, "10m", True), help=ago)
             yield DiscoveryHit(prompt("live"), app.action_live, help=literal("back to live (L)"))
         for pane in app.registry.panes:
             yield DiscoveryHit(
