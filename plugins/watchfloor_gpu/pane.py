@@ -184,6 +184,7 @@ class GpuDetail(PaneBase):
             ("nvlink", attrs.get("nvlink")),
             ("mig", "off" if mig is None else f"{len(mig)} instances"),
             ("job", owners(store).get(gpu.ref, "none")),
+            *_dropped(attrs),
         ])  # fmt: skip
         health = Text("health             ", style="bold")
         health.append_text(health_text(self, gpu))
@@ -268,3 +269,12 @@ def terminate(pid: int, wait: float = 3.0) -> str:
 def create_gpu_pane(context: PaneContext, ref: str | None) -> PaneBase:
     """The pane factory: the fleet list, or one GPU."""
     return GpuList(context) if ref is None else GpuDetail(context, ref)
+
+
+def _dropped(attrs: dict[str, Any]) -> list[tuple[str, object]]:
+    """The processes an agent had to leave out (it sends 256 per GPU at most)."""
+    dropped = attrs.get("processes_dropped")
+    if not isinstance(dropped, int) or dropped <= 0:
+        return []
+    shown = len(attrs.get("processes") or ())
+    return [("processes", f"{shown} shown, {dropped:,} more not sent by the agent")]

@@ -124,3 +124,24 @@ def test_registry_fixture_has_the_gpu_pane() -> None:
     registry = load_registry()
     pane = registry.pane_for("gpu")
     assert pane is not None and pane.key == "g"
+
+
+async def test_processes_an_agent_left_out_are_counted_in_the_detail() -> None:
+    from console.api import Batch, Entity, Source
+
+    class Crowded(Source):  # as the agent client hands them on: 256 kept, the rest counted
+        name, type = "crowded", "test"
+
+        async def poll(self) -> Batch:
+            processes = [{"pid": i, "user": "u", "command": "python"} for i in range(256)]
+            gpu = Entity("gpu/n1/0", "GPU 0", "node/n1",
+                         attrs={"processes": processes, "processes_dropped": 199_744})  # fmt: skip
+            return Batch(entities=[Entity("node/n1", "n1"), gpu])
+
+    app = WatchfloorApp(load_registry(), [Crowded()], live=False, clock=frozen_clock)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.pause()
+        app.open("gpu/n1/0")
+        await pilot.pause()
+        assert "256 shown, 199,744 more not sent by the agent" in _text(app)
+        assert app.screen.query_one("#processes", EntityTable).row_count == 256
