@@ -186,6 +186,8 @@ class ModelTree:
 
     def _candidates(self) -> Iterator[str]:
         for root in self.roots:
+            if not os.path.isdir(root):  # not "0 files, all verified" forever: say so
+                raise SourceError(f"watched path {root} is not a directory (missing?)")
             for folder, dirs, files in os.walk(root, followlinks=False):
                 dirs.sort()
                 for name in sorted(files):

@@ -229,3 +229,18 @@ def test_tamper_then_chmod_000_is_a_finding_with_its_reason(tmp_path: Path) -> N
     assert [e["change"] for e in events] == ["unreadable"]  # once, not once a step
     assert events[0]["reason"].startswith("permission denied")
     assert events[0]["old_sha256"] == hashlib.sha256(b"\x01" * 4096).hexdigest()
+
+
+async def test_a_watched_path_that_is_no_directory_is_the_sources_reason(tmp_path: Path) -> None:
+    from console.engine import Engine
+    from console.store import Store
+
+    tree = ModelTree([str(tmp_path / "no-such-models")])
+    source = IntegritySource(tree, 1.0, node="n1")
+    engine = Engine(Store(), [source])
+    await engine.collect()  # starts the scan
+    await source.settle()
+    await engine.collect()  # reports how it went
+    status = engine.statuses()[0]
+    assert status.status in ("failed", "stale")
+    assert f"watched path {tmp_path / 'no-such-models'} is not a directory" in status.reason
