@@ -76,8 +76,15 @@ def clamp_size(width: object, height: object) -> tuple[int, int]:
 class Guard:
     """The middleware and the session count for one ``serve``."""
 
-    def __init__(self, hosts: Iterable[str], max_sessions: int = MAX_SESSIONS) -> None:
+    def __init__(
+        self, hosts: Iterable[str], max_sessions: int = MAX_SESSIONS, public_url: str | None = None
+    ) -> None:
         self.hosts = frozenset(hosts)
+        parts = urlsplit(public_url or "")
+        self.origins = frozenset(
+            {f"{parts.scheme}://{parts.netloc}".lower()} if parts.scheme and parts.netloc else ()
+        )
+        """The public URL's origin (behind a proxy, the page comes from there)."""
         self.max_sessions = max_sessions
         self.sessions = 0
         """Websocket sessions open now."""
@@ -99,9 +106,12 @@ class Guard:
             return self._refuse("host", 421, "this server does not answer to that Host")
         if request.path != "/ws":
             return await handler(request)
-        origin = request.headers.get("Origin", "")
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or (parts.hostname or "") not in self.hosts:
+        # Same origin only: the page must come from this very server (scheme, host and
+        # port), or from the public URL a proxy serves it at. Another port on the same
+        # host is another origin (another local user's page).
+        origin = request.headers.get("Origin", "").rstrip("/").lower()
+        own = {f"{scheme}://{request.host.lower()}" for scheme in ("http", "https")}
+        if origin not in own | self.origins:
             return self._refuse("origin", 403, "websocket from a foreign page refused")
         if self.sessions >= self.max_sessions:
             return self._refuse("sessions", 503, f"{self.max_sessions} sessions already open")

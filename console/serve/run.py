@@ -143,7 +143,8 @@ async def serve(options: ServeOptions, engine: Engine) -> None:
             server = ConsoleServer(
                 viewer_command(f"http://127.0.0.1:{relay_port}", token_file, options),
                 host=options.host, port=port, title=options.title, public_url=public_url,
-                guard=Guard(allowed_hosts(options.host, options.public_url)),
+                guard=Guard(allowed_hosts(options.host, options.public_url),
+                            public_url=options.public_url),
             )  # fmt: skip
             web_runner = web.AppRunner(await server._make_app(), access_log=None)
             await web_runner.setup()

@@ -72,3 +72,41 @@ async def test_sessions_are_capped_and_windows_cut() -> None:
     assert sorted(sizes) == sorted([(str(MAX_WIDTH), str(MAX_HEIGHT)), ("1", "24")])
     assert guard.refused == {"sessions": 1}
     assert guard.sessions == 0
+
+
+EVIL_PAGE = """<!doctype html><title>evil</title><script>
+window.verdict = new Promise((resolve) => {
+  const socket = new WebSocket("WS_URL");
+  socket.onopen = () => resolve("opened");
+  socket.onerror = () => resolve("refused");
+});
+</script>"""
+
+
+WAIT_FOR_VERDICT = """new Promise((resolve) => {
+  const check = () => window.verdict ? window.verdict.then(resolve) : setTimeout(check, 50);
+  check();
+})"""
+
+
+async def test_a_page_from_another_origin_in_chromium_cannot_open_the_console() -> None:
+    from tests.integration.browser import chromium
+
+    with served("--demo") as url:
+        ws_url = url.rstrip("/").replace("http://", "ws://") + "/ws?width=80&height=24"
+
+        async def evil(request: web.Request) -> web.Response:
+            return web.Response(text=EVIL_PAGE.replace("WS_URL", ws_url), content_type="text/html")
+
+        app = web.Application()
+        app.router.add_get("/", evil)
+        # Same host, another port: another origin (another local user's page, say).
+        async with serving(app) as evil_url, chromium() as browser:
+            page = await browser.open(evil_url + "/")
+            verdict = await page.send(
+                "Runtime.evaluate", expression=WAIT_FOR_VERDICT, awaitPromise=True,
+                returnByValue=True,
+            )  # fmt: skip
+            assert verdict["result"].get("value") == "refused", verdict
+            own = await browser.open(url)  # the console's own page still works
+            await own.wait_for_text(lambda s: "Findings (" in s)
