@@ -92,6 +92,21 @@ class Guard:
         """Refusals by kind (tests and the log read it)."""
         self._logged: dict[str, float] = {}
 
+    def _same_server(self, origin: str, host: str) -> bool:
+        """The page came from this server: an allowed name (``localhost`` and
+        ``127.0.0.1`` alike) on this very port."""
+        parts = urlsplit(origin)
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:
+            return False
+        ours = host.rsplit(":", 1)[1] if host.count(":") == 1 or "]:" in host else None
+        return (
+            parts.scheme in ("http", "https")
+            and (parts.hostname or "") in self.hosts
+            and str(port) == (ours or str({"http": 80, "https": 443}[parts.scheme]))
+        )
+
     def _refuse(self, kind: str, status: int, text: str) -> web.Response:
         self.refused[kind] = self.refused.get(kind, 0) + 1
         now = time.monotonic()
@@ -110,8 +125,7 @@ class Guard:
         # port), or from the public URL a proxy serves it at. Another port on the same
         # host is another origin (another local user's page).
         origin = request.headers.get("Origin", "").rstrip("/").lower()
-        own = {f"{scheme}://{request.host.lower()}" for scheme in ("http", "https")}
-        if origin not in own | self.origins:
+        if origin not in self.origins and not self._same_server(origin, request.host):
             return self._refuse("origin", 403, "websocket from a foreign page refused")
         if self.sessions >= self.max_sessions:
             return self._refuse("sessions", 503, f"{self.max_sessions} sessions already open")

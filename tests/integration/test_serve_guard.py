@@ -110,3 +110,16 @@ async def test_a_page_from_another_origin_in_chromium_cannot_open_the_console() 
             assert verdict["result"].get("value") == "refused", verdict
             own = await browser.open(url)  # the console's own page still works
             await own.wait_for_text(lambda s: "Findings (" in s)
+
+
+def test_the_same_server_under_another_loopback_name_is_its_own_origin() -> None:
+    guard = Guard(allowed_hosts("127.0.0.1", "https://console.example/"),
+                  public_url="https://console.example/")  # fmt: skip
+    same = guard._same_server
+    assert same("http://localhost:8080", "127.0.0.1:8080")
+    assert same("http://127.0.0.1:8080", "localhost:8080")
+    assert same("http://[::1]:8080", "127.0.0.1:8080")
+    assert not same("http://127.0.0.1:8888", "127.0.0.1:8080")  # another port: another origin
+    assert not same("http://evil.example:8080", "127.0.0.1:8080")
+    assert not same("null", "127.0.0.1:8080") and not same("", "127.0.0.1:8080")
+    assert "https://console.example" in guard.origins
