@@ -185,6 +185,22 @@ METRICS: dict[str, MetricSpec] = {
         _spec(
             "port.cnp_handled", "packets", "congestion notification packets handled", counter=True
         ),
+        _spec("port.link_error_recovery", "events", "link error recoveries", counter=True),
+        _spec(
+            "port.rx_remote_physical_errors",
+            "errors",
+            "packets marked bad upstream (EBP)",
+            counter=True,
+        ),
+        _spec("port.link_integrity_errors", "errors", "local link integrity errors", counter=True),
+        _spec("port.buffer_overrun", "errors", "excessive buffer overrun errors", counter=True),
+        # mlx5 hw_counters that mean RDMA retransmission (the fabric lost or reordered data)
+        _spec("port.out_of_sequence", "packets", "out-of-sequence packets received", counter=True),
+        _spec("port.packet_seq_err", "errors", "packet sequence errors (NAKs)", counter=True),
+        _spec("port.local_ack_timeout", "errors", "local ACK timeouts", counter=True),
+        _spec("port.rnr_nak_retry", "errors", "receiver-not-ready NAK retries", counter=True),
+        _spec("port.retransmits", "packets", "RoCE adaptive retransmissions", counter=True),
+        _spec("port.req_cqe_errors", "errors", "requester completion errors", counter=True),
         _spec("link.util", "%", "utilisation, busier direction"),
         _spec("link.util_ab", "%", "utilisation, a→b"),
         _spec("link.util_ba", "%", "utilisation, b→a"),
