@@ -294,11 +294,11 @@ def place(fabric: IbFabric, name_map: Mapping[str, str]) -> Placement:
 def port_of(fabric: IbFabric, placement: Placement, key: str, number: int) -> str:
     """The ref of one port of one fabric node."""
     if key in placement.switch_names:
-        return port_ref(placement.switch_names[key], number)
+        return port_ref(placement.switch_names[key], str(number))
     if key in placement.hcas:
         host, device = placement.hcas[key]
         return port_ref(host, f"{device}:{number}")
-    return port_ref(f"ca-{key}", number)
+    return port_ref(f"ca-{key}", str(number))
 
 
 def fabric_entities(fabric: IbFabric, placement: Placement) -> list[Entity]:

@@ -56,7 +56,9 @@ class Store:
         self._latest: dict[tuple[str, str], Reading] = {}
         self._history: dict[tuple[str, str], Ring] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
-        self._sorted_kind: dict[str, list[Entity]] = {}
+        self._sorted_kind: dict[str, list[str]] = {}
+        """Refs of each kind in natural order (the order, not the objects: a source
+        re-sends an entity as a new object with new attrs, and readers must see it)."""
         self._children: dict[str, set[str]] = {}
 
     # -- writing -------------------------------------------------------------
@@ -151,11 +153,11 @@ class Store:
 
     def of_kind(self, kind: str) -> list[Entity]:
         """All entities of one kind, sorted by ref (the sort is cached until the set changes)."""
+        same_kind = self._by_kind.get(kind, {})
         ordered = self._sorted_kind.get(kind)
         if ordered is None:
-            entities = self._by_kind.get(kind, {}).values()
-            ordered = self._sorted_kind[kind] = sorted(entities, key=lambda e: _natural(e.ref))
-        return list(ordered)
+            ordered = self._sorted_kind[kind] = sorted(same_kind, key=_natural)
+        return [same_kind[ref] for ref in ordered]
 
     def count(self, kind: str) -> int:
         """How many entities of one kind are known."""

@@ -7,16 +7,20 @@ the fabric (counters, Unlink) put it back before they end.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from console.analysis.causes import explain
+from console.engine import Engine
+from console.model import Finding
 from console.runtime import build_engine, build_sources, load_registry, read_config
 from tests.integration.ibsim import SimFabric, leaf_spine_net, start_fabric
 
@@ -135,3 +139,50 @@ def counter(fabric: SimFabric, lid: str, name: str, basic: bool = False, port: s
         if line.startswith(name + ":"):
             return int(line.rsplit(".", 1)[-1])
     return -1
+
+
+async def test_unlink_gives_link_down_within_two_intervals_and_relink_clears_it(
+    fabric: SimFabric, tmp_path: Path
+) -> None:
+    interval = 1.0
+    registry = load_registry()
+    config = read_config(write_config(fabric, tmp_path, interval=interval), registry, True)
+    engine = build_engine(build_sources(config, registry, None, local=False), registry)
+    link = "link/leaf02/3~spine01/2"
+    os.environ["IBSIM_SOCKNAME"] = fabric.sockname
+    try:
+        await engine.collect(1)
+        assert engine.store.get(link) is not None
+        assert not _down(engine, link)
+        engine.start()
+        fabric.command('Unlink "leaf02"[3]')
+        unlinked = time.monotonic()
+        # Two intervals, plus room for two tool runs on a loaded 2-core machine.
+        await _until(lambda: _down(engine, link), 2 * interval + 8, "link-down")
+        took = time.monotonic() - unlinked
+        finding = _down(engine, link)
+        assert finding is not None and finding.severity == "critical"
+        assert any("gone from the fabric discovery" in line for line in finding.evidence), finding
+        assert set(finding.related) == {"port/leaf02/3", "port/spine01/2"}
+        # the down port still names its cable, and the link stays in the graph for explain
+        port = engine.store.get("port/leaf02/3")
+        assert port is not None and port.attrs["state"] == "DOWN" and port.attrs["link"] == link
+        fabric.command('ReLink "leaf02"[3]')
+        await _until(lambda: _down(engine, link) is None, 2 * interval + 8, "the finding to clear")
+        assert took <= 2 * interval + 8
+    finally:
+        fabric.command('ReLink "leaf02"[3]')
+        await engine.stop()
+        os.environ.pop("IBSIM_SOCKNAME", None)
+
+
+def _down(engine: Engine, link: str) -> Finding | None:
+    return next((f for f in engine.store.findings if f.kind == "link-down" and f.ref == link), None)
+
+
+async def _until(check: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout:g}s")
+        await asyncio.sleep(0.05)
