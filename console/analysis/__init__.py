@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from console.analysis.energy import integrate_energy
+from console.analysis.fabric_join import join_by_guid
 from console.analysis.gpus import gpu_health
 from console.analysis.jobs import attach_process_gpus, job_gpu_util, stalled_jobs
 from console.analysis.links import congested_links, derive_link_util
@@ -10,6 +11,7 @@ from console.analysis.port_health import port_health
 from console.analysis.power import over_budget, power_capped
 
 CORE_ANALYZERS = (
+    join_by_guid,
     derive_link_util,
     attach_process_gpus,
     job_gpu_util,

@@ -78,7 +78,7 @@ class HostSource(Source):
         ]
         for ib in read_infiniband(self.sysfs):
             ref = port_ref(self.node, ib.name)
-            attrs = {
+            attrs: dict[str, object] = {
                 "device": ib.device,
                 "port": ib.port,
                 "speed_gbps": ib.rate_gbps,
@@ -86,7 +86,10 @@ class HostSource(Source):
                 "phys_state": ib.phys_state,
                 "link_layer": ib.link_layer,
                 **ib.device_attrs,
+                **ib.identity,
             }
+            if ib.pinned:
+                attrs["saturated"] = ib.pinned
             entities.append(Entity(ref, ib.name, parent=node_ref, attrs=attrs))
             samples += [Sample(ref, metric, value) for metric, value in ib.counters.items()]
         for nic in read_net(self.sysfs):

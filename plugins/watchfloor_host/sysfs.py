@@ -108,8 +108,12 @@ class IbPort:
     state: str | None
     phys_state: str | None
     link_layer: str | None
-    counters: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, float | None] = field(default_factory=dict)
     device_attrs: dict[str, str | None] = field(default_factory=dict)
+    identity: dict[str, str] = field(default_factory=dict)
+    """``node_guid`` and ``port_guid`` (see ib_health)."""
+    pinned: list[str] = field(default_factory=list)
+    """Metrics whose counter is stuck at its maximum."""
 
     @property
     def name(self) -> str:
@@ -134,6 +138,8 @@ def _rate(text: str | None) -> float | None:
 
 def read_infiniband(root: Path) -> list[IbPort]:
     """Every port of every InfiniBand/RoCE device under ``root``."""
+    from watchfloor_host.ib_health import extra_counters, identity  # it reads with ours
+
     ports = []
     for device, path in class_entries(root, "infiniband"):
         device_attrs = {
@@ -159,6 +165,8 @@ def read_infiniband(root: Path) -> list[IbPort]:
                     value = read_number(port_dir / folder / file_name)
                     if value is not None and metric not in port.counters:
                         port.counters[metric] = value * scale
+            port.pinned = extra_counters(port_dir, port.counters)
+            port.identity = identity(path, port_dir)
             ports.append(port)
     return ports
 

@@ -63,7 +63,8 @@ def test_every_infiniband_port_with_device_rate_state_and_byte_counters() -> Non
     assert mlx.counters["port.discards"] == exported(
         "node_infiniband_port_discards_transmitted_total", device="mlx4_0", port="1"
     )
-    assert mlx.counters["port.xmit_wait"] == 4294967295.0
+    # pinned at its 32-bit maximum: saturated, its rate unknown (not a quiet port)
+    assert mlx.counters["port.xmit_wait"] is None and mlx.pinned == ["port.xmit_wait"]
     assert ports["i40iw0:1"].counters == {}  # "N/A (no PMA)" is not a number
 
 
@@ -149,3 +150,27 @@ async def test_rapl_energy_over_two_collections_is_the_host_power(sys_tree: Path
     clock[0] += 2.0
     await engine.collect(1)
     assert engine.store.value("node/hpc01", "node.cpu_energy") == 150.0  # 300 J in 2 s = 150 W
+
+
+def test_guids_retransmission_and_extended_counters_are_read(sys_tree: Path) -> None:
+    device = _port_dir(sys_tree, "mlx4_0", 1).parent.parent
+    (device / "node_guid").write_text("7cfe:9003:003b:4bde\n")
+    port_dir = _port_dir(sys_tree, "mlx4_0", 1)
+    (port_dir / "gids").mkdir()
+    (port_dir / "gids" / "0").write_text("fe80:0000:0000:0000:7cfe:9003:003b:4bdf\n")
+    (port_dir / "hw_counters").mkdir(exist_ok=True)
+    (port_dir / "hw_counters" / "out_of_sequence").write_text("17\n")
+    (port_dir / "hw_counters" / "roce_adp_retrans").write_text("5\n")
+    ports = {p.name: p for p in read_infiniband(sys_tree)}
+    assert ports["mlx4_0:1"].identity == {
+        "node_guid": "0x7cfe9003003b4bde", "port_guid": "0x7cfe9003003b4bdf"
+    }  # fmt: skip
+    assert ports["mlx4_0:1"].counters["port.out_of_sequence"] == 17
+    assert ports["mlx4_0:1"].counters["port.retransmits"] == 5
+    # a 32-bit data counter stuck at its maximum: the 64-bit one in counters_ext is read
+    two = _port_dir(sys_tree, "mlx4_0", 2)
+    (two / "counters" / "port_xmit_data").write_text("4294967295\n")
+    ext = int((two / "counters_ext" / "port_xmit_data_64").read_text())
+    ports = {p.name: p for p in read_infiniband(sys_tree)}
+    assert ports["mlx4_0:2"].counters["port.tx_bytes"] == ext * 4
+    assert "port.tx_bytes" not in ports["mlx4_0:2"].pinned
