@@ -50,6 +50,7 @@ from console.ibfabric import (
     parse_node_name_map,
     parse_perfquery,
     place,
+    place_hca,
 )
 from console.model import (
     ENTITY_KINDS,
@@ -168,6 +169,7 @@ __all__ = [
     "parse_node_name_map",
     "parse_perfquery",
     "place",
+    "place_hca",
     "plain",
     "port_ref",
     "power_summary",

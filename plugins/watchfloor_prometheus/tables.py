@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from watchfloor_prometheus import agent, dcgm, node_exporter, switches, vllm
+from watchfloor_prometheus import agent, dcgm, infiniband, node_exporter, switches, vllm
 from watchfloor_prometheus.exposition import Series
 from watchfloor_prometheus.mapping import Builder, Scope, Table, route
 
@@ -16,6 +16,7 @@ TABLES: dict[str, Table] = {
         agent.TABLE,
         switches.SNMP,
         switches.GNMI,
+        infiniband.TABLE,
         vllm.TABLE,
     )
 }
