@@ -13,6 +13,7 @@ from console.api import (
     EntityTable,
     PaneBase,
     PaneContext,
+    Store,
     cell,
     explain,
     findings_text,
@@ -31,6 +32,37 @@ PORT_METRICS = (
     "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked",
     "port.cnp_sent", "port.discards", "port.symbol_errors",
 )  # fmt: skip
+
+
+ERROR_TOTALS = (
+    ("port.link_downed", "link downed"), ("port.link_error_recovery", "link recoveries"),
+    ("port.symbol_errors", "symbol errors"), ("port.rx_errors", "receive errors"),
+    ("port.discards", "discards"), ("port.buffer_overrun", "buffer overruns"),
+    ("port.link_integrity_errors", "integrity errors"),
+    ("port.out_of_sequence", "out of sequence"), ("port.retransmits", "retransmits"),
+    ("port.local_ack_timeout", "ACK timeouts"),
+)  # fmt: skip
+"""Error counters whose totals an on-call engineer asks for ("link-downs since boot?")."""
+
+
+def error_totals(store: Store, port: str) -> Text:
+    """``totals since the counters were cleared: link downed 3 · symbol errors 4,512``."""
+    parts = []
+    for metric, words in ERROR_TOTALS:
+        reading = store.reading(port, metric)
+        if reading is not None and reading.value is not None:
+            parts.append(f"{words} {reading.value:,.0f}")
+    entity = store.get(port)
+    saturated = (entity.attrs.get("saturated") if entity is not None else None) or []
+    if not parts and not saturated:
+        return Text()
+    text = Text("totals since the last clear: ", style="dim")
+    text.append(" · ".join(parts) or "—")
+    if saturated:
+        names = ", ".join(str(m).removeprefix("port.") for m in saturated)
+        text.append(f"  (stuck at maximum: {names})", style="bold")
+    text.append("\n")
+    return text
 
 
 class LinkList(PaneBase):
@@ -127,6 +159,7 @@ class LinkDetail(DetailPane):
             port = str(entity.attrs.get(end))
             ends.append(f"\n{end}: {cell(port, limit=80).plain}\n", style="bold")
             ends.append_text(metrics_text(store, port, PORT_METRICS, width=40))
+            ends.append_text(error_totals(store, port))
         return {
             "util": util, "jobs": jobs, "ends": ends,
             "findings": findings_text(self, store, entity.ref),
