@@ -51,14 +51,19 @@ async def run_tool(argv: list[str], timeout: float, max_bytes: int) -> str:
     except OSError as exc:
         raise SourceError(f"cannot run {plain(argv[0], 120)}: {exc.strerror or exc}") from None
     assert process.stdout is not None and process.stderr is not None
+    stdout, stderr = process.stdout, process.stderr
+
+    async def read_out() -> tuple[bytes, bool]:
+        out, flooded = await _read_capped(stdout, max_bytes)
+        if flooded:
+            _kill(process)  # at once: it would block on a full pipe, and stderr never end
+        return out, flooded
+
     try:
         async with asyncio.timeout(timeout):
             (out, flooded), (err, _) = await asyncio.gather(
-                _read_capped(process.stdout, max_bytes),
-                _read_capped(process.stderr, MAX_ERROR_BYTES * 16),
+                read_out(), _read_capped(stderr, MAX_ERROR_BYTES * 16)
             )
-            if flooded:
-                _kill(process)
             await process.wait()
     except TimeoutError:
         _kill(process)
