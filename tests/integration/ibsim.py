@@ -46,11 +46,16 @@ def hca_description(index: int) -> str:
     return f"{host_name(index)} {'mlx5_0' if index % 2 else 'HCA-1'}"
 
 
-def leaf_spine_net(leaves: int, spines: int, hosts_per_leaf: int) -> str:
+UNNAMED_HCA = "MT4129 ConnectX7 Mellanox Technologies"
+"""What an HCA whose host never set its node description calls itself."""
+
+
+def leaf_spine_net(leaves: int, spines: int, hosts_per_leaf: int, unnamed: bool = False) -> str:
     """An ibsim net file: ``leafNN`` with hosts below and one uplink to each ``spineNN``.
 
-    Leaf ports 1..hosts_per_leaf go to hosts, the next ``spines`` ports up."""
-    leaf_ports = hosts_per_leaf + spines
+    Leaf ports 1..hosts_per_leaf go to hosts, the next ``spines`` ports up; with
+    ``unnamed``, one more HCA on the last leaf's last port, described as no host."""
+    leaf_ports = hosts_per_leaf + spines + (1 if unnamed else 0)
     records: list[str] = []
     for s in range(1, spines + 1):
         lines = [f'Switch {max(leaves, 2)} "spine{s:02d}"']
@@ -64,11 +69,15 @@ def leaf_spine_net(leaves: int, spines: int, hosts_per_leaf: int) -> str:
             index = (leaf - 1) * hosts_per_leaf + h
             lines.append(f'[{h}] "{hca_description(index)}"[1]')
         lines += [f'[{hosts_per_leaf + s}] "spine{s:02d}"[{leaf}]' for s in range(1, spines + 1)]
+        if unnamed and leaf == leaves:
+            lines.append(f'[{leaf_ports}] "{UNNAMED_HCA}"[1]')
         records.append("\n".join(lines))
     for leaf in range(1, leaves + 1):
         for h in range(1, hosts_per_leaf + 1):
             index = (leaf - 1) * hosts_per_leaf + h
             records.append(f'Hca 1 "{hca_description(index)}"\n[1] "leaf{leaf:02d}"[{h}]')
+    if unnamed:
+        records.append(f'Hca 1 "{UNNAMED_HCA}"\n[1] "leaf{leaves:02d}"[{leaf_ports}]')
     return "\n\n".join(records) + "\n"
 
 
