@@ -6,6 +6,7 @@ namespace runs lldpd under the system name ``leaf07``. Needs root (``ip netns``)
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -109,8 +110,10 @@ def test_lldpcli_json_of_one_and_of_several_interfaces_parses() -> None:
     [neighbour] = parse_neighbours(one)
     assert (neighbour.interface, neighbour.system, neighbour.port) == (
         "wfi16va", "leaf07", "wfi16vb")  # fmt: skip
-    several = one.replace('"interface": {', '"interface": [{', 1)
-    several = several[: several.rindex("}", 0, several.rindex("}", 0, several.rindex("}")))]
-    several += '}, {"eth9": {"chassis": {"spine": {}}, "port": {"id": {"type": "ifname", "value": "Ethernet1/9"}}}}]}}'
+    document = json.loads(one)
+    first = document["lldp"]["interface"]
+    eth9 = {"chassis": {"spine": {}}, "port": {"id": {"type": "ifname", "value": "Ethernet1/9"}}}
+    document["lldp"]["interface"] = [first, {"eth9": eth9}]
+    several = json.dumps(document)
     names = [(n.interface, n.system, n.port) for n in parse_neighbours(several)]
     assert names == [("wfi16va", "leaf07", "wfi16vb"), ("eth9", "spine", "Ethernet1/9")]
