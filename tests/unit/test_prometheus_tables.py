@@ -376,3 +376,12 @@ def test_reading_any_text_fails_only_with_a_reason(text: str) -> None:
     except ExpositionError:  # pragma: no cover - read() wraps these
         raise AssertionError("ExpositionError escaped") from None
     assert parse  # the reader under test
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_xid_is_not_available_not_a_crash(value: float) -> None:
+    # found by test_mapping_any_series_never_crashes: int(-inf) raised OverflowError
+    builder = Builder()
+    map_series([("DCGM_FI_DEV_XID_ERRORS", {"gpu": "0", "Hostname": "n1"}, value)],
+               select("dcgm"), Scope(time=1.0), builder)  # fmt: skip
+    assert builder.values[("gpu/n1/0", "gpu.xid")] is None
