@@ -106,10 +106,14 @@ def build_sources(
             for url in demo.agent_urls
         ]
     elif local:
+        # A configured source of a type replaces that type's local default: a
+        # `type: host` with `sysfs: /host/sys` must not run beside a second host
+        # source naming the same node from another tree.
+        configured = {entry.type for entry in config.sources}
         entries += [
             SourceEntry(t.name, _defaults(t), 0)
             for t in registry.source_types.values()
-            if t.local_default
+            if t.local_default and t.name not in configured
         ]
     entries += config.sources
     if config.topology is not None:

@@ -139,7 +139,12 @@ def test_node_exporter_infiniband_netdev_hwmon_rapl_values_from_the_file() -> No
     attrs = entities[one].attrs
     assert (attrs["speed_gbps"], attrs["state"], attrs["phys_state"]) == (40.0, "ACTIVE", "LinkUp")
     assert (attrs["hca_type"], attrs["firmware"]) == ("MT4099", "2.31.5050")
-    assert values[("port/ib01/mlx4_0:2", "port.rx_bytes")] == 0  # its own counter, not legacy
+    # The 64-bit legacy (counters_ext) data counters win: the 32-bit ones of port 2 read 0.
+    assert values[("port/ib01/mlx4_0:2", "port.rx_bytes")] == 1.8527668e07
+    assert values[("port/ib01/mlx4_0:2", "port.tx_bytes")] == 1.493376e07
+    assert values[(one, "port.rx_discards")] == 0
+    assert values[(one, "port.link_error_recovery")] == 0
+    assert values[("port/ib01/eth0", "port.carrier_changes")] == 2
     assert entities["port/ib01/i40iw0:1"].attrs["speed_gbps"] == 10.0
     assert entities["port/ib01/eth0"].attrs["speed_gbps"] == 1.0
     assert entities["port/ib01/eth0"].attrs["state"] == "up"
@@ -151,11 +156,20 @@ def test_node_exporter_ports_match_the_host_source_for_the_same_tree() -> None:
     from watchfloor_host.source import HostSource
 
     host = HostSource(1.0, str(FIXTURES / "node_exporter/sys/sys"), node="ib01").collect()
-    host_ib = {s.ref: s.value for s in host.samples if ":" in s.ref and s.metric == "port.tx_bytes"}
+    compared = ("port.tx_bytes", "port.rx_bytes", "port.rx_discards",
+                "port.link_error_recovery", "port.carrier_changes")  # fmt: skip
+    host_ports = {
+        (s.ref, s.metric): s.value
+        for s in host.samples
+        if s.ref.startswith("port/") and s.metric in compared
+    }
     _, values = read(fixture("node_exporter/e2e-output-infiniband-netdev-hwmon-rapl.txt"),
                      node="ib01")  # fmt: skip
-    for ref, value in host_ib.items():
-        assert values[(ref, "port.tx_bytes")] == value
+    assert {metric for _, metric in host_ports} == set(compared)
+    for key, value in host_ports.items():
+        if key[0].endswith(":1") or key[0].endswith(":2"):  # netdev bytes: not in the subset
+            assert values[key] == value, key
+    assert host_ports[("port/ib01/eth0", "port.carrier_changes")] == 2
 
 
 def test_node_exporter_names_the_node_from_uname_and_reads_cpu_between_polls() -> None:
@@ -376,3 +390,13 @@ def test_reading_any_text_fails_only_with_a_reason(text: str) -> None:
     except ExpositionError:  # pragma: no cover - read() wraps these
         raise AssertionError("ExpositionError escaped") from None
     assert parse  # the reader under test
+
+
+def test_a_file_without_a_node_name_is_its_own_node_not_this_machine() -> None:
+    text = fixture("node_exporter/e2e-output-infiniband-netdev-hwmon-rapl.txt")
+    source = ExporterSource("file:///var/lib/exports/ib07.prom", 1.0, select("node"))
+    entities, _ = read(text, source=source)
+    assert {e.parent for e in entities.values() if e.kind == "port"} == {"node/ib07"}
+    # Named in the config, it is that node.
+    entities, _ = read(text, node="gpu01")
+    assert "port/gpu01/mlx4_0:1" in entities
