@@ -59,6 +59,7 @@ from console.model import (
     prometheus_name,
     ref_kind,
 )
+from console.process import CommandError, CommandResult, run_command
 from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
@@ -113,6 +114,8 @@ __all__ = [
     "Budgets",
     "Cause",
     "Command",
+    "CommandError",
+    "CommandResult",
     "CostModel",
     "Entity",
     "Explanation",
@@ -154,6 +157,7 @@ __all__ = [
     "prometheus_name",
     "pstate_name",
     "ref_kind",
+    "run_command",
     "short_reasons",
     "xid_meaning",
     *UI_NAMES,
