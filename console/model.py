@@ -183,9 +183,7 @@ METRICS: dict[str, MetricSpec] = {
         _spec("port.tx_drops", "packets", "transmit drops", counter=True),
         _spec("port.link_downed", "events", "times the link went down", counter=True),
         _spec("port.rx_discards", "packets", "receive discards", counter=True),
-        _spec(
-            "port.link_error_recovery", "events", "link error recoveries", counter=True
-        ),
+        _spec("port.link_error_recovery", "events", "link error recoveries", counter=True),
         _spec("port.carrier_changes", "events", "carrier (link up/down) changes", counter=True),
         _spec(
             "port.cnp_handled", "packets", "congestion notification packets handled", counter=True

@@ -12,6 +12,7 @@ ignored … Event loop is closed`` tracebacks).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Sequence
@@ -55,14 +56,10 @@ async def _read_capped(stream: asyncio.StreamReader | None, limit: int, keep: bo
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)  # its own session: pgid == pid
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    with contextlib.suppress(ProcessLookupError):
         process.kill()  # should the group be gone but the process not yet reaped
-    except ProcessLookupError:
-        pass
 
 
 async def run_command(argv: Sequence[str], timeout: float, max_output: int) -> CommandResult:

@@ -8,7 +8,6 @@ and numbers plainly; 23.02+ (data_parser) wrap numbers as
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
