@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from console.plugins import Registry
 
 EXIT_USAGE = 2
+EXIT_STRICT = 1
+"""``snapshot --strict``: it ran, but a configured source is not ok."""
 
 
 class UsageError(Exception):
@@ -79,6 +81,9 @@ def make_parser() -> argparse.ArgumentParser:
     snapshot = commands.add_parser("snapshot", help="one collection, printed")
     _common(snapshot, demo=True)
     snapshot.add_argument("--format", choices=("json", "text"), default="text")
+    snapshot.add_argument("--strict", action="store_true",
+                          help="exit 1 when any configured source is not ok (for scripts "
+                               "and health checks)")  # fmt: skip
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
 
@@ -190,6 +195,7 @@ def _collect(args: argparse.Namespace) -> tuple[Engine, Config]:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """One collection (two cycles, so counters have rates), printed."""
     from console.headless import snapshot_document, snapshot_text
+    from console.text import plain
 
     engine, config = _collect(args)
     statuses = engine.statuses()
@@ -198,6 +204,13 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         sys.stdout.write(snapshot_text(engine.store, statuses, config.cost))
+    if args.strict:
+        asked = {s.name for s in engine.sources if not s.local_default}
+        bad = [s for s in statuses if s.name in asked and s.status != "ok"]
+        if bad:
+            names = ", ".join(f"{plain(s.name)} {s.status}" for s in bad)
+            print(f"watchfloor: --strict: {len(bad)} source(s) not ok: {names}", file=sys.stderr)
+            return EXIT_STRICT
     return 0
 
 
@@ -205,10 +218,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """The drill-down chain for one job, as text or JSON."""
     from console.analysis.causes import explain
     from console.headless import explanation_text
-    from console.model import normalize_ref
+    from console.model import normalize_ref, ref_kind
 
-    engine, _config = _collect(args)
     ref = normalize_ref(args.job, "job")
+    if ref_kind(ref) != "job":
+        raise UsageError(
+            f"explain takes a job: a job id (4711) or a job/<id> ref, not {ref_kind(ref)} "
+            f"{args.job!r} (snapshot shows every entity)"
+        )
+    engine, _config = _collect(args)
     result = explain(engine.store, ref)
     if result is None:
         known = ", ".join(job.ref for job in engine.store.of_kind("job")[:10]) or "none"

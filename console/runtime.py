@@ -115,10 +115,16 @@ def build_sources(
             for t in registry.source_types.values()
             if t.local_default and t.name not in configured
         ]
+    defaults = len(entries) if demo is None else 0
     entries += config.sources
     if config.topology is not None:
         entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
-    sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
+    sources = []
+    for index, entry in enumerate(entries):
+        made = _make_sources(entry, registry, config)
+        for source in made:
+            source.local_default = index < defaults
+        sources += made
     _unique_names(sources)
     return sources
 

@@ -25,3 +25,6 @@ def test_a_configured_host_source_replaces_the_local_default(tmp_path: Path) -> 
     # The other local defaults (nvml, ...) still run beside it.
     others = {s.type for s in defaults} - {"host"}
     assert others <= {s.type for s in sources}
+    # Which the console started by itself (snapshot --strict judges only the others).
+    assert {s.type for s in sources if not s.local_default} == {"host"}
+    assert all(s.local_default for s in defaults)
