@@ -177,7 +177,11 @@ class WatchfloorApp(App[None]):
             self.push_screen(ViewScreen(EntityDetail(self, ref), crumb=ref))
 
     def open_pane(self, pane: Pane) -> None:
-        """Show a plugin pane's top-level view."""
+        """Show a plugin pane's top-level view, at the top level (``Overview › GPUs``)
+        however deep the user was: pane keys never grow the trail."""
+        home = next((s for s in self.screen_stack if isinstance(s, ViewScreen)), None)
+        while home is not None and self.screen is not home and len(self.screen_stack) > 1:
+            self.pop_screen()
         self._push_pane(pane, None, crumb=pane.title)
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:

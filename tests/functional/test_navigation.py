@@ -209,6 +209,25 @@ async def test_three_keystrokes_from_the_overview_to_the_congested_link(
         assert app.crumbs() == ["Overview"]
 
 
+async def test_pane_keys_on_a_deep_screen_open_the_pane_at_the_top_level(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(seed=7)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter", "enter", "enter")  # job → its paths → the hot link
+        link = app.crumbs()[-1]
+        assert app.crumbs() == ["Overview", "job/4711", "path/4711", link]
+        crumbs = app.screen.query_one("Breadcrumbs")
+        shown = str(crumbs.render())
+        assert len(shown) <= 78 and shown.startswith("Overview › ")  # one line, never wraps
+        assert shown.endswith(link.removeprefix("link/")[-8:])  # the newest stays readable
+        await pilot.press("g", "f", "j")
+        assert app.crumbs() == ["Overview", "Jobs"]  # not Overview › … › GPUs › Fabric › Jobs
+        assert str(app.screen.query_one("Breadcrumbs").render()) == "Overview › Jobs"
+        await pilot.press("escape")
+        assert app.crumbs() == ["Overview"]
+
+
 async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
     from console.api import Batch, Entity, Source
 
