@@ -31,7 +31,7 @@ from console.ui.chrome import plugin_health_line
 from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
 from console.ui.guard import PaneHealth, make_pane
-from console.ui.overview import OverviewPane
+from console.ui.overview import OverviewPane, SourcesPane
 from console.ui.plugins_view import PluginsView
 from console.ui.screens import HelpScreen, ViewScreen
 from console.ui.wall import WallScreen, make_panes
@@ -51,11 +51,12 @@ KEYS_HELP: list[tuple[str, str]] = [
     ("Tab", "next panel"),
     ("?", "this help"),
     (": plugins", "plugins: status, faults, pane draw times"),
+    ("S", "sources: every source's status and reason (also a click on the header's src)"),
     ("q", "quit"),
 ]
 WALL_REFUSED = frozenset({
     "help", "command_palette", "open_pane", "change_theme", "show_help_panel", "screenshot",
-    "suspend_process",
+    "suspend_process", "sources",
 })  # fmt: skip
 """App actions that open a screen someone must close: off in wall mode."""
 
@@ -71,6 +72,7 @@ class WatchfloorApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("S", "sources", "Sources", show=False),
     ]
 
     def __init__(
@@ -189,6 +191,12 @@ class WatchfloorApp(App[None]):
         widget = make_pane(self, pane, ref)
         self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
 
+    def open_sources_view(self) -> None:
+        """Every source with its status and reason (``S``, or a click on the header's count)."""
+        if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, SourcesPane):
+            return
+        self.push_screen(ViewScreen(SourcesPane(self), crumb="Sources", view="sources"))
+
     def open_plugins_view(self) -> None:
         """The Plugins view: every plugin's status, and every pane's refresh time."""
         if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, PluginsView):
@@ -302,6 +310,9 @@ class WatchfloorApp(App[None]):
         pane = next((p for p in self.registry.panes if p.id == pane_id), None)
         if pane is not None:
             self.open_pane(pane)
+
+    def action_sources(self) -> None:
+        self.open_sources_view()
 
     def action_help(self) -> None:
         keys = list(KEYS_HELP)

@@ -73,6 +73,12 @@ class StatusHeader(Static):
             self._shown = line
             self.update(line, layout=False)
 
+    def on_click(self) -> None:
+        # The source count stands for the Sources panel a narrow overview folds away.
+        open_sources = getattr(self.app, "open_sources_view", None)
+        if open_sources is not None and getattr(self.app, "wall", None) is None:
+            open_sources()
+
 
 CRUMB_SEPARATOR = " › "
 ELIDED = "…"

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 MAX_HITS = 200
 """Matches shown at most: a fleet has tens of thousands of refs."""
 PLUGINS_HELP = "every plugin's status, and how long each pane takes to draw"
+SOURCES_HELP = "every source's status and reason (key S)"
 
 
 class GotoProvider(Provider):
@@ -35,6 +36,7 @@ class GotoProvider(Provider):
                 help=plain(finding.title),
             )
         yield DiscoveryHit("plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        yield DiscoveryHit("sources", app.open_sources_view, help=SOURCES_HELP)
         for pane in app.registry.panes:
             yield DiscoveryHit(
                 f"pane {pane.title}", partial(app.open_pane, pane), help=_pane_help(pane)
@@ -66,6 +68,9 @@ class GotoProvider(Provider):
         score = self.matcher(words).match("plugins")
         if score > 0:
             yield Hit(score, "plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        score = self.matcher(words).match("sources")
+        if score > 0:
+            yield Hit(score, "sources", app.open_sources_view, help=SOURCES_HELP)
         for pane in app.registry.panes:  # every pane, with a key or without one
             name = f"pane {pane.title}"
             score = self.matcher(words).match(name)

@@ -228,6 +228,32 @@ async def test_pane_keys_on_a_deep_screen_open_the_pane_at_the_top_level(
         assert app.crumbs() == ["Overview"]
 
 
+async def test_a_narrow_overview_gives_findings_the_width_and_folds_the_sources(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        findings = app.screen.query_one("#panel-findings")
+        assert findings.size.width >= 76  # the whole width, not half of it
+        assert not app.screen.query_one("#panel-sources").display
+        table = _table(app, "#findings")
+        seen = "\n".join(table.render_line(y).text for y in range(table.size.height))
+        assert "stalled job 4711 llama-70b-pretrain: -62% throughput" in seen  # whole, on screen
+        assert table.region.y < app.screen.query_one("#panel-nodes").region.y  # findings first
+        await pilot.press("S")
+        assert app.crumbs() == ["Overview", "Sources"]
+        assert _table(app, "#sources").get_row("source:sim")[2].plain == "ok"
+        await pilot.press("escape")
+        await pilot.click("StatusHeader")  # the header's count opens them too
+        assert app.crumbs() == ["Overview", "Sources"]
+        await pilot.press("escape")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert app.screen.query_one("#panel-sources").display
+        assert app.screen.query_one("#panel-findings").size.width < 62
+
+
 async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
     from console.api import Batch, Entity, Source
 
