@@ -50,6 +50,7 @@ NARROW = 100
 """Below this many columns the overview gives findings the full width and folds the
 Sources panel into the header's ``src`` count (``S`` or a click on it opens them)."""
 SOURCE_COLUMNS = ("Source", "Type", "Status", "Reason")
+FINDING_COLUMNS = ("Severity", "Finding", "Ref")
 
 
 def source_rows(widget: PaneBase) -> Iterable[tuple[str, list[Text]]]:
@@ -103,10 +104,13 @@ class OverviewPane(PaneBase):
         self.set_class(narrow, "-narrow")
         grid = self.query_one(Grid)
         findings = self.query_one("#panel-findings")
+        table = self.query_one("#findings", EntityTable)
         if narrow:  # findings first, across the whole width; nodes and jobs below
             grid.move_child(findings, before=0)
+            table.set_columns(FINDING_COLUMNS[:2])  # the title names the entity; Enter opens it
         else:
             grid.move_child(findings, after=self.query_one("#panel-nodes"))
+            table.set_columns(FINDING_COLUMNS)
 
     def compose(self) -> ComposeResult:
         context = self.context
@@ -117,7 +121,7 @@ class OverviewPane(PaneBase):
                 yield Static(EMPTY_HINT, id="empty-hint")
             with Vertical(classes="panel", id="panel-findings") as panel:
                 panel.border_title = "Findings"
-                yield EntityTable(context, ("Severity", "Finding", "Ref"), id="findings")
+                yield EntityTable(context, FINDING_COLUMNS, id="findings")
             with Vertical(classes="panel", id="panel-jobs") as panel:
                 panel.border_title = "Jobs"
                 yield EntityTable(context, ("Job", "State", "Pace", "Name"), id="jobs")
