@@ -40,7 +40,7 @@ class EntityDetail(DetailPane):
                 entity.ref,
                 store.metrics_of(entity.ref),
                 fit=self.content_size.width or self.app.size.width - 2,
-            ),  # fmt: skip
+            ),
             "findings": findings_text(self, store, entity.ref),
         }
 

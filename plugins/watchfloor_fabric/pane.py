@@ -110,7 +110,9 @@ class LinkDetail(DetailPane):
 
     SECTIONS = ("util", "jobs", "ends", "findings")
     DEFAULT_CSS = """
-    LinkDetail #util, LinkDetail #jobs, LinkDetail #ends { text-wrap: nowrap; text-overflow: ellipsis; }
+    LinkDetail #util, LinkDetail #jobs, LinkDetail #ends {
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     def sections(self, entity: Entity) -> dict[str, Text]:
