@@ -51,7 +51,7 @@ KEYS_HELP: list[tuple[str, str]] = [
     ("Tab", "next panel"),
     ("?", "this help"),
     (": plugins", "plugins: status, faults, pane draw times"),
-    ("S", "sources: every source's status and reason (also a click on the header's src)"),
+    ("S", "sources: every source's status and reason"),
     ("q", "quit"),
 ]
 WALL_REFUSED = frozenset({

@@ -254,6 +254,40 @@ async def test_a_narrow_overview_gives_findings_the_width_and_folds_the_sources(
         assert app.screen.query_one("#panel-findings").size.width < 62
 
 
+async def test_the_link_screen_at_80_columns_reads_in_words_on_one_line_each(
+    make_app: AppFactory,
+) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(seed=7)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+        sections = {s.id: str(s.render()) for s in app.screen.query("Static") if s.id}
+        lines = (sections["util"] + sections["ends"]).splitlines()
+        assert all(len(line) <= 78 for line in lines), max(lines, key=len)
+        assert any(line.startswith("utilisation a→b ") and "█" in line for line in lines)
+        assert any(line.startswith("back-pressure (xmit_wait) ") for line in lines)
+        assert "link.util_ab" not in sections["util"] and "port.tx_bytes" not in sections["ends"]
+        footer = app.screen.query_one(Footer)
+        keys = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
+        palette = footer.query_one(".-command-palette")
+        shown = [k for k in keys if k.display]
+        assert shown and len(shown) < len(keys)  # whole keys only: the rest left out
+        assert all(k.region.right <= palette.region.x for k in shown)
+
+
+def test_every_metric_of_the_console_has_a_label() -> None:
+    from console.model import LABELS, METRICS, metric_label
+
+    assert set(LABELS) <= set(METRICS)
+    core = [n for n in METRICS if n.split(".")[0] in ("gpu", "node", "port", "link", "job")]
+    assert [name for name in core if not METRICS[name].label] == []
+    assert metric_label("link.util_ab") == "utilisation a→b"
+    assert metric_label("pdu.unknown") == "pdu.unknown"  # a name without a spec shows as is
+
+
 async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
     from console.api import Batch, Entity, Source
 
