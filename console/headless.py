@@ -238,7 +238,8 @@ def _ports_text(store: Store) -> list[str]:
     if not ports:
         return []
     width = min(36, max(len(p.ref) for p in ports))
-    lines = ["", f"PORTS ({len(ports)})".ljust(width + 4) + "state     speed       tx         rx"]
+    header = f"{'state':<8}{'speed':>10} {'tx':>10} {'rx':>10}"
+    lines = ["", f"PORTS ({len(ports)})".ljust(width + 4) + header]
     for port in ports:
         speed = port.attrs.get("speed_gbps")
         speed_text = f"{speed:g} Gb/s" if isinstance(speed, (int, float)) else "n/a"
