@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from console.process import CommandError, run_command
+from console.run_command import CommandFailed, run_command
 
 SLOW = 'echo $$ > "$1/shell.pid"; sleep 60 & echo $! > "$1/child.pid"; wait'
 """A shell that starts a child and waits on it: killing the shell alone orphans the child."""
@@ -43,8 +43,8 @@ def _pids(folder: Path) -> tuple[int, int]:
 
 async def test_a_timeout_kills_the_group_and_reaps_the_shell(tmp_path: Path) -> None:
     started = time.monotonic()
-    with pytest.raises(CommandError, match=r"^sh took over 0.5s$"):
-        await run_command(["sh", "-c", SLOW, "sh", str(tmp_path)], 0.5, 1024)
+    with pytest.raises(CommandFailed, match=r"^sh took over 0.5s and was stopped$"):
+        await run_command(["sh", "-c", SLOW, "sh", str(tmp_path)], 0.5)
     assert time.monotonic() - started < 5
     shell, child = _pids(tmp_path)
     assert not Path(f"/proc/{shell}").exists()  # reaped by us, not left a zombie
@@ -52,7 +52,7 @@ async def test_a_timeout_kills_the_group_and_reaps_the_shell(tmp_path: Path) -> 
 
 
 async def test_a_cancelled_poll_kills_the_group_too(tmp_path: Path) -> None:
-    task = asyncio.create_task(run_command(["sh", "-c", SLOW, "sh", str(tmp_path)], 60, 1024))
+    task = asyncio.create_task(run_command(["sh", "-c", SLOW, "sh", str(tmp_path)], 60))
     deadline = time.monotonic() + 5
     while not (tmp_path / "child.pid").exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
@@ -65,12 +65,14 @@ async def test_a_cancelled_poll_kills_the_group_too(tmp_path: Path) -> None:
 
 
 async def test_output_bounded_exit_status_and_stderr(tmp_path: Path) -> None:
-    with pytest.raises(CommandError, match="output larger than 1,000 bytes"):
-        await run_command(["sh", "-c", "yes"], 10, 1000)
-    result = await run_command(["sh", "-c", "echo out; echo 'first\nsecond' >&2; exit 3"], 10, 100)
-    assert (result.returncode, result.stdout, result.first_error_line()) == (3, b"out\n", "first")
-    with pytest.raises(CommandError, match=f"cannot run {tmp_path}/nope"):
-        await run_command([str(tmp_path / "nope")], 10, 100)
+    with pytest.raises(CommandFailed, match="^sh wrote over 1000 bytes$"):
+        await run_command(["sh", "-c", "yes"], 10, max_output=1000)  # stopped, not held whole
+    result = await run_command(
+        ["sh", "-c", "echo out; echo 'first\nsecond' >&2; exit 3"], 10, max_output=100
+    )
+    assert (result.returncode, result.stdout, result.error_line) == (3, b"out\n", "first")
+    with pytest.raises(CommandFailed, match=f"cannot run {tmp_path}/nope"):
+        await run_command([str(tmp_path / "nope")], 10, max_output=100)
 
 
 def test_a_slow_squeue_leaves_no_traceback_and_no_child(tmp_path: Path) -> None:
@@ -92,6 +94,6 @@ asyncio.run(main())
         [sys.executable, "-X", "dev", "-c", program], capture_output=True, text=True, timeout=60,
         env={**os.environ, "PYTHONASYNCIODEBUG": "0"},
     )  # fmt: skip
-    assert done.stdout.strip() == f"reason: {squeue} took over 0.5s"
+    assert done.stdout.strip() == f"reason: {squeue} took over 0.5s and was stopped"
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert _all_gone(*_pids(tmp_path))
