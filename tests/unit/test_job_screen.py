@@ -20,8 +20,9 @@ def test_the_21_08_fixture_running_and_pending_jobs() -> None:
     running = jobs["job/26515966"]
     assert running["reason"] == "None"  # what Slurm writes when there is none
     assert job_timing(running, running["start"] + 3 * 3600 + 60) == "running 3h01m"
-    # Pending with a start of 0 (1970): not "running 472000h"; its reason shown.
-    assert job_timing(jobs["job/58948420"], NOW) == "pending: Dependency"
+    # A pending array (its ref names the tasks) with a start of 0 (1970): not
+    # "running 472000h"; its reason shown.
+    assert job_timing(jobs["job/58948420_[1-10]"], NOW) == "pending: Dependency"
 
 
 def test_completed_pending_and_missing_reasons() -> None:
