@@ -65,7 +65,7 @@ async def test_a_cancelled_poll_kills_the_group_too(tmp_path: Path) -> None:
 
 
 async def test_output_bounded_exit_status_and_stderr(tmp_path: Path) -> None:
-    with pytest.raises(CommandFailed, match="^sh wrote over 1000 bytes$"):
+    with pytest.raises(CommandFailed, match=r"^sh wrote over 1000 bytes$"):
         await run_command(["sh", "-c", "yes"], 10, max_output=1000)  # stopped, not held whole
     result = await run_command(
         ["sh", "-c", "echo out; echo 'first\nsecond' >&2; exit 3"], 10, max_output=100
