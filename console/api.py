@@ -242,6 +242,9 @@ class Source(abc.ABC):
     """Seconds between polls."""
     timeout: float = 5.0
     """Seconds a poll may take before it is cancelled and counted as failed."""
+    local_default: bool = False
+    """Set by the console on a source it started by itself (no config named it):
+    ``snapshot --strict`` judges only the sources a config or ``--demo`` asked for."""
 
     @abc.abstractmethod
     async def poll(self) -> Batch:

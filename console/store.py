@@ -128,10 +128,13 @@ class Store:
         old = self.entities.get(entity.ref)
         if old is not None and self.entity_source.get(entity.ref) != source:
             # Two sources describe one thing (NVML and the host source both name
-            # this node): keep what each says rather than the last one alone.
-            entity = Entity(
-                entity.ref, entity.name, entity.parent or old.parent, {**old.attrs, **entity.attrs}
-            )
+            # this node): keep what each says rather than the last one alone, and
+            # an unknown (None) from one never erases what another knows.
+            attrs = dict(old.attrs)
+            for key, value in entity.attrs.items():
+                if value is not None or key not in attrs:
+                    attrs[key] = value
+            entity = Entity(entity.ref, entity.name, entity.parent or old.parent, attrs)
         if old is not None and old.parent != entity.parent and old.parent is not None:
             self._children.get(old.parent, set()).discard(entity.ref)
         self.entities[entity.ref] = entity

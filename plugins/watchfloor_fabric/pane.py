@@ -32,6 +32,7 @@ PORT_METRICS = (
     "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked",
     "port.cnp_sent", "port.discards", "port.symbol_errors",
 )  # fmt: skip
+"""A link end's counters; a port's own detail shows every counter it has."""
 
 
 ERROR_TOTALS = (
@@ -140,10 +141,16 @@ class LinkDetail(DetailPane):
     """One link: utilisation history each way, both ports' counters, findings."""
 
     SECTIONS = ("util", "jobs", "ends", "findings")
+    DEFAULT_CSS = """
+    LinkDetail #util, LinkDetail #jobs, LinkDetail #ends {
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    """
 
     def sections(self, entity: Entity) -> dict[str, Text]:
         store = self.context.store
-        jobs = Text("Jobs whose traffic crosses it (busier direction):\n", style="bold")
+        jobs = Text(no_wrap=True, overflow="ellipsis")  # one line per job, at any width
+        jobs.append("Jobs whose traffic crosses it (busier direction):\n", style="bold")
         crossing = link_jobs(store, entity.ref)
         for job_ref, share, why in crossing:
             job = store.get(job_ref)
@@ -153,12 +160,13 @@ class LinkDetail(DetailPane):
             jobs.append("  none measurable\n", style="dim")
         util = Text(f"{cell(entity.name, limit=80).plain}   ")
         util.append(f"{entity.attrs.get('speed_gbps', '?')} Gb/s\n")
-        util.append_text(metrics_text(store, entity.ref, LINK_METRICS, width=40))
+        fit = self.content_size.width or self.app.size.width - 2
+        util.append_text(metrics_text(store, entity.ref, LINK_METRICS, width=40, fit=fit))
         ends = Text()
         for end in ("a", "b"):
             port = str(entity.attrs.get(end))
             ends.append(f"\n{end}: {cell(port, limit=80).plain}\n", style="bold")
-            ends.append_text(metrics_text(store, port, PORT_METRICS, width=40))
+            ends.append_text(metrics_text(store, port, PORT_METRICS, width=40, fit=fit))
             ends.append_text(error_totals(store, port))
         return {
             "util": util, "jobs": jobs, "ends": ends,

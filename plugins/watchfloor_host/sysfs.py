@@ -24,12 +24,22 @@ IB_COUNTERS: dict[str, tuple[str, float]] = {
     "link_downed": ("port.link_downed", 1.0),
     "port_xmit_discards": ("port.discards", 1.0),
     "port_rcv_errors": ("port.rx_errors", 1.0),
+    "port_rcv_discards": ("port.rx_discards", 1.0),
+    "link_error_recovery": ("port.link_error_recovery", 1.0),
     # mlx5 hw_counters (RoCE congestion control)
     "np_ecn_marked_roce_packets": ("port.ecn_marked", 1.0),
     "np_cnp_sent": ("port.cnp_sent", 1.0),
     "rp_cnp_handled": ("port.cnp_handled", 1.0),
 }
 """The InfiniBand/RoCE counters mapped into the metric vocabulary."""
+
+IB_COUNTERS_64: dict[str, tuple[str, float]] = {
+    # file in ports/N/counters_ext → (metric, scale)
+    "port_xmit_data_64": ("port.tx_bytes", 4.0),
+    "port_rcv_data_64": ("port.rx_bytes", 4.0),
+}
+"""64-bit data counters (mlx4's ``counters_ext``; node_exporter's ``legacy_*``): read
+before the 32-bit ones, which saturate at 4 GiWords and read 0 on a busy mlx4 port."""
 
 NET_COUNTERS: dict[str, str] = {
     "tx_bytes": "port.tx_bytes",
@@ -160,8 +170,13 @@ def read_infiniband(root: Path) -> list[IbPort]:
                 link_layer=read_text(port_dir / "link_layer"),
                 device_attrs=device_attrs,
             )
-            for folder in ("counters", "hw_counters"):
-                for file_name, (metric, scale) in IB_COUNTERS.items():
+            tables = (
+                ("counters_ext", IB_COUNTERS_64),
+                ("counters", IB_COUNTERS),
+                ("hw_counters", IB_COUNTERS),
+            )
+            for folder, table in tables:
+                for file_name, (metric, scale) in table.items():
                     value = read_number(port_dir / folder / file_name)
                     if value is not None and metric not in port.counters:
                         port.counters[metric] = value * scale
@@ -197,6 +212,9 @@ def read_net(root: Path) -> list[NetDevice]:
             value = read_number(path / "statistics" / file_name)
             if value is not None:
                 device.counters[metric] = value
+        carrier_changes = read_number(path / "carrier_changes")
+        if carrier_changes is not None:
+            device.counters["port.carrier_changes"] = carrier_changes
         devices.append(device)
     return devices
 

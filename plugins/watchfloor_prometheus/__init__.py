@@ -65,8 +65,8 @@ EXPORTER_SOURCE = SourceType(
             "exporter",
             (str,),
             "auto",
-            help="auto, or the table(s) to use: dcgm, node, watchfloor, snmp, gnmi, infiniband, "
-            "vllm",
+            help="auto, or the table(s) to use: dcgm, nvidia-smi, node, watchfloor, snmp, gnmi, "
+            "infiniband, vllm",
         ),
         Option(
             "node",
@@ -90,7 +90,9 @@ PROMETHEUS_SOURCE = SourceType(
         Option("url", (str,), required=True, help="the server, e.g. http://prometheus:9090"),
         Option("selector", (str,), "", help='label matchers added to every query: cluster="a"'),
         Option("job", (str,), help="regex the job label must match"),
-        Option("exporters", (str,), "auto", help="auto, or the tables to query: dcgm,node,…"),
+        Option(
+            "exporters", (str,), "auto", help="auto, or the tables to query: dcgm,nvidia-smi,node,…"
+        ),
         Option(
             "node_label",
             (str,),

@@ -56,12 +56,18 @@ def test_every_infiniband_port_with_device_rate_state_and_byte_counters() -> Non
     for device, port in (("mlx4_0", "1"), ("mlx4_0", "2")):
         counters = ports[f"{device}:{port}"].counters
         for metric, family in (
-            ("port.tx_bytes", "node_infiniband_port_data_transmitted_bytes_total"),
-            ("port.rx_bytes", "node_infiniband_port_data_received_bytes_total"),
+            # the 64-bit counters_ext (node_exporter's legacy_*): port 2's 32-bit ones read 0
+            ("port.tx_bytes", "node_infiniband_legacy_data_transmitted_bytes_total"),
+            ("port.rx_bytes", "node_infiniband_legacy_data_received_bytes_total"),
+            ("port.link_error_recovery", "node_infiniband_link_error_recovery_total"),
         ):
             assert counters[metric] == exported(family, device=device, port=port)
+    assert ports["mlx4_0:2"].counters["port.tx_bytes"] > 0
     assert mlx.counters["port.discards"] == exported(
         "node_infiniband_port_discards_transmitted_total", device="mlx4_0", port="1"
+    )
+    assert mlx.counters["port.rx_discards"] == exported(
+        "node_infiniband_port_discards_received_total", device="mlx4_0", port="1"
     )
     # pinned at its 32-bit maximum: saturated, its rate unknown (not a quiet port)
     assert mlx.counters["port.xmit_wait"] is None and mlx.pinned == ["port.xmit_wait"]
@@ -72,6 +78,9 @@ def test_nics_rapl_and_hwmon_match_node_exporter() -> None:
     nics = {n.name: n for n in read_net(SYS)}
     assert nics["eth0"].speed_mbps * 1e6 / 8 == exported("node_network_speed_bytes", device="eth0")  # type: ignore[operator]
     assert nics["eth0"].operstate == "up"
+    assert nics["eth0"].counters["port.carrier_changes"] == exported(
+        "node_network_carrier_changes_total", device="eth0"
+    )
     assert nics["bond0"].speed_mbps is None
     zones = {z.name: z for z in read_powercap(SYS)}
     assert zones["package-0"].energy_uj / 1e6 == pytest.approx(
@@ -122,9 +131,9 @@ async def test_two_collections_give_rates(sys_tree: Path) -> None:
     engine = Engine(Store(), [source], clock=lambda: clock[0])
     await engine.collect(1)
     clock[0] += 2.0
-    counters = _port_dir(sys_tree, "mlx4_0", 1) / "counters"
-    words = int((counters / "port_xmit_data").read_text())
-    (counters / "port_xmit_data").write_text(f"{words + 250_000_000}\n")  # 1 GB more
+    counters = _port_dir(sys_tree, "mlx4_0", 1) / "counters_ext"  # the 64-bit counter is read
+    words = int((counters / "port_xmit_data_64").read_text())
+    (counters / "port_xmit_data_64").write_text(f"{words + 250_000_000}\n")  # 1 GB more
     await engine.collect(1)
     store = engine.store
     port = store.get("port/hpc01/mlx4_0:1")
