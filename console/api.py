@@ -41,6 +41,18 @@ from console.gpu_codes import (
     short_reasons,
     xid_meaning,
 )
+from console.ibfabric import (
+    IbFabric,
+    PortCounters,
+    counter_samples,
+    fabric_entities,
+    looks_like_ibnetdiscover,
+    parse_ibnetdiscover,
+    parse_node_name_map,
+    parse_perfquery,
+    place,
+    place_hca,
+)
 from console.intake import MAX_SERIES_PER_SOURCE
 from console.model import (
     ENTITY_KINDS,
@@ -138,6 +150,7 @@ __all__ = [
     "Explanation",
     "FileSource",
     "Finding",
+    "IbFabric",
     "MetricSpec",
     "Option",
     "Pane",
@@ -145,6 +158,7 @@ __all__ = [
     "PaneContext",
     "PaneWidget",
     "Plugin",
+    "PortCounters",
     "Reading",
     "Sample",
     "SecurityPolicy",
@@ -157,6 +171,8 @@ __all__ = [
     "Store",
     "Thresholds",
     "clock_event_words",
+    "counter_samples",
+    "fabric_entities",
     "entity_kinds",
     "explain",
     "is_throttled",
@@ -165,9 +181,15 @@ __all__ = [
     "lazy",
     "link_jobs",
     "link_ref",
+    "looks_like_ibnetdiscover",
     "make_ref",
     "natural_sorted",
     "normalize_ref",
+    "parse_ibnetdiscover",
+    "parse_node_name_map",
+    "parse_perfquery",
+    "place",
+    "place_hca",
     "plain",
     "port_ref",
     "power_summary",
@@ -234,6 +256,10 @@ class Source(abc.ABC):
     simulated_clock: bool = False
     """The source plays a simulation (demo, replay) whose clock is the console's "now";
     any other source's times are never later than the console's clock."""
+
+    local_default: bool = False
+    """Set by the console on a source it started by itself (no config named it):
+    ``snapshot --strict`` judges only the sources a config or ``--demo`` asked for."""
 
     @abc.abstractmethod
     async def poll(self) -> Batch:

@@ -153,8 +153,13 @@ class Engine:
             return
         if refused:
             notes.append(capped_note(refused, source.max_series))
-        # Ok, and what was refused from it said in the status (the rest landed).
-        state.status, state.reason = "ok", plain("; ".join(notes), 300)
+        # A source may add a note to an ok status (names it could not place, say), and
+        # what the intake refused from it is said there too (the rest landed).
+        note = batch.meta.get("note")
+        state.status, state.reason = (
+            "ok",
+            plain("; ".join([*([str(note)] if note else []), *notes]), 400),
+        )
         state.last_ok = self.clock()
         state.failures = 0
         state.next_due = started + source.interval

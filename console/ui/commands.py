@@ -35,6 +35,7 @@ def prompt(value: object) -> Text:
 MAX_HITS = 200
 """Matches shown at most: a fleet has tens of thousands of refs."""
 PLUGINS_HELP = "every plugin's status, and how long each pane takes to draw"
+SOURCES_HELP = "every source's status and reason (key S)"
 INCIDENTS_HELP = "rewind: the recorded incidents (new critical findings); Enter opens one"
 REWIND_HELP = {
     "at": "rewind to this time (HH:MM[:SS], ISO-8601, -10m)",
@@ -58,6 +59,7 @@ class GotoProvider(Provider):
                 help=literal(finding.title),
             )
         yield DiscoveryHit(prompt("plugins"), app.open_plugins_view, help=literal(PLUGINS_HELP))
+        yield DiscoveryHit(prompt("sources"), app.open_sources_view, help=literal(SOURCES_HELP))
         if app.recording is not None:
             yield DiscoveryHit(
                 prompt("incidents"), app.show_incidents, help=literal(INCIDENTS_HELP)
@@ -112,6 +114,9 @@ class GotoProvider(Provider):
         score = self.matcher(words).match("plugins")
         if score > 0:
             yield Hit(score, prompt("plugins"), app.open_plugins_view, help=literal(PLUGINS_HELP))
+        score = self.matcher(words).match("sources")
+        if score > 0:
+            yield Hit(score, prompt("sources"), app.open_sources_view, help=literal(SOURCES_HELP))
         for pane in app.registry.panes:  # every pane, with a key or without one
             name = f"pane {pane.title}"
             score = self.matcher(words).match(name)
