@@ -109,6 +109,16 @@ def make_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--public-url", help="the URL browsers use, when behind a proxy")
 
+    watch = commands.add_parser(
+        "watch",
+        help="headless: collect, analyse and alert with no UI (for a systemd unit); "
+        "SIGHUP or a changed config reloads",
+    )
+    _common(watch, demo=True)
+    watch.add_argument("--listen", default="127.0.0.1:9478",
+                       help="HOST:PORT of /metrics (findings as metrics; port 0: any free; "
+                       "'none': no listener)")  # fmt: skip
+
     # Started by `serve` for each browser session (no help: not for people to type).
     viewer = commands.add_parser("viewer")
     viewer.add_argument("--relay", required=True, help="URL of the collector's relay")
@@ -344,6 +354,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Engine, analysis and alerting with no UI, until SIGTERM or SIGINT."""
+    import logging
+
+    from console.config import default_config_path
+    from console.runtime import build_engine
+    from console.watch_run import WatchUsageError, run_watch
+
+    logging.basicConfig(level=logging.INFO, format="watchfloor watch: %(message)s")
+
+    def build() -> tuple[Config, Engine]:
+        registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
+        return config, build_engine(sources, registry)
+
+    path = args.config if args.config is not None else default_config_path()
+    listen = None if args.listen == "none" else args.listen
+    try:
+        asyncio.run(run_watch(build, path, listen))
+    except WatchUsageError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def cmd_viewer(args: argparse.Namespace) -> int:
     """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
     from console.analysis.power import configure_budgets
@@ -450,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tui(args, demo=True)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "watch":
+            return cmd_watch(args)
         if args.command == "viewer":
             return cmd_viewer(args)
         return cmd_tui(args, demo=args.demo)

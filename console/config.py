@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from console.alerting.config import AlertingConfig, parse_alerting
 from console.analysis.policy import KEYS as SECURITY_KEYS
 from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
@@ -65,6 +66,8 @@ class Config:
     """The security policy (``console.analysis.policy``): allowlists, expected listeners."""
     wall: WallConfig = field(default_factory=WallConfig)
     """Wall mode (``--wall``): rotation and dwell."""
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    """Findings to the pager (``console.alerting``)."""
 
     @property
     def base_dir(self) -> Path:
@@ -74,7 +77,7 @@ class Config:
 
 TOP_LEVEL_KEYS = (
     "interval", "theme", "sources", "topology", "thresholds", "cost", "budgets", "security",
-    "wall",
+    "wall", "alerting",
 )  # fmt: skip
 
 
@@ -324,6 +327,8 @@ def parse_config(
             config.security = _security(loader, node)
         elif key == "wall":
             config.wall = _wall_config(loader, node, pane_names)
+        elif key == "alerting":
+            config.alerting = parse_alerting(loader, node, config.base_dir)
         elif key == "thresholds":
             for name, value_node in yaml_mapping(loader, node, "thresholds"):
                 if name not in THRESHOLD_NAMES:

@@ -1,0 +1,120 @@
+"""``watchfloor watch``: the engine and analysis running headless, each analysis cycle
+handed to a list of consumers (alerting, the findings metrics, later the flight
+recorder) — for a systemd unit or a container.
+
+The loop is one small function over an engine and its consumers; ``serve`` runs
+the same loop beside its collector. A consumer is anything with ``on_cycle`` and
+``close``; one that raises is logged and the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from console.api import SourceStatus
+from console.engine import Engine
+from console.store import Store
+
+log = logging.getLogger(__name__)
+
+
+WARM_CYCLES = 3
+"""Cycles before consumers act on what is missing (two polls give a counter its rate)."""
+
+
+@dataclass
+class Cycle:
+    """One analysis cycle, as consumers see it."""
+
+    store: Store
+    statuses: list[SourceStatus]
+    number: int
+    """1 for the first cycle of this engine."""
+
+    @property
+    def warm(self) -> bool:
+        """Every source has landed (or is out of the running) and a few cycles have run,
+        so counters have rates: before that, a missing finding proves nothing."""
+        landed = all(s.polls >= 1 or s.status in ("disabled", "failed") for s in self.statuses)
+        return landed and self.number >= WARM_CYCLES
+
+
+class Consumer(Protocol):
+    """Something that acts on each analysis cycle."""
+
+    async def on_cycle(self, cycle: Cycle) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def consume(engine: Engine, consumers: Sequence[Consumer], stop: asyncio.Event) -> None:
+    """Hand every analysis cycle of a running ``engine`` to ``consumers`` until ``stop``.
+
+    Cycles that land while consumers are busy coalesce into one (the latest).
+    The consumers are closed on the way out; the engine is left to its owner.
+    """
+    landed = asyncio.Event()
+    previous = engine.after_analysis
+
+    def on_analysis() -> None:
+        landed.set()
+        if previous is not None:
+            previous()
+
+    engine.after_analysis = on_analysis
+    number = 0
+    try:
+        while not stop.is_set():
+            await _first(landed.wait(), stop.wait())
+            if stop.is_set():
+                break
+            landed.clear()
+            number += 1
+            cycle = Cycle(engine.store, engine.statuses(), number)
+            for consumer in consumers:
+                try:
+                    await consumer.on_cycle(cycle)
+                except Exception:
+                    log.exception("consumer %s failed on cycle %d", type(consumer).__name__, number)
+    finally:
+        engine.after_analysis = previous
+        for consumer in consumers:
+            try:
+                await consumer.close()
+            except Exception:
+                log.exception("consumer %s failed to close", type(consumer).__name__)
+
+
+async def _first(*waits: Awaitable[object]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def stop_on_signals(stop: asyncio.Event, reload: Callable[[], None] | None = None) -> None:
+    """SIGTERM and SIGINT set ``stop``; SIGHUP calls ``reload`` (when given)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, reload)
+
+
+async def watch(engine: Engine, consumers: Sequence[Consumer], stop: asyncio.Event) -> None:
+    """Run ``engine`` and feed its cycles to ``consumers`` until ``stop``; then stop it."""
+    engine.start()
+    try:
+        await consume(engine, consumers, stop)
+    finally:
+        await engine.stop()
