@@ -1,0 +1,125 @@
+"""``watchfloor watch`` pages a real Alertmanager (Debian ``prometheus-alertmanager``):
+the stalled job arrives with its cause, resolves when the fabric heals, comes back
+after Alertmanager is killed, and is not duplicated when Watchfloor restarts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from console.sim.simulation import Simulation
+from tests.integration.alertmanager import (
+    ALERTMANAGER,
+    Alertmanager,
+    Watch,
+    wait_for,
+    watch_config,
+)
+
+pytestmark = pytest.mark.skipif(
+    ALERTMANAGER is None, reason="Debian package 'prometheus-alertmanager' not installed"
+)
+INJECTED = Simulation("congested-link", 1, 4).faults.injected
+ARRIVES_WITHIN = 30.0
+"""Start-up of a Python process on a loaded 2-core machine, plus the 1 s hold."""
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmanager]:
+    server = Alertmanager(tmp_path_factory.mktemp("alertmanager"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _stalled(am: Alertmanager, cluster: str) -> list[dict[str, object]]:
+    return am.alerts(cluster, "job-stalled")
+
+
+def test_stalled_job_pages_with_its_cause_and_resolves_when_healed(
+    alertmanager: Alertmanager, tmp_path: Path
+) -> None:
+    config = watch_config(tmp_path / "config.yaml", alertmanager.url, "heal")
+    watch = Watch(config)
+    try:
+        alerts = wait_for(lambda: _stalled(alertmanager, "heal"), ARRIVES_WITHIN, "stall paged")
+        assert len(alerts) == 1
+        alert = alerts[0]
+        labels, notes = alert["labels"], alert["annotations"]
+        assert labels["ref"] == INJECTED["victim"] == "job/4711"
+        assert labels["severity"] == "critical" and labels["job"] == "4711"
+        assert labels["node"] == "node01,node03"
+        # The ranked causes, in explain's words: the injected link first, then its neighbour.
+        assert notes["causes"].splitlines()[1].startswith(f" 1. {INJECTED['link']}  [congested-link]")
+        assert f"{INJECTED['neighbour']}  [noisy-neighbour]" in notes["causes"]
+        assert notes["top_cause"].startswith(str(INJECTED["link"]))
+        assert notes["console"] == "watchfloor explain 4711"
+        assert notes["runbook_url"] == "https://runbooks.example/job-stalled"
+        # Decoys are named nowhere in the page.
+        for decoy in INJECTED["decoys"]:  # type: ignore[attr-defined]
+            assert decoy not in notes["causes"]
+        # The scenario heals: a healthy config swapped in (watch reloads it).
+        watch_config(config, alertmanager.url, "heal", scenario="healthy")
+        wait_for(lambda: not _stalled(alertmanager, "heal"), ARRIVES_WITHIN, "stall resolved")
+        assert "config reloaded" in watch.output()
+    finally:
+        status, output = watch.stop()
+    assert status == 0, output
+    assert "Traceback" not in output
+
+
+def test_alert_is_back_within_one_resend_after_alertmanager_is_killed(
+    alertmanager: Alertmanager, tmp_path: Path
+) -> None:
+    resend = 2.0
+    config = watch_config(tmp_path / "config.yaml", alertmanager.url, "kill", resend=resend)
+    watch = Watch(config)
+    try:
+        wait_for(lambda: _stalled(alertmanager, "kill"), ARRIVES_WITHIN, "stall paged")
+        alertmanager.kill9()  # alerts live in its memory: gone with it
+        alertmanager.start()
+        back_from = time.monotonic()
+        assert _stalled(alertmanager, "kill") == []
+        wait_for(lambda: _stalled(alertmanager, "kill"), resend + 1.0, "stall back after restart")
+        took = time.monotonic() - back_from
+        assert took <= resend + 1.0
+    finally:
+        status, output = watch.stop()
+    assert status == 0, output
+
+
+def test_watchfloor_restart_neither_duplicates_nor_forgets(
+    alertmanager: Alertmanager, tmp_path: Path
+) -> None:
+    config = watch_config(tmp_path / "config.yaml", alertmanager.url, "restart")
+    watch = Watch(config)
+    try:
+        first = wait_for(lambda: _stalled(alertmanager, "restart"), ARRIVES_WITHIN, "paged")[0]
+    finally:
+        status, output = watch.stop()
+    assert status == 0, output
+    again = Watch(config)
+    try:
+        # Re-sent by the new process (updatedAt moves on), still the one alert.
+        def resent() -> list[dict[str, object]]:
+            alerts = _stalled(alertmanager, "restart")
+            return [a for a in alerts if a["updatedAt"] > first["updatedAt"]]
+
+        alerts = wait_for(resent, ARRIVES_WITHIN, "re-sent after restart")
+        assert len(alerts) == 1
+        assert alerts[0]["fingerprint"] == first["fingerprint"]
+        assert alerts[0]["startsAt"] == first["startsAt"]
+    finally:
+        again.stop()
+    # Healed while Watchfloor was down: the next run still owes, and sends, the resolution.
+    watch_config(config, alertmanager.url, "restart", scenario="healthy")
+    healed = Watch(config)
+    try:
+        wait_for(lambda: not _stalled(alertmanager, "restart"), ARRIVES_WITHIN, "resolved")
+    finally:
+        healed.stop()
