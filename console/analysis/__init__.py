@@ -7,6 +7,7 @@ from console.analysis.gpus import gpu_health
 from console.analysis.jobs import attach_process_gpus, job_gpu_util, stalled_jobs
 from console.analysis.links import congested_links, derive_link_util
 from console.analysis.power import over_budget, power_capped
+from console.analysis.trends import early_warnings
 
 CORE_ANALYZERS = (
     derive_link_util,
@@ -18,5 +19,6 @@ CORE_ANALYZERS = (
     integrate_energy,
     over_budget,
     power_capped,
+    early_warnings,
 )
 """Run in this order: derived metrics first, then the findings that read them."""
