@@ -80,7 +80,7 @@ def fit(points: Iterable[tuple[float, float]]) -> Trend | None:
 
 def duration(seconds: float) -> str:
     """``4m10s``, ``1h05m``, ``45s``."""
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     if seconds >= 60:
@@ -192,11 +192,13 @@ def gpu_trends(store: Store, windows: Windows) -> list[Finding]:
                 grew = window[-1][1] - window[0][1]
                 span = window[-1][0] - window[0][0]
                 rate = grew / span * 3600 if span > 0 else 0.0
+                evidence = [
+                    f"{what} {window[0][1]:,.0f} → {window[-1][1]:,.0f} over "
+                    f"{duration(span)} ({metric}, ≈{rate:,.0f}/h at this rate)"
+                ]
                 findings.append(Finding(gpu.ref, "gpu-memory-degrading", "warning",
                                         f"GPU {short}: {what} growing",
-                                        evidence=[f"{what} {window[0][1]:,.0f} → {window[-1][1]:,.0f}"
-                                                  f" over {duration(span)} ({metric}, "
-                                                  f"≈{rate:,.0f}/h at this rate)"]))  # fmt: skip
+                                        evidence=evidence))  # fmt: skip
                 break
         last = gpu.attrs.get("last_xid")
         if isinstance(last, dict) and "code" in last:
