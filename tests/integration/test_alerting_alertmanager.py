@@ -55,7 +55,9 @@ def test_stalled_job_pages_with_its_cause_and_resolves_when_healed(
         assert labels["severity"] == "critical" and labels["job"] == "4711"
         assert labels["node"] == "node01,node03"
         # The ranked causes, in explain's words: the injected link first, then its neighbour.
-        assert notes["causes"].splitlines()[1].startswith(f" 1. {INJECTED['link']}  [congested-link]")
+        assert (
+            notes["causes"].splitlines()[1].startswith(f" 1. {INJECTED['link']}  [congested-link]")
+        )
         assert f"{INJECTED['neighbour']}  [noisy-neighbour]" in notes["causes"]
         assert notes["top_cause"].startswith(str(INJECTED["link"]))
         assert notes["console"] == "watchfloor explain 4711"
