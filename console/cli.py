@@ -350,7 +350,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be 0 to 65535, not {args.port}")
     registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
     wall_options(args, config)  # a bad --dwell is refused here, not in every viewer
-    run_serve(options, build_engine(sources, registry))
+    engine = build_engine(sources, registry)
+    from console.watch_run import make_generation
+
+    # The same alerting and findings metrics as `watch`: one collector, not two.
+    generation = make_generation(config, engine)
+    run_serve(options, engine, generation.consumers, generation.findings_metrics())
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from console.alerting.metrics import FindingsCollector, findings_registry, render
+from console.alerting.metrics import FindingsCollector, metrics_handler
 from console.alerting.service import Alerting
 from console.config import Config, ConfigError
 from console.engine import Engine
@@ -38,6 +38,15 @@ class Generation:
     engine: Engine
     alerting: Alerting | None = None
     consumers: list[Consumer] = field(default_factory=list)
+
+    def findings_metrics(self) -> FindingsCollector:
+        """``watchfloor_finding`` series over this generation's store."""
+        alerting = self.alerting
+
+        def paged(key: str) -> bool:
+            return alerting is not None and alerting.paged(key)
+
+        return FindingsCollector(lambda: self.engine.store, self.config.alerting.cluster, paged)
 
 
 def make_generation(config: Config, engine: Engine) -> Generation:
@@ -64,19 +73,15 @@ async def _metrics_site(listen: str, current: Callable[[], Generation]) -> web.A
         alerting = current().alerting
         return alerting is not None and alerting.paged(key)
 
+    # Reads whichever generation runs now (a reload swaps the engine).
     collector = FindingsCollector(lambda: current().engine.store,
                                   current().config.alerting.cluster, paged)  # fmt: skip
-    registry = findings_registry(collector)
-
-    async def metrics(request: web.Request) -> web.Response:
-        body, content_type = render(registry)
-        return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     app = web.Application(client_max_size=1024)
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", metrics_handler(collector))
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

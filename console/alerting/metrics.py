@@ -3,8 +3,9 @@ Prometheus series, so Prometheus rules can use them (``watch`` and ``serve`` exp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
+from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -61,3 +62,16 @@ def findings_registry(collector: FindingsCollector) -> CollectorRegistry:
 def render(registry: CollectorRegistry) -> tuple[bytes, str]:
     """The exposition and its content type."""
     return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def metrics_handler(
+    collector: FindingsCollector,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler for ``GET /metrics``."""
+    registry = findings_registry(collector)
+
+    async def metrics(request: web.Request) -> web.Response:
+        body, content_type = render(registry)
+        return web.Response(body=body, headers={"Content-Type": content_type})
+
+    return metrics

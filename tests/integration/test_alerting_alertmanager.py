@@ -4,7 +4,9 @@ after Alertmanager is killed, and is not duplicated when Watchfloor restarts."""
 
 from __future__ import annotations
 
+import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from tests.integration.alertmanager import (
     wait_for,
     watch_config,
 )
+from tests.integration.test_serve import served
 
 pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None, reason="Debian package 'prometheus-alertmanager' not installed"
@@ -125,3 +128,38 @@ def test_watchfloor_restart_neither_duplicates_nor_forgets(
         wait_for(lambda: not _stalled(alertmanager, "restart"), ARRIVES_WITHIN, "resolved")
     finally:
         healed.stop()
+
+
+def _metrics(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read().decode()  # type: ignore[no-any-return]
+
+
+def test_serve_pages_from_its_one_collector_and_exposes_findings(
+    alertmanager: Alertmanager, tmp_path: Path
+) -> None:
+    config = watch_config(tmp_path / "config.yaml", alertmanager.url, "serve")
+    with served("--config", str(config)) as url:
+        wait_for(lambda: _stalled(alertmanager, "serve"), ARRIVES_WITHIN, "stall paged by serve")
+        text = wait_for(
+            lambda: (body := _metrics(f"{url.rstrip('/')}/metrics")) and 'paged="true"' in body
+            and body, ARRIVES_WITHIN, "paged finding in serve's /metrics",
+        )  # fmt: skip
+    line = next(ln for ln in text.splitlines() if 'ref="job/4711"' in ln)
+    assert line.startswith("watchfloor_finding{") and line.endswith(" 1.0")
+    assert 'kind="job-stalled"' in line and 'cluster="serve"' in line
+
+
+def test_watch_exposes_findings_and_stops_cleanly_on_sigint(
+    alertmanager: Alertmanager, tmp_path: Path
+) -> None:
+    config = watch_config(tmp_path / "config.yaml", alertmanager.url, "metrics")
+    watch = Watch(config)
+    try:
+        text = wait_for(lambda: 'paged="true"' in (body := watch.metrics()) and body,
+                        ARRIVES_WITHIN, "paged finding in watch's /metrics")  # fmt: skip
+        assert f'ref="{INJECTED["link"]}"' in text
+    finally:
+        status, output = watch.stop(signal.SIGINT)
+    assert status == 0, output
+    assert "Traceback" not in output

@@ -3,7 +3,6 @@ rate-limited, in JSON or a Slack-style template. Cycles are driven one by one.""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +48,9 @@ async def _cycles(alerting: Alerting, engine: Engine, count: int, clock: Clock) 
     for _ in range(count):
         await engine.collect(1)
         clock.now += 1.0
-        number = engine.store.analysis_state["cycles"] = engine.store.analysis_state.get(
-            "cycles", 0
-        ) + 1
+        number = engine.store.analysis_state["cycles"] = (
+            engine.store.analysis_state.get("cycles", 0) + 1
+        )
         await alerting.on_cycle(Cycle(engine.store, engine.statuses(), number))
         for sender in alerting.senders:
             if sender._task is not None:
