@@ -384,6 +384,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_viewer(args: argparse.Namespace) -> int:
     """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
+    from console.alerting.pager_view import PAGER
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
     from console.runtime import load_registry, read_config
@@ -401,6 +402,7 @@ def cmd_viewer(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise UsageError(f"relay token: {exc}") from None
     wall = wall_options(args, config)
+    PAGER.configure(config.alerting)
     app = WatchfloorApp(
         registry=registry,
         sources=[RelaySource(args.relay, token, interval)],
@@ -446,11 +448,13 @@ def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None)
 
 
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
+    from console.alerting.pager_view import PAGER
     from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
     wall = wall_options(args, config)
+    PAGER.configure(config.alerting)  # findings that paged say so (and if silenced)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,

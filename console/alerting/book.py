@@ -90,7 +90,7 @@ class AlertBook:
         self.version = 0
         """Bumped on every change the senders should act on."""
         if path is not None:
-            self._load(path)
+            self.load(path)
 
     # -- each cycle -----------------------------------------------------------
 
@@ -182,7 +182,7 @@ class AlertBook:
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(temp)
 
-    def _load(self, path: Path) -> None:
+    def load(self, path: Path) -> None:
         try:
             # Non-blocking open: a FIFO planted at the path must not hang the start.
             fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

@@ -10,6 +10,8 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from console.alerting.pager_view import PAGER
+from console.alerting.pager_view import REFRESH as PAGER_REFRESH
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.config import WallConfig
 from console.cost import CostModel
@@ -275,9 +277,16 @@ class WatchfloorApp(App[None]):
             self.engine.after_analysis = self._first_data
             self.engine.start()
             self.set_interval(self.refresh_interval, self._tick)
+            if PAGER.enabled:
+                # The pager's view (paged? silenced?) is read by a worker, never by a redraw.
+                self._read_pager()
+                self.set_interval(PAGER_REFRESH, self._read_pager)
         else:
             await self.engine.collect(self.warm_cycles)
             self._tick()
+
+    def _read_pager(self) -> None:
+        self.run_worker(PAGER.refresh(), group="pager", exclusive=True, exit_on_error=False)
 
     def _first_data(self) -> None:
         # Draw the first data at once rather than at the next tick; then the tick paces.

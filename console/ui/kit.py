@@ -21,8 +21,9 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from console.alerting.pager_view import PAGER
 from console.api import PaneContext
-from console.model import METRICS, Entity
+from console.model import METRICS, Entity, Finding
 from console.store import Store
 from console.text import plain
 from console.ui.table import EntityTable
@@ -311,12 +312,23 @@ def job_state_text(widget: Widget, state: str) -> Text:
     return Text(state, style=role_style(widget, role, bold=role == "error"))
 
 
+def page_mark(widget: Widget, finding: Finding) -> Text:
+    """`` · paged`` / `` · silenced`` when the pager has this finding (else empty)."""
+    state = PAGER.state(finding.kind, finding.ref) if PAGER.enabled else None
+    if state is None:
+        return Text()
+    role = "stale" if state.silenced_by else "warning"
+    return Text(f" · {state.label()}", style=role_style(widget, role))
+
+
 def findings_text(widget: Widget, store: Store, ref: str) -> Text:
-    """The findings about one entity, with their evidence."""
+    """The findings about one entity, with their evidence (and whether they paged)."""
     text = Text()
     for finding in store.iter_findings(ref):
         text.append_text(severity_text(widget, finding.severity))
-        text.append(" " + plain(finding.title) + "\n")
+        text.append(" " + plain(finding.title))
+        text.append_text(page_mark(widget, finding))
+        text.append("\n")
         for line in finding.evidence:
             text.append("    " + plain(line) + "\n", style="dim")
     if not text.plain:

@@ -22,6 +22,7 @@ from console.ui.kit import (
     fmt,
     heat_level,
     job_state_text,
+    page_mark,
     role_style,
     severity_text,
 )
@@ -128,7 +129,7 @@ class OverviewPane(PaneBase):
                 finding.ref,
                 [
                     severity_text(self, finding.severity),
-                    cell(finding.title, limit=80),
+                    cell(finding.title, limit=80) + page_mark(self, finding),
                     cell(finding.ref, limit=80),
                 ],
             )

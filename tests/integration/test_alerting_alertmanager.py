@@ -4,15 +4,23 @@ after Alertmanager is killed, and is not duplicated when Watchfloor restarts."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from console.alerting.config import AlertingConfig
+from console.alerting.pager_view import PAGER
+from console.config import parse_config
 from console.sim.simulation import Simulation
+from console.sim.source import SIM_SOURCE
+from console.ui.app import WatchfloorApp
+from console.ui.kit import EntityTable
 from tests.integration.alertmanager import (
     ALERTMANAGER,
     Alertmanager,
@@ -163,3 +171,58 @@ def test_watch_exposes_findings_and_stops_cleanly_on_sigint(
         status, output = watch.stop(signal.SIGINT)
     assert status == 0, output
     assert "Traceback" not in output
+
+
+def _silence(am: Alertmanager, cluster: str, ref: str) -> str:
+    now = time.time()
+    body = json.dumps({
+        "matchers": [{"name": "cluster", "value": cluster, "isRegex": False, "isEqual": True},
+                     {"name": "ref", "value": ref, "isRegex": False, "isEqual": True}],
+        "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
+        "endsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
+        "createdBy": "on-call", "comment": "known: checkpoint storm",
+    }).encode()  # fmt: skip
+    request = urllib.request.Request(f"{am.url}/api/v2/silences", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return str(json.load(response)["silenceID"])
+
+
+async def test_the_console_shows_what_paged_and_what_alertmanager_silenced(
+    alertmanager: Alertmanager, tmp_path: Path, make_app: Callable[..., WatchfloorApp]
+) -> None:
+    config_path = watch_config(tmp_path / "config.yaml", alertmanager.url, "tui")
+    watch = Watch(config_path)
+    try:
+        await asyncio.to_thread(wait_for, lambda: len(alertmanager.alerts("tui")) >= 3,
+                                ARRIVES_WITHIN, "findings paged")  # fmt: skip
+        silence = _silence(alertmanager, "tui", "job/4711")
+        await asyncio.to_thread(
+            wait_for, lambda: any(a["status"]["silencedBy"] for a in _stalled(alertmanager, "tui")),
+            ARRIVES_WITHIN, "Alertmanager applied the silence",
+        )  # fmt: skip
+    finally:
+        watch.stop()
+    alerting = parse_config(config_path.read_text(), str(config_path), {"sim": SIM_SOURCE}).alerting
+    PAGER.configure(alerting)
+    try:
+        app = make_app()
+        async with app.run_test(size=(200, 50)) as pilot:
+            assert PAGER.states == {}
+            app._read_pager()  # what the live console's timer does: a worker reads the pager
+            await app.workers.wait_for_complete()
+            app._tick()
+            await pilot.pause()
+            stall = PAGER.state("job-stalled", "job/4711")
+            assert stall is not None and stall.silenced_by == (silence,)
+            link = PAGER.state("link-congested", str(INJECTED["link"]))
+            assert link is not None and link.label() == "paged"
+            findings = app.screen.query_one("#findings", EntityTable)
+            stall_row = findings.get_row("job/4711")[1].plain
+            link_row = findings.get_row(str(INJECTED["link"]))[1].plain
+            gpu_row = findings.get_row("gpu/node04/2")[1].plain
+        assert stall_row == "stalled job 4711 llama-70b-pretrain: -62% throughput · silenced"
+        assert link_row == "congested link leaf01/p4 ↔ spine02/p1 · paged"
+        assert gpu_row.endswith(" · paged")
+    finally:
+        PAGER.configure(AlertingConfig())
