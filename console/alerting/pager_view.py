@@ -60,8 +60,9 @@ class PagerView:
     def state(self, kind: str, ref: str) -> PageState | None:
         return self.states.get(f"{kind}|{ref}")
 
-    async def refresh(self) -> None:
-        """Read the state file and Alertmanager; replace ``states`` in one step."""
+    async def refresh(self) -> bool:
+        """Read the state file and Alertmanager; replace ``states`` in one step.
+        True when what the console should show changed."""
         states: dict[str, PageState] = {}
         path = self.config.state_file
         if path is None:
@@ -76,7 +77,9 @@ class PagerView:
                 states.update(await self._from_alertmanager(url))
             except Exception as exc:
                 errors.append(plain(f"{url}: {type(exc).__name__}: {exc}", 200))
+        changed = states != self.states
         self.states, self.error = states, "; ".join(errors)
+        return changed
 
     async def _from_alertmanager(self, url: str) -> dict[str, PageState]:
         token = read_secret(self.config.token_file) if self.config.token_file else None

@@ -286,7 +286,13 @@ class WatchfloorApp(App[None]):
             self._tick()
 
     def _read_pager(self) -> None:
-        self.run_worker(PAGER.refresh(), group="pager", exclusive=True, exit_on_error=False)
+        self.run_worker(self._pager_changed(), group="pager", exclusive=True, exit_on_error=False)
+
+    async def _pager_changed(self) -> None:
+        if await PAGER.refresh():
+            screen = self.screen  # the store did not move: redraw what shows the marks
+            if isinstance(screen, ViewScreen):
+                screen.redraw(force=True)
 
     def _first_data(self) -> None:
         # Draw the first data at once rather than at the next tick; then the tick paces.

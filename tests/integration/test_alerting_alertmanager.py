@@ -203,6 +203,11 @@ async def test_the_console_shows_what_paged_and_what_alertmanager_silenced(
         )  # fmt: skip
     finally:
         watch.stop()
+    # Each re-send makes Alertmanager work the silence out afresh: wait until it shows.
+    await asyncio.to_thread(
+        wait_for, lambda: any(a["status"]["silencedBy"] for a in _stalled(alertmanager, "tui")),
+        ARRIVES_WITHIN, "Alertmanager applied the silence again",
+    )  # fmt: skip
     alerting = parse_config(config_path.read_text(), str(config_path), {"sim": SIM_SOURCE}).alerting
     PAGER.configure(alerting)
     try:
@@ -211,10 +216,9 @@ async def test_the_console_shows_what_paged_and_what_alertmanager_silenced(
             assert PAGER.states == {}
             app._read_pager()  # what the live console's timer does: a worker reads the pager
             await app.workers.wait_for_complete()
-            app._tick()
             await pilot.pause()
             stall = PAGER.state("job-stalled", "job/4711")
-            assert stall is not None and stall.silenced_by == (silence,)
+            assert stall is not None and stall.silenced_by == (silence,), PAGER.error
             link = PAGER.state("link-congested", str(INJECTED["link"]))
             assert link is not None and link.label() == "paged"
             findings = app.screen.query_one("#findings", EntityTable)
