@@ -88,10 +88,21 @@ def scopes(store: Store, finding: Finding) -> dict[str, set[str]]:
         if ref_kind(ref) == "job":
             jobs.add(ref.removeprefix("job/"))
     if ref_kind(finding.ref) == "gpu":
-        for job in store.of_kind("job"):
-            if finding.ref in job.attrs.get("gpus", []):
-                jobs.add(job.ref.removeprefix("job/"))
+        jobs.update(_gpu_jobs(store).get(finding.ref, ()))
     return {"ref": {finding.ref}, "node": nodes, "switch": switches, "job": jobs}
+
+
+def _gpu_jobs(store: Store) -> dict[str, list[str]]:
+    """GPU ref → ids of the jobs on it; built once per store version, not per finding."""
+    cached = store.analysis_state.get("alerting_gpu_jobs")
+    if cached is not None and cached[0] == store.version:
+        return cached[1]  # type: ignore[no-any-return]
+    found: dict[str, list[str]] = {}
+    for job in store.of_kind("job"):
+        for gpu in job.attrs.get("gpus", []):
+            found.setdefault(str(gpu), []).append(job.ref.removeprefix("job/"))
+    store.analysis_state["alerting_gpu_jobs"] = (store.version, found)
+    return found
 
 
 def _kinds_match(patterns: tuple[str, ...], kind: str) -> bool:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from console.analysis.power import BUDGETS, node_draw
 from console.analysis.thresholds import THRESHOLDS
 from console.model import Finding
-from console.store import Store
+from console.store import Reading, Store
 
 WINDOW = 600.0
 """Seconds of history a trend is fitted on."""
@@ -31,6 +31,8 @@ MIN_FIT = 0.8
 """R² below which a rise is noise, not a trend."""
 HORIZON = 900.0
 """A limit further away than this (seconds) is not yet worth a warning."""
+FORGET_EVERY = 50
+"""Cycles between sweeps for windows of entities that are gone."""
 XID_BURST = 3
 """XIDs on one node within the window that make a burst."""
 
@@ -58,24 +60,13 @@ class Trend:
 
 
 def fit(points: Iterable[tuple[float, float]]) -> Trend | None:
-    """Least-squares line through ``(time, value)`` points."""
-    pts = list(points)
-    n = len(pts)
-    if n < MIN_POINTS or pts[-1][0] - pts[0][0] < MIN_SPAN:
-        return None
-    t0 = pts[0][0]
-    xs = [t - t0 for t, _ in pts]
-    ys = [v for _, v in pts]
-    mean_x, mean_y = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mean_x) ** 2 for x in xs)
-    syy = sum((y - mean_y) ** 2 for y in ys)
-    sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
-    if sxx == 0:
-        return None
-    slope = sxy / sxx
-    r2 = (sxy * sxy) / (sxx * syy) if syy else 0.0
-    now = mean_y + slope * (xs[-1] - mean_x)
-    return Trend(slope, now, ys[0], ys[-1], n, xs[-1], r2)
+    """Least-squares line through ``(time, value)`` points (oldest first)."""
+    series: Series | None = None
+    for time, value in points:
+        if series is None:
+            series = Series(time)
+        series.add(time, value)
+    return series.trend() if series is not None else None
 
 
 def duration(seconds: float) -> str:
@@ -88,30 +79,89 @@ def duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
+class Series:
+    """One series' window, with running sums so that its line costs O(1) per cycle
+    (a fleet has tens of thousands of series)."""
+
+    __slots__ = ("n", "origin", "points", "sx", "sxx", "sxy", "sy", "syy")
+
+    def __init__(self, origin: float) -> None:
+        self.points: deque[tuple[float, float]] = deque()
+        self.origin = origin
+        """Times are kept relative to this, so the sums keep their precision."""
+        self.n = 0
+        self.sx = self.sy = self.sxx = self.sxy = self.syy = 0.0
+
+    def _sum(self, time: float, value: float, sign: int) -> None:
+        x = time - self.origin
+        self.n += sign
+        self.sx += sign * x
+        self.sy += sign * value
+        self.sxx += sign * x * x
+        self.sxy += sign * x * value
+        self.syy += sign * value * value
+
+    def add(self, time: float, value: float) -> None:
+        if self.points and time <= self.points[-1][0]:
+            return  # the same reading again (a cycle without a new poll)
+        if time - self.origin > REBASE:
+            self.origin = self.points[0][0] if self.points else time
+            self.n, self.sx, self.sy, self.sxx, self.sxy, self.syy = 0, 0.0, 0.0, 0.0, 0.0, 0.0
+            for t, v in self.points:
+                self._sum(t, v, 1)
+        self.points.append((time, value))
+        self._sum(time, value, 1)
+        while self.points and (self.points[0][0] < time - WINDOW or len(self.points) > MAX_POINTS):
+            old_time, old_value = self.points.popleft()
+            self._sum(old_time, old_value, -1)
+
+    def trend(self) -> Trend | None:
+        """The least-squares line through the window."""
+        n = self.n
+        if n < MIN_POINTS or self.points[-1][0] - self.points[0][0] < MIN_SPAN:
+            return None
+        sxx = self.sxx - self.sx * self.sx / n
+        syy = self.syy - self.sy * self.sy / n
+        sxy = self.sxy - self.sx * self.sy / n
+        if sxx <= 0:
+            return None
+        slope = sxy / sxx
+        r2 = (sxy * sxy) / (sxx * syy) if syy > 1e-12 else 0.0
+        last_time = self.points[-1][0] - self.origin
+        now = self.sy / n + slope * (last_time - self.sx / n)
+        first, last = self.points[0], self.points[-1]
+        return Trend(slope, now, first[1], last[1], n, last[0] - first[0], min(1.0, r2))
+
+
+REBASE = 1e6
+"""Seconds after which a series' time origin moves up (float sums stay exact enough)."""
+
+
 class Windows:
     """Timed windows of the series the trend analysis watches."""
 
     def __init__(self) -> None:
-        self.series: dict[tuple[str, str], deque[tuple[float, float]]] = {}
+        self.series: dict[tuple[str, str], Series] = {}
+        self.cycles = 0
+        self.zero: dict[tuple[str, str], float] = {}
+        """When a count that should stay at zero was last read at zero."""
 
     def add(self, ref: str, metric: str, time: float, value: float | None) -> None:
         if value is None:
             return
         window = self.series.get((ref, metric))
         if window is None:
-            window = self.series[(ref, metric)] = deque(maxlen=MAX_POINTS)
-        if window and time <= window[-1][0]:
-            return  # the same reading again (a cycle without a new poll)
-        window.append((time, value))
-        while window and window[0][0] < time - WINDOW:
-            window.popleft()
+            window = self.series[(ref, metric)] = Series(time)
+        window.add(time, value)
 
-    def get(self, ref: str, metric: str) -> deque[tuple[float, float]]:
-        return self.series.get((ref, metric), deque())
+    def get(self, ref: str, metric: str) -> Series | None:
+        return self.series.get((ref, metric))
 
     def forget(self, live: set[str]) -> None:
         for key in [k for k in self.series if k[0] not in live]:
             del self.series[key]
+        for key in [k for k in self.zero if k[0] not in live]:
+            del self.zero[key]
 
 
 def _windows(store: Store) -> Windows:
@@ -131,7 +181,10 @@ def _rising(
     windows: Windows, ref: str, metric: str, limit: float, what: str, unit: str
 ) -> tuple[float, list[str]] | None:
     """(seconds to ``limit``, evidence) when ``metric`` of ``ref`` climbs steadily to it."""
-    trend = fit(windows.get(ref, metric))
+    series = windows.get(ref, metric)
+    if series is None or not series.points or series.points[-1][1] <= series.points[0][1]:
+        return None  # not higher than the window began: no rise to fit (most series)
+    trend = series.trend()
     if trend is None or trend.fit < MIN_FIT:
         return None
     eta = trend.eta(limit)
@@ -169,36 +222,58 @@ def link_trends(store: Store, windows: Windows) -> list[Finding]:
     return findings
 
 
+GROWING = (("gpu.ecc_corrected_volatile", "corrected ECC errors"),
+           ("gpu.remapped_correctable", "remapped rows"))  # fmt: skip
+"""Counts that should stay where they are: any growth is a warning."""
+
+
+def _growth(
+    windows: Windows, ref: str, metric: str, what: str, reading: Reading | None
+) -> str | None:
+    """Evidence when a count that should not grow did, within the window."""
+    if reading is None or reading.value is None:
+        return None
+    series = windows.get(ref, metric)
+    if series is None:
+        if not reading.value:  # none so far (nearly every GPU): remember when, nothing more
+            windows.zero[(ref, metric)] = reading.time
+            return None
+        zero = windows.zero.pop((ref, metric), None)
+        if zero is not None:
+            windows.add(ref, metric, zero, 0.0)  # it grew from none
+    windows.add(ref, metric, reading.time, reading.value)
+    series = windows.get(ref, metric)
+    window = series.points if series is not None else deque()
+    if len(window) < 2 or window[-1][1] <= window[0][1]:
+        return None
+    (start, first), (end, last) = window[0], window[-1]
+    rate = (last - first) / (end - start) * 3600 if end > start else 0.0
+    return (f"{what} {first:,.0f} → {last:,.0f} over {duration(end - start)} "
+            f"({metric}, ≈{rate:,.0f}/h at this rate)")  # fmt: skip
+
+
 def gpu_trends(store: Store, windows: Windows) -> list[Finding]:
     findings = []
     xids: dict[str, list[str]] = store.analysis_state.setdefault("trend_xids", {})
+    hot = THRESHOLDS.gpu_hot_c
     for gpu in store.of_kind("gpu"):
-        short = gpu.ref.removeprefix("gpu/")
-        _record(store, windows, gpu.ref, "gpu.temp")
-        temp = store.value(gpu.ref, "gpu.temp")
-        heating = None
-        if temp is not None and temp < THRESHOLDS.gpu_hot_c:
-            heating = _rising(windows, gpu.ref, "gpu.temp", THRESHOLDS.gpu_hot_c,
-                              "temperature", " °C")  # fmt: skip
-        if heating is not None:
-            findings.append(Finding(gpu.ref, "gpu-heating", "warning",
-                                    f"GPU {short} heading for its throttle point in "
-                                    f"≈{duration(heating[0])}", evidence=heating[1]))  # fmt: skip
-        for metric, what in (("gpu.ecc_corrected_volatile", "corrected ECC errors"),
-                             ("gpu.remapped_correctable", "remapped rows")):  # fmt: skip
-            _record(store, windows, gpu.ref, metric)
-            window = windows.get(gpu.ref, metric)
-            if len(window) >= 2 and window[-1][1] > window[0][1]:
-                grew = window[-1][1] - window[0][1]
-                span = window[-1][0] - window[0][0]
-                rate = grew / span * 3600 if span > 0 else 0.0
-                evidence = [
-                    f"{what} {window[0][1]:,.0f} → {window[-1][1]:,.0f} over "
-                    f"{duration(span)} ({metric}, ≈{rate:,.0f}/h at this rate)"
-                ]
-                findings.append(Finding(gpu.ref, "gpu-memory-degrading", "warning",
-                                        f"GPU {short}: {what} growing",
-                                        evidence=evidence))  # fmt: skip
+        # Gauges only, read once each: this loop runs over every GPU of the fleet.
+        ref = gpu.ref
+        temp = store.reading(ref, "gpu.temp")
+        if temp is not None and temp.value is not None:
+            windows.add(ref, "gpu.temp", temp.time, temp.value)
+            heating = _rising(windows, ref, "gpu.temp", hot, "temperature", " °C")
+            if heating is not None and temp.value < hot:
+                findings.append(Finding(ref, "gpu-heating", "warning",
+                                        f"GPU {ref[4:]} heading for its throttle point in "
+                                        f"≈{duration(heating[0])}",
+                                        evidence=heating[1]))  # fmt: skip
+        for metric, what in GROWING:
+            growth = _growth(windows, ref, metric, what, store.reading(ref, metric))
+            if growth is not None:
+                findings.append(Finding(ref, "gpu-memory-degrading", "warning",
+                                        f"GPU {ref[4:]}: {what} growing",
+                                        evidence=[growth]))  # fmt: skip
                 break
         last = gpu.attrs.get("last_xid")
         if isinstance(last, dict) and "code" in last:
@@ -258,5 +333,8 @@ def early_warnings(store: Store) -> Iterable[Finding]:
     windows = _windows(store)
     findings = link_trends(store, windows) + gpu_trends(store, windows)
     findings += rack_trends(store, windows)
-    windows.forget(set(store.entities) | {k[0] for k in windows.series if k[0].startswith("rack/")})
+    windows.cycles += 1
+    if windows.cycles % FORGET_EVERY == 0:  # entities that went away take their windows
+        windows.forget(set(store.entities) | {k[0] for k in windows.series
+                                              if k[0].startswith("rack/")})  # fmt: skip
     return findings
