@@ -96,7 +96,7 @@ def _gpu_jobs(store: Store) -> dict[str, list[str]]:
     """GPU ref → ids of the jobs on it; built once per store version, not per finding."""
     cached = store.analysis_state.get("alerting_gpu_jobs")
     if cached is not None and cached[0] == store.version:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     found: dict[str, list[str]] = {}
     for job in store.of_kind("job"):
         for gpu in job.attrs.get("gpus", []):
