@@ -24,8 +24,9 @@ from console.store import Store
 log = logging.getLogger(__name__)
 
 
-WARM_CYCLES = 3
-"""Cycles before consumers act on what is missing (two polls give a counter its rate)."""
+SLOW_SOURCE = 5.0
+"""A source polled this many times less often than the fastest counts as landed after
+its first poll (a scan every 30 s must not hold alerting back for a minute)."""
 
 
 @dataclass
@@ -36,13 +37,23 @@ class Cycle:
     statuses: list[SourceStatus]
     number: int
     """1 for the first cycle of this engine."""
+    warm: bool = True
+    """Every source has landed twice, so counters have rates and the findings on them
+    exist (slow sources once; disabled and failed ones not at all): before that, a
+    finding that is missing proves nothing."""
 
-    @property
-    def warm(self) -> bool:
-        """Every source has landed (or is out of the running) and a few cycles have run,
-        so counters have rates: before that, a missing finding proves nothing."""
-        landed = all(s.polls >= 1 or s.status in ("disabled", "failed") for s in self.statuses)
-        return landed and self.number >= WARM_CYCLES
+
+def is_warm(engine: Engine, statuses: Sequence[SourceStatus]) -> bool:
+    """Whether a cycle of ``engine`` with these statuses is warm (see ``Cycle.warm``)."""
+    intervals = [source.interval for source in engine.sources]
+    fastest = min(intervals, default=1.0)
+    for interval, status in zip(intervals, statuses, strict=False):
+        if status.status in ("disabled", "failed"):
+            continue
+        needed = 1 if interval >= SLOW_SOURCE * fastest else 2
+        if status.polls < needed:
+            return False
+    return True
 
 
 class Consumer(Protocol):
@@ -76,7 +87,8 @@ async def consume(engine: Engine, consumers: Sequence[Consumer], stop: asyncio.E
                 break
             landed.clear()
             number += 1
-            cycle = Cycle(engine.store, engine.statuses(), number)
+            statuses = engine.statuses()
+            cycle = Cycle(engine.store, statuses, number, is_warm(engine, statuses))
             for consumer in consumers:
                 try:
                     await consumer.on_cycle(cycle)

@@ -53,7 +53,11 @@ def make_generation(config: Config, engine: Engine) -> Generation:
     """The engine's consumers for this config (alerting when configured)."""
     generation = Generation(config, engine)
     if config.alerting.enabled:
-        generation.alerting = Alerting(config.alerting)
+        try:
+            generation.alerting = Alerting(config.alerting)
+        except (OSError, ValueError) as exc:  # a token file missing, empty, unreadable
+            where = config.path or "config"
+            raise ConfigError(f"{where}: alerting: {exc}") from None
         generation.consumers.append(generation.alerting)
     return generation
 
@@ -102,8 +106,8 @@ async def run_watch(
     build: Callable[[], tuple[Config, Engine]], config_path: Path | None, listen: str | None
 ) -> None:
     """Collect, analyse and alert until SIGTERM/SIGINT; reload on a config change."""
-    config, engine = build()
-    generation = make_generation(config, engine)
+    generation = make_generation(*build())
+    config, engine = generation.config, generation.engine
     stop, reload = asyncio.Event(), asyncio.Event()
     stop_on_signals(stop, reload.set)
     runner = await _metrics_site(listen, lambda: generation) if listen else None
@@ -126,7 +130,7 @@ async def run_watch(
                 reload.clear()
                 stamp = _stamp(config_path)
                 try:
-                    replacement = build()
+                    replacement = make_generation(*build())
                 except ConfigError as exc:  # keep running what runs
                     print(f"watchfloor watch: config not reloaded: {exc}", file=sys.stderr,
                           flush=True)  # fmt: skip
@@ -134,7 +138,10 @@ async def run_watch(
             await task  # a crash of the loop itself shows here
             if replacement is None:
                 break
-            generation = make_generation(*replacement)
+            generation = replacement
+            if generation.alerting is not None:
+                # Built while the old one ran: read what the old one saved on closing.
+                generation.alerting.book.reload()
             print("watchfloor watch: config reloaded", flush=True)
     finally:
         if runner is not None:

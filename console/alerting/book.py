@@ -116,9 +116,10 @@ class AlertBook:
                 alert.starts_at = now
                 alert.owed = list(self.sinks)
                 changed = True
-            if alert.firing and (
-                alert.starts_at == now or now - alert.annotated_at >= self.config.resend
-            ):
+            stale = now - alert.annotated_at >= self.config.resend
+            # A stall paged before its cause was known asks again each cycle until it is.
+            causeless = alert.key.startswith("job-") and "causes" not in alert.annotations
+            if alert.firing and (alert.starts_at == now or stale or causeless):
                 alert.annotations = alert_annotations(store, candidate, self.config)
                 alert.annotated_at = now
         for key in [k for k in self.open if k not in seen]:
@@ -181,6 +182,12 @@ class AlertBook:
             log.warning("cannot write alert state %s: %s", self.path, exc)
             with contextlib.suppress(OSError, UnboundLocalError):
                 os.unlink(temp)
+
+    def reload(self) -> None:
+        """Read the state file again (another book over the same file wrote it last)."""
+        self.open, self.resolved = {}, []
+        if self.path is not None:
+            self.load(self.path)
 
     def load(self, path: Path) -> None:
         try:

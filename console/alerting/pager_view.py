@@ -18,7 +18,7 @@ import aiohttp
 
 from console.alerting.book import AlertBook
 from console.alerting.config import AlertingConfig
-from console.alerting.senders import read_secret, tls_context
+from console.alerting.senders import read_bounded, read_secret, tls_context
 from console.text import plain
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class PagerView:
             ) as response,  # fmt: skip
         ):
             response.raise_for_status()
-            data = json.loads(await response.content.read(MAX_ANSWER))
+            data = json.loads(await read_bounded(response, MAX_ANSWER))
         found: dict[str, PageState] = {}
         for item in data if isinstance(data, list) else []:
             if not isinstance(item, dict):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import ssl
 import string
@@ -49,6 +48,16 @@ def read_secret(path: Path) -> str:
     if not token:
         raise ValueError(f"token file {path} is empty")
     return token
+
+
+async def read_bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, or ValueError past ``limit`` bytes (a receiver may be hostile)."""
+    body = bytearray()
+    while chunk := await response.content.read(65536):
+        body += chunk
+        if len(body) > limit:
+            raise ValueError(f"answer larger than {limit} bytes")
+    return bytes(body)
 
 
 def tls_context(ca: Path | None) -> ssl.SSLContext | bool:
@@ -171,28 +180,9 @@ class AlertmanagerSender(Sender):
         ):
             if response.status >= 300:
                 text = (await response.content.read(MAX_RESPONSE)).decode("utf-8", "replace")
+                # (a part is enough for the error line; the rest is not read)
                 raise RuntimeError(f"HTTP {response.status}: {plain(text, 200)}")
         self.book.delivered(self.name, owed)
-
-    async def silenced(self) -> dict[tuple[tuple[str, str], ...], list[str]]:
-        """Alertmanager's view of our alerts: label set → the silences holding it."""
-        timeout = aiohttp.ClientTimeout(total=TIMEOUT)
-        params = {"filter": 'source="watchfloor"'}
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(
-                f"{self.url}/api/v2/alerts", params=params, headers=self.headers, ssl=self.tls
-            ) as response,  # fmt: skip
-        ):
-            response.raise_for_status()
-            data = json.loads(await response.content.read(8 * 1024 * 1024))
-        found: dict[tuple[tuple[str, str], ...], list[str]] = {}
-        for item in data if isinstance(data, list) else []:
-            labels = item.get("labels") or {}
-            status = item.get("status") or {}
-            key = tuple(sorted((str(k), str(v)) for k, v in labels.items()))
-            found[key] = [str(s) for s in status.get("silencedBy") or []]
-        return found
 
 
 SLACK_TEMPLATE = {"text": "[$status] $severity $summary\n$causes\n$console"}

@@ -18,9 +18,6 @@ from console.watch import Cycle
 
 log = logging.getLogger(__name__)
 
-SILENCE_CHECK = 15.0
-"""Seconds between reads of Alertmanager's view (which of our alerts are silenced)."""
-
 
 def default_state_file() -> Path:
     """``$XDG_STATE_HOME/watchfloor/alerts.json``."""
@@ -43,10 +40,6 @@ class Alerting:
         self.senders: list[Sender] = list(self.managers)
         if config.webhook is not None:
             self.senders.append(WebhookSender(self.book, config.webhook, config.resend, clock))
-        self.silences: dict[str, list[str]] = {}
-        """Alert key → the Alertmanager silences holding it."""
-        self._silence_task: asyncio.Task[None] | None = None
-        self._silence_checked = 0.0
 
     async def on_cycle(self, cycle: Cycle) -> None:
         """Apply this cycle's findings and start whatever deliveries are due."""
@@ -56,29 +49,11 @@ class Alerting:
         self.book.update(cycle.store, candidates, self.clock())
         for sender in self.senders:
             sender.poke()
-        self._check_silences()
 
     def paged(self, key: str) -> bool:
         """Whether the finding ``kind|ref`` is paging now."""
         alert = self.book.open.get(key)
         return alert is not None and alert.firing
-
-    def _check_silences(self) -> None:
-        now = self.clock()
-        busy = self._silence_task is not None and not self._silence_task.done()
-        if not self.managers or busy or now - self._silence_checked < SILENCE_CHECK:
-            return
-        self._silence_checked = now
-        self._silence_task = asyncio.create_task(self._read_silences())
-
-    async def _read_silences(self) -> None:
-        try:
-            seen = await self.managers[0].silenced()
-        except Exception as exc:
-            log.info("cannot read silences from %s: %s", self.managers[0].url, exc)
-            return
-        by_labels = {tuple(sorted(a.labels.items())): a.key for a in self.book.firing()}
-        self.silences = {by_labels[k]: v for k, v in seen.items() if k in by_labels and v}
 
     async def close(self) -> None:
         """Deliver what is owed (briefly), save the state."""
@@ -87,6 +62,4 @@ class Alerting:
             if self.book.owed_to(sender.name):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(sender.send(), 5.0)
-        if self._silence_task is not None:
-            self._silence_task.cancel()
         self.book.save()

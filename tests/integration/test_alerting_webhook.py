@@ -14,7 +14,7 @@ from console.config import Config
 from console.engine import Engine
 from console.plugins import discover
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
-from console.watch import Cycle
+from console.watch import Cycle, is_warm
 from tests.integration.agents import serving
 
 
@@ -48,10 +48,8 @@ async def _cycles(alerting: Alerting, engine: Engine, count: int, clock: Clock) 
     for _ in range(count):
         await engine.collect(1)
         clock.now += 1.0
-        number = engine.store.analysis_state["cycles"] = (
-            engine.store.analysis_state.get("cycles", 0) + 1
-        )
-        await alerting.on_cycle(Cycle(engine.store, engine.statuses(), number))
+        statuses = engine.statuses()
+        await alerting.on_cycle(Cycle(engine.store, statuses, 0, is_warm(engine, statuses)))
         for sender in alerting.senders:
             if sender._task is not None:
                 await sender._task  # deterministic: each cycle's delivery lands before the next

@@ -19,7 +19,6 @@ from console.alerting.senders import AlertmanagerSender
 from console.config import ConfigError, parse_config
 from console.model import Batch, Entity, Finding
 from console.store import Store
-from console.watch import Cycle
 
 
 def _alerting(text: str) -> AlertingConfig:
@@ -216,17 +215,24 @@ def test_findings_are_exposed_as_metrics() -> None:
     assert families["watchfloor_findings"].samples[0].value == 2.0
 
 
-def test_a_cycle_is_warm_once_every_source_landed_and_rates_exist() -> None:
+def test_a_cycle_is_warm_once_every_source_landed_twice_and_slow_ones_once() -> None:
     from console.api import SourceStatus
+    from console.engine import Engine
+    from console.watch import is_warm
+
+    class Quiet:
+        def __init__(self, interval: float) -> None:
+            self.name, self.type, self.interval, self.timeout = "s", "t", interval, 1.0
 
     def status(polls: int, state: str = "ok") -> SourceStatus:
-        return SourceStatus(
-            "s", "t", state, "", last_ok=None, polls=polls, failures=0, duration=None
-        )
+        return SourceStatus("s", "t", state, "", last_ok=None, polls=polls, failures=0,
+                            duration=None)  # fmt: skip
 
-    assert not Cycle(Store(), [status(1), status(0, "pending")], 5).warm
-    assert not Cycle(Store(), [status(1)], 2).warm
-    assert Cycle(Store(), [status(3), status(1, "disabled"), status(0, "failed")], 3).warm
+    engine = Engine(Store(), [Quiet(1.0), Quiet(30.0), Quiet(1.0), Quiet(1.0)])  # type: ignore[list-item]
+    gone = [status(0, "disabled"), status(0, "failed")]
+    assert not is_warm(engine, [status(1), status(1), *gone])  # rates need two polls
+    assert not is_warm(engine, [status(2), status(0, "pending"), *gone])
+    assert is_warm(engine, [status(2), status(1), *gone])  # the 30 s scan: once is enough
 
 
 def test_json_state_is_plain_json(tmp_path: Path) -> None:
