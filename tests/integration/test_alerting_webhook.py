@@ -131,3 +131,32 @@ async def test_a_receiver_that_fails_is_retried_with_the_same_alert(tmp_path: Pa
         assert {r["labels"]["ref"] for r in received} == {"job/4711"}
         assert alerting.book.owed_to("webhook") == []
         await alerting.close()
+
+
+async def test_alertmanager_behind_a_proxy_gets_the_token_and_v2_alerts(tmp_path: Path) -> None:
+    seen: list[tuple[str | None, Any]] = []
+
+    async def alerts(request: web.Request) -> web.Response:
+        seen.append((request.headers.get("Authorization"), await request.json()))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/api/v2/alerts", alerts)
+    token = tmp_path / "am-token"
+    token.write_text("s3cret\n")
+    clock = Clock()
+    async with serving(app) as url:
+        config = AlertingConfig(
+            alertmanager=(url,), token_file=token, state_file=tmp_path / "alerts.json",
+            resend=10.0, rules=(Rule(("job-stalled",)), Rule(("*",), page=False)),
+        )  # fmt: skip
+        alerting = Alerting(config, clock)
+        engine = _engine("congested-link")
+        await _cycles(alerting, engine, 12, clock)  # 12 s: sent when it fired, re-sent once
+        assert [auth for auth, _ in seen] == ["Bearer s3cret", "Bearer s3cret"]
+        (alert,) = seen[0][1]
+        assert set(alert) == {"labels", "annotations", "startsAt", "endsAt"}
+        assert alert["labels"]["alertname"] == "job-stalled"
+        assert seen[1][1][0]["startsAt"] == alert["startsAt"]  # the same alert, again
+        assert seen[1][1][0]["endsAt"] > alert["endsAt"]  # pushed on while it lasts
+        await alerting.close()
