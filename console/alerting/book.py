@@ -111,7 +111,13 @@ class AlertBook:
             if alert is None:
                 alert = self.open[key] = Alert(key, new_labels, {}, first_seen=now)
             alert.labels, alert.hold = new_labels, candidate.hold
-            due = now - alert.first_seen >= candidate.hold
+            held = now - alert.first_seen
+            since, sampled = candidate.finding.since, store.time
+            if since is not None and sampled is not None:
+                # Held since it began (in the samples' own clock: a simulator's, or wall
+                # time), even if this process saw it only now.
+                held = max(held, sampled - since)
+            due = held >= candidate.hold
             if alert.starts_at is None and due:
                 alert.starts_at = now
                 alert.owed = list(self.sinks)

@@ -241,3 +241,16 @@ def test_json_state_is_plain_json(tmp_path: Path) -> None:
     AlertBook(config, ["s"], path).update(store, paging(store, [_stall()], config), 1.0)
     document = json.loads(path.read_text())
     assert document["version"] == 1 and document["open"][0]["key"] == "job-stalled|job/7"
+
+
+def test_for_counts_from_when_the_finding_began_when_it_says(tmp_path: Path) -> None:
+    config = AlertingConfig(alertmanager=("http://am",), rules=(Rule(("job-stalled",), hold=60.0),))
+    store = _fabric_store()
+    store.time = 5_000.0  # the samples' clock
+    book = AlertBook(config, ["s"], tmp_path / "alerts.json")
+    young = Finding("job/7", "job-stalled", "critical", "stalled", since=4_970.0)
+    book.update(store, paging(store, [young], config), 100.0)
+    assert book.firing() == []  # stalled for 30 s of a 60 s hold
+    old = Finding("job/7", "job-stalled", "critical", "stalled", since=4_900.0)
+    book.update(store, paging(store, [old], config), 101.0)
+    assert [a.starts_at for a in book.firing()] == [101.0]  # 100 s: held long enough
