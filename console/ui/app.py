@@ -291,7 +291,7 @@ class WatchfloorApp(App[None]):
     async def _pager_changed(self) -> None:
         if await PAGER.refresh():
             screen = self.screen  # the store did not move: redraw what shows the marks
-            if isinstance(screen, ViewScreen):
+            if isinstance(screen, ViewScreen | WallScreen):
                 screen.redraw(force=True)
 
     def _first_data(self) -> None:

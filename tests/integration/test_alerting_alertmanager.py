@@ -101,6 +101,7 @@ def test_alert_is_back_within_one_resend_after_alertmanager_is_killed(
         wait_for(lambda: _stalled(alertmanager, "kill"), resend + 1.0, "stall back after restart")
         took = time.monotonic() - back_from
         assert took <= resend + 1.0
+        assert len(_stalled(alertmanager, "kill")) == 1
     finally:
         status, output = watch.stop()
     assert status == 0, output

@@ -3,6 +3,7 @@ rate-limited, in JSON or a Slack-style template. Cycles are driven one by one.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from console.config import Config
 from console.engine import Engine
 from console.plugins import discover
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.ui.app import WatchfloorApp
 from console.watch import Cycle, is_warm
 from tests.integration.agents import serving
 
@@ -160,3 +162,22 @@ async def test_alertmanager_behind_a_proxy_gets_the_token_and_v2_alerts(tmp_path
         assert seen[1][1][0]["startsAt"] == alert["startsAt"]  # the same alert, again
         assert seen[1][1][0]["endsAt"] > alert["endsAt"]  # pushed on while it lasts
         await alerting.close()
+
+
+async def test_the_wall_ribbon_says_which_findings_paged(
+    tmp_path: Path, make_app: Callable[..., WatchfloorApp]
+) -> None:
+    from console.alerting.pager_view import PAGER, PageState
+    from console.config import WallConfig
+
+    PAGER.configure(AlertingConfig(webhook=WebhookConfig("http://127.0.0.1:9/x")))
+    try:
+        app = make_app(wall=WallConfig(dwell=30.0))
+        async with app.run_test(size=(200, 50)) as pilot:
+            PAGER.states = {"job-stalled|job/4711": PageState(silenced_by=("abc",))}
+            app.screen.redraw(force=True)  # what a pager read that changed something does
+            await pilot.pause()
+            ribbon = str(app.screen.query_one("#ribbon-text").render())
+        assert "stalled job 4711 llama-70b-pretrain: -62% throughput · silenced" in ribbon
+    finally:
+        PAGER.configure(AlertingConfig())
