@@ -134,12 +134,36 @@ def paging(store: Store, findings: list[Finding], config: AlertingConfig) -> lis
     targets = {c.key for c in candidates for r in config.inhibit
                if _kinds_match(r.target, c.finding.kind)}  # fmt: skip
     ordered = sorted(candidates, key=lambda c: (c.key in targets, c.finding.ref, c.finding.kind))
+    # Survivors that can inhibit, indexed per rule by their first `equal` scope's
+    # values: an outage of thousands of ports stays linear, not quadratic.
+    index: list[dict[str, list[Candidate]]] = [{} for _ in config.inhibit]
     survivors: list[Candidate] = []
     for candidate in ordered:
-        by = next((s for s in survivors for rule in config.inhibit
-                   if _inhibited_by(rule, s, candidate)), None)  # fmt: skip
-        if by is None:
-            survivors.append(candidate)
-        else:
+        by = _inhibitor(config.inhibit, index, candidate)
+        if by is not None:
             by.inhibits.append(candidate.finding.ref)
+            continue
+        survivors.append(candidate)
+        for inhibit, by_value in zip(config.inhibit, index, strict=True):
+            if _kinds_match(inhibit.source, candidate.finding.kind):
+                for value in _first_scope(inhibit, candidate):
+                    by_value.setdefault(value, []).append(candidate)
     return survivors
+
+
+def _first_scope(rule: Inhibit, candidate: Candidate) -> set[str]:
+    return candidate.scopes.get(rule.equal[0], set()) if rule.equal else {""}
+
+
+def _inhibitor(
+    rules: tuple[Inhibit, ...], index: list[dict[str, list[Candidate]]], target: Candidate
+) -> Candidate | None:
+    """The first survivor that inhibits ``target``, if any."""
+    for rule, by_value in zip(rules, index, strict=True):
+        if not _kinds_match(rule.target, target.finding.kind):
+            continue
+        for value in sorted(_first_scope(rule, target)):
+            for source in by_value.get(value, ()):
+                if _inhibited_by(rule, source, target):
+                    return source
+    return None

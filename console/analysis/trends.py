@@ -25,12 +25,19 @@ WINDOW = 600.0
 MAX_POINTS = 240
 """Points kept per series (memory stays flat whatever the interval)."""
 MIN_POINTS = 8
-MIN_SPAN = 30.0
-"""Seconds the window must cover before a trend counts."""
+MIN_SPAN = 120.0
+"""Seconds the window must cover before a trend counts (over a fleet's thousands of
+series, a shorter window finds chance "rises" in jitter)."""
 MIN_FIT = 0.8
 """R² below which a rise is noise, not a trend."""
 HORIZON = 900.0
 """A limit further away than this (seconds) is not yet worth a warning."""
+MIN_RISE_UTIL = 5.0
+"""Percentage points a link's utilisation must climb over the window."""
+MIN_RISE_C = 3.0
+"""Degrees a GPU must warm over the window."""
+MIN_RISE_BUDGET = 0.02
+"""Share of its budget a rack's draw must climb over the window."""
 FORGET_EVERY = 50
 """Cycles between sweeps for windows of entities that are gone."""
 XID_BURST = 3
@@ -178,14 +185,15 @@ def _record(store: Store, windows: Windows, ref: str, metric: str) -> None:
 
 
 def _rising(
-    windows: Windows, ref: str, metric: str, limit: float, what: str, unit: str
+    windows: Windows, ref: str, metric: str, limit: float, what: str, unit: str, min_rise: float
 ) -> tuple[float, list[str]] | None:
-    """(seconds to ``limit``, evidence) when ``metric`` of ``ref`` climbs steadily to it."""
+    """(seconds to ``limit``, evidence) when ``metric`` of ``ref`` climbs steadily to it,
+    by at least ``min_rise`` over the window (less is jitter, however straight)."""
     series = windows.get(ref, metric)
     if series is None or not series.points or series.points[-1][1] <= series.points[0][1]:
         return None  # not higher than the window began: no rise to fit (most series)
     trend = series.trend()
-    if trend is None or trend.fit < MIN_FIT:
+    if trend is None or trend.fit < MIN_FIT or trend.slope * trend.span < min_rise:
         return None
     eta = trend.eta(limit)
     if eta is None or eta > HORIZON:
@@ -206,12 +214,13 @@ def link_trends(store: Store, windows: Windows) -> list[Finding]:
         if util is not None and util >= THRESHOLDS.link_hot_util:
             continue  # there already: the congestion analysis speaks now
         found = [_rising(windows, link.ref, "link.util", THRESHOLDS.link_hot_util,
-                         "utilisation", "%")]  # fmt: skip
+                         "utilisation", "%", MIN_RISE_UTIL)]  # fmt: skip
         for end in ("a", "b"):
             port = str(link.attrs.get(end))
             _record(store, windows, port, "port.xmit_wait")
             found.append(_rising(windows, port, "port.xmit_wait", THRESHOLDS.xmit_wait_per_s,
-                                 f"{port} xmit_wait", "/s"))  # fmt: skip
+                                 f"{port} xmit_wait", "/s",
+                                 THRESHOLDS.xmit_wait_per_s / 10))  # fmt: skip
         best = min((f for f in found if f is not None), key=lambda f: f[0], default=None)
         if best is None:
             continue
@@ -262,7 +271,7 @@ def gpu_trends(store: Store, windows: Windows) -> list[Finding]:
         temp = store.reading(ref, "gpu.temp")
         if temp is not None and temp.value is not None:
             windows.add(ref, "gpu.temp", temp.time, temp.value)
-            heating = _rising(windows, ref, "gpu.temp", hot, "temperature", " °C")
+            heating = _rising(windows, ref, "gpu.temp", hot, "temperature", " °C", MIN_RISE_C)
             if heating is not None and temp.value < hot:
                 findings.append(Finding(ref, "gpu-heating", "warning",
                                         f"GPU {ref[4:]} heading for its throttle point in "
@@ -319,7 +328,8 @@ def rack_trends(store: Store, windows: Windows) -> list[Finding]:
         if budget is None or watts >= budget:
             continue
         windows.add(f"rack/{rack}", "rack.power", store.time, watts)
-        rising = _rising(windows, f"rack/{rack}", "rack.power", budget, "draw", " W")
+        rising = _rising(windows, f"rack/{rack}", "rack.power", budget, "draw", " W",
+                         budget * MIN_RISE_BUDGET)  # fmt: skip
         if rising is not None:
             findings.append(Finding(members[rack][0], "rack-power-rising", "warning",
                                     f"rack {rack} reaching its power budget in "
