@@ -12,7 +12,7 @@ import time
 
 from console.alerting.config import AlertingConfig
 from console.alerting.rules import Candidate
-from console.analysis.causes import explain
+from console.analysis.causes import explain, link_jobs
 from console.headless import causes_lines
 from console.model import ref_kind
 from console.store import Store
@@ -68,6 +68,10 @@ def alert_annotations(store: Store, candidate: Candidate, config: AlertingConfig
             top = result.causes[0]
             related = f"; related: {', '.join(top.related)}" if top.related else ""
             found["top_cause"] = f"{top.ref} [{top.kind}] score {top.score:.2f}{related}"
+    elif ref_kind(finding.ref) == "link":
+        crossing = link_jobs(store, finding.ref)
+        if crossing:
+            found["jobs"] = "\n".join(f"{job} {share:.0%}: {why}" for job, share, why in crossing)
     runbook = config.runbook(finding.kind)
     if runbook:
         found["runbook_url"] = runbook

@@ -45,6 +45,7 @@ class Alertmanager:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (directory / "am.yml").write_text(AM_CONFIG)

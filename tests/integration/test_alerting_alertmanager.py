@@ -76,6 +76,10 @@ def test_stalled_job_pages_with_its_cause_and_resolves_when_healed(
         # Decoys are named nowhere in the page.
         for decoy in INJECTED["decoys"]:  # type: ignore[attr-defined]
             assert decoy not in notes["causes"]
+        # The congested link's own page names the jobs pushing traffic through it.
+        links = alertmanager.alerts("heal", "link-congested")
+        hot = next(a for a in links if a["labels"]["ref"] == INJECTED["link"])
+        assert hot["annotations"]["jobs"].startswith(f"{INJECTED['neighbour']} 67%: its hosts send")
         # The scenario heals: a healthy config swapped in (watch reloads it).
         watch_config(config, alertmanager.url, "heal", scenario="healthy")
         wait_for(lambda: not _stalled(alertmanager, "heal"), ARRIVES_WITHIN, "stall resolved")
@@ -231,3 +235,26 @@ async def test_the_console_shows_what_paged_and_what_alertmanager_silenced(
         assert gpu_row.endswith(" · paged")
     finally:
         PAGER.configure(AlertingConfig())
+
+
+def test_alerts_raised_while_alertmanager_is_down_arrive_when_it_comes_up(
+    tmp_path: Path,
+) -> None:
+    late = Alertmanager(tmp_path / "late")  # its port chosen, nothing listening yet
+    config = watch_config(tmp_path / "config.yaml", late.url, "late", resend=2.0)
+    watch = Watch(config)
+    try:
+        state = tmp_path / "alerts.json"
+        # Watchfloor has paged (in its book) and is retrying an Alertmanager that is not there.
+        wait_for(lambda: state.exists() and '"starts_at": 1' in state.read_text(),
+                 ARRIVES_WITHIN, "the stall paged while Alertmanager is down")  # fmt: skip
+        wait_for(lambda: "retry in" in watch.output(), ARRIVES_WITHIN, "a retry logged")
+        late.start()
+        up = time.monotonic()
+        wait_for(lambda: _stalled(late, "late"), 2.0 + 1.0, "the stall delivered once it is up")
+        assert time.monotonic() - up <= 3.0
+        assert len(_stalled(late, "late")) == 1
+    finally:
+        status, output = watch.stop()
+        late.stop()
+    assert status == 0, output
