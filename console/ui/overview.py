@@ -19,10 +19,10 @@ from console.ui.kit import (
     EntityTable,
     PaneBase,
     cell,
+    finding_title,
     fmt,
     heat_level,
     job_state_text,
-    page_mark,
     role_style,
     severity_text,
 )
@@ -129,7 +129,7 @@ class OverviewPane(PaneBase):
                 finding.ref,
                 [
                     severity_text(self, finding.severity),
-                    cell(finding.title, limit=80) + page_mark(self, finding),
+                    finding_title(self, finding, limit=80),
                     cell(finding.ref, limit=80),
                 ],
             )

@@ -230,9 +230,9 @@ async def test_the_console_shows_what_paged_and_what_alertmanager_silenced(
             stall_row = findings.get_row("job/4711")[1].plain
             link_row = findings.get_row(str(INJECTED["link"]))[1].plain
             gpu_row = findings.get_row("gpu/node04/2")[1].plain
-        assert stall_row == "stalled job 4711 llama-70b-pretrain: -62% throughput · silenced"
-        assert link_row == "congested link leaf01/p4 ↔ spine02/p1 · paged"
-        assert gpu_row.endswith(" · paged")
+        assert stall_row == "⚐ stalled job 4711 llama-70b-pretrain: -62% throughput · silenced"
+        assert link_row == "⚑ congested link leaf01/p4 ↔ spine02/p1 · paged"
+        assert gpu_row.startswith("⚑ throttled GPU node04/2") and gpu_row.endswith(" · paged")
     finally:
         PAGER.configure(AlertingConfig())
 

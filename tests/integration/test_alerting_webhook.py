@@ -178,6 +178,6 @@ async def test_the_wall_ribbon_says_which_findings_paged(
             app.screen.redraw(force=True)  # what a pager read that changed something does
             await pilot.pause()
             ribbon = str(app.screen.query_one("#ribbon-text").render())
-        assert "stalled job 4711 llama-70b-pretrain: -62% throughput · silenced" in ribbon
+        assert "⚐ stalled job 4711 llama-70b-pretrain: -62% throughput · silenced" in ribbon
     finally:
         PAGER.configure(AlertingConfig())
