@@ -27,7 +27,7 @@ from console.store import Store
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-MAX_STATE_BYTES = 4 * 1024 * 1024
+MAX_STATE_BYTES = 64 * 1024 * 1024
 """A state file larger than this is not ours (or is corrupt): start afresh."""
 MAX_ALERTS = 5000
 """Open alerts kept at most (a flood of findings must not grow memory without bound)."""

@@ -35,6 +35,8 @@ ENDS_AT_RESENDS = 4
 """A firing alert's ``endsAt`` lies this many re-send intervals ahead (as Prometheus
 does): if Watchfloor dies, Alertmanager resolves its alerts on its own."""
 MAX_RESPONSE = 64 * 1024
+BATCH = 500
+"""Alerts per POST to Alertmanager."""
 
 
 def _iso(seconds: float) -> str:
@@ -172,16 +174,16 @@ class AlertmanagerSender(Sender):
             return
         body = self.payload(list(alerts.values()), now)
         timeout = aiohttp.ClientTimeout(total=TIMEOUT)
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(
-                f"{self.url}/api/v2/alerts", json=body, headers=self.headers, ssl=self.tls
-            ) as response,  # fmt: skip
-        ):
-            if response.status >= 300:
-                text = (await response.content.read(MAX_RESPONSE)).decode("utf-8", "replace")
-                # (a part is enough for the error line; the rest is not read)
-                raise RuntimeError(f"HTTP {response.status}: {plain(text, 200)}")
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            for start in range(0, len(body), BATCH):  # an outage's thousands, in batches
+                request = session.post(f"{self.url}/api/v2/alerts", json=body[start:start + BATCH],
+                                       headers=self.headers, ssl=self.tls)  # fmt: skip
+                async with request as response:
+                    if response.status >= 300:
+                        text = (await response.content.read(MAX_RESPONSE)).decode(
+                            "utf-8", "replace"
+                        )  # a part is enough for the error line
+                        raise RuntimeError(f"HTTP {response.status}: {plain(text, 200)}")
         self.book.delivered(self.name, owed)
 
 

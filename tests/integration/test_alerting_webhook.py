@@ -181,3 +181,31 @@ async def test_the_wall_ribbon_says_which_findings_paged(
         assert "⚐ stalled job 4711 llama-70b-pretrain: -62% throughput · silenced" in ribbon
     finally:
         PAGER.configure(AlertingConfig())
+
+
+async def test_an_outage_goes_to_alertmanager_in_batches(tmp_path: Path) -> None:
+    from console.alerting.book import AlertBook
+    from console.alerting.rules import paging
+    from console.alerting.senders import BATCH, AlertmanagerSender
+    from console.model import Batch, Entity, Finding
+    from console.store import Store
+
+    sizes: list[int] = []
+
+    async def alerts(request: web.Request) -> web.Response:
+        sizes.append(len(await request.json()))
+        return web.Response(status=200)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/api/v2/alerts", alerts)
+    store = Store()
+    store.apply(Batch(entities=[Entity("switch/leaf01", "leaf01")]), "t", received=0.0)
+    findings = [Finding(f"port/leaf01/p{i}", "link-down", "critical", "down") for i in range(1200)]
+    async with serving(app) as url:
+        config = AlertingConfig(alertmanager=(url,), state_file=tmp_path / "a.json")
+        book = AlertBook(config, [f"alertmanager {url}"], config.state_file)
+        book.update(store, paging(store, findings, config), 100.0)
+        sender = AlertmanagerSender(book, url, config)
+        assert await sender.send() is True
+    assert sizes == [BATCH, BATCH, 1200 - 2 * BATCH]
+    assert book.owed_to(sender.name) == []

@@ -254,3 +254,20 @@ def test_for_counts_from_when_the_finding_began_when_it_says(tmp_path: Path) -> 
     old = Finding("job/7", "job-stalled", "critical", "stalled", since=4_900.0)
     book.update(store, paging(store, [old], config), 101.0)
     assert [a.starts_at for a in book.firing()] == [101.0]  # 100 s: held long enough
+
+
+def test_a_finding_whose_severity_changes_is_a_new_alert_and_the_old_one_resolves(
+    tmp_path: Path,
+) -> None:
+    config = AlertingConfig(alertmanager=("http://am",))
+    store = _fabric_store()
+    book = AlertBook(config, ["s"], tmp_path / "alerts.json")
+    warning = Finding("gpu/gpu1/0", "gpu-xid", "warning", "XID 13")
+    book.update(store, paging(store, [warning], config), 10.0)
+    critical = Finding("gpu/gpu1/0", "gpu-xid", "critical", "XID 79")
+    assert book.update(store, paging(store, [critical], config), 20.0) is True
+    (now,) = book.firing()
+    assert now.labels["severity"] == "critical" and now.starts_at == 20.0
+    (old,) = book.resolved
+    assert old.labels["severity"] == "warning" and old.ends_at == 20.0
+    assert {a.labels["severity"] for a in book.owed_to("s")} == {"warning", "critical"}
