@@ -25,7 +25,7 @@ WINDOW = 600.0
 MAX_POINTS = 240
 """Points kept per series (memory stays flat whatever the interval)."""
 MIN_POINTS = 8
-MIN_SPAN = 120.0
+MIN_SPAN = 60.0
 """Seconds the window must cover before a trend counts (over a fleet's thousands of
 series, a shorter window finds chance "rises" in jitter)."""
 MIN_FIT = 0.8

@@ -88,7 +88,7 @@ def test_fit_needs_a_steady_rise_over_enough_time() -> None:
     noisy = fit(noise)
     assert noisy is not None and noisy.fit < 0.8
     assert fit(steady[:4]) is None  # too few points
-    assert fit(steady[:20]) is None  # too short a time (95 s)
+    assert fit(steady[:10]) is None  # too short a time (45 s)
     falling = fit([(t, 80 - 0.1 * t) for t in range(0, 180, 5)])
     assert falling is not None and falling.eta(90.0) is None
 
