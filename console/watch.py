@@ -73,7 +73,12 @@ async def consume(engine: Engine, consumers: Sequence[Consumer], stop: asyncio.E
     landed = asyncio.Event()
     previous = engine.after_analysis
 
+    as_of: list[SourceStatus] = []
+
     def on_analysis() -> None:
+        # The statuses these findings were made from: a poll that lands between this
+        # analysis and the consumers must not make the cycle look warmer than it is.
+        as_of[:] = engine.statuses()
         landed.set()
         if previous is not None:
             previous()
@@ -87,7 +92,7 @@ async def consume(engine: Engine, consumers: Sequence[Consumer], stop: asyncio.E
                 break
             landed.clear()
             number += 1
-            statuses = engine.statuses()
+            statuses = list(as_of)
             cycle = Cycle(engine.store, statuses, number, is_warm(engine, statuses))
             for consumer in consumers:
                 try:
