@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from console.actions import Action, Actions, Outcome, drain_reason, node_of, slurm_action
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.policy import SECURITY, SecurityPolicy
@@ -59,15 +60,18 @@ from console.model import (
     prometheus_name,
     ref_kind,
 )
+from console.run_command import CommandFailed, CommandResult, run_command
 from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
 UI_NAMES = (
+    "ActionScreen",
     "ConfirmScreen",
     "DetailPane",
     "EntityTable",
     "PaneBase",
     "cell",
+    "confirm_action",
     "confirm_dangerous",
     "facts_text",
     "findings_text",
@@ -101,6 +105,15 @@ It goes up only when an existing contract changes; additions keep it."""
 
 __all__ = [
     "API_VERSION",
+    "Action",
+    "Actions",
+    "CommandFailed",
+    "CommandResult",
+    "Outcome",
+    "drain_reason",
+    "node_of",
+    "run_command",
+    "slurm_action",
     "BUDGETS",
     "ENTITY_KINDS",
     "METRICS",
@@ -339,6 +352,10 @@ class PaneContext(Protocol):
     @property
     def cost(self) -> CostModel:
         """The site's prices (``cost:`` in the config)."""
+
+    @property
+    def actions(self) -> Actions:
+        """The guard, runner and audit log of console actions (see :func:`confirm_action`)."""
 
 
 @runtime_checkable

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from console.config import Config, WallConfig
     from console.engine import Engine
     from console.plugins import Registry
+    from console.recording import Moment, Recorder, Recording
 
 EXIT_USAGE = 2
 
@@ -49,6 +50,23 @@ def _common(parser: argparse.ArgumentParser, *, demo: bool, top: bool = False) -
     parser.add_argument("--scenario", default=default("congested-link"), help="simulator scenario")
     parser.add_argument("--seed", type=int, default=default(1), help="simulator seed")
     parser.add_argument("--nodes", type=int, default=default(4), help="simulated nodes (>= 4)")
+    parser.add_argument("--onset", type=float, default=default(None), help="simulator: seconds "
+                        "after the start that the fault begins (default: 180 before)")  # fmt: skip
+
+
+def _record_flag(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``--no-record``: on the commands that record (top level, ``demo``, ``serve``)."""
+    parser.add_argument("--no-record", action="store_true",
+                        default=False if top else argparse.SUPPRESS,
+                        help="do not write the flight recording (config: history)")  # fmt: skip
+
+
+def _at_flags(parser: argparse.ArgumentParser) -> None:
+    """``--at`` and ``--recording``: answer from the recording instead of collecting."""
+    parser.add_argument("--at", metavar="TIME", help="answer from the recording as it was "
+                        "then: HH:MM[:SS], ISO-8601, or -10m / -90s")  # fmt: skip
+    parser.add_argument("--recording", type=Path, metavar="PATH", help="the recording to read "
+                        "(default: the local one; with --demo, the demo's)")  # fmt: skip
 
 
 def _wall_flags(parser: argparse.ArgumentParser, top: bool = False) -> None:
@@ -68,17 +86,20 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"watchfloor {__version__}")
     _common(parser, demo=True, top=True)
     _wall_flags(parser, top=True)
+    _record_flag(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="the console on the embedded simulated cluster")
     _common(demo, demo=False)
     _wall_flags(demo)
+    _record_flag(demo)
     demo.add_argument("--agents", action="store_true",
                       help="poll real agents on loopback, one per simulated node")  # fmt: skip
 
     snapshot = commands.add_parser("snapshot", help="one collection, printed")
     _common(snapshot, demo=True)
     snapshot.add_argument("--format", choices=("json", "text"), default="text")
+    _at_flags(snapshot)
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
 
@@ -95,11 +116,32 @@ def make_parser() -> argparse.ArgumentParser:
     explain.add_argument("job", help="a job id (4711) or ref (job/4711)")
     _common(explain, demo=True)
     explain.add_argument("--format", choices=("json", "text"), default="text")
+    _at_flags(explain)
+
+    replay = commands.add_parser("replay", help="the console over a recording")
+    replay.add_argument("path", type=Path, help="a recording (its directory or file)")
+    replay.add_argument("--at", metavar="TIME", help="where to start (default: the start)")
+    replay.add_argument("--speed", type=float, default=1.0,
+                        help="recorded seconds played per second (0: paused)")  # fmt: skip
+    _common(replay, demo=False)
+
+    recording = commands.add_parser("recording", help="the flight recording: info, export")
+    actions = recording.add_subparsers(dest="recording_action", metavar="ACTION", required=True)
+    info = actions.add_parser("info", help="what a recording holds: span, size, incidents")
+    info.add_argument("--recording", type=Path, metavar="PATH")
+    export = actions.add_parser("export", help="one self-contained file, for a bug report")
+    export.add_argument("output", type=Path, help="file to write (must not exist)")
+    export.add_argument("--recording", type=Path, metavar="PATH")
+    export.add_argument("--since", metavar="TIME", help="from this time on (default: all)")
+    export.add_argument("--until", metavar="TIME", help="up to this time (default: the end)")
+    for sub in (info, export):
+        _common(sub, demo=True)
 
     serve = commands.add_parser("serve", help="the console in a browser (textual-serve); "
                                 "every viewer reads one collector")  # fmt: skip
     _common(serve, demo=True)
     _wall_flags(serve)
+    _record_flag(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free)")
     serve.add_argument(
@@ -115,6 +157,7 @@ def make_parser() -> argparse.ArgumentParser:
         "SIGHUP or a changed config reloads",
     )
     _common(watch, demo=True)
+    _record_flag(watch)
     watch.add_argument("--listen", default="127.0.0.1:9478",
                        help="HOST:PORT of /metrics (findings as metrics; port 0: any free; "
                        "'none': no listener)")  # fmt: skip
@@ -124,6 +167,7 @@ def make_parser() -> argparse.ArgumentParser:
     viewer.add_argument("--relay", required=True, help="URL of the collector's relay")
     viewer.add_argument("--token-file", required=True, type=Path)
     viewer.add_argument("--title", default="watchfloor")
+    viewer.add_argument("--recording", type=Path, help="the collector's recording (rewind)")
     _common(viewer, demo=False)
     _wall_flags(viewer)
 
@@ -175,7 +219,7 @@ def _runtime(
             raise UsageError(f"unknown scenario {args.scenario!r} (known: {', '.join(SCENARIOS)})")
         if args.nodes < 4:
             raise UsageError("--nodes must be at least 4")
-        options = DemoOptions(args.scenario, args.seed, args.nodes, agent_urls)
+        options = DemoOptions(args.scenario, args.seed, args.nodes, agent_urls, args.onset)
     sources = build_sources(config, registry, options, local=local)
     return registry, config, sources
 
@@ -197,17 +241,59 @@ def _collect(args: argparse.Namespace) -> tuple[Engine, Config]:
     return engine, config
 
 
+def _open_recording(args: argparse.Namespace, config: Config | None = None) -> Recording:
+    """The recording ``--recording`` names, else this config's (the demo's with ``--demo``)."""
+    from console.recording import Recording, RecordingError
+    from console.recording.session import recording_path
+
+    path = getattr(args, "recording", None)
+    if path is None:
+        if config is None:
+            from console.runtime import load_registry, read_config
+
+            config = read_config(args.config, load_registry(), required=args.config is not None)
+        path = recording_path(config.history, getattr(args, "demo", False))
+    try:
+        return Recording(path)
+    except RecordingError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _moment(args: argparse.Namespace) -> tuple[Moment, Config]:
+    """The fleet at ``--at`` from the recording, and the config (for prices)."""
+    from console.analysis.thresholds import configure as configure_thresholds
+    from console.recording import RecordingError, parse_time
+    from console.runtime import load_registry, read_config
+
+    config = read_config(args.config, load_registry(), required=args.config is not None)
+    configure_thresholds(config.thresholds)  # explain judges the stall as the console did
+    with _open_recording(args, config) as recording:
+        span = recording.span()
+        if span is None:
+            raise UsageError(f"{recording.file}: the recording is empty")
+        try:
+            when = parse_time(args.at, span[1])
+            return recording.at(when), config
+        except (ValueError, RecordingError) as exc:
+            raise UsageError(f"--at {exc}") from None
+
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    """One collection (two cycles, so counters have rates), printed."""
+    """One collection (two cycles, so counters have rates), printed; or, with ``--at``,
+    the recording at that time, in the same shape."""
     from console.headless import snapshot_document, snapshot_text
 
-    engine, config = _collect(args)
-    statuses = engine.statuses()
+    if args.at is not None:
+        moment, config = _moment(args)
+        store, statuses = moment.store, moment.statuses
+    else:
+        engine, config = _collect(args)
+        store, statuses = engine.store, engine.statuses()
     if args.format == "json":
-        document = snapshot_document(engine.store, statuses, config.cost)
+        document = snapshot_document(store, statuses, config.cost)
         print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
-        sys.stdout.write(snapshot_text(engine.store, statuses, config.cost))
+        sys.stdout.write(snapshot_text(store, statuses, config.cost))
     return 0
 
 
@@ -217,16 +303,60 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from console.headless import explanation_text
     from console.model import normalize_ref
 
-    engine, _config = _collect(args)
+    store = _moment(args)[0].store if args.at is not None else _collect(args)[0].store
     ref = normalize_ref(args.job, "job")
-    result = explain(engine.store, ref)
+    result = explain(store, ref)
     if result is None:
-        known = ", ".join(job.ref for job in engine.store.of_kind("job")[:10]) or "none"
-        raise UsageError(f"no job {ref} (known: {known})")
+        known = ", ".join(job.ref for job in store.of_kind("job")[:10]) or "none"
+        when = " then" if args.at is not None else ""
+        raise UsageError(f"no job {ref}{when} (known: {known})")
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     else:
-        sys.stdout.write(explanation_text(engine.store, result))
+        sys.stdout.write(explanation_text(store, result))
+    return 0
+
+
+def cmd_recording(args: argparse.Namespace) -> int:
+    """``recording info``: what a recording holds; ``recording export``: one file of it."""
+    import time as _time
+
+    from console.recording import parse_time
+    from console.recording.export import export_recording
+    from console.text import plain
+
+    with _open_recording(args) as recording:
+        span = recording.span()
+        if args.recording_action == "info":
+            stats = recording.stats()
+            print(f"recording {recording.file}")
+            if span is None:
+                print("  empty")
+                return 0
+            first, last = (_time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(t)) for t in span)
+            size = recording.file.stat().st_size
+            print(f"  from {first} to {last} ({(span[1] - span[0]) / 60:.1f} min)")
+            print(f"  {stats['frames']} frames ({stats['keyframes']} keyframes), "
+                  f"{size / 1e6:.1f} MB on disk")  # fmt: skip
+            for incident in recording.incidents():
+                when = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(incident.time))
+                print(f"  incident {when}  {plain(incident.kind)}  {plain(incident.title)}")
+            return 0
+        if span is None:
+            raise UsageError(f"{recording.file}: the recording is empty")
+        try:
+            since = parse_time(args.since, span[1]) if args.since else span[0]
+            until = parse_time(args.until, span[1]) if args.until else span[1]
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if args.output.exists():
+            raise UsageError(f"{args.output}: already exists (choose a new file)")
+        try:
+            frames = export_recording(recording, args.output, since, until)
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write: {exc}") from None
+    print(f"wrote {args.output}: {frames} frames; open it with "
+          f"'watchfloor replay {args.output}'")  # fmt: skip
     return 0
 
 
@@ -336,6 +466,8 @@ def _viewer_args(args: argparse.Namespace) -> list[str]:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """The console in a browser: one collector here, one console per browser session."""
+    import dataclasses
+
     from console.runtime import build_engine
     from console.serve.run import ServeOptions, check_exposure, run_serve
 
@@ -351,11 +483,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
     wall_options(args, config)  # a bad --dwell is refused here, not in every viewer
     engine = build_engine(sources, registry)
+    recorder = _start_recorder(args, engine, config, args.demo)
+    if recorder is not None:  # every browser can rewind through the collector's recording
+        recording = ["--recording", str(recorder.path)]
+        options = dataclasses.replace(options, viewer_args=[*options.viewer_args, *recording])
     from console.watch_run import make_generation
 
     # The same alerting and findings metrics as `watch`: one collector, not two.
     generation = make_generation(config, engine)
-    run_serve(options, engine, generation.consumers, generation.findings_metrics())
+    try:
+        run_serve(options, engine, generation.consumers, generation.findings_metrics())
+    finally:
+        if recorder is not None:
+            recorder.close()
     return 0
 
 
@@ -375,8 +515,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     path = args.config if args.config is not None else default_config_path()
     listen = None if args.listen == "none" else args.listen
+
+    def record(engine: Engine, config: Config) -> Recorder | None:
+        return _start_recorder(args, engine, config, args.demo)
+
     try:
-        asyncio.run(run_watch(build, path, listen))
+        asyncio.run(run_watch(build, path, listen, record))
     except WatchUsageError as exc:
         raise UsageError(str(exc)) from None
     return 0
@@ -384,6 +528,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_viewer(args: argparse.Namespace) -> int:
     """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
+    from console.actions import Actions
     from console.alerting.pager_view import PAGER
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
@@ -413,7 +558,11 @@ def cmd_viewer(args: argparse.Namespace) -> int:
         cost=config.cost,
         wall=wall,
         analyzers=[relayed_findings],
+        actions=Actions(
+            refused_because="actions are not offered in a browser session: use the console"
+        ),
     )
+    app.recording = args.recording
     app.run()
     return app.return_code or 0
 
@@ -449,6 +598,7 @@ def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None)
 
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
     from console.alerting.pager_view import PAGER
+    from console.runtime import make_actions
     from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
@@ -465,18 +615,99 @@ def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] =
         read_only=args.read_only,
         cost=config.cost,
         wall=wall,
+        actions=make_actions(config, args.read_only),
     )
+    recorder = _start_recorder(args, app.engine, config, demo, notices=app.notices)
+    app.recording = recorder.path if recorder is not None else None
+    try:
+        app.run()
+    finally:
+        if recorder is not None:
+            recorder.close()
+    return app.return_code or 0
+
+
+def _start_recorder(
+    args: argparse.Namespace,
+    engine: Engine,
+    config: Config,
+    demo: bool,
+    notices: list[str] | None = None,
+) -> Recorder | None:
+    """The flight recorder on this engine, unless ``--no-record``. When it cannot start
+    the console goes on, and says why: in ``notices`` (the TUI shows them), else on
+    stderr."""
+    from console.recording.session import start_recording
+
+    if getattr(args, "no_record", False):
+        return None
+    recorder, notice = start_recording(engine, config.history, demo)
+    if notice is not None:
+        if notices is not None:
+            notices.append(notice)
+        else:
+            print(f"watchfloor: {notice}", file=sys.stderr)
+    return recorder
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """The console over a recording: every pane as it was, played at ``--speed``."""
+    from console.recording import Recording, RecordingError, parse_time
+    from console.runtime import load_registry, read_config
+    from console.themes_loader import load_themes, user_theme_dir
+    from console.ui.app import WatchfloorApp
+
+    if args.speed < 0:
+        raise UsageError("--speed must be 0 (paused) or more")
+    registry = load_registry()
+    config = read_config(args.config, registry, required=args.config is not None)
+    try:
+        with Recording(args.path) as recording:
+            span = recording.span()
+            if span is None:
+                raise UsageError(f"{recording.file}: the recording is empty")
+            start = parse_time(args.at, span[1]) if args.at else span[0]
+    except (ValueError, RecordingError) as exc:
+        raise UsageError(str(exc)) from None
+    app = WatchfloorApp(
+        registry=registry,
+        sources=[],
+        themes=load_themes((user_theme_dir(),)),
+        theme_name=args.theme or config.theme,
+        interval=config.interval,
+        title=f"watchfloor replay {args.path.name}",
+        read_only=True,
+        cost=config.cost,
+        analyzers=[],
+    )
+    app.recording = args.path
+    app.replay = (start, args.speed)
     app.run()
     return app.return_code or 0
+
+
+TIME_FLAGS = ("--at", "--since", "--until")
+
+
+def _times_ago(argv: list[str]) -> list[str]:
+    """``--at -10m`` as ``--at=-10m``: argparse would take ``-10m`` for a flag."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] in TIME_FLAGS and arg.startswith("-") and arg != "--":
+            joined[-1] = f"{joined[-1]}={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``watchfloor`` console script."""
     from console.agent.run import AgentUsageError
     from console.config import ConfigError
+    from console.recording import RecordingError
     from console.serve import ServeUsageError
 
-    args = make_parser().parse_args(argv)
+    args = make_parser().parse_args(_times_ago(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "snapshot":
             return cmd_snapshot(args)
@@ -496,8 +727,12 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_watch(args)
         if args.command == "viewer":
             return cmd_viewer(args)
+        if args.command == "recording":
+            return cmd_recording(args)
+        if args.command == "replay":
+            return cmd_replay(args)
         return cmd_tui(args, demo=args.demo)
-    except (ConfigError, UsageError, AgentUsageError, ServeUsageError) as exc:
+    except (ConfigError, UsageError, AgentUsageError, ServeUsageError, RecordingError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         return 130

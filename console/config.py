@@ -47,6 +47,28 @@ class WallConfig:
     """Seconds a new critical finding stops the rotation (and stays on screen)."""
 
 
+@dataclass(frozen=True)
+class ActionsConfig:
+    """``actions:``: whether the console may act on the cluster, and where it logs that."""
+
+    enabled: bool = True
+    audit_log: Path | None = None
+    """The audit log (default ``$XDG_STATE_HOME/watchfloor/actions.log``)."""
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    """``history:``: the flight recorder (on by default)."""
+
+    path: Path | None = None
+    """The recording's directory; ``None``: ``$XDG_STATE_HOME/watchfloor/recording``."""
+    keep: float = 86_400.0
+    """Seconds of recording kept (incidents' minutes are kept longer)."""
+    max_mb: float = 2000.0
+    """Most megabytes the recording may take on disk."""
+    enabled: bool = True
+
+
 @dataclass
 class Config:
     """A validated config."""
@@ -68,6 +90,10 @@ class Config:
     """Wall mode (``--wall``): rotation and dwell."""
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
     """Findings to the pager (``console.alerting``)."""
+    actions: ActionsConfig | None = None
+    """``actions:`` as given (``None``: not in the config; actions on, default log)."""
+    history: HistoryConfig = field(default_factory=HistoryConfig)
+    """The flight recorder."""
 
     @property
     def base_dir(self) -> Path:
@@ -77,7 +103,7 @@ class Config:
 
 TOP_LEVEL_KEYS = (
     "interval", "theme", "sources", "topology", "thresholds", "cost", "budgets", "security",
-    "wall", "alerting",
+    "wall", "actions", "history", "alerting",
 )  # fmt: skip
 
 
@@ -277,6 +303,62 @@ def _wall_config(
     return WallConfig(**values)
 
 
+def _actions_config(loader: YamlWhere, node: yaml.Node, base_dir: Path) -> ActionsConfig:
+    values: dict[str, Any] = {}
+    for key, value_node in yaml_mapping(loader, node, "actions"):
+        value = yaml_scalar(value_node)
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise loader.error(value_node, f"actions: 'enabled' must be true/false, "
+                                   f"not {value!r}")  # fmt: skip
+            values["enabled"] = value
+        elif key == "audit_log":
+            if not isinstance(value, str) or not value:
+                raise loader.error(value_node, f"actions: 'audit_log' must be a file path, "
+                                   f"not {value!r}")  # fmt: skip
+            values["audit_log"] = base_dir / Path(value).expanduser()
+        else:
+            raise loader.error(value_node, f"actions: unknown key {key!r} "
+                               "(allowed: enabled, audit_log)")  # fmt: skip
+    return ActionsConfig(**values)
+
+
+def _history_config(loader: YamlWhere, node: yaml.Node, base_dir: Path) -> HistoryConfig:
+    from console.recording.timespec import parse_duration
+
+    values: dict[str, Any] = {}
+    for key, value_node in yaml_mapping(loader, node, "history"):
+        value = yaml_scalar(value_node)
+        if key == "path":
+            if not isinstance(value, str) or not value:
+                raise loader.error(value_node, f"history: 'path' must be a directory, "
+                                   f"not {value!r}")  # fmt: skip
+            values["path"] = base_dir / Path(value).expanduser()
+        elif key == "keep":
+            seconds = (
+                float(value) if _check_type(value, (float,))
+                else parse_duration(value) if isinstance(value, str) else None
+            )  # fmt: skip
+            if seconds is None or seconds <= 0:
+                raise loader.error(value_node, f"history: 'keep' must be a duration such as "
+                                   f"24h, 90m or 3600 (seconds), not {value!r}")  # fmt: skip
+            values["keep"] = seconds
+        elif key == "max_mb":
+            if not _check_type(value, (float,)) or value <= 0:
+                raise loader.error(value_node, f"history: 'max_mb' must be a positive number "
+                                   f"of megabytes, not {value!r}")  # fmt: skip
+            values["max_mb"] = float(value)
+        elif key == "enabled":
+            if not isinstance(value, bool):
+                raise loader.error(value_node, f"history: 'enabled' must be true/false, "
+                                   f"not {value!r}")  # fmt: skip
+            values["enabled"] = value
+        else:
+            raise loader.error(value_node, f"history: unknown key {key!r} "
+                               "(allowed: path, keep, max_mb, enabled)")  # fmt: skip
+    return HistoryConfig(**values)
+
+
 def parse_config(
     text: str,
     path: str,
@@ -329,6 +411,10 @@ def parse_config(
             config.wall = _wall_config(loader, node, pane_names)
         elif key == "alerting":
             config.alerting = parse_alerting(loader, node, config.base_dir)
+        elif key == "actions":
+            config.actions = _actions_config(loader, node, config.base_dir)
+        elif key == "history":
+            config.history = _history_config(loader, node, config.base_dir)
         elif key == "thresholds":
             for name, value_node in yaml_mapping(loader, node, "thresholds"):
                 if name not in THRESHOLD_NAMES:

@@ -69,6 +69,9 @@ class Engine:
         """Analyzers that raised on their last run, with the reason."""
         self.after_analysis: Callable[[], None] | None = None
         """Called after each analysis run (the UI draws its first data frame at once)."""
+        self.cycle_listeners: list[Callable[[Engine], None]] = []
+        """Called after each analysis run with this engine, when the cycle's results are
+        all known (the flight recorder listens here); one that raises is logged."""
 
     # -- status --------------------------------------------------------------
 
@@ -172,6 +175,11 @@ class Engine:
         order = {"critical": 0, "warning": 1, "info": 2}
         findings.sort(key=lambda f: (order.get(f.severity, 3), f.ref))
         self.store.set_findings(findings)
+        for listener in self.cycle_listeners:
+            try:
+                listener(self)
+            except Exception:  # a listener must never stop the console
+                log.exception("cycle listener %r failed", listener)
         if self.after_analysis is not None:
             self.after_analysis()
         return findings

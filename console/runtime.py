@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
+from console.action_commands import ACTION_COMMANDS
+from console.actions import Actions
 from console.agent.source_type import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
 from console.api import Batch, Plugin, Source, SourceContext, SourceType
-from console.config import Config, ConfigError, SourceEntry, load_config
+from console.audit_source import AuditSource
+from console.config import ActionsConfig, Config, ConfigError, SourceEntry, load_config
 from console.engine import Engine
 from console.plugins import PluginRecord, Registry, discover
 from console.serve.source_type import CONSOLE_SOURCE
@@ -30,6 +33,7 @@ CORE_PLUGIN = Plugin(
     version=__version__,
     source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE, CONSOLE_SOURCE),
     analyzers=CORE_ANALYZERS,
+    commands=ACTION_COMMANDS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""
 
@@ -43,6 +47,8 @@ class DemoOptions:
     nodes: int = 4
     agent_urls: tuple[str, ...] = ()
     """With agents (``demo --agents``): nodes come from these, the fabric from the sim."""
+    onset: float | None = None
+    """Seconds after the start that the scenario's fault begins (``None``: its own)."""
 
 
 class BrokenSource(Source):
@@ -97,7 +103,7 @@ def build_sources(
     entries: list[SourceEntry] = []
     if demo is not None:
         options = _defaults(SIM_SOURCE) | {
-            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes,
+            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes, "onset": demo.onset,
             "scope": "fabric" if demo.agent_urls else "all",
         }  # fmt: skip
         entries.append(SourceEntry("sim", options, 0))
@@ -115,8 +121,27 @@ def build_sources(
     if config.topology is not None:
         entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
     sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
+    if audited(config, demo):
+        sources.append(AuditSource(make_actions(config).audit_log))
     _unique_names(sources)
     return sources
+
+
+def audited(config: Config, demo: DemoOptions | None) -> bool:
+    """Whether the audit log is read back for the security timeline: when the config
+    has an ``actions:`` section, or (outside the demo) when the default log exists."""
+    if config.actions is not None:
+        return config.actions.enabled
+    return demo is None and make_actions(config).audit_log.exists()
+
+
+def make_actions(config: Config, read_only: bool = False) -> Actions:
+    """The console's actions as the config's ``actions:`` section and ``--read-only`` say."""
+    settings = config.actions or ActionsConfig()
+    actions = Actions(enabled=settings.enabled, read_only=read_only)
+    if settings.audit_log is not None:
+        actions.audit_log = settings.audit_log
+    return actions
 
 
 def read_config(path: Path | None, registry: Registry, required: bool) -> Config:
@@ -182,5 +207,6 @@ __all__ = [
     "build_engine",
     "build_sources",
     "load_registry",
+    "make_actions",
     "read_config",
 ]

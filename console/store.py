@@ -6,7 +6,9 @@ the history of a counter metric holds rates, which is what every pane plots.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+import operator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ from console.model import TIMED_METRICS as TIMED
 from console.model import Batch, Entity, Finding, ref_kind
 from console.ring import Ring
 
+_READING_FIELDS = operator.attrgetter("time", "value", "rate")
 DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
@@ -58,6 +61,11 @@ class Store:
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[Entity]] = {}
         self._children: dict[str, set[str]] = {}
+        self.journal: list[tuple[str, Batch, float]] | None = None
+        """When a flight recorder listens: each applied batch ``(source, batch, time)``
+        since it last took them (``None``: nobody records, nothing is kept)."""
+        self.derived: list[tuple[str, str, float | None, float]] = []
+        """Readings analysis recorded since the recorder last took them (while recording)."""
 
     # -- writing -------------------------------------------------------------
 
@@ -70,6 +78,8 @@ class Store:
             self._record(sample.ref, sample.metric, sample.value, sample.time or batch_time)
         if batch.meta:
             self.source_meta[source] = dict(batch.meta)
+        if self.journal is not None:
+            self.journal.append((source, batch, batch_time))
         if self.time is None or batch_time > self.time:
             self.time = batch_time
         self.version += 1
@@ -77,6 +87,40 @@ class Store:
     def record(self, ref: str, metric: str, value: float | None, time: float) -> None:
         """Record one derived reading (analysis uses this for link utilisation)."""
         self._record(ref, metric, value, time)
+        if self.journal is not None:
+            self.derived.append((ref, metric, value, time))
+
+    def restore_readings(
+        self, readings: Collection[tuple[tuple[str, str], tuple[float, float | None, float | None]]]
+    ) -> None:
+        """Put readings back as they were (``((ref, metric), (time, value, rate))``), with
+        no history: a store rebuilt from a recording. Rings are made when the next
+        reading of a series lands, so a rebuilt fleet costs one object per reading."""
+        latest = self._latest
+        if not latest:  # a fresh store: made in one go
+            keys, values = zip(*readings, strict=True) if readings else ((), ())
+            latest.update(zip(keys, itertools.starmap(Reading, values), strict=True))
+        else:
+            for key, (time, value, rate) in readings:
+                reading = latest.get(key)
+                if reading is None:
+                    latest[key] = Reading(time, value, rate)
+                else:
+                    reading.time, reading.value, reading.rate = time, value, rate
+        self.version += 1
+
+    def restore_history(
+        self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
+    ) -> None:
+        """Put a series' history back as it was (oldest first), leaving its reading be."""
+        ring = self._history[(ref, metric)] = self._ring(metric)
+        for time, value in points:
+            ring.append(value, time)
+
+    def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
+        """Put one entity back as it was, without merging it with what is there."""
+        self.entity_source[entity.ref] = source  # same source: replaced, not merged
+        self._put_entity(entity, source, seen)
 
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
         old = self.entities.get(entity.ref)
@@ -111,8 +155,14 @@ class Store:
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value = time, value
-            ring = self._history[key]
+            found = self._history.get(key)  # a store rebuilt from a recording makes rings late
+            ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
         ring.append(reading.rate if counter else value, time)
+
+    def _ring(self, metric: str) -> Ring:
+        timed = metric in TIMED
+        return Ring(max(self.history_length, TIMED_HISTORY) if timed else self.history_length,
+                    timed=timed)  # fmt: skip
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
@@ -125,10 +175,14 @@ class Store:
         This is what keeps memory flat when jobs and nodes come and go for days.
         """
         gone = [ref for ref, seen in self.last_seen.items() if seen < before]
-        if not gone:
-            return gone
-        gone_set = set(gone)
-        for ref in gone:
+        if gone:
+            self.expire_refs(gone)
+        return gone
+
+    def expire_refs(self, gone: list[str]) -> None:
+        """Forget these entities and their history (a recording replays an expiry)."""
+        gone_set = set(gone) & set(self.entities)
+        for ref in gone_set:
             entity = self.entities.pop(ref)
             self._by_kind.get(entity.kind, {}).pop(ref, None)
             self._sorted_kind.pop(entity.kind, None)
@@ -141,7 +195,6 @@ class Store:
             del self._latest[key]
             self._history.pop(key, None)
         self.version += 1
-        return gone
 
     # -- reading -------------------------------------------------------------
 
@@ -192,6 +245,13 @@ class Store:
         """Every newest reading as ``(ref, metric, reading)``."""
         for (ref, metric), reading in self._latest.items():
             yield ref, metric, reading
+
+    def reading_columns(
+        self,
+    ) -> tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]:
+        """Every newest reading's key and ``(time, value, rate)``, copied at C speed (the
+        recorder's keyframe, taken on the collector's loop)."""
+        return list(self._latest), list(map(_READING_FIELDS, self._latest.values()))
 
     def metrics_of(self, ref: str) -> list[str]:
         """Metric names with a reading for this entity, sorted."""

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 
@@ -26,6 +27,14 @@ CONFIG_CHECK = 1.0
 """Seconds between looks at the config file's modification time."""
 
 
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+Record = Callable[[Engine, Config], Closable | None]
+"""Switches the flight recorder on for one engine (``None``: not recording)."""
+
+
 class WatchUsageError(Exception):
     """Cannot start (a port taken): one line, exit status 2."""
 
@@ -38,6 +47,8 @@ class Generation:
     engine: Engine
     alerting: Alerting | None = None
     consumers: list[Consumer] = field(default_factory=list)
+    recorder: Closable | None = None
+    """The flight recorder on this engine, while it runs."""
 
     def findings_metrics(self) -> FindingsCollector:
         """``watchfloor_finding`` series over this generation's store."""
@@ -103,7 +114,10 @@ async def _metrics_site(listen: str, current: Callable[[], Generation]) -> web.A
 
 
 async def run_watch(
-    build: Callable[[], tuple[Config, Engine]], config_path: Path | None, listen: str | None
+    build: Callable[[], tuple[Config, Engine]],
+    config_path: Path | None,
+    listen: str | None,
+    record: Record | None = None,
 ) -> None:
     """Collect, analyse and alert until SIGTERM/SIGINT; reload on a config change."""
     generation = make_generation(*build())
@@ -119,6 +133,8 @@ async def run_watch(
     try:
         while True:
             generation_stop = asyncio.Event()
+            if record is not None:  # after the last generation's recorder let go of the file
+                generation.recorder = record(generation.engine, generation.config)
             task = asyncio.create_task(watch(generation.engine, generation.consumers,
                                              generation_stop))  # fmt: skip
             replacement = None
@@ -135,7 +151,11 @@ async def run_watch(
                     print(f"watchfloor watch: config not reloaded: {exc}", file=sys.stderr,
                           flush=True)  # fmt: skip
             generation_stop.set()
-            await task  # a crash of the loop itself shows here
+            try:
+                await task  # a crash of the loop itself shows here
+            finally:
+                if generation.recorder is not None:
+                    await asyncio.to_thread(generation.recorder.close)
             if replacement is None:
                 break
             generation = replacement

@@ -77,7 +77,10 @@ class Simulation:
         nodes: int = 4,
         gpus_per_node: int = 8,
         interval: float = 1.0,
+        onset: float | None = None,
     ) -> None:
+        """``onset``: seconds after the sim clock starts that the fault begins (negative:
+        before the console starts; ``None``: the scenario's own, three minutes before)."""
         if nodes < 4:
             raise ValueError("the simulated cluster needs at least 4 nodes")
         self.scenario = scenario
@@ -91,6 +94,11 @@ class Simulation:
         self.jobs: list[SimJob] = [victim, neighbour, inference]
         self.jobs += background_jobs(self.topology, taken, rng)
         self.faults: Faults = plan_faults(scenario, self.topology, victim, neighbour, inference)
+        if onset is not None:
+            self.faults.onset = EPOCH + onset
+        if self.faults.burst:
+            # When it began, so a rewind can be checked against the second it says.
+            self.faults.injected["onset"] = self.faults.onset
         self.tick = 0
         self._job_of_gpu: dict[str, SimJob] = {}
         for job in self.jobs:

@@ -22,6 +22,7 @@ class StatusHeader(Static):
 
     DEFAULT_CSS = """
     StatusHeader { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    StatusHeader.-rewind { background: $rewind; color: $background; }
     """
 
     def __init__(self, context: PaneContext, title: str) -> None:
@@ -37,6 +38,10 @@ class StatusHeader(Static):
         store = self.context.store
         now = self.context.now()
         line = Text()
+        rewind = getattr(self.context, "rewind_banner", lambda: None)()
+        self.set_class(rewind is not None, "-rewind")
+        if rewind is not None:
+            line.append_text(rewind)
         line.append(f"◆ {self.title}", style="bold")
         line.append(
             f"  nodes {store.count('node')}  GPUs {store.count('gpu')}  jobs {store.count('job')}"
@@ -60,7 +65,9 @@ class StatusHeader(Static):
         last = max((s.last_ok for s in statuses if s.last_ok is not None), default=None)
         age = None if last is None else now - last
         line.append("  data ")
-        if age is None:
+        if rewind is not None:
+            line.append("recorded")
+        elif age is None:
             line.append("none yet", style=role_style(self, "stale"))
         elif age < LIVE_AGE:
             line.append("live", style=role_style(self, "ok"))

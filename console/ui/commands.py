@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 MAX_HITS = 200
 """Matches shown at most: a fleet has tens of thousands of refs."""
 PLUGINS_HELP = "every plugin's status, and how long each pane takes to draw"
+INCIDENTS_HELP = "rewind: the recorded incidents (new critical findings); Enter opens one"
+REWIND_HELP = {
+    "at": "rewind to this time (HH:MM[:SS], ISO-8601, -10m)",
+    "ago": "rewind this long (10m, 90s, 1h30m)",
+}
 
 
 class GotoProvider(Provider):
@@ -35,6 +40,11 @@ class GotoProvider(Provider):
                 help=plain(finding.title),
             )
         yield DiscoveryHit("plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        if app.recording is not None:
+            yield DiscoveryHit("incidents", app.show_incidents, help=INCIDENTS_HELP)
+            yield DiscoveryHit("ago 10m", partial(app.rewind_to, "10m", True),
+                               help="rewind: the fleet ten minutes ago (: ago 90s)")  # fmt: skip
+            yield DiscoveryHit("live", app.action_live, help="back to live (L)")
         for pane in app.registry.panes:
             yield DiscoveryHit(
                 f"pane {pane.title}", partial(app.open_pane, pane), help=_pane_help(pane)
@@ -63,6 +73,18 @@ class GotoProvider(Provider):
                 found += 1
                 if found >= MAX_HITS:
                     break
+        if app.recording is not None:
+            verb, _, argument = words.partition(" ")
+            if verb in ("at", "ago") and argument.strip():
+                run = partial(app.rewind_to, argument, verb == "ago")
+                yield Hit(1.0, Text(f"{verb} {argument.strip()}"), run, help=REWIND_HELP[verb])
+            for name, action, help_text in (
+                ("incidents", app.show_incidents, INCIDENTS_HELP),
+                ("live", app.action_live, "back to live (L)"),
+            ):
+                score = self.matcher(words).match(name)
+                if score > 0:
+                    yield Hit(score, name, action, help=help_text)
         score = self.matcher(words).match("plugins")
         if score > 0:
             yield Hit(score, "plugins", app.open_plugins_view, help=PLUGINS_HELP)

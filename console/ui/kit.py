@@ -19,8 +19,9 @@ from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
+from console.actions import Action
 from console.alerting.pager_view import PAGER
 from console.api import PaneContext
 from console.model import METRICS, Entity, Finding
@@ -380,21 +381,120 @@ def confirm_dangerous(
 ) -> None:
     """Run ``action`` after the user confirms; never in read-only mode.
 
-    ``action`` returns a line saying what happened, shown as a notification.
+    ``action`` returns a line saying what happened, shown as a notification. It
+    goes through :func:`confirm_action` (in a thread, audited); a plugin that
+    knows its target and verb should call that with an :class:`Action`.
     """
-    if context.read_only:
-        widget.notify(f"read-only mode: refused ({question})", severity="warning", markup=False)
+    confirm_action(widget, context, Action("run", "", call=action, description=question))
+
+
+def action_question(action: Action) -> Text:
+    """What the confirmation shows: the verb, the target, exactly what runs, the reason."""
+    text = Text()
+    text.append(f"{action.verb} ", style="bold")
+    text.append(plain(action.target, 120) + "\n\n")
+    text.append("runs:   ", style="bold")
+    text.append(plain(action.shown, 400) + "\n")
+    if action.reason:
+        text.append("reason: ", style="bold")
+        text.append(plain(action.reason, 200) + "\n")
+    return text
+
+
+class ActionScreen(ModalScreen["Action | None"]):
+    """Asks before a console action, showing exactly what will be run and on what.
+
+    ``y`` runs it, ``n`` or ``Esc`` does not. An action with a reason (drain)
+    offers the reason for editing: the command shown follows every keystroke,
+    ``Enter`` runs it with that reason.
+    """
+
+    DEFAULT_CSS = """
+    ActionScreen { align: center middle; }
+    ActionScreen > Vertical {
+        width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $error; background: $surface;
+    }
+    ActionScreen Static { height: auto; }
+    ActionScreen Input { margin: 1 0 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, action: Action) -> None:
+        super().__init__()
+        self.action_to_run = action
+        """What ``y`` (or ``Enter`` on the reason) runs: follows the edited reason."""
+
+    def compose(self) -> ComposeResult:
+        editable = self.action_to_run.with_reason is not None
+        with Vertical():
+            yield Static(self._question(), id="question")
+            if editable:
+                yield Input(self.action_to_run.reason, placeholder="reason", id="reason")
+            hint = "Enter: run with this reason    Esc: cancel" if editable else (
+                "y: run it    n / Esc: cancel")  # fmt: skip
+            yield Static(Text(hint, style="bold"))
+
+    def _question(self) -> Text:
+        text = Text("Confirm action\n\n", style="bold")
+        text.append_text(action_question(self.action_to_run))
+        return text
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        rebuild = self.action_to_run.with_reason
+        if rebuild is not None:
+            self.action_to_run = rebuild(event.value)
+            self.query_one("#question", Static).update(self._question())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(self.action_to_run)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(self.action_to_run if yes else None)
+
+
+def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None:
+    """Show ``action`` (exactly what runs, on what), ask, then run it off the UI's loop.
+
+    Refused at once (with a message) under ``--read-only`` or ``actions:
+    {enabled: false}``; every attempt, refused, declined, done or failed, is
+    written to the audit log; a failure shows the command's own error line.
+    """
+    app = widget.app
+    actions = context.actions
+    label = (
+        f"{action.verb} {plain(action.target, 80)}" if action.target else plain(action.shown, 80)
+    )
+
+    async def perform(chosen: Action, told: bool = False) -> None:
+        outcome = await actions.perform(chosen)
+        if outcome.status == "refused" and not told:  # the audit log cannot be written
+            app.notify(f"{label} refused: {plain(outcome.message, 300)}", severity="error",
+                       markup=False, timeout=15)  # fmt: skip
+        elif outcome.ok:
+            said = f": {plain(outcome.message, 200)}" if outcome.message else ""
+            app.notify(f"{label}: done{said}", markup=False)
+        elif outcome.status == "failed":
+            app.notify(f"{label} failed: {plain(outcome.message, 300)}", severity="error",
+                       markup=False, timeout=15)  # fmt: skip
+
+    refused = actions.refusal()
+    if refused is not None:
+        app.notify(f"{refused}. Not run: {plain(action.shown, 200)}", severity="warning",
+                   markup=False, timeout=10)  # fmt: skip
+        app.run_worker(perform(action, told=True), group="actions", exit_on_error=False)
         return
 
-    def answered(yes: bool | None) -> None:
-        if not yes:
-            widget.notify("cancelled", markup=False)
+    def answered(chosen: Action | None) -> None:
+        if chosen is None:
+            app.notify(f"cancelled: {label} not run", markup=False)
+            app.run_worker(actions.declined(action), group="actions", exit_on_error=False)
             return
-        try:
-            outcome = action()
-        except Exception as exc:
-            widget.notify(plain(f"failed: {exc}"), severity="error", markup=False)
-            return
-        widget.notify(plain(outcome), markup=False)
+        app.notify(f"running: {plain(chosen.shown, 200)}", markup=False)
+        app.run_worker(perform(chosen), group="actions", exit_on_error=False)
 
-    widget.app.push_screen(ConfirmScreen(question), answered)
+    app.push_screen(ActionScreen(action), answered)

@@ -7,18 +7,24 @@ Each is one keyed table, so a fleet of a thousand nodes is still one widget.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import Static
 
+from console.actions import drain_reason, node_of, slurm_action
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.thresholds import THRESHOLDS
+from console.text import plain
+from console.ui.detail import SLURM_TROUBLE
 from console.ui.kit import (
     EntityTable,
     PaneBase,
     cell,
+    confirm_action,
     finding_title,
     fmt,
     heat_level,
@@ -47,10 +53,34 @@ EMPTY_HINT = (
 """Shown instead of an empty grid, so a first run explains itself."""
 
 
+def no_gpu_words(attrs: dict[str, object]) -> str:
+    """What the GPU column says of a node with no GPU entities (Slurm may still count some)."""
+    gpus = attrs.get("slurm_gpus")
+    if isinstance(gpus, int) and gpus:
+        return f"{gpus} GPUs (Slurm)"
+    return str(attrs.get("role", "no GPUs"))
+
+
+def node_name_text(widget: PaneBase, name: str, slurm_state: object) -> Text:
+    """``gpu01 drained``: the name, then Slurm's state when Slurm knows the node."""
+    text = cell(name, limit=20)
+    if isinstance(slurm_state, str):
+        text = text.copy()
+        trouble = slurm_state in SLURM_TROUBLE
+        role = "warning" if trouble else "stale"
+        text.append(" " + plain(slurm_state, 10), style=role_style(widget, role, bold=trouble))
+    return text
+
+
 class OverviewPane(PaneBase):
-    """The home screen's body."""
+    """The home screen's body.
+
+    ``d`` drains (in Slurm) the node of the selected finding or node, the finding
+    as the reason; each action shows the exact command and asks first.
+    """
 
     _focused = False
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "drain", "Drain node", show=False)]
 
     DEFAULT_CSS = """
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
@@ -95,6 +125,17 @@ class OverviewPane(PaneBase):
         if panel.border_title != title:  # setting it, even unchanged, repaints the panel
             panel.border_title = title
 
+    def action_drain(self) -> None:
+        focused = self.screen.focused
+        table = focused if isinstance(focused, EntityTable) else None
+        ref = table.selected_ref if table is not None else None
+        node = node_of(ref) if ref else None
+        if ref is None or node is None:
+            self.notify("select a finding or a node on a node or GPU to drain", markup=False)
+            return
+        reason = drain_reason(self.context.store, ref)
+        confirm_action(self, self.context, slurm_action("drain", node, reason))
+
     def _node_rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
         for node in store.of_kind("node"):
@@ -104,11 +145,11 @@ class OverviewPane(PaneBase):
             temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
             power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
             hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
-            heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
+            heat = gpu_heat(self, utils) if gpus else cell(no_gpu_words(node.attrs))
             yield (
                 node.ref,
                 [
-                    cell(node.name, limit=20),
+                    node_name_text(self, node.name, node.attrs.get("slurm_state")),
                     heat,
                     cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
                     cell(

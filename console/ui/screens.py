@@ -135,6 +135,8 @@ class ViewScreen(Screen[None]):
             return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
+        elif self.watchfloor.rewind_at is not None:
+            self.watchfloor.action_live()  # Esc at the top: back to live
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -15,21 +16,25 @@ from textual.widgets import Static
 
 from console.api import (
     THRESHOLDS,
+    Action,
     Entity,
     EntityTable,
     PaneBase,
     PaneContext,
     Store,
     cell,
-    confirm_dangerous,
+    confirm_action,
+    drain_reason,
     facts_text,
     findings_text,
     fmt,
     fmt_age,
     metrics_text,
+    node_of,
     plain,
     role_style,
     short_reasons,
+    slurm_action,
     spark,
     title_bar,
 )
@@ -142,10 +147,14 @@ class GpuDetail(PaneBase):
     """One GPU: identity, health, history sparklines, links, errors, and its processes.
 
     ``k`` kills the selected process: local GPUs only, after confirmation, never
-    under ``--read-only``.
+    under ``--read-only``. ``d`` drains the GPU's node in Slurm, its finding as the
+    reason. Both are audited.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "kill", "Kill process")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "kill", "Kill process"),
+        Binding("d", "drain", "Drain node"),
+    ]
     DEFAULT_CSS = """
     GpuDetail > VerticalScroll { height: 2fr; }
     GpuDetail > #processes { height: 1fr; }
@@ -224,10 +233,19 @@ class GpuDetail(PaneBase):
         gpu = self.context.store.get(ref)
         processes = (gpu.attrs.get("processes") if gpu else None) or ()
         command = next((p.get("command", "?") for p in processes if p["pid"] == pid), "?")
-        confirm_dangerous(
-            self, self.context, f"Send SIGTERM to pid {pid} ({command}) on {ref}?",
-            lambda: terminate(pid),
+        action = Action(
+            "kill", ref, call=functools.partial(terminate, pid),
+            description=f"send SIGTERM to pid {pid} ({command}) on {ref}",
         )  # fmt: skip
+        confirm_action(self, self.context, action)
+
+    def action_drain(self) -> None:
+        ref = self.ref or ""
+        node = node_of(ref)
+        if node is None:
+            return
+        reason = drain_reason(self.context.store, ref)
+        confirm_action(self, self.context, slurm_action("drain", node, reason))
 
 
 def plain_meaning(xid: dict[str, Any]) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from console.api import (
@@ -14,12 +16,14 @@ from console.api import (
     PaneContext,
     Store,
     cell,
+    confirm_action,
     explain,
     fmt,
     fmt_age,
     job_loss,
     job_state,
     job_state_text,
+    slurm_action,
     spark,
     title_bar,
 )
@@ -70,8 +74,17 @@ class JobDetail(PaneBase):
     """One job: how it is doing, its suspected causes ranked, and its ranks (GPUs).
 
     ``Enter`` on a congested-link cause opens the job's fabric paths with that
-    link marked; on any other cause, the entity it names.
+    link marked; on any other cause, the entity it names. ``r`` requeues, ``h``
+    holds, ``u`` releases and ``x`` cancels the job in Slurm: each shows the exact
+    command and asks first.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "act('requeue')", "Requeue"),
+        Binding("h", "act('hold')", "Hold"),
+        Binding("u", "act('release')", "Release"),
+        Binding("x", "act('cancel')", "Cancel job"),
+    ]
 
     DEFAULT_CSS = """
     JobDetail > #causes { height: auto; max-height: 12; overflow-x: hidden; }
@@ -88,6 +101,9 @@ class JobDetail(PaneBase):
         yield Static(id="evidence", classes="pane-body")
         yield title_bar("Ranks")
         yield EntityTable(self.context, ("GPU", "Util", "History", "Temp", "Power"), id="ranks")
+
+    def action_act(self, verb: str) -> None:
+        confirm_action(self, self.context, slurm_action(verb, self.ref or ""))
 
     def _open_cause(self, ref: str) -> None:
         if ref.startswith("link/") and self.ref:

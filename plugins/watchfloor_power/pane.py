@@ -78,6 +78,9 @@ class PowerView(PaneBase):
         text.append("waste: ", style="bold")
         text.append(f"{waste['idle_gpus']} idle GPUs {waste['idle_cost_per_hour']:,.2f} {money}/h",
                     style=wasted if waste["idle_gpus"] else "")  # fmt: skip
+        if waste.get("out_of_service_gpus"):
+            text.append(f"  ({waste['out_of_service_gpus']} GPUs on drained or down nodes "
+                        "not counted)", style="dim")  # fmt: skip
         alarm = role_style(self, "error", bold=True)
         for job in waste["stalled_jobs"]:
             text.append("\n       ")

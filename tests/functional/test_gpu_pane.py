@@ -11,7 +11,7 @@ import pytest
 from console.plugins import Registry
 from console.runtime import CORE_PLUGIN, load_registry
 from console.ui.app import WatchfloorApp
-from console.ui.kit import ConfirmScreen, EntityTable
+from console.ui.kit import ActionScreen, EntityTable
 from tests.conftest import frozen_clock
 from tests.fakes.fake_nvml import FakeGpu, FakeNvml
 from watchfloor_gpu import plugin as gpu_plugin
@@ -68,7 +68,7 @@ async def test_kill_is_refused_for_a_remote_gpu(make_app: AppFactory) -> None:
         app.open("gpu/node01/0")
         await pilot.pause()
         await pilot.press("k")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ActionScreen)
         assert any("is not on this machine" in str(n.message) for n in app._notifications)
 
 
@@ -98,8 +98,8 @@ async def test_killing_a_local_process_needs_confirmation(victim: subprocess.Pop
         app.open(ref)
         await pilot.pause()
         await pilot.press("k")
-        assert isinstance(app.screen, ConfirmScreen)
-        assert f"SIGTERM to pid {victim.pid}" in app.screen.question
+        assert isinstance(app.screen, ActionScreen)
+        assert f"SIGTERM to pid {victim.pid}" in app.screen.action_to_run.shown
         await pilot.press("n")
         assert victim.poll() is None  # cancelled: still running
         await pilot.press("k", "y")
@@ -115,7 +115,7 @@ async def test_read_only_refuses_to_kill(victim: subprocess.Popen[bytes]) -> Non
         app.open(ref)
         await pilot.pause()
         await pilot.press("k")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ActionScreen)
         assert any("read-only mode: refused" in str(n.message) for n in app._notifications)
         assert victim.poll() is None
 

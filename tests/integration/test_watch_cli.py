@@ -65,3 +65,7 @@ def test_a_bad_new_config_is_reported_and_the_running_one_kept(tmp_path: Path) -
         status, output = watch.stop()
     assert status == 0, output
     assert "Traceback" not in output
+    # Each generation recorded (the flight recorder passed from one engine to the next).
+    assert "not recording" not in output
+    recording = tmp_path / "state" / "watchfloor" / "recording"
+    assert recording.is_dir() and any(recording.iterdir())

@@ -30,7 +30,8 @@ def test_a_valid_config() -> None:
     assert [s.type for s in config.sources] == ["sim", "nvml"]
     sim = config.sources[0]
     assert sim.options == {
-        "scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8, "scope": "all"
+        "scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8, "scope": "all",
+        "onset": None,
     }  # fmt: skip
     assert sim.line == 4
     assert config.topology == Path("/etc/topo.yaml")
