@@ -41,6 +41,18 @@ from console.gpu_codes import (
     short_reasons,
     xid_meaning,
 )
+from console.ibfabric import (
+    IbFabric,
+    PortCounters,
+    counter_samples,
+    fabric_entities,
+    looks_like_ibnetdiscover,
+    parse_ibnetdiscover,
+    parse_node_name_map,
+    parse_perfquery,
+    place,
+    place_hca,
+)
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -131,6 +143,7 @@ __all__ = [
     "Explanation",
     "FileSource",
     "Finding",
+    "IbFabric",
     "MetricSpec",
     "Option",
     "Pane",
@@ -138,6 +151,7 @@ __all__ = [
     "PaneContext",
     "PaneWidget",
     "Plugin",
+    "PortCounters",
     "Reading",
     "Sample",
     "SecurityPolicy",
@@ -150,6 +164,8 @@ __all__ = [
     "Store",
     "Thresholds",
     "clock_event_words",
+    "counter_samples",
+    "fabric_entities",
     "entity_kinds",
     "explain",
     "is_throttled",
@@ -158,9 +174,15 @@ __all__ = [
     "lazy",
     "link_jobs",
     "link_ref",
+    "looks_like_ibnetdiscover",
     "make_ref",
     "natural_sorted",
     "normalize_ref",
+    "parse_ibnetdiscover",
+    "parse_node_name_map",
+    "parse_perfquery",
+    "place",
+    "place_hca",
     "plain",
     "port_ref",
     "power_summary",
@@ -220,6 +242,9 @@ class Source(abc.ABC):
     """Seconds between polls."""
     timeout: float = 5.0
     """Seconds a poll may take before it is cancelled and counted as failed."""
+    local_default: bool = False
+    """Set by the console on a source it started by itself (no config named it):
+    ``snapshot --strict`` judges only the sources a config or ``--demo`` asked for."""
 
     @abc.abstractmethod
     async def poll(self) -> Batch:

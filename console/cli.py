@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from console.recording import Moment, Recorder, Recording
 
 EXIT_USAGE = 2
+EXIT_STRICT = 1
+"""``snapshot --strict``: it ran, but a configured source is not ok."""
 
 
 class UsageError(Exception):
@@ -99,6 +101,9 @@ def make_parser() -> argparse.ArgumentParser:
     snapshot = commands.add_parser("snapshot", help="one collection, printed")
     _common(snapshot, demo=True)
     snapshot.add_argument("--format", choices=("json", "text"), default="text")
+    snapshot.add_argument("--strict", action="store_true",
+                          help="exit 1 when any configured source is not ok (for scripts "
+                               "and health checks)")  # fmt: skip
     _at_flags(snapshot)
 
     commands.add_parser("plugins", help="discovered plugins, their version and load status")
@@ -282,18 +287,28 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     """One collection (two cycles, so counters have rates), printed; or, with ``--at``,
     the recording at that time, in the same shape."""
     from console.headless import snapshot_document, snapshot_text
+    from console.text import plain
 
     if args.at is not None:
         moment, config = _moment(args)
         store, statuses = moment.store, moment.statuses
+        asked = {s.name for s in statuses}  # what was recorded: every source counts
     else:
         engine, config = _collect(args)
         store, statuses = engine.store, engine.statuses()
+        # The local defaults the console starts by itself (nvml here) do not count.
+        asked = {s.name for s in engine.sources if not s.local_default}
     if args.format == "json":
         document = snapshot_document(store, statuses, config.cost)
         print(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         sys.stdout.write(snapshot_text(store, statuses, config.cost))
+    if args.strict:
+        bad = [s for s in statuses if s.name in asked and s.status != "ok"]
+        if bad:
+            names = ", ".join(f"{plain(s.name)} {s.status}" for s in bad)
+            print(f"watchfloor: --strict: {len(bad)} source(s) not ok: {names}", file=sys.stderr)
+            return EXIT_STRICT
     return 0
 
 
@@ -301,10 +316,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
     """The drill-down chain for one job, as text or JSON."""
     from console.analysis.causes import explain
     from console.headless import explanation_text
-    from console.model import normalize_ref
+    from console.model import normalize_ref, ref_kind
 
-    store = _moment(args)[0].store if args.at is not None else _collect(args)[0].store
     ref = normalize_ref(args.job, "job")
+    if ref_kind(ref) != "job":
+        raise UsageError(
+            f"explain takes a job: a job id (4711) or a job/<id> ref, not {ref_kind(ref)} "
+            f"{args.job!r} (snapshot shows every entity)"
+        )
+    store = _moment(args)[0].store if args.at is not None else _collect(args)[0].store
     result = explain(store, ref)
     if result is None:
         known = ", ".join(job.ref for job in store.of_kind("job")[:10]) or "none"

@@ -148,7 +148,8 @@ class Engine:
         except Exception as exc:  # malformed data from a plugin must not take us down
             self._failed(state, plain(f"bad data: {exc}", 300))
             return
-        state.status, state.reason = "ok", ""
+        # A source may add a note to an ok status (names it could not place, say).
+        state.status, state.reason = "ok", plain(str(batch.meta.get("note") or ""), 400)
         state.last_ok = self.clock()
         state.failures = 0
         state.next_due = started + source.interval

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 MAX_OUTPUT = 64 * 1024 * 1024
 """Bytes of standard output kept at most; more is an error."""
+MAX_STDERR = 64 * 1024
+"""Bytes of standard error kept (for its first line); the rest is read and dropped."""
 
 
 @dataclass(frozen=True)
@@ -63,17 +65,45 @@ async def run_command(
         )
     except OSError as exc:
         raise CommandFailed(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
+    finished = False
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except (TimeoutError, asyncio.CancelledError) as exc:
-        _kill_group(process.pid)
-        await process.wait()
-        if isinstance(exc, asyncio.CancelledError):
-            raise
+        async with asyncio.timeout(timeout):
+            # Read as it comes, bounded: a flood is stopped at max_output, not held whole.
+            out, err = await asyncio.gather(
+                _read_capped(process.stdout, max_output, keep=True, name=argv[0]),
+                _read_capped(process.stderr, MAX_STDERR, keep=False, name=argv[0]),
+            )
+            returncode = await process.wait()
+            finished = True
+    except TimeoutError:
         raise CommandFailed(f"{argv[0]} took over {timeout:g}s and was stopped") from None
-    if len(out) > max_output:
-        raise CommandFailed(f"{argv[0]} wrote over {max_output} bytes")
-    return CommandResult(process.returncode or 0, out, err[: 64 * 1024])
+    finally:
+        if not finished:
+            # Timeout, flood or cancellation (the engine's own timeout): the group too
+            # (a child still holding the pipe after its shell exited), then reap it.
+            # The wait is shielded so that a second cancellation cannot skip the reap.
+            _kill_group(process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+    return CommandResult(returncode, out, err)
+
+
+async def _read_capped(
+    stream: asyncio.StreamReader | None, limit: int, keep: bool, name: str
+) -> bytes:
+    """Read to EOF; past ``limit`` bytes fail (``keep``) or drop the rest (stderr)."""
+    if stream is None:
+        return b""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await stream.read(64 * 1024):
+        if size < limit:
+            chunks.append(chunk[: limit - size])
+        size += len(chunk)
+        if keep and size > limit:
+            raise CommandFailed(f"{name} wrote over {limit} bytes")
+    return b"".join(chunks)
 
 
 def _kill_group(pid: int) -> None:

@@ -112,15 +112,25 @@ def build_sources(
             for url in demo.agent_urls
         ]
     elif local:
+        # A configured source of a type replaces that type's local default: a
+        # `type: host` with `sysfs: /host/sys` must not run beside a second host
+        # source naming the same node from another tree.
+        configured = {entry.type for entry in config.sources}
         entries += [
             SourceEntry(t.name, _defaults(t), 0)
             for t in registry.source_types.values()
-            if t.local_default
+            if t.local_default and t.name not in configured
         ]
+    defaults = len(entries) if demo is None else 0
     entries += config.sources
     if config.topology is not None:
         entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
-    sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
+    sources = []
+    for index, entry in enumerate(entries):
+        made = _make_sources(entry, registry, config)
+        for source in made:
+            source.local_default = index < defaults
+        sources += made
     if audited(config, demo):
         sources.append(AuditSource(make_actions(config).audit_log))
     _unique_names(sources)

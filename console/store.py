@@ -59,7 +59,9 @@ class Store:
         self._latest: dict[tuple[str, str], Reading] = {}
         self._history: dict[tuple[str, str], Ring] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
-        self._sorted_kind: dict[str, list[Entity]] = {}
+        self._sorted_kind: dict[str, list[str]] = {}
+        """Refs of each kind in natural order (the order, not the objects: a source
+        re-sends an entity as a new object with new attrs, and readers must see it)."""
         self._children: dict[str, set[str]] = {}
         self.journal: list[tuple[str, Batch, float]] | None = None
         """When a flight recorder listens: each applied batch ``(source, batch, time)``
@@ -126,10 +128,13 @@ class Store:
         old = self.entities.get(entity.ref)
         if old is not None and self.entity_source.get(entity.ref) != source:
             # Two sources describe one thing (NVML and the host source both name
-            # this node): keep what each says rather than the last one alone.
-            entity = Entity(
-                entity.ref, entity.name, entity.parent or old.parent, {**old.attrs, **entity.attrs}
-            )
+            # this node): keep what each says rather than the last one alone, and
+            # an unknown (None) from one never erases what another knows.
+            attrs = dict(old.attrs)
+            for key, value in entity.attrs.items():
+                if value is not None or key not in attrs:
+                    attrs[key] = value
+            entity = Entity(entity.ref, entity.name, entity.parent or old.parent, attrs)
         if old is not None and old.parent != entity.parent and old.parent is not None:
             self._children.get(old.parent, set()).discard(entity.ref)
         self.entities[entity.ref] = entity
@@ -204,11 +209,11 @@ class Store:
 
     def of_kind(self, kind: str) -> list[Entity]:
         """All entities of one kind, sorted by ref (the sort is cached until the set changes)."""
+        same_kind = self._by_kind.get(kind, {})
         ordered = self._sorted_kind.get(kind)
         if ordered is None:
-            entities = self._by_kind.get(kind, {}).values()
-            ordered = self._sorted_kind[kind] = sorted(entities, key=lambda e: _natural(e.ref))
-        return list(ordered)
+            ordered = self._sorted_kind[kind] = sorted(same_kind, key=_natural)
+        return [same_kind[ref] for ref in ordered]
 
     def count(self, kind: str) -> int:
         """How many entities of one kind are known."""

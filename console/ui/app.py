@@ -38,7 +38,7 @@ from console.ui.chrome import plugin_health_line
 from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
 from console.ui.guard import PaneHealth, make_pane
-from console.ui.overview import OverviewPane
+from console.ui.overview import OverviewPane, SourcesPane
 from console.ui.plugins_view import PluginsView
 from console.ui.rewind import (
     BIG_STEP,
@@ -68,11 +68,12 @@ KEYS_HELP: list[tuple[str, str]] = [
     ("d", "drain the selected node in Slurm (asks first)"),
     ("?", "this help"),
     (": plugins", "plugins: status, faults, pane draw times"),
+    ("S", "sources: every source's status and reason"),
     ("q", "quit"),
 ]
 WALL_REFUSED = frozenset({
     "help", "command_palette", "open_pane", "change_theme", "show_help_panel", "screenshot",
-    "suspend_process",
+    "suspend_process", "sources",
 })  # fmt: skip
 """App actions that open a screen someone must close: off in wall mode."""
 
@@ -88,6 +89,7 @@ class WatchfloorApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("S", "sources", "Sources", show=False),
         Binding("left_square_bracket", f"rewind_step(-{STEP})", show=False),
         Binding("right_square_bracket", f"rewind_step({STEP})", show=False),
         Binding("left_curly_bracket", f"rewind_step(-{BIG_STEP})", show=False),
@@ -225,13 +227,23 @@ class WatchfloorApp(App[None]):
             self.push_screen(ViewScreen(EntityDetail(self, ref), crumb=ref))
 
     def open_pane(self, pane: Pane) -> None:
-        """Show a plugin pane's top-level view."""
+        """Show a plugin pane's top-level view, at the top level (``Overview › GPUs``)
+        however deep the user was: pane keys never grow the trail."""
+        home = next((s for s in self.screen_stack if isinstance(s, ViewScreen)), None)
+        while home is not None and self.screen is not home and len(self.screen_stack) > 1:
+            self.pop_screen()
         self._push_pane(pane, None, crumb=pane.title)
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         plugin = self.registry.plugin_of(pane.id)
         widget = make_pane(self, pane, ref)
         self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
+
+    def open_sources_view(self) -> None:
+        """Every source with its status and reason (``S``, or a click on the header's count)."""
+        if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, SourcesPane):
+            return
+        self.push_screen(ViewScreen(SourcesPane(self), crumb="Sources", view="sources"))
 
     def open_plugins_view(self) -> None:
         """The Plugins view: every plugin's status, and every pane's refresh time."""
@@ -365,6 +377,9 @@ class WatchfloorApp(App[None]):
         pane = next((p for p in self.registry.panes if p.id == pane_id), None)
         if pane is not None:
             self.open_pane(pane)
+
+    def action_sources(self) -> None:
+        self.open_sources_view()
 
     def action_help(self) -> None:
         keys = list(KEYS_HELP) + (rewind_keys() if self.recording is not None else [])

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 MAX_HITS = 200
 """Matches shown at most: a fleet has tens of thousands of refs."""
 PLUGINS_HELP = "every plugin's status, and how long each pane takes to draw"
+SOURCES_HELP = "every source's status and reason (key S)"
 INCIDENTS_HELP = "rewind: the recorded incidents (new critical findings); Enter opens one"
 REWIND_HELP = {
     "at": "rewind to this time (HH:MM[:SS], ISO-8601, -10m)",
@@ -40,6 +41,7 @@ class GotoProvider(Provider):
                 help=plain(finding.title),
             )
         yield DiscoveryHit("plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        yield DiscoveryHit("sources", app.open_sources_view, help=SOURCES_HELP)
         if app.recording is not None:
             yield DiscoveryHit("incidents", app.show_incidents, help=INCIDENTS_HELP)
             yield DiscoveryHit("ago 10m", partial(app.rewind_to, "10m", True),
@@ -88,6 +90,9 @@ class GotoProvider(Provider):
         score = self.matcher(words).match("plugins")
         if score > 0:
             yield Hit(score, "plugins", app.open_plugins_view, help=PLUGINS_HELP)
+        score = self.matcher(words).match("sources")
+        if score > 0:
+            yield Hit(score, "sources", app.open_sources_view, help=SOURCES_HELP)
         for pane in app.registry.panes:  # every pane, with a key or without one
             name = f"pane {pane.title}"
             score = self.matcher(words).match(name)

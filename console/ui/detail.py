@@ -61,7 +61,12 @@ class EntityDetail(DetailPane):
         store = self.context.store
         return {
             "facts": facts_text([("name", entity.name), *entity.attrs.items()]),
-            "metrics": metrics_text(store, entity.ref, store.metrics_of(entity.ref)),
+            "metrics": metrics_text(
+                store,
+                entity.ref,
+                store.metrics_of(entity.ref),
+                fit=self.content_size.width or self.app.size.width - 2,
+            ),
             "findings": findings_text(self, store, entity.ref),
         }
 

@@ -24,7 +24,7 @@ from textual.widgets import Input, Static
 from console.actions import Action
 from console.alerting.pager_view import PAGER
 from console.api import PaneContext
-from console.model import METRICS, Entity, Finding
+from console.model import METRICS, Entity, Finding, metric_label
 from console.store import Store
 from console.text import plain
 from console.ui.table import EntityTable
@@ -117,10 +117,14 @@ def metric_line(store: Store, ref: str, metric: str, width: int = 24, name_width
         shown = fmt_si(value, unit)
     else:
         shown = f"{fmt(value, digits=0 if unit in COUNT_UNITS else 1)} {unit}".rstrip()
-    text = Text(f"{metric:<{name_width}}", style="bold")
+    text = Text(f"{metric_label(metric):<{name_width}}", style="bold", no_wrap=True)
     text.append(f"{shown:>18}  ")
     text.append(spark(store.history(ref, metric), width))
     return text
+
+
+VALUE_WIDTH = 20
+"""Cells a :func:`metric_line` takes for its value and unit, with the gap after them."""
 
 
 def _contained(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -255,11 +259,19 @@ def facts_text(pairs: Iterable[tuple[str, object]]) -> Text:
     return text
 
 
-def metrics_text(store: Store, ref: str, metrics: Iterable[str], width: int = 24) -> Text:
-    """One :func:`metric_line` per metric, names aligned."""
-    text = Text()
+def metrics_text(
+    store: Store, ref: str, metrics: Iterable[str], width: int = 24, fit: int | None = None
+) -> Text:
+    """One :func:`metric_line` per metric, labels aligned.
+
+    ``fit``: the cells the lines have (the pane's width); sparklines shrink so that
+    each line stays one line, never wrapping onto the next.
+    """
+    text = Text(no_wrap=True)
     names = list(metrics)
-    name_width = max((len(name) for name in names), default=0) + 2
+    name_width = max((len(metric_label(name)) for name in names), default=0) + 2
+    if fit is not None:
+        width = max(0, min(width, fit - name_width - VALUE_WIDTH))
     for metric in names:
         text.append_text(metric_line(store, ref, metric, width, name_width))
         text.append("\n")

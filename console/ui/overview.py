@@ -53,6 +53,42 @@ EMPTY_HINT = (
 """Shown instead of an empty grid, so a first run explains itself."""
 
 
+NARROW = 100
+"""Below this many columns the overview gives findings the full width and folds the
+Sources panel into the header's ``src`` count (``S`` or a click on it opens them)."""
+SOURCE_COLUMNS = ("Source", "Type", "Status", "Reason")
+FINDING_COLUMNS = ("Severity", "Finding", "Ref")
+
+
+def source_rows(widget: PaneBase) -> Iterable[tuple[str, list[Text]]]:
+    """One row per source: name, type, status in its colour, reason."""
+    for status in widget.context.sources():
+        role = {"ok": "ok", "stale": "stale", "failed": "failed"}.get(status.status, "")
+        yield (
+            f"source:{status.name}",
+            [
+                cell(status.name, limit=32),
+                cell(status.type),
+                cell(status.status, style=role_style(widget, role, bold=status.status == "failed")),
+                cell(status.reason, limit=120),
+            ],
+        )
+
+
+class SourcesPane(PaneBase):
+    """Every source with its status and reason, the whole width (``S``)."""
+
+    DEFAULT_CSS = """
+    SourcesPane > EntityTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield EntityTable(self.context, SOURCE_COLUMNS, id="sources", openable=False)
+
+    def refresh_view(self) -> None:
+        self.query_one(EntityTable).sync(source_rows(self))
+
+
 def no_gpu_words(attrs: dict[str, object]) -> str:
     """What the GPU column says of a node with no GPU entities (Slurm may still count some)."""
     gpus = attrs.get("slurm_gpus")
@@ -88,7 +124,24 @@ class OverviewPane(PaneBase):
     OverviewPane .panel:focus-within { border: round $primary; }
     OverviewPane #empty-hint { padding: 1 1; color: $text-muted; }
     OverviewPane .panel > EntityTable { height: auto; max-height: 100%; overflow-x: hidden; }
+    OverviewPane.-narrow #panel-findings { column-span: 2; }
+    OverviewPane.-narrow #panel-sources { display: none; }
     """
+
+    def on_resize(self) -> None:
+        narrow = self.app.size.width < NARROW
+        if narrow == self.has_class("-narrow"):
+            return
+        self.set_class(narrow, "-narrow")
+        grid = self.query_one(Grid)
+        findings = self.query_one("#panel-findings")
+        table = self.query_one("#findings", EntityTable)
+        if narrow:  # findings first, across the whole width; nodes and jobs below
+            grid.move_child(findings, before=0)
+            table.set_columns(FINDING_COLUMNS[:2])  # the title names the entity; Enter opens it
+        else:
+            grid.move_child(findings, after=self.query_one("#panel-nodes"))
+            table.set_columns(FINDING_COLUMNS)
 
     def compose(self) -> ComposeResult:
         context = self.context
@@ -99,15 +152,13 @@ class OverviewPane(PaneBase):
                 yield Static(EMPTY_HINT, id="empty-hint")
             with Vertical(classes="panel", id="panel-findings") as panel:
                 panel.border_title = "Findings"
-                yield EntityTable(context, ("Severity", "Finding", "Ref"), id="findings")
+                yield EntityTable(context, FINDING_COLUMNS, id="findings")
             with Vertical(classes="panel", id="panel-jobs") as panel:
                 panel.border_title = "Jobs"
                 yield EntityTable(context, ("Job", "State", "Pace", "Name"), id="jobs")
             with Vertical(classes="panel", id="panel-sources") as panel:
                 panel.border_title = "Sources"
-                yield EntityTable(
-                    context, ("Source", "Type", "Status", "Reason"), id="sources", openable=False
-                )
+                yield EntityTable(context, SOURCE_COLUMNS, id="sources", openable=False)
 
     def refresh_view(self) -> None:
         findings = self.query_one("#findings", EntityTable)
@@ -190,16 +241,6 @@ class OverviewPane(PaneBase):
             )
 
     def _source_rows(self) -> Iterable[tuple[str, list[Text]]]:
-        for status in self.context.sources():
-            role = {"ok": "ok", "stale": "stale", "failed": "failed"}.get(status.status, "")
-            yield (
-                f"source:{status.name}",
-                [
-                    cell(status.name, limit=32),
-                    cell(status.type),
-                    cell(
-                        status.status, style=role_style(self, role, bold=status.status == "failed")
-                    ),
-                    cell(status.reason, limit=120),
-                ],
-            )
+        if self.has_class("-narrow"):
+            return ()  # folded into the header's count: no work for a hidden panel
+        return source_rows(self)

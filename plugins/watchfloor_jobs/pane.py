@@ -35,6 +35,27 @@ def pace(store: Store, ref: str) -> float | None:
     return None if loss is None else 1.0 - loss
 
 
+RUNNING_STATES = frozenset({"RUNNING", "COMPLETING"})
+"""Scheduler states in which a job's start time means it has been running since."""
+NO_REASON = frozenset({"", "None", "(null)"})
+"""What Slurm writes in ``state_reason`` when there is no reason."""
+
+
+def job_timing(attrs: dict[str, object], now: float | None) -> str:
+    """``running 3m`` for a running job; the state and its reason for any other
+    (``pending: Resources``), never a running time counted from a start that is
+    in the future (pending) or long past (completed)."""
+    state = str(attrs.get("state") or "RUNNING")
+    reason = attrs.get("reason")
+    why = "" if reason is None or str(reason).strip() in NO_REASON else str(reason)
+    start = attrs.get("start")
+    if state in RUNNING_STATES:
+        if isinstance(start, (int, float)) and now is not None and start <= now:
+            return f"running {fmt_age(now - start)}"
+        return "running"
+    return f"{state.lower()}: {cell(why, limit=60).plain}" if why else state.lower()
+
+
 class JobList(PaneBase):
     """All jobs; stalled ones first."""
 
@@ -125,9 +146,7 @@ class JobDetail(PaneBase):
             summary.append(f"  {fraction - 1:+.0%} throughput")
         summary.append("\n")
         summary.append(f"user {cell(job.attrs.get('user', '?')).plain}   ")
-        start = job.attrs.get("start")
-        if isinstance(start, (int, float)) and store.time is not None:
-            summary.append(f"running {fmt_age(store.time - start)}   ")
+        summary.append(job_timing(job.attrs, store.time) + "   ")
         summary.append(f"{len(job.attrs.get('nodes', []))} nodes   ")
         summary.append(f"{len(job.attrs.get('gpus', []))} GPUs\n")
         history = store.history(job.ref, "job.throughput")

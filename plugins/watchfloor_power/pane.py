@@ -145,7 +145,7 @@ class PowerView(PaneBase):
                 cell(f"{draw / limit:.0%}" if limit else "n/a"),
                 cell(room),
                 cell(fmt(host_total, " W") if (host_total := sum(n[3] for n in nodes)) else "n/a"),
-                cell(fmt(sum(n[2] for n in nodes), " kWh", 3)),
+                cell(fmt(sum(n[2] for n in nodes), " kWh", 2)),
                 cell(f"{model.energy_cost_per_hour(draw, now):,.2f}"),
                 cell(""),
             ]  # fmt: skip
@@ -164,7 +164,7 @@ class PowerView(PaneBase):
                             fmt((node_limit - node_draw) / 1000, " kW", 2) if node_limit else "n/a"
                         ),
                         cell(fmt(host, " W") if host else "n/a"),
-                        cell(fmt(today, " kWh", 3)),
+                        cell(fmt(today, " kWh", 2)),
                         cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
                         cell(spark(trend, SPARK_WIDTH)),
                     ],

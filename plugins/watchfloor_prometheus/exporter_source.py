@@ -57,7 +57,14 @@ class ExporterSource(Source):
         self.tables = tables
         host = parts.hostname or ""
         target = parse_qs(parts.query).get("target", [None])[0]  # snmp_exporter's device
-        default = target or (this_host() if self.path or host in LOOPBACK else host)
+        # A file is nobody's in particular: it names its own node (its stem) rather
+        # than landing on this machine beside the host source; a loopback URL is
+        # this machine's own exporter.
+        if self.path is not None:
+            own = self.path.stem or self.path.name
+        else:
+            own = this_host() if host in LOOPBACK else host
+        default = target or own
         self.scope = Scope(
             time=0.0, node=node, default_node=default, instance=parts.netloc or None,
             options=options or {},
