@@ -155,6 +155,17 @@ def make_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--public-url", help="the URL browsers use, when behind a proxy")
 
+    watch = commands.add_parser(
+        "watch",
+        help="headless: collect, analyse and alert with no UI (for a systemd unit); "
+        "SIGHUP or a changed config reloads",
+    )
+    _common(watch, demo=True)
+    _record_flag(watch)
+    watch.add_argument("--listen", default="127.0.0.1:9478",
+                       help="HOST:PORT of /metrics (findings as metrics; port 0: any free; "
+                       "'none': no listener)")  # fmt: skip
+
     # Started by `serve` for each browser session (no help: not for people to type).
     viewer = commands.add_parser("viewer")
     viewer.add_argument("--relay", required=True, help="URL of the collector's relay")
@@ -506,17 +517,49 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if recorder is not None:  # every browser can rewind through the collector's recording
         recording = ["--recording", str(recorder.path)]
         options = dataclasses.replace(options, viewer_args=[*options.viewer_args, *recording])
+    from console.watch_run import make_generation
+
+    # The same alerting and findings metrics as `watch`: one collector, not two.
+    generation = make_generation(config, engine)
     try:
-        run_serve(options, engine)
+        run_serve(options, engine, generation.consumers, generation.findings_metrics())
     finally:
         if recorder is not None:
             recorder.close()
     return 0
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    """Engine, analysis and alerting with no UI, until SIGTERM or SIGINT."""
+    import logging
+
+    from console.config import default_config_path
+    from console.runtime import build_engine
+    from console.watch_run import WatchUsageError, run_watch
+
+    logging.basicConfig(level=logging.INFO, format="watchfloor watch: %(message)s")
+
+    def build() -> tuple[Config, Engine]:
+        registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
+        return config, build_engine(sources, registry)
+
+    path = args.config if args.config is not None else default_config_path()
+    listen = None if args.listen == "none" else args.listen
+
+    def record(engine: Engine, config: Config) -> Recorder | None:
+        return _start_recorder(args, engine, config, args.demo)
+
+    try:
+        asyncio.run(run_watch(build, path, listen, record))
+    except WatchUsageError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
 def cmd_viewer(args: argparse.Namespace) -> int:
     """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
     from console.actions import Actions
+    from console.alerting.pager_view import PAGER
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
     from console.runtime import load_registry, read_config
@@ -534,6 +577,7 @@ def cmd_viewer(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         raise UsageError(f"relay token: {exc}") from None
     wall = wall_options(args, config)
+    PAGER.configure(config.alerting)
     app = WatchfloorApp(
         registry=registry,
         sources=[RelaySource(args.relay, token, interval)],
@@ -583,12 +627,14 @@ def theme_for(args: argparse.Namespace, config: Config, wall: WallConfig | None)
 
 
 def _run_tui(args: argparse.Namespace, demo: bool, agent_urls: tuple[str, ...] = ()) -> int:
+    from console.alerting.pager_view import PAGER
     from console.runtime import make_actions
     from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
 
     registry, config, sources = _runtime(args, demo=demo, local=not demo, agent_urls=agent_urls)
     wall = wall_options(args, config)
+    PAGER.configure(config.alerting)  # findings that paged say so (and if silenced)
     app = WatchfloorApp(
         registry=registry,
         sources=sources,
@@ -707,6 +753,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tui(args, demo=True)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "watch":
+            return cmd_watch(args)
         if args.command == "viewer":
             return cmd_viewer(args)
         if args.command == "recording":

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from console.alerting.config import AlertingConfig, parse_alerting
 from console.analysis.policy import KEYS as SECURITY_KEYS
 from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
@@ -89,6 +90,8 @@ class Config:
     """The security policy (``console.analysis.policy``): allowlists, expected listeners."""
     wall: WallConfig = field(default_factory=WallConfig)
     """Wall mode (``--wall``): rotation and dwell."""
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    """Findings to the pager (``console.alerting``)."""
     actions: ActionsConfig | None = None
     """``actions:`` as given (``None``: not in the config; actions on, default log)."""
     history: HistoryConfig = field(default_factory=HistoryConfig)
@@ -102,7 +105,7 @@ class Config:
 
 TOP_LEVEL_KEYS = (
     "interval", "theme", "sources", "topology", "thresholds", "cost", "budgets", "security",
-    "wall", "actions", "history",
+    "wall", "actions", "history", "alerting",
 )  # fmt: skip
 
 
@@ -490,6 +493,8 @@ def _parse_config(
             config.security = _security(loader, node)
         elif key == "wall":
             config.wall = _wall_config(loader, node, pane_names)
+        elif key == "alerting":
+            config.alerting = parse_alerting(loader, node, config.base_dir)
         elif key == "actions":
             config.actions = _actions_config(loader, node, config.base_dir)
         elif key == "history":

@@ -273,12 +273,7 @@ def explanation_text(store: Store, result: Explanation) -> str:
         lines.append(f"  STALLED since {since}{ago}: -{stall.loss:.0%} {what} "
                      f"({stall.now:,.0f} of {stall.baseline:,.0f})")  # fmt: skip
     lines.append("")
-    lines.append("Suspected causes, most likely first:" if result.causes else "No suspect found.")
-    for rank, cause in enumerate(result.causes, 1):
-        lines.append(f" {rank}. {plain(cause.ref)}  [{cause.kind}]  score {cause.score:.2f}")
-        lines += [f"      {plain(line)}" for line in cause.evidence]
-        if cause.related:
-            lines.append(f"      related: {plain(', '.join(cause.related), 400)}")
+    lines += causes_lines(result)
     hot = {c.ref for c in result.causes if c.kind == "congested-link"}
     for (src, dst), paths in result.paths.items():
         lines.append("")
@@ -291,6 +286,17 @@ def explanation_text(store: Store, result: Explanation) -> str:
                 hops.append(f"{plain(link_ref.removeprefix('link/'))} {_pct(util)}{mark}")
             lines.append("   " + "  →  ".join(hops))
     return "\n".join(lines) + "\n"
+
+
+def causes_lines(result: Explanation, limit: int | None = None) -> list[str]:
+    """The ranked causes as ``explain`` words them (a page quotes these lines)."""
+    lines = ["Suspected causes, most likely first:" if result.causes else "No suspect found."]
+    for rank, cause in enumerate(result.causes[:limit], 1):
+        lines.append(f" {rank}. {plain(cause.ref)}  [{cause.kind}]  score {cause.score:.2f}")
+        lines += [f"      {plain(line)}" for line in cause.evidence]
+        if cause.related:
+            lines.append(f"      related: {plain(', '.join(cause.related), 400)}")
+    return lines
 
 
 HOT_PATH_UTIL = 90.0

@@ -10,6 +10,7 @@ from console.analysis.jobs import attach_process_gpus, job_gpu_util, stalled_job
 from console.analysis.links import congested_links, derive_link_util
 from console.analysis.port_health import port_health
 from console.analysis.power import over_budget, power_capped
+from console.analysis.trends import early_warnings
 
 CORE_ANALYZERS = (
     join_by_guid,
@@ -24,5 +25,6 @@ CORE_ANALYZERS = (
     over_budget,
     power_capped,
     clock_skew,
+    early_warnings,
 )
 """Run in this order: derived metrics first, then the findings that read them."""

@@ -29,10 +29,12 @@ from textual_serve.server import Server
 
 from console.agent.run import is_loopback
 from console.agent.server import make_runner
+from console.alerting.metrics import FindingsCollector, metrics_handler
 from console.engine import Engine
 from console.serve import ServeUsageError
 from console.serve.guard import Guard, add_headers, allowed_hosts, clamp_size
 from console.serve.relay import Relay, make_relay_app
+from console.watch import Consumer, consume
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -122,14 +124,26 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(options: ServeOptions, engine: Engine) -> None:
-    """Collect, relay and serve until SIGINT or SIGTERM."""
+async def serve(
+    options: ServeOptions,
+    engine: Engine,
+    consumers: list[Consumer] | None = None,
+    metrics: FindingsCollector | None = None,
+) -> None:
+    """Collect, relay and serve until SIGINT or SIGTERM.
+
+    ``consumers`` get every analysis cycle of the one collector (alerting: a site runs
+    one collector for the browsers and the pager); ``metrics`` adds ``GET /metrics``.
+    """
     sock = _bind(options.host, options.port)
     runners: list[web.AppRunner] = []
+    consumers_stop = asyncio.Event()
+    consuming: asyncio.Task[None] | None = None
     with tempfile.TemporaryDirectory(prefix="watchfloor-serve-") as secret_dir:
         try:
             token, token_file = write_token(Path(secret_dir))
             engine.start()
+            consuming = asyncio.create_task(consume(engine, consumers or [], consumers_stop))
             relay = Relay(engine)
             relay_runner = make_runner(make_relay_app(relay, token))
             await relay_runner.setup()
@@ -146,7 +160,10 @@ async def serve(options: ServeOptions, engine: Engine) -> None:
                 guard=Guard(allowed_hosts(options.host, options.public_url),
                             public_url=options.public_url),
             )  # fmt: skip
-            web_runner = web.AppRunner(await server._make_app(), access_log=None)
+            web_app = await server._make_app()
+            if metrics is not None:
+                web_app.router.add_get("/metrics", metrics_handler(metrics))
+            web_runner = web.AppRunner(web_app, access_log=None)
             await web_runner.setup()
             runners.insert(0, web_runner)
             await web.SockSite(web_runner, sock).start()
@@ -157,6 +174,9 @@ async def serve(options: ServeOptions, engine: Engine) -> None:
             for runner in runners:  # the browsers' sessions (and their consoles) first
                 with contextlib.suppress(Exception):
                     await runner.cleanup()
+            consumers_stop.set()
+            if consuming is not None:
+                await consuming  # alerting saves its state and delivers what it owes
             await engine.stop()
             sock.close()
 
@@ -169,10 +189,15 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-def run_serve(options: ServeOptions, engine: Engine) -> None:
+def run_serve(
+    options: ServeOptions,
+    engine: Engine,
+    consumers: list[Consumer] | None = None,
+    metrics: FindingsCollector | None = None,
+) -> None:
     """``watchfloor serve``: blocks until stopped."""
     check_exposure(options)
-    asyncio.run(serve(options, engine))
+    asyncio.run(serve(options, engine, consumers, metrics))
 
 
 __all__ = ["ServeOptions", "ServeUsageError", "check_exposure", "run_serve"]

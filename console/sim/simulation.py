@@ -8,6 +8,7 @@ from tick to tick, exactly as real ones do.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import zlib
 from collections import defaultdict
@@ -215,6 +216,10 @@ class Simulation:
         flows = [flow for job in self.jobs for flow in ring_flows(job)]
         if now >= self.faults.onset:
             flows += self.faults.burst + self.faults.background
+        if self.faults.ramp:
+            share = min(1.0, max(0.0, (now - self.faults.onset) / self.faults.ramp_seconds))
+            flows += [dataclasses.replace(f, demand_gbps=f.demand_gbps * share)
+                      for f in self.faults.ramp]  # fmt: skip
         return flows
 
     def step(self, scope: str = "all") -> Batch:

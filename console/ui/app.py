@@ -14,6 +14,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from console.actions import Actions
+from console.alerting.pager_view import PAGER
+from console.alerting.pager_view import REFRESH as PAGER_REFRESH
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.config import WallConfig
 from console.cost import CostModel
@@ -340,9 +342,22 @@ class WatchfloorApp(App[None]):
             self.engine.after_analysis = self._first_data
             self.engine.start()
             self.set_interval(self.refresh_interval, self._tick)
+            if PAGER.enabled:
+                # The pager's view (paged? silenced?) is read by a worker, never by a redraw.
+                self._read_pager()
+                self.set_interval(PAGER_REFRESH, self._read_pager)
         else:
             await self.engine.collect(self.warm_cycles)
             self._tick()
+
+    def _read_pager(self) -> None:
+        self.run_worker(self._pager_changed(), group="pager", exclusive=True, exit_on_error=False)
+
+    async def _pager_changed(self) -> None:
+        if await PAGER.refresh():
+            screen = self.screen  # the store did not move: redraw what shows the marks
+            if isinstance(screen, ViewScreen | WallScreen):
+                screen.redraw(force=True)
 
     def _first_data(self) -> None:
         # Draw the first data at once rather than at the next tick; then the tick paces.

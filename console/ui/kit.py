@@ -22,8 +22,9 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from console.actions import Action
+from console.alerting.pager_view import PAGER
 from console.api import PaneContext
-from console.model import METRICS, Entity, metric_label
+from console.model import METRICS, Entity, Finding, metric_label
 from console.store import Store
 from console.text import plain
 from console.ui.table import EntityTable
@@ -324,12 +325,32 @@ def job_state_text(widget: Widget, state: str) -> Text:
     return Text(state, style=role_style(widget, role, bold=role == "error"))
 
 
+PAGE_GLYPH = {"paged": "⚑", "silenced": "⚐"}
+"""Before a finding's title: it paged (or paged and is silenced); the word follows it."""
+
+
+def finding_title(widget: Widget, finding: Finding, limit: int = 120) -> Text:
+    """A finding's title; ``⚑ … · paged`` / ``⚐ … · silenced`` when the pager has it (the
+    glyph first, so an 80-column screen shows it even when the title is cut)."""
+    state = PAGER.state(finding.kind, finding.ref) if PAGER.enabled else None
+    if state is None:
+        return cell(finding.title, limit=limit)
+    word = state.label()
+    style = role_style(widget, "stale" if state.silenced_by else "warning")
+    text = Text(f"{PAGE_GLYPH[word]} ", style=style)
+    text.append_text(cell(finding.title, limit=limit))
+    text.append(f" · {word}", style=style)
+    return text
+
+
 def findings_text(widget: Widget, store: Store, ref: str) -> Text:
-    """The findings about one entity, with their evidence."""
+    """The findings about one entity, with their evidence (and whether they paged)."""
     text = Text()
     for finding in store.iter_findings(ref):
         text.append_text(severity_text(widget, finding.severity))
-        text.append(" " + plain(finding.title) + "\n")
+        text.append(" ")
+        text.append_text(finding_title(widget, finding, limit=400))
+        text.append("\n")
         for line in finding.evidence:
             text.append("    " + plain(line) + "\n", style="dim")
     if not text.plain:

@@ -25,6 +25,7 @@ from console.ui.kit import (
     PaneBase,
     cell,
     confirm_action,
+    finding_title,
     fmt,
     heat_level,
     job_state_text,
@@ -220,7 +221,7 @@ class OverviewPane(PaneBase):
                 finding.ref,
                 [
                     severity_text(self, finding.severity),
-                    cell(finding.title, limit=80),
+                    finding_title(self, finding, limit=80),
                     cell(finding.ref, limit=80),
                 ],
             )
