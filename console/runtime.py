@@ -77,6 +77,15 @@ def _make_sources(entry: SourceEntry, registry: Registry, config: Config) -> lis
     )
     try:
         sources = list(source_type.factory(context))
+    except ValueError as exc:
+        if entry.line and config.path is not None:
+            # The factory refused an option the schema could not judge (a host range
+            # of millions, a path that is no directory): a config mistake, said as one.
+            index = next(i for i, e in enumerate(config.sources) if e is entry)
+            raise ConfigError(
+                f"{config.path}:{entry.line}: sources[{index}]: {entry.type}: {plain(str(exc))}"
+            ) from None
+        return [BrokenSource(entry.type, entry.type, plain(f"cannot start: {exc}"))]
     except Exception as exc:
         reason = plain(f"cannot start: {type(exc).__name__}: {exc}")
         return [BrokenSource(entry.type, entry.type, reason)]

@@ -414,6 +414,11 @@ def _make(context: SourceContext) -> Sequence[Source]:
     if not paths or not all(isinstance(p, str) and p for p in paths):
         raise ValueError("'paths' must be a list of directories")
     base = Path(context.base_dir)
+    for path in paths:
+        # A file where a directory belongs is a typo; a missing directory is not refused
+        # here (a volume may be mounted later): the source says so while it is missing.
+        if (base / path).exists() and not (base / path).is_dir():
+            raise ValueError(f"'paths': {path} is not a directory")
     manifest = options["manifest"]
     tree = ModelTree(
         [str(base / p) for p in paths],

@@ -73,6 +73,13 @@ def test_snapshot_text_is_a_readable_summary() -> None:
         (("demo", "--wall", "--dwell", "0"), None, "--dwell must be a positive number"),
         (("serve", "--host", "0.0.0.0"), None, "refusing to serve on 0.0.0.0 without --public"),
         (("serve", "--demo", "--port", "70000"), None, "--port must be 0 to 65535"),
+        (("snapshot", "--config", "{dir}/c.yaml"), "sources:\n  - type: agent\n"
+         "    url: http://gpu[1-99999999].example:9477\n",
+         "c.yaml:2: sources[0]: agent: host range in 'http://gpu[1-99999999].example:9477' "
+         "expands to 99,999,999 agents, over 20,000"),
+        (("snapshot", "--config", "{dir}/c.yaml"), "sources:\n  - type: integrity\n"
+         "    paths: [c.yaml]\n", "c.yaml:2: sources[0]: integrity: 'paths': c.yaml is not a "
+         "directory"),
         (("explain", "gpu/node01/0", "--demo"), None,
          "explain takes a job: a job id (4711) or a job/<id> ref, not gpu 'gpu/node01/0'"),
     ],
