@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from console.actions import Action, Actions, Outcome, drain_reason, node_of, slurm_action
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.policy import SECURITY, SecurityPolicy
@@ -40,6 +41,19 @@ from console.gpu_codes import (
     short_reasons,
     xid_meaning,
 )
+from console.ibfabric import (
+    IbFabric,
+    PortCounters,
+    counter_samples,
+    fabric_entities,
+    looks_like_ibnetdiscover,
+    parse_ibnetdiscover,
+    parse_node_name_map,
+    parse_perfquery,
+    place,
+    place_hca,
+)
+from console.intake import MAX_SERIES_PER_SOURCE
 from console.model import (
     ENTITY_KINDS,
     METRICS,
@@ -59,15 +73,19 @@ from console.model import (
     prometheus_name,
     ref_kind,
 )
+from console.run_command import CommandFailed, CommandResult, run_command
+from console.safe_file import UnsafeFile, read_bytes, read_text, read_text_async, read_token
 from console.store import Reading, Store, natural_sorted
 from console.text import plain
 
 UI_NAMES = (
+    "ActionScreen",
     "ConfirmScreen",
     "DetailPane",
     "EntityTable",
     "PaneBase",
     "cell",
+    "confirm_action",
     "confirm_dangerous",
     "facts_text",
     "findings_text",
@@ -100,7 +118,21 @@ API_VERSION = 1
 It goes up only when an existing contract changes; additions keep it."""
 
 __all__ = [
+    "UnsafeFile",
+    "read_bytes",
+    "read_text",
+    "read_text_async",
+    "read_token",
     "API_VERSION",
+    "Action",
+    "Actions",
+    "CommandFailed",
+    "CommandResult",
+    "Outcome",
+    "drain_reason",
+    "node_of",
+    "run_command",
+    "slurm_action",
     "BUDGETS",
     "ENTITY_KINDS",
     "METRICS",
@@ -118,6 +150,7 @@ __all__ = [
     "Explanation",
     "FileSource",
     "Finding",
+    "IbFabric",
     "MetricSpec",
     "Option",
     "Pane",
@@ -125,6 +158,7 @@ __all__ = [
     "PaneContext",
     "PaneWidget",
     "Plugin",
+    "PortCounters",
     "Reading",
     "Sample",
     "SecurityPolicy",
@@ -137,6 +171,8 @@ __all__ = [
     "Store",
     "Thresholds",
     "clock_event_words",
+    "counter_samples",
+    "fabric_entities",
     "entity_kinds",
     "explain",
     "is_throttled",
@@ -145,9 +181,15 @@ __all__ = [
     "lazy",
     "link_jobs",
     "link_ref",
+    "looks_like_ibnetdiscover",
     "make_ref",
     "natural_sorted",
     "normalize_ref",
+    "parse_ibnetdiscover",
+    "parse_node_name_map",
+    "parse_perfquery",
+    "place",
+    "place_hca",
     "plain",
     "port_ref",
     "power_summary",
@@ -211,6 +253,18 @@ class Source(abc.ABC):
     """Speaks for another console's store, sending only what changed (the collector's
     relay): its entities stay until it removes them (``Batch.removed``), never expire."""
 
+    max_series: int = MAX_SERIES_PER_SOURCE
+    """(ref, metric) series this source may own in the store; new ones past it are
+    refused and its status says so (an agent, which reports one node, gets far fewer)."""
+
+    simulated_clock: bool = False
+    """The source plays a simulation (demo, replay) whose clock is the console's "now";
+    any other source's times are never later than the console's clock."""
+
+    local_default: bool = False
+    """Set by the console on a source it started by itself (no config named it):
+    ``snapshot --strict`` judges only the sources a config or ``--demo`` asked for."""
+
     @abc.abstractmethod
     async def poll(self) -> Batch:
         """Collect once and return the entities and samples seen."""
@@ -237,12 +291,10 @@ class FileSource(Source):
         """What the file says, or ValueError naming ``origin`` and the line."""
 
     async def poll(self) -> Batch:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SourceError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
-        except UnicodeDecodeError as exc:
-            raise SourceError(f"{self.path}: cannot read: not UTF-8 ({exc.reason})") from None
+        try:  # in a thread, abandoned at a timeout; a FIFO or a device is refused by name
+            text = await read_text_async(self.path, timeout=max(1.0, self.timeout - 0.5))
+        except UnsafeFile as exc:
+            raise SourceError(str(exc)) from None
         try:
             return self.parse(text, str(self.path))
         except ValueError as exc:
@@ -342,6 +394,10 @@ class PaneContext(Protocol):
     @property
     def cost(self) -> CostModel:
         """The site's prices (``cost:`` in the config)."""
+
+    @property
+    def actions(self) -> Actions:
+        """The guard, runner and audit log of console actions (see :func:`confirm_action`)."""
 
 
 @runtime_checkable

@@ -60,12 +60,22 @@ class CostModel:
         return watts / 1000.0 * self.pue * self.price_at(when)
 
 
+OUT_OF_SERVICE = frozenset({"drained", "draining", "down", "fail", "failing"})
+"""Slurm node states that take no new job: their idle GPUs are not waste."""
+
+
+def out_of_service_node(store: Store, node: str | None) -> bool:
+    """True when Slurm says the node takes no new job (drained, down …)."""
+    entity = store.get(node) if node else None
+    return entity is not None and entity.attrs.get("slurm_state") in OUT_OF_SERVICE
+
+
 def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
     """Fleet draw, cost per hour now, energy, and the waste (idle GPUs, stalled jobs)."""
     now = store.time or _time.time()
     held = {gpu: job.ref for job in store.of_kind("job") for gpu in job.attrs.get("gpus", [])}
     draw = total_j = today_j = idle_w = 0.0
-    idle = 0
+    idle = out_of_service = 0
     for gpu in store.of_kind("gpu"):
         watts = store.value(gpu.ref, "gpu.power") or 0.0
         draw += watts
@@ -73,6 +83,9 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
         today_j += store.value(gpu.ref, "gpu.energy_today") or 0.0
         util = store.value(gpu.ref, "gpu.util")
         if gpu.ref not in held and util is not None and util < IDLE_UTIL:
+            if out_of_service_node(store, gpu.parent):
+                out_of_service += 1  # drained or down on purpose: not waiting for work
+                continue
             idle += 1
             idle_w += watts
     stalled: list[dict[str, Any]] = []
@@ -108,6 +121,7 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
         "inference": inference,
         "waste": {
             "idle_gpus": idle,
+            "out_of_service_gpus": out_of_service,
             "idle_cost_per_hour": round(idle_cost, 2),
             "stalled_jobs": stalled,
             "stalled_cost_per_hour": round(sum(j["cost_per_hour"] for j in stalled), 2),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from console.api import Analyzer, Batch, Source, SourceDisabled, SourceError, SourceStatus
 from console.batch_check import check_batch
 from console.collector.gate import INPUT_GATE
+from console.intake import admit, capped_note
 from console.model import Finding
 from console.store import Changes, Store
 from console.text import plain
@@ -75,8 +76,9 @@ class Engine:
         self.after_analysis: Callable[[], None] | None = None
         """Called after each analysis run (the UI draws its first data frame at once)."""
         self.cycle_hooks: list[Callable[[Changes], None]] = []
-        """Called after each analysis with what the cycle changed in the store (the
-        relay to the UI, a recorder): the one place a cycle's changes are known."""
+        """Called after each analysis with what the cycle changed in the store: the one
+        per-cycle hook (the collector's relay journal, the flight recorder); one that
+        raises is logged and the others still run."""
 
     # -- status --------------------------------------------------------------
 
@@ -150,33 +152,47 @@ class Engine:
         try:
             # Checked whole before any of it lands: a bad batch never half-merges. A
             # mirror's decoder checked every field already, line by line.
+            received = self.clock()
             checked = batch if source.mirror and isinstance(batch, Batch) else check_batch(batch)
+            notes = admit(checked, received, source.simulated_clock)
+            refused = await self._apply(checked, source, received)
         except Exception as exc:  # malformed data from a plugin must not take us down
             self._failed(state, plain(f"bad data: {exc}", 300))
             return
-        await self._apply(checked, source)
-        state.status, state.reason = "ok", ""
+        if refused:
+            notes.append(capped_note(refused, source.max_series))
+        # A source may add a note to an ok status (names it could not place, say), and
+        # what the intake refused from it is said there too (the rest landed).
+        note = checked.meta.get("note")
+        state.status, state.reason = (
+            "ok",
+            plain("; ".join([*([str(note)] if note else []), *notes]), 400),
+        )
         state.last_ok = self.clock()
         state.failures = 0
         state.next_due = started + source.interval
 
-    async def _apply(self, batch: Batch, source: Source) -> None:
-        """Merge a checked batch, a large one in slices with the loop free between them."""
-        received = self.clock()
+    async def _apply(self, batch: Batch, source: Source, received: float) -> int:
+        """Merge a checked batch, a large one in slices with the loop free between them;
+        answers how many new series the source's cap refused."""
         if source.mirror and batch.removed:
             self.store.remove(batch.removed)
+        cap = source.max_series
         if len(batch.entities) <= APPLY_SLICE and len(batch.samples) <= APPLY_SLICE:
-            self.store.apply(batch, source.name, received=received)
-            return
+            return self.store.apply(batch, source.name, received, cap)
+        refused = 0
         for start in range(0, len(batch.entities), APPLY_SLICE):
             part = Batch(entities=batch.entities[start : start + APPLY_SLICE], time=batch.time)
-            self.store.apply(part, source.name, received=received)
+            refused += self.store.apply(part, source.name, received, cap)
             await INPUT_GATE.wait()
         for start in range(0, len(batch.samples), APPLY_SLICE):
             part = Batch(samples=batch.samples[start : start + APPLY_SLICE], time=batch.time)
-            self.store.apply(part, source.name, received=received)
+            refused += self.store.apply(part, source.name, received, cap)
             await INPUT_GATE.wait()
-        self.store.apply(Batch(time=batch.time, meta=batch.meta), source.name, received)
+        refused += self.store.apply(
+            Batch(time=batch.time, meta=batch.meta), source.name, received, cap
+        )
+        return refused
 
     def _failed(self, state: _SourceState, reason: str) -> None:
         state.failures += 1

@@ -40,8 +40,22 @@ PORT_FIELDS = {
     "symbol_errors_per_s": "port.symbol_errors",
     "discards_per_s": "port.discards",
 }
+PORT_ERRORS = (
+    "port.symbol_errors", "port.link_downed", "port.link_error_recovery", "port.rx_errors",
+    "port.tx_errors", "port.discards", "port.rx_discards", "port.rx_drops", "port.tx_drops",
+    "port.carrier_changes",
+)  # fmt: skip
+"""A port's error counters: in JSON each as a rate and a total; in text the rates not zero."""
+PORT_FIELDS |= {f"{m.split('.', 1)[1]}_per_s": m for m in PORT_ERRORS}
 LINK_FIELDS = {"util": "link.util", "util_ab": "link.util_ab", "util_ba": "link.util_ba"}
-JOB_FIELDS = {"throughput": "job.throughput"}
+JOB_FIELDS = {
+    "throughput": "job.throughput",
+    # inference servers (vLLM)
+    "requests_running": "job.requests_running",
+    "requests_waiting": "job.requests_waiting",
+    "kv_cache_usage_pct": "job.kv_cache_usage",
+    "ttft_s": "job.ttft",
+}
 
 
 def _round(value: float | None) -> float | None:
@@ -61,6 +75,22 @@ def _item(store: Store, entity: Entity, fields: dict[str, str]) -> dict[str, Any
 SECTION_KINDS = ("node", "gpu", "port", "link", "switch", "job")
 """Kinds with a section of their own in the snapshot; the rest (plugins' kinds) are
 under ``entities``, by kind."""
+
+
+def error_totals(store: Store, ref: str) -> dict[str, float]:
+    """A port's error counters as read (totals since the counter's reset), where known."""
+    totals = {}
+    for metric in PORT_ERRORS:
+        reading = store.reading(ref, metric)
+        if reading is not None and reading.value is not None:
+            totals[metric.split(".", 1)[1]] = reading.value
+    return totals
+
+
+def _port_item(store: Store, entity: Entity) -> dict[str, Any]:
+    item = _item(store, entity, PORT_FIELDS)
+    item["error_totals"] = error_totals(store, entity.ref)
+    return item
 
 
 def other_kinds(store: Store) -> list[str]:
@@ -83,7 +113,7 @@ def snapshot_document(
         "time": store.time,
         "nodes": [_item(store, e, NODE_FIELDS) for e in store.of_kind("node")],
         "gpus": [_item(store, e, GPU_FIELDS) for e in store.of_kind("gpu")],
-        "ports": [_item(store, e, PORT_FIELDS) for e in store.of_kind("port")],
+        "ports": [_port_item(store, e) for e in store.of_kind("port")],
         "links": [_item(store, e, LINK_FIELDS) for e in store.of_kind("link")],
         "switches": [_item(store, e, {}) for e in store.of_kind("switch")],
         "jobs": [_item(store, e, JOB_FIELDS) for e in store.of_kind("job")],
@@ -155,6 +185,7 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
             f"  {plain(node.name, 18):<18} {_fmt(mean, '%'):>9} {mem / 1024:>7,.0f} GiB "
             f"{_fmt(max(temps) if temps else None, '°C'):>6} {watts:>6,.0f} W"
         )
+    lines += _ports_text(store)
     for kind in other_kinds(store):
         lines.append("")
         lines.append(f"{kind.upper()} ({store.count(kind)})")
@@ -168,11 +199,63 @@ def snapshot_text(store: Store, statuses: list[SourceStatus], cost: CostModel | 
     for job in store.of_kind("job"):
         throughput = store.value(job.ref, "job.throughput")
         unit = job.attrs.get("throughput_unit", "")
-        lines.append(
+        line = (
             f"  {plain(job.ref, 24):<12} {plain(job.name, 24):<24} "
             f"{plain(job.attrs.get('state', '')):<9} {_fmt(throughput)} {plain(unit)}"
         )
+        lines.append(line + _serving_text(store, job.ref))
     return "\n".join(lines) + "\n"
+
+
+def _serving_text(store: Store, ref: str) -> str:
+    """An inference server's requests, KV-cache use and time to first token (vLLM)."""
+    running = store.value(ref, "job.requests_running")
+    waiting = store.value(ref, "job.requests_waiting")
+    kv = store.value(ref, "job.kv_cache_usage")
+    ttft = store.value(ref, "job.ttft")
+    if running is None and waiting is None and kv is None and ttft is None:
+        return ""
+    ttft_text = "n/a" if ttft is None else f"{ttft * 1000:,.0f} ms"
+    return (
+        f"  requests {_fmt(running)} running {_fmt(waiting)} waiting, "
+        f"KV cache {_fmt(kv, '%')}, TTFT {ttft_text}"
+    )
+
+
+def _rate_text(value: float | None) -> str:
+    """Bytes per second, short: ``1.2 GB/s``."""
+    if value is None:
+        return "n/a"
+    for unit, scale in (("GB/s", 1e9), ("MB/s", 1e6), ("kB/s", 1e3)):
+        if value >= scale:
+            return f"{value / scale:,.1f} {unit}"
+    return f"{value:,.0f} B/s"
+
+
+def _ports_text(store: Store) -> list[str]:
+    """One line per port: state, speed, traffic, and the error rates that are not zero."""
+    ports = store.of_kind("port")
+    if not ports:
+        return []
+    width = min(36, max(len(p.ref) for p in ports))
+    header = f"{'state':<8}{'speed':>10} {'tx':>10} {'rx':>10}"
+    lines = ["", f"PORTS ({len(ports)})".ljust(width + 4) + header]
+    for port in ports:
+        speed = port.attrs.get("speed_gbps")
+        speed_text = f"{speed:g} Gb/s" if isinstance(speed, (int, float)) else "n/a"
+        # Rates, not totals: a total since the last reset says little about now.
+        errors = "  ".join(
+            f"{metric.split('.', 1)[1]} {rate:,.1f}/s"
+            for metric in PORT_ERRORS
+            if (rate := store.value(port.ref, metric))
+        )
+        lines.append(
+            f"  {plain(port.ref, width):<{width}}  {plain(port.attrs.get('state') or '?', 8):<8}"
+            f"{speed_text:>10} {_rate_text(store.value(port.ref, 'port.tx_bytes')):>10} "
+            f"{_rate_text(store.value(port.ref, 'port.rx_bytes')):>10}"
+            + (f"  errors: {plain(errors, 200)}" if errors else "")
+        )
+    return lines
 
 
 def explanation_text(store: Store, result: Explanation) -> str:
@@ -190,12 +273,7 @@ def explanation_text(store: Store, result: Explanation) -> str:
         lines.append(f"  STALLED since {since}{ago}: -{stall.loss:.0%} {what} "
                      f"({stall.now:,.0f} of {stall.baseline:,.0f})")  # fmt: skip
     lines.append("")
-    lines.append("Suspected causes, most likely first:" if result.causes else "No suspect found.")
-    for rank, cause in enumerate(result.causes, 1):
-        lines.append(f" {rank}. {plain(cause.ref)}  [{cause.kind}]  score {cause.score:.2f}")
-        lines += [f"      {plain(line)}" for line in cause.evidence]
-        if cause.related:
-            lines.append(f"      related: {plain(', '.join(cause.related), 400)}")
+    lines += causes_lines(result)
     hot = {c.ref for c in result.causes if c.kind == "congested-link"}
     for (src, dst), paths in result.paths.items():
         lines.append("")
@@ -208,6 +286,17 @@ def explanation_text(store: Store, result: Explanation) -> str:
                 hops.append(f"{plain(link_ref.removeprefix('link/'))} {_pct(util)}{mark}")
             lines.append("   " + "  →  ".join(hops))
     return "\n".join(lines) + "\n"
+
+
+def causes_lines(result: Explanation, limit: int | None = None) -> list[str]:
+    """The ranked causes as ``explain`` words them (a page quotes these lines)."""
+    lines = ["Suspected causes, most likely first:" if result.causes else "No suspect found."]
+    for rank, cause in enumerate(result.causes[:limit], 1):
+        lines.append(f" {rank}. {plain(cause.ref)}  [{cause.kind}]  score {cause.score:.2f}")
+        lines += [f"      {plain(line)}" for line in cause.evidence]
+        if cause.related:
+            lines.append(f"      related: {plain(', '.join(cause.related), 400)}")
+    return lines
 
 
 HOT_PATH_UTIL = 90.0

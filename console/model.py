@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event", "path")
@@ -122,12 +122,20 @@ class MetricSpec:
     """Monotonic counter: stored raw, its history kept as a per-second rate."""
     timed: bool = False
     """History keeps each point's time (for onsets: when did this job stall?)."""
+    label: str = ""
+    """A few words a person reads on screen (``back-pressure (xmit_wait)``); the name
+    is shown where there is none (see :func:`metric_label`)."""
 
 
 def _spec(
-    name: str, unit: str, description: str, counter: bool = False, timed: bool = False
+    name: str,
+    unit: str,
+    description: str,
+    counter: bool = False,
+    timed: bool = False,
+    label: str = "",
 ) -> MetricSpec:
-    return MetricSpec(name, unit, description, counter, timed)
+    return MetricSpec(name, unit, description, counter, timed, label)
 
 
 METRICS: dict[str, MetricSpec] = {
@@ -182,9 +190,27 @@ METRICS: dict[str, MetricSpec] = {
         _spec("port.rx_drops", "packets", "receive drops", counter=True),
         _spec("port.tx_drops", "packets", "transmit drops", counter=True),
         _spec("port.link_downed", "events", "times the link went down", counter=True),
+        _spec("port.rx_discards", "packets", "receive discards", counter=True),
+        _spec("port.link_error_recovery", "events", "link error recoveries", counter=True),
+        _spec("port.carrier_changes", "events", "carrier (link up/down) changes", counter=True),
         _spec(
             "port.cnp_handled", "packets", "congestion notification packets handled", counter=True
         ),
+        _spec(
+            "port.rx_remote_physical_errors",
+            "errors",
+            "packets marked bad upstream (EBP)",
+            counter=True,
+        ),
+        _spec("port.link_integrity_errors", "errors", "local link integrity errors", counter=True),
+        _spec("port.buffer_overrun", "errors", "excessive buffer overrun errors", counter=True),
+        # mlx5 hw_counters that mean RDMA retransmission (the fabric lost or reordered data)
+        _spec("port.out_of_sequence", "packets", "out-of-sequence packets received", counter=True),
+        _spec("port.packet_seq_err", "errors", "packet sequence errors (NAKs)", counter=True),
+        _spec("port.local_ack_timeout", "errors", "local ACK timeouts", counter=True),
+        _spec("port.rnr_nak_retry", "errors", "receiver-not-ready NAK retries", counter=True),
+        _spec("port.retransmits", "packets", "RoCE adaptive retransmissions", counter=True),
+        _spec("port.req_cqe_errors", "errors", "requester completion errors", counter=True),
         _spec("link.util", "%", "utilisation, busier direction"),
         _spec("link.util_ab", "%", "utilisation, a→b"),
         _spec("link.util_ba", "%", "utilisation, b→a"),
@@ -201,6 +227,92 @@ METRICS: dict[str, MetricSpec] = {
     )
 }
 """The metric vocabulary: one name and unit per quantity (plugins add theirs)."""
+
+LABELS: dict[str, str] = {
+    "gpu.util": "SM utilisation",
+    "gpu.mem_util": "memory utilisation",
+    "gpu.mem_used": "memory used",
+    "gpu.mem_total": "memory total",
+    "gpu.temp": "temperature",
+    "gpu.power": "power",
+    "gpu.power_limit": "power limit",
+    "gpu.energy": "energy",
+    "gpu.sm_clock": "SM clock",
+    "gpu.mem_clock": "memory clock",
+    "gpu.fan": "fan",
+    "gpu.energy_total": "energy (session)",
+    "gpu.energy_today": "energy today",
+    "gpu.pcie_tx": "PCIe transmit",
+    "gpu.pcie_rx": "PCIe receive",
+    "gpu.ecc_corrected_volatile": "ECC corrected",
+    "gpu.ecc_uncorrected_volatile": "ECC uncorrected",
+    "gpu.ecc_corrected_aggregate": "ECC corrected, lifetime",
+    "gpu.ecc_uncorrected_aggregate": "ECC uncorrected, lifetime",
+    "gpu.retired_pages_sbe": "retired pages (SBE)",
+    "gpu.retired_pages_dbe": "retired pages (DBE)",
+    "gpu.remapped_correctable": "remapped rows",
+    "gpu.remapped_uncorrectable": "remapped rows, uncorr.",
+    "gpu.nvlink_errors": "NVLink errors",
+    "gpu.xid": "last XID",
+    "node.cpu_util": "CPU utilisation",
+    "node.mem_used": "memory used",
+    "node.mem_total": "memory total",
+    "node.load1": "load (1 min)",
+    "node.temp_max": "hottest sensor",
+    "node.cpu_energy": "CPU energy",
+    "node.dram_energy": "DRAM energy",
+    "port.tx_bytes": "transmitted",
+    "port.rx_bytes": "received",
+    "port.xmit_wait": "back-pressure (xmit_wait)",
+    "port.pfc_pause_rx": "PFC pauses received",
+    "port.ecn_marked": "ECN-marked",
+    "port.cnp_sent": "CNPs sent",
+    "port.symbol_errors": "symbol errors",
+    "port.discards": "transmit discards",
+    "port.tx_packets": "packets sent",
+    "port.rx_packets": "packets received",
+    "port.rx_errors": "receive errors",
+    "port.tx_errors": "transmit errors",
+    "port.rx_drops": "receive drops",
+    "port.tx_drops": "transmit drops",
+    "port.link_downed": "link down events",
+    "port.rx_discards": "receive discards",
+    "port.link_error_recovery": "link recoveries",
+    "port.carrier_changes": "carrier changes",
+    "port.cnp_handled": "CNPs handled",
+    "port.rx_remote_physical_errors": "bad packets from upstream",
+    "port.link_integrity_errors": "integrity errors",
+    "port.buffer_overrun": "buffer overruns",
+    "port.out_of_sequence": "out of sequence",
+    "port.packet_seq_err": "sequence errors (NAKs)",
+    "port.local_ack_timeout": "ACK timeouts",
+    "port.rnr_nak_retry": "RNR NAK retries",
+    "port.retransmits": "retransmissions",
+    "port.req_cqe_errors": "completion errors",
+    "link.util": "utilisation",
+    "link.util_ab": "utilisation a→b",
+    "link.util_ba": "utilisation b→a",
+    "link.score": "congestion score",
+    "job.throughput": "throughput",
+    "job.gpu_util": "GPU utilisation",
+    "job.requests_running": "requests running",
+    "job.requests_waiting": "requests queued",
+    "job.kv_cache_usage": "KV cache in use",
+    "job.prompt_tokens": "prompt tokens",
+    "job.generation_tokens": "tokens generated",
+    "job.ttft": "time to first token",
+}
+"""What the screens call each quantity of the console's own (a plugin sets ``label``)."""
+METRICS.update(
+    {name: replace(spec, label=LABELS[name]) for name, spec in METRICS.items() if name in LABELS}
+)
+
+
+def metric_label(metric: str) -> str:
+    """The words for a metric on screen: its label, else its name."""
+    spec = METRICS.get(metric)
+    return spec.label if spec is not None and spec.label else metric
+
 
 PROMETHEUS_UNITS: dict[str, tuple[str, float]] = {
     # vocabulary unit → (Prometheus unit suffix, factor to the base unit)

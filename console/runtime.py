@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
+from console.action_commands import ACTION_COMMANDS
+from console.actions import Actions
 from console.agent.source_type import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
 from console.api import Batch, Plugin, Source, SourceContext, SourceType
-from console.config import Config, ConfigError, SourceEntry, load_config
+from console.audit_source import AuditSource
+from console.config import ActionsConfig, Config, ConfigError, SourceEntry, load_config
 from console.engine import Engine
 from console.plugins import PluginRecord, Registry, discover
 from console.serve.source_type import CONSOLE_SOURCE
@@ -30,6 +33,7 @@ CORE_PLUGIN = Plugin(
     version=__version__,
     source_types=(SIM_SOURCE, AGENT_SOURCE, TOPOLOGY_SOURCE, CONSOLE_SOURCE),
     analyzers=CORE_ANALYZERS,
+    commands=ACTION_COMMANDS,
 )
 """What the console itself provides, merged ahead of discovered plugins."""
 
@@ -43,6 +47,8 @@ class DemoOptions:
     nodes: int = 4
     agent_urls: tuple[str, ...] = ()
     """With agents (``demo --agents``): nodes come from these, the fabric from the sim."""
+    onset: float | None = None
+    """Seconds after the start that the scenario's fault begins (``None``: its own)."""
 
 
 class BrokenSource(Source):
@@ -71,6 +77,15 @@ def _make_sources(entry: SourceEntry, registry: Registry, config: Config) -> lis
     )
     try:
         sources = list(source_type.factory(context))
+    except ValueError as exc:
+        if entry.line and config.path is not None:
+            # The factory refused an option the schema could not judge (a host range
+            # of millions, a path that is no directory): a config mistake, said as one.
+            index = next(i for i, e in enumerate(config.sources) if e is entry)
+            raise ConfigError(
+                f"{config.path}:{entry.line}: sources[{index}]: {entry.type}: {plain(str(exc))}"
+            ) from None
+        return [BrokenSource(entry.type, entry.type, plain(f"cannot start: {exc}"))]
     except Exception as exc:
         reason = plain(f"cannot start: {type(exc).__name__}: {exc}")
         return [BrokenSource(entry.type, entry.type, reason)]
@@ -97,7 +112,7 @@ def build_sources(
     entries: list[SourceEntry] = []
     if demo is not None:
         options = _defaults(SIM_SOURCE) | {
-            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes,
+            "scenario": demo.scenario, "seed": demo.seed, "nodes": demo.nodes, "onset": demo.onset,
             "scope": "fabric" if demo.agent_urls else "all",
         }  # fmt: skip
         entries.append(SourceEntry("sim", options, 0))
@@ -106,17 +121,46 @@ def build_sources(
             for url in demo.agent_urls
         ]
     elif local:
+        # A configured source of a type replaces that type's local default: a
+        # `type: host` with `sysfs: /host/sys` must not run beside a second host
+        # source naming the same node from another tree.
+        configured = {entry.type for entry in config.sources}
         entries += [
             SourceEntry(t.name, _defaults(t), 0)
             for t in registry.source_types.values()
-            if t.local_default
+            if t.local_default and t.name not in configured
         ]
+    defaults = len(entries) if demo is None else 0
     entries += config.sources
     if config.topology is not None:
         entries.append(SourceEntry("topology", {"path": str(config.topology)}, 0))
-    sources = [s for entry in entries for s in _make_sources(entry, registry, config)]
+    sources = []
+    for index, entry in enumerate(entries):
+        made = _make_sources(entry, registry, config)
+        for source in made:
+            source.local_default = index < defaults
+        sources += made
+    if audited(config, demo):
+        sources.append(AuditSource(make_actions(config).audit_log))
     _unique_names(sources)
     return sources
+
+
+def audited(config: Config, demo: DemoOptions | None) -> bool:
+    """Whether the audit log is read back for the security timeline: when the config
+    has an ``actions:`` section, or (outside the demo) when the default log exists."""
+    if config.actions is not None:
+        return config.actions.enabled
+    return demo is None and make_actions(config).audit_log.exists()
+
+
+def make_actions(config: Config, read_only: bool = False) -> Actions:
+    """The console's actions as the config's ``actions:`` section and ``--read-only`` say."""
+    settings = config.actions or ActionsConfig()
+    actions = Actions(enabled=settings.enabled, read_only=read_only)
+    if settings.audit_log is not None:
+        actions.audit_log = settings.audit_log
+    return actions
 
 
 def read_config(path: Path | None, registry: Registry, required: bool) -> Config:
@@ -182,5 +226,6 @@ __all__ = [
     "build_engine",
     "build_sources",
     "load_registry",
+    "make_actions",
     "read_config",
 ]

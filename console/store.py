@@ -6,19 +6,26 @@ the history of a counter metric holds rates, which is what every pane plots.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import itertools
+import math
+import operator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from console.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.model import COUNTER_METRICS as COUNTERS
 from console.model import TIMED_METRICS as TIMED
 from console.model import Batch, Entity, Finding, ref_kind
 from console.ring import Ring
 
+_READING_FIELDS = operator.attrgetter("time", "value", "rate")
 DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
+SWEEP_EVERY = 60.0
+"""Seconds between sweeps for series nobody sends any more (a sweep walks every series)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,11 @@ class Reading:
     value: float | None
     rate: float | None = None
     """Per-second rate for counters; ``None`` until two readings, or after a reset."""
+    seen: float = math.inf
+    """Console clock when a source last sent it (series nobody sends expire); a reading
+    restored from a recording, or derived by analysis, goes with its entity instead."""
+    source: str = ""
+    """The source that created the series (it counts against that source's cap)."""
 
 
 class Store:
@@ -75,40 +87,105 @@ class Store:
         self._history: dict[tuple[str, str], Ring] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[str]] = {}
+        """Refs of each kind in natural order (the order, not the objects: a source
+        re-sends an entity as a new object with new attrs, and readers must see it)."""
         self._children: dict[str, set[str]] = {}
         self._sorted_children: dict[str, list[str]] = {}
+        self._series_of: dict[str, int] = {}
+        """Series each source owns (capped: ``Source.max_series``)."""
+        self._metrics_of: dict[str, int] = {}
+        """Series each ref has (capped: ``MAX_METRICS_PER_REF``)."""
+        self._swept = 0.0
         self._changed_entities: set[str] = set()
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
         self._findings_changed = False
+        self.journal: list[tuple[str, Batch, float]] | None = None
+        """When a flight recorder listens: each applied batch ``(source, batch, time)``
+        since it last took them (``None``: nobody records, nothing is kept)."""
+        self.derived: list[tuple[str, str, float | None, float]] = []
+        """Readings analysis recorded since the recorder last took them (while recording)."""
 
     # -- writing -------------------------------------------------------------
 
-    def apply(self, batch: Batch, source: str, received: float) -> None:
-        """Merge one source's batch: upsert entities, record samples."""
+    def apply(
+        self, batch: Batch, source: str, received: float, max_series: int = MAX_SERIES_PER_SOURCE
+    ) -> int:
+        """Merge one source's batch: upsert entities, record samples.
+
+        ``received`` is the console's clock (the engine has already read any later
+        time in the batch as ``received``: ``console.intake.admit``). Returns how
+        many new series the caps refused.
+        """
         batch_time = batch.time if batch.time is not None else received
         for entity in batch.entities:
             self._put_entity(entity, source, received)
+        refused = 0
         for sample in batch.samples:
-            self._record(sample.ref, sample.metric, sample.value, sample.time or batch_time)
+            time = sample.time or batch_time
+            if not self._record(
+                sample.ref, sample.metric, sample.value, time, received, source, max_series
+            ):
+                refused += 1
         if batch.meta:
             self.source_meta[source] = dict(batch.meta)
+        if self.journal is not None:
+            self.journal.append((source, batch, batch_time))
         if self.time is None or batch_time > self.time:
             self.time = batch_time
         self.version += 1
+        return refused
 
     def record(self, ref: str, metric: str, value: float | None, time: float) -> None:
         """Record one derived reading (analysis uses this for link utilisation)."""
-        self._record(ref, metric, value, time)
+        # Derived series go with their entity (``expire``), never with the sweep.
+        self._record(ref, metric, value, time, math.inf, "", MAX_SERIES_PER_SOURCE)
+        if self.journal is not None:
+            self.derived.append((ref, metric, value, time))
+
+    def restore_readings(
+        self, readings: Collection[tuple[tuple[str, str], tuple[float, float | None, float | None]]]
+    ) -> None:
+        """Put readings back as they were (``((ref, metric), (time, value, rate))``), with
+        no history: a store rebuilt from a recording. Rings are made when the next
+        reading of a series lands, so a rebuilt fleet costs one object per reading."""
+        latest = self._latest
+        if not latest:  # a fresh store: made in one go
+            keys, values = zip(*readings, strict=True) if readings else ((), ())
+            latest.update(zip(keys, itertools.starmap(Reading, values), strict=True))
+        else:
+            for key, (time, value, rate) in readings:
+                reading = latest.get(key)
+                if reading is None:
+                    latest[key] = Reading(time, value, rate)
+                else:
+                    reading.time, reading.value, reading.rate = time, value, rate
+        self.version += 1
+
+    def restore_history(
+        self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
+    ) -> None:
+        """Put a series' history back as it was (oldest first), leaving its reading be."""
+        ring = self._history[(ref, metric)] = self._ring(metric)
+        for time, value in points:
+            ring.append(value, time)
+
+    def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
+        """Put one entity back as it was, without merging it with what is there."""
+        self.entity_source[entity.ref] = source  # same source: replaced, not merged
+        self._put_entity(entity, source, seen)
 
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
         old = self.entities.get(entity.ref)
         if old is not None and self.entity_source.get(entity.ref) != source:
             # Two sources describe one thing (NVML and the host source both name
-            # this node): keep what each says rather than the last one alone.
-            entity = Entity(
-                entity.ref, entity.name, entity.parent or old.parent, {**old.attrs, **entity.attrs}
-            )
+            # this node): keep what each says rather than the last one alone, and
+            # an unknown (None) from one never erases what another knows.
+            attrs = dict(old.attrs)
+            for key, value in entity.attrs.items():
+                if value is not None or key not in attrs:
+                    attrs[key] = value
+            entity = Entity(entity.ref, entity.name, entity.parent or old.parent, attrs)
         if old is entity or old != entity:  # the same object again may have changed inside
             self._changed_entities.add(entity.ref)
             if old is None:
@@ -129,22 +206,60 @@ class Store:
         self.entity_source[entity.ref] = source
         self.last_seen[entity.ref] = received
 
-    def _record(self, ref: str, metric: str, value: float | None, time: float) -> None:
-        # The hot path: called for every sample of every poll.
+    def _record(
+        self,
+        ref: str,
+        metric: str,
+        value: float | None,
+        time: float,
+        seen: float,
+        source: str,
+        max_series: int,
+    ) -> bool:
+        # The hot path: called for every sample of every poll. False: refused (a cap).
         key = (ref, metric)
         reading = self._latest.get(key)
         counter = metric in COUNTERS
         self._changed_readings.add(key)
         if reading is None:
-            reading = self._latest[key] = Reading(time, value)
+            # A new series: the only place memory grows, so the caps are checked here.
+            owned = self._series_of.get(source, 0)
+            per_ref = self._metrics_of.get(ref, 0)
+            if owned >= max_series or per_ref >= MAX_METRICS_PER_REF:
+                self._changed_readings.discard(key)  # refused: nothing to relay
+                return False
+            self._series_of[source] = owned + 1
+            self._metrics_of[ref] = per_ref + 1
+            reading = self._latest[key] = Reading(time, value, None, seen, source)
             timed = metric in TIMED
             length = max(self.history_length, TIMED_HISTORY) if timed else self.history_length
             ring = self._history[key] = Ring(length, timed=timed)
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
-            reading.time, reading.value = time, value
-            ring = self._history[key]
+            reading.time, reading.value, reading.seen = time, value, seen
+            found = self._history.get(key)  # a store rebuilt from a recording makes rings late
+            ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
         ring.append(reading.rate if counter else value, time)
+        return True
+
+    def _drop_series(self, key: tuple[str, str]) -> None:
+        reading = self._latest.pop(key)
+        self._history.pop(key, None)
+        for counts, name in ((self._series_of, reading.source), (self._metrics_of, key[0])):
+            left = counts.get(name, 1) - 1
+            if left > 0:
+                counts[name] = left
+            else:
+                counts.pop(name, None)
+
+    def series_count(self, source: str) -> int:
+        """How many series a source owns now."""
+        return self._series_of.get(source, 0)
+
+    def _ring(self, metric: str) -> Ring:
+        timed = metric in TIMED
+        return Ring(max(self.history_length, TIMED_HISTORY) if timed else self.history_length,
+                    timed=timed)  # fmt: skip
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
@@ -174,17 +289,36 @@ class Store:
         self._removed.clear()
         self._findings_changed = False
 
-    def expire(self, before: float, keep_sources: frozenset[str] = frozenset()) -> list[str]:
-        """Forget entities not reported since ``before`` (wall clock) and their history,
-        except those of ``keep_sources`` (mirrors: they say themselves what is gone).
+    def expire(
+        self, before: float, keep_sources: frozenset[str] = frozenset(), sweep: bool = False
+    ) -> list[str]:
+        """Forget entities not reported since ``before`` (console clock) and their history,
+        and (each ``SWEEP_EVERY`` seconds, or with ``sweep``) series nobody sent since then:
+        refs that are no entity, metrics a live ref no longer sends. Entities and series
+        of ``keep_sources`` stay (mirrors: they say themselves what is gone).
 
-        This is what keeps memory flat when jobs and nodes come and go for days.
+        This is what keeps memory flat when jobs and nodes come and go for days, and
+        when a lying source invents new names on every poll.
         """
+        if sweep or before - self._swept >= SWEEP_EVERY:
+            self._swept = before
+            stale = [
+                key for key, reading in self._latest.items()
+                if reading.seen < before and reading.source not in keep_sources
+            ]  # fmt: skip
+            for key in stale:
+                self._drop_series(key)
+            if stale:
+                self.version += 1
         gone = [
             ref for ref, seen in self.last_seen.items()
             if seen < before and self.entity_source.get(ref) not in keep_sources
         ]  # fmt: skip
         return self.remove(gone)
+
+    def expire_refs(self, gone: Iterable[str]) -> None:
+        """Forget these entities and their history (a recording replays an expiry)."""
+        self.remove(gone)
 
     def remove(self, refs: Iterable[str]) -> list[str]:
         """Forget these entities (those known) and their history."""
@@ -205,8 +339,7 @@ class Store:
             self.entity_source.pop(ref, None)
             self.last_seen.pop(ref, None)
         for key in [key for key in self._latest if key[0] in gone_set]:
-            del self._latest[key]
-            self._history.pop(key, None)
+            self._drop_series(key)
         self.version += 1
         return gone
 
@@ -268,6 +401,13 @@ class Store:
         """Every newest reading as ``(ref, metric, reading)``."""
         for (ref, metric), reading in self._latest.items():
             yield ref, metric, reading
+
+    def reading_columns(
+        self,
+    ) -> tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]:
+        """Every newest reading's key and ``(time, value, rate)``, copied at C speed (the
+        recorder's keyframe, taken on the collector's loop)."""
+        return list(self._latest), list(map(_READING_FIELDS, self._latest.values()))
 
     def metrics_of(self, ref: str) -> list[str]:
         """Metric names with a reading for this entity, sorted."""

@@ -33,6 +33,7 @@ ROLE_DEFAULTS: dict[str, str] = {
     "stale": "#8a93a3",
     "ok": "#5fd7a7",
     "failed": "#ff5c57",
+    "rewind": "#c678dd",
 }
 """The console's own theme variables, with defaults a theme file overrides."""
 

@@ -1,4 +1,6 @@
-"""The fabric from a topology YAML file (``topology:`` in the config).
+"""The fabric from a topology file (``topology:`` in the config): Watchfloor's YAML
+below, a saved ``ibnetdiscover`` output, or a Slurm ``topology.conf`` (told apart by
+content; see :func:`parse_topology_file`).
 
     switches:
       - {name: leaf01, tier: leaf}
@@ -23,7 +25,9 @@ import yaml
 
 from console.api import Batch, Entity, FileSource, Option, Source, SourceContext, SourceType
 from console.config import YamlWhere, compose_yaml, yaml_mapping, yaml_scalar
+from console.ibfabric import fabric_entities, looks_like_ibnetdiscover, parse_ibnetdiscover, place
 from console.model import link_ref, make_ref, port_ref
+from console.slurm_topology import looks_like_slurm_topology, parse_slurm_topology
 
 SECTIONS = ("switches", "nodes", "links")
 TIERS = ("leaf", "spine", "core", "other")
@@ -122,6 +126,30 @@ def _empty() -> yaml.Node:
     return yaml.ScalarNode("tag:yaml.org,2002:null", "")
 
 
+FILE_ONLY_ATTRS = ("state", "lid")
+"""What an ibnetdiscover file said at the time it was saved, not now: left to live sources."""
+
+
+def parse_ibnetdiscover_file(text: str, origin: str) -> list[Entity]:
+    """The cabling in a saved ``ibnetdiscover`` output (either format)."""
+    fabric = parse_ibnetdiscover(text, origin)
+    entities = fabric_entities(fabric, place(fabric, {}))
+    for entity in entities:
+        for key in FILE_ONLY_ATTRS:
+            entity.attrs.pop(key, None)
+    return entities
+
+
+def parse_topology_file(text: str, origin: str) -> list[Entity]:
+    """A topology file of any kind, told apart by its content: an ``ibnetdiscover``
+    output, a Slurm ``topology.conf``, or Watchfloor's YAML."""
+    if looks_like_ibnetdiscover(text):
+        return parse_ibnetdiscover_file(text, origin)
+    if looks_like_slurm_topology(text):
+        return parse_slurm_topology(text, origin)
+    return parse_topology(text, origin)
+
+
 class TopologySource(FileSource):
     """Re-reads the topology file now and then (it changes when cables do)."""
 
@@ -131,7 +159,7 @@ class TopologySource(FileSource):
         super().__init__(path, interval=30.0)
 
     def parse(self, text: str, origin: str) -> Batch:
-        return Batch(entities=parse_topology(text, origin))
+        return Batch(entities=parse_topology_file(text, origin))
 
 
 def make_topology_sources(context: SourceContext) -> list[Source]:
@@ -141,5 +169,5 @@ def make_topology_sources(context: SourceContext) -> list[Source]:
 
 TOPOLOGY_SOURCE = SourceType(
     "topology", make_topology_sources, (Option("path", (str,), required=True),),
-    help="the fabric from a topology YAML file",
+    help="the fabric from a topology file (YAML, ibnetdiscover output, Slurm topology.conf)",
 )  # fmt: skip

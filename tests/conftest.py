@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,9 +17,15 @@ from console.runtime import DemoOptions, build_sources, load_registry
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
 
+if TYPE_CHECKING:
+    from tests.slurm_cluster import SlurmCluster
+
 # Snapshot frames show a clock: keep it in one zone whatever the machine says.
 os.environ["TZ"] = "UTC"
 time.tzset()
+# Consoles started by tests (and their children) record here, never into the user's
+# state directory, and two test runs at once never share a recording.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="watchfloor-test-state-")
 
 FROZEN_NOW = EPOCH + 2.0
 """The frozen wall clock every UI test uses."""
@@ -121,3 +129,38 @@ def with_example_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
     return site
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[SlurmCluster]:
+    """A real Slurm 22.05 cluster for the session: munged on its own socket, slurmctld,
+    and slurmd for two node names (gpu01, gpu02, 8 GPUs each) on free ports.
+
+    Every daemon is stopped by its pid at the end (jobs cancelled first)."""
+    from tests.slurm_cluster import missing, start_cluster
+
+    why = missing()
+    if why is not None:
+        pytest.skip(why)
+    cluster = start_cluster(["gpu01", "gpu02"])
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def slurm(slurm_cluster: SlurmCluster, monkeypatch: pytest.MonkeyPatch) -> SlurmCluster:
+    """The session's cluster with no jobs and every node idle; Slurm's commands in this
+    process (and its children) reach it through ``SLURM_CONF``."""
+    slurm_cluster.cancel_all()
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
+    return slurm_cluster
+
+
+@pytest.fixture(autouse=True)
+def private_state_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$XDG_STATE_HOME`` in a temporary folder: a test never writes the user's audit log."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

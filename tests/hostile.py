@@ -29,3 +29,9 @@ FORBIDDEN = (
 
 SHOWN = ("[red]REDMARKUP[/red]", "ANSIRED", "CLIPBOARD", "OSCLINK")
 """Literal text that must still be visible (markup as written, payloads stripped)."""
+
+MARKUP_CRASHERS = (
+    "[a=:]", "gpt-4o[a=:]", "[A=:]", "[/]", "[b][/c]", "[$x]", "[@click=app.quit]X[/]", "x\\",
+)  # fmt: skip
+"""Names that end a console which parses them as markup (``MarkupError``), or that markup
+would change; each must show exactly as written."""

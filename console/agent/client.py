@@ -9,7 +9,9 @@ bad JSON, version mismatch, too large — and the engine shows the node stale
 from __future__ import annotations
 
 import json
+import re
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,15 @@ import hostlist
 from yarl import URL
 
 from console.agent.wire import WireError, decode
-from console.api import Batch, Source, SourceContext, SourceError
+from console.api import Batch, Source, SourceContext, SourceError, plain
+from console.bodies import BodyTooLarge, read_body
+from console.intake import IntakeError, check_time
+from console.safe_file import read_token as safe_read_token
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""
+AGENT_MAX_SERIES = 20_000
+"""Series one agent may own in the console's store (an 8-GPU node has ~600)."""
 
 
 class SharedSession:
@@ -63,6 +70,7 @@ class AgentSource(Source):
     """One agent, one URL."""
 
     type = "agent"
+    max_series = AGENT_MAX_SERIES
 
     def __init__(
         self,
@@ -102,6 +110,8 @@ class AgentSource(Source):
             raise SourceError(f"bad response: {exc}") from None
         self.node = node
         batch.meta = {"agent_node": node, "agent_sources": statuses}
+        if batch.time is not None:
+            _measure_skew(node, batch, statuses)
         return batch
 
     async def _fetch(self) -> bytes:
@@ -112,7 +122,14 @@ class AgentSource(Source):
                 headers=self._headers,
                 ssl=self._tls if self._tls is not None else True,
                 timeout=self._timeout,
+                allow_redirects=False,  # an agent does not redirect; one that does is lying
             ) as response:
+                if 300 <= response.status < 400:
+                    where = plain(response.headers.get("Location", "nowhere"), 120)
+                    raise SourceError(
+                        f"HTTP {response.status} redirect to {where}: not followed "
+                        "(point the url at the agent itself)"
+                    )
                 if response.status == 401:
                     raise SourceError("401 unauthorized: wrong or missing token")
                 if response.status != 200:
@@ -130,33 +147,86 @@ class AgentSource(Source):
             raise SourceError(f"timeout after {self.request_timeout:g}s") from None
         except aiohttp.ClientPayloadError:
             raise SourceError("truncated response") from None
+        except aiohttp.ServerDisconnectedError:
+            raise SourceError(self._disconnected()) from None
         except aiohttp.ClientResponseError as exc:
+            if self.url.startswith("http://"):
+                raise SourceError(self._disconnected()) from None
             raise SourceError(f"bad HTTP response: {exc.message}") from None
         except aiohttp.ClientError as exc:
             raise SourceError(f"{type(exc).__name__}: {exc}") from None
 
+    def _disconnected(self) -> str:
+        """Why an agent hangs up before answering, in the two cases seen in the field."""
+        if self.url.startswith("http://"):
+            return ("the agent closed the connection without an HTTP answer: does it "
+                    "speak TLS? (use https:// and tls_ca)")  # fmt: skip
+        return ("the agent closed the TLS connection: does it want a client certificate? "
+                "(tls_cert and tls_key)")  # fmt: skip
+
     async def close(self) -> None:
         await self._session.release()
+
+
+def _measure_skew(node: str, batch: Batch, statuses: list[Any]) -> None:
+    """The agent's clock only measures its skew: the console's clock is "now" (the store
+    reads a later time as now). The skew goes on the node (``clock-skew`` finding)."""
+    assert batch.time is not None
+    now = time.time()
+    try:
+        check_time(batch.time, now, "agent time")
+    except IntakeError as exc:
+        raise SourceError(str(exc)) from None
+    simulated = bool(statuses) and all(
+        isinstance(s, dict) and s.get("type") == "sim" for s in statuses
+    )  # a simulated node keeps its simulation's clock: no skew to speak of
+    if simulated:
+        return
+    skew = round(batch.time - now, 1)
+    batch.meta["clock_skew"] = skew
+    for entity in batch.entities:
+        if entity.ref == f"node/{node}":
+            entity.attrs["clock_skew"] = skew
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
     declared = response.content_length
     if declared is not None and declared > MAX_BODY_BYTES:
         raise SourceError(f"response too large ({declared:,} bytes > {MAX_BODY_BYTES:,})")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(256 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise SourceError(f"response too large (over {MAX_BODY_BYTES:,} bytes)")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(response.content, MAX_BODY_BYTES)
+    except BodyTooLarge:
+        raise SourceError(f"response too large (over {MAX_BODY_BYTES:,} bytes)") from None
+
+
+MAX_AGENT_URLS = 20_000
+"""Agents one ``url`` range may name (``gpu[0-99999999]`` must not be expanded first)."""
+
+
+def _range_size(url: str) -> int:
+    """How many names a host range gives, counted without expanding it."""
+    total = 1
+    for group in re.findall(r"\[([^\]]*)\]", url):
+        size = 0
+        for part in group.split(","):
+            low, dash, high = part.partition("-")
+            if dash and low.strip().isdigit() and high.strip().isdigit():
+                size += max(int(high) - int(low) + 1, 0)
+            else:
+                size += 1
+        total *= max(size, 1)
+    return total
 
 
 def expand_urls(url: str) -> list[str]:
     """``https://gpu[001-003]:9477`` → three URLs (Slurm host-range syntax)."""
     if "[" not in url:
         return [url]
+    count = _range_size(url)
+    if count > MAX_AGENT_URLS:
+        raise ValueError(
+            f"host range in {url[:120]!r} expands to {count:,} agents, over {MAX_AGENT_URLS:,}"
+        )
     try:
         return list(hostlist.expand_hostlist(url))
     except hostlist.BadHostlist as exc:
@@ -164,10 +234,7 @@ def expand_urls(url: str) -> list[str]:
 
 
 def _read_token(path: str) -> str:
-    token = Path(path).read_text(encoding="utf-8").strip()
-    if not token:
-        raise ValueError(f"token file {path} is empty")
-    return token
+    return safe_read_token(path)
 
 
 def make_agent_sources(context: SourceContext) -> list[Source]:

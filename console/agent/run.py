@@ -9,23 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import os
 import signal
 import socket
 import ssl
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 
 from aiohttp import web
 
 from console.agent.fleet import fleet_apps
 from console.agent.security import AgentSecurity
-from console.agent.server import Collector, make_app, make_runner
+from console.agent.server import LOOPBACK_HOSTS, Collector, make_app, make_runner
 from console.api import Source
 from console.engine import Engine
+from console.safe_file import UnsafeFile
+from console.safe_file import read_token as safe_read_token
 from console.sim.simulation import Simulation
 from console.store import Store
 
 DEFAULT_LISTEN = "127.0.0.1:9477"
+MIN_TOKEN_LENGTH = 16
+"""Shorter tokens get a warning (guessable, throttling or not)."""
 
 
 class AgentUsageError(Exception):
@@ -45,6 +52,9 @@ class AgentOptions:
     interval: float = 1.0
     events_token_file: str | None = None
     """Token that local gateways send with ``POST /v1/events`` (none: no such endpoint)."""
+    tls_allowed_sans: tuple[str, ...] = ()
+    """Client certificates must name one of these (DNS, email, IP or URI SAN); empty: any
+    certificate the client CA signed (exporter-toolkit's ``client_allowed_sans``)."""
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -65,15 +75,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def credential(given: str | None, name: str) -> str | None:
+    """A file option, or systemd's credential of that name when none was given.
+
+    Under ``DynamicUser=yes`` the agent cannot read root-only files in /etc;
+    ``LoadCredential=token:/etc/watchfloor/token`` hands it a copy it can read, in
+    ``$CREDENTIALS_DIRECTORY`` (see docs/watchfloor-agent.service).
+    """
+    if given is not None:
+        return given
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def read_token(path: str | None) -> str | None:
     if path is None:
         return None
-    try:
-        token = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise AgentUsageError(f"{path}: cannot read token file: {exc.strerror}") from None
-    if not token:
-        raise AgentUsageError(f"{path}: token file is empty")
+    try:  # non-blocking, regular files only, capped: a FIFO here must not hang the agent
+        token = safe_read_token(path)
+    except UnsafeFile as exc:
+        raise AgentUsageError(f"token file {exc}") from None
+    if len(token) < MIN_TOKEN_LENGTH:
+        print(f"watchfloor agent: warning: token in {path} is {len(token)} characters; use "
+              f"{MIN_TOKEN_LENGTH} or more (openssl rand -hex 32)", file=sys.stderr)  # fmt: skip
+    if "\n" in token or "\r" in token:
+        print(f"watchfloor agent: warning: token file {path} has several lines; the whole "
+              "text between the first and last is the token", file=sys.stderr)  # fmt: skip
     return token
 
 
@@ -92,9 +123,12 @@ def server_tls(options: AgentOptions) -> ssl.SSLContext | None:
         if options.tls_client_ca:
             raise AgentUsageError("--tls-client-ca needs --tls-cert and --tls-key")
         return None
+    if options.tls_allowed_sans and not options.tls_client_ca:
+        raise AgentUsageError("--tls-allowed-san needs --tls-client-ca")
     if not (options.tls_cert and options.tls_key):
         raise AgentUsageError("--tls-cert and --tls-key go together")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # as exporter-toolkit's default
     try:
         context.load_cert_chain(options.tls_cert, options.tls_key)
         if options.tls_client_ca:
@@ -105,8 +139,25 @@ def server_tls(options: AgentOptions) -> ssl.SSLContext | None:
     return context
 
 
+def reload_tls(options: AgentOptions, tls: ssl.SSLContext) -> None:
+    """SIGHUP: load the certificate and key again (renewed on disk); new connections get
+    them, open ones keep theirs. A file that does not load leaves the old pair in use."""
+    assert options.tls_cert and options.tls_key
+    try:
+        tls.load_cert_chain(options.tls_cert, options.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        print(f"watchfloor agent: TLS reload failed, keeping the old certificate: {exc}",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return
+    print("watchfloor agent: TLS certificate reloaded", file=sys.stderr, flush=True)
+
+
 async def _serve(
-    apps: list[tuple[str, web.Application]], host: str, port: int, tls: ssl.SSLContext | None
+    apps: list[tuple[str, web.Application]],
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    reload: Callable[[], None] | None = None,
 ) -> None:
     """Serve each app on its own port (``port`` 0: a free one each), then wait for a signal."""
     runners = []
@@ -124,6 +175,8 @@ async def _serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        if reload is not None:
+            loop.add_signal_handler(signal.SIGHUP, reload)
         await stop.wait()
     finally:
         for runner in runners:
@@ -166,9 +219,14 @@ def run_agent(options: AgentOptions, sources: list[Source], node: str | None = N
     engine = Engine(Store(history=1), sources)
     security = AgentSecurity(posture(options, host, token, events_token is not None))
     collector = Collector(engine, name, max_age=options.interval / 2, security=security)
-    app = make_app(collector, token, security, events_token)
+    # Bound to loopback, only loopback names may be the Host: a web page that rebinds
+    # its own name to 127.0.0.1 cannot read the agent (Glances CVE-2026-32632).
+    hosts = (LOOPBACK_HOSTS | {host.lower()}) if is_loopback(host) else None
+    app = make_app(collector, token, security, events_token, allowed_hosts=hosts,
+                   allowed_sans=frozenset(options.tls_allowed_sans) or None)  # fmt: skip
+    reload = partial(reload_tls, options, tls) if tls is not None else None
     try:
-        asyncio.run(_serve([(name, app)], host, port, tls))
+        asyncio.run(_serve([(name, app)], host, port, tls, reload))
     finally:
         with contextlib.suppress(Exception):
             asyncio.run(engine.stop())

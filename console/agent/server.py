@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -28,6 +29,7 @@ from console.agent.exposition import render_metrics
 from console.agent.security import MAX_EVENTS_BODY, AgentSecurity, EventError, parse_guard_events
 from console.agent.wire import encode, store_samples
 from console.api import SourceStatus
+from console.bodies import BodyTooLarge, read_body
 from console.engine import Engine
 from console.model import Entity
 
@@ -37,6 +39,78 @@ MAX_REQUEST_BYTES = 1024
 """Largest request body accepted on the read endpoints (they are GETs)."""
 MAX_HEADER_BYTES = 8190
 """Longest request line and header field."""
+MAX_CONNECTIONS = 512
+"""Connections open at once; more are closed on arrival. Well below the usual 1,024-fd
+limit, so a slowloris flood never leaves the agent without a descriptor to answer with."""
+IDLE_TIMEOUT = 10.0
+"""Seconds a connection may take to send a request head, or sit idle between requests
+(aiohttp's default is 3,630: 1,100 trickling connections stopped the agent)."""
+BODY_TIMEOUT = 10.0
+"""Seconds an events body may take to arrive."""
+AUTH_FAILURES = 10
+"""Failed token attempts one address may make per :data:`AUTH_WINDOW`; then 429."""
+AUTH_WINDOW = 60.0
+LOG_EVERY = 60.0
+"""One log line per kind of refusal per this many seconds."""
+SERVER_HEADER = "watchfloor-agent"
+"""No versions in ``Server``: nothing to match against a vulnerability list."""
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+
+log = logging.getLogger(__name__)
+
+
+class Refusals:
+    """Counts refusals by kind and logs each kind at most once a minute (a flood of
+    refusals must not become a flood of log lines)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._logged: dict[str, float] = {}
+
+    def note(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        now = time.monotonic()
+        if now - self._logged.get(kind, -LOG_EVERY) >= LOG_EVERY:
+            self._logged[kind] = now
+            log.warning("agent refused %s (%d so far)", kind, self.counts[kind])
+
+
+REFUSALS = web.AppKey("refusals", Refusals)
+"""Where an app keeps its refusal counts (the runner's connection cap adds to them)."""
+
+
+class FailureThrottle:
+    """Failed token attempts per address in a sliding window (52,738 guesses in 30 s
+    went through before)."""
+
+    def __init__(self, limit: int = AUTH_FAILURES, window: float = AUTH_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked(self, remote: str) -> bool:
+        recent = self._recent(remote)
+        return len(recent) >= self.limit
+
+    def failed(self, remote: str) -> None:
+        self._recent(remote).append(time.monotonic())
+        if len(self._failures) > 10_000:  # bounded: forget the quietest addresses
+            for key in list(self._failures)[:5_000]:
+                del self._failures[key]
+
+    def _recent(self, remote: str) -> list[float]:
+        cutoff = time.monotonic() - self.window
+        recent = [t for t in self._failures.get(remote, ()) if t > cutoff]
+        self._failures[remote] = recent
+        return recent
+
+
+def host_name(value: str) -> str:
+    """The host part of a ``Host`` header, lower case, without port or brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -135,9 +209,32 @@ def make_app(
     token: str | None,
     security: AgentSecurity | None = None,
     events_token: str | None = None,
+    allowed_hosts: frozenset[str] | None = None,
+    allowed_sans: frozenset[str] | None = None,
 ) -> web.Application:
-    """The agent's aiohttp application (``/v1/events`` only with ``events_token``)."""
+    """The agent's aiohttp application (``/v1/events`` only with ``events_token``).
+
+    ``allowed_hosts``: the only names a request's ``Host`` may give (an agent bound
+    to loopback: DNS rebinding cannot reach it from a web page); ``None`` allows any.
+    """
     in_flight = 0
+    refusals = Refusals()
+    throttle = FailureThrottle()
+
+    @web.middleware
+    async def host_checked(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = host_name(request.headers.get("Host", ""))
+        if allowed_hosts is not None and host not in allowed_hosts:
+            refusals.note("a foreign Host (DNS rebinding?)")
+            return web.Response(status=421, text="this agent does not answer to that Host\n")
+        if allowed_sans is not None:
+            transport = request.transport
+            peer = transport.get_extra_info("peercert") if transport is not None else None
+            names = {value for _, value in (peer or {}).get("subjectAltName", ())}
+            if not names & allowed_sans:
+                refusals.note("a client certificate not in the allowed names")
+                return web.Response(status=403, text="client certificate not allowed\n")
+        return await handler(request)
 
     @web.middleware
     async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -158,11 +255,17 @@ def make_app(
         # Each endpoint has its own token: a gateway that may post events cannot read.
         wanted = events_expected if request.path == "/v1/events" else expected
         if wanted is not None and request.path != "/healthz":
+            remote = request.remote or "?"
+            if throttle.blocked(remote):  # not even compared: guessing costs a minute
+                refusals.note("token guesses past the limit")
+                return web.Response(status=429, headers={"Retry-After": str(int(AUTH_WINDOW))})
             given = request.headers.get("Authorization", "").encode("utf-8", "replace")
             if not hmac.compare_digest(given, wanted):
+                throttle.failed(remote)
                 if security is not None:
                     security.auth_failed(request.remote, request.path)
-                return web.Response(status=401)  # no detail for a guesser
+                # no detail for a guesser, only the scheme (RFC 6750)
+                return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
 
     async def healthz(request: web.Request) -> web.Response:
@@ -181,14 +284,15 @@ def make_app(
     async def events(request: web.Request) -> web.Response:
         if security is None or events_expected is None:
             raise web.HTTPNotFound()
-        if request.content_length is not None and request.content_length > MAX_EVENTS_BODY:
+        try:  # the whole body, however many reads it takes, never past the cap or the time
+            async with asyncio.timeout(BODY_TIMEOUT):
+                body = await read_body(request.content, MAX_EVENTS_BODY, request.content_length)
+        except TimeoutError:
+            return web.Response(status=408, text=f"body took over {BODY_TIMEOUT:g}s\n")
+        except BodyTooLarge:
             return web.Response(status=413, text=f"body over {MAX_EVENTS_BODY} bytes\n")
-        try:
-            body = await request.content.read(MAX_EVENTS_BODY + 1)
         except (ValueError, ConnectionError) as exc:
             return web.Response(status=400, text=f"unreadable body: {exc}\n")
-        if len(body) > MAX_EVENTS_BODY:  # chunked, or a Content-Length that lied
-            return web.Response(status=413, text=f"body over {MAX_EVENTS_BODY} bytes\n")
         try:
             document = json.loads(body)
             accepted = parse_guard_events(document, time.time())
@@ -199,7 +303,11 @@ def make_app(
             return web.Response(status=429, text="too many events\n", headers={"Retry-After": "1"})
         return web.json_response({"accepted": len(accepted)}, status=202)
 
-    app = web.Application(middlewares=[bounded, authenticated], client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(
+        middlewares=[host_checked, bounded, authenticated], client_max_size=MAX_REQUEST_BYTES
+    )
+    app.on_response_prepare.append(_server_header)
+    app[REFUSALS] = refusals
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/snapshot", snapshot)
     app.router.add_get("/metrics", metrics)
@@ -207,8 +315,52 @@ def make_app(
     return app
 
 
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_HEADER
+
+
+class _Runner(web.AppRunner):
+    """An AppRunner whose server holds at most :data:`MAX_CONNECTIONS` connections."""
+
+    def __init__(self, app: web.Application, refusals: Refusals, **kwargs: object) -> None:
+        super().__init__(app, **kwargs)  # type: ignore[arg-type]
+        self.refusals = refusals
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        admit = server.connection_made
+        refusals = self.refusals
+
+        def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+            # Closed connections stay listed until their task ends: count the open ones.
+            live = [h for h in server.connections if h.transport is not None]
+            if len(live) >= MAX_CONNECTIONS:
+                refusals.note(f"connections past {MAX_CONNECTIONS}")
+                # The oldest connection not in a request goes (a trickling slowloris
+                # never gets that far), so a real request still gets in; with none
+                # idle, the newcomer is refused.
+                idle = next(
+                    (h for h in live if not getattr(h, "_request_in_progress", False)), None
+                )
+                if idle is None:
+                    transport.abort()  # its descriptor back at once, no lingering
+                    return
+                idle.force_close()
+            admit(handler, transport)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        return server
+
+
 def make_runner(app: web.Application) -> web.AppRunner:
-    """A runner with bounded request lines and headers, and no access log."""
-    return web.AppRunner(
-        app, access_log=None, max_line_size=MAX_HEADER_BYTES, max_field_size=MAX_HEADER_BYTES
+    """A runner with bounded request lines and headers, a request-head and idle timeout,
+    a connection cap, and no access log."""
+    refusals = app.get(REFUSALS) or Refusals()
+    return _Runner(
+        app,
+        refusals,
+        access_log=None,
+        max_line_size=MAX_HEADER_BYTES,
+        max_field_size=MAX_HEADER_BYTES,
+        keepalive_timeout=IDLE_TIMEOUT,
     )

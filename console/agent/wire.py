@@ -18,7 +18,11 @@ from console.store import Store
 
 WIRE_VERSION = 1
 """Version of this document; a console refuses any other."""
-MAX_ENTITIES = 100_000
+MAX_ENTITIES = 10_000
+"""Entities (and sample refs) one agent may report: a node has tens of GPUs and ports and
+at most a few hundred events; 100,000 GPUs from one agent pinned a core."""
+MAX_PROCESSES = 256
+"""GPU processes kept per GPU (200,000 froze the TUI for 18 s); the rest are counted."""
 MAX_TEXT = 512
 AGENT_KINDS = frozenset({"node", "gpu", "port", "event"})
 """What an agent reports about its own node (events: ``event/<node>/…``)."""
@@ -106,6 +110,10 @@ def decode(document: Any) -> tuple[str, Batch, list[dict[str, Any]]]:
         attrs = item.get("attrs", {})
         if not isinstance(attrs, dict):
             raise WireError("entity attrs must be an object")
+        processes = attrs.get("processes")
+        if isinstance(processes, list) and len(processes) > MAX_PROCESSES:
+            attrs = {**attrs, "processes": processes[:MAX_PROCESSES],
+                     "processes_dropped": len(processes) - MAX_PROCESSES}  # fmt: skip
         entities.append(Entity(ref, _text(item.get("name"), "entity name"), parent, attrs))
     samples = []
     for ref, metrics in samples_in.items():

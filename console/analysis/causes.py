@@ -16,11 +16,15 @@ from typing import Any
 from console.analysis.gpus import _gpu_finding
 from console.analysis.jobs import Stall, stall_of
 from console.analysis.links import congestion_score
+from console.analysis.port_health import HEALTH_KINDS, health_on
 from console.model import Entity
 from console.store import Store
 from console.topology import Fabric, Hop, owner
 
 GPU_SCORES = {"gpu-lost": 0.95, "gpu-xid": 0.9, "gpu-throttled": 0.7, "gpu-hot": 0.5}
+HEALTH_SCORES = {"link-down": 0.97, "link-errors": 0.85, "link-degraded": 0.8}
+"""How strongly a broken link on the job's paths explains its stall."""
+LOAD_KINDS = ("congested-link", "noisy-neighbour")
 HOST_CPU_BUSY = 95.0
 
 
@@ -30,7 +34,8 @@ class Cause:
 
     ref: str
     kind: str
-    """``congested-link``, ``noisy-neighbour``, ``gpu-*`` (as the GPU finding) or
+    """``congested-link``, ``noisy-neighbour``, ``link-down``/``link-degraded``/
+    ``link-errors`` (as the port-health finding), ``gpu-*`` (as the GPU finding) or
     ``host-starvation``."""
     score: float
     """0..1: how strongly the evidence points here."""
@@ -142,6 +147,12 @@ def explain(store: Store, job_ref: str) -> Explanation | None:
             causes.append(Cause(neighbour, "noisy-neighbour", score * 0.9 * share,
                                 [f"{share:.0%} of the traffic on {link_ref}: {why}"],
                                 related=[link_ref]))  # fmt: skip
+    for link_ref, found in health_on(store, on_paths).items():
+        for health in found:
+            evidence = [*health.evidence, f"on the paths of {on_paths[link_ref]} of the job's "
+                        "node pairs"]  # fmt: skip
+            causes.append(Cause(link_ref, health.kind, HEALTH_SCORES[health.kind], evidence,
+                                related=list(health.related)))  # fmt: skip
     for gpu_ref in job.attrs.get("gpus", []):
         gpu = store.get(gpu_ref)
         finding = _gpu_finding(store, gpu) if gpu is not None else None
@@ -153,8 +164,17 @@ def explain(store: Store, job_ref: str) -> Explanation | None:
         if cpu is not None and cpu >= HOST_CPU_BUSY:
             causes.append(Cause(f"node/{node}", "host-starvation", 0.3,
                                 [f"host CPU {cpu:.0f}% busy"]))  # fmt: skip
-    # Strongest evidence first; a neighbour never outranks the link it congests.
-    causes.sort(key=lambda cause: (-cause.score, cause.kind == "noisy-neighbour", cause.ref))
+    # Strongest evidence first; a neighbour never outranks the link it congests, and
+    # load never outranks a broken link on the same paths (a down or erroring link is
+    # why traffic piles up elsewhere).
+    broken = [c.score for c in causes if c.kind in HEALTH_KINDS]
+    cap = min(broken) - 0.001 if broken else 1.0
+
+    def rank(cause: Cause) -> tuple[float, bool, str]:
+        score = min(cause.score, cap) if cause.kind in LOAD_KINDS else cause.score
+        return (-score, cause.kind == "noisy-neighbour", cause.ref)
+
+    causes.sort(key=rank)
     return Explanation(job_ref, stall_of(store, job), causes, paths)
 
 

@@ -22,15 +22,19 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from textual_serve.server import Server
 
 from console.agent.run import is_loopback
 from console.agent.server import make_runner
+from console.alerting.metrics import FindingsCollector, metrics_handler
 from console.engine import Engine
 from console.serve import ServeUsageError
+from console.serve.guard import Guard, add_headers, allowed_hosts, clamp_size
 from console.serve.relay import Relay, make_relay_app
+from console.watch import Consumer, consume
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -62,7 +66,28 @@ def check_exposure(options: ServeOptions) -> None:
 
 
 class ConsoleServer(Server):
-    """textual-serve's server, run in our event loop on a socket we bound."""
+    """textual-serve's server, run in our event loop on a socket we bound, behind the
+    guard (Host, Origin, session and window caps, security headers: ``guard.py``)."""
+
+    def __init__(self, *args: object, guard: Guard, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.guard = guard
+
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self.guard.middleware)
+        app.on_response_prepare.append(add_headers)
+        return app
+
+    async def _process_messages(self, websocket: web.WebSocketResponse, app_service: Any) -> None:
+        # A resize message is a window size like any other: cut to the cap.
+        resize = app_service.set_terminal_size
+
+        async def clamped(width: object, height: object) -> None:
+            await resize(*clamp_size(width, height))
+
+        app_service.set_terminal_size = clamped
+        await super()._process_messages(websocket, app_service)
 
     async def on_startup(self, app: web.Application) -> None:
         pass  # no banner: `serve` prints one line of its own
@@ -99,14 +124,26 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(options: ServeOptions, engine: Engine) -> None:
-    """Collect, relay and serve until SIGINT or SIGTERM."""
+async def serve(
+    options: ServeOptions,
+    engine: Engine,
+    consumers: list[Consumer] | None = None,
+    metrics: FindingsCollector | None = None,
+) -> None:
+    """Collect, relay and serve until SIGINT or SIGTERM.
+
+    ``consumers`` get every analysis cycle of the one collector (alerting: a site runs
+    one collector for the browsers and the pager); ``metrics`` adds ``GET /metrics``.
+    """
     sock = _bind(options.host, options.port)
     runners: list[web.AppRunner] = []
+    consumers_stop = asyncio.Event()
+    consuming: asyncio.Task[None] | None = None
     with tempfile.TemporaryDirectory(prefix="watchfloor-serve-") as secret_dir:
         try:
             token, token_file = write_token(Path(secret_dir))
             engine.start()
+            consuming = asyncio.create_task(consume(engine, consumers or [], consumers_stop))
             relay = Relay(engine)
             relay_runner = make_runner(make_relay_app(relay, token))
             await relay_runner.setup()
@@ -120,8 +157,13 @@ async def serve(options: ServeOptions, engine: Engine) -> None:
             server = ConsoleServer(
                 viewer_command(f"http://127.0.0.1:{relay_port}", token_file, options),
                 host=options.host, port=port, title=options.title, public_url=public_url,
+                guard=Guard(allowed_hosts(options.host, options.public_url),
+                            public_url=options.public_url),
             )  # fmt: skip
-            web_runner = web.AppRunner(await server._make_app(), access_log=None)
+            web_app = await server._make_app()
+            if metrics is not None:
+                web_app.router.add_get("/metrics", metrics_handler(metrics))
+            web_runner = web.AppRunner(web_app, access_log=None)
             await web_runner.setup()
             runners.insert(0, web_runner)
             await web.SockSite(web_runner, sock).start()
@@ -132,6 +174,9 @@ async def serve(options: ServeOptions, engine: Engine) -> None:
             for runner in runners:  # the browsers' sessions (and their consoles) first
                 with contextlib.suppress(Exception):
                     await runner.cleanup()
+            consumers_stop.set()
+            if consuming is not None:
+                await consuming  # alerting saves its state and delivers what it owes
             await engine.stop()
             sock.close()
 
@@ -144,10 +189,15 @@ async def _wait_for_signal() -> None:
     await stop.wait()
 
 
-def run_serve(options: ServeOptions, engine: Engine) -> None:
+def run_serve(
+    options: ServeOptions,
+    engine: Engine,
+    consumers: list[Consumer] | None = None,
+    metrics: FindingsCollector | None = None,
+) -> None:
     """``watchfloor serve``: blocks until stopped."""
     check_exposure(options)
-    asyncio.run(serve(options, engine))
+    asyncio.run(serve(options, engine, consumers, metrics))
 
 
 __all__ = ["ServeOptions", "ServeUsageError", "check_exposure", "run_serve"]

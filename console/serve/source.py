@@ -15,9 +15,11 @@ import aiohttp
 from yarl import URL
 
 from console.api import Batch, Source, SourceContext, SourceError
+from console.bodies import BodyTooLarge, read_body
 from console.collector.delta import Lines, decode_header, decode_line, split_lines
 from console.collector.gate import INPUT_GATE
 from console.model import Finding
+from console.safe_file import read_token as safe_read_token
 from console.serve.wire import RelayError
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
@@ -94,16 +96,9 @@ class RelaySource(Source):
                     raise SourceError("401 unauthorized: wrong or missing relay token")
                 if response.status != 200:
                     raise SourceError(f"HTTP {response.status} from the relay")
-                if (response.content_length or 0) > MAX_BODY_BYTES:
-                    raise SourceError("relay document too large")
-                # read(n) answers with what has arrived so far: read on to the end.
-                parts, size = [], 0
-                while chunk := await response.content.read(1 << 20):
-                    parts.append(chunk)
-                    size += len(chunk)
-                    if size > MAX_BODY_BYTES:
-                        raise SourceError("relay document too large")
-                body = b"".join(parts)
+                body = await read_body(response.content, MAX_BODY_BYTES, response.content_length)
+        except BodyTooLarge as exc:
+            raise SourceError(f"relay document too large ({exc})") from None
         except SourceError:
             raise
         except aiohttp.ClientConnectorError as exc:
@@ -120,11 +115,8 @@ class RelaySource(Source):
 
 
 def read_token(path: Path) -> str:
-    """The relay token in ``path`` (ValueError when it is empty)."""
-    token = path.read_text(encoding="utf-8").strip()
-    if not token:
-        raise ValueError(f"token file {path} is empty")
-    return token
+    """The relay token in ``path`` (UnsafeFile when empty, refused or unreadable)."""
+    return safe_read_token(path)
 
 
 def make_relay_sources(context: SourceContext) -> list[Source]:

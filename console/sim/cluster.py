@@ -119,7 +119,9 @@ def build_topology(node_count: int, storage_count: int = 2, salt: int = 0) -> To
     width = max(2, len(str(node_count)))
     nodes = [f"node{i + 1:0{width}d}" for i in range(node_count)]
     storage = [f"stor{i + 1:02d}" for i in range(storage_count)]
-    per_leaf = 2 if node_count <= 8 else 32
+    # At least two compute leaves whatever the size: the scenarios need a job whose
+    # nodes sit on two leaves (9 to 63 nodes on one 32-port leaf had none: IndexError).
+    per_leaf = 2 if node_count <= 8 else min(32, (node_count + 1) // 2)
     leaf_count = (node_count + per_leaf - 1) // per_leaf + 1
     spine_count = max(2, min(8, leaf_count // 2))
     leaves = [f"leaf{i + 1:02d}" for i in range(leaf_count)]

@@ -36,6 +36,9 @@ class Faults:
     """GPU ref → enforced power limit (W) below the 700 W default."""
     rogue: dict[str, dict[str, Any]] = field(default_factory=dict)
     """GPU ref → a process no job owns (pid, user, command)."""
+    ramp: list[Flow] = field(default_factory=list)
+    """Flows whose demand grows linearly from zero at ``onset`` to full after ``ramp_seconds``."""
+    ramp_seconds: float = 600.0
     tampered: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Node name → a model file whose hash changed (an integrity event's attributes)."""
     injected: dict[str, object] = field(default_factory=dict)
@@ -62,6 +65,11 @@ SCENARIOS: dict[str, Scenario] = {
             "thermal-throttle",
             "one GPU of the training job overheats and clocks down; the whole "
             "synchronous job waits for it",
+        ),
+        Scenario(
+            "link-ramp",
+            "a neighbour's storage traffic grows minute by minute over a leaf→spine link "
+            "that another job's all-reduce crosses, until it saturates (early warnings)",
         ),
         Scenario("xid-error", "one GPU of the training job reports XID 79 and drops off the bus"),
         Scenario("power-cap", "half of the training job's GPUs are held to a 400 W limit"),
@@ -144,6 +152,8 @@ def plan_faults(
     if name == "xid-error":
         lost = make_ref("gpu", dst, 5)
         return Faults(xids={lost: 79}, injected={"victim": victim.ref, "gpu": lost, "xid": 79})
+    if name == "link-ramp":
+        return _link_ramp(topo, victim, neighbour)
     spine = topo.spine_for(src, dst)
     hot_uplink = topo.uplink[(topo.node_leaf[src], spine)]
     writer, target = neighbour.nodes[0], topo.storage[0]
@@ -167,3 +177,26 @@ def plan_faults(
             "decoys": [*decoy_links, decoy_gpu],
         },
     )
+
+
+RAMP_SECONDS = 600.0
+RAMP_GBPS = 330.0
+"""The ramp's full demand: with the victim's 180 Gb/s, 127% of a 400 Gb/s uplink."""
+
+
+def _link_ramp(topo: Topology, victim: SimJob, neighbour: SimJob) -> Faults:
+    """The neighbour's writes to storage, growing from nothing when the sim clock starts,
+    over the uplink the victim's all-reduce crosses: 90% busy after about 5.5 minutes,
+    oversubscribed after about 7."""
+    src, dst = victim.nodes
+    spine = topo.spine_for(src, dst)
+    uplink = topo.uplink[(topo.node_leaf[src], spine)]
+    writer, target = neighbour.nodes[0], topo.storage[0]
+    label = next(n for n in range(64) if topo.spine_for(writer, target, n) == spine)
+    return Faults(
+        ramp=[Flow("", writer, target, RAMP_GBPS, label)],
+        ramp_seconds=RAMP_SECONDS,
+        onset=EPOCH,
+        injected={"victim": victim.ref, "link": uplink, "neighbour": neighbour.ref,
+                  "ramp_seconds": RAMP_SECONDS},
+    )  # fmt: skip

@@ -8,6 +8,7 @@ from tick to tick, exactly as real ones do.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import zlib
 from collections import defaultdict
@@ -76,7 +77,10 @@ class Simulation:
         nodes: int = 4,
         gpus_per_node: int = 8,
         interval: float = 1.0,
+        onset: float | None = None,
     ) -> None:
+        """``onset``: seconds after the sim clock starts that the fault begins (negative:
+        before the console starts; ``None``: the scenario's own, three minutes before)."""
         if nodes < 4:
             raise ValueError("the simulated cluster needs at least 4 nodes")
         self.scenario = scenario
@@ -90,6 +94,11 @@ class Simulation:
         self.jobs: list[SimJob] = [victim, neighbour, inference]
         self.jobs += background_jobs(self.topology, taken, rng)
         self.faults: Faults = plan_faults(scenario, self.topology, victim, neighbour, inference)
+        if onset is not None:
+            self.faults.onset = EPOCH + onset
+        if self.faults.burst:
+            # When it began, so a rewind can be checked against the second it says.
+            self.faults.injected["onset"] = self.faults.onset
         self.tick = 0
         self._job_of_gpu: dict[str, SimJob] = {}
         for job in self.jobs:
@@ -207,6 +216,10 @@ class Simulation:
         flows = [flow for job in self.jobs for flow in ring_flows(job)]
         if now >= self.faults.onset:
             flows += self.faults.burst + self.faults.background
+        if self.faults.ramp:
+            share = min(1.0, max(0.0, (now - self.faults.onset) / self.faults.ramp_seconds))
+            flows += [dataclasses.replace(f, demand_gbps=f.demand_gbps * share)
+                      for f in self.faults.ramp]  # fmt: skip
         return flows
 
     def step(self, scope: str = "all") -> Batch:

@@ -14,6 +14,7 @@ class SimSource(Source):
     """Polls a :class:`Simulation`: each poll is one tick of the sim clock."""
 
     type = "sim"
+    simulated_clock = True
 
     def __init__(
         self, simulation: Simulation, interval: float, name: str = "sim", scope: str = "all"
@@ -45,6 +46,7 @@ def make_sim_sources(context: SourceContext) -> list[Source]:
         nodes=options["nodes"],
         gpus_per_node=options["gpus_per_node"],
         interval=context.interval,
+        onset=options.get("onset"),
     )
     scope = options["scope"]
     name = "sim" if scope == "all" else f"sim-{scope}"
@@ -59,6 +61,12 @@ SIM_SOURCE = SourceType(
         Option("seed", (int,), 1, help="random seed: same seed, same cluster"),
         Option("nodes", (int,), 4, help="number of nodes (at least 4)"),
         Option("gpus_per_node", (int,), 8, help="GPUs per node"),
+        Option(
+            "onset",
+            (int, float),
+            None,
+            help="seconds after the start that the fault begins (default: 180 before)",
+        ),
         Option("scope", (str,), "all", help="all, fabric (no compute nodes), or one node name"),
     ),
     help="the simulated cluster",

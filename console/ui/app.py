@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
@@ -11,6 +14,9 @@ from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
+from console.actions import Actions
+from console.alerting.pager_view import PAGER
+from console.alerting.pager_view import REFRESH as PAGER_REFRESH
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.collector.delta import LOCAL_SOURCE_TYPES
 from console.collector.gate import INPUT_GATE
@@ -19,6 +25,7 @@ from console.cost import CostModel
 from console.engine import Engine
 from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
+from console.recording import RecordingError
 from console.serve.wire import expand_relayed
 from console.store import Store
 from console.text import plain
@@ -34,9 +41,18 @@ from console.ui.chrome import plugin_health_line
 from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
 from console.ui.guard import PaneHealth, make_pane
-from console.ui.overview import OverviewPane
+from console.ui.overview import OverviewPane, SourcesPane
 from console.ui.pauses import QuietCollector
 from console.ui.plugins_view import PluginsView
+from console.ui.rewind import (
+    BIG_STEP,
+    STEP,
+    IncidentsScreen,
+    RewindReader,
+    banner,
+    rewind_keys,
+    target_time,
+)
 from console.ui.screens import HelpScreen, ViewScreen
 from console.ui.wall import WallScreen, make_panes
 
@@ -50,13 +66,15 @@ KEYS_HELP: list[tuple[str, str]] = [
     (":", "command palette: goto <ref>, plugin commands"),
     ("/", "filter the rows of this view"),
     ("Tab", "next panel"),
+    ("d", "drain the selected node in Slurm (asks first)"),
     ("?", "this help"),
     (": plugins", "plugins: status, faults, pane draw times"),
+    ("S", "sources: every source's status and reason"),
     ("q", "quit"),
 ]
 WALL_REFUSED = frozenset({
     "help", "command_palette", "open_pane", "change_theme", "show_help_panel", "screenshot",
-    "suspend_process",
+    "suspend_process", "sources",
 })  # fmt: skip
 """App actions that open a screen someone must close: off in wall mode."""
 
@@ -72,6 +90,13 @@ class WatchfloorApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("S", "sources", "Sources", show=False),
+        Binding("left_square_bracket", f"rewind_step(-{STEP})", show=False),
+        Binding("right_square_bracket", f"rewind_step({STEP})", show=False),
+        Binding("left_curly_bracket", f"rewind_step(-{BIG_STEP})", show=False),
+        Binding("right_curly_bracket", f"rewind_step({BIG_STEP})", show=False),
+        Binding("L", "live", show=False),
+        Binding("H", "hour", show=False),
     ]
 
     def __init__(
@@ -89,6 +114,7 @@ class WatchfloorApp(App[None]):
         cost: CostModel | None = None,
         wall: WallConfig | None = None,
         analyzers: Sequence[Analyzer] | None = None,
+        actions: Actions | None = None,
     ) -> None:
         """Build the app.
 
@@ -109,18 +135,25 @@ class WatchfloorApp(App[None]):
                 no key opens anything that waits for another key.
             analyzers: Instead of the plugins' analyzers (a relay viewer shows the
                 findings of the console it reads).
+            actions: Drain, requeue … and their audit log (default: allowed, the
+                default log); refused whatever it says under ``read_only`` or wall mode.
         """
         self.wall = wall
         """Wall mode's options, or ``None`` for the interactive console."""
         self._read_only = read_only or wall is not None
         self._cost = cost or CostModel()
+        self._actions = actions or Actions()
+        self._actions.read_only = self._actions.read_only or self._read_only
         self.registry = registry
         """Panes, commands and theme variables from the plugins."""
         self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
         """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
         self.store = Store()
-        """Latest state and history; the only thing panes read."""
+        """Latest state and history; the only thing panes read (while rewinding, the
+        fleet rebuilt from the recording at that second)."""
+        self.live_store = self.store
+        """What the engine polls into, rewinding or not."""
         chosen_analyzers = registry.analyzers if analyzers is None else analyzers
         self.engine = Engine(self.store, sources, chosen_analyzers, clock=clock)
         """Polls the sources."""
@@ -136,6 +169,17 @@ class WatchfloorApp(App[None]):
         self.notices += variable_problems
         self.theme = chosen
         self._gc_pauses = QuietCollector()
+        self.recording: Path | None = None
+        """The flight recording this console writes (or replays): what rewind reads."""
+        self.replay: tuple[float, float] | None = None
+        """``replay``: where to start and the speed; there is no live to return to."""
+        self.rewind_at: float | None = None
+        """The recorded second shown, or ``None`` when live."""
+        self.hour_sparklines = False
+        """While rewinding: sparklines span the last hour (``H``) instead of two minutes."""
+        self._rewind_statuses: list[SourceStatus] = []
+        self._reader: RewindReader | None = None
+        self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
         if wall is not None:
@@ -144,6 +188,8 @@ class WatchfloorApp(App[None]):
     # -- PaneContext -----------------------------------------------------------
 
     def sources(self) -> list[SourceStatus]:
+        if self.rewind_at is not None:
+            return expand_relayed(self._rewind_statuses, self.store)
         # A relay (``watchfloor serve``) stands for the collector's own sources.
         return expand_relayed(self.engine.statuses(), self.store)
 
@@ -157,6 +203,10 @@ class WatchfloorApp(App[None]):
     @property
     def cost(self) -> CostModel:
         return self._cost
+
+    @property
+    def actions(self) -> Actions:
+        return self._actions
 
     def is_local(self, ref: str) -> bool:
         source = self.store.entity_source.get(ref) or ""
@@ -182,13 +232,23 @@ class WatchfloorApp(App[None]):
             self.push_screen(ViewScreen(EntityDetail(self, ref), crumb=ref))
 
     def open_pane(self, pane: Pane) -> None:
-        """Show a plugin pane's top-level view."""
+        """Show a plugin pane's top-level view, at the top level (``Overview › GPUs``)
+        however deep the user was: pane keys never grow the trail."""
+        home = next((s for s in self.screen_stack if isinstance(s, ViewScreen)), None)
+        while home is not None and self.screen is not home and len(self.screen_stack) > 1:
+            self.pop_screen()
         self._push_pane(pane, None, crumb=pane.title)
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         plugin = self.registry.plugin_of(pane.id)
         widget = make_pane(self, pane, ref)
         self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
+
+    def open_sources_view(self) -> None:
+        """Every source with its status and reason (``S``, or a click on the header's count)."""
+        if isinstance(self.screen, ViewScreen) and isinstance(self.screen.pane, SourcesPane):
+            return
+        self.push_screen(ViewScreen(SourcesPane(self), crumb="Sources", view="sources"))
 
     def open_plugins_view(self) -> None:
         """The Plugins view: every plugin's status, and every pane's refresh time."""
@@ -263,7 +323,8 @@ class WatchfloorApp(App[None]):
         else:
             for pane in self.registry.panes:
                 if pane.key:
-                    self.bind(pane.key, f"open_pane('{pane.id}')", description=pane.title)
+                    title = plain(pane.title, 40)  # a plugin's words, in the footer
+                    self.bind(pane.key, f"open_pane('{pane.id}')", description=title)
             await self.push_screen(
                 ViewScreen(OverviewPane(self), crumb="Overview", view="overview")
             )
@@ -281,14 +342,33 @@ class WatchfloorApp(App[None]):
         if failed:
             self.notify(message + " — ': plugins' for details", severity="error",
                         markup=False, timeout=15)  # fmt: skip
+        if self.replay is not None:
+            start, speed = self.replay
+            self.seek(start)
+            if speed > 0:
+                self.set_interval(1.0, lambda: self._play(speed))
+            return
         if self.live:
             self._gc_pauses.start()
             self.engine.after_analysis = self._first_data
             self.engine.start()
             self.set_interval(self.refresh_interval, self._tick)
+            if PAGER.enabled:
+                # The pager's view (paged? silenced?) is read by a worker, never by a redraw.
+                self._read_pager()
+                self.set_interval(PAGER_REFRESH, self._read_pager)
         else:
             await self.engine.collect(self.warm_cycles)
             self._tick()
+
+    def _read_pager(self) -> None:
+        self.run_worker(self._pager_changed(), group="pager", exclusive=True, exit_on_error=False)
+
+    async def _pager_changed(self) -> None:
+        if await PAGER.refresh():
+            screen = self.screen  # the store did not move: redraw what shows the marks
+            if isinstance(screen, ViewScreen | WallScreen):
+                screen.redraw(force=True)
 
     def _first_data(self) -> None:
         # Draw the first data at once rather than at the next tick; then the tick paces.
@@ -311,11 +391,151 @@ class WatchfloorApp(App[None]):
         if pane is not None:
             self.open_pane(pane)
 
+    def action_sources(self) -> None:
+        self.open_sources_view()
+
     def action_help(self) -> None:
-        keys = list(KEYS_HELP)
+        keys = list(KEYS_HELP) + (rewind_keys() if self.recording is not None else [])
         keys += [(p.key, f"{p.title} pane") for p in self.registry.panes if p.key]
         self.push_screen(HelpScreen(keys))
 
     async def on_unmount(self) -> None:
         self._gc_pauses.stop()
         await self.engine.stop()
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.close)
+
+    # -- rewind ------------------------------------------------------------------
+
+    def rewind_banner(self) -> Text | None:
+        """``REWIND 03:12:40 (8 min ago)`` while rewinding, else ``None``."""
+        if self.rewind_at is None:
+            return None
+        return banner(self.rewind_at, self._reference())
+
+    def _reference(self) -> float | None:
+        """Now, as the recording counts it: the live store's time, or a replay's end."""
+        if self.replay is None and self.live_store.time is not None:
+            return self.live_store.time
+        return self._span[1] if self._span is not None else None
+
+    def _reader_or_say(self) -> RewindReader | None:
+        if self.recording is None:
+            self.notify("no recording to rewind (started with --no-record?)",
+                        severity="warning", markup=False)  # fmt: skip
+            return None
+        if self._reader is None:
+            self._reader = RewindReader(self.recording)
+        return self._reader
+
+    def seek(self, when: float) -> None:
+        """Show the fleet at ``when`` (read in a thread; the newest request wins)."""
+        if self._reader_or_say() is None:
+            return
+        self.run_worker(self._seek(when), group="rewind", exclusive=True)
+
+    async def _seek(self, when: float) -> None:
+        reader = self._reader
+        assert reader is not None
+        try:
+            self._span = await asyncio.to_thread(reader.span)
+            span = self._span
+            if span is None:
+                raise RecordingError("the recording is empty")
+            when = min(max(when, span[0]), span[1])
+            moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)
+        except (RecordingError, OSError, sqlite3.Error) as exc:
+            self.notify(f"cannot rewind: {plain(exc)}", severity="error", markup=False)
+            return
+        except Exception as exc:  # a damaged file must not end the console
+            self.notify(f"cannot rewind: damaged recording: {type(exc).__name__}: {plain(exc)}",
+                        severity="error", markup=False)  # fmt: skip
+            return
+        self.rewind_at = moment.time
+        self._rewind_statuses = moment.statuses
+        self.store = moment.store
+        self._redraw(force=True)
+
+    def action_rewind_step(self, seconds: float) -> None:
+        if self.wall is not None:
+            return
+        reference = self._reference()
+        base = self.rewind_at if self.rewind_at is not None else reference
+        if base is None:
+            self.notify("nothing recorded yet", severity="warning", markup=False)
+            return
+        target = base + seconds
+        if self.replay is None and reference is not None and target >= reference:
+            self.action_live()
+            return
+        self.seek(target)
+
+    def action_hour(self) -> None:
+        """``H``: sparklines over the last hour, or back to the last two minutes."""
+        self.hour_sparklines = not self.hour_sparklines
+        span = "the last hour (a point every 150 s)" if self.hour_sparklines else "two minutes"
+        self.notify(f"rewind sparklines: {span}", markup=False, timeout=3)
+        if self.rewind_at is not None:
+            self.seek(self.rewind_at)
+
+    def action_live(self) -> None:
+        if self.replay is not None:
+            if self._span is not None:
+                self.seek(self._span[1])  # a replay has no live: its end is the nearest
+            return
+        if self.rewind_at is None:
+            return
+        self.rewind_at = None
+        self.store = self.live_store
+        self._redraw(force=True)
+
+    def rewind_to(self, text: str, ago: bool = False) -> None:
+        """``:at 03:12`` / ``:ago 10m``."""
+        reference = self._reference()
+        if reference is None:
+            self.notify("nothing recorded yet", severity="warning", markup=False)
+            return
+        try:
+            self.seek(target_time(text, reference, ago))
+        except ValueError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+
+    def show_incidents(self) -> None:
+        """``:incidents``: the marked incidents; the chosen one opens at its start."""
+        if self._reader_or_say() is not None:
+            self.run_worker(self._show_incidents(), group="incidents", exclusive=True)
+
+    async def _show_incidents(self) -> None:
+        reader = self._reader
+        assert reader is not None
+        try:
+            incidents = await asyncio.to_thread(reader.incidents)
+        except (RecordingError, OSError, sqlite3.Error) as exc:
+            self.notify(f"cannot read incidents: {exc}", severity="error", markup=False)
+            return
+
+        def chosen(start: float | None) -> None:
+            if start is not None:
+                self.seek(start)
+
+        self.push_screen(IncidentsScreen(incidents), chosen)
+
+    def _play(self, speed: float) -> None:
+        if self.rewind_at is None or self._span is None:
+            return
+        if self.rewind_at < self._span[1] and not self.workers_running("rewind"):
+            self.seek(self.rewind_at + speed)
+
+    def workers_running(self, group: str) -> bool:
+        """Whether a worker of this group is still at work (a seek not landed yet)."""
+        return any(w.group == group and not w.is_finished for w in self.workers)
+
+    def _redraw(self, force: bool) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ViewScreen):
+                screen.rendered_version = -1
+        screen = self.screen
+        if isinstance(screen, ViewScreen):
+            screen.redraw(force=force)
+        elif isinstance(screen, WallScreen):
+            screen.redraw()

@@ -22,6 +22,7 @@ class StatusHeader(Static):
 
     DEFAULT_CSS = """
     StatusHeader { height: 1; background: $panel; color: $foreground; padding: 0 1; }
+    StatusHeader.-rewind { background: $rewind; color: $background; }
     """
 
     def __init__(self, context: PaneContext, title: str) -> None:
@@ -37,6 +38,10 @@ class StatusHeader(Static):
         store = self.context.store
         now = self.context.now()
         line = Text()
+        rewind = getattr(self.context, "rewind_banner", lambda: None)()
+        self.set_class(rewind is not None, "-rewind")
+        if rewind is not None:
+            line.append_text(rewind)
         line.append(f"◆ {self.title}", style="bold")
         line.append(
             f"  nodes {store.count('node')}  GPUs {store.count('gpu')}  jobs {store.count('job')}"
@@ -60,7 +65,9 @@ class StatusHeader(Static):
         last = max((s.last_ok for s in statuses if s.last_ok is not None), default=None)
         age = None if last is None else now - last
         line.append("  data ")
-        if age is None:
+        if rewind is not None:
+            line.append("recorded")
+        elif age is None:
             line.append("none yet", style=role_style(self, "stale"))
         elif age < LIVE_AGE:
             line.append("live", style=role_style(self, "ok"))
@@ -73,29 +80,89 @@ class StatusHeader(Static):
             self._shown = line
             self.update(line, layout=False)
 
+    def on_click(self) -> None:
+        # The source count stands for the Sources panel a narrow overview folds away.
+        open_sources = getattr(self.app, "open_sources_view", None)
+        if open_sources is not None and getattr(self.app, "wall", None) is None:
+            open_sources()
+
+
+CRUMB_SEPARATOR = " › "
+ELIDED = "…"
+
+
+def fit_crumbs(crumbs: list[str], width: int) -> list[str]:
+    """The crumbs to show in ``width`` cells: all when they fit; else the first, an
+    ellipsis for the middle, and as many of the newest as fit; the newest shortened
+    in its middle when even that is too long. Never wider than ``width``."""
+    crumbs = [plain(crumb, 80) for crumb in crumbs]  # refs can carry hostnames
+    sep = len(CRUMB_SEPARATOR)
+
+    def length(parts: list[str]) -> int:
+        return sum(len(part) for part in parts) + sep * max(0, len(parts) - 1)
+
+    if not crumbs or width <= 0:
+        return []
+    if length(crumbs) <= width:
+        return crumbs
+    if len(crumbs) == 1:
+        return [_middle(crumbs[0], width)]
+    head, tail = crumbs[0], [crumbs[-1]]
+    for crumb in reversed(crumbs[1:-1]):
+        if length([head, ELIDED, crumb, *tail]) > width:
+            break
+        tail.insert(0, crumb)
+    shown = [head, ELIDED, *tail]
+    if length(shown) <= width:
+        return shown
+    room = width - length([head, ELIDED]) - sep  # the newest alone is too long
+    if room >= 8:
+        return [head, ELIDED, _middle(crumbs[-1], room)]
+    return [_middle(crumbs[-1], width)]
+
+
+def _middle(text: str, width: int) -> str:
+    """``link/leaf01/p4~spine02/p1`` in ``width`` cells: ``link/lea…ine02/p1``."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return ELIDED[:width]
+    keep = width - 1
+    return text[: keep // 2] + ELIDED + text[len(text) - (keep - keep // 2) :]
+
 
 class Breadcrumbs(Static):
-    """Where the user is: ``Overview › job/4711 › link/…``. Always visible."""
+    """Where the user is: ``Overview › job/4711 › link/…``. Always visible, always one
+    line: when the path is wider than the screen its middle is elided."""
 
     DEFAULT_CSS = """
-    Breadcrumbs { height: 1; padding: 0 1; color: $text-muted; background: $surface; }
+    Breadcrumbs { height: 1; padding: 0 1; color: $text-muted; background: $surface;
+                  overflow: hidden; }
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._shown = Text()
+        self._crumbs: list[str] = []
 
     def show(self, crumbs: list[str]) -> None:
-        """Show this path, newest last (the head is cut first when it is too long)."""
-        text = Text()
-        for index, crumb in enumerate(crumbs):
+        """Show this path, newest last (the middle is elided when it is too long)."""
+        self._crumbs = list(crumbs)
+        width = self.content_size.width or max(1, self.app.size.width - 2)
+        parts = fit_crumbs(crumbs, width)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for index, crumb in enumerate(parts):
             if index:
-                text.append(" › ", style="dim")
-            last = index == len(crumbs) - 1
-            text.append(plain(crumb, 80), style="bold" if last else "")  # refs can carry hostnames
+                text.append(CRUMB_SEPARATOR, style="dim")
+            last = index == len(parts) - 1
+            text.append(crumb, style="bold" if last else ("dim" if crumb == ELIDED else ""))
         if text != self._shown:
             self._shown = text
             self.update(text, layout=False)
+
+    def on_resize(self) -> None:
+        if self._crumbs:
+            self.show(self._crumbs)
 
 
 BANNER_SOURCES = 2

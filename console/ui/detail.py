@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from console.actions import drain_reason, slurm_action
 from console.analysis.thresholds import THRESHOLDS
+from console.cost import OUT_OF_SERVICE
 from console.model import Entity
+from console.text import plain
 from console.ui.kit import (
     DetailPane,
     EntityTable,
     PaneBase,
     cell,
+    confirm_action,
     facts_text,
     findings_text,
     fmt,
@@ -24,6 +30,26 @@ from console.ui.kit import (
     spark,
     title_bar,
 )
+
+SLURM_TROUBLE = OUT_OF_SERVICE
+"""Slurm node states shown as a warning: those that take no new job."""
+
+
+def slurm_line(widget: PaneBase, node: Entity) -> Text:
+    """``slurm  drained (gpu 3 XID 79)  8 GPUs (2 in use)`` ('' for a node Slurm does not name)."""
+    state = node.attrs.get("slurm_state")
+    if not isinstance(state, str):
+        return Text()
+    text = Text("slurm  ", style="bold")
+    role = "warning" if state in SLURM_TROUBLE else "ok"
+    text.append(plain(state, 20), style=role_style(widget, role, bold=state in SLURM_TROUBLE))
+    reason = node.attrs.get("slurm_reason")
+    if reason:
+        text.append(f" ({plain(reason, 120)})")
+    gpus, used = node.attrs.get("slurm_gpus"), node.attrs.get("slurm_gpus_used")
+    if isinstance(gpus, int):
+        text.append(f"   {gpus} GPUs" + (f" ({used} in use)" if isinstance(used, int) else ""))
+    return text
 
 
 class EntityDetail(DetailPane):
@@ -35,13 +61,27 @@ class EntityDetail(DetailPane):
         store = self.context.store
         return {
             "facts": facts_text([("name", entity.name), *entity.attrs.items()]),
-            "metrics": metrics_text(store, entity.ref, store.metrics_of(entity.ref)),
+            "metrics": metrics_text(
+                store,
+                entity.ref,
+                store.metrics_of(entity.ref),
+                fit=self.content_size.width or self.app.size.width - 2,
+            ),
             "findings": findings_text(self, store, entity.ref),
         }
 
 
 class NodeDetail(PaneBase):
-    """A node: its GPUs (Enter opens one), its ports, the jobs on it, its findings."""
+    """A node: its GPUs (Enter opens one), its ports, the jobs on it, its findings.
+
+    ``d`` drains the node in Slurm (the worst finding as the reason), ``r``
+    resumes it: each shows the exact command and asks first.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("d", "act('drain')", "Drain"),
+        Binding("r", "act('resume')", "Resume"),
+    ]
 
     DEFAULT_CSS = """
     NodeDetail > #gpus { height: 2fr; }
@@ -72,8 +112,10 @@ class NodeDetail(PaneBase):
         if node is None:
             return
         summary = Text()
-        summary.append(fmt(store.value(node.ref, "node.cpu_util"), "% CPU") + "   ")
-        summary.append(fmt(store.value(node.ref, "node.load1"), " load", 1) + "   ")
+        cpu, load = store.value(node.ref, "node.cpu_util"), store.value(node.ref, "node.load1")
+        if cpu is not None or load is not None:  # a node Slurm alone names has neither
+            summary.append(fmt(cpu, "% CPU") + "   ")
+            summary.append(fmt(load, " load", 1) + "   ")
         used, total = (
             store.value(node.ref, "node.mem_used"),
             store.value(node.ref, "node.mem_total"),
@@ -83,10 +125,19 @@ class NodeDetail(PaneBase):
         for key in ("role", "rack", "leaf"):
             if key in node.attrs:
                 summary.append(f"{key} {cell(node.attrs[key]).plain}   ", style="dim")
+        slurm = slurm_line(self, node)
+        if slurm.plain and summary.plain:
+            summary.append("\n")
+        summary.append_text(slurm)
         self.query_one("#summary", Static).update(summary)
         self.query_one("#gpus", EntityTable).sync(self._gpu_rows())
         self.query_one("#ports", EntityTable).sync(self._port_rows())
         self.query_one("#node-findings", Static).update(findings_text(self, store, node.ref))
+
+    def action_act(self, verb: str) -> None:
+        ref = self.ref or ""
+        reason = drain_reason(self.context.store, ref) if verb == "drain" else ""
+        confirm_action(self, self.context, slurm_action(verb, ref, reason))
 
     def _gpu_rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store

@@ -19,10 +19,12 @@ from textual.color import Color, ColorParseError
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
+from console.actions import Action
+from console.alerting.pager_view import PAGER
 from console.api import PaneContext
-from console.model import METRICS, Entity
+from console.model import METRICS, Entity, Finding, metric_label
 from console.store import Store
 from console.text import plain
 from console.ui.table import EntityTable
@@ -115,10 +117,14 @@ def metric_line(store: Store, ref: str, metric: str, width: int = 24, name_width
         shown = fmt_si(value, unit)
     else:
         shown = f"{fmt(value, digits=0 if unit in COUNT_UNITS else 1)} {unit}".rstrip()
-    text = Text(f"{metric:<{name_width}}", style="bold")
+    text = Text(f"{metric_label(metric):<{name_width}}", style="bold", no_wrap=True)
     text.append(f"{shown:>18}  ")
     text.append(spark(store.history(ref, metric), width))
     return text
+
+
+VALUE_WIDTH = 20
+"""Cells a :func:`metric_line` takes for its value and unit, with the gap after them."""
 
 
 def _contained(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -253,11 +259,19 @@ def facts_text(pairs: Iterable[tuple[str, object]]) -> Text:
     return text
 
 
-def metrics_text(store: Store, ref: str, metrics: Iterable[str], width: int = 24) -> Text:
-    """One :func:`metric_line` per metric, names aligned."""
-    text = Text()
+def metrics_text(
+    store: Store, ref: str, metrics: Iterable[str], width: int = 24, fit: int | None = None
+) -> Text:
+    """One :func:`metric_line` per metric, labels aligned.
+
+    ``fit``: the cells the lines have (the pane's width); sparklines shrink so that
+    each line stays one line, never wrapping onto the next.
+    """
+    text = Text(no_wrap=True)
     names = list(metrics)
-    name_width = max((len(name) for name in names), default=0) + 2
+    name_width = max((len(metric_label(name)) for name in names), default=0) + 2
+    if fit is not None:
+        width = max(0, min(width, fit - name_width - VALUE_WIDTH))
     for metric in names:
         text.append_text(metric_line(store, ref, metric, width, name_width))
         text.append("\n")
@@ -311,12 +325,32 @@ def job_state_text(widget: Widget, state: str) -> Text:
     return Text(state, style=role_style(widget, role, bold=role == "error"))
 
 
+PAGE_GLYPH = {"paged": "⚑", "silenced": "⚐"}
+"""Before a finding's title: it paged (or paged and is silenced); the word follows it."""
+
+
+def finding_title(widget: Widget, finding: Finding, limit: int = 120) -> Text:
+    """A finding's title; ``⚑ … · paged`` / ``⚐ … · silenced`` when the pager has it (the
+    glyph first, so an 80-column screen shows it even when the title is cut)."""
+    state = PAGER.state(finding.kind, finding.ref) if PAGER.enabled else None
+    if state is None:
+        return cell(finding.title, limit=limit)
+    word = state.label()
+    style = role_style(widget, "stale" if state.silenced_by else "warning")
+    text = Text(f"{PAGE_GLYPH[word]} ", style=style)
+    text.append_text(cell(finding.title, limit=limit))
+    text.append(f" · {word}", style=style)
+    return text
+
+
 def findings_text(widget: Widget, store: Store, ref: str) -> Text:
-    """The findings about one entity, with their evidence."""
+    """The findings about one entity, with their evidence (and whether they paged)."""
     text = Text()
     for finding in store.iter_findings(ref):
         text.append_text(severity_text(widget, finding.severity))
-        text.append(" " + plain(finding.title) + "\n")
+        text.append(" ")
+        text.append_text(finding_title(widget, finding, limit=400))
+        text.append("\n")
         for line in finding.evidence:
             text.append("    " + plain(line) + "\n", style="dim")
     if not text.plain:
@@ -359,21 +393,120 @@ def confirm_dangerous(
 ) -> None:
     """Run ``action`` after the user confirms; never in read-only mode.
 
-    ``action`` returns a line saying what happened, shown as a notification.
+    ``action`` returns a line saying what happened, shown as a notification. It
+    goes through :func:`confirm_action` (in a thread, audited); a plugin that
+    knows its target and verb should call that with an :class:`Action`.
     """
-    if context.read_only:
-        widget.notify(f"read-only mode: refused ({question})", severity="warning", markup=False)
+    confirm_action(widget, context, Action("run", "", call=action, description=question))
+
+
+def action_question(action: Action) -> Text:
+    """What the confirmation shows: the verb, the target, exactly what runs, the reason."""
+    text = Text()
+    text.append(f"{action.verb} ", style="bold")
+    text.append(plain(action.target, 120) + "\n\n")
+    text.append("runs:   ", style="bold")
+    text.append(plain(action.shown, 400) + "\n")
+    if action.reason:
+        text.append("reason: ", style="bold")
+        text.append(plain(action.reason, 200) + "\n")
+    return text
+
+
+class ActionScreen(ModalScreen["Action | None"]):
+    """Asks before a console action, showing exactly what will be run and on what.
+
+    ``y`` runs it, ``n`` or ``Esc`` does not. An action with a reason (drain)
+    offers the reason for editing: the command shown follows every keystroke,
+    ``Enter`` runs it with that reason.
+    """
+
+    DEFAULT_CSS = """
+    ActionScreen { align: center middle; }
+    ActionScreen > Vertical {
+        width: 76; max-width: 100%; height: auto; padding: 1 2;
+        border: thick $error; background: $surface;
+    }
+    ActionScreen Static { height: auto; }
+    ActionScreen Input { margin: 1 0 0 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, action: Action) -> None:
+        super().__init__()
+        self.action_to_run = action
+        """What ``y`` (or ``Enter`` on the reason) runs: follows the edited reason."""
+
+    def compose(self) -> ComposeResult:
+        editable = self.action_to_run.with_reason is not None
+        with Vertical():
+            yield Static(self._question(), id="question")
+            if editable:
+                yield Input(self.action_to_run.reason, placeholder="reason", id="reason")
+            hint = "Enter: run with this reason    Esc: cancel" if editable else (
+                "y: run it    n / Esc: cancel")  # fmt: skip
+            yield Static(Text(hint, style="bold"))
+
+    def _question(self) -> Text:
+        text = Text("Confirm action\n\n", style="bold")
+        text.append_text(action_question(self.action_to_run))
+        return text
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        rebuild = self.action_to_run.with_reason
+        if rebuild is not None:
+            self.action_to_run = rebuild(event.value)
+            self.query_one("#question", Static).update(self._question())
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(self.action_to_run)
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(self.action_to_run if yes else None)
+
+
+def confirm_action(widget: Widget, context: PaneContext, action: Action) -> None:
+    """Show ``action`` (exactly what runs, on what), ask, then run it off the UI's loop.
+
+    Refused at once (with a message) under ``--read-only`` or ``actions:
+    {enabled: false}``; every attempt, refused, declined, done or failed, is
+    written to the audit log; a failure shows the command's own error line.
+    """
+    app = widget.app
+    actions = context.actions
+    label = (
+        f"{action.verb} {plain(action.target, 80)}" if action.target else plain(action.shown, 80)
+    )
+
+    async def perform(chosen: Action, told: bool = False) -> None:
+        outcome = await actions.perform(chosen)
+        if outcome.status == "refused" and not told:  # the audit log cannot be written
+            app.notify(f"{label} refused: {plain(outcome.message, 300)}", severity="error",
+                       markup=False, timeout=15)  # fmt: skip
+        elif outcome.ok:
+            said = f": {plain(outcome.message, 200)}" if outcome.message else ""
+            app.notify(f"{label}: done{said}", markup=False)
+        elif outcome.status == "failed":
+            app.notify(f"{label} failed: {plain(outcome.message, 300)}", severity="error",
+                       markup=False, timeout=15)  # fmt: skip
+
+    refused = actions.refusal()
+    if refused is not None:
+        app.notify(f"{refused}. Not run: {plain(action.shown, 200)}", severity="warning",
+                   markup=False, timeout=10)  # fmt: skip
+        app.run_worker(perform(action, told=True), group="actions", exit_on_error=False)
         return
 
-    def answered(yes: bool | None) -> None:
-        if not yes:
-            widget.notify("cancelled", markup=False)
+    def answered(chosen: Action | None) -> None:
+        if chosen is None:
+            app.notify(f"cancelled: {label} not run", markup=False)
+            app.run_worker(actions.declined(action), group="actions", exit_on_error=False)
             return
-        try:
-            outcome = action()
-        except Exception as exc:
-            widget.notify(plain(f"failed: {exc}"), severity="error", markup=False)
-            return
-        widget.notify(plain(outcome), markup=False)
+        app.notify(f"running: {plain(chosen.shown, 200)}", markup=False)
+        app.run_worker(perform(chosen), group="actions", exit_on_error=False)
 
-    widget.app.push_screen(ConfirmScreen(question), answered)
+    app.push_screen(ActionScreen(action), answered)

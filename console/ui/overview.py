@@ -7,18 +7,25 @@ Each is one keyed table, so a fleet of a thousand nodes is still one widget.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import Static
 
+from console.actions import drain_reason, node_of, slurm_action
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.thresholds import THRESHOLDS
+from console.text import plain
+from console.ui.detail import SLURM_TROUBLE
 from console.ui.kit import (
     EntityTable,
     PaneBase,
     cell,
+    confirm_action,
+    finding_title,
     fmt,
     heat_level,
     job_state_text,
@@ -46,10 +53,70 @@ EMPTY_HINT = (
 """Shown instead of an empty grid, so a first run explains itself."""
 
 
+NARROW = 100
+"""Below this many columns the overview gives findings the full width and folds the
+Sources panel into the header's ``src`` count (``S`` or a click on it opens them)."""
+SOURCE_COLUMNS = ("Source", "Type", "Status", "Reason")
+FINDING_COLUMNS = ("Severity", "Finding", "Ref")
+
+
+def source_rows(widget: PaneBase) -> Iterable[tuple[str, list[Text]]]:
+    """One row per source: name, type, status in its colour, reason."""
+    for status in widget.context.sources():
+        role = {"ok": "ok", "stale": "stale", "failed": "failed"}.get(status.status, "")
+        yield (
+            f"source:{status.name}",
+            [
+                cell(status.name, limit=32),
+                cell(status.type),
+                cell(status.status, style=role_style(widget, role, bold=status.status == "failed")),
+                cell(status.reason, limit=120),
+            ],
+        )
+
+
+class SourcesPane(PaneBase):
+    """Every source with its status and reason, the whole width (``S``)."""
+
+    DEFAULT_CSS = """
+    SourcesPane > EntityTable { height: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield EntityTable(self.context, SOURCE_COLUMNS, id="sources", openable=False)
+
+    def refresh_view(self) -> None:
+        self.query_one(EntityTable).sync(source_rows(self))
+
+
+def no_gpu_words(attrs: dict[str, object]) -> str:
+    """What the GPU column says of a node with no GPU entities (Slurm may still count some)."""
+    gpus = attrs.get("slurm_gpus")
+    if isinstance(gpus, int) and gpus:
+        return f"{gpus} GPUs (Slurm)"
+    return str(attrs.get("role", "no GPUs"))
+
+
+def node_name_text(widget: PaneBase, name: str, slurm_state: object) -> Text:
+    """``gpu01 drained``: the name, then Slurm's state when Slurm knows the node."""
+    text = cell(name, limit=20)
+    if isinstance(slurm_state, str):
+        text = text.copy()
+        trouble = slurm_state in SLURM_TROUBLE
+        role = "warning" if trouble else "stale"
+        text.append(" " + plain(slurm_state, 10), style=role_style(widget, role, bold=trouble))
+    return text
+
+
 class OverviewPane(PaneBase):
-    """The home screen's body."""
+    """The home screen's body.
+
+    ``d`` drains (in Slurm) the node of the selected finding or node, the finding
+    as the reason; each action shows the exact command and asks first.
+    """
 
     _focused = False
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "drain", "Drain node", show=False)]
 
     DEFAULT_CSS = """
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
@@ -57,7 +124,24 @@ class OverviewPane(PaneBase):
     OverviewPane .panel:focus-within { border: round $primary; }
     OverviewPane #empty-hint { padding: 1 1; color: $text-muted; }
     OverviewPane .panel > EntityTable { height: auto; max-height: 100%; overflow-x: hidden; }
+    OverviewPane.-narrow #panel-findings { column-span: 2; }
+    OverviewPane.-narrow #panel-sources { display: none; }
     """
+
+    def on_resize(self) -> None:
+        narrow = self.app.size.width < NARROW
+        if narrow == self.has_class("-narrow"):
+            return
+        self.set_class(narrow, "-narrow")
+        grid = self.query_one(Grid)
+        findings = self.query_one("#panel-findings")
+        table = self.query_one("#findings", EntityTable)
+        if narrow:  # findings first, across the whole width; nodes and jobs below
+            grid.move_child(findings, before=0)
+            table.set_columns(FINDING_COLUMNS[:2])  # the title names the entity; Enter opens it
+        else:
+            grid.move_child(findings, after=self.query_one("#panel-nodes"))
+            table.set_columns(FINDING_COLUMNS)
 
     def compose(self) -> ComposeResult:
         context = self.context
@@ -68,15 +152,13 @@ class OverviewPane(PaneBase):
                 yield Static(EMPTY_HINT, id="empty-hint")
             with Vertical(classes="panel", id="panel-findings") as panel:
                 panel.border_title = "Findings"
-                yield EntityTable(context, ("Severity", "Finding", "Ref"), id="findings")
+                yield EntityTable(context, FINDING_COLUMNS, id="findings")
             with Vertical(classes="panel", id="panel-jobs") as panel:
                 panel.border_title = "Jobs"
                 yield EntityTable(context, ("Job", "State", "Pace", "Name"), id="jobs")
             with Vertical(classes="panel", id="panel-sources") as panel:
                 panel.border_title = "Sources"
-                yield EntityTable(
-                    context, ("Source", "Type", "Status", "Reason"), id="sources", openable=False
-                )
+                yield EntityTable(context, SOURCE_COLUMNS, id="sources", openable=False)
 
     def refresh_view(self) -> None:
         findings = self.query_one("#findings", EntityTable)
@@ -98,6 +180,17 @@ class OverviewPane(PaneBase):
         panel = self.query_one("#panel-findings")
         if panel.border_title != title:  # setting it, even unchanged, repaints the panel
             panel.border_title = title
+
+    def action_drain(self) -> None:
+        focused = self.screen.focused
+        table = focused if isinstance(focused, EntityTable) else None
+        ref = table.selected_ref if table is not None else None
+        node = node_of(ref) if ref else None
+        if ref is None or node is None:
+            self.notify("select a finding or a node on a node or GPU to drain", markup=False)
+            return
+        reason = drain_reason(self.context.store, ref)
+        confirm_action(self, self.context, slurm_action("drain", node, reason))
 
     def _node_order(self, shown: int) -> list[str]:
         """Nodes in name order while all ``shown`` rows fit; when they do not (a thousand
@@ -129,9 +222,9 @@ class OverviewPane(PaneBase):
         temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
         power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
         hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
-        heat = gpu_heat(self, utils) if gpus else cell(node.attrs.get("role", "no GPUs"))
+        heat = gpu_heat(self, utils) if gpus else cell(no_gpu_words(node.attrs))
         return [
-            cell(node.name, limit=20),
+            node_name_text(self, node.name, node.attrs.get("slurm_state")),
             heat,
             cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
             cell(
@@ -151,7 +244,7 @@ class OverviewPane(PaneBase):
                 finding.ref,
                 [
                     severity_text(self, finding.severity),
-                    cell(finding.title, limit=80),
+                    finding_title(self, finding, limit=80),
                     cell(finding.ref, limit=80),
                 ],
             )
@@ -171,16 +264,6 @@ class OverviewPane(PaneBase):
         ]
 
     def _source_rows(self) -> Iterable[tuple[str, list[Text]]]:
-        for status in self.context.sources():
-            role = {"ok": "ok", "stale": "stale", "failed": "failed"}.get(status.status, "")
-            yield (
-                f"source:{status.name}",
-                [
-                    cell(status.name, limit=32),
-                    cell(status.type),
-                    cell(
-                        status.status, style=role_style(self, role, bold=status.status == "failed")
-                    ),
-                    cell(status.reason, limit=120),
-                ],
-            )
+        if self.has_class("-narrow"):
+            return ()  # folded into the header's count: no work for a hidden panel
+        return source_rows(self)

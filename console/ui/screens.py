@@ -5,12 +5,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, Static
+from textual.widgets._footer import FooterKey
 
 from console.ui.chrome import Breadcrumbs, PluginBanner, StatusHeader
 from console.ui.guard import FailedPane, failure_text
@@ -18,6 +21,35 @@ from console.ui.kit import PaneBase, failure_line
 
 if TYPE_CHECKING:
     from console.ui.app import WatchfloorApp
+
+
+class FitFooter(Footer):
+    """The key footer, showing whole keys only: a key that would be cut at the right
+    edge (``p Powe``) is left out (``?`` lists every key)."""
+
+    def compose(self) -> ComposeResult:
+        children = list(super().compose())
+        width = self.size.width or self.app.size.width
+        keys = [c for c in children if isinstance(c, FooterKey)]
+        palette = sum(_key_width(k) + 2 for k in keys if k.has_class("-command-palette"))
+        used = 0
+        for key in keys:
+            if key.has_class("-command-palette"):
+                continue
+            used += _key_width(key)
+            key.display = used <= width - palette
+        yield from children
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != getattr(self, "_fitted_width", None):
+            self._fitted_width = event.size.width
+            self.call_later(self.recompose)
+
+
+def _key_width(key: FooterKey) -> int:
+    """Cells a footer key takes: `` k `` and ``description `` (Textual's padding)."""
+    description = cell_len(key.description) + 1 if key.description else 0
+    return cell_len(key.key_display) + 2 + description
 
 
 class FilterInput(Input):
@@ -82,7 +114,7 @@ class ViewScreen(Screen[None]):
         yield PluginBanner()
         yield self.pane
         yield FilterInput()
-        yield Footer()
+        yield FitFooter()
 
     def on_mount(self) -> None:
         self.redraw(force=True)
@@ -135,6 +167,8 @@ class ViewScreen(Screen[None]):
             return
         if len(self.app.screen_stack) > 2:
             self.app.pop_screen()
+        elif self.watchfloor.rewind_at is not None:
+            self.watchfloor.action_live()  # Esc at the top: back to live
 
     def action_filter(self) -> None:
         self.query_one(FilterInput).open()

@@ -103,6 +103,15 @@ class EntityTable(ScrollView, can_focus=True):
         """The key of the row under the cursor."""
         return self._keys[self.cursor_row] if 0 <= self.cursor_row < len(self._keys) else None
 
+    def set_columns(self, columns: Sequence[str]) -> None:
+        """Show these columns (the first cells of each row; extra cells are not shown)."""
+        if list(columns) == self.column_names:
+            return
+        self.column_names = list(columns)
+        self._update_widths()
+        self._strips.clear()
+        self.refresh()
+
     def _visible(self, cells: Sequence[Text]) -> bool:
         if not self.filter_text:
             return True

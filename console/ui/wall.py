@@ -27,7 +27,7 @@ from console.fleet_health import Figure, FleetHealth, LostSource, fleet_health
 from console.model import Finding
 from console.text import plain
 from console.ui.chrome import LIVE_AGE
-from console.ui.kit import EntityTable, PaneBase, fmt_age, role_style
+from console.ui.kit import EntityTable, PaneBase, finding_title, fmt_age, role_style
 from console.ui.overview import OverviewPane
 from console.wall import OVERVIEW, Rotation, WallView, default_panes, pane_names
 
@@ -329,7 +329,9 @@ class WallScreen(Screen[None]):
             seen = self.rotation.first_seen.get((finding.ref, finding.kind))
             age = None if seen is None else self.watchfloor.now() - seen
             text.append(f" {_age(age):>6}  ")
-            text.append(plain(finding.title, 120), style="bold")
+            title = finding_title(self, finding, limit=120)
+            title.stylize("bold")
+            text.append_text(title)
             text.append(f"  {plain(finding.ref, 80)}", style="dim")
         self._set("ribbon-text", text)
 

@@ -13,6 +13,7 @@ from console.api import (
     EntityTable,
     PaneBase,
     PaneContext,
+    Store,
     cell,
     explain,
     findings_text,
@@ -31,6 +32,38 @@ PORT_METRICS = (
     "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked",
     "port.cnp_sent", "port.discards", "port.symbol_errors",
 )  # fmt: skip
+"""A link end's counters; a port's own detail shows every counter it has."""
+
+
+ERROR_TOTALS = (
+    ("port.link_downed", "link downed"), ("port.link_error_recovery", "link recoveries"),
+    ("port.symbol_errors", "symbol errors"), ("port.rx_errors", "receive errors"),
+    ("port.discards", "discards"), ("port.buffer_overrun", "buffer overruns"),
+    ("port.link_integrity_errors", "integrity errors"),
+    ("port.out_of_sequence", "out of sequence"), ("port.retransmits", "retransmits"),
+    ("port.local_ack_timeout", "ACK timeouts"),
+)  # fmt: skip
+"""Error counters whose totals an on-call engineer asks for ("link-downs since boot?")."""
+
+
+def error_totals(store: Store, port: str) -> Text:
+    """``totals since the counters were cleared: link downed 3 · symbol errors 4,512``."""
+    parts = []
+    for metric, words in ERROR_TOTALS:
+        reading = store.reading(port, metric)
+        if reading is not None and reading.value is not None:
+            parts.append(f"{words} {reading.value:,.0f}")
+    entity = store.get(port)
+    saturated = (entity.attrs.get("saturated") if entity is not None else None) or []
+    if not parts and not saturated:
+        return Text()
+    text = Text("totals since the last clear: ", style="dim")
+    text.append(" · ".join(parts) or "—")
+    if saturated:
+        names = ", ".join(str(m).removeprefix("port.") for m in saturated)
+        text.append(f"  (stuck at maximum: {names})", style="bold")
+    text.append("\n")
+    return text
 
 
 class LinkList(PaneBase):
@@ -108,10 +141,16 @@ class LinkDetail(DetailPane):
     """One link: utilisation history each way, both ports' counters, findings."""
 
     SECTIONS = ("util", "jobs", "ends", "findings")
+    DEFAULT_CSS = """
+    LinkDetail #util, LinkDetail #jobs, LinkDetail #ends {
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    """
 
     def sections(self, entity: Entity) -> dict[str, Text]:
         store = self.context.store
-        jobs = Text("Jobs whose traffic crosses it (busier direction):\n", style="bold")
+        jobs = Text(no_wrap=True, overflow="ellipsis")  # one line per job, at any width
+        jobs.append("Jobs whose traffic crosses it (busier direction):\n", style="bold")
         crossing = link_jobs(store, entity.ref)
         for job_ref, share, why in crossing:
             job = store.get(job_ref)
@@ -121,12 +160,14 @@ class LinkDetail(DetailPane):
             jobs.append("  none measurable\n", style="dim")
         util = Text(f"{cell(entity.name, limit=80).plain}   ")
         util.append(f"{entity.attrs.get('speed_gbps', '?')} Gb/s\n")
-        util.append_text(metrics_text(store, entity.ref, LINK_METRICS, width=40))
+        fit = self.content_size.width or self.app.size.width - 2
+        util.append_text(metrics_text(store, entity.ref, LINK_METRICS, width=40, fit=fit))
         ends = Text()
         for end in ("a", "b"):
             port = str(entity.attrs.get(end))
             ends.append(f"\n{end}: {cell(port, limit=80).plain}\n", style="bold")
-            ends.append_text(metrics_text(store, port, PORT_METRICS, width=40))
+            ends.append_text(metrics_text(store, port, PORT_METRICS, width=40, fit=fit))
+            ends.append_text(error_totals(store, port))
         return {
             "util": util, "jobs": jobs, "ends": ends,
             "findings": findings_text(self, store, entity.ref),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -15,21 +16,25 @@ from textual.widgets import Static
 
 from console.api import (
     THRESHOLDS,
+    Action,
     Entity,
     EntityTable,
     PaneBase,
     PaneContext,
     Store,
     cell,
-    confirm_dangerous,
+    confirm_action,
+    drain_reason,
     facts_text,
     findings_text,
     fmt,
     fmt_age,
     metrics_text,
+    node_of,
     plain,
     role_style,
     short_reasons,
+    slurm_action,
     spark,
     title_bar,
 )
@@ -79,8 +84,59 @@ SORTS: dict[str, Callable[[Store, Entity], Any]] = {
 """Sort orders ``s`` cycles through; numbers sort busiest/hottest first."""
 
 
+STEADY_STEPS: dict[str, float] = {"gpu.util": 5.0, "gpu.power": 30.0, "gpu.temp": 3.0}
+"""How far a reading must move before the list shows it again (%, W, °C): a busy GPU
+jitters by a few units every second, and redrawing 32 rows for that is most of what
+the pane sent over SSH (9 KB/s). The GPU's own view shows every reading."""
+SPARK_STEP = 10
+"""Seconds per character of the list's sparklines: each is the mean of that many
+readings, redrawn once per step rather than scrolling every second."""
+
+
+class SteadyValues:
+    """What a list shows of jittery readings: the last shown value, until a reading
+    moves by more than the metric's step (never hiding a change larger than that)."""
+
+    def __init__(self, steps: dict[str, float]) -> None:
+        self.steps = steps
+        self._shown: dict[tuple[str, str], float] = {}
+
+    def value(self, store: Store, ref: str, metric: str) -> float | None:
+        value = store.value(ref, metric)
+        key = (ref, metric)
+        if value is None:
+            self._shown.pop(key, None)
+            return None
+        shown = self._shown.get(key)
+        if shown is None or abs(value - shown) >= self.steps.get(metric, 0.0):
+            self._shown[key] = shown = value
+        return shown
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop what is kept for GPUs no longer listed (memory stays flat)."""
+        self._shown = {k: v for k, v in self._shown.items() if k[0] in keep}
+
+
+def stepped_spark(values: list[float | None], width: int, step: int, top: float) -> str:
+    """A sparkline of ``width`` characters, each the mean of ``step`` readings."""
+    whole = len(values) - len(values) % step  # only complete steps: stable between steps
+    if whole == 0:
+        return spark(values, width, top=top)  # the first step: the readings as they come
+    chars: list[float | None] = []
+    for end in range(whole, 0, -step):
+        chunk = [v for v in values[end - step : end] if v is not None]
+        chars.append(sum(chunk) / len(chunk) if chunk else None)
+        if len(chars) == width:
+            break
+    return spark(chars[::-1], width, top=top)
+
+
 class GpuList(PaneBase):
-    """All GPUs of the fleet, one row each: ``s`` changes the order, ``Enter`` opens one."""
+    """All GPUs of the fleet, one row each: ``s`` changes the order, ``Enter`` opens one.
+
+    Bytes matter over SSH: values are shown steadily (:data:`STEADY_STEPS`) and the
+    sparklines move once per :data:`SPARK_STEP` seconds.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "next_sort", "Sort")]
 
@@ -89,6 +145,8 @@ class GpuList(PaneBase):
         self.sort = "node"
         """The current order (a key of ``SORTS``)."""
         self._jobs: dict[str, str] = {}
+        self._steady = SteadyValues(STEADY_STEPS)
+        self._sparks: dict[str, tuple[int, str]] = {}
 
     def compose(self) -> ComposeResult:
         yield title_bar("GPUs")
@@ -113,24 +171,38 @@ class GpuList(PaneBase):
             gpus.sort(key=lambda gpu: key(store, gpu), reverse=self.sort != "health")
         # Cells are built only for the rows in view: a fleet has thousands.
         self._jobs = owners(store)
+        if len(self._sparks) > 2 * len(gpus) + 64:  # GPUs that went away
+            listed = {gpu.ref for gpu in gpus}
+            self._steady.forget(listed)
+            self._sparks = {k: v for k, v in self._sparks.items() if k in listed}
         self.query_one(EntityTable).sync_keys([gpu.ref for gpu in gpus], self._row)
+
+    def _spark(self, ref: str) -> str:
+        store = self.context.store
+        step = int((store.time or 0.0) // SPARK_STEP)
+        cached = self._sparks.get(ref)
+        if cached is None or cached[0] != step:
+            history = store.history(ref, "gpu.util")
+            cached = self._sparks[ref] = (step, stepped_spark(history, 10, SPARK_STEP, 100.0))
+        return cached[1]
 
     def _row(self, ref: str) -> list[Text]:
         store = self.context.store
         gpu = store.get(ref)
         if gpu is None:
             return [cell(ref.removeprefix("gpu/"))]
-        temp = store.value(ref, "gpu.temp")
+        steady = self._steady
+        temp = steady.value(store, ref, "gpu.temp")
         used, total = store.value(ref, "gpu.mem_used"), store.value(ref, "gpu.mem_total")
         memory = "n/a" if used is None or not total else f"{used / total * 100:.0f}%"
         hot = role_style(self, "gpu-hot") if (temp or 0) >= THRESHOLDS.gpu_hot_c else ""
         return [
             cell(ref.removeprefix("gpu/"), limit=40),
-            cell(fmt(store.value(ref, "gpu.util"), "%")),
-            cell(spark(store.history(ref, "gpu.util"), 10, top=100)),
+            cell(fmt(steady.value(store, ref, "gpu.util"), "%")),
+            cell(self._spark(ref)),
             cell(memory),
             cell(fmt(temp, "°"), style=hot),
-            cell(fmt(store.value(ref, "gpu.power"), " W")),
+            cell(fmt(steady.value(store, ref, "gpu.power"), " W")),
             throttle_text(self, gpu, short=True),
             health_text(self, gpu),
             cell(self._jobs.get(ref, "—")),
@@ -142,10 +214,14 @@ class GpuDetail(PaneBase):
     """One GPU: identity, health, history sparklines, links, errors, and its processes.
 
     ``k`` kills the selected process: local GPUs only, after confirmation, never
-    under ``--read-only``.
+    under ``--read-only``. ``d`` drains the GPU's node in Slurm, its finding as the
+    reason. Both are audited.
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("k", "kill", "Kill process")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("k", "kill", "Kill process"),
+        Binding("d", "drain", "Drain node"),
+    ]
     DEFAULT_CSS = """
     GpuDetail > VerticalScroll { height: 2fr; }
     GpuDetail > #processes { height: 1fr; }
@@ -175,6 +251,7 @@ class GpuDetail(PaneBase):
             ("nvlink", attrs.get("nvlink")),
             ("mig", "off" if mig is None else f"{len(mig)} instances"),
             ("job", owners(store).get(gpu.ref, "none")),
+            *_dropped(attrs),
         ])  # fmt: skip
         health = Text("health             ", style="bold")
         health.append_text(health_text(self, gpu))
@@ -224,10 +301,19 @@ class GpuDetail(PaneBase):
         gpu = self.context.store.get(ref)
         processes = (gpu.attrs.get("processes") if gpu else None) or ()
         command = next((p.get("command", "?") for p in processes if p["pid"] == pid), "?")
-        confirm_dangerous(
-            self, self.context, f"Send SIGTERM to pid {pid} ({command}) on {ref}?",
-            lambda: terminate(pid),
+        action = Action(
+            "kill", ref, call=functools.partial(terminate, pid),
+            description=f"send SIGTERM to pid {pid} ({command}) on {ref}",
         )  # fmt: skip
+        confirm_action(self, self.context, action)
+
+    def action_drain(self) -> None:
+        ref = self.ref or ""
+        node = node_of(ref)
+        if node is None:
+            return
+        reason = drain_reason(self.context.store, ref)
+        confirm_action(self, self.context, slurm_action("drain", node, reason))
 
 
 def plain_meaning(xid: dict[str, Any]) -> str:
@@ -250,3 +336,12 @@ def terminate(pid: int, wait: float = 3.0) -> str:
 def create_gpu_pane(context: PaneContext, ref: str | None) -> PaneBase:
     """The pane factory: the fleet list, or one GPU."""
     return GpuList(context) if ref is None else GpuDetail(context, ref)
+
+
+def _dropped(attrs: dict[str, Any]) -> list[tuple[str, object]]:
+    """The processes an agent had to leave out (it sends 256 per GPU at most)."""
+    dropped = attrs.get("processes_dropped")
+    if not isinstance(dropped, int) or dropped <= 0:
+        return []
+    shown = len(attrs.get("processes") or ())
+    return [("processes", f"{shown} shown, {dropped:,} more not sent by the agent")]

@@ -5,14 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import threading
 from pathlib import Path
 
 import psutil
 
-from console.api import Batch, Entity, Option, Sample, Source, SourceContext, make_ref, port_ref
-from watchfloor_host.sysfs import RaplZone, read_hwmon, read_infiniband, read_net, read_powercap
+from console.api import (
+    Batch,
+    Entity,
+    Option,
+    Sample,
+    Source,
+    SourceContext,
+    SourceError,
+    make_ref,
+    port_ref,
+)
+from watchfloor_host.lldp import neighbour_entities, read_neighbours
+from watchfloor_host.sysfs import (
+    RaplZone,
+    read_hwmon,
+    read_infiniband,
+    read_net,
+    read_powercap,
+    reading_now,
+)
 
 
 class EnergyCounter:
@@ -42,7 +61,9 @@ class HostSource(Source):
 
     type = "host"
 
-    def __init__(self, interval: float, sysfs: str = "/sys", node: str | None = None) -> None:
+    def __init__(
+        self, interval: float, sysfs: str = "/sys", node: str | None = None, lldpcli: str = ""
+    ) -> None:
         self.name = "host"
         self.interval = interval
         self.timeout = max(2.0, interval * 2)
@@ -52,6 +73,8 @@ class HostSource(Source):
         self._energy = EnergyCounter()
         self._busy = threading.Lock()
         self._cpu_primed = False
+        self.lldpcli = lldpcli
+        """lldpcli's command line; empty: no LLDP neighbours."""
 
     def collect(self) -> Batch:
         """One collection (blocking: many small file reads)."""
@@ -78,7 +101,7 @@ class HostSource(Source):
         ]
         for ib in read_infiniband(self.sysfs):
             ref = port_ref(self.node, ib.name)
-            attrs = {
+            attrs: dict[str, object] = {
                 "device": ib.device,
                 "port": ib.port,
                 "speed_gbps": ib.rate_gbps,
@@ -86,7 +109,10 @@ class HostSource(Source):
                 "phys_state": ib.phys_state,
                 "link_layer": ib.link_layer,
                 **ib.device_attrs,
+                **ib.identity,
             }
+            if ib.pinned:
+                attrs["saturated"] = ib.pinned
             entities.append(Entity(ref, ib.name, parent=node_ref, attrs=attrs))
             samples += [Sample(ref, metric, value) for metric, value in ib.counters.items()]
         for nic in read_net(self.sysfs):
@@ -109,10 +135,34 @@ class HostSource(Source):
             "sensors": len(sensors),
         }
         entities.insert(0, Entity(node_ref, self.node, attrs=node_attrs))
-        return Batch(entities=entities, samples=samples)
+        meta = self._lldp(entities) if self.lldpcli else {}
+        return Batch(entities=entities, samples=samples, meta=meta)
+
+    def _lldp(self, entities: list[Entity]) -> dict[str, object]:
+        """Add the switch port on the other end of each NIC that lldpd has heard from."""
+        try:
+            neighbours = read_neighbours(self.lldpcli)
+        except RuntimeError as exc:
+            return {"note": f"LLDP: {exc}"}
+        found = neighbour_entities(self.node, neighbours)
+        speeds = {e.ref: e.attrs.get("speed_gbps") for e in entities if e.kind == "port"}
+        for entity in found:
+            if entity.kind == "link":
+                entity.attrs["speed_gbps"] = speeds.get(str(entity.attrs["a"]))
+        entities += found
+        return {}
 
     async def poll(self) -> Batch:
-        return await asyncio.to_thread(self.collect)
+        if self._busy.locked():  # the last collection's thread is stuck in a read
+            raise SourceError(f"still waiting for a read of {reading_now() or '?'} to return")
+        try:
+            async with asyncio.timeout(max(self.timeout - 0.5, 0.5)):
+                return await asyncio.to_thread(self.collect)
+        except TimeoutError:
+            raise SourceError(
+                f"a read of {reading_now() or '?'} has not returned "
+                f"after {max(self.timeout - 0.5, 0.5):g}s"
+            ) from None
 
 
 def make_host_sources(context: SourceContext) -> list[Source]:
@@ -120,9 +170,21 @@ def make_host_sources(context: SourceContext) -> list[Source]:
     sysfs = Path(context.options["sysfs"])
     if not sysfs.is_absolute():
         sysfs = Path(context.base_dir) / sysfs
-    return [HostSource(context.interval, str(sysfs))]
+    lldpcli = str(context.options.get("lldpcli") or "auto")
+    if lldpcli == "auto":  # only where lldpd runs: a host without it is no failure
+        running = any(Path(p).exists() for p in ("/run/lldpd.socket", "/var/run/lldpd.socket"))
+        lldpcli = (shutil.which("lldpcli") or "") if running else ""
+    elif lldpcli == "off":
+        lldpcli = ""
+    return [HostSource(context.interval, str(sysfs), lldpcli=lldpcli)]
 
 
 HOST_OPTIONS = (
     Option("sysfs", (str,), "/sys", help="root of the sysfs tree (e.g. /host/sys in a container)"),
+    Option(
+        "lldpcli",
+        (str,),
+        "auto",
+        help="lldpcli command line for LLDP neighbours; auto: if lldpcli is installed; off",
+    ),
 )

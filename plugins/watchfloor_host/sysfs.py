@@ -10,6 +10,8 @@ a small file holding the link target, and that form is read too.
 from __future__ import annotations
 
 import os
+import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,12 +26,22 @@ IB_COUNTERS: dict[str, tuple[str, float]] = {
     "link_downed": ("port.link_downed", 1.0),
     "port_xmit_discards": ("port.discards", 1.0),
     "port_rcv_errors": ("port.rx_errors", 1.0),
+    "port_rcv_discards": ("port.rx_discards", 1.0),
+    "link_error_recovery": ("port.link_error_recovery", 1.0),
     # mlx5 hw_counters (RoCE congestion control)
     "np_ecn_marked_roce_packets": ("port.ecn_marked", 1.0),
     "np_cnp_sent": ("port.cnp_sent", 1.0),
     "rp_cnp_handled": ("port.cnp_handled", 1.0),
 }
 """The InfiniBand/RoCE counters mapped into the metric vocabulary."""
+
+IB_COUNTERS_64: dict[str, tuple[str, float]] = {
+    # file in ports/N/counters_ext → (metric, scale)
+    "port_xmit_data_64": ("port.tx_bytes", 4.0),
+    "port_rcv_data_64": ("port.rx_bytes", 4.0),
+}
+"""64-bit data counters (mlx4's ``counters_ext``; node_exporter's ``legacy_*``): read
+before the 32-bit ones, which saturate at 4 GiWords and read 0 on a busy mlx4 port."""
 
 NET_COUNTERS: dict[str, str] = {
     "tx_bytes": "port.tx_bytes",
@@ -47,13 +59,38 @@ MAX_VALUE_BYTES = 4096
 """Sysfs values are short; never read more than this from one file."""
 
 
+READING: dict[int, str] = {}
+"""The file each collecting thread is reading now: a read that never returns (a hung
+driver) is named in the source's reason, not just "timed out"."""
+
+
+def reading_now() -> str | None:
+    """A file some thread is reading at this moment, if any."""
+    return next(iter(READING.values()), None)
+
+
 def read_text(path: Path) -> str | None:
-    """A sysfs value, stripped; ``None`` when missing or unreadable."""
+    """A sysfs value, stripped; ``None`` when missing, unreadable or not a regular file.
+
+    Opened without blocking: a FIFO or device put where a value belongs (a copied or
+    hostile tree) is skipped, never waited on."""
+    thread = threading.get_ident()
+    READING[thread] = str(path)
     try:
-        with open(path, "rb") as handle:
-            return handle.read(MAX_VALUE_BYTES).decode("utf-8", "replace").strip()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        READING.pop(thread, None)
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        os.set_blocking(descriptor, True)
+        return os.read(descriptor, MAX_VALUE_BYTES).decode("utf-8", "replace").strip()
     except OSError:
         return None
+    finally:
+        os.close(descriptor)
+        READING.pop(thread, None)
 
 
 def read_number(path: Path) -> float | None:
@@ -108,8 +145,12 @@ class IbPort:
     state: str | None
     phys_state: str | None
     link_layer: str | None
-    counters: dict[str, float] = field(default_factory=dict)
+    counters: dict[str, float | None] = field(default_factory=dict)
     device_attrs: dict[str, str | None] = field(default_factory=dict)
+    identity: dict[str, str] = field(default_factory=dict)
+    """``node_guid`` and ``port_guid`` (see ib_health)."""
+    pinned: list[str] = field(default_factory=list)
+    """Metrics whose counter is stuck at its maximum."""
 
     @property
     def name(self) -> str:
@@ -134,6 +175,8 @@ def _rate(text: str | None) -> float | None:
 
 def read_infiniband(root: Path) -> list[IbPort]:
     """Every port of every InfiniBand/RoCE device under ``root``."""
+    from watchfloor_host.ib_health import extra_counters, identity  # it reads with ours
+
     ports = []
     for device, path in class_entries(root, "infiniband"):
         device_attrs = {
@@ -154,11 +197,18 @@ def read_infiniband(root: Path) -> list[IbPort]:
                 link_layer=read_text(port_dir / "link_layer"),
                 device_attrs=device_attrs,
             )
-            for folder in ("counters", "hw_counters"):
-                for file_name, (metric, scale) in IB_COUNTERS.items():
+            tables = (
+                ("counters_ext", IB_COUNTERS_64),
+                ("counters", IB_COUNTERS),
+                ("hw_counters", IB_COUNTERS),
+            )
+            for folder, table in tables:
+                for file_name, (metric, scale) in table.items():
                     value = read_number(port_dir / folder / file_name)
                     if value is not None and metric not in port.counters:
                         port.counters[metric] = value * scale
+            port.pinned = extra_counters(port_dir, port.counters)
+            port.identity = identity(path, port_dir)
             ports.append(port)
     return ports
 
@@ -189,6 +239,9 @@ def read_net(root: Path) -> list[NetDevice]:
             value = read_number(path / "statistics" / file_name)
             if value is not None:
                 device.counters[metric] = value
+        carrier_changes = read_number(path / "carrier_changes")
+        if carrier_changes is not None:
+            device.counters["port.carrier_changes"] = carrier_changes
         devices.append(device)
     return devices
 

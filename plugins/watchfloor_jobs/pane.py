@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from console.api import (
@@ -14,12 +16,14 @@ from console.api import (
     PaneContext,
     Store,
     cell,
+    confirm_action,
     explain,
     fmt,
     fmt_age,
     job_loss,
     job_state,
     job_state_text,
+    slurm_action,
     spark,
     title_bar,
 )
@@ -29,6 +33,27 @@ def pace(store: Store, ref: str) -> float | None:
     """Throughput now as a fraction of the job's baseline."""
     loss = job_loss(store, ref)
     return None if loss is None else 1.0 - loss
+
+
+RUNNING_STATES = frozenset({"RUNNING", "COMPLETING"})
+"""Scheduler states in which a job's start time means it has been running since."""
+NO_REASON = frozenset({"", "None", "(null)"})
+"""What Slurm writes in ``state_reason`` when there is no reason."""
+
+
+def job_timing(attrs: dict[str, object], now: float | None) -> str:
+    """``running 3m`` for a running job; the state and its reason for any other
+    (``pending: Resources``), never a running time counted from a start that is
+    in the future (pending) or long past (completed)."""
+    state = str(attrs.get("state") or "RUNNING")
+    reason = attrs.get("reason")
+    why = "" if reason is None or str(reason).strip() in NO_REASON else str(reason)
+    start = attrs.get("start")
+    if state in RUNNING_STATES:
+        if isinstance(start, (int, float)) and now is not None and start <= now:
+            return f"running {fmt_age(now - start)}"
+        return "running"
+    return f"{state.lower()}: {cell(why, limit=60).plain}" if why else state.lower()
 
 
 class JobList(PaneBase):
@@ -70,8 +95,17 @@ class JobDetail(PaneBase):
     """One job: how it is doing, its suspected causes ranked, and its ranks (GPUs).
 
     ``Enter`` on a congested-link cause opens the job's fabric paths with that
-    link marked; on any other cause, the entity it names.
+    link marked; on any other cause, the entity it names. ``r`` requeues, ``h``
+    holds, ``u`` releases and ``x`` cancels the job in Slurm: each shows the exact
+    command and asks first.
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "act('requeue')", "Requeue"),
+        Binding("h", "act('hold')", "Hold"),
+        Binding("u", "act('release')", "Release"),
+        Binding("x", "act('cancel')", "Cancel job"),
+    ]
 
     DEFAULT_CSS = """
     JobDetail > #causes { height: auto; max-height: 12; overflow-x: hidden; }
@@ -88,6 +122,9 @@ class JobDetail(PaneBase):
         yield Static(id="evidence", classes="pane-body")
         yield title_bar("Ranks")
         yield EntityTable(self.context, ("GPU", "Util", "History", "Temp", "Power"), id="ranks")
+
+    def action_act(self, verb: str) -> None:
+        confirm_action(self, self.context, slurm_action(verb, self.ref or ""))
 
     def _open_cause(self, ref: str) -> None:
         if ref.startswith("link/") and self.ref:
@@ -109,9 +146,7 @@ class JobDetail(PaneBase):
             summary.append(f"  {fraction - 1:+.0%} throughput")
         summary.append("\n")
         summary.append(f"user {cell(job.attrs.get('user', '?')).plain}   ")
-        start = job.attrs.get("start")
-        if isinstance(start, (int, float)) and store.time is not None:
-            summary.append(f"running {fmt_age(store.time - start)}   ")
+        summary.append(job_timing(job.attrs, store.time) + "   ")
         summary.append(f"{len(job.attrs.get('nodes', []))} nodes   ")
         summary.append(f"{len(job.attrs.get('gpus', []))} GPUs\n")
         history = store.history(job.ref, "job.throughput")

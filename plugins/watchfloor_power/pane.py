@@ -82,6 +82,9 @@ class PowerView(PaneBase):
         text.append("waste: ", style="bold")
         text.append(f"{waste['idle_gpus']} idle GPUs {waste['idle_cost_per_hour']:,.2f} {money}/h",
                     style=wasted if waste["idle_gpus"] else "")  # fmt: skip
+        if waste.get("out_of_service_gpus"):
+            text.append(f"  ({waste['out_of_service_gpus']} GPUs on drained or down nodes "
+                        "not counted)", style="dim")  # fmt: skip
         alarm = role_style(self, "error", bold=True)
         for job in waste["stalled_jobs"]:
             text.append("\n       ")
@@ -156,7 +159,7 @@ class PowerView(PaneBase):
             cell(f"{draw / limit:.0%}" if limit else "n/a"),
             cell(room),
             cell(fmt(host_total, " W") if host_total else "n/a"),
-            cell(fmt(sum(n[2] for n in nodes), " kWh", 3)),
+            cell(fmt(sum(n[2] for n in nodes), " kWh", 2)),
             cell(f"{self.context.cost.energy_cost_per_hour(draw, now):,.2f}"),
             cell(""),
         ]
@@ -178,7 +181,7 @@ class PowerView(PaneBase):
             cell("n/a" if share is None else f"{share:.0%}"),
             cell(fmt((node_limit - node_draw) / 1000, " kW", 2) if node_limit else "n/a"),
             cell(fmt(host, " W") if host else "n/a"),
-            cell(fmt(today, " kWh", 3)),
+            cell(fmt(today, " kWh", 2)),
             cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
             cell(spark(trend, SPARK_WIDTH)),
         ]

@@ -40,6 +40,14 @@ SWITCH_OPTIONS = (
     Option("port_match", (str,), help="regex a port name must match to be renamed"),
     Option("port_replace", (str,), help="its replacement (\\1 for a group): Ethernet1/1 → p1"),
 )
+INFINIBAND_OPTIONS = (
+    Option(
+        "infiniband_data",
+        (str,),
+        "auto",
+        help="infiniband_exporter's *_data_bytes_total: bytes (v0.10+), words (before), auto",
+    ),
+)
 VLLM_OPTIONS = (
     Option(
         "gpus",
@@ -57,7 +65,8 @@ EXPORTER_SOURCE = SourceType(
             "exporter",
             (str,),
             "auto",
-            help="auto, or the table(s) to use: dcgm, node, watchfloor, snmp, gnmi, vllm",
+            help="auto, or the table(s) to use: dcgm, nvidia-smi, node, watchfloor, snmp, gnmi, "
+            "infiniband, vllm",
         ),
         Option(
             "node",
@@ -67,6 +76,7 @@ EXPORTER_SOURCE = SourceType(
         Option("timeout", (int, float), 5.0, help="seconds before a scrape is a timeout"),
         *HTTP_OPTIONS,
         *SWITCH_OPTIONS,
+        *INFINIBAND_OPTIONS,
         *VLLM_OPTIONS,
     ),
     help="one Prometheus text exposition (an exporter's /metrics, or a file)",
@@ -80,7 +90,9 @@ PROMETHEUS_SOURCE = SourceType(
         Option("url", (str,), required=True, help="the server, e.g. http://prometheus:9090"),
         Option("selector", (str,), "", help='label matchers added to every query: cluster="a"'),
         Option("job", (str,), help="regex the job label must match"),
-        Option("exporters", (str,), "auto", help="auto, or the tables to query: dcgm,node,…"),
+        Option(
+            "exporters", (str,), "auto", help="auto, or the tables to query: dcgm,nvidia-smi,node,…"
+        ),
         Option(
             "node_label",
             (str,),
@@ -95,6 +107,7 @@ PROMETHEUS_SOURCE = SourceType(
         ),
         *HTTP_OPTIONS,
         *SWITCH_OPTIONS,
+        *INFINIBAND_OPTIONS,
     ),
     help="the fleet from a Prometheus-compatible query API",
 )

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,6 +247,8 @@ class DcgmTable:
             self._describe(device, attrs)
         if "DCGM_FI_DEV_XID_ERRORS" in device:
             xid = device["DCGM_FI_DEV_XID_ERRORS"]
+            if xid is not None and not math.isfinite(xid):
+                xid = None  # no XID is ±inf or NaN (a hostile or broken exporter)
             out.put(ref, "gpu.xid", xid or None)
             if xid:
                 code = int(xid)

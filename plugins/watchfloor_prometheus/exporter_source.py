@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from console.api import Batch, Source, SourceContext, SourceError
+from console.api import Batch, Source, SourceContext, SourceError, UnsafeFile, read_text_async
 from watchfloor_prometheus.exposition import ExpositionError, parse
 from watchfloor_prometheus.http import MAX_BODY_BYTES, Client, read_token, ssl_context
 from watchfloor_prometheus.mapping import Builder, Scope, Table
@@ -57,7 +57,14 @@ class ExporterSource(Source):
         self.tables = tables
         host = parts.hostname or ""
         target = parse_qs(parts.query).get("target", [None])[0]  # snmp_exporter's device
-        default = target or (this_host() if self.path or host in LOOPBACK else host)
+        # A file is nobody's in particular: it names its own node (its stem) rather
+        # than landing on this machine beside the host source; a loopback URL is
+        # this machine's own exporter.
+        if self.path is not None:
+            own = self.path.stem or self.path.name
+        else:
+            own = this_host() if host in LOOPBACK else host
+        default = target or own
         self.scope = Scope(
             time=0.0, node=node, default_node=default, instance=parts.netloc or None,
             options=options or {},
@@ -85,7 +92,7 @@ class ExporterSource(Source):
 
     async def _read(self) -> str:
         if self.path is not None:
-            return await asyncio.to_thread(_read_file, self.path)
+            return await _read_file(self.path, max(1.0, self.timeout - 0.5))
         status, body = await self.client.request("GET", self.url, what="exporter", accept=ACCEPT)
         if status != 200:
             raise SourceError(f"HTTP {status} from {self.url}")
@@ -95,15 +102,11 @@ class ExporterSource(Source):
         await self.client.close()
 
 
-def _read_file(path: Path) -> str:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BODY_BYTES + 1)
-    except OSError as exc:
-        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_BODY_BYTES:
-        raise SourceError(f"{path}: larger than {MAX_BODY_BYTES:,} bytes")
-    return data.decode("utf-8", "replace")
+async def _read_file(path: Path, timeout: float) -> str:
+    try:  # a FIFO or /dev/zero named as the file is refused, a stuck read abandoned
+        return await read_text_async(path, MAX_BODY_BYTES, timeout, errors="replace")
+    except UnsafeFile as exc:
+        raise SourceError(str(exc)) from None
 
 
 def make_exporter_sources(context: SourceContext) -> list[Source]:

@@ -7,12 +7,12 @@ connection, a timeout, a TLS failure or an oversized body is one line that says 
 from __future__ import annotations
 
 import ssl
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from console.api import SourceError
+from console.api import read_token as safe_read_token
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest body read: 8,000 GPUs' series from Prometheus are about 40 MB."""
@@ -29,11 +29,8 @@ def ssl_context(ca: str | None, cert: str | None, key: str | None) -> ssl.SSLCon
 
 
 def read_token(path: str) -> str:
-    """A bearer token from a file (ValueError when empty)."""
-    token = Path(path).read_text(encoding="utf-8").strip()
-    if not token:
-        raise ValueError(f"token file {path} is empty")
-    return token
+    """A bearer token from a file: non-blocking, regular files only, capped (UnsafeFile)."""
+    return safe_read_token(path)
 
 
 class Client:

@@ -6,7 +6,7 @@ node_exporter and through a Watchfloor agent is the same node with the same port
 - network interfaces (``node_network_*{device}``, loopback left out) → ``port/<node>/<device>``;
 - InfiniBand/RoCE ports (``node_infiniband_*{device,port}``) → ``port/<node>/<device>:<port>``
   (``mlx5_0:1``); node_exporter already multiplied the data counters by 4, and its
-  ``legacy_*`` (counters_ext) values stand in where the 32-bit ones are missing;
+  64-bit ``legacy_*`` (counters_ext) data counters win over the 32-bit ones;
   mlx5 ``hw_counters`` under node_exporter's names give ECN and CNP counters;
 - ethtool's per-priority PFC pause counters (``node_ethtool_received_prio3_pause``)
   add up to ``port.pfc_pause_rx``;
@@ -36,6 +36,7 @@ NETDEV: dict[str, str] = {
     "node_network_transmit_errs_total": "port.tx_errors",
     "node_network_receive_drop_total": "port.rx_drops",
     "node_network_transmit_drop_total": "port.tx_drops",
+    "node_network_carrier_changes_total": "port.carrier_changes",
 }
 """netdev/netclass counters of one interface (label ``device``)."""
 
@@ -49,6 +50,8 @@ INFINIBAND: dict[str, str] = {
     "node_infiniband_link_downed_total": "port.link_downed",
     "node_infiniband_port_discards_transmitted_total": "port.discards",
     "node_infiniband_port_errors_received_total": "port.rx_errors",
+    "node_infiniband_port_discards_received_total": "port.rx_discards",
+    "node_infiniband_link_error_recovery_total": "port.link_error_recovery",
     # mlx5 hw_counters (RoCE congestion control), as node_exporter names them
     "node_infiniband_np_ecn_marked_roce_packets_received_total": "port.ecn_marked",
     "node_infiniband_np_cnp_packets_sent_total": "port.cnp_sent",
@@ -60,7 +63,8 @@ LEGACY: dict[str, str] = {
     "node_infiniband_legacy_data_transmitted_bytes_total": "port.tx_bytes",
     "node_infiniband_legacy_data_received_bytes_total": "port.rx_bytes",
 }
-"""64-bit ``counters_ext`` copies, used only where the port has no newer counter."""
+"""64-bit ``counters_ext`` data counters: preferred over the 32-bit ``port_data_*`` ones,
+which saturate (or read 0) on a busy mlx4 port."""
 
 IB_STATES = {1: "DOWN", 2: "INIT", 3: "ARMED", 4: "ACTIVE", 5: "ACTIVE_DEFER"}
 IB_PHYS_STATES = {1: "Sleep", 2: "Polling", 3: "Disabled", 4: "PortConfigurationTraining",
@@ -144,8 +148,8 @@ class NodeExporterTable:
                 if labels.get("mode") not in BUSY_EXCLUDED:
                     totals[1] += value
         for ref, metric, value in legacy:
-            if (ref, metric) not in out.values:
-                out.put(ref, metric, value)
+            if value == value:  # a NaN leaves the 32-bit reading in place
+                out.values[(ref, metric)] = value
         for port in out.entities.values():
             if port.kind == "port" and port.parent:
                 extra = devices.get((port.parent[5:], port.attrs.get("device", "")))

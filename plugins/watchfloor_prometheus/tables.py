@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from watchfloor_prometheus import agent, dcgm, node_exporter, switches, vllm
+from watchfloor_prometheus import (
+    agent,
+    dcgm,
+    infiniband,
+    node_exporter,
+    nvidia_smi,
+    switches,
+    vllm,
+)
 from watchfloor_prometheus.exposition import Series
 from watchfloor_prometheus.mapping import Builder, Scope, Table, route
 
@@ -12,10 +20,12 @@ TABLES: dict[str, Table] = {
     table.name: table
     for table in (
         dcgm.TABLE,
+        nvidia_smi.TABLE,
         node_exporter.TABLE,
         agent.TABLE,
         switches.SNMP,
         switches.GNMI,
+        infiniband.TABLE,
         vllm.TABLE,
     )
 }

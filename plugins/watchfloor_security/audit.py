@@ -210,6 +210,8 @@ def event_findings(store: Store) -> Iterable[Finding]:
         evidence = [f"file {plain(attrs.get('file'), 160)}",
                     f"old sha256 {plain(attrs.get('old_sha256') or '—', 80)}",
                     f"new sha256 {plain(attrs.get('new_sha256') or '—', 80)}"]  # fmt: skip
+        if attrs.get("reason"):
+            evidence.append(f"reason {plain(attrs.get('reason'), 160)}")
         name = str(attrs.get("file") or "?").rsplit("/", 1)[-1]
         title = (f"{plain(attrs.get('change'), 20)} model file on {_short(event.parent or '?')}: "
                  f"{plain(name, 80)} ({plain(attrs.get('model'), 60)})")  # fmt: skip

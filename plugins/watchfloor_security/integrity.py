@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fnmatch
 import hashlib
 import json
@@ -36,6 +37,7 @@ from console.api import (
     SourceError,
     SourceType,
     make_ref,
+    read_text,
 )
 
 WEIGHT_PATTERNS = (
@@ -49,6 +51,8 @@ MAX_FILES = 200_000
 """Files watched at most (the rest are counted, not hashed)."""
 MAX_EVENTS = 100
 """Change events kept (newest)."""
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+"""Largest manifest read (200,000 files take ~40 MB)."""
 
 
 @dataclass
@@ -65,6 +69,21 @@ class FileRecord:
     """The hash before a change was noticed: compared once the new one is known."""
     added: bool = False
     """Appeared after the first full scan: reported once hashed."""
+    unreadable: str | None = None
+    """Why it could not be hashed last time (reported once per reason)."""
+
+
+class Unreadable(OSError):
+    """A watched file that cannot be hashed; the message says why."""
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISDIR, "directory")):  # fmt: skip
+        if test(mode):
+            return name
+    return "special file"
 
 
 @dataclass
@@ -167,6 +186,8 @@ class ModelTree:
 
     def _candidates(self) -> Iterator[str]:
         for root in self.roots:
+            if not os.path.isdir(root):  # not "0 files, all verified" forever: say so
+                raise SourceError(f"watched path {root} is not a directory (missing?)")
             for folder, dirs, files in os.walk(root, followlinks=False):
                 dirs.sort()
                 for name in sorted(files):
@@ -196,7 +217,17 @@ class ModelTree:
             if partial is None or (partial.size, partial.mtime_ns) != seen:
                 partial = _Partial(path, record.size, record.mtime_ns, hashlib.sha256())
                 self._partials[path] = partial
-            done, used = self._hash_some(partial, self.budget_bytes - read)
+            try:
+                done, used = self._hash_some(partial, self.budget_bytes - read)
+            except Unreadable as exc:
+                # Not "pending" forever: a watched file nobody can hash is a finding.
+                del self._partials[path]
+                if record.unreadable != str(exc):
+                    record.unreadable = str(exc)
+                    old = record.sha256 or record.previous
+                    self._event("unreadable", path, old, None, now, reason=str(exc))
+                continue
+            record.unreadable = None
             read += used
             if done is False:
                 break  # budget spent: this file resumes where it stopped next step
@@ -210,13 +241,32 @@ class ModelTree:
 
     def _hash_some(self, partial: _Partial, allowance: int) -> tuple[bool | None, int]:
         """Read on from ``partial.offset``: (finished?, bytes read); ``None`` if the file
-        cannot be read or changed size while being read."""
+        changed size while being read. :class:`Unreadable` when it cannot be hashed.
+
+        Opened without following a symlink and without blocking, then checked on the
+        open descriptor: a FIFO or device swapped in after the walk is refused, never
+        read (a FIFO would block the thread forever, and SIGTERM with it)."""
         used = 0
         # One reused buffer: allocating a fresh 1 MiB bytes object per read costs
         # three times the hashing itself.
         buffer = memoryview(self._buffer)
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
-            with open(partial.path, "rb", buffering=0) as handle:
+            descriptor = os.open(partial.path, flags)
+        except PermissionError as exc:
+            raise Unreadable(f"permission denied ({exc.strerror})") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise Unreadable("replaced by a symlink (not followed)") from None
+            if exc.errno == errno.ENOENT:
+                return None, 0  # removed meanwhile: the next walk says so
+            raise Unreadable(exc.strerror or str(exc)) from None
+        try:
+            info = os.fstat(descriptor)
+            if not stat.S_ISREG(info.st_mode):
+                raise Unreadable(f"replaced by a {_kind(info.st_mode)} (not a regular file)")
+            os.set_blocking(descriptor, True)  # a regular file: plain reads from here
+            with open(descriptor, "rb", buffering=0, closefd=False) as handle:
                 handle.seek(partial.offset)
                 while used < allowance and not self.stop.is_set():
                     count = handle.readinto(buffer[: min(CHUNK, allowance - used)])
@@ -225,9 +275,11 @@ class ModelTree:
                     partial.hasher.update(buffer[:count])
                     used += count
                     partial.offset += count
-                info = os.fstat(handle.fileno())
-        except OSError:
-            return None, used
+            info = os.fstat(descriptor)
+        except OSError as exc:
+            raise Unreadable(exc.strerror or str(exc)) from None
+        finally:
+            os.close(descriptor)
         if (info.st_size, info.st_mtime_ns) != (partial.size, partial.mtime_ns):
             return None, used
         return partial.offset >= partial.size, used
@@ -244,7 +296,9 @@ class ModelTree:
 
     # -- output --------------------------------------------------------------
 
-    def _event(self, change: str, path: str, old: str | None, new: str | None, now: float) -> None:
+    def _event(
+        self, change: str, path: str, old: str | None, new: str | None, now: float, reason: str = ""
+    ) -> None:
         self._seq += 1
         event = {
             "seq": self._seq,
@@ -257,6 +311,8 @@ class ModelTree:
             "new_sha256": new,
             "time": now,
         }
+        if reason:
+            event["reason"] = reason
         with self._lock:
             self.events.append(event)
 
@@ -276,10 +332,10 @@ class ModelTree:
     # -- manifest ------------------------------------------------------------
 
     def _load(self, path: Path) -> None:
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             return
+        try:
+            document = json.loads(read_text(path, MAX_MANIFEST_BYTES))
         except (OSError, ValueError) as exc:
             raise SourceError(f"{path}: cannot read the integrity manifest: {exc}") from None
         files = document.get("files") if isinstance(document, dict) else None
@@ -358,6 +414,11 @@ def _make(context: SourceContext) -> Sequence[Source]:
     if not paths or not all(isinstance(p, str) and p for p in paths):
         raise ValueError("'paths' must be a list of directories")
     base = Path(context.base_dir)
+    for path in paths:
+        # A file where a directory belongs is a typo; a missing directory is not refused
+        # here (a volume may be mounted later): the source says so while it is missing.
+        if (base / path).exists() and not (base / path).is_dir():
+            raise ValueError(f"'paths': {path} is not a directory")
     manifest = options["manifest"]
     tree = ModelTree(
         [str(base / p) for p in paths],

@@ -34,7 +34,7 @@ CONDITIONS = ("security-unknown-process", "security-exposed", "security-agent-ex
 """Findings that are states rather than events: listed in the timeline beside the events."""
 DETAIL_WIDTH = 72
 """Characters of an event's detail in the timeline (the event's own view has it all)."""
-CATEGORY = {"integrity": "model file", "guard": "guard", "auth": "refused"}
+CATEGORY = {"integrity": "model file", "guard": "guard", "auth": "refused", "action": "action"}
 
 
 def _clock(seconds: float | None, now: float | None = None) -> str:
@@ -200,6 +200,11 @@ def _detail(attrs: dict[str, object]) -> str:
         return f"{attrs.get('kind')} on {attrs.get('model')}: {excerpt}"
     if category == "auth":
         return f"{attrs.get('count')}× wrong or missing token from {attrs.get('remote')}"
+    if category == "action":  # from the console's audit log
+        detail = f"{attrs.get('user')}: {attrs.get('action')} {attrs.get('target')}"
+        detail += f" — {attrs.get('outcome')}"
+        words = attrs.get("reason") if attrs.get("outcome") == "done" else attrs.get("message")
+        return detail + (f" ({words})" if words else "")
     return str(attrs.get("title") or "")
 
 

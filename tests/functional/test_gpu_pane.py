@@ -11,7 +11,7 @@ import pytest
 from console.plugins import Registry
 from console.runtime import CORE_PLUGIN, load_registry
 from console.ui.app import WatchfloorApp
-from console.ui.kit import ConfirmScreen, EntityTable
+from console.ui.kit import ActionScreen, EntityTable
 from tests.conftest import frozen_clock
 from tests.fakes.fake_nvml import FakeGpu, FakeNvml
 from watchfloor_gpu import plugin as gpu_plugin
@@ -68,7 +68,7 @@ async def test_kill_is_refused_for_a_remote_gpu(make_app: AppFactory) -> None:
         app.open("gpu/node01/0")
         await pilot.pause()
         await pilot.press("k")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ActionScreen)
         assert any("is not on this machine" in str(n.message) for n in app._notifications)
 
 
@@ -98,8 +98,8 @@ async def test_killing_a_local_process_needs_confirmation(victim: subprocess.Pop
         app.open(ref)
         await pilot.pause()
         await pilot.press("k")
-        assert isinstance(app.screen, ConfirmScreen)
-        assert f"SIGTERM to pid {victim.pid}" in app.screen.question
+        assert isinstance(app.screen, ActionScreen)
+        assert f"SIGTERM to pid {victim.pid}" in app.screen.action_to_run.shown
         await pilot.press("n")
         assert victim.poll() is None  # cancelled: still running
         await pilot.press("k", "y")
@@ -115,7 +115,7 @@ async def test_read_only_refuses_to_kill(victim: subprocess.Popen[bytes]) -> Non
         app.open(ref)
         await pilot.pause()
         await pilot.press("k")
-        assert not isinstance(app.screen, ConfirmScreen)
+        assert not isinstance(app.screen, ActionScreen)
         assert any("read-only mode: refused" in str(n.message) for n in app._notifications)
         assert victim.poll() is None
 
@@ -124,3 +124,24 @@ def test_registry_fixture_has_the_gpu_pane() -> None:
     registry = load_registry()
     pane = registry.pane_for("gpu")
     assert pane is not None and pane.key == "g"
+
+
+async def test_processes_an_agent_left_out_are_counted_in_the_detail() -> None:
+    from console.api import Batch, Entity, Source
+
+    class Crowded(Source):  # as the agent client hands them on: 256 kept, the rest counted
+        name, type = "crowded", "test"
+
+        async def poll(self) -> Batch:
+            processes = [{"pid": i, "user": "u", "command": "python"} for i in range(256)]
+            gpu = Entity("gpu/n1/0", "GPU 0", "node/n1",
+                         attrs={"processes": processes, "processes_dropped": 199_744})  # fmt: skip
+            return Batch(entities=[Entity("node/n1", "n1"), gpu])
+
+    app = WatchfloorApp(load_registry(), [Crowded()], live=False, clock=frozen_clock)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.pause()
+        app.open("gpu/n1/0")
+        await pilot.pause()
+        assert "256 shown, 199,744 more not sent by the agent" in _text(app)
+        assert app.screen.query_one("#processes", EntityTable).row_count == 256

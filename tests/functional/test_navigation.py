@@ -209,6 +209,85 @@ async def test_three_keystrokes_from_the_overview_to_the_congested_link(
         assert app.crumbs() == ["Overview"]
 
 
+async def test_pane_keys_on_a_deep_screen_open_the_pane_at_the_top_level(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(seed=7)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter", "enter", "enter")  # job → its paths → the hot link
+        link = app.crumbs()[-1]
+        assert app.crumbs() == ["Overview", "job/4711", "path/4711", link]
+        crumbs = app.screen.query_one("Breadcrumbs")
+        shown = str(crumbs.render())
+        assert len(shown) <= 78 and shown.startswith("Overview › ")  # one line, never wraps
+        assert shown.endswith(link.removeprefix("link/")[-8:])  # the newest stays readable
+        await pilot.press("g", "f", "j")
+        assert app.crumbs() == ["Overview", "Jobs"]  # not Overview › … › GPUs › Fabric › Jobs
+        assert str(app.screen.query_one("Breadcrumbs").render()) == "Overview › Jobs"
+        await pilot.press("escape")
+        assert app.crumbs() == ["Overview"]
+
+
+async def test_a_narrow_overview_gives_findings_the_width_and_folds_the_sources(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        findings = app.screen.query_one("#panel-findings")
+        assert findings.size.width >= 76  # the whole width, not half of it
+        assert not app.screen.query_one("#panel-sources").display
+        table = _table(app, "#findings")
+        seen = "\n".join(table.render_line(y).text for y in range(table.size.height))
+        assert "stalled job 4711 llama-70b-pretrain: -62% throughput" in seen  # whole, on screen
+        assert table.region.y < app.screen.query_one("#panel-nodes").region.y  # findings first
+        await pilot.press("S")
+        assert app.crumbs() == ["Overview", "Sources"]
+        assert _table(app, "#sources").get_row("source:sim")[2].plain == "ok"
+        await pilot.press("escape")
+        await pilot.click("StatusHeader")  # the header's count opens them too
+        assert app.crumbs() == ["Overview", "Sources"]
+        await pilot.press("escape")
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert app.screen.query_one("#panel-sources").display
+        assert app.screen.query_one("#panel-findings").size.width < 62
+
+
+async def test_the_link_screen_at_80_columns_reads_in_words_on_one_line_each(
+    make_app: AppFactory,
+) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(seed=7)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter", "enter", "enter")
+        await pilot.pause()
+        sections = {s.id: str(s.render()) for s in app.screen.query("Static") if s.id}
+        lines = (sections["util"] + sections["ends"]).splitlines()
+        assert all(len(line) <= 78 for line in lines), max(lines, key=len)
+        assert any(line.startswith("utilisation a→b ") and "█" in line for line in lines)
+        assert any(line.startswith("back-pressure (xmit_wait) ") for line in lines)
+        assert "link.util_ab" not in sections["util"] and "port.tx_bytes" not in sections["ends"]
+        footer = app.screen.query_one(Footer)
+        keys = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
+        palette = footer.query_one(".-command-palette")
+        shown = [k for k in keys if k.display]
+        assert shown and len(shown) < len(keys)  # whole keys only: the rest left out
+        assert all(k.region.right <= palette.region.x for k in shown)
+
+
+def test_every_metric_of_the_console_has_a_label() -> None:
+    from console.model import LABELS, METRICS, metric_label
+
+    assert set(LABELS) <= set(METRICS)
+    core = [n for n in METRICS if n.split(".")[0] in ("gpu", "node", "port", "link", "job")]
+    assert [name for name in core if not METRICS[name].label] == []
+    assert metric_label("link.util_ab") == "utilisation a→b"
+    assert metric_label("pdu.unknown") == "pdu.unknown"  # a name without a spec shows as is
+
+
 async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
     from console.api import Batch, Entity, Source
 

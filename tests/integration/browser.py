@@ -167,7 +167,9 @@ def _devtools_port(profile: Path, process: subprocess.Popen[bytes]) -> tuple[int
 @contextlib.asynccontextmanager
 async def chromium() -> AsyncIterator[Browser]:
     """A headless Chromium for the duration of the block."""
-    with tempfile.TemporaryDirectory(prefix="wf-chromium-") as profile:
+    # Chromium's helper processes may still write to the profile as the main one exits:
+    # a leftover file there must not fail the test that used the browser.
+    with tempfile.TemporaryDirectory(prefix="wf-chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
              f"--user-data-dir={profile}", "--no-first-run", "--no-default-browser-check",

@@ -132,3 +132,25 @@ async def test_guard_events_and_refusals_reach_the_console_as_findings() -> None
     node = engine.store.get("node/node02")
     assert node is not None and node.attrs["agent"]["token"] is True
     assert node.attrs["gpus"] == 8  # the posture was added to the node, not put in its place
+
+
+async def test_a_body_that_arrives_in_two_reads_is_read_whole() -> None:
+    collector, security = _agent()
+    async with serving(make_app(collector, READ, security, WRITE)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        body = json.dumps({"events": [EVENT] * 3}).encode()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"POST /v1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {WRITE}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body[:10]
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the rest comes later, as a slow network delivers it
+        writer.write(body[10:])
+        await writer.drain()
+        answer = await reader.read()
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 202"), answer[:200]
+        assert b'"accepted": 3' in answer or b'"accepted":3' in answer

@@ -8,6 +8,7 @@ import ssl
 import aiohttp
 import pytest
 import trustme
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from console.agent.client import AgentSource, SharedSession, ssl_context
@@ -17,7 +18,7 @@ from console.agent.wire import decode
 from console.api import Batch, Source, SourceError
 from console.engine import Engine
 from console.store import Store
-from tests.integration.agents import serving, sim_collector, wait_until
+from tests.integration.agents import raw_app, serving, sim_collector, wait_until
 
 
 async def test_snapshot_metrics_and_healthz() -> None:
@@ -132,7 +133,10 @@ async def test_tls_and_client_certificates(tmp_path) -> None:  # type: ignore[no
     server_context.verify_mode = ssl.CERT_REQUIRED  # now the agent wants a client cert
     async with serving(make_app(sim_collector(), None), server_context) as url:
         without = await _poll(AgentSource(url, 1.0, tls=trusted, session=SharedSession()))
-        assert without != "ok"
+        assert "does it want a client certificate" in without, without
+        plain_http = url.replace("https://", "http://")
+        spoken = await _poll(AgentSource(plain_http, 1.0, session=SharedSession()))
+        assert "does it speak TLS? (use https://" in spoken, spoken
         mutual = ssl_context(str(ca_file), str(client_cert), str(client_key))
         assert await _poll(AgentSource(url, 1.0, tls=mutual, session=SharedSession())) == "ok"
 
@@ -148,3 +152,12 @@ def test_non_loopback_listen_needs_a_token_or_insecure() -> None:
     assert parse_listen("[::1]:9477") == ("::1", 9477)
     with pytest.raises(AgentUsageError, match="HOST:PORT"):
         parse_listen("9477")
+
+
+async def test_redirects_from_an_agent_are_not_followed_and_say_where() -> None:
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/v1/snapshot")
+
+    async with serving(raw_app(loop)) as url:
+        reason = await _poll(AgentSource(url, 1.0, session=SharedSession()))
+    assert reason.startswith("HTTP 302 redirect to /v1/snapshot: not followed")

@@ -73,6 +73,15 @@ def test_snapshot_text_is_a_readable_summary() -> None:
         (("demo", "--wall", "--dwell", "0"), None, "--dwell must be a positive number"),
         (("serve", "--host", "0.0.0.0"), None, "refusing to serve on 0.0.0.0 without --public"),
         (("serve", "--demo", "--port", "70000"), None, "--port must be 0 to 65535"),
+        (("snapshot", "--config", "{dir}/c.yaml"), "sources:\n  - type: agent\n"
+         "    url: http://gpu[1-99999999].example:9477\n",
+         "c.yaml:2: sources[0]: agent: host range in 'http://gpu[1-99999999].example:9477' "
+         "expands to 99,999,999 agents, over 20,000"),
+        (("snapshot", "--config", "{dir}/c.yaml"), "sources:\n  - type: integrity\n"
+         "    paths: [c.yaml]\n", "c.yaml:2: sources[0]: integrity: 'paths': c.yaml is not a "
+         "directory"),
+        (("explain", "gpu/node01/0", "--demo"), None,
+         "explain takes a job: a job id (4711) or a job/<id> ref, not gpu 'gpu/node01/0'"),
     ],
 )  # fmt: skip
 def test_bad_input_gives_one_line_and_exit_2(
@@ -131,3 +140,42 @@ def test_explain_prints_the_chain_as_json_and_text() -> None:
     assert "STALLED since" in text.stdout and "◀ HOT" in text.stdout
     missing = run("explain", "9999", "--demo")
     assert missing.returncode == 2 and "no job job/9999" in missing.stderr
+
+
+def test_snapshot_lists_ports_with_error_counters_and_serving_figures(tmp_path: Path) -> None:
+    text = run("snapshot", "--demo")
+    ports = text.stdout.split("PORTS (24)", 1)[1]
+    assert "port/node01/mlx5_0:1  ACTIVE    400 Gb/s" in ports
+    assert "GB/s" in ports and "errors: discards" in ports  # a hot link's port drops
+    document = json.loads(run("snapshot", "--demo", "--format", "json").stdout)
+    port = next(p for p in document["ports"] if p["ref"] == "port/node01/mlx5_0:1")
+    assert set(port["error_totals"]) == {"symbol_errors", "discards"}
+    assert "symbol_errors_per_s" in port and "link_downed_per_s" in port
+    vllm = Path(__file__).parents[1] / "fixtures" / "vllm" / "vllm_metrics.txt"
+    config = tmp_path / "c.yaml"
+    config.write_text(f"sources:\n  - type: exporter\n    url: {vllm.as_uri()}\n"
+                      "    node: infer01\n")  # fmt: skip
+    served = run("snapshot", "--config", str(config))
+    assert served.returncode == 0, served.stderr
+    job = next(line for line in served.stdout.splitlines() if "job/vllm-infer01" in line)
+    assert "requests 0 running 0 waiting, KV cache 0%, TTFT n/a" in job
+    document = json.loads(run("snapshot", "--config", str(config), "--format", "json").stdout)
+    (job_item,) = [j for j in document["jobs"] if j["ref"] == "job/vllm-infer01"]
+    assert (job_item["requests_running"], job_item["kv_cache_usage_pct"]) == (0.0, 0.0)
+
+
+def test_snapshot_strict_fails_when_a_configured_source_is_not_ok(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("sources:\n  - type: jobs-file\n    path: missing-jobs.yaml\n")
+    lenient = run("snapshot", "--config", str(config))
+    assert lenient.returncode == 0
+    strict = run("snapshot", "--config", str(config), "--strict", "--format", "json")
+    assert strict.returncode == 1
+    assert json.loads(strict.stdout)["sources"]  # the output is still there
+    assert strict.stderr.strip().endswith("1 source(s) not ok: jobs-file:missing-jobs.yaml failed")
+    # The local defaults the console starts by itself (nvml is disabled here) do not count.
+    assert {s["name"]: s["status"] for s in json.loads(strict.stdout)["sources"]}["nvml"] == (
+        "disabled"
+    )
+    healthy = run("snapshot", "--demo", "--strict")
+    assert healthy.returncode == 0, healthy.stderr

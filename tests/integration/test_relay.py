@@ -194,3 +194,21 @@ def test_what_the_store_holds_unbounded_is_relayed_clipped() -> None:
     assert found.entities[0].name == "x" * 1023 + "…"
     assert header.findings is not None and len(header.findings[0].title) == 1024
     assert len(header.findings[0].evidence) == 64
+
+
+async def test_a_relay_document_past_what_one_read_returns_arrives_whole() -> None:
+    # serve --demo --nodes 8 showed "nodes 0": read(n) returned ~128 KB of a bigger body.
+    registry = load_registry()
+    options = DemoOptions("congested-link", nodes=8)
+    source_engine = build_engine(build_sources(Config(), registry, options, local=False), registry)
+    await source_engine.collect(2)
+    relay = Relay(source_engine)
+    async with serving(make_relay_app(relay, TOKEN)) as url:
+        viewer = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        await viewer.collect(1)
+        status = viewer.statuses()[0]
+        assert status.status == "ok", status.reason
+        assert viewer.store.count("node") == source_engine.store.count("node") > 8
+        assert viewer.store.count("gpu") == source_engine.store.count("gpu") == 64
+        await viewer.stop()
+    await source_engine.stop()

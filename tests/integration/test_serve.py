@@ -55,7 +55,10 @@ async def test_the_browser_shows_the_overview_and_keys_drive_it(tmp_path: Path) 
     with served("--demo") as url:
         async with chromium() as browser:
             page = await browser.open(url)
-            text = await page.wait_for_text(lambda s: "STALLED" in s and "Findings (" in s)
+            # xterm.js paints a frame in parts: wait for the whole overview, not its first part.
+            text = await page.wait_for_text(
+                lambda s: "STALLED" in s and "Findings (" in s and "Nodes × GPUs" in s
+            )
             assert "Nodes × GPUs" in text and "stalled job 4711" in text
             assert "sim     sim   ok" in text  # the collector's own source, through the relay
             shot = await page.screenshot(tmp_path / "serve-overview.png")

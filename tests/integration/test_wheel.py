@@ -39,6 +39,9 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert {"console/plugin_template/pyproject.toml.tmpl",
             "console/plugin_template/{{package}}/pane.py.tmpl",
             "console/plugin_template/tests/test_plugin.py.tmpl"} <= template  # fmt: skip
+    # Every package of the console ships (a new one not listed in pyproject.toml would not).
+    for init in (ROOT / "console").rglob("__init__.py"):
+        assert init.relative_to(ROOT).as_posix() in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[watchfloor.plugins]" in text

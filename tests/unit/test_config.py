@@ -30,7 +30,8 @@ def test_a_valid_config() -> None:
     assert [s.type for s in config.sources] == ["sim", "nvml"]
     sim = config.sources[0]
     assert sim.options == {
-        "scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8, "scope": "all"
+        "scenario": "healthy", "seed": 7, "nodes": 4, "gpus_per_node": 8, "scope": "all",
+        "onset": None,
     }  # fmt: skip
     assert sim.line == 4
     assert config.topology == Path("/etc/topo.yaml")
@@ -92,3 +93,48 @@ def test_thresholds_are_validated_and_applied() -> None:
         with pytest.raises(ConfigError) as info:
             parse_config(text, "t.yaml", SOURCE_TYPES)
         assert str(info.value).startswith(message)
+
+
+BOMB = "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9) if prev else ', '.join(['lol'] * 9)}]\n"
+    for prev, name in zip(["", *"abcdefgh"], "abcdefghi", strict=False)
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (BOMB + "interval: *i\n", "aliases expand past 100,000 values"),
+        ("interval: !!python/object/apply:os.system [true]\n",
+         "/etc/wf.yaml:1: could not determine a constructor for the tag"),
+        ("interval: " + "[" * 3000 + "]" * 3000 + "\n", "/etc/wf.yaml:1: nested"),
+        ("interval: " + "[" * 80 + "]" * 80 + "\n", "nested deeper than 64 levels"),
+    ],
+)  # fmt: skip
+def test_yaml_bombs_tags_and_depth_are_one_line_errors(text: str, expected: str) -> None:
+    import time
+
+    started = time.monotonic()
+    message = _error(text)
+    assert expected in message and "\n" not in message
+    assert len(message) < 400  # a user's value is shown bounded, never expanded
+    assert time.monotonic() - started < 5
+
+
+def test_a_long_value_is_shown_bounded_in_the_error() -> None:
+    message = _error("interval: [" + ", ".join(["x" * 50] * 5000) + "]\n")
+    assert "'interval' must be a positive number" in message and len(message) < 400
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("interval: 1.0e-300\n", "/etc/wf.yaml:1: 'interval' must be a positive number, not 1e"),
+        ("sources:\n  - type: exposure\n    interval: 1.0e-300\n",
+         "/etc/wf.yaml:3: sources[0]: 'interval' must be seconds between 0.01 and 86400"),
+        ("sources:\n  - type: agent\n    url: http://a:1\n    timeout: -5\n",
+         "/etc/wf.yaml:4: sources[0]: 'timeout' must be seconds between"),
+    ],
+)  # fmt: skip
+def test_absurd_intervals_and_timeouts_are_refused(text: str, expected: str) -> None:
+    assert _error(text).startswith(expected)

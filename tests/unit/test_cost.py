@@ -7,6 +7,7 @@ import pytest
 from console.config import ConfigError, parse_config
 from console.cost import CostModel, PriceWindow, power_summary
 from console.engine import Engine
+from console.model import Batch, Entity
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 REGISTRY = load_registry()
@@ -64,3 +65,18 @@ async def test_a_stalled_job_burns_money_that_grows_while_it_stays_stalled() -> 
 async def test_a_healthy_fleet_wastes_only_its_idle_gpus() -> None:
     summary = power_summary((await _demo("healthy")).store, CostModel())
     assert summary["waste"]["stalled_jobs"] == []
+
+
+async def test_gpus_of_a_drained_or_down_node_are_not_idle_waste() -> None:
+    engine = await _demo()
+    store = engine.store
+    assert power_summary(store, CostModel())["waste"]["idle_gpus"] == 4
+    held = {gpu for job in store.of_kind("job") for gpu in job.attrs.get("gpus", [])}
+    idle_nodes = sorted({g.parent for g in store.of_kind("gpu") if g.ref not in held and g.parent})
+    # Slurm says the node with the spare GPUs is drained (sinfo): nobody waits for them.
+    drained = [Entity(ref, ref[5:], attrs={"slurm_state": "drained", "slurm_reason": "XID 79"})
+               for ref in idle_nodes]  # fmt: skip
+    store.apply(Batch(entities=drained), "slurm:nodes", 0.0)
+    waste = power_summary(store, CostModel())["waste"]
+    assert (waste["idle_gpus"], waste["out_of_service_gpus"]) == (0, 4)
+    assert waste["idle_cost_per_hour"] == 0.0

@@ -163,3 +163,84 @@ async def test_a_poll_never_waits_for_hashing(tmp_path: Path) -> None:
     third = await source.poll()
     assert third.entities[0].attrs["integrity"]["verified"] == 2
     await source.close()
+
+
+class _SwapsInAFifo(ModelTree):
+    """The walk saw a regular file; a FIFO takes its place before it is opened."""
+
+    def _walk(self) -> tuple[dict[str, tuple[int, int]], int]:
+        found, skipped = super()._walk()
+        for path in found:
+            if path.endswith(".safetensors"):
+                os.remove(path)
+                os.mkfifo(path)
+        return found, skipped
+
+
+def test_a_fifo_swapped_in_mid_hash_is_refused_not_read_forever(tmp_path: Path) -> None:
+    root = _models(tmp_path)
+    tree = _SwapsInAFifo([str(root)])
+    step = threading.Thread(target=tree.step, daemon=True)
+    step.start()
+    step.join(timeout=20)
+    assert not step.is_alive(), "hashing blocked on a FIFO"
+    events = tree.report()[1]
+    assert [(e["change"], e["file"].rsplit("/", 1)[-1]) for e in events] == [
+        ("unreadable", "model-00001.safetensors")
+    ]
+    assert events[0]["reason"] == "replaced by a FIFO (not a regular file)"
+
+
+UNREADABLE_SCRIPT = """
+import json, os, sys
+from watchfloor_security.integrity import ModelTree
+root = sys.argv[1]
+os.makedirs(os.path.join(root, "llama"))
+weights = os.path.join(root, "llama", "model.safetensors")
+with open(weights, "wb") as handle:
+    handle.write(b"\\x01" * 4096)
+tree = ModelTree([root])
+tree.step()
+info = os.stat(weights)
+with open(weights, "r+b") as handle:
+    handle.write(b"tampered")
+os.utime(weights, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+os.chmod(weights, 0)
+tree.step()
+tree.step()
+print(json.dumps(tree.report()[1]))
+"""
+
+
+def test_tamper_then_chmod_000_is_a_finding_with_its_reason(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    # As the shipped unit runs it, without any read override: as root (CI), the
+    # process gives up the capabilities that let root read a mode-000 file.
+    drop = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+    command = [*(drop if os.geteuid() == 0 else []), sys.executable, "-c", UNREADABLE_SCRIPT]
+    done = subprocess.run(
+        [*command, str(tmp_path / "models")], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    events = json.loads(done.stdout)
+    assert [e["change"] for e in events] == ["unreadable"]  # once, not once a step
+    assert events[0]["reason"].startswith("permission denied")
+    assert events[0]["old_sha256"] == hashlib.sha256(b"\x01" * 4096).hexdigest()
+
+
+async def test_a_watched_path_that_is_no_directory_is_the_sources_reason(tmp_path: Path) -> None:
+    from console.engine import Engine
+    from console.store import Store
+
+    tree = ModelTree([str(tmp_path / "no-such-models")])
+    source = IntegritySource(tree, 1.0, node="n1")
+    engine = Engine(Store(), [source])
+    await engine.collect()  # starts the scan
+    await source.settle()
+    await engine.collect()  # reports how it went
+    status = engine.statuses()[0]
+    assert status.status in ("failed", "stale")
+    assert f"watched path {tmp_path / 'no-such-models'} is not a directory" in status.reason

@@ -139,7 +139,12 @@ def test_node_exporter_infiniband_netdev_hwmon_rapl_values_from_the_file() -> No
     attrs = entities[one].attrs
     assert (attrs["speed_gbps"], attrs["state"], attrs["phys_state"]) == (40.0, "ACTIVE", "LinkUp")
     assert (attrs["hca_type"], attrs["firmware"]) == ("MT4099", "2.31.5050")
-    assert values[("port/ib01/mlx4_0:2", "port.rx_bytes")] == 0  # its own counter, not legacy
+    # The 64-bit legacy (counters_ext) data counters win: the 32-bit ones of port 2 read 0.
+    assert values[("port/ib01/mlx4_0:2", "port.rx_bytes")] == 1.8527668e07
+    assert values[("port/ib01/mlx4_0:2", "port.tx_bytes")] == 1.493376e07
+    assert values[(one, "port.rx_discards")] == 0
+    assert values[(one, "port.link_error_recovery")] == 0
+    assert values[("port/ib01/eth0", "port.carrier_changes")] == 2
     assert entities["port/ib01/i40iw0:1"].attrs["speed_gbps"] == 10.0
     assert entities["port/ib01/eth0"].attrs["speed_gbps"] == 1.0
     assert entities["port/ib01/eth0"].attrs["state"] == "up"
@@ -151,11 +156,20 @@ def test_node_exporter_ports_match_the_host_source_for_the_same_tree() -> None:
     from watchfloor_host.source import HostSource
 
     host = HostSource(1.0, str(FIXTURES / "node_exporter/sys/sys"), node="ib01").collect()
-    host_ib = {s.ref: s.value for s in host.samples if ":" in s.ref and s.metric == "port.tx_bytes"}
+    compared = ("port.tx_bytes", "port.rx_bytes", "port.rx_discards",
+                "port.link_error_recovery", "port.carrier_changes")  # fmt: skip
+    host_ports = {
+        (s.ref, s.metric): s.value
+        for s in host.samples
+        if s.ref.startswith("port/") and s.metric in compared
+    }
     _, values = read(fixture("node_exporter/e2e-output-infiniband-netdev-hwmon-rapl.txt"),
                      node="ib01")  # fmt: skip
-    for ref, value in host_ib.items():
-        assert values[(ref, "port.tx_bytes")] == value
+    assert {metric for _, metric in host_ports} == set(compared)
+    for key, value in host_ports.items():
+        if key[0].endswith(":1") or key[0].endswith(":2"):  # netdev bytes: not in the subset
+            assert values[key] == value, key
+    assert host_ports[("port/ib01/eth0", "port.carrier_changes")] == 2
 
 
 def test_node_exporter_names_the_node_from_uname_and_reads_cpu_between_polls() -> None:
@@ -376,3 +390,73 @@ def test_reading_any_text_fails_only_with_a_reason(text: str) -> None:
     except ExpositionError:  # pragma: no cover - read() wraps these
         raise AssertionError("ExpositionError escaped") from None
     assert parse  # the reader under test
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_a_non_finite_xid_is_not_available_not_a_crash(value: float) -> None:
+    # found by test_mapping_any_series_never_crashes: int(-inf) raised OverflowError
+    builder = Builder()
+    map_series([("DCGM_FI_DEV_XID_ERRORS", {"gpu": "0", "Hostname": "n1"}, value)],
+               select("dcgm"), Scope(time=1.0), builder)  # fmt: skip
+    assert builder.values[("gpu/n1/0", "gpu.xid")] is None
+
+
+def test_a_file_without_a_node_name_is_its_own_node_not_this_machine() -> None:
+    text = fixture("node_exporter/e2e-output-infiniband-netdev-hwmon-rapl.txt")
+    source = ExporterSource("file:///var/lib/exports/ib07.prom", 1.0, select("node"))
+    entities, _ = read(text, source=source)
+    assert {e.parent for e in entities.values() if e.kind == "port"} == {"node/ib07"}
+    # Named in the config, it is that node.
+    entities, _ = read(text, node="gpu01")
+    assert "port/gpu01/mlx4_0:1" in entities
+
+
+def _query_gpu_csv(capture: str, phase: str) -> dict[str, str]:
+    """The ``--query-gpu`` CSV row nvidia_gpu_exporter parsed, from its own capture."""
+    lines = capture.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.startswith(f"# {phase} :: query-gpu"))
+    header, row = [line for line in lines[start : start + 12] if line and line[0] != "#"][:2]
+    return dict(zip([h.strip() for h in header.split(",")], [v.strip() for v in row.split(",")],
+                    strict=True))  # fmt: skip
+
+
+def test_nvidia_gpu_exporter_h100_maps_what_nvidia_smi_reported() -> None:
+    text = fixture("nvidia_gpu_exporter/h100-80gb-hbm3-590.48.01-load-excerpt.metrics")
+    entities, values = read(text, node="h100a")
+    gpu = "gpu/h100a/0"
+    assert [r for r in entities if r.startswith("gpu/")] == [gpu]
+    assert entities[gpu].parent == "node/h100a"
+    csv = _query_gpu_csv(fixture("nvidia-smi/linux-x86_64__nvidia-h100-80gb-hbm3__590.48.01.txt"),
+                         "load")  # fmt: skip
+    number = lambda key: float(csv[key].split()[0])  # noqa: E731 - "19818 MiB" → 19818
+    assert values[(gpu, "gpu.util")] == number("utilization.gpu [%]") == 100
+    assert values[(gpu, "gpu.mem_util")] == pytest.approx(number("utilization.memory [%]"))
+    assert values[(gpu, "gpu.mem_used")] == number("memory.used [MiB]") == 19818
+    assert values[(gpu, "gpu.mem_total")] == number("memory.total [MiB]")
+    assert values[(gpu, "gpu.temp")] == number("temperature.gpu") == 59
+    assert values[(gpu, "gpu.power")] == number("power.draw [W]") == 631.95
+    assert values[(gpu, "gpu.power_limit")] == number("enforced.power.limit [W]")
+    assert values[(gpu, "gpu.sm_clock")] == pytest.approx(number("clocks.current.sm [MHz]"))
+    assert values[(gpu, "gpu.mem_clock")] == pytest.approx(number("clocks.current.memory [MHz]"))
+    assert values[(gpu, "gpu.ecc_uncorrected_volatile")] == 0
+    attrs = entities[gpu].attrs
+    assert (attrs["model"], attrs["driver"], attrs["pstate"]) == (
+        csv["name"], csv["driver_version"], csv["pstate"]
+    )  # fmt: skip
+    assert attrs["uuid"] == "00000000-0000-0000-0000-000000000000" and attrs["health"] == "ok"
+    assert attrs["throttled"] is False
+
+
+def test_nvidia_gpu_exporter_without_gpu_info_and_what_it_does_not_map() -> None:
+    uuid = 'uuid="GPU-1"'
+    text = (
+        f"nvidia_smi_index{{{uuid}}} 3\nnvidia_smi_utilization_gpu_ratio{{{uuid}}} 0.5\n"
+        f"nvidia_smi_gpu_recovery_action{{{uuid}}} 2\nnvidia_smi_command_exit_code 0\n"
+    )
+    entities, values = read(text, node="n1")
+    assert values[("gpu/n1/3", "gpu.util")] == 50
+    assert entities["gpu/n1/3"].attrs["health"] == "driver asks for node reboot"
+    # Only the exporter's own health series: the source says it maps none of them.
+    with pytest.raises(SourceError, match=r"1 samples, none an exporter this source maps "
+                                          r"\(dcgm, nvidia-smi, node"):  # fmt: skip
+        read("nvidia_smi_command_exit_code 0\n", node="n1")

@@ -138,3 +138,17 @@ def test_power_cap_and_rogue_process_scenarios() -> None:
     process = next(e for e in batch.entities if e.ref == gpu).attrs["processes"][0]
     assert (process["user"], process["pid"]) == ("nobody", 31337)
     assert _values(batch, "gpu.util")[gpu] > 85
+
+
+@pytest.mark.parametrize("nodes", [9, 12, 16, 32, 33, 63])
+def test_every_fleet_size_plays_its_scenario(nodes: int) -> None:
+    # 9 to 63 nodes fit one 32-port leaf: no job could span two leaves (IndexError).
+    from console.sim.simulation import Simulation
+
+    simulation = Simulation(nodes=nodes)
+    batch = simulation.step()
+    assert sum(1 for e in batch.entities if e.ref.startswith("node/")) >= nodes
+    victim = simulation.faults.injected["victim"]
+    job = next(j for j in simulation.jobs if f"job/{j.id}" == victim)
+    leaves = {simulation.topology.node_leaf[n] for n in job.nodes}
+    assert len(leaves) == 2

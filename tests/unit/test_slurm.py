@@ -14,10 +14,14 @@ from console.store import Store
 from tests.conftest import FIXTURES
 from watchfloor_jobs.slurm import (
     JobsFileSource,
+    SlurmNodesSource,
     SlurmSource,
     gpu_indices,
+    gres_gpus,
+    node_state,
     number,
     parse_jobs_file,
+    parse_sinfo,
     parse_squeue,
 )
 
@@ -115,3 +119,75 @@ async def test_jobs_file(tmp_path: Path) -> None:
     engine = Engine(Store(), [JobsFileSource(path, 1.0)])
     await engine.collect(1)
     assert engine.store.get("job/17") is not None
+
+
+SQUEUE_22_05 = FIXTURES / "slurm" / "squeue-22.05.json"
+SINFO_22_05 = FIXTURES / "slurm" / "sinfo-22.05.json"
+SHARED = FIXTURES / "slurm"
+
+
+def test_squeue_22_05_recorded_from_the_tests_cluster() -> None:
+    document = json.loads(SQUEUE_22_05.read_text())
+    assert document["meta"]["plugin"]["type"] == "openapi/v0.0.38"
+    jobs = {job.ref: job.attrs for job in parse_squeue(document)}
+    assert set(jobs) == {"job/1", "job/2", "job/3", "job/4_0", "job/4_1", "job/4_2", "job/4_3",
+                         "job/4_[4-9]"}  # fmt: skip
+    assert jobs["job/1"]["state"] == "COMPLETED"
+    assert (jobs["job/2"]["state"], jobs["job/2"]["user"], jobs["job/2"]["name"]) == (
+        "RUNNING", "root", "bert-large")  # fmt: skip
+    assert jobs["job/2"]["gpus"] == ["gpu/gpu01/0", "gpu/gpu01/1"]
+    assert jobs["job/3"]["state"] == "PENDING" and jobs["job/3"]["reason"] == "Resources"
+    # Four running array tasks hold two GPUs each, all eight of gpu02 between them.
+    held = [g for task in range(4) for g in jobs[f"job/4_{task}"]["gpus"]]
+    assert held == [f"gpu/gpu02/{i}" for i in range(8)]
+    assert jobs["job/4_[4-9]"]["state"] == "PENDING" and jobs["job/4_[4-9]"]["gpus"] == []
+
+
+def test_mixed_model_gres_counts_every_model() -> None:
+    # Found with real 24.11 data: the parser kept the first model only (2 of 6 GPUs).
+    assert gpu_indices("gpu:h100:2(IDX:0-1),gpu:h200:4(IDX:2-5)") == [0, 1, 2, 3, 4, 5]
+    details = ["gpu:h100:2(IDX:0-1),gpu:h200:4(IDX:2-5)", "gpu:a100:1(IDX:3)"]
+    job = {"job_id": 7, "job_state": "RUNNING", "nodes": "gpu[01-02]", "gres_detail": details}
+    (entity,) = parse_squeue({"jobs": [job]})
+    assert len(entity.attrs["gpus"]) == 7 and "gpu/gpu01/5" in entity.attrs["gpus"]
+    assert gpu_indices("gpu:h100:2(IDX:0-1),gpu:h200:0(IDX:N/A)") == [0, 1]
+
+
+def test_sinfo_22_05_recorded_states_reasons_gpus() -> None:
+    nodes = {node.ref: node.attrs for node in parse_sinfo(json.loads(SINFO_22_05.read_text()))}
+    assert nodes["node/gpu01"]["slurm_state"] == "mixed"
+    assert (nodes["node/gpu01"]["slurm_gpus"], nodes["node/gpu01"]["slurm_gpus_used"]) == (8, 2)
+    # allocated + DRAIN: draining, with the reason given to scontrol.
+    assert nodes["node/gpu02"]["slurm_state"] == "draining"
+    assert nodes["node/gpu02"]["slurm_reason"] == "XID 79 on gpu 3"
+
+
+def test_sinfo_21_08_and_23_02_fixtures() -> None:
+    old = {
+        n.ref: n.attrs for n in parse_sinfo(json.loads((SHARED / "sinfo-21.08.json").read_text()))
+    }
+    assert {a["slurm_state"] for a in old.values()} == {"mixed", "idle", "allocated", "down"}
+    new = parse_sinfo(json.loads((SHARED / "sinfo-node-23.02.json").read_text()))
+    assert [(n.ref, n.attrs["slurm_state"]) for n in new] == [("node/localhost", "allocated")]
+
+
+def test_node_state_words() -> None:
+    assert node_state(["idle", "DRAIN"]) == "drained"
+    assert node_state(["IDLE", "DRAIN"]) == "drained"  # 23.02+: one list
+    assert node_state(["MIXED", "DRAIN"]) == "draining"
+    assert node_state(["down", "DRAIN", "NOT_RESPONDING"]) == "down"
+    assert node_state(["IDLE"]) == "idle" and node_state([]) == "unknown"
+    assert gres_gpus("gpu:h100:4(S:0-1),gpu:h200:4(S:0,1)") == 8 and gres_gpus(None) == 0
+    with pytest.raises(ValueError, match="not sinfo"):
+        parse_sinfo({"meta": {}})
+
+
+async def test_sinfo_failure_is_slurms_own_line(tmp_path: Path) -> None:
+    failing = tmp_path / "sinfo"
+    failing.write_text("#!/bin/sh\necho 'sinfo: error: Unable to contact slurm controller' >&2\n"
+                       "exit 1\n")  # fmt: skip
+    failing.chmod(0o755)
+    engine = Engine(Store(), [SlurmNodesSource(str(failing), 1.0)])
+    await engine.collect(1)
+    (status,) = engine.statuses()
+    assert status.reason == f"{failing} exited 1: sinfo: error: Unable to contact slurm controller"

@@ -119,3 +119,26 @@ def test_a_cycle_s_changes_are_what_moved() -> None:
     store.remove(["node/n1"])
     gone = store.take_changes()
     assert gone.removed == {"node/n1"} and not gone.entities
+
+
+def test_of_kind_returns_the_entity_as_last_reported_not_as_first_sorted() -> None:
+    # A source re-sends a link with a new state; every reader of of_kind must see it
+    # (the sorted list used to keep the first objects it sorted).
+    store = Store()
+    store.apply(Batch(entities=[Entity("link/a~b", "a-b", attrs={"state": "ACTIVE"})]), "ib", 1.0)
+    assert store.of_kind("link")[0].attrs["state"] == "ACTIVE"
+    store.apply(Batch(entities=[Entity("link/a~b", "a-b", attrs={"state": "DOWN"})]), "ib", 2.0)
+    assert store.of_kind("link")[0].attrs["state"] == "DOWN"
+
+
+def test_an_unknown_from_one_source_never_erases_what_another_knows() -> None:
+    store = Store()
+    port = "port/n1/mlx4_0:1"
+    store.apply(Batch(entities=[Entity(port, "p", attrs={"speed_gbps": 40.0})]), "host", 1.0)
+    unknown = Entity(port, "p", attrs={"speed_gbps": None, "state": "ACTIVE"})
+    store.apply(Batch(entities=[unknown]), "exporter", 1.0)
+    assert store.get(port).attrs == {"speed_gbps": 40.0, "state": "ACTIVE"}  # type: ignore[union-attr]
+    # What a source did not know before stays unknown until someone knows it.
+    store.apply(Batch(entities=[Entity("node/n2", "n2", attrs={"cpus": None})]), "a", 1.0)
+    store.apply(Batch(entities=[Entity("node/n2", "n2", attrs={"cpus": None})]), "b", 1.0)
+    assert store.get("node/n2").attrs == {"cpus": None}  # type: ignore[union-attr]

@@ -70,3 +70,18 @@ def test_the_user_theme_directory_is_under_xdg_config_home(
     user_theme_dir().mkdir(parents=True)
     (user_theme_dir() / "noc.yaml").write_text("name: noc\nprimary: '#ffffff'\n")
     assert "noc" in load_themes((user_theme_dir(),)).themes
+
+
+def test_every_theme_has_a_rewind_colour_no_live_screen_uses() -> None:
+    """The REWIND banner must never be mistaken for a live screen."""
+    import yaml
+
+    from console.themes_loader import ROLE_DEFAULTS
+
+    assert "rewind" in ROLE_DEFAULTS
+    for path in sorted((Path(__file__).resolve().parents[2] / "themes").glob("*.yaml")):
+        theme = yaml.safe_load(path.read_text())
+        rewind = theme["variables"]["rewind"]
+        others = {str(v).lower() for k, v in theme.items() if k not in ("name", "variables")}
+        others |= {str(v).lower() for k, v in theme["variables"].items() if k != "rewind"}
+        assert str(rewind).lower() not in others, path.name

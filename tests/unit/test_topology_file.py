@@ -12,7 +12,8 @@ from console.model import Batch
 from console.runtime import build_sources, load_registry, read_config
 from console.store import Store
 from console.topology import Fabric
-from console.topology_file import parse_topology
+from console.topology_file import parse_topology, parse_topology_file
+from tests.conftest import FIXTURES
 
 TOPOLOGY = """\
 switches:
@@ -87,3 +88,65 @@ async def test_config_topology_key_loads_the_file(tmp_path: Path) -> None:
     await engine.collect(1)
     status = engine.statuses()[0]
     assert status.status == "stale" and "topo.yaml:1: 'links' must be a list" in status.reason
+
+
+TOPOLOGY_CONF = """\
+# a two-level tree, as the Slurm docs write it
+SwitchName=leaf01 Nodes=gpu[001-004] LinkSpeed=400
+SwitchName=leaf02 Nodes=gpu[005-008],gpu010 LinkSpeed=400
+SwitchName=spine01 Switches=leaf[01-02]
+"""
+
+
+def test_a_slurm_topology_conf_loads_with_host_ranges(tmp_path: Path) -> None:
+    entities = {e.ref: e for e in parse_topology_file(TOPOLOGY_CONF, "topology.conf")}
+    assert {r for r in entities if r.startswith("switch/")} == {
+        "switch/leaf01", "switch/leaf02", "switch/spine01"}  # fmt: skip
+    assert len([r for r in entities if r.startswith("node/")]) == 9
+    link = entities["link/gpu010/leaf02~leaf02/gpu010"]
+    assert (link.attrs["speed_gbps"], link.attrs["tier"]) == (400.0, "host")
+    assert entities["switch/spine01"].attrs["tier"] == "spine"
+    store = Store()
+    store.apply(Batch(entities=list(entities.values())), "topology", 1.0)
+    paths = Fabric.from_store(store).paths("gpu001", "gpu010")
+    assert [[hop for hop, _ in path] for path in paths] == [[
+        "link/gpu001/leaf01~leaf01/gpu001", "link/leaf01/spine01~spine01/leaf01",
+        "link/leaf02/spine01~spine01/leaf02", "link/gpu010/leaf02~leaf02/gpu010"]]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SwitchName=s1 Nodes=n[1-\n", r"^t\.conf:1: bad host list 'n\[1-'"),
+        ("SwitchName=s1 Nodes=n1\nSwitchName=s2 Switchez=s1\n", r"^t\.conf:2: expected"),
+        ("SwitchName=s1 Nodes=n1\n\nSwitchName=s2 Switches=s9\n", r"^t\.conf:3: .*'s9'"),
+        ("SwitchName=s1 Nodes=n1\nSwitchName=s1 Nodes=n2\n", r"^t\.conf:2: .*defined twice"),
+        ("SwitchName=s1 Nodes=n[0-999999999]\n", r"^t\.conf:1: .*(too large|expands to over)"),
+    ],
+)
+def test_topology_conf_mistakes_name_the_file_and_line(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_topology_file(text, "t.conf")
+
+
+@pytest.mark.parametrize(
+    "name", ["ibnetdiscover-ports-test.out", "ibnetdiscover-ports-test3.out",
+             "ibsim-leafspine-default.out"],
+)  # fmt: skip
+async def test_an_ibnetdiscover_output_is_a_topology_file(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text((FIXTURES / "infiniband" / name).read_text())
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(f"topology: {path}\n")
+    registry = load_registry()
+    config = read_config(config_path, registry, required=True)
+    engine = Engine(Store(), build_sources(config, registry, None, local=False))
+    await engine.collect(1)
+    status = next(s for s in engine.statuses() if s.type == "topology")
+    assert status.status == "ok", status.reason
+    assert engine.store.count("switch") >= 1
+    for link in engine.store.of_kind("link"):
+        assert "state" not in link.attrs  # the file is old news: live sources say the state
+    if name == "ibsim-leafspine-default.out":
+        assert engine.store.count("link") == 8
+        assert Fabric.from_store(engine.store).paths("gpu01", "gpu02")

@@ -1,0 +1,259 @@
+"""The flight recorder at fleet size: bytes per sample, CPU share, size of an hour, seek.
+
+The simulator's engine runs ``--cycles`` cycles at ``--nodes`` nodes with the recorder
+attached (``Recorder.flush`` after each cycle, so the writer's CPU is counted whole).
+The same cycles go to the candidates the storage was chosen against:
+
+- ``sqlite-frames`` (the recorder): one row per cycle, the batch's values as a column
+  under a schema written once, byte-shuffled, zlib; keyframes every 30 s;
+- ``sqlite-rows``: one row per sample ``(series, time, value)``, WITHOUT ROWID;
+- ``duckdb``: the same rows in DuckDB's columnar file (if ``duckdb`` is installed:
+  ``pip install duckdb``; it is not a dependency of Watchfloor).
+
+Figures: bytes per sample on disk (anchor: Prometheus TSDB ~1.3 B/sample), CPU per
+cycle against the console's own, an hour's size, and the time to rebuild the fleet at
+a second (the worst case: the last frame before a keyframe). Seek cost does not grow
+with the length of the recording (one indexed lookup, then at most 30 s of frames);
+``--day`` checks the lookup on an index of 24 h of frames.
+
+Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from console.config import Config
+from console.engine import Engine
+from console.recording import Recorder, Recording
+from console.recording.layout import database_file
+from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+
+
+class RowStore:
+    """A candidate that stores one row per sample."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.series: dict[tuple[str, str], int] = {}
+        self.cpu = 0.0
+        self.samples = 0
+
+    def rows(self, engine: Engine) -> tuple[list[float], list[int], list[float | None]]:
+        times: list[float] = []
+        ids: list[int] = []
+        values: list[float | None] = []
+        series = self.series
+        for _source, batch, batch_time in engine.store.journal or []:
+            for sample in batch.samples:
+                key = (sample.ref, sample.metric)
+                number = series.get(key)
+                if number is None:
+                    number = series[key] = len(series)
+                ids.append(number)
+                times.append(sample.time or batch_time)
+                values.append(sample.value)
+        for ref, metric, value, when in engine.store.derived:
+            number = series.setdefault((ref, metric), len(series))
+            ids.append(number)
+            times.append(when)
+            values.append(value)
+        return times, ids, values
+
+
+class SqliteRows(RowStore):
+    def __init__(self, path: Path) -> None:
+        super().__init__("sqlite-rows")
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("CREATE TABLE samples (series INTEGER, time REAL, value REAL, "
+                        "PRIMARY KEY (series, time)) WITHOUT ROWID")  # fmt: skip
+
+    def __call__(self, engine: Engine) -> None:
+        began = time.process_time()
+        times, ids, values = self.rows(engine)
+        self.db.execute("BEGIN")
+        self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)",
+                            zip(ids, times, values, strict=True))  # fmt: skip
+        self.db.execute("COMMIT")
+        self.samples += len(ids)
+        self.cpu += time.process_time() - began
+
+    def size(self) -> int:
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return self.path.stat().st_size
+
+    def seek(self, when: float) -> float:
+        began = time.perf_counter()
+        self.db.execute(
+            "SELECT series, value, max(time) FROM samples WHERE time <= ? GROUP BY series",
+            (when,),
+        ).fetchall()
+        return time.perf_counter() - began
+
+
+class DuckRows(RowStore):
+    def __init__(self, path: Path) -> None:
+        import duckdb
+
+        super().__init__("duckdb")
+        self.path = path
+        self.db = duckdb.connect(str(path))
+        self.db.execute("CREATE TABLE samples (series INTEGER, time DOUBLE, value DOUBLE)")
+
+    def __call__(self, engine: Engine) -> None:
+        began = time.process_time()
+        times, ids, values = self.rows(engine)
+        self.db.execute(
+            "INSERT INTO samples SELECT unnest($1), unnest($2), unnest($3)", [ids, times, values]
+        )
+        self.db.execute("CHECKPOINT")
+        self.samples += len(ids)
+        self.cpu += time.process_time() - began
+
+    def size(self) -> int:
+        self.db.execute("CHECKPOINT")
+        return self.path.stat().st_size
+
+    def seek(self, when: float) -> float:
+        began = time.perf_counter()
+        self.db.execute(
+            "SELECT series, arg_max(value, time) FROM samples WHERE time <= ? GROUP BY series",
+            [when],
+        ).fetchall()
+        return time.perf_counter() - began
+
+
+def run(nodes: int, cycles: int, workdir: Path, day: bool) -> None:
+    registry = load_registry()
+    sources = build_sources(Config(), registry, DemoOptions(nodes=nodes), local=False)
+    engine = build_engine(sources, registry)
+    recorder = Recorder(workdir / "recording")
+    candidates: list[Any] = [SqliteRows(workdir / "rows.sqlite")]
+    try:
+        candidates.append(DuckRows(workdir / "rows.duckdb"))
+    except ImportError:
+        print("duckdb: not installed (pip install duckdb to compare)")
+    console_cpu: list[float] = []
+
+    async def drive() -> None:
+        await engine.collect(1)  # warm: the first cycle builds every series
+        recorder.attach(engine)
+        # Same journal, before the recorder takes it.
+        engine.cycle_hooks[:0] = [
+            lambda _changes, candidate=candidate: candidate(engine) for candidate in candidates
+        ]
+        for _ in range(cycles):
+            before = time.process_time()
+            capture, write = recorder.capture_seconds, recorder.write_seconds
+            others = sum(c.cpu for c in candidates)
+            await engine.collect(1)
+            recorder.flush()
+            spent = time.process_time() - before
+            mine = (recorder.capture_seconds - capture) + (recorder.write_seconds - write)
+            console_cpu.append(spent - mine - (sum(c.cpu for c in candidates) - others))
+        await engine.stop()
+
+    asyncio.run(drive())
+    recorder.close()
+    console = statistics.mean(console_cpu)
+    print(f"{nodes} nodes, {cycles} cycles, {recorder.samples / recorder.frames:,.0f} samples "
+          f"a cycle; the console's own CPU {console * 1000:,.0f} ms a cycle")  # fmt: skip
+    file = database_file(workdir / "recording")
+    sqlite3.connect(file).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    size = file.stat().st_size
+    with Recording(workdir / "recording") as recording:
+        stats = recording.stats()
+        times = recording.times()
+        keyframe_times = [t for t in times if recording.keyframe_at(t) == t]
+        last_delta = max((t for t in times if t not in keyframe_times), default=times[-1])
+        seeks, builds = [], []
+        for _ in range(3):
+            began = time.perf_counter()
+            moment = recording.at(last_delta)
+            seeks.append(time.perf_counter() - began)
+            assert moment.time == last_delta
+        del moment
+        rows = recording._db.execute("SELECT keyframe, length(body) FROM frames").fetchall()
+    deltas = [n for key, n in rows if not key]
+    keys = [n for key, n in rows if key]
+    per_sample = size / recorder.samples
+    share = (recorder.capture_seconds + recorder.write_seconds) / cycles / console
+    print(f"sqlite-frames: {per_sample:.2f} B/sample on disk "
+          f"(deltas {statistics.mean(deltas) / (recorder.samples / cycles):.2f} B/sample, "
+          f"keyframe {statistics.mean(keys) / 1e6:.1f} MB, schemas "
+          f"{stats['schema_bytes'] / 1e6:.1f} MB once)")  # fmt: skip
+    print(f"  CPU a cycle: capture on the loop {recorder.capture_seconds / cycles * 1000:.0f} ms, "
+          f"writer thread {recorder.write_seconds / cycles * 1000:.0f} ms = {share:.1%} of the "
+          f"console's")  # fmt: skip
+    hour = 3600 * statistics.mean(deltas) + 120 * statistics.mean(keys)
+    print(f"  one hour at 1 s: {hour / 1e9:.2f} GB (3,600 frames, 120 keyframes)")
+    print(f"  seek (rebuild the whole fleet at the last second before a keyframe, "
+          f"{len(times) - 1 - times.index(keyframe_times[-1]) if keyframe_times else 0} "
+          f"frames after it): best {min(seeks) * 1000:.0f} ms, "
+          f"median {statistics.median(seeks) * 1000:.0f} ms")  # fmt: skip
+    del builds
+    for candidate in candidates:
+        bytes_ = candidate.size()
+        seek = candidate.seek(times[-1])
+        print(f"{candidate.name}: {bytes_ / candidate.samples:.2f} B/sample on disk, "
+              f"CPU {candidate.cpu / cycles * 1000:.0f} ms a cycle "
+              f"({candidate.cpu / cycles / console:.1%} of the console's), "
+              f"latest of every series at the end {seek * 1000:.0f} ms")  # fmt: skip
+    if day:
+        day_index(workdir)
+
+
+def day_index(workdir: Path) -> None:
+    """The lookup a seek starts with, on an index of 24 h of frames (small bodies: the
+    lookup does not read them)."""
+    recorder = Recorder(workdir / "day")
+    recorder.close()
+    db = sqlite3.connect(database_file(workdir / "day"), isolation_level=None)
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO frames VALUES (?, ?, ?, NULL)",
+                   ((float(t), int(t % 30 == 0), b"x") for t in range(86_400)))  # fmt: skip
+    db.execute("COMMIT")
+    spent = []
+    for when in range(0, 86_400, 997):
+        began = time.perf_counter()
+        key = db.execute("SELECT time FROM frames WHERE keyframe=1 AND time <= ? "
+                         "ORDER BY time DESC LIMIT 1", (when + 0.5,)).fetchone()[0]  # fmt: skip
+        db.execute("SELECT time, body FROM frames WHERE keyframe=0 AND time > ? AND time <= ? "
+                   "ORDER BY time", (key, when + 0.5)).fetchall()  # fmt: skip
+        spent.append(time.perf_counter() - began)
+    print(
+        f"24 h index ({86_400:,} frames): finding a second's keyframe and frames "
+        f"{statistics.median(spent) * 1e6:.0f} µs median, {max(spent) * 1e6:.0f} µs worst"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--cycles", type=int, default=40)
+    parser.add_argument("--day", action="store_true", help="also time the 24 h index lookup")
+    args = parser.parse_args()
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a "
+        "shared machine"
+    )
+    with tempfile.TemporaryDirectory() as workdir:
+        run(args.nodes, args.cycles, Path(workdir), args.day)
+
+
+if __name__ == "__main__":
+    main()

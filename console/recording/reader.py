@@ -1,0 +1,468 @@
+"""Reading a recording: the fleet as it was at any second of it.
+
+A seek reads the keyframe at or before the time, then the frames after it up to
+the time. A batch whose keys (schema) come again in a later frame is wholly
+replaced by it, so of each schema only the two newest batches are applied (the
+older of the two gives counters their rate); the points of timed (job) series are
+taken from every frame. The result is a :class:`~console.store.Store` that every
+pane, ``snapshot`` and ``explain`` read exactly like the live one.
+"""
+
+from __future__ import annotations
+
+import gc
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from console.api import SourceStatus
+from console.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
+from console.recording.codec import (
+    FORMAT_VERSION,
+    as_optional,
+    decode,
+    decompress,
+    inflate,
+    unpack_floats,
+)
+from console.recording.layout import database_file
+from console.store import DEFAULT_HISTORY, Store
+
+
+class RecordingError(ValueError):
+    """The recording cannot be read; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    """A new critical finding the recorder marked."""
+
+    time: float
+    ref: str
+    kind: str
+    severity: str
+    title: str
+
+    @property
+    def start(self) -> float:
+        """Where to open it: a little before the finding appeared."""
+        return self.time - 60.0
+
+
+@dataclass
+class Moment:
+    """The fleet at one recorded second."""
+
+    time: float
+    """The frame's time (the store's clock then)."""
+    store: Store
+    statuses: list[SourceStatus]
+
+
+@dataclass
+class _Batch:
+    source: str
+    frame: float
+    batch_time: float
+    keys: tuple[list[str], list[str]]
+    times: bytes | None
+    values: bytes
+    schema: int | None = None
+    timed: list[bytes] | None = None
+    """The timed series' values and times, apart (read from batches otherwise skipped)."""
+
+
+@dataclass
+class _State:
+    readings: dict[tuple[str, str], tuple[float, float | None, float | None]] = field(
+        default_factory=dict
+    )
+    entities: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    findings: bytes = b""
+    statuses: bytes = b""
+    meta: bytes = b""
+    analysis: bytes = b""
+    history: dict[tuple[str, str], list[tuple[float, float | None]]] = field(default_factory=dict)
+
+
+class Recording:
+    """One recording, open for reading (the file of a live console too)."""
+
+    def __init__(self, path: Path, threads: bool = False) -> None:
+        """``threads``: used from more than one thread (one at a time: the caller locks)."""
+        self.file = database_file(path)
+        if not self.file.is_file():
+            raise RecordingError(f"{path}: no recording there")
+        try:
+            self._db = sqlite3.connect(
+                f"file:{self.file}?mode=ro", uri=True, check_same_thread=not threads
+            )
+            row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        except sqlite3.Error as exc:
+            raise RecordingError(f"{self.file}: not a recording ({exc})") from None
+        if row is None or row[0] != str(FORMAT_VERSION):
+            found = "no version" if row is None else f"version {row[0]}"
+            raise RecordingError(f"{self.file}: {found}, this console reads {FORMAT_VERSION}")
+        self._schemas: dict[int, tuple[list[str], list[str]]] = {}
+
+    def close(self) -> None:
+        """Let go of the file."""
+        self._db.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- what is in it ----------------------------------------------------------
+
+    def span(self) -> tuple[float, float] | None:
+        """First and last recorded time, or ``None`` when empty."""
+        first = self._db.execute(
+            "SELECT min(time) FROM frames WHERE keyframe=1"
+        ).fetchone()[0]  # fmt: skip
+        last = self._db.execute("SELECT max(time) FROM frames").fetchone()[0]
+        return None if first is None or last is None else (first, last)
+
+    def times(self, start: float = float("-inf"), end: float = float("inf")) -> list[float]:
+        """Every frame's time in ``[start, end]``, oldest first."""
+        rows = self._db.execute(
+            "SELECT time FROM frames WHERE time >= ? AND time <= ? ORDER BY time", (start, end)
+        )
+        return [row[0] for row in rows]
+
+    def incidents(self) -> list[Incident]:
+        """Every marked incident still in the recording, oldest first."""
+        rows = self._db.execute(
+            "SELECT time, ref, kind, severity, title FROM incidents ORDER BY time"
+        )
+        return [Incident(*row) for row in rows]
+
+    def stats(self) -> dict[str, Any]:
+        """Frames, keyframes, bytes on disk (for the benchmark and ``--help`` figures)."""
+        frames, keyframes, body = self._db.execute(
+            "SELECT count(*), coalesce(sum(keyframe), 0), coalesce(sum(length(body)), 0) "
+            "FROM frames"
+        ).fetchone()
+        schema = self._db.execute("SELECT coalesce(sum(length(body)), 0) FROM schemas").fetchone()
+        return {"frames": frames, "keyframes": keyframes, "frame_bytes": body,
+                "schema_bytes": schema[0]}  # fmt: skip
+
+    # -- seeking -----------------------------------------------------------------
+
+    def keyframe_at(self, when: float) -> float:
+        """Time of the keyframe a seek to ``when`` starts from (the first if none before)."""
+        row = self._db.execute(
+            "SELECT max(time) FROM frames WHERE keyframe=1 AND time <= ?", (when,)
+        ).fetchone()
+        if row[0] is not None:
+            return float(row[0])
+        first = self._db.execute("SELECT min(time) FROM frames WHERE keyframe=1").fetchone()[0]
+        return float(first) if first is not None else when
+
+    def at(self, when: float, history: int = DEFAULT_HISTORY) -> Moment:
+        """The fleet as it was at ``when`` (the last frame at or before it)."""
+        # Hundreds of thousands of small objects, none of them garbage: the cyclic
+        # collector would walk them again and again while they are made.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return self._at(when, history)
+        except (ValueError, TypeError, KeyError, IndexError, zlib.error) as exc:
+            if isinstance(exc, RecordingError):
+                raise
+            # A damaged or foreign file: say which, never a traceback.
+            raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _at(self, when: float, history: int) -> Moment:
+        row = self._db.execute(
+            "SELECT time, body FROM frames WHERE keyframe=1 AND time <= ? "
+            "ORDER BY time DESC LIMIT 1",
+            (when,),
+        ).fetchone()
+        if row is None:
+            span = self.span()
+            where = "it is empty" if span is None else f"it starts at {span[0]:.0f}"
+            raise RecordingError(f"{self.file}: nothing recorded at or before {when:.0f} "
+                                 f"({where})")  # fmt: skip
+        key_time, key_blob = row
+        frames = [(key_time, decompress(key_blob))]
+        rows = self._db.execute(
+            "SELECT time, body FROM frames WHERE keyframe=0 AND time > ? AND time <= ? "
+            "ORDER BY time",
+            (key_time, when),
+        )
+        frames += [(t, decompress(blob)) for t, blob in rows]
+        state = self._replay(frames)
+        return Moment(frames[-1][0], self._store(state, frames[-1][1], history),
+                      _statuses(state.statuses))  # fmt: skip
+
+    def hour_history(self, moment: Moment, seconds: float = 3600.0, points: int = 24) -> None:
+        """Fill the moment's history with ``points`` readings spread over the ``seconds``
+        before it (from keyframes), so that a sparkline spans the last hour."""
+        store = moment.store
+        start = moment.time - seconds
+        step = seconds / points
+        rows = self._db.execute(
+            "SELECT time, body FROM frames WHERE keyframe=1 AND time >= ? AND time < ? "
+            "ORDER BY time",
+            (start, moment.time),
+        )
+        series: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+        next_time = start
+        for frame_time, blob in rows:
+            if frame_time < next_time:
+                continue
+            next_time = frame_time + step
+            schema, _times, values, rates = decompress(blob)["k"]
+            pairs = _layout(self._keys(schema))[0]
+            counters = COUNTER_METRICS
+            for key, value, rate in zip(pairs, unpack_floats(values), unpack_floats(rates),
+                                        strict=True):  # fmt: skip
+                shown = rate if key[1] in counters else value
+                series.setdefault(key, []).append((frame_time, None if shown != shown else shown))
+        for ref, metric, reading in list(store.readings()):
+            if metric in TIMED_METRICS:
+                continue  # job series keep every point (stall onsets read them)
+            past = series.get((ref, metric), [])
+            now = reading.rate if metric in COUNTER_METRICS else reading.value
+            store.restore_history(ref, metric, [*past, (reading.time, now)])
+        store.version += 1
+
+    def replay_from(self, moment: Moment, end: float) -> Iterator[Moment]:
+        """Frame by frame after ``moment`` up to ``end``: the same store, applied forward
+        (histories fill as they did live)."""
+        store = moment.store
+        rows = self._db.execute(
+            "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
+            (moment.time, end),
+        )
+        statuses = moment.statuses
+        for frame_time, blob in rows:
+            body = decompress(blob)
+            self._apply_forward(store, body)
+            if body.get("s") is not None:
+                statuses = _statuses(body["s"])
+            store.time = body["t"]
+            store.version += 1
+            yield Moment(frame_time, store, statuses)
+
+    def _keys(self, schema: Any) -> tuple[list[str], list[str]]:
+        if isinstance(schema, list):
+            return schema[0], schema[1]
+        keys = self._schemas.get(schema)
+        if keys is None:
+            row = self._db.execute("SELECT body FROM schemas WHERE id=?", (schema,)).fetchone()
+            if row is None:
+                raise RecordingError(f"{self.file}: a frame refers to a missing schema {schema}")
+            refs, metrics = decode(inflate(row[0]))
+            keys = self._schemas[schema] = (refs, metrics)
+        return keys
+
+    def _replay(self, frames: list[tuple[float, dict[str, Any]]]) -> _State:
+        state = _State()
+        key_body = frames[0][1]
+        if "k" not in key_body:
+            raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
+        schema, times, values, rates = key_body["k"]
+        pairs = _layout(self._keys(schema))[0]
+        state.readings = dict(zip(pairs, zip(
+            unpack_floats(times).tolist(),
+            [None if v != v else v for v in unpack_floats(values)],
+            [None if v != v else v for v in unpack_floats(rates)],
+            strict=True,
+        ), strict=True))  # fmt: skip
+        for ref, per_metric in key_body.get("h", {}).items():
+            for metric, points in per_metric.items():
+                state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
+        # Which batch of each schema is newest, and second newest: the rest are replaced.
+        batches: list[_Batch] = []
+        for frame_time, body in frames[1:]:
+            for source, batch_time, schema, times_, values_, timed in body.get("b", []):
+                batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
+                                      times_, values_,
+                                      schema if isinstance(schema, int) else None,
+                                      timed))  # fmt: skip
+        # Of each schema the newest batch is laid down whole, its counters' rates taken
+        # against the one before it; older ones give only the timed series' points.
+        # (A source that alternates between two key sets within one keyframe interval
+        # would see a counter's rate against the wrong neighbour; none does today.)
+        seen: dict[int, int] = {}
+        rank = [1] * len(batches)
+        for index in range(len(batches) - 1, -1, -1):
+            number = batches[index].schema
+            if number is not None:
+                rank[index] = seen[number] = seen.get(number, 0) + 1
+        second: dict[int, _Batch] = {
+            batch.schema: batch
+            for batch, place in zip(batches, rank, strict=True)
+            if place == 2 and batch.schema is not None
+        }
+        for batch, place in zip(batches, rank, strict=True):
+            if place == 1:
+                before = second.get(batch.schema) if batch.schema is not None else None
+                _apply(state.readings, state.history, batch, before)
+            else:
+                _timed_points(state.history, batch)
+        for _time, body in frames:
+            for ref, source, entity in body.get("e", []):
+                state.entities[ref] = (source, entity)
+            for ref in body.get("x", []):
+                state.entities.pop(ref, None)
+            for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
+                              ("analysis", "a")):  # fmt: skip
+                if body.get(key) is not None:
+                    setattr(state, name, body[key])
+        gone = {ref for ref, _metric in state.readings} - set(state.entities)
+        if gone:
+            state.readings = {k: v for k, v in state.readings.items() if k[0] not in gone}
+        return state
+
+    def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
+        store = Store(history)
+        seen = last["t"]
+        for ref, (source, body) in state.entities.items():
+            store.restore_entity(_entity(ref, body), source, seen)
+        store.restore_readings(state.readings.items())
+        for (ref, metric), points in state.history.items():
+            if ref in state.entities and (ref, metric) in state.readings:
+                store.restore_history(ref, metric, points)
+        store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
+        store.source_meta = decode(state.meta) if state.meta else {}
+        store.analysis_state = decode(state.analysis) if state.analysis else {}
+        store.time = seen
+        store.version += 1
+        return store
+
+    def _apply_forward(self, store: Store, body: dict[str, Any]) -> None:
+        for ref, source, entity in body.get("e", []):
+            store.restore_entity(_entity(ref, entity), source, body["t"])
+        for source, batch_time, schema, times, values, _timed in body.get("b", []):
+            refs, metrics = self._keys(schema)
+            own = unpack_floats(times) if times is not None else None
+            column = unpack_floats(values)
+            samples = [
+                Sample(refs[i], metrics[i], as_optional(column[i]),
+                       own[i] if own is not None else batch_time)
+                for i in range(len(refs))
+            ]  # fmt: skip
+            store.apply(Batch(samples=samples, time=batch_time), source or "analysis", batch_time)
+        if body.get("x"):
+            store.expire_refs(body["x"])
+        if body.get("f") is not None:
+            store.findings = [Finding(**item) for item in decode(body["f"])]
+        if body.get("m") is not None:
+            store.source_meta = decode(body["m"])
+        if body.get("a") is not None:
+            store.analysis_state = decode(body["a"])
+
+
+def _apply(
+    readings: dict[tuple[str, str], tuple[float, float | None, float | None]],
+    history: dict[tuple[str, str], list[tuple[float, float | None]]],
+    batch: _Batch,
+    before: _Batch | None = None,
+) -> None:
+    """Lay one batch over the readings: whole columns at once; a loop only for the
+    counters (their rate against ``before``, the batch of the same keys before it, or
+    the reading there was) and the few timed series."""
+    keys, counters, timed = _layout(batch.keys)
+    column = unpack_floats(batch.values)
+    values = [None if v != v else v for v in column]
+    count = len(values)
+    own = unpack_floats(batch.times) if batch.times is not None else None
+    times = own.tolist() if own is not None else [batch.batch_time] * count
+    rates: list[float | None] = [None] * count
+    if before is not None:
+        previous = unpack_floats(before.values)
+        then = unpack_floats(before.times) if before.times is not None else None
+        now_all, then_all = batch.batch_time, before.batch_time
+        for i in counters:
+            value, old = column[i], previous[i]
+            elapsed = (own[i] if own is not None else now_all) - (
+                then[i] if then is not None else then_all
+            )
+            # NaN (not available) fails every comparison: no rate, as in the store.
+            if elapsed > 0 and value >= old:
+                rates[i] = (value - old) / elapsed
+    else:
+        for i in counters:
+            reading = readings.get(keys[i])
+            latest = values[i]
+            if reading is not None and latest is not None and reading[1] is not None:
+                elapsed, delta = times[i] - reading[0], latest - reading[1]
+                rates[i] = delta / elapsed if elapsed > 0 and delta >= 0 else None
+    readings.update(zip(keys, zip(times, values, rates, strict=True), strict=True))
+    for i in timed:
+        _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
+
+
+_layouts: dict[int, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
+
+
+def _layout(
+    keys: tuple[list[str], list[str]],
+) -> tuple[list[tuple[str, str]], list[int], list[int]]:
+    """The keys of a schema as pairs, and where its counters and timed series sit
+    (kept per schema: a seek meets the same few schemas again and again)."""
+    found = _layouts.get(id(keys[0]))
+    if found is not None and found[0] and found[0][0][0] is keys[0][0]:
+        return found
+    refs, metrics = keys
+    pairs = list(zip(refs, metrics, strict=True))
+    counters = [i for i, metric in enumerate(metrics) if metric in COUNTER_METRICS]
+    timed = [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS]
+    layout = (pairs, counters, timed)
+    if len(refs) >= 256:
+        if len(_layouts) > 64:
+            _layouts.clear()
+        _layouts[id(keys[0])] = layout
+    return layout
+
+
+def _timed_points(
+    history: dict[tuple[str, str], list[tuple[float, float | None]]], batch: _Batch
+) -> None:
+    """The points of the timed series of a batch a newer one replaces."""
+    if batch.timed is None:
+        return
+    keys, _counters, timed = _layout(batch.keys)
+    values, times = (unpack_floats(part) for part in batch.timed)
+    for slot, i in enumerate(timed):
+        value = values[slot]
+        _add_point(history, keys[i][0], keys[i][1], times[slot], None if value != value else value)
+
+
+def _add_point(
+    history: dict[tuple[str, str], list[tuple[float, float | None]]],
+    ref: str,
+    metric: str,
+    when: float,
+    value: float | None,
+) -> None:
+    points = history.setdefault((ref, metric), [])
+    if points and points[-1][0] >= when:
+        if points[-1][0] == when:
+            points[-1] = (when, value)
+        return
+    points.append((when, value))
+    if len(points) > 2000:
+        del points[:1000]
+
+
+def _entity(ref: str, body: bytes) -> Entity:
+    item = decode(body)
+    return Entity(ref, item["name"], item.get("parent"), item.get("attrs") or {})
+
+
+def _statuses(body: bytes) -> list[SourceStatus]:
+    if not body:
+        return []
+    return [SourceStatus(**item) for item in decode(body)]

@@ -1,0 +1,483 @@
+"""The flight recorder: every cycle's changes appended to a local SQLite file.
+
+Two halves. :meth:`Recorder.on_cycle` runs where a cycle's results are known (an
+engine's cycle listener, on the collector's loop): it takes the batches the store
+applied since the last cycle and notes which entities, findings, source statuses
+and source facts changed — references and small byte strings, no disk. A writer
+thread turns that into a frame (:mod:`console.recording.codec`), writes it in its
+own transaction, and keeps the file inside its size and age. The loop never waits
+on the disk; when the disk is slower than the cycles, frames are dropped (counted)
+and the next one is a keyframe, so what is kept stays whole.
+
+SQLite in WAL mode commits each frame: a console killed with SIGKILL loses only the
+frames still in the queue (the last second or two), and the file opens as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import logging
+import math
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from console.model import TIMED_METRICS, Batch
+from console.recording.codec import FORMAT_VERSION, INLINE_SCHEMA, compress, encode, pack_floats
+from console.recording.layout import SCHEMA_SQL, database_file
+from console.store import Changes, Store
+
+if TYPE_CHECKING:
+    from console.engine import Engine
+
+log = logging.getLogger(__name__)
+
+KEYFRAME_EVERY = 30.0
+"""Seconds (of recorded time) between keyframes: how far a seek replays at most."""
+QUEUE_FRAMES = 16
+"""Frames waiting for the disk at most; more are dropped (and counted)."""
+TRIM_EVERY = 60
+"""Frames between two checks of the file's age and size."""
+INCIDENT_BEFORE = 300.0
+INCIDENT_AFTER = 300.0
+"""Seconds kept around a new critical finding however old it gets (``keep`` aside)."""
+DERIVED_SOURCE = ""
+"""The pseudo source of readings analysis recorded (link utilisation, job GPU use)."""
+
+
+class RecorderBusy(RuntimeError):
+    """Another process records into this recording now."""
+
+
+_Columns = tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]
+"""Every reading of a store: its keys, and each one's ``(time, value, rate)``."""
+
+
+@dataclass
+class _Cycle:
+    """What :meth:`Recorder.on_cycle` hands the writer: references and small bytes."""
+
+    time: float
+    keyframe: bool
+    batches: list[tuple[str, Batch, float]]
+    derived: list[tuple[str, str, float | None, float]]
+    entities: list[tuple[str, str, bytes]]
+    removed: list[str]
+    findings: bytes | None
+    statuses: bytes | None
+    meta: bytes | None
+    state: bytes | None
+    incidents: list[tuple[str, str, str, str]] = field(default_factory=list)
+    full: _Columns | None = None
+    history: dict[str, dict[str, list[tuple[float, float | None]]]] | None = None
+
+
+def status_json(status: Any) -> dict[str, Any]:
+    """A source status as recorded (with its times, unlike the snapshot's)."""
+    return {**status.to_json(), "last_ok": status.last_ok, "duration": status.duration}
+
+
+def plain_state(state: dict[str, Any]) -> dict[str, Any]:
+    """The parts of ``analysis_state`` that are plain ``{ref: number}`` maps (when a power
+    cap or a security event began): those the panes read; the rest is rebuilt."""
+    kept: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, int | float) for k, v in value.items()
+        ):
+            kept[key] = dict(value)
+    return kept
+
+
+class Recorder:
+    """Records an engine's cycles into ``path`` (a directory) until :meth:`close`."""
+
+    def __init__(
+        self,
+        path: Path,
+        keep: float = 86_400.0,
+        max_mb: float = 2000.0,
+        fresh: bool = False,
+        keyframe_every: float = KEYFRAME_EVERY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        """The recording's directory."""
+        self.keep = keep
+        self.max_bytes = int(max_mb * 1024 * 1024)
+        self.keyframe_every = keyframe_every
+        self.clock = clock
+        self.frames = 0
+        """Frames written so far."""
+        self.dropped = 0
+        """Cycles not recorded because the disk fell behind."""
+        self.error: str | None = None
+        """Why recording stopped, if it did (the console goes on without it)."""
+        self.samples = 0
+        """Readings written so far (batches' samples and analysis's derived readings)."""
+        self.capture_seconds = 0.0
+        """Time spent on the collector's loop noting cycles (the benchmark reads it)."""
+        self.write_seconds = 0.0
+        """CPU time the writer thread spent encoding, compressing and writing."""
+        self._queue: queue.Queue[_Cycle | None] = queue.Queue(QUEUE_FRAMES)
+        self._entities: dict[str, bytes] = {}
+        self._findings = self._statuses = self._meta = self._state = b""
+        self._last_keyframe: float | None = None
+        self._force_keyframe = True
+        self._criticals: set[tuple[str, str]] = set()
+        self._last_time: float | None = None
+        self._store: Store | None = None
+        self._engine: Engine | None = None
+        path.mkdir(parents=True, exist_ok=True)
+        self._lock = open(path / "lock", "a+")  # noqa: SIM115 - held while recording
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock.close()
+            raise RecorderBusy(f"another console records into {path}") from None
+        self._db = self._open(database_file(path), fresh)
+        self._thread = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
+        self._thread.start()
+
+    # -- on the collector's loop -----------------------------------------------
+
+    def attach(self, engine: Engine) -> None:
+        """Record every cycle of this engine from now on (one call, any engine)."""
+        self._store = engine.store
+        self._engine = engine
+        engine.store.journal = []
+        engine.cycle_hooks.append(self.on_cycle)
+
+    def on_cycle(self, changes: Changes) -> None:
+        """Note one cycle's changes and hand them to the writer (no disk here). The
+        store's journal holds the cycle's batches as sent (what a replay applies);
+        ``changes`` is the engine's summary of the same cycle, not needed here."""
+        engine = self._engine
+        if engine is None:
+            return
+        began = time.perf_counter()
+        try:
+            self._capture(engine)
+        finally:
+            self.capture_seconds += time.perf_counter() - began
+
+    def _capture(self, engine: Engine) -> None:
+        store = engine.store
+        journal, store.journal = store.journal or [], []
+        derived, store.derived = store.derived, []
+        if self.error is not None:
+            return
+        now = store.time if store.time is not None else engine.clock()
+        if self._last_time is not None and now <= self._last_time:
+            now = self._last_time + 0.001  # keys stay in order when the clock stalls
+        self._last_time = now
+        keyframe = self._force_keyframe or (
+            self._last_keyframe is None or now - self._last_keyframe >= self.keyframe_every
+        )
+        previous = self._entities
+        # Every entity encoded in C (msgspec takes the dataclass as it is): a copy of
+        # what it says now, which analysis may change in place later.
+        current = dict(zip(store.entities, map(encode, store.entities.values()), strict=True))
+        sources = store.entity_source
+        changed = [
+            (ref, sources.get(ref, ""), body)
+            for ref, body in current.items()
+            if keyframe or previous.get(ref) != body
+        ]
+        removed = [] if keyframe else [ref for ref in previous if ref not in current]
+        self._entities = current
+        cycle = _Cycle(
+            time=now,
+            keyframe=keyframe,
+            batches=journal,
+            derived=derived,
+            entities=changed,
+            removed=removed,
+            findings=self._changed("_findings", [f.to_json() for f in store.findings], keyframe),
+            statuses=self._changed(
+                "_statuses", [status_json(s) for s in engine.statuses()], keyframe
+            ),
+            meta=self._changed("_meta", store.source_meta, keyframe),
+            state=self._changed("_state", plain_state(store.analysis_state), keyframe),
+        )
+        criticals = {(f.ref, f.kind) for f in store.findings if f.severity == "critical"}
+        cycle.incidents = [
+            (f.ref, f.kind, f.severity, f.title)
+            for f in store.findings
+            if f.severity == "critical" and (f.ref, f.kind) not in self._criticals
+        ]
+        self._criticals = criticals
+        if keyframe:
+            # A copy of every reading: all live objects, so the cyclic collector, which
+            # would walk them again and again while they are made, waits.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                cycle.full = _readings(store)
+            finally:
+                if collecting:
+                    gc.enable()
+            cycle.history = {}
+            for ref, metric in cycle.full[0]:
+                if metric in TIMED_METRICS:
+                    points = store.timed_history(ref, metric)
+                    cycle.history.setdefault(ref, {})[metric] = points
+        try:
+            self._queue.put_nowait(cycle)
+        except queue.Full:
+            self.dropped += 1
+            self._force_keyframe = True  # what follows a gap must stand on its own
+            return
+        if keyframe:
+            self._last_keyframe = now
+            self._force_keyframe = False
+
+    def _changed(self, name: str, value: Any, keyframe: bool) -> bytes | None:
+        body = encode(value)
+        if not keyframe and body == getattr(self, name):
+            return None
+        setattr(self, name, body)
+        return body
+
+    def flush(self) -> None:
+        """Wait until every cycle handed over so far is on disk (tests, ``close``)."""
+        if self._thread.is_alive():
+            self._queue.join()
+
+    def close(self) -> None:
+        """Write what is queued, stop the writer and let go of the file."""
+        if self._store is not None:
+            self._store.journal = None
+        with contextlib.suppress(Exception):
+            self._queue.put(None, timeout=10)
+        self._thread.join(timeout=30)
+        with contextlib.suppress(Exception):
+            self._db.close()
+        with contextlib.suppress(Exception):
+            self._lock.close()
+
+    # -- on the writer thread ----------------------------------------------------
+
+    def _open(self, file: Path, fresh: bool) -> sqlite3.Connection:
+        if fresh:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{file}{suffix}")
+        db = sqlite3.connect(file, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # before the tables: space can be given back
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")  # a crash of the process loses nothing committed
+        db.executescript(SCHEMA_SQL)
+        version = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        if version is None:
+            db.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT_VERSION),))
+            db.execute("INSERT INTO meta VALUES ('created', ?)", (str(self.clock()),))
+        elif version[0] != str(FORMAT_VERSION):
+            db.close()
+            raise RecorderBusy(f"{file} is a version {version[0]} recording, not {FORMAT_VERSION}")
+        return db
+
+    def _write_loop(self) -> None:
+        schemas: Schemas = {}
+        since_trim = 0
+        while True:
+            cycle = self._queue.get()
+            if cycle is None:
+                self._queue.task_done()
+                break
+            if self.error is not None:  # stopped: what is queued is let go
+                self._queue.task_done()
+                continue
+            began = time.thread_time()
+            try:
+                body = _frame(cycle, schemas, self._db)
+                floor = body.pop("floor")
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?)",
+                        (cycle.time, int(cycle.keyframe), compress(body), floor),
+                    )
+                    for ref, kind, severity, title in cycle.incidents:
+                        self._db.execute(
+                            "INSERT INTO incidents (time, ref, kind, severity, title, keep_from,"
+                            " keep_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (cycle.time, ref, kind, severity, title,
+                             cycle.time - INCIDENT_BEFORE, cycle.time + INCIDENT_AFTER),
+                        )  # fmt: skip
+                self.frames += 1
+                self.samples += sum(len(b.samples) for _, b, _ in cycle.batches)
+                self.samples += len(cycle.derived)
+                since_trim += 1
+                if since_trim >= TRIM_EVERY:
+                    since_trim = 0
+                    self.trim(cycle.time)
+            except Exception as exc:  # a full disk, a removed directory: say so, stop
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.warning("recording stopped: %s", self.error)
+            self.write_seconds += time.thread_time() - began
+            self._queue.task_done()
+
+    def trim(self, now: float) -> None:
+        """Drop what is older than ``keep`` (incidents' minutes aside), then the oldest
+        until the file fits ``max_mb``. A recording always starts at a keyframe."""
+        db = self._db
+        cutoff = now - self.keep
+        _drop_before(db, cutoff, protect=True)
+        page_size = db.execute("PRAGMA page_size").fetchone()[0]
+        for _ in range(100):
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            free = db.execute("PRAGMA freelist_count").fetchone()[0]
+            if (pages - free) * page_size <= self.max_bytes:
+                break
+            first = db.execute("SELECT min(time) FROM frames").fetchone()[0]
+            if first is None or not _drop_before(db, first + 1e-6, protect=False):
+                break
+        db.execute("PRAGMA incremental_vacuum")
+        # No frame refers to a schema row below every frame's floor.
+        db.execute("DELETE FROM schemas WHERE id < (SELECT min(schema_floor) FROM frames)")
+
+
+def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
+    """Delete frames before the first keyframe at or after ``cutoff`` (outside the kept
+    incident windows when ``protect``); True when anything went."""
+    keyframe = db.execute(
+        "SELECT min(time) FROM frames WHERE keyframe=1 AND time >= ?", (cutoff,)
+    ).fetchone()[0]
+    if keyframe is None:
+        return False
+    if not protect:
+        gone = db.execute("DELETE FROM frames WHERE time < ?", (keyframe,)).rowcount
+        db.execute("DELETE FROM incidents WHERE keep_to < ?", (keyframe,))
+        return bool(gone)
+    # An incident window is kept from the keyframe before it, so it can be opened.
+    gone = db.execute(
+        """DELETE FROM frames WHERE time < ? AND NOT EXISTS (
+             SELECT 1 FROM incidents i WHERE frames.time <= i.keep_to AND frames.time >=
+               coalesce((SELECT max(k.time) FROM frames k WHERE k.keyframe=1
+                         AND k.time <= i.keep_from), i.keep_from))""",
+        (keyframe,),
+    ).rowcount
+    return bool(gone)
+
+
+def _readings(store: Store) -> _Columns:
+    """Every reading of the store now: copied in C on the loop, split in the writer."""
+    return store.reading_columns()
+
+
+Schemas = dict[str, tuple[list[str], list[str], int, list[int]]]
+"""Per source: the keys of its last batch, their schema row, where its timed series sit."""
+
+
+def _schema(
+    source: str, refs: list[str], metrics: list[str], schemas: Schemas, db: sqlite3.Connection
+) -> tuple[int | list[list[str]], list[int]]:
+    """A schema number for these keys (a row written the first time), or the keys inline;
+    and the positions of the timed (job) series among them."""
+    if len(refs) < INLINE_SCHEMA:
+        return [refs, metrics], [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
+    known = schemas.get(source)
+    if known is not None and known[0] == refs and known[1] == metrics:
+        return known[2], known[3]
+    cursor = db.execute("INSERT INTO schemas (body) VALUES (?)", (compress_keys(refs, metrics),))
+    number = int(cursor.lastrowid or 0)
+    timed = [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
+    schemas[source] = (refs, metrics, number, timed)
+    return number, timed
+
+
+def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
+    """A schema row's bytes."""
+    import zlib
+
+    return zlib.compress(encode([refs, metrics]), 9)  # written once
+
+
+def _times(times: list[float | None], batch_time: float) -> bytes | None:
+    """Per-sample times, or ``None`` when every sample has the batch's time."""
+    if times.count(None) == len(times) or all(t is None or t == batch_time for t in times):
+        return None
+    return pack_floats([batch_time if t is None else t for t in times])
+
+
+def _batch(
+    source: str,
+    batch_time: float,
+    refs: list[str],
+    metrics: list[str],
+    values: list[float | None],
+    times: list[float | None],
+    schemas: Schemas,
+    db: sqlite3.Connection,
+) -> tuple[list[Any], int | None]:
+    """One batch of a frame: source, time, schema, times, values, and the timed series'
+    values and times apart (a seek reads those from frames it otherwise skips)."""
+    schema, timed = _schema(source, refs, metrics, schemas, db)
+    own_times = _times(times, batch_time)
+    timed_part = None
+    if timed:
+        timed_part = [
+            pack_floats([values[i] for i in timed]),
+            pack_floats([batch_time if times[i] is None else times[i] for i in timed]),
+        ]
+    entry = [source, batch_time, schema, own_times, pack_floats(values), timed_part]
+    return entry, schema if isinstance(schema, int) else None
+
+
+def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str, Any]:
+    """The document of one frame (keys written as schema rows on the way)."""
+    batches = []
+    numbers: list[int] = []
+    for source, batch, batch_time in cycle.batches:
+        samples = batch.samples
+        entry, number = _batch(
+            source, batch_time, [s.ref for s in samples], [s.metric for s in samples],
+            [s.value for s in samples], [s.time for s in samples], schemas, db,
+        )  # fmt: skip
+        batches.append(entry)
+        numbers += [number] if number is not None else []
+    if cycle.derived:
+        derived = cycle.derived
+        entry, number = _batch(
+            DERIVED_SOURCE, cycle.time, [d[0] for d in derived], [d[1] for d in derived],
+            [d[2] for d in derived], [d[3] for d in derived], schemas, db,
+        )  # fmt: skip
+        batches.append(entry)
+        numbers += [number] if number is not None else []
+    body: dict[str, Any] = {
+        "t": cycle.time,
+        "b": batches,
+        "e": [[ref, source, entity] for ref, source, entity in cycle.entities],
+        "x": cycle.removed,
+        "f": cycle.findings,
+        "s": cycle.statuses,
+        "m": cycle.meta,
+        "a": cycle.state,
+    }
+    if cycle.full is not None:
+        keys, readings = cycle.full
+        refs = [key[0] for key in keys]
+        metrics = [key[1] for key in keys]
+        times = [reading[0] for reading in readings]
+        values = [reading[1] for reading in readings]
+        rates = [reading[2] for reading in readings]
+        schema, _timed = _schema("\0keyframe", refs, metrics, schemas, db)
+        if isinstance(schema, int):
+            numbers.append(schema)
+        body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]  # type: ignore[arg-type]
+        body["h"] = {
+            ref: {m: [[t, None if v is None or math.isnan(v) else v] for t, v in points]
+                  for m, points in metrics_.items()}
+            for ref, metrics_ in (cycle.history or {}).items()
+        }  # fmt: skip
+    body["floor"] = min(numbers, default=None)
+    return body

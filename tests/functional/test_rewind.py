@@ -1,0 +1,210 @@
+"""Rewind in the TUI, driven through Pilot: the console over its own recording.
+
+The app's engine is driven (``engine.collect``) on the simulator's clock with the
+recorder attached, so the recording is the one this console made; seeks run in a
+worker thread and the tests wait for the workers, never for a time.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from textual.widgets import OptionList
+
+from console.analysis.jobs import job_state
+from console.analysis.thresholds import THRESHOLDS
+from console.config import Config
+from console.plugins import discover
+from console.recording import Recorder
+from console.runtime import DemoOptions, build_sources, load_registry
+from console.sim.cluster import EPOCH
+from console.ui.app import WatchfloorApp
+from console.ui.chrome import StatusHeader
+from console.ui.kit import EntityTable
+from console.ui.rewind import IncidentsScreen
+from tests.conftest import frozen_clock
+
+ONSET = 40.0
+CYCLES = 80
+
+
+def onset_app(**kw: object) -> WatchfloorApp:
+    registry = load_registry([r for r in discover() if r.distribution == "watchfloor"])
+    options = DemoOptions("congested-link", 1, 4, onset=ONSET)
+    sources = build_sources(Config(), registry, options, local=False)
+    return WatchfloorApp(registry, sources, live=False, clock=frozen_clock, **kw)  # type: ignore[arg-type]
+
+
+async def record(app: WatchfloorApp, path: Path) -> Recorder:
+    recorder = Recorder(path)
+    recorder.attach(app.engine)
+    app.recording = path
+    for _ in range(CYCLES):
+        await app.engine.collect(1)
+        recorder.flush()
+    return recorder
+
+
+def header(app: WatchfloorApp) -> str:
+    return str(app.screen.query_one(StatusHeader).render())
+
+
+def screen_text(app: WatchfloorApp) -> str:
+    return "\n".join(str(s.render()) for s in app.screen.query("Static"))
+
+
+def table_text(app: WatchfloorApp, selector: str) -> str:
+    """What the rows of a table say, as a user reads them."""
+    table = app.screen.query_one(selector, EntityTable)
+    return "\n".join(
+        " ".join(cell.plain for cell in table.get_row(str(key))) for key in table._keys
+    )
+
+
+async def settle(app: WatchfloorApp, pilot: object) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def clock(when: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(when))
+
+
+async def test_rewind_through_the_onset_shows_the_fleet_as_it_was(tmp_path: Path) -> None:
+    app = onset_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        recorder = await record(app, tmp_path / "rec")
+        live_time = app.store.time
+        assert live_time is not None and live_time >= EPOCH + ONSET + THRESHOLDS.stall_seconds
+        injected = app.store.source_meta["sim"]["injected"]
+        victim, link, onset = injected["victim"], injected["link"], injected["onset"]
+        assert job_state(app.store, victim) == "STALLED"
+        app._tick()
+        await pilot.pause()
+        assert "stalled job 4711" in table_text(app, "#findings")  # live, as the page said
+
+        app.rewind_to(clock(onset - 5))  # `:at HH:MM:SS`, before the onset
+        await settle(app, pilot)
+        assert app.rewind_at == onset - 5 and app.store is not app.live_store
+        assert "REWIND" in header(app) and "s ago" in header(app)
+        assert app.screen.query_one(StatusHeader).has_class("-rewind")
+        assert job_state(app.store, victim) == "RUNNING"
+        assert not [f for f in app.store.findings if f.ref in (victim, link)]
+        assert "stalled" not in table_text(app, "#findings")
+        assert "congested" not in table_text(app, "#findings")
+
+        await pilot.press("right_square_bracket")  # ] : ten seconds on, past the onset
+        await settle(app, pilot)
+        assert app.rewind_at == onset + 5
+        assert any(f.ref == link and f.kind == "link-congested" for f in app.store.findings)
+        assert "congested" in table_text(app, "#findings")
+        assert job_state(app.store, victim) == "RUNNING"  # not for stall_seconds yet
+
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await settle(app, pilot)
+        assert app.rewind_at == onset + 25
+        stalled = [f for f in app.store.findings if f.kind == "job-stalled" and f.ref == victim]
+        assert stalled and stalled[0].since == onset  # the second the simulator says
+        app.open(victim)  # the job's drill-down, as it was then: its ranked causes
+        await pilot.pause()
+        assert app.crumbs()[-1] == victim
+        assert app.screen.query_one("#causes", EntityTable).selected_ref == link
+
+        await pilot.press("escape")  # back to the overview, still rewound
+        await pilot.pause()
+        assert app.rewind_at is not None
+        await pilot.press("escape")  # Esc at the top: live
+        await pilot.pause()
+        assert app.rewind_at is None and app.store is app.live_store
+        assert "REWIND" not in header(app)
+        assert not app.screen.query_one(StatusHeader).has_class("-rewind")
+
+        await pilot.press("left_curly_bracket")  # { : a minute back
+        await settle(app, pilot)
+        assert app.rewind_at == live_time - 60 and "1 min ago" in header(app)
+        await pilot.press("L")
+        await pilot.pause()
+        assert app.rewind_at is None
+        recorder.close()
+
+
+async def test_ago_incidents_and_the_help(tmp_path: Path) -> None:
+    app = onset_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        recorder = await record(app, tmp_path / "rec")
+        live_time = app.store.time or 0.0
+        app.rewind_to("30s", ago=True)
+        await settle(app, pilot)
+        assert app.rewind_at == live_time - 30
+        app.rewind_to("whenever")
+        await pilot.pause()
+        assert app.rewind_at == live_time - 30  # a bad time is a notice, nothing moves
+        app.show_incidents()
+        await settle(app, pilot)
+        assert isinstance(app.screen, IncidentsScreen)
+        listed = app.screen.query_one(OptionList)
+        assert "job-stalled" in str(listed.get_option_at_index(0).prompt)
+        await pilot.press("enter")  # the newest incident, at its start
+        await settle(app, pilot)
+        stalled_at = EPOCH + ONSET + THRESHOLDS.stall_seconds
+        # A minute before it, or the recording's start (after the two warm cycles).
+        assert app.rewind_at == max(stalled_at - 60, EPOCH + 2)
+        app.rewind_to("1s", ago=True)
+        await settle(app, pilot)
+        await pilot.press("H")  # sparklines over the last hour
+        await settle(app, pilot)
+        assert app.hour_sparklines
+        spread = app.store.history("gpu/node01/0", "gpu.util")
+        assert len(spread) == 2  # the first keyframe (the next is not 150 s on), and now
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert "rewind" in screen_text(app)
+        recorder.close()
+
+
+async def test_replay_of_another_console_shows_what_it_showed(tmp_path: Path) -> None:
+    """The recording of one app, replayed in another: the stores match reading by
+    reading, and the panes show the same findings."""
+    maker = onset_app()
+    async with maker.run_test(size=(120, 40)):
+        recorder = await record(maker, tmp_path / "rec")
+        recorder.close()
+        live = maker.store
+        expected = {(ref, metric): reading.value for ref, metric, reading in live.readings()}
+        findings = [f.to_json() for f in live.findings]
+    player = WatchfloorApp(
+        load_registry([r for r in discover() if r.distribution == "watchfloor"]),
+        [], live=False, clock=frozen_clock, analyzers=[],
+    )  # fmt: skip
+    player.recording = tmp_path / "rec"
+    player.replay = (live.time or 0.0, 0.0)
+    async with player.run_test(size=(120, 40)) as pilot:
+        await settle(player, pilot)
+        assert player.rewind_at == live.time
+        got = {(ref, metric): reading.value for ref, metric, reading in player.store.readings()}
+        assert got == expected
+        assert [f.to_json() for f in player.store.findings] == findings
+        assert "stalled job 4711" in table_text(player, "#findings")
+        await pilot.press("left_square_bracket")
+        await settle(player, pilot)
+        assert player.rewind_at == (live.time or 0.0) - 10
+        await pilot.press("L")  # a replay has no live: L goes to its end
+        await settle(player, pilot)
+        assert player.rewind_at == live.time
+        player._play(5.0)  # the --speed tick at the end: nothing further to play
+        await settle(player, pilot)
+        assert player.rewind_at == live.time
+        player.seek((live.time or 0.0) - 20)
+        await settle(player, pilot)
+        player._play(5.0)  # --speed 5: five recorded seconds a tick
+        await settle(player, pilot)
+        assert player.rewind_at == (live.time or 0.0) - 15
+
+
+async def test_without_a_recording_rewind_says_so(make_app: object) -> None:
+    app = make_app()  # type: ignore[operator]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert app.rewind_at is None

@@ -1,0 +1,369 @@
+"""The flight recorder: what it writes reads back as the live store was, at every second.
+
+Cycles are driven (``engine.collect``) on the simulator's clock; ``Recorder.flush``
+waits for the writer thread, so no test sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from console.analysis.causes import explain
+from console.analysis.jobs import job_state
+from console.analysis.thresholds import THRESHOLDS
+from console.config import Config, ConfigError, parse_config
+from console.engine import Engine
+from console.headless import snapshot_document
+from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
+from console.recording.codec import pack_floats, unpack_floats
+from console.recording.layout import database_file
+from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.sim.cluster import EPOCH
+
+REGISTRY = load_registry()
+
+
+def demo_engine(onset: float | None = None, scenario: str = "congested-link") -> Engine:
+    options = DemoOptions(scenario, 1, 4, onset=onset)
+    return build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+
+
+def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[str, Any]]:
+    """Drive ``cycles`` cycles; the live snapshot document after each, by store time,
+    with the victim's explanation under ``explain``."""
+    seen: dict[float, dict[str, Any]] = {}
+
+    async def run() -> None:
+        for _ in range(cycles):
+            await engine.collect(1)
+            recorder.flush()
+            document = snapshot_document(engine.store, engine.statuses())
+            chain = explain(engine.store, "job/4711")
+            document["explain"] = chain.to_json() if chain is not None else None
+            seen[engine.store.time or 0.0] = json.loads(json.dumps(document, default=str))
+        await engine.stop()
+
+    asyncio.run(run())
+    return seen
+
+
+def test_every_recorded_second_reads_back_as_the_live_snapshot(tmp_path: Path) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
+    recorder.attach(engine)
+    live = record(engine, recorder, 35)
+    recorder.close()
+    assert recorder.frames == 35 and recorder.dropped == 0 and recorder.error is None
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.stats()["keyframes"] == 4  # 0, 10, 20, 30: seeks replay deltas too
+        for when, document in live.items():
+            moment = recording.at(when)
+            assert moment.time == when
+            again = snapshot_document(moment.store, moment.statuses)
+            chain = explain(moment.store, "job/4711")
+            again["explain"] = chain.to_json() if chain is not None else None
+            assert json.loads(json.dumps(again, default=str)) == document, when
+
+
+def test_between_frames_a_seek_shows_the_last_frame_before(tmp_path: Path) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")
+    recorder.attach(engine)
+    record(engine, recorder, 3)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.at(EPOCH + 1.5).time == EPOCH + 1
+        with pytest.raises(RecordingError, match="nothing recorded at or before"):
+            recording.at(EPOCH - 1)
+
+
+def test_rewind_through_the_onset_of_a_congested_link(tmp_path: Path) -> None:
+    """The acceptance walk: before the onset the victim runs with no cause; from the
+    second the simulator's ``injected`` record names, the injected link is the cause,
+    and the stall (from that second) once it has lasted ``stall_seconds``."""
+    engine = demo_engine(onset=40)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=15)
+    recorder.attach(engine)
+    record(engine, recorder, 80)
+    recorder.close()
+    injected = engine.store.source_meta["sim"]["injected"]
+    onset, victim = injected["onset"], injected["victim"]
+    assert onset == EPOCH + 40
+    stall_shown = onset + THRESHOLDS.stall_seconds
+    with Recording(tmp_path / "rec") as recording:
+        for when in range(int(onset) - 10, int(stall_shown) + 5):
+            moment = recording.at(when)
+            result = explain(moment.store, victim)
+            assert result is not None
+            causes = [cause.ref for cause in result.causes]
+            if when < onset:
+                assert job_state(moment.store, victim) == "RUNNING", when
+                assert causes == [] and result.stall is None, when
+            else:
+                assert causes[0] == injected["link"], when
+            if when >= stall_shown:
+                assert job_state(moment.store, victim) == "STALLED", when
+                assert result.stall is not None and result.stall.since == onset
+            elif when >= onset:
+                assert job_state(moment.store, victim) == "RUNNING", when
+
+
+def test_a_new_critical_finding_is_an_incident(tmp_path: Path) -> None:
+    engine = demo_engine(onset=5)
+    recorder = Recorder(tmp_path / "rec")
+    recorder.attach(engine)
+    record(engine, recorder, 40)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        incidents = recording.incidents()
+    stalled = [i for i in incidents if i.kind == "job-stalled"]
+    assert [i.ref for i in stalled] == ["job/4711"]  # once, though it stays critical
+    assert stalled[0].time == EPOCH + 5 + THRESHOLDS.stall_seconds
+
+
+def test_trim_keeps_the_age_whole_from_a_keyframe_and_the_incident_window(
+    tmp_path: Path,
+) -> None:
+    engine = demo_engine(onset=5)
+    recorder = Recorder(tmp_path / "rec", keep=30, keyframe_every=10)
+    recorder.attach(engine)
+    record(engine, recorder, 60)
+    recorder.flush()
+    recorder.trim(EPOCH + 59)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        first, last = recording.span() or (0.0, 0.0)
+        # The incident (25 s) is kept with the minutes around it, from a keyframe.
+        assert first == EPOCH
+        assert recording.at(EPOCH + 25).time == EPOCH + 25
+    engine = demo_engine(scenario="healthy")  # no incident: only `keep` is kept
+    recorder = Recorder(tmp_path / "healthy", keep=30, keyframe_every=10)
+    recorder.attach(engine)
+    record(engine, recorder, 60)
+    recorder.flush()
+    recorder.trim(EPOCH + 59)
+    recorder.close()
+    with Recording(tmp_path / "healthy") as recording:
+        first, last = recording.span() or (0.0, 0.0)
+        assert first == EPOCH + 30 and last == EPOCH + 59
+        assert recording.times()[0] == EPOCH + 30  # nothing before the first keyframe
+        assert recording.at(EPOCH + 31).time == EPOCH + 31
+
+
+def test_trim_holds_the_file_under_max_mb(tmp_path: Path) -> None:
+    engine = demo_engine(scenario="healthy")
+    recorder = Recorder(tmp_path / "rec", max_mb=0.15, keyframe_every=5)
+    recorder.attach(engine)
+    record(engine, recorder, 60)
+    recorder.flush()
+    recorder.trim(EPOCH + 59)
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    pages, free, size = (db.execute(f"PRAGMA {name}").fetchone()[0]
+                         for name in ("page_count", "freelist_count", "page_size"))  # fmt: skip
+    db.close()
+    assert (pages - free) * size <= 0.15 * 1024 * 1024
+    with Recording(tmp_path / "rec") as recording:
+        first, last = recording.span() or (0.0, 0.0)
+        assert EPOCH < first < last == EPOCH + 59
+        assert recording.at(first).time == first
+
+
+def test_one_recorder_per_recording(tmp_path: Path) -> None:
+    first = Recorder(tmp_path / "rec")
+    try:
+        with pytest.raises(RecorderBusy, match="another console records"):
+            Recorder(tmp_path / "rec")
+    finally:
+        first.close()
+    Recorder(tmp_path / "rec").close()  # free again once the first let go
+
+
+def test_a_recorder_that_cannot_write_stops_and_the_console_goes_on(tmp_path: Path) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")
+    recorder.attach(engine)
+    recorder._db.close()  # what a vanished disk looks like to the writer
+    record(engine, recorder, 3)
+    recorder.close()
+    assert recorder.error is not None and "closed" in recorder.error
+    assert engine.store.time == EPOCH + 2  # the cycles went on
+
+
+def test_not_a_recording_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match="no recording there"):
+        Recording(tmp_path / "missing")
+    (tmp_path / "junk.sqlite").write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(RecordingError, match="not a recording"):
+        Recording(tmp_path / "junk.sqlite")
+
+
+def test_float_columns_round_trip_with_not_available() -> None:
+    values = [1.5, None, -0.0, 1e300, 3.0]
+    back = unpack_floats(pack_floats(values))
+    assert [None if v != v else v for v in back] == values
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("-10m", 10_000.0 - 600),
+        ("-90s", 10_000.0 - 90),
+        ("-1h30m", 10_000.0 - 5400),
+        ("02:40", 9600.0),  # 1970-01-01 02:46:40 UTC is the reference
+        ("02:50", 9600.0 + 600 - 86_400),  # later than the reference: the day before
+        ("02:46:40", 10_000.0),
+        ("1970-01-01T02:00:00+00:00", 7200.0),
+        ("1970-01-01T02:00:00", 7200.0),  # naive: local (UTC in the tests)
+    ],
+)
+def test_times(text: str, expected: float) -> None:
+    assert parse_time(text, 10_000.0) == expected
+
+
+@pytest.mark.parametrize("text", ["-10x", "25:00", "yesterday", "-"])
+def test_bad_times_say_the_forms(text: str) -> None:
+    with pytest.raises(ValueError, match=r"HH:MM|-10m"):
+        parse_time(text, 10_000.0)
+
+
+def test_history_config() -> None:
+    text = "history:\n  path: rec\n  keep: 90m\n  max_mb: 50\n"
+    config = parse_config(text, "/etc/wf/config.yaml", REGISTRY.source_types)
+    assert config.history.path == Path("/etc/wf/rec")
+    assert config.history.keep == 5400 and config.history.max_mb == 50
+    assert parse_config("history: {keep: 3600}", "c.yaml", {}).history.keep == 3600
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("interval: 1\nhistory:\n  keep: soon\n", "c.yaml:3: history: 'keep' must be a duration"),
+        ("history:\n  max_mb: -1\n", "c.yaml:2: history: 'max_mb' must be a positive"),
+        ("history:\n  size: 1\n", "c.yaml:2: history: unknown key 'size'"),
+        ("history:\n  path: 3\n", "c.yaml:2: history: 'path' must be a directory"),
+        ("history: 3\n", "c.yaml:1: history must be a mapping"),
+    ],
+)
+def test_history_config_errors_name_the_line(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml", {})
+    assert str(caught.value).startswith(message)
+
+
+def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
+    recorder.attach(engine)
+    record(engine, recorder, 100)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(EPOCH + 99)
+        assert len(moment.store.history("gpu/node01/0", "gpu.util")) <= 1  # no warm-up
+        recording.hour_history(moment, seconds=60, points=3)
+        history = moment.store.history("gpu/node01/0", "gpu.util")
+        # Keyframes at 40, 60 and 80 s (20 s apart at least), then the moment itself.
+        expected = [recording.at(EPOCH + t).store.value("gpu/node01/0", "gpu.util")
+                    for t in (40, 60, 80, 99)]  # fmt: skip
+        assert history == expected
+        rates = moment.store.history("port/leaf01/p1", "port.tx_bytes")
+        assert rates[0] == recording.at(EPOCH + 40).store.value("port/leaf01/p1", "port.tx_bytes")
+
+
+def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
+    import zlib
+
+    from console.recording import codec
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")
+    recorder.attach(engine)
+    record(engine, recorder, 3)
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+
+    def put(body: bytes) -> None:
+        db.execute("UPDATE frames SET body = ? WHERE time = ?", (body, EPOCH + 2))
+        db.commit()
+
+    put(b"\x93garbage")
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.at(EPOCH + 1).time == EPOCH + 1
+        with pytest.raises(RecordingError, match="damaged"):
+            recording.at(EPOCH + 2)
+    put(codec.encode({"t": EPOCH + 2, "b": [], "z": zlib.compress(b"\0" * (8 << 20))}))
+    db.close()
+    limit = codec.MAX_INFLATED
+    codec.MAX_INFLATED = 1 << 20  # the bomb is 8 MB of zeros: past this bound
+    try:
+        with Recording(tmp_path / "rec") as recording:
+            with pytest.raises(RecordingError, match="grows past") as caught:
+                recording.at(EPOCH + 2)
+            assert "damaged" in str(caught.value)
+    finally:
+        codec.MAX_INFLATED = limit
+
+
+def test_a_writer_that_falls_behind_drops_cycles_and_starts_again_from_a_keyframe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from console.recording import recorder as recorder_module
+
+    release = threading.Event()
+    real_frame = recorder_module._frame
+
+    def stuck_disk(*args: Any) -> dict[str, Any]:
+        release.wait(timeout=60)  # the disk answers when the test says so
+        return real_frame(*args)
+
+    monkeypatch.setattr(recorder_module, "_frame", stuck_disk)
+    monkeypatch.setattr(recorder_module, "QUEUE_FRAMES", 2)
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+
+    async def run() -> None:
+        for _ in range(8):  # the loop never waits for the disk
+            await engine.collect(1)
+        release.set()
+        recorder.flush()
+        for _ in range(2):
+            await engine.collect(1)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    assert recorder.dropped >= 4
+    with Recording(tmp_path / "rec") as recording:
+        times = recording.times()
+        assert len(times) == recorder.frames == 10 - recorder.dropped
+        after_gap = next(t for t, before in zip(times[1:], times, strict=False) if t > before + 1)
+        assert recording.keyframe_at(after_gap) == after_gap  # stands on its own
+        for when in times:
+            assert recording.at(when).time == when
+
+
+def test_start_recording_is_one_call_and_says_why_when_it_cannot(tmp_path: Path) -> None:
+    from console.config import HistoryConfig
+    from console.recording.session import start_recording
+
+    engine = demo_engine()
+    history = HistoryConfig(path=tmp_path / "rec", keep=600, max_mb=10)
+    recorder, notice = start_recording(engine, history)
+    assert recorder is not None and notice is None
+    assert engine.cycle_hooks == [recorder.on_cycle] and recorder.keep == 600
+    second = demo_engine()
+    other, notice = start_recording(second, history)  # the file is taken
+    assert other is None and notice is not None
+    assert notice.startswith("not recording: another console records into")
+    assert second.cycle_hooks == [] and second.store.journal is None
+    recorder.close()
+    assert start_recording(second, HistoryConfig(enabled=False)) == (None, None)
