@@ -1,7 +1,7 @@
 """The flight recorder: every cycle's changes appended to a local SQLite file.
 
 Two halves. :meth:`Recorder.on_cycle` runs where a cycle's results are known (an
-engine's cycle listener, on the collector's loop): it takes the batches the store
+engine's cycle hook, on the collector's loop): it takes the batches the store
 applied since the last cycle and notes which entities, findings, source statuses
 and source facts changed — references and small byte strings, no disk. A writer
 thread turns that into a frame (:mod:`console.recording.codec`), writes it in its
