@@ -14,7 +14,8 @@ from console.runtime import build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import ActionScreen, EntityTable
 from tests.conftest import frozen_clock
-from tests.slurm_cluster import SlurmCluster, wait_for
+from tests.slurm_cluster import SlurmCluster
+from tests.waiting import wait_for
 
 REGISTRY = load_registry()
 

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.integration.agents import free_port
+from tests.waiting import wait_for
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
 READY_WITHIN = 60.0
@@ -26,18 +26,6 @@ route:
 receivers:
   - name: watchfloor-tests
 """
-
-
-def wait_for(check: Callable[[], Any], within: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {within:.0f}s (last: {last!r})")
 
 
 class Alertmanager:

@@ -25,10 +25,10 @@ from tests.integration.alertmanager import (
     ALERTMANAGER,
     Alertmanager,
     Watch,
-    wait_for,
     watch_config,
 )
 from tests.integration.test_serve import served
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.skipif(
     ALERTMANAGER is None, reason="Debian package 'prometheus-alertmanager' not installed"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from tests.slurm_cluster import missing, start_cluster, wait_for
+from tests.slurm_cluster import missing, start_cluster
+from tests.waiting import wait_for
 
 
 def test_stopping_leaves_no_daemon_no_job_and_no_folder() -> None:

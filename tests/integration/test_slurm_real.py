@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from console.actions import Actions, read_audit, slurm_action
-from tests.slurm_cluster import SlurmCluster, wait_for
+from tests.slurm_cluster import SlurmCluster
+from tests.waiting import wait_for
 from watchfloor_jobs.slurm import SlurmNodesSource, SlurmSource
 
 

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.alertmanager import Watch, wait_for, watch_config
+from tests.integration.alertmanager import Watch, watch_config
+from tests.waiting import wait_for
 
 WITHIN = 30.0
 
