@@ -25,7 +25,9 @@ For 8,000 GPUs that is 22 MB of JSON per refresh instead of 37 MB, and a refresh
 takes half the time (``bench/prometheus_query.py``). Answers are decoded with
 ``msgspec`` into objects the garbage collector does not track, label sets once per
 distinct JSON text, and the series are made as the table reads them; all of it
-off the event loop.
+off the event loop, with the cyclic garbage collector paused: at 10,000 nodes a
+refresh makes 1.1 million samples, none of them garbage, and the collector's
+passes over them while they were made were two thirds of the time it took.
 
 A server that does not answer, or a query it refuses (its ``errorType`` and
 ``error`` are the reason), fails the poll: the engine shows the source failed
@@ -35,16 +37,17 @@ and keeps the last good data.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import re
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -375,7 +378,7 @@ class PrometheusSource(Source):
         answers = [(q, name, body) for (q, name, _), body in zip(asked, bodies, strict=False)]
         identities = [(q, bodies[len(asked) + 2 * i], bodies[len(asked) + 2 * i + 1])
                       for i, q in enumerate(due)]  # fmt: skip
-        decoded, late = await asyncio.to_thread(self._decode, answers, identities, started)
+        decoded, late = await _off_loop(self._decode, answers, identities, started)
         if late:  # series the last identity read did not know (new GPUs): read it now
             bodies = await _all(
                 *(self._query(f"{q.table.name} identity query", text)
@@ -383,9 +386,9 @@ class PrometheusSource(Source):
             )  # fmt: skip
             identities = [(q, bodies[2 * i], bodies[2 * i + 1]) for i, q in enumerate(late)]
             again = [answer for answer in answers if answer[0] in late]
-            redone, _ = await asyncio.to_thread(self._decode, again, identities, time.monotonic())
+            redone, _ = await _off_loop(self._decode, again, identities, time.monotonic())
             decoded.update(redone)
-        return await asyncio.to_thread(self._map, decoded, now)
+        return await _off_loop(self._map, decoded, now)
 
     def _decode(
         self,
@@ -450,6 +453,26 @@ class PrometheusSource(Source):
 
     async def close(self) -> None:
         await self.client.close()
+
+
+Result = TypeVar("Result")
+
+
+def _without_cyclic_gc(work: Callable[..., Result], *args: Any) -> Result:
+    """``work(*args)`` with the cyclic collector paused (reference counting still frees
+    what is dropped); the collector is turned back on only if it was on."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return work(*args)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+async def _off_loop(work: Callable[..., Result], *args: Any) -> Result:
+    """Blocking work in a thread, the cyclic collector paused while it runs."""
+    return await asyncio.to_thread(_without_cyclic_gc, work, *args)
 
 
 async def _all(*queries: Awaitable[bytes]) -> list[bytes]:
