@@ -10,12 +10,16 @@ a real Prometheus.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
-from console.api import Batch
+import pytest
+
+from console.api import Batch, SourceError
 from tests.conftest import FIXTURES
 from tests.fakes.prometheus_api import PrometheusApi
 from tests.integration.agents import serving
+from watchfloor_prometheus import http
 from watchfloor_prometheus.dcgm import KINDS, DcgmTable
 from watchfloor_prometheus.exposition import Series, parse
 from watchfloor_prometheus.http import Client
@@ -161,3 +165,45 @@ async def test_the_identity_is_read_again_after_its_interval() -> None:
     # the names first, then label sets and names with the values, every refresh
     assert reads == 1 + 2 * 3
     assert sum(q.startswith("count by") for q in api.queries) == reads + 1 + 2  # once in three
+
+
+class GcWatchingTable(DcgmTable):
+    """The dcgm table, noting whether the cyclic collector ran while it mapped."""
+
+    def __init__(self) -> None:
+        self.collecting: list[bool] = []
+
+    def map(self, series: Any, scope: Scope, out: Builder) -> None:
+        self.collecting.append(gc.isenabled())
+        super().map(series, scope, out)
+
+
+async def test_a_refresh_maps_with_the_cyclic_collector_paused_and_turns_it_back_on() -> None:
+    api = PrometheusApi(scraped("dcgm-exporter/h100-8gpu-sampled.txt", "10.0.0.1:9400"))
+    table = GcWatchingTable()
+    async with serving(api.app()) as url:
+        split = source(url, table)
+        try:
+            batch = await split.poll()
+        finally:
+            await split.close()
+    assert table.collecting == [False]  # 1.1 million samples at 10,000 nodes, none garbage
+    assert gc.isenabled()
+    assert len([e for e in batch.entities if e.kind == "gpu"]) == 8
+
+
+async def test_an_answer_over_the_body_cap_fails_the_refresh_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The cap (256 MB: 10,000 nodes' largest answer is about 18 MB) still holds for the
+    # split reads: a hostile server's oversized answer fails the poll, nothing more.
+    api = PrometheusApi(scraped("dcgm-exporter/h100-8gpu-sampled.txt", "10.0.0.1:9400"))
+    monkeypatch.setattr(http, "MAX_BODY_BYTES", 600)
+    async with serving(api.app()) as url:
+        split = source(url, DcgmTable())
+        try:
+            with pytest.raises(SourceError, match="response too large"):
+                await split.poll()
+        finally:
+            await split.close()
+    assert gc.isenabled()
