@@ -40,6 +40,7 @@ sys.path.insert(0, ".")
 from console.api import Batch
 from tests.fakes.prometheus_api import PrometheusApi
 from tests.integration.agents import serving
+from watchfloor_prometheus import query_source
 from watchfloor_prometheus.dcgm import DcgmTable
 from watchfloor_prometheus.http import Client
 from watchfloor_prometheus.query_source import PrometheusSource
@@ -118,7 +119,14 @@ async def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000, help="8 GPUs each")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-whole", action="store_true", help="skip the every-label read")
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="the peer: the cyclic GC left running during a refresh (as before)",
+    )
     args = parser.parse_args()
+    if args.peer:
+        query_source._without_cyclic_gc = lambda work, *more: work(*more)
     gpus = args.nodes * 8
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.get_context("fork").Process(target=stand_in, args=(gpus, theirs))
@@ -140,7 +148,7 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
         asked.append(text)
         return await query(what, text)
 
-    source._query = recorded  # type: ignore[method-assign]
+    source._query = recorded
     start = time.perf_counter()
     await source.poll()  # the stand-in builds its answers (once per query text)
     print(f"stand-in: answers built in {time.perf_counter() - start:.1f} s (untimed)")
