@@ -79,9 +79,15 @@ def fleet(gpus: int) -> list[tuple[str, dict[str, str], float]]:
     return series
 
 
+CPU: list[float] = []
+"""This process's CPU time of each timed refresh (all threads): steadier than wall time
+on a shared machine."""
+
+
 async def timed(source: PrometheusSource) -> float:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await source.poll()
+    CPU.append(time.process_time() - cpu)
     return time.perf_counter() - start
 
 
@@ -180,6 +186,7 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     print(line("stand-in's share (fetch)  ", fetched))
     print(line("refresh, values + identity", first))
     print(line("refresh, values only      ", later))
+    print(line("  its CPU (this process)  ", CPU[args.runs : 2 * args.runs]))
     if whole:
         print(line("one query, every label    ", whole))
     print(f"console side max RSS after the split reads: {rss:.0f} MB")
