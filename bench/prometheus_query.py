@@ -147,7 +147,7 @@ async def main() -> None:
 
 async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     asked: list[str] = []
-    source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(60.0, None, None))
+    source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(600.0, None, None))
     query = source._query
 
     async def recorded(what: str, text: str) -> bytes:

@@ -40,7 +40,7 @@ async def refreshes(nodes: int, count: int) -> list[Batch]:
     server = multiprocessing.get_context("fork").Process(target=stand_in, args=(nodes * 8, theirs))
     server.start()
     url, _ = ours.recv()
-    source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(60.0, None, None))
+    source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(600.0, None, None))
     try:
         return [await source.poll() for _ in range(count)]
     finally:
