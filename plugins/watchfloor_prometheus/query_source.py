@@ -27,7 +27,8 @@ takes half the time (``bench/prometheus_query.py``). Answers are decoded with
 distinct JSON text, and the series are made as the table reads them; all of it
 off the event loop, with the cyclic garbage collector paused: at 10,000 nodes a
 refresh makes 1.1 million samples, none of them garbage, and the collector's
-passes over them while they were made were two thirds of the time it took.
+passes over them while they are made took two thirds of making them (2.45 s with,
+0.87 s without, for 1.12 million ``Sample`` objects on the shared 2-core machine).
 
 A server that does not answer, or a query it refuses (its ``errorType`` and
 ``error`` are the reason), fails the poll: the engine shows the source failed
