@@ -70,7 +70,8 @@ def stepped_spark(
 
 class SteppedSparks:
     """A list's sparklines (:func:`stepped_spark`), each built once per step of time
-    however often the list is refreshed."""
+    however often the list is refreshed, and always ``width`` characters (newest on
+    the right): a growing sparkline would widen its column and repaint the table."""
 
     def __init__(self, width: int, step: int = SPARK_STEP, top: float | None = None) -> None:
         self.width, self.step, self.top = width, step, top
@@ -83,7 +84,7 @@ class SteppedSparks:
         step = int((now or 0.0) // self.step)
         cached = self._lines.get(key)
         if cached is None or cached[0] != step:
-            line = stepped_spark(history(), self.width, self.step, self.top)
+            line = stepped_spark(history(), self.width, self.step, self.top).rjust(self.width)
             cached = self._lines[key] = (step, line)
         return cached[1]
 

@@ -92,8 +92,9 @@ STEADY_STEPS: dict[str, float] = {"gpu.util": 5.0, "gpu.power": 30.0, "gpu.temp"
 """How far a reading must move before the list shows it again (%, W, °C): a busy GPU
 jitters by a few units every second, and redrawing 32 rows for that is most of what
 the pane sent over SSH (9 KB/s). The GPU's own view shows every reading."""
-SPARK_WIDTH = 10
-"""Characters of the list's utilisation sparklines (each the mean of ``SPARK_STEP`` s)."""
+SPARK_WIDTH = 7
+"""Characters of the list's utilisation sparklines, each the mean of ``SPARK_STEP`` s
+(70 s): as wide as the column's header, so the list keeps its columns at 80 wide."""
 
 
 class GpuList(PaneBase):

@@ -25,8 +25,9 @@ from console.api import (
     title_bar,
 )
 
-SPARK_WIDTH = 12
-"""Characters of a node's draw history (each the mean of ``SPARK_STEP`` s: two minutes)."""
+SPARK_WIDTH = 7
+"""Characters of a node's draw history, each the mean of ``SPARK_STEP`` s (70 s): as
+wide as its header, so the table still fits 80 columns."""
 STEADY_STEPS: dict[str, float] = {"draw": 100.0, "host": 20.0}
 """How far a node's GPU draw and host draw (W) must move before the list shows them
 again: eight GPUs' draw jitters by tens of watts every second, and rows redrawn and

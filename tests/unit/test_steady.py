@@ -56,6 +56,7 @@ def test_stepped_sparks_read_the_history_once_per_step() -> None:
         return history
 
     first = sparks.line("gpu/n/0", 100.0, read)
+    assert first == " " * 2 + stepped_spark(history, 4, 10, 100.0)  # as wide as asked
     history += [100.0] * 10  # a big move within the same step: not drawn yet
     assert [sparks.line("gpu/n/0", t, read) for t in (101.0, 109.9)] == [first, first]
     assert reads == [20]
