@@ -64,9 +64,12 @@ class Reading:
 class Store:
     """Latest entities and readings, bounded history, and the current findings."""
 
-    def __init__(self, history: int = DEFAULT_HISTORY) -> None:
+    def __init__(self, history: int = DEFAULT_HISTORY, longer: dict[str, int] | None = None) -> None:
         self.history_length = history
-        """How many points each history ring keeps."""
+        """How many points each history ring keeps (timed series: at least ``TIMED_HISTORY``)."""
+        self.longer = dict(longer or {})
+        """Metrics whose rings keep more than ``history_length`` points (a mirror that
+        keeps little keeps what a pane on screen plots further back)."""
         self.entities: dict[str, Entity] = {}
         """Every known entity by ref."""
         self.entity_source: dict[str, str] = {}
@@ -231,9 +234,7 @@ class Store:
             self._series_of[source] = owned + 1
             self._metrics_of[ref] = per_ref + 1
             reading = self._latest[key] = Reading(time, value, None, seen, source)
-            timed = metric in TIMED
-            length = max(self.history_length, TIMED_HISTORY) if timed else self.history_length
-            ring = self._history[key] = Ring(length, timed=timed)
+            ring = self._history[key] = self._ring(metric)
         else:
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value, reading.seen = time, value, seen
@@ -258,8 +259,8 @@ class Store:
 
     def _ring(self, metric: str) -> Ring:
         timed = metric in TIMED
-        return Ring(max(self.history_length, TIMED_HISTORY) if timed else self.history_length,
-                    timed=timed)  # fmt: skip
+        length = self.longer.get(metric, self.history_length)
+        return Ring(max(length, TIMED_HISTORY) if timed else length, timed=timed)
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""

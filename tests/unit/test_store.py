@@ -142,3 +142,12 @@ def test_an_unknown_from_one_source_never_erases_what_another_knows() -> None:
     store.apply(Batch(entities=[Entity("node/n2", "n2", attrs={"cpus": None})]), "a", 1.0)
     store.apply(Batch(entities=[Entity("node/n2", "n2", attrs={"cpus": None})]), "b", 1.0)
     assert store.get("node/n2").attrs == {"cpus": None}  # type: ignore[union-attr]
+
+
+def test_a_short_store_keeps_longer_history_only_for_the_metrics_named() -> None:
+    store = Store(history=3, longer={"gpu.util": 5})
+    for tick in range(20):
+        store.apply(_batch(float(tick), float(tick), "gpu.util"), "s", received=float(tick))
+        store.apply(_batch(float(tick), float(tick), "gpu.temp"), "s", received=float(tick))
+    assert store.history("port/n1/mlx5_0", "gpu.util") == [15.0, 16.0, 17.0, 18.0, 19.0]
+    assert store.history("port/n1/mlx5_0", "gpu.temp") == [17.0, 18.0, 19.0]
