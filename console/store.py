@@ -24,6 +24,12 @@ DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
+SUMMED_METRICS = frozenset({"gpu.power", "gpu.power_limit", "gpu.energy_today", "gpu.energy_total"})
+"""GPU gauges kept summed per node and for the fleet as readings land (the power pane
+and the cost summary read totals; walking every GPU on each refresh cost seconds at
+4,000 nodes)."""
+FLEET = ""
+"""The key of the fleet-wide totals (:meth:`Store.gpu_total` with no node)."""
 SWEEP_EVERY = 60.0
 """Seconds between sweeps for series nobody sends any more (a sweep walks every series)."""
 
@@ -64,7 +70,9 @@ class Reading:
 class Store:
     """Latest entities and readings, bounded history, and the current findings."""
 
-    def __init__(self, history: int = DEFAULT_HISTORY, longer: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, history: int = DEFAULT_HISTORY, longer: dict[str, int] | None = None
+    ) -> None:
         self.history_length = history
         """How many points each history ring keeps (timed series: at least ``TIMED_HISTORY``)."""
         self.longer = dict(longer or {})
@@ -99,6 +107,10 @@ class Store:
         self._metrics_of: dict[str, int] = {}
         """Series each ref has (capped: ``MAX_METRICS_PER_REF``)."""
         self._swept = 0.0
+        self._totals: dict[tuple[str, str], float] = {}
+        self._total_counts: dict[tuple[str, str], int] = {}
+        """Sums of :data:`SUMMED_METRICS` per (node or fleet, metric), and how many series
+        each sums: kept by the deltas of each new reading, never by walking the GPUs."""
         self._changed_entities: set[str] = set()
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
@@ -156,9 +168,15 @@ class Store:
         if not latest:  # a fresh store: made in one go
             keys, values = zip(*readings, strict=True) if readings else ((), ())
             latest.update(zip(keys, itertools.starmap(Reading, values), strict=True))
+            for (ref, metric), (_time, value, _rate) in readings:
+                if metric in SUMMED_METRICS:
+                    self._add_to_totals(ref, metric, None, value, 1)
         else:
             for key, (time, value, rate) in readings:
                 reading = latest.get(key)
+                if key[1] in SUMMED_METRICS:
+                    old = None if reading is None else reading.value
+                    self._add_to_totals(key[0], key[1], old, value, int(reading is None))
                 if reading is None:
                     latest[key] = Reading(time, value, rate)
                 else:
@@ -235,7 +253,11 @@ class Store:
             self._metrics_of[ref] = per_ref + 1
             reading = self._latest[key] = Reading(time, value, None, seen, source)
             ring = self._history[key] = self._ring(metric)
+            if metric in SUMMED_METRICS:
+                self._add_to_totals(ref, metric, None, value, 1)
         else:
+            if metric in SUMMED_METRICS:
+                self._add_to_totals(ref, metric, reading.value, value, 0)
             reading.rate = _counter_rate(reading, value, time) if counter else None
             reading.time, reading.value, reading.seen = time, value, seen
             found = self._history.get(key)  # a store rebuilt from a recording makes rings late
@@ -243,8 +265,37 @@ class Store:
         ring.append(reading.rate if counter else value, time)
         return True
 
+    def _add_to_totals(
+        self, ref: str, metric: str, old: float | None, new: float | None, series: int
+    ) -> None:
+        """Move the totals of ``ref``'s node and of the fleet by ``new - old``
+        (``series``: +1 a series begins, -1 it ends)."""
+        delta = (new if new is not None and math.isfinite(new) else 0.0) - (
+            old if old is not None and math.isfinite(old) else 0.0
+        )
+        kind, _, rest = ref.partition("/")
+        node = f"node/{rest.partition('/')[0]}" if kind == "gpu" and rest else None
+        totals, counts = self._totals, self._total_counts
+        for key in ((FLEET, metric), (node, metric)) if node else ((FLEET, metric),):
+            if series:
+                left = counts.get(key, 0) + series
+                if left <= 0:  # the last series went: no total, and no rounding left over
+                    counts.pop(key, None)
+                    totals.pop(key, None)
+                    continue
+                counts[key] = left
+            totals[key] = totals.get(key, 0.0) + delta
+
+    def gpu_total(self, node: str | None, metric: str) -> float | None:
+        """The sum of one of :data:`SUMMED_METRICS` over a node's GPUs (``node`` ``None``:
+        the fleet's), ``None`` when no GPU there has it. Kept as readings land: free."""
+        key = (node or FLEET, metric)
+        return self._totals.get(key) if key in self._total_counts else None
+
     def _drop_series(self, key: tuple[str, str]) -> None:
         reading = self._latest.pop(key)
+        if key[1] in SUMMED_METRICS:
+            self._add_to_totals(key[0], key[1], reading.value, None, -1)
         self._history.pop(key, None)
         for counts, name in ((self._series_of, reading.source), (self._metrics_of, key[0])):
             left = counts.get(name, 1) - 1

@@ -11,7 +11,6 @@ from textual.widgets import Static
 
 from console.api import (
     BUDGETS,
-    Entity,
     EntityTable,
     PaneBase,
     PaneContext,
@@ -25,8 +24,8 @@ from console.api import (
 )
 
 SPARK_WIDTH = 16
-NodeDraw = tuple[float, float, float, float, str, list[Entity]]
-"""A node's draw, limit, energy today, host power, ref and GPUs."""
+NodeDraw = tuple[float, float, float, float, str]
+"""A node's draw, limit, energy today, host power and ref."""
 HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
 """RAPL counters (their rates are the host's CPU and DRAM watts)."""
 MAX_LISTED = 6
@@ -116,17 +115,17 @@ class PowerView(PaneBase):
         store = self.context.store
         racks: dict[str, list[NodeDraw]] = {}
         for node in store.of_kind("node"):
-            gpus = store.children(node.ref, "gpu")
-            if not gpus:
-                continue
-            draw = sum(store.value(g.ref, "gpu.power") or 0.0 for g in gpus)
-            limit = sum(store.value(g.ref, "gpu.power_limit") or 0.0 for g in gpus)
-            today = sum(store.value(g.ref, "gpu.energy_today") or 0.0 for g in gpus) / 3.6e6
-            host = sum(
-                store.value(node.ref, m) or 0.0 for m in ("node.cpu_energy", "node.dram_energy")
-            )
+            # The store keeps each node's GPU totals as readings land: no GPU is walked.
+            draw = store.gpu_total(node.ref, "gpu.power")
+            limit = store.gpu_total(node.ref, "gpu.power_limit")
+            today = store.gpu_total(node.ref, "gpu.energy_today")
+            if draw is None and limit is None and today is None:
+                continue  # no GPUs (or none that reports power)
+            host = sum(store.value(node.ref, m) or 0.0 for m in HOST_ENERGY)
             rack = str(node.attrs.get("rack") or "no rack")
-            racks.setdefault(rack, []).append((draw, limit, today, host, node.ref, gpus))
+            racks.setdefault(rack, []).append(
+                (draw or 0.0, limit or 0.0, (today or 0.0) / 3.6e6, host, node.ref)
+            )
         now = store.time or 0.0
         for rack in sorted(racks, key=lambda r: (-sum(n[0] for n in racks[r]), r)):
             nodes = sorted(racks[rack], key=lambda n: (-n[0], n[4]))
@@ -144,9 +143,8 @@ class PowerView(PaneBase):
             yield key, partial(self._rack_cells, f"{mark} {rack}", nodes, alarm, room, now)
             if key in self._folded:
                 continue
-            for node_draw, node_limit, today, host, ref, gpus in nodes:
-                yield ref, partial(self._node_cells, node_draw, node_limit, today, host, ref,
-                                   gpus, now)  # fmt: skip
+            for node_draw, node_limit, today, host, ref in nodes:
+                yield ref, partial(self._node_cells, node_draw, node_limit, today, host, ref, now)
 
     def _rack_cells(
         self, label: str, nodes: list[NodeDraw], alarm: str, room: str, now: float
@@ -165,11 +163,11 @@ class PowerView(PaneBase):
         ]
 
     def _node_cells(
-        self, node_draw: float, node_limit: float, today: float, host: float, ref: str,
-        gpus: list[Entity], now: float,
-    ) -> list[Text]:  # fmt: skip
+        self, node_draw: float, node_limit: float, today: float, host: float, ref: str, now: float
+    ) -> list[Text]:
         """One node's row: built only when in view (its trend reads every GPU's history)."""
         store, model = self.context.store, self.context.cost
+        gpus = store.children(ref, "gpu")
         histories = [store.history(g.ref, "gpu.power")[-SPARK_WIDTH:] for g in gpus]
         width = min((len(h) for h in histories), default=0)
         trend = [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
