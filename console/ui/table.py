@@ -94,6 +94,11 @@ class EntityTable(ScrollView, can_focus=True):
         """Rows shown now (after the filter)."""
         return len(self._keys)
 
+    @property
+    def row_keys(self) -> list[str]:
+        """The keys of the rows shown now, in order."""
+        return list(self._keys)
+
     def get_row(self, key: str) -> list[Text]:
         """The cells of one shown row."""
         return list(self._cells_of(key))
