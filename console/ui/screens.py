@@ -125,7 +125,11 @@ class ViewScreen(Screen[None]):
         # breadcrumbs of where it is now; the pane catches up with the store right
         # after that frame is painted (the overview of a thousand nodes costs a refresh).
         self._redraw_chrome()
-        self.call_after_refresh(self.redraw, True)
+        self.call_after_refresh(self._catch_up)
+
+    def _catch_up(self) -> None:
+        if self.app.screen is self:  # not left (or gone) meanwhile: keys come fast
+            self.redraw(force=True)
 
     def _redraw_chrome(self) -> None:
         app = self.watchfloor
