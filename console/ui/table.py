@@ -168,8 +168,9 @@ class EntityTable(ScrollView, can_focus=True):
                 self._refresh_row(index)
 
     def _window(self) -> range:
-        """Indexes of the rows in view (a generous guess before the first layout)."""
-        height = self.size.height or 200
+        """Indexes of the rows in view (before the first layout: as many as the terminal
+        has lines, never more: a pane opening on a fleet builds one screenful)."""
+        height = self.size.height or self.app.size.height
         top = int(self.scroll_offset.y)
         return range(top, min(len(self._keys), top + height))
 
