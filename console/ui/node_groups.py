@@ -16,6 +16,9 @@ GROUPINGS = ("rack", "leaf")
 walks to; a leaf is what the fabric shares)."""
 GROUP_PREFIX = "group:"
 """Row keys of group rows: ``group:rack01``."""
+GROUP_BLOCKS = 8
+"""Heat blocks a group row shows (as many as a node row's eight GPUs): a leaf of 32
+nodes is averaged into 8, so the temperature and power columns stay in view."""
 UNGROUPED = "other"
 """The group of nodes that do not say their rack or leaf."""
 
@@ -52,3 +55,14 @@ def worst_first(groups: Mapping[str, list[str]], rank: Mapping[str, int]) -> lis
     worst = {name: min((rank.get(ref, 9) for ref in refs), default=9)
              for name, refs in groups.items()}  # fmt: skip
     return sorted(natural_sorted(groups), key=worst.__getitem__)  # stable: name order within
+
+
+def buckets(values: list[float | None], count: int) -> list[float | None]:
+    """``values`` averaged into at most ``count`` consecutive buckets (``None`` where a
+    bucket has no known value)."""
+    size = max(1, -(-len(values) // count))
+    means: list[float | None] = []
+    for start in range(0, len(values), size):
+        known = [v for v in values[start : start + size] if v is not None]
+        means.append(sum(known) / len(known) if known else None)
+    return means

@@ -33,7 +33,7 @@ from console.ui.kit import (
     role_style,
     severity_text,
 )
-from console.ui.node_groups import GROUP_PREFIX, group_nodes, worst_first
+from console.ui.node_groups import GROUP_BLOCKS, GROUP_PREFIX, buckets, group_nodes, worst_first
 
 
 def gpu_heat(widget: PaneBase, utils: Sequence[float | None]) -> Text:
@@ -278,7 +278,7 @@ class OverviewPane(PaneBase):
         mark = "▾" if key in self._unfolded else "▸"
         return [
             cell(f"{mark} {name} ({len(refs)})", style="bold", limit=20),
-            gpu_heat(self, means[:32]),
+            gpu_heat(self, buckets(means, GROUP_BLOCKS)),
             cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
             cell(
                 fmt(max(temps), "°") if temps else "n/a",

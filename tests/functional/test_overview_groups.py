@@ -8,7 +8,7 @@ from console.plugins import discover
 from console.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
-from console.ui.node_groups import group_nodes
+from console.ui.node_groups import buckets, group_nodes
 from tests.conftest import frozen_clock
 
 
@@ -65,3 +65,5 @@ def test_a_grouping_that_fits_is_preferred_else_the_one_with_fewest_groups() -> 
     assert by == "leaf" and groups["leaf1"] == [f"node/n{i}" for i in range(8, 16)]
     assert group_nodes(nodes, 1)[0] == "leaf"  # neither fits: the fewest groups
     assert group_nodes([Entity("node/a", "a")], 0) == ("", {})  # nobody says
+    assert buckets([10.0, 20.0, None, None, 50.0], 3) == [15.0, None, 50.0]
+    assert buckets([1.0, 2.0], 8) == [1.0, 2.0]
