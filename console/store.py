@@ -107,10 +107,11 @@ class Store:
         self._metrics_of: dict[str, int] = {}
         """Series each ref has (capped: ``MAX_METRICS_PER_REF``)."""
         self._swept = 0.0
-        self._totals: dict[tuple[str, str], float] = {}
+        self._totals: dict[tuple[str, str], int] = {}
         self._total_counts: dict[tuple[str, str], int] = {}
-        """Sums of :data:`SUMMED_METRICS` per (node or fleet, metric), and how many series
-        each sums: kept by the deltas of each new reading, never by walking the GPUs."""
+        """Sums of :data:`SUMMED_METRICS` per (node or fleet, metric) in millionths (whole
+        numbers: a sum kept by deltas is then exact, the same in whatever order readings
+        came, as a store rebuilt from a recording must be), and how many series each sums."""
         self._changed_entities: set[str] = set()
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
@@ -270,9 +271,7 @@ class Store:
     ) -> None:
         """Move the totals of ``ref``'s node and of the fleet by ``new - old``
         (``series``: +1 a series begins, -1 it ends)."""
-        delta = (new if new is not None and math.isfinite(new) else 0.0) - (
-            old if old is not None and math.isfinite(old) else 0.0
-        )
+        delta = _micros(new) - _micros(old)
         kind, _, rest = ref.partition("/")
         node = f"node/{rest.partition('/')[0]}" if kind == "gpu" and rest else None
         totals, counts = self._totals, self._total_counts
@@ -284,13 +283,13 @@ class Store:
                     totals.pop(key, None)
                     continue
                 counts[key] = left
-            totals[key] = totals.get(key, 0.0) + delta
+            totals[key] = totals.get(key, 0) + delta
 
     def gpu_total(self, node: str | None, metric: str) -> float | None:
         """The sum of one of :data:`SUMMED_METRICS` over a node's GPUs (``node`` ``None``:
         the fleet's), ``None`` when no GPU there has it. Kept as readings land: free."""
         key = (node or FLEET, metric)
-        return self._totals.get(key) if key in self._total_counts else None
+        return self._totals[key] / 1e6 if key in self._total_counts else None
 
     def _drop_series(self, key: tuple[str, str]) -> None:
         reading = self._latest.pop(key)
@@ -472,6 +471,11 @@ class Store:
     def iter_findings(self, ref: str) -> Iterator[Finding]:
         """Findings about one entity."""
         return (f for f in self.findings if f.ref == ref or ref in f.related)
+
+
+def _micros(value: float | None) -> int:
+    """A reading in millionths, as a whole number (0 for none, or for inf and NaN)."""
+    return round(value * 1e6) if value is not None and math.isfinite(value) else 0
 
 
 def _counter_rate(previous: Reading, value: float | None, time: float) -> float | None:
