@@ -260,8 +260,9 @@ class OverviewPane(PaneBase):
         return worst
 
     def _group_row(self, key: str) -> list[Text]:
-        """One rack's (or leaf's) row: a block per node (its GPUs' mean utilisation),
-        the mean, the hottest GPU and the draw (built only for the rows in view)."""
+        """One rack's (or leaf's) row: its nodes' mean utilisations as heat blocks
+        (averaged into ``GROUP_BLOCKS``), the mean, the hottest GPU and the draw (built
+        only for the rows in view)."""
         store = self.context.store
         name = key.removeprefix(GROUP_PREFIX)
         refs = self._groups.get(name, [])
