@@ -79,6 +79,14 @@ WALL_REFUSED = frozenset({
 """App actions that open a screen someone must close: off in wall mode."""
 
 
+MIRROR_HISTORY = 40
+"""Points a mirror of a collector's store keeps per series: the widest sparkline on
+screen (the fabric pane's 40); the collector keeps the full history for analysis and
+records it, and rewind reads the recording (two full stores cost twice the memory)."""
+MIRROR_LONGER = {"gpu.util": 100}
+"""Series plotted further back: the GPU list's 10 characters of 10 s each."""
+
+
 class WatchfloorApp(App[None]):
     """The console. Implements :class:`console.api.PaneContext` for the panes."""
 
@@ -149,7 +157,8 @@ class WatchfloorApp(App[None]):
         self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
         """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
-        self.store = Store()
+        mirror = analyzers is not None  # it mirrors a collector's store
+        self.store = Store(MIRROR_HISTORY, MIRROR_LONGER) if mirror else Store()
         """Latest state and history; the only thing panes read (while rewinding, the
         fleet rebuilt from the recording at that second)."""
         self.live_store = self.store
