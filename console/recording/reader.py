@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import sqlite3
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,7 +171,7 @@ class Recording:
         gc.disable()
         try:
             return self._at(when, history)
-        except (ValueError, TypeError, KeyError, IndexError, zlib.error) as exc:
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
             if isinstance(exc, RecordingError):
                 raise
             # A damaged or foreign file: say which, never a traceback.

@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import gc
 import logging
-import math
 import os
 import queue
 import sqlite3
@@ -27,11 +26,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.model import TIMED_METRICS, Batch
-from console.recording.codec import FORMAT_VERSION, INLINE_SCHEMA, compress, encode, pack_floats
+from console.recording.codec import (
+    FORMAT_VERSION,
+    INLINE_SCHEMA,
+    compress,
+    deflate,
+    encode,
+    pack_floats,
+)
 from console.recording.layout import SCHEMA_SQL, database_file
 from console.store import Changes, Store
 
@@ -128,6 +135,8 @@ class Recorder:
         self.write_seconds = 0.0
         """CPU time the writer thread spent encoding, compressing and writing."""
         self._queue: queue.Queue[_Cycle | None] = queue.Queue(QUEUE_FRAMES)
+        self._schemas: Schemas = {}
+        """The key sets written so far (the writer thread's own)."""
         self._entities: dict[str, bytes] = {}
         self._findings = self._statuses = self._meta = self._state = b""
         self._last_keyframe: float | None = None
@@ -286,7 +295,7 @@ class Recorder:
         return db
 
     def _write_loop(self) -> None:
-        schemas: Schemas = {}
+        schemas = self._schemas
         since_trim = 0
         while True:
             cycle = self._queue.get()
@@ -343,7 +352,13 @@ class Recorder:
                 break
         db.execute("PRAGMA incremental_vacuum")
         # No frame refers to a schema row below every frame's floor.
-        db.execute("DELETE FROM schemas WHERE id < (SELECT min(schema_floor) FROM frames)")
+        floor = db.execute("SELECT min(schema_floor) FROM frames").fetchone()[0]
+        if floor is not None:
+            db.execute("DELETE FROM schemas WHERE id < ?", (floor,))
+            # A key set whose row went is written again when it comes back.
+            for quick, known in list(self._schemas.items()):
+                if known[2] < floor:
+                    del self._schemas[quick]
 
 
 def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
@@ -374,8 +389,14 @@ def _readings(store: Store) -> _Columns:
     return store.reading_columns()
 
 
-Schemas = dict[str, tuple[list[str], list[str], int, list[int]]]
-"""Per source: the keys of its last batch, their schema row, where its timed series sit."""
+SchemaKey = tuple[str, int, str, str, str, str]
+"""A schema's quick key: source, count, first and last ref and metric (the lists are
+then compared whole, at C speed: a source's batches repeat the same string objects)."""
+Schemas = dict[SchemaKey, tuple[list[str], list[str], int, list[int]]]
+"""Every key set written (bounded: :data:`SCHEMAS_KEPT`), with its schema row and where
+its timed series sit. By content, not by source: one source may send several batches a
+cycle (the simulator sends 5,000 samples a batch), each with keys of its own."""
+SCHEMAS_KEPT = 4096
 
 
 def _schema(
@@ -385,21 +406,22 @@ def _schema(
     and the positions of the timed (job) series among them."""
     if len(refs) < INLINE_SCHEMA:
         return [refs, metrics], [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
-    known = schemas.get(source)
+    quick = (source, len(refs), refs[0], refs[-1], metrics[0], metrics[-1])
+    known = schemas.get(quick)
     if known is not None and known[0] == refs and known[1] == metrics:
         return known[2], known[3]
     cursor = db.execute("INSERT INTO schemas (body) VALUES (?)", (compress_keys(refs, metrics),))
     number = int(cursor.lastrowid or 0)
     timed = [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
-    schemas[source] = (refs, metrics, number, timed)
+    if len(schemas) >= SCHEMAS_KEPT:
+        schemas.clear()
+    schemas[quick] = (refs, metrics, number, timed)
     return number, timed
 
 
 def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
     """A schema row's bytes."""
-    import zlib
-
-    return zlib.compress(encode([refs, metrics]), 9)  # written once
+    return deflate(encode([refs, metrics]))
 
 
 def _times(times: list[float | None], batch_time: float) -> bytes | None:
@@ -433,6 +455,10 @@ def _batch(
     return entry, schema if isinstance(schema, int) else None
 
 
+_REF, _METRIC, _VALUE, _TIME = map(attrgetter, ("ref", "metric", "value", "time"))
+"""A batch's columns, taken at C speed (no Python frame per sample)."""
+
+
 def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str, Any]:
     """The document of one frame (keys written as schema rows on the way)."""
     batches = []
@@ -440,8 +466,8 @@ def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str,
     for source, batch, batch_time in cycle.batches:
         samples = batch.samples
         entry, number = _batch(
-            source, batch_time, [s.ref for s in samples], [s.metric for s in samples],
-            [s.value for s in samples], [s.time for s in samples], schemas, db,
+            source, batch_time, list(map(_REF, samples)), list(map(_METRIC, samples)),
+            list(map(_VALUE, samples)), list(map(_TIME, samples)), schemas, db,
         )  # fmt: skip
         batches.append(entry)
         numbers += [number] if number is not None else []
@@ -474,10 +500,6 @@ def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str,
         if isinstance(schema, int):
             numbers.append(schema)
         body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]  # type: ignore[arg-type]
-        body["h"] = {
-            ref: {m: [[t, None if v is None or math.isnan(v) else v] for t, v in points]
-                  for m, points in metrics_.items()}
-            for ref, metrics_ in (cycle.history or {}).items()
-        }  # fmt: skip
+        body["h"] = cycle.history or {}  # the rings' points as they are: encoded in C
     body["floor"] = min(numbers, default=None)
     return body

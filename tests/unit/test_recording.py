@@ -277,7 +277,7 @@ def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path
 
 
 def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
-    import zlib
+    import zstandard
 
     from console.recording import codec
 
@@ -297,7 +297,12 @@ def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
         assert recording.at(EPOCH + 1).time == EPOCH + 1
         with pytest.raises(RecordingError, match="damaged"):
             recording.at(EPOCH + 2)
-    put(codec.encode({"t": EPOCH + 2, "b": [], "z": zlib.compress(b"\0" * (8 << 20))}))
+    unsized = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 1000)
+    put(codec.encode({"t": EPOCH + 2, "b": [], "z": unsized}))
+    with Recording(tmp_path / "rec") as recording:
+        with pytest.raises(RecordingError, match="does not say its size"):
+            recording.at(EPOCH + 2)
+    put(codec.encode({"t": EPOCH + 2, "b": [], "z": codec.deflate(b"\0" * (8 << 20))}))
     db.close()
     limit = codec.MAX_INFLATED
     codec.MAX_INFLATED = 1 << 20  # the bomb is 8 MB of zeros: past this bound
@@ -367,3 +372,35 @@ def test_start_recording_is_one_call_and_says_why_when_it_cannot(tmp_path: Path)
     assert second.cycle_hooks == [] and second.store.journal is None
     recorder.close()
     assert start_recording(second, HistoryConfig(enabled=False)) == (None, None)
+
+
+def test_a_source_sending_several_batches_a_cycle_writes_each_key_set_once(
+    tmp_path: Path,
+) -> None:
+    # 30 nodes: the simulator sends its samples in batches of 5,000, so one source sends
+    # two large batches a cycle, each with its own keys (once, not once per cycle).
+    engine = build_engine(build_sources(Config(), REGISTRY, DemoOptions(nodes=30), local=False),
+                          REGISTRY)  # fmt: skip
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 2)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    after_two = db.execute("SELECT count(*) FROM schemas").fetchone()[0]
+    assert after_two >= 3  # two of the simulator's, the keyframe's: the case at hand
+    record(engine, recorder, 4)
+    recorder.close()
+    assert db.execute("SELECT count(*) FROM schemas").fetchone()[0] == after_two
+    db.close()
+
+
+def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "rec")
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    db.execute("UPDATE meta SET value='1' WHERE key='format'")
+    db.commit()
+    db.close()
+    with pytest.raises(RecordingError, match="version 1, this console reads 2"):
+        Recording(tmp_path / "rec")
+    with pytest.raises(RecorderBusy, match="version 1 recording, not 2"):
+        Recorder(tmp_path / "rec")
