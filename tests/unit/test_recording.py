@@ -299,9 +299,8 @@ def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
             recording.at(EPOCH + 2)
     unsized = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 1000)
     put(codec.encode({"t": EPOCH + 2, "b": [], "z": unsized}))
-    with Recording(tmp_path / "rec") as recording:
-        with pytest.raises(RecordingError, match="does not say its size"):
-            recording.at(EPOCH + 2)
+    with Recording(tmp_path / "rec") as recording, pytest.raises(RecordingError, match="its size"):
+        recording.at(EPOCH + 2)
     put(codec.encode({"t": EPOCH + 2, "b": [], "z": codec.deflate(b"\0" * (8 << 20))}))
     db.close()
     limit = codec.MAX_INFLATED
