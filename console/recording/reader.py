@@ -59,6 +59,9 @@ class Moment:
     """The frame's time (the store's clock then)."""
     store: Store
     statuses: list[SourceStatus]
+    origin: str | None = None
+    """Where it was read when not from the recording: the names of the sources that
+    kept it (Prometheus, for a time before the recording starts)."""
 
 
 @dataclass
