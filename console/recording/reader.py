@@ -280,7 +280,7 @@ class Recording:
         pairs = _layout(self._keys(schema))[0]
         # The keyframe's order, its readings made only for the keys no newer batch
         # lays down (most are: a reading object is the costliest part of a seek).
-        state.readings = dict.fromkeys(pairs)  # type: ignore[arg-type]
+        state.readings = dict.fromkeys(pairs)  # type: ignore[assignment] # filled below
         keyframe = _Keyframe(pairs, unpack_floats(times), unpack_floats(values),
                              unpack_floats(rates))  # fmt: skip
         for ref, per_metric in key_body.get("h", {}).items():
