@@ -403,3 +403,29 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
         Recording(tmp_path / "rec")
     with pytest.raises(RecorderBusy, match="version 1 recording, not 2"):
         Recorder(tmp_path / "rec")
+
+
+def test_a_seek_makes_the_keyframes_readings_only_where_no_later_batch_lays_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import reader
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    live = record(engine, recorder, 4)
+    recorder.close()
+    made: list[int] = []
+    real = reader._Keyframe.reading
+    monkeypatch.setattr(reader._Keyframe, "reading",
+                        lambda self, i: made.append(i) or real(self, i))  # fmt: skip
+    last = max(live)
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(last)
+        series = len(list(moment.store.readings()))
+        again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
+                                      default=str))  # fmt: skip
+        assert again["gpus"] == live[last]["gpus"] and again["links"] == live[last]["links"]
+    # Every series of the simulator is sent again each cycle: the keyframe's copy of
+    # it is never made into a reading (only what analysis derived once, if any).
+    assert series > 1000 and len(made) < series // 10
