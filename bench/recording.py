@@ -146,7 +146,7 @@ class DuckRows(RowStore):
         return time.perf_counter() - began
 
 
-def run(nodes: int, cycles: int, workdir: Path, day: bool, seeks: int) -> None:
+def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int) -> None:
     registry = load_registry()
     sources = build_sources(Config(), registry, DemoOptions(nodes=nodes), local=False)
     engine = build_engine(sources, registry)
@@ -223,7 +223,7 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool, seeks: int) -> None:
               f"({candidate.cpu / cycles / console:.1%} of the console's), "
               f"latest of every series at the end {seek * 1000:.0f} ms")  # fmt: skip
     if day:
-        day_seeks(workdir, seeks)
+        day_seeks(workdir, day_count)
 
 
 def day_seeks(workdir: Path, count: int) -> None:
