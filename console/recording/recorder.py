@@ -131,13 +131,12 @@ class Recorder:
         self.samples = 0
         """Readings written so far (batches' samples and analysis's derived readings)."""
         self.capture_seconds = 0.0
-        """Time spent on the collector's loop noting cycles (the benchmark reads it)."""
+        """CPU time spent on the collector's loop noting cycles (the benchmark reads it)."""
         self.write_seconds = 0.0
         """CPU time the writer thread spent encoding, compressing and writing."""
         self._queue: queue.Queue[_Cycle | None] = queue.Queue(QUEUE_FRAMES)
         self._schemas: Schemas = {}
         """The key sets written so far (the writer thread's own)."""
-        self._entities: dict[str, bytes] = {}
         self._findings = self._statuses = self._meta = self._state = b""
         self._last_keyframe: float | None = None
         self._force_keyframe = True
@@ -168,17 +167,17 @@ class Recorder:
     def on_cycle(self, changes: Changes) -> None:
         """Note one cycle's changes and hand them to the writer (no disk here). The
         store's journal holds the cycle's batches as sent (what a replay applies);
-        ``changes`` is the engine's summary of the same cycle, not needed here."""
+        ``changes`` is the engine's summary of the same cycle: which entities to copy."""
         engine = self._engine
         if engine is None:
             return
-        began = time.perf_counter()
+        began = time.thread_time()  # this thread's CPU: the loop's cost, not its waits
         try:
-            self._capture(engine)
+            self._capture(engine, changes)
         finally:
-            self.capture_seconds += time.perf_counter() - began
+            self.capture_seconds += time.thread_time() - began
 
-    def _capture(self, engine: Engine) -> None:
+    def _capture(self, engine: Engine, changes: Changes) -> None:
         store = engine.store
         journal, store.journal = store.journal or [], []
         derived, store.derived = store.derived, []
@@ -191,18 +190,14 @@ class Recorder:
         keyframe = self._force_keyframe or (
             self._last_keyframe is None or now - self._last_keyframe >= self.keyframe_every
         )
-        previous = self._entities
-        # Every entity encoded in C (msgspec takes the dataclass as it is): a copy of
-        # what it says now, which analysis may change in place later.
-        current = dict(zip(store.entities, map(encode, store.entities.values()), strict=True))
-        sources = store.entity_source
-        changed = [
-            (ref, sources.get(ref, ""), body)
-            for ref, body in current.items()
-            if keyframe or previous.get(ref) != body
-        ]
-        removed = [] if keyframe else [ref for ref in previous if ref not in current]
-        self._entities = current
+        # Entities encoded in C (msgspec takes the dataclass as it is): a copy of what
+        # each says now, which analysis may change in place later. A keyframe copies
+        # every one; between keyframes only those the cycle changed (half of a
+        # fleet's GPUs: their processes move; the rest are left alone).
+        entities, sources = store.entities, store.entity_source
+        refs = list(entities) if keyframe else [r for r in changes.entities if r in entities]
+        changed = [(ref, sources.get(ref, ""), encode(entities[ref])) for ref in refs]
+        removed = [] if keyframe else [ref for ref in changes.removed if ref not in entities]
         cycle = _Cycle(
             time=now,
             keyframe=keyframe,

@@ -20,6 +20,7 @@ from console.analysis.thresholds import THRESHOLDS
 from console.config import Config, ConfigError, parse_config
 from console.engine import Engine
 from console.headless import snapshot_document
+from console.model import Entity
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import pack_floats, unpack_floats
 from console.recording.layout import database_file
@@ -429,3 +430,26 @@ def test_a_seek_makes_the_keyframes_readings_only_where_no_later_batch_lays_one(
     # Every series of the simulator is sent again each cycle: the keyframe's copy of
     # it is never made into a reading (only what analysis derived once, if any).
     assert series > 1000 and len(made) < series // 10
+
+
+def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import recorder as recorder_module
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 2)  # the keyframe, and a cycle
+    encoded: list[object] = []
+    real = recorder_module.encode
+    monkeypatch.setattr(
+        recorder_module, "encode", lambda value: encoded.append(value) or real(value)
+    )
+    record(engine, recorder, 1)
+    recorder.close()
+    entities = [value for value in encoded if isinstance(value, Entity)]
+    assert 0 < len(entities) < len(engine.store.entities) // 2
+    with Recording(tmp_path / "rec") as recording:  # and what was left alone reads back
+        moment = recording.at(max(recording.times()))
+        assert moment.store.entities == engine.store.entities
