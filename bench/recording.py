@@ -5,7 +5,7 @@ attached (``Recorder.flush`` after each cycle, so the writer's CPU is counted wh
 The same cycles go to the candidates the storage was chosen against:
 
 - ``sqlite-frames`` (the recorder): one row per cycle, the batch's values as a column
-  under a schema written once, byte-shuffled, zlib; keyframes every 30 s;
+  under a schema written once, byte-shuffled, Zstandard; keyframes every 10 s;
 - ``sqlite-rows``: one row per sample ``(series, time, value)``, WITHOUT ROWID;
 - ``duckdb``: the same rows in DuckDB's columnar file (if ``duckdb`` is installed:
   ``pip install duckdb``; it is not a dependency of Watchfloor).
@@ -13,7 +13,7 @@ The same cycles go to the candidates the storage was chosen against:
 Figures: bytes per sample on disk (anchor: Prometheus TSDB ~1.3 B/sample), CPU per
 cycle against the console's own, an hour's size, and the time to rebuild the fleet at
 a second (the worst case: the last frame before a keyframe). Seek cost does not grow
-with the length of the recording (one indexed lookup, then at most 30 s of frames);
+with the length of the recording (one indexed lookup, then at most 10 s of frames);
 ``--day`` seeks to random seconds of a simulated 24 h recording at this size.
 
 The 24 h recording is simulated, not recorded (a day at 1,000 nodes is tens of GB and
@@ -21,8 +21,9 @@ a day of cycles here): its frames table has a row for every second of 24 h, with
 real frames recorded above (a keyframe and the deltas after it) copied, at their own
 seconds, into windows around ``--seeks`` random seconds, and small bodies elsewhere
 (a seek reads only its keyframe and the frames after it, so the rest only makes the
-index a day long). Each seek lands at a random second of its window: 0 to 29 frames
-after the keyframe. p50 and p95 over those seeks.
+index a day long). Each seek lands at a random second of its window: 0 to 9 frames
+after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared machine
+the CPU time is the steadier figure).
 
 Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day]``
 """
@@ -47,6 +48,7 @@ from console.config import Config
 from console.engine import Engine
 from console.recording import Recorder, Recording
 from console.recording.layout import database_file
+from console.recording.recorder import KEYFRAME_EVERY
 from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 
@@ -208,8 +210,9 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int) -> No
     print(f"  CPU a cycle: capture on the loop {recorder.capture_seconds / cycles * 1000:.0f} ms, "
           f"writer thread {recorder.write_seconds / cycles * 1000:.0f} ms = {share:.1%} of the "
           f"console's")  # fmt: skip
-    hour = 3600 * statistics.mean(deltas) + 120 * statistics.mean(keys)
-    print(f"  one hour at 1 s: {hour / 1e9:.2f} GB (3,600 frames, 120 keyframes)")
+    keyframes = 3600 / KEYFRAME_EVERY
+    hour = (3600 - keyframes) * statistics.mean(deltas) + keyframes * statistics.mean(keys)
+    print(f"  one hour at 1 s: {hour / 1e9:.2f} GB (3,600 frames, {keyframes:.0f} keyframes)")
     print(f"  seek (rebuild the whole fleet at the last second before a keyframe, "
           f"{len(times) - 1 - times.index(keyframe_times[-1]) if keyframe_times else 0} "
           f"frames after it): best {min(seeks) * 1000:.0f} ms, "
@@ -232,14 +235,15 @@ def day_seeks(workdir: Path, count: int) -> None:
     rows = source.execute("SELECT time, keyframe, body, schema_floor FROM frames ORDER BY time")
     frames = list(rows)
     start = next(i for i, row in enumerate(frames) if row[1] == 1)
-    window = frames[start : start + 30]  # a keyframe and the deltas after it
+    every = int(KEYFRAME_EVERY)
+    window = frames[start : start + every]  # a keyframe and the deltas after it
     schemas = source.execute("SELECT id, body FROM schemas").fetchall()
     source.close()
     first = window[0][0]
     day = 86_400
     rng = random.Random(18)
-    starts = sorted(rng.sample(range(1, day // 30 - 1), count))
-    real = {30 * s + i: window[i] for s in starts for i in range(len(window))}
+    starts = sorted(rng.sample(range(1, day // every - 1), count))
+    real = {every * s + i: window[i] for s in starts for i in range(len(window))}
     recorder = Recorder(workdir / "day")
     recorder.close()
     db = sqlite3.connect(database_file(workdir / "day"), isolation_level=None)
@@ -248,14 +252,14 @@ def day_seeks(workdir: Path, count: int) -> None:
     db.executemany(
         "INSERT INTO frames VALUES (?, ?, ?, ?)",
         ((first + t, real[t][1], real[t][2], real[t][3]) if t in real
-         else (first + t, int(t % 30 == 0), b"", None) for t in range(day)),
+         else (first + t, int(t % every == 0), b"", None) for t in range(day)),
     )  # fmt: skip
     db.execute("COMMIT")
     db.close()
     spent, cpu = [], []
     with Recording(workdir / "day") as recording:
         for s in starts:
-            when = first + 30 * s + rng.randrange(len(window))
+            when = first + every * s + rng.randrange(len(window))
             began, began_cpu = time.perf_counter(), time.process_time()
             recording.at(when)
             spent.append(time.perf_counter() - began)

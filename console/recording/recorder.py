@@ -47,8 +47,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEYFRAME_EVERY = 30.0
-"""Seconds (of recorded time) between keyframes: how far a seek replays at most."""
+KEYFRAME_EVERY = 10.0
+"""Seconds (of recorded time) between keyframes: how far a seek replays at most. At
+1,000 nodes a frame after the keyframe costs a seek ~9 ms (30 s: up to 0.26 s); a
+keyframe costs 2.3 delta frames on disk, so 10 s adds ~13 % (bench/recording.py)."""
 QUEUE_FRAMES = 16
 """Frames waiting for the disk at most; more are dropped (and counted)."""
 TRIM_EVERY = 60

@@ -453,3 +453,23 @@ def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
     with Recording(tmp_path / "rec") as recording:  # and what was left alone reads back
         moment = recording.at(max(recording.times()))
         assert moment.store.entities == engine.store.entities
+
+
+def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from console.recording import reader
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")  # the default keyframe interval
+    recorder.attach(engine)
+    record(engine, recorder, 25)
+    recorder.close()
+    read: list[int] = []
+    real = reader.decompress
+    monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
+    most = 0
+    with Recording(tmp_path / "rec") as recording:
+        for when in recording.times():
+            read.clear()
+            assert recording.at(when).time == when
+            most = max(most, len(read))
+    assert most == 10  # a keyframe and the nine frames after it, at worst
