@@ -184,13 +184,20 @@ class Store:
                     reading.time, reading.value, reading.rate = time, value, rate
         self.version += 1
 
+    def adopt_readings(self, readings: dict[tuple[str, str], Reading]) -> None:
+        """A fresh store takes these readings as its own (a store rebuilt from a
+        recording: the reader made the objects, none is copied)."""
+        if self._latest:
+            raise ValueError("adopt_readings is for a fresh store")
+        self._latest = readings
+        self.version += 1
+
     def restore_history(
         self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
     ) -> None:
         """Put a series' history back as it was (oldest first), leaving its reading be."""
-        ring = self._history[(ref, metric)] = self._ring(metric)
-        for time, value in points:
-            ring.append(value, time)
+        self._history[(ref, metric)] = self._ring(metric)
+        self._history[(ref, metric)].fill(list(points))
 
     def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
         """Put one entity back as it was, without merging it with what is there."""
