@@ -281,6 +281,16 @@ class Source(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook with a working default
         """Release connections or threads; called once when the engine stops."""
 
+    keeps_past: bool = False
+    """The source can answer :meth:`past` (a server that keeps history: Prometheus)."""
+
+    async def past(self, start: float, end: float, step: float) -> list[Batch]:
+        """What the source held from ``start`` to ``end``, one batch every ``step``
+        seconds, oldest first (each with its ``time``): rewind reads it for times before
+        the flight recording starts. Only sources with :attr:`keeps_past` answer; the
+        blocking work goes through ``asyncio.to_thread`` as in :meth:`poll`."""
+        return []
+
 
 class FileSource(Source):
     """A source that re-reads one file on its interval and parses it.

@@ -77,11 +77,14 @@ def stall_of(store: Store, job: Entity) -> Stall | None:
     """The job's stall, if it is stalled now (``thresholds.stall_ratio`` of its
     baseline or less, for ``thresholds.stall_seconds`` or more)."""
     ratio, min_seconds = THRESHOLDS.stall_ratio, THRESHOLDS.stall_seconds
+    reported = job.attrs.get("baseline_throughput")
+    latest = store.value(job.ref, "job.throughput")
+    if reported and latest is not None and latest >= ratio * float(reported):
+        return None  # above its threshold now: not stalled, whatever its history says
     metric, points = _series(store, job)
     if not points:
         return None
-    reported = job.attrs.get("baseline_throughput") if metric == "job.throughput" else None
-    if reported:
+    if reported and metric == "job.throughput":
         baseline = float(reported)
     else:
         # The job's own recent best: the top decile of what it did in the window.

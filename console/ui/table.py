@@ -101,6 +101,11 @@ class EntityTable(ScrollView, can_focus=True):
         """Rows shown now (after the filter)."""
         return len(self._keys)
 
+    @property
+    def row_keys(self) -> list[str]:
+        """The keys of the rows shown now, in order."""
+        return list(self._keys)
+
     def get_row(self, key: str) -> list[Text]:
         """The cells of one shown row."""
         return list(self._cells_of(key))
@@ -175,8 +180,9 @@ class EntityTable(ScrollView, can_focus=True):
             self._refresh_row(index)
 
     def _window(self) -> range:
-        """Indexes of the rows in view (a generous guess before the first layout)."""
-        height = self.size.height or 200
+        """Indexes of the rows in view (before the first layout: as many as the terminal
+        has lines, never more: a pane opening on a fleet builds one screenful)."""
+        height = self.size.height or self.app.size.height
         top = int(self.scroll_offset.y)
         return range(top, min(len(self._keys), top + height))
 

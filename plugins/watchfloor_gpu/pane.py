@@ -110,6 +110,9 @@ class GpuList(PaneBase):
         super().__init__(context, ref)
         self.sort = "node"
         """The current order (a key of ``SORTS``)."""
+        self._chosen = False
+        """Whether ``s`` chose the order; until then a list longer than the screen
+        opens by health (the sick and the throttled first: worst first at fleet size)."""
         self._jobs: dict[str, str] = {}
         self._steady = SteadyValues(STEADY_STEPS)
         self._sparks = SteppedSparks(SPARK_WIDTH, top=100.0)
@@ -125,6 +128,7 @@ class GpuList(PaneBase):
     def action_next_sort(self) -> None:
         names = list(SORTS)
         self.sort = names[(names.index(self.sort) + 1) % len(names)]
+        self._chosen = True
         self.query_one(".pane-title", Static).update(Text(f"GPUs, by {self.sort}"))
         self.refresh_view()
         self.query_one(EntityTable).move_to_top()  # a new order is read from the top
@@ -132,9 +136,11 @@ class GpuList(PaneBase):
     def refresh_view(self) -> None:
         store = self.context.store
         gpus = store.of_kind("gpu")
-        if self.sort != "node":
-            key, shown = SORTS[self.sort], functools.partial(self._steady.value, store)
-            gpus.sort(key=lambda gpu: key(shown, gpu), reverse=self.sort != "health")
+        fits = len(gpus) <= self.app.size.height
+        order = self.sort if self._chosen or fits else "health"
+        if order != "node":
+            key, shown = SORTS[order], functools.partial(self._steady.value, store)
+            gpus.sort(key=lambda gpu: key(shown, gpu), reverse=order != "health")
         # Cells are built only for the rows in view: a fleet has thousands.
         self._jobs = owners(store)
         if len(self._sparks) > 2 * len(gpus) + 64:  # GPUs that went away
