@@ -158,6 +158,9 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     await source.poll()  # the stand-in builds its answers (once per query text)
     print(f"stand-in: answers built in {time.perf_counter() - start:.1f} s (untimed)")
+    await source.close()  # its connections sat idle while the stand-in worked: the server
+    # may have closed them (a reused one then fails "Can not write request body")
+    source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(60.0, None, None))
     fetched = [await fetch_only(source, list(dict.fromkeys(asked))) for _ in range(args.runs)]
     await source.close()
     first, later, whole = [], [], []
