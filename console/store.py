@@ -46,6 +46,26 @@ class Changes:
         return bool(self.entities or self.readings or self.removed or self.findings)
 
 
+@dataclass(frozen=True)
+class Moved:
+    """What moved in the store during the current cycle (the sets are the store's own,
+    read them, never change them)."""
+
+    entities: set[str]
+    """Refs of entities added or changed (or changed in place: :meth:`Store.touch`)."""
+    removed: set[str]
+    """Refs of entities that are gone."""
+    readings: set[tuple[str, str]]
+    """``(ref, metric)`` keys whose value (for a counter: rate) is not what it was, or
+    that are new; a reading sent again unchanged is not here."""
+    fresh: set[tuple[str, str]]
+    """``(ref, metric)`` keys that got a new reading, moved or not (a new point)."""
+
+    def entity(self, ref: str) -> bool:
+        """Whether this entity changed, came or went."""
+        return ref in self.entities or ref in self.removed
+
+
 @dataclass(slots=True)
 class Reading:
     """The newest reading of one metric."""
@@ -100,6 +120,10 @@ class Store:
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
         self._findings_changed = False
+        self._moved: set[tuple[str, str]] = set()
+        self.cycle = 0
+        """Counts the ends of cycles (:meth:`take_changes`, :meth:`forget_changes`): an
+        analyzer that keeps results between cycles knows when it missed one."""
         self.journal: list[tuple[str, Batch, float]] | None = None
         """When a flight recorder listens: each applied batch ``(source, batch, time)``
         since it last took them (``None``: nobody records, nothing is kept)."""
@@ -160,6 +184,7 @@ class Store:
                     latest[key] = Reading(time, value, rate)
                 else:
                     reading.time, reading.value, reading.rate = time, value, rate
+        self._moved.update(key for key, _ in readings)
         self.version += 1
 
     def restore_history(
@@ -231,11 +256,18 @@ class Store:
             self._series_of[source] = owned + 1
             self._metrics_of[ref] = per_ref + 1
             reading = self._latest[key] = Reading(time, value, None, seen, source)
+            self._moved.add(key)
             timed = metric in TIMED
             length = max(self.history_length, TIMED_HISTORY) if timed else self.history_length
             ring = self._history[key] = Ring(length, timed=timed)
         else:
-            reading.rate = _counter_rate(reading, value, time) if counter else None
+            if counter:
+                rate = _counter_rate(reading, value, time)
+                if rate != reading.rate:
+                    self._moved.add(key)
+                reading.rate = rate
+            elif value != reading.value:
+                self._moved.add(key)
             reading.time, reading.value, reading.seen = time, value, seen
             found = self._history.get(key)  # a store rebuilt from a recording makes rings late
             ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
@@ -244,6 +276,7 @@ class Store:
 
     def _drop_series(self, key: tuple[str, str]) -> None:
         reading = self._latest.pop(key)
+        self._moved.add(key)
         self._history.pop(key, None)
         for counts, name in ((self._series_of, reading.source), (self._metrics_of, key[0])):
             left = counts.get(name, 1) - 1
@@ -280,6 +313,8 @@ class Store:
         )
         self._changed_entities, self._changed_readings, self._removed = set(), set(), set()
         self._findings_changed = False
+        self._moved.clear()
+        self.cycle += 1
         return changes
 
     def forget_changes(self) -> None:
@@ -288,6 +323,20 @@ class Store:
         self._changed_readings.clear()
         self._removed.clear()
         self._findings_changed = False
+        self._moved.clear()
+        self.cycle += 1
+
+    def touch(self, ref: str) -> None:
+        """Say that an entity changed in place (analysis that edits attrs calls this, so
+        that results kept for the entity are recomputed and the relay sends it)."""
+        if ref in self.entities:
+            self._changed_entities.add(ref)
+            self.version += 1
+
+    def moved(self) -> Moved:
+        """What moved in this cycle so far (live, until the cycle ends): what analysis
+        that keeps results between cycles must recompute."""
+        return Moved(self._changed_entities, self._removed, self._moved, self._changed_readings)
 
     def expire(
         self, before: float, keep_sources: frozenset[str] = frozenset(), sweep: bool = False

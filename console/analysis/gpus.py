@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from console.analysis.incremental import memo
 from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity, Finding
 from console.store import Store
@@ -30,13 +31,16 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
         return Finding(gpu.ref, "gpu-xid", severity, f"GPU {_short(gpu.ref)} XID {code}: {meaning}",
                        since=xid.get("time"), evidence=[f"last XID {code}: {meaning}"])  # fmt: skip
     temp = store.value(gpu.ref, "gpu.temp")
+    throttled = attrs.get("throttled")
+    if not throttled and (temp is None or temp < THRESHOLDS.gpu_hot_c):
+        return None  # nearly every GPU of a fleet: no evidence to word
     clock = store.value(gpu.ref, "gpu.sm_clock")
     evidence = []
     if temp is not None:
         evidence.append(f"temperature {temp:.0f} °C (threshold {THRESHOLDS.gpu_hot_c:.0f} °C)")
     if clock is not None:
         evidence.append(f"SM clock {clock:.0f} MHz")
-    if attrs.get("throttled"):
+    if throttled:
         reasons = ", ".join(attrs.get("throttle") or ["unknown reason"])
         return Finding(gpu.ref, "gpu-throttled", "warning",
                        f"throttled GPU {_short(gpu.ref)}: {reasons}",
@@ -48,5 +52,24 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
 
 
 def gpu_health(store: Store) -> Iterable[Finding]:
-    """At most one finding per GPU: the most serious thing wrong with it."""
-    return [f for gpu in store.of_kind("gpu") if (f := _gpu_finding(store, gpu)) is not None]
+    """At most one finding per GPU: the most serious thing wrong with it (recomputed for
+    a GPU only when it changed or its temperature or clock moved)."""
+    gpus = store.of_kind("gpu")
+    kept = memo(store, "gpu_health")
+    moved = kept.start(store, len(gpus), THRESHOLDS.gpu_hot_c)
+    found = kept.results
+    if moved is None:
+        for gpu in gpus:
+            found[gpu.ref] = _gpu_finding(store, gpu)
+    else:
+        entities, readings = moved.entities, moved.readings
+        for gpu in gpus:
+            ref = gpu.ref
+            if (
+                ref in entities
+                or (ref, "gpu.temp") in readings
+                or (ref, "gpu.sm_clock") in readings
+                or ref not in found
+            ):
+                found[ref] = _gpu_finding(store, gpu)
+    return [f for gpu in gpus if (f := found[gpu.ref]) is not None]
