@@ -22,7 +22,7 @@ from console.store import Reading, Store
 if TYPE_CHECKING:
     from console.analysis.causes import Explanation
 
-MEMO = "causes"
+MEMO = "causes.kept"
 
 
 @dataclass

@@ -55,7 +55,7 @@ def gpu_health(store: Store) -> Iterable[Finding]:
     """At most one finding per GPU: the most serious thing wrong with it (recomputed for
     a GPU only when it changed or its temperature or clock moved)."""
     gpus = store.of_kind("gpu")
-    kept = memo(store, "gpu_health")
+    kept = memo(store, "gpu_health.kept")
     moved = kept.start(store, len(gpus), THRESHOLDS.gpu_hot_c)
     found = kept.results
     if moved is None:

@@ -29,13 +29,35 @@ def _causes(store: Store) -> dict[str, object]:
     return {ref: (found.to_json() if (found := explain(store, ref)) else None) for ref in jobs}
 
 
-@pytest.mark.parametrize("scenario", ["congested-link", "thermal-throttle", "xid-error"])
+def _break_a_link(store: Store, cycle: int) -> None:
+    """Between polls, a cabled port goes down, then errors (the next poll heals it)."""
+    links = store.of_kind("link")  # (a slow first poll may land a cycle late)
+    port = store.get(str(links[0].attrs["a"])) if links else None
+    if port is None:
+        return
+    faults = {4: {"state": "Down"}, 7: {"speed_gbps": 100.0}, 9: {"saturated": ["port.rx"]}}
+    if cycle in faults:
+        broken = Entity(port.ref, port.name, port.parent, {**port.attrs, **faults[cycle]})
+        store.restore_entity(broken, store.entity_source[port.ref], 0.0)
+    if cycle == 10:
+        reading = store.reading(port.ref, "port.symbol_errors")
+        assert reading is not None and reading.value is not None
+        store.record(port.ref, "port.symbol_errors", reading.value + 500.0, reading.time + 1)
+
+
+@pytest.mark.parametrize(
+    "scenario", ["congested-link", "thermal-throttle", "xid-error", "link-ramp", "power-cap"]
+)
 async def test_each_cycle_incremental_and_full_analysis_agree(scenario: str) -> None:
     kept, full = _engine(scenario, 16, False), _engine(scenario, 16, True)
-    ranked = 0
+    ranked, kinds = 0, set()
     for cycle in range(CYCLES):
         await kept.collect(1)
         await full.collect(1)
+        for engine in (kept, full):
+            _break_a_link(engine.store, cycle)
+            engine.analyse()  # a cycle in which only the fault moved
+        kinds |= {finding.kind for finding in kept.store.findings}
         assert [f.to_json() for f in kept.store.findings] == [
             f.to_json() for f in full.store.findings
         ], cycle
@@ -45,6 +67,7 @@ async def test_each_cycle_incremental_and_full_analysis_agree(scenario: str) -> 
         assert causes == _causes(kept.store)  # asked again in the same cycle: the same
         ranked += sum(bool(c and c["causes"]) for c in causes.values())  # type: ignore[index]
     assert ranked  # the scenario planted something to rank
+    assert {"link-down", "link-degraded", "link-errors", "counter-saturated"} <= kinds
 
 
 async def test_a_gpu_that_turns_hot_in_place_is_found_though_no_reading_moved() -> None:
