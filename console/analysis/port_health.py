@@ -19,7 +19,8 @@ A finding about a port on a link is reported on the link (the port in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from console.analysis.incremental import memo
@@ -109,15 +110,13 @@ def port_health(store: Store) -> Iterable[Finding]:
             or moved.entity(str(link.attrs.get("a") or ""))
             or moved.entity(str(link.attrs.get("b") or ""))
         ):
-            added[ref] = found = []
-            _link_checks(store, link, lambda *args, found=found: found.append(args))
+            added[ref] = _kept_adds(partial(_link_checks, store, link))
         for contribution in added[ref]:
             add(*contribution)
     for port in ports:
         ref = port.ref
         if moved is None or ref not in added or _port_moved(moved, port):
-            added[ref] = found = []
-            _port_checks(store, port, memory, lambda *args, found=found: found.append(args))
+            added[ref] = _kept_adds(partial(_port_checks, store, port, memory))
         for contribution in added[ref]:
             add(*contribution)
     if len(was_up) > 2 * len(ports) + 64:  # ports come and go: forget the departed
@@ -126,6 +125,13 @@ def port_health(store: Store) -> Iterable[Finding]:
         for ref in [r for r in best if r not in alive]:
             del best[ref]
     return list(findings.values())
+
+
+def _kept_adds(check: Callable[[Any], None]) -> list[tuple[Any, ...]]:
+    """The ``add`` calls a check makes, to be made again while nothing moves."""
+    calls: list[tuple[Any, ...]] = []
+    check(lambda *args: calls.append(args))
+    return calls
 
 
 def _port_moved(moved: Moved, port: Entity) -> bool:
