@@ -41,6 +41,12 @@ class Changes:
     """Refs of entities that are gone (their readings went with them)."""
     findings: bool
     """Whether the findings changed."""
+    batches: tuple[tuple[str, Batch, float], ...] = ()
+    """While a flight recorder listens (:attr:`Store.journal`): each batch applied in the
+    cycle, as ``(source, batch, time)`` (what a replay applies); else empty."""
+    derived: tuple[tuple[str, str, float | None, float], ...] = ()
+    """While a recorder listens: the readings analysis recorded, ``(ref, metric, value,
+    time)``; else empty."""
 
     def __bool__(self) -> bool:
         return bool(self.entities or self.readings or self.removed or self.findings)
@@ -125,10 +131,10 @@ class Store:
         """Counts the ends of cycles (:meth:`take_changes`, :meth:`forget_changes`): an
         analyzer that keeps results between cycles knows when it missed one."""
         self.journal: list[tuple[str, Batch, float]] | None = None
-        """When a flight recorder listens: each applied batch ``(source, batch, time)``
-        since it last took them (``None``: nobody records, nothing is kept)."""
+        """A list while a flight recorder listens: the cycle's applied batches, handed out
+        in :attr:`Changes.batches` (``None``: nobody records, nothing is kept)."""
         self.derived: list[tuple[str, str, float | None, float]] = []
-        """Readings analysis recorded since the recorder last took them (while recording)."""
+        """The cycle's derived readings while recording (:attr:`Changes.derived`)."""
 
     # -- writing -------------------------------------------------------------
 
@@ -310,7 +316,11 @@ class Store:
             else frozenset(self._changed_readings),
             frozenset(self._removed),
             self._findings_changed,
+            tuple(self.journal or ()),
+            tuple(self.derived),
         )
+        if self.journal is not None:
+            self.journal, self.derived = [], []
         self._changed_entities, self._changed_readings, self._removed = set(), set(), set()
         self._findings_changed = False
         self._moved.clear()
@@ -324,6 +334,8 @@ class Store:
         self._removed.clear()
         self._findings_changed = False
         self._moved.clear()
+        if self.journal is not None:
+            self.journal, self.derived = [], []
         self.cycle += 1
 
     def touch(self, ref: str) -> None:

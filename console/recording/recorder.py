@@ -157,22 +157,21 @@ class Recorder:
         engine.cycle_hooks.append(self.on_cycle)
 
     def on_cycle(self, changes: Changes) -> None:
-        """Note one cycle's changes and hand them to the writer (no disk here). The
-        store's journal holds the cycle's batches as sent (what a replay applies);
-        ``changes`` is the engine's summary of the same cycle, not needed here."""
+        """Note one cycle's changes and hand them to the writer (no disk here):
+        ``changes`` carries the cycle's batches as sent (what a replay applies) and the
+        readings analysis derived (the store keeps them while :meth:`attach` says so)."""
         engine = self._engine
         if engine is None:
             return
         began = time.perf_counter()
         try:
-            self._capture(engine)
+            self._capture(engine, changes)
         finally:
             self.capture_seconds += time.perf_counter() - began
 
-    def _capture(self, engine: Engine) -> None:
+    def _capture(self, engine: Engine, changes: Changes) -> None:
         store = engine.store
-        journal, store.journal = store.journal or [], []
-        derived, store.derived = store.derived, []
+        journal, derived = list(changes.batches), list(changes.derived)
         if self.error is not None:
             return
         now = store.time if store.time is not None else engine.clock()
