@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 from console.analysis.incremental import FULL_KEY, memo
 from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity, Finding, ref_kind
-from console.store import Reading, Store
+from console.store import Moved, Reading, Store
 
 if TYPE_CHECKING:
     from console.analysis.causes import Explanation
@@ -98,7 +98,8 @@ def explained(
     found: _Kept | None = kept_all.results.get(job_ref)
     if (
         found is not None
-        and kept_all.cycle >= store.cycle - 1  # every cycle since was checked for moves
+        and kept_all.cycle >= store.cycle - 1  # every cycle before this one was checked
+        and not _stale(found, moved := store.moved(), _kinds(moved))  # nor in this one yet
         and (found.findings is None or found.findings == store.findings)
     ):
         return found.explanation
@@ -117,18 +118,26 @@ def forget_moved_causes(store: Store) -> Iterable[Finding]:
     moved = kept_all.start(store, live, _context())  # a missed cycle: forget them all
     if moved is None or not kept_all.results:
         return []
-    changed = moved.entities | moved.removed
-    kinds = {ref_kind(ref) for ref in changed}
-    if kinds:
-        kinds.add("*")
-    readings, fresh = moved.readings, moved.fresh
+    kinds = _kinds(moved)
     for job_ref, kept in list(kept_all.results.items()):
-        if (
-            not kept.kinds.isdisjoint(kinds)
-            or not kept.refs.isdisjoint(changed)
-            or not kept.readings.isdisjoint(readings)
-            or not kept.histories.isdisjoint(fresh)
-            or not kept.histories.isdisjoint(readings)
-        ):
+        if _stale(kept, moved, kinds):
             del kept_all.results[job_ref]
     return []
+
+
+def _kinds(moved: Moved) -> set[str]:
+    """The kinds of the entities that moved (``*``: some did), for whole-kind readers."""
+    kinds = {ref_kind(ref) for ref in moved.entities} | {ref_kind(ref) for ref in moved.removed}
+    return kinds | {"*"} if kinds else kinds
+
+
+def _stale(kept: _Kept, moved: Moved, kinds: set[str]) -> bool:
+    """Whether anything this ranking read moved."""
+    return (
+        not kept.refs.isdisjoint(moved.entities)
+        or not kept.refs.isdisjoint(moved.removed)
+        or not kept.kinds.isdisjoint(kinds)
+        or not kept.readings.isdisjoint(moved.readings)
+        or not kept.histories.isdisjoint(moved.fresh)
+        or not kept.histories.isdisjoint(moved.readings)
+    )

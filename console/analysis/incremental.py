@@ -33,8 +33,8 @@ class Memo:
 
     def __init__(self) -> None:
         self.results: dict[Any, Any] = {}
-        self.cycle = -1
-        """The store's cycle this memo was last brought up to date in."""
+        self.cycle = -2
+        """The store's cycle this memo was last brought up to date in (none yet)."""
         self.context: Hashable = None
 
     def start(self, store: Store, live: int, context: Hashable = None) -> Moved | None:

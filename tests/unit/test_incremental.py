@@ -95,9 +95,10 @@ async def test_kept_causes_are_dropped_when_a_link_on_the_path_moves() -> None:
     time = engine.store.time or 0.0
     for metric in ("link.util_ab", "link.util_ba"):
         engine.store.record(top, metric, 0.0, time)  # the link on its path went quiet
+    again = explain(engine.store, "job/4711")  # asked before the cycle's analysis: fresh
     forget_moved_causes(engine.store)
     engine.end_cycle()
-    again = explain(engine.store, "job/4711")
+    assert explain(engine.store, "job/4711") is not again  # that cycle's moves dropped it
     assert again is not None and again is not first
     scores = [c.score for c in again.causes if c.ref == top and c.kind == "congested-link"]
     assert all(score < first.causes[0].score for score in scores)  # re-ranked: less busy
