@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.analysis.incremental import memo
 from console.analysis.thresholds import THRESHOLDS
 from console.model import Entity, Finding
 from console.store import Store
@@ -52,24 +51,6 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
 
 
 def gpu_health(store: Store) -> Iterable[Finding]:
-    """At most one finding per GPU: the most serious thing wrong with it (recomputed for
-    a GPU only when it changed or its temperature or clock moved)."""
-    gpus = store.of_kind("gpu")
-    kept = memo(store, "gpu_health.kept")
-    moved = kept.start(store, len(gpus), THRESHOLDS.gpu_hot_c)
-    found = kept.results
-    if moved is None:
-        for gpu in gpus:
-            found[gpu.ref] = _gpu_finding(store, gpu)
-    else:
-        entities, readings = moved.entities, moved.readings
-        for gpu in gpus:
-            ref = gpu.ref
-            if (
-                ref in entities
-                or (ref, "gpu.temp") in readings
-                or (ref, "gpu.sm_clock") in readings
-                or ref not in found
-            ):
-                found[ref] = _gpu_finding(store, gpu)
-    return [f for gpu in gpus if (f := found[gpu.ref]) is not None]
+    """At most one finding per GPU: the most serious thing wrong with it (not kept between
+    cycles: a GPU's temperature moves nearly every poll, and a well GPU costs one check)."""
+    return [f for gpu in store.of_kind("gpu") if (f := _gpu_finding(store, gpu)) is not None]
