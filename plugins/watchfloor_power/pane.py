@@ -15,16 +15,23 @@ from console.api import (
     EntityTable,
     PaneBase,
     PaneContext,
+    SteadyValues,
+    SteppedSparks,
     cell,
     fmt,
     fmt_age,
     power_summary,
     role_style,
-    spark,
     title_bar,
 )
 
-SPARK_WIDTH = 16
+SPARK_WIDTH = 7
+"""Characters of a node's draw history, each the mean of ``SPARK_STEP`` s (70 s): as
+wide as its header, so the table still fits 80 columns."""
+STEADY_STEPS: dict[str, float] = {"draw": 100.0, "host": 20.0}
+"""How far a node's GPU draw and host draw (W) must move before the list shows them
+again: eight GPUs' draw jitters by tens of watts every second, and rows redrawn and
+reordered for that sent 10 KB/s over SSH."""
 NodeDraw = tuple[float, float, float, float, str, list[Entity]]
 """A node's draw, limit, energy today, host power, ref and GPUs."""
 HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
@@ -42,6 +49,9 @@ class PowerView(PaneBase):
     def __init__(self, context: PaneContext, ref: str | None = None) -> None:
         super().__init__(context, ref)
         self._folded: set[str] = set()
+        self._steady = SteadyValues(STEADY_STEPS)
+        self._sparks = SteppedSparks(SPARK_WIDTH)
+        self._summary_shown: Text | None = None
 
     DEFAULT_CSS = """
     PowerView > #summary { height: auto; }
@@ -107,24 +117,35 @@ class PowerView(PaneBase):
             text.append("\nslowed by power or heat: ", style="bold")
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
             text.append(f"{len(capped)} GPUs ({shown})", style=role_style(self, "gpu-hot"))
-        self.query_one("#summary", Static).update(text)
+        if text != self._summary_shown:
+            self._summary_shown = text
+            self.query_one("#summary", Static).update(text)
         builders = dict(self._rows())  # order and totals for all; cells for the rows in view
         self.query_one(EntityTable).sync_keys(list(builders), lambda key: builders[key]())
 
     def _rows(self) -> Iterable[tuple[str, Callable[[], list[Text]]]]:
-        """Racks by draw, each followed by its nodes by draw (unless folded)."""
-        store = self.context.store
+        """Racks by draw, each followed by its nodes by draw (unless folded).
+
+        Draws are the steady ones shown (:data:`STEADY_STEPS`), ties by name: jitter
+        under a step neither redraws nor reorders a row.
+        """
+        store, steady = self.context.store, self._steady
         racks: dict[str, list[NodeDraw]] = {}
-        for node in store.of_kind("node"):
+        nodes = store.of_kind("node")
+        if len(steady) > 2 * len(STEADY_STEPS) * len(nodes) + 64:  # nodes that went away
+            listed = {node.ref for node in nodes}
+            steady.forget(listed)
+            self._sparks.forget(listed)
+        for node in nodes:
             gpus = store.children(node.ref, "gpu")
             if not gpus:
                 continue
             draw = sum(store.value(g.ref, "gpu.power") or 0.0 for g in gpus)
+            draw = steady.hold(node.ref, "draw", draw) or 0.0
             limit = sum(store.value(g.ref, "gpu.power_limit") or 0.0 for g in gpus)
             today = sum(store.value(g.ref, "gpu.energy_today") or 0.0 for g in gpus) / 3.6e6
-            host = sum(
-                store.value(node.ref, m) or 0.0 for m in ("node.cpu_energy", "node.dram_energy")
-            )
+            host = sum(store.value(node.ref, m) or 0.0 for m in HOST_ENERGY)
+            host = steady.hold(node.ref, "host", host) or 0.0
             rack = str(node.attrs.get("rack") or "no rack")
             racks.setdefault(rack, []).append((draw, limit, today, host, node.ref, gpus))
         now = store.time or 0.0
@@ -169,10 +190,7 @@ class PowerView(PaneBase):
         gpus: list[Entity], now: float,
     ) -> list[Text]:  # fmt: skip
         """One node's row: built only when in view (its trend reads every GPU's history)."""
-        store, model = self.context.store, self.context.cost
-        histories = [store.history(g.ref, "gpu.power")[-SPARK_WIDTH:] for g in gpus]
-        width = min((len(h) for h in histories), default=0)
-        trend = [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
+        model = self.context.cost
         name = ref.removeprefix("node/")
         share = node_draw / node_limit if node_limit else None
         return [
@@ -183,8 +201,15 @@ class PowerView(PaneBase):
             cell(fmt(host, " W") if host else "n/a"),
             cell(fmt(today, " kWh", 2)),
             cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
-            cell(spark(trend, SPARK_WIDTH)),
+            cell(self._sparks.line(ref, now, partial(self._trend, gpus))),
         ]
+
+    def _trend(self, gpus: list[Entity]) -> list[float | None]:
+        """A node's GPU draw over the history kept (the sum of its GPUs')."""
+        store = self.context.store
+        histories = [store.history(g.ref, "gpu.power") for g in gpus]
+        width = min((len(h) for h in histories), default=0)
+        return [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
 
 
 def create_power_pane(context: PaneContext, ref: str | None) -> PaneBase:
