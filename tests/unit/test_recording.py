@@ -47,6 +47,7 @@ def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[
             document = snapshot_document(engine.store, engine.statuses())
             chain = explain(engine.store, "job/4711")
             document["explain"] = chain.to_json() if chain is not None else None
+            document["gpu_power"] = engine.store.gpu_total(None, "gpu.power")
             seen[engine.store.time or 0.0] = json.loads(json.dumps(document, default=str))
         await engine.stop()
 
@@ -69,6 +70,7 @@ def test_every_recorded_second_reads_back_as_the_live_snapshot(tmp_path: Path) -
             again = snapshot_document(moment.store, moment.statuses)
             chain = explain(moment.store, "job/4711")
             again["explain"] = chain.to_json() if chain is not None else None
+            again["gpu_power"] = moment.store.gpu_total(None, "gpu.power")  # power pane's sum
             assert json.loads(json.dumps(again, default=str)) == document, when
 
 
