@@ -47,9 +47,35 @@ class Changes:
     """Refs of entities that are gone (their readings went with them)."""
     findings: bool
     """Whether the findings changed."""
+    batches: tuple[tuple[str, Batch, float], ...] = ()
+    """While a flight recorder listens (:attr:`Store.journal`): each batch applied in the
+    cycle, as ``(source, batch, time)`` (what a replay applies); else empty."""
+    derived: tuple[tuple[str, str, float | None, float], ...] = ()
+    """While a recorder listens: the readings analysis recorded, ``(ref, metric, value,
+    time)``; else empty."""
 
     def __bool__(self) -> bool:
         return bool(self.entities or self.readings or self.removed or self.findings)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What moved in the store during the current cycle (the sets are the store's own,
+    read them, never change them)."""
+
+    entities: set[str]
+    """Refs of entities added or changed (or changed in place: :meth:`Store.touch`)."""
+    removed: set[str]
+    """Refs of entities that are gone."""
+    readings: set[tuple[str, str]]
+    """``(ref, metric)`` keys whose value (for a counter: rate) is not what it was, or
+    that are new; a reading sent again unchanged is not here."""
+    fresh: set[tuple[str, str]]
+    """``(ref, metric)`` keys that got a new reading, moved or not (a new point)."""
+
+    def entity(self, ref: str) -> bool:
+        """Whether this entity changed, came or went."""
+        return ref in self.entities or ref in self.removed
 
 
 @dataclass(slots=True)
@@ -116,11 +142,15 @@ class Store:
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
         self._findings_changed = False
+        self._moved: set[tuple[str, str]] = set()
+        self.cycle = 0
+        """Counts the ends of cycles (:meth:`take_changes`, :meth:`forget_changes`): an
+        analyzer that keeps results between cycles knows when it missed one."""
         self.journal: list[tuple[str, Batch, float]] | None = None
-        """When a flight recorder listens: each applied batch ``(source, batch, time)``
-        since it last took them (``None``: nobody records, nothing is kept)."""
+        """A list while a flight recorder listens: the cycle's applied batches, handed out
+        in :attr:`Changes.batches` (``None``: nobody records, nothing is kept)."""
         self.derived: list[tuple[str, str, float | None, float]] = []
-        """Readings analysis recorded since the recorder last took them (while recording)."""
+        """The cycle's derived readings while recording (:attr:`Changes.derived`)."""
 
     # -- writing -------------------------------------------------------------
 
@@ -182,6 +212,7 @@ class Store:
                     latest[key] = Reading(time, value, rate)
                 else:
                     reading.time, reading.value, reading.rate = time, value, rate
+        self._moved.update(key for key, _ in readings)
         self.version += 1
 
     def adopt_readings(self, readings: dict[tuple[str, str], Reading]) -> None:
@@ -190,6 +221,9 @@ class Store:
         if self._latest:
             raise ValueError("adopt_readings is for a fresh store")
         self._latest = readings
+        for (ref, metric), reading in readings.items():
+            if metric in SUMMED_METRICS:
+                self._add_to_totals(ref, metric, None, reading.value, 1)
         self.version += 1
 
     def restore_history(
@@ -261,12 +295,21 @@ class Store:
             self._metrics_of[ref] = per_ref + 1
             reading = self._latest[key] = Reading(time, value, None, seen, source)
             ring = self._history[key] = self._ring(metric)
+            self._moved.add(key)
             if metric in SUMMED_METRICS:
                 self._add_to_totals(ref, metric, None, value, 1)
         else:
             if metric in SUMMED_METRICS:
                 self._add_to_totals(ref, metric, reading.value, value, 0)
-            reading.rate = _counter_rate(reading, value, time) if counter else None
+            if counter:
+                rate = _counter_rate(reading, value, time)
+                if rate != reading.rate:
+                    self._moved.add(key)
+                reading.rate = rate
+            else:
+                if value != reading.value:
+                    self._moved.add(key)
+                reading.rate = None
             reading.time, reading.value, reading.seen = time, value, seen
             found = self._history.get(key)  # a store rebuilt from a recording makes rings late
             ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
@@ -300,6 +343,7 @@ class Store:
 
     def _drop_series(self, key: tuple[str, str]) -> None:
         reading = self._latest.pop(key)
+        self._moved.add(key)
         if key[1] in SUMMED_METRICS:
             self._add_to_totals(key[0], key[1], reading.value, None, -1)
         self._history.pop(key, None)
@@ -335,9 +379,15 @@ class Store:
             else frozenset(self._changed_readings),
             frozenset(self._removed),
             self._findings_changed,
+            tuple(self.journal or ()),
+            tuple(self.derived),
         )
+        if self.journal is not None:
+            self.journal, self.derived = [], []
         self._changed_entities, self._changed_readings, self._removed = set(), set(), set()
         self._findings_changed = False
+        self._moved.clear()
+        self.cycle += 1
         return changes
 
     def forget_changes(self) -> None:
@@ -346,6 +396,22 @@ class Store:
         self._changed_readings.clear()
         self._removed.clear()
         self._findings_changed = False
+        self._moved.clear()
+        if self.journal is not None:
+            self.journal, self.derived = [], []
+        self.cycle += 1
+
+    def touch(self, ref: str) -> None:
+        """Say that an entity changed in place (analysis that edits attrs calls this, so
+        that results kept for the entity are recomputed and the relay sends it)."""
+        if ref in self.entities:
+            self._changed_entities.add(ref)
+            self.version += 1
+
+    def moved(self) -> Moved:
+        """What moved in this cycle so far (live, until the cycle ends): what analysis
+        that keeps results between cycles must recompute."""
+        return Moved(self._changed_entities, self._removed, self._moved, self._changed_readings)
 
     def expire(
         self, before: float, keep_sources: frozenset[str] = frozenset(), sweep: bool = False

@@ -49,6 +49,7 @@ def attach_process_gpus(store: Store) -> Iterable[Finding]:
             nodes = {g.split("/")[1] for g in job.attrs["gpus"]}
             job.attrs["nodes"] = natural_sorted({*job.attrs.get("nodes", []),
                                                  *(f"node/{n}" for n in nodes)})  # fmt: skip
+            store.touch(ref)  # changed in place: what was kept about it is recomputed
     return []
 
 

@@ -130,6 +130,8 @@ class Recorder:
         """Cycles not recorded because the disk fell behind."""
         self.error: str | None = None
         """Why recording stopped, if it did (the console goes on without it)."""
+        self.notice: str | None = None
+        """What the console should tell at start (an older recording set aside)."""
         self.samples = 0
         """Readings written so far (batches' samples and analysis's derived readings)."""
         self.capture_seconds = 0.0
@@ -167,9 +169,9 @@ class Recorder:
         engine.cycle_hooks.append(self.on_cycle)
 
     def on_cycle(self, changes: Changes) -> None:
-        """Note one cycle's changes and hand them to the writer (no disk here). The
-        store's journal holds the cycle's batches as sent (what a replay applies);
-        ``changes`` is the engine's summary of the same cycle: which entities to copy."""
+        """Note one cycle's changes and hand them to the writer (no disk here):
+        ``changes`` carries the cycle's batches as sent (what a replay applies) and the
+        readings analysis derived (the store keeps them while :meth:`attach` says so)."""
         engine = self._engine
         if engine is None:
             return
@@ -181,8 +183,7 @@ class Recorder:
 
     def _capture(self, engine: Engine, changes: Changes) -> None:
         store = engine.store
-        journal, store.journal = store.journal or [], []
-        derived, store.derived = store.derived, []
+        journal, derived = list(changes.batches), list(changes.derived)
         if self.error is not None:
             return
         now = store.time if store.time is not None else engine.clock()
@@ -287,8 +288,20 @@ class Recorder:
             db.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT_VERSION),))
             db.execute("INSERT INTO meta VALUES ('created', ?)", (str(self.clock()),))
         elif version[0] != str(FORMAT_VERSION):
+            # An older console's recording: kept whole beside it (an older watchfloor
+            # still opens it), and this one records afresh rather than not at all.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.close()
-            raise RecorderBusy(f"{file} is a version {version[0]} recording, not {FORMAT_VERSION}")
+            kept = file.with_name(f"{file.stem}-v{version[0]}-{int(self.clock())}{file.suffix}")
+            os.replace(file, kept)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{file}{suffix}")
+            self.notice = (
+                f"{file} was a version {version[0]} recording; kept as {kept.name}, "
+                "recording afresh"
+            )
+            return self._open(file, fresh=False)
         return db
 
     def _write_loop(self) -> None:

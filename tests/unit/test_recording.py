@@ -47,6 +47,7 @@ def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[
             document = snapshot_document(engine.store, engine.statuses())
             chain = explain(engine.store, "job/4711")
             document["explain"] = chain.to_json() if chain is not None else None
+            document["gpu_power"] = engine.store.gpu_total(None, "gpu.power")
             seen[engine.store.time or 0.0] = json.loads(json.dumps(document, default=str))
         await engine.stop()
 
@@ -69,6 +70,7 @@ def test_every_recorded_second_reads_back_as_the_live_snapshot(tmp_path: Path) -
             again = snapshot_document(moment.store, moment.statuses)
             chain = explain(moment.store, "job/4711")
             again["explain"] = chain.to_json() if chain is not None else None
+            again["gpu_power"] = moment.store.gpu_total(None, "gpu.power")  # power pane's sum
             assert json.loads(json.dumps(again, default=str)) == document, when
 
 
@@ -402,8 +404,16 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.close()
     with pytest.raises(RecordingError, match="version 1, this console reads 2"):
         Recording(tmp_path / "rec")
-    with pytest.raises(RecorderBusy, match="version 1 recording, not 2"):
-        Recorder(tmp_path / "rec")
+    # A console upgraded over its old recording keeps that one aside and records anew.
+    again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
+    again.close()
+    assert again.notice == (
+        f"{database_file(tmp_path / 'rec')} was a version 1 recording; "
+        "kept as frames-v1-1700000000.sqlite, recording afresh"
+    )
+    assert (tmp_path / "rec" / "frames-v1-1700000000.sqlite").is_file()
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.span() is None  # the new one, empty
 
 
 def test_a_seek_makes_the_keyframes_readings_only_where_no_later_batch_lays_one(
