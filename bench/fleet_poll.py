@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--wire", choices=("stream", "snapshot"), default="stream",
-                        help="the agents' /v2/stream (default), or polling /v1/snapshot")  # fmt: skip
+                        help="read /v2/stream (default), or poll /v1/snapshot")  # fmt: skip
     args = parser.parse_args()
     fleet, urls = start_fleet(args.nodes)
     try:

@@ -102,8 +102,9 @@ class AgentStreamSource(AgentSource):
             version = document.get("wire_version") if isinstance(document, dict) else None
         except (aiohttp.ClientError, TimeoutError, ValueError, UnicodeDecodeError):
             version = "unknown"
-        return (f"version mismatch: agent speaks wire version {version!r} (no {STREAM_PATH}), "
-                f"this console {self.wire_version}: run the same watchfloor release on both")  # fmt: skip
+        return (f"version mismatch: agent speaks wire version {version!r} (no "
+                f"{STREAM_PATH}), this console {self.wire_version}: run the same watchfloor "
+                "release on both")  # fmt: skip
 
     async def _read_frames(self) -> None:
         """Wait for at least one whole frame, then take every one already buffered."""

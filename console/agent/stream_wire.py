@@ -29,13 +29,13 @@ from console.agent.wire import (
     MAX_SERIES,
     WIRE_VERSION,
     WireError,
-    grouped_samples,
-    checked_text,
     check_metric,
     check_sample_ref,
     check_time_field,
     check_version,
+    checked_text,
     entity_of,
+    grouped_samples,
     number,
     statuses_of,
 )
@@ -78,8 +78,9 @@ def frame_parts(
     return FrameParts(
         head=_DUMPS(head)[1:-1].encode(),
         entities={
-            e.ref: _DUMPS({"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs})
-            .encode()
+            e.ref: _DUMPS(
+                {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs}
+            ).encode()
             for e in entities
         },
         keys=_DUMPS({ref: list(metrics) for ref, metrics in grouped.items()}).encode(),
@@ -178,7 +179,7 @@ class StreamDecoder:
         ``None`` when no frame arrived."""
         if self._values is None or self.node is None:
             return None
-        samples = []
+        samples: list[Sample] = []
         append = samples.append
         for (ref, metric), value in zip(self._keys, self._values, strict=True):
             if type(value) is float and value - value == 0.0:  # the common case: finite

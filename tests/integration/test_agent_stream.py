@@ -108,10 +108,12 @@ async def test_a_console_speaking_the_old_wire_is_refused_naming_both_versions()
             f"refused by the agent: wire version mismatch: this agent speaks {WIRE_VERSION}, "
             "the console 1 (run the same watchfloor release on both)"
         )
-        async with aiohttp.ClientSession() as session:  # no version said at all
-            async with session.get(f"{url}{STREAM_PATH}") as response:
-                assert response.status == 400
-                assert "the console none" in await response.text()
+        async with (  # no version said at all
+            aiohttp.ClientSession() as session,
+            session.get(f"{url}{STREAM_PATH}") as response,
+        ):
+            assert response.status == 400
+            assert "the console none" in await response.text()
         assert await _reason(_source(url)) == "ok"
 
 
