@@ -264,8 +264,11 @@ def make_agent_sources(context: SourceContext) -> list[Source]:
     token_file = resolve("token_file")
     token = _read_token(token_file) if token_file else None
     tls = ssl_context(resolve("tls_ca"), resolve("tls_cert"), resolve("tls_key"))
+    from console.agent.stream_client import AgentStreamSource  # it builds on this module
+
+    kind = AgentStreamSource if options.get("stream") else AgentSource
     return [
-        AgentSource(url, context.interval, float(options["timeout"]), token, tls)
+        kind(url, context.interval, float(options["timeout"]), token, tls)
         for url in expand_urls(str(options["url"]))
     ]
 

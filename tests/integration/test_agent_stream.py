@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 
 from console.agent import stream_client, stream_wire
-from console.agent.client import SharedSession
+from console.agent.client import AgentSource, SharedSession, make_agent_sources
 from console.agent.server import MAX_STREAMS, Collected, make_app
 from console.agent.stream_client import AgentStreamSource
 from console.agent.stream_wire import STREAM_PATH, WIRE_HEADER, StreamEncoder, frame_parts
 from console.agent.wire import WIRE_VERSION
-from console.api import SourceError
+from console.api import SourceContext, SourceError
 from console.engine import Engine
 from console.model import Entity
 from console.store import Store
@@ -249,3 +249,12 @@ async def test_the_agent_bounds_streams_and_asks_the_token() -> None:
                 assert refused.status == 503
             for response in held:
                 response.close()
+
+
+def test_the_config_chooses_the_stream() -> None:
+    def made(**options: object) -> list[type]:
+        context = SourceContext(1.0, ".", {"url": "http://n[1-2]:9477", "timeout": 3.0, **options})
+        return [type(source) for source in make_agent_sources(context)]
+
+    assert made(stream=True) == [AgentStreamSource, AgentStreamSource]
+    assert made() == [AgentSource, AgentSource]
