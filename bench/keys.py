@@ -5,7 +5,7 @@ first frame with data, then presses g, Esc, j, Esc, f, Esc, p, Esc, s, Esc in
 rounds while the data keeps refreshing, and times each key from the moment it is
 written to the moment its pane's title is drawn. Prints first frame, p50/p95 per
 key and overall, the CPU the console used (all its processes: a collector too)
-and their RSS.
+and their RSS, in all and per process.
 
     python bench/keys.py --nodes 100 1000 4000 --rounds 3
 """
@@ -92,6 +92,17 @@ def rss_mb(processes: list[psutil.Process]) -> float:
     return total / 2**20
 
 
+def rss_by_process(processes: list[psutil.Process]) -> dict[str, float]:
+    """RSS of each console process: the UI (the one started) and its collector."""
+    found: dict[str, float] = {}
+    for index, process in enumerate(processes):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            collector = "collector" in process.cmdline()
+            name = "ui" if index == 0 else "collector" if collector else "other"
+            found[name] = round(found.get(name, 0.0) + process.memory_info().rss / 2**20, 1)
+    return found
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -126,6 +137,7 @@ def run(nodes: int, rounds: int, key_timeout: float, extra: list[str]) -> dict[s
         processes = tree(program.process.pid)
         result["cpu_percent"] = round(100 * (cpu_seconds(processes) - cpu_before) / wall, 1)
         result["rss_mb"] = round(rss_mb(processes), 1)
+        result["rss_by_process_mb"] = rss_by_process(processes)
         every = [t for values in times.values() for t in values]
         result["p50_ms"] = round(1000 * statistics.median(every), 1)
         result["p95_ms"] = round(1000 * percentile(every, 0.95), 1)

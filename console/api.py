@@ -14,7 +14,7 @@ entry-point group. It declares:
 
 Importing this module does not import Textual (the agent and headless commands
 stay light). The pane toolkit — ``PaneBase``, ``EntityTable`` and the formatting
-helpers in ``UI_NAMES`` — is loaded from here on first use.
+helpers in ``UI_NAMES`` and ``STEADY_NAMES`` — is loaded from here on first use.
 """
 
 from __future__ import annotations
@@ -103,12 +103,20 @@ UI_NAMES = (
 )
 """Pane toolkit names, imported lazily from the console's UI kit."""
 
+STEADY_NAMES = ("SPARK_STEP", "SteadyValues", "SteppedSparks", "stepped_spark")
+"""Steady values and stepped sparklines for lists read over slow links, imported lazily
+from ``console.ui.steady``."""
+
 
 def __getattr__(name: str) -> Any:
     if name in UI_NAMES:
         from console.ui import kit
 
         return getattr(kit, name)
+    if name in STEADY_NAMES:
+        from console.ui import steady
+
+        return getattr(steady, name)
     raise AttributeError(f"module 'console.api' has no attribute {name!r}")
 
 
@@ -199,6 +207,7 @@ __all__ = [
     "short_reasons",
     "xid_meaning",
     *UI_NAMES,
+    *STEADY_NAMES,
 ]
 
 
@@ -271,6 +280,16 @@ class Source(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook with a working default
         """Release connections or threads; called once when the engine stops."""
+
+    keeps_past: bool = False
+    """The source can answer :meth:`past` (a server that keeps history: Prometheus)."""
+
+    async def past(self, start: float, end: float, step: float) -> list[Batch]:
+        """What the source held from ``start`` to ``end``, one batch every ``step``
+        seconds, oldest first (each with its ``time``): rewind reads it for times before
+        the flight recording starts. Only sources with :attr:`keeps_past` answer; the
+        blocking work goes through ``asyncio.to_thread`` as in :meth:`poll`."""
+        return []
 
 
 class FileSource(Source):

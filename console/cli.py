@@ -755,6 +755,11 @@ def _run_app(
         app.recording = recorder.path if recorder is not None else None
     elif not getattr(args, "no_record", False) and config.history.enabled:
         app.recording = recording_path(config.history, demo)  # the collector writes it
+    if analyzers is not None:  # the config's sources poll in the collector: rewind's own
+        from console.recording.past import past_sources
+        from console.runtime import build_sources
+
+        app.past_sources = past_sources(build_sources(config, registry, None, local=False))
     try:
         app.run()
     finally:

@@ -74,20 +74,20 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
     """Fleet draw, cost per hour now, energy, and the waste (idle GPUs, stalled jobs)."""
     now = store.time or _time.time()
     held = {gpu: job.ref for job in store.of_kind("job") for gpu in job.attrs.get("gpus", [])}
-    draw = total_j = today_j = idle_w = 0.0
+    # Fleet totals the store keeps as readings land; only idle GPUs are looked at one by one.
+    draw = store.gpu_total(None, "gpu.power") or 0.0
+    total_j = store.gpu_total(None, "gpu.energy_total") or 0.0
+    today_j = store.gpu_total(None, "gpu.energy_today") or 0.0
+    idle_w = 0.0
     idle = out_of_service = 0
     for gpu in store.of_kind("gpu"):
-        watts = store.value(gpu.ref, "gpu.power") or 0.0
-        draw += watts
-        total_j += store.value(gpu.ref, "gpu.energy_total") or 0.0
-        today_j += store.value(gpu.ref, "gpu.energy_today") or 0.0
         util = store.value(gpu.ref, "gpu.util")
         if gpu.ref not in held and util is not None and util < IDLE_UTIL:
             if out_of_service_node(store, gpu.parent):
                 out_of_service += 1  # drained or down on purpose: not waiting for work
                 continue
             idle += 1
-            idle_w += watts
+            idle_w += store.value(gpu.ref, "gpu.power") or 0.0
     stalled: list[dict[str, Any]] = []
     for job in store.of_kind("job"):
         stall = stall_of(store, job)

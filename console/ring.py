@@ -41,6 +41,16 @@ class Ring:
         if self._times is not None:
             self._times[index] = time
 
+    def fill(self, points: list[tuple[float, float | None]]) -> None:
+        """Oldest-first ``(time, value)`` points into an empty ring, the newest
+        ``capacity`` kept: one pass, not an append a point (a seek restores thousands)."""
+        kept = points[-len(self._values) :]
+        count = len(kept)
+        self._values[:count] = array("d", [NAN if v is None else v for _, v in kept])
+        if self._times is not None:
+            self._times[:count] = array("d", [t for t, _ in kept])
+        self._start, self.size = 0, count
+
     def _order(self) -> list[int]:
         capacity = len(self._values)
         return [(self._start + offset) % capacity for offset in range(self.size)]

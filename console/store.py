@@ -24,6 +24,12 @@ DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
+SUMMED_METRICS = frozenset({"gpu.power", "gpu.power_limit", "gpu.energy_today", "gpu.energy_total"})
+"""GPU gauges kept summed per node and for the fleet as readings land (the power pane
+and the cost summary read totals; walking every GPU on each refresh cost seconds at
+4,000 nodes)."""
+FLEET = ""
+"""The key of the fleet-wide totals (:meth:`Store.gpu_total` with no node)."""
 SWEEP_EVERY = 60.0
 """Seconds between sweeps for series nobody sends any more (a sweep walks every series)."""
 
@@ -41,9 +47,35 @@ class Changes:
     """Refs of entities that are gone (their readings went with them)."""
     findings: bool
     """Whether the findings changed."""
+    batches: tuple[tuple[str, Batch, float], ...] = ()
+    """While a flight recorder listens (:attr:`Store.journal`): each batch applied in the
+    cycle, as ``(source, batch, time)`` (what a replay applies); else empty."""
+    derived: tuple[tuple[str, str, float | None, float], ...] = ()
+    """While a recorder listens: the readings analysis recorded, ``(ref, metric, value,
+    time)``; else empty."""
 
     def __bool__(self) -> bool:
         return bool(self.entities or self.readings or self.removed or self.findings)
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What moved in the store during the current cycle (the sets are the store's own,
+    read them, never change them)."""
+
+    entities: set[str]
+    """Refs of entities added or changed (or changed in place: :meth:`Store.touch`)."""
+    removed: set[str]
+    """Refs of entities that are gone."""
+    readings: set[tuple[str, str]]
+    """``(ref, metric)`` keys whose value (for a counter: rate) is not what it was, or
+    that are new; a reading sent again unchanged is not here."""
+    fresh: set[tuple[str, str]]
+    """``(ref, metric)`` keys that got a new reading, moved or not (a new point)."""
+
+    def entity(self, ref: str) -> bool:
+        """Whether this entity changed, came or went."""
+        return ref in self.entities or ref in self.removed
 
 
 @dataclass(slots=True)
@@ -64,9 +96,14 @@ class Reading:
 class Store:
     """Latest entities and readings, bounded history, and the current findings."""
 
-    def __init__(self, history: int = DEFAULT_HISTORY) -> None:
+    def __init__(
+        self, history: int = DEFAULT_HISTORY, longer: dict[str, int] | None = None
+    ) -> None:
         self.history_length = history
-        """How many points each history ring keeps."""
+        """How many points each history ring keeps (timed series: at least ``TIMED_HISTORY``)."""
+        self.longer = dict(longer or {})
+        """Metrics whose rings keep more than ``history_length`` points (a mirror that
+        keeps little keeps what a pane on screen plots further back)."""
         self.entities: dict[str, Entity] = {}
         """Every known entity by ref."""
         self.entity_source: dict[str, str] = {}
@@ -96,15 +133,24 @@ class Store:
         self._metrics_of: dict[str, int] = {}
         """Series each ref has (capped: ``MAX_METRICS_PER_REF``)."""
         self._swept = 0.0
+        self._totals: dict[tuple[str, str], int] = {}
+        self._total_counts: dict[tuple[str, str], int] = {}
+        """Sums of :data:`SUMMED_METRICS` per (node or fleet, metric) in millionths (whole
+        numbers: a sum kept by deltas is then exact, the same in whatever order readings
+        came, as a store rebuilt from a recording must be), and how many series each sums."""
         self._changed_entities: set[str] = set()
         self._changed_readings: set[tuple[str, str]] = set()
         self._removed: set[str] = set()
         self._findings_changed = False
+        self._moved: set[tuple[str, str]] = set()
+        self.cycle = 0
+        """Counts the ends of cycles (:meth:`take_changes`, :meth:`forget_changes`): an
+        analyzer that keeps results between cycles knows when it missed one."""
         self.journal: list[tuple[str, Batch, float]] | None = None
-        """When a flight recorder listens: each applied batch ``(source, batch, time)``
-        since it last took them (``None``: nobody records, nothing is kept)."""
+        """A list while a flight recorder listens: the cycle's applied batches, handed out
+        in :attr:`Changes.batches` (``None``: nobody records, nothing is kept)."""
         self.derived: list[tuple[str, str, float | None, float]] = []
-        """Readings analysis recorded since the recorder last took them (while recording)."""
+        """The cycle's derived readings while recording (:attr:`Changes.derived`)."""
 
     # -- writing -------------------------------------------------------------
 
@@ -153,22 +199,39 @@ class Store:
         if not latest:  # a fresh store: made in one go
             keys, values = zip(*readings, strict=True) if readings else ((), ())
             latest.update(zip(keys, itertools.starmap(Reading, values), strict=True))
+            for (ref, metric), (_time, value, _rate) in readings:
+                if metric in SUMMED_METRICS:
+                    self._add_to_totals(ref, metric, None, value, 1)
         else:
             for key, (time, value, rate) in readings:
                 reading = latest.get(key)
+                if key[1] in SUMMED_METRICS:
+                    old = None if reading is None else reading.value
+                    self._add_to_totals(key[0], key[1], old, value, int(reading is None))
                 if reading is None:
                     latest[key] = Reading(time, value, rate)
                 else:
                     reading.time, reading.value, reading.rate = time, value, rate
+        self._moved.update(key for key, _ in readings)
+        self.version += 1
+
+    def adopt_readings(self, readings: dict[tuple[str, str], Reading]) -> None:
+        """A fresh store takes these readings as its own (a store rebuilt from a
+        recording: the reader made the objects, none is copied)."""
+        if self._latest:
+            raise ValueError("adopt_readings is for a fresh store")
+        self._latest = readings
+        for (ref, metric), reading in readings.items():
+            if metric in SUMMED_METRICS:
+                self._add_to_totals(ref, metric, None, reading.value, 1)
         self.version += 1
 
     def restore_history(
         self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
     ) -> None:
         """Put a series' history back as it was (oldest first), leaving its reading be."""
-        ring = self._history[(ref, metric)] = self._ring(metric)
-        for time, value in points:
-            ring.append(value, time)
+        self._history[(ref, metric)] = self._ring(metric)
+        self._history[(ref, metric)].fill(list(points))
 
     def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
         """Put one entity back as it was, without merging it with what is there."""
@@ -231,19 +294,58 @@ class Store:
             self._series_of[source] = owned + 1
             self._metrics_of[ref] = per_ref + 1
             reading = self._latest[key] = Reading(time, value, None, seen, source)
-            timed = metric in TIMED
-            length = max(self.history_length, TIMED_HISTORY) if timed else self.history_length
-            ring = self._history[key] = Ring(length, timed=timed)
+            ring = self._history[key] = self._ring(metric)
+            self._moved.add(key)
+            if metric in SUMMED_METRICS:
+                self._add_to_totals(ref, metric, None, value, 1)
         else:
-            reading.rate = _counter_rate(reading, value, time) if counter else None
+            if metric in SUMMED_METRICS:
+                self._add_to_totals(ref, metric, reading.value, value, 0)
+            if counter:
+                rate = _counter_rate(reading, value, time)
+                if rate != reading.rate:
+                    self._moved.add(key)
+                reading.rate = rate
+            else:
+                if value != reading.value:
+                    self._moved.add(key)
+                reading.rate = None
             reading.time, reading.value, reading.seen = time, value, seen
             found = self._history.get(key)  # a store rebuilt from a recording makes rings late
             ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
         ring.append(reading.rate if counter else value, time)
         return True
 
+    def _add_to_totals(
+        self, ref: str, metric: str, old: float | None, new: float | None, series: int
+    ) -> None:
+        """Move the totals of ``ref``'s node and of the fleet by ``new - old``
+        (``series``: +1 a series begins, -1 it ends)."""
+        delta = _micros(new) - _micros(old)
+        kind, _, rest = ref.partition("/")
+        node = f"node/{rest.partition('/')[0]}" if kind == "gpu" and rest else None
+        totals, counts = self._totals, self._total_counts
+        for key in ((FLEET, metric), (node, metric)) if node else ((FLEET, metric),):
+            if series:
+                left = counts.get(key, 0) + series
+                if left <= 0:  # the last series went: no total, and no rounding left over
+                    counts.pop(key, None)
+                    totals.pop(key, None)
+                    continue
+                counts[key] = left
+            totals[key] = totals.get(key, 0) + delta
+
+    def gpu_total(self, node: str | None, metric: str) -> float | None:
+        """The sum of one of :data:`SUMMED_METRICS` over a node's GPUs (``node`` ``None``:
+        the fleet's), ``None`` when no GPU there has it. Kept as readings land: free."""
+        key = (node or FLEET, metric)
+        return self._totals[key] / 1e6 if key in self._total_counts else None
+
     def _drop_series(self, key: tuple[str, str]) -> None:
         reading = self._latest.pop(key)
+        self._moved.add(key)
+        if key[1] in SUMMED_METRICS:
+            self._add_to_totals(key[0], key[1], reading.value, None, -1)
         self._history.pop(key, None)
         for counts, name in ((self._series_of, reading.source), (self._metrics_of, key[0])):
             left = counts.get(name, 1) - 1
@@ -258,8 +360,8 @@ class Store:
 
     def _ring(self, metric: str) -> Ring:
         timed = metric in TIMED
-        return Ring(max(self.history_length, TIMED_HISTORY) if timed else self.history_length,
-                    timed=timed)  # fmt: skip
+        length = self.longer.get(metric, self.history_length)
+        return Ring(max(length, TIMED_HISTORY) if timed else length, timed=timed)
 
     def set_findings(self, findings: list[Finding]) -> None:
         """Replace the findings with a new analysis result."""
@@ -277,9 +379,15 @@ class Store:
             else frozenset(self._changed_readings),
             frozenset(self._removed),
             self._findings_changed,
+            tuple(self.journal or ()),
+            tuple(self.derived),
         )
+        if self.journal is not None:
+            self.journal, self.derived = [], []
         self._changed_entities, self._changed_readings, self._removed = set(), set(), set()
         self._findings_changed = False
+        self._moved.clear()
+        self.cycle += 1
         return changes
 
     def forget_changes(self) -> None:
@@ -288,6 +396,22 @@ class Store:
         self._changed_readings.clear()
         self._removed.clear()
         self._findings_changed = False
+        self._moved.clear()
+        if self.journal is not None:
+            self.journal, self.derived = [], []
+        self.cycle += 1
+
+    def touch(self, ref: str) -> None:
+        """Say that an entity changed in place (analysis that edits attrs calls this, so
+        that results kept for the entity are recomputed and the relay sends it)."""
+        if ref in self.entities:
+            self._changed_entities.add(ref)
+            self.version += 1
+
+    def moved(self) -> Moved:
+        """What moved in this cycle so far (live, until the cycle ends): what analysis
+        that keeps results between cycles must recompute."""
+        return Moved(self._changed_entities, self._removed, self._moved, self._changed_readings)
 
     def expire(
         self, before: float, keep_sources: frozenset[str] = frozenset(), sweep: bool = False
@@ -420,6 +544,11 @@ class Store:
     def iter_findings(self, ref: str) -> Iterator[Finding]:
         """Findings about one entity."""
         return (f for f in self.findings if f.ref == ref or ref in f.related)
+
+
+def _micros(value: float | None) -> int:
+    """A reading in millionths, as a whole number (0 for none, or for inf and NaN)."""
+    return round(value * 1e6) if value is not None and math.isfinite(value) else 0
 
 
 def _counter_rate(previous: Reading, value: float | None, time: float) -> float | None:

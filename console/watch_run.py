@@ -19,6 +19,7 @@ from console.alerting.metrics import FindingsCollector, metrics_handler
 from console.alerting.service import Alerting
 from console.config import Config, ConfigError
 from console.engine import Engine
+from console.host_check import host_middleware, loopback_only
 from console.watch import Consumer, stop_on_signals, watch
 
 log = logging.getLogger(__name__)
@@ -95,14 +96,18 @@ async def _metrics_site(listen: str, current: Callable[[], Generation]) -> web.A
     async def healthz(request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
-    app = web.Application(client_max_size=1024)
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    # On loopback only loopback names: a web page cannot read the findings by
+    # DNS rebinding (a scraper on a real interface uses names we cannot know).
+    guard = host_middleware(loopback_only(host), "watchfloor watch")
+    app = web.Application(client_max_size=1024, middlewares=[guard])
     app.router.add_get("/metrics", metrics_handler(collector))
     app.router.add_get("/healthz", healthz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    host, _, port = listen.rpartition(":")
     try:
-        site = web.TCPSite(runner, host.strip("[]") or "127.0.0.1", int(port))
+        site = web.TCPSite(runner, host, int(port))
         await site.start()
     except (OSError, ValueError) as exc:
         await runner.cleanup()

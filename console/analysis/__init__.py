@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from console.analysis.cause_cache import forget_moved_causes
 from console.analysis.clock import clock_skew
 from console.analysis.energy import integrate_energy
 from console.analysis.fabric_join import join_by_guid
@@ -26,5 +27,6 @@ CORE_ANALYZERS = (
     power_capped,
     clock_skew,
     early_warnings,
+    forget_moved_causes,
 )
 """Run in this order: derived metrics first, then the findings that read them."""

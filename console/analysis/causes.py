@@ -13,6 +13,7 @@ import itertools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from console.analysis import cause_cache
 from console.analysis.gpus import _gpu_finding
 from console.analysis.jobs import Stall, stall_of
 from console.analysis.links import congestion_score
@@ -91,15 +92,22 @@ def _hosts_by_job(store: Store) -> dict[str, list[str]]:
 
 
 def _neighbours(
-    store: Store, fabric: Fabric, link: Entity, forward: bool, victim: str
+    store: Store,
+    fabric: Fabric,
+    link: Entity,
+    forward: bool,
+    victim: str,
+    jobs_on: dict[str, list[str]] | None = None,
 ) -> list[tuple[str, float, str]]:
-    """Other jobs pushing traffic through the busy direction of ``link``, with shares."""
+    """Other jobs pushing traffic through the busy direction of ``link``, with shares
+    (``jobs_on``: :func:`_hosts_by_job`, when the caller has it already)."""
     sender_side = owner(str(link.attrs.get("a" if forward else "b")))
     # Hosts hanging off the sending side (a leaf's hosts, or the host itself).
     hosts = [v for v in fabric.neighbours(sender_side) if len(fabric.neighbours(v)) == 1]
     if len(fabric.neighbours(sender_side)) == 1:
         hosts = [sender_side]
-    jobs_on = _hosts_by_job(store)
+    if jobs_on is None:
+        jobs_on = _hosts_by_job(store)
     volume: dict[str, float] = {}
     total = 0.0
     for host in hosts:
@@ -119,7 +127,13 @@ def _neighbours(
 
 
 def explain(store: Store, job_ref: str) -> Explanation | None:
-    """The ranked causes of ``job_ref``'s stall (or of its slowness, if not stalled)."""
+    """The ranked causes of ``job_ref``'s stall (or of its slowness, if not stalled):
+    kept from an earlier call while nothing it read has moved since
+    (:func:`console.analysis.cause_cache.forget_moved_causes`)."""
+    return cause_cache.explained(store, job_ref, _explain)
+
+
+def _explain(store: Store, job_ref: str) -> Explanation | None:
     job = store.get(job_ref)
     if job is None:
         return None
@@ -132,6 +146,7 @@ def explain(store: Store, job_ref: str) -> Explanation | None:
         for link_ref in {hop[0] for path in pair for hop in path}:
             on_paths[link_ref] = on_paths.get(link_ref, 0) + 1
     causes: list[Cause] = []
+    jobs_on: dict[str, list[str]] | None = None
     for link_ref in on_paths:
         link = store.get(link_ref)
         if link is None:
@@ -140,7 +155,9 @@ def explain(store: Store, job_ref: str) -> Explanation | None:
         if score <= 0.05:
             continue
         evidence.append(f"on the paths of {on_paths[link_ref]} of the job's node pairs")
-        neighbours = _neighbours(store, fabric, link, forward, job_ref)
+        if jobs_on is None:
+            jobs_on = _hosts_by_job(store)
+        neighbours = _neighbours(store, fabric, link, forward, job_ref, jobs_on)
         causes.append(Cause(link_ref, "congested-link", score, evidence,
                             related=[n for n, _, _ in neighbours]))  # fmt: skip
         for neighbour, share, why in neighbours:

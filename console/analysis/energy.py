@@ -9,6 +9,7 @@ integrated (trapezoids); a gap longer than ``MAX_GAP`` seconds is not guessed at
 
 from __future__ import annotations
 
+import functools
 import time as _time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,7 +33,9 @@ class _Track:
     day: str = ""
 
 
+@functools.lru_cache(maxsize=64)
 def _day(time: float) -> str:
+    # Kept per time: a fleet's GPUs share a poll's time, and this ran twice per GPU.
     return _time.strftime("%Y-%m-%d", _time.localtime(time))
 
 

@@ -47,11 +47,14 @@ def join_by_guid(store: Store) -> Iterable[Finding]:
             if own is None or own == current:
                 continue
             link.attrs[end] = own
+            store.touch(link.ref)  # changed in place: what was kept about it is recomputed
             host_port = store.get(own)
             if host_port is not None:
                 _mark(host_port, link, str(link.attrs["b" if end == "a" else "a"]))
+                store.touch(own)
             if fabric_port is not None:
                 fabric_port.attrs["joined_to"] = own
+                store.touch(current)
     return []
 
 

@@ -30,13 +30,16 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
         return Finding(gpu.ref, "gpu-xid", severity, f"GPU {_short(gpu.ref)} XID {code}: {meaning}",
                        since=xid.get("time"), evidence=[f"last XID {code}: {meaning}"])  # fmt: skip
     temp = store.value(gpu.ref, "gpu.temp")
+    throttled = attrs.get("throttled")
+    if not throttled and (temp is None or temp < THRESHOLDS.gpu_hot_c):
+        return None  # nearly every GPU of a fleet: no evidence to word
     clock = store.value(gpu.ref, "gpu.sm_clock")
     evidence = []
     if temp is not None:
         evidence.append(f"temperature {temp:.0f} °C (threshold {THRESHOLDS.gpu_hot_c:.0f} °C)")
     if clock is not None:
         evidence.append(f"SM clock {clock:.0f} MHz")
-    if attrs.get("throttled"):
+    if throttled:
         reasons = ", ".join(attrs.get("throttle") or ["unknown reason"])
         return Finding(gpu.ref, "gpu-throttled", "warning",
                        f"throttled GPU {_short(gpu.ref)}: {reasons}",
@@ -48,5 +51,6 @@ def _gpu_finding(store: Store, gpu: Entity) -> Finding | None:
 
 
 def gpu_health(store: Store) -> Iterable[Finding]:
-    """At most one finding per GPU: the most serious thing wrong with it."""
+    """At most one finding per GPU: the most serious thing wrong with it (not kept between
+    cycles: a GPU's temperature moves nearly every poll, and a well GPU costs one check)."""
     return [f for gpu in store.of_kind("gpu") if (f := _gpu_finding(store, gpu)) is not None]

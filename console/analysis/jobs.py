@@ -49,6 +49,7 @@ def attach_process_gpus(store: Store) -> Iterable[Finding]:
             nodes = {g.split("/")[1] for g in job.attrs["gpus"]}
             job.attrs["nodes"] = natural_sorted({*job.attrs.get("nodes", []),
                                                  *(f"node/{n}" for n in nodes)})  # fmt: skip
+            store.touch(ref)  # changed in place: what was kept about it is recomputed
     return []
 
 
@@ -77,11 +78,14 @@ def stall_of(store: Store, job: Entity) -> Stall | None:
     """The job's stall, if it is stalled now (``thresholds.stall_ratio`` of its
     baseline or less, for ``thresholds.stall_seconds`` or more)."""
     ratio, min_seconds = THRESHOLDS.stall_ratio, THRESHOLDS.stall_seconds
+    reported = job.attrs.get("baseline_throughput")
+    latest = store.value(job.ref, "job.throughput")
+    if reported and latest is not None and latest >= ratio * float(reported):
+        return None  # above its threshold now: not stalled, whatever its history says
     metric, points = _series(store, job)
     if not points:
         return None
-    reported = job.attrs.get("baseline_throughput") if metric == "job.throughput" else None
-    if reported:
+    if reported and metric == "job.throughput":
         baseline = float(reported)
     else:
         # The job's own recent best: the top decile of what it did in the window.

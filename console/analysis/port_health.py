@@ -19,11 +19,13 @@ A finding about a port on a link is reported on the link (the port in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
+from console.analysis.incremental import memo
 from console.model import Entity, Finding
-from console.store import Store
+from console.store import Moved, Store
 
 DOWN_STATES = {"DOWN", "POLLING", "DISABLED", "LINKDOWN", "LOWERLAYERDOWN"}
 """Port states (``state`` or ``phys_state``, any case) that mean no link."""
@@ -93,46 +95,89 @@ def port_health(store: Store) -> Iterable[Finding]:
         if severity == "critical":
             found.severity = "critical"
 
-    for link in store.of_kind("link"):
-        _link_checks(store, link, add)
-    ports = store.of_kind("port")
+    # What each link and port adds is kept, and recomputed only for those that moved
+    # (their attrs, an end's attrs, an error counter's rate); added in the same order.
+    links, ports = store.of_kind("link"), store.of_kind("port")
+    kept = memo(store, "port_health.kept")
+    moved = kept.start(store, len(links) + len(ports))
+    added: dict[str, list[tuple[Any, ...]]] = kept.results
+    for link in links:
+        ref = link.ref
+        if (
+            moved is None
+            or ref not in added
+            or moved.entity(ref)
+            or moved.entity(str(link.attrs.get("a") or ""))
+            or moved.entity(str(link.attrs.get("b") or ""))
+        ):
+            added[ref] = _kept_adds(partial(_link_checks, store, link))
+        for contribution in added[ref]:
+            add(*contribution)
     for port in ports:
-        if not _watched(port):
-            continue
-        target = str(port.attrs.get("link") or port.ref)
-        on_link = target != port.ref and store.get(target) is not None
-        down = _is_down(port.attrs)
-        if down and port.ref in was_up and not on_link:
-            add(port.ref, "link-down", "critical", f"port {port.ref[5:]} went down",
-                [f"{port.ref}: {_state_words(port.attrs)}, was active"])  # fmt: skip
-        if not down:
-            was_up.add(port.ref)
-            speed = port.attrs.get("speed_gbps")
-            if isinstance(speed, (int, float)) and speed > 0:
-                top = best.get(port.ref, 0.0)
-                if speed < top:
-                    add(target, "link-degraded", "warning",
-                        f"{'link' if on_link else 'port'} {target.split('/', 1)[1]} "
-                        f"runs at {speed:g} of {top:g} Gb/s",
-                        [f"{port.ref}: active at {speed:g} Gb/s, ran at {top:g} Gb/s before"],
-                        [port.ref])  # fmt: skip
-                else:
-                    best[port.ref] = float(speed)
-        _error_checks(store, port, target, on_link, add)
-        pinned = port.attrs.get("saturated")
-        if pinned:
-            names = ", ".join(str(m).removeprefix("port.") for m in pinned)
-            add(port.ref, "counter-saturated", "warning",
-                f"counters stuck at their maximum on {port.ref[5:]}: {names}",
-                [f"{port.ref}: {names} at the counter's maximum: it no longer counts, so its "
-                 "rate is unknown (not zero); clear it (perfquery -R) or read the 64-bit "
-                 "extended counters"])  # fmt: skip
+        ref = port.ref
+        if moved is None or ref not in added or _port_moved(moved, port):
+            added[ref] = _kept_adds(partial(_port_checks, store, port, memory))
+        for contribution in added[ref]:
+            add(*contribution)
     if len(was_up) > 2 * len(ports) + 64:  # ports come and go: forget the departed
         alive = {p.ref for p in ports}
         was_up &= alive
         for ref in [r for r in best if r not in alive]:
             del best[ref]
     return list(findings.values())
+
+
+def _kept_adds(check: Callable[[Any], None]) -> list[tuple[Any, ...]]:
+    """The ``add`` calls a check makes, to be made again while nothing moves."""
+    calls: list[tuple[Any, ...]] = []
+    check(lambda *args: calls.append(args))
+    return calls
+
+
+def _port_moved(moved: Moved, port: Entity) -> bool:
+    """Whether what :func:`_port_checks` reads of this port moved this cycle."""
+    ref = port.ref
+    if moved.entity(ref) or moved.entity(str(port.attrs.get("link") or "")):
+        return True
+    readings = moved.readings
+    return any((ref, metric) in readings for metric in ERROR_METRICS)
+
+
+def _port_checks(store: Store, port: Entity, memory: dict[str, Any], add: Any) -> None:
+    """What one port adds: down after being up, below its best speed, errors, pinned
+    counters (``memory``: the ports seen up, and each one's best speed)."""
+    was_up: set[str] = memory["up"]
+    best: dict[str, float] = memory["best"]
+    if not _watched(port):
+        return
+    target = str(port.attrs.get("link") or port.ref)
+    on_link = target != port.ref and store.get(target) is not None
+    down = _is_down(port.attrs)
+    if down and port.ref in was_up and not on_link:
+        add(port.ref, "link-down", "critical", f"port {port.ref[5:]} went down",
+            [f"{port.ref}: {_state_words(port.attrs)}, was active"])  # fmt: skip
+    if not down:
+        was_up.add(port.ref)
+        speed = port.attrs.get("speed_gbps")
+        if isinstance(speed, (int, float)) and speed > 0:
+            top = best.get(port.ref, 0.0)
+            if speed < top:
+                add(target, "link-degraded", "warning",
+                    f"{'link' if on_link else 'port'} {target.split('/', 1)[1]} "
+                    f"runs at {speed:g} of {top:g} Gb/s",
+                    [f"{port.ref}: active at {speed:g} Gb/s, ran at {top:g} Gb/s before"],
+                    [port.ref])  # fmt: skip
+            else:
+                best[port.ref] = float(speed)
+    _error_checks(store, port, target, on_link, add)
+    pinned = port.attrs.get("saturated")
+    if pinned:
+        names = ", ".join(str(m).removeprefix("port.") for m in pinned)
+        add(port.ref, "counter-saturated", "warning",
+            f"counters stuck at their maximum on {port.ref[5:]}: {names}",
+            [f"{port.ref}: {names} at the counter's maximum: it no longer counts, so its "
+             "rate is unknown (not zero); clear it (perfquery -R) or read the 64-bit "
+             "extended counters"])  # fmt: skip
 
 
 def _state_words(attrs: dict[str, Any]) -> str:

@@ -42,6 +42,8 @@ def node_draw(store: Store) -> dict[str, float]:
 
 def over_budget(store: Store) -> Iterable[Finding]:
     """A finding for each rack or node drawing more than its budget."""
+    if not BUDGETS.racks and not BUDGETS.nodes:
+        return []  # no budgets, nothing to add up (a fleet's every GPU)
     findings = []
     draw = node_draw(store)
     racks: dict[str, float] = {}
@@ -72,8 +74,8 @@ def power_capped(store: Store) -> Iterable[Finding]:
     now = store.time or 0.0
     findings = []
     for gpu in store.of_kind("gpu"):
-        capped = bool(CAP_REASONS & set(gpu.attrs.get("throttle") or ()))
-        if not capped:
+        throttle = gpu.attrs.get("throttle")
+        if not throttle or CAP_REASONS.isdisjoint(throttle):
             since.pop(gpu.ref, None)
             continue
         start = since.setdefault(gpu.ref, now)

@@ -265,6 +265,7 @@ def gpu_trends(store: Store, windows: Windows) -> list[Finding]:
     findings = []
     xids: dict[str, list[str]] = store.analysis_state.setdefault("trend_xids", {})
     hot = THRESHOLDS.gpu_hot_c
+    series, zero = windows.series, windows.zero
     for gpu in store.of_kind("gpu"):
         # Gauges only, read once each: this loop runs over every GPU of the fleet.
         ref = gpu.ref
@@ -278,7 +279,11 @@ def gpu_trends(store: Store, windows: Windows) -> list[Finding]:
                                         f"≈{duration(heating[0])}",
                                         evidence=heating[1]))  # fmt: skip
         for metric, what in GROWING:
-            growth = _growth(windows, ref, metric, what, store.reading(ref, metric))
+            reading = store.reading(ref, metric)
+            if reading is not None and reading.value == 0 and (ref, metric) not in series:
+                zero[(ref, metric)] = reading.time  # none so far (_growth, for nearly all)
+                continue
+            growth = _growth(windows, ref, metric, what, reading)
             if growth is not None:
                 findings.append(Finding(ref, "gpu-memory-degrading", "warning",
                                         f"GPU {ref[4:]}: {what} growing",

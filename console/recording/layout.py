@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS frames (
     time REAL PRIMARY KEY,          -- the cycle's sample time (the store's clock)
     keyframe INTEGER NOT NULL,      -- 1: the whole state; 0: what changed since the last frame
-    body BLOB NOT NULL,             -- zlib(msgpack(document)), see console.recording.codec
+    body BLOB NOT NULL,             -- msgpack(document), parts zstd, see console.recording.codec
     schema_floor INTEGER            -- the lowest schema row it refers to (for trimming)
 );
 CREATE INDEX IF NOT EXISTS keyframes ON frames (keyframe, time);

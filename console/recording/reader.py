@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import gc
 import sqlite3
-import zlib
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from console.api import SourceStatus
 from console.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
@@ -29,7 +32,7 @@ from console.recording.codec import (
     unpack_floats,
 )
 from console.recording.layout import database_file
-from console.store import DEFAULT_HISTORY, Store
+from console.store import DEFAULT_HISTORY, Reading, Store
 
 
 class RecordingError(ValueError):
@@ -60,6 +63,9 @@ class Moment:
     """The frame's time (the store's clock then)."""
     store: Store
     statuses: list[SourceStatus]
+    origin: str | None = None
+    """Where it was read when not from the recording: the names of the sources that
+    kept it (Prometheus, for a time before the recording starts)."""
 
 
 @dataclass
@@ -77,9 +83,8 @@ class _Batch:
 
 @dataclass
 class _State:
-    readings: dict[tuple[str, str], tuple[float, float | None, float | None]] = field(
-        default_factory=dict
-    )
+    readings: dict[tuple[str, str], Reading] = field(default_factory=dict)
+    """The store's own reading objects, made once (a fleet has hundreds of thousands)."""
     entities: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     findings: bytes = b""
     statuses: bytes = b""
@@ -172,7 +177,7 @@ class Recording:
         gc.disable()
         try:
             return self._at(when, history)
-        except (ValueError, TypeError, KeyError, IndexError, zlib.error) as exc:
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
             if isinstance(exc, RecordingError):
                 raise
             # A damaged or foreign file: say which, never a traceback.
@@ -273,12 +278,11 @@ class Recording:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
         schema, times, values, rates = key_body["k"]
         pairs = _layout(self._keys(schema))[0]
-        state.readings = dict(zip(pairs, zip(
-            unpack_floats(times).tolist(),
-            [None if v != v else v for v in unpack_floats(values)],
-            [None if v != v else v for v in unpack_floats(rates)],
-            strict=True,
-        ), strict=True))  # fmt: skip
+        # The keyframe's order, its readings made only for the keys no newer batch
+        # lays down (most are: a reading object is the costliest part of a seek).
+        state.readings = dict.fromkeys(pairs)  # type: ignore[assignment] # filled below
+        keyframe = _Keyframe(pairs, unpack_floats(times), unpack_floats(values),
+                             unpack_floats(rates))  # fmt: skip
         for ref, per_metric in key_body.get("h", {}).items():
             for metric, points in per_metric.items():
                 state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
@@ -308,9 +312,13 @@ class Recording:
         for batch, place in zip(batches, rank, strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
-                _apply(state.readings, state.history, batch, before)
+                _apply(state.readings, state.history, batch, before, keyframe)
             else:
                 _timed_points(state.history, batch)
+        readings = state.readings
+        for i, reading in enumerate(list(readings.values())[: len(pairs)]):
+            if reading is None:
+                readings[pairs[i]] = keyframe.reading(i)
         for _time, body in frames:
             for ref, source, entity in body.get("e", []):
                 state.entities[ref] = (source, entity)
@@ -320,7 +328,7 @@ class Recording:
                               ("analysis", "a")):  # fmt: skip
                 if body.get(key) is not None:
                     setattr(state, name, body[key])
-        gone = {ref for ref, _metric in state.readings} - set(state.entities)
+        gone = set(map(itemgetter(0), state.readings)) - set(state.entities)
         if gone:
             state.readings = {k: v for k, v in state.readings.items() if k[0] not in gone}
         return state
@@ -328,9 +336,10 @@ class Recording:
     def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
         store = Store(history)
         seen = last["t"]
-        for ref, (source, body) in state.entities.items():
-            store.restore_entity(_entity(ref, body), source, seen)
-        store.restore_readings(state.readings.items())
+        entities = _entities([body for _source, body in state.entities.values()])
+        for (source, _body), entity in zip(state.entities.values(), entities, strict=True):
+            store.restore_entity(entity, source, seen)
+        store.adopt_readings(state.readings)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history(ref, metric, points)
@@ -364,18 +373,46 @@ class Recording:
             store.analysis_state = decode(body["a"])
 
 
+@dataclass
+class _Keyframe:
+    """A keyframe's readings as columns; a reading object made only when asked for."""
+
+    pairs: list[tuple[str, str]]
+    times: Any
+    values: Any
+    rates: Any
+    _index: dict[tuple[str, str], int] | None = None
+
+    def reading(self, i: int) -> Reading:
+        value, rate = self.values[i], self.rates[i]
+        return Reading(self.times[i], None if value != value else value,
+                       None if rate != rate else rate)  # fmt: skip
+
+    def get(self, key: tuple[str, str]) -> Reading | None:
+        if self._index is None:
+            self._index = dict(zip(self.pairs, range(len(self.pairs)), strict=True))
+        i = self._index.get(key)
+        return None if i is None else self.reading(i)
+
+
+def _optional(column: Any) -> list[float | None]:
+    """A float column as a list, NaN as ``None``."""
+    return [None if v != v else v for v in column]
+
+
 def _apply(
-    readings: dict[tuple[str, str], tuple[float, float | None, float | None]],
+    readings: dict[tuple[str, str], Reading],
     history: dict[tuple[str, str], list[tuple[float, float | None]]],
     batch: _Batch,
     before: _Batch | None = None,
+    keyframe: _Keyframe | None = None,
 ) -> None:
     """Lay one batch over the readings: whole columns at once; a loop only for the
     counters (their rate against ``before``, the batch of the same keys before it, or
     the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
     column = unpack_floats(batch.values)
-    values = [None if v != v else v for v in column]
+    values = _optional(column)
     count = len(values)
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own.tolist() if own is not None else [batch.batch_time] * count
@@ -395,11 +432,13 @@ def _apply(
     else:
         for i in counters:
             reading = readings.get(keys[i])
+            if reading is None and keyframe is not None:
+                reading = keyframe.get(keys[i])  # not laid down yet: the keyframe's
             latest = values[i]
-            if reading is not None and latest is not None and reading[1] is not None:
-                elapsed, delta = times[i] - reading[0], latest - reading[1]
+            if reading is not None and latest is not None and reading.value is not None:
+                elapsed, delta = times[i] - reading.time, latest - reading.value
                 rates[i] = delta / elapsed if elapsed > 0 and delta >= 0 else None
-    readings.update(zip(keys, zip(times, values, rates, strict=True), strict=True))
+    readings.update(zip(keys, map(Reading, times, values, rates), strict=True))
     for i in timed:
         _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
 
@@ -455,6 +494,17 @@ def _add_point(
     points.append((when, value))
     if len(points) > 2000:
         del points[:1000]
+
+
+_ENTITIES = msgspec.msgpack.Decoder(list[Entity])
+
+
+def _entities(bodies: list[bytes]) -> list[Entity]:
+    """Many recorded entities at once: their bytes as one msgpack array, decoded in C
+    straight into entities (each body is one msgpack map, so the array is valid)."""
+    count = len(bodies)
+    header = struct.pack(">BI", 0xDD, count)  # array 32: any count
+    return _ENTITIES.decode(header + b"".join(bodies))
 
 
 def _entity(ref: str, body: bytes) -> Entity:

@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import gc
 import logging
-import math
 import os
 import queue
 import sqlite3
@@ -27,11 +26,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console.model import TIMED_METRICS, Batch
-from console.recording.codec import FORMAT_VERSION, INLINE_SCHEMA, compress, encode, pack_floats
+from console.recording.codec import (
+    FORMAT_VERSION,
+    INLINE_SCHEMA,
+    compress,
+    deflate,
+    encode,
+    pack_floats,
+)
 from console.recording.layout import SCHEMA_SQL, database_file
 from console.store import Changes, Store
 
@@ -40,8 +47,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEYFRAME_EVERY = 30.0
-"""Seconds (of recorded time) between keyframes: how far a seek replays at most."""
+KEYFRAME_EVERY = 10.0
+"""Seconds (of recorded time) between keyframes: how far a seek replays at most. At
+1,000 nodes a frame after the keyframe costs a seek ~9 ms (30 s: up to 0.26 s); a
+keyframe costs 2.3 delta frames on disk, so 10 s adds ~13 % (bench/recording.py)."""
 QUEUE_FRAMES = 16
 """Frames waiting for the disk at most; more are dropped (and counted)."""
 TRIM_EVERY = 60
@@ -121,14 +130,17 @@ class Recorder:
         """Cycles not recorded because the disk fell behind."""
         self.error: str | None = None
         """Why recording stopped, if it did (the console goes on without it)."""
+        self.notice: str | None = None
+        """What the console should tell at start (an older recording set aside)."""
         self.samples = 0
         """Readings written so far (batches' samples and analysis's derived readings)."""
         self.capture_seconds = 0.0
-        """Time spent on the collector's loop noting cycles (the benchmark reads it)."""
+        """CPU time spent on the collector's loop noting cycles (the benchmark reads it)."""
         self.write_seconds = 0.0
         """CPU time the writer thread spent encoding, compressing and writing."""
         self._queue: queue.Queue[_Cycle | None] = queue.Queue(QUEUE_FRAMES)
-        self._entities: dict[str, bytes] = {}
+        self._schemas: Schemas = {}
+        """The key sets written so far (the writer thread's own)."""
         self._findings = self._statuses = self._meta = self._state = b""
         self._last_keyframe: float | None = None
         self._force_keyframe = True
@@ -157,22 +169,21 @@ class Recorder:
         engine.cycle_hooks.append(self.on_cycle)
 
     def on_cycle(self, changes: Changes) -> None:
-        """Note one cycle's changes and hand them to the writer (no disk here). The
-        store's journal holds the cycle's batches as sent (what a replay applies);
-        ``changes`` is the engine's summary of the same cycle, not needed here."""
+        """Note one cycle's changes and hand them to the writer (no disk here):
+        ``changes`` carries the cycle's batches as sent (what a replay applies) and the
+        readings analysis derived (the store keeps them while :meth:`attach` says so)."""
         engine = self._engine
         if engine is None:
             return
-        began = time.perf_counter()
+        began = time.thread_time()  # this thread's CPU: the loop's cost, not its waits
         try:
-            self._capture(engine)
+            self._capture(engine, changes)
         finally:
-            self.capture_seconds += time.perf_counter() - began
+            self.capture_seconds += time.thread_time() - began
 
-    def _capture(self, engine: Engine) -> None:
+    def _capture(self, engine: Engine, changes: Changes) -> None:
         store = engine.store
-        journal, store.journal = store.journal or [], []
-        derived, store.derived = store.derived, []
+        journal, derived = list(changes.batches), list(changes.derived)
         if self.error is not None:
             return
         now = store.time if store.time is not None else engine.clock()
@@ -182,18 +193,14 @@ class Recorder:
         keyframe = self._force_keyframe or (
             self._last_keyframe is None or now - self._last_keyframe >= self.keyframe_every
         )
-        previous = self._entities
-        # Every entity encoded in C (msgspec takes the dataclass as it is): a copy of
-        # what it says now, which analysis may change in place later.
-        current = dict(zip(store.entities, map(encode, store.entities.values()), strict=True))
-        sources = store.entity_source
-        changed = [
-            (ref, sources.get(ref, ""), body)
-            for ref, body in current.items()
-            if keyframe or previous.get(ref) != body
-        ]
-        removed = [] if keyframe else [ref for ref in previous if ref not in current]
-        self._entities = current
+        # Entities encoded in C (msgspec takes the dataclass as it is): a copy of what
+        # each says now, which analysis may change in place later. A keyframe copies
+        # every one; between keyframes only those the cycle changed (half of a
+        # fleet's GPUs: their processes move; the rest are left alone).
+        entities, sources = store.entities, store.entity_source
+        refs = list(entities) if keyframe else [r for r in changes.entities if r in entities]
+        changed = [(ref, sources.get(ref, ""), encode(entities[ref])) for ref in refs]
+        removed = [] if keyframe else [ref for ref in changes.removed if ref not in entities]
         cycle = _Cycle(
             time=now,
             keyframe=keyframe,
@@ -281,12 +288,24 @@ class Recorder:
             db.execute("INSERT INTO meta VALUES ('format', ?)", (str(FORMAT_VERSION),))
             db.execute("INSERT INTO meta VALUES ('created', ?)", (str(self.clock()),))
         elif version[0] != str(FORMAT_VERSION):
+            # An older console's recording: kept whole beside it (an older watchfloor
+            # still opens it), and this one records afresh rather than not at all.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db.close()
-            raise RecorderBusy(f"{file} is a version {version[0]} recording, not {FORMAT_VERSION}")
+            kept = file.with_name(f"{file.stem}-v{version[0]}-{int(self.clock())}{file.suffix}")
+            os.replace(file, kept)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{file}{suffix}")
+            self.notice = (
+                f"{file} was a version {version[0]} recording; kept as {kept.name}, "
+                "recording afresh"
+            )
+            return self._open(file, fresh=False)
         return db
 
     def _write_loop(self) -> None:
-        schemas: Schemas = {}
+        schemas = self._schemas
         since_trim = 0
         while True:
             cycle = self._queue.get()
@@ -343,7 +362,13 @@ class Recorder:
                 break
         db.execute("PRAGMA incremental_vacuum")
         # No frame refers to a schema row below every frame's floor.
-        db.execute("DELETE FROM schemas WHERE id < (SELECT min(schema_floor) FROM frames)")
+        floor = db.execute("SELECT min(schema_floor) FROM frames").fetchone()[0]
+        if floor is not None:
+            db.execute("DELETE FROM schemas WHERE id < ?", (floor,))
+            # A key set whose row went is written again when it comes back.
+            for quick, known in list(self._schemas.items()):
+                if known[2] < floor:
+                    del self._schemas[quick]
 
 
 def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
@@ -374,8 +399,14 @@ def _readings(store: Store) -> _Columns:
     return store.reading_columns()
 
 
-Schemas = dict[str, tuple[list[str], list[str], int, list[int]]]
-"""Per source: the keys of its last batch, their schema row, where its timed series sit."""
+SchemaKey = tuple[str, int, str, str, str, str]
+"""A schema's quick key: source, count, first and last ref and metric (the lists are
+then compared whole, at C speed: a source's batches repeat the same string objects)."""
+Schemas = dict[SchemaKey, tuple[list[str], list[str], int, list[int]]]
+"""Every key set written (bounded: :data:`SCHEMAS_KEPT`), with its schema row and where
+its timed series sit. By content, not by source: one source may send several batches a
+cycle (the simulator sends 5,000 samples a batch), each with keys of its own."""
+SCHEMAS_KEPT = 4096
 
 
 def _schema(
@@ -385,21 +416,22 @@ def _schema(
     and the positions of the timed (job) series among them."""
     if len(refs) < INLINE_SCHEMA:
         return [refs, metrics], [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
-    known = schemas.get(source)
+    quick = (source, len(refs), refs[0], refs[-1], metrics[0], metrics[-1])
+    known = schemas.get(quick)
     if known is not None and known[0] == refs and known[1] == metrics:
         return known[2], known[3]
     cursor = db.execute("INSERT INTO schemas (body) VALUES (?)", (compress_keys(refs, metrics),))
     number = int(cursor.lastrowid or 0)
     timed = [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
-    schemas[source] = (refs, metrics, number, timed)
+    if len(schemas) >= SCHEMAS_KEPT:
+        schemas.clear()
+    schemas[quick] = (refs, metrics, number, timed)
     return number, timed
 
 
 def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
     """A schema row's bytes."""
-    import zlib
-
-    return zlib.compress(encode([refs, metrics]), 9)  # written once
+    return deflate(encode([refs, metrics]))
 
 
 def _times(times: list[float | None], batch_time: float) -> bytes | None:
@@ -433,6 +465,10 @@ def _batch(
     return entry, schema if isinstance(schema, int) else None
 
 
+_REF, _METRIC, _VALUE, _TIME = map(attrgetter, ("ref", "metric", "value", "time"))
+"""A batch's columns, taken at C speed (no Python frame per sample)."""
+
+
 def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str, Any]:
     """The document of one frame (keys written as schema rows on the way)."""
     batches = []
@@ -440,8 +476,8 @@ def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str,
     for source, batch, batch_time in cycle.batches:
         samples = batch.samples
         entry, number = _batch(
-            source, batch_time, [s.ref for s in samples], [s.metric for s in samples],
-            [s.value for s in samples], [s.time for s in samples], schemas, db,
+            source, batch_time, list(map(_REF, samples)), list(map(_METRIC, samples)),
+            list(map(_VALUE, samples)), list(map(_TIME, samples)), schemas, db,
         )  # fmt: skip
         batches.append(entry)
         numbers += [number] if number is not None else []
@@ -474,10 +510,6 @@ def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str,
         if isinstance(schema, int):
             numbers.append(schema)
         body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]  # type: ignore[arg-type]
-        body["h"] = {
-            ref: {m: [[t, None if v is None or math.isnan(v) else v] for t, v in points]
-                  for m, points in metrics_.items()}
-            for ref, metrics_ in (cycle.history or {}).items()
-        }  # fmt: skip
+        body["h"] = cycle.history or {}  # the rings' points as they are: encoded in C
     body["floor"] = min(numbers, default=None)
     return body

@@ -25,8 +25,8 @@ def start_recording(
     engine: Engine, history: HistoryConfig, demo: bool = False
 ) -> tuple[Recorder | None, str | None]:
     """The recorder listening to ``engine`` (``None`` when off), and a notice when it
-    could not start (another console records there, the disk refuses): the console
-    goes on without it."""
+    could not start (another console records there, the disk refuses: the console
+    goes on without it) or set an older recording aside."""
     if not history.enabled:
         return None, None
     path = recording_path(history, demo)
@@ -35,4 +35,4 @@ def start_recording(
     except (RecorderBusy, OSError, sqlite3.Error) as exc:
         return None, f"not recording: {exc}"
     recorder.attach(engine)
-    return recorder, None
+    return recorder, recorder.notice

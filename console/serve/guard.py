@@ -18,13 +18,14 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from console.host_check import LOOPBACK_NAMES, host_name
+
 log = logging.getLogger(__name__)
 
 MAX_SESSIONS = 8
 """Browser sessions (each one a console process, ~60 MB) at once; more get 503."""
 MAX_WIDTH, MAX_HEIGHT = 400, 150
 """Largest window (columns × rows) a browser may ask for; larger is cut to this."""
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "frame-ancestors 'none'",
@@ -36,14 +37,6 @@ LOG_EVERY = 60.0
 """One log line per kind of refusal per this many seconds (a flood writes no flood)."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def host_name(value: str) -> str:
-    """``Host``/``Origin`` host part, lower case, without port or IPv6 brackets."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
 def allowed_hosts(listen_host: str, public_url: str | None) -> frozenset[str]:

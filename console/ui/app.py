@@ -26,6 +26,7 @@ from console.engine import Engine
 from console.model import VIEW_KINDS, ref_kind
 from console.plugins import Registry
 from console.recording import RecordingError
+from console.recording.past import past_moment, past_sources
 from console.serve.wire import expand_relayed
 from console.store import Store
 from console.text import plain
@@ -46,7 +47,9 @@ from console.ui.pauses import QuietCollector
 from console.ui.plugins_view import PluginsView
 from console.ui.rewind import (
     BIG_STEP,
+    HOUR,
     STEP,
+    WARM_SECONDS,
     IncidentsScreen,
     RewindReader,
     banner,
@@ -77,6 +80,14 @@ WALL_REFUSED = frozenset({
     "suspend_process", "sources",
 })  # fmt: skip
 """App actions that open a screen someone must close: off in wall mode."""
+
+
+MIRROR_HISTORY = 40
+"""Points a mirror of a collector's store keeps per series: the widest sparkline on
+screen (the fabric pane's 40); the collector keeps the full history for analysis and
+records it, and rewind reads the recording (two full stores cost twice the memory)."""
+MIRROR_LONGER = {"gpu.util": 100}
+"""Series plotted further back: the GPU list's 10 characters of 10 s each."""
 
 
 class WatchfloorApp(App[None]):
@@ -149,7 +160,8 @@ class WatchfloorApp(App[None]):
         self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
         """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
-        self.store = Store()
+        mirror = analyzers is not None  # it mirrors a collector's store
+        self.store = Store(MIRROR_HISTORY, MIRROR_LONGER) if mirror else Store()
         """Latest state and history; the only thing panes read (while rewinding, the
         fleet rebuilt from the recording at that second)."""
         self.live_store = self.store
@@ -178,6 +190,11 @@ class WatchfloorApp(App[None]):
         self.hour_sparklines = False
         """While rewinding: sparklines span the last hour (``H``) instead of two minutes."""
         self._rewind_statuses: list[SourceStatus] = []
+        self.past_sources: list[Source] = past_sources(sources)
+        """Sources that keep their own past (Prometheus): rewind reads them for times
+        before the recording starts (``console.recording.past``)."""
+        self.rewind_origin: str | None = None
+        """While rewinding before the recording: the sources the moment was read from."""
         self._reader: RewindReader | None = None
         self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
@@ -402,6 +419,9 @@ class WatchfloorApp(App[None]):
     async def on_unmount(self) -> None:
         self._gc_pauses.stop()
         await self.engine.stop()
+        for source in self.past_sources:
+            if source not in self.engine.sources:  # made for rewind alone (a collector's)
+                await source.close()
         if self._reader is not None:
             await asyncio.to_thread(self._reader.close)
 
@@ -411,7 +431,7 @@ class WatchfloorApp(App[None]):
         """``REWIND 03:12:40 (8 min ago)`` while rewinding, else ``None``."""
         if self.rewind_at is None:
             return None
-        return banner(self.rewind_at, self._reference())
+        return banner(self.rewind_at, self._reference(), self.rewind_origin)
 
     def _reference(self) -> float | None:
         """Now, as the recording counts it: the live store's time, or a replay's end."""
@@ -442,8 +462,12 @@ class WatchfloorApp(App[None]):
             span = self._span
             if span is None:
                 raise RecordingError("the recording is empty")
-            when = min(max(when, span[0]), span[1])
-            moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)
+            if when < span[0] and self.past_sources:
+                seconds = HOUR if self.hour_sparklines else WARM_SECONDS
+                moment = await past_moment(self.past_sources, when, seconds)
+            else:
+                when = min(max(when, span[0]), span[1])
+                moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)
         except (RecordingError, OSError, sqlite3.Error) as exc:
             self.notify(f"cannot rewind: {plain(exc)}", severity="error", markup=False)
             return
@@ -452,6 +476,7 @@ class WatchfloorApp(App[None]):
                         severity="error", markup=False)  # fmt: skip
             return
         self.rewind_at = moment.time
+        self.rewind_origin = moment.origin
         self._rewind_statuses = moment.statuses
         self.store = moment.store
         self._redraw(force=True)
@@ -486,6 +511,7 @@ class WatchfloorApp(App[None]):
         if self.rewind_at is None:
             return
         self.rewind_at = None
+        self.rewind_origin = None
         self.store = self.live_store
         self._redraw(force=True)
 

@@ -23,6 +23,7 @@ from console.ui.detail import SLURM_TROUBLE
 from console.ui.kit import (
     EntityTable,
     PaneBase,
+    PaneContext,
     cell,
     confirm_action,
     finding_title,
@@ -32,6 +33,7 @@ from console.ui.kit import (
     role_style,
     severity_text,
 )
+from console.ui.node_groups import GROUP_BLOCKS, GROUP_PREFIX, buckets, group_nodes, worst_first
 
 
 def gpu_heat(widget: PaneBase, utils: Sequence[float | None]) -> Text:
@@ -118,6 +120,15 @@ class OverviewPane(PaneBase):
     _focused = False
     BINDINGS: ClassVar[list[BindingType]] = [Binding("d", "drain", "Drain node", show=False)]
 
+    def __init__(self, context: PaneContext, ref: str | None = None) -> None:
+        super().__init__(context, ref)
+        self._grouped_by = ""
+        """What the nodes panel groups by now (``rack``, ``leaf``), or ``""``."""
+        self._groups: dict[str, list[str]] = {}
+        """Each group's node refs, from the last refresh."""
+        self._unfolded: set[str] = set()
+        """Group rows whose nodes are listed under them."""
+
     DEFAULT_CSS = """
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
     OverviewPane .panel { border: round $panel; height: 1fr; }
@@ -148,7 +159,8 @@ class OverviewPane(PaneBase):
         with Grid():
             with Vertical(classes="panel", id="panel-nodes") as panel:
                 panel.border_title = "Nodes × GPUs"
-                yield EntityTable(context, ("Node", "GPUs", "Util", "Temp", "Power"), id="nodes")
+                yield EntityTable(context, ("Node", "GPUs", "Util", "Temp", "Power"), id="nodes",
+                                  on_open=self._open_node_row)  # fmt: skip
                 yield Static(EMPTY_HINT, id="empty-hint")
             with Vertical(classes="panel", id="panel-findings") as panel:
                 panel.border_title = "Findings"
@@ -192,14 +204,51 @@ class OverviewPane(PaneBase):
         reason = drain_reason(self.context.store, ref)
         confirm_action(self, self.context, slurm_action("drain", node, reason))
 
+    def _open_node_row(self, key: str) -> None:
+        # A group row unfolds (or folds) its nodes in place; a node row opens the node.
+        if key.startswith(GROUP_PREFIX):
+            self._unfolded ^= {key}
+            self.refresh_view()
+        else:
+            self.context.open(key)
+
     def _node_order(self, shown: int) -> list[str]:
         """Nodes in name order while all ``shown`` rows fit; when they do not (a thousand
-        nodes), those with findings first, most severe first: the rows in view are the
-        ones that need attention."""
+        nodes), one row per rack (or leaf), those with the most severe findings first
+        (the rows in view are the ones that need attention), an unfolded one followed
+        by its nodes; without racks or leaves, nodes with findings first."""
         store = self.context.store
-        nodes = [node.ref for node in store.of_kind("node")]
-        if len(nodes) <= shown:
-            return nodes
+        entities = store.of_kind("node")
+        nodes = [node.ref for node in entities]
+        grouped_by = ""
+        try:
+            if len(nodes) <= shown:
+                return nodes
+            worst = self._worst_nodes()
+            grouped_by, groups = group_nodes(entities, shown)
+            if not grouped_by:
+                return sorted(nodes, key=lambda ref: worst.get(ref, 9))  # name order within
+            self._groups = groups
+            order: list[str] = []
+            for name in worst_first(groups, worst):
+                key = f"{GROUP_PREFIX}{name}"
+                order.append(key)
+                if key in self._unfolded:
+                    order += sorted(groups[name], key=lambda ref: worst.get(ref, 9))
+            return order
+        finally:
+            self._show_grouping(grouped_by)
+
+    def _show_grouping(self, grouped_by: str) -> None:
+        if grouped_by == self._grouped_by:
+            return
+        self._grouped_by = grouped_by
+        title = "Nodes × GPUs" + (f" by {grouped_by}" if grouped_by else "")
+        self.query_one("#panel-nodes").border_title = title
+
+    def _worst_nodes(self) -> dict[str, int]:
+        """The most severe finding's rank (0 critical) on each node that has one."""
+        store = self.context.store
         worst: dict[str, int] = {}
         rank = {"critical": 0, "warning": 1, "info": 2}
         for finding in store.findings:
@@ -208,10 +257,41 @@ class OverviewPane(PaneBase):
                 if parts[0] in ("node", "gpu", "port") and len(parts) > 1:
                     node = f"node/{parts[1]}"
                     worst[node] = min(worst.get(node, 9), rank.get(finding.severity, 3))
-        return sorted(nodes, key=lambda ref: worst.get(ref, 9))  # stable: name order within
+        return worst
+
+    def _group_row(self, key: str) -> list[Text]:
+        """One rack's (or leaf's) row: its nodes' mean utilisations as heat blocks
+        (averaged into ``GROUP_BLOCKS``), the mean, the hottest GPU and the draw (built
+        only for the rows in view)."""
+        store = self.context.store
+        name = key.removeprefix(GROUP_PREFIX)
+        refs = self._groups.get(name, [])
+        means: list[float | None] = []
+        temps: list[float] = []
+        for ref in refs:
+            gpus = store.children(ref, "gpu")
+            utils = [u for g in gpus if (u := store.value(g.ref, "gpu.util")) is not None]
+            means.append(sum(utils) / len(utils) if utils else None)
+            temps += [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
+        known = [m for m in means if m is not None]
+        draws = [d for ref in refs if (d := store.gpu_total(ref, "gpu.power")) is not None]
+        hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
+        mark = "▾" if key in self._unfolded else "▸"
+        return [
+            cell(f"{mark} {name} ({len(refs)})", style="bold", limit=20),
+            gpu_heat(self, buckets(means, GROUP_BLOCKS)),
+            cell(fmt(sum(known) / len(known), "%") if known else "n/a"),
+            cell(
+                fmt(max(temps), "°") if temps else "n/a",
+                style=role_style(self, "gpu-hot") if hot else "",
+            ),
+            cell(fmt(sum(draws) / 1000, " kW", 1) if draws else "n/a"),
+        ]
 
     def _node_row(self, ref: str) -> list[Text]:
         """One node's row (built only for the rows in view)."""
+        if ref.startswith(GROUP_PREFIX):
+            return self._group_row(ref)
         store = self.context.store
         node = store.get(ref)
         if node is None:

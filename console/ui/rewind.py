@@ -32,6 +32,8 @@ WARM_SECONDS = 120.0
 """Recorded seconds replayed before the moment, so sparklines have their history."""
 WARM_ENTITIES = 2000
 """Past this many entities the warm-up is skipped (a fleet's seek stays quick)."""
+HOUR = 3600.0
+"""What ``H`` spans."""
 STEP = 10.0
 BIG_STEP = 60.0
 """``[``/``]`` and with shift: seconds per step."""
@@ -88,12 +90,15 @@ class RewindReader:
                 self._recording = None
 
 
-def banner(at: float, reference: float | None) -> Text:
-    """``REWIND 03:12:40 (8 min ago)``."""
+def banner(at: float, reference: float | None, origin: str | None = None) -> Text:
+    """``REWIND 03:12:40 (8 min ago)``; with ``origin`` (a moment before the recording,
+    read from the sources that keep their past) ``from prometheus:…``."""
     text = f"⏪ REWIND {time.strftime('%H:%M:%S', time.localtime(at))}"
     if reference is not None:
         ago = max(0.0, reference - at)
         text += f" ({ago / 60:.0f} min ago)" if ago >= 60 else f" ({ago:.0f} s ago)"
+    if origin is not None:
+        text += f" from {plain(origin, 80)}"
     return Text(text + " ", style="bold")
 
 

@@ -30,6 +30,7 @@ class FitFooter(Footer):
     def compose(self) -> ComposeResult:
         children = list(super().compose())
         width = self.size.width or self.app.size.width
+        self._fitted_width = width  # its first resize then composes it no second time
         keys = [c for c in children if isinstance(c, FooterKey)]
         palette = sum(_key_width(k) + 2 for k in keys if k.has_class("-command-palette"))
         used = 0
@@ -120,16 +121,28 @@ class ViewScreen(Screen[None]):
         self.redraw(force=True)
 
     def on_screen_resume(self) -> None:
-        self.redraw(force=True)
+        # Back here (Esc): the screen shows at once as it was last drawn, with the
+        # breadcrumbs of where it is now; the pane catches up with the store right
+        # after that frame is painted (the overview of a thousand nodes costs a refresh).
+        self._redraw_chrome()
+        self.call_after_refresh(self._catch_up)
 
-    def redraw(self, force: bool = False) -> None:
-        """Refresh the chrome always, and the pane when the store moved (timed; a
-        slow pane less often; a failed one never again)."""
+    def _catch_up(self) -> None:
+        if self.app.screen is self:  # not left (or gone) meanwhile: keys come fast
+            self.redraw(force=True)
+
+    def _redraw_chrome(self) -> None:
         app = self.watchfloor
         self.query_one(StatusHeader).update_status()
         self.query_one(Breadcrumbs).show(app.crumbs())
         if self.plugin is not None:
             self.query_one(PluginBanner).show(app.plugin_health_line(self.plugin))
+
+    def redraw(self, force: bool = False) -> None:
+        """Refresh the chrome always, and the pane when the store moved (timed; a
+        slow pane less often; a failed one never again)."""
+        app = self.watchfloor
+        self._redraw_chrome()
         if self.pane.failure or not (force or app.store.version != self.rendered_version):
             self._show_failure()
             return

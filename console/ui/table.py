@@ -29,6 +29,13 @@ GAP = 2
 """Spaces between columns."""
 
 
+def moved_rows(before: Sequence[str], after: Sequence[str], lines: range) -> list[int]:
+    """Row indexes in ``lines`` that show another key than before, or none now."""
+    end = min(lines.stop, max(len(before), len(after)))
+    return [i for i in range(lines.start, end)
+            if i >= len(before) or i >= len(after) or before[i] != after[i]]  # fmt: skip
+
+
 class EntityTable(ScrollView, can_focus=True):
     """Rows keyed by ref, updated in place: the cursor and scroll never jump.
 
@@ -94,6 +101,11 @@ class EntityTable(ScrollView, can_focus=True):
         """Rows shown now (after the filter)."""
         return len(self._keys)
 
+    @property
+    def row_keys(self) -> list[str]:
+        """The keys of the rows shown now, in order."""
+        return list(self._keys)
+
     def get_row(self, key: str) -> list[Text]:
         """The cells of one shown row."""
         return list(self._cells_of(key))
@@ -134,13 +146,13 @@ class EntityTable(ScrollView, can_focus=True):
             keys = [key for key in keys if self._visible(render(key))]
         keys = list(keys[:MAX_ROWS])
         selected = self.selected_ref
-        repaint_all = keys != self._keys
-        if repaint_all:
+        before = self._keys
+        reordered = keys != before
+        if reordered:
             self._keys = keys
-            self._cells.clear()
-            self._strips.clear()
             shown = set(keys)  # rows that went away are forgotten (memory stays flat)
             self._versions = {k: v for k, v in self._versions.items() if k in shown}
+            self._strips = {k: v for k, v in self._strips.items() if k in shown or k == "header"}
             if selected in keys:
                 self.cursor_row = keys.index(selected)
             self.cursor_row = min(self.cursor_row, max(0, len(keys) - 1))
@@ -156,15 +168,21 @@ class EntityTable(ScrollView, can_focus=True):
         in_view = {keys[index] for index in window}
         for key in [k for k in self._cells if k not in in_view]:
             del self._cells[key]  # out of view: rebuilt fresh when it scrolls in
-        if self._update_widths() or repaint_all:
+        if self._update_widths():
             self.refresh()
-        else:
-            for index in changed:
-                self._refresh_row(index)
+            return
+        if reordered:
+            # Only the lines that now show another row (or none), not the whole table:
+            # its blank area under the rows is most of a screen over SSH.
+            top = int(self.scroll_offset.y)
+            changed += moved_rows(before, keys, range(top, top + self.size.height))
+        for index in sorted(set(changed)):
+            self._refresh_row(index)
 
     def _window(self) -> range:
-        """Indexes of the rows in view (a generous guess before the first layout)."""
-        height = self.size.height or 200
+        """Indexes of the rows in view (before the first layout: as many as the terminal
+        has lines, never more: a pane opening on a fleet builds one screenful)."""
+        height = self.size.height or self.app.size.height
         top = int(self.scroll_offset.y)
         return range(top, min(len(self._keys), top + height))
 

@@ -13,6 +13,7 @@ from console.api import (
     EntityTable,
     PaneBase,
     PaneContext,
+    SteadyValues,
     Store,
     cell,
     explain,
@@ -33,6 +34,13 @@ PORT_METRICS = (
     "port.cnp_sent", "port.discards", "port.symbol_errors",
 )  # fmt: skip
 """A link end's counters; a port's own detail shows every counter it has."""
+STEADY_STEPS: dict[str, float] = {
+    "link.score": 0.05, "link.util": 5.0, "link.util_ab": 5.0, "link.util_ba": 5.0,
+    "port.xmit_wait": 1e4,
+}  # fmt: skip
+"""How far a link's reading must move before the list shows it again (score, %,
+ticks/s): rates jitter every second, and rows redrawn and reordered for that sent
+10 KB/s over SSH. The link's own view shows every reading."""
 
 
 ERROR_TOTALS = (
@@ -67,11 +75,21 @@ def error_totals(store: Store, port: str) -> Text:
 
 
 class LinkList(PaneBase):
-    """Every link, most congested first (utilisation past 70% and back-pressure)."""
+    """Every link, most congested first (utilisation past 70% and back-pressure).
+
+    Bytes matter over SSH: values are shown steadily (:data:`STEADY_STEPS`) and rows
+    ranked by the score shown.
+    """
 
     DEFAULT_CSS = """
     LinkList > #switches { height: auto; max-height: 10; }
     """
+
+    def __init__(self, context: PaneContext, ref: str | None = None) -> None:
+        super().__init__(context, ref)
+        self._steady = SteadyValues(STEADY_STEPS)
+        self._scores: dict[str, float] = {}
+        self._switches_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield title_bar("Switches with congested links")
@@ -81,15 +99,19 @@ class LinkList(PaneBase):
             self.context, ("Link", "Tier", "Score", "Util", "a→b", "b→a", "Xmit wait/s")
         )
 
-    _scores: dict[str, float] = {}
-
     def refresh_view(self) -> None:
-        store = self.context.store
-        scored = [(store.value(link.ref, "link.score") or 0.0, link.ref)
+        store, steady = self.context.store, self._steady
+        # Ranked by the score shown, ties by name: jitter under a step does not reorder.
+        scored = [(steady.value(store, link.ref, "link.score") or 0.0, link.ref)
                   for link in store.of_kind("link")]  # fmt: skip
         scored.sort(key=lambda item: (-item[0], item[1]))
         self._scores = {ref: score for score, ref in scored}
-        self.query_one("#switches", Static).update(self._switches(scored))
+        if len(steady) > 2 * len(STEADY_STEPS) * len(scored) + 64:  # links that went away
+            steady.forget(self._scores)
+        switches = self._switches(scored)
+        if switches != self._switches_shown:
+            self._switches_shown = switches
+            self.query_one("#switches", Static).update(switches)
         # Rows are built only for the links in view: a fabric has tens of thousands.
         self.query_one(EntityTable).sync_keys([ref for _, ref in scored], self._row)
 
@@ -117,13 +139,14 @@ class LinkList(PaneBase):
         return text
 
     def _row(self, ref: str) -> list[Text]:
-        store = self.context.store
+        store, steady = self.context.store, self._steady
         link = store.get(ref)
         if link is None:
             return [cell(ref)]
-        util = store.value(ref, "link.util")
+        util = steady.value(store, ref, "link.util")
         ends = (str(link.attrs.get(end)) for end in ("a", "b"))
         waits = [w for port in ends if (w := store.value(port, "port.xmit_wait")) is not None]
+        wait = steady.hold(ref, "port.xmit_wait", max(waits) if waits else None)
         score = self._scores.get(ref, 0.0)
         hot = role_style(self, "link-congested", bold=True) if score >= HOT_SCORE else ""
         return [
@@ -131,9 +154,9 @@ class LinkList(PaneBase):
             cell(link.attrs.get("tier", "")),
             cell(f"{score:.2f}", style=hot),
             cell(fmt(util, "%"), style=hot),
-            cell(fmt(store.value(ref, "link.util_ab"), "%")),
-            cell(fmt(store.value(ref, "link.util_ba"), "%")),
-            cell(fmt(max(waits) if waits else None)),
+            cell(fmt(steady.value(store, ref, "link.util_ab"), "%")),
+            cell(fmt(steady.value(store, ref, "link.util_ba"), "%")),
+            cell(fmt(wait)),
         ]
 
 

@@ -21,6 +21,8 @@ from console.api import (
     EntityTable,
     PaneBase,
     PaneContext,
+    SteadyValues,
+    SteppedSparks,
     Store,
     cell,
     confirm_action,
@@ -35,7 +37,6 @@ from console.api import (
     role_style,
     short_reasons,
     slurm_action,
-    spark,
     title_bar,
 )
 
@@ -74,68 +75,33 @@ def throttle_text(pane: PaneBase, gpu: Entity, short: bool = False) -> Text:
     return cell(words, style=role_style(pane, "gpu-hot", bold=True), limit=80)
 
 
-SORTS: dict[str, Callable[[Store, Entity], Any]] = {
-    "node": lambda store, gpu: 0,  # the store's natural order
-    "util": lambda store, gpu: store.value(gpu.ref, "gpu.util") or 0.0,
-    "temp": lambda store, gpu: store.value(gpu.ref, "gpu.temp") or 0.0,
-    "power": lambda store, gpu: store.value(gpu.ref, "gpu.power") or 0.0,
-    "health": lambda store, gpu: (gpu.attrs.get("health") == "ok", not gpu.attrs.get("throttled")),
+Shown = Callable[[str, str], "float | None"]
+"""A reading as the list shows it (steady: see :data:`STEADY_STEPS`)."""
+SORTS: dict[str, Callable[[Shown, Entity], Any]] = {
+    "node": lambda shown, gpu: 0,  # the store's natural order
+    "util": lambda shown, gpu: shown(gpu.ref, "gpu.util") or 0.0,
+    "temp": lambda shown, gpu: shown(gpu.ref, "gpu.temp") or 0.0,
+    "power": lambda shown, gpu: shown(gpu.ref, "gpu.power") or 0.0,
+    "health": lambda shown, gpu: (gpu.attrs.get("health") == "ok", not gpu.attrs.get("throttled")),
 }
-"""Sort orders ``s`` cycles through; numbers sort busiest/hottest first."""
+"""Sort orders ``s`` cycles through; numbers sort busiest/hottest first, by the values
+shown (jitter under a step does not reorder rows), ties in the store's order."""
 
 
 STEADY_STEPS: dict[str, float] = {"gpu.util": 5.0, "gpu.power": 30.0, "gpu.temp": 3.0}
 """How far a reading must move before the list shows it again (%, W, °C): a busy GPU
 jitters by a few units every second, and redrawing 32 rows for that is most of what
 the pane sent over SSH (9 KB/s). The GPU's own view shows every reading."""
-SPARK_STEP = 10
-"""Seconds per character of the list's sparklines: each is the mean of that many
-readings, redrawn once per step rather than scrolling every second."""
-
-
-class SteadyValues:
-    """What a list shows of jittery readings: the last shown value, until a reading
-    moves by more than the metric's step (never hiding a change larger than that)."""
-
-    def __init__(self, steps: dict[str, float]) -> None:
-        self.steps = steps
-        self._shown: dict[tuple[str, str], float] = {}
-
-    def value(self, store: Store, ref: str, metric: str) -> float | None:
-        value = store.value(ref, metric)
-        key = (ref, metric)
-        if value is None:
-            self._shown.pop(key, None)
-            return None
-        shown = self._shown.get(key)
-        if shown is None or abs(value - shown) >= self.steps.get(metric, 0.0):
-            self._shown[key] = shown = value
-        return shown
-
-    def forget(self, keep: set[str]) -> None:
-        """Drop what is kept for GPUs no longer listed (memory stays flat)."""
-        self._shown = {k: v for k, v in self._shown.items() if k[0] in keep}
-
-
-def stepped_spark(values: list[float | None], width: int, step: int, top: float) -> str:
-    """A sparkline of ``width`` characters, each the mean of ``step`` readings."""
-    whole = len(values) - len(values) % step  # only complete steps: stable between steps
-    if whole == 0:
-        return spark(values, width, top=top)  # the first step: the readings as they come
-    chars: list[float | None] = []
-    for end in range(whole, 0, -step):
-        chunk = [v for v in values[end - step : end] if v is not None]
-        chars.append(sum(chunk) / len(chunk) if chunk else None)
-        if len(chars) == width:
-            break
-    return spark(chars[::-1], width, top=top)
+SPARK_WIDTH = 7
+"""Characters of the list's utilisation sparklines, each the mean of ``SPARK_STEP`` s
+(70 s): as wide as the column's header, so the list keeps its columns at 80 wide."""
 
 
 class GpuList(PaneBase):
     """All GPUs of the fleet, one row each: ``s`` changes the order, ``Enter`` opens one.
 
     Bytes matter over SSH: values are shown steadily (:data:`STEADY_STEPS`) and the
-    sparklines move once per :data:`SPARK_STEP` seconds.
+    sparklines move once per ``SPARK_STEP`` seconds.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "next_sort", "Sort")]
@@ -144,9 +110,12 @@ class GpuList(PaneBase):
         super().__init__(context, ref)
         self.sort = "node"
         """The current order (a key of ``SORTS``)."""
+        self._chosen = False
+        """Whether ``s`` chose the order; until then a list longer than the screen
+        opens by health (the sick and the throttled first: worst first at fleet size)."""
         self._jobs: dict[str, str] = {}
         self._steady = SteadyValues(STEADY_STEPS)
-        self._sparks: dict[str, tuple[int, str]] = {}
+        self._sparks = SteppedSparks(SPARK_WIDTH, top=100.0)
 
     def compose(self) -> ComposeResult:
         yield title_bar("GPUs")
@@ -159,6 +128,7 @@ class GpuList(PaneBase):
     def action_next_sort(self) -> None:
         names = list(SORTS)
         self.sort = names[(names.index(self.sort) + 1) % len(names)]
+        self._chosen = True
         self.query_one(".pane-title", Static).update(Text(f"GPUs, by {self.sort}"))
         self.refresh_view()
         self.query_one(EntityTable).move_to_top()  # a new order is read from the top
@@ -166,25 +136,18 @@ class GpuList(PaneBase):
     def refresh_view(self) -> None:
         store = self.context.store
         gpus = store.of_kind("gpu")
-        if self.sort != "node":
-            key = SORTS[self.sort]
-            gpus.sort(key=lambda gpu: key(store, gpu), reverse=self.sort != "health")
+        fits = len(gpus) <= self.app.size.height
+        order = self.sort if self._chosen or fits else "health"
+        if order != "node":
+            key, shown = SORTS[order], functools.partial(self._steady.value, store)
+            gpus.sort(key=lambda gpu: key(shown, gpu), reverse=order != "health")
         # Cells are built only for the rows in view: a fleet has thousands.
         self._jobs = owners(store)
         if len(self._sparks) > 2 * len(gpus) + 64:  # GPUs that went away
             listed = {gpu.ref for gpu in gpus}
             self._steady.forget(listed)
-            self._sparks = {k: v for k, v in self._sparks.items() if k in listed}
+            self._sparks.forget(listed)
         self.query_one(EntityTable).sync_keys([gpu.ref for gpu in gpus], self._row)
-
-    def _spark(self, ref: str) -> str:
-        store = self.context.store
-        step = int((store.time or 0.0) // SPARK_STEP)
-        cached = self._sparks.get(ref)
-        if cached is None or cached[0] != step:
-            history = store.history(ref, "gpu.util")
-            cached = self._sparks[ref] = (step, stepped_spark(history, 10, SPARK_STEP, 100.0))
-        return cached[1]
 
     def _row(self, ref: str) -> list[Text]:
         store = self.context.store
@@ -199,7 +162,7 @@ class GpuList(PaneBase):
         return [
             cell(ref.removeprefix("gpu/"), limit=40),
             cell(fmt(steady.value(store, ref, "gpu.util"), "%")),
-            cell(self._spark(ref)),
+            cell(self._sparks.line(ref, store.time, lambda: store.history(ref, "gpu.util"))),
             cell(memory),
             cell(fmt(temp, "°"), style=hot),
             cell(fmt(steady.value(store, ref, "gpu.power"), " W")),

@@ -66,29 +66,30 @@ class JobList(PaneBase):
         )
 
     def refresh_view(self) -> None:
-        self.query_one(EntityTable).sync(self._rows())
-
-    def _rows(self) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store
-        rows = []
-        for job in store.of_kind("job"):
-            label = job_state(store, job.ref)
-            fraction = pace(store, job.ref)
-            unit = job.attrs.get("throughput_unit", "")
-            row = [
-                cell(job.ref[4:], limit=16),
-                job_state_text(self, label),
-                cell("n/a" if fraction is None else f"{fraction:.0%}"),
-                cell(job.name, limit=32),
-                cell(job.attrs.get("user", "?"), limit=16),
-                cell(len(job.attrs.get("nodes", []))),
-                cell(len(job.attrs.get("gpus", []))),
-                cell(f"{fmt(store.value(job.ref, 'job.throughput'))} {unit}"),
-            ]
-            rows.append((label != "STALLED", job.ref, row))
-        rows.sort(key=lambda r: r[0])  # stable: stalled first, then by ref
-        for _, ref, row in rows:
-            yield ref, row
+        # Stalled first (worst first), then by ref; cells only for the rows in view.
+        stalled = {f.ref for f in store.findings if f.kind == "job-stalled"}
+        refs = [job.ref for job in store.of_kind("job")]
+        refs.sort(key=lambda ref: ref not in stalled)  # stable: by ref within
+        self.query_one(EntityTable).sync_keys(refs, self._row)
+
+    def _row(self, ref: str) -> list[Text]:
+        store = self.context.store
+        job = store.get(ref)
+        if job is None:
+            return [cell(ref[4:], limit=16)]
+        fraction = pace(store, ref)
+        unit = job.attrs.get("throughput_unit", "")
+        return [
+            cell(ref[4:], limit=16),
+            job_state_text(self, job_state(store, ref)),
+            cell("n/a" if fraction is None else f"{fraction:.0%}"),
+            cell(job.name, limit=32),
+            cell(job.attrs.get("user", "?"), limit=16),
+            cell(len(job.attrs.get("nodes", []))),
+            cell(len(job.attrs.get("gpus", []))),
+            cell(f"{fmt(store.value(ref, 'job.throughput'))} {unit}"),
+        ]
 
 
 class JobDetail(PaneBase):

@@ -11,22 +11,28 @@ from textual.widgets import Static
 
 from console.api import (
     BUDGETS,
-    Entity,
     EntityTable,
     PaneBase,
     PaneContext,
+    SteadyValues,
+    SteppedSparks,
     cell,
     fmt,
     fmt_age,
     power_summary,
     role_style,
-    spark,
     title_bar,
 )
 
-SPARK_WIDTH = 16
-NodeDraw = tuple[float, float, float, float, str, list[Entity]]
-"""A node's draw, limit, energy today, host power, ref and GPUs."""
+SPARK_WIDTH = 7
+"""Characters of a node's draw history, each the mean of ``SPARK_STEP`` s (70 s): as
+wide as its header, so the table still fits 80 columns."""
+STEADY_STEPS: dict[str, float] = {"draw": 100.0, "host": 20.0}
+"""How far a node's GPU draw and host draw (W) must move before the list shows them
+again: eight GPUs' draw jitters by tens of watts every second, and rows redrawn and
+reordered for that sent 10 KB/s over SSH."""
+NodeDraw = tuple[float, float, float, float, str]
+"""A node's draw, limit, energy today, host power and ref."""
 HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
 """RAPL counters (their rates are the host's CPU and DRAM watts)."""
 MAX_LISTED = 6
@@ -42,6 +48,9 @@ class PowerView(PaneBase):
     def __init__(self, context: PaneContext, ref: str | None = None) -> None:
         super().__init__(context, ref)
         self._folded: set[str] = set()
+        self._steady = SteadyValues(STEADY_STEPS)
+        self._sparks = SteppedSparks(SPARK_WIDTH)
+        self._summary_shown: Text | None = None
 
     DEFAULT_CSS = """
     PowerView > #summary { height: auto; }
@@ -107,26 +116,39 @@ class PowerView(PaneBase):
             text.append("\nslowed by power or heat: ", style="bold")
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
             text.append(f"{len(capped)} GPUs ({shown})", style=role_style(self, "gpu-hot"))
-        self.query_one("#summary", Static).update(text)
+        if text != self._summary_shown:
+            self._summary_shown = text
+            self.query_one("#summary", Static).update(text)
         builders = dict(self._rows())  # order and totals for all; cells for the rows in view
         self.query_one(EntityTable).sync_keys(list(builders), lambda key: builders[key]())
 
     def _rows(self) -> Iterable[tuple[str, Callable[[], list[Text]]]]:
-        """Racks by draw, each followed by its nodes by draw (unless folded)."""
-        store = self.context.store
+        """Racks by draw, each followed by its nodes by draw (unless folded).
+
+        Draws are the steady ones shown (:data:`STEADY_STEPS`), ties by name: jitter
+        under a step neither redraws nor reorders a row.
+        """
+        store, steady = self.context.store, self._steady
         racks: dict[str, list[NodeDraw]] = {}
-        for node in store.of_kind("node"):
-            gpus = store.children(node.ref, "gpu")
-            if not gpus:
-                continue
-            draw = sum(store.value(g.ref, "gpu.power") or 0.0 for g in gpus)
-            limit = sum(store.value(g.ref, "gpu.power_limit") or 0.0 for g in gpus)
-            today = sum(store.value(g.ref, "gpu.energy_today") or 0.0 for g in gpus) / 3.6e6
-            host = sum(
-                store.value(node.ref, m) or 0.0 for m in ("node.cpu_energy", "node.dram_energy")
-            )
+        nodes = store.of_kind("node")
+        if len(steady) > 2 * len(STEADY_STEPS) * len(nodes) + 64:  # nodes that went away
+            listed = {node.ref for node in nodes}
+            steady.forget(listed)
+            self._sparks.forget(listed)
+        for node in nodes:
+            # The store keeps each node's GPU totals as readings land: no GPU is walked.
+            draw = store.gpu_total(node.ref, "gpu.power")
+            limit = store.gpu_total(node.ref, "gpu.power_limit")
+            today = store.gpu_total(node.ref, "gpu.energy_today")
+            if draw is None and limit is None and today is None:
+                continue  # no GPUs (or none that reports power)
+            draw = steady.hold(node.ref, "draw", draw or 0.0)
+            host = sum(store.value(node.ref, m) or 0.0 for m in HOST_ENERGY)
+            host = steady.hold(node.ref, "host", host) or 0.0
             rack = str(node.attrs.get("rack") or "no rack")
-            racks.setdefault(rack, []).append((draw, limit, today, host, node.ref, gpus))
+            racks.setdefault(rack, []).append(
+                (draw or 0.0, limit or 0.0, (today or 0.0) / 3.6e6, host, node.ref)
+            )
         now = store.time or 0.0
         for rack in sorted(racks, key=lambda r: (-sum(n[0] for n in racks[r]), r)):
             nodes = sorted(racks[rack], key=lambda n: (-n[0], n[4]))
@@ -144,9 +166,8 @@ class PowerView(PaneBase):
             yield key, partial(self._rack_cells, f"{mark} {rack}", nodes, alarm, room, now)
             if key in self._folded:
                 continue
-            for node_draw, node_limit, today, host, ref, gpus in nodes:
-                yield ref, partial(self._node_cells, node_draw, node_limit, today, host, ref,
-                                   gpus, now)  # fmt: skip
+            for node_draw, node_limit, today, host, ref in nodes:
+                yield ref, partial(self._node_cells, node_draw, node_limit, today, host, ref, now)
 
     def _rack_cells(
         self, label: str, nodes: list[NodeDraw], alarm: str, room: str, now: float
@@ -165,14 +186,10 @@ class PowerView(PaneBase):
         ]
 
     def _node_cells(
-        self, node_draw: float, node_limit: float, today: float, host: float, ref: str,
-        gpus: list[Entity], now: float,
-    ) -> list[Text]:  # fmt: skip
+        self, node_draw: float, node_limit: float, today: float, host: float, ref: str, now: float
+    ) -> list[Text]:
         """One node's row: built only when in view (its trend reads every GPU's history)."""
-        store, model = self.context.store, self.context.cost
-        histories = [store.history(g.ref, "gpu.power")[-SPARK_WIDTH:] for g in gpus]
-        width = min((len(h) for h in histories), default=0)
-        trend = [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
+        model = self.context.cost
         name = ref.removeprefix("node/")
         share = node_draw / node_limit if node_limit else None
         return [
@@ -183,8 +200,16 @@ class PowerView(PaneBase):
             cell(fmt(host, " W") if host else "n/a"),
             cell(fmt(today, " kWh", 2)),
             cell(f"{model.energy_cost_per_hour(node_draw, now):,.2f}"),
-            cell(spark(trend, SPARK_WIDTH)),
+            cell(self._sparks.line(ref, now, partial(self._trend, ref))),
         ]
+
+    def _trend(self, ref: str) -> list[float | None]:
+        """A node's GPU draw over the history kept (the sum of its GPUs')."""
+        store = self.context.store
+        gpus = store.children(ref, "gpu")
+        histories = [store.history(g.ref, "gpu.power") for g in gpus]
+        width = min((len(h) for h in histories), default=0)
+        return [sum(h[-width + i] or 0.0 for h in histories) for i in range(width)]
 
 
 def create_power_pane(context: PaneContext, ref: str | None) -> PaneBase:

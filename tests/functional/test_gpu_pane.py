@@ -39,6 +39,20 @@ async def test_sorting_by_health_puts_the_throttled_gpu_first(make_app: AppFacto
         assert table.get_row("gpu/node01/3")[6].plain == "sw thermal, hw thermal"
 
 
+async def test_more_gpus_than_lines_open_worst_first_until_s_chooses(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(scenario="thermal-throttle")
+    async with app.run_test(size=(120, 24)) as pilot:  # 32 GPUs, 24 lines
+        await pilot.press("g")
+        table = app.screen.query_one(EntityTable)
+        assert table.selected_ref == "gpu/node01/3"  # the throttled one, not node01/0
+        await pilot.press("s")  # chosen: by util, busiest first, as at any size
+        assert "by util" in _text(app)
+        await pilot.press("s", "s", "s", "s")  # … health → node: the order asked for
+        assert "by node" in _text(app) and table.row_keys[0] == "gpu/node01/0"
+
+
 async def test_detail_says_why_a_gpu_is_throttled(make_app: AppFactory) -> None:
     app = make_app(scenario="thermal-throttle")
     async with app.run_test(size=(120, 50)) as pilot:

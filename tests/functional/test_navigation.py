@@ -344,3 +344,34 @@ async def test_a_detail_view_says_when_its_entity_is_gone(make_app: AppFactory) 
         await pilot.pause()
         text = "\n".join(str(s.render()) for s in app.screen.query("Static"))
         assert "gpu/node01/0: no longer reported" in text
+
+
+async def test_escape_paints_the_overview_as_it_was_before_bringing_it_up_to_date(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        overview = app.screen
+        assert isinstance(overview, ViewScreen)
+        await pilot.press("p")
+        await app.engine.collect(1)  # the data moved while the power pane showed
+        happened: list[str] = []
+        display, refresh_view = app._display, overview.pane.refresh_view
+
+        def painting(screen: object, renderable: object) -> None:
+            if screen is overview and renderable is not None:
+                happened.append("paint")
+            display(screen, renderable)  # type: ignore[arg-type]
+
+        def refreshing() -> None:
+            happened.append("refresh")
+            refresh_view()
+
+        monkeypatch.setattr(app, "_display", painting)
+        monkeypatch.setattr(overview.pane, "refresh_view", refreshing)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.crumbs() == ["Overview"]
+        # The cached overview is on screen first; the refresh (new data) comes after it.
+        assert happened[:1] == ["paint"] and "refresh" in happened
+        assert overview.rendered_version == app.store.version

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from console.store import Store
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 
@@ -50,3 +53,26 @@ async def test_power_capped_gpus_stand_out(make_app: AppFactory) -> None:
         assert limit == 4 * 400 + 4 * 700  # the capped GPUs' lower limit counts
         draw = sum(app.store.value(g, "gpu.power") or 0 for g in gpus)
         assert row[2].plain == f"{draw / limit:.0%}"
+
+
+async def test_opening_the_power_pane_reads_node_totals_not_every_gpu(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    read: list[str] = []
+    value = Store.value
+
+    def counting(store: Store, ref: str, metric: str) -> float | None:
+        read.append(metric)
+        return value(store, ref, metric)
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        monkeypatch.setattr(Store, "value", counting)
+        await pilot.press("p")
+        assert app.crumbs() == ["Overview", "Power"]
+    # Each GPU's limit and energy used to be read on every refresh; the store's totals
+    # stand for them now (a node row in view still reads its GPUs' power history).
+    assert read.count("gpu.power_limit") == 0 and read.count("gpu.energy_today") == 0
+    assert app.store.gpu_total("node/node01", "gpu.power_limit") == sum(
+        value(app.store, f"gpu/node01/{i}", "gpu.power_limit") or 0.0 for i in range(8)
+    )

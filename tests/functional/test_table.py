@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 
 from console.ui.table import EntityTable
 
@@ -71,3 +72,30 @@ async def test_filter_hides_rows_without_the_text() -> None:
         table.filter_text = "LLAMA"
         table.sync([(k, [Text(k)]) for k in ("job/1 llama", "job/2 mixtral", "job/3 llama-ft")])
         assert [table.selected_ref, table.row_count] == ["job/1 llama", 2]
+
+
+async def test_a_reorder_repaints_only_the_lines_whose_row_moved() -> None:
+    # Over SSH a full repaint sends the blank area under the rows too: a screenful.
+    app = TableApp()
+    cells = {key: [Text(key), Text("1")] for key in ("a", "b", "c", "d", "e")}
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(EntityTable)
+        table.sync_keys(["a", "b", "c", "d", "e"], cells.__getitem__)
+        await pilot.pause()
+        painted: list[int] = []
+        render_line = table.render_line
+
+        def counted(y: int) -> Strip:
+            painted.append(y)
+            return render_line(y)
+
+        table.render_line = counted  # type: ignore[method-assign]
+        table.sync_keys(["a", "b", "d", "c", "e"], cells.__getitem__)  # c and d swap
+        await pilot.pause()
+        assert sorted(set(painted)) == [3, 4]  # rows 2 and 3, under the header line
+        assert [table.get_row(k)[0].plain for k in table._keys] == ["a", "b", "d", "c", "e"]
+        painted.clear()
+        cells["b"] = [Text("b"), Text("2")]
+        table.sync_keys(["a", "b", "d", "c", "e"], cells.__getitem__)  # one cell changed
+        await pilot.pause()
+        assert sorted(set(painted)) == [2]

@@ -49,8 +49,9 @@ def dcgm_textfile() -> str:
     return "\n".join(sorted(lines, key=lambda line: line.partition("{")[0])) + "\n"
 
 
-def _query(port: int, expression: str) -> list[dict[str, object]]:
+def _query(port: int, expression: str, at: float | None = None) -> list[dict[str, object]]:
     url = f"http://127.0.0.1:{port}/api/v1/query?query={urllib.parse.quote(expression)}"
+    url += f"&time={at}" if at is not None else ""
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)["data"]["result"]  # type: ignore[no-any-return]
 
@@ -273,3 +274,23 @@ async def test_an_error_answer_without_json_names_the_status() -> None:
                 await source.poll()
         finally:
             await source.close()
+
+
+@NEEDS_SERVERS
+async def test_the_past_read_with_query_range_is_what_prometheus_answered_then(fleet: int) -> None:
+    expression = 'watchfloor_gpu_util_percent{node="node01",gpu="3"}'
+    _wait_for(lambda: float(_query(fleet, f"count_over_time({expression}[10s])")[0]["value"][1])  # type: ignore[index]
+              >= 9, "ten seconds of scrapes")  # fmt: skip
+    end = float(int(time.time()) - 1)
+    source = _source(f"http://127.0.0.1:{fleet}", exporters="watchfloor")
+    try:
+        batches = await source.past(end - 4, end, 1)
+    finally:
+        await source.close()
+    assert [batch.time for batch in batches] == [end - 4, end - 3, end - 2, end - 1, end]
+    for batch in batches:
+        values = {(s.ref, s.metric): s.value for s in batch.samples}
+        then = _query(fleet, expression, at=batch.time)
+        assert values[("gpu/node01/3", "gpu.util")] == float(then[0]["value"][1])  # type: ignore[index]
+        assert {e.ref for e in batch.entities} >= {f"gpu/node0{n}/{i}" for n in (1, 2)
+                                                   for i in range(8)}  # fmt: skip

@@ -6,7 +6,11 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.integration.alertmanager import Watch, watch_config
 from tests.waiting import wait_for
@@ -70,3 +74,20 @@ def test_a_bad_new_config_is_reported_and_the_running_one_kept(tmp_path: Path) -
     assert "not recording" not in output
     recording = tmp_path / "state" / "watchfloor" / "recording"
     assert recording.is_dir() and any(recording.iterdir())
+
+
+def test_metrics_on_loopback_refuse_a_foreign_host(tmp_path: Path) -> None:
+    """DNS rebinding: a page whose name points at 127.0.0.1 must not read the findings."""
+    config = watch_config(tmp_path / "config.yaml", None, "host")
+    watch = Watch(config)
+    try:
+        wait_for(lambda: 'kind="job-stalled"' in watch.metrics(), WITHIN, "stall in /metrics")
+        request = urllib.request.Request(watch.metrics_url, headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 421
+        by_name = watch.metrics_url.replace("127.0.0.1", "localhost")
+        with urllib.request.urlopen(by_name, timeout=5) as answered:
+            assert b"watchfloor_finding" in answered.read()
+    finally:
+        watch.stop()

@@ -80,3 +80,24 @@ async def test_gpus_of_a_drained_or_down_node_are_not_idle_waste() -> None:
     waste = power_summary(store, CostModel())["waste"]
     assert (waste["idle_gpus"], waste["out_of_service_gpus"]) == (0, 4)
     assert waste["idle_cost_per_hour"] == 0.0
+
+
+async def test_the_waste_reads_the_history_of_stalled_jobs_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = await _demo()
+    store = engine.store
+    read: list[str] = []
+    timed_history = type(store).timed_history
+
+    def counting(self: object, ref: str, metric: str) -> list[tuple[float, float | None]]:
+        read.append(ref)
+        return timed_history(store, ref, metric)
+
+    monkeypatch.setattr(type(store), "timed_history", counting)
+    stalled = power_summary(store, CostModel())["waste"]["stalled_jobs"]
+    # A job above its reported baseline's threshold now is not stalled: its ten
+    # minutes of history are not read (at 1,000 nodes, 250 jobs cost 80 ms a refresh).
+    assert [job["ref"] for job in stalled] == ["job/4711"]
+    assert set(read) == {"job/4711"}
+    assert store.count("job") > 1

@@ -20,6 +20,7 @@ from console.analysis.thresholds import THRESHOLDS
 from console.config import Config, ConfigError, parse_config
 from console.engine import Engine
 from console.headless import snapshot_document
+from console.model import Entity
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import pack_floats, unpack_floats
 from console.recording.layout import database_file
@@ -46,6 +47,7 @@ def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[
             document = snapshot_document(engine.store, engine.statuses())
             chain = explain(engine.store, "job/4711")
             document["explain"] = chain.to_json() if chain is not None else None
+            document["gpu_power"] = engine.store.gpu_total(None, "gpu.power")
             seen[engine.store.time or 0.0] = json.loads(json.dumps(document, default=str))
         await engine.stop()
 
@@ -68,6 +70,7 @@ def test_every_recorded_second_reads_back_as_the_live_snapshot(tmp_path: Path) -
             again = snapshot_document(moment.store, moment.statuses)
             chain = explain(moment.store, "job/4711")
             again["explain"] = chain.to_json() if chain is not None else None
+            again["gpu_power"] = moment.store.gpu_total(None, "gpu.power")  # power pane's sum
             assert json.loads(json.dumps(again, default=str)) == document, when
 
 
@@ -277,7 +280,7 @@ def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path
 
 
 def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
-    import zlib
+    import zstandard
 
     from console.recording import codec
 
@@ -297,7 +300,11 @@ def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
         assert recording.at(EPOCH + 1).time == EPOCH + 1
         with pytest.raises(RecordingError, match="damaged"):
             recording.at(EPOCH + 2)
-    put(codec.encode({"t": EPOCH + 2, "b": [], "z": zlib.compress(b"\0" * (8 << 20))}))
+    unsized = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 1000)
+    put(codec.encode({"t": EPOCH + 2, "b": [], "z": unsized}))
+    with Recording(tmp_path / "rec") as recording, pytest.raises(RecordingError, match="its size"):
+        recording.at(EPOCH + 2)
+    put(codec.encode({"t": EPOCH + 2, "b": [], "z": codec.deflate(b"\0" * (8 << 20))}))
     db.close()
     limit = codec.MAX_INFLATED
     codec.MAX_INFLATED = 1 << 20  # the bomb is 8 MB of zeros: past this bound
@@ -367,3 +374,112 @@ def test_start_recording_is_one_call_and_says_why_when_it_cannot(tmp_path: Path)
     assert second.cycle_hooks == [] and second.store.journal is None
     recorder.close()
     assert start_recording(second, HistoryConfig(enabled=False)) == (None, None)
+
+
+def test_a_source_sending_several_batches_a_cycle_writes_each_key_set_once(
+    tmp_path: Path,
+) -> None:
+    # 30 nodes: the simulator sends its samples in batches of 5,000, so one source sends
+    # two large batches a cycle, each with its own keys (once, not once per cycle).
+    engine = build_engine(build_sources(Config(), REGISTRY, DemoOptions(nodes=30), local=False),
+                          REGISTRY)  # fmt: skip
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 2)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    after_two = db.execute("SELECT count(*) FROM schemas").fetchone()[0]
+    assert after_two >= 3  # two of the simulator's, the keyframe's: the case at hand
+    record(engine, recorder, 4)
+    recorder.close()
+    assert db.execute("SELECT count(*) FROM schemas").fetchone()[0] == after_two
+    db.close()
+
+
+def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> None:
+    recorder = Recorder(tmp_path / "rec")
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    db.execute("UPDATE meta SET value='1' WHERE key='format'")
+    db.commit()
+    db.close()
+    with pytest.raises(RecordingError, match="version 1, this console reads 2"):
+        Recording(tmp_path / "rec")
+    # A console upgraded over its old recording keeps that one aside and records anew.
+    again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
+    again.close()
+    assert again.notice == (
+        f"{database_file(tmp_path / 'rec')} was a version 1 recording; "
+        "kept as frames-v1-1700000000.sqlite, recording afresh"
+    )
+    assert (tmp_path / "rec" / "frames-v1-1700000000.sqlite").is_file()
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.span() is None  # the new one, empty
+
+
+def test_a_seek_makes_the_keyframes_readings_only_where_no_later_batch_lays_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import reader
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    live = record(engine, recorder, 4)
+    recorder.close()
+    made: list[int] = []
+    real = reader._Keyframe.reading
+    monkeypatch.setattr(reader._Keyframe, "reading",
+                        lambda self, i: made.append(i) or real(self, i))  # fmt: skip
+    last = max(live)
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(last)
+        series = len(list(moment.store.readings()))
+        again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
+                                      default=str))  # fmt: skip
+        assert again["gpus"] == live[last]["gpus"] and again["links"] == live[last]["links"]
+    # Every series of the simulator is sent again each cycle: the keyframe's copy of
+    # it is never made into a reading (only what analysis derived once, if any).
+    assert series > 1000 and len(made) < series // 10
+
+
+def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import recorder as recorder_module
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 2)  # the keyframe, and a cycle
+    encoded: list[object] = []
+    real = recorder_module.encode
+    monkeypatch.setattr(
+        recorder_module, "encode", lambda value: encoded.append(value) or real(value)
+    )
+    record(engine, recorder, 1)
+    recorder.close()
+    entities = [value for value in encoded if isinstance(value, Entity)]
+    assert 0 < len(entities) < len(engine.store.entities) // 2
+    with Recording(tmp_path / "rec") as recording:  # and what was left alone reads back
+        moment = recording.at(max(recording.times()))
+        assert moment.store.entities == engine.store.entities
+
+
+def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from console.recording import reader
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")  # the default keyframe interval
+    recorder.attach(engine)
+    record(engine, recorder, 25)
+    recorder.close()
+    read: list[int] = []
+    real = reader.decompress
+    monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
+    most = 0
+    with Recording(tmp_path / "rec") as recording:
+        for when in recording.times():
+            read.clear()
+            assert recording.at(when).time == when
+            most = max(most, len(read))
+    assert most == 10  # a keyframe and the nine frames after it, at worst

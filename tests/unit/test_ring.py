@@ -29,3 +29,14 @@ def test_memory_is_eight_bytes_a_point() -> None:
     ring = Ring(10_000)
     assert ring._values.itemsize == 8 and len(ring._values) == 10_000
     assert sys.getsizeof(ring._values) < 8 * 10_000 * 1.1  # one flat buffer, no objects
+
+
+def test_fill_keeps_the_newest_points_as_appends_would() -> None:
+    points = [(10.0, 1.0), (11.0, None), (12.0, 3.0), (13.0, 4.0)]
+    filled, appended = Ring(3, timed=True), Ring(3, timed=True)
+    filled.fill(points)
+    for time, value in points:
+        appended.append(value, time)
+    assert filled.points() == appended.points() == [(11.0, None), (12.0, 3.0), (13.0, 4.0)]
+    filled.append(5.0, 14.0)  # and goes on as a ring
+    assert filled.points() == [(12.0, 3.0), (13.0, 4.0), (14.0, 5.0)]

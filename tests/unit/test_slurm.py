@@ -191,3 +191,28 @@ async def test_sinfo_failure_is_slurms_own_line(tmp_path: Path) -> None:
     await engine.collect(1)
     (status,) = engine.statuses()
     assert status.reason == f"{failing} exited 1: sinfo: error: Unable to contact slurm controller"
+
+
+async def test_squeue_and_sinfo_output_is_parsed_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20,000 jobs take over a second to parse: the collector's loop keeps polling meanwhile."""
+    import threading
+
+    from watchfloor_jobs import slurm
+
+    parsed_on: list[threading.Thread] = []
+    for name in ("parse_squeue", "parse_sinfo"):
+        real = getattr(slurm, name)
+        monkeypatch.setattr(slurm, name, lambda doc, real=real: (
+            parsed_on.append(threading.current_thread()), real(doc))[1])  # fmt: skip
+    squeue = tmp_path / "squeue"
+    squeue.write_text(f"#!/bin/sh\ncat {SQUEUE_21_08}\n")
+    squeue.chmod(0o755)
+    sinfo = tmp_path / "sinfo"
+    sinfo.write_text(f"#!/bin/sh\ncat {SINFO_22_05}\n")
+    sinfo.chmod(0o755)
+    assert (await SlurmSource(str(squeue), 1.0).poll()).entities
+    assert (await SlurmNodesSource(str(sinfo), 1.0).poll()).entities
+    assert len(parsed_on) == 2
+    assert threading.main_thread() not in parsed_on

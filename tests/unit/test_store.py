@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from console.model import Batch, Entity, Sample
 from console.store import Store
 
@@ -142,3 +144,74 @@ def test_an_unknown_from_one_source_never_erases_what_another_knows() -> None:
     store.apply(Batch(entities=[Entity("node/n2", "n2", attrs={"cpus": None})]), "a", 1.0)
     store.apply(Batch(entities=[Entity("node/n2", "n2", attrs={"cpus": None})]), "b", 1.0)
     assert store.get("node/n2").attrs == {"cpus": None}  # type: ignore[union-attr]
+
+
+def test_a_short_store_keeps_longer_history_only_for_the_metrics_named() -> None:
+    store = Store(history=3, longer={"gpu.util": 5})
+    for tick in range(20):
+        store.apply(_batch(float(tick), float(tick), "gpu.util"), "s", received=float(tick))
+        store.apply(_batch(float(tick), float(tick), "gpu.temp"), "s", received=float(tick))
+    assert store.history("port/n1/mlx5_0", "gpu.util") == [15.0, 16.0, 17.0, 18.0, 19.0]
+    assert store.history("port/n1/mlx5_0", "gpu.temp") == [17.0, 18.0, 19.0]
+
+
+def test_gpu_totals_follow_every_reading_and_removal_without_walking_the_gpus() -> None:
+    import random
+
+    rng = random.Random(7)
+    store = Store()
+    gpus = [f"gpu/n{n}/{i}" for n in range(3) for i in range(4)]
+    entities = [Entity(ref, ref, parent=f"node/{ref.split('/')[1]}") for ref in gpus]
+    for tick in range(50):
+        samples = [Sample(g, "gpu.power", rng.choice([None, rng.uniform(0, 700)])) for g in gpus]
+        store.apply(Batch(entities=entities, samples=samples, time=float(tick)), "s", float(tick))
+    for node in ("node/n0", "node/n1", "node/n2"):
+        mine = [g for g in gpus if g.startswith(f"gpu/{node[5:]}/")]
+        expected = sum(store.value(g, "gpu.power") or 0.0 for g in mine)
+        assert store.gpu_total(node, "gpu.power") == pytest.approx(expected)
+    fleet = sum(store.value(g, "gpu.power") or 0.0 for g in gpus)
+    assert store.gpu_total(None, "gpu.power") == pytest.approx(fleet)
+    store.remove([g for g in gpus if g.startswith("gpu/n1/")])
+    assert store.gpu_total("node/n1", "gpu.power") is None  # no GPU there any more
+    left = sum(store.value(g, "gpu.power") or 0.0 for g in gpus if not g.startswith("gpu/n1/"))
+    assert store.gpu_total(None, "gpu.power") == pytest.approx(left)
+    assert store.gpu_total("node/n0", "gpu.temp") is None  # only the summed metrics
+
+
+def test_what_moved_tells_a_new_value_from_the_same_value_sent_again() -> None:
+    store = Store()
+    batch = Batch(samples=[Sample("node/n1", "node.cpu_util", 5.0)])
+    store.apply(batch, "s", 1.0)
+    assert ("node/n1", "node.cpu_util") in store.moved().readings  # new: moved
+    store.forget_changes()
+    store.apply(Batch(samples=[Sample("node/n1", "node.cpu_util", 5.0)]), "s", 2.0)
+    moved = store.moved()
+    assert not moved.readings and moved.fresh == {("node/n1", "node.cpu_util")}
+    store.apply(Batch(samples=[Sample("node/n1", "node.cpu_util", 7.0)]), "s", 3.0)
+    assert store.moved().readings == {("node/n1", "node.cpu_util")}
+    # A counter moves when its rate does, not its count.
+    for time, count in ((1.0, 100.0), (2.0, 110.0), (3.0, 120.0), (4.0, 140.0)):
+        store.forget_changes()
+        store.apply(Batch(samples=[Sample("port/n1/p1", "port.tx_bytes", count)]), "s", time)
+        moved_now = ("port/n1/p1", "port.tx_bytes") in store.moved().readings
+        assert moved_now == (time != 3.0), time  # new, 10/s, 10/s again, then 20/s
+    store.forget_changes()
+    store.touch("node/n1")  # no entity yet: nothing to say
+    store.apply(Batch(entities=[Entity("node/n1", "n1")]), "s", 5.0)
+    store.forget_changes()
+    store.touch("node/n1")  # analysis changed it in place
+    assert store.moved().entity("node/n1") and store.take_changes().entities == {"node/n1"}
+
+
+def test_while_recording_a_cycle_s_changes_carry_its_batches_and_derived_readings() -> None:
+    store = Store()
+    store.apply(Batch(samples=[Sample("node/n1", "node.cpu_util", 5.0)]), "s", 1.0)
+    assert store.take_changes().batches == ()  # nobody records: nothing kept
+    store.journal = []
+    batch = Batch(samples=[Sample("node/n1", "node.cpu_util", 6.0)], time=2.0)
+    store.apply(batch, "s", 2.0)
+    store.record("node/n1", "node.derived", 1.5, 2.0)
+    changes = store.take_changes()
+    assert changes.batches == (("s", batch, 2.0),)
+    assert changes.derived == (("node/n1", "node.derived", 1.5, 2.0),)
+    assert store.take_changes().batches == () and store.take_changes().derived == ()
