@@ -1,4 +1,4 @@
-"""One console process polling 1,000 simulated agents at 1 s (issue 4, figure a).
+"""One console process polling 1,000 simulated agents at 1 s (issue 4, figure a; issue 17).
 
 A simulated fleet (one process, one port per node) is started on loopback; this
 process polls every agent through the real agent source and engine for the
@@ -7,7 +7,10 @@ completed within the interval), the slowest poll, this process's CPU as a share
 of one core, and its RSS. Targets: every cycle within the interval, CPU < 50 %,
 RSS < 400 MB.
 
-Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60]``
+``--wire snapshot`` polls ``/v1/snapshot`` (a request per agent per cycle) instead of
+reading each agent's ``/v2/stream``, for a before/after in the same minute.
+
+Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60] [--wire W]``
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 import psutil
 
 from console.agent.client import AgentSource
+from console.agent.stream_client import AgentStreamSource
 from console.engine import Engine
 from console.store import Store
 
@@ -36,8 +40,9 @@ def start_fleet(nodes: int) -> tuple[subprocess.Popen[bytes], list[str]]:
     return fleet, urls
 
 
-async def poll(urls: list[str], seconds: float, interval: float) -> None:
-    engine = Engine(Store(), [AgentSource(url, interval, timeout=interval * 2) for url in urls])
+async def poll(urls: list[str], seconds: float, interval: float, wire: str) -> None:
+    kind = AgentStreamSource if wire == "stream" else AgentSource
+    engine = Engine(Store(), [kind(url, interval, timeout=interval * 2) for url in urls])
     process = psutil.Process()
     engine.start()
     await asyncio.sleep(5)  # warm-up: connections opened, first snapshots in
@@ -52,7 +57,8 @@ async def poll(urls: list[str], seconds: float, interval: float) -> None:
     ok = sum(1 for s in statuses if s.status == "ok")
     slowest = max((s.duration or 0.0) for s in statuses)
     rss = process.memory_info().rss / 2**20
-    print(f"{len(urls)} agents at {interval:g} s for {wall:.0f} s, one console process:")
+    print(f"{len(urls)} agents at {interval:g} s for {wall:.0f} s over {wire}, one console "
+          "process:")  # fmt: skip
     rate = polls / len(urls) / wall
     print(f"  polls per agent per second {rate:.2f} (1.00 = every cycle within the interval); "
           f"{ok}/{len(urls)} ok at the end; slowest last poll {slowest:.2f} s")  # fmt: skip
@@ -65,10 +71,12 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--wire", choices=("stream", "snapshot"), default="stream",
+                        help="read /v2/stream (default), or poll /v1/snapshot")  # fmt: skip
     args = parser.parse_args()
     fleet, urls = start_fleet(args.nodes)
     try:
-        asyncio.run(poll(urls, args.seconds, args.interval))
+        asyncio.run(poll(urls, args.seconds, args.interval, args.wire))
     finally:
         fleet_cpu = psutil.Process(fleet.pid).cpu_times()
         fleet.terminate()

@@ -19,7 +19,7 @@ import aiohttp
 import hostlist
 from yarl import URL
 
-from console.agent.wire import WireError, decode
+from console.agent.wire import MAX_SERIES, WireError, decode
 from console.api import Batch, Source, SourceContext, SourceError, plain
 from console.bodies import BodyTooLarge, read_body
 from console.intake import IntakeError, check_time
@@ -27,8 +27,8 @@ from console.safe_file import read_token as safe_read_token
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""
-AGENT_MAX_SERIES = 20_000
-"""Series one agent may own in the console's store (an 8-GPU node has ~600)."""
+AGENT_MAX_SERIES = MAX_SERIES
+"""Series one agent may own in the console's store."""
 
 
 class SharedSession:
@@ -108,6 +108,10 @@ class AgentSource(Source):
             node, batch, statuses = decode(document)
         except WireError as exc:
             raise SourceError(f"bad response: {exc}") from None
+        return self._finish(node, batch, statuses)
+
+    def _finish(self, node: str, batch: Batch, statuses: list[Any]) -> Batch:
+        """The agent's batch with its node, source statuses and clock skew noted."""
         self.node = node
         batch.meta = {"agent_node": node, "agent_sources": statuses}
         if batch.time is not None:
@@ -115,46 +119,57 @@ class AgentSource(Source):
         return batch
 
     async def _fetch(self) -> bytes:
-        session = self._session.get()
         try:
-            async with session.get(
-                self._snapshot_url,
-                headers=self._headers,
-                ssl=self._tls if self._tls is not None else True,
-                timeout=self._timeout,
-                allow_redirects=False,  # an agent does not redirect; one that does is lying
-            ) as response:
-                if 300 <= response.status < 400:
-                    where = plain(response.headers.get("Location", "nowhere"), 120)
-                    raise SourceError(
-                        f"HTTP {response.status} redirect to {where}: not followed "
-                        "(point the url at the agent itself)"
-                    )
-                if response.status == 401:
-                    raise SourceError("401 unauthorized: wrong or missing token")
-                if response.status != 200:
-                    raise SourceError(f"HTTP {response.status} from agent")
+            async with self._get(self._snapshot_url, self._timeout) as response:
+                self._check_status(response)
                 return await _read_limited(response)
         except SourceError:
             raise
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise SourceError(f"TLS: {exc.certificate_error}") from None
-        except aiohttp.ClientSSLError as exc:
-            raise SourceError(f"TLS: {exc}") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise SourceError(f"refused or unreachable: {exc.os_error}") from None
-        except TimeoutError:
-            raise SourceError(f"timeout after {self.request_timeout:g}s") from None
-        except aiohttp.ClientPayloadError:
-            raise SourceError("truncated response") from None
-        except aiohttp.ServerDisconnectedError:
-            raise SourceError(self._disconnected()) from None
-        except aiohttp.ClientResponseError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._failure(exc) from None
+
+    def _get(
+        self, url: URL, timeout: aiohttp.ClientTimeout, headers: dict[str, str] | None = None
+    ) -> Any:
+        return self._session.get().get(
+            url,
+            headers={**self._headers, **headers} if headers else self._headers,
+            ssl=self._tls if self._tls is not None else True,
+            timeout=timeout,
+            allow_redirects=False,  # an agent does not redirect; one that does is lying
+        )
+
+    def _check_status(self, response: aiohttp.ClientResponse) -> None:
+        if 300 <= response.status < 400:
+            where = plain(response.headers.get("Location", "nowhere"), 120)
+            raise SourceError(
+                f"HTTP {response.status} redirect to {where}: not followed "
+                "(point the url at the agent itself)"
+            )
+        if response.status == 401:
+            raise SourceError("401 unauthorized: wrong or missing token")
+        if response.status != 200:
+            raise SourceError(f"HTTP {response.status} from agent")
+
+    def _failure(self, exc: BaseException) -> SourceError:
+        """What a failed request says, in words."""
+        if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+            return SourceError(f"TLS: {exc.certificate_error}")
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return SourceError(f"TLS: {exc}")
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return SourceError(f"refused or unreachable: {exc.os_error}")
+        if isinstance(exc, TimeoutError):
+            return SourceError(f"timeout after {self.request_timeout:g}s")
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return SourceError("truncated response")
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return SourceError(self._disconnected())
+        if isinstance(exc, aiohttp.ClientResponseError):
             if self.url.startswith("http://"):
-                raise SourceError(self._disconnected()) from None
-            raise SourceError(f"bad HTTP response: {exc.message}") from None
-        except aiohttp.ClientError as exc:
-            raise SourceError(f"{type(exc).__name__}: {exc}") from None
+                return SourceError(self._disconnected())
+            return SourceError(f"bad HTTP response: {exc.message}")
+        return SourceError(f"{type(exc).__name__}: {exc}")
 
     def _disconnected(self) -> str:
         """Why an agent hangs up before answering, in the two cases seen in the field."""
@@ -249,8 +264,11 @@ def make_agent_sources(context: SourceContext) -> list[Source]:
     token_file = resolve("token_file")
     token = _read_token(token_file) if token_file else None
     tls = ssl_context(resolve("tls_ca"), resolve("tls_cert"), resolve("tls_key"))
+    from console.agent.stream_client import AgentStreamSource  # it builds on this module
+
+    kind = AgentStreamSource if options.get("stream") else AgentSource
     return [
-        AgentSource(url, context.interval, float(options["timeout"]), token, tls)
+        kind(url, context.interval, float(options["timeout"]), token, tls)
         for url in expand_urls(str(options["url"]))
     ]
 

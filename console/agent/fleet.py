@@ -30,12 +30,15 @@ class FleetTicker:
         self._groups = list(simulation.topology.nodes)
 
     async def current(self) -> StepParts:
+        started = time.monotonic()  # on arrival: one that waited for a step is served by it
         async with self._lock:
-            if self.parts is None or time.monotonic() - self.at >= self.max_age:
+            if self.parts is None or started - self.at >= self.max_age:
                 self.parts = await asyncio.to_thread(
                     self.simulation.step_groups, self._groups, False
                 )
-                self.at = time.monotonic()
+                # When the step began: a stream due one interval later gets the next step,
+                # however long this one took.
+                self.at = started
                 self.tick += 1
             return self.parts
 

@@ -27,7 +27,14 @@ from aiohttp import web
 
 from console.agent.exposition import render_metrics
 from console.agent.security import MAX_EVENTS_BODY, AgentSecurity, EventError, parse_guard_events
-from console.agent.wire import encode, store_samples
+from console.agent.stream_wire import (
+    STREAM_PATH,
+    WIRE_HEADER,
+    FrameParts,
+    StreamEncoder,
+    frame_parts,
+)
+from console.agent.wire import WIRE_VERSION, encode, store_samples
 from console.api import SourceStatus
 from console.bodies import BodyTooLarge, read_body
 from console.engine import Engine
@@ -52,6 +59,12 @@ AUTH_FAILURES = 10
 AUTH_WINDOW = 60.0
 LOG_EVERY = 60.0
 """One log line per kind of refusal per this many seconds."""
+MAX_STREAMS = 4
+"""Streams (``/v2/stream``) open at once; more get 503 (a console needs one)."""
+STREAM_INTERVALS = (0.2, 60.0)
+"""Shortest and longest cycle a stream may ask for (``?interval=``)."""
+STREAM_WRITE_TIMEOUT = 10.0
+"""Seconds a frame may wait for a reader that stopped reading; then the stream ends."""
 SERVER_HEADER = "watchfloor-agent"
 """No versions in ``Server``: nothing to match against a vulnerability list."""
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
@@ -131,6 +144,7 @@ class Collected:
         self._parts = (node, time_, entities, samples, statuses)
         self._snapshot: bytes | None = None
         self._metrics: bytes | None = None
+        self._stream: FrameParts | None = None
 
     @property
     def snapshot(self) -> bytes:
@@ -139,6 +153,13 @@ class Collected:
             document = encode(*self._parts)
             self._snapshot = json.dumps(document, separators=(",", ":")).encode()
         return self._snapshot
+
+    @property
+    def stream(self) -> FrameParts:
+        """The pieces of a ``/v2/stream`` frame, shared by every stream."""
+        if self._stream is None:
+            self._stream = frame_parts(*self._parts)
+        return self._stream
 
     @property
     def metrics(self) -> bytes:
@@ -218,6 +239,7 @@ def make_app(
     to loopback: DNS rebinding cannot reach it from a web page); ``None`` allows any.
     """
     in_flight = 0
+    streams: set[asyncio.Task[Any]] = set()
     refusals = Refusals()
     throttle = FailureThrottle()
 
@@ -275,6 +297,39 @@ def make_app(
         latest = await collector.latest()
         return web.Response(body=latest.snapshot, content_type="application/json")
 
+    async def stream(request: web.Request) -> web.StreamResponse:
+        spoken = request.headers.get(WIRE_HEADER, "none")[:16]
+        if spoken != str(WIRE_VERSION):
+            text = (f"wire version mismatch: this agent speaks {WIRE_VERSION}, the console "
+                    f"{spoken} (run the same watchfloor release on both)\n")  # fmt: skip
+            return web.Response(status=400, text=text)
+        try:
+            asked = float(request.query.get("interval", "1"))
+        except ValueError:
+            asked = float("nan")
+        low, high = STREAM_INTERVALS
+        if not low <= asked <= high:  # also NaN
+            return web.Response(status=400, text=f"interval must be {low:g} to {high:g} s\n")
+        if len(streams) >= MAX_STREAMS:
+            return web.Response(status=503, text="too many streams\n")
+        task = asyncio.current_task()
+        assert task is not None
+        streams.add(task)  # ended at shutdown: a stream never holds the agent open
+        try:
+            response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+            try:
+                await response.prepare(request)
+            except ConnectionError:
+                return response  # gone before the stream began
+            await _push(collector, request, response, asked)
+            return response
+        finally:
+            streams.discard(task)
+
+    async def end_streams(app: web.Application) -> None:
+        for task in list(streams):
+            task.cancel()
+
     async def metrics(request: web.Request) -> web.Response:
         latest = await collector.latest()
         return web.Response(
@@ -307,12 +362,37 @@ def make_app(
         middlewares=[host_checked, bounded, authenticated], client_max_size=MAX_REQUEST_BYTES
     )
     app.on_response_prepare.append(_server_header)
+    app.on_shutdown.append(end_streams)
     app[REFUSALS] = refusals
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/v1/snapshot", snapshot)
+    app.router.add_get(STREAM_PATH, stream)
     app.router.add_get("/metrics", metrics)
     app.router.add_post("/v1/events", events)
     return app
+
+
+async def _push(
+    collector: Snapshots, request: web.Request, response: web.StreamResponse, interval: float
+) -> None:
+    """One frame per collection, every ``interval`` seconds, until the reader goes."""
+    encoder = StreamEncoder()
+    sent: Collected | None = None
+    due = time.monotonic()
+    while request.transport is not None and not request.transport.is_closing():
+        latest = await collector.latest()
+        if latest is not sent:  # the same collection twice would be a duplicate point
+            try:
+                async with asyncio.timeout(STREAM_WRITE_TIMEOUT):
+                    await response.write(encoder.frame(latest.stream))
+            except (TimeoutError, ConnectionError):
+                return  # the console stopped reading, or went: its stream ends here
+            sent = latest
+            # A fixed rate, not "interval after this one": collecting takes time too.
+            due = max(due + interval, time.monotonic())
+        else:
+            due = time.monotonic() + interval / 10  # not renewed yet: look again soon
+        await asyncio.sleep(max(due - time.monotonic(), 0.0))
 
 
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:

@@ -21,6 +21,12 @@ AGENT_SOURCE = SourceType(
         Option("tls_cert", (str,), help="client certificate, for agents that verify clients"),
         Option("tls_key", (str,), help="key of the client certificate"),
         Option("timeout", (int, float), 3.0, help="seconds before a poll is a timeout"),
+        Option(
+            "stream",
+            (bool,),
+            False,
+            help="read the agent's /v2/stream (one connection, only changes), not /v1/snapshot",
+        ),
     ),
     help="a watchfloor node agent",
 )

@@ -16,11 +16,14 @@ from console.api import API_VERSION, SourceStatus
 from console.model import Batch, Entity, Sample, ref_kind
 from console.store import Store
 
-WIRE_VERSION = 1
-"""Version of this document; a console refuses any other."""
+WIRE_VERSION = 2
+"""Version of the agent's wire (this document and the ``/v2/stream`` frames); a console
+refuses any other, naming both. 2: the stream was added (``stream_wire.py``)."""
 MAX_ENTITIES = 10_000
 """Entities (and sample refs) one agent may report: a node has tens of GPUs and ports and
 at most a few hundred events; 100,000 GPUs from one agent pinned a core."""
+MAX_SERIES = 20_000
+"""Series (ref, metric) one agent may report (an 8-GPU node has ~600)."""
 MAX_PROCESSES = 256
 """GPU processes kept per GPU (200,000 froze the TUI for 18 s); the rest are counted."""
 MAX_TEXT = 512
@@ -49,12 +52,12 @@ def encode(
         "entities": [
             {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs} for e in entities
         ],
-        "samples": _grouped(samples),
+        "samples": grouped_samples(samples),
         "sources": [s.to_json() for s in statuses],
     }
 
 
-def _grouped(samples: Iterable[tuple[str, str, float | None]]) -> dict[str, dict[str, Any]]:
+def grouped_samples(samples: Iterable[tuple[str, str, float | None]]) -> dict[str, dict[str, Any]]:
     # {ref: {metric: value}}: each ref written (and checked) once, not once per metric.
     grouped: dict[str, dict[str, Any]] = {}
     for ref, metric, value in samples:
@@ -67,7 +70,7 @@ def store_samples(store: Store) -> list[tuple[str, str, float | None]]:
     return [(ref, metric, reading.value) for ref, metric, reading in store.readings()]
 
 
-def _text(value: Any, what: str) -> str:
+def checked_text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
         raise WireError(f"{what} must be a non-empty string of at most {MAX_TEXT} characters")
     return value
@@ -82,55 +85,86 @@ def decode(document: Any) -> tuple[str, Batch, list[dict[str, Any]]]:
     """``(node, batch, source statuses)`` from a snapshot document, or WireError."""
     if not isinstance(document, dict):
         raise WireError(f"expected a JSON object, got {type(document).__name__}")
-    version = document.get("wire_version")
-    if version != WIRE_VERSION:
-        raise WireError(f"version mismatch: agent speaks {version!r}, this console {WIRE_VERSION}")
-    node = _text(document.get("node"), "node")
+    check_version(document.get("wire_version"))
+    node = checked_text(document.get("node"), "node")
     if "/" in node:
         raise WireError("node name contains '/'")
-    time = document.get("time")
-    if time is not None and (not isinstance(time, int | float) or not math.isfinite(time)):
-        raise WireError("time must be a number")
+    time = check_time_field(document.get("time"))
     entities_in = document.get("entities")
     samples_in = document.get("samples")
     if not isinstance(entities_in, list) or len(entities_in) > MAX_ENTITIES:
         raise WireError(f"entities must be a list of at most {MAX_ENTITIES}")
     if not isinstance(samples_in, dict) or len(samples_in) > MAX_ENTITIES:
         raise WireError(f"samples must map at most {MAX_ENTITIES} refs to their readings")
-    entities = []
-    for item in entities_in:
-        if not isinstance(item, dict):
-            raise WireError("each entity must be an object")
-        ref = _text(item.get("ref"), "entity ref")
-        if ref_kind(ref) not in AGENT_KINDS or _owner(ref) != node:
-            raise WireError(f"entity {ref[:80]!r} does not belong to node {node!r}")
-        parent = item.get("parent")
-        if parent is not None and (_text(parent, "parent") and _owner(parent) != node):
-            raise WireError(f"parent {parent[:80]!r} does not belong to node {node!r}")
-        attrs = item.get("attrs", {})
-        if not isinstance(attrs, dict):
-            raise WireError("entity attrs must be an object")
-        processes = attrs.get("processes")
-        if isinstance(processes, list) and len(processes) > MAX_PROCESSES:
-            attrs = {**attrs, "processes": processes[:MAX_PROCESSES],
-                     "processes_dropped": len(processes) - MAX_PROCESSES}  # fmt: skip
-        entities.append(Entity(ref, _text(item.get("name"), "entity name"), parent, attrs))
+    entities = [entity_of(item, node) for item in entities_in]
     samples = []
     for ref, metrics in samples_in.items():
-        _text(ref, "sample ref")
-        if _owner(ref) != node:
-            raise WireError(f"samples for {ref[:80]!r} do not belong to node {node!r}")
+        check_sample_ref(ref, node)
         if not isinstance(metrics, dict):
             raise WireError("samples must map each ref to {metric: value}")
         for metric, value in metrics.items():
-            if len(metric) > MAX_TEXT:
-                raise WireError("metric name too long")
-            if value is not None and (
-                type(value) not in (int, float) or not math.isfinite(value)
-            ):  # bool is not a number here: type(True) is bool
-                raise WireError(f"value of {metric[:80]} must be a finite number or null")
-            samples.append(Sample(ref, metric, None if value is None else float(value)))
+            check_metric(metric)
+            samples.append(Sample(ref, metric, number(value, metric)))
+    return node, Batch(entities=entities, samples=samples, time=time), statuses_of(document)
+
+
+def check_version(version: Any) -> None:
+    """WireError naming both versions unless the agent speaks this console's."""
+    if version != WIRE_VERSION:
+        raise WireError(
+            f"version mismatch: agent speaks wire version {version!r}, this console "
+            f"{WIRE_VERSION} (run the same watchfloor release on both)"
+        )
+
+
+def check_time_field(time: Any) -> float | None:
+    if time is not None and (not isinstance(time, int | float) or not math.isfinite(time)):
+        raise WireError("time must be a number")
+    return time
+
+
+def entity_of(item: Any, node: str) -> Entity:
+    """One checked entity of ``node``."""
+    if not isinstance(item, dict):
+        raise WireError("each entity must be an object")
+    ref = checked_text(item.get("ref"), "entity ref")
+    if ref_kind(ref) not in AGENT_KINDS or _owner(ref) != node:
+        raise WireError(f"entity {ref[:80]!r} does not belong to node {node!r}")
+    parent = item.get("parent")
+    if parent is not None and (checked_text(parent, "parent") and _owner(parent) != node):
+        raise WireError(f"parent {parent[:80]!r} does not belong to node {node!r}")
+    attrs = item.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise WireError("entity attrs must be an object")
+    processes = attrs.get("processes")
+    if isinstance(processes, list) and len(processes) > MAX_PROCESSES:
+        attrs = {**attrs, "processes": processes[:MAX_PROCESSES],
+                 "processes_dropped": len(processes) - MAX_PROCESSES}  # fmt: skip
+    return Entity(ref, checked_text(item.get("name"), "entity name"), parent, attrs)
+
+
+def check_sample_ref(ref: Any, node: str) -> None:
+    checked_text(ref, "sample ref")
+    if _owner(ref) != node:
+        raise WireError(f"samples for {ref[:80]!r} do not belong to node {node!r}")
+
+
+def check_metric(metric: Any) -> None:
+    if not isinstance(metric, str) or len(metric) > MAX_TEXT:
+        raise WireError(f"metric names must be strings of at most {MAX_TEXT} characters")
+
+
+def number(value: Any, metric: str) -> float | None:
+    """A reading's value: a finite number or null (bool is not a number here)."""
+    if value is None:
+        return None
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise WireError(f"value of {metric[:80]} must be a finite number or null")
+    return float(value)
+
+
+def statuses_of(document: dict[str, Any]) -> list[dict[str, Any]]:
     statuses = document.get("sources", [])
     if not isinstance(statuses, list):
         raise WireError("sources must be a list")
-    return node, Batch(entities=entities, samples=samples, time=time), statuses
+    return statuses

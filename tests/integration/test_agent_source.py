@@ -16,6 +16,7 @@ from aiohttp import web
 
 from console.agent.client import MAX_BODY_BYTES, AgentSource, SharedSession, expand_urls
 from console.agent.server import make_app
+from console.agent.wire import WIRE_VERSION
 from console.api import SourceError
 from console.engine import Engine
 from console.store import Store
@@ -42,7 +43,7 @@ async def _failure(url: str, **kw: object) -> str:
 
 def _document(**changes: object) -> dict[str, object]:
     document: dict[str, object] = {
-        "wire_version": 1, "node": "n1", "time": 1.0, "sources": [],
+        "wire_version": WIRE_VERSION, "node": "n1", "time": 1.0, "sources": [],
         "entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1", "attrs": {}}],
         "samples": {"gpu/n1/0": {"gpu.util": 50}},
     }  # fmt: skip
@@ -62,8 +63,8 @@ async def test_refused_and_401() -> None:
     ("body", "expected"),
     [
         (b"<html>garbage</html>", "bad JSON from agent"),
-        (json.dumps(_document(wire_version=2)).encode(),
-         "bad response: version mismatch: agent speaks 2, this console 1"),
+        (json.dumps(_document(wire_version=1)).encode(),
+         "bad response: version mismatch: agent speaks wire version 1, this console 2"),
         (json.dumps([1, 2]).encode(), "bad response: expected a JSON object, got list"),
         (json.dumps(_document(samples=[["gpu/n1/0", "gpu.util"]])).encode(),
          "bad response: samples must map at most"),
@@ -77,7 +78,7 @@ async def test_refused_and_401() -> None:
          "bad response: entity 'gpu/n2/0' does not belong to node 'n1'"),
         (json.dumps(_document(entities=[{"ref": "link/a~b", "name": "x"}])).encode(),
          "bad response: entity 'link/a~b' does not belong to node 'n1'"),
-        (b'{"wire_version": 1, "node": "n1", "entities": [], '
+        (b'{"wire_version": 2, "node": "n1", "entities": [], '
          b'"samples": {"gpu/n1/0": {"gpu.util": 1e999}}}',
          "bad response: value of gpu.util must be a finite number or null"),
     ],

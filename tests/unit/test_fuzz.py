@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.agent.security import EventError, parse_guard_events
-from console.agent.wire import WireError, decode
+from console.agent.wire import WIRE_VERSION, WireError, decode
 from console.api import SourceError
 from console.config import ConfigError, parse_config
 from console.runtime import load_registry
@@ -40,7 +40,7 @@ def _agentish(node: str) -> st.SearchStrategy[object]:
     ref = st.sampled_from([f"gpu/{node}/0", f"node/{node}", "gpu/other/1", "x", ""])
     return st.fixed_dictionaries(
         {
-            "wire_version": st.sampled_from([1, 1, 2, "1", None]),
+            "wire_version": st.sampled_from([WIRE_VERSION, WIRE_VERSION, 1, "2", None]),
             "node": st.sampled_from([node, "", "a/b", None, 3]),
             "time": json_values,
             "entities": st.lists(
@@ -120,7 +120,7 @@ def test_sysfs_values_are_a_number_or_not_available(content: bytes) -> None:
 
 
 def test_a_real_document_round_trips() -> None:
-    document = {"wire_version": 1, "node": "n1", "entities": [],
+    document = {"wire_version": WIRE_VERSION, "node": "n1", "entities": [],
                 "samples": {"gpu/n1/0": {"gpu.util": 5}}}  # fmt: skip
     node, batch, _ = decode(json.loads(json.dumps(document)))
     assert node == "n1" and batch.samples[0].value == 5.0

@@ -1,0 +1,207 @@
+"""The agent's stream (``GET /v2/stream``): one long-lived response, one line per cycle.
+
+Polling ``/v1/snapshot`` costs the console a request and a whole document per agent
+per second; at 1,000 agents that did not fit in one core. On the stream the agent
+pushes each cycle as one JSON line (NDJSON) carrying only what changed:
+
+- ``entities``: only those whose encoding changed since this stream last sent them;
+  every :data:`REFRESH` seconds all of them (``"full": true``, as is the first frame),
+  so the console's expiry never drops a node that is merely quiet.
+- ``keys``: ``{ref: [metric, ...]}``, the series in order; sent only when they change.
+- ``values``: the newest reading of every series, in the order of ``keys``.
+- ``wire_version``, ``node``, ``time``, ``sources``: as in the snapshot.
+
+The console checks every frame as it checks a snapshot (``wire.py``): the node
+must not change, entities and series must belong to it and stay within the caps,
+values must be finite numbers, and a line may not pass :data:`MAX_FRAME_BYTES`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from console.agent.wire import (
+    MAX_ENTITIES,
+    MAX_SERIES,
+    WIRE_VERSION,
+    WireError,
+    check_metric,
+    check_sample_ref,
+    check_time_field,
+    check_version,
+    checked_text,
+    entity_of,
+    grouped_samples,
+    number,
+    statuses_of,
+)
+from console.api import API_VERSION, SourceStatus
+from console.model import Batch, Entity, Sample
+
+STREAM_PATH = "/v2/stream"
+WIRE_HEADER = "Watchfloor-Wire"
+"""Request header naming the console's wire version; the agent refuses any other."""
+REFRESH = 60.0
+"""Seconds between full frames (well inside the console's ten-minute expiry)."""
+MAX_FRAME_BYTES = 32 * 1024 * 1024
+"""Longest line (one cycle) accepted, as for a snapshot body."""
+_DUMPS = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class FrameParts:
+    """One collection encoded for streams, once, whatever number of streams read it."""
+
+    head: bytes
+    entities: dict[str, bytes]
+    """Each entity's JSON by ref: a stream compares them with what it sent."""
+    keys: bytes
+    values: bytes
+    sources: bytes
+
+
+def frame_parts(
+    node: str,
+    time_: float | None,
+    entities: Iterable[Entity],
+    samples: Iterable[tuple[str, str, float | None]],
+    statuses: Iterable[SourceStatus],
+) -> FrameParts:
+    """Encode one collection's pieces."""
+    head = {"wire_version": WIRE_VERSION, "api_version": API_VERSION, "node": node, "time": time_}
+    grouped = grouped_samples(samples)
+    values = [value for metrics in grouped.values() for value in metrics.values()]
+    return FrameParts(
+        head=_DUMPS(head)[1:-1].encode(),
+        entities={
+            e.ref: _DUMPS(
+                {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs}
+            ).encode()
+            for e in entities
+        },
+        keys=_DUMPS({ref: list(metrics) for ref, metrics in grouped.items()}).encode(),
+        values=_DUMPS(values).encode(),
+        sources=_DUMPS([s.to_json() for s in statuses]).encode(),
+    )
+
+
+class StreamEncoder:
+    """What one stream has sent, so that each frame carries only what changed."""
+
+    def __init__(self, refresh: float = REFRESH, clock: Callable[[], float] = time.monotonic):
+        self.refresh = refresh
+        self.clock = clock
+        self._sent: dict[str, bytes] = {}
+        self._keys: bytes | None = None
+        self._full_at = float("-inf")
+
+    def frame(self, parts: FrameParts) -> bytes:
+        """The next line of the stream."""
+        now = self.clock()
+        full = now - self._full_at >= self.refresh
+        if full:
+            changed = list(parts.entities.values())
+            self._sent = dict(parts.entities)
+            self._full_at = now
+        else:
+            sent = self._sent
+            changed = []
+            for ref, encoded in parts.entities.items():
+                if sent.get(ref) != encoded:
+                    changed.append(encoded)
+                    sent[ref] = encoded
+        pieces = [b"{", parts.head, b',"full":', b"true" if full else b"false",
+                  b',"entities":[', b",".join(changed), b"]"]  # fmt: skip
+        if full or parts.keys != self._keys:
+            pieces += [b',"keys":', parts.keys]
+            self._keys = parts.keys
+        pieces += [b',"values":', parts.values, b',"sources":', parts.sources, b"}\n"]
+        return b"".join(pieces)
+
+
+class StreamDecoder:
+    """The console's side of one stream: checks each frame and keeps the series keys."""
+
+    def __init__(self) -> None:
+        self.node: str | None = None
+        """The node the stream speaks for (fixed by its first frame)."""
+        self._keys: list[tuple[str, str]] = []
+        self._known: set[str] = set()
+        self._entities: dict[str, Entity] = {}
+        self._values: list[Any] | None = None
+        self._time: float | None = None
+        self._statuses: list[dict[str, Any]] = []
+
+    def add(self, line: bytes) -> None:
+        """Check one frame and keep what it brings until :meth:`take`."""
+        try:
+            document = json.loads(line)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise WireError(f"bad JSON in the stream: {str(exc)[:120]}") from None
+        if not isinstance(document, dict):
+            raise WireError(f"expected a JSON object, got {type(document).__name__}")
+        check_version(document.get("wire_version"))
+        node = checked_text(document.get("node"), "node")
+        if self.node is None:
+            if "/" in node:
+                raise WireError("node name contains '/'")
+            self.node = node
+        elif node != self.node:
+            raise WireError(f"the stream of node {self.node!r} changed to {node[:80]!r}")
+        time_ = check_time_field(document.get("time"))
+        items = document.get("entities")
+        if not isinstance(items, list) or len(items) > MAX_ENTITIES:
+            raise WireError(f"entities must be a list of at most {MAX_ENTITIES}")
+        entities = [entity_of(item, node) for item in items]
+        known = self._known | {e.ref for e in entities}
+        if len(known) > MAX_ENTITIES:
+            raise WireError(f"the stream named over {MAX_ENTITIES} entities")
+        keys = self._keys
+        if "keys" in document:
+            keys = _keys_of(document["keys"], node)
+        values = document.get("values")
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise WireError(f"values must be a list of {len(keys)} (one per series)")
+        statuses = statuses_of(document)
+        # Checked whole: only now does any of it count.
+        self._known = known
+        self._keys = keys
+        for entity in entities:
+            self._entities[entity.ref] = entity
+        self._values, self._time, self._statuses = values, time_, statuses
+
+    def take(self) -> tuple[str, Batch, list[dict[str, Any]]] | None:
+        """What arrived since the last call, as one batch (the newest values only);
+        ``None`` when no frame arrived."""
+        if self._values is None or self.node is None:
+            return None
+        samples: list[Sample] = []
+        append = samples.append
+        for (ref, metric), value in zip(self._keys, self._values, strict=True):
+            if type(value) is float and value - value == 0.0:  # the common case: finite
+                append(Sample(ref, metric, value))
+            else:
+                append(Sample(ref, metric, number(value, metric)))
+        batch = Batch(entities=list(self._entities.values()), samples=samples, time=self._time)
+        self._entities, self._values = {}, None
+        return self.node, batch, self._statuses
+
+
+def _keys_of(document: Any, node: str) -> list[tuple[str, str]]:
+    if not isinstance(document, dict) or len(document) > MAX_ENTITIES:
+        raise WireError(f"keys must map at most {MAX_ENTITIES} refs to their metrics")
+    keys: list[tuple[str, str]] = []
+    for ref, metrics in document.items():
+        check_sample_ref(ref, node)
+        if not isinstance(metrics, list):
+            raise WireError("keys must map each ref to a list of metric names")
+        for metric in metrics:
+            check_metric(metric)
+            keys.append((ref, metric))
+        if len(keys) > MAX_SERIES:
+            raise WireError(f"the stream named over {MAX_SERIES:,} series")
+    return keys

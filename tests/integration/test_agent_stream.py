@@ -1,0 +1,260 @@
+"""The agent's stream (``/v2/stream``) against the real aiohttp agent on loopback:
+deltas, version refusal both ways, a stall marked stale and recovered, and the
+client's bounds on every frame."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from console.agent import stream_client, stream_wire
+from console.agent.client import AgentSource, SharedSession, make_agent_sources
+from console.agent.server import MAX_STREAMS, Collected, make_app
+from console.agent.stream_client import AgentStreamSource
+from console.agent.stream_wire import STREAM_PATH, WIRE_HEADER, StreamEncoder, frame_parts
+from console.agent.wire import WIRE_VERSION
+from console.api import SourceContext, SourceError
+from console.engine import Engine
+from console.model import Entity
+from console.store import Store
+from tests.integration.agents import raw_app, serving, sim_collector, wait_until
+
+
+class Scripted:
+    """A collector the test drives: each ``publish`` is a new collection; ``hold`` makes
+    ``latest()`` hang as a stuck node would."""
+
+    def __init__(self) -> None:
+        self.current: Collected | None = None
+        self.ready = asyncio.Event()
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+
+    def publish(self, gpu_model: str, util: float) -> None:
+        entities = [
+            Entity("node/n1", "n1"),
+            Entity("gpu/n1/0", "GPU 0", "node/n1", {"model": gpu_model}),
+        ]
+        samples = [("gpu/n1/0", "gpu.util", util), ("node/n1", "node.cpu", 5.0)]
+        self.current = Collected("n1", None, entities, samples, [])
+        self.ready.set()
+
+    async def latest(self) -> Collected:
+        await self.flowing.wait()
+        await self.ready.wait()
+        assert self.current is not None
+        return self.current
+
+
+def _source(url: str, **kw: object) -> AgentStreamSource:
+    return AgentStreamSource(url, 0.2, session=SharedSession(), **kw)  # type: ignore[arg-type]
+
+
+async def _reason(source: AgentStreamSource) -> str:
+    try:
+        await source.poll()
+    except SourceError as exc:
+        return str(exc)
+    finally:
+        await source.close()
+    return "ok"
+
+
+async def test_an_unchanged_entity_is_not_resent_a_changed_one_is() -> None:
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    async with serving(make_app(agent, None)) as url:
+        source = _source(url)
+        try:
+            first = await source.poll()
+            assert sorted(e.ref for e in first.entities) == ["gpu/n1/0", "node/n1"]
+            assert {(s.ref, s.metric, s.value) for s in first.samples} == {
+                ("gpu/n1/0", "gpu.util", 10.0), ("node/n1", "node.cpu", 5.0)}  # fmt: skip
+
+            agent.publish("H100", 20.0)  # same entities, new readings
+            same = await source.poll()
+            assert same.entities == []
+            assert ("gpu/n1/0", "gpu.util", 20.0) in {(s.ref, s.metric, s.value)
+                                                      for s in same.samples}  # fmt: skip
+
+            agent.publish("H200", 30.0)  # the GPU changed; the node did not
+            changed = await source.poll()
+            assert [(e.ref, e.attrs) for e in changed.entities] == [("gpu/n1/0", {"model": "H200"})]
+        finally:
+            await source.close()
+
+
+def test_every_refresh_a_full_frame_resends_every_entity() -> None:
+    now = [0.0]
+    encoder = StreamEncoder(refresh=60.0, clock=lambda: now[0])
+    parts = frame_parts("n1", None, [Entity("node/n1", "n1")], [("node/n1", "node.cpu", 1.0)], [])
+    first, again = json.loads(encoder.frame(parts)), json.loads(encoder.frame(parts))
+    now[0] = 61.0
+    refreshed = json.loads(encoder.frame(parts))
+    assert (first["full"], len(first["entities"]), "keys" in first) == (True, 1, True)
+    assert (again["full"], again["entities"], "keys" in again) == (False, [], False)
+    assert (refreshed["full"], len(refreshed["entities"]), "keys" in refreshed) == (True, 1, True)
+
+
+async def test_a_console_speaking_the_old_wire_is_refused_naming_both_versions() -> None:
+    async with serving(make_app(sim_collector(), None)) as url:
+        old = _source(url)
+        old.wire_version = 1
+        assert await _reason(old) == (
+            f"refused by the agent: wire version mismatch: this agent speaks {WIRE_VERSION}, "
+            "the console 1 (run the same watchfloor release on both)"
+        )
+        async with (  # no version said at all
+            aiohttp.ClientSession() as session,
+            session.get(f"{url}{STREAM_PATH}") as response,
+        ):
+            assert response.status == 400
+            assert "the console none" in await response.text()
+        assert await _reason(_source(url)) == "ok"
+
+
+async def test_an_agent_speaking_the_old_wire_is_refused_naming_both_versions() -> None:
+    async def old_snapshot(request: web.Request) -> web.Response:  # an agent before the stream
+        return web.json_response({"wire_version": 1, "node": "n1", "entities": [], "samples": {}})
+
+    async with serving(raw_app(old_snapshot)) as url:
+        assert await _reason(_source(url)) == (
+            f"version mismatch: agent speaks wire version 1 (no {STREAM_PATH}), this console "
+            f"{WIRE_VERSION}: run the same watchfloor release on both"
+        )
+
+
+async def test_a_stalled_stream_marks_the_source_stale_and_it_recovers() -> None:
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    async with serving(make_app(agent, None)) as url:
+        source = AgentStreamSource(url, 0.2, timeout=0.5, session=SharedSession())
+        engine = Engine(Store(), [source])
+        engine.start()
+        try:
+            await wait_until(lambda: engine.statuses()[0].status == "ok")
+            agent.flowing.clear()  # the node stops sending, the connection stays open
+            await wait_until(lambda: engine.statuses()[0].reason.startswith("stream stalled"))
+            status = engine.statuses()[0]
+            assert status.status == "stale", status
+            assert status.reason.startswith("stream stalled: no update for 0.5s (reconnecting)")
+            assert engine.store.get("gpu/n1/0") is not None  # the last data is kept
+            agent.flowing.set()
+            agent.publish("H100", 42.0)
+            await wait_until(lambda: engine.statuses()[0].status == "ok")
+            await wait_until(lambda: engine.store.value("gpu/n1/0", "gpu.util") == 42.0)
+        finally:
+            await engine.stop()
+
+
+def _stream_app(*lines: bytes) -> web.Application:
+    """A lying agent: its stream sends these lines, then stays open until shutdown."""
+    ending = asyncio.Event()
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        for line in lines:
+            await response.write(line)
+        await ending.wait()
+        return response
+
+    async def end(app: web.Application) -> None:
+        ending.set()
+
+    app = web.Application()
+    app.router.add_get(STREAM_PATH, stream)
+    app.on_shutdown.append(end)
+    return app
+
+
+def _frame(**changes: object) -> bytes:
+    frame: dict[str, object] = {
+        "wire_version": WIRE_VERSION, "node": "n1", "time": None, "full": True,
+        "entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1", "attrs": {}}],
+        "keys": {"gpu/n1/0": ["gpu.util"]}, "values": [50], "sources": [],
+    }  # fmt: skip
+    frame.update(changes)
+    return json.dumps(frame).encode() + b"\n"
+
+
+def _gpus(first: int, count: int) -> list[dict[str, object]]:
+    return [{"ref": f"gpu/n1/{i}", "name": f"GPU {i}"} for i in range(first, first + count)]
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ((_frame(),), "ok"),
+        ((b"x" * 5000,), "stream frame too large (over 4,096 bytes)"),
+        ((_frame(entities=_gpus(0, 11)),), "bad response: entities must be a list of at most 10"),
+        ((_frame(entities=_gpus(0, 6)), _frame(entities=_gpus(6, 6))),
+         "bad response: the stream named over 10 entities"),
+        ((_frame(keys={"gpu/n1/0": [f"m{i}" for i in range(31)]}, values=[1] * 31),),
+         "bad response: the stream named over 30 series"),
+        ((_frame(keys={"gpu/n9/0": ["gpu.util"]}),),
+         "bad response: samples for 'gpu/n9/0' do not belong to node 'n1'"),
+        ((_frame(entities=[{"ref": "gpu/n2/0", "name": "x"}]),),
+         "bad response: entity 'gpu/n2/0' does not belong to node 'n1'"),
+        ((_frame(), _frame(node="n2")), "bad response: the stream of node 'n1' changed to 'n2'"),
+        ((_frame(values=[1, 2]),), "bad response: values must be a list of 1"),
+        ((_frame(values=[True]),), "bad response: value of gpu.util must be a finite number"),
+        ((_frame().replace(b"[50]", b"[1e999]"),),
+         "bad response: value of gpu.util must be a finite number"),
+        ((_frame(wire_version=1),), "bad response: version mismatch: agent speaks wire version 1"),
+        ((b"{not json\n",), "bad response: bad JSON in the stream"),
+    ],
+)  # fmt: skip
+async def test_the_stream_is_bounded_and_checked_like_a_snapshot(
+    lines: tuple[bytes, ...], expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small caps keep the test quick; the checks are the same at the real ones.
+    monkeypatch.setattr(stream_client, "MAX_FRAME_BYTES", 4096)
+    monkeypatch.setattr(stream_wire, "MAX_ENTITIES", 10)
+    monkeypatch.setattr(stream_wire, "MAX_SERIES", 30)
+    async with serving(_stream_app(*lines)) as url:
+        source = _source(url)
+        reason = await _reason(source) if len(lines) == 1 else await _two_polls(source)
+        assert reason.startswith(expected), reason
+
+
+async def _two_polls(source: AgentStreamSource) -> str:
+    """Two frames that pass one by one may not pass together (one poll may read both)."""
+    try:
+        await source.poll()
+        await source.poll()
+    except SourceError as exc:
+        return str(exc)
+    finally:
+        await source.close()
+    return "ok"
+
+
+async def test_the_agent_bounds_streams_and_asks_the_token() -> None:
+    async with serving(make_app(sim_collector(), "right-token-0123456789")) as url:
+        assert await _reason(_source(url)) == "401 unauthorized: wrong or missing token"
+        assert await _reason(_source(url, token="right-token-0123456789")) == "ok"
+    async with serving(make_app(sim_collector(), "right-token-0123456789")) as url:
+        headers = {"Authorization": "Bearer right-token-0123456789", WIRE_HEADER: "2"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            async with session.get(f"{url}{STREAM_PATH}?interval=0.001") as response:
+                assert response.status == 400  # a stream may not ask for a frame a millisecond
+            held = [await session.get(f"{url}{STREAM_PATH}") for _ in range(MAX_STREAMS)]
+            assert [r.status for r in held] == [200] * MAX_STREAMS
+            async with session.get(f"{url}{STREAM_PATH}") as refused:
+                assert refused.status == 503
+            for response in held:
+                response.close()
+
+
+def test_the_config_chooses_the_stream() -> None:
+    def made(**options: object) -> list[type]:
+        context = SourceContext(1.0, ".", {"url": "http://n[1-2]:9477", "timeout": 3.0, **options})
+        return [type(source) for source in make_agent_sources(context)]
+
+    assert made(stream=True) == [AgentStreamSource, AgentStreamSource]
+    assert made() == [AgentSource, AgentSource]
