@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import os
 import signal
 import socket
@@ -22,9 +21,10 @@ from aiohttp import web
 
 from console.agent.fleet import fleet_apps
 from console.agent.security import AgentSecurity
-from console.agent.server import LOOPBACK_HOSTS, Collector, make_app, make_runner
+from console.agent.server import Collector, make_app, make_runner
 from console.api import Source
 from console.engine import Engine
+from console.host_check import is_loopback, loopback_only
 from console.safe_file import UnsafeFile
 from console.safe_file import read_token as safe_read_token
 from console.sim.simulation import Simulation
@@ -63,16 +63,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not host:
         raise AgentUsageError(f"--listen wants HOST:PORT, not {listen!r}")
     return host.strip("[]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def credential(given: str | None, name: str) -> str | None:
@@ -221,7 +211,7 @@ def run_agent(options: AgentOptions, sources: list[Source], node: str | None = N
     collector = Collector(engine, name, max_age=options.interval / 2, security=security)
     # Bound to loopback, only loopback names may be the Host: a web page that rebinds
     # its own name to 127.0.0.1 cannot read the agent (Glances CVE-2026-32632).
-    hosts = (LOOPBACK_HOSTS | {host.lower()}) if is_loopback(host) else None
+    hosts = loopback_only(host)
     app = make_app(collector, token, security, events_token, allowed_hosts=hosts,
                    allowed_sans=frozenset(options.tls_allowed_sans) or None)  # fmt: skip
     reload = partial(reload_tls, options, tls) if tls is not None else None

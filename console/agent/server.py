@@ -38,6 +38,7 @@ from console.agent.wire import WIRE_VERSION, encode, store_samples
 from console.api import SourceStatus
 from console.bodies import BodyTooLarge, read_body
 from console.engine import Engine
+from console.host_check import host_name
 from console.model import Entity
 
 MAX_CONCURRENT = 32
@@ -67,7 +68,6 @@ STREAM_WRITE_TIMEOUT = 10.0
 """Seconds a frame may wait for a reader that stopped reading; then the stream ends."""
 SERVER_HEADER = "watchfloor-agent"
 """No versions in ``Server``: nothing to match against a vulnerability list."""
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,6 @@ class FailureThrottle:
         recent = [t for t in self._failures.get(remote, ()) if t > cutoff]
         self._failures[remote] = recent
         return recent
-
-
-def host_name(value: str) -> str:
-    """The host part of a ``Host`` header, lower case, without port or brackets."""
-    value = value.strip().lower()
-    if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
-    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
