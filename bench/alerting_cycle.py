@@ -21,11 +21,11 @@ from console.alerting.config import AlertingConfig, Inhibit
 from console.alerting.service import Alerting
 from console.analysis.incremental import set_full
 from console.analysis.trends import early_warnings
-from console.config import Config
-from console.model import Finding
-from console.plugins import discover
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
-from console.watch import Cycle
+from console.collector.watch import Cycle
+from console.core.config import Config
+from console.core.model import Finding
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 
 def median_ms(samples: list[float]) -> str:
@@ -81,8 +81,8 @@ async def run(nodes: int, cycles: int, state: Path) -> None:
 def outage(ports: int, switches: int) -> None:
     """Rules and inhibition over an outage: ``ports`` link-downs under ``switches``."""
     from console.alerting.rules import paging
-    from console.model import Batch, Entity, Finding
-    from console.store import Store
+    from console.core.model import Batch, Entity, Finding
+    from console.core.store import Store
 
     store = Store()
     store.apply(Batch(entities=[Entity(f"switch/leaf{i}", f"leaf{i}") for i in range(switches)]),

@@ -17,10 +17,10 @@ import time
 
 from console.analysis import CORE_ANALYZERS
 from console.analysis.causes import explain
-from console.config import Config
-from console.engine import Engine
-from console.model import Batch, Entity, Sample, link_ref, port_ref
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.model import Batch, Entity, Sample, link_ref, port_ref
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 
 

@@ -25,8 +25,8 @@ import psutil
 
 from console.agent.client import AgentSource
 from console.agent.stream_client import AgentStreamSource
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 
 
 def start_fleet(nodes: int) -> tuple[subprocess.Popen[bytes], list[str]]:

@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from console.config import Config  # noqa: E402
-from console.runtime import DemoOptions, build_sources, load_registry  # noqa: E402
+from console.core.config import Config  # noqa: E402
+from console.core.runtime import DemoOptions, build_sources, load_registry  # noqa: E402
 from console.ui.app import WatchfloorApp  # noqa: E402
 from tests.fakes.fake_nvml import FakeGpu, FakeNvml  # noqa: E402
 from watchfloor_gpu.nvml import NvmlReader  # noqa: E402

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from console.agent.server import Collector
-from console.engine import Engine
+from console.core.engine import Engine
+from console.core.store import Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
-from console.store import Store
 from watchfloor_security.integrity import IntegritySource, ModelTree
 
 GIB = 1 << 30

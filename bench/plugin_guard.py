@@ -19,10 +19,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from console.batch_check import check_batch
+from console.core.batch_check import check_batch
+from console.core.store import Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
-from console.store import Store
 
 
 def best(repeat: int, run: Callable[[], object]) -> float:
@@ -46,8 +46,8 @@ def batch_figures(nodes: int, repeat: int) -> None:
 
 
 async def guard_figures(refreshes: int) -> None:
-    from console.config import Config
-    from console.runtime import DemoOptions, build_sources, load_registry
+    from console.core.config import Config
+    from console.core.runtime import DemoOptions, build_sources, load_registry
     from console.ui.app import WatchfloorApp
     from console.ui.screens import ViewScreen
 

@@ -28,7 +28,7 @@ from prometheus_query import rss_mb, stand_in
 
 from console.api import Batch
 from console.collector.delta import Lines, decode_header, decode_line, encode, split_lines
-from console.store import Store
+from console.core.store import Store
 from watchfloor_prometheus.dcgm import DcgmTable
 from watchfloor_prometheus.http import Client
 from watchfloor_prometheus.query_source import PrometheusSource

@@ -44,12 +44,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.config import Config
-from console.engine import Engine
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.recording import Recorder, Recording
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 
 class RowStore:

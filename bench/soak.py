@@ -15,8 +15,8 @@ import time
 
 import psutil
 
-from console.config import Config
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.config import Config
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 
 async def soak(cycles: int, nodes: int) -> None:

@@ -18,9 +18,9 @@ import time
 
 import psutil
 
-from console.config import Config, WallConfig
-from console.engine import EXPIRE_AFTER
-from console.runtime import DemoOptions, build_sources, load_registry
+from console.core.config import Config, WallConfig
+from console.core.engine import EXPIRE_AFTER
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
 from console.ui.wall import WallScreen

@@ -27,21 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from console.actions import Action, Actions, Outcome, drain_reason, node_of, slurm_action
+from console.acting.actions import Action, Actions, Outcome, drain_reason, node_of, slurm_action
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
+from console.analysis.cost import CostModel, power_summary
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.policy import SECURITY, SecurityPolicy
 from console.analysis.power import BUDGETS, Budgets
 from console.analysis.thresholds import THRESHOLDS, Thresholds
-from console.cost import CostModel, power_summary
-from console.gpu_codes import (
+from console.collect.gpu_codes import (
     clock_event_words,
     is_throttled,
     pstate_name,
     short_reasons,
     xid_meaning,
 )
-from console.ibfabric import (
+from console.collect.ibfabric import (
     IbFabric,
     PortCounters,
     counter_samples,
@@ -53,8 +53,8 @@ from console.ibfabric import (
     place,
     place_hca,
 )
-from console.intake import MAX_SERIES_PER_SOURCE
-from console.model import (
+from console.core.intake import MAX_SERIES_PER_SOURCE
+from console.core.model import (
     ENTITY_KINDS,
     METRICS,
     SEVERITIES,
@@ -73,10 +73,10 @@ from console.model import (
     prometheus_name,
     ref_kind,
 )
-from console.run_command import CommandFailed, CommandResult, run_command
-from console.safe_file import UnsafeFile, read_bytes, read_text, read_text_async, read_token
-from console.store import Reading, Store, natural_sorted
-from console.text import plain
+from console.core.run_command import CommandFailed, CommandResult, run_command
+from console.core.safe_file import UnsafeFile, read_bytes, read_text, read_text_async, read_token
+from console.core.store import Reading, Store, natural_sorted
+from console.core.text import plain
 
 UI_NAMES = (
     "ActionScreen",

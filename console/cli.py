@@ -17,11 +17,11 @@ from console import __version__
 
 if TYPE_CHECKING:
     from console.api import Analyzer, Source
-    from console.config import Config, WallConfig
-    from console.engine import Engine
-    from console.plugins import Registry
+    from console.core.config import Config, WallConfig
+    from console.core.engine import Engine
+    from console.core.plugins import Registry
+    from console.core.runtime import DemoOptions
     from console.recording import Moment, Recorder, Recording
-    from console.runtime import DemoOptions
 
 EXIT_USAGE = 2
 EXIT_STRICT = 1
@@ -213,7 +213,7 @@ def _runtime(
     args: argparse.Namespace, demo: bool, local: bool, agent_urls: tuple[str, ...] = ()
 ) -> tuple[Registry, Config, list[Source]]:
     """Registry, config and sources for this invocation."""
-    from console.runtime import build_sources
+    from console.core.runtime import build_sources
 
     registry, config, options = _setup(args, demo, agent_urls)
     sources = build_sources(config, registry, options, local=local)
@@ -227,7 +227,7 @@ def _setup(
     from console.analysis.policy import configure_security
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
-    from console.runtime import DemoOptions, load_registry, read_config
+    from console.core.runtime import DemoOptions, load_registry, read_config
     from console.sim.scenarios import SCENARIOS
 
     registry = load_registry()
@@ -251,7 +251,7 @@ def _setup(
 
 def _collect(args: argparse.Namespace) -> tuple[Engine, Config]:
     """One headless collection (two cycles, so counters have rates), sources closed."""
-    from console.runtime import build_engine
+    from console.core.runtime import build_engine
 
     registry, config, sources = _runtime(args, demo=args.demo, local=not args.demo)
     engine = build_engine(sources, registry)
@@ -274,7 +274,7 @@ def _open_recording(args: argparse.Namespace, config: Config | None = None) -> R
     path = getattr(args, "recording", None)
     if path is None:
         if config is None:
-            from console.runtime import load_registry, read_config
+            from console.core.runtime import load_registry, read_config
 
             config = read_config(args.config, load_registry(), required=args.config is not None)
         path = recording_path(config.history, getattr(args, "demo", False))
@@ -287,8 +287,8 @@ def _open_recording(args: argparse.Namespace, config: Config | None = None) -> R
 def _moment(args: argparse.Namespace) -> tuple[Moment, Config]:
     """The fleet at ``--at`` from the recording, and the config (for prices)."""
     from console.analysis.thresholds import configure as configure_thresholds
+    from console.core.runtime import load_registry, read_config
     from console.recording import RecordingError, parse_time
-    from console.runtime import load_registry, read_config
 
     config = read_config(args.config, load_registry(), required=args.config is not None)
     configure_thresholds(config.thresholds)  # explain judges the stall as the console did
@@ -306,9 +306,9 @@ def _moment(args: argparse.Namespace) -> tuple[Moment, Config]:
 def cmd_snapshot(args: argparse.Namespace) -> int:
     """One collection (two cycles, so counters have rates), printed; or, with ``--at``,
     the recording at that time, in the same shape."""
-    from console import json_out
-    from console.headless import snapshot_document, snapshot_text
-    from console.text import plain
+    from console.core import json_out
+    from console.core.headless import snapshot_document, snapshot_text
+    from console.core.text import plain
 
     if args.at is not None:
         moment, config = _moment(args)
@@ -338,10 +338,10 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """The drill-down chain for one job, as text or JSON."""
-    from console import json_out
     from console.analysis.causes import explain
-    from console.headless import explanation_text
-    from console.model import normalize_ref, ref_kind
+    from console.core import json_out
+    from console.core.headless import explanation_text
+    from console.core.model import normalize_ref, ref_kind
 
     ref = normalize_ref(args.job, "job")
     if ref_kind(ref) != "job":
@@ -366,9 +366,9 @@ def cmd_recording(args: argparse.Namespace) -> int:
     """``recording info``: what a recording holds; ``recording export``: one file of it."""
     import time as _time
 
+    from console.core.text import plain
     from console.recording import parse_time
     from console.recording.export import export_recording
-    from console.text import plain
 
     with _open_recording(args) as recording:
         span = recording.span()
@@ -411,9 +411,9 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     Each plugin's local sources are polled once, so one that raises or hangs
     shows as failed here, with the reason.
     """
-    from console.plugins import discover
-    from console.runtime import load_registry, probe_plugins
-    from console.text import plain
+    from console.core.plugins import discover
+    from console.core.runtime import load_registry, probe_plugins
+    from console.core.text import plain
 
     records = discover()
     registry = load_registry(records)  # notes clashes (a key taken) on the records
@@ -432,8 +432,8 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_plugin_new(args: argparse.Namespace) -> int:
     """Scaffold a plugin package that installs, loads and passes its tests as generated."""
-    from console.plugins import RESERVED_KEYS
-    from console.runtime import load_registry
+    from console.core.plugins import RESERVED_KEYS
+    from console.core.runtime import load_registry
     from console.scaffold import ScaffoldError, scaffold
 
     registry = load_registry()
@@ -459,7 +459,7 @@ def cmd_plugin_new(args: argparse.Namespace) -> int:
 def cmd_agent(args: argparse.Namespace) -> int:
     """Serve this node, one simulated node, or a simulated fleet."""
     from console.agent.run import AgentOptions, credential, run_agent, run_fleet
-    from console.runtime import build_sources, load_registry, read_config
+    from console.core.runtime import build_sources, load_registry, read_config
     from console.sim.simulation import Simulation
 
     options = AgentOptions(
@@ -516,7 +516,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """The console in a browser: one collector here, one console per browser session."""
     import dataclasses
 
-    from console.runtime import build_engine
+    from console.core.runtime import build_engine
     from console.serve.run import ServeOptions, check_exposure, run_serve
 
     args.wall = getattr(args, "wall", False)
@@ -535,7 +535,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if recorder is not None:  # every browser can rewind through the collector's recording
         recording = ["--recording", str(recorder.path)]
         options = dataclasses.replace(options, viewer_args=[*options.viewer_args, *recording])
-    from console.watch_run import make_generation
+    from console.collector.watch_run import make_generation
 
     # The same alerting and findings metrics as `watch`: one collector, not two.
     generation = make_generation(config, engine)
@@ -551,9 +551,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     """Engine, analysis and alerting with no UI, until SIGTERM or SIGINT."""
     import logging
 
-    from console.config import default_config_path
-    from console.runtime import build_engine
-    from console.watch_run import WatchUsageError, run_watch
+    from console.collector.watch_run import WatchUsageError, run_watch
+    from console.core.config import default_config_path
+    from console.core.runtime import build_engine
 
     logging.basicConfig(level=logging.INFO, format="watchfloor watch: %(message)s")
 
@@ -576,11 +576,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_viewer(args: argparse.Namespace) -> int:
     """One browser session's console (started by ``serve``): reads the relay, polls nothing."""
-    from console.actions import Actions
+    from console.acting.actions import Actions
     from console.alerting.pager_view import PAGER
     from console.analysis.power import configure_budgets
     from console.analysis.thresholds import configure as configure_thresholds
-    from console.runtime import load_registry, read_config
+    from console.core.runtime import load_registry, read_config
     from console.serve.source import RelaySource, read_token
     from console.serve.wire import relayed_findings
     from console.ui.app import WatchfloorApp
@@ -619,7 +619,7 @@ def cmd_collector(args: argparse.Namespace) -> int:
     """The console's own collector (started by the TUI): collects and relays until its
     standard input closes."""
     from console.collector.main import run_collector
-    from console.runtime import build_engine
+    from console.core.runtime import build_engine
     from console.serve.source import read_token
 
     try:
@@ -729,10 +729,10 @@ def _run_app(
     """The console's UI. ``analyzers`` ``None``: it collects itself (in process), and
     records too; else its collector records, and rewind reads that recording."""
     from console.alerting.pager_view import PAGER
+    from console.core.runtime import make_actions
     from console.recording.session import recording_path
-    from console.runtime import make_actions
-    from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
+    from console.ui.themes_loader import load_themes, user_theme_dir
 
     wall = wall_options(args, config)
     PAGER.configure(config.alerting)  # findings that paged say so (and if silenced)
@@ -756,8 +756,8 @@ def _run_app(
     elif not getattr(args, "no_record", False) and config.history.enabled:
         app.recording = recording_path(config.history, demo)  # the collector writes it
     if analyzers is not None:  # the config's sources poll in the collector: rewind's own
+        from console.core.runtime import build_sources
         from console.recording.past import past_sources
-        from console.runtime import build_sources
 
         app.past_sources = past_sources(build_sources(config, registry, None, local=False))
     try:
@@ -793,10 +793,10 @@ def _start_recorder(
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """The console over a recording: every pane as it was, played at ``--speed``."""
+    from console.core.runtime import load_registry, read_config
     from console.recording import Recording, RecordingError, parse_time
-    from console.runtime import load_registry, read_config
-    from console.themes_loader import load_themes, user_theme_dir
     from console.ui.app import WatchfloorApp
+    from console.ui.themes_loader import load_themes, user_theme_dir
 
     if args.speed < 0:
         raise UsageError("--speed must be 0 (paused) or more")
@@ -844,7 +844,7 @@ def _times_ago(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``watchfloor`` console script."""
     from console.agent.run import AgentUsageError
-    from console.config import ConfigError
+    from console.core.config import ConfigError
     from console.recording import RecordingError
     from console.serve import ServeUsageError
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from console import __version__
 from console.api import API_VERSION
-from console.model import ENTITY_KINDS
+from console.core.model import ENTITY_KINDS
 
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 """A plugin name: lowercase words joined by '-' (``demo-pane``, ``cdu2``)."""

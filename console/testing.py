@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console.api import Plugin, Source, SourceStatus
-from console.config import Config, parse_config
-from console.engine import Engine
-from console.model import Finding
-from console.plugins import Registry
-from console.runtime import CORE_PLUGIN, DemoOptions, build_sources
-from console.store import Store
+from console.core.config import Config, parse_config
+from console.core.engine import Engine
+from console.core.model import Finding
+from console.core.plugins import Registry
+from console.core.runtime import CORE_PLUGIN, DemoOptions, build_sources
+from console.core.store import Store
 
 if TYPE_CHECKING:
     from console.ui.app import WatchfloorApp
@@ -34,7 +34,7 @@ def registry_for(plugin: Plugin, builtins: bool = False) -> Registry:
     """The core, the built-in plugins if asked, and this plugin."""
     plugins = [CORE_PLUGIN]
     if builtins:
-        from console.plugins import discover
+        from console.core.plugins import discover
 
         plugins += [r.plugin for r in discover() if r.plugin and r.distribution == "watchfloor"]
     plugins = [p for p in plugins if p.name != plugin.name] + [plugin]
@@ -46,7 +46,7 @@ def sources_from_yaml(plugin: Plugin, text: str, base_dir: Path | None = None) -
 
     ``text`` is config YAML (``sources: [{type: pdu, url: ...}]``); it is validated
     as the console validates a config file, so a bad option raises
-    :class:`console.config.ConfigError` with the same ``file:line:`` message.
+    :class:`console.core.config.ConfigError` with the same ``file:line:`` message.
     """
     registry = registry_for(plugin)
     where = base_dir or Path.cwd()

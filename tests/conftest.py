@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from console.config import Config
-from console.plugins import discover
-from console.runtime import DemoOptions, build_sources, load_registry
+from console.core.config import Config
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
 

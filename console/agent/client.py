@@ -21,9 +21,9 @@ from yarl import URL
 
 from console.agent.wire import MAX_SERIES, WireError, decode
 from console.api import Batch, Source, SourceContext, SourceError, plain
-from console.bodies import BodyTooLarge, read_body
-from console.intake import IntakeError, check_time
-from console.safe_file import read_token as safe_read_token
+from console.core.bodies import BodyTooLarge, read_body
+from console.core.intake import IntakeError, check_time
+from console.core.safe_file import read_token as safe_read_token
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """Largest snapshot accepted from one agent (an 8-GPU node sends ~50 KB)."""

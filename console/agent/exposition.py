@@ -17,7 +17,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from console import __version__
 from console.api import SourceStatus
-from console.model import METRICS, Entity, prometheus_name, ref_kind
+from console.core.model import METRICS, Entity, prometheus_name, ref_kind
 
 
 def _labels(node: str, ref: str, uuid_of: dict[str, str]) -> dict[str, str]:

@@ -23,12 +23,12 @@ from console.agent.fleet import fleet_apps
 from console.agent.security import AgentSecurity
 from console.agent.server import Collector, make_app, make_runner
 from console.api import Source
-from console.engine import Engine
-from console.host_check import is_loopback, loopback_only
-from console.safe_file import UnsafeFile
-from console.safe_file import read_token as safe_read_token
+from console.core.engine import Engine
+from console.core.host_check import is_loopback, loopback_only
+from console.core.safe_file import UnsafeFile
+from console.core.safe_file import read_token as safe_read_token
+from console.core.store import Store
 from console.sim.simulation import Simulation
-from console.store import Store
 
 DEFAULT_LISTEN = "127.0.0.1:9477"
 MIN_TOKEN_LENGTH = 16

@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
-from console.model import SEVERITIES, Entity, make_ref
+from console.core.model import SEVERITIES, Entity, make_ref
 
 MAX_EVENTS_BODY = 64 * 1024
 """Largest ``POST /v1/events`` body (bytes); more gets 413 and nothing is stored."""

@@ -36,10 +36,10 @@ from console.agent.stream_wire import (
 )
 from console.agent.wire import WIRE_VERSION, encode, store_samples
 from console.api import SourceStatus
-from console.bodies import BodyTooLarge, read_body
-from console.engine import Engine
-from console.host_check import host_name
-from console.model import Entity
+from console.core.bodies import BodyTooLarge, read_body
+from console.core.engine import Engine
+from console.core.host_check import host_name
+from console.core.model import Entity
 
 MAX_CONCURRENT = 32
 """Requests handled at once; more get 503 (a scrape storm cannot pile up)."""

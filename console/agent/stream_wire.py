@@ -40,7 +40,7 @@ from console.agent.wire import (
     statuses_of,
 )
 from console.api import API_VERSION, SourceStatus
-from console.model import Batch, Entity, Sample
+from console.core.model import Batch, Entity, Sample
 
 STREAM_PATH = "/v2/stream"
 WIRE_HEADER = "Watchfloor-Wire"

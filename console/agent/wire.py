@@ -13,8 +13,8 @@ from typing import Any
 
 from console import __version__
 from console.api import API_VERSION, SourceStatus
-from console.model import Batch, Entity, Sample, ref_kind
-from console.store import Store
+from console.core.model import Batch, Entity, Sample, ref_kind
+from console.core.store import Store
 
 WIRE_VERSION = 2
 """Version of the agent's wire (this document and the ``/v2/stream`` frames); a console

@@ -22,7 +22,7 @@ from typing import Any
 from console.alerting.config import AlertingConfig
 from console.alerting.content import alert_annotations, alert_labels
 from console.alerting.rules import Candidate
-from console.store import Store
+from console.core.store import Store
 
 log = logging.getLogger(__name__)
 

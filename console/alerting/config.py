@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
-    from console.config import ConfigError, YamlWhere
+    from console.core.config import ConfigError, YamlWhere
 
 SEVERITIES = ("critical", "warning", "info")
 SCOPES = ("ref", "node", "switch", "job")
@@ -128,7 +128,7 @@ class _Section:
     """Reads one ``alerting:`` node; errors carry file:line."""
 
     def __init__(self, where: YamlWhere, base_dir: Path) -> None:
-        from console.config import yaml_mapping, yaml_scalar
+        from console.core.config import yaml_mapping, yaml_scalar
 
         self.where = where
         self.base_dir = base_dir

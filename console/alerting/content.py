@@ -13,10 +13,10 @@ import time
 from console.alerting.config import AlertingConfig
 from console.alerting.rules import Candidate
 from console.analysis.causes import explain, link_jobs
-from console.headless import causes_lines
-from console.model import ref_kind
-from console.store import Store
-from console.text import plain
+from console.core.headless import causes_lines
+from console.core.model import ref_kind
+from console.core.store import Store
+from console.core.text import plain
 
 MAX_ANNOTATION = 4000
 """Characters kept per annotation: a page, not a log."""

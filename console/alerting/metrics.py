@@ -11,8 +11,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from console.alerting.rules import scopes
-from console.store import Store
-from console.text import plain
+from console.core.store import Store
+from console.core.text import plain
 
 LABELS = ("kind", "severity", "ref", "node", "job", "cluster", "paged")
 MAX_SERIES = 10_000

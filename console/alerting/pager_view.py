@@ -19,7 +19,7 @@ import aiohttp
 from console.alerting.book import AlertBook
 from console.alerting.config import AlertingConfig
 from console.alerting.senders import read_bounded, read_secret, tls_context
-from console.text import plain
+from console.core.text import plain
 
 log = logging.getLogger(__name__)
 

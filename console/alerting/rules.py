@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from console.alerting.config import AlertingConfig, Inhibit, Rule
-from console.model import Finding, ref_kind
-from console.store import Store
+from console.core.model import Finding, ref_kind
+from console.core.store import Store
 
 DEFAULT_RULE = Rule(match=("*",))
 """Findings no rule matches page at their own severity, at once."""

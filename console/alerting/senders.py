@@ -24,7 +24,7 @@ import aiohttp
 
 from console.alerting.book import Alert, AlertBook
 from console.alerting.config import AlertingConfig, WebhookConfig
-from console.text import plain
+from console.core.text import plain
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from console.alerting.book import AlertBook
 from console.alerting.config import AlertingConfig
 from console.alerting.rules import paging
 from console.alerting.senders import AlertmanagerSender, Sender, WebhookSender
-from console.watch import Cycle
+from console.collector.watch import Cycle
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from console.analysis.incremental import FULL_KEY, memo
 from console.analysis.thresholds import THRESHOLDS
-from console.model import Entity, Finding, ref_kind
-from console.store import Moved, Reading, Store
+from console.core.model import Entity, Finding, ref_kind
+from console.core.store import Moved, Reading, Store
 
 if TYPE_CHECKING:
     from console.analysis.causes import Explanation

@@ -18,9 +18,9 @@ from console.analysis.gpus import _gpu_finding
 from console.analysis.jobs import Stall, stall_of
 from console.analysis.links import congestion_score
 from console.analysis.port_health import HEALTH_KINDS, health_on
-from console.model import Entity
-from console.store import Store
-from console.topology import Fabric, Hop, owner
+from console.analysis.topology import Fabric, Hop, owner
+from console.core.model import Entity
+from console.core.store import Store
 
 GPU_SCORES = {"gpu-lost": 0.95, "gpu-xid": 0.9, "gpu-throttled": 0.7, "gpu-hot": 0.5}
 HEALTH_SCORES = {"link-down": 0.97, "link-errors": 0.85, "link-degraded": 0.8}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from console.intake import SKEW_FINDING
-from console.model import Finding
-from console.store import Store
+from console.core.intake import SKEW_FINDING
+from console.core.model import Finding
+from console.core.store import Store
 
 
 def _words(seconds: float) -> str:

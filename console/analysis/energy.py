@@ -14,8 +14,8 @@ import time as _time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from console.model import Finding
-from console.store import Store
+from console.core.model import Finding
+from console.core.store import Store
 
 MAX_GAP = 10.0
 """Seconds between power samples beyond which the interval is left out."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from console.model import Entity, Finding
-from console.store import Store
+from console.core.model import Entity, Finding
+from console.core.store import Store
 
 
 def _index(store: Store) -> tuple[dict[str, str], dict[tuple[str, int], str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from console.analysis.thresholds import THRESHOLDS
-from console.model import Entity, Finding
-from console.store import Store
+from console.core.model import Entity, Finding
+from console.core.store import Store
 
 CRITICAL_XIDS = frozenset({48, 63, 64, 74, 79, 92, 94, 95, 119, 120, 140})
 """XIDs that mean hardware trouble rather than an application fault."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from console.store import Moved, Store
+from console.core.store import Moved, Store
 
 FULL_KEY = "analysis.full"
 

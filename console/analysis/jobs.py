@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from console.analysis.thresholds import THRESHOLDS
-from console.model import Entity, Finding
-from console.store import Store, natural_sorted
+from console.core.model import Entity, Finding
+from console.core.store import Store, natural_sorted
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from console.analysis.thresholds import THRESHOLDS
-from console.model import Entity, Finding
-from console.store import Store
+from console.core.model import Entity, Finding
+from console.core.store import Store
 
 
 def _direction_util(store: Store, port: str, speed_gbps: float) -> float | None:

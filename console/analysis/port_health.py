@@ -24,8 +24,8 @@ from functools import partial
 from typing import Any
 
 from console.analysis.incremental import memo
-from console.model import Entity, Finding
-from console.store import Moved, Store
+from console.core.model import Entity, Finding
+from console.core.store import Moved, Store
 
 DOWN_STATES = {"DOWN", "POLLING", "DISABLED", "LINKDOWN", "LOWERLAYERDOWN"}
 """Port states (``state`` or ``phys_state``, any case) that mean no link."""

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from console.analysis.thresholds import THRESHOLDS
-from console.model import Finding
-from console.store import Store
+from console.core.model import Finding
+from console.core.store import Store
 
 CAP_REASONS = frozenset({"software power cap", "hardware power brake"})
 """Clock-event reasons that mean the GPU is held by power, not heat."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 from console.analysis.power import BUDGETS, node_draw
 from console.analysis.thresholds import THRESHOLDS
-from console.model import Finding
-from console.store import Reading, Store
+from console.core.model import Finding
+from console.core.store import Reading, Store
 
 WINDOW = 600.0
 """Seconds of history a trend is fitted on."""

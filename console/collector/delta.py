@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.api import SourceStatus
-from console.model import Entity, Finding, Sample
+from console.core.model import Entity, Finding, Sample
+from console.core.store import Changes, Store
 from console.serve.wire import (
     MAX_EVIDENCE,
     MAX_ITEMS,
@@ -46,7 +47,6 @@ from console.serve.wire import (
     _status_json,
     _text,
 )
-from console.store import Changes, Store
 
 RELAY_VERSION = 2
 """Version of this format; a reader refuses any other, naming both."""

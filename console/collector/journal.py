@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 
-from console.store import Changes
+from console.core.store import Changes
 
 KEEP_CYCLES = 30
 """Cycles a removal is remembered: a viewer further behind reads the whole store."""

@@ -18,7 +18,7 @@ import threading
 from aiohttp import web
 
 from console.agent.server import make_runner
-from console.engine import Engine
+from console.core.engine import Engine
 from console.serve.relay import Relay, make_relay_app
 
 READY_PREFIX = "relay "

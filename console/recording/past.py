@@ -17,8 +17,8 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 from console.api import Batch, Source, SourceStatus
+from console.core.store import DEFAULT_HISTORY, Store
 from console.recording.reader import Moment, RecordingError
-from console.store import DEFAULT_HISTORY, Store
 
 POINTS = 60
 """Points per series a rewind asks for over the span shown."""

@@ -4,7 +4,7 @@ A seek reads the keyframe at or before the time, then the frames after it up to
 the time. A batch whose keys (schema) come again in a later frame is wholly
 replaced by it, so of each schema only the two newest batches are applied (the
 older of the two gives counters their rate); the points of timed (job) series are
-taken from every frame. The result is a :class:`~console.store.Store` that every
+taken from every frame. The result is a :class:`~console.core.store.Store` that every
 pane, ``snapshot`` and ``explain`` read exactly like the live one.
 """
 
@@ -22,7 +22,8 @@ from typing import Any
 import msgspec
 
 from console.api import SourceStatus
-from console.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
+from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
+from console.core.store import DEFAULT_HISTORY, Reading, Store
 from console.recording.codec import (
     FORMAT_VERSION,
     as_optional,
@@ -32,7 +33,6 @@ from console.recording.codec import (
     unpack_floats,
 )
 from console.recording.layout import database_file
-from console.store import DEFAULT_HISTORY, Reading, Store
 
 
 class RecordingError(ValueError):

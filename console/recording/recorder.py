@@ -30,7 +30,8 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.model import TIMED_METRICS, Batch
+from console.core.model import TIMED_METRICS, Batch
+from console.core.store import Changes, Store
 from console.recording.codec import (
     FORMAT_VERSION,
     INLINE_SCHEMA,
@@ -40,10 +41,9 @@ from console.recording.codec import (
     pack_floats,
 )
 from console.recording.layout import SCHEMA_SQL, database_file
-from console.store import Changes, Store
 
 if TYPE_CHECKING:
-    from console.engine import Engine
+    from console.core.engine import Engine
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from console.recording.layout import default_recording, demo_recording
 from console.recording.recorder import Recorder, RecorderBusy
 
 if TYPE_CHECKING:
-    from console.config import HistoryConfig
-    from console.engine import Engine
+    from console.core.config import HistoryConfig
+    from console.core.engine import Engine
 
 
 def recording_path(history: HistoryConfig, demo: bool) -> Path:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from console.host_check import LOOPBACK_NAMES, host_name
+from console.core.host_check import LOOPBACK_NAMES, host_name
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from console.collector.delta import encode
 from console.collector.journal import Journal
-from console.engine import Engine
+from console.core.engine import Engine
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -30,11 +30,11 @@ from textual_serve.server import Server
 from console.agent.run import is_loopback
 from console.agent.server import make_runner
 from console.alerting.metrics import FindingsCollector, metrics_handler
-from console.engine import Engine
+from console.collector.watch import Consumer, consume
+from console.core.engine import Engine
 from console.serve import ServeUsageError
 from console.serve.guard import Guard, add_headers, allowed_hosts, clamp_size
 from console.serve.relay import Relay, make_relay_app
-from console.watch import Consumer, consume
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

@@ -15,11 +15,11 @@ import aiohttp
 from yarl import URL
 
 from console.api import Batch, Source, SourceContext, SourceError
-from console.bodies import BodyTooLarge, read_body
 from console.collector.delta import Lines, decode_header, decode_line, split_lines
 from console.collector.gate import INPUT_GATE
-from console.model import Finding
-from console.safe_file import read_token as safe_read_token
+from console.core.bodies import BodyTooLarge, read_body
+from console.core.model import Finding
+from console.core.safe_file import read_token as safe_read_token
 from console.serve.wire import RelayError
 
 MAX_BODY_BYTES = 256 * 1024 * 1024

@@ -20,8 +20,8 @@ import math
 from typing import Any
 
 from console.api import SourceStatus
-from console.model import ENTITY_KINDS, METRICS, SEVERITIES, Entity, Finding, ref_kind
-from console.store import Store
+from console.core.model import ENTITY_KINDS, METRICS, SEVERITIES, Entity, Finding, ref_kind
+from console.core.store import Store
 
 MAX_ITEMS = 500_000
 """Entities, refs with readings, or findings: at most this many each."""

@@ -12,7 +12,7 @@ import random
 import zlib
 from dataclasses import dataclass, field
 
-from console.model import link_ref, make_ref, port_ref
+from console.core.model import link_ref, make_ref, port_ref
 
 EPOCH = 1_795_000_000.0
 """Sim time of tick 0 (2026-11-18 UTC): fixed, so output is reproducible."""

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.model import make_ref
+from console.core.model import make_ref
 from console.sim.cluster import EPOCH, Flow, SimJob, Topology
 
 STALL_ONSET = EPOCH - 180.0

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.model import Batch, Entity, Sample, make_ref
+from console.core.model import Batch, Entity, Sample, make_ref
 from console.sim.cluster import (
     EPOCH,
     GPU_MEMORY_MIB,

@@ -14,30 +14,22 @@ from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from console.actions import Actions
+from console.acting.actions import Actions
 from console.alerting.pager_view import PAGER
 from console.alerting.pager_view import REFRESH as PAGER_REFRESH
+from console.analysis.cost import CostModel
 from console.api import REFRESH_BUDGET, Analyzer, Pane, Source, SourceStatus
 from console.collector.delta import LOCAL_SOURCE_TYPES
 from console.collector.gate import INPUT_GATE
-from console.config import WallConfig
-from console.cost import CostModel
-from console.engine import Engine
-from console.model import VIEW_KINDS, ref_kind
-from console.plugins import Registry
+from console.core.config import WallConfig
+from console.core.engine import Engine
+from console.core.model import VIEW_KINDS, ref_kind
+from console.core.plugins import Registry
+from console.core.store import Store
+from console.core.text import plain
 from console.recording import RecordingError
 from console.recording.past import past_moment, past_sources
 from console.serve.wire import expand_relayed
-from console.store import Store
-from console.text import plain
-from console.themes_loader import (
-    ROLE_DEFAULTS,
-    ThemeSet,
-    check_plugin_variables,
-    load_themes,
-    resolve_references,
-    resolve_theme,
-)
 from console.ui.chrome import plugin_health_line
 from console.ui.commands import GotoProvider
 from console.ui.detail import EntityDetail, NodeDetail
@@ -57,6 +49,14 @@ from console.ui.rewind import (
     target_time,
 )
 from console.ui.screens import HelpScreen, ViewScreen
+from console.ui.themes_loader import (
+    ROLE_DEFAULTS,
+    ThemeSet,
+    check_plugin_variables,
+    load_themes,
+    resolve_references,
+    resolve_theme,
+)
 from console.ui.wall import WallScreen, make_panes
 
 TEXTUAL_ANSI_DEFAULTS = {"ansi-background": "ansi_default", "ansi-foreground": "ansi_default"}

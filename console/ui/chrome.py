@@ -10,7 +10,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from console.api import PaneContext, SourceStatus
-from console.text import plain
+from console.core.text import plain
 from console.ui.kit import fmt_age, role_style
 
 LIVE_AGE = 5.0

@@ -10,7 +10,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 
 from console.api import Command, Pane
-from console.text import plain
+from console.core.text import plain
 
 if TYPE_CHECKING:
     from console.ui.app import WatchfloorApp

@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
-from console.actions import drain_reason, slurm_action
+from console.acting.actions import drain_reason, slurm_action
+from console.analysis.cost import OUT_OF_SERVICE
 from console.analysis.thresholds import THRESHOLDS
-from console.cost import OUT_OF_SERVICE
-from console.model import Entity
-from console.text import plain
+from console.core.model import Entity
+from console.core.text import plain
 from console.ui.kit import (
     DetailPane,
     EntityTable,

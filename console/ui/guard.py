@@ -20,7 +20,7 @@ from textual.css.stylesheet import Stylesheet, StylesheetParseError
 from textual.widgets import Static
 
 from console.api import REFRESH_BUDGET, Pane
-from console.text import plain
+from console.core.text import plain
 from console.ui.kit import PaneBase, failure_line, title_bar
 
 if TYPE_CHECKING:

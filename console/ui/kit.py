@@ -21,12 +21,12 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
-from console.actions import Action
+from console.acting.actions import Action
 from console.alerting.pager_view import PAGER
 from console.api import PaneContext
-from console.model import METRICS, Entity, Finding, metric_label
-from console.store import Store
-from console.text import plain
+from console.core.model import METRICS, Entity, Finding, metric_label
+from console.core.store import Store
+from console.core.text import plain
 from console.ui.table import EntityTable
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"

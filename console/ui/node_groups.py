@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from console.model import Entity
-from console.store import natural_sorted
+from console.core.model import Entity
+from console.core.store import natural_sorted
 
 GROUPINGS = ("rack", "leaf")
 """Node attributes that group nodes, in order of preference (a rack is what a person

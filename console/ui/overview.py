@@ -15,10 +15,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import Static
 
-from console.actions import drain_reason, node_of, slurm_action
+from console.acting.actions import drain_reason, node_of, slurm_action
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.thresholds import THRESHOLDS
-from console.text import plain
+from console.core.text import plain
 from console.ui.detail import SLURM_TROUBLE
 from console.ui.kit import (
     EntityTable,

@@ -15,8 +15,8 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from console.api import REFRESH_BUDGET
-from console.plugins import PluginRecord
-from console.text import plain
+from console.core.plugins import PluginRecord
+from console.core.text import plain
 from console.ui.kit import EntityTable, PaneBase, cell, role_style, title_bar
 
 if TYPE_CHECKING:

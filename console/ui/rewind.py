@@ -21,9 +21,9 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.core.text import plain
 from console.recording import Incident, Moment, Recording
 from console.recording.timespec import parse_duration, parse_time
-from console.text import plain
 
 if TYPE_CHECKING:
     from console.ui.app import WatchfloorApp

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from console.store import Store
+from console.core.store import Store
 from console.ui.kit import spark
 
 SPARK_STEP = 10

@@ -21,15 +21,15 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Digits, Static
 
+from console.analysis.fleet_health import Figure, FleetHealth, LostSource, fleet_health
 from console.api import SourceStatus
-from console.config import WallConfig
-from console.fleet_health import Figure, FleetHealth, LostSource, fleet_health
-from console.model import Finding
-from console.text import plain
+from console.core.config import WallConfig
+from console.core.model import Finding
+from console.core.text import plain
 from console.ui.chrome import LIVE_AGE
 from console.ui.kit import EntityTable, PaneBase, finding_title, fmt_age, role_style
 from console.ui.overview import OverviewPane
-from console.wall import OVERVIEW, Rotation, WallView, default_panes, pane_names
+from console.ui.wall_rules import OVERVIEW, Rotation, WallView, default_panes, pane_names
 
 if TYPE_CHECKING:
     from console.ui.app import WatchfloorApp

@@ -4,7 +4,7 @@ The exporter runs ``ibnetdiscover``/``perfquery`` on a host of the fabric and
 serves ``infiniband_{switch,hca}_port_*_total{guid,port}``, ``*_info`` (GUID →
 name) and ``*_uplink_info`` (who is on the other end of each port), which alone
 gives the graph: switch-to-switch and host-to-switch links with both ends. Names
-follow the ``infiniband`` source (console.ibfabric), so a site may use either:
+follow the ``infiniband`` source (console.collect.ibfabric), so a site may use either:
 ``port/<switch>/<n>``, ``port/<host>/<device>:<n>`` for an HCA described
 ``<host> <device>``, ``port/ca-<guid>/<n>`` for one that no name places.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widgets import Static
 
-from console.actions import Actions, read_audit
+from console.acting.actions import Actions, read_audit
 from console.ui.app import WatchfloorApp
 from console.ui.kit import ActionScreen, EntityTable
 
@@ -80,7 +80,7 @@ async def test_job_actions_and_a_disabled_console(make_app: AppFactory, tmp_path
 
 
 async def test_hostile_slurm_reasons_show_as_plain_text(make_app: AppFactory) -> None:
-    from console.model import Batch, Entity
+    from console.core.model import Batch, Entity
     from tests.hostile import CORPUS
 
     app = make_app(actions=Actions(read_only=True))

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from console.plugins import Registry
-from console.runtime import CORE_PLUGIN, load_registry
+from console.core.plugins import Registry
+from console.core.runtime import CORE_PLUGIN, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import ActionScreen, EntityTable
 from tests.conftest import frozen_clock

@@ -14,8 +14,8 @@ from textual.widgets import Footer, OptionList
 from textual.widgets._footer import FooterKey
 
 from console.api import Batch, Command, Entity, Finding, Pane, Plugin, Source, Store
-from console.plugins import PluginRecord, Registry
-from console.runtime import CORE_PLUGIN
+from console.core.plugins import PluginRecord, Registry
+from console.core.runtime import CORE_PLUGIN
 from console.ui.app import WatchfloorApp
 from console.ui.commands import run_command
 from tests.conftest import frozen_clock

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from console.core.store import DEFAULT_HISTORY
 from console.serve.wire import relayed_findings
-from console.store import DEFAULT_HISTORY
 from console.ui.app import MIRROR_HISTORY, WatchfloorApp
 
 AppFactory = Callable[..., WatchfloorApp]

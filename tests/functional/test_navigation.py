@@ -9,9 +9,9 @@ import pytest
 from textual.command import CommandPalette
 
 from console.api import Pane, PaneBase, Plugin
-from console.config import Config
-from console.plugins import Registry, discover
-from console.runtime import CORE_PLUGIN, DemoOptions, build_sources, load_registry
+from console.core.config import Config
+from console.core.plugins import Registry, discover
+from console.core.runtime import CORE_PLUGIN, DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 from console.ui.screens import FilterInput, HelpScreen, ViewScreen
@@ -279,7 +279,7 @@ async def test_the_link_screen_at_80_columns_reads_in_words_on_one_line_each(
 
 
 def test_every_metric_of_the_console_has_a_label() -> None:
-    from console.model import LABELS, METRICS, metric_label
+    from console.core.model import LABELS, METRICS, metric_label
 
     assert set(LABELS) <= set(METRICS)
     core = [n for n in METRICS if n.split(".")[0] in ("gpu", "node", "port", "link", "job")]

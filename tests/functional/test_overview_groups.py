@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from console.config import Config
-from console.model import Entity
-from console.plugins import discover
-from console.runtime import DemoOptions, build_sources, load_registry
+from console.core.config import Config
+from console.core.model import Entity
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 from console.ui.node_groups import buckets, group_nodes

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from console.config import Config, SourceEntry
-from console.plugins import discover
-from console.runtime import DemoOptions, build_sources, load_registry
+from console.core.config import Config, SourceEntry
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 from console.ui.plugins_view import PluginsView

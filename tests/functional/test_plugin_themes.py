@@ -11,10 +11,10 @@ from textual.color import Color
 from textual.widgets import Static
 
 from console.api import Pane, PaneBase, PaneContext, Plugin
-from console.plugins import Registry
-from console.runtime import CORE_PLUGIN
-from console.themes_loader import check_plugin_variables, load_themes, resolve_references
+from console.core.plugins import Registry
+from console.core.runtime import CORE_PLUGIN
 from console.ui.app import WatchfloorApp
+from console.ui.themes_loader import check_plugin_variables, load_themes, resolve_references
 from tests.conftest import frozen_clock
 
 SHIPPED = ("ansi", "dark", "high-contrast", "light")

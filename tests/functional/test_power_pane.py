@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from console.store import Store
+from console.core.store import Store
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 

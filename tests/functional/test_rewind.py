@@ -14,10 +14,10 @@ from textual.widgets import OptionList
 
 from console.analysis.jobs import job_state
 from console.analysis.thresholds import THRESHOLDS
-from console.config import Config
-from console.plugins import discover
+from console.core.config import Config
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.recording import Recorder
-from console.runtime import DemoOptions, build_sources, load_registry
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
 from console.ui.chrome import StatusHeader

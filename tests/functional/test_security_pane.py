@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from console.api import Batch, Entity, Source
-from console.plugins import Registry, discover
-from console.runtime import CORE_PLUGIN
-from console.text import plain
+from console.core.plugins import Registry, discover
+from console.core.runtime import CORE_PLUGIN
+from console.core.text import plain
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 from tests.conftest import FROZEN_NOW, frozen_clock

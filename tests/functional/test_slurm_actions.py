@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from console.actions import Actions, read_audit
-from console.config import parse_config
-from console.runtime import build_sources, load_registry
+from console.acting.actions import Actions, read_audit
+from console.core.config import parse_config
+from console.core.runtime import build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import ActionScreen, EntityTable
 from tests.conftest import frozen_clock

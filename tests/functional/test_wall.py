@@ -18,10 +18,10 @@ from textual.widgets import ContentSwitcher, Digits, Static
 from console.agent.client import AgentSource
 from console.agent.server import make_app as agent_app
 from console.agent.server import make_runner
-from console.config import Config, WallConfig
-from console.headless import snapshot_document
-from console.model import Finding
-from console.runtime import DemoOptions, build_sources, load_registry
+from console.core.config import Config, WallConfig
+from console.core.headless import snapshot_document
+from console.core.model import Finding
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.wall import Tile, WallScreen
 from tests.conftest import FROZEN_NOW, frozen_clock

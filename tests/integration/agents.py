@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from console.agent.server import Collector, make_runner
-from console.engine import Engine
+from console.core.engine import Engine
+from console.core.store import Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
-from console.store import Store
 
 
 @contextlib.asynccontextmanager

@@ -12,16 +12,16 @@ import time
 from pathlib import Path
 
 from console.analysis.thresholds import configure as configure_thresholds
-from console.engine import Engine
-from console.headless import snapshot_document
-from console.recording.session import start_recording
-from console.runtime import (
+from console.core.engine import Engine
+from console.core.headless import snapshot_document
+from console.core.runtime import (
     DemoOptions,
     build_engine,
     build_sources,
     load_registry,
     read_config,
 )
+from console.recording.session import start_recording
 
 
 def main() -> None:

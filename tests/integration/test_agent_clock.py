@@ -9,9 +9,9 @@ from aiohttp import web
 from console.agent.client import AgentSource, SharedSession
 from console.agent.wire import encode
 from console.analysis.clock import clock_skew
-from console.engine import Engine
-from console.model import Entity
-from console.store import Store
+from console.core.engine import Engine
+from console.core.model import Entity
+from console.core.store import Store
 from tests.integration.agents import raw_app, serving
 
 YEAR = 365 * 86400.0

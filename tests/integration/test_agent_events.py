@@ -13,11 +13,11 @@ from console.agent.client import AgentSource
 from console.agent.security import BURST, MAX_EVENTS_BODY, RING, AgentSecurity
 from console.agent.server import Collector, make_app
 from console.agent.wire import decode
-from console.engine import Engine
-from console.runtime import load_registry
+from console.core.engine import Engine
+from console.core.runtime import load_registry
+from console.core.store import Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
-from console.store import Store
 from tests.integration.agents import serving
 
 READ, WRITE = "read-token", "events-token"

@@ -16,8 +16,8 @@ from console.agent.run import AgentUsageError, check_exposure, is_loopback, pars
 from console.agent.server import MAX_CONCURRENT, Collector, make_app
 from console.agent.wire import decode
 from console.api import Batch, Source, SourceError
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
 
 

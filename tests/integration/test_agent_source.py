@@ -18,8 +18,8 @@ from console.agent.client import MAX_BODY_BYTES, AgentSource, SharedSession, exp
 from console.agent.server import make_app
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceError
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 from tests.integration.agents import (
     free_port,
     raw_app,

@@ -18,9 +18,9 @@ from console.agent.stream_client import AgentStreamSource
 from console.agent.stream_wire import STREAM_PATH, WIRE_HEADER, StreamEncoder, frame_parts
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
-from console.engine import Engine
-from console.model import Entity
-from console.store import Store
+from console.core.engine import Engine
+from console.core.model import Entity
+from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from console.alerting.config import AlertingConfig
 from console.alerting.pager_view import PAGER
-from console.config import parse_config
+from console.core.config import parse_config
 from console.sim.simulation import Simulation
 from console.sim.source import SIM_SOURCE
 from console.ui.app import WatchfloorApp

@@ -11,12 +11,12 @@ from aiohttp import web
 
 from console.alerting.config import AlertingConfig, Rule, WebhookConfig
 from console.alerting.service import Alerting
-from console.config import Config
-from console.engine import Engine
-from console.plugins import discover
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.collector.watch import Cycle, is_warm
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.ui.app import WatchfloorApp
-from console.watch import Cycle, is_warm
 from tests.integration.agents import serving
 
 
@@ -168,7 +168,7 @@ async def test_the_wall_ribbon_says_which_findings_paged(
     tmp_path: Path, make_app: Callable[..., WatchfloorApp]
 ) -> None:
     from console.alerting.pager_view import PAGER, PageState
-    from console.config import WallConfig
+    from console.core.config import WallConfig
 
     PAGER.configure(AlertingConfig(webhook=WebhookConfig("http://127.0.0.1:9/x")))
     try:
@@ -187,8 +187,8 @@ async def test_an_outage_goes_to_alertmanager_in_batches(tmp_path: Path) -> None
     from console.alerting.book import AlertBook
     from console.alerting.rules import paging
     from console.alerting.senders import BATCH, AlertmanagerSender
-    from console.model import Batch, Entity, Finding
-    from console.store import Store
+    from console.core.model import Batch, Entity, Finding
+    from console.core.store import Store
 
     sizes: list[int] = []
 

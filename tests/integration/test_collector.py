@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from console.collector.process import CollectorError, running_collector
-from console.runtime import load_registry
+from console.core.runtime import load_registry
 from console.serve.source import RelaySource
 from console.serve.wire import relayed_findings
 from console.ui.app import WatchfloorApp

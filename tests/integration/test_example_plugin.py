@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from console.config import load_config
-from console.plugins import discover
-from console.runtime import DemoOptions, build_sources, load_registry
+from console.core.config import load_config
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 from tests.conftest import EXAMPLE_PDU, frozen_clock

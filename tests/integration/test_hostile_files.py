@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.safe_file import UnsafeFile, read_bytes, read_text_async, read_token
+from console.core.safe_file import UnsafeFile, read_bytes, read_text_async, read_token
 from tests.integration.test_cli import run
 
 
@@ -42,7 +42,7 @@ def test_the_helper_refuses_devices_fifos_directories_and_big_files(
 async def test_a_stuck_read_is_abandoned_at_its_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from console import safe_file
+    from console.core import safe_file
 
     release = threading.Event()
 

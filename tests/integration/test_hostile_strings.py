@@ -23,7 +23,7 @@ import yaml
 from aiohttp import web
 
 from console.agent.wire import encode
-from console.model import Entity
+from console.core.model import Entity
 from tests.hostile import CORPUS, FORBIDDEN, SHOWN
 from tests.integration.agents import raw_app, serving
 

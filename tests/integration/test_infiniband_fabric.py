@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from console.analysis.causes import explain
-from console.engine import Engine
-from console.model import Finding
-from console.runtime import build_engine, build_sources, load_registry, read_config
+from console.core.engine import Engine
+from console.core.model import Finding
+from console.core.runtime import build_engine, build_sources, load_registry, read_config
 from tests.integration.ibsim import SimFabric, leaf_spine_net, start_fabric
 
 LEAVES, SPINES, HOSTS_PER_LEAF = 2, 2, 2

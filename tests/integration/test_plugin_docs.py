@@ -118,8 +118,8 @@ async def test_the_tutorial_pane_finding_command_and_theme(
     monkeypatch.syspath_prepend(str(project))
     from watchfloor_cdu import plugin  # type: ignore[import-not-found]
 
-    from console.themes_loader import load_themes
     from console.ui.app import WatchfloorApp
+    from console.ui.themes_loader import load_themes
 
     sources = console.testing.sources_from_yaml(
         plugin, (project / "config.yaml").read_text(), base_dir=project

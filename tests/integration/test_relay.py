@@ -7,20 +7,20 @@ from typing import Any
 
 import pytest
 
+from console.analysis.cost import CostModel, power_summary
+from console.analysis.fleet_health import fleet_health
 from console.api import SourceError
 from console.collector.delta import Lines, decode_header, decode_line, encode, split_lines
 from console.collector.journal import KEEP_CYCLES
-from console.config import Config
-from console.cost import CostModel, power_summary
-from console.engine import Engine
-from console.fleet_health import fleet_health
-from console.headless import snapshot_document
-from console.model import Batch, Entity, Finding
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.headless import snapshot_document
+from console.core.model import Batch, Entity, Finding
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Store
 from console.serve.relay import Relay, make_relay_app
 from console.serve.source import RelaySource
 from console.serve.wire import RelayError, expand_relayed, relayed_findings
-from console.store import Store
 from tests.integration.agents import serving
 
 TOKEN = "relay-test-token"

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from console.actions import Actions, read_audit, slurm_action
+from console.acting.actions import Actions, read_audit, slurm_action
 from tests.slurm_cluster import SlurmCluster
 from tests.waiting import wait_for
 from watchfloor_jobs.slurm import SlurmNodesSource, SlurmSource

@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from console.themes_loader import load_themes
 from console.ui.app import WatchfloorApp
+from console.ui.themes_loader import load_themes
 
 AppFactory = Callable[..., WatchfloorApp]
 THEMES = sorted(load_themes().themes)

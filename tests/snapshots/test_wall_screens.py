@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from console.config import WallConfig
+from console.core.config import WallConfig
 from console.ui.app import WatchfloorApp
 
 AppFactory = Callable[..., WatchfloorApp]

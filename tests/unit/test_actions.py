@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from console.actions import (
+from console.acting.actions import (
     Action,
     Actions,
     append_line,
@@ -20,12 +20,12 @@ from console.actions import (
     read_audit,
     slurm_action,
 )
+from console.acting.audit_source import AuditSource
 from console.api import SourceError
-from console.audit_source import AuditSource
-from console.config import ConfigError, parse_config
-from console.model import Finding
-from console.runtime import build_sources, load_registry, make_actions
-from console.store import Store
+from console.core.config import ConfigError, parse_config
+from console.core.model import Finding
+from console.core.runtime import build_sources, load_registry, make_actions
+from console.core.store import Store
 
 REGISTRY = load_registry()
 
@@ -197,7 +197,7 @@ def test_who_acts_names_the_sudo_user(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_default_audit_log_is_read_back_once_it_exists(tmp_path: Path) -> None:
-    from console.actions import default_audit_log
+    from console.acting.actions import default_audit_log
 
     empty = parse_config("", "c.yaml", REGISTRY.source_types)
     assert build_sources(empty, REGISTRY, None, local=False) == []

@@ -16,9 +16,9 @@ from console.alerting.config import AlertingConfig, Inhibit, Rule
 from console.alerting.metrics import FindingsCollector, findings_registry, render
 from console.alerting.rules import paging
 from console.alerting.senders import AlertmanagerSender
-from console.config import ConfigError, parse_config
-from console.model import Batch, Entity, Finding
-from console.store import Store
+from console.core.config import ConfigError, parse_config
+from console.core.model import Batch, Entity, Finding
+from console.core.store import Store
 
 
 def _alerting(text: str) -> AlertingConfig:
@@ -217,8 +217,8 @@ def test_findings_are_exposed_as_metrics() -> None:
 
 def test_a_cycle_is_warm_once_every_source_landed_twice_and_slow_ones_once() -> None:
     from console.api import SourceStatus
-    from console.engine import Engine
-    from console.watch import is_warm
+    from console.collector.watch import is_warm
+    from console.core.engine import Engine
 
     class Quiet:
         def __init__(self, interval: float) -> None:

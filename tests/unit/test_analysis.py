@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from console.analysis import CORE_ANALYZERS
 from console.analysis.links import congested_links, derive_link_util
-from console.engine import Engine
-from console.model import Batch, Entity, Sample
+from console.core.engine import Engine
+from console.core.model import Batch, Entity, Sample
+from console.core.store import Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
-from console.store import Store
 
 LINK = "link/n1/p0~leaf1/p1"
 

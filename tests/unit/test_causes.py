@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from console.analysis.causes import explain
-from console.config import Config
-from console.engine import Engine
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
-from console.topology import Fabric
+from console.analysis.topology import Fabric
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 REGISTRY = load_registry()
 

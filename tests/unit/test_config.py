@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from console.config import ConfigError, load_config, parse_config
-from console.runtime import load_registry
+from console.core.config import ConfigError, load_config, parse_config
+from console.core.runtime import load_registry
 
 SOURCE_TYPES = load_registry().source_types
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from console.config import ConfigError, parse_config
-from console.cost import CostModel, PriceWindow, power_summary
-from console.engine import Engine
-from console.model import Batch, Entity
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.analysis.cost import CostModel, PriceWindow, power_summary
+from console.core.config import ConfigError, parse_config
+from console.core.engine import Engine
+from console.core.model import Batch, Entity
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 REGISTRY = load_registry()
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from console.analysis.energy import MAX_GAP, _Track, energy_step, integrate_energy
-from console.model import Batch, Entity, Sample
-from console.store import Store
+from console.core.model import Batch, Entity, Sample
+from console.core.store import Store
 
 GPU = "gpu/n1/0"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from console.api import Batch, Entity, Sample, Source, SourceDisabled
-from console.engine import APPLY_SLICE, MAX_BACKOFF, Engine
-from console.model import METRICS, Finding
-from console.store import Store
+from console.core.engine import APPLY_SLICE, MAX_BACKOFF, Engine
+from console.core.model import METRICS, Finding
+from console.core.store import Store
 
 
 class Clock:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from console.analysis.fabric_join import join_by_guid
-from console.ibfabric import fabric_entities, parse_ibnetdiscover, place
-from console.model import Batch, Entity
-from console.store import Store
-from console.topology import Fabric
+from console.analysis.topology import Fabric
+from console.collect.ibfabric import fabric_entities, parse_ibnetdiscover, place
+from console.core.model import Batch, Entity
+from console.core.store import Store
 from tests.conftest import FIXTURES
 
 TEXT = (FIXTURES / "infiniband" / "ibnetdiscover-ports-test.out").read_text()

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from console.agent.security import EventError, parse_guard_events
 from console.agent.wire import WIRE_VERSION, WireError, decode
 from console.api import SourceError
-from console.config import ConfigError, parse_config
-from console.runtime import load_registry
-from console.text import plain
-from console.themes_loader import parse_theme
-from console.topology_file import parse_topology
+from console.collect.topology_file import parse_topology
+from console.core.config import ConfigError, parse_config
+from console.core.runtime import load_registry
+from console.core.text import plain
+from console.ui.themes_loader import parse_theme
 from watchfloor_host.sysfs import read_number
 from watchfloor_jobs.slurm import parse_squeue
 from watchfloor_security.integrity import ModelTree

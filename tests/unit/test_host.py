@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 from tests.conftest import FIXTURES
 from watchfloor_host.source import EnergyCounter, HostSource
 from watchfloor_host.sysfs import (

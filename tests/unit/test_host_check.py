@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from console.host_check import host_name, loopback_only
+from console.core.host_check import host_name, loopback_only
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console.ibfabric import (
+from console.collect.ibfabric import (
     counter_samples,
     fabric_entities,
     looks_like_ibnetdiscover,

@@ -7,11 +7,11 @@ import pytest
 from console.analysis.cause_cache import forget_moved_causes
 from console.analysis.causes import explain
 from console.analysis.incremental import set_full
-from console.config import Config
-from console.engine import Engine
-from console.model import Entity
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
-from console.store import Store
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.model import Entity
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Store
 
 REGISTRY = load_registry()
 CYCLES = 12

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from console.analysis.topology import Fabric
 from console.api import Batch, Entity
-from console.store import Store
-from console.topology import Fabric
+from console.core.store import Store
 from tests.conftest import FIXTURES
 from watchfloor_prometheus.exporter_source import ExporterSource
 from watchfloor_prometheus.tables import select

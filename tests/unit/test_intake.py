@@ -7,11 +7,11 @@ import math
 import pytest
 
 from console.analysis.clock import clock_skew
+from console.analysis.cost import CostModel
 from console.api import Batch, Entity, Sample, Source
-from console.cost import CostModel
-from console.engine import EXPIRE_AFTER, Engine
-from console.intake import MAX_METRICS_PER_REF
-from console.store import Store
+from console.core.engine import EXPIRE_AFTER, Engine
+from console.core.intake import MAX_METRICS_PER_REF
+from console.core.store import Store
 
 NOW = 1_800_000_000.0
 
@@ -58,8 +58,8 @@ async def test_a_source_owns_at_most_its_series_and_the_status_says_so() -> None
 
 
 def test_a_ref_has_at_most_max_metrics_per_ref_series(monkeypatch: pytest.MonkeyPatch) -> None:
-    from console import store as store_module
-    from console.model import METRICS
+    from console.core import store as store_module
+    from console.core.model import METRICS
 
     assert len(METRICS) < MAX_METRICS_PER_REF  # the vocabulary itself fits
     monkeypatch.setattr(store_module, "MAX_METRICS_PER_REF", 5)

@@ -232,8 +232,8 @@ def test_tamper_then_chmod_000_is_a_finding_with_its_reason(tmp_path: Path) -> N
 
 
 async def test_a_watched_path_that_is_no_directory_is_the_sources_reason(tmp_path: Path) -> None:
-    from console.engine import Engine
-    from console.store import Store
+    from console.core.engine import Engine
+    from console.core.store import Store
 
     tree = ModelTree([str(tmp_path / "no-such-models")])
     source = IntegritySource(tree, 1.0, node="n1")

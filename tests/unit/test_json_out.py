@@ -6,7 +6,7 @@ import json
 import math
 import re
 
-from console.json_out import dumps
+from console.core.json_out import dumps
 from tests.hostile import CORPUS
 
 UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

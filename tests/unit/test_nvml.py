@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from console.api import SourceDisabled, clock_event_words, xid_meaning
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 from tests.fakes.fake_nvml import NOT_SUPPORTED, FakeGpu, FakeNvml
 from watchfloor_gpu.nvml import NvmlReader, NvmlSource
 

@@ -22,10 +22,10 @@ from console.api import (
     make_ref,
     normalize_ref,
 )
-from console.batch_check import check_batch
-from console.model import COUNTER_METRICS
-from console.plugins import PluginRecord, Registry, api_refusal
-from console.store import Store
+from console.core.batch_check import check_batch
+from console.core.model import COUNTER_METRICS
+from console.core.plugins import PluginRecord, Registry, api_refusal
+from console.core.store import Store
 
 
 def test_a_plugin_declares_its_own_entity_kinds() -> None:

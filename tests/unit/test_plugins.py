@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.plugins import discover
-from console.runtime import load_registry, probe_plugins
+from console.core.plugins import discover
+from console.core.runtime import load_registry, probe_plugins
 
 BUILT_INS = {"fabric", "gpu", "host", "jobs", "power", "prometheus", "security"}
 
@@ -85,7 +85,7 @@ def test_loading_every_plugin_does_not_import_textual() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from console.runtime import load_registry; load_registry(); "
+    code = ("import sys; from console.core.runtime import load_registry; load_registry(); "
             "print('textual' in sys.modules, 'aiohttp' in sys.modules)")  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from console.analysis.causes import explain
 from console.analysis.port_health import port_health
-from console.config import Config
-from console.model import Batch, Entity, Sample
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
-from console.store import Store
+from console.core.config import Config
+from console.core.model import Batch, Entity, Sample
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Store
 
 REGISTRY = load_registry()
 

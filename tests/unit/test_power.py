@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from console.analysis.power import BUDGETS, configure_budgets
-from console.config import ConfigError, parse_config
-from console.engine import Engine
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.config import ConfigError, parse_config
+from console.core.engine import Engine
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 
 REGISTRY = load_registry()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from console.run_command import CommandFailed, run_command
+from console.core.run_command import CommandFailed, run_command
 
 SLOW = 'echo $$ > "$1/shell.pid"; sleep 60 & echo $! > "$1/child.pid"; wait'
 """A shell that starts a child and waits on it: killing the shell alone orphans the child."""

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from console.api import SourceError
-from console.config import ConfigError, parse_config
-from console.runtime import build_sources, load_registry
+from console.core.config import ConfigError, parse_config
+from console.core.runtime import build_sources, load_registry
 from watchfloor_prometheus.dcgm import DcgmTable
 from watchfloor_prometheus.query_source import (
     Join,

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from console.agent.exposition import render_metrics
+from console.analysis.cost import CostModel, power_summary
 from console.api import METRICS, Batch, Entity, SourceError
-from console.cost import CostModel, power_summary
-from console.model import prometheus_name
-from console.store import Store
+from console.core.model import prometheus_name
+from console.core.store import Store
 from tests.conftest import FIXTURES
 from watchfloor_prometheus.agent import exposed_name
 from watchfloor_prometheus.exporter_source import ExporterSource
@@ -273,7 +273,7 @@ def test_agent_metrics_map_back_to_the_agents_refs_for_every_metric() -> None:
 
 def test_switch_counters_land_on_topology_ports_so_links_see_both_ends() -> None:
     from console.analysis.links import derive_link_util
-    from console.topology_file import parse_topology
+    from console.collect.topology_file import parse_topology
 
     topology = parse_topology(
         "switches: [{name: leaf01, tier: leaf}]\nnodes: [{name: gpu001}]\n"

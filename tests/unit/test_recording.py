@@ -17,14 +17,14 @@ import pytest
 from console.analysis.causes import explain
 from console.analysis.jobs import job_state
 from console.analysis.thresholds import THRESHOLDS
-from console.config import Config, ConfigError, parse_config
-from console.engine import Engine
-from console.headless import snapshot_document
-from console.model import Entity
+from console.core.config import Config, ConfigError, parse_config
+from console.core.engine import Engine
+from console.core.headless import snapshot_document
+from console.core.model import Entity
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import pack_floats, unpack_floats
 from console.recording.layout import database_file
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.sim.cluster import EPOCH
 
 REGISTRY = load_registry()
@@ -359,7 +359,7 @@ def test_a_writer_that_falls_behind_drops_cycles_and_starts_again_from_a_keyfram
 
 
 def test_start_recording_is_one_call_and_says_why_when_it_cannot(tmp_path: Path) -> None:
-    from console.config import HistoryConfig
+    from console.core.config import HistoryConfig
     from console.recording.session import start_recording
 
     engine = demo_engine()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.ring import Ring
+from console.core.ring import Ring
 
 
 def test_keeps_the_newest_points_in_order() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.config import Config, load_config
-from console.runtime import build_sources, load_registry
+from console.core.config import Config, load_config
+from console.core.runtime import build_sources, load_registry
 from tests.conftest import FIXTURES
 
 SYS = FIXTURES / "node_exporter" / "sys" / "sys"

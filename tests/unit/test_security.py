@@ -10,10 +10,10 @@ import psutil
 import pytest
 
 from console.analysis.policy import SECURITY, configure_security
-from console.config import ConfigError, parse_config
-from console.model import Batch, Entity
-from console.runtime import load_registry
-from console.store import Store
+from console.core.config import ConfigError, parse_config
+from console.core.model import Batch, Entity
+from console.core.runtime import load_registry
+from console.core.store import Store
 from watchfloor_security.audit import (
     agent_posture,
     event_findings,

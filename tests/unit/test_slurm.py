@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 from tests.conftest import FIXTURES
 from watchfloor_jobs.slurm import (
     JobsFileSource,

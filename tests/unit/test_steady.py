@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from console.api import SteadyValues, SteppedSparks, stepped_spark
-from console.model import Batch, Sample
-from console.store import Store
+from console.core.model import Batch, Sample
+from console.core.store import Store
 from console.ui.kit import spark
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from console.model import Batch, Entity, Sample
-from console.store import Store
+from console.core.model import Batch, Entity, Sample
+from console.core.store import Store
 
 
 def _batch(time: float, value: float, metric: str = "port.tx_bytes") -> Batch:

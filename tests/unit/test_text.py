@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.text import plain
+from console.core.text import plain
 from console.ui.kit import cell
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from console.themes_loader import (
+from console.ui.themes_loader import (
     DEFAULT_THEME,
     ROLE_DEFAULTS,
     load_themes,
@@ -76,7 +76,7 @@ def test_every_theme_has_a_rewind_colour_no_live_screen_uses() -> None:
     """The REWIND banner must never be mistaken for a live screen."""
     import yaml
 
-    from console.themes_loader import ROLE_DEFAULTS
+    from console.ui.themes_loader import ROLE_DEFAULTS
 
     assert "rewind" in ROLE_DEFAULTS
     for path in sorted((Path(__file__).resolve().parents[2] / "themes").glob("*.yaml")):

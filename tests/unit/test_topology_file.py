@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from console.config import ConfigError
-from console.engine import Engine
-from console.model import Batch
-from console.runtime import build_sources, load_registry, read_config
-from console.store import Store
-from console.topology import Fabric
-from console.topology_file import parse_topology, parse_topology_file
+from console.analysis.topology import Fabric
+from console.collect.topology_file import parse_topology, parse_topology_file
+from console.core.config import ConfigError
+from console.core.engine import Engine
+from console.core.model import Batch
+from console.core.runtime import build_sources, load_registry, read_config
+from console.core.store import Store
 from tests.conftest import FIXTURES
 
 TOPOLOGY = """\

@@ -8,13 +8,13 @@ import random
 
 from console.analysis.power import configure_budgets
 from console.analysis.trends import early_warnings, fit
-from console.config import Config
-from console.engine import Engine
-from console.model import Batch, Entity, Sample
-from console.plugins import discover
-from console.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.model import Batch, Entity, Sample
+from console.core.plugins import discover
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Store
 from console.sim.simulation import Simulation
-from console.store import Store
 
 
 def _ramp_engine(interval: float) -> Engine:

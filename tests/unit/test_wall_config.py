@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from console.config import ConfigError, WallConfig, parse_config
-from console.runtime import load_registry
-from console.wall import default_panes, pane_names
+from console.core.config import ConfigError, WallConfig, parse_config
+from console.core.runtime import load_registry
+from console.ui.wall_rules import default_panes, pane_names
 
 REGISTRY = load_registry()
 NAMES = pane_names(REGISTRY)

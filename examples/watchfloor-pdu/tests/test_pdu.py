@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console.config import ConfigError
+from console.core.config import ConfigError
 from console.testing import collect, plugin_app, sources_from_yaml
 
 from watchfloor_pdu import plugin

@@ -26,8 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.model import Entity, link_ref, make_ref, port_ref
-from console.text import plain
+from console.core.model import Entity, link_ref, make_ref, port_ref
+from console.core.text import plain
 
 LANE_GBPS: dict[str, float] = {
     "SDR": 2.5, "DDR": 5.0, "QDR": 10.0, "FDR10": 10.0, "FDR": 14.0625,

@@ -1,6 +1,6 @@
 """Palette commands for the Slurm actions: ``drain gpu01 bad fan``, ``requeue 4711`` …
 
-Each builds the same :class:`~console.actions.Action` as the screens' keys and
+Each builds the same :class:`~console.acting.actions.Action` as the screens' keys and
 goes through the same confirmation, refusal and audit.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.actions import SLURM_ACTIONS, drain_reason, slurm_action
+from console.acting.actions import SLURM_ACTIONS, drain_reason, slurm_action
 from console.api import Command, PaneContext
 
 NODE_VERBS = ("drain", "resume")

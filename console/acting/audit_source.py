@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from console.actions import audit_event, read_audit
+from console.acting.actions import audit_event, read_audit
 from console.api import Batch, Source, SourceError
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from console.api import SourceStatus
-from console.engine import Engine
-from console.store import Store
+from console.core.engine import Engine
+from console.core.store import Store
 
 log = logging.getLogger(__name__)
 

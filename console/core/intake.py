@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 
-from console.model import METRICS, Batch
+from console.core.model import METRICS, Batch
 
 MAX_METRICS_PER_REF = 256
 """Series one ref may have (the vocabulary has ~60 names; plugins add a few)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from console.store import Store
+from console.core.store import Store
 
 Hop = tuple[str, bool]
 """A link ref and whether it is crossed a→b."""

@@ -6,11 +6,11 @@ import time
 from typing import Any
 
 from console.analysis.causes import Explanation
+from console.analysis.cost import CostModel, power_summary
 from console.api import SourceStatus
-from console.cost import CostModel, power_summary
-from console.model import METRICS, Entity
-from console.store import Store
-from console.text import plain
+from console.core.model import METRICS, Entity
+from console.core.store import Store
+from console.core.text import plain
 
 GPU_FIELDS = {
     "util": "gpu.util",

@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 
 from console.alerting.config import AlertingConfig, parse_alerting
+from console.analysis.cost import CostModel, PriceWindow
 from console.analysis.policy import KEYS as SECURITY_KEYS
 from console.analysis.thresholds import NAMES as THRESHOLD_NAMES
 from console.api import Option, SourceType
-from console.cost import CostModel, PriceWindow
-from console.safe_file import UnsafeFile, read_text
+from console.core.safe_file import UnsafeFile, read_text
 
 
 class ConfigError(ValueError):

@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from console.text import plain
+from console.core.text import plain
 
 MAX_JSON_STRING = 4096
 """Longest string written (the terminal's cut is 200; programs may want more)."""

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from console.api import Analyzer, Batch, Source, SourceDisabled, SourceError, SourceStatus
-from console.batch_check import check_batch
 from console.collector.gate import INPUT_GATE
-from console.intake import admit, capped_note
-from console.model import Finding
-from console.store import Changes, Store
-from console.text import plain
+from console.core.batch_check import check_batch
+from console.core.intake import admit, capped_note
+from console.core.model import Finding
+from console.core.store import Changes, Store
+from console.core.text import plain
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.analysis.jobs import stall_of
-from console.store import Store
+from console.core.store import Store
 
 IDLE_UTIL = 5.0
 """A GPU below this utilisation (%) that no job holds is idle."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from console import __version__
 from console.api import API_VERSION, Analyzer, Command, Pane, Plugin, PluginError, SourceType
-from console.text import plain
+from console.core.text import plain
 
 ENTRY_POINT_GROUP = "watchfloor.plugins"
 """Where plugins register."""

@@ -17,10 +17,10 @@ from aiohttp import web
 
 from console.alerting.metrics import FindingsCollector, metrics_handler
 from console.alerting.service import Alerting
-from console.config import Config, ConfigError
-from console.engine import Engine
-from console.host_check import host_middleware, loopback_only
-from console.watch import Consumer, stop_on_signals, watch
+from console.collector.watch import Consumer, stop_on_signals, watch
+from console.core.config import Config, ConfigError
+from console.core.engine import Engine
+from console.core.host_check import host_middleware, loopback_only
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from console.model import Finding, ref_kind
-from console.plugins import Registry
+from console.core.model import Finding, ref_kind
+from console.core.plugins import Registry
 
 OVERVIEW = "overview"
 """The console's own home pane (the only one that is not a plugin's)."""

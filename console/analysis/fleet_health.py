@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from console.analysis.cost import CostModel, power_summary
 from console.api import SourceStatus
-from console.cost import CostModel, power_summary
-from console.model import Finding, ref_kind
-from console.store import Store
+from console.core.model import Finding, ref_kind
+from console.core.store import Store
 
 SECURITY_PREFIX = "security-"
 """Findings whose kind starts with this are security findings."""

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from console.model import Entity, make_ref
-from console.run_command import CommandFailed, run_command
-from console.store import Store
+from console.core.model import Entity, make_ref
+from console.core.run_command import CommandFailed, run_command
+from console.core.store import Store
 
 ACTION_TIMEOUT = 30.0
 """Seconds an action's command may run before it is stopped (and reported failed)."""

@@ -13,11 +13,11 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from console.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
-from console.model import COUNTER_METRICS as COUNTERS
-from console.model import TIMED_METRICS as TIMED
-from console.model import Batch, Entity, Finding, ref_kind
-from console.ring import Ring
+from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
+from console.core.model import COUNTER_METRICS as COUNTERS
+from console.core.model import TIMED_METRICS as TIMED
+from console.core.model import Batch, Entity, Finding, ref_kind
+from console.core.ring import Ring
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 DEFAULT_HISTORY = 120
@@ -160,7 +160,7 @@ class Store:
         """Merge one source's batch: upsert entities, record samples.
 
         ``received`` is the console's clock (the engine has already read any later
-        time in the batch as ``received``: ``console.intake.admit``). Returns how
+        time in the batch as ``received``: ``console.core.intake.admit``). Returns how
         many new series the caps refused.
         """
         batch_time = batch.time if batch.time is not None else received

@@ -17,7 +17,7 @@ import math
 import numbers
 from typing import Any
 
-from console.model import Batch, Entity, Sample
+from console.core.model import Batch, Entity, Sample
 
 NUMBER_TYPES = (float, int)
 

@@ -24,10 +24,15 @@ from typing import Any
 import yaml
 
 from console.api import Batch, Entity, FileSource, Option, Source, SourceContext, SourceType
-from console.config import YamlWhere, compose_yaml, yaml_mapping, yaml_scalar
-from console.ibfabric import fabric_entities, looks_like_ibnetdiscover, parse_ibnetdiscover, place
-from console.model import link_ref, make_ref, port_ref
-from console.slurm_topology import looks_like_slurm_topology, parse_slurm_topology
+from console.collect.ibfabric import (
+    fabric_entities,
+    looks_like_ibnetdiscover,
+    parse_ibnetdiscover,
+    place,
+)
+from console.collect.slurm_topology import looks_like_slurm_topology, parse_slurm_topology
+from console.core.config import YamlWhere, compose_yaml, yaml_mapping, yaml_scalar
+from console.core.model import link_ref, make_ref, port_ref
 
 SECTIONS = ("switches", "nodes", "links")
 TIERS = ("leaf", "spine", "core", "other")

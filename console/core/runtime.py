@@ -13,20 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from console import __version__
-from console.action_commands import ACTION_COMMANDS
-from console.actions import Actions
+from console.acting.action_commands import ACTION_COMMANDS
+from console.acting.actions import Actions
+from console.acting.audit_source import AuditSource
 from console.agent.source_type import AGENT_SOURCE
 from console.analysis import CORE_ANALYZERS
 from console.api import Batch, Plugin, Source, SourceContext, SourceType
-from console.audit_source import AuditSource
-from console.config import ActionsConfig, Config, ConfigError, SourceEntry, load_config
-from console.engine import Engine
-from console.plugins import PluginRecord, Registry, discover
+from console.collect.topology_file import TOPOLOGY_SOURCE
+from console.core.config import ActionsConfig, Config, ConfigError, SourceEntry, load_config
+from console.core.engine import Engine
+from console.core.plugins import PluginRecord, Registry, discover
+from console.core.store import Store
+from console.core.text import plain
 from console.serve.source_type import CONSOLE_SOURCE
 from console.sim.source import SIM_SOURCE
-from console.store import Store
-from console.text import plain
-from console.topology_file import TOPOLOGY_SOURCE
 
 CORE_PLUGIN = Plugin(
     name="core",
@@ -166,14 +166,14 @@ def make_actions(config: Config, read_only: bool = False) -> Actions:
 def read_config(path: Path | None, registry: Registry, required: bool) -> Config:
     """Load the config at ``path``; a missing default config is an empty one."""
     if path is None:
-        from console.config import default_config_path
+        from console.core.config import default_config_path
 
         path = default_config_path()
         if not path.exists():
             return Config()
     elif not path.exists() and not required:
         return Config()
-    from console.wall import pane_names
+    from console.ui.wall_rules import pane_names
 
     return load_config(path, registry.source_types, pane_names(registry))
 

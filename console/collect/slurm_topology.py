@@ -19,7 +19,7 @@ from typing import Any
 
 import hostlist
 
-from console.model import Entity, link_ref, make_ref, port_ref
+from console.core.model import Entity, link_ref, make_ref, port_ref
 
 KEYS = ("switchname", "nodes", "switches", "linkspeed")
 MAX_MEMBERS = 100_000
