@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 MAX_OUTPUT = 64 * 1024 * 1024
 """Bytes of standard output kept at most; more is an error."""
+REAP_DRAIN = 5.0
+"""Seconds to read what a killed process left in its pipes before reaping it."""
 MAX_STDERR = 64 * 1024
 """Bytes of standard error kept (for its first line); the rest is read and dropped."""
 
@@ -85,8 +87,20 @@ async def run_command(
             _kill_group(process.pid)
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await asyncio.shield(process.wait())
+            await asyncio.shield(_reap(process))
     return CommandResult(returncode, out, err)
+
+
+async def _reap(process: asyncio.subprocess.Process) -> None:
+    """Wait for a killed process. Its pipes are read to their end first: asyncio's
+    ``wait()`` returns only once every pipe is closed, and a pipe whose reader gave
+    up (a flood past ``max_output``) is paused full and never sees its end."""
+    with contextlib.suppress(TimeoutError, OSError, ValueError):
+        async with asyncio.timeout(REAP_DRAIN):
+            for stream in (process.stdout, process.stderr):
+                while stream is not None and await stream.read(64 * 1024):
+                    pass
+    await process.wait()
 
 
 async def _read_capped(

@@ -101,3 +101,12 @@ asyncio.run(main())
     assert done.stdout.strip() == f"reason: {squeue} took over 0.5s and was stopped"
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert _all_gone(*_pids(tmp_path))
+
+
+async def test_a_flood_past_the_cap_is_reaped_though_its_pipe_is_full() -> None:
+    """asyncio's wait() returns only once every pipe is closed; a pipe left full when
+    its reader gave up was paused and never closed (the test run hung here)."""
+    flood = ["sh", "-c", "head -c 4000000 /dev/zero; sleep 60"]
+    for _ in range(5):  # the pause was a race, lost 26 times in 30
+        with pytest.raises(CommandFailed, match="wrote over 1000 bytes"):
+            await asyncio.wait_for(run_command(flood, 30, max_output=1000), 20)
