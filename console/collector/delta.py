@@ -27,10 +27,11 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from console.api import SourceStatus
-from console.core.model import Entity, Finding, Sample
+from console.core.model import Column, Entity, Finding
 from console.core.store import Changes, Store
 from console.serve.wire import (
     MAX_EVIDENCE,
@@ -167,7 +168,8 @@ class Lines:
     """What the lines after the header carry, accumulated line by line."""
 
     entities: list[Entity] = field(default_factory=list)
-    samples: list[Sample] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    """The readings, a column per line (timed history first, as the lines came)."""
     history_end: dict[tuple[str, str], float] = field(default_factory=dict)
     """Newest history point per series: the reading that repeats it is left out."""
 
@@ -212,13 +214,31 @@ def decode_header(document: Any) -> Header:
     )
 
 
-def _value(value: Any, metric: str) -> float | None:
-    # The hot path: tens of thousands a line.
-    if value is None:
-        return None
-    if type(value) is float and value - value == 0.0:
-        return value
-    return _number(value, f"value of {metric[:80]}")
+FLOAT_OR_NONE = frozenset({float, type(None)})
+
+
+def _finite_floats(items: list[Any], what: str, optional: bool) -> list[float | None]:
+    """``items`` itself when it holds only finite floats (and ``None``, when
+    ``optional``), checked in C: the hot path, thousands a line; else each checked."""
+    types = set(map(type, items))
+    if (types <= FLOAT_OR_NONE if optional else types <= {float}) and math.isfinite(
+        sum(filter(None, items))  # an infinity or a NaN makes the sum not finite
+    ):
+        return items
+    return [_number(item, what, optional) for item in items]
+
+
+def _refs(refs: list[Any]) -> list[str]:
+    if set(map(type, refs)) <= {str} and all(map(_shaped, refs)):
+        return refs
+    for ref in refs:
+        if type(ref) is not str or not _shaped(ref):
+            _ref(ref, "reading ref")
+    return refs
+
+
+def _shaped(ref: str) -> bool:
+    return 0 < ref.find("/") < len(ref) - 1
 
 
 def decode_line(item: Any, into: Lines) -> None:
@@ -230,15 +250,17 @@ def decode_line(item: Any, into: Lines) -> None:
         refs, values, times = _items(item, "refs"), _items(item, "values"), _items(item, "times")
         if not len(refs) == len(values) == len(times):
             raise RelayError(f"readings of {metric[:80]}: refs, values and times differ in length")
-        samples, history_end = into.samples, into.history_end
-        for ref, value, time in zip(refs, values, times, strict=True):
-            if type(ref) is not str or not 0 < ref.find("/") < len(ref) - 1:
-                _ref(ref, "reading ref")
-            if type(time) is not float or time - time != 0.0:
-                time = _number(time, "reading time", optional=False)
-            if history_end and time <= history_end.get((ref, metric), -math.inf):
-                continue
-            samples.append(Sample(ref, metric, _value(value, metric), time))
+        refs = _refs(refs)
+        times = _finite_floats(times, "reading time", optional=False)
+        values = _finite_floats(values, f"value of {metric[:80]}", optional=True)
+        history_end = into.history_end
+        if history_end and metric in TIMED_METRICS:  # leave out what the history repeats
+            fresh = [time > history_end.get((ref, metric), -math.inf)  # type: ignore[operator]
+                     for ref, time in zip(refs, times, strict=True)]  # fmt: skip
+            if not all(fresh):
+                refs = list(compress(refs, fresh))
+                values, times = list(compress(values, fresh)), list(compress(times, fresh))
+        into.columns.append(Column(metric, refs, values, times))
     elif "entities" in item:
         into.entities += [_entity(entity) for entity in _items(item, "entities")]
     elif "history" in item:
@@ -246,12 +268,15 @@ def decode_line(item: Any, into: Lines) -> None:
         if metric not in TIMED_METRICS:
             raise RelayError(f"history of {str(metric)[:80]} must be of a timed metric")
         ref = _ref(item.get("ref"), "history ref")
+        values, times = [], []
         for point in _items(item, "points"):
             if not isinstance(point, list) or len(point) != 2:
                 raise RelayError("each history point must be [time, value]")
             time = _number(point[0], "point time", optional=False) or 0.0
-            into.samples.append(Sample(ref, metric, _number(point[1], "point value"), time))
+            values.append(_number(point[1], "point value"))
+            times.append(time)
             into.history_end[(ref, metric)] = time
+        into.columns.append(Column(metric, [ref] * len(times), values, list(times)))
     else:
         raise RelayError(f"unknown line with keys {sorted(item)[:5]}")
 

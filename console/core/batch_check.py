@@ -6,7 +6,10 @@ store inconsistent, so the engine checks the whole batch first and refuses it
 with one line saying what is wrong and where (``samples[3] (pdu/a pdu.power):
 value '12 W' is not a number``); the source is then shown failed with that line.
 
-The check is one pass of ``type()`` tests, cheap next to the store's own work.
+The check is one pass of ``type()`` tests, cheap next to the store's own work;
+a :class:`Column` is checked whole, its lists at C speed (the types they hold, a
+sum that a NaN would spoil), and read one by one only when that finds something
+to convert or to name.
 Kinds are not checked here: a newer agent may report kinds this console does not
 know yet, and the store keeps them (``make_ref`` is where plugins meet the list).
 """
@@ -15,11 +18,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from itertools import repeat
 from typing import Any
 
-from console.core.model import Batch, Entity, Sample
+from console.core.model import Batch, Column, Entity, Sample
 
 NUMBER_TYPES = (float, int)
+READING_TYPES = frozenset({float, type(None)})
+"""What a column's values and times hold when no reading needs converting."""
 
 
 def _ref_problem(ref: Any) -> str | None:
@@ -48,8 +54,8 @@ def check_batch(batch: Any) -> Batch:
     naming the first problem (the rest usually repeat it)."""
     if not isinstance(batch, Batch):
         raise ValueError(f"poll returned {type(batch).__name__}, not a console.api.Batch")
-    if not isinstance(batch.entities, list) or not isinstance(batch.samples, list):
-        raise ValueError("Batch.entities and Batch.samples must be lists")
+    if not all(isinstance(part, list) for part in (batch.entities, batch.samples, batch.columns)):
+        raise ValueError("Batch.entities, Batch.samples and Batch.columns must be lists")
     if batch.time is not None and not isinstance(batch.time, NUMBER_TYPES):
         raise ValueError(f"Batch.time must be seconds since the epoch, not {batch.time!r:.40}")
     if not isinstance(batch.meta, dict):
@@ -87,7 +93,55 @@ def check_batch(batch: Any) -> Batch:
         if problem is not None:
             label = f" ({ref[:60]} {metric})" if isinstance(ref, str) else ""
             raise ValueError(f"samples[{index}]{label}: {problem}")
+    for index, column in enumerate(batch.columns):
+        _check_column(index, column)
     return batch
+
+
+def _check_column(index: int, column: Any) -> None:
+    """Check one column whole (its numbers made floats), else ValueError naming the
+    column and, for a bad reading, its place and ref."""
+    if type(column) is not Column:
+        raise ValueError(f"columns[{index}]: {type(column).__name__}, not a Column")
+    metric = column.metric
+    if not isinstance(metric, str):
+        raise ValueError(f"columns[{index}]: metric must be a string, not {type(metric).__name__}")
+    where = f"columns[{index}] ({metric[:60]})"
+    refs, values, times = column.refs, column.values, column.times
+    if not all(isinstance(part, list) for part in (refs, values, times or [])):
+        raise ValueError(f"{where}: refs, values and times must be lists")
+    if len(values) != len(refs) or (times is not None and len(times) != len(refs)):
+        lengths = f"{len(refs)} refs, {len(values)} values" + (
+            f", {len(times)} times" if times is not None else ""
+        )
+        raise ValueError(f"{where}: {lengths}: one each per reading")
+    if refs and (
+        set(map(type, refs)) != {str}
+        or min(map(str.find, refs, repeat("/"))) <= 0
+        or any(map(str.endswith, refs, repeat("/")))
+    ):
+        for place, ref in enumerate(refs):  # something to name (or a ref like a//b)
+            problem = _ref_problem(ref)
+            if problem is not None:
+                raise ValueError(f"{where} refs[{place}]: {problem}")
+    column.values = _numbers(values, refs, f"{where} values")
+    if times is not None:
+        column.times = _numbers(times, refs, f"{where} times")
+
+
+def _numbers(items: list[Any], refs: list[str], where: str) -> list[float | None]:
+    """``items`` itself when it holds only floats (no NaN) and ``None``; else a copy
+    with numbers made floats and NaN ``None``, or ValueError naming the first bad one."""
+    # A NaN, or infinities of both signs, make the sum NaN: then look one by one.
+    if set(map(type, items)) <= READING_TYPES and (total := sum(filter(None, items))) == total:
+        return items
+    result = []
+    for place, item in enumerate(items):
+        try:
+            result.append(_number(item))
+        except ValueError as exc:
+            raise ValueError(f"{where}[{place}] ({refs[place][:60]}): {exc}") from None
+    return result
 
 
 def _entity_problem(entity: Any) -> str | None:

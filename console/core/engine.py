@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from console.api import Analyzer, Batch, Source, SourceDisabled, SourceError, SourceStatus
 from console.collector.gate import INPUT_GATE
 from console.core.batch_check import check_batch
 from console.core.intake import admit, capped_note
-from console.core.model import Finding
+from console.core.model import Column, Finding
 from console.core.store import Changes, Store
 from console.core.text import plain
 
@@ -50,6 +50,18 @@ class _SourceState:
     failures: int = 0
     duration: float | None = None
     next_due: float = 0.0
+
+
+def _pieces(columns: list[Column]) -> Iterator[Column]:
+    """The columns, those longer than :data:`APPLY_SLICE` cut into pieces that long."""
+    for column in columns:
+        if len(column) <= APPLY_SLICE:
+            yield column
+            continue
+        for start in range(0, len(column), APPLY_SLICE):
+            end = start + APPLY_SLICE
+            times = None if column.times is None else column.times[start:end]
+            yield Column(column.metric, column.refs[start:end], column.values[start:end], times)
 
 
 class Engine:
@@ -178,7 +190,7 @@ class Engine:
         if source.mirror and batch.removed:
             self.store.remove(batch.removed)
         cap = source.max_series
-        if len(batch.entities) <= APPLY_SLICE and len(batch.samples) <= APPLY_SLICE:
+        if len(batch.entities) <= APPLY_SLICE and batch.reading_count() <= APPLY_SLICE:
             return self.store.apply(batch, source.name, received, cap)
         refused = 0
         for start in range(0, len(batch.entities), APPLY_SLICE):
@@ -189,6 +201,19 @@ class Engine:
             part = Batch(samples=batch.samples[start : start + APPLY_SLICE], time=batch.time)
             refused += self.store.apply(part, source.name, received, cap)
             await INPUT_GATE.wait()
+        columns: list[Column] = []  # small columns share a slice, long ones are cut
+        for piece in _pieces(batch.columns):
+            if columns and sum(map(len, columns)) + len(piece) > APPLY_SLICE:
+                refused += self.store.apply(
+                    Batch(columns=columns, time=batch.time), source.name, received, cap
+                )
+                columns = []
+                await INPUT_GATE.wait()
+            columns.append(piece)
+        if columns:
+            refused += self.store.apply(
+                Batch(columns=columns, time=batch.time), source.name, received, cap
+            )
         refused += self.store.apply(
             Batch(time=batch.time, meta=batch.meta), source.name, received, cap
         )

@@ -23,8 +23,10 @@ rework can carry them as they are.
 from __future__ import annotations
 
 import math
+from itertools import compress, repeat
+from operator import is_not
 
-from console.core.model import METRICS, Batch
+from console.core.model import METRICS, Batch, Column
 
 MAX_METRICS_PER_REF = 256
 """Series one ref may have (the vocabulary has ~60 names; plugins add a few)."""
@@ -75,15 +77,43 @@ def admit(batch: Batch, now: float, simulated_clock: bool = False) -> list[str]:
             if sample.time > now and not simulated_clock:
                 sample.time = now
         kept.append(sample)
+    kept_columns = []
+    for column in batch.columns:  # decided once per column: its metric, its times' range
+        if column.metric not in METRICS:
+            unknown[column.metric] = unknown.get(column.metric, 0) + len(column)
+            continue
+        if column.times is not None:
+            _admit_times(column, now, simulated_clock)
+        kept_columns.append(column)
     if not unknown:
         return []
     batch.samples = kept
+    batch.columns = kept_columns
     refused = sum(unknown.values())
     example = sorted(unknown)[0][:60]
     return [
         f"refused {refused} samples of {len(unknown)} unknown metric names "
         f"(e.g. {example!r}: not in the vocabulary nor a plugin's metrics)"
     ]
+
+
+def _admit_times(column: Column, now: float, simulated_clock: bool) -> None:
+    """:func:`admit`'s rule on sample times, for a column's: its earliest and latest
+    time say whether any needs a look (the one to refuse is named as a sample's)."""
+    times = column.times
+    assert times is not None
+    present: list[float] = list(compress(times, map(is_not, times, repeat(None))))  # type: ignore[arg-type]
+    if not present:
+        return
+    earliest, latest = min(present), max(present)
+    # A NaN or an infinity makes the sum not finite (min and max may step over a NaN).
+    in_range = now - ABSURD_SKEW <= earliest <= latest <= now + ABSURD_SKEW
+    if not (in_range and math.isfinite(sum(present))):
+        for ref, time in zip(column.refs, times, strict=True):
+            if time is not None:
+                check_time(time, now, f"time of {ref[:60]} {column.metric}")
+    if latest > now and not simulated_clock:
+        column.times = [None if time is None else min(time, now) for time in times]
 
 
 def capped_note(refused: int, max_series: int) -> str:

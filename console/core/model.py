@@ -381,11 +381,33 @@ class Sample:
 
 
 @dataclass(slots=True)
+class Column:
+    """Readings of one metric for many entities: the same data as one :class:`Sample`
+    each, without an object per reading (a fleet's sources send hundreds of
+    thousands a poll, and the checks and the store then decide per metric, once)."""
+
+    metric: str
+    refs: list[str]
+    """The entities, one per reading (a ref may repeat: its points in time order)."""
+    values: list[float | None]
+    """One per ref; ``None`` means *not available*, as in :attr:`Sample.value`."""
+    times: list[float | None] | None = None
+    """One per ref when readings have their own times (``None`` there, or no list at
+    all: the batch time), as in :attr:`Sample.time`."""
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+
+@dataclass(slots=True)
 class Batch:
     """What one poll of a source returns."""
 
     entities: list[Entity] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    """Readings by metric, the same as samples but cheaper at fleet size; the store
+    applies ``samples`` first, then the columns in order."""
     time: float | None = None
     """When the readings were taken (a simulator sets its own clock); now if ``None``."""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -393,6 +415,10 @@ class Batch:
     removed: list[str] = field(default_factory=list)
     """Refs that are gone: only a source that mirrors another store (``Source.mirror``)
     says so; the others' entities expire when they stop being reported."""
+
+    def reading_count(self) -> int:
+        """How many readings the batch carries (samples and columns together)."""
+        return len(self.samples) + sum(map(len, self.columns))
 
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")

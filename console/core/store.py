@@ -16,7 +16,7 @@ from typing import Any
 from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED
-from console.core.model import Batch, Entity, Finding, ref_kind
+from console.core.model import Batch, Column, Entity, Finding, ref_kind
 from console.core.ring import Ring
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
@@ -157,7 +157,7 @@ class Store:
     def apply(
         self, batch: Batch, source: str, received: float, max_series: int = MAX_SERIES_PER_SOURCE
     ) -> int:
-        """Merge one source's batch: upsert entities, record samples.
+        """Merge one source's batch: upsert entities, record samples, then columns.
 
         ``received`` is the console's clock (the engine has already read any later
         time in the batch as ``received``: ``console.core.intake.admit``). Returns how
@@ -173,6 +173,8 @@ class Store:
                 sample.ref, sample.metric, sample.value, time, received, source, max_series
             ):
                 refused += 1
+        for column in batch.columns:
+            refused += self._record_column(column, batch_time, received, source, max_series)
         if batch.meta:
             self.source_meta[source] = dict(batch.meta)
         if self.journal is not None:
@@ -315,6 +317,45 @@ class Store:
             ring = found if found is not None else self._history.setdefault(key, self._ring(metric))
         ring.append(reading.rate if counter else value, time)
         return True
+
+    def _record_column(
+        self, column: Column, batch_time: float, seen: float, source: str, max_series: int
+    ) -> int:
+        """:meth:`_record` for each reading of a column, what depends on its metric
+        decided once; answers how many new series the caps refused."""
+        metric = column.metric
+        counter, summed = metric in COUNTERS, metric in SUMMED_METRICS
+        latest, history = self._latest, self._history
+        changed, moved = self._changed_readings, self._moved
+        refused = 0
+        times = column.times if column.times is not None else itertools.repeat(None)
+        for ref, value, time in zip(column.refs, column.values, times, strict=False):
+            time = time or batch_time
+            key = (ref, metric)
+            reading = latest.get(key)
+            if reading is None:  # a new series: where the caps are (rare after the first poll)
+                if not self._record(ref, metric, value, time, seen, source, max_series):
+                    refused += 1
+                continue
+            changed.add(key)
+            if summed:
+                self._add_to_totals(ref, metric, reading.value, value, 0)
+            if counter:
+                point = _counter_rate(reading, value, time)
+                if point != reading.rate:
+                    moved.add(key)
+                reading.rate = point
+            else:
+                point = value
+                if value != reading.value:
+                    moved.add(key)
+                reading.rate = None
+            reading.time, reading.value, reading.seen = time, value, seen
+            ring = history.get(key)  # a store rebuilt from a recording makes rings late
+            if ring is None:
+                ring = history[key] = self._ring(metric)
+            ring.append(point, time)
+        return refused
 
     def _add_to_totals(
         self, ref: str, metric: str, old: float | None, new: float | None, series: int

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -333,7 +334,7 @@ class Recorder:
                              cycle.time - INCIDENT_BEFORE, cycle.time + INCIDENT_AFTER),
                         )  # fmt: skip
                 self.frames += 1
-                self.samples += sum(len(b.samples) for _, b, _ in cycle.batches)
+                self.samples += sum(b.reading_count() for _, b, _ in cycle.batches)
                 self.samples += len(cycle.derived)
                 since_trim += 1
                 if since_trim >= TRIM_EVERY:
@@ -469,16 +470,28 @@ _REF, _METRIC, _VALUE, _TIME = map(attrgetter, ("ref", "metric", "value", "time"
 """A batch's columns, taken at C speed (no Python frame per sample)."""
 
 
+def _batch_readings(
+    batch: Batch,
+) -> tuple[list[str], list[str], list[float | None], list[float | None]]:
+    """A batch's refs, metrics, values and times, samples then columns (the order the
+    store applies them): a frame keeps readings so, whichever form a source sent."""
+    samples = batch.samples
+    refs, metrics = list(map(_REF, samples)), list(map(_METRIC, samples))
+    values, times = list(map(_VALUE, samples)), list(map(_TIME, samples))
+    for column in batch.columns:
+        refs += column.refs
+        metrics += repeat(column.metric, len(column))
+        values += column.values
+        times += column.times if column.times is not None else repeat(None, len(column))
+    return refs, metrics, values, times
+
+
 def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str, Any]:
     """The document of one frame (keys written as schema rows on the way)."""
     batches = []
     numbers: list[int] = []
     for source, batch, batch_time in cycle.batches:
-        samples = batch.samples
-        entry, number = _batch(
-            source, batch_time, list(map(_REF, samples)), list(map(_METRIC, samples)),
-            list(map(_VALUE, samples)), list(map(_TIME, samples)), schemas, db,
-        )  # fmt: skip
+        entry, number = _batch(source, batch_time, *_batch_readings(batch), schemas, db)
         batches.append(entry)
         numbers += [number] if number is not None else []
     if cycle.derived:

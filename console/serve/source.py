@@ -71,7 +71,7 @@ class RelaySource(Source):
         self._epoch, self._seq = header.epoch, header.seq
         return Batch(
             entities=found.entities,
-            samples=found.samples,
+            columns=found.columns,
             time=header.time,
             meta={
                 "relay_findings": self._findings,

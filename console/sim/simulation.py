@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.core.model import Batch, Entity, Sample, make_ref
+from console.core.model import Batch, Column, Entity, Sample, make_ref
 from console.sim.cluster import (
     EPOCH,
     GPU_MEMORY_MIB,
@@ -34,6 +34,24 @@ LOST_GPU_METRICS = (
     "gpu.util", "gpu.mem_util", "gpu.mem_used", "gpu.mem_total", "gpu.temp", "gpu.power",
     "gpu.power_limit", "gpu.energy", "gpu.sm_clock", "gpu.mem_clock", "gpu.fan",
 )  # fmt: skip
+LOST_READINGS = (*LOST_GPU_METRICS, "gpu.xid")
+"""What a GPU that fell off the bus reports: nothing but its XID."""
+PORT_METRICS = (
+    "port.tx_bytes", "port.rx_bytes", "port.xmit_wait", "port.ecn_marked", "port.cnp_sent",
+    "port.symbol_errors", "port.discards",
+)  # fmt: skip
+GPU_METRICS = (
+    "gpu.util", "gpu.mem_util", "gpu.mem_used", "gpu.mem_total", "gpu.temp", "gpu.power",
+    "gpu.power_limit", "gpu.energy", "gpu.sm_clock", "gpu.mem_clock", "gpu.fan", "gpu.pcie_tx",
+    "gpu.pcie_rx", "gpu.ecc_corrected_volatile", "gpu.ecc_uncorrected_volatile",
+    "gpu.ecc_corrected_aggregate", "gpu.ecc_uncorrected_aggregate", "gpu.retired_pages_sbe",
+    "gpu.retired_pages_dbe", "gpu.remapped_correctable", "gpu.remapped_uncorrectable",
+    "gpu.nvlink_errors", "gpu.xid",
+)  # fmt: skip
+NODE_METRICS = ("node.cpu_util", "node.mem_used", "node.mem_total", "node.load1")
+Row = tuple[str, tuple[str, ...], tuple[float | None, ...]]
+"""One entity's readings in a tick: its ref, the metrics (one of the tuples above) and
+their values; made into samples for one node's agent, or columns for the whole cluster."""
 THROTTLED_FACTOR = 0.55
 POWER_CAPPED_FACTOR = 0.7
 """Pace of a training job some of whose GPUs are held to a lower power limit."""
@@ -53,6 +71,8 @@ class StepParts:
     """Node name (or '' for the fabric) → its entities and samples."""
     job_entities: list[Entity] = field(default_factory=list)
     job_samples: list[Sample] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    """Every group's readings (what ``groups`` holds as samples, when asked for them)."""
 
 
 LISTENERS = (
@@ -239,18 +259,23 @@ class Simulation:
             groups = [scope]
         else:
             raise ValueError(f"no node {scope!r} in the simulated cluster")
-        parts = self.step_groups(groups, with_jobs=scope in ("all", "fabric"))
-        batch = Batch(time=parts.time, meta=parts.meta)
+        parts = self._step(groups, with_jobs=scope in ("all", "fabric"))
+        batch = Batch(time=parts.time, meta=parts.meta, columns=_columns(parts.rows))
         for group in groups:
-            entities, samples = parts.groups[group]
-            batch.entities += entities
-            batch.samples += samples
+            batch.entities += parts.groups[group][0]
         batch.entities += parts.job_entities
         batch.samples += parts.job_samples
         return batch
 
     def step_groups(self, groups: list[str], with_jobs: bool = True) -> StepParts:
         """Advance one tick; what each group (node name, or '' for the fabric) reports."""
+        parts = self._step(groups, with_jobs, samples=True)
+        parts.rows = []
+        return parts
+
+    def _step(self, groups: list[str], with_jobs: bool, samples: bool = False) -> StepParts:
+        """Advance one tick: every group's entities and readings (``parts.rows``), and
+        with ``samples`` each group's readings as samples too."""
         now = EPOCH + self.tick * self.interval
         tick = self.tick
         self.tick += 1
@@ -300,17 +325,17 @@ class Simulation:
             # One random stream per group and tick: a node's numbers are the same
             # whether the whole cluster or only that node's agent is simulated.
             rng = random.Random(f"{self.seed}:{tick}:{group}")
-            samples: list[Sample] = []
-            for port in self._ports[group]:
-                samples += self._port_samples(port, tx, rx, oversubscribed, cnp, rng)
+            rows = [self._port_row(port, tx, rx, oversubscribed, cnp, rng)
+                    for port in self._ports[group]]  # fmt: skip
             if group in self._gpus:
-                samples += self._node_samples(group, congested_jobs, now, rng)
+                rows += self._node_rows(group, congested_jobs, now, rng)
+            parts.rows += rows
             # Copies: the simulator changes its own entities in place between ticks, and
             # the store tells a changed entity from an unchanged one by comparing them.
             entities = [
                 Entity(e.ref, e.name, e.parent, dict(e.attrs)) for e in self._entities[group]
             ]
-            parts.groups[group] = (entities, samples)
+            parts.groups[group] = (entities, _samples(rows) if samples else [])
         if with_jobs:
             rng = random.Random(f"{self.seed}:{tick}:jobs")
             for job in self.jobs:
@@ -347,7 +372,7 @@ class Simulation:
         self._counters[key] += per_second * self.interval
         return self._counters[key]
 
-    def _port_samples(
+    def _port_row(
         self,
         port: str,
         tx: dict[str, float],
@@ -355,34 +380,32 @@ class Simulation:
         oversubscribed: dict[str, float],
         cnp: dict[str, float],
         rng: random.Random,
-    ) -> list[Sample]:
+    ) -> Row:
         jitter = 1.0 + rng.uniform(-0.01, 0.01)
         tx_bps = tx.get(port, 0.0) * 1e9 / 8 * jitter
         rx_bps = rx.get(port, 0.0) * 1e9 / 8 * jitter
         over = oversubscribed.get(port, 0.0)
-        return [
-            Sample(port, "port.tx_bytes", self._count(port, "port.tx_bytes", tx_bps)),
-            Sample(port, "port.rx_bytes", self._count(port, "port.rx_bytes", rx_bps)),
-            Sample(port, "port.xmit_wait", self._count(port, "port.xmit_wait", over * 4e6)),
-            Sample(port, "port.ecn_marked", self._count(port, "port.ecn_marked", over * 2e4)),
-            Sample(
-                port, "port.cnp_sent", self._count(port, "port.cnp_sent", cnp.get(port, 0) * 50)
-            ),
-            Sample(port, "port.symbol_errors", self._count(port, "port.symbol_errors", 0.0)),
-            Sample(port, "port.discards", self._count(port, "port.discards", over * 10)),
-        ]
+        return port, PORT_METRICS, (
+            self._count(port, "port.tx_bytes", tx_bps),
+            self._count(port, "port.rx_bytes", rx_bps),
+            self._count(port, "port.xmit_wait", over * 4e6),
+            self._count(port, "port.ecn_marked", over * 2e4),
+            self._count(port, "port.cnp_sent", cnp.get(port, 0) * 50),
+            self._count(port, "port.symbol_errors", 0.0),
+            self._count(port, "port.discards", over * 10),
+        )  # fmt: skip
 
-    def _node_samples(
+    def _node_rows(
         self, node: str, congested_jobs: set[str], now: float, rng: random.Random
-    ) -> list[Sample]:
+    ) -> list[Row]:
         node_ref = make_ref("node", node)
-        samples: list[Sample] = []
+        rows: list[Row] = []
         busy = 0
         for index, gpu in enumerate(self._gpus[node]):
             job = self._job_of_gpu.get(gpu)
             if gpu in self.faults.xids:
                 busy += job is not None
-                samples += self._lost_gpu(gpu, self.faults.xids[gpu], now)
+                rows.append(self._lost_gpu(gpu, self.faults.xids[gpu], now))
                 continue
             rogue = self.faults.rogue.get(gpu)
             if rogue is not None:
@@ -406,39 +429,34 @@ class Simulation:
             mem_used = 0.0 if job is None else 61_000.0 + 3_000.0 * (index % 4)
             self._gpu_state(gpu, job, util, mem_used, hot, capped, rogue)
             pcie = util * 2.4e8  # host↔GPU traffic while busy (B/s)
-            samples += [
-                Sample(gpu, "gpu.util", round(util, 1)),
-                Sample(gpu, "gpu.mem_util", round(util * 0.35, 1)),
-                Sample(gpu, "gpu.mem_used", mem_used),
-                Sample(gpu, "gpu.mem_total", float(GPU_MEMORY_MIB)),
-                Sample(gpu, "gpu.temp", round(temp)),
-                Sample(gpu, "gpu.power", round(power, 2)),
-                Sample(gpu, "gpu.power_limit", limit),
-                Sample(gpu, "gpu.energy", self._count(gpu, "gpu.energy", power)),
-                Sample(gpu, "gpu.sm_clock", sm_clock),
-                Sample(gpu, "gpu.mem_clock", 2619.0),
-                Sample(gpu, "gpu.fan", None),  # SXM parts have no fan: not available
-                Sample(gpu, "gpu.pcie_tx", round(pcie * 0.5)),
-                Sample(gpu, "gpu.pcie_rx", round(pcie)),
-                Sample(gpu, "gpu.ecc_corrected_volatile", 0.0),
-                Sample(gpu, "gpu.ecc_uncorrected_volatile", 0.0),
-                Sample(gpu, "gpu.ecc_corrected_aggregate", 0.0),
-                Sample(gpu, "gpu.ecc_uncorrected_aggregate", 0.0),
-                Sample(gpu, "gpu.retired_pages_sbe", None),  # H100 remaps rows instead
-                Sample(gpu, "gpu.retired_pages_dbe", None),
-                Sample(gpu, "gpu.remapped_correctable", 0.0),
-                Sample(gpu, "gpu.remapped_uncorrectable", 0.0),
-                Sample(gpu, "gpu.nvlink_errors", self._count(gpu, "gpu.nvlink_errors", 0.0)),
-                Sample(gpu, "gpu.xid", None),
-            ]
+            rows.append((gpu, GPU_METRICS, (
+                round(util, 1),
+                round(util * 0.35, 1),
+                mem_used,
+                float(GPU_MEMORY_MIB),
+                round(temp, 0),
+                round(power, 2),
+                limit,
+                self._count(gpu, "gpu.energy", power),
+                sm_clock,
+                2619.0,
+                None,  # fan: SXM parts have none, not available
+                round(pcie * 0.5, 0),
+                round(pcie, 0),
+                0.0, 0.0, 0.0, 0.0,  # ECC errors
+                None, None,  # retired pages: H100 remaps rows instead
+                0.0, 0.0,  # remapped rows
+                self._count(gpu, "gpu.nvlink_errors", 0.0),
+                None,  # XID
+            )))  # fmt: skip
         cpu = 4.0 + 9.0 * busy + rng.uniform(-2, 2)
-        samples += [
-            Sample(node_ref, "node.cpu_util", round(max(0.0, cpu), 1)),
-            Sample(node_ref, "node.mem_used", 2.1e11 + 1.5e10 * busy),
-            Sample(node_ref, "node.mem_total", 2.0 * 1024**4),
-            Sample(node_ref, "node.load1", round(busy * 6.1 + rng.uniform(0, 1), 2)),
-        ]
-        return samples
+        rows.append((node_ref, NODE_METRICS, (
+            round(max(0.0, cpu), 1),
+            2.1e11 + 1.5e10 * busy,
+            2.0 * 1024**4,
+            round(busy * 6.1 + rng.uniform(0, 1), 2),
+        )))  # fmt: skip
+        return rows
 
     def _gpu_state(
         self,
@@ -482,7 +500,7 @@ class Simulation:
             ]
         )
 
-    def _lost_gpu(self, gpu: str, xid: int, now: float) -> list[Sample]:
+    def _lost_gpu(self, gpu: str, xid: int, now: float) -> Row:
         """A GPU that fell off the bus: NVML answers nothing for it any more."""
         attrs = self._gpu_entity[gpu].attrs
         meaning = "GPU has fallen off the bus" if xid == 79 else "XID error"
@@ -491,9 +509,7 @@ class Simulation:
             last_xid={"code": xid, "time": self.faults.onset, "meaning": meaning},
             throttle=None, throttled=False, processes=None,
         )  # fmt: skip
-        samples = [Sample(gpu, metric, None) for metric in LOST_GPU_METRICS]
-        samples.append(Sample(gpu, "gpu.xid", float(xid)))
-        return samples
+        return gpu, LOST_READINGS, (*(None for _ in LOST_GPU_METRICS), float(xid))
 
     def _job_factor(self, job: SimJob, congested_jobs: set[str], now: float) -> float:
         """How much of its healthy pace a job keeps now."""
@@ -535,6 +551,29 @@ class Simulation:
         )
         throughput = job.baseline * factor * (1.0 + rng.uniform(-0.015, 0.015))
         return entity, [Sample(job.ref, "job.throughput", round(throughput, 1))]
+
+
+def _samples(rows: list[Row]) -> list[Sample]:
+    """Rows as samples, in their order (what one node's agent reports)."""
+    return [Sample(ref, metric, value) for ref, metrics, values in rows
+            for metric, value in zip(metrics, values, strict=True)]  # fmt: skip
+
+
+def _columns(rows: list[Row]) -> list[Column]:
+    """Rows as columns: one per metric of each kind of row (rows of one kind share
+    their refs list), the values turned from rows to columns in C."""
+    kinds: dict[tuple[str, ...], tuple[list[str], list[tuple[float | None, ...]]]] = {}
+    for ref, metrics, values in rows:
+        kind = kinds.get(metrics)
+        if kind is None:
+            kind = kinds[metrics] = ([], [])
+        kind[0].append(ref)
+        kind[1].append(values)
+    return [
+        Column(metric, refs, list(values))
+        for metrics, (refs, rows_values) in kinds.items()
+        for metric, values in zip(metrics, zip(*rows_values, strict=True), strict=True)
+    ]
 
 
 __all__ = ["EPOCH", "Simulation"]

@@ -2,7 +2,7 @@
 
 A *table* turns series written in another vocabulary (DCGM fields, node_exporter
 names, vLLM's, the agent's own, switch counters) into Watchfloor entities and
-samples. The exporter source and the Prometheus query source feed the same
+readings. The exporter source and the Prometheus query source feed the same
 tables: series from Prometheus carry the exporter's names and labels plus
 ``instance`` and ``job``.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Protocol
 
-from console.api import Batch, Entity, Sample, make_ref, plain
+from console.api import Batch, Column, Entity, make_ref, plain
 from watchfloor_prometheus.exposition import Series
 
 
@@ -72,9 +72,16 @@ class Builder:
         self.values[key] = (self.values.get(key) or 0.0) + value
 
     def batch(self, time: float) -> Batch:
-        """The entities and samples, as the engine takes them."""
-        samples = [Sample(ref, metric, value) for (ref, metric), value in self.values.items()]
-        return Batch(entities=list(self.entities.values()), samples=samples, time=time)
+        """The entities, and the readings as a column per metric (no object each)."""
+        columns: dict[str, Column] = {}
+        for (ref, metric), value in self.values.items():
+            column = columns.get(metric)
+            if column is None:
+                column = columns[metric] = Column(metric, [], [])
+            column.refs.append(ref)
+            column.values.append(value)
+        entities = list(self.entities.values())
+        return Batch(entities=entities, columns=list(columns.values()), time=time)
 
 
 class Table(Protocol):
