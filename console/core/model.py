@@ -420,6 +420,17 @@ class Batch:
         """How many readings the batch carries (samples and columns together)."""
         return len(self.samples) + sum(map(len, self.columns))
 
+    def as_samples(self) -> list[Sample]:
+        """Every reading as a :class:`Sample`, samples then columns (the order the store
+        applies them): an object each, for tests and small batches."""
+        return self.samples + [
+            Sample(ref, column.metric, value, time)
+            for column in self.columns
+            for ref, value, time in zip(
+                column.refs, column.values, column.times or [None] * len(column), strict=True
+            )
+        ]
+
 
 SEVERITIES: tuple[str, ...] = ("info", "warning", "critical")
 """Finding severities, least to most severe."""

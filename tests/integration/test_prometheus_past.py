@@ -58,7 +58,7 @@ async def test_past_is_one_batch_per_step_from_query_range() -> None:
     assert [batch.time for batch in batches] == [EPOCH - 100, EPOCH - 80, EPOCH - 60, EPOCH - 40]
     for batch in batches:
         assert batch.time is not None
-        utils = gpu_utils([(s.ref, s.metric, s.value) for s in batch.samples])
+        utils = gpu_utils([(s.ref, s.metric, s.value) for s in batch.as_samples()])
         assert utils == {util_at(batch.time)}
         assert len({e.ref for e in batch.entities if e.ref.startswith("gpu/")}) == 8
 

@@ -50,7 +50,7 @@ def scraped(path: str, instance: str) -> list[Series]:
 def content(batch: Batch) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
     """What the store keeps of a batch: entities with their attributes, and readings."""
     entities = {e.ref: (e.name, e.parent, e.attrs) for e in batch.entities}
-    return entities, {(s.ref, s.metric): repr(s.value) for s in batch.samples}
+    return entities, {(s.ref, s.metric): repr(s.value) for s in batch.as_samples()}
 
 
 def source(url: str, table: DcgmTable, **options: Any) -> PrometheusSource:

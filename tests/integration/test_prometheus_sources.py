@@ -142,7 +142,7 @@ async def test_query_source_shows_the_agents_gpus_and_this_machines_interfaces(f
     assert gpus == agents | dcgm  # textfile serves the dcgm fixtures
     interfaces = {name for name in os.listdir("/sys/class/net") if name != "lo"}
     assert {f"port/{HOST}/{name}" for name in interfaces} <= refs
-    values = {(s.ref, s.metric): s.value for s in batch.samples}
+    values = {(s.ref, s.metric): s.value for s in batch.as_samples()}
     assert values[("gpu/node01/3", "gpu.util")] == before
     assert values[("gpu/node02/0", "gpu.mem_total")] == pytest.approx(81559.0)
     assert values[("port/node01/mlx5_0:1", "port.tx_bytes")] > 0
@@ -159,7 +159,7 @@ class WholeDcgmTable(DcgmTable):
 def content(batch: Batch) -> tuple[dict[str, Any], dict[tuple[str, str], Any]]:
     """What the store keeps of a batch: entities with their attributes, and readings."""
     entities = {e.ref: (e.name, e.parent, e.attrs) for e in batch.entities}
-    return entities, {(s.ref, s.metric): repr(s.value) for s in batch.samples}
+    return entities, {(s.ref, s.metric): repr(s.value) for s in batch.as_samples()}
 
 
 @NEEDS_SERVERS
@@ -217,7 +217,7 @@ async def test_the_exporter_source_reads_a_real_node_exporter(fleet: int) -> Non
     refs = {entity.ref for entity in batch.entities}
     interfaces = {name for name in os.listdir("/sys/class/net") if name != "lo"}
     assert {f"port/{HOST}/{name}" for name in interfaces} <= refs
-    rx = {s.ref: s.value for s in batch.samples if s.metric == "port.rx_bytes"}
+    rx = {s.ref: s.value for s in batch.as_samples() if s.metric == "port.rx_bytes"}
     for name in interfaces:
         on_sysfs = int(Path(f"/sys/class/net/{name}/statistics/rx_bytes").read_text())
         assert 0 <= on_sysfs - (rx[f"port/{HOST}/{name}"] or 0) < 10**9  # counters only grow
@@ -289,7 +289,7 @@ async def test_the_past_read_with_query_range_is_what_prometheus_answered_then(f
         await source.close()
     assert [batch.time for batch in batches] == [end - 4, end - 3, end - 2, end - 1, end]
     for batch in batches:
-        values = {(s.ref, s.metric): s.value for s in batch.samples}
+        values = {(s.ref, s.metric): s.value for s in batch.as_samples()}
         then = _query(fleet, expression, at=batch.time)
         assert values[("gpu/node01/3", "gpu.util")] == float(then[0]["value"][1])  # type: ignore[index]
         assert {e.ref for e in batch.entities} >= {f"gpu/node0{n}/{i}" for n in (1, 2)

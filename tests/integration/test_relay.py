@@ -94,8 +94,8 @@ def test_a_relay_document_is_checked_field_by_field() -> None:
     decode_line(entities, found)
     decode_line(readings, found)
     assert [e.ref for e in found.entities] == ["gpu/n1/0"]
-    assert [(s.ref, s.metric, s.value, s.time) for s in found.samples] == [
-        ("gpu/n1/0", "gpu.util", 50.0, 5.0)
+    assert [(c.metric, c.refs, c.values, c.times) for c in found.columns] == [
+        ("gpu.util", ["gpu/n1/0"], [50.0], [5.0])
     ]
     bad_headers = [
         ({"relay_version": 1}, "relay version 1 refused: this console reads relay version 2"),

@@ -19,7 +19,9 @@ def read(*files: str, **options: Any) -> tuple[dict[str, Entity], Values]:
     source = ExporterSource("file:///metrics.txt", 1.0, select("auto"), options=options)
     text = "".join((IB / name).read_text() for name in files)
     batch = source.read(text, 1000.0)
-    return {e.ref: e for e in batch.entities}, {(s.ref, s.metric): s.value for s in batch.samples}
+    return {e.ref: e for e in batch.entities}, {
+        (s.ref, s.metric): s.value for s in batch.as_samples()
+    }
 
 
 def test_v010_switch_ports_carry_octets_and_the_uplinks_give_the_graph() -> None:

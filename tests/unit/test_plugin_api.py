@@ -145,7 +145,7 @@ def test_a_well_formed_batch_passes_and_numbers_become_floats() -> None:
     [
         ({"entities": []}, "poll returned dict, not a console.api.Batch"),
         (None, "poll returned NoneType, not a console.api.Batch"),
-        (Batch(entities=({},)), "Batch.entities and Batch.samples must be lists"),
+        (Batch(entities=({},)), "Batch.entities, Batch.samples and Batch.columns must be lists"),
         (Batch([{"ref": "node/a"}]), "entities[0]: dict, not an Entity"),
         (Batch([Entity("nodeA", "a")]), "entities[0] (nodeA): ref 'nodeA' is not <kind>/<id>"),
         (Batch([Entity("node/a", 7)]), "entities[0] (node/a): name must be a string, not int"),

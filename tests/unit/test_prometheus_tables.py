@@ -34,7 +34,9 @@ def read(
         source = ExporterSource("file:///metrics.txt", 1.0, select(exporter), node=node,
                                 options=options)  # fmt: skip
     batch = source.read(text, now)
-    return {e.ref: e for e in batch.entities}, {(s.ref, s.metric): s.value for s in batch.samples}
+    return {e.ref: e for e in batch.entities}, {
+        (s.ref, s.metric): s.value for s in batch.as_samples()
+    }
 
 
 def fixture(path: str) -> str:
@@ -243,7 +245,7 @@ def test_vllm_server_is_an_inference_job_with_tokens_per_second_and_cost() -> No
     )
     read(text.replace("avg_generation_throughput_toks_per_s", "removed_in_v1"), 1000.0, source)
     batch = source.read(later, 1010.0)
-    values = {(s.ref, s.metric): s.value for s in batch.samples}
+    values = {(s.ref, s.metric): s.value for s in batch.as_samples()}
     assert values[(job.ref, "job.throughput")] == pytest.approx(500.0)  # 5000 tokens in 10 s
     assert values[(job.ref, "job.ttft")] == pytest.approx(0.2)  # 0.4 s over 2 new requests
     store = Store()

@@ -14,15 +14,15 @@ H100_CAPTURE = FIXTURES / "nvidia-smi" / "linux-x86_64__nvidia-h100-80gb-hbm3__5
 
 
 def _values(batch, metric):  # type: ignore[no-untyped-def]
-    return {s.ref: s.value for s in batch.samples if s.metric == metric}
+    return {s.ref: s.value for s in batch.as_samples() if s.metric == metric}
 
 
 def test_same_seed_same_numbers_and_another_seed_differs() -> None:
     a, b, c = (Simulation(seed=seed, nodes=4) for seed in (7, 7, 8))
     for _ in range(3):
         first, second, other = a.step(), b.step(), c.step()
-    assert [(s.ref, s.metric, s.value) for s in first.samples] == [
-        (s.ref, s.metric, s.value) for s in second.samples
+    assert [(s.ref, s.metric, s.value) for s in first.as_samples()] == [
+        (s.ref, s.metric, s.value) for s in second.as_samples()
     ]
     assert _values(first, "gpu.util") != _values(other, "gpu.util")
 
@@ -71,7 +71,9 @@ def test_congested_link_scenario_plants_a_hot_uplink_on_the_victims_path() -> No
     sim.step()
     batch = sim.step()
     link = sim.topology.links[injected["link"]]
-    tx = [s.value for s in batch.samples if s.ref == link.a_port and s.metric == "port.tx_bytes"]
+    tx = [
+        s.value for s in batch.as_samples() if s.ref == link.a_port and s.metric == "port.tx_bytes"
+    ]
     assert tx  # the sender of the hot uplink reports counters
     throughput = _values(batch, "job.throughput")
     assert throughput[victim.ref] < 0.5 * victim.baseline
@@ -113,11 +115,11 @@ def test_one_node_view_for_an_agent_matches_the_whole_cluster() -> None:
         node = agent.step("node02")
         rest = fabric.step("fabric")
     assert {e.ref.split("/")[1] for e in node.entities} == {"node02"}
-    mine = [(s.ref, s.metric, s.value) for s in node.samples]
-    assert mine == [(s.ref, s.metric, s.value) for s in everything.samples
+    mine = [(s.ref, s.metric, s.value) for s in node.as_samples()]
+    assert mine == [(s.ref, s.metric, s.value) for s in everything.as_samples()
                     if s.ref.split("/")[1] == "node02"]  # fmt: skip
     assert {e.kind for e in rest.entities} == {"node", "port", "link", "switch", "job"}
-    assert not any(s.ref.startswith("gpu/") for s in rest.samples)
+    assert not any(s.ref.startswith("gpu/") for s in rest.as_samples())
     with pytest.raises(ValueError, match="no node 'node99'"):
         agent.step("node99")
 

@@ -1,0 +1,193 @@
+"""Readings as columns (``Batch.columns``): checked per column, merged per metric, and the
+same store as the same readings sent as samples (issue 17 item 2)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from console.api import Batch, Column, Entity, Sample, Source
+from console.core.batch_check import check_batch
+from console.core.engine import APPLY_SLICE, Engine
+from console.core.intake import IntakeError, admit
+from console.core.store import FLEET, Store
+from console.sim.simulation import Simulation
+from console.sim.source import SimSource
+
+NOW = 1_800_000_000.0
+
+
+def _as_samples(batch: Batch) -> Batch:
+    """The same batch with every reading a Sample (what a plugin without columns sends)."""
+    return Batch(list(batch.entities), batch.as_samples(), time=batch.time, meta=batch.meta)
+
+
+def _state(store: Store) -> dict[str, Any]:
+    """Everything a reader of the store sees of its readings."""
+    gpu_nodes = {entity.parent for entity in store.of_kind("gpu")}
+    return {
+        "readings": {
+            (ref, metric): (r.time, r.value, r.rate, r.seen, r.source)
+            for ref, metric, r in store.readings()
+        },
+        "history": {
+            (ref, metric): store.timed_history(ref, metric) or store.history(ref, metric)
+            for ref, metric, _ in store.readings()
+        },
+        "totals": {
+            (node, metric): store.gpu_total(node, metric)
+            for node in [FLEET, *gpu_nodes]
+            for metric in ("gpu.power", "gpu.power_limit")
+        },
+        "series": store.series_count("sim"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("scenario", "cap"), [("congested-link", 10_000), ("xid-error", 10_000), ("xid-error", 900)]
+)
+async def test_columns_and_samples_make_the_same_store(scenario: str, cap: int) -> None:
+    columns = SimSource(Simulation(scenario, seed=3, nodes=6, onset=-60), 1.0)
+    samples = SimSource(Simulation(scenario, seed=3, nodes=6, onset=-60), 1.0)
+    by_column, by_sample = Store(), Store()
+    for tick in range(4):  # counters get rates from the second poll on
+        batch, same = await columns.poll(), _as_samples(await samples.poll())
+        assert batch.columns and not same.columns
+        assert batch.reading_count() == same.reading_count() > 1000
+        received = NOW + tick
+        refused = []
+        for store, each in ((by_column, batch), (by_sample, same)):
+            checked = check_batch(each)
+            admit(checked, received, simulated_clock=True)
+            refused.append(store.apply(checked, "sim", received, max_series=cap))
+        assert refused[0] == refused[1] and (refused[0] > 0) == (cap < 1000)
+        moved_c, moved_s = by_column.moved(), by_sample.moved()
+        assert moved_c.readings == moved_s.readings and moved_c.fresh == moved_s.fresh
+        assert moved_c.readings  # something moved: the comparison compares something
+        changes_c, changes_s = by_column.take_changes(), by_sample.take_changes()
+        assert changes_c.readings == changes_s.readings
+    assert _state(by_column) == _state(by_sample)
+    rates = [r.rate for _, metric, r in by_column.readings() if metric == "port.tx_bytes"]
+    assert any(rate for rate in rates)  # counters became rates, the same both ways
+    assert by_column.gpu_total(None, "gpu.power")
+
+
+def test_the_caps_refuse_the_same_series_from_columns_as_from_samples() -> None:
+    refs = [f"gpu/n1/{i}" for i in range(10)]
+    batch = Batch(
+        columns=[Column("gpu.util", refs, [1.0] * 10), Column("gpu.temp", refs, [40.0] * 10)]
+    )
+    by_column, by_sample = Store(), Store()
+    assert by_column.apply(batch, "s", NOW, max_series=15) == 5
+    assert by_sample.apply(_as_samples(batch), "s", NOW, max_series=15) == 5
+    assert sorted((ref, m) for ref, m, _ in by_column.readings()) == sorted(
+        (ref, m) for ref, m, _ in by_sample.readings()
+    )
+    assert by_column.series_count("s") == 15
+
+
+def test_a_column_s_repeated_ref_lands_in_time_order_with_its_own_times() -> None:
+    store = Store()
+    history = Column("job.throughput", ["job/1"] * 3, [10.0, 11.0, None], [NOW - 2, NOW - 1, NOW])
+    store.apply(Batch(columns=[history]), "s", NOW)
+    assert store.timed_history("job/1", "job.throughput") == [
+        (NOW - 2, 10.0), (NOW - 1, 11.0), (NOW, None)
+    ]  # fmt: skip
+
+
+def test_a_well_formed_column_passes_and_numbers_become_floats() -> None:
+    column = Column("gpu.util", ["gpu/n1/0", "gpu/n1/1", "gpu/n1/2"], [5, math.nan, None])
+    timed = Column("gpu.temp", ["gpu/n1/0"], [40.0], [NOW])
+    check_batch(Batch(columns=[column, timed]))
+    assert column.values == [5.0, None, None] and type(column.values[0]) is float
+    assert timed.times == [NOW]
+
+
+@pytest.mark.parametrize(
+    ("column", "reason"),
+    [
+        (Sample("gpu/n1/0", "gpu.util", 1.0), "columns[0]: Sample, not a Column"),
+        (Column(3, [], []), "columns[0]: metric must be a string, not int"),  # type: ignore[arg-type]
+        (Column("gpu.util", ("gpu/a/0",), [1.0]), "columns[0] (gpu.util): refs, values and"),  # type: ignore[arg-type]
+        (Column("gpu.util", ["gpu/a/0", "gpu/a/1"], [1.0]),
+         "columns[0] (gpu.util): 2 refs, 1 values: one each per reading"),
+        (Column("gpu.util", ["gpu/a/0"], [1.0], [NOW, NOW]), "1 refs, 1 values, 2 times"),
+        (Column("gpu.util", ["gpu/a/0", "gpuA"], [1.0, 2.0]),
+         "columns[0] (gpu.util) refs[1]: ref 'gpuA' is not <kind>/<id>"),
+        (Column("gpu.util", ["gpu/a/0", 7], [1.0, 2.0]),  # type: ignore[list-item]
+         "columns[0] (gpu.util) refs[1]: ref must be a string, not int"),
+        (Column("gpu.util", ["gpu/a/0", "gpu/a/1"], [1.0, "12 %"]),  # type: ignore[list-item]
+         "columns[0] (gpu.util) values[1] (gpu/a/1): value '12 %' is not a number (or None)"),
+        (Column("gpu.util", ["gpu/a/0"], [True]),  # type: ignore[list-item]
+         "columns[0] (gpu.util) values[0] (gpu/a/0): value True is not a number"),
+        (Column("gpu.util", ["gpu/a/0"], [1.0], ["noon"]),  # type: ignore[list-item]
+         "columns[0] (gpu.util) times[0] (gpu/a/0): value 'noon' is not a number"),
+    ],
+)  # fmt: skip
+def test_a_bad_column_is_refused_with_what_and_where(column: object, reason: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        check_batch(Batch(columns=[column]))  # type: ignore[list-item]
+    assert str(refused.value).startswith("columns[0]") and reason in str(refused.value)
+    good = Column("gpu.temp", ["gpu/a/0"], [40.0])
+    with pytest.raises(ValueError, match=r"^columns\[1\]"):  # the place is counted
+        check_batch(Batch(columns=[good, column]))  # type: ignore[list-item]
+
+
+def test_the_intake_refuses_a_column_of_an_unknown_metric_and_keeps_the_rest() -> None:
+    batch = Batch(columns=[Column("gpu.invented", ["gpu/a/0", "gpu/a/1"], [1.0, 2.0]),
+                           Column("gpu.util", ["gpu/a/0"], [1.0])])  # fmt: skip
+    notes = admit(batch, NOW)
+    assert notes == [
+        "refused 2 samples of 1 unknown metric names (e.g. 'gpu.invented': not in the "
+        "vocabulary nor a plugin's metrics)"
+    ]
+    assert [column.metric for column in batch.columns] == ["gpu.util"]
+
+
+def test_the_intake_reads_column_times_as_it_reads_sample_times() -> None:
+    ahead = Column("gpu.util", ["gpu/a/0", "gpu/a/1"], [1.0, 2.0], [NOW + 30, None])
+    admit(Batch(columns=[ahead]), NOW)
+    assert ahead.times == [NOW, None]  # a source ahead of the console's clock cannot move it
+    played = Column("gpu.util", ["gpu/a/0"], [1.0], [NOW + 30])
+    admit(Batch(columns=[played]), NOW, simulated_clock=True)
+    assert played.times == [NOW + 30]
+    for time, message in ((1e300, "years from the console's clock"), (math.inf, "not a finite")):
+        absurd = Column("gpu.util", ["gpu/a/0", "gpu/a/1"], [1.0, 2.0], [NOW, time])
+        with pytest.raises(IntakeError, match=f"time of gpu/a/1 gpu.util .*{message}"):
+            admit(Batch(columns=[absurd]), NOW)
+
+
+class Columns(Source):
+    """One poll: a long column, and small ones (a relay's cycle of a large fleet)."""
+
+    name = type = "columns"
+
+    async def poll(self) -> Batch:
+        count = 2 * APPLY_SLICE + 17
+        refs = [f"gpu/n{i}/0" for i in range(count)]
+        return Batch(
+            entities=[Entity(ref, "GPU 0") for ref in refs],
+            columns=[
+                Column("gpu.util", refs, [float(i) for i in range(count)]),
+                *(Column(metric, refs[:10], [1.0] * 10) for metric in ("gpu.temp", "gpu.power")),
+            ],
+        )
+
+
+async def test_an_engine_merges_long_columns_in_slices_and_all_of_it_lands() -> None:
+    engine = Engine(Store(), [Columns()])
+    applied: list[int] = []
+    apply = engine.store.apply
+
+    def counted(batch: Batch, *args: Any) -> int:
+        applied.append(batch.reading_count())
+        return apply(batch, *args)
+
+    engine.store.apply = counted  # type: ignore[method-assign]
+    await engine.collect(1)
+    assert engine.statuses()[0].status == "ok"
+    assert len(list(engine.store.readings())) == 2 * APPLY_SLICE + 17 + 20
+    assert engine.store.value("gpu/n10016/0", "gpu.util") == 10016.0
+    assert max(applied) <= APPLY_SLICE and len([n for n in applied if n]) == 3
