@@ -405,9 +405,6 @@ class Batch:
 
     entities: list[Entity] = field(default_factory=list)
     samples: list[Sample] = field(default_factory=list)
-    columns: list[Column] = field(default_factory=list)
-    """Readings by metric, the same as samples but cheaper at fleet size; the store
-    applies ``samples`` first, then the columns in order."""
     time: float | None = None
     """When the readings were taken (a simulator sets its own clock); now if ``None``."""
     meta: dict[str, Any] = field(default_factory=dict)
@@ -415,6 +412,10 @@ class Batch:
     removed: list[str] = field(default_factory=list)
     """Refs that are gone: only a source that mirrors another store (``Source.mirror``)
     says so; the others' entities expire when they stop being reported."""
+    columns: list[Column] = field(default_factory=list)
+    """Readings by metric, the same as samples but cheaper at fleet size; the store
+    applies ``samples`` first, then the columns in order (last field: a plugin that
+    passes the others by position keeps working)."""
 
     def reading_count(self) -> int:
         """How many readings the batch carries (samples and columns together)."""
