@@ -182,7 +182,17 @@ def _demo_on_a_terminal(state: Path, *flags: str) -> tuple[int, bytes]:
                     continue  # the console is still making its tables
 
         os.write(main, b"q")
-        code = process.wait(timeout=30)
+        # Read on while it quits: a full terminal would block its last frames' writes.
+        quit_by = time.monotonic() + 30
+        while process.poll() is None:
+            assert time.monotonic() < quit_by, "did not quit within 30 s of q"
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(main, 65536)
+                except OSError:  # the terminal closed: it is going
+                    process.wait(timeout=30)
+        code = process.returncode
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
