@@ -184,7 +184,7 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
         await source.close()
         same = "the same" if _same(batch, before) else "DIFFER"
     gpus = sum(1 for e in batch.entities if e.kind == "gpu")
-    print(f"{count:,} series; mapped {gpus:,} GPUs, {len(batch.samples):,} samples; "
+    print(f"{count:,} series; mapped {gpus:,} GPUs, {batch.reading_count():,} readings; "
           f"split and whole reads {same}")  # fmt: skip
     print(line("stand-in's share (fetch)  ", fetched))
     print(line("refresh, values + identity", first))
@@ -197,8 +197,8 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
 
 
 def _same(batch: Batch, before: Batch) -> bool:
-    return sorted((s.ref, s.metric, s.value) for s in batch.samples) == sorted(
-        (s.ref, s.metric, s.value) for s in before.samples
+    return sorted((s.ref, s.metric, s.value) for s in batch.as_samples()) == sorted(
+        (s.ref, s.metric, s.value) for s in before.as_samples()
     ) and {e.ref: e.attrs for e in batch.entities} == {e.ref: e.attrs for e in before.entities}
 
 

@@ -88,9 +88,9 @@ def main() -> None:
         intake.append(time.perf_counter() - start)
         longest.append(worst)
         start = time.perf_counter()
-        ui.apply(Batch(found.entities, found.samples, time=clock + n), "console", clock + n)
+        ui.apply(Batch(found.entities, time=clock + n, columns=found.columns), "console", clock + n)
         apply.append(time.perf_counter() - start)
-    print(f"{args.nodes:,} nodes: {len(batches[-1].samples):,} samples, "
+    print(f"{args.nodes:,} nodes: {batches[-1].reading_count():,} readings, "
           f"{len(batches[-1].entities):,} entities a refresh")  # fmt: skip
     print(f"collector: store merge          {ms(merge)}")
     print(f"collector: delta ({size / 1e6:.1f} MB)      {ms(delta)}")
