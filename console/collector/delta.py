@@ -268,15 +268,16 @@ def decode_line(item: Any, into: Lines) -> None:
         if metric not in TIMED_METRICS:
             raise RelayError(f"history of {str(metric)[:80]} must be of a timed metric")
         ref = _ref(item.get("ref"), "history ref")
-        values, times = [], []
+        points: list[float | None] = []
+        stamps: list[float | None] = []
         for point in _items(item, "points"):
             if not isinstance(point, list) or len(point) != 2:
                 raise RelayError("each history point must be [time, value]")
             time = _number(point[0], "point time", optional=False) or 0.0
-            values.append(_number(point[1], "point value"))
-            times.append(time)
+            points.append(_number(point[1], "point value"))
+            stamps.append(time)
             into.history_end[(ref, metric)] = time
-        into.columns.append(Column(metric, [ref] * len(times), values, list(times)))
+        into.columns.append(Column(metric, [ref] * len(stamps), points, stamps))
     else:
         raise RelayError(f"unknown line with keys {sorted(item)[:5]}")
 
