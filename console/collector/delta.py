@@ -31,6 +31,7 @@ from itertools import compress
 from typing import Any
 
 from console.api import SourceStatus
+from console.core.batch_check import all_refs_shaped
 from console.core.model import Column, Entity, Finding
 from console.core.store import Changes, Store
 from console.serve.wire import (
@@ -229,16 +230,12 @@ def _finite_floats(items: list[Any], what: str, optional: bool) -> list[float | 
 
 
 def _refs(refs: list[Any]) -> list[str]:
-    if set(map(type, refs)) <= {str} and all(map(_shaped, refs)):
+    if refs and all_refs_shaped(refs):
         return refs
     for ref in refs:
-        if type(ref) is not str or not _shaped(ref):
+        if type(ref) is not str or not 0 < ref.find("/") < len(ref) - 1:
             _ref(ref, "reading ref")
     return refs
-
-
-def _shaped(ref: str) -> bool:
-    return 0 < ref.find("/") < len(ref) - 1
 
 
 def decode_line(item: Any, into: Lines) -> None:

@@ -100,7 +100,8 @@ def test_a_column_s_repeated_ref_lands_in_time_order_with_its_own_times() -> Non
 def test_a_well_formed_column_passes_and_numbers_become_floats() -> None:
     column = Column("gpu.util", ["gpu/n1/0", "gpu/n1/1", "gpu/n1/2"], [5, math.nan, None])
     timed = Column("gpu.temp", ["gpu/n1/0"], [40.0], [NOW])
-    check_batch(Batch(columns=[column, timed]))
+    odd = Column("gpu.temp", ["gpu/a\0/0", "gpu//x", "gpu/\0"], [1.0, 2.0, 3.0])  # refs still
+    check_batch(Batch(columns=[column, timed, odd]))
     assert column.values == [5.0, None, None] and type(column.values[0]) is float
     assert timed.times == [NOW]
 
