@@ -78,7 +78,7 @@ def main() -> None:
     batch = source.read(text, time.time())
     gpus = sum(1 for e in batch.entities if e.kind == "gpu")
     print(f"{args.gpus} GPUs, {len(text) / 1e6:.1f} MB, {len(text.splitlines()):,} lines; "
-          f"mapped {gpus} GPUs, {len(batch.samples):,} samples")  # fmt: skip
+          f"mapped {gpus} GPUs, {batch.reading_count():,} readings")  # fmt: skip
 
     def reference() -> None:
         for family in text_string_to_metric_families(text):

@@ -46,7 +46,7 @@ async def _timed(source: InfinibandSource) -> tuple[float, float, float, int, in
         cpu_after - cpu_before,
         tools_after - tools_before,
         len(batch.entities),
-        len(batch.samples),
+        batch.reading_count(),
     )
 
 

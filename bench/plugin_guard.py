@@ -37,7 +37,7 @@ def best(repeat: int, run: Callable[[], object]) -> float:
 def batch_figures(nodes: int, repeat: int) -> None:
     simulation = Simulation("congested-link", 1, nodes, interval=1.0)
     batch = asyncio.run(SimSource(simulation, 1.0).poll())
-    samples = len(batch.samples)
+    samples = batch.reading_count()
     check = best(repeat, lambda: check_batch(batch))
     apply = best(repeat, lambda: Store().apply(batch, "sim", 0.0))
     print(f"  {nodes:>5} nodes  {samples:>7} samples  check {check * 1000:7.2f} ms "

@@ -67,7 +67,7 @@ class RowStore:
         values: list[float | None] = []
         series = self.series
         for _source, batch, batch_time in engine.store.journal or []:
-            for sample in batch.samples:
+            for sample in batch.as_samples():
                 key = (sample.ref, sample.metric)
                 number = series.get(key)
                 if number is None:
