@@ -325,21 +325,25 @@ class Store:
         decided once; answers how many new series the caps refused."""
         metric = column.metric
         counter, summed = metric in COUNTERS, metric in SUMMED_METRICS
-        latest, history = self._latest, self._history
-        changed, moved = self._changed_readings, self._moved
-        refused = 0
+        history, moved = self._history, self._moved
+        # Lookups in C, a list each: a key that repeats (a series' points in time order)
+        # finds the state from before the column, and goes the general way, _record.
+        keys = list(zip(column.refs, itertools.repeat(metric)))
+        self._changed_readings.update(keys)  # a refused new series leaves in _record
+        readings = list(map(self._latest.get, keys))
+        rings = list(map(history.get, keys))
         times = column.times if column.times is not None else itertools.repeat(None)
-        for ref, value, time in zip(column.refs, column.values, times, strict=False):
+        refused = 0
+        for key, reading, ring, value, time in zip(
+            keys, readings, rings, column.values, times, strict=False
+        ):
             time = time or batch_time
-            key = (ref, metric)
-            reading = latest.get(key)
-            if reading is None:  # a new series: where the caps are (rare after the first poll)
-                if not self._record(ref, metric, value, time, seen, source, max_series):
+            if reading is None or ring is None:  # a new series (the caps), a repeated key
+                if not self._record(key[0], metric, value, time, seen, source, max_series):
                     refused += 1
                 continue
-            changed.add(key)
             if summed:
-                self._add_to_totals(ref, metric, reading.value, value, 0)
+                self._add_to_totals(key[0], metric, reading.value, value, 0)
             if counter:
                 point = _counter_rate(reading, value, time)
                 if point != reading.rate:
@@ -351,9 +355,6 @@ class Store:
                     moved.add(key)
                 reading.rate = None
             reading.time, reading.value, reading.seen = time, value, seen
-            ring = history.get(key)  # a store rebuilt from a recording makes rings late
-            if ring is None:
-                ring = history[key] = self._ring(metric)
             ring.append(point, time)
         return refused
 
