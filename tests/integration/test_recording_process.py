@@ -18,6 +18,7 @@ import pytest
 
 from console.recording import Recording, RecordingError
 from console.recording.layout import demo_recording
+from tests.integration.pty_quit import wait_reading
 from tests.integration.test_cli import run
 
 ONSET = 2.0
@@ -182,18 +183,8 @@ def _demo_on_a_terminal(state: Path, *flags: str) -> tuple[int, bytes]:
                     continue  # the console is still making its tables
 
         os.write(main, b"q")
-        # Keep reading while it quits, as a terminal does: a console whose last frames
-        # fill the pseudo-terminal's buffer waits on its write until someone reads.
-        quit_by = time.monotonic() + 30
-        while process.poll() is None:
-            assert time.monotonic() < quit_by, f"still running 30 s after q: {seen[-2000:]!r}"
-            ready, _, _ = select.select([main], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(main, 65536)
-                except OSError:  # the console closed its end
-                    break
-        code = process.wait(timeout=30)
+        seen += wait_reading(process, main)
+        code = process.returncode
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
