@@ -18,6 +18,7 @@ import pytest
 
 from console.recording import Recording, RecordingError
 from console.recording.layout import demo_recording
+from tests.integration.pty_quit import wait_reading
 from tests.integration.test_cli import run
 
 ONSET = 2.0
@@ -182,16 +183,7 @@ def _demo_on_a_terminal(state: Path, *flags: str) -> tuple[int, bytes]:
                     continue  # the console is still making its tables
 
         os.write(main, b"q")
-        # Read on while it quits: a full terminal would block its last frames' writes.
-        quit_by = time.monotonic() + 30
-        while process.poll() is None:
-            assert time.monotonic() < quit_by, "did not quit within 30 s of q"
-            ready, _, _ = select.select([main], [], [], 0.2)
-            if ready:
-                try:
-                    seen += os.read(main, 65536)
-                except OSError:  # the terminal closed: it is going
-                    process.wait(timeout=30)
+        seen += wait_reading(process, main)
         code = process.returncode
     finally:
         if process.poll() is None:
