@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-QUIET = 0.4
-"""Seconds after a key's pane is drawn (or the last key press) before merging resumes."""
+QUIET = 0.15
+"""Seconds after a key's pane is drawn (or the last key press) before merging resumes:
+long enough for the next key of a burst (typing a filter), short enough that merging
+goes on between keys pressed at a person's pace (data keeps refreshing while someone
+walks the panes)."""
 HOLD_LIMIT = 5.0
 """Seconds a key holds the gate at most when its drawing is never reported (a key the
 UI ignores, a pane that failed): data is held up, never stopped."""
