@@ -108,3 +108,41 @@ async def test_footer_keys_mount_without_a_second_style_pass(
         keys = list(footer.query(FooterKey))
         assert keys and all(k.compact is footer.compact for k in keys)
         assert restyled == []  # born with the footer's look: no class added, then removed
+
+
+async def test_panes_build_cells_only_for_the_findings_and_events_in_view(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchfloor_security.pane import SecurityView
+
+    from console.api import Batch, Entity, Finding
+    from console.ui.overview import OverviewPane
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        store = app.store
+        store.findings = [
+            Finding(f"gpu/node01/{i}", "gpu-hot", "warning", f"hot {i}") for i in range(2000)
+        ]
+        events = [
+            Entity(f"event/e{i}", f"e{i}", "node/node01",
+                   {"category": "guard", "time": 1.0 + i, "severity": "warning"})
+            for i in range(2000)
+        ]  # fmt: skip
+        store.apply(Batch(entities=events), "audit", 1.0)
+        built: list[str] = []
+        cells = OverviewPane._finding_cells
+        event_cells = SecurityView._event
+        monkeypatch.setattr(OverviewPane, "_finding_cells",
+                            lambda self, f: built.append(f.ref) or cells(self, f))  # fmt: skip
+        monkeypatch.setattr(SecurityView, "_event",
+                            lambda self, e, *a: built.append(e.ref) or event_cells(self, e, *a))  # fmt: skip
+        app.screen.pane.refresh_view()
+        assert 0 < len(built) <= 40  # a screenful at most, of 2,000
+        built.clear()
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen.pane, SecurityView)
+        built.clear()
+        app.screen.pane.refresh_view()
+        assert 0 < len([r for r in built if r.startswith("event/")]) <= 40
