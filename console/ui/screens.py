@@ -56,9 +56,10 @@ class FitFooter(Footer):
         self._fitted_width = width  # its first resize then composes it no second time
         keys = [c for c in children if isinstance(c, FooterKey)]
         for key in keys:
-            # Born with the footer's look, so mounting it costs no second style pass
-            # (a FooterKey starts compact and is then told it is not).
-            key.set_reactive(FooterKey.compact, self.compact)
+            if not key.has_class("-command-palette"):  # that one keeps its own look
+                # Born with the footer's look (a key bound to it starts compact and is
+                # then told it is not), so mounting it costs no second style pass.
+                key.set_reactive(FooterKey.compact, self.compact)
         palette = sum(_key_width(k) + 2 for k in keys if k.has_class("-command-palette"))
         used = 0
         for key in keys:
