@@ -44,7 +44,8 @@ async def phases(nodes: int) -> dict[str, object]:
     await engine.collect(1)  # the tick, checks, intake and merge, as the collector runs them
     (status, *_) = engine.statuses()
     found["sim_poll_s"] = round(status.duration or 0.0, 2)
-    found["first_poll"] = status.status  # "failed": refused as blocking, nothing landed
+    landed = engine.store.count("node") > 0
+    found["first_poll"] = "landed" if landed else f"{status.status}: {status.reason[:60]}"
     lap("collector_cycle_s")
     document = encode(engine.store, engine.statuses(), journal.epoch, journal.seq, None, True)
     found["document_mb"] = round(len(document) / 1e6, 1)
