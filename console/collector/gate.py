@@ -3,8 +3,10 @@
 The UI merges a large fleet's changes in small steps, and between two steps a key
 is handled. But opening a pane takes Textual many turns of the event loop, and a
 merge step would run between each of them: at 1,000 nodes a key would wait
-seconds. So a key press closes the gate for a moment; merging resumes once the
-pane is drawn and input has been quiet. Data is late by that moment, never input.
+seconds. So a key press closes the gate, and it stays closed until what the key
+asked for is drawn (:meth:`InputGate.drawn`) and input has then been quiet for a
+moment: a pane that takes longer than that moment to build is never interleaved
+with merging either. Data is late by that moment, never input.
 """
 
 from __future__ import annotations
@@ -12,30 +14,61 @@ from __future__ import annotations
 import asyncio
 import time
 
-QUIET = 0.4
-"""Seconds after the last key press before merging resumes (a pane at 4,000 nodes
-draws in well under this)."""
+QUIET = 0.15
+"""Seconds after a key's pane is drawn (or the last key press) before merging resumes:
+long enough for the next key of a burst (typing a filter), short enough that merging
+goes on between keys pressed at a person's pace (data keeps refreshing while someone
+walks the panes)."""
+HOLD_LIMIT = 5.0
+"""Seconds a key holds the gate at most when its drawing is never reported (a key the
+UI ignores, a pane that failed): data is held up, never stopped."""
+HELD_POLL = 0.02
+"""Seconds between two looks at a gate held for a key not drawn yet."""
 
 
 class InputGate:
-    """Closed for :data:`QUIET` seconds after each :meth:`touch`."""
+    """Closed from a key press (:meth:`touch`) until :data:`QUIET` seconds after what it
+    asked for is drawn (:meth:`drawn`), or :data:`HOLD_LIMIT` after the key."""
 
-    def __init__(self, quiet: float = QUIET) -> None:
+    def __init__(self, quiet: float = QUIET, hold_limit: float = HOLD_LIMIT) -> None:
         self.quiet = quiet
+        self.hold_limit = hold_limit
         self._last = -quiet
+        self._held_since: float | None = None
+        """When the first key not drawn yet was pressed (``None``: all drawn)."""
 
     def touch(self) -> None:
-        """Someone pressed a key."""
+        """Someone pressed a key: closed until its answer is drawn."""
+        self._last = time.monotonic()
+        if self._held_since is None:
+            self._held_since = self._last
+
+    def drawn(self) -> None:
+        """What the keys asked for is on the screen: merging resumes after :data:`QUIET`."""
+        self._held_since = None
         self._last = time.monotonic()
 
     def quiet_for(self, seconds: float) -> bool:
-        """Whether no key was pressed in the last ``seconds``."""
-        return time.monotonic() - self._last >= seconds
+        """Whether no key is waiting to be drawn and none was pressed (or drawn) in the
+        last ``seconds``."""
+        return self._closed_for(seconds) <= 0
+
+    def is_open(self) -> bool:
+        """Whether merging (and other work that can wait) may run now."""
+        return self._closed_for(self.quiet) <= 0
+
+    def _closed_for(self, quiet: float) -> float:
+        now = time.monotonic()
+        if self._held_since is not None:
+            if now - self._held_since < self.hold_limit:
+                return HELD_POLL
+            self._held_since = None  # never reported drawn: give up holding
+        return self._last + quiet - now
 
     async def wait(self) -> None:
-        """Let the loop turn once, then wait while input is recent."""
+        """Let the loop turn once, then wait while input is recent or not drawn yet."""
         await asyncio.sleep(0)
-        while (left := self._last + self.quiet - time.monotonic()) > 0:
+        while (left := self._closed_for(self.quiet)) > 0:
             await asyncio.sleep(left)
 
 

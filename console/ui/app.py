@@ -326,6 +326,11 @@ class WatchfloorApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             INPUT_GATE.touch()  # merging the collector's news waits: the key goes first
+            await super().on_event(event)
+            # Merging resumes only once what the key asked for is drawn (a pane pushed
+            # now is the screen whose refresh this waits for).
+            self.call_after_refresh(INPUT_GATE.drawn)
+            return
         await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -376,7 +381,7 @@ class WatchfloorApp(App[None]):
                 self.set_interval(PAGER_REFRESH, self._read_pager)
         else:
             await self.engine.collect(self.warm_cycles)
-            self._tick()
+            self._redraw_screen()
 
     def _read_pager(self) -> None:
         self.run_worker(self._pager_changed(), group="pager", exclusive=True, exit_on_error=False)
@@ -394,6 +399,10 @@ class WatchfloorApp(App[None]):
 
     def _tick(self) -> None:
         self._gc_pauses.tick()
+        if INPUT_GATE.is_open():  # else a key is being answered: catch up at the next tick
+            self._redraw_screen()
+
+    def _redraw_screen(self) -> None:
         screen = self.screen
         if isinstance(screen, ViewScreen | WallScreen):
             screen.redraw()

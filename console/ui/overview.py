@@ -18,6 +18,7 @@ from textual.widgets import Static
 from console.acting.actions import drain_reason, node_of, slurm_action
 from console.analysis.jobs import job_loss, job_state
 from console.analysis.thresholds import THRESHOLDS
+from console.api import Finding, SourceStatus
 from console.core.text import plain
 from console.ui.detail import SLURM_TROUBLE
 from console.ui.kit import (
@@ -53,6 +54,23 @@ EMPTY_HINT = (
     "a simulator to the config file (see README), or run `watchfloor demo`."
 )
 """Shown instead of an empty grid, so a first run explains itself."""
+
+
+def empty_hint(statuses: Sequence[SourceStatus]) -> str:
+    """What the overview says while no node is known: the sources it still waits for (the
+    first cycle of thousands of nodes takes a while), those that failed, else how to add
+    one."""
+    waiting = [s for s in statuses if s.status == "pending"]
+    failed = [s for s in statuses if s.status in ("failed", "stale")]
+    if not waiting and not failed:
+        return EMPTY_HINT
+    lines = []
+    if waiting:
+        names = ", ".join(plain(s.name, 32) for s in waiting)
+        lines.append(f"Waiting for the first data from {names}: the first collection of a "
+                     "large fleet takes a while (S lists every source).")  # fmt: skip
+    lines += [f"{plain(s.name, 32)} {s.status}: {plain(s.reason, 200)}" for s in failed]
+    return "\n".join(lines)
 
 
 NARROW = 100
@@ -178,13 +196,23 @@ class OverviewPane(PaneBase):
             # What needs attention first: Enter on the top finding starts the walk.
             self._focused = True
             findings.focus()
-        self.query_one("#empty-hint").display = self.context.store.count("node") == 0
+        hint = self.query_one("#empty-hint", Static)
+        hint.display = self.context.store.count("node") == 0
+        if hint.display:
+            hint.update(Text(empty_hint(self.context.sources())))  # plain: names are remote
         nodes = self.query_one("#nodes", EntityTable)
         # The panel has half the screen under the header, breadcrumbs and footer; its
         # own size is not known yet at the first draw.
         shown = (self.app.size.height - 3) // 2 - 3  # its border and the table's header
         nodes.sync_keys(self._node_order(shown), self._node_row)
-        self.query_one("#findings", EntityTable).sync(self._finding_rows())
+        # One row per entity, its most severe finding (they come most severe first);
+        # cells only for the rows in view: a fleet in trouble has thousands.
+        first: dict[str, Finding] = {}
+        for finding in self.context.store.findings:
+            first.setdefault(finding.ref, finding)
+        self.query_one("#findings", EntityTable).sync_keys(
+            list(first), lambda ref: self._finding_cells(first[ref])
+        )
         jobs = [job.ref for job in self.context.store.of_kind("job")]
         self.query_one("#jobs", EntityTable).sync_keys(jobs, self._job_row)
         self.query_one("#sources", EntityTable).sync(self._source_rows())
@@ -314,20 +342,12 @@ class OverviewPane(PaneBase):
             cell(fmt(sum(power) / 1000, " kW", 1) if power else "n/a"),
         ]
 
-    def _finding_rows(self) -> Iterable[tuple[str, list[Text]]]:
-        seen: set[str] = set()
-        for finding in self.context.store.findings:
-            if finding.ref in seen:
-                continue  # one row per entity: the most severe finding
-            seen.add(finding.ref)
-            yield (
-                finding.ref,
-                [
-                    severity_text(self, finding.severity),
-                    finding_title(self, finding, limit=80),
-                    cell(finding.ref, limit=80),
-                ],
-            )
+    def _finding_cells(self, finding: Finding) -> list[Text]:
+        return [
+            severity_text(self, finding.severity),
+            finding_title(self, finding, limit=80),
+            cell(finding.ref, limit=80),
+        ]
 
     def _job_row(self, ref: str) -> list[Text]:
         """One job's row (built only for the rows in view: its pace reads its series)."""

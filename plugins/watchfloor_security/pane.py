@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from console.api import (
+    Entity,
     EntityTable,
     Finding,
     PaneBase,
@@ -73,7 +74,7 @@ class SecurityView(PaneBase):
     def refresh_view(self) -> None:
         keys, render = self._posture()
         self.query_one("#posture", EntityTable).sync_keys(keys, render)
-        self.query_one("#timeline", EntityTable).sync(self._timeline())
+        self.query_one("#timeline", EntityTable).sync_keys(*self._timeline())
 
     def _posture(self) -> tuple[list[str], Callable[[str], list[Text]]]:
         """The nodes' refs, and how to build one's row (only rows in view are built).
@@ -147,38 +148,45 @@ class SecurityView(PaneBase):
         words += ["client certs"] if agent.get("client_certs") else []
         return cell(" + ".join(words))
 
-    def _timeline(self) -> Iterable[tuple[str, list[Text]]]:
+    def _timeline(self) -> tuple[list[str], Callable[[str], list[Text]]]:
+        """The events' and conditions' keys, newest first, and how to build one's row
+        (only the rows in view are built: a fleet's guard log is long)."""
         store = self.context.store
         now = store.time or 0.0
-        rows: list[tuple[float, str, list[Text]]] = []
+        rows: list[tuple[float, str, Callable[[], list[Text]]]] = []
         for finding in store.findings:
             if finding.kind in CONDITIONS:
-                rows.append(self._condition(finding, now))
+                since = finding.since if finding.since is not None else now
+                key = f"{finding.kind}|{finding.ref}"
+                rows.append((since, key, partial(self._condition, finding, since, now)))
         for event in events(store):
-            attrs = event.attrs
-            stamp = attrs.get("time")
+            stamp = event.attrs.get("time")
             when = float(stamp) if isinstance(stamp, int | float) else 0.0
-            rows.append((when, event.ref, [
-                cell(_clock(when, now)),
-                severity_text(self, str(attrs.get("severity"))),
-                cell(CATEGORY.get(str(attrs.get("category")), str(attrs.get("category")))),
-                cell((event.parent or "?").removeprefix("node/"), limit=24),
-                cell(_detail(attrs), limit=DETAIL_WIDTH),
-            ]))  # fmt: skip
+            rows.append((when, event.ref, partial(self._event, event, when, now)))
         rows.sort(key=lambda row: (-row[0], row[1]))
-        return ((key, cells) for _, key, cells in rows)
+        builders = {key: build for _, key, build in rows}
+        return list(builders), lambda key: builders[key]()
 
-    def _condition(self, finding: Finding, now: float) -> tuple[float, str, list[Text]]:
+    def _event(self, event: Entity, when: float, now: float) -> list[Text]:
+        attrs = event.attrs
+        return [
+            cell(_clock(when, now)),
+            severity_text(self, str(attrs.get("severity"))),
+            cell(CATEGORY.get(str(attrs.get("category")), str(attrs.get("category")))),
+            cell((event.parent or "?").removeprefix("node/"), limit=24),
+            cell(_detail(attrs), limit=DETAIL_WIDTH),
+        ]
+
+    def _condition(self, finding: Finding, since: float, now: float) -> list[Text]:
         what = {"security-unknown-process": "GPU process", "security-exposed": "listener",
                 "security-agent-exposed": "agent"}[finding.kind]  # fmt: skip
-        since = finding.since if finding.since is not None else now
-        return since, f"{finding.kind}|{finding.ref}", [
+        return [
             cell(_clock(since, now)),
             severity_text(self, finding.severity),
             cell(what),
             cell(finding.ref.split("/")[1] if "/" in finding.ref else "?", limit=24),
             cell(_without_node(finding), limit=DETAIL_WIDTH),
-        ]  # fmt: skip
+        ]
 
 
 def _without_node(finding: Finding) -> str:

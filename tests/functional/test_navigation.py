@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from textual.command import CommandPalette
+from textual.widgets import Static
 
-from console.api import Pane, PaneBase, Plugin
+from console.api import Batch, Pane, PaneBase, Plugin, Source
 from console.core.config import Config
 from console.core.plugins import Registry, discover
 from console.core.runtime import CORE_PLUGIN, DemoOptions, build_sources, load_registry
@@ -312,7 +313,7 @@ async def test_hostile_names_from_a_source_are_shown_as_plain_text() -> None:
 
 
 async def test_header_counts_sources_that_can_work() -> None:
-    from console.api import Batch, Source, SourceDisabled
+    from console.api import SourceDisabled
 
     class NoDriver(Source):
         name, type = "nvml", "nvml"
@@ -375,3 +376,23 @@ async def test_escape_paints_the_overview_as_it_was_before_bringing_it_up_to_dat
         # The cached overview is on screen first; the refresh (new data) comes after it.
         assert happened[:1] == ["paint"] and "refresh" in happened
         assert overview.rendered_version == app.store.version
+
+
+class Pending(Source):
+    """A source whose first poll has not landed yet (a big fleet's first cycle)."""
+
+    name = "fleet"
+    type = "sim"
+
+    async def poll(self) -> Batch:
+        raise AssertionError("never polled: the app is not live")
+
+
+async def test_an_empty_overview_says_what_it_is_waiting_for() -> None:
+    app = WatchfloorApp(Registry.build([CORE_PLUGIN]), [Pending()], live=False,
+                        clock=frozen_clock, warm_cycles=0)  # fmt: skip
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        hint = app.screen.query_one("#empty-hint", Static)
+        assert hint.display
+        assert "Waiting for the first data from fleet" in str(hint.render())

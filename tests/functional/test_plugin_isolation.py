@@ -134,7 +134,7 @@ async def test_a_pane_that_fails_shows_why_and_the_console_goes_on(
     async with app.run_test(size=(160, 40)) as pilot:
         app.action_open_pane(pane)
         await pilot.pause()
-        app._tick()  # a later refresh must not fail again, nor hide the reason
+        app._redraw_screen()  # a later refresh must not fail again, nor hide the reason
         await pilot.pause()
         assert app.is_running
         assert reason in screen_text(app)

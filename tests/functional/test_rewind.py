@@ -80,7 +80,7 @@ async def test_rewind_through_the_onset_shows_the_fleet_as_it_was(tmp_path: Path
         injected = app.store.source_meta["sim"]["injected"]
         victim, link, onset = injected["victim"], injected["link"], injected["onset"]
         assert job_state(app.store, victim) == "STALLED"
-        app._tick()
+        app._redraw_screen()
         await pilot.pause()
         assert "stalled job 4711" in table_text(app, "#findings")  # live, as the page said
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from console.api import Batch, Entity, Sample, Source, SourceDisabled
-from console.core.engine import APPLY_SLICE, MAX_BACKOFF, Engine
+from console.core.engine import APPLY_SLICE, MAX_BACKOFF, MIRROR_SLICE, Engine
 from console.core.model import METRICS, Finding
 from console.core.store import Store
+from console.sim.simulation import Simulation
+from console.sim.source import SimSource
 
 
 class Clock:
@@ -254,3 +258,58 @@ async def test_cycle_hooks_get_each_cycle_s_changes_and_a_failing_hook_is_contai
     engine.cycle_hooks += [broken, lambda changes: seen.append(len(changes.readings))]
     await engine.collect(2)
     assert len(seen) == 2 and seen[0] > 0
+
+
+class MirrorOfBig(Big):
+    """A large relay read (the UI mirroring its collector)."""
+
+    mirror = True
+
+
+async def test_a_mirror_merges_in_small_slices_so_a_key_waits_for_little(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sizes: list[int] = []
+    apply = Store.apply
+
+    def measured(self: Store, batch: Batch, *args: object) -> int:
+        sizes.append(len(batch.samples) + len(batch.entities))
+        return apply(self, batch, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "apply", measured)
+    engine = Engine(Store(), [MirrorOfBig(2 * APPLY_SLICE)])
+    await engine.collect(1)
+    assert max(sizes) == MIRROR_SLICE < APPLY_SLICE  # the most a key can wait behind
+    assert len(list(engine.store.readings())) == 2 * APPLY_SLICE  # all of it landed
+
+
+def test_a_ui_that_only_mirrors_does_not_sweep_the_store_for_expiry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    swept: list[str] = []
+    monkeypatch.setattr(Store, "expire", lambda self, *a, **k: swept.append("x") or [])
+    Engine(Store(), [MirrorOfBig(10)]).expire()
+    assert swept == []  # the relay says what is gone: no walk over every series
+    Engine(Store(), [MirrorOfBig(10), Big(10)]).expire()
+    assert swept == ["x"]
+
+
+async def test_a_big_simulated_fleet_s_slow_tick_lands_rather_than_being_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulation = Simulation(nodes=800)
+    source = SimSource(simulation, 1.0)
+    step = simulation.step
+    clock = [0.0]
+
+    def slow_step(scope: str = "all") -> Batch:
+        clock[0] += 7.0  # as at 4,000 nodes on a busy machine, proportionally
+        return step(scope)
+
+    monkeypatch.setattr(simulation, "step", slow_step)
+    monkeypatch.setattr("console.core.engine.time.monotonic", lambda: clock[0])
+    engine = Engine(Store(), [source])
+    await engine.collect(1)
+    (status,) = engine.statuses()
+    assert status.status == "ok", status.reason
+    assert engine.store.count("node") >= 800  # (and the storage servers)

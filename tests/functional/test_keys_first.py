@@ -1,0 +1,154 @@
+"""A key is answered before anything that can wait: merging, the redraw tick, and the
+footer's own rebuilding (issue 17: keys at fleet size)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from textual.widgets._footer import FooterKey
+
+from console.api import Batch, Entity, Finding
+from console.collector.gate import INPUT_GATE, InputGate
+from console.ui.app import WatchfloorApp
+from console.ui.overview import OverviewPane
+from console.ui.screens import FitFooter, ViewScreen
+from watchfloor_security.pane import SecurityView
+
+AppFactory = Callable[..., WatchfloorApp]
+
+
+def test_a_key_holds_merging_until_its_pane_is_drawn_however_long_that_takes() -> None:
+    gate = InputGate(quiet=0.0, hold_limit=30.0)
+    assert gate.is_open()
+    gate.touch()
+    assert not gate.is_open()  # quiet 0: only the pane not drawn yet holds it
+    gate.drawn()
+    assert gate.is_open()
+
+
+def test_a_key_never_drawn_holds_merging_no_longer_than_the_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("console.collector.gate.time.monotonic", lambda: now[0])
+    gate = InputGate(quiet=0.1, hold_limit=5.0)
+    gate.touch()
+    now[0] += 4.0
+    assert not gate.is_open()
+    now[0] += 1.5  # past the limit: data is late, never stopped
+    assert gate.is_open()
+
+
+async def test_opening_a_pane_reports_it_drawn_so_merging_resumes(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.crumbs() == ["Overview", "GPUs"]
+        assert INPUT_GATE._held_since is None  # drawn: held no longer than that
+        await pilot.press("escape")
+        await pilot.pause()
+        assert INPUT_GATE._held_since is None
+
+
+async def test_the_redraw_tick_waits_while_a_key_is_answered(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        redraws: list[float] = []
+        monkeypatch.setattr(ViewScreen, "redraw", lambda self, force=False: redraws.append(1))
+        monkeypatch.setattr(INPUT_GATE, "_held_since", time.monotonic())  # a key, not drawn
+        app._tick()
+        assert redraws == []
+        monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # long quiet
+        app._tick()
+        assert redraws == [1]
+
+
+async def test_back_to_the_overview_does_not_build_its_footer_again(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        overview_footer = app.screen.query_one(FitFooter)
+        keys_before = [k.key for k in overview_footer.query(FooterKey)]
+        assert "g" in keys_before
+        composed: list[FitFooter] = []
+        compose = FitFooter.compose
+
+        def counted(self: FitFooter) -> object:
+            composed.append(self)
+            return compose(self)
+
+        monkeypatch.setattr(FitFooter, "compose", counted)
+        await pilot.press("g")
+        await pilot.pause()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert overview_footer not in composed  # its keys did not change
+        assert [k.key for k in app.screen.query_one(FitFooter).query(FooterKey)] == keys_before
+
+
+async def test_footer_keys_mount_without_a_second_style_pass(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        restyled: list[FooterKey] = []
+        monkeypatch.setattr(
+            FooterKey, "update_node_styles", lambda self, animate=True: restyled.append(self)
+        )
+        await pilot.press("g")  # a new screen: its footer's keys are made and mounted
+        await pilot.pause()
+        footer = app.screen.query_one(FitFooter)
+        keys = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
+        assert keys and all(k.compact is footer.compact for k in keys)
+        bound = [k for k in restyled if not k.has_class("-command-palette")]  # (its own look)
+        assert bound == []  # born with the footer's look: no class added, then removed
+
+
+async def test_panes_build_cells_only_for_the_findings_and_events_in_view(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        store = app.store
+        store.findings = [
+            Finding(f"gpu/node01/{i}", "gpu-hot", "warning", f"hot {i}") for i in range(2000)
+        ]
+        events = [
+            Entity(f"event/e{i}", f"e{i}", "node/node01",
+                   {"category": "guard", "time": 1.0 + i, "severity": "warning"})
+            for i in range(2000)
+        ]  # fmt: skip
+        store.apply(Batch(entities=events), "audit", 1.0)
+        built: list[str] = []
+        cells = OverviewPane._finding_cells
+        event_cells = SecurityView._event
+
+        def finding_cells(self: OverviewPane, finding: Finding) -> object:
+            built.append(finding.ref)
+            return cells(self, finding)
+
+        def event_row(self: SecurityView, event: Entity, *times: float) -> object:
+            built.append(event.ref)
+            return event_cells(self, event, *times)
+
+        monkeypatch.setattr(OverviewPane, "_finding_cells", finding_cells)
+        monkeypatch.setattr(SecurityView, "_event", event_row)
+        app.screen.pane.refresh_view()
+        assert 0 < len(built) <= 40  # a screenful at most, of 2,000
+        built.clear()
+        await pilot.press("s")
+        await pilot.pause()
+        assert isinstance(app.screen.pane, SecurityView)
+        built.clear()
+        app.screen.pane.refresh_view()
+        assert 0 < len([r for r in built if r.startswith("event/")]) <= 40
