@@ -15,6 +15,7 @@ import sqlite3
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from math import isnan
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -336,10 +337,10 @@ class Recording:
     def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
         store = Store(history)
         seen = last["t"]
-        entities = _entities([body for _source, body in state.entities.values()])
-        for (source, _body), entity in zip(state.entities.values(), entities, strict=True):
-            store.restore_entity(entity, source, seen)
-        store.adopt_readings(state.readings)
+        recorded = state.entities.values()
+        entities = _entities([body for _source, body in recorded])
+        store.restore_fleet(entities, [source for source, _body in recorded], seen,
+                            state.readings)  # fmt: skip
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history(ref, metric, points)
@@ -412,7 +413,8 @@ def _apply(
     the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
     column = unpack_floats(batch.values)
-    values = _optional(column)
+    # Most columns have no NaN (not available): a scan in C spares a loop in Python.
+    values = _optional(column) if any(map(isnan, column)) else column.tolist()
     count = len(values)
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own.tolist() if own is not None else [batch.batch_time] * count
