@@ -45,8 +45,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console.core.config import Config
-from console.core.store import Changes
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Changes
 from console.recording import Recorder, Recording
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
