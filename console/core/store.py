@@ -256,10 +256,10 @@ class Store:
         totals, counts = self._totals, self._total_counts
         values = (readings[key].value for key in summed)
         for (ref, metric), micros in zip(summed, map(_micros, values), strict=True):
-            for total in ((FLEET, metric), (nodes[ref], metric)):
-                if total[0] is not None:
-                    totals[total] = totals.get(total, 0) + micros
-                    counts[total] = counts.get(total, 0) + 1
+            node = nodes[ref]
+            for total in ((FLEET, metric), (node, metric)) if node else ((FLEET, metric),):
+                totals[total] = totals.get(total, 0) + micros
+                counts[total] = counts.get(total, 0) + 1
         self.version += 1
 
     def restore_history(
