@@ -45,8 +45,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from console.core.config import Config
-from console.core.engine import Engine
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Changes
 from console.recording import Recorder, Recording
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
@@ -61,12 +61,12 @@ class RowStore:
         self.cpu = 0.0
         self.samples = 0
 
-    def rows(self, engine: Engine) -> tuple[list[float], list[int], list[float | None]]:
+    def rows(self, changes: Changes) -> tuple[list[float], list[int], list[float | None]]:
         times: list[float] = []
         ids: list[int] = []
         values: list[float | None] = []
         series = self.series
-        for _source, batch, batch_time in engine.store.journal or []:
+        for _source, batch, batch_time in changes.batches:
             for sample in batch.as_samples():
                 key = (sample.ref, sample.metric)
                 number = series.get(key)
@@ -75,7 +75,7 @@ class RowStore:
                 ids.append(number)
                 times.append(sample.time or batch_time)
                 values.append(sample.value)
-        for ref, metric, value, when in engine.store.derived:
+        for ref, metric, value, when in changes.derived:
             number = series.setdefault((ref, metric), len(series))
             ids.append(number)
             times.append(when)
@@ -93,9 +93,9 @@ class SqliteRows(RowStore):
         self.db.execute("CREATE TABLE samples (series INTEGER, time REAL, value REAL, "
                         "PRIMARY KEY (series, time)) WITHOUT ROWID")  # fmt: skip
 
-    def __call__(self, engine: Engine) -> None:
+    def __call__(self, changes: Changes) -> None:
         began = time.process_time()
-        times, ids, values = self.rows(engine)
+        times, ids, values = self.rows(changes)
         self.db.execute("BEGIN")
         self.db.executemany("INSERT OR REPLACE INTO samples VALUES (?, ?, ?)",
                             zip(ids, times, values, strict=True))  # fmt: skip
@@ -125,9 +125,9 @@ class DuckRows(RowStore):
         self.db = duckdb.connect(str(path))
         self.db.execute("CREATE TABLE samples (series INTEGER, time DOUBLE, value DOUBLE)")
 
-    def __call__(self, engine: Engine) -> None:
+    def __call__(self, changes: Changes) -> None:
         began = time.process_time()
-        times, ids, values = self.rows(engine)
+        times, ids, values = self.rows(changes)
         self.db.execute(
             "INSERT INTO samples SELECT unnest($1), unnest($2), unnest($3)", [ids, times, values]
         )
@@ -163,10 +163,8 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int) -> No
     async def drive() -> None:
         await engine.collect(1)  # warm: the first cycle builds every series
         recorder.attach(engine)
-        # Same journal, before the recorder takes it.
-        engine.cycle_hooks[:0] = [
-            lambda _changes, candidate=candidate: candidate(engine) for candidate in candidates
-        ]
+        # The same cycles' batches the recorder gets (the cycle hook's changes).
+        engine.cycle_hooks[:0] = candidates
         for _ in range(cycles):
             before = time.process_time()
             capture, write = recorder.capture_seconds, recorder.write_seconds

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,6 +228,42 @@ class Store:
                 self._add_to_totals(ref, metric, None, reading.value, 1)
         self.version += 1
 
+    def restore_fleet(
+        self,
+        entities: Sequence[Entity],
+        sources: Sequence[str],
+        seen: float,
+        readings: dict[tuple[str, str], Reading],
+    ) -> None:
+        """A fresh store takes a whole fleet at once (a store rebuilt from a recording:
+        the reader made the objects, none is copied). The same store as
+        :meth:`restore_entity` for each entity then :meth:`adopt_readings`, made in
+        bulk: a seek at 1,000 nodes restores 13,000 entities and 30,000 summed readings,
+        and one call each cost it 0.5 s (bench/recording.py)."""
+        if self.entities or self._latest:
+            raise ValueError("restore_fleet is for a fresh store")
+        refs = [entity.ref for entity in entities]
+        self.entities = dict(zip(refs, entities, strict=True))
+        self.entity_source = dict(zip(refs, sources, strict=True))
+        self.last_seen = dict.fromkeys(refs, seen)
+        self._changed_entities.update(refs)
+        by_kind, children = self._by_kind, self._children
+        for entity in self.entities.values():
+            by_kind.setdefault(ref_kind(entity.ref), {})[entity.ref] = entity
+            if entity.parent is not None:
+                children.setdefault(entity.parent, set()).add(entity.ref)
+        self._latest = readings
+        summed = [key for key in readings if key[1] in SUMMED_METRICS]
+        nodes = {ref: _node_of(ref) for ref in {ref for ref, _metric in summed}}
+        totals, counts = self._totals, self._total_counts
+        values = (readings[key].value for key in summed)
+        for (ref, metric), micros in zip(summed, map(_micros, values), strict=True):
+            node = nodes[ref]
+            for total in ((FLEET, metric), (node, metric)) if node else ((FLEET, metric),):
+                totals[total] = totals.get(total, 0) + micros
+                counts[total] = counts.get(total, 0) + 1
+        self.version += 1
+
     def restore_history(
         self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
     ) -> None:
@@ -364,10 +400,8 @@ class Store:
         """Move the totals of ``ref``'s node and of the fleet by ``new - old``
         (``series``: +1 a series begins, -1 it ends)."""
         delta = _micros(new) - _micros(old)
-        kind, _, rest = ref.partition("/")
-        node = f"node/{rest.partition('/')[0]}" if kind == "gpu" and rest else None
         totals, counts = self._totals, self._total_counts
-        for key in ((FLEET, metric), (node, metric)) if node else ((FLEET, metric),):
+        for key in _total_keys(ref, metric):
             if series:
                 left = counts.get(key, 0) + series
                 if left <= 0:  # the last series went: no total, and no rounding left over
@@ -591,6 +625,18 @@ class Store:
 def _micros(value: float | None) -> int:
     """A reading in millionths, as a whole number (0 for none, or for inf and NaN)."""
     return round(value * 1e6) if value is not None and math.isfinite(value) else 0
+
+
+def _node_of(ref: str) -> str | None:
+    """The node whose totals a GPU's summed readings count in (``None``: not a GPU)."""
+    kind, _, rest = ref.partition("/")
+    return f"node/{rest.partition('/')[0]}" if kind == "gpu" and rest else None
+
+
+def _total_keys(ref: str, metric: str) -> tuple[tuple[str, str], ...]:
+    """The totals a summed reading counts in: the fleet's, and its node's for a GPU."""
+    node = _node_of(ref)
+    return ((FLEET, metric), (node, metric)) if node else ((FLEET, metric),)
 
 
 def _counter_rate(previous: Reading, value: float | None, time: float) -> float | None:

@@ -19,8 +19,11 @@ from typing import Any, cast
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 2
-"""Version of the recording's layout; a reader refuses any other (1: zlib parts)."""
+FORMAT_VERSION = 3
+"""Version of the recording's layout a recorder writes (3: value columns between
+keyframes XORed against their keyframe's; 2: without; 1: zlib parts)."""
+READABLE_VERSIONS = ("2", "3")
+"""What a reader opens: a version 2 recording is version 3 with no XORed column."""
 INLINE_SCHEMA = 256
 """Batches with fewer keys carry them inline (no schema row for a one-off batch)."""
 ZSTD_LEVEL = 1
@@ -67,19 +70,30 @@ def inflate(data: bytes) -> bytes:
         raise ValueError(str(exc)) from None
 
 
-def pack_floats(values: list[float | None]) -> bytes:
-    """Float64 column, ``None`` as NaN, byte-shuffled and compressed on its own (a seek
-    opens only the columns it needs)."""
+def float_bytes(values: list[float | None]) -> bytes:
+    """A float64 column's bytes, ``None`` as NaN (what :func:`pack_floats` XORs against)."""
     if None in values:
         column = array("d", [NAN if v is None else v for v in values])
     else:
         column = array("d", cast("list[float]", values))
-    raw = column.tobytes()
+    return column.tobytes()
+
+
+def pack_floats(values: list[float | None], against: bytes | None = None) -> bytes:
+    """Float64 column, ``None`` as NaN, byte-shuffled and compressed on its own (a seek
+    opens only the columns it needs). ``against``: the :func:`float_bytes` of the same
+    keys' column in the keyframe, XORed in first: a series that kept its value, or its
+    exponent and first digits, leaves zero bytes (value columns 2.7 -> 2.1 B/sample at
+    1,000 simulated nodes, bench/recording.py)."""
+    raw = float_bytes(values)
+    if against is not None:
+        raw = _xor(raw, against)
     return deflate(b"".join(raw[i::8] for i in range(8)))
 
 
-def unpack_floats(data: bytes) -> array[float]:
-    """The column :func:`pack_floats` wrote (NaN where ``None`` was)."""
+def unpack_floats(data: bytes, against: bytes | None = None) -> array[float]:
+    """The column :func:`pack_floats` wrote (NaN where ``None`` was), with the same
+    ``against``."""
     try:
         shuffled = inflate(data)
     except ValueError as exc:
@@ -89,8 +103,16 @@ def unpack_floats(data: bytes) -> array[float]:
     for i in range(8):
         raw[i::8] = shuffled[i * count : (i + 1) * count]
     column = array("d")
-    column.frombytes(bytes(raw))
+    column.frombytes(bytes(raw) if against is None else _xor(raw, against))
     return column
+
+
+def _xor(data: bytes | bytearray, against: bytes) -> bytes:
+    """Two columns of the same keys XORed byte by byte (as two big integers: in C)."""
+    if len(data) != len(against):
+        raise ValueError("damaged column: not as long as its keyframe's")
+    mixed = int.from_bytes(data, "little") ^ int.from_bytes(against, "little")
+    return mixed.to_bytes(len(data), "little")
 
 
 def as_optional(value: float) -> float | None:

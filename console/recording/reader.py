@@ -15,6 +15,7 @@ import sqlite3
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from math import isnan
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from console.api import SourceStatus
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
 from console.core.store import DEFAULT_HISTORY, Reading, Store
 from console.recording.codec import (
-    FORMAT_VERSION,
+    READABLE_VERSIONS,
     as_optional,
     decode,
     decompress,
@@ -79,6 +80,8 @@ class _Batch:
     schema: int | None = None
     timed: list[bytes] | None = None
     """The timed series' values and times, apart (read from batches otherwise skipped)."""
+    against: bytes | None = None
+    """What its values are XORed against (its schema's in the keyframe's frame)."""
 
 
 @dataclass
@@ -108,9 +111,10 @@ class Recording:
             row = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         except sqlite3.Error as exc:
             raise RecordingError(f"{self.file}: not a recording ({exc})") from None
-        if row is None or row[0] != str(FORMAT_VERSION):
+        if row is None or row[0] not in READABLE_VERSIONS:
             found = "no version" if row is None else f"version {row[0]}"
-            raise RecordingError(f"{self.file}: {found}, this console reads {FORMAT_VERSION}")
+            readable = " and ".join(READABLE_VERSIONS)
+            raise RecordingError(f"{self.file}: {found}, this console reads {readable}")
         self._schemas: dict[int, tuple[list[str], list[str]]] = {}
 
     def close(self) -> None:
@@ -245,6 +249,11 @@ class Recording:
         """Frame by frame after ``moment`` up to ``end``: the same store, applied forward
         (histories fill as they did live)."""
         store = moment.store
+        row = self._db.execute(
+            "SELECT body FROM frames WHERE keyframe=1 AND time <= ? ORDER BY time DESC LIMIT 1",
+            (moment.time,),
+        ).fetchone()
+        references = _References(decompress(row[0]) if row is not None else {})
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
@@ -252,7 +261,9 @@ class Recording:
         statuses = moment.statuses
         for frame_time, blob in rows:
             body = decompress(blob)
-            self._apply_forward(store, body)
+            if "k" in body:
+                references = _References(body)
+            self._apply_forward(store, body, references)
             if body.get("s") is not None:
                 statuses = _statuses(body["s"])
             store.time = body["t"]
@@ -288,12 +299,15 @@ class Recording:
                 state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         batches: list[_Batch] = []
+        references = _References(key_body)
         for frame_time, body in frames[1:]:
-            for source, batch_time, schema, times_, values_, timed in body.get("b", []):
+            for source, batch_time, schema, times_, values_, timed, against in _entries(
+                body, references
+            ):
                 batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
                                       times_, values_,
                                       schema if isinstance(schema, int) else None,
-                                      timed))  # fmt: skip
+                                      timed, against))  # fmt: skip
         # Of each schema the newest batch is laid down whole, its counters' rates taken
         # against the one before it; older ones give only the timed series' points.
         # (A source that alternates between two key sets within one keyframe interval
@@ -336,10 +350,10 @@ class Recording:
     def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
         store = Store(history)
         seen = last["t"]
-        entities = _entities([body for _source, body in state.entities.values()])
-        for (source, _body), entity in zip(state.entities.values(), entities, strict=True):
-            store.restore_entity(entity, source, seen)
-        store.adopt_readings(state.readings)
+        recorded = state.entities.values()
+        entities = _entities([body for _source, body in recorded])
+        store.restore_fleet(entities, [source for source, _body in recorded], seen,
+                            state.readings)  # fmt: skip
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history(ref, metric, points)
@@ -350,13 +364,15 @@ class Recording:
         store.version += 1
         return store
 
-    def _apply_forward(self, store: Store, body: dict[str, Any]) -> None:
+    def _apply_forward(self, store: Store, body: dict[str, Any], references: _References) -> None:
         for ref, source, entity in body.get("e", []):
             store.restore_entity(_entity(ref, entity), source, body["t"])
-        for source, batch_time, schema, times, values, _timed in body.get("b", []):
+        for source, batch_time, schema, times, values, _timed, against in _entries(
+            body, references
+        ):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
-            column = unpack_floats(values)
+            column = unpack_floats(values, against)
             samples = [
                 Sample(refs[i], metrics[i], as_optional(column[i]),
                        own[i] if own is not None else batch_time)
@@ -371,6 +387,36 @@ class Recording:
             store.source_meta = decode(body["m"])
         if body.get("a") is not None:
             store.analysis_state = decode(body["a"])
+
+
+class _References:
+    """The value columns of a keyframe's frame by schema: what the batches of the frames
+    after it are XORed against (unpacked when a batch asks, once)."""
+
+    def __init__(self, keyframe: dict[str, Any]) -> None:
+        self._packed: dict[int, bytes] = {}
+        for entry in keyframe.get("b", []):
+            if isinstance(entry[2], int):
+                self._packed.setdefault(entry[2], entry[4])  # the first: as the recorder
+        self._raw: dict[int, bytes] = {}
+
+    def get(self, schema: int) -> bytes:
+        raw = self._raw.get(schema)
+        if raw is None:
+            packed = self._packed.get(schema)
+            if packed is None:
+                raise ValueError(f"a column refers to schema {schema}, not in its keyframe")
+            raw = self._raw[schema] = unpack_floats(packed).tobytes()
+        return raw
+
+
+def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[Any, ...]]:
+    """A frame's batches as ``(source, time, schema, times, values, timed, against)``:
+    ``against`` the column its values are XORed against, or ``None`` (a version 2
+    recording's batches have six parts, never XORed)."""
+    for entry in body.get("b", []):
+        xored = len(entry) > 6 and entry[6]
+        yield (*entry[:6], references.get(entry[2]) if xored else None)
 
 
 @dataclass
@@ -411,14 +457,15 @@ def _apply(
     counters (their rate against ``before``, the batch of the same keys before it, or
     the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
-    column = unpack_floats(batch.values)
-    values = _optional(column)
+    column = unpack_floats(batch.values, batch.against)
+    # Most columns have no NaN (not available): a scan in C spares a loop in Python.
+    values = _optional(column) if any(map(isnan, column)) else column.tolist()
     count = len(values)
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own.tolist() if own is not None else [batch.batch_time] * count
     rates: list[float | None] = [None] * count
     if before is not None:
-        previous = unpack_floats(before.values)
+        previous = unpack_floats(before.values, before.against)
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
         for i in counters:

@@ -39,6 +39,7 @@ from console.recording.codec import (
     compress,
     deflate,
     encode,
+    float_bytes,
     pack_floats,
 )
 from console.recording.layout import SCHEMA_SQL, database_file
@@ -142,6 +143,9 @@ class Recorder:
         self._queue: queue.Queue[_Cycle | None] = queue.Queue(QUEUE_FRAMES)
         self._schemas: Schemas = {}
         """The key sets written so far (the writer thread's own)."""
+        self._references: dict[int, bytes] = {}
+        """The values of each schema in the last keyframe's frame (the writer thread's
+        own): the frames after it XOR theirs against them (``codec.pack_floats``)."""
         self._findings = self._statuses = self._meta = self._state = b""
         self._last_keyframe: float | None = None
         self._force_keyframe = True
@@ -318,7 +322,7 @@ class Recorder:
                 continue
             began = time.thread_time()
             try:
-                body = _frame(cycle, schemas, self._db)
+                body = _frame(cycle, schemas, self._db, self._references)
                 floor = body.pop("floor")
                 with self._db:
                     self._db.execute("BEGIN")
@@ -451,9 +455,13 @@ def _batch(
     times: list[float | None],
     schemas: Schemas,
     db: sqlite3.Connection,
+    references: dict[int, bytes],
+    keyframe: bool,
 ) -> tuple[list[Any], int | None]:
     """One batch of a frame: source, time, schema, times, values, and the timed series'
-    values and times apart (a seek reads those from frames it otherwise skips)."""
+    values and times apart (a seek reads those from frames it otherwise skips); then
+    1 when its values are XORed against its schema's in the keyframe's frame (the
+    first batch of each schema in a keyframe's frame is that reference)."""
     schema, timed = _schema(source, refs, metrics, schemas, db)
     own_times = _times(times, batch_time)
     timed_part = None
@@ -462,7 +470,14 @@ def _batch(
             pack_floats([values[i] for i in timed]),
             pack_floats([batch_time if times[i] is None else times[i] for i in timed]),
         ]
-    entry = [source, batch_time, schema, own_times, pack_floats(values), timed_part]
+    against = references.get(schema) if isinstance(schema, int) and not keyframe else None
+    if against is not None and len(against) != 8 * len(values):
+        against = None  # not the same keys after all (a schema row written again)
+    entry = [source, batch_time, schema, own_times, pack_floats(values, against), timed_part]
+    if against is not None:
+        entry.append(1)  # without it: plain, as every batch of a version 2 recording
+    elif keyframe and isinstance(schema, int) and schema not in references:
+        references[schema] = float_bytes(values)
     return entry, schema if isinstance(schema, int) else None
 
 
@@ -486,12 +501,19 @@ def _batch_readings(
     return refs, metrics, values, times
 
 
-def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str, Any]:
-    """The document of one frame (keys written as schema rows on the way)."""
+def _frame(
+    cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection, references: dict[int, bytes]
+) -> dict[str, Any]:
+    """The document of one frame (keys written as schema rows on the way; a keyframe's
+    batches become the ``references`` of the frames up to the next)."""
+    if cycle.keyframe:
+        references.clear()
     batches = []
     numbers: list[int] = []
     for source, batch, batch_time in cycle.batches:
-        entry, number = _batch(source, batch_time, *_batch_readings(batch), schemas, db)
+        entry, number = _batch(
+            source, batch_time, *_batch_readings(batch), schemas, db, references, cycle.keyframe
+        )
         batches.append(entry)
         numbers += [number] if number is not None else []
     if cycle.derived:
@@ -499,6 +521,7 @@ def _frame(cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection) -> dict[str,
         entry, number = _batch(
             DERIVED_SOURCE, cycle.time, [d[0] for d in derived], [d[1] for d in derived],
             [d[2] for d in derived], [d[3] for d in derived], schemas, db,
+            references, cycle.keyframe,
         )  # fmt: skip
         batches.append(entry)
         numbers += [number] if number is not None else []

@@ -402,7 +402,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2 and 3"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -483,3 +483,66 @@ def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.Mon
             assert recording.at(when).time == when
             most = max(most, len(read))
     assert most == 10  # a keyframe and the nine frames after it, at worst
+
+
+def _batches(file: Path) -> list[tuple[int, list[list[Any]]]]:
+    """Every frame's batch entries, with its keyframe flag, oldest first."""
+    from console.recording.codec import decompress
+
+    db = sqlite3.connect(database_file(file))
+    rows = db.execute("SELECT keyframe, body FROM frames ORDER BY time").fetchall()
+    db.close()
+    return [(keyframe, decompress(body)["b"]) for keyframe, body in rows]
+
+
+def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
+    tmp_path: Path,
+) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 12)
+    recorder.close()
+    frames = _batches(tmp_path / "rec")
+    # A keyframe's batches are the references, plain; the frames after it XOR theirs.
+    assert all(len(entry) == 6 for keyframe, batches in frames if keyframe for entry in batches)
+    xored = [e for keyframe, b in frames if not keyframe for e in b if len(e) > 6 and e[6]]
+    # (the first cycle's keys are not the next ones': the first keyframe is no reference)
+    assert len(xored) == 5
+    # ...which is what makes them smaller than the same values packed plain.
+    second = [batches for keyframe, batches in frames if keyframe][1]
+    reference = {e[2]: e[4] for e in second if isinstance(e[2], int)}
+    entry = xored[0]
+    values = unpack_floats(entry[4], unpack_floats(reference[entry[2]]).tobytes()).tolist()
+    assert len(entry[4]) < len(pack_floats(values)) * 0.9
+    with Recording(tmp_path / "rec") as recording:
+        for when in sorted(live)[-7:]:  # a keyframe and the frames after it
+            again = snapshot_document(recording.at(when).store, [])
+            assert json.loads(json.dumps(again, default=str))["gpus"] == live[when]["gpus"]
+        # Applied forward across a keyframe (the references change there) as rewind does.
+        first = recording.at(min(live))
+        for moment in recording.replay_from(first, max(live)):
+            again = snapshot_document(moment.store, [])
+            assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
+
+
+def test_a_version_2_recording_still_opens(tmp_path: Path) -> None:
+    class NeverKept(dict[int, bytes]):
+        def __setitem__(self, key: int, value: bytes) -> None:
+            pass  # no reference: every column plain, as version 2 wrote them
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder._references = NeverKept()
+    recorder.attach(engine)
+    live = record(engine, recorder, 7)
+    recorder.close()
+    assert all(len(e) == 6 for _keyframe, batches in _batches(tmp_path / "rec") for e in batches)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    db.execute("UPDATE meta SET value='2' WHERE key='format'")
+    db.commit()
+    db.close()
+    with Recording(tmp_path / "rec") as recording:
+        last = max(live)
+        again = snapshot_document(recording.at(last).store, [])
+        assert json.loads(json.dumps(again, default=str))["gpus"] == live[last]["gpus"]

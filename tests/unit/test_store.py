@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console.core.model import Batch, Entity, Sample
-from console.core.store import Store
+from console.core.store import Reading, Store
 
 
 def _batch(time: float, value: float, metric: str = "port.tx_bytes") -> Batch:
@@ -215,3 +215,38 @@ def test_while_recording_a_cycle_s_changes_carry_its_batches_and_derived_reading
     assert changes.batches == (("s", batch, 2.0),)
     assert changes.derived == (("node/n1", "node.derived", 1.5, 2.0),)
     assert store.take_changes().batches == () and store.take_changes().derived == ()
+
+
+def test_restore_fleet_is_the_store_restore_entity_and_adopt_readings_make() -> None:
+    gpus = [f"gpu/n{n}/{i}" for n in range(3) for i in range(2)]
+    entities = [Entity(f"node/n{n}", f"n{n}") for n in range(3)]
+    entities += [Entity(ref, ref, parent=f"node/{ref.split('/')[1]}") for ref in gpus]
+    entities.append(Entity("port/n0/mlx5_0", "mlx5_0", parent="node/n0"))
+    sources = ["host" if e.ref.startswith("node/") else "nvml" for e in entities]
+    values = [None, 100.0, 250.5, float("nan"), 300.0, 1e-7]
+
+    def readings() -> dict[tuple[str, str], Reading]:
+        made = {(g, "gpu.power"): Reading(5.0, v) for g, v in zip(gpus, values, strict=True)}
+        made[("gpu/n1/0", "gpu.temp")] = Reading(5.0, 60.0)
+        made[("port/n0/mlx5_0", "port.tx_bytes")] = Reading(5.0, 10.0, 2.0)
+        return made
+
+    one_by_one = Store()
+    for entity, source in zip(entities, sources, strict=True):
+        one_by_one.restore_entity(entity, source, 7.0)
+    one_by_one.adopt_readings(readings())
+    bulk = Store()
+    bulk.restore_fleet(entities, sources, 7.0, readings())
+    for kind in ("node", "gpu", "port"):
+        assert bulk.of_kind(kind) == one_by_one.of_kind(kind)
+    assert bulk.children("node/n0") == one_by_one.children("node/n0")
+    assert [e.ref for e in bulk.children("node/n0")] == ["gpu/n0/0", "gpu/n0/1", "port/n0/mlx5_0"]
+    assert bulk.entity_source == one_by_one.entity_source and bulk.last_seen == one_by_one.last_seen
+    for node in (None, "node/n0", "node/n1", "node/n2"):
+        assert bulk.gpu_total(node, "gpu.power") == one_by_one.gpu_total(node, "gpu.power")
+    assert bulk.gpu_total("node/n2", "gpu.power") == pytest.approx(300.0 + 1e-7)
+    assert bulk.gpu_total(None, "gpu.temp") is None  # only the summed metrics
+    assert bulk.moved().entities == one_by_one.moved().entities
+    assert bulk.value("port/n0/mlx5_0", "port.tx_bytes") == 2.0
+    with pytest.raises(ValueError, match="fresh"):
+        bulk.restore_fleet(entities, sources, 7.0, {})
