@@ -1,11 +1,12 @@
 """One console process polling 1,000 simulated agents at 1 s (issue 4, figure a; issue 17).
 
-A simulated fleet (one process, one port per node) is started on loopback; this
-process polls every agent through the real agent source and engine for the
-measurement window. Reported: polls per agent per second (1.0 means every cycle
-completed within the interval), the slowest poll, this process's CPU as a share
-of one core, and its RSS. Targets: every cycle within the interval, CPU < 50 %,
-RSS < 400 MB.
+A simulated fleet (one process, one port per node, replaying ticks it recorded at
+start: ``console/agent/fleet.py``) is started on loopback; this process polls every
+agent through the real agent source and engine for the measurement window.
+Reported: polls per agent per second (1.0 means every cycle completed within the
+interval), the slowest poll, this process's CPU as a share of one core, and its
+RSS; then, apart, the fleet process's CPU and RSS over the same window, and the
+machine's load. Targets: every cycle within the interval, CPU < 50 %, RSS < 400 MB.
 
 ``--wire snapshot`` polls ``/v1/snapshot`` (a request per agent per cycle) instead of
 reading each agent's ``/v2/stream``, for a before/after in the same minute.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import subprocess
 import sys
 import time
@@ -40,20 +42,29 @@ def start_fleet(nodes: int) -> tuple[subprocess.Popen[bytes], list[str]]:
     return fleet, urls
 
 
-async def poll(urls: list[str], seconds: float, interval: float, wire: str) -> None:
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def poll(urls: list[str], seconds: float, interval: float, wire: str, fleet: int) -> None:
     kind = AgentStreamSource if wire == "stream" else AgentSource
     engine = Engine(Store(), [kind(url, interval, timeout=interval * 2) for url in urls])
-    process = psutil.Process()
+    process, fleet_process = psutil.Process(), psutil.Process(fleet)
     engine.start()
     await asyncio.sleep(5)  # warm-up: connections opened, first snapshots in
     start_polls = sum(s.polls for s in engine.statuses())
-    cpu_start, wall_start = process.cpu_times(), time.monotonic()
+    cpu_start, fleet_start = cpu_seconds(process), cpu_seconds(fleet_process)
+    wall_start = time.monotonic()
     await asyncio.sleep(seconds)  # the measurement window itself
-    cpu_end, wall = process.cpu_times(), time.monotonic() - wall_start
+    cpu_end, fleet_end = cpu_seconds(process), cpu_seconds(fleet_process)
+    wall = time.monotonic() - wall_start
+    load = os.getloadavg()[0]
+    fleet_rss = fleet_process.memory_info().rss / 2**20
     statuses = engine.statuses()
     await engine.stop()
     polls = sum(s.polls for s in statuses) - start_polls
-    cpu = (cpu_end.user + cpu_end.system - cpu_start.user - cpu_start.system) / wall
+    cpu = (cpu_end - cpu_start) / wall
     ok = sum(1 for s in statuses if s.status == "ok")
     slowest = max((s.duration or 0.0) for s in statuses)
     rss = process.memory_info().rss / 2**20
@@ -64,6 +75,10 @@ async def poll(urls: list[str], seconds: float, interval: float, wire: str) -> N
           f"{ok}/{len(urls)} ok at the end; slowest last poll {slowest:.2f} s")  # fmt: skip
     print(f"  console CPU {cpu * 100:.0f}% of one core (target < 50%), RSS {rss:.0f} MB "
           f"(target < 400 MB); {engine.store.count('gpu')} GPUs in the store")  # fmt: skip
+    fleet_cpu = (fleet_end - fleet_start) / wall
+    print(f"  fleet process (same cores, measured apart): CPU {fleet_cpu * 100:.0f}% "
+          f"of one core, RSS {fleet_rss:.0f} MB; machine load average {load:.1f} "
+          f"on {os.cpu_count()} cores")  # fmt: skip
 
 
 def main() -> None:
@@ -74,15 +89,14 @@ def main() -> None:
     parser.add_argument("--wire", choices=("stream", "snapshot"), default="stream",
                         help="read /v2/stream (default), or poll /v1/snapshot")  # fmt: skip
     args = parser.parse_args()
+    began = time.monotonic()
     fleet, urls = start_fleet(args.nodes)
+    print(f"fleet of {args.nodes} agents up in {time.monotonic() - began:.0f} s", flush=True)
     try:
-        asyncio.run(poll(urls, args.seconds, args.interval, args.wire))
+        asyncio.run(poll(urls, args.seconds, args.interval, args.wire, fleet.pid))
     finally:
-        fleet_cpu = psutil.Process(fleet.pid).cpu_times()
         fleet.terminate()
         fleet.wait()
-        print(f"  (the simulated fleet, a separate process on the same cores, used "
-              f"{fleet_cpu.user + fleet_cpu.system:.0f} s of CPU in all)")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -64,6 +64,12 @@ class FrameParts:
     sources: bytes
 
 
+def frame_head(node: str, time_: float | None) -> bytes:
+    """The fields that open every frame (the node and the collection's time)."""
+    head = {"wire_version": WIRE_VERSION, "api_version": API_VERSION, "node": node, "time": time_}
+    return _DUMPS(head)[1:-1].encode()
+
+
 def frame_parts(
     node: str,
     time_: float | None,
@@ -72,11 +78,10 @@ def frame_parts(
     statuses: Iterable[SourceStatus],
 ) -> FrameParts:
     """Encode one collection's pieces."""
-    head = {"wire_version": WIRE_VERSION, "api_version": API_VERSION, "node": node, "time": time_}
     grouped = grouped_samples(samples)
     values = [value for metrics in grouped.values() for value in metrics.values()]
     return FrameParts(
-        head=_DUMPS(head)[1:-1].encode(),
+        head=frame_head(node, time_),
         entities={
             e.ref: _DUMPS(
                 {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs}
@@ -84,9 +89,19 @@ def frame_parts(
             for e in entities
         },
         keys=_DUMPS({ref: list(metrics) for ref, metrics in grouped.items()}).encode(),
-        values=_DUMPS(values).encode(),
-        sources=_DUMPS([s.to_json() for s in statuses]).encode(),
+        values=frame_values(values),
+        sources=frame_sources(statuses),
     )
+
+
+def frame_values(values: list[float | None]) -> bytes:
+    """The newest readings, in the order of the keys."""
+    return _DUMPS(values).encode()
+
+
+def frame_sources(statuses: Iterable[SourceStatus]) -> bytes:
+    """The agent's source statuses, as a frame carries them."""
+    return _DUMPS([s.to_json() for s in statuses]).encode()
 
 
 class StreamEncoder:
