@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import psutil
 
@@ -75,6 +76,9 @@ async def poll(urls: list[str], seconds: float, interval: float, wire: str, flee
           f"{ok}/{len(urls)} ok at the end; slowest last poll {slowest:.2f} s")  # fmt: skip
     print(f"  console CPU {cpu * 100:.0f}% of one core (target < 50%), RSS {rss:.0f} MB "
           f"(target < 400 MB); {engine.store.count('gpu')} GPUs in the store")  # fmt: skip
+    reasons = Counter(s.reason.split(":")[0] for s in statuses if s.status != "ok")
+    for reason, count in reasons.most_common(3):
+        print(f"  not ok at the end: {count} × {reason}")
     fleet_cpu = (fleet_end - fleet_start) / wall
     print(f"  fleet process (same cores, measured apart): CPU {fleet_cpu * 100:.0f}% "
           f"of one core, RSS {fleet_rss:.0f} MB; machine load average {load:.1f} "
