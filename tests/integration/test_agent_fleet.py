@@ -97,5 +97,5 @@ async def test_a_fleet_node_serves_metrics_of_its_cycle() -> None:
             text = await response.text()
         async with client.get(f"{url}/v1/snapshot") as response:
             document = json.loads(await response.read())
-    assert 'watchfloor_gpu_util{gpu="0",node="node01"' in text
+    assert 'watchfloor_gpu_util_percent{gpu="0",node="node01"' in text
     assert document["node"] == "node01" and document["samples"]
