@@ -11,13 +11,15 @@ machine's load. Targets: every cycle within the interval, CPU < 50 %, RSS < 400 
 ``--wire snapshot`` polls ``/v1/snapshot`` (a request per agent per cycle) instead of
 reading each agent's ``/v2/stream``, for a before/after in the same minute.
 
-Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60] [--wire W]``
+Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60] [--wire W]
+[--profile FILE]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import subprocess
 import sys
@@ -48,7 +50,9 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
-async def poll(urls: list[str], seconds: float, interval: float, wire: str, fleet: int) -> None:
+async def poll(
+    urls: list[str], seconds: float, interval: float, wire: str, fleet: int, profile: str | None
+) -> None:
     kind = AgentStreamSource if wire == "stream" else AgentSource
     engine = Engine(Store(), [kind(url, interval, timeout=interval * 2) for url in urls])
     process, fleet_process = psutil.Process(), psutil.Process(fleet)
@@ -57,7 +61,13 @@ async def poll(urls: list[str], seconds: float, interval: float, wire: str, flee
     start_polls = sum(s.polls for s in engine.statuses())
     cpu_start, fleet_start = cpu_seconds(process), cpu_seconds(fleet_process)
     wall_start = time.monotonic()
+    profiler = cProfile.Profile() if profile else None
+    if profiler is not None:
+        profiler.enable()
     await asyncio.sleep(seconds)  # the measurement window itself
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
     cpu_end, fleet_end = cpu_seconds(process), cpu_seconds(fleet_process)
     wall = time.monotonic() - wall_start
     load = os.getloadavg()[0]
@@ -92,12 +102,15 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--wire", choices=("stream", "snapshot"), default="stream",
                         help="read /v2/stream (default), or poll /v1/snapshot")  # fmt: skip
+    parser.add_argument("--profile", metavar="FILE",
+                        help="cProfile the console over the window into FILE (CPU figures "
+                             "then include the profiler's cost)")  # fmt: skip
     args = parser.parse_args()
     began = time.monotonic()
     fleet, urls = start_fleet(args.nodes)
     print(f"fleet of {args.nodes} agents up in {time.monotonic() - began:.0f} s", flush=True)
     try:
-        asyncio.run(poll(urls, args.seconds, args.interval, args.wire, fleet.pid))
+        asyncio.run(poll(urls, args.seconds, args.interval, args.wire, fleet.pid, args.profile))
     finally:
         fleet.terminate()
         fleet.wait()

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from console.agent.wire import (
     MAX_ENTITIES,
     MAX_SERIES,
@@ -50,6 +52,7 @@ REFRESH = 60.0
 MAX_FRAME_BYTES = 32 * 1024 * 1024
 """Longest line (one cycle) accepted, as for a snapshot body."""
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
+_FAST_DECODE = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,13 @@ class StreamDecoder:
     def add(self, line: bytes) -> None:
         """Check one frame and keep what it brings until :meth:`take`."""
         try:
-            document = json.loads(line)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise WireError(f"bad JSON in the stream: {str(exc)[:120]}") from None
+            document = _FAST_DECODE(line)  # about twice json's speed, a thousand times a second
+        except (ValueError, RecursionError):
+            # What it refuses, json may still read (NaN, 1e999): the checks then name the value.
+            try:
+                document = json.loads(line)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                raise WireError(f"bad JSON in the stream: {str(exc)[:120]}") from None
         if not isinstance(document, dict):
             raise WireError(f"expected a JSON object, got {type(document).__name__}")
         check_version(document.get("wire_version"))
