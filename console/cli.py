@@ -10,6 +10,8 @@ import argparse
 import asyncio
 import os
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -285,22 +287,59 @@ def _open_recording(args: argparse.Namespace, config: Config | None = None) -> R
 
 
 def _moment(args: argparse.Namespace) -> tuple[Moment, Config]:
-    """The fleet at ``--at`` from the recording, and the config (for prices)."""
+    """The fleet at ``--at`` from the recording, or, before it (or with no recording
+    here), from the config's sources that keep their own past (Prometheus); and the
+    config (for prices)."""
     from console.analysis.thresholds import configure as configure_thresholds
-    from console.core.runtime import load_registry, read_config
+    from console.core.runtime import build_sources, load_registry, read_config
     from console.recording import RecordingError, parse_time
+    from console.recording.past import past_sources
 
-    config = read_config(args.config, load_registry(), required=args.config is not None)
+    registry = load_registry()
+    config = read_config(args.config, registry, required=args.config is not None)
     configure_thresholds(config.thresholds)  # explain judges the stall as the console did
-    with _open_recording(args, config) as recording:
-        span = recording.span()
-        if span is None:
-            raise UsageError(f"{recording.file}: the recording is empty")
+    keeping = past_sources(build_sources(config, registry, None, local=False))
+    try:
+        recording: Recording | None = _open_recording(args, config)
+    except UsageError:
+        if not keeping or getattr(args, "recording", None) is not None:
+            raise
+        recording = None  # no recording here: the server's past alone
+    try:
+        span = recording.span() if recording is not None else None
         try:
-            when = parse_time(args.at, span[1])
-            return recording.at(when), config
+            when = parse_time(args.at, span[1] if span is not None else time.time())
+            if recording is not None and span is not None and (when >= span[0] or not keeping):
+                return recording.at(when), config
         except (ValueError, RecordingError) as exc:
             raise UsageError(f"--at {exc}") from None
+        if not keeping:
+            assert recording is not None
+            raise UsageError(f"{recording.file}: the recording is empty")
+    finally:
+        if recording is not None:
+            recording.close()
+    return _past_moment(keeping, when, registry.analyzers), config
+
+
+def _past_moment(sources: list[Source], when: float, analyzers: Sequence[Analyzer]) -> Moment:
+    """The fleet at ``when`` as sources that keep their past held it (Prometheus)."""
+    from console.api import SourceError
+    from console.recording import RecordingError
+    from console.recording.past import past_moment
+    from console.ui.rewind import WARM_SECONDS
+
+    async def read() -> Moment:
+        try:
+            return await past_moment(sources, when, WARM_SECONDS, analyzers)
+        finally:
+            for source in sources:
+                await source.close()
+
+    try:
+        return asyncio.run(read())
+    except (RecordingError, SourceError) as exc:
+        raise UsageError(f"--at before the recording: {exc}") from None
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:

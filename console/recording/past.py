@@ -7,6 +7,8 @@ first frame, each such source is asked for the span the screen shows (two minute
 the last hour with ``H``) at a step that gives about :data:`POINTS` points, and the
 answers are applied to a fresh store in time order, as the live store was: the last
 step is the moment shown, the steps before it are the sparklines' history. The
+findings are the console's analyzers run on that store (nobody recorded findings
+then: they are what analysis says of those readings now). The
 network waits are awaited; the decoding (in the source) and the store's making (here)
 run in threads, never on the UI's loop.
 """
@@ -16,7 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 
-from console.api import Batch, Source, SourceStatus
+from console.api import Analyzer, Batch, Source, SourceStatus
+from console.core.engine import Engine
 from console.core.store import DEFAULT_HISTORY, Store
 from console.recording.reader import Moment, RecordingError
 
@@ -35,18 +38,27 @@ def step_for(seconds: float) -> float:
 
 
 async def past_moment(
-    sources: Sequence[Source], when: float, seconds: float, history: int = DEFAULT_HISTORY
+    sources: Sequence[Source],
+    when: float,
+    seconds: float,
+    analyzers: Sequence[Analyzer] = (),
+    history: int = DEFAULT_HISTORY,
 ) -> Moment:
     """The fleet at ``when`` as the sources kept it, with ``seconds`` of history before
-    it. RecordingError when none of them held anything then."""
+    it and the findings ``analyzers`` make of it. RecordingError when none of them held
+    anything then."""
     answers = await asyncio.gather(
         *(source.past(when - seconds, when, step_for(seconds)) for source in sources)
     )
-    return await asyncio.to_thread(_moment, sources, answers, when, history)
+    return await asyncio.to_thread(_moment, sources, answers, when, analyzers, history)
 
 
 def _moment(
-    sources: Sequence[Source], answers: Sequence[list[Batch]], when: float, history: int
+    sources: Sequence[Source],
+    answers: Sequence[list[Batch]],
+    when: float,
+    analyzers: Sequence[Analyzer],
+    history: int,
 ) -> Moment:
     store = Store(history)
     timed = sorted(
@@ -64,5 +76,5 @@ def _moment(
                      "recording)", store.time, 1, 0, None)
         for source in sources
     ]  # fmt: skip
-    store.version += 1
+    Engine(store, [], analyzers).analyse()  # bumps the store's version: panes redraw
     return Moment(store.time, store, statuses, origin=", ".join(s.name for s in sources))

@@ -464,7 +464,9 @@ class WatchfloorApp(App[None]):
                 raise RecordingError("the recording is empty")
             if when < span[0] and self.past_sources:
                 seconds = HOUR if self.hour_sparklines else WARM_SECONDS
-                moment = await past_moment(self.past_sources, when, seconds)
+                moment = await past_moment(
+                    self.past_sources, when, seconds, self.registry.analyzers
+                )
             else:
                 when = min(max(when, span[0]), span[1])
                 moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)

@@ -13,6 +13,8 @@ import time
 
 import psutil
 
+from tests.integration.pty_quit import wait_reading
+
 
 def test_demo_draws_the_overview_and_quits_on_q() -> None:
     main, secondary = pty.openpty()
@@ -34,7 +36,8 @@ def test_demo_draws_the_overview_and_quits_on_q() -> None:
         collectors = psutil.Process(process.pid).children()
         assert [" ".join(c.cmdline()[2:4]) for c in collectors] == ["console.cli collector"]
         os.write(main, b"q")
-        assert process.wait(timeout=30) == 0
+        seen += wait_reading(process, main)
+        assert process.returncode == 0
         _gone, alive = psutil.wait_procs(collectors, timeout=30)
         assert not alive  # the collector stops with the console that started it
     finally:

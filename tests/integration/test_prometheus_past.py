@@ -8,6 +8,9 @@ time, so each second it is asked about has its own answer.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from console.sim.cluster import EPOCH
 from tests.fakes.prometheus_api import PrometheusApi
 from tests.functional.test_rewind import header, onset_app, settle
 from tests.integration.agents import serving
+from tests.integration.test_cli import run
 from tests.integration.test_prometheus_query_join import scraped
 from watchfloor_prometheus.dcgm import DcgmTable
 from watchfloor_prometheus.exposition import Series
@@ -31,8 +35,19 @@ def util_at(when: float) -> float:
     return float(int(when) % 97)
 
 
+HOT_UNTIL = EPOCH - 1800.0
+"""Before this the server held GPU 3 at 95 °C (hot: a finding), after it as captured."""
+
+
 def held_at(when: float) -> list[Series]:
-    return [(name, labels, util_at(when) if name == "DCGM_FI_DEV_GPU_UTIL" else value)
+    def value_at(name: str, labels: dict[str, str], value: float) -> float:
+        if name == "DCGM_FI_DEV_GPU_UTIL":
+            return util_at(when)
+        if name == "DCGM_FI_DEV_GPU_TEMP" and labels.get("gpu") == "3" and when < HOT_UNTIL:
+            return 95.0
+        return value
+
+    return [(name, labels, value_at(name, labels, value))
             for name, labels, value in scraped(FIXTURE, "10.0.0.1:9400")]  # fmt: skip
 
 
@@ -111,9 +126,35 @@ async def test_rewind_before_the_recording_reads_prometheus(tmp_path: Path) -> N
             history = app.store.history(gpus[0], "gpu.util")
             assert len(history) > 30 and history[-1] == util_at(when)
             assert app.store.value("gpu/node01/0", "gpu.util") is None  # not the live fleet
+            # The findings are the console's analysis of those readings, as of then.
+            hot = [f.ref for f in app.store.findings if f.kind == "gpu-hot"]
+            assert hot == [ref for ref in gpus if app.store.value(ref, "gpu.temp") == 95.0]
+            assert len(hot) == 1
 
             await pilot.press("L")
             await pilot.pause()
             assert app.rewind_at is None and app.rewind_origin is None
             recorder.close()
         await prometheus.close()
+
+
+async def test_snapshot_at_a_time_before_any_recording_asks_prometheus(tmp_path: Path) -> None:
+    api = stand_in()
+    when = HOT_UNTIL - 600.0  # GPU 3 was hot then; no recording exists here at all
+    async with serving(api.app()) as url:
+        config = tmp_path / "config.yaml"
+        config.write_text(f"sources:\n  - type: prometheus\n    url: {url}\n")
+        at = dt.datetime.fromtimestamp(when, dt.UTC).isoformat()
+        answer = await asyncio.to_thread(
+            run, "snapshot", "--at", at, "--config", str(config), "--format", "json",
+            env={"XDG_STATE_HOME": str(tmp_path / "state")},
+        )  # fmt: skip
+    assert answer.returncode == 0, answer.stderr
+    # One range query per table the source reads (dcgm, node, agents ...), each the same span.
+    assert {query[1:] for query in api.range_queries} == {(when - 120, when, 2.0)}
+    document = json.loads(answer.stdout)
+    assert len(document["gpus"]) == 8
+    assert {gpu["util"] for gpu in document["gpus"]} == {util_at(when)}
+    hot = [f["ref"] for f in document["findings"] if f["kind"] == "gpu-hot"]
+    assert hot == [gpu["ref"] for gpu in document["gpus"] if gpu["temp_c"] == 95.0]
+    assert len(hot) == 1

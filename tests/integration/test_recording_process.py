@@ -18,6 +18,7 @@ import pytest
 
 from console.recording import Recording, RecordingError
 from console.recording.layout import demo_recording
+from tests.integration.pty_quit import wait_reading
 from tests.integration.test_cli import run
 
 ONSET = 2.0
@@ -182,7 +183,8 @@ def _demo_on_a_terminal(state: Path, *flags: str) -> tuple[int, bytes]:
                     continue  # the console is still making its tables
 
         os.write(main, b"q")
-        code = process.wait(timeout=30)
+        seen += wait_reading(process, main)
+        code = process.returncode
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
