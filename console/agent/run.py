@@ -225,8 +225,8 @@ def run_agent(options: AgentOptions, sources: list[Source], node: str | None = N
 def run_fleet(options: AgentOptions, simulation: Simulation) -> None:
     """Serve every simulated compute node on its own port until SIGINT/SIGTERM."""
     host, port, token, tls = _checked(options)
-    # One simulated tick per interval, whenever in it each node is polled.
-    apps = fleet_apps(simulation, token, max_age=options.interval)
+    # One replayed tick per interval, whenever in it each node is polled.
+    apps = fleet_apps(simulation, token, interval=options.interval)
     asyncio.run(_serve(apps, host, port, tls))
 
 

@@ -210,10 +210,24 @@ class Collector:
         return list(entities.values())
 
 
+class Encoded(Protocol):
+    """One collection as the endpoints serve it (:class:`Collected`, or a fleet node's
+    replayed cycle)."""
+
+    @property
+    def snapshot(self) -> bytes: ...
+
+    @property
+    def stream(self) -> FrameParts: ...
+
+    @property
+    def metrics(self) -> bytes: ...
+
+
 class Snapshots(Protocol):
     """What the endpoints read: a real node's Collector, or a simulated fleet node."""
 
-    async def latest(self) -> Collected:
+    async def latest(self) -> Encoded:
         """The newest collection, encoded."""
 
 
@@ -369,7 +383,7 @@ async def _push(
 ) -> None:
     """One frame per collection, every ``interval`` seconds, until the reader goes."""
     encoder = StreamEncoder()
-    sent: Collected | None = None
+    sent: Encoded | None = None
     due = time.monotonic()
     while request.transport is not None and not request.transport.is_closing():
         latest = await collector.latest()

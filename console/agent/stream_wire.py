@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from console.agent.wire import (
     MAX_ENTITIES,
     MAX_SERIES,
@@ -50,6 +52,7 @@ REFRESH = 60.0
 MAX_FRAME_BYTES = 32 * 1024 * 1024
 """Longest line (one cycle) accepted, as for a snapshot body."""
 _DUMPS = json.JSONEncoder(separators=(",", ":")).encode
+_FAST_DECODE = msgspec.json.Decoder().decode
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,12 @@ class FrameParts:
     sources: bytes
 
 
+def frame_head(node: str, time_: float | None) -> bytes:
+    """The fields that open every frame (the node and the collection's time)."""
+    head = {"wire_version": WIRE_VERSION, "api_version": API_VERSION, "node": node, "time": time_}
+    return _DUMPS(head)[1:-1].encode()
+
+
 def frame_parts(
     node: str,
     time_: float | None,
@@ -72,11 +81,10 @@ def frame_parts(
     statuses: Iterable[SourceStatus],
 ) -> FrameParts:
     """Encode one collection's pieces."""
-    head = {"wire_version": WIRE_VERSION, "api_version": API_VERSION, "node": node, "time": time_}
     grouped = grouped_samples(samples)
     values = [value for metrics in grouped.values() for value in metrics.values()]
     return FrameParts(
-        head=_DUMPS(head)[1:-1].encode(),
+        head=frame_head(node, time_),
         entities={
             e.ref: _DUMPS(
                 {"ref": e.ref, "name": e.name, "parent": e.parent, "attrs": e.attrs}
@@ -84,9 +92,19 @@ def frame_parts(
             for e in entities
         },
         keys=_DUMPS({ref: list(metrics) for ref, metrics in grouped.items()}).encode(),
-        values=_DUMPS(values).encode(),
-        sources=_DUMPS([s.to_json() for s in statuses]).encode(),
+        values=frame_values(values),
+        sources=frame_sources(statuses),
     )
+
+
+def frame_values(values: list[float | None]) -> bytes:
+    """The newest readings, in the order of the keys."""
+    return _DUMPS(values).encode()
+
+
+def frame_sources(statuses: Iterable[SourceStatus]) -> bytes:
+    """The agent's source statuses, as a frame carries them."""
+    return _DUMPS([s.to_json() for s in statuses]).encode()
 
 
 class StreamEncoder:
@@ -139,9 +157,13 @@ class StreamDecoder:
     def add(self, line: bytes) -> None:
         """Check one frame and keep what it brings until :meth:`take`."""
         try:
-            document = json.loads(line)
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-            raise WireError(f"bad JSON in the stream: {str(exc)[:120]}") from None
+            document = _FAST_DECODE(line)  # about twice json's speed, a thousand times a second
+        except (ValueError, RecursionError):
+            # What it refuses, json may still read (NaN, 1e999): the checks then name the value.
+            try:
+                document = json.loads(line)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                raise WireError(f"bad JSON in the stream: {str(exc)[:120]}") from None
         if not isinstance(document, dict):
             raise WireError(f"expected a JSON object, got {type(document).__name__}")
         check_version(document.get("wire_version"))
