@@ -298,27 +298,30 @@ def _moment(args: argparse.Namespace) -> tuple[Moment, Config]:
     registry = load_registry()
     config = read_config(args.config, registry, required=args.config is not None)
     configure_thresholds(config.thresholds)  # explain judges the stall as the console did
-    keeping = past_sources(build_sources(config, registry, None, local=False))
+    recording: Recording | None = None
     try:
-        recording: Recording | None = _open_recording(args, config)
-    except UsageError:
-        if not keeping or getattr(args, "recording", None) is not None:
-            raise
-        recording = None  # no recording here: the server's past alone
+        recording = _open_recording(args, config)
+        span = recording.span()
+        missing = UsageError(f"{recording.file}: the recording is empty")
+    except UsageError as exc:
+        if getattr(args, "recording", None) is not None:
+            raise  # that file, and only that file, was asked for
+        span, missing = None, exc
     try:
-        span = recording.span() if recording is not None else None
-        try:
-            when = parse_time(args.at, span[1] if span is not None else time.time())
-            if recording is not None and span is not None and (when >= span[0] or not keeping):
-                return recording.at(when), config
-        except (ValueError, RecordingError) as exc:
-            raise UsageError(f"--at {exc}") from None
-        if not keeping:
-            assert recording is not None
-            raise UsageError(f"{recording.file}: the recording is empty")
+        when = parse_time(args.at, span[1] if span is not None else time.time())
+        if recording is not None and span is not None and when >= span[0]:
+            return recording.at(when), config
+        # Before the recording (or none here): the sources that keep their own past.
+        keeping = past_sources(build_sources(config, registry, None, local=False))
+        if recording is not None and span is not None and not keeping:
+            return recording.at(when), config  # says nothing was recorded then
+    except (ValueError, RecordingError) as exc:
+        raise UsageError(f"--at {exc}") from None
     finally:
         if recording is not None:
             recording.close()
+    if not keeping:
+        raise missing
     return _past_moment(keeping, when, registry.analyzers), config
 
 
