@@ -378,15 +378,15 @@ def _actions_config(loader: YamlWhere, node: yaml.Node, base_dir: Path) -> Actio
         if key == "enabled":
             if not isinstance(value, bool):
                 raise loader.error(value_node, f"actions: 'enabled' must be true/false, "
-                                   f"not {value!r}")  # fmt: skip
+                                   f"not {shown(value)}")  # fmt: skip
             values["enabled"] = value
         elif key == "audit_log":
             if not isinstance(value, str) or not value:
                 raise loader.error(value_node, f"actions: 'audit_log' must be a file path, "
-                                   f"not {value!r}")  # fmt: skip
+                                   f"not {shown(value)}")  # fmt: skip
             values["audit_log"] = base_dir / Path(value).expanduser()
         else:
-            raise loader.error(value_node, f"actions: unknown key {key!r} "
+            raise loader.error(value_node, f"actions: unknown key {shown(key)} "
                                "(allowed: enabled, audit_log)")  # fmt: skip
     return ActionsConfig(**values)
 
@@ -400,7 +400,7 @@ def _history_config(loader: YamlWhere, node: yaml.Node, base_dir: Path) -> Histo
         if key == "path":
             if not isinstance(value, str) or not value:
                 raise loader.error(value_node, f"history: 'path' must be a directory, "
-                                   f"not {value!r}")  # fmt: skip
+                                   f"not {shown(value)}")  # fmt: skip
             values["path"] = base_dir / Path(value).expanduser()
         elif key == "keep":
             seconds = (
@@ -409,20 +409,20 @@ def _history_config(loader: YamlWhere, node: yaml.Node, base_dir: Path) -> Histo
             )  # fmt: skip
             if seconds is None or seconds <= 0:
                 raise loader.error(value_node, f"history: 'keep' must be a duration such as "
-                                   f"24h, 90m or 3600 (seconds), not {value!r}")  # fmt: skip
+                                   f"24h, 90m or 3600 (seconds), not {shown(value)}")  # fmt: skip
             values["keep"] = seconds
         elif key == "max_mb":
             if not _check_type(value, (float,)) or value <= 0:
                 raise loader.error(value_node, f"history: 'max_mb' must be a positive number "
-                                   f"of megabytes, not {value!r}")  # fmt: skip
+                                   f"of megabytes, not {shown(value)}")  # fmt: skip
             values["max_mb"] = float(value)
         elif key == "enabled":
             if not isinstance(value, bool):
                 raise loader.error(value_node, f"history: 'enabled' must be true/false, "
-                                   f"not {value!r}")  # fmt: skip
+                                   f"not {shown(value)}")  # fmt: skip
             values["enabled"] = value
         else:
-            raise loader.error(value_node, f"history: unknown key {key!r} "
+            raise loader.error(value_node, f"history: unknown key {shown(key)} "
                                "(allowed: path, keep, max_mb, enabled)")  # fmt: skip
     return HistoryConfig(**values)
 

@@ -546,3 +546,18 @@ def test_a_version_2_recording_still_opens(tmp_path: Path) -> None:
         last = max(live)
         again = snapshot_document(recording.at(last).store, [])
         assert json.loads(json.dumps(again, default=str))["gpus"] == live[last]["gpus"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "history:\n  keep: " + "9" * 100_000 + "x\n",
+        "history:\n  " + "k" * 100_000 + ": 1\n",
+        "actions:\n  audit_log: [" + "1, " * 30_000 + "1]\n",
+    ],
+    ids=["keep", "key", "audit_log"],
+)
+def test_a_huge_value_in_history_or_actions_is_shortened_in_the_error(text: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.yaml", {})
+    assert str(caught.value).startswith("c.yaml:2: ") and len(str(caught.value)) < 300
