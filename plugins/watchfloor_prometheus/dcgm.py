@@ -14,13 +14,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from console.api import clock_event_words, is_throttled, make_ref, pstate_name, xid_meaning
+from console.api import (
+    Entity,
+    clock_event_words,
+    is_throttled,
+    make_ref,
+    pstate_name,
+    xid_meaning,
+)
 from watchfloor_prometheus.exposition import Series
-from watchfloor_prometheus.mapping import Builder, Scope, node_namer, ref_part
+from watchfloor_prometheus.mapping import Builder, NameValues, Scope, node_namer, ref_part
 from watchfloor_prometheus.mapping import clean as plain
 
 INT32_BLANK = 2147483632.0
@@ -119,6 +126,46 @@ class _Gpu:
     pods: set[str] = field(default_factory=set)
 
 
+@dataclass(slots=True)
+class _PlainGpu:
+    """A GPU named by one label set of its own (no MIG instance, no pod): what its
+    label set says, kept from refresh to refresh with that label set."""
+
+    labels: Mapping[str, str]
+    key: tuple[str, str]
+    ref: str
+    name: str
+    node: str
+    node_ref: str
+    attrs: dict[str, Any]
+
+    @classmethod
+    def of(cls, labels: Mapping[str, str], node_of: Any) -> _PlainGpu | None:
+        """As :meth:`DcgmTable._target` reads it; None where it is not a plain GPU."""
+        if labels.get("GPU_I_ID") or labels.get("pod"):
+            return None
+        index = labels.get("gpu")
+        if not index:
+            device = labels.get("device", "")
+            index = device.removeprefix("nvidia") if device.startswith("nvidia") else ""
+        uuid = labels.get("UUID") or labels.get("uuid") or ""
+        node = node_of(labels)
+        if not node or not (index or uuid):
+            return None
+        part = ref_part(index or uuid)
+        return cls(labels, (node, uuid or index), make_ref("gpu", node, part), f"GPU {part}",
+                   node, make_ref("node", node), _label_attrs(part, labels, None))  # fmt: skip
+
+
+@dataclass
+class _PlainGpus:
+    """The GPUs of a refresh, and each column with the GPU of each of its series
+    (None: the GPUs in order, one series each)."""
+
+    gpus: list[_PlainGpu] = field(default_factory=list)
+    columns: list[tuple[NameValues, list[int] | None]] = field(default_factory=list)
+
+
 class DcgmTable:
     """dcgm-exporter's GPU series."""
 
@@ -161,6 +208,140 @@ class DcgmTable:
         xids: dict[str, tuple[int, float]] = scope.memory.setdefault("xid", {})
         for gpu in gpus.values():
             self._emit(gpu, out, xids, scope.time)
+
+    def map_columns(self, columns: Sequence[NameValues], scope: Scope, out: Builder) -> bool:
+        """:meth:`map` for the usual fleet, a column at a time (at 80,000 GPUs, per-series
+        Python costs seconds): every label set names one GPU of its own, no MIG instance,
+        no pod, no name twice for a GPU. False, having added nothing, for any other."""
+        gpus = self._plain_gpus(columns, scope)
+        if gpus is None:
+            return False
+        count = len(gpus.gpus)
+        dense: dict[str, list[Any]] = {}
+        """Each name's values in GPU order: :data:`_UNSEEN` where a GPU has none."""
+        for column, slots in gpus.columns:
+            kind = KINDS.get(column.name)
+            if kind is None:
+                continue  # a field not in the vocabulary (it still named its GPUs)
+            values: list[Any] = column.values
+            # Sentinels and NaN are rare: C-level passes find whether any is there.
+            if values and not (min(values) > -INT32_BLANK and max(values) < INT32_BLANK
+                               and math.isfinite(sum(values))):  # fmt: skip
+                values = [None if blank(value, kind) else value for value in values]
+            if slots is None and len(values) == count:
+                dense[column.name] = values
+            else:
+                dense[column.name] = spread = [_UNSEEN] * count
+                order = range(len(values)) if slots is None else slots  # None: a first few
+                for slot, value in zip(order, values, strict=True):
+                    spread[slot] = value
+        self._emit_columns(gpus, dense, scope, out)
+        return True
+
+    def _plain_gpus(self, columns: Sequence[NameValues], scope: Scope) -> _PlainGpus | None:
+        """The GPUs the columns name, in the order :meth:`map` meets them, with each
+        column's GPU of each series; None where the fleet is not the usual one."""
+        known: dict[int, _PlainGpu] = scope.memory.get("plain_gpus", {})
+        node_of = node_namer(scope, ("Hostname", "hostname"))
+        gpus = _PlainGpus()
+        in_order: list[dict[str, str]] = []
+        """The label sets of the GPUs in order: names usually list them alike."""
+        slot_of: dict[int, int] = {}
+        keys: set[tuple[str, str]] = set()
+        for column in columns:
+            if column.labels == in_order:  # the same objects (or equal label sets) in order
+                gpus.columns.append((column, None))
+                continue
+            ids = list(map(id, column.labels))
+            distinct = set(ids)
+            if len(distinct) != len(ids):
+                return None  # a GPU twice in one name's answer: map keeps the first
+            if not distinct.issubset(slot_of):
+                for labels in column.labels:
+                    if id(labels) in slot_of:
+                        continue
+                    gpu = known.get(id(labels))
+                    if gpu is None or gpu.labels is not labels:
+                        gpu = _PlainGpu.of(labels, node_of)
+                    if gpu is None or gpu.key in keys:
+                        return None  # MIG, pods, no GPU named, or two label sets for one
+                    keys.add(gpu.key)
+                    slot_of[id(labels)] = len(gpus.gpus)
+                    gpus.gpus.append(gpu)
+                    in_order.append(labels)
+            if column.labels == in_order:
+                gpus.columns.append((column, None))
+            else:
+                gpus.columns.append((column, list(map(slot_of.__getitem__, ids))))
+        # Kept for the next refresh (the same label set objects while the identity stands).
+        scope.memory["plain_gpus"] = {id(gpu.labels): gpu for gpu in gpus.gpus}
+        return gpus
+
+    @staticmethod
+    def _emit_columns(
+        gpus: _PlainGpus, dense: dict[str, list[Any]], scope: Scope, out: Builder
+    ) -> None:
+        """What :meth:`_emit` adds for each GPU, for all of them at once."""
+        refs = [gpu.ref for gpu in gpus.gpus]
+        for metric, names in _device_metrics(dense).items():
+            if len(names) == 1:
+                name, scale = names[0]
+                values = dense[name]
+                if scale != 1.0:
+                    values = [v if v is None or v is _UNSEEN else v * scale for v in values]
+            else:  # several fields, one metric: the first with a value, as _emit
+                values = [_UNSEEN] * len(refs)
+                for name, scale in names:
+                    for slot, value in enumerate(dense[name]):
+                        if value is not _UNSEEN and values[slot] in (_UNSEEN, None):
+                            values[slot] = value if value is None else value * scale
+            _put(out, metric, refs, values)
+        none = [None] * len(refs)
+        used = _known(dense.get("DCGM_FI_DEV_FB_USED"), none)
+        if "DCGM_FI_DEV_FB_USED" in dense:
+            _put(out, "gpu.mem_used", refs, dense["DCGM_FI_DEV_FB_USED"])
+        free = _known(dense.get("DCGM_FI_DEV_FB_FREE"), none)
+        reserved = _known(dense.get("DCGM_FI_DEV_FB_RESERVED"), none)
+        total = _known(dense.get("DCGM_FI_DEV_FB_TOTAL"), none)
+        _put(out, "gpu.mem_total", refs, [
+            _UNSEEN if t is None and (u is None or f is None)
+            else t if t is not None else u + f + (r or 0.0)
+            for t, u, f, r in zip(total, used, free, reserved, strict=True)
+        ])  # fmt: skip
+        util = _known(dense.get("DCGM_FI_DEV_GPU_UTIL"), none)
+        active = _known(dense.get("DCGM_FI_PROF_GR_ENGINE_ACTIVE"), none)
+        out.column("gpu.util", refs, [u if u is not None else None if a is None else 100.0 * a
+                                      for u, a in zip(util, active, strict=True)])  # fmt: skip
+        links = [dense[name] for name in NVLINK_ERRORS if name in dense]
+        if links:
+            errors = [[v for v in values if v is not _UNSEEN and v is not None]
+                      for values in zip(*links, strict=True)]  # fmt: skip
+            _put(out, "gpu.nvlink_errors", refs, [float(sum(e)) if e else _UNSEEN for e in errors])
+        attrs = [dict(gpu.attrs) for gpu in gpus.gpus]
+        described = sorted(DESCRIBED.intersection(dense))
+        if described:  # the rarer fields read into attributes, for the GPUs that have one
+            rows = zip(*(dense[name] for name in described), strict=True)
+            for slot, row in enumerate(rows):
+                device = {n: v for n, v in zip(described, row, strict=True) if v is not _UNSEEN}
+                if any(v is not None for v in device.values()):
+                    DcgmTable._describe(device, attrs[slot])
+        xid = dense.get("DCGM_FI_DEV_XID_ERRORS")
+        if xid is not None:
+            xids: dict[str, tuple[int, float]] = scope.memory.setdefault("xid", {})
+            xid = [v if v is _UNSEEN or v is None or math.isfinite(v) else None for v in xid]
+            _put(out, "gpu.xid", refs, [v if v is _UNSEEN else v or None for v in xid])
+            for slot, value in enumerate(xid):
+                if value is not _UNSEEN and value:
+                    _last_xid(refs[slot], int(value), xids, scope.time, attrs[slot])
+        entities = out.entities
+        for gpu, gpu_attrs in zip(gpus.gpus, attrs, strict=True):
+            if gpu.node_ref not in entities:
+                entities[gpu.node_ref] = Entity(gpu.node_ref, gpu.node)
+            entity = entities.get(gpu.ref)
+            if entity is None:
+                entities[gpu.ref] = Entity(gpu.ref, gpu.name, gpu.node_ref, gpu_attrs)
+            else:
+                entity.attrs.update(gpu_attrs)
 
     def _target(
         self, labels: Mapping[str, str], node_of: Any, gpus: dict[tuple[str, str], _Gpu]
@@ -226,21 +407,7 @@ class DcgmTable:
             errors = [device[name] for name in NVLINK_ERRORS if device.get(name) is not None]
             if errors:
                 out.put(ref, "gpu.nvlink_errors", float(sum(errors)))  # type: ignore[arg-type]
-        model = labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME")
-        uuid = labels.get("UUID") or labels.get("uuid")
-        bus = labels.get("pci_bus_id")
-        attrs: dict[str, Any] = {
-            "index": int(index) if index.isdecimal() else index,
-            "model": plain(model, 64) or None if model else None,
-            "uuid": plain(uuid, 64) or None if uuid else None,
-            "pci_bus_id": plain(bus, 32) or None if bus else None,
-            "health": "ok",
-            "mig": _mig(gpu) if gpu.instances else None,
-        }
-        if labels.get("DCGM_FI_DEV_SERIAL"):
-            attrs["serial"] = plain(labels["DCGM_FI_DEV_SERIAL"], 64)
-        if labels.get("DCGM_FI_DRIVER_VERSION"):
-            attrs["driver"] = plain(labels["DCGM_FI_DRIVER_VERSION"], 64)
+        attrs = _label_attrs(index, labels, _mig(gpu) if gpu.instances else None)
         if gpu.pods:
             attrs["pods"] = sorted(gpu.pods)
         if not DESCRIBED.isdisjoint(device):  # the rarer fields read into attributes
@@ -251,13 +418,7 @@ class DcgmTable:
                 xid = None  # no XID is ±inf or NaN (a hostile or broken exporter)
             out.put(ref, "gpu.xid", xid or None)
             if xid:
-                code = int(xid)
-                # The exporter says which XID came last, not when: the first poll that saw it.
-                if xids.get(ref, (None,))[0] != code:
-                    xids[ref] = (code, now)
-                since = xids[ref][1]
-                attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
-                attrs["health"] = f"XID {code}: {xid_meaning(code)}"
+                _last_xid(ref, int(xid), xids, now, attrs)
         entity.attrs.update(attrs)
 
     @staticmethod
@@ -274,6 +435,63 @@ class DcgmTable:
             attrs["pstate"] = pstate_name(int(pstate))
         if device.get("DCGM_FI_DEV_ROW_REMAP_FAILURE"):
             attrs["remap_failure"] = True
+
+
+def _label_attrs(index: str, labels: Mapping[str, str], mig: Any) -> dict[str, Any]:
+    """A GPU's attributes from its labels (as plain text)."""
+    model = labels.get("modelName") or labels.get("DCGM_FI_DEV_NAME")
+    uuid = labels.get("UUID") or labels.get("uuid")
+    bus = labels.get("pci_bus_id")
+    attrs: dict[str, Any] = {
+        "index": int(index) if index.isdecimal() else index,
+        "model": plain(model, 64) or None if model else None,
+        "uuid": plain(uuid, 64) or None if uuid else None,
+        "pci_bus_id": plain(bus, 32) or None if bus else None,
+        "health": "ok",
+        "mig": mig,
+    }
+    if labels.get("DCGM_FI_DEV_SERIAL"):
+        attrs["serial"] = plain(labels["DCGM_FI_DEV_SERIAL"], 64)
+    if labels.get("DCGM_FI_DRIVER_VERSION"):
+        attrs["driver"] = plain(labels["DCGM_FI_DRIVER_VERSION"], 64)
+    return attrs
+
+
+def _device_metrics(dense: Mapping[str, Any]) -> dict[str, list[tuple[str, float]]]:
+    """The device fields among these names, by metric, in the order they came."""
+    by_metric: dict[str, list[tuple[str, float]]] = {}
+    for name in dense:
+        spec = DEVICE_FIELDS.get(name)
+        if spec is not None:
+            by_metric.setdefault(spec[0], []).append((name, spec[1]))
+    return by_metric
+
+
+def _last_xid(
+    ref: str, code: int, xids: dict[str, tuple[int, float]], now: float, attrs: dict[str, Any]
+) -> None:
+    """The last XID's attributes; the exporter says which XID came last, not when: the
+    first poll that saw it."""
+    if xids.get(ref, (None,))[0] != code:
+        xids[ref] = (code, now)
+    since = xids[ref][1]
+    attrs["last_xid"] = {"code": code, "time": since, "meaning": xid_meaning(code)}
+    attrs["health"] = f"XID {code}: {xid_meaning(code)}"
+
+
+def _known(values: list[Any] | None, none: list[None]) -> list[Any]:
+    """A dense column with None for the GPUs it has no value for."""
+    if values is None:
+        return none
+    return [None if value is _UNSEEN else value for value in values]
+
+
+def _put(out: Builder, metric: str, refs: list[str], values: list[Any]) -> None:
+    """A dense column's readings, leaving out the GPUs it has none for."""
+    if _UNSEEN in values:
+        kept = [i for i, value in enumerate(values) if value is not _UNSEEN]
+        refs, values = [refs[i] for i in kept], [values[i] for i in kept]
+    out.column(metric, refs, values)
 
 
 def _sums(instances: Any) -> dict[str, float | None]:

@@ -10,8 +10,9 @@ tables: series from Prometheus carry the exporter's names and labels plus
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -45,6 +46,10 @@ class Builder:
     def __init__(self) -> None:
         self.entities: dict[str, Entity] = {}
         self.values: dict[tuple[str, str], float | None] = {}
+        """Readings one at a time (a table may write here as :meth:`put` does)."""
+        self._columns: dict[str, Column] = {}
+        """Readings given a metric at a time (:meth:`column`), kept as given: at 80,000
+        GPUs a dict entry and a tuple per reading cost a second a refresh."""
 
     def entity(self, ref: str, name: str, parent: str | None = None) -> Entity:
         """The entity with this ref, made on first use."""
@@ -62,17 +67,42 @@ class Builder:
 
     def put(self, ref: str, metric: str, value: float | None) -> None:
         """One reading; a later series for the same (ref, metric) does not replace it."""
+        if metric in self._columns:
+            self._spill(metric)
         key = (ref, metric)
         if self.values.get(key) is None:
             self.values[key] = value
 
+    def column(self, metric: str, refs: Sequence[str], values: Sequence[float | None]) -> None:
+        """Readings of one metric for distinct refs, the same as :meth:`put` of each."""
+        if metric in self._columns or metric in {m for _, m in self.values}:
+            self._columns.setdefault(metric, Column(metric, [], []))
+            self._spill(metric)
+            for key, value in zip(zip(refs, repeat(metric)), values, strict=True):
+                if self.values.get(key) is None:
+                    self.values[key] = value
+        else:
+            self._columns[metric] = Column(metric, list(refs), list(values))
+
     def add(self, ref: str, metric: str, value: float) -> None:
         """Add to a reading (a counter summed over priorities or engines)."""
+        if metric in self._columns:
+            self._spill(metric)
         key = (ref, metric)
         self.values[key] = (self.values.get(key) or 0.0) + value
 
+    def _spill(self, metric: str) -> None:
+        """A column's readings into :attr:`values`, as if put before what is there."""
+        column = self._columns.pop(metric)
+        readings = self.values
+        for key, value in zip(zip(column.refs, repeat(metric)), column.values, strict=True):
+            if value is not None or key not in readings:
+                readings[key] = value
+
     def batch(self, time: float) -> Batch:
         """The entities, and the readings as a column per metric (no object each)."""
+        for metric in {m for _, m in self.values}.intersection(self._columns):
+            self._spill(metric)  # a table wrote this metric's readings into values itself
         columns: dict[str, Column] = {}
         for (ref, metric), value in self.values.items():
             column = columns.get(metric)
@@ -81,7 +111,25 @@ class Builder:
             column.refs.append(ref)
             column.values.append(value)
         entities = list(self.entities.values())
-        return Batch(entities=entities, columns=list(columns.values()), time=time)
+        return Batch(entities=entities, columns=[*columns.values(), *self._columns.values()],
+                     time=time)  # fmt: skip
+
+
+@dataclass(slots=True)
+class NameValues:
+    """One metric name's series as columns (the query source's answer to one name): a
+    label set and a value per series. Iterating gives the series, for :meth:`Table.map`."""
+
+    name: str
+    labels: list[dict[str, str]]
+    """One per series; a label set shared by several names is the same object in each."""
+    values: list[float]
+
+    def __iter__(self) -> Iterator[Series]:
+        return zip(repeat(self.name), self.labels, self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
 
 
 class Table(Protocol):
@@ -104,7 +152,11 @@ class Table(Protocol):
 
     def map(self, series: Iterable[Series], scope: Scope, out: Builder) -> None:
         """Add the entities and samples these series describe (``series`` may be an
-        iterator, read once: the query source makes them as they are read)."""
+        iterator, read once: the query source makes them as they are read).
+
+        A table may also have ``map_columns(columns: list[NameValues], scope, out) ->
+        bool``: the same for series given a name at a time, as the query source reads
+        them, or False, having added nothing, for series it leaves to ``map``."""
 
 
 def clean(text: str, limit: int = 64) -> str:
@@ -186,6 +238,7 @@ _UNSEEN: Any = object()
 
 __all__ = [
     "Builder",
+    "NameValues",
     "Scope",
     "Table",
     "clean",
