@@ -167,6 +167,37 @@ async def test_the_identity_is_read_again_after_its_interval() -> None:
     assert sum(q.startswith("count by") for q in api.queries) == reads + 1 + 2  # once in three
 
 
+class ColumnsWatchingTable(DcgmTable):
+    """The dcgm table, noting whether each refresh was read a column at a time."""
+
+    def __init__(self) -> None:
+        self.by_columns: list[bool] = []
+
+    def map_columns(self, columns: Any, scope: Scope, out: Builder) -> bool:
+        self.by_columns.append(super().map_columns(columns, scope, out))
+        return self.by_columns[-1]
+
+
+async def test_gpus_without_pods_are_read_a_column_at_a_time_as_one_query_read_them() -> None:
+    no_pods = [(name, {k: v for k, v in labels.items() if k not in ("pod", "namespace", "container")}, value)
+               for name, labels, value in scraped("dcgm-exporter/h100-8gpu-sampled.txt",
+                                                  "10.0.0.1:9400")]  # fmt: skip
+    api = PrometheusApi(no_pods)
+    table = ColumnsWatchingTable()
+    async with serving(api.app()) as url:
+        split, whole = source(url, table), source(url, WholeDcgmTable())
+        try:
+            first = await split.poll()
+            api.set_series([(name, labels, value + 1) for name, labels, value in no_pods])
+            second, before = await split.poll(), await whole.poll()
+        finally:
+            await split.close()
+            await whole.close()
+    assert table.by_columns == [True, True]
+    assert content(second) == content(before) != content(first)
+    assert len([e for e in second.entities if e.kind == "gpu"]) == 8
+
+
 class GcWatchingTable(DcgmTable):
     """The dcgm table, noting whether the cyclic collector ran while it mapped."""
 
