@@ -179,7 +179,8 @@ class ColumnsWatchingTable(DcgmTable):
 
 
 async def test_gpus_without_pods_are_read_a_column_at_a_time_as_one_query_read_them() -> None:
-    no_pods = [(name, {k: v for k, v in labels.items() if k not in ("pod", "namespace", "container")}, value)
+    pods = ("pod", "namespace", "container")
+    no_pods = [(name, {k: v for k, v in labels.items() if k not in pods}, value)
                for name, labels, value in scraped("dcgm-exporter/h100-8gpu-sampled.txt",
                                                   "10.0.0.1:9400")]  # fmt: skip
     api = PrometheusApi(no_pods)

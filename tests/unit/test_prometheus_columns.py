@@ -77,7 +77,7 @@ CASES: dict[str, Fleet] = {
             DCGM_FI_DEV_FB_FREE=-float("inf"),
         ),
         *every_field(0, 1, DCGM_FI_DEV_GPU_UTIL=2147483647.0, DCGM_FI_DEV_FB_USED=9.3e18),
-    ],  # fmt: skip
+    ],
     "xid, throttle, pstate, remap failure, nvlink": [
         *every_field(
             0,
@@ -88,7 +88,7 @@ CASES: dict[str, Fleet] = {
             DCGM_FI_DEV_ROW_REMAP_FAILURE=1.0,
         ),
         *every_field(0, 1, DCGM_FI_DEV_XID_ERRORS=0.0, DCGM_FI_DEV_CLOCKS_EVENT_REASONS=0.0),
-    ],  # fmt: skip
+    ],
     "some fields for some GPUs, in another order per name": [
         ("DCGM_FI_DEV_POWER_MGMT_LIMIT", gpu_labels(0, 1), FP64_BLANK),
         ("DCGM_FI_DEV_GPU_TEMP", gpu_labels(0, 0), 40.0),
@@ -112,7 +112,7 @@ CASES: dict[str, Fleet] = {
             50.0,
         ),
         ("DCGM_FI_DEV_GPU_TEMP", {"instance": "10.0.0.9:9400", "UUID": HOSTILE}, 51.0),
-    ],  # fmt: skip
+    ],
     "real dcgm-exporters (their GPUs without pods)": [
         (name, {k: v for k, v in labels.items() if k in DcgmTable.keep and v}, value)
         for name, labels, value in parse(
@@ -163,7 +163,7 @@ def test_a_later_refresh_reuses_what_the_label_sets_said_and_keeps_the_xid_time(
             ("DCGM_FI_DEV_GPU_TEMP", gpu_labels(0, 0, job="other"), 41.0),
         ],  # two sets, one GPU
         [("DCGM_FI_DEV_GPU_TEMP", {"job": "dcgm"}, 40.0)],  # names no GPU
-    ],  # fmt: skip
+    ],
     ids=["mig", "pod", "twice", "two label sets", "no gpu"],
 )
 def test_other_fleets_are_left_to_the_series_mapping(fleet: Fleet) -> None:
