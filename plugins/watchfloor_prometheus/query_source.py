@@ -46,7 +46,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from itertools import chain
-from operator import attrgetter, itemgetter
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -324,14 +324,20 @@ class Join:
         self.several = False
         """Some label set stands for several (one GPU, several pods)."""
         self._found: dict[bytes, list[dict[str, str]]] = {}
+        self._first: dict[bytes, dict[str, str]] = {}
+        """The first of each text's label sets (the only one unless :attr:`several`)."""
         self._by_key: dict[tuple[str | None, ...], list[dict[str, str]]] = {}
         self._unknown_keys: list[tuple[str | None, ...]] = []
+        self._order: tuple[list[msgspec.Raw], list[dict[str, str]]] | None = None
+        """One answer's label set texts in order (they hold its body) and their labels."""
 
     def begin(self) -> None:
         """A new refresh: label sets the identity read did not know are looked up (and
         reported in :attr:`unknown`) again."""
         if self.unknown:
             self._found.clear()
+            self._first.clear()
+            self._order = None
             for values_of_key in self._unknown_keys:
                 del self._by_key[values_of_key]
             self._unknown_keys.clear()
@@ -365,22 +371,29 @@ class Join:
             return self.decode(body, what, name)  # the careful reading, and its reasons
         samples = data.result or []
         # C-level passes over the series; Python work once per distinct label set.
-        texts = list(map(bytes, map(_METRIC, samples)))
+        raws = list(map(_METRIC, samples))
         values = list(map(_VALUE, samples))
-        found = self._found
+        if self._order is not None and raws == self._order[0]:
+            # The label sets of the last answer in its order (each name's answer lists
+            # the GPUs alike): compared as written, none copied or looked up.
+            return NameValues(name, self._order[1], values)
+        texts = list(map(bytes, raws))
+        found, first = self._found, self._first
         try:
-            joined = list(map(found.__getitem__, texts))
+            labels = list(map(first.__getitem__, texts))
         except KeyError:  # label sets not seen since the identity was read
             for text in set(texts).difference(found):
                 try:
                     found[text] = self.labels(_LABELS.decode(text))
                 except msgspec.DecodeError:
                     return self.decode(body, what, name)  # a label that is not a string
-            joined = list(map(found.__getitem__, texts))
+                first[text] = found[text][0]
+            labels = list(map(first.__getitem__, texts))
         if self.several:
-            return [(name, labels, value) for label_sets, value in zip(joined, values,
-                    strict=True) for labels in label_sets]  # fmt: skip
-        return NameValues(name, list(map(itemgetter(0), joined)), values)
+            return [(name, each, value) for text, value in zip(texts, values, strict=True)
+                    for each in found[text]]  # fmt: skip
+        self._order = (raws, labels)
+        return NameValues(name, labels, values)
 
     def decode(self, body: bytes, what: str, name: str | None = None) -> list[Series]:
         """Any answer with the key labels (and ``__name__`` unless ``name`` is given), joined."""
@@ -478,8 +491,9 @@ class PrometheusSource(Source):
         tables whose identity read is behind the values."""
         for q, label_sets, names in identities:
             what = f"{q.table.name} identity query"
-            q.label_sets = decode_label_sets(label_sets, what, q.key)
-            q.join = None
+            found = decode_label_sets(label_sets, what, q.key)
+            if found != q.label_sets:  # unchanged, the usual: the joins made stay good
+                q.label_sets, q.join = found, None
             q.names = decode_names(names, what)
             q.read_at = read_at
         decoded: dict[int, list[Iterable[Series]]] = {}
