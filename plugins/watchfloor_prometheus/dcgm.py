@@ -241,13 +241,14 @@ class DcgmTable:
     def _plain_gpus(self, columns: Sequence[NameValues], scope: Scope) -> _PlainGpus | None:
         """The GPUs the columns name, in the order :meth:`map` meets them, with each
         column's GPU of each series; None where the fleet is not the usual one."""
-        known: dict[int, _PlainGpu] = scope.memory.get("plain_gpus", {})
-        node_of = node_namer(scope, ("Hostname", "hostname"))
         gpus = _PlainGpus()
         in_order: list[dict[str, str]] = []
         """The label sets of the GPUs in order: names usually list them alike."""
-        slot_of: dict[int, int] = {}
         keys: set[tuple[str, str]] = set()
+        last = scope.memory.get("plain_order")
+        if last is not None and columns and columns[0].labels == last[0]:
+            in_order, gpus.gpus, keys = list(last[0]), list(last[1]), set(last[2])  # as before
+        slot_of: dict[int, int] = {}
         for column in columns:
             if column.labels == in_order:  # the same objects (or equal label sets) in order
                 gpus.columns.append((column, None))
@@ -256,26 +257,45 @@ class DcgmTable:
             distinct = set(ids)
             if len(distinct) != len(ids):
                 return None  # a GPU twice in one name's answer: map keeps the first
-            if not distinct.issubset(slot_of):
-                for labels in column.labels:
-                    if id(labels) in slot_of:
-                        continue
-                    gpu = known.get(id(labels))
-                    if gpu is None or gpu.labels is not labels:
-                        gpu = _PlainGpu.of(labels, node_of)
-                    if gpu is None or gpu.key in keys:
-                        return None  # MIG, pods, no GPU named, or two label sets for one
-                    keys.add(gpu.key)
-                    slot_of[id(labels)] = len(gpus.gpus)
-                    gpus.gpus.append(gpu)
-                    in_order.append(labels)
+            if len(slot_of) != len(in_order):
+                slot_of = {id(labels): slot for slot, labels in enumerate(in_order)}
+            if not distinct.issubset(slot_of) and not self._add_gpus(
+                column.labels, slot_of, keys, gpus, in_order, scope
+            ):
+                return None  # MIG, pods, no GPU named, or two label sets for one
             if column.labels == in_order:
                 gpus.columns.append((column, None))
             else:
                 gpus.columns.append((column, list(map(slot_of.__getitem__, ids))))
-        # Kept for the next refresh (the same label set objects while the identity stands).
-        scope.memory["plain_gpus"] = {id(gpu.labels): gpu for gpu in gpus.gpus}
+        if last is None or len(in_order) != len(last[0]) or in_order != last[0]:
+            # Kept for the next refresh (the same label set objects while the identity stands).
+            scope.memory["plain_order"] = (in_order, gpus.gpus, keys)
+            scope.memory["plain_gpus"] = {id(gpu.labels): gpu for gpu in gpus.gpus}
         return gpus
+
+    @staticmethod
+    def _add_gpus(
+        labels_of_series: list[dict[str, str]], slot_of: dict[int, int],
+        keys: set[tuple[str, str]], gpus: _PlainGpus, in_order: list[dict[str, str]],
+        scope: Scope,
+    ) -> bool:  # fmt: skip
+        """Add the GPUs these label sets name that are not in ``slot_of``; False where
+        one is not a plain GPU of its own."""
+        known: dict[int, _PlainGpu] = scope.memory.get("plain_gpus", {})
+        node_of = node_namer(scope, ("Hostname", "hostname"))
+        for labels in labels_of_series:
+            if id(labels) in slot_of:
+                continue
+            gpu = known.get(id(labels))
+            if gpu is None or gpu.labels is not labels:
+                gpu = _PlainGpu.of(labels, node_of)
+            if gpu is None or gpu.key in keys:
+                return False
+            keys.add(gpu.key)
+            slot_of[id(labels)] = len(gpus.gpus)
+            gpus.gpus.append(gpu)
+            in_order.append(labels)
+        return True
 
     @staticmethod
     def _emit_columns(
@@ -319,12 +339,16 @@ class DcgmTable:
             _put(out, "gpu.nvlink_errors", refs, [float(sum(e)) if e else _UNSEEN for e in errors])
         attrs = [dict(gpu.attrs) for gpu in gpus.gpus]
         described = sorted(DESCRIBED.intersection(dense))
-        if described:  # the rarer fields read into attributes, for the GPUs that have one
-            rows = zip(*(dense[name] for name in described), strict=True)
-            for slot, row in enumerate(rows):
-                device = {n: v for n, v in zip(described, row, strict=True) if v is not _UNSEEN}
-                if any(v is not None for v in device.values()):
-                    DcgmTable._describe(device, attrs[slot])
+        wanted: set[int] = set()  # the GPUs whose readings say something (_describe)
+        for name in described:
+            if name == "DCGM_FI_DEV_ROW_REMAP_FAILURE":  # only a failure
+                wanted.update(i for i, v in enumerate(dense[name]) if v and v is not _UNSEEN)
+            else:
+                wanted.update(i for i, v in enumerate(dense[name])
+                              if v is not None and v is not _UNSEEN)  # fmt: skip
+        for slot in sorted(wanted):
+            device = {n: dense[n][slot] for n in described if dense[n][slot] is not _UNSEEN}
+            DcgmTable._describe(device, attrs[slot])
         xid = dense.get("DCGM_FI_DEV_XID_ERRORS")
         if xid is not None:
             xids: dict[str, tuple[int, float]] = scope.memory.setdefault("xid", {})

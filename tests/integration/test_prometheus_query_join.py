@@ -167,6 +167,28 @@ async def test_the_identity_is_read_again_after_its_interval() -> None:
     assert sum(q.startswith("count by") for q in api.queries) == reads + 1 + 2  # once in three
 
 
+async def test_an_identity_read_that_finds_the_same_label_sets_keeps_the_joins() -> None:
+    one = scraped("dcgm-exporter/h100-8gpu-sampled.txt", "10.0.0.1:9400")
+    api = PrometheusApi([s for s in one if s[1]["gpu"] != "7"])
+    async with serving(api.app()) as url:
+        split = source(url, DcgmTable(), identity_interval=0.0)  # read every refresh
+        whole = source(url, WholeDcgmTable())
+        try:
+            await split.poll()
+            join = split.queries[0].join
+            await split.poll()
+            kept = split.queries[0].join
+            api.set_series(one)  # GPU 7 appears: other label sets
+            after, before = await split.poll(), await whole.poll()
+            changed = split.queries[0].join
+        finally:
+            await split.close()
+            await whole.close()
+    assert join is not None and kept is join and changed is not join
+    assert content(after) == content(before)
+    assert "gpu/gpu-node-1/7" in content(after)[0]
+
+
 class ColumnsWatchingTable(DcgmTable):
     """The dcgm table, noting whether each refresh was read a column at a time."""
 

@@ -257,3 +257,30 @@ def test_values_are_read_as_float_reads_the_string(written: object, read: object
         assert values[0] == 1.0 and values[1] != values[1]
     else:
         assert values == [1.0, read]
+
+
+def test_refreshes_whose_gpus_change_map_as_the_series_do() -> None:
+    a, b, c = gpu_labels(0, 0), gpu_labels(0, 1), gpu_labels(1, 0)
+    refreshes = [[a, b], [a, b], [a, b, c], [c, a], [b], [a, b]]
+    scope = Scope(time=5.0)
+    for number, gpus in enumerate(refreshes):
+        columns = [NameValues(name, gpus, [float(number + i) for i in range(len(gpus))])
+                   for name in ("DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_FB_USED")]  # fmt: skip
+        columns.append(NameValues("DCGM_FI_DEV_FB_FREE", gpus[::-1], [1.0] * len(gpus)))
+        by_columns, by_series = Builder(), Builder()
+        assert DcgmTable().map_columns(columns, scope, by_columns)
+        DcgmTable().map(chain.from_iterable(columns), Scope(time=5.0), by_series)
+        assert content(by_columns.batch(5.0)) == content(by_series.batch(5.0)), number
+
+
+def test_an_answer_in_the_last_answer_s_order_or_another_is_joined_alike() -> None:
+    join = Join(KEY, decode_label_sets(IDENTITY, "q", KEY))
+    n0, n1 = {"Hostname": "n1", "gpu": "0"}, {"Hostname": "n1", "gpu": "1"}
+    for order in ([n0, n1], [n0, n1], [n1, n0], [n1, n0], [n1], [n0, n1]):
+        join.begin()
+        body = answer(*((labels, labels["gpu"]) for labels in order))
+        column = join.decode_name(body, "q", "X")
+        assert isinstance(column, NameValues)
+        assert [labels["gpu"] for labels in column.labels] == [v["gpu"] for v in order]
+        assert column.values == [float(labels["gpu"]) for labels in order]
+        assert all(labels["modelName"] == "H100" for labels in column.labels)
