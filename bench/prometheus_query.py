@@ -18,7 +18,10 @@ Three ways of reading are timed:
 - the first refresh: the values query and the identity query (GPU model, PCI
   address, MIG profile, pods), joined;
 - a later refresh: the values query alone (the identity is re-read every
-  ``identity_interval`` seconds, 30 by default, or when new GPUs appear);
+  ``identity_interval`` seconds, 30 by default, or when new GPUs appear), with the
+  CPU of its two stages (decoding and joining the answers; mapping them into the
+  batch: the rest is HTTP and the event loop);
+- a later refresh that reads the identity again (and finds the same label sets);
 - one query with every label (how the source read before the two were split).
 
 Run: ``.venv/bin/python bench/prometheus_query.py [--nodes 1000] [--runs 5]``
@@ -35,6 +38,7 @@ import statistics
 import sys
 import time
 from multiprocessing.connection import Connection
+from typing import Any
 
 sys.path.insert(0, ".")
 from console.api import Batch
@@ -82,6 +86,26 @@ def fleet(gpus: int) -> list[tuple[str, dict[str, str], float]]:
 CPU: list[float] = []
 """This process's CPU time of each timed refresh (all threads): steadier than wall time
 on a shared machine."""
+
+
+STAGES: dict[str, list[float]] = {"decode": [], "map": []}
+"""CPU of each refresh's stages (their thread's): decoding the answers and joining them,
+then mapping them into the batch; the rest of a refresh's CPU is HTTP and the loop."""
+
+
+def staged(source: PrometheusSource) -> PrometheusSource:
+    """The source, its decode and map stages timed into :data:`STAGES`."""
+    for stage, work in (("decode", source._decode), ("map", source._map)):
+
+        def timed_stage(*args: Any, _stage: str = stage, _work: Any = work) -> Any:
+            start = time.thread_time()
+            try:
+                return _work(*args)
+            finally:
+                STAGES[_stage].append(time.thread_time() - start)
+
+        setattr(source, f"_{stage}", timed_stage)
+    return source
 
 
 async def timed(source: PrometheusSource) -> float:
@@ -170,9 +194,18 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
         await source.close()
     source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(60.0, None, None))
     await source.poll()
+    staged(source)
     for _ in range(args.runs):  # the same source, within identity_interval: values only
         later.append(await timed(source))
+    stages = {stage: list(times) for stage, times in STAGES.items()}
     batch = await source.poll()
+    await source.close()
+    again = []  # the same source, the identity read again (every identity_interval)
+    source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(60.0, None, None),
+                              identity_interval=0.0)  # fmt: skip
+    await source.poll()
+    for _ in range(args.runs):
+        again.append(await timed(source))
     await source.close()
     rss = rss_mb()
     same = "not compared (--no-whole)"
@@ -190,6 +223,10 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     print(line("refresh, values + identity", first))
     print(line("refresh, values only      ", later))
     print(line("  its CPU (this process)  ", CPU[args.runs : 2 * args.runs]))
+    print(line("    decode and join (CPU) ", stages["decode"]))
+    print(line("    map into batch (CPU)  ", stages["map"]))
+    print(line("refresh, identity again   ", again))
+    print(line("  its CPU (this process)  ", CPU[2 * args.runs : 3 * args.runs]))
     if whole:
         print(line("one query, every label    ", whole))
     print(f"console side max RSS after the split reads: {rss:.0f} MB")
