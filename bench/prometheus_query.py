@@ -41,7 +41,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 sys.path.insert(0, ".")
-from console.api import Batch
+from console.api import Batch, SourceError
 from tests.fakes.prometheus_api import PrometheusApi
 from tests.integration.agents import serving
 from watchfloor_prometheus import query_source
@@ -108,9 +108,23 @@ def staged(source: PrometheusSource) -> PrometheusSource:
     return source
 
 
+RETRIED: list[str] = []
+"""Refreshes asked again: on this loaded machine a pooled connection the stand-in has
+closed now and then fails a request ("Can not write request body")."""
+
+
 async def timed(source: PrometheusSource) -> float:
-    start, cpu = time.perf_counter(), time.process_time()
-    await source.poll()
+    for attempt in range(2):
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            await source.poll()
+        except SourceError as exc:
+            if attempt or "Can not write request body" not in str(exc):
+                raise
+            RETRIED.append(str(exc))
+            await source.close()  # new connections
+            continue
+        break
     CPU.append(time.process_time() - cpu)
     return time.perf_counter() - start
 
@@ -200,6 +214,7 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     stages = {stage: list(times) for stage, times in STAGES.items()}
     batch = await source.poll()
     await source.close()
+    rss = rss_mb()
     again = []  # the same source, the identity read again (every identity_interval)
     source = PrometheusSource(url, 1.0, [DcgmTable()], client=Client(60.0, None, None),
                               identity_interval=0.0)  # fmt: skip
@@ -207,7 +222,6 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     for _ in range(args.runs):
         again.append(await timed(source))
     await source.close()
-    rss = rss_mb()
     same = "not compared (--no-whole)"
     if not args.no_whole:
         source = PrometheusSource(url, 1.0, [WholeDcgmTable()], client=Client(60.0, None, None))
@@ -230,6 +244,8 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     if whole:
         print(line("one query, every label    ", whole))
     print(f"console side max RSS after the split reads: {rss:.0f} MB")
+    if RETRIED:
+        print(f"refreshes asked again after a closed connection: {len(RETRIED)}")
     print("target: one refresh < 2000 ms at 10,000 nodes")
 
 

@@ -142,16 +142,10 @@ class _PlainGpu:
     @classmethod
     def of(cls, labels: Mapping[str, str], node_of: Any) -> _PlainGpu | None:
         """As :meth:`DcgmTable._target` reads it; None where it is not a plain GPU."""
-        if labels.get("GPU_I_ID") or labels.get("pod"):
+        named = None if labels.get("GPU_I_ID") or labels.get("pod") else _named(labels, node_of)
+        if named is None:
             return None
-        index = labels.get("gpu")
-        if not index:
-            device = labels.get("device", "")
-            index = device.removeprefix("nvidia") if device.startswith("nvidia") else ""
-        uuid = labels.get("UUID") or labels.get("uuid") or ""
-        node = node_of(labels)
-        if not node or not (index or uuid):
-            return None
+        node, index, uuid = named
         part = ref_part(index or uuid)
         return cls(labels, (node, uuid or index), make_ref("gpu", node, part), f"GPU {part}",
                    node, make_ref("node", node), _label_attrs(part, labels, None))  # fmt: skip
@@ -370,14 +364,10 @@ class DcgmTable:
     def _target(
         self, labels: Mapping[str, str], node_of: Any, gpus: dict[tuple[str, str], _Gpu]
     ) -> dict[str, float | None] | None:
-        index = labels.get("gpu")
-        if not index:
-            device = labels.get("device", "")
-            index = device.removeprefix("nvidia") if device.startswith("nvidia") else ""
-        uuid = labels.get("UUID") or labels.get("uuid") or ""
-        node = node_of(labels)
-        if not node or not (index or uuid):
+        named = _named(labels, node_of)
+        if named is None:
             return None
+        node, index, uuid = named
         key = (node, uuid or index)
         gpu = gpus.get(key)
         if gpu is None:
@@ -459,6 +449,20 @@ class DcgmTable:
             attrs["pstate"] = pstate_name(int(pstate))
         if device.get("DCGM_FI_DEV_ROW_REMAP_FAILURE"):
             attrs["remap_failure"] = True
+
+
+def _named(labels: Mapping[str, str], node_of: Any) -> tuple[str, str, str] | None:
+    """(node, index, UUID) of the GPU a label set names (either of the last two may be
+    empty); None where it names no GPU (a bare sample)."""
+    index = labels.get("gpu")
+    if not index:
+        device = labels.get("device", "")
+        index = device.removeprefix("nvidia") if device.startswith("nvidia") else ""
+    uuid = labels.get("UUID") or labels.get("uuid") or ""
+    node = node_of(labels)
+    if not node or not (index or uuid):
+        return None
+    return node, index, uuid
 
 
 def _label_attrs(index: str, labels: Mapping[str, str], mig: Any) -> dict[str, Any]:

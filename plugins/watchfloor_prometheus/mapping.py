@@ -75,9 +75,10 @@ class Builder:
 
     def column(self, metric: str, refs: Sequence[str], values: Sequence[float | None]) -> None:
         """Readings of one metric for distinct refs, the same as :meth:`put` of each."""
+        # (Tables give columns first, when values is empty: the scan below is then free.)
         if metric in self._columns or metric in {m for _, m in self.values}:
-            self._columns.setdefault(metric, Column(metric, [], []))
-            self._spill(metric)
+            if metric in self._columns:
+                self._spill(metric)
             for key, value in zip(zip(refs, repeat(metric)), values, strict=True):
                 if self.values.get(key) is None:
                     self.values[key] = value

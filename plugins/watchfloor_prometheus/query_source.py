@@ -22,13 +22,23 @@ series as from one query:
   query for any name the last read did not list (usually an empty answer).
 
 For 8,000 GPUs that is 22 MB of JSON per refresh instead of 37 MB, and a refresh
-takes half the time (``bench/prometheus_query.py``). Answers are decoded with
-``msgspec`` into objects the garbage collector does not track, label sets once per
-distinct JSON text, and the series are made as the table reads them; all of it
-off the event loop, with the cyclic garbage collector paused: at 10,000 nodes a
-refresh makes 1.1 million samples, none of them garbage, and the collector's
-passes over them while they are made took two thirds of making them (2.45 s with,
-0.87 s without, for 1.12 million ``Sample`` objects on the shared 2-core machine).
+takes half the time (``bench/prometheus_query.py``). At 10,000 nodes a refresh is
+still 1.4 million series in 215 MB, so nothing is done per series in Python:
+
+- answers are decoded with ``msgspec`` into objects the garbage collector does not
+  track, the values read as numbers as they are decoded;
+- a label set's JSON text is decoded and joined once per identity read (the
+  ``Join`` is kept while the label sets read stay the same), and a name's answer
+  that lists the texts of the last one in the same order (each name lists the GPUs
+  alike) is joined by comparing the texts, none copied or looked up;
+- each name's answer is a column (:class:`NameValues`), which a table with
+  ``map_columns`` (dcgm-exporter's) maps a column at a time into the batch's
+  columns; other tables, and fleets it leaves to ``map`` (MIG, pods), read the
+  series made from the columns.
+
+All of it runs off the event loop, with the cyclic garbage collector paused (the
+collector's passes over a refresh's objects while they are made took two thirds of
+making them).
 
 A server that does not answer, or a query it refuses (its ``errorType`` and
 ``error`` are the reason), fails the poll: the engine shows the source failed
@@ -94,8 +104,11 @@ class TableQueries:
     names: tuple[str, ...] = ()
     """The metric names the last identity read found, each read with a query of its own."""
     label_sets: LabelSets = field(default_factory=dict)
+    identity_texts: list[bytes] | None = None
+    """The label sets of the last identity answer as written: the same texts again,
+    the same label sets, not decoded again."""
     join: Join | None = None
-    """The values joined to ``label_sets``, kept until they are read again."""
+    """The values joined to ``label_sets``, kept until they change."""
     read_at: float = -math.inf
     """When the identity was last read (``time.monotonic``)."""
 
@@ -304,6 +317,19 @@ def decode_label_sets(body: bytes, what: str, key: tuple[str, ...]) -> LabelSets
     return label_sets
 
 
+def label_set_texts(body: bytes) -> list[bytes] | None:
+    """An identity answer's label sets as written (None: not the usual answer): the same
+    texts again, the same label sets, without making a dict of each (80,000 GPUs)."""
+    try:
+        answer = _RAW_ANSWER.decode(body)
+    except msgspec.DecodeError:
+        return None
+    data = answer.data if answer.status == "success" else None
+    if data is None or data.resultType != "vector":
+        return None
+    return list(map(bytes, map(_METRIC, data.result or [])))
+
+
 def decode_names(body: bytes, what: str) -> tuple[str, ...]:
     """A names answer (``count by (__name__)``): the metric names, sorted (only names
     that are metric names: each goes into a query of its own)."""
@@ -491,9 +517,12 @@ class PrometheusSource(Source):
         tables whose identity read is behind the values."""
         for q, label_sets, names in identities:
             what = f"{q.table.name} identity query"
-            found = decode_label_sets(label_sets, what, q.key)
-            if found != q.label_sets:  # unchanged, the usual: the joins made stay good
-                q.label_sets, q.join = found, None
+            texts = label_set_texts(label_sets)
+            if texts is None or texts != q.identity_texts:
+                found = decode_label_sets(label_sets, what, q.key)
+                if found != q.label_sets:  # unchanged, the usual: the joins made stay good
+                    q.label_sets, q.join = found, None
+                q.identity_texts = texts
             q.names = decode_names(names, what)
             q.read_at = read_at
         decoded: dict[int, list[Iterable[Series]]] = {}

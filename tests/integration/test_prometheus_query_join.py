@@ -19,7 +19,7 @@ from console.api import Batch, SourceError
 from tests.conftest import FIXTURES
 from tests.fakes.prometheus_api import PrometheusApi
 from tests.integration.agents import serving
-from watchfloor_prometheus import http
+from watchfloor_prometheus import http, query_source
 from watchfloor_prometheus.dcgm import KINDS, DcgmTable
 from watchfloor_prometheus.exposition import Series, parse
 from watchfloor_prometheus.http import Client
@@ -167,7 +167,17 @@ async def test_the_identity_is_read_again_after_its_interval() -> None:
     assert sum(q.startswith("count by") for q in api.queries) == reads + 1 + 2  # once in three
 
 
-async def test_an_identity_read_that_finds_the_same_label_sets_keeps_the_joins() -> None:
+async def test_an_identity_read_that_finds_the_same_label_sets_keeps_the_joins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded: list[bytes] = []
+    decode = query_source.decode_label_sets
+
+    def counted(body: bytes, *more: Any) -> Any:
+        decoded.append(body)
+        return decode(body, *more)
+
+    monkeypatch.setattr(query_source, "decode_label_sets", counted)
     one = scraped("dcgm-exporter/h100-8gpu-sampled.txt", "10.0.0.1:9400")
     api = PrometheusApi([s for s in one if s[1]["gpu"] != "7"])
     async with serving(api.app()) as url:
@@ -185,6 +195,7 @@ async def test_an_identity_read_that_finds_the_same_label_sets_keeps_the_joins()
             await split.close()
             await whole.close()
     assert join is not None and kept is join and changed is not join
+    assert len(decoded) == 2  # the same texts again are not decoded again
     assert content(after) == content(before)
     assert "gpu/gpu-node-1/7" in content(after)[0]
 
