@@ -195,6 +195,8 @@ async def measure(url: str, count: int, args: argparse.Namespace) -> None:
     source._query = recorded
     start = time.perf_counter()
     await source.poll()  # the stand-in builds its answers (once per query text)
+    asked.clear()  # a later refresh reads the values with the key the label sets need
+    await source.poll()
     print(f"stand-in: answers built in {time.perf_counter() - start:.1f} s (untimed)")
     await source.close()  # its connections sat idle while the stand-in worked: the server
     # may have closed them (a reused one then fails "Can not write request body")

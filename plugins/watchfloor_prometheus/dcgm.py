@@ -176,6 +176,9 @@ class DcgmTable:
         "DCGM_FI_DRIVER_VERSION", "DCGM_FI_DEV_SERIAL",
     )  # fmt: skip
     """What only describes a GPU: (node, gpu or UUID, GPU_I_ID) tell readings apart."""
+    spare: tuple[str, ...] = ("UUID", "uuid")
+    """Labels that tell readings apart only where ``gpu`` does not: the query source
+    reads the values without them while the label sets read show them unneeded."""
 
     def recognises(self, name: str) -> bool:
         return name.startswith("DCGM_FI_")

@@ -104,6 +104,11 @@ class TableQueries:
     names: tuple[str, ...] = ()
     """The metric names the last identity read found, each read with a query of its own."""
     label_sets: LabelSets = field(default_factory=dict)
+    value_key: tuple[str, ...] = ()
+    """``key`` less the table's ``spare`` labels, when the last label sets read are told
+    apart without them: the values are then read with it (empty: with ``key``)."""
+    asked_key: tuple[str, ...] = ()
+    """The key the values last asked for were read with (:meth:`values`)."""
     identity_texts: list[bytes] | None = None
     """The label sets of the last identity answer as written: the same texts again,
     the same label sets, not decoded again."""
@@ -128,7 +133,8 @@ class TableQueries:
 
     def values(self) -> list[tuple[str | None, str]]:
         """(name, query) for each known name, then (None, the query for any other name)."""
-        key = ", ".join(self.key)
+        self.asked_key = self.value_key or self.key
+        key = ", ".join(self.asked_key)
         selector = (self.selector,) if self.selector else ()
         queries: list[tuple[str | None, str]] = []
         for name in self.names:
@@ -315,6 +321,37 @@ def decode_label_sets(body: bytes, what: str, key: tuple[str, ...]) -> LabelSets
         labels.pop("__name__", None)
         label_sets.setdefault(tuple(map(labels.get, key)), []).append(labels)
     return label_sets
+
+
+def shorter_key(key: tuple[str, ...], spare: tuple[str, ...], label_sets: LabelSets) -> tuple[
+    str, ...
+]:  # fmt: skip
+    """``key`` less the ``spare`` labels if these label sets (filed under ``key``) are
+    still told apart without them, else empty. dcgm-exporter's UUID: ``gpu`` tells a
+    node's GPUs apart, and each answer is a third shorter without it. (A GPU new since
+    the read that only its UUID told apart is read with another's until the next.)"""
+    shorter = tuple(label for label in key if label not in spare)
+    if shorter == key or not label_sets:
+        return ()
+    kept = [key.index(label) for label in shorter]
+    seen: set[tuple[str | None, ...]] = set()
+    for values_of_key in label_sets:
+        short = tuple(values_of_key[i] for i in kept)
+        if short in seen:
+            return ()
+        seen.add(short)
+    return shorter
+
+
+def refiled(label_sets: LabelSets, key: tuple[str, ...], shorter: tuple[str, ...]) -> LabelSets:
+    """Label sets filed under ``key``, filed under ``shorter`` (some of its labels)."""
+    if shorter == key:
+        return label_sets
+    kept = [key.index(label) for label in shorter]
+    found: LabelSets = {}
+    for values_of_key, sets in label_sets.items():
+        found.setdefault(tuple(values_of_key[i] for i in kept), []).extend(sets)
+    return found
 
 
 def label_set_texts(body: bytes) -> list[bytes] | None:
@@ -522,6 +559,7 @@ class PrometheusSource(Source):
                 found = decode_label_sets(label_sets, what, q.key)
                 if found != q.label_sets:  # unchanged, the usual: the joins made stay good
                     q.label_sets, q.join = found, None
+                    q.value_key = shorter_key(q.key, getattr(q.table, "spare", ()), found)
                 q.identity_texts = texts
             q.names = decode_names(names, what)
             q.read_at = read_at
@@ -536,7 +574,9 @@ class PrometheusSource(Source):
                 continue
             join = joins.get(index)
             if join is None:
-                join = joins[index] = q.join = q.join or Join(q.key, q.label_sets)
+                if q.join is None or q.join.key != q.asked_key:
+                    q.join = Join(q.asked_key, refiled(q.label_sets, q.key, q.asked_key))
+                join = joins[index] = q.join
                 join.begin()
             if name is not None:
                 parts.append(join.decode_name(body, what, name))

@@ -86,8 +86,9 @@ async def test_split_reads_give_what_one_query_gave_and_what_the_file_says() -> 
     assert entities["gpu/gpu-node-1/0"][2]["pods"] == [
         "dynamo-workload/vllm-agg-0-vllmdecodeworker-s65j5"
     ]
-    # the second refresh read values only: a query per name, then one for any other name
-    key = "Hostname, hostname, instance, gpu, UUID, uuid, GPU_I_ID"
+    # the second refresh read values only: a query per name, then one for any other name;
+    # the label sets read are told apart without the UUID: the values are read without it
+    key = "Hostname, hostname, instance, gpu, GPU_I_ID"
     assert f'max by ({key}) ({{__name__="DCGM_FI_DEV_GPU_TEMP"}})' in values_only
     assert values_only[-1].startswith(f"max by (__name__, {key}) (")
     assert not any(query.startswith("count by") for query in values_only)
@@ -184,7 +185,8 @@ async def test_an_identity_read_that_finds_the_same_label_sets_keeps_the_joins(
         split = source(url, DcgmTable(), identity_interval=0.0)  # read every refresh
         whole = source(url, WholeDcgmTable())
         try:
-            await split.poll()
+            await split.poll()  # values with the whole key, then the label sets
+            await split.poll()  # values without the UUID, which the label sets do not need
             join = split.queries[0].join
             await split.poll()
             kept = split.queries[0].join
@@ -196,8 +198,29 @@ async def test_an_identity_read_that_finds_the_same_label_sets_keeps_the_joins(
             await whole.close()
     assert join is not None and kept is join and changed is not join
     assert len(decoded) == 2  # the same texts again are not decoded again
+    assert split.queries[0].value_key == ("Hostname", "hostname", "instance", "gpu", "GPU_I_ID")
     assert content(after) == content(before)
     assert "gpu/gpu-node-1/7" in content(after)[0]
+
+
+async def test_gpus_told_apart_only_by_their_uuid_are_read_with_it() -> None:
+    no_index = [(name, {k: v for k, v in labels.items() if k not in ("gpu", "device")}, value)
+                for name, labels, value in scraped("dcgm-exporter/h100-8gpu-sampled.txt",
+                                                   "10.0.0.1:9400")]  # fmt: skip
+    api = PrometheusApi(no_index)
+    async with serving(api.app()) as url:
+        split, whole = source(url, DcgmTable()), source(url, WholeDcgmTable())
+        try:
+            await split.poll()
+            asked = len(api.queries)
+            again, before = await split.poll(), await whole.poll()
+        finally:
+            await split.close()
+            await whole.close()
+    assert split.queries[0].value_key == ()  # without the UUID, 8 GPUs would be one
+    assert all("UUID" in query for query in api.queries[asked:])
+    assert content(again) == content(before)
+    assert len([e for e in again.entities if e.kind == "gpu"]) == 8
 
 
 class ColumnsWatchingTable(DcgmTable):
