@@ -157,7 +157,9 @@ class Table(Protocol):
 
         A table may also have ``map_columns(columns: list[NameValues], scope, out) ->
         bool``: the same for series given a name at a time, as the query source reads
-        them, or False, having added nothing, for series it leaves to ``map``."""
+        them, or False, having added nothing, for series it leaves to ``map``; and
+        ``spare``, labels the query source may read the values without while the
+        label sets read are told apart without them (dcgm-exporter's UUID)."""
 
 
 def clean(text: str, limit: int = 64) -> str:

@@ -69,6 +69,7 @@ from watchfloor_prometheus.mapping import Builder, NameValues, Scope, Table
 from watchfloor_prometheus.tables import map_series, select
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+Labels = tuple[str, ...]
 LabelSets = dict[tuple[str | None, ...], list[dict[str, str]]]
 """Label sets from an identity answer, by their values of the table's ``key`` labels."""
 
@@ -323,9 +324,7 @@ def decode_label_sets(body: bytes, what: str, key: tuple[str, ...]) -> LabelSets
     return label_sets
 
 
-def shorter_key(key: tuple[str, ...], spare: tuple[str, ...], label_sets: LabelSets) -> tuple[
-    str, ...
-]:  # fmt: skip
+def shorter_key(key: Labels, spare: Labels, label_sets: LabelSets) -> Labels:
     """``key`` less the ``spare`` labels if these label sets (filed under ``key``) are
     still told apart without them, else empty. dcgm-exporter's UUID: ``gpu`` tells a
     node's GPUs apart, and each answer is a third shorter without it. (A GPU new since
@@ -343,7 +342,7 @@ def shorter_key(key: tuple[str, ...], spare: tuple[str, ...], label_sets: LabelS
     return shorter
 
 
-def refiled(label_sets: LabelSets, key: tuple[str, ...], shorter: tuple[str, ...]) -> LabelSets:
+def refiled(label_sets: LabelSets, key: Labels, shorter: Labels) -> LabelSets:
     """Label sets filed under ``key``, filed under ``shorter`` (some of its labels)."""
     if shorter == key:
         return label_sets
