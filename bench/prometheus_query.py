@@ -168,9 +168,16 @@ async def main() -> None:
         action="store_true",
         help="the peer: the cyclic GC left running during a refresh (as before)",
     )
+    parser.add_argument(
+        "--with-uuid",
+        action="store_true",
+        help="the peer: the values read with the UUID in their key (as before)",
+    )
     args = parser.parse_args()
     if args.peer:
         query_source._without_cyclic_gc = lambda work, *more: work(*more)
+    if args.with_uuid:
+        DcgmTable.spare = ()
     gpus = args.nodes * 8
     ours, theirs = multiprocessing.Pipe()
     server = multiprocessing.get_context("fork").Process(target=stand_in, args=(gpus, theirs))
