@@ -244,6 +244,7 @@ def _columns_of(document: Any, node: str) -> Columns:
         raise WireError("keys must map each metric to a list of refs")
     columns: Columns = []
     checked: set[str] = set()  # refs found to belong to the node
+    lists: dict[tuple[str, ...], list[str]] = {}  # metrics of the same refs share one list
     series = 0
     for metric, refs in document.items():
         check_metric(metric)
@@ -260,7 +261,8 @@ def _columns_of(document: Any, node: str) -> Columns:
             raise WireError(f"keys name over {MAX_ENTITIES} refs")
         if len(set(refs)) != len(refs):
             raise WireError(f"keys name a series of {metric[:80]} twice")
-        columns.append((metric, refs))
+        # (the console then checks their shape once: ``console.core.batch_check``)
+        columns.append((metric, lists.setdefault(tuple(refs), refs)))
     return columns
 
 

@@ -107,24 +107,36 @@ def _check_column(index: int, column: Any, shaped: set[int]) -> None:
     metric = column.metric
     if not isinstance(metric, str):
         raise ValueError(f"columns[{index}]: metric must be a string, not {type(metric).__name__}")
-    where = f"columns[{index}] ({metric[:60]})"
     refs, values, times = column.refs, column.values, column.times
-    if not all(isinstance(part, list) for part in (refs, values, times or [])):
-        raise ValueError(f"{where}: refs, values and times must be lists")
+    # The common case first, in few operations: a fleet's stream brings tens of columns
+    # of a few readings each, a thousand times a second.
+    if (
+        type(refs) is not list
+        or type(values) is not list
+        or not (times is None or type(times) is list)
+    ):
+        if not all(isinstance(part, list) for part in (refs, values, times or [])):
+            raise ValueError(f"{_where(index, metric)}: refs, values and times must be lists")
     if len(values) != len(refs) or (times is not None and len(times) != len(refs)):
         lengths = f"{len(refs)} refs, {len(values)} values" + (
             f", {len(times)} times" if times is not None else ""
         )
-        raise ValueError(f"{where}: {lengths}: one each per reading")
-    if id(refs) not in shaped and refs and not all_refs_shaped(refs):
-        for place, ref in enumerate(refs):  # something to name (or a ref with a NUL)
-            problem = _ref_problem(ref)
-            if problem is not None:
-                raise ValueError(f"{where} refs[{place}]: {problem}")
-    shaped.add(id(refs))
-    column.values = _numbers(values, refs, f"{where} values")
+        raise ValueError(f"{_where(index, metric)}: {lengths}: one each per reading")
+    if id(refs) not in shaped:
+        if refs and not all_refs_shaped(refs):
+            for place, ref in enumerate(refs):  # something to name (or a ref with a NUL)
+                problem = _ref_problem(ref)
+                if problem is not None:
+                    raise ValueError(f"{_where(index, metric)} refs[{place}]: {problem}")
+        shaped.add(id(refs))
+    column.values = _numbers(values, refs, index, metric, "values")
     if times is not None:
-        column.times = _numbers(times, refs, f"{where} times")
+        column.times = _numbers(times, refs, index, metric, "times")
+
+
+def _where(index: int, metric: str) -> str:
+    """How an error names a column."""
+    return f"columns[{index}] ({metric[:60]})"
 
 
 def all_refs_shaped(refs: list[Any]) -> bool:
@@ -141,7 +153,9 @@ _NO_SLASH = re.compile("\0[^/\0]*\0")
 """A ref without a ``/`` (the search jumps from NUL to NUL)."""
 
 
-def _numbers(items: list[Any], refs: list[str], where: str) -> list[float | None]:
+def _numbers(
+    items: list[Any], refs: list[str], index: int, metric: str, what: str
+) -> list[float | None]:
     """``items`` itself when it holds only floats (no NaN) and ``None``; else a copy
     with numbers made floats and NaN ``None``, or ValueError naming the first bad one."""
     # A NaN, or infinities of both signs, make the sum NaN: then look one by one.
@@ -152,7 +166,8 @@ def _numbers(items: list[Any], refs: list[str], where: str) -> list[float | None
         try:
             result.append(_number(item))
         except ValueError as exc:
-            raise ValueError(f"{where}[{place}] ({refs[place][:60]}): {exc}") from None
+            where = f"{_where(index, metric)} {what}[{place}] ({refs[place][:60]})"
+            raise ValueError(f"{where}: {exc}") from None
     return result
 
 
