@@ -379,9 +379,18 @@ class Store:
         self._changed_readings.update(keys)
         if summed:
             self._move_totals(metric, keys, readings, column.values)
+        values = column.values
+        if column.times is None and not counter:  # the common case, in the fewest steps
+            for key, reading, ring, value in zip(keys, readings, rings, values, strict=False):
+                if value != reading.value:
+                    moved.add(key)
+                    reading.value = value
+                reading.time, reading.seen = batch_time, seen
+                ring.append(value, batch_time)
+            return 0
         times = column.times if column.times is not None else itertools.repeat(None)
         for key, reading, ring, value, time in zip(
-            keys, readings, rings, column.values, times, strict=False
+            keys, readings, rings, values, times, strict=False
         ):
             time = time or batch_time
             if counter:
