@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import subprocess
 import sys
@@ -53,6 +54,22 @@ def cpu_seconds(process: psutil.Process) -> float:
     return times.user + times.system
 
 
+class GcTime:
+    """Seconds spent in the cyclic collector, by generation (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.seconds[info["generation"]] += time.process_time() - self._began
+            self.runs[info["generation"]] += 1
+
+
 def counted(kind: type[AgentSource], landed: list[int]) -> type[AgentSource]:
     """``kind`` counting its polls that brought a batch (a failed poll is a poll too)."""
 
@@ -77,6 +94,8 @@ async def poll(
     start_polls, start_landed = sum(s.polls for s in engine.statuses()), landed[0]
     cpu_start, fleet_start = cpu_seconds(process), cpu_seconds(fleet_process)
     wall_start = time.monotonic()
+    gc_time = GcTime()
+    gc.callbacks.append(gc_time)
     profiler = cProfile.Profile() if profile else None
     if profiler is not None:
         profiler.enable()
@@ -86,6 +105,7 @@ async def poll(
         profiler.dump_stats(str(profile))
     cpu_end, fleet_end = cpu_seconds(process), cpu_seconds(fleet_process)
     wall = time.monotonic() - wall_start
+    gc.callbacks.remove(gc_time)
     load = os.getloadavg()[0]
     fleet_rss = fleet_process.memory_info().rss / 2**20
     statuses = engine.statuses()
@@ -108,6 +128,8 @@ async def poll(
           f"{most:.2f} ms: half a core over {len(urls)} agents)")  # fmt: skip
     print(f"  console CPU {cpu * 100:.0f}% of one core (target < 50%), RSS {rss:.0f} MB "
           f"(target < 400 MB); {engine.store.count('gpu')} GPUs in the store")  # fmt: skip
+    collected = ", ".join(f"gen{g} {gc_time.runs[g]}× {gc_time.seconds[g]:.2f} s" for g in range(3))
+    print(f"  of which the cyclic garbage collector: {collected}")
     reasons = Counter(s.reason.split(":")[0] for s in statuses if s.status != "ok")
     for reason, count in reasons.most_common(3):
         print(f"  not ok at the end: {count} × {reason}")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import re
+from itertools import chain
 from typing import Any
 
 from console.core.model import Batch, Column, Entity, Sample
@@ -93,10 +95,40 @@ def check_batch(batch: Any) -> Batch:
         if problem is not None:
             label = f" ({ref[:60]} {metric})" if isinstance(ref, str) else ""
             raise ValueError(f"samples[{index}]{label}: {problem}")
+    if batch.columns and _columns_plain(batch.columns):
+        return batch
     shaped: set[int] = set()  # refs lists found well formed (columns may share one)
     for index, column in enumerate(batch.columns):
         _check_column(index, column, shaped)
     return batch
+
+
+_METRIC, _REFS, _VALUES, _TIMES = map(operator.attrgetter, ("metric", "refs", "values", "times"))
+
+
+def _columns_plain(columns: list[Any]) -> bool:
+    """Whether every column is well formed with nothing to convert, found for all of
+    them at once at C speed (an agent's stream brings tens of short columns a poll, a
+    thousand polls a second); False sends them one by one to :func:`_check_column`,
+    which converts what needs it and names what is wrong."""
+    if set(map(type, columns)) != {Column}:
+        return False
+    metrics, refs = list(map(_METRIC, columns)), list(map(_REFS, columns))
+    values, times = list(map(_VALUES, columns)), list(map(_TIMES, columns))
+    if (
+        set(map(type, metrics)) != {str}
+        or set(map(type, refs)) != {list}
+        or set(map(type, values)) != {list}
+        or times.count(None) != len(times)  # readings with their own times: one by one
+        or list(map(len, refs)) != list(map(len, values))
+    ):
+        return False
+    readings = chain.from_iterable
+    if not set(map(type, readings(values))) <= READING_TYPES:
+        return False
+    total = sum(filter(None, readings(values)))  # type: ignore[arg-type]
+    distinct = list({id(each): each for each in refs}.values())  # columns may share refs
+    return total == total and all_refs_shaped(list(readings(distinct)))
 
 
 def _check_column(index: int, column: Any, shaped: set[int]) -> None:
