@@ -61,8 +61,8 @@ def main() -> None:
                 ):
                     stages[stage] += took
                 measured += 1
-    print(f"one stream poll of a fleet node ({len(line):,}-byte frame, "
-          f"{batch.reading_count()} readings in {len(batch.columns)} columns), steady state, µs:")  # fmt: skip
+    print(f"one stream poll of a fleet node ({len(line):,}-byte frame, {batch.reading_count()} "
+          f"readings in {len(batch.columns)} columns), steady state, µs:")  # fmt: skip
     for stage, total in stages.items():
         print(f"  {stage:12} {total / measured * 1e6:6.0f}")
     print(f"  {'sum':12} {sum(stages.values()) / measured * 1e6:6.0f}  (the target needs < 500)")

@@ -21,6 +21,7 @@ import numbers
 import operator
 import re
 from itertools import chain
+from types import NoneType
 from typing import Any
 
 from console.core.model import Batch, Column, Entity, Sample
@@ -142,13 +143,9 @@ def _check_column(index: int, column: Any, shaped: set[int]) -> None:
     refs, values, times = column.refs, column.values, column.times
     # The common case first, in few operations: a fleet's stream brings tens of columns
     # of a few readings each, a thousand times a second.
-    if (
-        type(refs) is not list
-        or type(values) is not list
-        or not (times is None or type(times) is list)
-    ):
-        if not all(isinstance(part, list) for part in (refs, values, times or [])):
-            raise ValueError(f"{_where(index, metric)}: refs, values and times must be lists")
+    plain_lists = type(refs) is list and type(values) is list and type(times) in (list, NoneType)
+    if not plain_lists and not all(isinstance(part, list) for part in (refs, values, times or [])):
+        raise ValueError(f"{_where(index, metric)}: refs, values and times must be lists")
     if len(values) != len(refs) or (times is not None and len(times) != len(refs)):
         lengths = f"{len(refs)} refs, {len(values)} values" + (
             f", {len(times)} times" if times is not None else ""
