@@ -444,8 +444,13 @@ class Store:
         keys = list(zip(refs, itertools.repeat(column.metric)))
         readings = list(map(self._latest.get, keys))
         rings = list(map(self._history.get, keys))
-        # A new series (the caps) or a ring made late (a store rebuilt from a recording).
-        if any(reading is None for reading in readings) or None in rings:
+        # A new series (the caps), a ring made late (a store rebuilt from a recording), or
+        # a ref twice (its points in time order: each reading must see the one before).
+        if (
+            any(reading is None for reading in readings)
+            or None in rings
+            or len(set(refs)) < len(refs)
+        ):
             return None
         resolved = (keys, cast("list[Reading]", readings), cast("list[Ring]", rings))
         # The refs are held with what was found in them: their id stays theirs.

@@ -102,6 +102,17 @@ def test_columns_that_keep_their_refs_make_the_same_store_as_samples_when_series
     assert by_column.value("port/n1/ib0", "port.tx_bytes") == 1000.0
 
 
+def test_a_repeated_ref_of_a_summed_metric_moves_the_totals_as_samples_do() -> None:
+    refs = ["gpu/n1/0", "gpu/n1/0"]  # the same list each poll: the store keeps what it found
+    by_column, by_sample = Store(), Store()
+    for tick, values in enumerate(([100.0, 200.0], [300.0, 250.0], [50.0, 400.0])):
+        batch = Batch(columns=[Column("gpu.power", refs, values, [NOW + tick, NOW + tick + 0.5])])
+        by_column.apply(batch, "s", NOW + tick)
+        by_sample.apply(_as_samples(batch), "s", NOW + tick)
+    assert by_column.gpu_total("node/n1", "gpu.power") == 400.0
+    assert _state(by_column) == _state(by_sample)
+
+
 def test_the_caps_refuse_the_same_series_from_columns_as_from_samples() -> None:
     refs = [f"gpu/n1/{i}" for i in range(10)]
     batch = Batch(
