@@ -64,7 +64,8 @@ async def test_refused_and_401() -> None:
     [
         (b"<html>garbage</html>", "bad JSON from agent"),
         (json.dumps(_document(wire_version=2)).encode(),
-         f"bad response: version mismatch: agent speaks wire version 2, this console {WIRE_VERSION}"),
+         "bad response: version mismatch: agent speaks wire version 2, this console "
+         f"{WIRE_VERSION}"),
         (json.dumps([1, 2]).encode(), "bad response: expected a JSON object, got list"),
         (json.dumps(_document(samples=[["gpu/n1/0", "gpu.util"]])).encode(),
          "bad response: samples must map at most"),
