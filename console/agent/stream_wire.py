@@ -279,7 +279,7 @@ def _values_of(document: Any, columns: Columns, lengths: list[int]) -> list[list
     # A sum that is not finite: an infinity or NaN (json reads them), or an overflow that
     # the look one by one then finds harmless.
     if set(map(type, readings(document))) <= READING_TYPES and math.isfinite(
-        sum(filter(None, readings(document)))  # type: ignore[arg-type]
+        sum(filter(None, readings(document)))
     ):
         return document
     return [

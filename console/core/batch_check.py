@@ -127,7 +127,7 @@ def _columns_plain(columns: list[Any]) -> bool:
     readings = chain.from_iterable
     if not set(map(type, readings(values))) <= READING_TYPES:
         return False
-    total = sum(filter(None, readings(values)))  # type: ignore[arg-type]
+    total = sum(filter(None, readings(values)))
     distinct = list({id(each): each for each in refs}.values())  # columns may share refs
     return total == total and all_refs_shaped(list(readings(distinct)))
 

@@ -417,15 +417,15 @@ class Store:
         """:meth:`_add_to_totals` for a column of existing series (before their readings
         change): the deltas summed per node first, each total then moved once."""
         fleet = 0
-        by_node: dict[str | None, int] = {}
+        by_node: dict[str, int] = {}
         for (ref, _metric), reading, value in zip(keys, readings, values, strict=False):
             delta = _micros(value) - _micros(reading.value)
             if delta:
                 fleet += delta
-                node = _node_of(ref)
+                node = _node_of(ref) or FLEET  # not a GPU: the fleet's total only
                 by_node[node] = by_node.get(node, 0) + delta
         totals = self._totals
-        by_node.pop(None, None)  # not a GPU: the fleet's total only
+        by_node.pop(FLEET, None)
         for node, delta in ((FLEET, fleet), *by_node.items()):
             key = (node, metric)
             totals[key] = totals.get(key, 0) + delta
