@@ -222,6 +222,11 @@ class StreamDecoder:
             self._entities[entity.ref] = entity
         self._values, self._time, self._statuses = values, time_, statuses
 
+    @property
+    def pending(self) -> bool:
+        """Whether a frame came that :meth:`take` has not handed out yet."""
+        return self._values is not None
+
     def take(self) -> tuple[str, Batch, list[dict[str, Any]]] | None:
         """What arrived since the last call, as one batch (the newest values only, a
         column per metric; each column's refs are the stream's own list, shared from

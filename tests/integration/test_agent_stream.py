@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 import pytest
@@ -24,7 +25,7 @@ from console.agent.stream_wire import (
 )
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
-from console.core.engine import Engine
+from console.core.engine import BLOCKED_MARGIN, Engine
 from console.core.model import Column, Entity
 from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
@@ -92,6 +93,28 @@ async def test_an_unchanged_entity_is_not_resent_a_changed_one_is() -> None:
             assert [(e.ref, e.attrs) for e in changed.entities] == [("gpu/n1/0", {"model": "H200"})]
         finally:
             await source.close()
+
+
+async def test_a_poll_read_too_late_for_the_engine_keeps_what_came_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On a starved core a poll may end past the engine's "blocked" margin, and the engine
+    # refuses its batch: the entities it carried would not come again until a full frame.
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    async with serving(make_app(agent, None)) as url:
+        source = _source(url)
+        late = iter([0.0, source.timeout * BLOCKED_MARGIN + 1.0])
+        monkeypatch.setattr(stream_client, "monotonic", lambda: next(late))
+        try:
+            with pytest.raises(SourceError, match="kept for the next poll"):
+                await source.poll()
+            monkeypatch.setattr(stream_client, "monotonic", time.monotonic)
+            kept = await source.poll()  # at once: what the late poll read
+        finally:
+            await source.close()
+    assert sorted(e.ref for e in kept.entities) == ["gpu/n1/0", "node/n1"]
+    assert ("gpu/n1/0", "gpu.util", 10.0) in {(s.ref, s.metric, s.value) for s in kept.as_samples()}
 
 
 def test_every_refresh_a_full_frame_resends_every_entity() -> None:
