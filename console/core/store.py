@@ -447,7 +447,7 @@ class Store:
         # A new series (the caps), a ring made late (a store rebuilt from a recording), or
         # a ref twice (its points in time order: each reading must see the one before).
         if (
-            any(reading is None for reading in readings)
+            not all(map(operator.is_not, readings, itertools.repeat(None)))
             or None in rings
             or len(set(refs)) < len(refs)
         ):
