@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
+from textual import constants, events
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -80,6 +81,19 @@ WALL_REFUSED = frozenset({
     "suspend_process", "sources",
 })  # fmt: skip
 """App actions that open a screen someone must close: off in wall mode."""
+
+
+ESCAPE_DELAY_MS = 40
+"""How long a lone Esc byte waits for the rest of an escape sequence before it counts as
+the Esc key. Textual waits 100 ms: that was most of the time between Esc and the view
+it goes back to. A terminal (or ssh) sends an arrow key's sequence in one write, so its
+bytes come together; ``ESCDELAY`` (milliseconds, as for ncurses) overrides this."""
+
+
+def quick_escape() -> None:
+    """Use :data:`ESCAPE_DELAY_MS` unless the user's ``ESCDELAY`` says otherwise."""
+    if "ESCDELAY" not in os.environ:
+        setattr(constants, "ESCAPE_DELAY", ESCAPE_DELAY_MS / 1000)  # read at each Esc
 
 
 MIRROR_HISTORY = 40
@@ -160,6 +174,7 @@ class WatchfloorApp(App[None]):
         self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
         """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
+        quick_escape()
         mirror = analyzers is not None  # it mirrors a collector's store
         self.store = Store(MIRROR_HISTORY, MIRROR_LONGER) if mirror else Store()
         """Latest state and history; the only thing panes read (while rewinding, the
@@ -199,6 +214,10 @@ class WatchfloorApp(App[None]):
         self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
+        self.pane_screens: dict[str, ViewScreen] = {}
+        """Each plugin pane's top-level screen once opened, kept between visits (by pane
+        id): its key brings it back as it was, so it is not composed, styled and laid
+        out again each time (that was most of a key's time at fleet size)."""
         if wall is not None:
             self.use_command_palette = False
 
@@ -252,14 +271,28 @@ class WatchfloorApp(App[None]):
         """Show a plugin pane's top-level view, at the top level (``Overview › GPUs``)
         however deep the user was: pane keys never grow the trail."""
         home = next((s for s in self.screen_stack if isinstance(s, ViewScreen)), None)
+        popped = []
         while home is not None and self.screen is not home and len(self.screen_stack) > 1:
+            popped.append(self.screen)
             self.pop_screen()
-        self._push_pane(pane, None, crumb=pane.title)
+        kept = self.pane_screens.get(pane.id)
+        if kept is not None and kept.pane.failure:  # a failed pane is built anew: a retry
+            del self.pane_screens[pane.id]
+            self.uninstall_screen(kept)
+            if kept not in popped:  # (one popped now is removed by its pop, uninstalled)
+                kept.remove()
+            kept = None
+        if kept is None:
+            kept = self.pane_screens[pane.id] = self._pane_screen(pane, None, pane.title)
+            self.install_screen(kept, name=f"pane:{pane.id}")  # popping it keeps it
+        self.push_screen(kept)
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
+        self.push_screen(self._pane_screen(pane, ref, crumb))
+
+    def _pane_screen(self, pane: Pane, ref: str | None, crumb: str) -> ViewScreen:
         plugin = self.registry.plugin_of(pane.id)
-        widget = make_pane(self, pane, ref)
-        self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
+        return ViewScreen(make_pane(self, pane, ref), crumb=crumb, view=pane.id, plugin=plugin)
 
     def open_sources_view(self) -> None:
         """Every source with its status and reason (``S``, or a click on the header's count)."""
@@ -568,7 +601,7 @@ class WatchfloorApp(App[None]):
         return any(w.group == group and not w.is_finished for w in self.workers)
 
     def _redraw(self, force: bool) -> None:
-        for screen in self.screen_stack:
+        for screen in [*self.screen_stack, *self.pane_screens.values()]:
             if isinstance(screen, ViewScreen):
                 screen.rendered_version = -1
         screen = self.screen
