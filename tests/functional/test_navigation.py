@@ -396,3 +396,59 @@ async def test_an_empty_overview_says_what_it_is_waiting_for() -> None:
         hint = app.screen.query_one("#empty-hint", Static)
         assert hint.display
         assert "Waiting for the first data from fleet" in str(hint.render())
+
+
+async def test_a_pane_key_brings_its_screen_back_as_it_was_then_up_to_date(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        gpus, table = app.screen, _table(app)
+        await pilot.press("down", "down")
+        await pilot.press("escape")
+        await app.engine.collect(1)  # the data moved while the overview showed
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is gpus and _table(app) is table  # not composed again
+        assert table.cursor_row == 2  # where it was left
+        assert app.crumbs() == ["Overview", "GPUs"]
+        assert isinstance(gpus, ViewScreen) and gpus.rendered_version == app.store.version
+
+
+async def test_a_pane_opened_is_refreshed_once_when_nothing_moved(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchfloor_power.pane import PowerView
+
+    refreshes: list[object] = []
+    refresh_view = PowerView.refresh_view
+
+    def counted(pane: PowerView) -> None:
+        refreshes.append(pane)
+        refresh_view(pane)
+
+    monkeypatch.setattr(PowerView, "refresh_view", counted)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.crumbs() == ["Overview", "Power"]
+        assert len(refreshes) == 1  # drawn by its mount; its resume has nothing to add
+
+
+def test_a_lone_escape_waits_briefly_for_a_sequence_unless_escdelay_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from textual import constants
+
+    from console.ui.app import ESCAPE_DELAY_MS, quick_escape
+
+    monkeypatch.setattr(constants, "ESCAPE_DELAY", 0.1)  # Textual's; put back after
+    monkeypatch.setenv("ESCDELAY", "250")
+    quick_escape()
+    assert constants.ESCAPE_DELAY == 0.1  # the user's ESCDELAY is Textual's to read
+    monkeypatch.delenv("ESCDELAY")
+    quick_escape()
+    assert constants.ESCAPE_DELAY == ESCAPE_DELAY_MS / 1000 < 0.1
