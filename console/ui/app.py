@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -11,9 +10,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
-from textual import constants, events
+from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 
 from console.acting.actions import Actions
 from console.alerting.pager_view import PAGER
@@ -38,6 +38,7 @@ from console.ui.guard import PaneHealth, make_pane
 from console.ui.overview import OverviewPane, SourcesPane
 from console.ui.pauses import QuietCollector
 from console.ui.plugins_view import PluginsView
+from console.ui.quick_escape import driver_for, quick_escape
 from console.ui.rewind import (
     BIG_STEP,
     HOUR,
@@ -81,19 +82,6 @@ WALL_REFUSED = frozenset({
     "suspend_process", "sources",
 })  # fmt: skip
 """App actions that open a screen someone must close: off in wall mode."""
-
-
-ESCAPE_DELAY_MS = 40
-"""How long a lone Esc byte waits for the rest of an escape sequence before it counts as
-the Esc key. Textual waits 100 ms: that was most of the time between Esc and the view
-it goes back to. A terminal (or ssh) sends an arrow key's sequence in one write, so its
-bytes come together; ``ESCDELAY`` (milliseconds, as for ncurses) overrides this."""
-
-
-def quick_escape() -> None:
-    """Use :data:`ESCAPE_DELAY_MS` unless the user's ``ESCDELAY`` says otherwise."""
-    if "ESCDELAY" not in os.environ:
-        setattr(constants, "ESCAPE_DELAY", ESCAPE_DELAY_MS / 1000)  # read at each Esc
 
 
 MIRROR_HISTORY = 40
@@ -220,6 +208,9 @@ class WatchfloorApp(App[None]):
         out again each time (that was most of a key's time at fleet size)."""
         if wall is not None:
             self.use_command_palette = False
+
+    def get_driver_class(self) -> type[Driver]:
+        return driver_for(super().get_driver_class())
 
     # -- PaneContext -----------------------------------------------------------
 

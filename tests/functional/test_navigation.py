@@ -443,7 +443,7 @@ def test_a_lone_escape_waits_briefly_for_a_sequence_unless_escdelay_says(
 ) -> None:
     from textual import constants
 
-    from console.ui.app import ESCAPE_DELAY_MS, quick_escape
+    from console.ui.quick_escape import ESCAPE_DELAY_MS, quick_escape
 
     monkeypatch.setattr(constants, "ESCAPE_DELAY", 0.1)  # Textual's; put back after
     monkeypatch.setenv("ESCDELAY", "250")
@@ -452,3 +452,32 @@ def test_a_lone_escape_waits_briefly_for_a_sequence_unless_escdelay_says(
     monkeypatch.delenv("ESCDELAY")
     quick_escape()
     assert constants.ESCAPE_DELAY == ESCAPE_DELAY_MS / 1000 < 0.1
+
+
+def test_the_terminal_input_loop_looks_at_the_esc_deadline_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import selectors
+    import time
+
+    from textual.drivers import linux_driver
+    from textual.drivers.headless_driver import HeadlessDriver
+
+    from console.ui.quick_escape import POLL, driver_for
+
+    monkeypatch.setattr(linux_driver, "selectors", selectors)  # put back after
+    assert driver_for(HeadlessDriver) is HeadlessDriver
+    assert linux_driver.selectors is selectors  # only the Linux driver's loop is changed
+    assert driver_for(linux_driver.LinuxDriver) is linux_driver.LinuxDriver
+    read, write = os.pipe()
+    selector = linux_driver.selectors.SelectSelector()  # the one its input loop makes
+    try:
+        selector.register(read, linux_driver.selectors.EVENT_READ)
+        began = time.monotonic()
+        assert selector.select(30.0) == []  # nothing typed: back after POLL, not 30 s
+        assert time.monotonic() - began < 10 * POLL + 1.0
+    finally:
+        selector.close()
+        os.close(read)
+        os.close(write)
