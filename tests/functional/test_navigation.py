@@ -481,3 +481,20 @@ def test_the_terminal_input_loop_looks_at_the_esc_deadline_often(
         selector.close()
         os.close(read)
         os.close(write)
+
+
+async def test_panes_built_ahead_at_a_quiet_moment_are_what_their_keys_bring(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    keyed = [pane for pane in app.registry.panes if pane.key]
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.prepare_pane():  # one per call: a key in between is answered first
+            await pilot.pause()
+        assert app.crumbs() == ["Overview"]  # built off screen, nothing shown
+        assert sorted(app.pane_screens) == sorted(pane.id for pane in keyed)
+        for pane in keyed:
+            await pilot.press(pane.key)
+            assert app.screen is app.pane_screens[pane.id]
+            assert app.crumbs() == ["Overview", pane.title]
+            await pilot.press("escape")
