@@ -85,7 +85,7 @@ WALL_REFUSED = frozenset({
 
 
 PREPARE_QUIET = 1.0
-"""Seconds without a key before a pane's screen is built ahead (one per redraw tick)."""
+"""Seconds without a key before the panes' screens are built ahead."""
 MIRROR_HISTORY = 40
 """Points a mirror of a collector's store keeps per series: the widest sparkline on
 screen (the fabric pane's 40); the collector keeps the full history for analysis and
@@ -283,18 +283,16 @@ class WatchfloorApp(App[None]):
             self.install_screen(kept, name=f"pane:{pane.id}")  # popping it keeps it
         return kept
 
-    def prepare_pane(self) -> bool:
-        """Build the screen of one keyed pane not opened yet, off screen, so that its
-        key's first press brings it back too (at 1,000 nodes composing one took most of
-        that key's 0.2 to 0.3 s). True when one was started."""
+    def prepare_panes(self) -> None:
+        """Build the screens of the keyed panes not opened yet, off screen, so that a
+        key's first press brings its screen back too (at 1,000 nodes composing one took
+        most of that key's 0.2 to 0.3 s). Each is composed and mounted in steps of the
+        event loop, so a key pressed meanwhile is answered between two of them."""
         if self.wall is not None:
-            return False
-        pane = next((p for p in self.registry.panes
-                     if p.key and p.id not in self.pane_screens), None)  # fmt: skip
-        if pane is None:
-            return False
-        self._get_screen(self._kept_screen(pane))  # composed and mounted; not shown
-        return True
+            return
+        for pane in self.registry.panes:
+            if pane.key and pane.id not in self.pane_screens:
+                self._get_screen(self._kept_screen(pane))  # composed and mounted; not shown
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         self.push_screen(self._pane_screen(pane, ref, crumb))
@@ -444,7 +442,7 @@ class WatchfloorApp(App[None]):
         if INPUT_GATE.is_open():  # else a key is being answered: catch up at the next tick
             self._redraw_screen()
         if INPUT_GATE.quiet_for(PREPARE_QUIET) and self.store.count("node"):
-            self.prepare_pane()
+            self.prepare_panes()
 
     def _redraw_screen(self) -> None:
         screen = self.screen
