@@ -80,9 +80,7 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
     today_j = store.gpu_total(None, "gpu.energy_today") or 0.0
     idle_w = 0.0
     idle = out_of_service = 0
-    for gpu in store.of_kind("gpu"):
-        if gpu.ref in held:  # most are: their utilisation is not even read
-            continue
+    for gpu in [gpu for gpu in store.of_kind("gpu") if gpu.ref not in held]:  # most are held
         util = store.value(gpu.ref, "gpu.util")
         if util is not None and util < IDLE_UTIL:
             if out_of_service_node(store, gpu.parent):

@@ -81,12 +81,16 @@ def health_rank(gpu: Entity) -> int:
 
 
 def by_health(gpus: list[Entity]) -> list[Entity]:
-    """GPUs in :func:`health_rank` order, each rank in the order given: a stable sort
-    in one pass (sorting 8,000 GPUs through a key function at each refresh cost more)."""
-    ranks: tuple[list[Entity], ...] = ([], [], [], [])
-    for gpu in gpus:
-        ranks[health_rank(gpu)].append(gpu)
-    return [gpu for rank in ranks for gpu in rank]
+    """GPUs in :func:`health_rank` order, each rank in the order given (a stable sort).
+    Most GPUs are well: one pass finds them, and only the others are sorted (a keyed
+    sort of 32,000 GPUs at each refresh cost 0.1 s at 4,000 nodes)."""
+    well = [(attrs := gpu.attrs).get("health") == "ok" and not attrs.get("throttled")
+            for gpu in gpus]  # fmt: skip
+    if all(well):
+        return gpus
+    sick = sorted((gpu for gpu, fine in zip(gpus, well, strict=True) if not fine),
+                  key=health_rank)  # fmt: skip
+    return sick + [gpu for gpu, fine in zip(gpus, well, strict=True) if fine]
 
 
 Shown = Callable[[str, str], "float | None"]

@@ -107,11 +107,10 @@ class PowerView(PaneBase):
                         f"{per_million:,.3f} {money} per million tokens")  # fmt: skip
         since = store.analysis_state.get("capped_since", {})
         capped = []
-        for gpu in store.of_kind("gpu"):
-            if gpu.attrs.get("throttled"):
-                start = since.get(gpu.ref)
-                age = f" {fmt_age((store.time or 0) - start)}" if start is not None else ""
-                capped.append(gpu.ref.removeprefix("gpu/") + age)
+        for gpu in [gpu for gpu in store.of_kind("gpu") if gpu.attrs.get("throttled")]:
+            start = since.get(gpu.ref)
+            age = f" {fmt_age((store.time or 0) - start)}" if start is not None else ""
+            capped.append(gpu.ref.removeprefix("gpu/") + age)
         if capped:
             text.append("\nslowed by power or heat: ", style="bold")
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
