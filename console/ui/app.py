@@ -284,14 +284,18 @@ class WatchfloorApp(App[None]):
         return kept
 
     def prepare_panes(self) -> None:
-        """Build the screens of the keyed panes not opened yet, off screen, so that a
-        key's first press brings its screen back too (at 1,000 nodes composing one took
-        most of that key's 0.2 to 0.3 s). Each is composed and mounted in steps of the
-        event loop, so a key pressed meanwhile is answered between two of them."""
+        """Build the screens of watchfloor's keyed panes not opened yet, off screen, so
+        that a key's first press brings its screen back too (at 1,000 nodes composing
+        one took most of that key's 0.2 to 0.3 s). Each is composed and mounted in steps
+        of the event loop, so a key pressed meanwhile is answered between two of them.
+        Another distribution's pane is built when opened: its cost (or failure) is not
+        met unasked."""
         if self.wall is not None:
             return
+        shipped = {r.name for r in self.registry.records if r.distribution == "watchfloor"}
         for pane in self.registry.panes:
-            if pane.key and pane.id not in self.pane_screens:
+            plugin = self.registry.plugin_of(pane.id)
+            if pane.key and plugin in shipped and pane.id not in self.pane_screens:
                 self._get_screen(self._kept_screen(pane))  # composed and mounted; not shown
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:

@@ -192,3 +192,13 @@ async def test_a_failed_pane_is_built_anew_when_opened_again(with_faulty_plugins
         assert app.screen is not failed and app.crumbs() == ["Overview", "Render fails"]
         assert "refresh_view raised ZeroDivisionError" in screen_text(app)
         assert failed not in app.screen_stack and not failed.is_attached
+
+
+async def test_only_watchfloor_s_own_panes_are_built_ahead(with_faulty_plugins: Path) -> None:
+    app = faulty_app(hang=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.prepare_panes()
+        await pilot.pause()
+        assert "gpus" in app.pane_screens
+        assert not {"render-fails", "mount-fails", "slow"} & set(app.pane_screens)
+        assert not any(n.startswith("pane ") for n in notifications(app))  # none met unasked
