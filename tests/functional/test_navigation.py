@@ -498,3 +498,21 @@ async def test_panes_built_ahead_at_a_quiet_moment_are_what_their_keys_bring(
             assert app.screen is app.pane_screens[pane.id]
             assert app.crumbs() == ["Overview", pane.title]
             await pilot.press("escape")
+
+
+async def test_a_pane_key_from_deeper_down_brings_the_kept_screen_back_working(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        gpus = app.screen
+        await pilot.press("enter")  # one GPU, above the list
+        assert len(app.crumbs()) == 3
+        await pilot.press("g")  # the list again (popped, then brought back)
+        await pilot.pause()
+        assert app.screen is gpus and app.crumbs() == ["Overview", "GPUs"]
+        await pilot.press("s")  # its keys still work
+        assert "GPUs, by util" in str(gpus.query_one(".pane-title", Static).render())
+        await pilot.press("escape")
+        assert app.crumbs() == ["Overview"]
