@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import struct
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from math import isnan
@@ -26,7 +27,10 @@ from console.api import SourceStatus
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
 from console.core.store import DEFAULT_HISTORY, Reading, Store
 from console.recording.codec import (
+    GROUPED,
     READABLE_VERSIONS,
+    XORED,
+    MetricOrder,
     as_optional,
     decode,
     decompress,
@@ -82,6 +86,12 @@ class _Batch:
     """The timed series' values and times, apart (read from batches otherwise skipped)."""
     against: bytes | None = None
     """What its values are XORed against (its schema's in the keyframe's frame)."""
+    order: MetricOrder | None = None
+    """The order its values were written in, when not the schema's."""
+
+    def column(self) -> array[float]:
+        """Its values in the schema's order, NaN for *not available*."""
+        return _column(self.values, self.against, self.order)
 
 
 @dataclass
@@ -113,9 +123,10 @@ class Recording:
             raise RecordingError(f"{self.file}: not a recording ({exc})") from None
         if row is None or row[0] not in READABLE_VERSIONS:
             found = "no version" if row is None else f"version {row[0]}"
-            readable = " and ".join(READABLE_VERSIONS)
+            readable = f"{', '.join(READABLE_VERSIONS[:-1])} and {READABLE_VERSIONS[-1]}"
             raise RecordingError(f"{self.file}: {found}, this console reads {readable}")
         self._schemas: dict[int, tuple[list[str], list[str]]] = {}
+        self._orders: dict[int, MetricOrder] = {}
 
     def close(self) -> None:
         """Let go of the file."""
@@ -282,6 +293,15 @@ class Recording:
             keys = self._schemas[schema] = (refs, metrics)
         return keys
 
+    def _order(self, schema: Any, flags: int) -> MetricOrder | None:
+        """How a batch of this schema with these flags laid its values out."""
+        if not flags & GROUPED:
+            return None
+        order = self._orders.get(schema)
+        if order is None:
+            order = self._orders[schema] = MetricOrder(self._keys(schema)[1])
+        return order
+
     def _replay(self, frames: list[tuple[float, dict[str, Any]]]) -> _State:
         state = _State()
         key_body = frames[0][1]
@@ -301,13 +321,13 @@ class Recording:
         batches: list[_Batch] = []
         references = _References(key_body)
         for frame_time, body in frames[1:]:
-            for source, batch_time, schema, times_, values_, timed, against in _entries(
+            for source, batch_time, schema, times_, values_, timed, against, flags in _entries(
                 body, references
             ):
                 batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
                                       times_, values_,
                                       schema if isinstance(schema, int) else None,
-                                      timed, against))  # fmt: skip
+                                      timed, against, self._order(schema, flags)))  # fmt: skip
         # Of each schema the newest batch is laid down whole, its counters' rates taken
         # against the one before it; older ones give only the timed series' points.
         # (A source that alternates between two key sets within one keyframe interval
@@ -367,12 +387,12 @@ class Recording:
     def _apply_forward(self, store: Store, body: dict[str, Any], references: _References) -> None:
         for ref, source, entity in body.get("e", []):
             store.restore_entity(_entity(ref, entity), source, body["t"])
-        for source, batch_time, schema, times, values, _timed, against in _entries(
+        for source, batch_time, schema, times, values, _timed, against, flags in _entries(
             body, references
         ):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
-            column = unpack_floats(values, against)
+            column = _column(values, against, self._order(schema, flags))
             samples = [
                 Sample(refs[i], metrics[i], as_optional(column[i]),
                        own[i] if own is not None else batch_time)
@@ -411,12 +431,20 @@ class _References:
 
 
 def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[Any, ...]]:
-    """A frame's batches as ``(source, time, schema, times, values, timed, against)``:
-    ``against`` the column its values are XORed against, or ``None`` (a version 2
-    recording's batches have six parts, never XORed)."""
+    """A frame's batches as ``(source, time, schema, times, values, timed, against,
+    flags)``: ``against`` the column its values are XORed against, or ``None`` (a
+    version 2 recording's batches have six parts: no flag)."""
     for entry in body.get("b", []):
-        xored = len(entry) > 6 and entry[6]
-        yield (*entry[:6], references.get(entry[2]) if xored else None)
+        flags = entry[6] if len(entry) > 6 else 0
+        if not isinstance(flags, int):
+            raise ValueError("a batch's flags are not a number")
+        yield (*entry[:6], references.get(entry[2]) if flags & XORED else None, flags)
+
+
+def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:
+    """A batch's values in its schema's order (XORed back, then ungrouped)."""
+    column = unpack_floats(packed, against)
+    return column if order is None else order.ungroup(column)
 
 
 @dataclass
@@ -457,7 +485,7 @@ def _apply(
     counters (their rate against ``before``, the batch of the same keys before it, or
     the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
-    column = unpack_floats(batch.values, batch.against)
+    column = batch.column()
     # Most columns have no NaN (not available): a scan in C spares a loop in Python.
     values = _optional(column) if any(map(isnan, column)) else column.tolist()
     count = len(values)
@@ -465,7 +493,7 @@ def _apply(
     times = own.tolist() if own is not None else [batch.batch_time] * count
     rates: list[float | None] = [None] * count
     if before is not None:
-        previous = unpack_floats(before.values, before.against)
+        previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
         for i in counters:

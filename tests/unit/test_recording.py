@@ -23,7 +23,7 @@ from console.core.headless import snapshot_document
 from console.core.model import Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
-from console.recording.codec import pack_floats, unpack_floats
+from console.recording.codec import GROUPED, XORED, MetricOrder, pack_floats, unpack_floats
 from console.recording.layout import database_file
 from console.sim.cluster import EPOCH
 
@@ -402,7 +402,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2 and 3"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3 and 4"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -495,6 +495,10 @@ def _batches(file: Path) -> list[tuple[int, list[list[Any]]]]:
     return [(keyframe, decompress(body)["b"]) for keyframe, body in rows]
 
 
+def _flags(entry: list[Any]) -> int:
+    return int(entry[6]) if len(entry) > 6 else 0
+
+
 def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     tmp_path: Path,
 ) -> None:
@@ -505,8 +509,8 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     recorder.close()
     frames = _batches(tmp_path / "rec")
     # A keyframe's batches are the references, plain; the frames after it XOR theirs.
-    assert all(len(entry) == 6 for keyframe, batches in frames if keyframe for entry in batches)
-    xored = [e for keyframe, b in frames if not keyframe for e in b if len(e) > 6 and e[6]]
+    assert not any(_flags(e) & XORED for keyframe, batches in frames if keyframe for e in batches)
+    xored = [e for keyframe, b in frames if not keyframe for e in b if _flags(e) & XORED]
     # (the first cycle's keys are not the next ones': the first keyframe is no reference)
     assert len(xored) == 5
     # ...which is what makes them smaller than the same values packed plain.
@@ -526,20 +530,55 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
             assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
 
 
-def test_a_version_2_recording_still_opens(tmp_path: Path) -> None:
+def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: Path) -> None:
+    options = DemoOptions(nodes=32)  # batches of thousands of keys, as at fleet size
+    engine = build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 8)  # keyframes at 0 and 5
+    recorder.close()
+    frames = _batches(tmp_path / "rec")
+    numbered = [e for _keyframe, batches in frames for e in batches if isinstance(e[2], int)]
+    assert numbered and all(_flags(e) & GROUPED for e in numbered)
+    xored = [e for e in numbered if _flags(e) & XORED]  # between keyframes: most frames
+    with Recording(tmp_path / "rec") as recording:
+        grouped = ungrouped = 0
+        for entry in xored:
+            names = recording._keys(entry[2])[1]
+            grouped += len(entry[4])
+            # The same XORed values in the schema's order (a node's metrics in turn) pack
+            # larger (XOR is bytewise: reordering the XORed column is the same column).
+            ungrouped += len(pack_floats(MetricOrder(names).ungroup(unpack_floats(entry[4]))))
+        assert grouped < ungrouped * 0.95
+        for when in sorted(live):
+            again = snapshot_document(recording.at(when).store, [])
+            assert json.loads(json.dumps(again, default=str))["gpus"] == live[when]["gpus"]
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_a_version_2_or_3_recording_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    from console.recording import recorder as recorder_module
+
     class NeverKept(dict[int, bytes]):
         def __setitem__(self, key: int, value: bytes) -> None:
             pass  # no reference: every column plain, as version 2 wrote them
 
+    real = recorder_module._schema
+    # Values in the schema's order, as versions 2 and 3 wrote them.
+    monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
     engine = demo_engine()
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder._references = NeverKept()
+    if version == "2":
+        recorder._references = NeverKept()
     recorder.attach(engine)
     live = record(engine, recorder, 7)
     recorder.close()
-    assert all(len(e) == 6 for _keyframe, batches in _batches(tmp_path / "rec") for e in batches)
+    flags = {_flags(e) for _keyframe, batches in _batches(tmp_path / "rec") for e in batches}
+    assert flags == ({0} if version == "2" else {0, XORED})
     db = sqlite3.connect(database_file(tmp_path / "rec"))
-    db.execute("UPDATE meta SET value='2' WHERE key='format'")
+    db.execute("UPDATE meta SET value=? WHERE key='format'", (version,))
     db.commit()
     db.close()
     with Recording(tmp_path / "rec") as recording:
