@@ -25,7 +25,7 @@ index a day long). Each seek lands at a random second of its window: 0 to 9 fram
 after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared machine
 the CPU time is the steadier figure).
 
-Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day]``
+Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day] [--alone]``
 """
 
 from __future__ import annotations
@@ -148,14 +148,14 @@ class DuckRows(RowStore):
         return time.perf_counter() - began
 
 
-def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int) -> None:
+def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int, alone: bool) -> None:
     registry = load_registry()
     sources = build_sources(Config(), registry, DemoOptions(nodes=nodes), local=False)
     engine = build_engine(sources, registry)
     recorder = Recorder(workdir / "recording")
-    candidates: list[Any] = [SqliteRows(workdir / "rows.sqlite")]
+    candidates: list[Any] = [] if alone else [SqliteRows(workdir / "rows.sqlite")]
     try:
-        candidates.append(DuckRows(workdir / "rows.duckdb"))
+        candidates += [] if alone else [DuckRows(workdir / "rows.duckdb")]
     except ImportError:
         print("duckdb: not installed (pip install duckdb to compare)")
     console_cpu: list[float] = []
@@ -281,13 +281,16 @@ def main() -> None:
         help="also seek to random seconds of a simulated 24 h recording",
     )
     parser.add_argument("--seeks", type=int, default=20, help="random seconds (--day)")
+    parser.add_argument(
+        "--alone", action="store_true", help="the recorder alone (no candidates: minutes less)"
+    )
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a "
         "shared machine"
     )
     with tempfile.TemporaryDirectory() as workdir:
-        run(args.nodes, args.cycles, Path(workdir), args.day, args.seeks)
+        run(args.nodes, args.cycles, Path(workdir), args.day, args.seeks, args.alone)
 
 
 if __name__ == "__main__":

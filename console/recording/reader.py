@@ -264,7 +264,8 @@ class Recording:
             "SELECT body FROM frames WHERE keyframe=1 AND time <= ? ORDER BY time DESC LIMIT 1",
             (moment.time,),
         ).fetchone()
-        references = _References(decompress(row[0]) if row is not None else {})
+        keyframe = decompress(row[0]) if row is not None else {}
+        references, bodies = _References(keyframe), _bodies(keyframe)
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
@@ -273,8 +274,8 @@ class Recording:
         for frame_time, blob in rows:
             body = decompress(blob)
             if "k" in body:
-                references = _References(body)
-            self._apply_forward(store, body, references)
+                references, bodies = _References(body), _bodies(body)
+            self._apply_forward(store, body, references, bodies)
             if body.get("s") is not None:
                 statuses = _statuses(body["s"])
             store.time = body["t"]
@@ -353,8 +354,9 @@ class Recording:
         for i, reading in enumerate(list(readings.values())[: len(pairs)]):
             if reading is None:
                 readings[pairs[i]] = keyframe.reading(i)
+        bodies = _bodies(key_body)
         for _time, body in frames:
-            for ref, source, entity in body.get("e", []):
+            for ref, source, entity in _frame_entities(body, bodies):
                 state.entities[ref] = (source, entity)
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
@@ -384,8 +386,14 @@ class Recording:
         store.version += 1
         return store
 
-    def _apply_forward(self, store: Store, body: dict[str, Any], references: _References) -> None:
-        for ref, source, entity in body.get("e", []):
+    def _apply_forward(
+        self,
+        store: Store,
+        body: dict[str, Any],
+        references: _References,
+        bodies: dict[str, bytes],
+    ) -> None:
+        for ref, source, entity in _frame_entities(body, bodies):
             store.restore_entity(_entity(ref, entity), source, body["t"])
         for source, batch_time, schema, times, values, _timed, against, flags in _entries(
             body, references
@@ -439,6 +447,25 @@ def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[An
         if not isinstance(flags, int):
             raise ValueError("a batch's flags are not a number")
         yield (*entry[:6], references.get(entry[2]) if flags & XORED else None, flags)
+
+
+def _bodies(keyframe: dict[str, Any]) -> dict[str, bytes]:
+    """The entities' bodies in a keyframe's frame by ref: what the frames after it
+    compress theirs like (``codec.deflate_like``)."""
+    return {item[0]: item[2] for item in keyframe.get("e", [])}
+
+
+def _frame_entities(body: dict[str, Any], bodies: dict[str, bytes]) -> list[Any]:
+    """A frame's entities as ``[ref, source, body]``: a keyframe's (and every frame's of
+    a version 2 or 3 recording) as they are, a later frame's inflated like ``bodies``."""
+    listed = body.get("e", [])
+    if "E" not in body:
+        return listed  # type: ignore[no-any-return]
+    like = b"".join([bodies.get(item[0], b"") for item in listed])
+    entities = decode(inflate(body["E"], like))
+    if not isinstance(entities, list) or len(entities) != len(listed):
+        raise ValueError("damaged entities: not one body a ref")
+    return [[ref, source, entity] for (ref, source), entity in zip(listed, entities, strict=True)]
 
 
 def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:

@@ -555,6 +555,39 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
             assert json.loads(json.dumps(again, default=str))["gpus"] == live[when]["gpus"]
 
 
+def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
+    tmp_path: Path,
+) -> None:
+    from console.recording.codec import decode, decompress, deflate, inflate
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    live = record(engine, recorder, 4)
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    keyframe, *later = [decompress(body) for (body,) in
+                        db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
+    db.close()
+    bodies = {ref: body for ref, _source, body in keyframe["e"]}
+    for frame in later:
+        like = b"".join(bodies.get(ref, b"") for ref, _source in frame["e"])
+        changed = decode(inflate(frame["E"], like))
+        assert len(changed) == len(frame["e"]) > 0
+        # Alike bodies cost a fraction of what they cost compressed on their own.
+        assert len(frame["E"]) < len(deflate(b"".join(changed))) / 3
+    with Recording(tmp_path / "rec") as recording:
+        for when in sorted(live):
+            moment = recording.at(when)
+            again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
+                                          default=str))  # fmt: skip
+            assert again == {k: v for k, v in live[when].items() if k in again}
+        first = recording.at(min(live))  # and forward, as rewind plays
+        for moment in recording.replay_from(first, max(live)):
+            again = snapshot_document(moment.store, [])
+            assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
+
+
 @pytest.mark.parametrize("version", ["2", "3"])
 def test_a_version_2_or_3_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
