@@ -80,9 +80,10 @@ def inflate(data: bytes, like: bytes | None = None) -> bytes:
         raise ValueError(str(exc)) from None
 
 
-LIKE_PARAMETERS = zstandard.ZstdCompressionParameters.from_level(ZSTD_LEVEL, hash_log=20)
-"""Level 1 with a hash table of 2**20 entries (level 1's own is 2**14): one that holds
-the positions of megabytes of ``like`` bytes, not just the last few kB of them."""
+LIKE_HASH_LOG = 20
+"""Level 1 with a hash table of 2**20 entries (level 1's own is 2**14), and a window as
+long as ``like`` and the part together: megabytes of ``like`` bytes within reach, not
+just the last few kB of them."""
 
 
 def deflate_like(data: bytes, like: bytes) -> bytes:
@@ -90,9 +91,11 @@ def deflate_like(data: bytes, like: bytes) -> bytes:
     dictionary of raw content): what a delta frame's entities cost when ``like`` is the
     same entities' bodies in the keyframe (5,400 GPUs, 2.1 MB: 163 -> 42 kB at 1,000
     simulated nodes, bench/recording.py; their processes' shares move, little else)."""
-    compressor = zstandard.ZstdCompressor(
-        dict_data=_dictionary(like), compression_params=LIKE_PARAMETERS
+    window = min(max((len(like) + len(data)).bit_length(), 20), 27)  # 27: what inflates
+    parameters = zstandard.ZstdCompressionParameters.from_level(
+        ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
     )
+    compressor = zstandard.ZstdCompressor(dict_data=_dictionary(like), compression_params=parameters)
     return compressor.compress(data)
 
 

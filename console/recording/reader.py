@@ -16,8 +16,9 @@ import struct
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from math import isnan
-from operator import itemgetter
+from operator import is_
 from pathlib import Path
 from typing import Any
 
@@ -309,7 +310,8 @@ class Recording:
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
         schema, times, values, rates = key_body["k"]
-        pairs = _layout(self._keys(schema))[0]
+        key_keys = self._keys(schema)
+        pairs = _layout(key_keys)[0]
         # The keyframe's order, its readings made only for the keys no newer batch
         # lays down (most are: a reading object is the costliest part of a seek).
         state.readings = dict.fromkeys(pairs)  # type: ignore[assignment] # filled below
@@ -351,9 +353,10 @@ class Recording:
             else:
                 _timed_points(state.history, batch)
         readings = state.readings
-        for i, reading in enumerate(list(readings.values())[: len(pairs)]):
-            if reading is None:
-                readings[pairs[i]] = keyframe.reading(i)
+        # The keyframe's keys no batch laid down (a scan in C: most have none).
+        laid = list(readings.values())[: len(pairs)]
+        for i in compress(range(len(laid)), map(is_, laid, repeat(None))):
+            readings[pairs[i]] = keyframe.reading(i)
         bodies = _bodies(key_body)
         for _time, body in frames:
             for ref, source, entity in _frame_entities(body, bodies):
@@ -364,7 +367,9 @@ class Recording:
                               ("analysis", "a")):  # fmt: skip
                 if body.get(key) is not None:
                     setattr(state, name, body[key])
-        gone = set(map(itemgetter(0), state.readings)) - set(state.entities)
+        # Series of entities gone since the keyframe go with them (refs kept per schema).
+        refs = _refs(key_keys).union(*(_refs(batch.keys) for batch in batches))
+        gone = refs - state.entities.keys()
         if gone:
             state.readings = {k: v for k, v in state.readings.items() if k[0] not in gone}
         return state
@@ -566,6 +571,22 @@ def _layout(
             _layouts.clear()
         _layouts[id(keys[0])] = layout
     return layout
+
+
+_ref_sets: dict[int, tuple[list[str], frozenset[str]]] = {}
+
+
+def _refs(keys: tuple[list[str], list[str]]) -> frozenset[str]:
+    """The refs of a schema (kept as :func:`_layout` keeps its layout)."""
+    found = _ref_sets.get(id(keys[0]))
+    if found is not None and found[0] is keys[0]:
+        return found[1]
+    refs = frozenset(keys[0])
+    if len(keys[0]) >= 256:
+        if len(_ref_sets) > 64:
+            _ref_sets.clear()
+        _ref_sets[id(keys[0])] = (keys[0], refs)
+    return refs
 
 
 def _timed_points(

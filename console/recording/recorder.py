@@ -416,8 +416,9 @@ SchemaKey = tuple[str, int, str, str, str, str]
 then compared whole, at C speed: a source's batches repeat the same string objects)."""
 Schemas = dict[SchemaKey, tuple[list[str], list[str], int, list[int], MetricOrder]]
 """Every key set written (bounded: :data:`SCHEMAS_KEPT`), with its schema row, where
-its timed series sit and its values' order on disk. By content, not by source: one source may send several batches a
-cycle (the simulator sends 5,000 samples a batch), each with keys of its own."""
+its timed series sit and its values' order on disk. By content, not by source: one
+source may send several batches a cycle (the simulator sends 5,000 samples a batch),
+each with keys of its own."""
 SCHEMAS_KEPT = 4096
 
 
