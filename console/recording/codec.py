@@ -95,7 +95,9 @@ def deflate_like(data: bytes, like: bytes) -> bytes:
     parameters = zstandard.ZstdCompressionParameters.from_level(
         ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
     )
-    compressor = zstandard.ZstdCompressor(dict_data=_dictionary(like), compression_params=parameters)
+    compressor = zstandard.ZstdCompressor(
+        dict_data=_dictionary(like), compression_params=parameters
+    )
     return compressor.compress(data)
 
 

@@ -321,9 +321,12 @@ class Recording:
             for metric, points in per_metric.items():
                 state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
         # Which batch of each schema is newest, and second newest: the rest are replaced.
+        # The keyframe's own batches are only ever a second newest (the readings they
+        # laid down are the keyframe's).
         batches: list[_Batch] = []
+        in_keyframe = 0
         references = _References(key_body)
-        for frame_time, body in frames[1:]:
+        for place, (frame_time, body) in enumerate(frames):
             for source, batch_time, schema, times_, values_, timed, against, flags in _entries(
                 body, references
             ):
@@ -331,6 +334,8 @@ class Recording:
                                       times_, values_,
                                       schema if isinstance(schema, int) else None,
                                       timed, against, self._order(schema, flags)))  # fmt: skip
+            if place == 0:
+                in_keyframe = len(batches)
         # Of each schema the newest batch is laid down whole, its counters' rates taken
         # against the one before it; older ones give only the timed series' points.
         # (A source that alternates between two key sets within one keyframe interval
@@ -346,7 +351,7 @@ class Recording:
             for batch, place in zip(batches, rank, strict=True)
             if place == 2 and batch.schema is not None
         }
-        for batch, place in zip(batches, rank, strict=True):
+        for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
                 _apply(state.readings, state.history, batch, before, keyframe)
@@ -465,7 +470,7 @@ def _frame_entities(body: dict[str, Any], bodies: dict[str, bytes]) -> list[Any]
     a version 2 or 3 recording) as they are, a later frame's inflated like ``bodies``."""
     listed = body.get("e", [])
     if "E" not in body:
-        return listed  # type: ignore[no-any-return]
+        return listed
     like = b"".join([bodies.get(item[0], b"") for item in listed])
     entities = decode(inflate(body["E"], like))
     if not isinstance(entities, list) or len(entities) != len(listed):

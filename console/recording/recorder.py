@@ -581,7 +581,7 @@ def _frame(
         schema, _timed, _order = _schema("\0keyframe", refs, metrics, schemas, db)
         if isinstance(schema, int):
             numbers.append(schema)
-        body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]  # type: ignore[arg-type]
+        body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]
         body["h"] = cycle.history or {}  # the rings' points as they are: encoded in C
     body["floor"] = min(numbers, default=None)
     return body
