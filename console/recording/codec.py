@@ -63,10 +63,10 @@ def deflate(data: bytes) -> bytes:
     return _compressor.compress(data)
 
 
-def inflate(data: bytes, like: bytes | None = None) -> bytes:
-    """A part :func:`deflate` (or :func:`deflate_like`, with the same ``like``) wrote,
-    with :data:`MAX_INFLATED` as its bound; ValueError past it, without its size
-    (every part written here has it) or not a part."""
+def inflate(data: bytes, like: Like | None = None) -> bytes:
+    """A part :func:`deflate` (or ``like.deflate``) wrote, with :data:`MAX_INFLATED` as
+    its bound; ValueError past it, without its size (every part written here has it)
+    or not a part."""
     try:
         size = zstandard.frame_content_size(data)
         if size > MAX_INFLATED:
@@ -75,35 +75,42 @@ def inflate(data: bytes, like: bytes | None = None) -> bytes:
             raise ValueError("a part that does not say its size")
         if like is None:
             return _decompressor.decompress(data)
-        return zstandard.ZstdDecompressor(dict_data=_dictionary(like)).decompress(data)
+        return zstandard.ZstdDecompressor(dict_data=like.dictionary).decompress(data)
     except zstandard.ZstdError as exc:
         raise ValueError(str(exc)) from None
 
 
 LIKE_HASH_LOG = 20
-"""Level 1 with a hash table of 2**20 entries (level 1's own is 2**14), and a window as
-long as ``like`` and the part together: megabytes of ``like`` bytes within reach, not
-just the last few kB of them."""
+"""Level 1 with a hash table of 2**20 entries (level 1's own is 2**14) and a window as
+long as the ``Like`` bytes: megabytes of them within reach, not the last few kB."""
 
 
-def deflate_like(data: bytes, like: bytes) -> bytes:
-    """One part compressed with ``like`` as the bytes it is told to resemble (a Zstandard
-    dictionary of raw content): what a delta frame's entities cost when ``like`` is the
-    same entities' bodies in the keyframe (5,400 GPUs, 2.1 MB: 163 -> 42 kB at 1,000
-    simulated nodes, bench/recording.py; their processes' shares move, little else)."""
-    window = min(max((len(like) + len(data)).bit_length(), 20), 27)  # 27: what inflates
-    parameters = zstandard.ZstdCompressionParameters.from_level(
-        ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
-    )
-    compressor = zstandard.ZstdCompressor(
-        dict_data=_dictionary(like), compression_params=parameters
-    )
-    return compressor.compress(data)
+class Like:
+    """Bytes that parts compressed later resemble: a Zstandard dictionary of raw
+    content, made once for many parts. A keyframe's entity bodies are what the frames
+    after it compress theirs like (5,400 changed GPUs a frame at 1,000 simulated
+    nodes, their processes' shares moved and little else: 163 -> 43 kB a frame,
+    bench/recording.py)."""
 
+    def __init__(self, content: bytes) -> None:
+        # Never empty (zstandard refuses an empty dictionary): a byte both sides add.
+        self.dictionary = zstandard.ZstdCompressionDict(
+            b"\0" + content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
+        )
+        window = min(max(len(content).bit_length() + 1, 20), 27)  # 27: what inflates
+        self._parameters = zstandard.ZstdCompressionParameters.from_level(
+            ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
+        )
+        self._compressor: zstandard.ZstdCompressor | None = None
 
-def _dictionary(like: bytes) -> zstandard.ZstdCompressionDict:
-    # A dictionary is never empty (zstandard refuses one): a byte that both sides add.
-    return zstandard.ZstdCompressionDict(b"\0" + like, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    def deflate(self, data: bytes) -> bytes:
+        """One part compressed like these bytes (:func:`inflate` with them reads it)."""
+        if self._compressor is None:  # the dictionary's tables made once, for every part
+            self.dictionary.precompute_compress(compression_params=self._parameters)
+            self._compressor = zstandard.ZstdCompressor(
+                dict_data=self.dictionary, compression_params=self._parameters
+            )
+        return self._compressor.compress(data)
 
 
 def float_bytes(values: Sequence[float | None]) -> bytes:

@@ -31,6 +31,7 @@ from console.recording.codec import (
     GROUPED,
     READABLE_VERSIONS,
     XORED,
+    Like,
     MetricOrder,
     as_optional,
     decode,
@@ -266,7 +267,7 @@ class Recording:
             (moment.time,),
         ).fetchone()
         keyframe = decompress(row[0]) if row is not None else {}
-        references, bodies = _References(keyframe), _bodies(keyframe)
+        references, like = _References(keyframe), _like(keyframe)
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
@@ -275,8 +276,8 @@ class Recording:
         for frame_time, blob in rows:
             body = decompress(blob)
             if "k" in body:
-                references, bodies = _References(body), _bodies(body)
-            self._apply_forward(store, body, references, bodies)
+                references, like = _References(body), _like(body)
+            self._apply_forward(store, body, references, like)
             if body.get("s") is not None:
                 statuses = _statuses(body["s"])
             store.time = body["t"]
@@ -351,21 +352,23 @@ class Recording:
             for batch, place in zip(batches, rank, strict=True)
             if place == 2 and batch.schema is not None
         }
+        laid = [key_keys]
         for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
                 _apply(state.readings, state.history, batch, before, keyframe)
+                laid.append(batch.keys)
             else:
                 _timed_points(state.history, batch)
         readings = state.readings
         # The keyframe's keys no batch laid down (a scan in C: most have none).
-        laid = list(readings.values())[: len(pairs)]
-        for i in compress(range(len(laid)), map(is_, laid, repeat(None))):
+        made = list(readings.values())[: len(pairs)]
+        for i in compress(range(len(made)), map(is_, made, repeat(None))):
             readings[pairs[i]] = keyframe.reading(i)
-        bodies = _bodies(key_body)
+        like = _like(key_body)
         for _time, body in frames:
-            for ref, source, entity in _frame_entities(body, bodies):
-                state.entities[ref] = (source, entity)
+            refs, sources, entities = _frame_entities(body, like)
+            state.entities.update(zip(refs, zip(sources, entities, strict=True), strict=True))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
@@ -373,8 +376,8 @@ class Recording:
                 if body.get(key) is not None:
                     setattr(state, name, body[key])
         # Series of entities gone since the keyframe go with them (refs kept per schema).
-        refs = _refs(key_keys).union(*(_refs(batch.keys) for batch in batches))
-        gone = refs - state.entities.keys()
+        present = set(state.entities)
+        gone = set().union(*(_refs(keys) - present for keys in laid))
         if gone:
             state.readings = {k: v for k, v in state.readings.items() if k[0] not in gone}
         return state
@@ -401,9 +404,9 @@ class Recording:
         store: Store,
         body: dict[str, Any],
         references: _References,
-        bodies: dict[str, bytes],
+        like: Like,
     ) -> None:
-        for ref, source, entity in _frame_entities(body, bodies):
+        for ref, source, entity in zip(*_frame_entities(body, like), strict=True):
             store.restore_entity(_entity(ref, entity), source, body["t"])
         for source, batch_time, schema, times, values, _timed, against, flags in _entries(
             body, references
@@ -459,23 +462,25 @@ def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[An
         yield (*entry[:6], references.get(entry[2]) if flags & XORED else None, flags)
 
 
-def _bodies(keyframe: dict[str, Any]) -> dict[str, bytes]:
-    """The entities' bodies in a keyframe's frame by ref: what the frames after it
-    compress theirs like (``codec.deflate_like``)."""
-    return {item[0]: item[2] for item in keyframe.get("e", [])}
+def _like(keyframe: dict[str, Any]) -> Like:
+    """The entity bodies of a keyframe's frame, one after another: what the frames
+    after it compress theirs like (``codec.Like``)."""
+    return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
 
 
-def _frame_entities(body: dict[str, Any], bodies: dict[str, bytes]) -> list[Any]:
-    """A frame's entities as ``[ref, source, body]``: a keyframe's (and every frame's of
-    a version 2 or 3 recording) as they are, a later frame's inflated like ``bodies``."""
+def _frame_entities(body: dict[str, Any], like: Like) -> tuple[list[str], list[str], list[bytes]]:
+    """A frame's entities as their refs, sources and bodies: a keyframe's (and every
+    frame's of a version 2 or 3 recording) as they are, a later frame's inflated
+    ``like`` its keyframe's."""
     listed = body.get("e", [])
+    refs = [item[0] for item in listed]
+    sources = [item[1] for item in listed]
     if "E" not in body:
-        return listed
-    like = b"".join([bodies.get(item[0], b"") for item in listed])
+        return refs, sources, [item[2] for item in listed]
     entities = decode(inflate(body["E"], like))
     if not isinstance(entities, list) or len(entities) != len(listed):
         raise ValueError("damaged entities: not one body a ref")
-    return [[ref, source, entity] for (ref, source), entity in zip(listed, entities, strict=True)]
+    return refs, sources, entities
 
 
 def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:

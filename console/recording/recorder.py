@@ -38,10 +38,10 @@ from console.recording.codec import (
     GROUPED,
     INLINE_SCHEMA,
     XORED,
+    Like,
     MetricOrder,
     compress,
     deflate,
-    deflate_like,
     encode,
     float_bytes,
     pack_floats,
@@ -150,9 +150,9 @@ class Recorder:
         self._references: dict[int, bytes] = {}
         """The values of each schema in the last keyframe's frame (the writer thread's
         own): the frames after it XOR theirs against them (``codec.pack_floats``)."""
-        self._bodies: dict[str, bytes] = {}
-        """Each entity's body in the last keyframe's frame (the writer thread's own): the
-        frames after it compress theirs like them (``codec.deflate_like``)."""
+        self._like: list[Like] = []
+        """The entity bodies of the last keyframe's frame (the writer thread's own): the
+        frames after it compress theirs like them (``codec.Like``)."""
         self._findings = self._statuses = self._meta = self._state = b""
         self._last_keyframe: float | None = None
         self._force_keyframe = True
@@ -329,7 +329,7 @@ class Recorder:
                 continue
             began = time.thread_time()
             try:
-                body = _frame(cycle, schemas, self._db, self._references, self._bodies)
+                body = _frame(cycle, schemas, self._db, self._references, self._like)
                 floor = body.pop("floor")
                 with self._db:
                     self._db.execute("BEGIN")
@@ -514,21 +514,19 @@ def _batch_readings(
     return refs, metrics, values, times
 
 
-def _entity_parts(cycle: _Cycle, bodies: dict[str, bytes]) -> dict[str, Any]:
-    """A keyframe's entities as ``e``: ``[ref, source, body]`` each (and they become the
-    ``bodies``); a later frame's as ``e``: ``[ref, source]`` each, and ``E``: their
-    bodies, one msgpack array compressed like the same refs' bodies in the keyframe (a
-    ref it lacks adds nothing), in the same order."""
+def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
+    """A keyframe's entities as ``e``: ``[ref, source, body]`` each (their bodies, one
+    after another, become what later frames' are compressed ``like``); a later frame's
+    as ``e``: ``[ref, source]`` each, and ``E``: their bodies, one msgpack array
+    compressed like the keyframe's."""
     if cycle.keyframe:
-        bodies.clear()
-        bodies.update((ref, entity) for ref, _source, entity in cycle.entities)
+        like[:] = [Like(b"".join([entity for _ref, _source, entity in cycle.entities]))]
         return {"e": [[ref, source, entity] for ref, source, entity in cycle.entities]}
-    if not cycle.entities:
-        return {"e": []}
-    like = b"".join([bodies.get(ref, b"") for ref, _source, _entity in cycle.entities])
+    if not cycle.entities or not like:
+        return {"e": [[ref, source, entity] for ref, source, entity in cycle.entities]}
     return {
         "e": [[ref, source] for ref, source, _entity in cycle.entities],
-        "E": deflate_like(encode([entity for _ref, _source, entity in cycle.entities]), like),
+        "E": like[0].deflate(encode([entity for _ref, _source, entity in cycle.entities])),
     }
 
 
@@ -537,11 +535,11 @@ def _frame(
     schemas: Schemas,
     db: sqlite3.Connection,
     references: dict[int, bytes],
-    bodies: dict[str, bytes],
+    like: list[Like],
 ) -> dict[str, Any]:
     """The document of one frame (keys written as schema rows on the way; a keyframe's
-    batches become the ``references`` of the frames up to the next, its entities the
-    ``bodies`` theirs are compressed like)."""
+    batches become the ``references`` of the frames up to the next, its entities what
+    theirs are compressed ``like``)."""
     if cycle.keyframe:
         references.clear()
     batches = []
@@ -564,7 +562,7 @@ def _frame(
     body: dict[str, Any] = {
         "t": cycle.time,
         "b": batches,
-        **_entity_parts(cycle, bodies),
+        **_entity_parts(cycle, like),
         "x": cycle.removed,
         "f": cycle.findings,
         "s": cycle.statuses,

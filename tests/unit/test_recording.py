@@ -558,7 +558,7 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
 def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
     tmp_path: Path,
 ) -> None:
-    from console.recording.codec import decode, decompress, deflate, inflate
+    from console.recording.codec import Like, decode, decompress, deflate, inflate
 
     engine = demo_engine()
     recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
@@ -569,9 +569,8 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
     keyframe, *later = [decompress(body) for (body,) in
                         db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
     db.close()
-    bodies = {ref: body for ref, _source, body in keyframe["e"]}
+    like = Like(b"".join(body for _ref, _source, body in keyframe["e"]))
     for frame in later:
-        like = b"".join(bodies.get(ref, b"") for ref, _source in frame["e"])
         changed = decode(inflate(frame["E"], like))
         assert len(changed) == len(frame["e"]) > 0
         # Alike bodies cost a fraction of what they cost compressed on their own.
