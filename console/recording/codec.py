@@ -178,12 +178,12 @@ class MetricOrder:
         """The values in metric order."""
         return list(self._group(values))
 
-    def ungroup(self, column: array[float]) -> array[float]:
+    def ungroup(self, column: Sequence[float]) -> list[float]:
         """A column read in metric order back in the schema's; ValueError when it is
         not as long as the schema."""
         if len(column) != self.size:
             raise ValueError("damaged column: not as long as its schema")
-        return array("d", self._ungroup(column))
+        return list(self._ungroup(column))
 
 
 def _gather(indices: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import gc
 import sqlite3
 import struct
-from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from math import isnan
@@ -91,7 +90,7 @@ class _Batch:
     order: MetricOrder | None = None
     """The order its values were written in, when not the schema's."""
 
-    def column(self) -> array[float]:
+    def column(self) -> list[float]:
         """Its values in the schema's order, NaN for *not available*."""
         return _column(self.values, self.against, self.order)
 
@@ -483,10 +482,11 @@ def _frame_entities(body: dict[str, Any], like: Like) -> tuple[list[str], list[s
     return refs, sources, entities
 
 
-def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:
-    """A batch's values in its schema's order (XORed back, then ungrouped)."""
+def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> list[float]:
+    """A batch's values in its schema's order (XORed back, then ungrouped), NaN for
+    *not available*."""
     column = unpack_floats(packed, against)
-    return column if order is None else order.ungroup(column)
+    return column.tolist() if order is None else order.ungroup(column)
 
 
 @dataclass
@@ -529,7 +529,7 @@ def _apply(
     keys, counters, timed = _layout(batch.keys)
     column = batch.column()
     # Most columns have no NaN (not available): a scan in C spares a loop in Python.
-    values = _optional(column) if any(map(isnan, column)) else column.tolist()
+    values: Sequence[float | None] = _optional(column) if any(map(isnan, column)) else column
     count = len(values)
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own.tolist() if own is not None else [batch.batch_time] * count
