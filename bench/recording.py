@@ -5,7 +5,9 @@ attached (``Recorder.flush`` after each cycle, so the writer's CPU is counted wh
 The same cycles go to the candidates the storage was chosen against:
 
 - ``sqlite-frames`` (the recorder): one row per cycle, the batch's values as a column
-  under a schema written once, byte-shuffled, Zstandard; keyframes every 10 s;
+  under a schema written once, grouped by metric, XORed against the keyframe's,
+  byte-shuffled, Zstandard; a cycle's changed entities compressed like the keyframe's;
+  keyframes every 10 s;
 - ``sqlite-rows``: one row per sample ``(series, time, value)``, WITHOUT ROWID;
 - ``duckdb``: the same rows in DuckDB's columnar file (if ``duckdb`` is installed:
   ``pip install duckdb``; it is not a dependency of Watchfloor).
@@ -24,6 +26,9 @@ seconds, into windows around ``--seeks`` random seconds, and small bodies elsewh
 index a day long). Each seek lands at a random second of its window: 0 to 9 frames
 after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared machine
 the CPU time is the steadier figure).
+
+``--alone``: the recorder without the candidates (their writes take minutes at 1,000
+nodes; the recorder's figures are the same either way).
 
 Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day] [--alone]``
 """

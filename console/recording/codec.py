@@ -174,9 +174,9 @@ class MetricOrder:
         self._group = _gather(order)
         self._ungroup = _gather(inverse)
 
-    def group(self, values: Sequence[float | None]) -> list[float | None]:
+    def group(self, values: Sequence[float | None]) -> tuple[float | None, ...]:
         """The values in metric order."""
-        return list(self._group(values))
+        return self._group(values)
 
     def ungroup(self, column: Sequence[float]) -> list[float]:
         """A column read in metric order back in the schema's; ValueError when it is
