@@ -163,30 +163,39 @@ class MetricOrder:
     back. A source sends an entity's metrics one after another; grouped, a column holds
     a metric's values side by side, whose bytes are alike (value columns 2.0 -> 1.2
     B/sample at 1,000 simulated nodes, bench/recording.py). Both ways in C: one
-    ``itemgetter`` each, made once per schema."""
+    ``itemgetter`` each, made once per schema when first asked for (a keyframe's
+    schema, 227,000 keys, never is)."""
 
     def __init__(self, metrics: Sequence[str]) -> None:
-        order = sorted(range(len(metrics)), key=metrics.__getitem__)  # stable
-        inverse = [0] * len(order)
-        for place, index in enumerate(order):
-            inverse[index] = place
-        self.size = len(order)
-        self._group = _gather(order)
-        self._ungroup = _gather(inverse)
+        self._metrics = metrics
+        self.size = len(metrics)
+        self._ways: tuple[Gather, Gather] | None = None
+
+    def _both(self) -> tuple[Gather, Gather]:
+        if self._ways is None:
+            order = sorted(range(self.size), key=self._metrics.__getitem__)  # stable
+            inverse = [0] * self.size
+            for place, index in enumerate(order):
+                inverse[index] = place
+            self._ways = (_gather(order), _gather(inverse))
+        return self._ways
 
     def group(self, values: Sequence[float | None]) -> tuple[float | None, ...]:
         """The values in metric order."""
-        return self._group(values)
+        return self._both()[0](values)
 
     def ungroup(self, column: Sequence[float]) -> list[float]:
         """A column read in metric order back in the schema's; ValueError when it is
         not as long as the schema."""
         if len(column) != self.size:
             raise ValueError("damaged column: not as long as its schema")
-        return list(self._ungroup(column))
+        return list(self._both()[1](column))
 
 
-def _gather(indices: list[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+Gather = Callable[[Sequence[Any]], tuple[Any, ...]]
+
+
+def _gather(indices: list[int]) -> Gather:
     """``items[i] for i in indices`` as a tuple, in C (``itemgetter`` with one index
     answers the item itself, with none nothing: those two by hand)."""
     if len(indices) > 1:

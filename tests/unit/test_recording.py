@@ -659,3 +659,14 @@ def test_a_huge_value_in_history_or_actions_is_shortened_in_the_error(text: str)
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "c.yaml", {})
     assert str(caught.value).startswith("c.yaml:2: ") and len(str(caught.value)) < 300
+
+
+def test_a_seeks_schema_layouts_stay_kept_for_a_fleet_of_hundreds_of_schemas() -> None:
+    from console.recording import reader
+
+    # 4,000 nodes send ~200 batches of up to 5,000 keys: a seek meets each schema once, and
+    # the next seek finds each layout made (not all made again after a clear).
+    schemas = [([f"gpu/n{s}/{i}" for i in range(300)], ["gpu.util"] * 300) for s in range(240)]
+    first = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
+    again = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
+    assert all(a[0] is b[0] and a[1] is b[1] for a, b in zip(first, again, strict=True))
