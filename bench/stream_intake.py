@@ -6,7 +6,8 @@ frame (200 replayed fleet nodes, as ``--sim-fleet`` serves them) read by the
 stream decoder (``add``: JSON and the frame's checks; ``take``: the batch), then
 the engine's steps: ``check_batch``, ``admit`` and the store's ``apply``. The
 target of ``fleet_poll.py`` (1,000 agents a second in half a core) needs the sum
-under 0.5 ms.
+under 0.5 ms. Stages are timed in this process's CPU time (``process_time``): on
+cores shared with others, a wall clock also counts the time the process waited.
 
 Run: ``.venv/bin/python bench/stream_intake.py [--nodes 200] [--cycles 8]``
 """
@@ -42,26 +43,26 @@ def main() -> None:
     for cycle in range(args.cycles):
         for node, encoder, decoder in zip(nodes, encoders, decoders, strict=True):
             line = encoder.frame(ReplayedCycle(node, cycle).stream).rstrip(b"\n")
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             decoder.add(line)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             taken = decoder.take()
             assert taken is not None
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             batch = check_batch(taken[1])
-            t3 = time.perf_counter()
+            t3 = time.process_time()
             admit(batch, time.time())
-            t4 = time.perf_counter()
+            t4 = time.process_time()
             store.apply(batch, node.node, time.time())
-            t5 = time.perf_counter()
+            t5 = time.process_time()
             if cycle >= 2:  # the first frames are full and the series new: not the steady state
                 for stage, took in zip(
                     stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True
                 ):
                     stages[stage] += took
                 measured += 1
-    print(f"one stream poll of a fleet node ({len(line):,}-byte frame, "
-          f"{len(batch.samples)} readings), steady state, µs:")  # fmt: skip
+    print(f"one stream poll of a fleet node ({len(line):,}-byte frame, {batch.reading_count()} "
+          f"readings in {len(batch.columns)} columns), steady state, µs:")  # fmt: skip
     for stage, total in stages.items():
         print(f"  {stage:12} {total / measured * 1e6:6.0f}")
     print(f"  {'sum':12} {sum(stages.values()) / measured * 1e6:6.0f}  (the target needs < 500)")

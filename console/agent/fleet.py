@@ -12,6 +12,7 @@ is still a real aiohttp server speaking the real wire.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Callable
 from functools import cached_property
@@ -20,13 +21,14 @@ from aiohttp import web
 
 from console.agent.server import Collected, make_app
 from console.agent.stream_wire import (
+    Columns,
     FrameParts,
+    frame_columns,
     frame_head,
     frame_parts,
     frame_sources,
     frame_values,
 )
-from console.agent.wire import grouped_samples
 from console.api import SourceStatus
 from console.core.model import METRICS, Entity
 from console.sim.simulation import Simulation
@@ -40,8 +42,10 @@ class _Tick:
     """One node's report of one simulated tick, encoded once."""
 
     entities: list[Entity]
-    keys: list[tuple[str, str]]
-    values: list[float | None]
+    columns: Columns
+    """The series by metric, as the stream's ``keys``."""
+    values: list[list[float | None]]
+    """A list per column, as the stream's ``values``."""
     frame: FrameParts
 
 
@@ -55,9 +59,9 @@ class ReplayedNode:
         self.start = start
         """Sim time of the first recorded tick."""
         first, last = ticks[0], ticks[-1]
-        before = dict(zip(first.keys, first.values, strict=True))
+        before = dict(zip(_keys(first), itertools.chain(*first.values), strict=True))
         per_loop: dict[tuple[str, str], float] = {}
-        for key, value in zip(last.keys, last.values, strict=True):
+        for key, value in zip(_keys(last), itertools.chain(*last.values), strict=True):
             spec = METRICS.get(key[1])
             began = before.get(key)
             if spec is not None and spec.counter and value is not None and began is not None:
@@ -65,17 +69,35 @@ class ReplayedNode:
                 per_loop[key] = max(value - began, 0.0) * len(ticks) / max(len(ticks) - 1, 1)
         self.per_loop = per_loop
         """Counter series → what one loop of the replay adds to them."""
+        self._climbs = [
+            [
+                (index, [per_loop.get((ref, metric), 0.0) for ref in refs])
+                for index, (metric, refs) in enumerate(tick.columns)
+                if any((ref, metric) in per_loop for ref in refs)
+            ]
+            for tick in ticks
+        ]
+        """Per tick, the columns that climb: ``(index, what a loop adds to each value)``
+        (worked out once: the fleet builds a thousand nodes' values a second)."""
 
-    def values(self, cycle: int) -> list[float | None]:
+    def values(self, cycle: int) -> list[list[float | None]]:
         loops, tick = divmod(cycle, len(self.ticks))
         recorded = self.ticks[tick]
-        if not loops or not self.per_loop:
+        climbs = self._climbs[tick]
+        if not loops or not climbs:
             return recorded.values
-        per_loop = self.per_loop
-        return [
-            value + loops * per_loop[key] if value is not None and key in per_loop else value
-            for key, value in zip(recorded.keys, recorded.values, strict=True)
-        ]
+        values = list(recorded.values)
+        for index, steps in climbs:
+            values[index] = [
+                value if value is None else value + loops * step
+                for value, step in zip(values[index], steps, strict=True)
+            ]
+        return values
+
+
+def _keys(tick: _Tick) -> list[tuple[str, str]]:
+    """The tick's series as ``(ref, metric)``, in the order of its values."""
+    return [(ref, metric) for metric, refs in tick.columns for ref in refs]
 
 
 class ReplayedCycle:
@@ -109,7 +131,7 @@ class ReplayedCycle:
     @cached_property
     def _collected(self) -> Collected:
         recorded = self.node.ticks[self.cycle % len(self.node.ticks)]
-        samples = zip_samples(recorded.keys, self.node.values(self.cycle))
+        samples = _samples(recorded.columns, self.node.values(self.cycle))
         return Collected(self.node.node, self.time, recorded.entities, samples, [self.status])
 
 
@@ -150,14 +172,12 @@ def record(simulation: Simulation, ticks: int = REPLAY_TICKS) -> list[ReplayedNo
         start = parts.time if start is None else start
         for node in nodes:
             entities, samples = parts.groups[node]
-            grouped = grouped_samples((s.ref, s.metric, s.value) for s in samples)
-            keys = [(ref, metric) for ref, metrics in grouped.items() for metric in metrics]
-            values = [value for metrics in grouped.values() for value in metrics.values()]
-            frame = frame_parts(node, parts.time, entities, zip_samples(keys, values), [])
+            columns, values = frame_columns((s.ref, s.metric, s.value) for s in samples)
+            frame = frame_parts(node, parts.time, entities, _samples(columns, values), [])
             history = recorded[node]
             if history:  # the same encoding as the tick before: the same bytes object
                 frame = _shared(history[-1].frame, frame)
-            history.append(_Tick(entities, keys, values, frame))
+            history.append(_Tick(entities, columns, values, frame))
     assert start is not None
     return [ReplayedNode(node, recorded[node], simulation.interval, start) for node in nodes]
 
@@ -172,10 +192,15 @@ def _shared(before: FrameParts, frame: FrameParts) -> FrameParts:
     return dataclasses.replace(frame, entities=entities, keys=keys)
 
 
-def zip_samples(
-    keys: list[tuple[str, str]], values: list[float | None]
+def _samples(
+    columns: Columns, values: list[list[float | None]]
 ) -> list[tuple[str, str, float | None]]:
-    return [(ref, metric, value) for (ref, metric), value in zip(keys, values, strict=True)]
+    """Columns as ``(ref, metric, value)`` (the snapshot's and ``/metrics``' form)."""
+    return [
+        (ref, metric, value)
+        for (metric, refs), readings in zip(columns, values, strict=True)
+        for ref, value in zip(refs, readings, strict=True)
+    ]
 
 
 def fleet_apps(

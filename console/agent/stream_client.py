@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from time import monotonic
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from console.agent.stream_wire import (
 )
 from console.agent.wire import WIRE_VERSION, WireError
 from console.api import Batch, SourceError, plain
+from console.core.engine import BLOCKED_MARGIN
 
 
 class AgentStreamSource(AgentSource):
@@ -49,12 +51,12 @@ class AgentStreamSource(AgentSource):
         self._buffer = bytearray()
 
     async def poll(self) -> Batch:
+        began = monotonic()
         if self._response is None:
             await self._open()
         try:
             async with asyncio.timeout(self.request_timeout):
                 await self._read_frames()
-            taken = self._decoder.take()
         except TimeoutError:
             self._drop()
             raise SourceError(
@@ -69,6 +71,14 @@ class AgentStreamSource(AgentSource):
         except aiohttp.ClientError as exc:
             self._drop()
             raise self._failure(exc) from None
+        late = monotonic() - began
+        if late > self.timeout * BLOCKED_MARGIN:
+            # The engine refuses a poll this late (as one that blocked its loop: on a
+            # starved core it may only have waited), and a frame's entities come once,
+            # when they change: what came stays in the decoder for the next poll.
+            raise SourceError(f"stream read {late:.1f}s after the poll began (a busy "
+                              "console): kept for the next poll")  # fmt: skip
+        taken = self._decoder.take()
         assert taken is not None  # _read_frames returns once a frame is in
         return self._finish(*taken)
 
@@ -110,7 +120,7 @@ class AgentStreamSource(AgentSource):
         """Wait for at least one whole frame, then take every one already buffered."""
         assert self._response is not None
         content = self._response.content
-        while not self._split():
+        while not self._split() and not self._decoder.pending:  # (kept from a late poll)
             chunk = await content.readany()
             if not chunk:
                 raise SourceError("the agent ended the stream")

@@ -16,9 +16,11 @@ from console.api import API_VERSION, SourceStatus
 from console.core.model import Batch, Entity, Sample, ref_kind
 from console.core.store import Store
 
-WIRE_VERSION = 2
+WIRE_VERSION = 3
 """Version of the agent's wire (this document and the ``/v2/stream`` frames); a console
-refuses any other, naming both. 2: the stream was added (``stream_wire.py``)."""
+refuses any other, naming both. 2: the stream was added (``stream_wire.py``); 3: the
+stream's series go by metric (``keys`` ``{metric: [ref, ...]}``, ``values`` a list per
+metric), which the console reads as columns."""
 MAX_ENTITIES = 10_000
 """Entities (and sample refs) one agent may report: a node has tens of GPUs and ports and
 at most a few hundred events; 100,000 GPUs from one agent pinned a core."""

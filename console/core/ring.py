@@ -16,10 +16,11 @@ NAN = math.nan
 class Ring:
     """The last ``capacity`` values (and, for timed series, their times)."""
 
-    __slots__ = ("_start", "_times", "_values", "size")
+    __slots__ = ("_capacity", "_start", "_times", "_values", "size")
 
     def __init__(self, capacity: int, timed: bool = False) -> None:
         self._values = array("d", bytes(8 * capacity))
+        self._capacity = capacity
         self._times = array("d", bytes(8 * capacity)) if timed else None
         self._start = 0
         self.size = 0
@@ -30,13 +31,16 @@ class Ring:
 
     def append(self, value: float | None, time: float = 0.0) -> None:
         """Add the newest point, dropping the oldest when full."""
-        capacity = len(self._values)
+        # Without a modulo or a len(): a fleet appends 200,000 points a second.
+        capacity = self._capacity
         if self.size < capacity:
-            index = (self._start + self.size) % capacity
+            index = self._start + self.size
+            if index >= capacity:
+                index -= capacity
             self.size += 1
         else:
             index = self._start
-            self._start = (self._start + 1) % capacity
+            self._start = index + 1 if index + 1 < capacity else 0
         self._values[index] = NAN if value is None else value
         if self._times is not None:
             self._times[index] = time

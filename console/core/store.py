@@ -11,7 +11,7 @@ import math
 import operator
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
@@ -133,6 +133,13 @@ class Store:
         self._metrics_of: dict[str, int] = {}
         """Series each ref has (capped: ``MAX_METRICS_PER_REF``)."""
         self._swept = 0.0
+        self._resolved: dict[
+            tuple[str, str],
+            tuple[list[str], tuple[list[tuple[str, str]], list[Reading], list[Ring]]],
+        ] = {}
+        """A column's refs list, and the keys, readings and rings found for them, by
+        (source, metric) (:meth:`_resolved_column`); emptied whenever a series goes or
+        its objects are replaced."""
         self._totals: dict[tuple[str, str], int] = {}
         self._total_counts: dict[tuple[str, str], int] = {}
         """Sums of :data:`SUMMED_METRICS` per (node or fleet, metric) in millionths (whole
@@ -222,6 +229,7 @@ class Store:
         recording: the reader made the objects, none is copied)."""
         if self._latest:
             raise ValueError("adopt_readings is for a fresh store")
+        self._resolved.clear()
         self._latest = readings
         for (ref, metric), reading in readings.items():
             if metric in SUMMED_METRICS:
@@ -242,6 +250,7 @@ class Store:
         and one call each cost it 0.5 s (bench/recording.py)."""
         if self.entities or self._latest:
             raise ValueError("restore_fleet is for a fresh store")
+        self._resolved.clear()
         refs = [entity.ref for entity in entities]
         self.entities = dict(zip(refs, entities, strict=True))
         self.entity_source = dict(zip(refs, sources, strict=True))
@@ -268,6 +277,7 @@ class Store:
         self, ref: str, metric: str, points: Iterable[tuple[float, float | None]]
     ) -> None:
         """Put a series' history back as it was (oldest first), leaving its reading be."""
+        self._resolved.clear()  # the ring is replaced
         self._history[(ref, metric)] = self._ring(metric)
         self._history[(ref, metric)].fill(list(points))
 
@@ -361,25 +371,28 @@ class Store:
         decided once; answers how many new series the caps refused."""
         metric = column.metric
         counter, summed = metric in COUNTERS, metric in SUMMED_METRICS
-        history, moved = self._history, self._moved
-        # Lookups in C, a list each: a key that repeats (a series' points in time order)
-        # finds the state from before the column, and goes the general way, _record.
-        keys = list(zip(column.refs, itertools.repeat(metric)))
-        self._changed_readings.update(keys)  # a refused new series leaves in _record
-        readings = list(map(self._latest.get, keys))
-        rings = list(map(history.get, keys))
+        moved = self._moved
+        resolved = self._resolved_column(column, source)
+        if resolved is None:
+            return self._record_new_column(column, batch_time, seen, source, max_series)
+        keys, readings, rings = resolved
+        self._changed_readings.update(keys)
+        if summed:
+            self._move_totals(metric, keys, readings, column.values)
+        values = column.values
+        if column.times is None and not counter:  # the common case, in the fewest steps
+            for key, reading, ring, value in zip(keys, readings, rings, values, strict=False):
+                if value != reading.value:
+                    moved.add(key)
+                    reading.value = value
+                reading.time, reading.seen = batch_time, seen
+                ring.append(value, batch_time)
+            return 0
         times = column.times if column.times is not None else itertools.repeat(None)
-        refused = 0
         for key, reading, ring, value, time in zip(
-            keys, readings, rings, column.values, times, strict=False
+            keys, readings, rings, values, times, strict=False
         ):
             time = time or batch_time
-            if reading is None or ring is None:  # a new series (the caps), a repeated key
-                if not self._record(key[0], metric, value, time, seen, source, max_series):
-                    refused += 1
-                continue
-            if summed:
-                self._add_to_totals(key[0], metric, reading.value, value, 0)
             if counter:
                 point = _counter_rate(reading, value, time)
                 if point != reading.rate:
@@ -392,6 +405,69 @@ class Store:
                 reading.rate = None
             reading.time, reading.value, reading.seen = time, value, seen
             ring.append(point, time)
+        return 0
+
+    def _move_totals(
+        self,
+        metric: str,
+        keys: list[tuple[str, str]],
+        readings: list[Reading],
+        values: list[float | None],
+    ) -> None:
+        """:meth:`_add_to_totals` for a column of existing series (before their readings
+        change): the deltas summed per node first, each total then moved once."""
+        fleet = 0
+        by_node: dict[str, int] = {}
+        for (ref, _metric), reading, value in zip(keys, readings, values, strict=False):
+            delta = _micros(value) - _micros(reading.value)
+            if delta:
+                fleet += delta
+                node = _node_of(ref) or FLEET  # not a GPU: the fleet's total only
+                by_node[node] = by_node.get(node, 0) + delta
+        totals = self._totals
+        by_node.pop(FLEET, None)
+        for node, delta in ((FLEET, fleet), *by_node.items()):
+            key = (node, metric)
+            totals[key] = totals.get(key, 0) + delta
+
+    def _resolved_column(
+        self, column: Column, source: str
+    ) -> tuple[list[tuple[str, str]], list[Reading], list[Ring]] | None:
+        """The keys, readings and rings of a column's series when all of them exist
+        (``None`` otherwise). Kept per source and metric while the column's refs are the
+        same list and no series went: a stream sends the same refs every poll, and
+        finding 200,000 series in the store's dicts each second was most of its cost."""
+        refs = column.refs
+        cached = self._resolved.get((source, column.metric))
+        if cached is not None and cached[0] is refs:
+            return cached[1]
+        keys = list(zip(refs, itertools.repeat(column.metric)))
+        readings = list(map(self._latest.get, keys))
+        rings = list(map(self._history.get, keys))
+        # A new series (the caps), a ring made late (a store rebuilt from a recording), or
+        # a ref twice (its points in time order: each reading must see the one before).
+        if (
+            not all(map(operator.is_not, readings, itertools.repeat(None)))
+            or None in rings
+            or len(set(refs)) < len(refs)
+        ):
+            return None
+        resolved = (keys, cast("list[Reading]", readings), cast("list[Ring]", rings))
+        # The refs are held with what was found in them: their id stays theirs.
+        self._resolved[(source, column.metric)] = (refs, resolved)
+        return resolved
+
+    def _record_new_column(
+        self, column: Column, batch_time: float, seen: float, source: str, max_series: int
+    ) -> int:
+        """A column with a series not in the store yet: the general way, a reading at a
+        time (a key that repeats then finds what the one before it made)."""
+        metric = column.metric
+        times = column.times if column.times is not None else itertools.repeat(None)
+        refused = 0
+        for ref, value, time in zip(column.refs, column.values, times, strict=False):
+            if not self._record(ref, metric, value, time or batch_time, seen, source, max_series):
+                refused += 1
         return refused
 
     def _add_to_totals(
@@ -418,6 +494,7 @@ class Store:
         return self._totals[key] / 1e6 if key in self._total_counts else None
 
     def _drop_series(self, key: tuple[str, str]) -> None:
+        self._resolved.clear()
         reading = self._latest.pop(key)
         self._moved.add(key)
         if key[1] in SUMMED_METRICS:

@@ -63,8 +63,9 @@ async def test_refused_and_401() -> None:
     ("body", "expected"),
     [
         (b"<html>garbage</html>", "bad JSON from agent"),
-        (json.dumps(_document(wire_version=1)).encode(),
-         "bad response: version mismatch: agent speaks wire version 1, this console 2"),
+        (json.dumps(_document(wire_version=2)).encode(),
+         "bad response: version mismatch: agent speaks wire version 2, this console "
+         f"{WIRE_VERSION}"),
         (json.dumps([1, 2]).encode(), "bad response: expected a JSON object, got list"),
         (json.dumps(_document(samples=[["gpu/n1/0", "gpu.util"]])).encode(),
          "bad response: samples must map at most"),
@@ -78,8 +79,8 @@ async def test_refused_and_401() -> None:
          "bad response: entity 'gpu/n2/0' does not belong to node 'n1'"),
         (json.dumps(_document(entities=[{"ref": "link/a~b", "name": "x"}])).encode(),
          "bad response: entity 'link/a~b' does not belong to node 'n1'"),
-        (b'{"wire_version": 2, "node": "n1", "entities": [], '
-         b'"samples": {"gpu/n1/0": {"gpu.util": 1e999}}}',
+        (b'{"wire_version": %d, "node": "n1", "entities": [], '
+         b'"samples": {"gpu/n1/0": {"gpu.util": 1e999}}}' % WIRE_VERSION,
          "bad response: value of gpu.util must be a finite number or null"),
     ],
 )  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
 import pytest
@@ -15,11 +16,17 @@ from console.agent import stream_client, stream_wire
 from console.agent.client import AgentSource, SharedSession, make_agent_sources
 from console.agent.server import MAX_STREAMS, Collected, make_app
 from console.agent.stream_client import AgentStreamSource
-from console.agent.stream_wire import STREAM_PATH, WIRE_HEADER, StreamEncoder, frame_parts
+from console.agent.stream_wire import (
+    STREAM_PATH,
+    WIRE_HEADER,
+    StreamDecoder,
+    StreamEncoder,
+    frame_parts,
+)
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
-from console.core.engine import Engine
-from console.core.model import Entity
+from console.core.engine import BLOCKED_MARGIN, Engine
+from console.core.model import Column, Entity
 from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
 
@@ -72,20 +79,42 @@ async def test_an_unchanged_entity_is_not_resent_a_changed_one_is() -> None:
         try:
             first = await source.poll()
             assert sorted(e.ref for e in first.entities) == ["gpu/n1/0", "node/n1"]
-            assert {(s.ref, s.metric, s.value) for s in first.samples} == {
+            assert {(s.ref, s.metric, s.value) for s in first.as_samples()} == {
                 ("gpu/n1/0", "gpu.util", 10.0), ("node/n1", "node.cpu", 5.0)}  # fmt: skip
 
             agent.publish("H100", 20.0)  # same entities, new readings
             same = await source.poll()
             assert same.entities == []
             assert ("gpu/n1/0", "gpu.util", 20.0) in {(s.ref, s.metric, s.value)
-                                                      for s in same.samples}  # fmt: skip
+                                                      for s in same.as_samples()}  # fmt: skip
 
             agent.publish("H200", 30.0)  # the GPU changed; the node did not
             changed = await source.poll()
             assert [(e.ref, e.attrs) for e in changed.entities] == [("gpu/n1/0", {"model": "H200"})]
         finally:
             await source.close()
+
+
+async def test_a_poll_read_too_late_for_the_engine_keeps_what_came_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On a starved core a poll may end past the engine's "blocked" margin, and the engine
+    # refuses its batch: the entities it carried would not come again until a full frame.
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    async with serving(make_app(agent, None)) as url:
+        source = _source(url)
+        late = iter([0.0, source.timeout * BLOCKED_MARGIN + 1.0])
+        monkeypatch.setattr(stream_client, "monotonic", lambda: next(late))
+        try:
+            with pytest.raises(SourceError, match="kept for the next poll"):
+                await source.poll()
+            monkeypatch.setattr(stream_client, "monotonic", time.monotonic)
+            kept = await source.poll()  # at once: what the late poll read
+        finally:
+            await source.close()
+    assert sorted(e.ref for e in kept.entities) == ["gpu/n1/0", "node/n1"]
+    assert ("gpu/n1/0", "gpu.util", 10.0) in {(s.ref, s.metric, s.value) for s in kept.as_samples()}
 
 
 def test_every_refresh_a_full_frame_resends_every_entity() -> None:
@@ -100,13 +129,37 @@ def test_every_refresh_a_full_frame_resends_every_entity() -> None:
     assert (refreshed["full"], len(refreshed["entities"]), "keys" in refreshed) == (True, 1, True)
 
 
+def test_frames_decode_into_a_column_per_metric_without_an_object_per_reading() -> None:
+    samples = [("gpu/n1/0", "gpu.util", 10.0), ("node/n1", "node.cpu", 5.0),
+               ("gpu/n1/1", "gpu.util", None)]  # fmt: skip
+    parts = frame_parts("n1", 7.0, [Entity("node/n1", "n1")], samples, [])
+    encoder, decoder = StreamEncoder(), StreamDecoder()
+    decoder.add(encoder.frame(parts).rstrip(b"\n"))
+    first = decoder.take()
+    assert first is not None
+    node, batch, _ = first
+    assert (node, batch.time, batch.samples) == ("n1", 7.0, [])
+    assert batch.columns == [
+        Column("gpu.util", ["gpu/n1/0", "gpu/n1/1"], [10.0, None]),
+        Column("node.cpu", ["node/n1"], [5.0]),
+    ]
+    # The next frame brings values only: the columns keep the refs they had (one list).
+    decoder.add(encoder.frame(parts).rstrip(b"\n").replace(b"[[10.0,null]", b"[[11,null]"))
+    second = decoder.take()
+    assert second is not None
+    again = second[1].columns
+    assert again[0].refs is batch.columns[0].refs
+    assert again[0].values == [11.0, None]  # an integer in the JSON arrives a float
+    assert [type(value) for value in again[0].values] == [float, type(None)]
+
+
 async def test_a_console_speaking_the_old_wire_is_refused_naming_both_versions() -> None:
     async with serving(make_app(sim_collector(), None)) as url:
         old = _source(url)
-        old.wire_version = 1
+        old.wire_version = 2  # the stream before columns
         assert await _reason(old) == (
             f"refused by the agent: wire version mismatch: this agent speaks {WIRE_VERSION}, "
-            "the console 1 (run the same watchfloor release on both)"
+            "the console 2 (run the same watchfloor release on both)"
         )
         async with (  # no version said at all
             aiohttp.ClientSession() as session,
@@ -176,7 +229,7 @@ def _frame(**changes: object) -> bytes:
     frame: dict[str, object] = {
         "wire_version": WIRE_VERSION, "node": "n1", "time": None, "full": True,
         "entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1", "attrs": {}}],
-        "keys": {"gpu/n1/0": ["gpu.util"]}, "values": [50], "sources": [],
+        "keys": {"gpu.util": ["gpu/n1/0"]}, "values": [[50.0]], "sources": [],
     }  # fmt: skip
     frame.update(changes)
     return json.dumps(frame).encode() + b"\n"
@@ -194,18 +247,34 @@ def _gpus(first: int, count: int) -> list[dict[str, object]]:
         ((_frame(entities=_gpus(0, 11)),), "bad response: entities must be a list of at most 10"),
         ((_frame(entities=_gpus(0, 6)), _frame(entities=_gpus(6, 6))),
          "bad response: the stream named over 10 entities"),
-        ((_frame(keys={"gpu/n1/0": [f"m{i}" for i in range(31)]}, values=[1] * 31),),
+        ((_frame(keys={f"m{i}": ["gpu/n1/0"] for i in range(31)}, values=[[1.0]] * 31),),
          "bad response: the stream named over 30 series"),
-        ((_frame(keys={"gpu/n9/0": ["gpu.util"]}),),
+        ((_frame(keys={"gpu.util": [f"gpu/n1/{i}" for i in range(11)]}, values=[[1.0] * 11]),),
+         "bad response: keys name over 10 refs"),
+        ((_frame(keys={"gpu.util": ["gpu/n9/0"]}),),
          "bad response: samples for 'gpu/n9/0' do not belong to node 'n1'"),
+        ((_frame(keys={"gpu.util": ["gpu/n1/0", "gpu/n1/0"]}, values=[[1.0, 2.0]]),),
+         "bad response: keys name a series of gpu.util twice"),
+        ((_frame(keys={"gpu.util": []}, values=[[]]),),
+         "bad response: keys must map each metric to a non-empty list of refs"),
+        ((_frame(keys={"gpu.util": "gpu/n1/0"}),),
+         "bad response: keys must map each metric to a non-empty list of refs"),
         ((_frame(entities=[{"ref": "gpu/n2/0", "name": "x"}]),),
          "bad response: entity 'gpu/n2/0' does not belong to node 'n1'"),
         ((_frame(), _frame(node="n2")), "bad response: the stream of node 'n1' changed to 'n2'"),
-        ((_frame(values=[1, 2]),), "bad response: values must be a list of 1"),
-        ((_frame(values=[True]),), "bad response: value of gpu.util must be a finite number"),
-        ((_frame().replace(b"[50]", b"[1e999]"),),
+        ((_frame(values=[[1.0], [2.0]]),),
+         "bad response: values must be a list of 1 lists (one per metric)"),
+        ((_frame(values=[[1.0, 2.0]]),), "bad response: values of gpu.util must be a list of 1"),
+        ((_frame(values=[50.0]),), "bad response: values of gpu.util must be a list of 1"),
+        ((_frame(values=[[True]]),), "bad response: value of gpu.util must be a finite number"),
+        ((_frame(values=[["50"]]),), "bad response: value of gpu.util must be a finite number"),
+        ((_frame().replace(b"[[50.0]]", b"[[1e999]]"),),
          "bad response: value of gpu.util must be a finite number"),
-        ((_frame(wire_version=1),), "bad response: version mismatch: agent speaks wire version 1"),
+        ((_frame().replace(b"[[50.0]]", b"[[NaN]]"),),
+         "bad response: value of gpu.util must be a finite number"),
+        ((_frame(wire_version=2),), "bad response: version mismatch: agent speaks wire version 2"),
+        ((_frame(), _frame(wire_version=2)),
+         "bad response: version mismatch: agent speaks wire version 2"),
         ((b"{not json\n",), "bad response: bad JSON in the stream"),
     ],
 )  # fmt: skip
@@ -239,7 +308,7 @@ async def test_the_agent_bounds_streams_and_asks_the_token() -> None:
         assert await _reason(_source(url)) == "401 unauthorized: wrong or missing token"
         assert await _reason(_source(url, token="right-token-0123456789")) == "ok"
     async with serving(make_app(sim_collector(), "right-token-0123456789")) as url:
-        headers = {"Authorization": "Bearer right-token-0123456789", WIRE_HEADER: "2"}
+        headers = {"Authorization": "Bearer right-token-0123456789", WIRE_HEADER: str(WIRE_VERSION)}
         async with aiohttp.ClientSession(headers=headers) as session:
             async with session.get(f"{url}{STREAM_PATH}?interval=0.001") as response:
                 assert response.status == 400  # a stream may not ask for a frame a millisecond

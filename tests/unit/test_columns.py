@@ -74,6 +74,45 @@ async def test_columns_and_samples_make_the_same_store(scenario: str, cap: int) 
     assert by_column.gpu_total(None, "gpu.power")
 
 
+def test_columns_that_keep_their_refs_make_the_same_store_as_samples_when_series_go() -> None:
+    # An agent's stream sends the same refs lists every poll: the store finds their
+    # series once and keeps them, until a series goes (here: an entity removed).
+    gpus, ports = ["gpu/n1/0", "gpu/n1/1"], ["port/n1/ib0"]
+    entities = [Entity("node/n1", "n1"), *(Entity(ref, ref, "node/n1") for ref in gpus + ports)]
+    by_column, by_sample = Store(), Store()
+    for tick in range(5):
+        batch = Batch(
+            entities=list(entities),
+            columns=[
+                Column("gpu.util", gpus, [10.0 + tick, 20.0]),
+                Column("gpu.power", gpus, [300.0 + tick, 200.0 - tick]),  # summed per node
+                Column("port.tx_bytes", ports, [1000.0 * tick]),  # a counter: rates
+            ],
+            time=NOW + tick,
+        )
+        if tick == 2:  # a GPU goes, and comes back with the next poll
+            assert by_column.remove(["gpu/n1/1"]) == by_sample.remove(["gpu/n1/1"])
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        assert by_column.moved().readings == by_sample.moved().readings
+        by_column.take_changes(), by_sample.take_changes()
+    assert _state(by_column) == _state(by_sample)
+    assert by_column.history("gpu/n1/1", "gpu.util") == [20.0, 20.0, 20.0]  # since it came back
+    assert by_column.gpu_total("node/n1", "gpu.power") == 304.0 + 196.0
+    assert by_column.value("port/n1/ib0", "port.tx_bytes") == 1000.0
+
+
+def test_a_repeated_ref_of_a_summed_metric_moves_the_totals_as_samples_do() -> None:
+    refs = ["gpu/n1/0", "gpu/n1/0"]  # the same list each poll: the store keeps what it found
+    by_column, by_sample = Store(), Store()
+    for tick, values in enumerate(([100.0, 200.0], [300.0, 250.0], [50.0, 400.0])):
+        batch = Batch(columns=[Column("gpu.power", refs, values, [NOW + tick, NOW + tick + 0.5])])
+        by_column.apply(batch, "s", NOW + tick)
+        by_sample.apply(_as_samples(batch), "s", NOW + tick)
+    assert by_column.gpu_total("node/n1", "gpu.power") == 400.0
+    assert _state(by_column) == _state(by_sample)
+
+
 def test_the_caps_refuse_the_same_series_from_columns_as_from_samples() -> None:
     refs = [f"gpu/n1/{i}" for i in range(10)]
     batch = Batch(
