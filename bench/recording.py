@@ -5,7 +5,9 @@ attached (``Recorder.flush`` after each cycle, so the writer's CPU is counted wh
 The same cycles go to the candidates the storage was chosen against:
 
 - ``sqlite-frames`` (the recorder): one row per cycle, the batch's values as a column
-  under a schema written once, byte-shuffled, Zstandard; keyframes every 10 s;
+  under a schema written once, grouped by metric, XORed against the keyframe's,
+  byte-shuffled, Zstandard; a cycle's changed entities compressed like the keyframe's;
+  keyframes every 10 s;
 - ``sqlite-rows``: one row per sample ``(series, time, value)``, WITHOUT ROWID;
 - ``duckdb``: the same rows in DuckDB's columnar file (if ``duckdb`` is installed:
   ``pip install duckdb``; it is not a dependency of Watchfloor).
@@ -25,7 +27,10 @@ index a day long). Each seek lands at a random second of its window: 0 to 9 fram
 after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared machine
 the CPU time is the steadier figure).
 
-Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day]``
+``--alone``: the recorder without the candidates (their writes take minutes at 1,000
+nodes; the recorder's figures are the same either way).
+
+Run: ``.venv/bin/python bench/recording.py [--nodes 1000] [--cycles 40] [--day] [--alone]``
 """
 
 from __future__ import annotations
@@ -148,14 +153,14 @@ class DuckRows(RowStore):
         return time.perf_counter() - began
 
 
-def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int) -> None:
+def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int, alone: bool) -> None:
     registry = load_registry()
     sources = build_sources(Config(), registry, DemoOptions(nodes=nodes), local=False)
     engine = build_engine(sources, registry)
     recorder = Recorder(workdir / "recording")
-    candidates: list[Any] = [SqliteRows(workdir / "rows.sqlite")]
+    candidates: list[Any] = [] if alone else [SqliteRows(workdir / "rows.sqlite")]
     try:
-        candidates.append(DuckRows(workdir / "rows.duckdb"))
+        candidates += [] if alone else [DuckRows(workdir / "rows.duckdb")]
     except ImportError:
         print("duckdb: not installed (pip install duckdb to compare)")
     console_cpu: list[float] = []
@@ -281,13 +286,16 @@ def main() -> None:
         help="also seek to random seconds of a simulated 24 h recording",
     )
     parser.add_argument("--seeks", type=int, default=20, help="random seconds (--day)")
+    parser.add_argument(
+        "--alone", action="store_true", help="the recorder alone (no candidates: minutes less)"
+    )
     args = parser.parse_args()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a "
         "shared machine"
     )
     with tempfile.TemporaryDirectory() as workdir:
-        run(args.nodes, args.cycles, Path(workdir), args.day, args.seeks)
+        run(args.nodes, args.cycles, Path(workdir), args.day, args.seeks, args.alone)
 
 
 if __name__ == "__main__":

@@ -80,9 +80,9 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
     today_j = store.gpu_total(None, "gpu.energy_today") or 0.0
     idle_w = 0.0
     idle = out_of_service = 0
-    for gpu in store.of_kind("gpu"):
+    for gpu in [gpu for gpu in store.of_kind("gpu") if gpu.ref not in held]:  # most are held
         util = store.value(gpu.ref, "gpu.util")
-        if gpu.ref not in held and util is not None and util < IDLE_UTIL:
+        if util is not None and util < IDLE_UTIL:
             if out_of_service_node(store, gpu.parent):
                 out_of_service += 1  # drained or down on purpose: not waiting for work
                 continue

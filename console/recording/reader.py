@@ -13,10 +13,11 @@ from __future__ import annotations
 import gc
 import sqlite3
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress, repeat
 from math import isnan
-from operator import itemgetter
+from operator import is_
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,11 @@ from console.api import SourceStatus
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
 from console.core.store import DEFAULT_HISTORY, Reading, Store
 from console.recording.codec import (
+    GROUPED,
     READABLE_VERSIONS,
+    XORED,
+    Like,
+    MetricOrder,
     as_optional,
     decode,
     decompress,
@@ -82,6 +87,12 @@ class _Batch:
     """The timed series' values and times, apart (read from batches otherwise skipped)."""
     against: bytes | None = None
     """What its values are XORed against (its schema's in the keyframe's frame)."""
+    order: MetricOrder | None = None
+    """The order its values were written in, when not the schema's."""
+
+    def column(self) -> list[float]:
+        """Its values in the schema's order, NaN for *not available*."""
+        return _column(self.values, self.against, self.order)
 
 
 @dataclass
@@ -113,9 +124,10 @@ class Recording:
             raise RecordingError(f"{self.file}: not a recording ({exc})") from None
         if row is None or row[0] not in READABLE_VERSIONS:
             found = "no version" if row is None else f"version {row[0]}"
-            readable = " and ".join(READABLE_VERSIONS)
+            readable = f"{', '.join(READABLE_VERSIONS[:-1])} and {READABLE_VERSIONS[-1]}"
             raise RecordingError(f"{self.file}: {found}, this console reads {readable}")
         self._schemas: dict[int, tuple[list[str], list[str]]] = {}
+        self._orders: dict[int, MetricOrder] = {}
 
     def close(self) -> None:
         """Let go of the file."""
@@ -253,7 +265,8 @@ class Recording:
             "SELECT body FROM frames WHERE keyframe=1 AND time <= ? ORDER BY time DESC LIMIT 1",
             (moment.time,),
         ).fetchone()
-        references = _References(decompress(row[0]) if row is not None else {})
+        keyframe = decompress(row[0]) if row is not None else {}
+        references, like = _References(keyframe), _like(keyframe)
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
@@ -262,8 +275,8 @@ class Recording:
         for frame_time, blob in rows:
             body = decompress(blob)
             if "k" in body:
-                references = _References(body)
-            self._apply_forward(store, body, references)
+                references, like = _References(body), _like(body)
+            self._apply_forward(store, body, references, like)
             if body.get("s") is not None:
                 statuses = _statuses(body["s"])
             store.time = body["t"]
@@ -282,13 +295,23 @@ class Recording:
             keys = self._schemas[schema] = (refs, metrics)
         return keys
 
+    def _order(self, schema: Any, flags: int) -> MetricOrder | None:
+        """How a batch of this schema with these flags laid its values out."""
+        if not flags & GROUPED:
+            return None
+        order = self._orders.get(schema)
+        if order is None:
+            order = self._orders[schema] = MetricOrder(self._keys(schema)[1])
+        return order
+
     def _replay(self, frames: list[tuple[float, dict[str, Any]]]) -> _State:
         state = _State()
         key_body = frames[0][1]
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
         schema, times, values, rates = key_body["k"]
-        pairs = _layout(self._keys(schema))[0]
+        key_keys = self._keys(schema)
+        pairs = _layout(key_keys)[0]
         # The keyframe's order, its readings made only for the keys no newer batch
         # lays down (most are: a reading object is the costliest part of a seek).
         state.readings = dict.fromkeys(pairs)  # type: ignore[assignment] # filled below
@@ -298,16 +321,21 @@ class Recording:
             for metric, points in per_metric.items():
                 state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
         # Which batch of each schema is newest, and second newest: the rest are replaced.
+        # The keyframe's own batches are only ever a second newest (the readings they
+        # laid down are the keyframe's).
         batches: list[_Batch] = []
+        in_keyframe = 0
         references = _References(key_body)
-        for frame_time, body in frames[1:]:
-            for source, batch_time, schema, times_, values_, timed, against in _entries(
+        for place, (frame_time, body) in enumerate(frames):
+            for source, batch_time, schema, times_, values_, timed, against, flags in _entries(
                 body, references
             ):
                 batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
                                       times_, values_,
                                       schema if isinstance(schema, int) else None,
-                                      timed, against))  # fmt: skip
+                                      timed, against, self._order(schema, flags)))  # fmt: skip
+            if place == 0:
+                in_keyframe = len(batches)
         # Of each schema the newest batch is laid down whole, its counters' rates taken
         # against the one before it; older ones give only the timed series' points.
         # (A source that alternates between two key sets within one keyframe interval
@@ -323,26 +351,32 @@ class Recording:
             for batch, place in zip(batches, rank, strict=True)
             if place == 2 and batch.schema is not None
         }
-        for batch, place in zip(batches, rank, strict=True):
+        laid = [key_keys]
+        for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
                 _apply(state.readings, state.history, batch, before, keyframe)
+                laid.append(batch.keys)
             else:
                 _timed_points(state.history, batch)
         readings = state.readings
-        for i, reading in enumerate(list(readings.values())[: len(pairs)]):
-            if reading is None:
-                readings[pairs[i]] = keyframe.reading(i)
+        # The keyframe's keys no batch laid down (a scan in C: most have none).
+        made = list(readings.values())[: len(pairs)]
+        for i in compress(range(len(made)), map(is_, made, repeat(None))):
+            readings[pairs[i]] = keyframe.reading(i)
+        like = _like(key_body)
         for _time, body in frames:
-            for ref, source, entity in body.get("e", []):
-                state.entities[ref] = (source, entity)
+            refs, sources, entities = _frame_entities(body, like)
+            state.entities.update(zip(refs, zip(sources, entities, strict=True), strict=True))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
                               ("analysis", "a")):  # fmt: skip
                 if body.get(key) is not None:
                     setattr(state, name, body[key])
-        gone = set(map(itemgetter(0), state.readings)) - set(state.entities)
+        # Series of entities gone since the keyframe go with them (refs kept per schema).
+        present = set(state.entities)
+        gone = set().union(*(_refs(keys) - present for keys in laid))
         if gone:
             state.readings = {k: v for k, v in state.readings.items() if k[0] not in gone}
         return state
@@ -364,15 +398,21 @@ class Recording:
         store.version += 1
         return store
 
-    def _apply_forward(self, store: Store, body: dict[str, Any], references: _References) -> None:
-        for ref, source, entity in body.get("e", []):
+    def _apply_forward(
+        self,
+        store: Store,
+        body: dict[str, Any],
+        references: _References,
+        like: Like,
+    ) -> None:
+        for ref, source, entity in zip(*_frame_entities(body, like), strict=True):
             store.restore_entity(_entity(ref, entity), source, body["t"])
-        for source, batch_time, schema, times, values, _timed, against in _entries(
+        for source, batch_time, schema, times, values, _timed, against, flags in _entries(
             body, references
         ):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
-            column = unpack_floats(values, against)
+            column = _column(values, against, self._order(schema, flags))
             samples = [
                 Sample(refs[i], metrics[i], as_optional(column[i]),
                        own[i] if own is not None else batch_time)
@@ -411,12 +451,42 @@ class _References:
 
 
 def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[Any, ...]]:
-    """A frame's batches as ``(source, time, schema, times, values, timed, against)``:
-    ``against`` the column its values are XORed against, or ``None`` (a version 2
-    recording's batches have six parts, never XORed)."""
+    """A frame's batches as ``(source, time, schema, times, values, timed, against,
+    flags)``: ``against`` the column its values are XORed against, or ``None`` (a
+    version 2 recording's batches have six parts: no flag)."""
     for entry in body.get("b", []):
-        xored = len(entry) > 6 and entry[6]
-        yield (*entry[:6], references.get(entry[2]) if xored else None)
+        flags = entry[6] if len(entry) > 6 else 0
+        if not isinstance(flags, int):
+            raise ValueError("a batch's flags are not a number")
+        yield (*entry[:6], references.get(entry[2]) if flags & XORED else None, flags)
+
+
+def _like(keyframe: dict[str, Any]) -> Like:
+    """The entity bodies of a keyframe's frame, one after another: what the frames
+    after it compress theirs like (``codec.Like``)."""
+    return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
+
+
+def _frame_entities(body: dict[str, Any], like: Like) -> tuple[list[str], list[str], list[bytes]]:
+    """A frame's entities as their refs, sources and bodies: a keyframe's (and every
+    frame's of a version 2 or 3 recording) as they are, a later frame's inflated
+    ``like`` its keyframe's."""
+    listed = body.get("e", [])
+    refs = [item[0] for item in listed]
+    sources = [item[1] for item in listed]
+    if "E" not in body:
+        return refs, sources, [item[2] for item in listed]
+    entities = decode(inflate(body["E"], like))
+    if not isinstance(entities, list) or len(entities) != len(listed):
+        raise ValueError("damaged entities: not one body a ref")
+    return refs, sources, entities
+
+
+def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> list[float]:
+    """A batch's values in its schema's order (XORed back, then ungrouped), NaN for
+    *not available*."""
+    column = unpack_floats(packed, against)
+    return column.tolist() if order is None else order.ungroup(column)
 
 
 @dataclass
@@ -457,15 +527,15 @@ def _apply(
     counters (their rate against ``before``, the batch of the same keys before it, or
     the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
-    column = unpack_floats(batch.values, batch.against)
+    column = batch.column()
     # Most columns have no NaN (not available): a scan in C spares a loop in Python.
-    values = _optional(column) if any(map(isnan, column)) else column.tolist()
+    values: Sequence[float | None] = _optional(column) if any(map(isnan, column)) else column
     count = len(values)
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own.tolist() if own is not None else [batch.batch_time] * count
     rates: list[float | None] = [None] * count
     if before is not None:
-        previous = unpack_floats(before.values, before.against)
+        previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
         for i in counters:
@@ -490,6 +560,10 @@ def _apply(
         _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
 
 
+_CACHED_SCHEMAS = 1024
+"""Schemas whose layouts and refs a process keeps: every schema of a seek (1,000
+nodes: ~60 of 5,000 keys; 4,000 nodes: ~4x as many, past the 64 kept before, which
+a seek there would clear again and again)."""
 _layouts: dict[int, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
 
 
@@ -507,10 +581,26 @@ def _layout(
     timed = [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS]
     layout = (pairs, counters, timed)
     if len(refs) >= 256:
-        if len(_layouts) > 64:
+        if len(_layouts) >= _CACHED_SCHEMAS:
             _layouts.clear()
         _layouts[id(keys[0])] = layout
     return layout
+
+
+_ref_sets: dict[int, tuple[list[str], frozenset[str]]] = {}
+
+
+def _refs(keys: tuple[list[str], list[str]]) -> frozenset[str]:
+    """The refs of a schema (kept as :func:`_layout` keeps its layout)."""
+    found = _ref_sets.get(id(keys[0]))
+    if found is not None and found[0] is keys[0]:
+        return found[1]
+    refs = frozenset(keys[0])
+    if len(keys[0]) >= 256:
+        if len(_ref_sets) >= _CACHED_SCHEMAS:
+            _ref_sets.clear()
+        _ref_sets[id(keys[0])] = (keys[0], refs)
+    return refs
 
 
 def _timed_points(

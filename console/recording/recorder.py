@@ -35,7 +35,11 @@ from console.core.model import TIMED_METRICS, Batch
 from console.core.store import Changes, Store
 from console.recording.codec import (
     FORMAT_VERSION,
+    GROUPED,
     INLINE_SCHEMA,
+    XORED,
+    Like,
+    MetricOrder,
     compress,
     deflate,
     encode,
@@ -146,6 +150,9 @@ class Recorder:
         self._references: dict[int, bytes] = {}
         """The values of each schema in the last keyframe's frame (the writer thread's
         own): the frames after it XOR theirs against them (``codec.pack_floats``)."""
+        self._like: list[Like] = []
+        """The entity bodies of the last keyframe's frame (the writer thread's own): the
+        frames after it compress theirs like them (``codec.Like``)."""
         self._findings = self._statuses = self._meta = self._state = b""
         self._last_keyframe: float | None = None
         self._force_keyframe = True
@@ -322,7 +329,7 @@ class Recorder:
                 continue
             began = time.thread_time()
             try:
-                body = _frame(cycle, schemas, self._db, self._references)
+                body = _frame(cycle, schemas, self._db, self._references, self._like)
                 floor = body.pop("floor")
                 with self._db:
                     self._db.execute("BEGIN")
@@ -407,31 +414,34 @@ def _readings(store: Store) -> _Columns:
 SchemaKey = tuple[str, int, str, str, str, str]
 """A schema's quick key: source, count, first and last ref and metric (the lists are
 then compared whole, at C speed: a source's batches repeat the same string objects)."""
-Schemas = dict[SchemaKey, tuple[list[str], list[str], int, list[int]]]
-"""Every key set written (bounded: :data:`SCHEMAS_KEPT`), with its schema row and where
-its timed series sit. By content, not by source: one source may send several batches a
-cycle (the simulator sends 5,000 samples a batch), each with keys of its own."""
+Schemas = dict[SchemaKey, tuple[list[str], list[str], int, list[int], MetricOrder]]
+"""Every key set written (bounded: :data:`SCHEMAS_KEPT`), with its schema row, where
+its timed series sit and its values' order on disk. By content, not by source: one
+source may send several batches a cycle (the simulator sends 5,000 samples a batch),
+each with keys of its own."""
 SCHEMAS_KEPT = 4096
 
 
 def _schema(
     source: str, refs: list[str], metrics: list[str], schemas: Schemas, db: sqlite3.Connection
-) -> tuple[int | list[list[str]], list[int]]:
+) -> tuple[int | list[list[str]], list[int], MetricOrder | None]:
     """A schema number for these keys (a row written the first time), or the keys inline;
-    and the positions of the timed (job) series among them."""
+    the positions of the timed (job) series among them; and the order its values are
+    written in (``None``: as they are, for keys inline)."""
     if len(refs) < INLINE_SCHEMA:
-        return [refs, metrics], [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
+        return [refs, metrics], [i for i, m in enumerate(metrics) if m in TIMED_METRICS], None
     quick = (source, len(refs), refs[0], refs[-1], metrics[0], metrics[-1])
     known = schemas.get(quick)
     if known is not None and known[0] == refs and known[1] == metrics:
-        return known[2], known[3]
+        return known[2], known[3], known[4]
     cursor = db.execute("INSERT INTO schemas (body) VALUES (?)", (compress_keys(refs, metrics),))
     number = int(cursor.lastrowid or 0)
     timed = [i for i, m in enumerate(metrics) if m in TIMED_METRICS]
     if len(schemas) >= SCHEMAS_KEPT:
         schemas.clear()
-    schemas[quick] = (refs, metrics, number, timed)
-    return number, timed
+    order = MetricOrder(metrics)
+    schemas[quick] = (refs, metrics, number, timed, order)
+    return number, timed, order
 
 
 def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
@@ -460,9 +470,10 @@ def _batch(
 ) -> tuple[list[Any], int | None]:
     """One batch of a frame: source, time, schema, times, values, and the timed series'
     values and times apart (a seek reads those from frames it otherwise skips); then
-    1 when its values are XORed against its schema's in the keyframe's frame (the
-    first batch of each schema in a keyframe's frame is that reference)."""
-    schema, timed = _schema(source, refs, metrics, schemas, db)
+    its flags: :data:`GROUPED` when its values are grouped by metric (a schema's are),
+    :data:`XORED` when they are XORed against its schema's in the keyframe's frame
+    (the first batch of each schema in a keyframe's frame is that reference)."""
+    schema, timed, order = _schema(source, refs, metrics, schemas, db)
     own_times = _times(times, batch_time)
     timed_part = None
     if timed:
@@ -473,11 +484,13 @@ def _batch(
     against = references.get(schema) if isinstance(schema, int) and not keyframe else None
     if against is not None and len(against) != 8 * len(values):
         against = None  # not the same keys after all (a schema row written again)
-    entry = [source, batch_time, schema, own_times, pack_floats(values, against), timed_part]
-    if against is not None:
-        entry.append(1)  # without it: plain, as every batch of a version 2 recording
-    elif keyframe and isinstance(schema, int) and schema not in references:
-        references[schema] = float_bytes(values)
+    stored = order.group(values) if order is not None else values
+    entry = [source, batch_time, schema, own_times, pack_floats(stored, against), timed_part]
+    flags = (XORED if against is not None else 0) | (GROUPED if order is not None else 0)
+    if flags:
+        entry.append(flags)  # without: plain, as every batch of a version 2 recording
+    if against is None and keyframe and isinstance(schema, int) and schema not in references:
+        references[schema] = float_bytes(stored)
     return entry, schema if isinstance(schema, int) else None
 
 
@@ -501,11 +514,32 @@ def _batch_readings(
     return refs, metrics, values, times
 
 
+def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
+    """A keyframe's entities as ``e``: ``[ref, source, body]`` each (their bodies, one
+    after another, become what later frames' are compressed ``like``); a later frame's
+    as ``e``: ``[ref, source]`` each, and ``E``: their bodies, one msgpack array
+    compressed like the keyframe's."""
+    if cycle.keyframe:
+        like[:] = [Like(b"".join([entity for _ref, _source, entity in cycle.entities]))]
+        return {"e": [[ref, source, entity] for ref, source, entity in cycle.entities]}
+    if not cycle.entities or not like:
+        return {"e": [[ref, source, entity] for ref, source, entity in cycle.entities]}
+    return {
+        "e": [[ref, source] for ref, source, _entity in cycle.entities],
+        "E": like[0].deflate(encode([entity for _ref, _source, entity in cycle.entities])),
+    }
+
+
 def _frame(
-    cycle: _Cycle, schemas: Schemas, db: sqlite3.Connection, references: dict[int, bytes]
+    cycle: _Cycle,
+    schemas: Schemas,
+    db: sqlite3.Connection,
+    references: dict[int, bytes],
+    like: list[Like],
 ) -> dict[str, Any]:
     """The document of one frame (keys written as schema rows on the way; a keyframe's
-    batches become the ``references`` of the frames up to the next)."""
+    batches become the ``references`` of the frames up to the next, its entities what
+    theirs are compressed ``like``)."""
     if cycle.keyframe:
         references.clear()
     batches = []
@@ -528,7 +562,7 @@ def _frame(
     body: dict[str, Any] = {
         "t": cycle.time,
         "b": batches,
-        "e": [[ref, source, entity] for ref, source, entity in cycle.entities],
+        **_entity_parts(cycle, like),
         "x": cycle.removed,
         "f": cycle.findings,
         "s": cycle.statuses,
@@ -542,10 +576,10 @@ def _frame(
         times = [reading[0] for reading in readings]
         values = [reading[1] for reading in readings]
         rates = [reading[2] for reading in readings]
-        schema, _timed = _schema("\0keyframe", refs, metrics, schemas, db)
+        schema, _timed, _order = _schema("\0keyframe", refs, metrics, schemas, db)
         if isinstance(schema, int):
             numbers.append(schema)
-        body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]  # type: ignore[arg-type]
+        body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]
         body["h"] = cycle.history or {}  # the rings' points as they are: encoded in C
     body["floor"] = min(numbers, default=None)
     return body

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual import events
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.driver import Driver
 
 from console.acting.actions import Actions
 from console.alerting.pager_view import PAGER
@@ -37,6 +38,7 @@ from console.ui.guard import PaneHealth, make_pane
 from console.ui.overview import OverviewPane, SourcesPane
 from console.ui.pauses import QuietCollector
 from console.ui.plugins_view import PluginsView
+from console.ui.quick_escape import driver_for, quick_escape
 from console.ui.rewind import (
     BIG_STEP,
     HOUR,
@@ -82,6 +84,8 @@ WALL_REFUSED = frozenset({
 """App actions that open a screen someone must close: off in wall mode."""
 
 
+PREPARE_QUIET = 1.0
+"""Seconds without a key before the panes' screens are built ahead."""
 MIRROR_HISTORY = 40
 """Points a mirror of a collector's store keeps per series: the widest sparkline on
 screen (the fabric pane's 40); the collector keeps the full history for analysis and
@@ -160,6 +164,7 @@ class WatchfloorApp(App[None]):
         self.plugin_variables, variable_problems = check_plugin_variables(registry.theme_variables)
         """Plugin theme variables whose defaults are valid (the rest are noticed)."""
         super().__init__()
+        quick_escape()
         mirror = analyzers is not None  # it mirrors a collector's store
         self.store = Store(MIRROR_HISTORY, MIRROR_LONGER) if mirror else Store()
         """Latest state and history; the only thing panes read (while rewinding, the
@@ -199,8 +204,15 @@ class WatchfloorApp(App[None]):
         self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
+        self.pane_screens: dict[str, ViewScreen] = {}
+        """Each plugin pane's top-level screen once opened, kept between visits (by pane
+        id): its key brings it back as it was, so it is not composed, styled and laid
+        out again each time (that was most of a key's time at fleet size)."""
         if wall is not None:
             self.use_command_palette = False
+
+    def get_driver_class(self) -> type[Driver]:
+        return driver_for(super().get_driver_class())
 
     # -- PaneContext -----------------------------------------------------------
 
@@ -252,14 +264,46 @@ class WatchfloorApp(App[None]):
         """Show a plugin pane's top-level view, at the top level (``Overview › GPUs``)
         however deep the user was: pane keys never grow the trail."""
         home = next((s for s in self.screen_stack if isinstance(s, ViewScreen)), None)
+        popped = []
         while home is not None and self.screen is not home and len(self.screen_stack) > 1:
+            popped.append(self.screen)
             self.pop_screen()
-        self._push_pane(pane, None, crumb=pane.title)
+        kept = self.pane_screens.get(pane.id)
+        if kept is not None and kept.pane.failure:  # a failed pane is built anew: a retry
+            del self.pane_screens[pane.id]
+            self.uninstall_screen(kept)
+            if kept not in popped:  # (one popped now is removed by its pop, uninstalled)
+                kept.remove()
+        self.push_screen(self._kept_screen(pane))
+
+    def _kept_screen(self, pane: Pane) -> ViewScreen:
+        kept = self.pane_screens.get(pane.id)
+        if kept is None:
+            kept = self.pane_screens[pane.id] = self._pane_screen(pane, None, pane.title)
+            self.install_screen(kept, name=f"pane:{pane.id}")  # popping it keeps it
+        return kept
+
+    def prepare_panes(self) -> None:
+        """Build the screens of watchfloor's keyed panes not opened yet, off screen, so
+        that a key's first press brings its screen back too (at 1,000 nodes composing
+        one took most of that key's 0.2 to 0.3 s). Each is composed and mounted in steps
+        of the event loop, so a key pressed meanwhile is answered between two of them.
+        Another distribution's pane is built when opened: its cost (or failure) is not
+        met unasked."""
+        if self.wall is not None:
+            return
+        shipped = {r.name for r in self.registry.records if r.distribution == "watchfloor"}
+        for pane in self.registry.panes:
+            plugin = self.registry.plugin_of(pane.id)
+            if pane.key and plugin in shipped and pane.id not in self.pane_screens:
+                self._get_screen(self._kept_screen(pane))  # composed and mounted; not shown
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
+        self.push_screen(self._pane_screen(pane, ref, crumb))
+
+    def _pane_screen(self, pane: Pane, ref: str | None, crumb: str) -> ViewScreen:
         plugin = self.registry.plugin_of(pane.id)
-        widget = make_pane(self, pane, ref)
-        self.push_screen(ViewScreen(widget, crumb=crumb, view=pane.id, plugin=plugin))
+        return ViewScreen(make_pane(self, pane, ref), crumb=crumb, view=pane.id, plugin=plugin)
 
     def open_sources_view(self) -> None:
         """Every source with its status and reason (``S``, or a click on the header's count)."""
@@ -401,6 +445,8 @@ class WatchfloorApp(App[None]):
         self._gc_pauses.tick()
         if INPUT_GATE.is_open():  # else a key is being answered: catch up at the next tick
             self._redraw_screen()
+        if INPUT_GATE.quiet_for(PREPARE_QUIET) and self.store.count("node"):
+            self.prepare_panes()
 
     def _redraw_screen(self) -> None:
         screen = self.screen
@@ -568,7 +614,7 @@ class WatchfloorApp(App[None]):
         return any(w.group == group and not w.is_finished for w in self.workers)
 
     def _redraw(self, force: bool) -> None:
-        for screen in self.screen_stack:
+        for screen in [*self.screen_stack, *self.pane_screens.values()]:
             if isinstance(screen, ViewScreen):
                 screen.rendered_version = -1
         screen = self.screen

@@ -158,7 +158,9 @@ class ViewScreen(Screen[None]):
 
     def _catch_up(self) -> None:
         if self.app.screen is self:  # not left (or gone) meanwhile: keys come fast
-            self.redraw(force=True)
+            if self.rendered_version != self.watchfloor.store.version:
+                # (unmoved, e.g. a screen drawn just now by its mount: no second refresh)
+                self.redraw(force=True)
             self.call_after_refresh(INPUT_GATE.drawn)
 
     def _redraw_chrome(self) -> None:

@@ -75,6 +75,24 @@ def throttle_text(pane: PaneBase, gpu: Entity, short: bool = False) -> Text:
     return cell(words, style=role_style(pane, "gpu-hot", bold=True), limit=80)
 
 
+def health_rank(gpu: Entity) -> int:
+    """0 sick and throttled, 1 sick, 2 throttled, 3 well: the health order."""
+    return 2 * (gpu.attrs.get("health") == "ok") + (not gpu.attrs.get("throttled"))
+
+
+def by_health(gpus: list[Entity]) -> list[Entity]:
+    """GPUs in :func:`health_rank` order, each rank in the order given (a stable sort).
+    Most GPUs are well: one pass finds them, and only the others are sorted (a keyed
+    sort of 32,000 GPUs at each refresh cost 0.1 s at 4,000 nodes)."""
+    well = [(attrs := gpu.attrs).get("health") == "ok" and not attrs.get("throttled")
+            for gpu in gpus]  # fmt: skip
+    if all(well):
+        return gpus
+    sick = sorted((gpu for gpu, fine in zip(gpus, well, strict=True) if not fine),
+                  key=health_rank)  # fmt: skip
+    return sick + [gpu for gpu, fine in zip(gpus, well, strict=True) if fine]
+
+
 Shown = Callable[[str, str], "float | None"]
 """A reading as the list shows it (steady: see :data:`STEADY_STEPS`)."""
 SORTS: dict[str, Callable[[Shown, Entity], Any]] = {
@@ -82,7 +100,7 @@ SORTS: dict[str, Callable[[Shown, Entity], Any]] = {
     "util": lambda shown, gpu: shown(gpu.ref, "gpu.util") or 0.0,
     "temp": lambda shown, gpu: shown(gpu.ref, "gpu.temp") or 0.0,
     "power": lambda shown, gpu: shown(gpu.ref, "gpu.power") or 0.0,
-    "health": lambda shown, gpu: (gpu.attrs.get("health") == "ok", not gpu.attrs.get("throttled")),
+    "health": lambda shown, gpu: health_rank(gpu),
 }
 """Sort orders ``s`` cycles through; numbers sort busiest/hottest first, by the values
 shown (jitter under a step does not reorder rows), ties in the store's order."""
@@ -138,9 +156,11 @@ class GpuList(PaneBase):
         gpus = store.of_kind("gpu")
         fits = len(gpus) <= self.app.size.height
         order = self.sort if self._chosen or fits else "health"
-        if order != "node":
+        if order == "health":
+            gpus = by_health(gpus)
+        elif order != "node":
             key, shown = SORTS[order], functools.partial(self._steady.value, store)
-            gpus.sort(key=lambda gpu: key(shown, gpu), reverse=order != "health")
+            gpus.sort(key=lambda gpu: key(shown, gpu), reverse=True)
         # Cells are built only for the rows in view: a fleet has thousands.
         self._jobs = owners(store)
         if len(self._sparks) > 2 * len(gpus) + 64:  # GPUs that went away

@@ -31,8 +31,8 @@ STEADY_STEPS: dict[str, float] = {"draw": 100.0, "host": 20.0}
 """How far a node's GPU draw and host draw (W) must move before the list shows them
 again: eight GPUs' draw jitters by tens of watts every second, and rows redrawn and
 reordered for that sent 10 KB/s over SSH."""
-NodeDraw = tuple[float, float, float, float, str]
-"""A node's draw, limit, energy today, host power and ref."""
+NodeDraw = tuple[float, str]
+"""A node's steady GPU draw and its ref: all that orders the list."""
 HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
 """RAPL counters (their rates are the host's CPU and DRAM watts)."""
 MAX_LISTED = 6
@@ -107,11 +107,10 @@ class PowerView(PaneBase):
                         f"{per_million:,.3f} {money} per million tokens")  # fmt: skip
         since = store.analysis_state.get("capped_since", {})
         capped = []
-        for gpu in store.of_kind("gpu"):
-            if gpu.attrs.get("throttled"):
-                start = since.get(gpu.ref)
-                age = f" {fmt_age((store.time or 0) - start)}" if start is not None else ""
-                capped.append(gpu.ref.removeprefix("gpu/") + age)
+        for gpu in [gpu for gpu in store.of_kind("gpu") if gpu.attrs.get("throttled")]:
+            start = since.get(gpu.ref)
+            age = f" {fmt_age((store.time or 0) - start)}" if start is not None else ""
+            capped.append(gpu.ref.removeprefix("gpu/") + age)
         if capped:
             text.append("\nslowed by power or heat: ", style="bold")
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
@@ -126,7 +125,8 @@ class PowerView(PaneBase):
         """Racks by draw, each followed by its nodes by draw (unless folded).
 
         Draws are the steady ones shown (:data:`STEADY_STEPS`), ties by name: jitter
-        under a step neither redraws nor reorders a row.
+        under a step neither redraws nor reorders a row. The order needs only each
+        node's draw; the other figures are read for the rows in view.
         """
         store, steady = self.context.store, self._steady
         racks: dict[str, list[NodeDraw]] = {}
@@ -138,58 +138,58 @@ class PowerView(PaneBase):
         for node in nodes:
             # The store keeps each node's GPU totals as readings land: no GPU is walked.
             draw = store.gpu_total(node.ref, "gpu.power")
-            limit = store.gpu_total(node.ref, "gpu.power_limit")
-            today = store.gpu_total(node.ref, "gpu.energy_today")
-            if draw is None and limit is None and today is None:
+            if draw is None and not any(
+                store.gpu_total(node.ref, m) is not None
+                for m in ("gpu.power_limit", "gpu.energy_today")
+            ):
                 continue  # no GPUs (or none that reports power)
-            draw = steady.hold(node.ref, "draw", draw or 0.0)
-            host = sum(store.value(node.ref, m) or 0.0 for m in HOST_ENERGY)
-            host = steady.hold(node.ref, "host", host) or 0.0
-            rack = str(node.attrs.get("rack") or "no rack")
-            racks.setdefault(rack, []).append(
-                (draw or 0.0, limit or 0.0, (today or 0.0) / 3.6e6, host, node.ref)
-            )
+            draw = steady.hold(node.ref, "draw", draw or 0.0) or 0.0
+            racks.setdefault(str(node.attrs.get("rack") or "no rack"), []).append((draw, node.ref))
         now = store.time or 0.0
         for rack in sorted(racks, key=lambda r: (-sum(n[0] for n in racks[r]), r)):
-            nodes = sorted(racks[rack], key=lambda n: (-n[0], n[4]))
-            draw, limit = sum(n[0] for n in nodes), sum(n[1] for n in nodes)
-            budget = BUDGETS.racks.get(rack)
-            over = budget is not None and draw > budget
+            nodes_by_draw = sorted(racks[rack], key=lambda n: (-n[0], n[1]))
             key = f"rack:{rack}"
             mark = "▸" if key in self._folded else "▾"
-            alarm = role_style(self, "error", True) if over else "bold"
-            room = (
-                f"budget {budget / 1000:,.1f} kW"
-                if budget
-                else fmt((limit - draw) / 1000, " kW", 2)
-            )
-            yield key, partial(self._rack_cells, f"{mark} {rack}", nodes, alarm, room, now)
+            yield key, partial(self._rack_cells, rack, f"{mark} {rack}", nodes_by_draw, now)
             if key in self._folded:
                 continue
-            for node_draw, node_limit, today, host, ref in nodes:
-                yield ref, partial(self._node_cells, node_draw, node_limit, today, host, ref, now)
+            for node_draw, ref in nodes_by_draw:
+                yield ref, partial(self._node_cells, node_draw, ref, now)
 
-    def _rack_cells(
-        self, label: str, nodes: list[NodeDraw], alarm: str, room: str, now: float
-    ) -> list[Text]:
-        draw, limit = sum(n[0] for n in nodes), sum(n[1] for n in nodes)
-        host_total = sum(n[3] for n in nodes)
+    def _figures(self, ref: str) -> tuple[float, float, float]:
+        """A node's GPU power limit (W), GPU energy today (kWh) and steady host draw (W)."""
+        store = self.context.store
+        host = sum(store.value(ref, m) or 0.0 for m in HOST_ENERGY)
+        return (
+            store.gpu_total(ref, "gpu.power_limit") or 0.0,
+            (store.gpu_total(ref, "gpu.energy_today") or 0.0) / 3.6e6,
+            self._steady.hold(ref, "host", host) or 0.0,
+        )
+
+    def _rack_cells(self, rack: str, label: str, nodes: list[NodeDraw], now: float) -> list[Text]:
+        """A rack's row: its nodes' totals (built only when in view)."""
+        figures = [self._figures(ref) for _, ref in nodes]
+        draw, limit = sum(n[0] for n in nodes), sum(f[0] for f in figures)
+        host_total = sum(f[2] for f in figures)
+        budget = BUDGETS.racks.get(rack)
+        over = budget is not None and draw > budget
+        room = f"budget {budget / 1000:,.1f} kW" if budget else fmt((limit - draw) / 1000, " kW", 2)
         return [
             cell(label, style="bold"),
-            cell(fmt(draw / 1000, " kW", 2), style=alarm),
+            cell(fmt(draw / 1000, " kW", 2),
+                 style=role_style(self, "error", True) if over else "bold"),
             cell(f"{draw / limit:.0%}" if limit else "n/a"),
             cell(room),
             cell(fmt(host_total, " W") if host_total else "n/a"),
-            cell(fmt(sum(n[2] for n in nodes), " kWh", 2)),
+            cell(fmt(sum(f[1] for f in figures), " kWh", 2)),
             cell(f"{self.context.cost.energy_cost_per_hour(draw, now):,.2f}"),
             cell(""),
-        ]
+        ]  # fmt: skip
 
-    def _node_cells(
-        self, node_draw: float, node_limit: float, today: float, host: float, ref: str, now: float
-    ) -> list[Text]:
+    def _node_cells(self, node_draw: float, ref: str, now: float) -> list[Text]:
         """One node's row: built only when in view (its trend reads every GPU's history)."""
         model = self.context.cost
+        node_limit, today, host = self._figures(ref)
         name = ref.removeprefix("node/")
         share = node_draw / node_limit if node_limit else None
         return [

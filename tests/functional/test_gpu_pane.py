@@ -159,3 +159,16 @@ async def test_processes_an_agent_left_out_are_counted_in_the_detail() -> None:
         await pilot.pause()
         assert "256 shown, 199,744 more not sent by the agent" in _text(app)
         assert app.screen.query_one("#processes", EntityTable).row_count == 256
+
+
+def test_the_health_order_puts_the_sick_and_throttled_first_keeping_each_rank_in_order() -> None:
+    from console.api import Entity
+    from watchfloor_gpu.pane import by_health
+
+    def gpu(name: str, health: str, throttled: bool) -> Entity:
+        return Entity(f"gpu/{name}", name, None, {"health": health, "throttled": throttled})
+
+    gpus = [gpu("a", "ok", False), gpu("b", "ok", True), gpu("c", "XID 79", False),
+            gpu("d", "ok", False), gpu("e", "XID 48", True), gpu("f", "ok", True),
+            gpu("g", "lost", False)]  # fmt: skip
+    assert [g.name for g in by_health(gpus)] == ["e", "c", "g", "b", "f", "a", "d"]

@@ -396,3 +396,123 @@ async def test_an_empty_overview_says_what_it_is_waiting_for() -> None:
         hint = app.screen.query_one("#empty-hint", Static)
         assert hint.display
         assert "Waiting for the first data from fleet" in str(hint.render())
+
+
+async def test_a_pane_key_brings_its_screen_back_as_it_was_then_up_to_date(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        gpus, table = app.screen, _table(app)
+        await pilot.press("down", "down")
+        await pilot.press("escape")
+        await app.engine.collect(1)  # the data moved while the overview showed
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is gpus and _table(app) is table  # not composed again
+        assert table.cursor_row == 2  # where it was left
+        assert app.crumbs() == ["Overview", "GPUs"]
+        assert isinstance(gpus, ViewScreen) and gpus.rendered_version == app.store.version
+
+
+async def test_a_pane_opened_is_refreshed_once_when_nothing_moved(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from watchfloor_power.pane import PowerView
+
+    refreshes: list[object] = []
+    refresh_view = PowerView.refresh_view
+
+    def counted(pane: PowerView) -> None:
+        refreshes.append(pane)
+        refresh_view(pane)
+
+    monkeypatch.setattr(PowerView, "refresh_view", counted)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.crumbs() == ["Overview", "Power"]
+        assert len(refreshes) == 1  # drawn by its mount; its resume has nothing to add
+
+
+def test_a_lone_escape_waits_briefly_for_a_sequence_unless_escdelay_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from textual import constants
+
+    from console.ui.quick_escape import ESCAPE_DELAY_MS, quick_escape
+
+    monkeypatch.setattr(constants, "ESCAPE_DELAY", 0.1)  # Textual's; put back after
+    monkeypatch.setenv("ESCDELAY", "250")
+    quick_escape()
+    assert constants.ESCAPE_DELAY == 0.1  # the user's ESCDELAY is Textual's to read
+    monkeypatch.delenv("ESCDELAY")
+    quick_escape()
+    assert constants.ESCAPE_DELAY == ESCAPE_DELAY_MS / 1000 < 0.1
+
+
+def test_the_terminal_input_loop_looks_at_the_esc_deadline_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import selectors
+    import time
+
+    from textual.drivers import linux_driver
+    from textual.drivers.headless_driver import HeadlessDriver
+
+    from console.ui.quick_escape import POLL, driver_for
+
+    monkeypatch.setattr(linux_driver, "selectors", selectors)  # put back after
+    assert driver_for(HeadlessDriver) is HeadlessDriver
+    assert linux_driver.selectors is selectors  # only the Linux driver's loop is changed
+    assert driver_for(linux_driver.LinuxDriver) is linux_driver.LinuxDriver
+    read, write = os.pipe()
+    selector = linux_driver.selectors.SelectSelector()  # the one its input loop makes
+    try:
+        selector.register(read, linux_driver.selectors.EVENT_READ)
+        began = time.monotonic()
+        assert selector.select(30.0) == []  # nothing typed: back after POLL, not 30 s
+        assert time.monotonic() - began < 10 * POLL + 1.0
+    finally:
+        selector.close()
+        os.close(read)
+        os.close(write)
+
+
+async def test_panes_built_ahead_at_a_quiet_moment_are_what_their_keys_bring(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    keyed = [pane for pane in app.registry.panes if pane.key]
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.prepare_panes()
+        await pilot.pause()
+        assert app.crumbs() == ["Overview"]  # built off screen, nothing shown
+        assert sorted(app.pane_screens) == sorted(pane.id for pane in keyed)
+        for pane in keyed:
+            await pilot.press(pane.key)
+            assert app.screen is app.pane_screens[pane.id]
+            assert app.crumbs() == ["Overview", pane.title]
+            await pilot.press("escape")
+
+
+async def test_a_pane_key_from_deeper_down_brings_the_kept_screen_back_working(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        gpus = app.screen
+        await pilot.press("enter")  # one GPU, above the list
+        assert len(app.crumbs()) == 3
+        await pilot.press("g")  # the list again (popped, then brought back)
+        await pilot.pause()
+        assert app.screen is gpus and app.crumbs() == ["Overview", "GPUs"]
+        await pilot.press("s")  # its keys still work
+        assert "GPUs, by util" in str(gpus.query_one(".pane-title", Static).render())
+        await pilot.press("escape")
+        assert app.crumbs() == ["Overview"]

@@ -67,3 +67,20 @@ def test_a_grouping_that_fits_is_preferred_else_the_one_with_fewest_groups() -> 
     assert group_nodes([Entity("node/a", "a")], 0) == ("", {})  # nobody says
     assert buckets([10.0, 20.0, None, None, 50.0], 3) == [15.0, None, 50.0]
     assert buckets([1.0, 2.0], 8) == [1.0, 2.0]
+
+
+async def test_a_node_reported_in_another_rack_is_grouped_there_at_the_next_refresh() -> None:
+    from console.api import Batch
+
+    app = _app(16)
+    async with app.run_test(size=(120, 24)) as pilot:
+        table = app.screen.query_one("#nodes", EntityTable)
+        assert "group:rack09" not in table.row_keys
+        node = app.store.get("node/node01")
+        assert node is not None and node.attrs["rack"] != "rack09"
+        moved = Entity(node.ref, node.name, node.parent, {**node.attrs, "rack": "rack09"})
+        app.store.apply(Batch(entities=[moved], time=app.store.time or 0.0), "sim", 0.0)
+        app.screen.redraw()  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert "group:rack09" in table.row_keys
+        assert table.get_row("group:rack09")[0].plain == "▸ rack09 (1)"

@@ -178,3 +178,27 @@ async def test_a_slow_pane_is_named_and_refreshed_less_often(with_faulty_plugins
         assert "over the 50 ms budget: refreshed less often" in status
         plugin = row(app.screen.query_one("#plugins", EntityTable), "plugin:slowpane")
         assert "pane slow refresh" in plugin[2]
+
+
+async def test_a_failed_pane_is_built_anew_when_opened_again(with_faulty_plugins: Path) -> None:
+    app = faulty_app(hang=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.action_open_pane("render-fails")
+        await pilot.pause()
+        failed = app.screen
+        await pilot.press("escape")
+        app.action_open_pane("render-fails")  # a retry: not the kept screen of the failure
+        await pilot.pause()
+        assert app.screen is not failed and app.crumbs() == ["Overview", "Render fails"]
+        assert "refresh_view raised ZeroDivisionError" in screen_text(app)
+        assert failed not in app.screen_stack and not failed.is_attached
+
+
+async def test_only_watchfloor_s_own_panes_are_built_ahead(with_faulty_plugins: Path) -> None:
+    app = faulty_app(hang=False)
+    async with app.run_test(size=(160, 40)) as pilot:
+        app.prepare_panes()
+        await pilot.pause()
+        assert "gpus" in app.pane_screens
+        assert not {"render-fails", "mount-fails", "slow"} & set(app.pane_screens)
+        assert not any(n.startswith("pane ") for n in notifications(app))  # none met unasked

@@ -23,7 +23,7 @@ from console.core.headless import snapshot_document
 from console.core.model import Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
-from console.recording.codec import pack_floats, unpack_floats
+from console.recording.codec import GROUPED, XORED, MetricOrder, pack_floats, unpack_floats
 from console.recording.layout import database_file
 from console.sim.cluster import EPOCH
 
@@ -402,7 +402,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2 and 3"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3 and 4"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -439,6 +439,33 @@ def test_a_seek_makes_the_keyframes_readings_only_where_no_later_batch_lays_one(
         assert again["gpus"] == live[last]["gpus"] and again["links"] == live[last]["links"]
     # Every series of the simulator is sent again each cycle: the keyframe's copy of
     # it is never made into a reading (only what analysis derived once, if any).
+    assert series > 1000 and len(made) < series // 10
+
+
+def test_a_seek_just_after_a_keyframe_takes_counters_rates_against_its_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import reader
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 7)  # keyframes at 0 and 5
+    recorder.close()
+    made: list[int] = []
+    real = reader._Keyframe.reading
+    monkeypatch.setattr(reader._Keyframe, "reading",
+                        lambda self, i: made.append(i) or real(self, i))  # fmt: skip
+    after = sorted(live)[6]  # the one frame after the second keyframe
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.keyframe_at(after) == sorted(live)[5]
+        moment = recording.at(after)
+        series = len(list(moment.store.readings()))
+        again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
+                                      default=str))  # fmt: skip
+    assert again["gpus"] == live[after]["gpus"] and again["links"] == live[after]["links"]
+    # The counters' earlier values are the keyframe's batch, a column: no reading of the
+    # keyframe is looked up for them one by one.
     assert series > 1000 and len(made) < series // 10
 
 
@@ -495,6 +522,10 @@ def _batches(file: Path) -> list[tuple[int, list[list[Any]]]]:
     return [(keyframe, decompress(body)["b"]) for keyframe, body in rows]
 
 
+def _flags(entry: list[Any]) -> int:
+    return int(entry[6]) if len(entry) > 6 else 0
+
+
 def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     tmp_path: Path,
 ) -> None:
@@ -505,8 +536,8 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     recorder.close()
     frames = _batches(tmp_path / "rec")
     # A keyframe's batches are the references, plain; the frames after it XOR theirs.
-    assert all(len(entry) == 6 for keyframe, batches in frames if keyframe for entry in batches)
-    xored = [e for keyframe, b in frames if not keyframe for e in b if len(e) > 6 and e[6]]
+    assert not any(_flags(e) & XORED for keyframe, batches in frames if keyframe for e in batches)
+    xored = [e for keyframe, b in frames if not keyframe for e in b if _flags(e) & XORED]
     # (the first cycle's keys are not the next ones': the first keyframe is no reference)
     assert len(xored) == 5
     # ...which is what makes them smaller than the same values packed plain.
@@ -526,20 +557,87 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
             assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
 
 
-def test_a_version_2_recording_still_opens(tmp_path: Path) -> None:
+def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: Path) -> None:
+    options = DemoOptions(nodes=32)  # batches of thousands of keys, as at fleet size
+    engine = build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 8)  # keyframes at 0 and 5
+    recorder.close()
+    frames = _batches(tmp_path / "rec")
+    numbered = [e for _keyframe, batches in frames for e in batches if isinstance(e[2], int)]
+    assert numbered and all(_flags(e) & GROUPED for e in numbered)
+    xored = [e for e in numbered if _flags(e) & XORED]  # between keyframes: most frames
+    with Recording(tmp_path / "rec") as recording:
+        grouped = ungrouped = 0
+        for entry in xored:
+            names = recording._keys(entry[2])[1]
+            grouped += len(entry[4])
+            # The same XORed values in the schema's order (a node's metrics in turn) pack
+            # larger (XOR is bytewise: reordering the XORed column is the same column).
+            ungrouped += len(pack_floats(MetricOrder(names).ungroup(unpack_floats(entry[4]))))
+        assert grouped < ungrouped * 0.95
+        for when in sorted(live):
+            again = snapshot_document(recording.at(when).store, [])
+            assert json.loads(json.dumps(again, default=str))["gpus"] == live[when]["gpus"]
+
+
+def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
+    tmp_path: Path,
+) -> None:
+    from console.recording.codec import Like, decode, decompress, deflate, inflate
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    live = record(engine, recorder, 4)
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    keyframe, *later = [decompress(body) for (body,) in
+                        db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
+    db.close()
+    like = Like(b"".join(body for _ref, _source, body in keyframe["e"]))
+    for frame in later:
+        changed = decode(inflate(frame["E"], like))
+        assert len(changed) == len(frame["e"]) > 0
+        # Alike bodies cost a fraction of what they cost compressed on their own.
+        assert len(frame["E"]) < len(deflate(b"".join(changed))) / 3
+    with Recording(tmp_path / "rec") as recording:
+        for when in sorted(live):
+            moment = recording.at(when)
+            again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
+                                          default=str))  # fmt: skip
+            assert again == {k: v for k, v in live[when].items() if k in again}
+        first = recording.at(min(live))  # and forward, as rewind plays
+        for moment in recording.replay_from(first, max(live)):
+            again = snapshot_document(moment.store, [])
+            assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
+
+
+@pytest.mark.parametrize("version", ["2", "3"])
+def test_a_version_2_or_3_recording_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    from console.recording import recorder as recorder_module
+
     class NeverKept(dict[int, bytes]):
         def __setitem__(self, key: int, value: bytes) -> None:
             pass  # no reference: every column plain, as version 2 wrote them
 
+    real = recorder_module._schema
+    # Values in the schema's order, as versions 2 and 3 wrote them.
+    monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
     engine = demo_engine()
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder._references = NeverKept()
+    if version == "2":
+        recorder._references = NeverKept()
     recorder.attach(engine)
     live = record(engine, recorder, 7)
     recorder.close()
-    assert all(len(e) == 6 for _keyframe, batches in _batches(tmp_path / "rec") for e in batches)
+    flags = {_flags(e) for _keyframe, batches in _batches(tmp_path / "rec") for e in batches}
+    assert flags == ({0} if version == "2" else {0, XORED})
     db = sqlite3.connect(database_file(tmp_path / "rec"))
-    db.execute("UPDATE meta SET value='2' WHERE key='format'")
+    db.execute("UPDATE meta SET value=? WHERE key='format'", (version,))
     db.commit()
     db.close()
     with Recording(tmp_path / "rec") as recording:
@@ -561,3 +659,14 @@ def test_a_huge_value_in_history_or_actions_is_shortened_in_the_error(text: str)
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "c.yaml", {})
     assert str(caught.value).startswith("c.yaml:2: ") and len(str(caught.value)) < 300
+
+
+def test_a_seeks_schema_layouts_stay_kept_for_a_fleet_of_hundreds_of_schemas() -> None:
+    from console.recording import reader
+
+    # 4,000 nodes send ~200 batches of up to 5,000 keys: a seek meets each schema once, and
+    # the next seek finds each layout made (not all made again after a clear).
+    schemas = [([f"gpu/n{s}/{i}" for i in range(300)], ["gpu.util"] * 300) for s in range(240)]
+    first = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
+    again = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
+    assert all(a[0] is b[0] and a[1] is b[1] for a, b in zip(first, again, strict=True))
