@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
 
 NAN = math.nan
 
@@ -50,7 +51,7 @@ class Ring:
         ``capacity`` kept: one pass, not an append a point (a seek restores thousands)."""
         kept = points[-len(self._values) :]
         count = len(kept)
-        self._values[:count] = array("d", [NAN if v is None else v for _, v in kept])
+        self._values[:count] = _floats([v for _, v in kept])
         if self._times is not None:
             self._times[:count] = array("d", [t for t, _ in kept])
         self._start, self.size = 0, count
@@ -70,3 +71,100 @@ class Ring:
             return []
         return [(self._times[i], None if math.isnan(v := self._values[i]) else v)
                 for i in self._order()]  # fmt: skip
+
+
+class RingBlock:
+    """The rings of ``width`` series that get their points together, poll after poll
+    (one source's columns), in one array: a poll's append is one slice copy, not a call
+    a point, and a series costs one small view (:class:`BlockRing`), not a ring.
+
+    Row ``r`` (counted from the first row ever) lives at ``r % capacity``; a series
+    that began later than others (or was shorter when the block took it over) holds
+    the rows from its own first one. Once a point comes for one series alone (a view's
+    :meth:`BlockRing.append`) the block is *detached*: each series moves to a ring of
+    its own, the views pass on to it, and the block takes no more rows.
+    """
+
+    __slots__ = ("_capacity", "_first", "_values", "_width", "count", "detached", "rings")
+
+    def __init__(self, capacity: int, rings: Sequence[Ring | BlockRing]) -> None:
+        width = len(rings)
+        held = [ring.values()[-capacity:] for ring in rings]
+        count = max(map(len, held), default=0)
+        self._capacity, self._width = capacity, width
+        self._values = array("d", bytes(8 * capacity * width))
+        for index, points in enumerate(held):  # count <= capacity: row r is at r
+            first = count - len(points)
+            self._values[first * width + index : count * width : width] = _floats(points)
+        self._first = array("q", [count - len(points) for points in held])
+        self.count = count
+        """Rows appended so far, the taken-over ones included."""
+        self.detached: list[Ring] | None = None
+        """Each series' own ring once the block is detached."""
+        self.rings = [BlockRing(self, index) for index in range(width)]
+        """The series' views, in the block's order."""
+
+    def append(self, row: list[float | None]) -> None:
+        """One point for every series, in the block's order (``None``: not available)."""
+        try:
+            values = array("d", row)
+        except TypeError:  # a None among them
+            values = _floats(row)
+        start = self.count % self._capacity * self._width
+        self._values[start : start + self._width] = values
+        self.count += 1
+
+    def series(self, index: int) -> list[float | None]:
+        """One series, oldest first (as :meth:`Ring.values`)."""
+        if self.detached is not None:
+            return self.detached[index].values()
+        capacity, count = self._capacity, self.count
+        column = self._values[index :: self._width]
+        if count > capacity:  # wrapped: the oldest row is the next one to be written
+            split = count % capacity
+            column = column[split:] + column[:split]
+        else:
+            column = column[:count]
+        held = count - max(self._first[index], count - capacity)
+        return [None if math.isnan(v) else v for v in column[len(column) - held :]]
+
+    def detach(self) -> list[Ring]:
+        """Each series in a ring of its own (once), the block's memory let go."""
+        if self.detached is None:
+            detached = []
+            for index in range(self._width):
+                ring = Ring(self._capacity)
+                ring.fill([(0.0, value) for value in self.series(index)])
+                detached.append(ring)
+            self.detached = detached
+            self._values = array("d")
+        return self.detached
+
+
+class BlockRing:
+    """One series of a :class:`RingBlock`, read (and, rarely, written) as a :class:`Ring`."""
+
+    __slots__ = ("_block", "_index")
+
+    def __init__(self, block: RingBlock, index: int) -> None:
+        self._block, self._index = block, index
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+    def values(self) -> list[float | None]:
+        return self._block.series(self._index)
+
+    def points(self) -> list[tuple[float, float | None]]:
+        return []  # a block holds no times: timed series get rings of their own
+
+    def append(self, value: float | None, time: float = 0.0) -> None:
+        """A point for this series alone: the block gives each series its own ring."""
+        self._block.detach()[self._index].append(value, time)
+
+    def fill(self, points: list[tuple[float, float | None]]) -> None:
+        self._block.detach()[self._index].fill(points)
+
+
+def _floats(values: Sequence[float | None]) -> array[float]:
+    return array("d", [NAN if value is None else value for value in values])
