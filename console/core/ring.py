@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
+from typing import cast
 
 NAN = math.nan
 
@@ -107,7 +108,7 @@ class RingBlock:
     def append(self, row: list[float | None]) -> None:
         """One point for every series, in the block's order (``None``: not available)."""
         try:
-            values = array("d", row)
+            values = array("d", cast("list[float]", row))
         except TypeError:  # a None among them
             values = _floats(row)
         start = self.count % self._capacity * self._width

@@ -21,6 +21,8 @@ from console.core.ring import BlockRing, Ring, RingBlock
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
+_Found = tuple[list[tuple[str, str]], list["Reading"], list[Ring | BlockRing]]
+"""A column's keys, readings and rings (:meth:`Store._resolved_column`)."""
 _METRIC = operator.attrgetter("metric")
 _REFS = operator.attrgetter("refs")
 _TIMES = operator.attrgetter("times")
@@ -159,7 +161,7 @@ class Store:
         self.analysis_state: dict[str, Any] = {}
         """What stateful analyzers keep between runs, kept with the data it derives from."""
         self._latest: dict[tuple[str, str], Reading] = {}
-        self._history: dict[tuple[str, str], Ring] = {}
+        self._history: dict[tuple[str, str], Ring | BlockRing] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}
         self._sorted_kind: dict[str, list[str]] = {}
         """Refs of each kind in natural order (the order, not the objects: a source
@@ -173,7 +175,7 @@ class Store:
         self._swept = 0.0
         self._resolved: dict[
             tuple[str, str],
-            tuple[list[str], tuple[list[tuple[str, str]], list[Reading], list[Ring]]],
+            tuple[list[str], _Found],
         ] = {}
         """A column's refs list, and the keys, readings and rings found for them, by
         (source, metric) (:meth:`_resolved_column`); emptied whenever a series goes or
@@ -385,7 +387,8 @@ class Store:
             self._series_of[source] = owned + 1
             self._metrics_of[ref] = per_ref + 1
             reading = self._latest[key] = Reading(time, value, None, seen, source)
-            ring = self._history[key] = self._ring(metric)
+            ring: Ring | BlockRing = self._ring(metric)
+            self._history[key] = ring
             self._moved.add(key)
             if metric in SUMMED_METRICS:
                 self._add_to_totals(ref, metric, None, value, 1)
@@ -446,14 +449,16 @@ class Store:
             or len(set(metrics)) < len(metrics)  # a key twice: its points in order
         ):
             return None
-        gauges, counters, rest = [], [], []
+        gauges: list[int] = []
+        counters: list[int] = []
+        rest: list[int] = []
         for at, metric in enumerate(metrics):
             plain = metric not in TIMED and metric not in self.longer
             (rest if not plain else counters if metric in COUNTERS else gauges).append(at)
         found = [self._resolved_column(columns[at], source) for at in gauges + counters]
         if None in found:
             return None
-        resolved = cast("list[tuple[list[tuple[str, str]], list[Reading], list[Ring]]]", found)
+        resolved = cast("list[_Found]", found)
         keys = [key for column_keys, _, _ in resolved for key in column_keys]
         readings = [reading for _, column_readings, _ in resolved for reading in column_readings]
         if any(reading.source != source for reading in readings):
@@ -578,9 +583,7 @@ class Store:
             key = (node, metric)
             totals[key] = totals.get(key, 0) + delta
 
-    def _resolved_column(
-        self, column: Column, source: str
-    ) -> tuple[list[tuple[str, str]], list[Reading], list[Ring]] | None:
+    def _resolved_column(self, column: Column, source: str) -> _Found | None:
         """The keys, readings and rings of a column's series when all of them exist
         (``None`` otherwise). Kept per source and metric while the column's refs are the
         same list and no series went: a stream sends the same refs every poll, and
@@ -600,7 +603,7 @@ class Store:
             or len(set(refs)) < len(refs)
         ):
             return None
-        resolved = (keys, cast("list[Reading]", readings), cast("list[Ring]", rings))
+        resolved = (keys, cast("list[Reading]", readings), cast("list[Ring | BlockRing]", rings))
         # The refs are held with what was found in them: their id stays theirs.
         self._resolved[(source, column.metric)] = (refs, resolved)
         return resolved
