@@ -21,9 +21,11 @@ class Ring:
     __slots__ = ("_capacity", "_start", "_times", "_values", "size")
 
     def __init__(self, capacity: int, timed: bool = False) -> None:
-        self._values = array("d", bytes(8 * capacity))
+        # Grown to the capacity by appends, not made at it: a series that lives a few
+        # polls (or whose points a RingBlock takes over) costs its points, not 120.
+        self._values = array("d")
         self._capacity = capacity
-        self._times = array("d", bytes(8 * capacity)) if timed else None
+        self._times = array("d") if timed else None
         self._start = 0
         self.size = 0
         """Points held (at most the capacity)."""
@@ -35,14 +37,18 @@ class Ring:
         """Add the newest point, dropping the oldest when full."""
         # Without a modulo or a len(): a fleet appends 200,000 points a second.
         capacity = self._capacity
-        if self.size < capacity:
-            index = self._start + self.size
-            if index >= capacity:
-                index -= capacity
+        if self.size < capacity:  # growing: the oldest point is at 0
+            self._values.append(NAN if value is None else value)
+            if self._times is not None:
+                self._times.append(time)
             self.size += 1
-        else:
-            index = self._start
-            self._start = index + 1 if index + 1 < capacity else 0
+            if self.size == capacity:  # full: no room over-allocated by the appends
+                self._values = self._values[:]
+                if self._times is not None:
+                    self._times = self._times[:]
+            return
+        index = self._start
+        self._start = index + 1 if index + 1 < capacity else 0
         self._values[index] = NAN if value is None else value
         if self._times is not None:
             self._times[index] = time
@@ -50,15 +56,14 @@ class Ring:
     def fill(self, points: list[tuple[float, float | None]]) -> None:
         """Oldest-first ``(time, value)`` points into an empty ring, the newest
         ``capacity`` kept: one pass, not an append a point (a seek restores thousands)."""
-        kept = points[-len(self._values) :]
-        count = len(kept)
-        self._values[:count] = _floats([v for _, v in kept])
+        kept = points[-self._capacity :]
+        self._values = _floats([v for _, v in kept])
         if self._times is not None:
-            self._times[:count] = array("d", [t for t, _ in kept])
-        self._start, self.size = 0, count
+            self._times = array("d", [t for t, _ in kept])
+        self._start, self.size = 0, len(kept)
 
     def _order(self) -> list[int]:
-        capacity = len(self._values)
+        capacity = self._capacity
         return [(self._start + offset) % capacity for offset in range(self.size)]
 
     def values(self) -> list[float | None]:
