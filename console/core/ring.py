@@ -3,6 +3,9 @@
 A deque of Python floats costs about 32 bytes a point; a fleet keeps hundreds of
 thousands of series, so the difference is gigabytes. ``None`` (not available) is
 stored as NaN, which no source may send as a value.
+
+A :class:`RingBlock` holds the rings of series that get their points together (one
+source's columns, poll after poll) in one array: an append a poll, not a point.
 """
 
 from __future__ import annotations
