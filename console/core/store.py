@@ -648,6 +648,7 @@ class Store:
         self._resolved.clear()
         reading = self._latest.pop(key)
         self._plans.pop(reading.source, None)  # a plan holds only its source's series
+        self._shapes.pop(reading.source, None)  # (and a source gone leaves nothing held)
         self._moved.add(key)
         if key[1] in SUMMED_METRICS:
             self._add_to_totals(key[0], key[1], reading.value, None, -1)
