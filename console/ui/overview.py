@@ -302,16 +302,11 @@ class OverviewPane(PaneBase):
         refs = self._groups.get(name, [])
         means: list[float | None] = []
         temps: list[float] = []
-        value = store.value
         for ref in refs:
-            # One pass over each GPU (a leaf in view is 256 of them, 16 leaves a screen).
-            utils: list[float] = []
-            for gpu in store.children(ref, "gpu"):
-                if (util := value(gpu.ref, "gpu.util")) is not None:
-                    utils.append(util)
-                if (temp := value(gpu.ref, "gpu.temp")) is not None:
-                    temps.append(temp)
+            gpus = store.children(ref, "gpu")
+            utils = [u for g in gpus if (u := store.value(g.ref, "gpu.util")) is not None]
             means.append(sum(utils) / len(utils) if utils else None)
+            temps += [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
         known = [m for m in means if m is not None]
         draws = [d for ref in refs if (d := store.gpu_total(ref, "gpu.power")) is not None]
         hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
