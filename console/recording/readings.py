@@ -70,6 +70,9 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         they do (a source sends its keys in the order it first did): then a copy in C."""
         if run is not None:
             end = run + len(keys)
+            if not len(times) == len(values) == len(rates) == len(keys):
+                # A slice given fewer values would shorten the columns, not fail.
+                raise ValueError("damaged column: not as long as its schema")
             self.times[run:end], self.values_[run:end], self.rates[run:end] = times, values, rates
             return
         for key, time, value, rate in zip(keys, times, values, rates, strict=True):
@@ -114,10 +117,6 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         made = map(Reading, take(self.times), [None if v != v else v for v in values],
                    [None if r != r else r for r in rates])  # fmt: skip
         _update(self, zip(keys, made, strict=True))
-
-    def made(self) -> int:
-        """How many readings have been made (for tests)."""
-        return sum(value.__class__ is not int for value in dict.values(self))
 
     def _reading(self, place: int) -> Reading:
         value, rate = self.values_[place], self.rates[place]

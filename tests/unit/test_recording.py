@@ -745,5 +745,7 @@ def test_lazy_readings_give_readings_every_way_a_dict_is_read() -> None:
     assert fresh().pop(("gpu/b/0", "gpu.util")) == expected[("gpu/b/0", "gpu.util")]
     readings = fresh()
     assert readings[("gpu/a/0", "gpu.util")] is readings[("gpu/a/0", "gpu.util")]  # made once
+    with pytest.raises(ValueError, match="damaged column"):  # never a shortened column
+        readings.lay([("gpu/a/0", "gpu.util")], array("d"), array("d"), array("d"), run=0)
     readings.drop_refs({"gpu/a/0"})
     assert list(readings) == [("gpu/a/1", "gpu.util"), ("gpu/b/0", "gpu.util")]
