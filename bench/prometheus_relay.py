@@ -64,7 +64,7 @@ def main() -> None:
     collector.apply(batches[0], "prometheus", clock)
     collector.take_changes()
     merge, delta, intake, longest, apply = [], [], [], [], []
-    size = 0
+    size = widest = 0
     for n, batch in enumerate(batches[1:], 1):
         start = time.perf_counter()
         collector.apply(batch, "prometheus", clock + n)
@@ -74,6 +74,7 @@ def main() -> None:
         body = encode(collector, [], "e", n, changes, history=False)
         delta.append(time.perf_counter() - start)
         size = len(body)
+        widest = max(map(len, body.split(b"\n")))
         start = time.perf_counter()
         lines = split_lines(body)
         decode_header(next(lines))
@@ -95,7 +96,7 @@ def main() -> None:
     print(f"collector: store merge          {ms(merge)}")
     print(f"collector: delta ({size / 1e6:.1f} MB)      {ms(delta)}")
     print(f"UI: delta read, line by line    {ms(intake)}")
-    print(f"UI: longest line (a key's wait) {ms(longest)}")
+    print(f"UI: longest line (a key's wait) {ms(longest)}  ({widest / 1e3:.0f} kB the widest)")
     print(f"UI: store merge                 {ms(apply)}")
     print(f"max RSS (both stores, one process): {rss_mb():.0f} MB")
 
