@@ -8,7 +8,17 @@ import time
 
 from aiohttp import web
 
-from console.collector.delta import LINE_BYTES, MAX_LINE_BYTES, RELAY_VERSION
+from console.collector import delta
+from console.collector.delta import (
+    LINE_BYTES,
+    MAX_LINE_BYTES,
+    RELAY_VERSION,
+    Lines,
+    decode_header,
+    decode_line,
+    encode,
+    split_lines,
+)
 from console.core.engine import Engine
 from console.core.model import Batch, Column, Entity, Finding
 from console.core.store import Store
@@ -81,3 +91,31 @@ async def test_a_line_past_the_bound_is_refused_and_nothing_of_its_cycle_lands()
         assert f"at most {MAX_LINE_BYTES:,}" in status.reason
         assert viewer.store.entities == {}  # the good line before it did not land either
         await viewer.stop()
+
+
+def test_a_large_delta_scanned_carries_what_a_small_one_looked_up(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A delta past :data:`LOOKUP_READINGS` is taken from the store's columns: the same
+    readings, none that did not change."""
+    store = large_collector().store
+    store.take_changes()
+    refs = [f"gpu/node{i:04d}/0" for i in range(0, 2800, 3)]
+    later = time.time() + 1
+    values = [float("inf") if i == 5 else float(i) for i in range(len(refs))]
+    store.apply(Batch(columns=[Column("gpu.util", refs, values, [later] * len(refs))]), "sim", later)
+    changes = store.take_changes()
+
+    def readings() -> dict[tuple[str, str], tuple[float | None, float]]:
+        lines = split_lines(encode(store, [], "e", 2, changes, history=False))
+        decode_header(next(lines))
+        found = Lines()
+        for line in lines:
+            decode_line(line, found)
+        return {(ref, c.metric): (value, at) for c in found.columns
+                for ref, value, at in zip(c.refs, c.values, c.times, strict=True)}  # fmt: skip
+
+    looked_up = readings()
+    monkeypatch.setattr(delta, "LOOKUP_READINGS", 0)
+    assert readings() == looked_up
+    assert set(looked_up) == {(ref, "gpu.util") for ref in refs}
+    assert looked_up[(refs[4], "gpu.util")] == (4.0, later)
+    assert looked_up[(refs[5], "gpu.util")] == (None, later)  # JSON has no infinity
