@@ -43,8 +43,10 @@ def large_collector() -> Engine:
     batch = Batch(entities=entities, columns=[Column("gpu.util", refs, utils, [now] * len(refs))])
     engine.store.apply(batch, "sim", now)
     engine.store.set_findings(
-        [Finding(ref, "xid-error", "critical", f"XID on {ref}", evidence=["e" * 500] * 8)
-         for ref in refs[:400]]  # fmt: skip
+        [
+            Finding(ref, "xid-error", "critical", f"XID on {ref}", evidence=["e" * 500] * 8)
+            for ref in refs[:400]
+        ]
     )
     return engine
 
@@ -101,7 +103,9 @@ def test_a_large_delta_scanned_carries_what_a_small_one_looked_up(monkeypatch) -
     refs = [f"gpu/node{i:04d}/0" for i in range(0, 2800, 3)]
     later = time.time() + 1
     values = [float("inf") if i == 5 else float(i) for i in range(len(refs))]
-    store.apply(Batch(columns=[Column("gpu.util", refs, values, [later] * len(refs))]), "sim", later)
+    store.apply(
+        Batch(columns=[Column("gpu.util", refs, values, [later] * len(refs))]), "sim", later
+    )
     changes = store.take_changes()
 
     def readings() -> dict[tuple[str, str], tuple[float | None, float]]:
