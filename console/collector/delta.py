@@ -63,12 +63,13 @@ RELAY_VERSION = 3
 """Version of this format; a reader refuses any other, naming both."""
 LINE_BYTES = 128 * 1024
 """Bytes a writer puts on one line at most: what a reader parses and checks between two
-looks at its keys (~5 ms on a busy machine)."""
+looks at its keys (99% of lines under 10 ms at 1,000 and 4,000 nodes, busy machine)."""
 MAX_LINE_BYTES = 1024 * 1024
 """Longest line a reader accepts: room for one item past :data:`LINE_BYTES`, alone."""
 LOOKUP_READINGS = 20_000
-"""Changed readings a delta looks up one by one (~2 µs each); more, and it scans every
-reading at C speed instead (~0.1 s at 4,000 nodes)."""
+"""Changed readings a delta looks up one by one; more, and it copies and filters every
+reading at C speed instead (0.8 s for 448,000 at 4,000 nodes on a busy machine, half
+the lookups' time)."""
 LINE_READINGS = 1500
 """Readings a writer tries on one line first (~60 bytes each), halved while too long."""
 LOCAL_SOURCE_TYPES = frozenset({"nvml", "host"})
@@ -78,7 +79,7 @@ acted on (the UI runs on that machine too)."""
 
 def _dumps(item: object) -> bytes:
     try:
-        return msgspec.json.encode(item)  # a tenth of json's time at 10,000 nodes
+        return msgspec.json.encode(item)  # non-finite floats as null, as _finite would
     except UnicodeEncodeError:  # a lone surrogate (a user's job name): json escapes it
         return json.dumps(item, separators=(",", ":"), allow_nan=False).encode()
 
