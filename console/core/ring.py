@@ -3,12 +3,17 @@
 A deque of Python floats costs about 32 bytes a point; a fleet keeps hundreds of
 thousands of series, so the difference is gigabytes. ``None`` (not available) is
 stored as NaN, which no source may send as a value.
+
+A :class:`RingBlock` holds the rings of series that get their points together (one
+source's columns, poll after poll) in one array: an append a poll, not a point.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
+from typing import cast
 
 NAN = math.nan
 
@@ -19,9 +24,11 @@ class Ring:
     __slots__ = ("_capacity", "_start", "_times", "_values", "size")
 
     def __init__(self, capacity: int, timed: bool = False) -> None:
-        self._values = array("d", bytes(8 * capacity))
+        # Grown to the capacity by appends, not made at it: a series that lives a few
+        # polls (or whose points a RingBlock takes over) costs its points, not 120.
+        self._values = array("d")
         self._capacity = capacity
-        self._times = array("d", bytes(8 * capacity)) if timed else None
+        self._times = array("d") if timed else None
         self._start = 0
         self.size = 0
         """Points held (at most the capacity)."""
@@ -33,14 +40,18 @@ class Ring:
         """Add the newest point, dropping the oldest when full."""
         # Without a modulo or a len(): a fleet appends 200,000 points a second.
         capacity = self._capacity
-        if self.size < capacity:
-            index = self._start + self.size
-            if index >= capacity:
-                index -= capacity
+        if self.size < capacity:  # growing: the oldest point is at 0
+            self._values.append(NAN if value is None else value)
+            if self._times is not None:
+                self._times.append(time)
             self.size += 1
-        else:
-            index = self._start
-            self._start = index + 1 if index + 1 < capacity else 0
+            if self.size == capacity:  # full: no room over-allocated by the appends
+                self._values = self._values[:]
+                if self._times is not None:
+                    self._times = self._times[:]
+            return
+        index = self._start
+        self._start = index + 1 if index + 1 < capacity else 0
         self._values[index] = NAN if value is None else value
         if self._times is not None:
             self._times[index] = time
@@ -48,15 +59,14 @@ class Ring:
     def fill(self, points: list[tuple[float, float | None]]) -> None:
         """Oldest-first ``(time, value)`` points into an empty ring, the newest
         ``capacity`` kept: one pass, not an append a point (a seek restores thousands)."""
-        kept = points[-len(self._values) :]
-        count = len(kept)
-        self._values[:count] = array("d", [NAN if v is None else v for _, v in kept])
+        kept = points[-self._capacity :]
+        self._values = _floats([v for _, v in kept])
         if self._times is not None:
-            self._times[:count] = array("d", [t for t, _ in kept])
-        self._start, self.size = 0, count
+            self._times = array("d", [t for t, _ in kept])
+        self._start, self.size = 0, len(kept)
 
     def _order(self) -> list[int]:
-        capacity = len(self._values)
+        capacity = self._capacity
         return [(self._start + offset) % capacity for offset in range(self.size)]
 
     def values(self) -> list[float | None]:
@@ -70,3 +80,100 @@ class Ring:
             return []
         return [(self._times[i], None if math.isnan(v := self._values[i]) else v)
                 for i in self._order()]  # fmt: skip
+
+
+class RingBlock:
+    """The rings of ``width`` series that get their points together, poll after poll
+    (one source's columns), in one array: a poll's append is one slice copy, not a call
+    a point, and a series costs one small view (:class:`BlockRing`), not a ring.
+
+    Row ``r`` (counted from the first row ever) lives at ``r % capacity``; a series
+    that began later than others (or was shorter when the block took it over) holds
+    the rows from its own first one. Once a point comes for one series alone (a view's
+    :meth:`BlockRing.append`) the block is *detached*: each series moves to a ring of
+    its own, the views pass on to it, and the block takes no more rows.
+    """
+
+    __slots__ = ("_capacity", "_first", "_values", "_width", "count", "detached", "rings")
+
+    def __init__(self, capacity: int, rings: Sequence[Ring | BlockRing]) -> None:
+        width = len(rings)
+        held = [ring.values()[-capacity:] for ring in rings]
+        count = max(map(len, held), default=0)
+        self._capacity, self._width = capacity, width
+        self._values = array("d", bytes(8 * capacity * width))
+        for index, points in enumerate(held):  # count <= capacity: row r is at r
+            first = count - len(points)
+            self._values[first * width + index : count * width : width] = _floats(points)
+        self._first = array("q", [count - len(points) for points in held])
+        self.count = count
+        """Rows appended so far, the taken-over ones included."""
+        self.detached: list[Ring] | None = None
+        """Each series' own ring once the block is detached."""
+        self.rings = [BlockRing(self, index) for index in range(width)]
+        """The series' views, in the block's order."""
+
+    def append(self, row: list[float | None]) -> None:
+        """One point for every series, in the block's order (``None``: not available)."""
+        try:
+            values = array("d", cast("list[float]", row))
+        except TypeError:  # a None among them
+            values = _floats(row)
+        start = self.count % self._capacity * self._width
+        self._values[start : start + self._width] = values
+        self.count += 1
+
+    def series(self, index: int) -> list[float | None]:
+        """One series, oldest first (as :meth:`Ring.values`)."""
+        if self.detached is not None:
+            return self.detached[index].values()
+        capacity, count = self._capacity, self.count
+        column = self._values[index :: self._width]
+        if count > capacity:  # wrapped: the oldest row is the next one to be written
+            split = count % capacity
+            column = column[split:] + column[:split]
+        else:
+            column = column[:count]
+        held = count - max(self._first[index], count - capacity)
+        return [None if math.isnan(v) else v for v in column[len(column) - held :]]
+
+    def detach(self) -> list[Ring]:
+        """Each series in a ring of its own (once), the block's memory let go."""
+        if self.detached is None:
+            detached = []
+            for index in range(self._width):
+                ring = Ring(self._capacity)
+                ring.fill([(0.0, value) for value in self.series(index)])
+                detached.append(ring)
+            self.detached = detached
+            self._values = array("d")
+        return self.detached
+
+
+class BlockRing:
+    """One series of a :class:`RingBlock`, read (and, rarely, written) as a :class:`Ring`."""
+
+    __slots__ = ("_block", "_index")
+
+    def __init__(self, block: RingBlock, index: int) -> None:
+        self._block, self._index = block, index
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+    def values(self) -> list[float | None]:
+        return self._block.series(self._index)
+
+    def points(self) -> list[tuple[float, float | None]]:
+        return []  # a block holds no times: timed series get rings of their own
+
+    def append(self, value: float | None, time: float = 0.0) -> None:
+        """A point for this series alone: the block gives each series its own ring."""
+        self._block.detach()[self._index].append(value, time)
+
+    def fill(self, points: list[tuple[float, float | None]]) -> None:
+        self._block.detach()[self._index].fill(points)
+
+
+def _floats(values: Sequence[float | None]) -> array[float]:
+    return array("d", [NAN if value is None else value for value in values])

@@ -11,13 +11,12 @@ pane, ``snapshot`` and ``explain`` read exactly like the live one.
 from __future__ import annotations
 
 import gc
+import math
 import sqlite3
 import struct
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from math import isnan
-from operator import is_
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import msgspec
 
 from console.api import SourceStatus
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
-from console.core.store import DEFAULT_HISTORY, Reading, Store
+from console.core.store import DEFAULT_HISTORY, SUMMED_METRICS, Store
 from console.recording.codec import (
     GROUPED,
     READABLE_VERSIONS,
@@ -39,6 +38,7 @@ from console.recording.codec import (
     unpack_floats,
 )
 from console.recording.layout import database_file
+from console.recording.readings import LazyReadings
 
 
 class RecordingError(ValueError):
@@ -97,8 +97,9 @@ class _Batch:
 
 @dataclass
 class _State:
-    readings: dict[tuple[str, str], Reading] = field(default_factory=dict)
-    """The store's own reading objects, made once (a fleet has hundreds of thousands)."""
+    readings: LazyReadings = field(default_factory=LazyReadings)
+    """The store's readings, each made when first read (a fleet has hundreds of
+    thousands; a screen reads a few thousand)."""
     entities: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     findings: bytes = b""
     statuses: bytes = b""
@@ -128,6 +129,12 @@ class Recording:
             raise RecordingError(f"{self.file}: {found}, this console reads {readable}")
         self._schemas: dict[int, tuple[list[str], list[str]]] = {}
         self._orders: dict[int, MetricOrder] = {}
+        self._last_index: tuple[int, dict[tuple[str, str], int]] | None = None
+        """The place of each key in the last keyframe schema's columns (a seek's dict of
+        readings starts as its copy: 227,000 keys at 1,000 nodes, made once)."""
+        self._runs: dict[tuple[Any, Any], int | None] = {}
+        """Where each batch schema's keys sit in a keyframe schema's, when one after
+        another (:meth:`LazyReadings.lay`)."""
 
     def close(self) -> None:
         """Let go of the file."""
@@ -295,6 +302,39 @@ class Recording:
             keys = self._schemas[schema] = (refs, metrics)
         return keys
 
+    def _index(self, schema: Any, keys: tuple[list[str], list[str]]) -> dict[tuple[str, str], int]:
+        """Each key of a keyframe's schema and its place (the last schema's kept)."""
+        if self._last_index is not None and self._last_index[0] == schema:
+            return self._last_index[1]
+        pairs = _layout(keys)[0]
+        index = dict(zip(pairs, range(len(pairs)), strict=True))
+        if isinstance(schema, int):
+            self._last_index = (schema, index)
+            self._runs.clear()
+        return index
+
+    def _run(
+        self,
+        schema: Any,
+        index: dict[tuple[str, str], int],
+        key_pairs: list[tuple[str, str]],
+        batch: _Batch,
+    ) -> int | None:
+        """Where the batch's keys sit one after another in the keyframe's columns, if
+        they do (kept per schema pair; the keyframe's index is the last one's)."""
+        cached = isinstance(schema, int) and batch.schema is not None
+        if cached and (schema, batch.schema) in self._runs:
+            return self._runs[(schema, batch.schema)]
+        pairs = _layout(batch.keys)[0]
+        start = index.get(pairs[0]) if pairs else None
+        run = None
+        # The keyframe's keys from there on are the batch's (compared in C).
+        if start is not None and key_pairs[start : start + len(pairs)] == pairs:
+            run = start
+        if cached:
+            self._runs[(schema, batch.schema)] = run
+        return run
+
     def _order(self, schema: Any, flags: int) -> MetricOrder | None:
         """How a batch of this schema with these flags laid its values out."""
         if not flags & GROUPED:
@@ -309,13 +349,11 @@ class Recording:
         key_body = frames[0][1]
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
-        schema, times, values, rates = key_body["k"]
-        key_keys = self._keys(schema)
-        pairs = _layout(key_keys)[0]
-        # The keyframe's order, its readings made only for the keys no newer batch
-        # lays down (most are: a reading object is the costliest part of a seek).
-        state.readings = dict.fromkeys(pairs)  # type: ignore[assignment] # filled below
-        keyframe = _Keyframe(pairs, unpack_floats(times), unpack_floats(values),
+        key_schema, times, values, rates = key_body["k"]
+        key_keys = self._keys(key_schema)
+        # The keyframe's columns first (its order), the newest batches' laid over them.
+        places = self._index(key_schema, key_keys)
+        state.readings.start(places, unpack_floats(times), unpack_floats(values),
                              unpack_floats(rates))  # fmt: skip
         for ref, per_metric in key_body.get("h", {}).items():
             for metric, points in per_metric.items():
@@ -355,15 +393,11 @@ class Recording:
         for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
-                _apply(state.readings, state.history, batch, before, keyframe)
+                run = self._run(key_schema, places, _layout(key_keys)[0], batch)
+                _apply(state.readings, state.history, batch, before, run)
                 laid.append(batch.keys)
             else:
                 _timed_points(state.history, batch)
-        readings = state.readings
-        # The keyframe's keys no batch laid down (a scan in C: most have none).
-        made = list(readings.values())[: len(pairs)]
-        for i in compress(range(len(made)), map(is_, made, repeat(None))):
-            readings[pairs[i]] = keyframe.reading(i)
         like = _like(key_body)
         for _time, body in frames:
             refs, sources, entities = _frame_entities(body, like)
@@ -378,7 +412,7 @@ class Recording:
         present = set(state.entities)
         gone = set().union(*(_refs(keys) - present for keys in laid))
         if gone:
-            state.readings = {k: v for k, v in state.readings.items() if k[0] not in gone}
+            state.readings.drop_refs(gone)
         return state
 
     def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
@@ -386,6 +420,8 @@ class Recording:
         seen = last["t"]
         recorded = state.entities.values()
         entities = _entities([body for _source, body in recorded])
+        # The readings the store sums as it takes them, made in one go.
+        state.readings.make([key for key in state.readings if key[1] in SUMMED_METRICS])
         store.restore_fleet(entities, [source for source, _body in recorded], seen,
                             state.readings)  # fmt: skip
         for (ref, metric), points in state.history.items():
@@ -489,51 +525,22 @@ def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> 
     return column.tolist() if order is None else order.ungroup(column)
 
 
-@dataclass
-class _Keyframe:
-    """A keyframe's readings as columns; a reading object made only when asked for."""
-
-    pairs: list[tuple[str, str]]
-    times: Any
-    values: Any
-    rates: Any
-    _index: dict[tuple[str, str], int] | None = None
-
-    def reading(self, i: int) -> Reading:
-        value, rate = self.values[i], self.rates[i]
-        return Reading(self.times[i], None if value != value else value,
-                       None if rate != rate else rate)  # fmt: skip
-
-    def get(self, key: tuple[str, str]) -> Reading | None:
-        if self._index is None:
-            self._index = dict(zip(self.pairs, range(len(self.pairs)), strict=True))
-        i = self._index.get(key)
-        return None if i is None else self.reading(i)
-
-
-def _optional(column: Any) -> list[float | None]:
-    """A float column as a list, NaN as ``None``."""
-    return [None if v != v else v for v in column]
-
-
 def _apply(
-    readings: dict[tuple[str, str], Reading],
+    readings: LazyReadings,
     history: dict[tuple[str, str], list[tuple[float, float | None]]],
     batch: _Batch,
     before: _Batch | None = None,
-    keyframe: _Keyframe | None = None,
+    run: int | None = None,
 ) -> None:
     """Lay one batch over the readings: whole columns at once; a loop only for the
     counters (their rate against ``before``, the batch of the same keys before it, or
     the reading there was) and the few timed series."""
     keys, counters, timed = _layout(batch.keys)
     column = batch.column()
-    # Most columns have no NaN (not available): a scan in C spares a loop in Python.
-    values: Sequence[float | None] = _optional(column) if any(map(isnan, column)) else column
-    count = len(values)
+    count = len(column)
     own = unpack_floats(batch.times) if batch.times is not None else None
-    times = own.tolist() if own is not None else [batch.batch_time] * count
-    rates: list[float | None] = [None] * count
+    times = own if own is not None else array("d", [batch.batch_time]) * count
+    rates = array("d", [math.nan]) * count
     if before is not None:
         previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
@@ -548,16 +555,16 @@ def _apply(
                 rates[i] = (value - old) / elapsed
     else:
         for i in counters:
-            reading = readings.get(keys[i])
-            if reading is None and keyframe is not None:
-                reading = keyframe.get(keys[i])  # not laid down yet: the keyframe's
-            latest = values[i]
-            if reading is not None and latest is not None and reading.value is not None:
-                elapsed, delta = times[i] - reading.time, latest - reading.value
-                rates[i] = delta / elapsed if elapsed > 0 and delta >= 0 else None
-    readings.update(zip(keys, map(Reading, times, values, rates), strict=True))
+            found = readings.latest(keys[i])  # the keyframe's, or a batch's laid before
+            latest = column[i]
+            if found is not None and found[1] is not None and latest == latest:
+                elapsed, delta = times[i] - found[0], latest - found[1]
+                if elapsed > 0 and delta >= 0:
+                    rates[i] = delta / elapsed
+    readings.lay(keys, times, array("d", column), rates, run)
     for i in timed:
-        _add_point(history, keys[i][0], keys[i][1], times[i], values[i])
+        value = column[i]
+        _add_point(history, keys[i][0], keys[i][1], times[i], None if value != value else value)
 
 
 _CACHED_SCHEMAS = 1024

@@ -43,6 +43,12 @@ class FitFooter(Footer):
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         if screen is not self.app.screen:
+            if not self._bindings_ready and screen is self.screen:
+                # Built ahead, off screen (a prepared pane), its focus just set: its
+                # keys are composed now, not at the first press of its key (Textual's
+                # footer waits for its screen to show, then mounts every key).
+                self._bindings_ready = True
+                self.call_later(self.recompose)
             return  # in the background (or popped): looked at again when it is resumed
         if self._composed is not None and self._shown() == self._composed:
             return

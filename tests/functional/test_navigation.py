@@ -516,3 +516,31 @@ async def test_a_pane_key_from_deeper_down_brings_the_kept_screen_back_working(
         assert "GPUs, by util" in str(gpus.query_one(".pane-title", Static).render())
         await pilot.press("escape")
         assert app.crumbs() == ["Overview"]
+
+
+async def test_a_pane_built_ahead_shows_its_footer_keys_composed_off_screen(
+    make_app: AppFactory,
+) -> None:
+    from textual.widgets._footer import FooterKey
+
+    from console.ui.screens import FitFooter
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.prepare_panes()
+        screen = app.pane_screens["gpus"]
+        for _ in range(50):  # composed in steps of the event loop, off screen
+            if screen.query(FitFooter) and screen.query_one(FitFooter).query(FooterKey):
+                break
+            await pilot.pause()
+        assert app.crumbs() == ["Overview"]  # still off screen
+        footer = screen.query_one(FitFooter)
+        before = list(footer.query(FooterKey))
+        assert before, "the footer of a screen built ahead has no keys before it shows"
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is app.pane_screens["gpus"]
+        # Shown as composed ahead: the first visit mounts no key again.
+        assert list(footer.query(FooterKey)) == before
+        shown = [key.key for key in before if key.display]
+        assert "escape" in shown and "g" in shown

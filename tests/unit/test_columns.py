@@ -102,6 +102,47 @@ def test_columns_that_keep_their_refs_make_the_same_store_as_samples_when_series
     assert by_column.value("port/n1/ib0", "port.tx_bytes") == 1000.0
 
 
+@pytest.mark.parametrize("event", ["none", "derived", "restored", "sample", "reshaped"])
+def test_columns_sent_again_make_the_same_store_as_samples_past_the_history(event: str) -> None:
+    # Columns a source sends again (the same lists) land through its plan, their history
+    # in one block: past the history length, with Nones, a counter that resets, a summed
+    # gauge, a timed series beside them, and at tick 6 a point for one series alone.
+    gpus, nodes, jobs = ["gpu/n1/0", "gpu/n1/1"], ["node/n1"], ["job/1"]
+    entities = [Entity("node/n1", "n1"), *(Entity(ref, ref, "node/n1") for ref in gpus)]
+    by_column, by_sample = Store(history=4), Store(history=4)
+    for tick in range(12):
+        batch = Batch(
+            entities=list(entities),
+            columns=[
+                Column("gpu.util", gpus, [float(tick % 3), None if tick % 4 == 1 else 50.0]),
+                Column("gpu.power", gpus, [300.0 + tick, 200.0]),
+                Column("gpu.energy", gpus, [1000.0 * tick, 5.0 if tick == 7 else 10.0 * tick]),
+                Column("node.cpu_util", nodes, [float(tick)]),
+                Column("job.throughput", jobs, [100.0 + tick]),
+            ],
+            time=NOW + tick,
+        )
+        if tick == 6 and event == "sample":
+            batch.samples.append(Sample("gpu/n1/0", "gpu.util", 7.0, NOW + tick - 0.5))
+        if tick == 6 and event == "reshaped":
+            batch.columns.pop(3)
+        if tick == 6 and event == "derived":
+            by_column.record("gpu/n1/0", "gpu.util", 99.0, NOW + tick - 0.5)
+            by_sample.record("gpu/n1/0", "gpu.util", 99.0, NOW + tick - 0.5)
+        if tick == 6 and event == "restored":
+            for store in (by_column, by_sample):
+                store.restore_history("gpu/n1/1", "gpu.power", [(NOW, 1.0), (NOW + 1, 2.0)])
+        if tick == 5:  # the path under test is taken (a plan from the third poll on)
+            assert "agent" in by_column._plans
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        assert by_column.moved().readings == by_sample.moved().readings
+        by_column.take_changes(), by_sample.take_changes()
+        assert _state(by_column) == _state(by_sample)
+    assert by_column.history("gpu/n1/1", "gpu.util") == [50.0, None, 50.0, 50.0]
+    assert by_column.gpu_total("node/n1", "gpu.power") == 311.0 + 200.0
+
+
 def test_a_repeated_ref_of_a_summed_metric_moves_the_totals_as_samples_do() -> None:
     refs = ["gpu/n1/0", "gpu/n1/0"]  # the same list each poll: the store keeps what it found
     by_column, by_sample = Store(), Store()

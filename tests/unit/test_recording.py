@@ -20,8 +20,9 @@ from console.analysis.thresholds import THRESHOLDS
 from console.core.config import Config, ConfigError, parse_config
 from console.core.engine import Engine
 from console.core.headless import snapshot_document
-from console.core.model import Entity
+from console.core.model import TIMED_METRICS, Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import SUMMED_METRICS, Store
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import GROUPED, XORED, MetricOrder, pack_floats, unpack_floats
 from console.recording.layout import database_file
@@ -416,57 +417,94 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
         assert recording.span() is None  # the new one, empty
 
 
-def test_a_seek_makes_the_keyframes_readings_only_where_no_later_batch_lays_one(
+def count_readings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every reading object a seek's lazy readings make, one entry each."""
+    from console.recording import readings
+
+    made: list[int] = []
+    real = readings.Reading
+
+    def counting(*args: Any) -> Any:
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(readings, "Reading", counting)
+    return made
+
+
+def test_a_seek_makes_reading_objects_only_for_the_series_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from console.recording import reader
-
     engine = demo_engine()
     recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
     recorder.attach(engine)
     live = record(engine, recorder, 4)
     recorder.close()
-    made: list[int] = []
-    real = reader._Keyframe.reading
-    monkeypatch.setattr(reader._Keyframe, "reading",
-                        lambda self, i: made.append(i) or real(self, i))  # fmt: skip
+    made = count_readings(monkeypatch)
     last = max(live)
     with Recording(tmp_path / "rec") as recording:
         moment = recording.at(last)
-        series = len(list(moment.store.readings()))
+        at_seek = len(made)  # the summed ones (power), which the store totals at once
+        assert moment.store.value("gpu/node01/0", "gpu.util") is not None
+        assert len(made) == at_seek + 1  # one read, one made
         again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
                                       default=str))  # fmt: skip
         assert again["gpus"] == live[last]["gpus"] and again["links"] == live[last]["links"]
-    # Every series of the simulator is sent again each cycle: the keyframe's copy of
-    # it is never made into a reading (only what analysis derived once, if any).
-    assert series > 1000 and len(made) < series // 10
+        series = len(list(moment.store.readings()))
+    assert series > 1000 and at_seek < series // 4
+    assert len(made) == series  # each made once, when first read
 
 
 def test_a_seek_just_after_a_keyframe_takes_counters_rates_against_its_batches(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    from console.recording import reader
-
     engine = demo_engine()
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
     recorder.attach(engine)
     live = record(engine, recorder, 7)  # keyframes at 0 and 5
     recorder.close()
-    made: list[int] = []
-    real = reader._Keyframe.reading
-    monkeypatch.setattr(reader._Keyframe, "reading",
-                        lambda self, i: made.append(i) or real(self, i))  # fmt: skip
     after = sorted(live)[6]  # the one frame after the second keyframe
     with Recording(tmp_path / "rec") as recording:
         assert recording.keyframe_at(after) == sorted(live)[5]
         moment = recording.at(after)
-        series = len(list(moment.store.readings()))
         again = json.loads(json.dumps(snapshot_document(moment.store, moment.statuses),
                                       default=str))  # fmt: skip
     assert again["gpus"] == live[after]["gpus"] and again["links"] == live[after]["links"]
-    # The counters' earlier values are the keyframe's batch, a column: no reading of the
-    # keyframe is looked up for them one by one.
-    assert series > 1000 and len(made) < series // 10
+
+
+def store_state(store: Store) -> dict[str, Any]:
+    """What a store holds that a seek restores: every reading, entity, total and timed
+    series' points."""
+    readings = {(ref, metric): (r.time, r.value, r.rate) for ref, metric, r in store.readings()}
+    timed = {key: store.timed_history(*key) for key in readings if key[1] in TIMED_METRICS}
+    return {"readings": readings, "entities": dict(store.entities),
+            "sources": dict(store.entity_source), "findings": store.findings,
+            "totals": {(node, metric): store.gpu_total(node, metric)
+                       for node in [None, *(e.ref for e in store.of_kind("node"))]
+                       for metric in SUMMED_METRICS},
+            "timed": {key: points for key, points in timed.items() if points}}  # fmt: skip
+
+
+def test_a_seeks_store_is_the_live_store_of_that_second(tmp_path: Path) -> None:
+    engine = demo_engine(onset=12.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
+    recorder.attach(engine)
+    live: dict[float, dict[str, Any]] = {}
+
+    async def run() -> None:
+        for _ in range(25):
+            await engine.collect(1)
+            recorder.flush()
+            live[engine.store.time or 0.0] = store_state(engine.store)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        for when, state in live.items():
+            again = store_state(recording.at(when).store)
+            for part in state:
+                assert again[part] == state[part], (when, part)
 
 
 def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
@@ -670,3 +708,44 @@ def test_a_seeks_schema_layouts_stay_kept_for_a_fleet_of_hundreds_of_schemas() -
     first = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
     again = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
     assert all(a[0] is b[0] and a[1] is b[1] for a, b in zip(first, again, strict=True))
+
+
+def test_lazy_readings_give_readings_every_way_a_dict_is_read() -> None:
+    from array import array
+
+    from console.core.store import Reading
+    from console.recording.readings import LazyReadings
+
+    def fresh() -> LazyReadings:
+        readings = LazyReadings()
+        keys = [("gpu/a/0", "gpu.util"), ("gpu/a/0", "gpu.power"), ("gpu/a/1", "gpu.util")]
+        nan = float("nan")
+        readings.start({key: i for i, key in enumerate(keys)}, array("d", [1.0, 1.0, 1.0]),
+                       array("d", [5.0, nan, 7.0]), array("d", [nan] * 3))  # fmt: skip
+        # A newer batch over the last two keys (one after another: copied in one go),
+        # and one over a key the keyframe had not.
+        readings.lay(keys[1:], array("d", [2.0, 2.0]), array("d", [9.0, 8.0]),
+                     array("d", [float("nan"), 0.5]), run=1)  # fmt: skip
+        readings.lay([("gpu/b/0", "gpu.util")], array("d", [3.0]), array("d", [4.0]),
+                     array("d", [float("nan")]))  # fmt: skip
+        return readings
+
+    expected = {
+        ("gpu/a/0", "gpu.util"): Reading(1.0, 5.0, None),
+        ("gpu/a/0", "gpu.power"): Reading(2.0, 9.0, None),
+        ("gpu/a/1", "gpu.util"): Reading(2.0, 8.0, 0.5),
+        ("gpu/b/0", "gpu.util"): Reading(3.0, 4.0, None),
+    }
+    assert fresh().latest(("gpu/a/0", "gpu.power")) == (2.0, 9.0)
+    assert dict(fresh()) == expected and {**fresh()} == expected
+    assert dict(fresh().items()) == expected and list(fresh().values()) == list(expected.values())
+    assert fresh() == expected and fresh().copy() == expected
+    assert fresh().get(("gpu/a/1", "gpu.util")) == expected[("gpu/a/1", "gpu.util")]
+    assert fresh().get(("gpu/x", "gpu.util"), 1) == 1
+    assert fresh().pop(("gpu/b/0", "gpu.util")) == expected[("gpu/b/0", "gpu.util")]
+    readings = fresh()
+    assert readings[("gpu/a/0", "gpu.util")] is readings[("gpu/a/0", "gpu.util")]  # made once
+    with pytest.raises(ValueError, match="damaged column"):  # never a shortened column
+        readings.lay([("gpu/a/0", "gpu.util")], array("d"), array("d"), array("d"), run=0)
+    readings.drop_refs({"gpu/a/0"})
+    assert list(readings) == [("gpu/a/1", "gpu.util"), ("gpu/b/0", "gpu.util")]

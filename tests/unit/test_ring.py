@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.core.ring import Ring
+from console.core.ring import Ring, RingBlock
 
 
 def test_keeps_the_newest_points_in_order() -> None:
@@ -27,8 +27,11 @@ def test_memory_is_eight_bytes_a_point() -> None:
     import sys
 
     ring = Ring(10_000)
+    for value in range(10_001):  # grown by appends to the capacity, then a ring
+        ring.append(float(value))
     assert ring._values.itemsize == 8 and len(ring._values) == 10_000
-    assert sys.getsizeof(ring._values) < 8 * 10_000 * 1.1  # one flat buffer, no objects
+    assert sys.getsizeof(ring._values) < 8 * 10_000 * 1.01  # one flat buffer, no objects
+    assert ring.values()[0] == 1.0 and ring.values()[-1] == 10_000.0
 
 
 def test_fill_keeps_the_newest_points_as_appends_would() -> None:
@@ -40,3 +43,45 @@ def test_fill_keeps_the_newest_points_as_appends_would() -> None:
     assert filled.points() == appended.points() == [(11.0, None), (12.0, 3.0), (13.0, 4.0)]
     filled.append(5.0, 14.0)  # and goes on as a ring
     assert filled.points() == [(12.0, 3.0), (13.0, 4.0), (14.0, 5.0)]
+
+
+def test_a_block_keeps_each_series_as_a_ring_of_its_own_would() -> None:
+    # Series taken over at different lengths (one new), then rows past the capacity.
+    takes = [[1.0, None], [], [5.0, 6.0, 7.0]]
+    rings = []
+    for values in takes:
+        ring = Ring(3)
+        for value in values:
+            ring.append(value)
+        rings.append(ring)
+    block = RingBlock(3, rings)
+    for row in ([10.0, 20.0, None], [11.0, None, 31.0], [12.0, 22.0, 32.0], [13.0, 23.0, 33.0]):
+        block.append(row)
+        for ring, value in zip(rings, row, strict=True):
+            ring.append(value)
+        assert [view.values() for view in block.rings] == [ring.values() for ring in rings]
+        assert list(map(len, block.rings)) == list(map(len, rings))
+    assert block.rings[1].values() == [None, 22.0, 23.0]
+
+
+def test_a_block_series_taken_over_short_shows_no_padding() -> None:
+    long, short = Ring(4), Ring(4)
+    for value in (1.0, 2.0, 3.0):
+        long.append(value)
+    short.append(9.0)
+    block = RingBlock(4, [long, short])
+    assert block.rings[1].values() == [9.0]
+    block.append([4.0, 10.0])
+    block.append([5.0, 11.0])  # wraps: the long series' oldest goes
+    assert [view.values() for view in block.rings] == [[2.0, 3.0, 4.0, 5.0], [9.0, 10.0, 11.0]]
+
+
+def test_a_point_for_one_series_gives_each_its_own_ring() -> None:
+    block = RingBlock(2, [Ring(2), Ring(2)])
+    block.append([1.0, 2.0])
+    block.rings[0].append(3.0)  # one series alone: the block detaches
+    assert block.detached is not None
+    assert [view.values() for view in block.rings] == [[1.0, 3.0], [2.0]]
+    block.rings[1].append(4.0)
+    block.rings[1].append(5.0)
+    assert block.rings[1].values() == [4.0, 5.0]

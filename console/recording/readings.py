@@ -1,0 +1,192 @@
+"""A seek's readings as columns, each made into the store's object when first read.
+
+A seek at 1,000 nodes restores 227,000 series; a rewind screen reads a few thousand
+of them. Making every :class:`~console.core.store.Reading` up front was most of a
+seek's CPU (bench/recording.py), so the store is handed this dict: each key's value
+is its place in three float columns (time, value, rate; NaN for *not available*)
+until it is read, then its reading, made once and kept.
+"""
+
+from __future__ import annotations
+
+import gc
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, cast
+
+from console.core.store import Reading
+
+_ABSENT: Any = object()
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """Many objects made, none of them garbage: the cyclic collector would walk the
+    whole heap again and again while they are (``Recording.at`` keeps it off too)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+_update: Any = dict.update  # the places are ints where the dict's type says readings
+
+
+class LazyReadings(dict[tuple[str, str], Reading]):
+    """The store's readings by ``(ref, metric)``, made when read. Every way a dict's
+    values come out (``get``, ``[]``, ``items``, ``values``, ``pop``, ``setdefault``,
+    ``copy``, ``dict(...)``) makes them first, so the store sees readings only."""
+
+    __slots__ = ("rates", "times", "values_")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times = array("d")
+        self.values_ = array("d")
+        self.rates = array("d")
+
+    def start(self, index: dict[tuple[str, str], int], times: Any, values: Any, rates: Any) -> None:
+        """The keyframe's columns (``array("d")`` each, kept as they are), ``index`` the
+        place of each key in them (copied: a caller keeps one per keyframe schema)."""
+        _update(self, index)
+        self.times, self.values_, self.rates = times, values, rates
+
+    def lay(
+        self,
+        keys: list[tuple[str, str]],
+        times: array[float],
+        values: array[float],
+        rates: array[float],
+        run: int | None = None,
+    ) -> None:
+        """A newer batch's columns over these keys' (before any reading is made);
+        ``run``: where its keys sit one after another in the keyframe's columns, when
+        they do (a source sends its keys in the order it first did): then a copy in C."""
+        if run is not None:
+            end = run + len(keys)
+            if not len(times) == len(values) == len(rates) == len(keys):
+                # A slice given fewer values would shorten the columns, not fail.
+                raise ValueError("damaged column: not as long as its schema")
+            self.times[run:end], self.values_[run:end], self.rates[run:end] = times, values, rates
+            return
+        for key, time, value, rate in zip(keys, times, values, rates, strict=True):
+            place: Any = dict.get(self, key)
+            if place is None:  # a series the keyframe had not
+                _update(self, ((key, len(self.times)),))
+                self.times.append(time)
+                self.values_.append(value)
+                self.rates.append(rate)
+            else:
+                self.times[place], self.values_[place], self.rates[place] = time, value, rate
+
+    def latest(self, key: tuple[str, str]) -> tuple[float, float | None] | None:
+        """A key's time and value (``None``: not there) without making its reading."""
+        found: Any = dict.get(self, key)
+        if found is None:
+            return None
+        if found.__class__ is int:
+            value = self.values_[found]
+            return self.times[found], None if value != value else value
+        return found.time, found.value
+
+    def drop_refs(self, refs: set[str]) -> None:
+        """Forget every series of these refs (the rest keep their order)."""
+        for key in [key for key in dict.__iter__(self) if key[0] in refs]:
+            dict.__delitem__(self, key)
+
+    def make(self, keys: list[tuple[str, str]]) -> None:
+        """Make these keys' readings now, in one go: the ones the store sums as it takes
+        the fleet (32,000 at 1,000 nodes)."""
+        with _collector_off():
+            found: Any = zip(keys, map(dict.get, repeat(self), keys), strict=True)
+            self._make([(key, place) for key, place in found if place.__class__ is int])
+
+    def _make(self, waiting: list[tuple[tuple[str, str], int]]) -> None:
+        """Readings for these keys from their places, made in C where a loop can be."""
+        if not waiting:
+            return
+        keys, places = zip(*waiting, strict=True)
+        take = itemgetter(*places) if len(places) > 1 else lambda column: (column[places[0]],)
+        values, rates = take(self.values_), take(self.rates)
+        made = map(Reading, take(self.times), [None if v != v else v for v in values],
+                   [None if r != r else r for r in rates])  # fmt: skip
+        _update(self, zip(keys, made, strict=True))
+
+    def _reading(self, place: int) -> Reading:
+        value, rate = self.values_[place], self.rates[place]
+        return Reading(self.times[place], None if value != value else value,
+                       None if rate != rate else rate)  # fmt: skip
+
+    def _made(self, key: tuple[str, str], found: Any) -> Reading:
+        if found.__class__ is int:
+            found = self._reading(found)
+            dict.__setitem__(self, key, found)
+        return cast("Reading", found)
+
+    def _make_all(self) -> None:
+        with _collector_off():
+            items: Any = dict.items(self)
+            self._make([(key, place) for key, place in items if place.__class__ is int])
+
+    def __getitem__(self, key: tuple[str, str]) -> Reading:
+        return self._made(key, dict.__getitem__(self, key))
+
+    def get(self, key: tuple[str, str], default: Any = None) -> Any:
+        found = dict.get(self, key, _ABSENT)
+        return default if found is _ABSENT else self._made(key, found)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        # Defined here so that dict(...) and ``**`` go through ``keys`` and ``[]`` (a
+        # plain dict's iterator would let them copy the places as they are).
+        return dict.__iter__(self)
+
+    def values(self) -> Any:
+        self._make_all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._make_all()
+        return dict.items(self)
+
+    def pop(self, key: tuple[str, str], *default: Any) -> Any:
+        found = dict.get(self, key, _ABSENT)
+        if found is not _ABSENT:
+            self._made(key, found)
+        return dict.pop(self, key, *default)
+
+    def popitem(self) -> tuple[tuple[str, str], Reading]:
+        self._make_all()
+        return dict.popitem(self)
+
+    def setdefault(self, key: tuple[str, str], default: Any = None) -> Any:
+        if key in self:
+            return self[key]
+        return dict.setdefault(self, key, default)
+
+    def copy(self) -> dict[tuple[str, str], Reading]:
+        self._make_all()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self._make_all()
+        if isinstance(other, LazyReadings):
+            other._make_all()
+        return dict.__eq__(self, other)
+
+    def __or__(self, other: Any) -> Any:
+        return self.copy() | other
+
+    def __ror__(self, other: Any) -> Any:
+        return other | self.copy()
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        self._make_all()
+        return dict.__repr__(self)
