@@ -63,11 +63,11 @@ class RelaySource(Source):
                 await INPUT_GATE.wait()  # a key press is answered between two lines
         except RelayError as exc:
             raise SourceError(f"bad relay document: {exc}") from None
-        if header.findings is not None:
-            self._findings = header.findings
+        if header.findings_changed:
+            self._findings = found.findings
         if header.full:
             self._local = set()
-        self._local = (self._local - set(header.removed)) | set(header.local)
+        self._local = (self._local - set(found.removed)) | set(found.local)
         self._epoch, self._seq = header.epoch, header.seq
         return Batch(
             entities=found.entities,
@@ -79,7 +79,7 @@ class RelaySource(Source):
                 "capped_since": header.capped_since,
             }
             | ({"relay_local": frozenset(self._local)} if self.own else {}),
-            removed=header.removed,
+            removed=found.removed,
         )
 
     async def _fetch(self) -> bytes:

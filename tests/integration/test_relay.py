@@ -84,8 +84,8 @@ async def test_the_relay_wants_its_token() -> None:
 
 def test_a_relay_document_is_checked_field_by_field() -> None:
     header: dict[str, Any] = {
-        "relay_version": 2, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
-        "sources": [], "findings": [], "removed": [], "local": [],
+        "relay_version": 3, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
+        "sources": [], "findings_changed": True,
     }  # fmt: skip
     entities = {"entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1"}]}
     readings = {"metric": "gpu.util", "refs": ["gpu/n1/0"], "values": [50], "times": [5.0]}
@@ -98,12 +98,10 @@ def test_a_relay_document_is_checked_field_by_field() -> None:
         ("gpu.util", ["gpu/n1/0"], [50.0], [5.0])
     ]
     bad_headers = [
-        ({"relay_version": 1}, "relay version 1 refused: this console reads relay version 2"),
+        ({"relay_version": 2}, "relay version 2 refused: this console reads relay version 3"),
         ({"seq": -1}, "cycle number"),
-        ({"findings": [{"ref": "job/1", "kind": "x", "severity": "fatal", "title": ""}]},
-         "severity"),
+        ({"findings_changed": None}, "findings_changed must be true or false"),
         ({"sources": [{"name": "a", "type": "b", "status": "weird"}]}, "unknown source status"),
-        ({"removed": ["thing/x"]}, "is not a ref"),
     ]  # fmt: skip
     for change, message in bad_headers:
         with pytest.raises(RelayError, match=message):
@@ -115,6 +113,10 @@ def test_a_relay_document_is_checked_field_by_field() -> None:
         ({**readings, "values": [1.0, 2.0]}, "differ in length"),
         ({**readings, "times": ["now"]}, "finite number"),
         ({"history": "gpu.util", "ref": "job/1", "points": [[1.0, 2.0]]}, "timed metric"),
+        ({"findings": [{"ref": "job/1", "kind": "x", "severity": "fatal", "title": ""}]},
+         "severity"),
+        ({"removed": ["thing/x"]}, "is not a ref"),
+        ({"local": ["thing/x"]}, "is not a ref"),
         ({"surprise": 1}, "unknown line"),
     ]  # fmt: skip
     for line, message in bad_lines:
@@ -187,13 +189,13 @@ def test_what_the_store_holds_unbounded_is_relayed_clipped() -> None:
     store.set_findings([Finding("job/1", "job-stalled", "critical", "y" * 5000,
                                 evidence=["z" * 5000] * 100)])  # fmt: skip
     lines = split_lines(encode(store, [], "e", 1, None, history=False))
-    header = decode_header(next(lines))
+    assert decode_header(next(lines)).findings_changed
     found = Lines()
     for line in lines:
         decode_line(line, found)
     assert found.entities[0].name == "x" * 1023 + "…"
-    assert header.findings is not None and len(header.findings[0].title) == 1024
-    assert len(header.findings[0].evidence) == 64
+    assert len(found.findings[0].title) == 1024
+    assert len(found.findings[0].evidence) == 64
 
 
 async def test_a_relay_document_past_what_one_read_returns_arrives_whole() -> None:

@@ -1,0 +1,125 @@
+"""The relay's lines are short, so the console reading them answers its keys between
+two lines: a cycle larger than a line arrives as many lines and lands whole, and a
+line past the reader's bound is refused with nothing of its document landed."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from console.collector import delta
+from console.collector.delta import (
+    LINE_BYTES,
+    MAX_LINE_BYTES,
+    RELAY_VERSION,
+    Lines,
+    decode_header,
+    decode_line,
+    encode,
+    split_lines,
+)
+from console.core.engine import Engine
+from console.core.model import Batch, Column, Entity, Finding
+from console.core.store import Store
+from console.serve.relay import Relay, make_relay_app
+from console.serve.source import RelaySource
+from console.serve.wire import relayed_findings
+from tests.integration.agents import serving
+
+TOKEN = "relay-lines-token"
+
+
+def large_collector() -> Engine:
+    """A store whose one cycle is megabytes: 3,000 GPUs (some with refs near the longest
+    a reader takes), a reading each, and 400 findings with long evidence."""
+    refs = [f"gpu/node{i:04d}/0" for i in range(2800)]
+    refs += [f"gpu/{'n' * 1000}{i:03d}/0" for i in range(200)]  # 1,500 a line would be 1.5 MB
+    entities = [Entity(ref, f"GPU {ref}", attrs={"model": "H200", "serial": "x" * 200})
+                for ref in refs]  # fmt: skip
+    utils = [float(i % 100) for i in range(len(refs))]
+    now = time.time()
+    engine = Engine(Store(), [], [])
+    batch = Batch(entities=entities, columns=[Column("gpu.util", refs, utils, [now] * len(refs))])
+    engine.store.apply(batch, "sim", now)
+    engine.store.set_findings(
+        [
+            Finding(ref, "xid-error", "critical", f"XID on {ref}", evidence=["e" * 500] * 8)
+            for ref in refs[:400]
+        ]
+    )
+    return engine
+
+
+async def test_a_cycle_larger_than_a_line_arrives_as_bounded_lines_and_lands_whole() -> None:
+    collector = large_collector()
+    relay = Relay(collector)
+    document = relay.document(history=True)
+    lines = document.splitlines()
+    kinds = [line[:12] for line in lines]
+    assert len(document) > 20 * LINE_BYTES
+    assert max(map(len, lines)) <= LINE_BYTES
+    assert kinds.count(b'{"entities":') > 10 and kinds.count(b'{"findings":') > 10
+    assert kinds.count(b'{"metric":"g') > 3
+    async with serving(make_relay_app(relay, TOKEN)) as url:
+        viewer = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        await viewer.collect(1)
+        assert viewer.statuses()[0].status == "ok", viewer.statuses()[0].reason
+        assert viewer.store.entities == collector.store.entities
+        assert viewer.store.findings == collector.store.findings
+        mine = {(r, m): x.value for r, m, x in viewer.store.readings()}
+        assert mine == {(r, m): x.value for r, m, x in collector.store.readings()}
+        await viewer.stop()
+
+
+async def test_a_line_past_the_bound_is_refused_and_nothing_of_its_cycle_lands() -> None:
+    header = (
+        b'{"relay_version":%d,"epoch":"e","seq":1,"full":true,"time":%f,"sources":[],'
+        b'"findings_changed":false}' % (RELAY_VERSION, time.time())
+    )
+    good = b'{"entities":[{"ref":"node/n1","name":"n1"}]}'
+    long = b'{"entities":[{"ref":"node/n2","name":"n2"}]' + b" " * MAX_LINE_BYTES + b"}"
+
+    async def fleet(request: web.Request) -> web.Response:
+        return web.Response(body=b"\n".join([header, good, long, b""]))
+
+    app = web.Application()
+    app.router.add_get("/v1/fleet", fleet)
+    async with serving(app) as url:
+        viewer = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        await viewer.collect(1)
+        status = viewer.statuses()[0]
+        assert status.status == "failed"
+        assert f"at most {MAX_LINE_BYTES:,}" in status.reason
+        assert viewer.store.entities == {}  # the good line before it did not land either
+        await viewer.stop()
+
+
+def test_a_large_delta_scanned_carries_what_a_small_one_looked_up(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A delta past :data:`LOOKUP_READINGS` is taken from the store's columns: the same
+    readings, none that did not change."""
+    store = large_collector().store
+    store.take_changes()
+    refs = [f"gpu/node{i:04d}/0" for i in range(0, 2800, 3)]
+    later = time.time() + 1
+    values = [float("inf") if i == 5 else float(i) for i in range(len(refs))]
+    store.apply(
+        Batch(columns=[Column("gpu.util", refs, values, [later] * len(refs))]), "sim", later
+    )
+    changes = store.take_changes()
+
+    def readings() -> dict[tuple[str, str], tuple[float | None, float]]:
+        lines = split_lines(encode(store, [], "e", 2, changes, history=False))
+        decode_header(next(lines))
+        found = Lines()
+        for line in lines:
+            decode_line(line, found)
+        return {(ref, c.metric): (value, at) for c in found.columns
+                for ref, value, at in zip(c.refs, c.values, c.times, strict=True)}  # fmt: skip
+
+    looked_up = readings()
+    monkeypatch.setattr(delta, "LOOKUP_READINGS", 0)
+    assert readings() == looked_up
+    assert set(looked_up) == {(ref, "gpu.util") for ref in refs}
+    assert looked_up[(refs[4], "gpu.util")] == (4.0, later)
+    assert looked_up[(refs[5], "gpu.util")] == (None, later)  # JSON has no infinity
