@@ -57,10 +57,10 @@ async def phases(nodes: int) -> dict[str, object]:
         decode_line(line, decoded)
     lap("ui_decode_s")
     mirror = Store(MIRROR_HISTORY, MIRROR_LONGER)
-    batch = Batch(entities=decoded.entities, samples=decoded.samples, time=header.time)
+    batch = Batch(entities=decoded.entities, time=header.time, columns=decoded.columns)
     mirror.apply(batch, "console", time.time())
     lap("ui_merge_s")
-    found["readings"] = len(decoded.samples)
+    found["readings"] = batch.reading_count()
     await engine.stop()
     return found
 

@@ -1,5 +1,5 @@
 """The relay's checks and what a reading console makes of it (the format itself,
-version 2, is ``console.collector.delta``).
+version 3, is ``console.collector.delta``).
 
 ``watchfloor serve`` runs one collector and every browser viewer reads it through
 this document (``GET /v1/fleet``), so many viewers never multiply the polls on the
