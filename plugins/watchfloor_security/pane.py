@@ -31,6 +31,8 @@ from console.api import (
 )
 from watchfloor_security.audit import GUARD_WINDOW, agent_exposure, events, unexpected
 
+TIMELINE_TITLE = "Security events, newest first"
+NO_EVENTS = "Security events: none (model file changes, refused requests, guard alerts)"
 CONDITIONS = ("security-unknown-process", "security-exposed", "security-agent-exposed")
 """Findings that are states rather than events: listed in the timeline beside the events."""
 DETAIL_WIDTH = 72
@@ -61,7 +63,9 @@ class SecurityView(PaneBase):
             ("Node", "GPU procs", "Listen", "Model files", "Agent", "Refused", "Guard 15m"),
             id="posture",
         )
-        yield title_bar("Security events, newest first")
+        title = title_bar(TIMELINE_TITLE)
+        title.id = "timeline-title"
+        yield title
         yield EntityTable(
             self.context, ("When", "Severity", "What", "Node", "Detail"), id="timeline",
             on_open=self._open_event,
@@ -74,7 +78,13 @@ class SecurityView(PaneBase):
     def refresh_view(self) -> None:
         keys, render = self._posture()
         self.query_one("#posture", EntityTable).sync_keys(keys, render)
-        self.query_one("#timeline", EntityTable).sync_keys(*self._timeline())
+        keys, render = self._timeline()
+        self.query_one("#timeline", EntityTable).sync_keys(keys, render)
+        # An empty table looks like one still loading: say there is nothing, and what
+        # would show.
+        self.query_one("#timeline-title", Static).update(
+            Text(TIMELINE_TITLE if keys else NO_EVENTS)
+        )
 
     def _posture(self) -> tuple[list[str], Callable[[str], list[Text]]]:
         """The nodes' refs, and how to build one's row (only rows in view are built).

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.widgets import Static
+
 from console.api import Batch, Entity, Source
 from console.core.plugins import Registry, discover
 from console.core.runtime import CORE_PLUGIN
@@ -12,6 +14,7 @@ from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
 from tests.conftest import FROZEN_NOW, frozen_clock
 from tests.hostile import CORPUS, SHOWN
+from watchfloor_security.pane import NO_EVENTS, TIMELINE_TITLE
 
 AppFactory = Callable[..., WatchfloorApp]
 
@@ -127,3 +130,16 @@ async def test_hostile_strings_render_as_literal_text_in_every_security_view() -
     # The very long string was cut rather than flooding the screen.
     assert all(len(row) < 1000 for row in rows)
     assert plain(CORPUS[-1]).endswith("…")
+
+
+async def test_the_timeline_says_when_there_is_no_event_and_titles_events_when_some_come(
+    make_app: AppFactory,
+) -> None:
+    quiet, tampered = make_app(scenario="healthy"), make_app(scenario="tampered-model")
+    for app, title in ((quiet, NO_EVENTS), (tampered, TIMELINE_TITLE)):
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            await pilot.press("s")
+            await pilot.pause()
+            shown = app.screen.query_one("#timeline-title", Static).render()
+            assert str(shown) == title
