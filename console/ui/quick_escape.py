@@ -4,15 +4,18 @@ A lone Esc byte may be the start of an escape sequence (an arrow key), so the te
 driver waits a moment for more before it calls it the Esc key. Textual waits 100 ms,
 and its input loop looks at that deadline only when its ``select`` times out, every
 100 ms: each Esc took about 100 ms before the console saw it (most of the time Esc took
-to go back to the overview). Here the wait is :data:`ESCAPE_DELAY_MS` and the loop
-wakes often enough to keep it. A terminal (and ssh) sends a key's sequence in one write,
-so its bytes arrive together; ``ESCDELAY`` (milliseconds, as for ncurses) overrides.
+to go back to the overview). Here the wait is :data:`ESCAPE_DELAY_MS`, and for a moment
+after input came the loop wakes often enough to keep it (idle, it waits as Textual's
+does: a console left open is not woken a hundred times a second). A terminal (and ssh)
+sends a key's sequence in one write, so its bytes arrive together; ``ESCDELAY``
+(milliseconds, as for ncurses) overrides.
 """
 
 from __future__ import annotations
 
 import os
 import selectors
+import time
 from types import SimpleNamespace
 
 from textual import constants
@@ -22,6 +25,9 @@ ESCAPE_DELAY_MS = 40
 """How long a lone Esc waits for the rest of a sequence (Textual: 100)."""
 POLL = 0.01
 """Seconds the input loop waits for input before it looks at the Esc deadline again."""
+QUICK_FOR = 0.5
+"""Seconds after input during which the loop waits :data:`POLL` at most (longer than
+any Esc deadline but a very slow ``ESCDELAY``, which Textual's own 0.1 s wait serves)."""
 
 
 def quick_escape() -> None:
@@ -31,10 +37,20 @@ def quick_escape() -> None:
 
 
 class QuickSelector(selectors.SelectSelector):
-    """A selector whose waits last :data:`POLL` at most."""
+    """A selector whose waits last :data:`POLL` at most for :data:`QUICK_FOR` seconds
+    after input came (an Esc may be waiting for the rest of its sequence)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._quick_until = 0.0
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        return super().select(POLL if timeout is None else min(timeout, POLL))
+        if time.monotonic() < self._quick_until:
+            timeout = POLL if timeout is None else min(timeout, POLL)
+        ready = super().select(timeout)
+        if ready:
+            self._quick_until = time.monotonic() + QUICK_FOR
+        return ready
 
 
 def driver_for(chosen: type[Driver]) -> type[Driver]:

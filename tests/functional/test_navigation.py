@@ -475,7 +475,13 @@ def test_the_terminal_input_loop_looks_at_the_esc_deadline_often(
     try:
         selector.register(read, linux_driver.selectors.EVENT_READ)
         began = time.monotonic()
-        assert selector.select(30.0) == []  # nothing typed: back after POLL, not 30 s
+        assert selector.select(0.3) == []  # idle: the loop's own wait, not woken each POLL
+        assert time.monotonic() - began >= 0.29
+        os.write(write, b"\x1b")  # an Esc: maybe the start of a sequence
+        assert selector.select(30.0) != []
+        os.read(read, 1)
+        began = time.monotonic()
+        assert selector.select(30.0) == []  # just after input: back after POLL, not 30 s
         assert time.monotonic() - began < 10 * POLL + 1.0
     finally:
         selector.close()
