@@ -560,6 +560,11 @@ def _batches(file: Path) -> list[tuple[int, list[list[Any]]]]:
     return [(keyframe, decompress(body)["b"]) for keyframe, body in rows]
 
 
+def gpus_of(store: Store) -> Any:
+    """The snapshot document's GPUs, as :func:`record` keeps the live ones (via JSON)."""
+    return json.loads(json.dumps(snapshot_document(store, []), default=str))["gpus"]
+
+
 def _flags(entry: list[Any]) -> int:
     return int(entry[6]) if len(entry) > 6 else 0
 
@@ -586,13 +591,11 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     assert len(entry[4]) < len(pack_floats(values)) * 0.9
     with Recording(tmp_path / "rec") as recording:
         for when in sorted(live)[-7:]:  # a keyframe and the frames after it
-            again = snapshot_document(recording.at(when).store, [])
-            assert json.loads(json.dumps(again, default=str))["gpus"] == live[when]["gpus"]
+            assert gpus_of(recording.at(when).store) == live[when]["gpus"]
         # Applied forward across a keyframe (the references change there) as rewind does.
         first = recording.at(min(live))
         for moment in recording.replay_from(first, max(live)):
-            again = snapshot_document(moment.store, [])
-            assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
+            assert gpus_of(moment.store) == live[moment.time]["gpus"]
 
 
 def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: Path) -> None:
@@ -616,8 +619,7 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
             ungrouped += len(pack_floats(MetricOrder(names).ungroup(unpack_floats(entry[4]))))
         assert grouped < ungrouped * 0.95
         for when in sorted(live):
-            again = snapshot_document(recording.at(when).store, [])
-            assert json.loads(json.dumps(again, default=str))["gpus"] == live[when]["gpus"]
+            assert gpus_of(recording.at(when).store) == live[when]["gpus"]
 
 
 def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
@@ -648,8 +650,7 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
             assert again == {k: v for k, v in live[when].items() if k in again}
         first = recording.at(min(live))  # and forward, as rewind plays
         for moment in recording.replay_from(first, max(live)):
-            again = snapshot_document(moment.store, [])
-            assert json.loads(json.dumps(again, default=str))["gpus"] == live[moment.time]["gpus"]
+            assert gpus_of(moment.store) == live[moment.time]["gpus"]
 
 
 @pytest.mark.parametrize("version", ["2", "3"])
@@ -680,8 +681,7 @@ def test_a_version_2_or_3_recording_still_opens(
     db.close()
     with Recording(tmp_path / "rec") as recording:
         last = max(live)
-        again = snapshot_document(recording.at(last).store, [])
-        assert json.loads(json.dumps(again, default=str))["gpus"] == live[last]["gpus"]
+        assert gpus_of(recording.at(last).store) == live[last]["gpus"]
 
 
 @pytest.mark.parametrize(
