@@ -123,3 +123,16 @@ def test_a_large_delta_scanned_carries_what_a_small_one_looked_up(monkeypatch) -
     assert set(looked_up) == {(ref, "gpu.util") for ref in refs}
     assert looked_up[(refs[4], "gpu.util")] == (4.0, later)
     assert looked_up[(refs[5], "gpu.util")] == (None, later)  # JSON has no infinity
+
+
+def test_one_entity_larger_than_a_line_crosses_the_relay_alone() -> None:
+    # A job over a 10,000-node fleet names 80,000 GPUs: 1.6 MB in one entity.
+    gpus = [f"gpu/node{n:05d}/{g}" for n in range(10_000) for g in range(8)]
+    store = Store()
+    store.apply(Batch(entities=[Entity("job/1", "big", None, {"gpus": gpus})]), "slurm", 1.0)
+    lines = split_lines(encode(store, [], "epoch", 1, None, True))
+    decode_header(next(lines))
+    decoded = Lines()
+    for line in lines:
+        decode_line(line, decoded)
+    assert [e.attrs["gpus"] for e in decoded.entities] == [gpus]
