@@ -37,6 +37,9 @@ HOST_ENERGY = ("node.cpu_energy", "node.dram_energy")
 """RAPL counters (their rates are the host's CPU and DRAM watts)."""
 MAX_LISTED = 6
 """Throttled GPUs named in the summary; the rest are counted."""
+MAX_JOB_LINES = 3
+"""Stalled and inference jobs given a line each in the summary, the costliest first; the
+rest are counted (a fleet runs hundreds: their lines pushed the racks off the screen)."""
 
 
 class PowerView(PaneBase):
@@ -95,16 +98,20 @@ class PowerView(PaneBase):
             text.append(f"  ({waste['out_of_service_gpus']} GPUs on drained or down nodes "
                         "not counted)", style="dim")  # fmt: skip
         alarm = role_style(self, "error", bold=True)
-        for job in waste["stalled_jobs"]:
+        stalled = sorted(waste["stalled_jobs"], key=lambda job: -job["cost_per_hour"])
+        for job in stalled[:MAX_JOB_LINES]:
             text.append("\n       ")
             text.append(f"stalled {job['ref']}: {job['gpus']} GPUs, "
                         f"{job['cost_per_hour']:,.2f} {money}/h, {job['burned']:,.2f} {money} "
                         "burned since it stalled", style=alarm)  # fmt: skip
-        for job in summary["inference"]:
+        _count_rest(text, len(stalled), "stalled jobs")
+        inference = sorted(summary["inference"], key=lambda job: -job["cost_per_million_tokens"])
+        for job in inference[:MAX_JOB_LINES]:
             text.append("\ninference ", style="bold")
             per_million = job["cost_per_million_tokens"]
             text.append(f"{job['ref']}: {job['tokens_per_s']:,.0f} tokens/s, "
                         f"{per_million:,.3f} {money} per million tokens")  # fmt: skip
+        _count_rest(text, len(inference), "inference jobs")
         since = store.analysis_state.get("capped_since", {})
         capped = []
         for gpu in [gpu for gpu in store.of_kind("gpu") if gpu.attrs.get("throttled")]:
@@ -215,3 +222,10 @@ class PowerView(PaneBase):
 def create_power_pane(context: PaneContext, ref: str | None) -> PaneBase:
     """The pane factory: the power view."""
     return PowerView(context, ref)
+
+
+def _count_rest(text: Text, count: int, what: str) -> None:
+    """Says how many of ``count`` got no line of their own (``j`` lists every job)."""
+    if count > MAX_JOB_LINES:
+        text.append(f"\n       … {count - MAX_JOB_LINES} more {what} (j lists every job)",
+                    style="dim")  # fmt: skip

@@ -76,3 +76,27 @@ async def test_opening_the_power_pane_reads_node_totals_not_every_gpu(
     assert app.store.gpu_total("node/node01", "gpu.power_limit") == sum(
         value(app.store, f"gpu/node01/{i}", "gpu.power_limit") or 0.0 for i in range(8)
     )
+
+
+async def test_a_fleet_s_many_jobs_get_a_few_lines_the_costliest_first(
+    make_app: AppFactory,
+) -> None:
+    from console.api import Batch, Entity, Sample
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        gpu = "gpu/node02/0"
+        serving = {"throughput_unit": "tokens/s", "gpus": [gpu]}
+        jobs = [Entity(f"job/{9000 + i}", f"serve-{i}", None, serving) for i in range(20)]
+        rates = [Sample(job.ref, "job.throughput", 10.0 + i) for i, job in enumerate(jobs)]
+        app.store.apply(Batch(entities=jobs, samples=rates), "sim", app.store.time or 0.0)
+        app.screen.redraw()  # type: ignore[attr-defined]
+        summary = _summary(app)
+        listed = [line for line in summary.splitlines() if line.startswith("inference ")]
+        # The fewest tokens for the same GPU: the dearest per token, listed first.
+        assert [line.split(":")[0] for line in listed] == [
+            "inference job/9000", "inference job/9001", "inference job/9002"
+        ]  # fmt: skip
+        assert "… 18 more inference jobs (j lists every job)" in summary  # 20 and job/4713
+        assert "Racks and nodes by draw" in app.export_screenshot().replace("&#160;", " ")
