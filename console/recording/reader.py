@@ -420,10 +420,10 @@ class Recording:
         seen = last["t"]
         recorded = state.entities.values()
         entities = _entities([body for _source, body in recorded])
-        # The readings the store sums as it takes them, made in one go.
-        state.readings.make([key for key in state.readings if key[1] in SUMMED_METRICS])
+        # The readings the store sums as it takes them: their values from the columns.
+        summed = state.readings.summed(SUMMED_METRICS)
         store.restore_fleet(entities, [source for source, _body in recorded], seen,
-                            state.readings)  # fmt: skip
+                            state.readings, summed)  # fmt: skip
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history(ref, metric, points)
