@@ -100,7 +100,10 @@ class _State:
     readings: LazyReadings = field(default_factory=LazyReadings)
     """The store's readings, each made when first read (a fleet has hundreds of
     thousands; a screen reads a few thousand)."""
-    entities: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    entities: dict[str, bytes] = field(default_factory=dict)
+    """Each entity's recorded body by ref."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Each entity's source by ref (the same keys as ``entities``)."""
     findings: bytes = b""
     statuses: bytes = b""
     meta: bytes = b""
@@ -133,6 +136,9 @@ class Recording:
         """The place of each key in the last keyframe schema's columns (a seek's dict of
         readings starts as its copy: 227,000 keys at 1,000 nodes, made once)."""
         self._runs: dict[tuple[Any, Any], int | None] = {}
+        self._within: dict[int, tuple[list[str], list[str], bool]] = {}
+        """Whether a batch schema's refs are all among a keyframe schema's (by the
+        batch's list of refs; :meth:`_gone`)."""
         """Where each batch schema's keys sit in a keyframe schema's, when one after
         another (:meth:`LazyReadings.lay`)."""
 
@@ -335,6 +341,24 @@ class Recording:
             self._runs[(schema, batch.schema)] = run
         return run
 
+    def _gone(
+        self,
+        key_keys: tuple[list[str], list[str]],
+        keys: tuple[list[str], list[str]],
+        present: dict[str, bytes],
+    ) -> frozenset[str]:
+        """The refs of these keys with no entity ``present``: none past the keyframe's
+        own when all of them are among the keyframe schema's refs (kept per schema:
+        most batches' are, and comparing each batch's refs again cost a seek 6 %)."""
+        if keys is key_keys:
+            return _refs(keys).difference(present)
+        within = self._within.get(id(keys[0]))
+        if within is None or within[0] is not keys[0] or within[1] is not key_keys[0]:
+            within = (keys[0], key_keys[0], _refs(keys) <= _refs(key_keys))
+            if len(keys[0]) >= 256:
+                self._within[id(keys[0])] = within
+        return frozenset() if within[2] else _refs(keys).difference(present)
+
     def _order(self, schema: Any, flags: int) -> MetricOrder | None:
         """How a batch of this schema with these flags laid its values out."""
         if not flags & GROUPED:
@@ -401,16 +425,18 @@ class Recording:
         like = _like(key_body)
         for _time, body in frames:
             refs, sources, entities = _frame_entities(body, like)
-            state.entities.update(zip(refs, zip(sources, entities, strict=True), strict=True))
+            state.entities.update(zip(refs, entities))
+            state.sources.update(zip(refs, sources))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
+                state.sources.pop(ref, None)
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
                               ("analysis", "a")):  # fmt: skip
                 if body.get(key) is not None:
                     setattr(state, name, body[key])
         # Series of entities gone since the keyframe go with them (refs kept per schema).
-        present = set(state.entities)
-        gone = set().union(*(_refs(keys) - present for keys in laid))
+        present = state.entities
+        gone = set().union(*(self._gone(key_keys, keys, present) for keys in laid))
         if gone:
             state.readings.drop_refs(gone)
         return state
@@ -418,12 +444,11 @@ class Recording:
     def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
         store = Store(history)
         seen = last["t"]
-        recorded = state.entities.values()
-        entities = _entities([body for _source, body in recorded])
+        entities = _entities(list(state.entities.values()))
         # The readings the store sums as it takes them: their values from the columns.
         summed = state.readings.summed(SUMMED_METRICS)
-        store.restore_fleet(entities, [source for source, _body in recorded], seen,
-                            state.readings, summed)  # fmt: skip
+        sources = list(map(state.sources.__getitem__, state.entities))
+        store.restore_fleet(entities, sources, seen, state.readings, summed)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history(ref, metric, points)

@@ -790,3 +790,24 @@ def test_restore_fleet_sums_the_values_it_is_handed_as_the_readings_it_is_given(
         assert bulk.gpu_total("node/n2", "gpu.energy_total") == pytest.approx(scale * 5.25)
     with pytest.raises(ValueError, match="one value a key"):
         Store().restore_fleet(entities, sources, 7.0, readings(column), (summed, handed[1:]))
+
+
+def test_an_entity_gone_since_the_keyframe_takes_its_series_with_it(tmp_path: Path) -> None:
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 3)
+    store = engine.store
+    gone = ["gpu/node01/0", "port/node01/mlx5_0:1"]
+    assert all(ref in store.entities for ref in gone)
+    store.remove(gone)  # expired between two cycles: the frame after says so
+    recorder.on_cycle(store.take_changes())
+    recorder.flush()
+    live = store_state(store)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.keyframe_at(recording.times()[-1]) == recording.times()[0]
+        again = store_state(recording.at(recording.times()[-1]).store)
+    assert not [key for key in again["readings"] if key[0] in gone]
+    for part in live:
+        assert again[part] == live[part], part
