@@ -425,8 +425,8 @@ class Recording:
         like = _like(key_body)
         for _time, body in frames:
             refs, sources, entities = _frame_entities(body, like)
-            state.entities.update(zip(refs, entities))
-            state.sources.update(zip(refs, sources))
+            state.entities.update(zip(refs, entities, strict=True))
+            state.sources.update(zip(refs, sources, strict=True))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
                 state.sources.pop(ref, None)
