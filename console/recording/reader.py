@@ -90,7 +90,7 @@ class _Batch:
     order: MetricOrder | None = None
     """The order its values were written in, when not the schema's."""
 
-    def column(self) -> list[float]:
+    def column(self) -> array[float]:
         """Its values in the schema's order, NaN for *not available*."""
         return _column(self.values, self.against, self.order)
 
@@ -543,11 +543,11 @@ def _frame_entities(body: dict[str, Any], like: Like) -> tuple[list[str], list[s
     return refs, sources, entities
 
 
-def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> list[float]:
+def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:
     """A batch's values in its schema's order (XORed back, then ungrouped), NaN for
     *not available*."""
     column = unpack_floats(packed, against)
-    return column.tolist() if order is None else order.ungroup(column)
+    return column if order is None else order.ungroup(column)
 
 
 def _apply(
@@ -586,7 +586,7 @@ def _apply(
                 elapsed, delta = times[i] - found[0], latest - found[1]
                 if elapsed > 0 and delta >= 0:
                     rates[i] = delta / elapsed
-    readings.lay(keys, times, array("d", column), rates, run)
+    readings.lay(keys, times, column, rates, run)
     for i in timed:
         value = column[i]
         _add_point(history, keys[i][0], keys[i][1], times[i], None if value != value else value)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import math
 import sqlite3
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -811,3 +812,27 @@ def test_an_entity_gone_since_the_keyframe_takes_its_series_with_it(tmp_path: Pa
     assert not [key for key in again["readings"] if key[0] in gone]
     for part in live:
         assert again[part] == live[part], part
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        ["gpu.util", "gpu.power", "gpu.temp"] * 40,  # a grid: strided slices
+        ["gpu.util"] * 7,
+        ["b", "a", "b"] * 3,  # a metric twice an entity: not a grid
+        ["z", "y"] * 4 + ["z"],  # an entity short
+        ["a", "b", "a", "c"],
+        [],
+    ],
+)
+def test_a_metric_order_is_the_stable_sort_by_metric_and_back(metrics: list[str]) -> None:
+    order = MetricOrder(metrics)
+    values: list[float | None] = [float(i) if i % 5 else None for i in range(len(metrics))]
+    by_metric = sorted(range(len(metrics)), key=metrics.__getitem__)
+    grouped = list(order.group(values))
+    assert grouped == [values[i] for i in by_metric]
+    column = array("d", [math.nan if v is None else v for v in grouped])
+    back = order.ungroup(column).tolist()
+    assert [None if v != v else v for v in back] == values
+    with pytest.raises(ValueError, match="not as long"):
+        order.ungroup(array("d", [*column, 1.0]))
