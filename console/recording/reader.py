@@ -381,7 +381,7 @@ class Recording:
                              unpack_floats(rates))  # fmt: skip
         for ref, per_metric in key_body.get("h", {}).items():
             for metric, points in per_metric.items():
-                state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
+                state.history[(ref, metric)] = points  # [time, value] pairs, as the ring takes
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they
         # laid down are the keyframe's).
@@ -566,7 +566,7 @@ def _apply(
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own if own is not None else array("d", [batch.batch_time]) * count
     rates = array("d", [math.nan]) * count
-    if before is not None:
+    if before is not None and counters:  # its column decoded only for the counters' rates
         previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
@@ -578,7 +578,7 @@ def _apply(
             # NaN (not available) fails every comparison: no rate, as in the store.
             if elapsed > 0 and value >= old:
                 rates[i] = (value - old) / elapsed
-    else:
+    elif before is None:
         for i in counters:
             found = readings.latest(keys[i])  # the keyframe's, or a batch's laid before
             latest = column[i]
