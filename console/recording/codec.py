@@ -20,13 +20,15 @@ from typing import Any, cast
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 4
-"""Version of the recording's layout a recorder writes (4: a schema's value columns
-grouped by metric; 3: value columns between keyframes XORed against their keyframe's;
-2: without; 1: zlib parts)."""
-READABLE_VERSIONS = ("2", "3", "4")
+FORMAT_VERSION = 5
+"""Version of the recording's layout a recorder writes (5: a keyframe's job history as
+two float columns, :func:`pack_history`; 4: a schema's value columns grouped by metric;
+3: value columns between keyframes XORed against their keyframe's; 2: without; 1: zlib
+parts)."""
+READABLE_VERSIONS = ("2", "3", "4", "5")
 """What a reader opens: each batch says how its column is laid out (:data:`XORED`,
-:data:`GROUPED`), so a version 2 or 3 recording is a version 4 one without them."""
+:data:`GROUPED`) and a keyframe's history is a map of points before version 5, so an
+older recording is a version 5 one without them."""
 XORED = 1
 GROUPED = 2
 """Flags of a batch (its seventh part, absent when none): its values are XORed against
@@ -156,6 +158,51 @@ def _xor(data: bytes | bytearray, against: bytes) -> bytes:
         raise ValueError("damaged column: not as long as its keyframe's")
     mixed = int.from_bytes(data, "little") ^ int.from_bytes(against, "little")
     return mixed.to_bytes(len(data), "little")
+
+
+History = dict[str, dict[str, list[tuple[float, float | None]]]]
+"""The timed series' points by ref and metric (a keyframe's, oldest first)."""
+
+
+def pack_history(history: History) -> list[Any]:
+    """A keyframe's job history as its series' refs, metrics and point counts, and all
+    their times then all their values as two float columns (:func:`pack_floats`): 88,000
+    points at 1,000 nodes, 249 -> 158 kB, and a seek decodes two columns, not a small
+    list a point (most of its keyframe's decoding)."""
+    refs: list[str] = []
+    metrics: list[str] = []
+    counts: list[int] = []
+    times: list[float] = []
+    values: list[float | None] = []
+    for ref, per_metric in history.items():
+        for metric, points in per_metric.items():
+            refs.append(ref)
+            metrics.append(metric)
+            counts.append(len(points))
+            times += [point[0] for point in points]
+            values += [point[1] for point in points]
+    return [refs, metrics, counts, pack_floats(times), pack_floats(values)]
+
+
+def unpack_history(part: Any) -> dict[tuple[str, str], list[tuple[float, float | None]]]:
+    """The points :func:`pack_history` wrote by ``(ref, metric)`` (NaN where ``None``
+    was), or those of a version 2 to 4 keyframe's map; ValueError when damaged."""
+    if isinstance(part, dict):
+        return {(ref, metric): points for ref, per_metric in part.items()
+                for metric, points in per_metric.items()}  # fmt: skip
+    refs, metrics, counts, packed_times, packed_values = part
+    times, values = unpack_floats(packed_times), unpack_floats(packed_values)
+    if not len(refs) == len(metrics) == len(counts) or len(times) != len(values):
+        raise ValueError("damaged history: parts of different lengths")
+    if sum(counts) != len(times) or min(counts, default=0) < 0:
+        raise ValueError("damaged history: counts not its points")
+    history: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    start = 0
+    for ref, metric, count in zip(refs, metrics, counts, strict=True):
+        end = start + count
+        history[(ref, metric)] = list(zip(times[start:end], values[start:end], strict=True))
+        start = end
+    return history
 
 
 class MetricOrder:

@@ -36,6 +36,7 @@ from console.recording.codec import (
     decompress,
     inflate,
     unpack_floats,
+    unpack_history,
 )
 from console.recording.layout import database_file
 from console.recording.readings import LazyReadings
@@ -379,9 +380,7 @@ class Recording:
         places = self._index(key_schema, key_keys)
         state.readings.start(places, unpack_floats(times), unpack_floats(values),
                              unpack_floats(rates))  # fmt: skip
-        for ref, per_metric in key_body.get("h", {}).items():
-            for metric, points in per_metric.items():
-                state.history[(ref, metric)] = points  # [time, value] pairs, as the ring takes
+        state.history.update(unpack_history(key_body.get("h", {})))
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they
         # laid down are the keyframe's).

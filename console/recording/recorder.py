@@ -45,6 +45,7 @@ from console.recording.codec import (
     encode,
     float_bytes,
     pack_floats,
+    pack_history,
 )
 from console.recording.layout import SCHEMA_SQL, database_file
 
@@ -580,6 +581,6 @@ def _frame(
         if isinstance(schema, int):
             numbers.append(schema)
         body["k"] = [schema, pack_floats(times), pack_floats(values), pack_floats(rates)]
-        body["h"] = cycle.history or {}  # the rings' points as they are: encoded in C
+        body["h"] = pack_history(cycle.history or {})
     body["floor"] = min(numbers, default=None)
     return body

@@ -405,7 +405,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3 and 4"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4 and 5"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -656,8 +656,8 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
             assert gpus_of(moment.store) == live[moment.time]["gpus"]
 
 
-@pytest.mark.parametrize("version", ["2", "3"])
-def test_a_version_2_or_3_recording_still_opens(
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_a_version_2_3_or_4_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
     from console.recording import recorder as recorder_module
@@ -669,7 +669,9 @@ def test_a_version_2_or_3_recording_still_opens(
     real = recorder_module._schema
     # Values in the schema's order, as versions 2 and 3 wrote them.
     monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
-    engine = demo_engine()
+    # A keyframe's job history as a map of points, as versions 2 to 4 wrote it.
+    monkeypatch.setattr(recorder_module, "pack_history", lambda history: history)
+    engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
     if version == "2":
         recorder._references = NeverKept()
@@ -684,7 +686,10 @@ def test_a_version_2_or_3_recording_still_opens(
     db.close()
     with Recording(tmp_path / "rec") as recording:
         last = max(live)
-        assert gpus_of(recording.at(last).store) == live[last]["gpus"]
+        moment = recording.at(last)
+        assert gpus_of(moment.store) == live[last]["gpus"]
+        timed = store_state(moment.store)["timed"]  # the job history, the keyframe's first
+        assert timed == store_state(engine.store)["timed"] and timed
 
 
 @pytest.mark.parametrize(
@@ -836,3 +841,29 @@ def test_a_metric_order_is_the_stable_sort_by_metric_and_back(metrics: list[str]
     assert [None if v != v else v for v in back] == values
     with pytest.raises(ValueError, match="not as long"):
         order.ungroup(array("d", [*column, 1.0]))
+
+
+def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
+    from console.recording.codec import decompress, unpack_history
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    record(engine, recorder, 6)
+    timed = [(ref, metric) for ref, metric, _reading in engine.store.readings()
+             if metric in TIMED_METRICS]  # fmt: skip
+    history = {key: engine.store.timed_history(*key) for key in timed}
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    body = db.execute("SELECT body FROM frames WHERE keyframe=1 ORDER BY time DESC").fetchone()[0]
+    db.close()
+    packed = decompress(body)["h"]
+    refs, metrics, counts, times, values = packed  # not a list a point
+    assert isinstance(times, bytes) and isinstance(values, bytes) and sum(counts) > 20
+    read = unpack_history(packed)
+    assert set(read) == {key for key, points in history.items() if points}
+    for key, points in read.items():  # the keyframe's: the live points up to it
+        live = [(t, None if v is None else v) for t, v in history[key]][: len(points)]
+        assert [(t, None if v != v else v) for t, v in points] == live
+    with pytest.raises(ValueError, match="damaged history"):
+        unpack_history([refs, metrics, [*counts[:-1], counts[-1] + 1], times, values])
