@@ -524,21 +524,25 @@ def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[An
 def _like(keyframe: dict[str, Any]) -> Like:
     """The entity bodies of a keyframe's frame, one after another: what the frames
     after it compress theirs like (``codec.Like``)."""
+    if "r" in keyframe:
+        return Like(b"".join(keyframe["B"]))
     return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
 
 
 def _frame_entities(body: dict[str, Any], like: Like) -> tuple[list[str], list[str], list[bytes]]:
-    """A frame's entities as their refs, sources and bodies: a keyframe's (and every
-    frame's of a version 2 or 3 recording) as they are, a later frame's inflated
-    ``like`` its keyframe's."""
-    listed = body.get("e", [])
-    refs = [item[0] for item in listed]
-    sources = [item[1] for item in listed]
-    if "E" not in body:
-        return refs, sources, [item[2] for item in listed]
-    entities = decode(inflate(body["E"], like))
-    if not isinstance(entities, list) or len(entities) != len(listed):
-        raise ValueError("damaged entities: not one body a ref")
+    """A frame's entities as their refs, sources and bodies: a keyframe's as they are,
+    a later frame's inflated ``like`` its keyframe's (``r``: refs and sources as two
+    lists; before version 5, ``e``: a list an entity, with its body unless ``E``)."""
+    if "r" in body:
+        refs, sources = body["r"]
+        entities = decode(inflate(body["E"], like)) if "E" in body else body["B"]
+    else:
+        listed = body.get("e", [])
+        refs = [item[0] for item in listed]
+        sources = [item[1] for item in listed]
+        entities = decode(inflate(body["E"], like)) if "E" in body else [i[2] for i in listed]
+    if not isinstance(entities, list) or not len(refs) == len(sources) == len(entities):
+        raise ValueError("damaged entities: not one source and body a ref")
     return refs, sources, entities
 
 

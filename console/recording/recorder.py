@@ -516,19 +516,19 @@ def _batch_readings(
 
 
 def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
-    """A keyframe's entities as ``e``: ``[ref, source, body]`` each (their bodies, one
-    after another, become what later frames' are compressed ``like``); a later frame's
-    as ``e``: ``[ref, source]`` each, and ``E``: their bodies, one msgpack array
-    compressed like the keyframe's."""
+    """A frame's entities as ``r``: their refs and their sources, two lists; and a
+    keyframe's bodies as ``B``, a list (one after another, they become what later
+    frames' are compressed ``like``), a later frame's as ``E``: one msgpack array
+    compressed like the keyframe's. Two lists, not a small list an entity: a seek
+    decodes 5,400 changed entities a frame at 1,000 nodes."""
+    refs = [ref for ref, _source, _entity in cycle.entities]
+    sources = [source for _ref, source, _entity in cycle.entities]
+    bodies = [entity for _ref, _source, entity in cycle.entities]
     if cycle.keyframe:
-        like[:] = [Like(b"".join([entity for _ref, _source, entity in cycle.entities]))]
-        return {"e": [[ref, source, entity] for ref, source, entity in cycle.entities]}
-    if not cycle.entities or not like:
-        return {"e": [[ref, source, entity] for ref, source, entity in cycle.entities]}
-    return {
-        "e": [[ref, source] for ref, source, _entity in cycle.entities],
-        "E": like[0].deflate(encode([entity for _ref, _source, entity in cycle.entities])),
-    }
+        like[:] = [Like(b"".join(bodies))]
+    if cycle.keyframe or not bodies or not like:
+        return {"r": [refs, sources], "B": bodies}
+    return {"r": [refs, sources], "E": like[0].deflate(encode(bodies))}
 
 
 def _frame(

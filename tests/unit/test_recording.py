@@ -639,10 +639,11 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
     keyframe, *later = [decompress(body) for (body,) in
                         db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
     db.close()
-    like = Like(b"".join(body for _ref, _source, body in keyframe["e"]))
+    like = Like(b"".join(keyframe["B"]))
     for frame in later:
         changed = decode(inflate(frame["E"], like))
-        assert len(changed) == len(frame["e"]) > 0
+        refs, sources = frame["r"]  # two lists, not a small list an entity
+        assert len(changed) == len(refs) == len(sources) > 0 and "e" not in frame
         # Alike bodies cost a fraction of what they cost compressed on their own.
         assert len(frame["E"]) < len(deflate(b"".join(changed))) / 3
     with Recording(tmp_path / "rec") as recording:
@@ -669,8 +670,19 @@ def test_a_version_2_3_or_4_recording_still_opens(
     real = recorder_module._schema
     # Values in the schema's order, as versions 2 and 3 wrote them.
     monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
-    # A keyframe's job history as a map of points, as versions 2 to 4 wrote it.
+    # A keyframe's job history as a map of points, and a frame's entities as a list
+    # an entity, as versions 2 to 4 wrote them.
     monkeypatch.setattr(recorder_module, "pack_history", lambda history: history)
+    real_parts = recorder_module._entity_parts
+
+    def entity_lists(cycle: Any, like: Any) -> dict[str, Any]:
+        parts = real_parts(cycle, like)
+        refs, sources = parts.pop("r")
+        if "B" in parts:
+            return {"e": [list(entity) for entity in zip(refs, sources, parts["B"], strict=True)]}
+        return {"e": [list(entity) for entity in zip(refs, sources, strict=True)], **parts}
+
+    monkeypatch.setattr(recorder_module, "_entity_parts", entity_lists)
     engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
     if version == "2":
