@@ -256,10 +256,13 @@ class Recording:
             if frame_time < next_time:
                 continue
             next_time = frame_time + step
-            schema, _times, values, rates = decompress(blob)["k"]
-            pairs = _layout(self._keys(schema))[0]
+            body = decompress(blob)
+            schema, _times, _values, rates, *_flags = body["k"]
+            keys = self._keys(schema)
+            pairs = _layout(keys)[0]
             counters = COUNTER_METRICS
-            for key, value, rate in zip(pairs, unpack_floats(values), unpack_floats(rates),
+            column = self._keyframe_values(body, schema, keys, _References(body))
+            for key, value, rate in zip(pairs, column, unpack_floats(rates),
                                         strict=True):  # fmt: skip
                 shown = rate if key[1] in counters else value
                 series.setdefault(key, []).append((frame_time, None if shown != shown else shown))
@@ -342,6 +345,47 @@ class Recording:
             self._runs[(schema, batch.schema)] = run
         return run
 
+    def _keyframe_values(
+        self,
+        body: dict[str, Any],
+        schema: Any,
+        keys: tuple[list[str], list[str]],
+        references: _References,
+    ) -> array[float]:
+        """A keyframe's readings' values; since version 5 XORed against its batches'
+        (``recorder._keyframe_against``, laid here alike: each schema's first batch, the
+        one the frames after it are XORed against, whose column a seek unpacks anyway)."""
+        _schema, _times, values, _rates, *flags = body["k"]
+        if not flags or not flags[0] & XORED:
+            return unpack_floats(values)
+        index = self._index(schema, keys)
+        pairs = _layout(keys)[0]
+        against = array("d", bytes(8 * len(pairs)))
+        done: set[int] = set()
+        for entry in body.get("b", []):
+            number = entry[2]
+            if not isinstance(number, int) or number in done:
+                continue
+            done.add(number)
+            flags_ = entry[6] if len(entry) > 6 else 0
+            column = array("d", references.get(number))
+            order = self._order(number, flags_ if isinstance(flags_, int) else 0)
+            if order is not None:
+                column = order.ungroup(column)
+            batch_keys = self._keys(number)
+            batch = _Batch("", 0.0, 0.0, batch_keys, None, b"", number)
+            run = self._run(schema, index, pairs, batch)
+            if run is not None:
+                if len(column) != len(batch_keys[0]):
+                    raise ValueError("damaged column: not as long as its schema")
+                against[run : run + len(column)] = column
+                continue
+            for key, value in zip(_layout(batch_keys)[0], column, strict=True):
+                place = index.get(key)
+                if place is not None:
+                    against[place] = value
+        return unpack_floats(values, against.tobytes())
+
     def _gone(
         self,
         key_keys: tuple[list[str], list[str]],
@@ -374,19 +418,19 @@ class Recording:
         key_body = frames[0][1]
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
-        key_schema, times, values, rates = key_body["k"]
+        key_schema, times, _values, rates, *_flags = key_body["k"]
         key_keys = self._keys(key_schema)
         # The keyframe's columns first (its order), the newest batches' laid over them.
         places = self._index(key_schema, key_keys)
-        state.readings.start(places, unpack_floats(times), unpack_floats(values),
-                             unpack_floats(rates))  # fmt: skip
+        references = _References(key_body)
+        values = self._keyframe_values(key_body, key_schema, key_keys, references)
+        state.readings.start(places, unpack_floats(times), values, unpack_floats(rates))
         state.history.update(unpack_history(key_body.get("h", {})))
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they
         # laid down are the keyframe's).
         batches: list[_Batch] = []
         in_keyframe = 0
-        references = _References(key_body)
         for place, (frame_time, body) in enumerate(frames):
             for source, batch_time, schema, times_, values_, timed, against, flags in _entries(
                 body, references

@@ -662,6 +662,8 @@ def test_a_version_2_3_or_4_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
     from console.recording import recorder as recorder_module
+    from console.recording.codec import compress, decompress
+    from console.recording.reader import _References
 
     class NeverKept(dict[int, bytes]):
         def __setitem__(self, key: int, value: bytes) -> None:
@@ -693,6 +695,14 @@ def test_a_version_2_3_or_4_recording_still_opens(
     flags = {_flags(e) for _keyframe, batches in _batches(tmp_path / "rec") for e in batches}
     assert flags == ({0} if version == "2" else {0, XORED})
     db = sqlite3.connect(database_file(tmp_path / "rec"))
+    with Recording(tmp_path / "rec") as reading:  # a keyframe's values plain, as then
+        for when, blob in db.execute("SELECT time, body FROM frames WHERE keyframe=1"):
+            body = decompress(blob)
+            schema, times, _values, rates, _xored = body["k"]
+            plain = reading._keyframe_values(body, schema, reading._keys(schema),
+                                             _References(body))  # fmt: skip
+            body["k"] = [schema, times, pack_floats(plain.tolist()), rates]
+            db.execute("UPDATE frames SET body=? WHERE time=?", (compress(body), when))
     db.execute("UPDATE meta SET value=? WHERE key='format'", (version,))
     db.commit()
     db.close()
@@ -879,3 +889,42 @@ def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
         assert [(t, None if v != v else v) for t, v in points] == live
     with pytest.raises(ValueError, match="damaged history"):
         unpack_history([refs, metrics, [*counts[:-1], counts[-1] + 1], times, values])
+
+
+def test_a_keyframes_values_are_xored_against_its_batches_and_read_back(tmp_path: Path) -> None:
+    from console.recording.codec import decompress
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=3)
+    recorder.attach(engine)
+    live: dict[float, dict[str, Any]] = {}
+
+    async def run() -> None:
+        for _ in range(7):  # keyframes at 0, 3 and 6
+            await engine.collect(1)
+            recorder.flush()
+            live[engine.store.time or 0.0] = store_state(engine.store)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    rows = db.execute("SELECT time, body FROM frames WHERE keyframe=1").fetchall()
+    db.close()
+    assert len(rows) == 3
+    with Recording(tmp_path / "rec") as recording:
+        for when, blob in rows:
+            body = decompress(blob)
+            _schema, _times, values, _rates, flags = body["k"]
+            assert flags == XORED
+            readings = live[when]["readings"]
+            plain = pack_floats([value for _time, value, _rate in readings.values()])
+            assert len(values) < len(plain) / 4  # most are their batch's value: zero bytes
+            assert store_state(recording.at(when).store) == live[when]
+        last = max(live)
+        hour = recording.at(last)
+        recording.hour_history(hour, seconds=10, points=5)  # from keyframes' values too
+        key = next(key for key in live[last]["readings"] if key[1] == "gpu.util")
+        before = [when for when, _blob in rows if when < last]
+        expected = [live[when]["readings"][key][1] for when in [*before, last]]
+        assert hour.store.history(*key) == expected and len(expected) == 3
