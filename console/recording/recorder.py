@@ -152,9 +152,10 @@ class Recorder:
         self._references: dict[int, bytes] = {}
         """The values of each schema in the last keyframe's frame (the writer thread's
         own): the frames after it XOR theirs against them (``codec.pack_floats``)."""
-        self._key_index: list[Any] = [None, {}]
-        """The last keyframe schema and the place of each of its keys (the writer
-        thread's own; :func:`_keyframe_against`)."""
+        self._key_index: list[Any] = [None, {}, {}]
+        """The last keyframe schema, the place of each of its keys, and where each
+        batch schema's keys sit among them (the writer thread's own;
+        :func:`_keyframe_against`)."""
         self._like: list[Like] = []
         """The entity bodies of the last keyframe's frame (the writer thread's own): the
         frames after it compress theirs like them (``codec.Like``)."""
@@ -474,7 +475,7 @@ def _batch(
     db: sqlite3.Connection,
     references: dict[int, bytes],
     keyframe: bool,
-) -> tuple[list[Any], int | None]:
+) -> tuple[list[Any], int | None, MetricOrder | None]:
     """One batch of a frame: source, time, schema, times, values, and the timed series'
     values and times apart (a seek reads those from frames it otherwise skips); then
     its flags: :data:`GROUPED` when its values are grouped by metric (a schema's are),
@@ -498,7 +499,7 @@ def _batch(
         entry.append(flags)  # without: plain, as every batch of a version 2 recording
     if against is None and keyframe and isinstance(schema, int) and schema not in references:
         references[schema] = float_bytes(stored)
-    return entry, schema if isinstance(schema, int) else None
+    return entry, schema if isinstance(schema, int) else None, order
 
 
 _REF, _METRIC, _VALUE, _TIME = map(attrgetter, ("ref", "metric", "value", "time"))
@@ -540,25 +541,38 @@ def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
 def _keyframe_against(
     keys: list[tuple[str, str]],
     index: dict[tuple[str, str], int],
-    firsts: list[tuple[list[str], list[str], list[float | None]]],
+    places: dict[int, int | list[int | None]],
+    firsts: list[tuple[int, list[str], list[str], list[float | None], MetricOrder | None]],
+    references: dict[int, bytes],
 ) -> bytes:
     """What a keyframe's readings' values are XORed against: its batches' values
-    (each schema's first, the column the frames after it are XORed against; an inline
-    batch's none) in the readings' order, 0 where no batch has the key. Most readings
-    are their batch's value: their bytes XOR to zero (382 -> 27 kB a keyframe at
-    1,000 nodes: a keyframe's values repeated its batches'). Laid as
-    ``Recording._keyframe_against`` lays them: a batch whose keys follow one another
-    among the readings' as one slice, any other key by key."""
+    (each schema's first: its ``references`` column, the one the frames after it are
+    XORed against; an inline batch's none) in the readings' order, 0 where no batch
+    has the key. Most readings are their batch's value: their bytes XOR to zero (382
+    -> 1 kB a keyframe at 1,000 nodes: a keyframe's values repeated its batches').
+    Laid as ``Recording._keyframe_values`` lays them: a batch whose keys follow one
+    another among the readings' as one slice, any other key by key (where, ``places``:
+    kept per batch schema)."""
     against = array("d", bytes(8 * len(keys)))
-    for refs, metrics, values in firsts:
-        column = array("d", float_bytes(values))
-        pairs = list(zip(refs, metrics, strict=True))
-        start = index.get(pairs[0]) if pairs else None
-        if start is not None and keys[start : start + len(pairs)] == pairs:
-            against[start : start + len(pairs)] = column
+    for number, refs, metrics, values, order in firsts:
+        reference = references.get(number)
+        if reference is None:  # none kept: the values themselves
+            column = array("d", float_bytes(values))
+        else:
+            column = array("d", reference)
+            column = order.ungroup(column) if order is not None else column
+        where = places.get(number)
+        if where is None:
+            pairs = list(zip(refs, metrics, strict=True))
+            start = index.get(pairs[0]) if pairs else None
+            run = start is not None and keys[start : start + len(pairs)] == pairs
+            where = places[number] = start if run and start is not None else [
+                index.get(key) for key in pairs
+            ]  # fmt: skip
+        if isinstance(where, int):
+            against[where : where + len(column)] = column
             continue
-        for key, value in zip(pairs, column, strict=True):
-            place = index.get(key)
+        for place, value in zip(where, column, strict=True):
             if place is not None:
                 against[place] = value
     return against.tobytes()
@@ -579,7 +593,7 @@ def _frame(
         references.clear()
     batches = []
     numbers: list[int] = []
-    firsts: list[tuple[list[str], list[str], list[float | None]]] = []
+    firsts: list[tuple[int, list[str], list[str], list[float | None], MetricOrder | None]] = []
     parts = [(source, batch_time, *_batch_readings(batch))
              for source, batch, batch_time in cycle.batches]  # fmt: skip
     if cycle.derived:
@@ -588,12 +602,12 @@ def _frame(
                       [d[1] for d in derived], [d[2] for d in derived],
                       [d[3] for d in derived]))  # fmt: skip
     for source, batch_time, refs, metrics, values, times in parts:
-        entry, number = _batch(source, batch_time, refs, metrics, values, times, schemas, db,
-                               references, cycle.keyframe)  # fmt: skip
+        entry, number, order = _batch(source, batch_time, refs, metrics, values, times,
+                                      schemas, db, references, cycle.keyframe)  # fmt: skip
         batches.append(entry)
         if number is not None:
             if cycle.keyframe and number not in numbers:  # its schema's reference
-                firsts.append((refs, metrics, values))
+                firsts.append((number, refs, metrics, values, order))
             numbers.append(number)
     body: dict[str, Any] = {
         "t": cycle.time,
@@ -615,9 +629,9 @@ def _frame(
         schema, _timed, _order = _schema("\0keyframe", refs, metrics, schemas, db)
         if isinstance(schema, int):
             numbers.append(schema)
-        if key_index[0] != schema:
-            key_index[:] = [schema, dict(zip(keys, range(len(keys)), strict=True))]
-        against = _keyframe_against(keys, key_index[1], firsts)
+        if key_index[0] != schema or len(key_index[2]) > SCHEMAS_KEPT:
+            key_index[:] = [schema, dict(zip(keys, range(len(keys)), strict=True)), {}]
+        against = _keyframe_against(keys, key_index[1], key_index[2], firsts, references)
         body["k"] = [schema, pack_floats(times), pack_floats(values, against),
                      pack_floats(rates), XORED]  # fmt: skip
         body["h"] = pack_history(cycle.history or {})
