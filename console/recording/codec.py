@@ -124,13 +124,13 @@ def float_bytes(values: Sequence[float | None]) -> bytes:
     return column.tobytes()
 
 
-def pack_floats(values: Sequence[float | None], against: bytes | None = None) -> bytes:
+def pack_floats(values: Sequence[float | None] | bytes, against: bytes | None = None) -> bytes:
     """Float64 column, ``None`` as NaN, byte-shuffled and compressed on its own (a seek
-    opens only the columns it needs). ``against``: the :func:`float_bytes` of the same
-    keys' column in the keyframe, XORed in first: a series that kept its value, or its
-    exponent and first digits, leaves zero bytes (value columns 2.7 -> 2.1 B/sample at
-    1,000 simulated nodes, bench/recording.py)."""
-    raw = float_bytes(values)
+    opens only the columns it needs); or its :func:`float_bytes` already made. ``against``:
+    the :func:`float_bytes` of the same keys' column in the keyframe, XORed in first: a
+    series that kept its value, or its exponent and first digits, leaves zero bytes
+    (value columns 2.7 -> 2.1 B/sample at 1,000 simulated nodes, bench/recording.py)."""
+    raw = values if isinstance(values, bytes) else float_bytes(values)
     if against is not None:
         raw = _xor(raw, against)
     return deflate(b"".join(raw[i::8] for i in range(8)))

@@ -492,13 +492,13 @@ def _batch(
     against = references.get(schema) if isinstance(schema, int) and not keyframe else None
     if against is not None and len(against) != 8 * len(values):
         against = None  # not the same keys after all (a schema row written again)
-    stored = order.group(values) if order is not None else values
-    entry = [source, batch_time, schema, own_times, pack_floats(stored, against), timed_part]
+    raw = float_bytes(order.group(values) if order is not None else values)
+    entry = [source, batch_time, schema, own_times, pack_floats(raw, against), timed_part]
     flags = (XORED if against is not None else 0) | (GROUPED if order is not None else 0)
     if flags:
         entry.append(flags)  # without: plain, as every batch of a version 2 recording
     if against is None and keyframe and isinstance(schema, int) and schema not in references:
-        references[schema] = float_bytes(stored)
+        references[schema] = raw
     return entry, schema if isinstance(schema, int) else None, order
 
 
