@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
 
@@ -160,6 +161,7 @@ def _xor(data: bytes | bytearray, against: bytes) -> bytes:
     return mixed.to_bytes(len(data), "little")
 
 
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 History = dict[str, dict[str, list[tuple[float, float | None]]]]
 """The timed series' points by ref and metric (a keyframe's, oldest first)."""
 
@@ -169,19 +171,13 @@ def pack_history(history: History) -> list[Any]:
     their times then all their values as two float columns (:func:`pack_floats`): 88,000
     points at 1,000 nodes, 249 -> 158 kB, and a seek decodes two columns, not a small
     list a point (most of its keyframe's decoding)."""
-    refs: list[str] = []
-    metrics: list[str] = []
-    counts: list[int] = []
-    times: list[float] = []
-    values: list[float | None] = []
-    for ref, per_metric in history.items():
-        for metric, points in per_metric.items():
-            refs.append(ref)
-            metrics.append(metric)
-            counts.append(len(points))
-            times += [point[0] for point in points]
-            values += [point[1] for point in points]
-    return [refs, metrics, counts, pack_floats(times), pack_floats(values)]
+    series = [(ref, metric, points) for ref, per_metric in history.items()
+              for metric, points in per_metric.items()]  # fmt: skip
+    every = list(chain.from_iterable([points for _ref, _metric, points in series]))
+    times, values = pack_floats(list(map(_FIRST, every))), pack_floats(list(map(_SECOND, every)))
+    return [[ref for ref, _metric, _points in series],
+            [metric for _ref, metric, _points in series],
+            [len(points) for _ref, _metric, points in series], times, values]  # fmt: skip
 
 
 def unpack_history(part: Any) -> dict[tuple[str, str], list[tuple[float, float | None]]]:
