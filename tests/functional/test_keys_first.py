@@ -3,6 +3,7 @@ footer's own rebuilding (issue 17: keys at fleet size)."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -152,3 +153,110 @@ async def test_panes_build_cells_only_for_the_findings_and_events_in_view(
         built.clear()
         app.screen.pane.refresh_view()
         assert 0 < len([r for r in built if r.startswith("event/")]) <= 40
+
+
+async def _prepared(app: WatchfloorApp, pilot: object, pane_id: str) -> ViewScreen:
+    """The screen ``prepare_panes`` builds ahead for ``pane_id``, once it is mounted."""
+    app.prepare_panes()
+    screen = app.pane_screens[pane_id]
+    for _ in range(50):  # mounted in steps of the event loop
+        if screen.is_mounted and screen.pane.is_mounted:
+            break
+        await pilot.pause()  # type: ignore[attr-defined]
+    assert screen.is_mounted
+    return screen
+
+
+async def test_a_pane_built_ahead_is_laid_out_before_its_key(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = await _prepared(app, pilot, "gpus")
+        assert app.screen is not screen
+        # Laid out for this terminal while off screen: its key does not wait for that.
+        assert screen.pane.size.width == 120 and screen.pane.size.height > 20
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is screen and screen.pane.size.width == 120
+
+
+def _styles(screen: ViewScreen) -> list[tuple[str, dict[str, object]]]:
+    return [(repr(node), dict(node._css_styles.get_rules())) for node in screen.walk_children()]
+
+
+async def test_a_kept_pane_pushed_again_is_not_styled_again_and_its_styles_hold(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = await _prepared(app, pilot, "gpus")
+        styled: list[object] = []
+        update_styles = type(app).update_styles
+
+        def counted(self: WatchfloorApp, node: object, animate: bool = True) -> None:
+            styled.append(node)
+            update_styles(self, node, animate)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(app), "update_styles", counted)
+        for _ in range(2):  # its first key (built ahead), then back and again
+            await pilot.press("g")
+            await pilot.pause()
+            assert app.screen is screen
+            assert screen not in styled  # no pass over every widget of the screen
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+        shown = _styles(screen)
+        update_styles(app, screen, False)  # what the skipped pass would have made
+        assert _styles(screen) == shown
+
+
+async def test_a_kept_pane_is_styled_again_after_the_theme_changed(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(theme="dark")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ViewScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        before = screen.styles.background
+        app.theme = "light"
+        await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.styles.background != before  # the light theme's, not the dark one's
+        shown = _styles(screen)
+        type(app).update_styles(app, screen, False)
+        assert _styles(screen) == shown
+
+
+async def test_no_garbage_collection_runs_while_a_key_is_answered(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app._gc_pauses.start()  # as a live console does at its start
+        try:
+            collecting: list[bool] = []
+            redraw = ViewScreen.redraw
+
+            def watched(self: ViewScreen, force: bool = False) -> None:
+                collecting.append(gc.isenabled())
+                redraw(self, force)
+
+            monkeypatch.setattr(ViewScreen, "redraw", watched)
+            await pilot.press("g")
+            await pilot.pause()
+            assert app.crumbs() == ["Overview", "GPUs"]
+            assert collecting and collecting[0] is False  # the pane drawn with no GC pass
+            assert gc.isenabled()  # drawn: collections run again
+        finally:
+            app._gc_pauses.stop()
+        assert gc.isenabled()
