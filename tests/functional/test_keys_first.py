@@ -260,3 +260,45 @@ async def test_no_garbage_collection_runs_while_a_key_is_answered(
         finally:
             app._gc_pauses.stop()
         assert gc.isenabled()
+
+
+def test_input_pauses_merging_for_a_moment_and_no_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("console.collector.gate.time.monotonic", lambda: now[0])
+    gate = InputGate(quiet=0.15, hold_limit=5.0)
+    assert gate.is_open()
+    gate.stir()  # bytes came, no key yet (an Esc waiting for the rest of a sequence)
+    assert not gate.is_open()
+    now[0] += 0.2  # they made no key (a mouse move): merging goes on, nothing held
+    assert gate.is_open()
+
+
+def test_the_terminal_input_loop_pauses_merging_as_input_arrives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import selectors
+
+    from textual.drivers import linux_driver
+
+    from console.ui.quick_escape import driver_for
+
+    monkeypatch.setattr(linux_driver, "selectors", selectors)  # put back after
+    driver_for(linux_driver.LinuxDriver)
+    monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # long quiet
+    monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+    read, write = os.pipe()
+    selector = linux_driver.selectors.SelectSelector()  # the one its input loop makes
+    try:
+        selector.register(read, linux_driver.selectors.EVENT_READ)
+        assert selector.select(0.0) == [] and INPUT_GATE.is_open()
+        os.write(write, b"\x1b")  # the Esc is made a key 40 ms later: merging stops now
+        assert selector.select(30.0) != []
+        assert not INPUT_GATE.is_open()
+        assert INPUT_GATE._held_since is None  # not a key's hold (that comes with the key)
+    finally:
+        selector.close()
+        os.close(read)
+        os.close(write)
