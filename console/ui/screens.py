@@ -156,11 +156,19 @@ class ViewScreen(Screen[None]):
     def on_mount(self) -> None:
         self._styled_with = self.app.stylesheet.rules  # its widgets were styled as mounted
         self.redraw(force=True)
-        if self.app.screen is not self:
-            # Built ahead (a prepared pane): laid out now, so its key finds it laid out
-            # for this size (its first layout was a third of that key's time).
-            self._refresh_layout(self.app.size)
+        if self.app.screen is not self:  # built ahead (a prepared pane)
+            self.call_after_refresh(self.warm)  # once its widgets have mounted
         self.call_after_refresh(INPUT_GATE.drawn)  # the key that opened this is answered
+
+    def warm(self) -> None:
+        """Lay out and draw this screen built ahead, off screen (nothing is shown): its
+        first showing then finds its widgets laid out and their lines drawn, as a second
+        showing does (laying out and drawing were half of its key's first press; this
+        takes one step of the event loop, at a quiet moment)."""
+        if self.app.screen is self or not self.is_attached:
+            return
+        self._refresh_layout(self.app.size)
+        self._compositor.render_update(full=True)
 
     def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Back here (Esc): the screen shows at once as it was last drawn, with the

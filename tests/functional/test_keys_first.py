@@ -13,6 +13,7 @@ from textual.widgets._footer import FooterKey
 from console.api import Batch, Entity, Finding
 from console.collector.gate import INPUT_GATE, InputGate
 from console.ui.app import WatchfloorApp
+from console.ui.kit import EntityTable
 from console.ui.overview import OverviewPane
 from console.ui.screens import FitFooter, ViewScreen
 from watchfloor_security.pane import SecurityView
@@ -159,22 +160,36 @@ async def _prepared(app: WatchfloorApp, pilot: object, pane_id: str) -> ViewScre
     """The screen ``prepare_panes`` builds ahead for ``pane_id``, once it is mounted."""
     app.prepare_panes()
     screen = app.pane_screens[pane_id]
-    for _ in range(50):  # mounted in steps of the event loop
-        if screen.is_mounted and screen.pane.is_mounted:
+    for _ in range(50):  # mounted in steps of the event loop, then laid out and drawn
+        if screen.is_mounted and screen.pane.size.width:
             break
         await pilot.pause()  # type: ignore[attr-defined]
     assert screen.is_mounted
     return screen
 
 
-async def test_a_pane_built_ahead_is_laid_out_before_its_key(make_app: AppFactory) -> None:
+async def test_a_pane_built_ahead_is_laid_out_and_drawn_before_its_key(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     app = make_app()
+    drawn: list[object] = []
+    render_line = EntityTable.render_line
+
+    def counted(self: EntityTable, y: int) -> object:
+        drawn.append(self)
+        return render_line(self, y)
+
+    monkeypatch.setattr(EntityTable, "render_line", counted)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = await _prepared(app, pilot, "gpus")
         assert app.screen is not screen
-        # Laid out for this terminal while off screen: its key does not wait for that.
+        # Laid out for this terminal and drawn while off screen (nothing shown): its key
+        # waits for neither.
         assert screen.pane.size.width == 120 and screen.pane.size.height > 20
+        table = screen.pane.query_one(EntityTable)
+        assert table in drawn
+        drawn.clear()
         await pilot.press("g")
         await pilot.pause()
         assert app.screen is screen and screen.pane.size.width == 120
