@@ -26,6 +26,7 @@ from console.ui.kit import (
     fmt,
     fmt_bytes_rate,
     metrics_text,
+    plural,
     role_style,
     spark,
     title_bar,
@@ -48,7 +49,9 @@ def slurm_line(widget: PaneBase, node: Entity) -> Text:
         text.append(f" ({plain(reason, 120)})")
     gpus, used = node.attrs.get("slurm_gpus"), node.attrs.get("slurm_gpus_used")
     if isinstance(gpus, int):
-        text.append(f"   {gpus} GPUs" + (f" ({used} in use)" if isinstance(used, int) else ""))
+        text.append("   " + plural(gpus, "GPU"))
+        if isinstance(used, int):
+            text.append(f" ({used} in use)")
     return text
 
 

@@ -41,6 +41,11 @@ def cell(value: object, style: str | Style = "", limit: int = 60) -> Text:
     return Text(plain(value, limit), style=style)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 GPU``, ``2 GPUs``, ``0 GPUs``: a count with its noun (an ``s`` added)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     """A number for a table: ``n/a`` when not available."""
     if value is None:

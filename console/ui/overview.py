@@ -31,6 +31,7 @@ from console.ui.kit import (
     fmt,
     heat_level,
     job_state_text,
+    plural,
     role_style,
     severity_text,
 )
@@ -120,7 +121,7 @@ def no_gpu_words(attrs: dict[str, object]) -> str:
     """What the GPU column says of a node with no GPU entities (Slurm may still count some)."""
     gpus = attrs.get("slurm_gpus")
     if isinstance(gpus, int) and gpus:
-        return f"{gpus} GPUs (Slurm)"
+        return f"{plural(gpus, 'GPU')} (Slurm)"
     return str(attrs.get("role", "no GPUs"))
 
 

@@ -23,6 +23,7 @@ from console.api import (
     job_loss,
     job_state,
     job_state_text,
+    plural,
     slurm_action,
     spark,
     title_bar,
@@ -148,8 +149,8 @@ class JobDetail(PaneBase):
         summary.append("\n")
         summary.append(f"user {cell(job.attrs.get('user', '?')).plain}   ")
         summary.append(job_timing(job.attrs, store.time) + "   ")
-        summary.append(f"{len(job.attrs.get('nodes', []))} nodes   ")
-        summary.append(f"{len(job.attrs.get('gpus', []))} GPUs\n")
+        summary.append(plural(len(job.attrs.get("nodes", [])), "node") + "   ")
+        summary.append(plural(len(job.attrs.get("gpus", [])), "GPU") + "\n")
         history = store.history(job.ref, "job.throughput")
         summary.append(f"throughput {fmt(store.value(job.ref, 'job.throughput'))} {unit}  ")
         summary.append(spark(history, 30))
