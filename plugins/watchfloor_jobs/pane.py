@@ -40,6 +40,9 @@ RUNNING_STATES = frozenset({"RUNNING", "COMPLETING"})
 """Scheduler states in which a job's start time means it has been running since."""
 NO_REASON = frozenset({"", "None", "(null)"})
 """What Slurm writes in ``state_reason`` when there is no reason."""
+MAX_EVIDENCE = 400
+"""Characters of a cause's evidence in its row at most: the column takes the room the
+others leave (a whole line at 200 columns), cut with an ellipsis where there is less."""
 
 
 def job_timing(attrs: dict[str, object], now: float | None) -> str:
@@ -120,7 +123,7 @@ class JobDetail(PaneBase):
         yield Static(id="summary", classes="pane-body")
         yield title_bar("Suspected causes, most likely first")
         yield EntityTable(self.context, ("#", "Cause", "Kind", "Score", "Evidence"), id="causes",
-                          on_open=self._open_cause)  # fmt: skip
+                          on_open=self._open_cause, fill_last=True)  # fmt: skip
         yield Static(id="evidence", classes="pane-body")
         yield title_bar("Ranks")
         yield EntityTable(self.context, ("GPU", "Util", "History", "Temp", "Power"), id="ranks")
@@ -160,7 +163,8 @@ class JobDetail(PaneBase):
         table = self.query_one("#causes", EntityTable)
         table.sync(
             (cause.ref, [cell(rank), cell(cause.ref, limit=48), cell(cause.kind),
-                         cell(f"{cause.score:.2f}"), cell("; ".join(cause.evidence), limit=90)])
+                         cell(f"{cause.score:.2f}"),
+                         cell("; ".join(cause.evidence), limit=MAX_EVIDENCE)])
             for rank, cause in enumerate(causes, 1)
         )  # fmt: skip
         evidence = Text()
