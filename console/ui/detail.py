@@ -132,10 +132,10 @@ class NodeDetail(PaneBase):
         if slurm.plain and summary.plain:
             summary.append("\n")
         summary.append_text(slurm)
-        self.query_one("#summary", Static).update(summary)
+        self.show_text("summary", summary)
         self.query_one("#gpus", EntityTable).sync(self._gpu_rows())
         self.query_one("#ports", EntityTable).sync(self._port_rows())
-        self.query_one("#node-findings", Static).update(findings_text(self, store, node.ref))
+        self.show_text("node-findings", findings_text(self, store, node.ref))
 
     def action_act(self, verb: str) -> None:
         ref = self.ref or ""

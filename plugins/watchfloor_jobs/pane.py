@@ -157,7 +157,7 @@ class JobDetail(PaneBase):
         history = store.history(job.ref, "job.throughput")
         summary.append(f"throughput {fmt(store.value(job.ref, 'job.throughput'))} {unit}  ")
         summary.append(spark(history, 30))
-        self.query_one("#summary", Static).update(summary)
+        self.show_text("summary", summary)
         explanation = explain(store, job.ref)
         causes = explanation.causes if explanation else []
         table = self.query_one("#causes", EntityTable)
@@ -171,7 +171,7 @@ class JobDetail(PaneBase):
         chosen = next((c for c in causes if c.ref == table.selected_ref), None)
         for line in chosen.evidence if chosen else ["no suspect found"]:
             evidence.append("  " + cell(line, limit=160).plain + "\n", style="dim")
-        self.query_one("#evidence", Static).update(evidence)
+        self.show_text("evidence", evidence)
         self.query_one("#ranks", EntityTable).sync(self._ranks(job.attrs.get("gpus", [])))
 
     def _ranks(self, gpus: list[str]) -> Iterable[tuple[str, list[Text]]]:

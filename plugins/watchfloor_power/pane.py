@@ -54,7 +54,6 @@ class PowerView(PaneBase):
         self._folded: set[str] = set()
         self._steady = SteadyValues(STEADY_STEPS)
         self._sparks = SteppedSparks(SPARK_WIDTH)
-        self._summary_shown: Text | None = None
 
     DEFAULT_CSS = """
     PowerView > #summary { height: auto; }
@@ -125,9 +124,7 @@ class PowerView(PaneBase):
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
             slowed = plural(len(capped), "GPU")
             text.append(f"{slowed} ({shown})", style=role_style(self, "gpu-hot"))
-        if text != self._summary_shown:
-            self._summary_shown = text
-            self.query_one("#summary", Static).update(text)
+        self.show_text("summary", text)
         builders = dict(self._rows())  # order and totals for all; cells for the rows in view
         self.query_one(EntityTable).sync_keys(list(builders), lambda key: builders[key]())
 

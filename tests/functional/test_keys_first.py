@@ -317,3 +317,29 @@ def test_the_terminal_input_loop_pauses_merging_as_input_arrives(
         selector.close()
         os.close(read)
         os.close(write)
+
+
+async def test_a_refresh_that_changes_no_text_lays_nothing_out_again(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Static
+
+    app = make_app()
+    updated: list[object] = []
+    update = Static.update
+
+    def counted(self: Static, *args: object, **kwargs: object) -> None:
+        updated.append(self.id)
+        update(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Static, "update", counted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Panes with text above their tables, and a job's detail (text sections).
+        for keys in (("s",), ("p",), ("f",), ("j", "enter")):
+            await pilot.press(*keys)
+            await pilot.pause()
+            updated.clear()
+            app.screen.pane.refresh_view()  # type: ignore[attr-defined]
+            assert updated == []  # (a Static's update lays the whole screen out again)
+            await pilot.press(*["escape"] * len(keys))
+            await pilot.pause()
