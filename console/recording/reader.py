@@ -137,11 +137,11 @@ class Recording:
         """The place of each key in the last keyframe schema's columns (a seek's dict of
         readings starts as its copy: 227,000 keys at 1,000 nodes, made once)."""
         self._runs: dict[tuple[Any, Any], int | None] = {}
+        """Where each batch schema's keys sit in a keyframe schema's, when one after
+        another (:meth:`LazyReadings.lay`)."""
         self._within: dict[int, tuple[list[str], list[str], bool]] = {}
         """Whether a batch schema's refs are all among a keyframe schema's (by the
         batch's list of refs; :meth:`_gone`)."""
-        """Where each batch schema's keys sit in a keyframe schema's, when one after
-        another (:meth:`LazyReadings.lay`)."""
 
     def close(self) -> None:
         """Let go of the file."""
