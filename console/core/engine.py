@@ -179,9 +179,11 @@ class Engine:
             return
         try:
             # Checked whole before any of it lands: a bad batch never half-merges. A
-            # mirror's decoder checked every field already, line by line.
+            # mirror's decoder checked every field already, line by line, and so did an
+            # agent's (``AgentSource.checks_its_batches``).
             received = self.clock()
-            checked = batch if source.mirror and isinstance(batch, Batch) else check_batch(batch)
+            decoded = source.mirror or getattr(source, "checks_its_batches", False)
+            checked = batch if decoded and isinstance(batch, Batch) else check_batch(batch)
             notes = admit(checked, received, source.simulated_clock)
             refused = await self._apply(checked, source, received)
         except Exception as exc:  # malformed data from a plugin must not take us down
