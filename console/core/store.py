@@ -17,7 +17,7 @@ from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED
 from console.core.model import Batch, Column, Entity, Finding, ref_kind
-from console.core.ring import BlockRing, Ring, RingBlock
+from console.core.ring import BlockRing, Ring, RingBlock, fits_float32
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
@@ -462,6 +462,9 @@ class Store:
         for at, metric in enumerate(metrics):
             plain = metric not in TIMED and metric not in self.longer
             (rest if not plain else counters if metric in COUNTERS else gauges).append(at)
+        # Whole-number gauges first: the block holds them in 4-byte floats.
+        whole = [at for at in gauges if fits_float32(columns[at].values)]
+        gauges = whole + [at for at in gauges if at not in whole]
         found = [self._resolved_column(columns[at], source) for at in gauges + counters]
         if None in found:
             return None
@@ -470,7 +473,8 @@ class Store:
         readings = [reading for _, column_readings, _ in resolved for reading in column_readings]
         if any(reading.source != source for reading in readings):
             return None  # another source's series: its drops would not find this plan
-        block = RingBlock(self.history_length, [r for _, _, rings in resolved for r in rings])
+        rings = [ring for _, _, column_rings in resolved for ring in column_rings]
+        block = RingBlock(self.history_length, rings, sum(len(columns[at]) for at in whole))
         self._history.update(zip(keys, block.rings, strict=True))
         self._resolved.clear()  # they hold the rings replaced
         summed = [
