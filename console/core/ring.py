@@ -100,14 +100,16 @@ class RingBlock:
     very number that was appended.
     """
 
-    __slots__ = ("_capacity", "_first", "_narrow", "_small", "_values", "_width", "count",
-                 "detached", "rings")  # fmt: skip
+    __slots__ = ("_capacity", "_first", "_patchable", "_small", "_values", "_width",
+                 "count", "detached", "narrow", "rings")  # fmt: skip
 
     def __init__(self, capacity: int, rings: Sequence[Ring | BlockRing], narrow: int = 0) -> None:
         width = len(rings)
         held = [ring.values()[-capacity:] for ring in rings]
         count = max(map(len, held), default=0)
-        self._capacity, self._width, self._narrow = capacity, width, narrow
+        self._capacity, self._width = capacity, width
+        self.narrow = narrow
+        """How many of the first series are narrow (4-byte floats while they fit)."""
         small = [_floats(points) for points in held[:narrow]]
         code = "f" if all(map(_exact_in_float32, small)) else "d"
         self._small = array(code, bytes(array(code).itemsize * capacity * narrow))
@@ -117,6 +119,9 @@ class RingBlock:
             into, at, size = self._part(index)
             into[first * size + at : count * size : size] = array(into.typecode, _floats(points))
         self._first = array("q", [count - len(points) for points in held])
+        self._patchable = False
+        """Whether the last row holds every narrow series' point (once a row was appended:
+        a series taken over with no point has none there)."""
         self.count = count
         """Rows appended so far, the taken-over ones included."""
         self.detached: list[Ring] | None = None
@@ -126,28 +131,44 @@ class RingBlock:
 
     def _part(self, index: int) -> tuple[array[float], int, int]:
         """The array holding series ``index``, its place in a row there, the row's size."""
-        narrow = self._narrow
+        narrow = self.narrow
         if index < narrow:
             return self._small, index, narrow
         return self._values, index - narrow, self._width - narrow
 
-    def append(self, row: list[float | None]) -> None:
-        """One point for every series, in the block's order (``None``: not available)."""
-        try:
-            values = array("d", cast("list[float]", row))
-        except TypeError:  # a None among them
-            values = _floats(row)
-        slot, narrow = self.count % self._capacity, self._narrow
+    def append(self, row: list[float | None], narrow_moved: list[int] | None = None) -> None:
+        """One point for every series, in the block's order (``None``: not available).
+
+        ``narrow_moved``: where the narrow series' points differ from the last row's
+        (a caller that knows it: the store, which compares each reading with the one
+        before); the narrow part is then the last row again with those put in, rather
+        than the whole row converted and checked (most whole-number gauges repeat)."""
+        slot, narrow, capacity = self.count % self._capacity, self.narrow, self._capacity
         if narrow:
-            head = values[:narrow]
-            if self._small.typecode == "f" and not _exact_in_float32(head):
-                self._small = array("d", self._small)  # exact in doubles from now on
-            start = slot * narrow
-            self._small[start : start + narrow] = array(self._small.typecode, head)
-            values = values[narrow:]
+            small, start = self._small, slot * narrow
+            if narrow_moved is None or not self._patchable:
+                head = _doubles(row[:narrow])
+                if small.typecode == "f" and not _exact_in_float32(head):
+                    small = self._widen()
+                small[start : start + narrow] = array(small.typecode, head)
+            else:
+                last = (self.count - 1) % capacity * narrow
+                small[start : start + narrow] = small[last : last + narrow]
+                for at in narrow_moved:
+                    value = row[at]
+                    if small.typecode == "f" and not fits_float32((value,)):
+                        small = self._widen()
+                    small[start + at] = NAN if value is None else value
+            self._patchable = True
+            row = row[narrow:]
         size = self._width - narrow
-        self._values[slot * size : slot * size + size] = values
+        self._values[slot * size : slot * size + size] = _doubles(row)
         self.count += 1
+
+    def _widen(self) -> array[float]:
+        """The narrow series in 8-byte floats from now on (their points as they were)."""
+        self._small = array("d", self._small)
+        return self._small
 
     def series(self, index: int) -> list[float | None]:
         """One series, oldest first (as :meth:`Ring.values`)."""
@@ -211,6 +232,13 @@ class BlockRing:
 
     def fill(self, points: list[tuple[float, float | None]]) -> None:
         self._block.detach()[self._index].fill(points)
+
+
+def _doubles(values: list[float | None]) -> array[float]:
+    """:func:`_floats`, at C speed when no value is ``None``."""
+    if None in values:
+        return _floats(values)
+    return array("d", cast("list[float]", values))
 
 
 def _floats(values: Sequence[float | None]) -> array[float]:

@@ -257,6 +257,9 @@ class Store:
                 if metric in SUMMED_METRICS:
                     self._add_to_totals(ref, metric, None, value, 1)
         else:
+            # Readings change under the plans, whose blocks take for a repeated value
+            # the one in their last row (RingBlock.append): they are made again.
+            self._plans.clear()
             for key, (time, value, rate) in readings:
                 reading = latest.get(key)
                 if key[1] in SUMMED_METRICS:
@@ -503,10 +506,13 @@ class Store:
         keys, readings = plan.keys, plan.gauge_readings
         values = list(itertools.chain.from_iterable([columns[at].values for at in plan.gauges]))
         old = list(map(_VALUE, readings))
+        narrow, narrow_moved = plan.block.narrow, []
         if values != old:  # most gauges repeat themselves: only those that moved are set
             for at in itertools.compress(itertools.count(), map(operator.ne, values, old)):
                 moved.add(keys[at])
                 readings[at].value = values[at]
+                if at < narrow:
+                    narrow_moved.append(at)
         points = values  # then the counters' rates
         counted = itertools.chain.from_iterable([columns[at].values for at in plan.counters])
         for key, reading, value in zip(
@@ -526,7 +532,7 @@ class Store:
         for reading in plan.readings:
             reading.time, reading.seen = batch_time, seen
         self._changed_readings.update(keys)
-        plan.block.append(points)
+        plan.block.append(points, narrow_moved)  # (each reading's value is the last row's)
 
     def _record_column(
         self, column: Column, batch_time: float, seen: float, source: str, max_series: int

@@ -112,3 +112,15 @@ def test_a_block_takes_over_history_that_four_bytes_cannot_hold_in_eight() -> No
     block.append([37.0])
     assert block._small.itemsize == 8
     assert block.rings[0].values() == [36.6, 37.0]
+
+
+def test_a_block_told_which_narrow_points_moved_keeps_what_a_whole_row_would() -> None:
+    told, plain = RingBlock(4, [Ring(4), Ring(4), Ring(4)], 2), RingBlock(4, [Ring(4)] * 3, 2)
+    rows = [[1.0, None, 0.5], [1.0, 3.0, 0.6], [2.0, 3.0, None], [2.0, None, 0.7],
+            [2.0, None, 0.8], [7.25, None, 0.9]]  # fmt: skip
+    for row, moved in zip(rows, [[], [1], [0], [1], [], [0]], strict=True):
+        told.append(row, moved)  # the first row is taken whole: no last row to repeat
+        plain.append(row)
+        assert [r.values() for r in told.rings] == [r.values() for r in plain.rings]
+    assert told._small.itemsize == 8  # 7.25 is no whole number: 8 bytes for good
+    assert told.rings[0].values() == [2.0, 2.0, 2.0, 7.25]
