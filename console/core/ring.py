@@ -154,11 +154,15 @@ class RingBlock:
             else:
                 last = (self.count - 1) % capacity * narrow
                 small[start : start + narrow] = small[last : last + narrow]
-                for at in narrow_moved:
-                    value = row[at]
-                    if small.typecode == "f" and not fits_float32((value,)):
+                for at in narrow_moved:  # fits_float32, inline: a few a poll
+                    if (value := row[at]) is None:
+                        small[start + at] = NAN
+                        continue
+                    if small.typecode == "f" and not (
+                        value.is_integer() and -FLOAT32_WHOLE <= value <= FLOAT32_WHOLE
+                    ):
                         small = self._widen()
-                    small[start + at] = NAN if value is None else value
+                    small[start + at] = value
             self._patchable = True
             row = row[narrow:]
         size = self._width - narrow
@@ -198,10 +202,16 @@ class RingBlock:
         return self.detached
 
 
+FLOAT32_WHOLE = float(2**24)
+"""A 4-byte float holds every whole number up to this one (in size) exactly."""
+
+
 def fits_float32(values: Sequence[float | None]) -> bool:
     """Whether every value is a whole number a 4-byte float holds exactly, or ``None``
     (what a :class:`RingBlock`'s narrow series are chosen by)."""
-    return all(v is None or (v.is_integer() and -(2**24) <= v <= 2**24) for v in values)
+    return all(
+        v is None or (v.is_integer() and -FLOAT32_WHOLE <= v <= FLOAT32_WHOLE) for v in values
+    )
 
 
 def _exact_in_float32(values: array[float]) -> bool:
