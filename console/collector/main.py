@@ -18,6 +18,7 @@ import threading
 from aiohttp import web
 
 from console.agent.server import make_runner
+from console.collector.garbage import full_collections_every
 from console.core.engine import Engine
 from console.serve.relay import Relay, make_relay_app
 
@@ -50,8 +51,10 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         engine.start()
+        garbage = asyncio.create_task(full_collections_every())
         print(f"{READY_PREFIX}http://127.0.0.1:{port}", flush=True)
         await stop.wait()
+        garbage.cancel()
     finally:
         with contextlib.suppress(Exception):
             await runner.cleanup()
