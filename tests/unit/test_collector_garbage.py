@@ -7,11 +7,12 @@ import contextlib
 import gc
 from typing import Any
 
-from console.collector.garbage import NEVER, full_collections_every
+from console.collector.garbage import NEVER, YOUNG_THRESHOLD, full_collections_every
 
 
 async def test_full_collections_come_on_the_timer_and_the_thresholds_come_back() -> None:
     saved = gc.get_threshold()
+    assert saved[0] < YOUNG_THRESHOLD  # (Python's default: 700)
     full = asyncio.Event()
 
     def seen(phase: str, info: dict[str, Any]) -> None:
@@ -22,7 +23,7 @@ async def test_full_collections_come_on_the_timer_and_the_thresholds_come_back()
     task = asyncio.create_task(full_collections_every(0.01))
     try:
         await asyncio.sleep(0)  # the task has begun
-        assert gc.get_threshold() == (saved[0], saved[1], NEVER)  # no automatic full pass
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, saved[1], NEVER)  # no automatic full pass
         await asyncio.wait_for(full.wait(), 5.0)  # the timer's
     finally:
         task.cancel()
