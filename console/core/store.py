@@ -122,6 +122,10 @@ class _Plan:
     """``(metric, position, nodes, readings)`` of the columns kept in totals (``nodes``:
     each reading's node, or the fleet for a reading of no GPU)."""
     block: RingBlock
+    gauge_values: list[float | None]
+    """The gauge readings' values, as the last poll left them: what a poll's are compared
+    with, with no walk over the readings (whatever else sets one of them appends to its
+    ring too, which detaches the block and ends the plan; ``restore_readings`` ends it)."""
 
     def fits(self, columns: list[Column]) -> bool:
         """Whether these are the columns it was made for (and its block still takes rows)."""
@@ -487,7 +491,8 @@ class Store:
         ]
         count = sum(len(columns[at]) for at in gauges)
         plan = _Plan(metrics, refs, gauges, counters, rest, keys, readings, readings[:count],
-                     keys[count:], readings[count:], summed, block)  # fmt: skip
+                     keys[count:], readings[count:], summed, block,
+                     list(map(_VALUE, readings[:count])))  # fmt: skip
         self._plans[source] = plan
         return plan
 
@@ -505,7 +510,7 @@ class Store:
                         totals[key] = totals.get(key, 0) + delta
         keys, readings = plan.keys, plan.gauge_readings
         values = list(itertools.chain.from_iterable([columns[at].values for at in plan.gauges]))
-        old = list(map(_VALUE, readings))
+        old, plan.gauge_values = plan.gauge_values, values
         narrow, narrow_moved = plan.block.narrow, []
         if values != old:  # most gauges repeat themselves: only those that moved are set
             for at in itertools.compress(itertools.count(), map(operator.ne, values, old)):
@@ -513,7 +518,7 @@ class Store:
                 readings[at].value = values[at]
                 if at < narrow:
                     narrow_moved.append(at)
-        points = values  # then the counters' rates
+        points = [*values]  # then the counters' rates
         counted = itertools.chain.from_iterable([columns[at].values for at in plan.counters])
         for key, reading, value in zip(
             plan.counter_keys, plan.counter_readings, counted, strict=False

@@ -170,6 +170,26 @@ def test_whole_number_gauges_are_kept_in_four_bytes_and_read_back_the_same() -> 
     assert by_column.history("gpu/n1/0", "gpu.util") == [12.5] * 4
 
 
+def test_a_poll_after_restored_readings_lands_whole_through_a_plan() -> None:
+    # A plan compares each poll with the last one's values: readings put back under it
+    # (a recording's seek) must not leave it comparing with what is no longer there.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    store = Store(history=4)
+
+    def poll(tick: int) -> None:
+        batch = Batch(columns=[Column("gpu.temp", gpus, [40.0, 50.0])], time=NOW + tick)
+        store.apply(batch, "agent", NOW + tick)
+
+    for tick in range(3):
+        poll(tick)
+    assert "agent" in store._plans
+    store.restore_readings([(("gpu/n1/0", "gpu.temp"), (NOW + 2, 99.5, None))])
+    poll(3)  # the same values again: they must land, and over 99.5 too
+    assert store.value("gpu/n1/0", "gpu.temp") == 40.0
+    assert store.history("gpu/n1/0", "gpu.temp")[-1] == 40.0
+    assert ("gpu/n1/0", "gpu.temp") in store.moved().readings
+
+
 def test_a_repeated_ref_of_a_summed_metric_moves_the_totals_as_samples_do() -> None:
     refs = ["gpu/n1/0", "gpu/n1/0"]  # the same list each poll: the store keeps what it found
     by_column, by_sample = Store(), Store()
