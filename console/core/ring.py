@@ -111,13 +111,16 @@ class RingBlock:
         self.narrow = narrow
         """How many of the first series are narrow (4-byte floats while they fit)."""
         small = [_floats(points) for points in held[:narrow]]
-        code = "f" if all(map(_exact_in_float32, small)) else "d"
-        self._small = array(code, bytes(array(code).itemsize * capacity * narrow))
+        self._small: array[float] = (
+            array("f", bytes(4 * capacity * narrow))
+            if all(map(_exact_in_float32, small))
+            else array("d", bytes(8 * capacity * narrow))
+        )
         self._values = array("d", bytes(8 * capacity * (width - narrow)))
         for index, points in enumerate(held):  # count <= capacity: row r is at r
             first = count - len(points)
             into, at, size = self._part(index)
-            into[first * size + at : count * size : size] = array(into.typecode, _floats(points))
+            into[first * size + at : count * size : size] = _like(into, _floats(points))
         self._first = array("q", [count - len(points) for points in held])
         self._patchable = False
         """Whether the last row holds every narrow series' point (once a row was appended:
@@ -150,7 +153,7 @@ class RingBlock:
                 head = _doubles(row[:narrow])
                 if small.typecode == "f" and not _exact_in_float32(head):
                     small = self._widen()
-                small[start : start + narrow] = array(small.typecode, head)
+                small[start : start + narrow] = _like(small, head)
             else:
                 last = (self.count - 1) % capacity * narrow
                 small[start : start + narrow] = small[last : last + narrow]
@@ -212,6 +215,11 @@ def fits_float32(values: Sequence[float | None]) -> bool:
     return all(
         v is None or (v.is_integer() and -FLOAT32_WHOLE <= v <= FLOAT32_WHOLE) for v in values
     )
+
+
+def _like(part: array[float], values: array[float]) -> array[float]:
+    """``values`` in an array of ``part``'s type (4- or 8-byte floats)."""
+    return array("f", values.tolist()) if part.typecode == "f" else values
 
 
 def _exact_in_float32(values: array[float]) -> bool:
