@@ -32,6 +32,9 @@ STALE_AFTER_INTERVALS = 3
 BLOCKED_MARGIN = 1.25
 """A poll that returns this far past its timeout, uncancelled, blocked the event loop (a
 poll that awaits is cancelled at the timeout; the margin keeps a photo finish out)."""
+GRID_SLACK = 0.25
+"""A poll that begins later than this share of its interval after it was due moves the
+source's grid (:func:`_next_due`)."""
 EXPIRE_AFTER = 600.0
 """Entities not reported for this many seconds are dropped (memory stays flat)."""
 APPLY_SLICE = 5000
@@ -70,14 +73,15 @@ def _pieces(columns: list[Column], size: int) -> Iterator[Column]:
 
 def _next_due(due: float, started: float, interval: float) -> float:
     """When the poll after one due at ``due`` that began at ``started`` is due: on the
-    interval's grid, one interval after ``due``, while the poll began within an interval
-    of it. Counted from ``started`` instead, each wake-up's lag (a loaded loop's few
-    milliseconds) pushed every later poll back: an agent streams a frame a second on its
-    own grid, a poll that drifts a whole second behind finds two frames and lands one,
-    and 1,000 agents landed 0.96 polls a second, not 1.00 (bench/fleet_poll.py). A poll
-    that began an interval or more late (the first one, one after a failure's backoff, a
-    starved loop) starts a new grid where it began."""
-    return (due if 0.0 <= started - due < interval else started) + interval
+    interval's grid, one interval after ``due``, while the poll began less than
+    :data:`GRID_SLACK` of an interval late. Counted from ``started`` instead, each
+    wake-up's lag (a busy loop's few milliseconds) pushed every later poll back: an agent
+    streams a frame a second on its own grid, a poll that drifts a whole second behind
+    finds two frames and lands one, and 1,000 agents landed 0.96 polls a second, not 1.00
+    (bench/fleet_poll.py). A poll that began later than that (the first one, one after a
+    failure's backoff, an overloaded loop) starts a new grid where it began: a loop that
+    cannot keep up polls less often rather than catching up."""
+    return (due if 0.0 <= started - due < interval * GRID_SLACK else started) + interval
 
 
 class Engine:
