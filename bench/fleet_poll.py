@@ -15,8 +15,8 @@ reading each agent's ``/v2/stream``, for a before/after in the same minute.
 
 The window opens once every agent has landed a poll (``--warm-up`` seconds at most: the
 first polls bring whole documents, a startup's cost, not a cycle's); the cyclic garbage
-collector's share of the console's CPU is printed apart (its full passes on the
-collector process's timer: ``console.collector.garbage``).
+collector's share of the console's CPU is printed apart (its thresholds the collector
+process's: ``console.collector.garbage``).
 
 Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60] [--wire W]
 [--warm-up S] [--profile FILE]``
@@ -39,7 +39,7 @@ import psutil
 from console.agent.client import AgentSource
 from console.agent.stream_client import AgentStreamSource
 from console.api import Batch
-from console.collector.garbage import full_collections_every
+from console.collector.garbage import young_collections_rarer
 from console.core.engine import Engine
 from console.core.store import Store
 
@@ -102,8 +102,6 @@ async def poll(
     engine = Engine(Store(), [kind(url, interval, timeout=interval * 2) for url in urls])
     process, fleet_process = psutil.Process(), psutil.Process(fleet)
     engine.start()
-    # The collector process's garbage collection (console.collector.main).
-    garbage = asyncio.create_task(full_collections_every())
     # Warm-up: the first polls open every connection and bring whole documents (all
     # entities, every series new), far more work than a cycle; the window measures the
     # steady state, from when every agent has landed once (or the warm-up gives up).
@@ -134,7 +132,6 @@ async def poll(
     load = os.getloadavg()[0]
     fleet_rss = fleet_process.memory_info().rss / 2**20
     statuses = engine.statuses()
-    garbage.cancel()
     await engine.stop()
     polls = sum(s.polls for s in statuses) - start_polls
     good = landed[0] - start_landed
@@ -183,10 +180,11 @@ def main() -> None:
     fleet, urls = start_fleet(args.nodes)
     print(f"fleet of {args.nodes} agents up in {time.monotonic() - began:.0f} s", flush=True)
     try:
-        asyncio.run(
-            poll(urls, args.seconds, args.interval, args.wire, fleet.pid, args.profile,
-                 args.warm_up)
-        )  # fmt: skip
+        with young_collections_rarer():  # as the collector process (console.collector.main)
+            asyncio.run(
+                poll(urls, args.seconds, args.interval, args.wire, fleet.pid, args.profile,
+                     args.warm_up)
+            )  # fmt: skip
     finally:
         fleet.terminate()
         fleet.wait()

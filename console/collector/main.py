@@ -18,7 +18,7 @@ import threading
 from aiohttp import web
 
 from console.agent.server import make_runner
-from console.collector.garbage import full_collections_every
+from console.collector.garbage import young_collections_rarer
 from console.core.engine import Engine
 from console.serve.relay import Relay, make_relay_app
 
@@ -51,10 +51,8 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         engine.start()
-        garbage = asyncio.create_task(full_collections_every())
         print(f"{READY_PREFIX}http://127.0.0.1:{port}", flush=True)
         await stop.wait()
-        garbage.cancel()
     finally:
         with contextlib.suppress(Exception):
             await runner.cleanup()
@@ -63,4 +61,5 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
 
 def run_collector(engine: Engine, token: str) -> None:
     """``watchfloor collector``: blocks until stopped."""
-    asyncio.run(collect_and_relay(engine, token))
+    with young_collections_rarer():
+        asyncio.run(collect_and_relay(engine, token))
