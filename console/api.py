@@ -97,6 +97,7 @@ UI_NAMES = (
     "job_state_text",
     "metric_line",
     "metrics_text",
+    "plural",
     "role_style",
     "severity_text",
     "spark",

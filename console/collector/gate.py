@@ -43,6 +43,13 @@ class InputGate:
         if self._held_since is None:
             self._held_since = self._last
 
+    def stir(self) -> None:
+        """Input came from the terminal, not yet made a key (an Esc waits for the rest of
+        its sequence): merging pauses for :data:`QUIET` from now, so the key finds the
+        loop free. Safe from the terminal's input thread (one float assignment); not a
+        key's hold: input that makes no key (the mouse) holds nothing longer."""
+        self._last = max(self._last, time.monotonic())
+
     def drawn(self) -> None:
         """What the keys asked for is on the screen: merging resumes after :data:`QUIET`."""
         self._held_since = None

@@ -370,12 +370,17 @@ class WatchfloorApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
             INPUT_GATE.touch()  # merging the collector's news waits: the key goes first
+            self._gc_pauses.hold()  # and so does the garbage collector
             await super().on_event(event)
             # Merging resumes only once what the key asked for is drawn (a pane pushed
             # now is the screen whose refresh this waits for).
-            self.call_after_refresh(INPUT_GATE.drawn)
+            self.call_after_refresh(self._key_drawn)
             return
         await super().on_event(event)
+
+    def _key_drawn(self) -> None:
+        INPUT_GATE.drawn()
+        self._gc_pauses.release()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.wall is None or action not in WALL_REFUSED
@@ -444,6 +449,7 @@ class WatchfloorApp(App[None]):
     def _tick(self) -> None:
         self._gc_pauses.tick()
         if INPUT_GATE.is_open():  # else a key is being answered: catch up at the next tick
+            self._gc_pauses.release()  # (a key whose drawing was never reported)
             self._redraw_screen()
         if INPUT_GATE.quiet_for(PREPARE_QUIET) and self.store.count("node"):
             self.prepare_panes()

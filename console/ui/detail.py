@@ -26,6 +26,7 @@ from console.ui.kit import (
     fmt,
     fmt_bytes_rate,
     metrics_text,
+    plural,
     role_style,
     spark,
     title_bar,
@@ -48,7 +49,9 @@ def slurm_line(widget: PaneBase, node: Entity) -> Text:
         text.append(f" ({plain(reason, 120)})")
     gpus, used = node.attrs.get("slurm_gpus"), node.attrs.get("slurm_gpus_used")
     if isinstance(gpus, int):
-        text.append(f"   {gpus} GPUs" + (f" ({used} in use)" if isinstance(used, int) else ""))
+        text.append("   " + plural(gpus, "GPU"))
+        if isinstance(used, int):
+            text.append(f" ({used} in use)")
     return text
 
 
@@ -129,10 +132,10 @@ class NodeDetail(PaneBase):
         if slurm.plain and summary.plain:
             summary.append("\n")
         summary.append_text(slurm)
-        self.query_one("#summary", Static).update(summary)
+        self.show_text("summary", summary)
         self.query_one("#gpus", EntityTable).sync(self._gpu_rows())
         self.query_one("#ports", EntityTable).sync(self._port_rows())
-        self.query_one("#node-findings", Static).update(findings_text(self, store, node.ref))
+        self.show_text("node-findings", findings_text(self, store, node.ref))
 
     def action_act(self, verb: str) -> None:
         ref = self.ref or ""

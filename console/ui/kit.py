@@ -41,6 +41,11 @@ def cell(value: object, style: str | Style = "", limit: int = 60) -> Text:
     return Text(plain(value, limit), style=style)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 GPU``, ``2 GPUs``, ``0 GPUs``: a count with its noun (an ``s`` added)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def fmt(value: float | None, unit: str = "", digits: int = 0) -> str:
     """A number for a table: ``n/a`` when not available."""
     if value is None:
@@ -206,6 +211,15 @@ class PaneBase(Vertical):
         """The entity shown, or ``None`` for the pane's list view."""
         self.failure = ""
         """Why this pane stopped working ('' while it works); shown in its place."""
+        self._texts: dict[str, Text] = {}
+
+    def show_text(self, static_id: str, text: Text) -> None:
+        """Show ``text`` in the ``Static`` of this id, unless it shows that already: a
+        ``Static`` given new content lays the whole screen out and draws it again (95 ms
+        at 1,000 nodes for the security pane's unchanged title, each second)."""
+        if self._texts.get(static_id) != text:
+            self._texts[static_id] = text
+            self.query_one(f"#{static_id}", Static).update(text)
 
     def refresh_view(self) -> None:
         """Redraw from the store (called on the refresh tick while visible)."""
@@ -215,7 +229,7 @@ class PaneBase(Vertical):
         entity = self.context.store.get(self.ref or "")
         if entity is None:
             gone = Text(f"{plain(self.ref or '')}: no longer reported", style="dim")
-            self.query_one(f"#{placeholder}", Static).update(gone)
+            self.show_text(placeholder, gone)
         return entity
 
     def set_filter(self, text: str) -> None:
@@ -242,7 +256,7 @@ class DetailPane(PaneBase):
         if entity is None:
             return
         for section, text in self.sections(entity).items():
-            self.query_one(f"#{section}", Static).update(text)
+            self.show_text(section, text)
 
     def sections(self, entity: Entity) -> dict[str, Text]:
         """The text of each section for this entity."""

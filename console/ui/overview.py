@@ -31,10 +31,18 @@ from console.ui.kit import (
     fmt,
     heat_level,
     job_state_text,
+    plural,
     role_style,
     severity_text,
 )
-from console.ui.node_groups import GROUP_BLOCKS, GROUP_PREFIX, buckets, group_nodes, worst_first
+from console.ui.node_groups import (
+    GROUP_BLOCKS,
+    GROUP_PREFIX,
+    buckets,
+    group_nodes,
+    grouped_alike,
+    worst_first,
+)
 
 
 def gpu_heat(widget: PaneBase, utils: Sequence[float | None]) -> Text:
@@ -113,7 +121,7 @@ def no_gpu_words(attrs: dict[str, object]) -> str:
     """What the GPU column says of a node with no GPU entities (Slurm may still count some)."""
     gpus = attrs.get("slurm_gpus")
     if isinstance(gpus, int) and gpus:
-        return f"{gpus} GPUs (Slurm)"
+        return f"{plural(gpus, 'GPU')} (Slurm)"
     return str(attrs.get("role", "no GPUs"))
 
 
@@ -148,8 +156,8 @@ class OverviewPane(PaneBase):
         """Group rows whose nodes are listed under them."""
         self._grouping: tuple[list[Entity], int, tuple[str, dict[str, list[str]]]] | None = None
         """The nodes and rows the last grouping was made for, and that grouping: nodes
-        reported again unchanged are not grouped again (at 4,000 nodes it cost most of a
-        refresh)."""
+        reported again in the same racks and leaves are not grouped again (at 4,000
+        nodes it cost most of a refresh)."""
 
     DEFAULT_CSS = """
     OverviewPane > Grid { grid-size: 2 2; grid-columns: 1fr 1fr; grid-rows: 1fr 1fr; }
@@ -257,8 +265,11 @@ class OverviewPane(PaneBase):
             if len(nodes) <= shown:
                 return nodes
             worst = self._worst_nodes()
-            if self._grouping is None or self._grouping[:2] != (entities, shown):
+            last = self._grouping
+            if last is None or last[1] != shown or not grouped_alike(last[0], entities):
                 self._grouping = (entities, shown, group_nodes(entities, shown))
+            else:  # the same groups: next time these objects are compared by identity
+                self._grouping = (entities, shown, last[2])
             grouped_by, groups = self._grouping[2]
             if not grouped_by:
                 return sorted(nodes, key=lambda ref: worst.get(ref, 9))  # name order within

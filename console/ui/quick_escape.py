@@ -9,6 +9,9 @@ after input came the loop wakes often enough to keep it (idle, it waits as Textu
 does: a console left open is not woken a hundred times a second). A terminal (and ssh)
 sends a key's sequence in one write, so its bytes arrive together; ``ESCDELAY``
 (milliseconds, as for ncurses) overrides.
+
+Input that arrives also pauses merging at once (``INPUT_GATE.stir``), before it is
+made a key: the key then finds the UI's loop free.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from types import SimpleNamespace
 
 from textual import constants
 from textual.driver import Driver
+
+from console.collector.gate import INPUT_GATE
 
 ESCAPE_DELAY_MS = 40
 """How long a lone Esc waits for the rest of a sequence (Textual: 100)."""
@@ -50,6 +55,10 @@ class QuickSelector(selectors.SelectSelector):
         ready = super().select(timeout)
         if ready:
             self._quick_until = time.monotonic() + QUICK_FOR
+            # Merging pauses now, not once the key is parsed and posted to the UI's
+            # loop (an Esc 40 ms later): a key found the loop in the middle of merging
+            # and waited up to 190 ms for it (timed at 1,000 nodes).
+            INPUT_GATE.stir()
         return ready
 
 

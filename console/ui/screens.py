@@ -137,6 +137,8 @@ class ViewScreen(Screen[None]):
         self.rendered_version = -1
         """Store version last drawn, so an unchanged store costs nothing."""
         self._failure_shown = ""
+        self._styled_with: object = None
+        """The app's CSS rules this screen's styles were last worked out with."""
 
     @property
     def watchfloor(self) -> WatchfloorApp:
@@ -152,13 +154,34 @@ class ViewScreen(Screen[None]):
         yield FitFooter()
 
     def on_mount(self) -> None:
+        self._styled_with = self.app.stylesheet.rules  # its widgets were styled as mounted
         self.redraw(force=True)
+        if self.app.screen is not self:  # built ahead (a prepared pane)
+            self.call_after_refresh(self.warm)  # once its widgets have mounted
         self.call_after_refresh(INPUT_GATE.drawn)  # the key that opened this is answered
 
-    def on_screen_resume(self) -> None:
+    def warm(self) -> None:
+        """Lay out and draw this screen built ahead, off screen (nothing is shown): its
+        first showing then finds its widgets laid out and their lines drawn, as a second
+        showing does (laying out and drawing were half of its key's first press; this
+        takes one step of the event loop, at a quiet moment)."""
+        if self.app.screen is self or not self.is_attached:
+            return
+        self._refresh_layout(self.app.size)
+        self._compositor.render_update(full=True)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
         # Back here (Esc): the screen shows at once as it was last drawn, with the
         # breadcrumbs of where it is now; the pane catches up with the store right
         # after that frame is painted (the overview of a thousand nodes costs a refresh).
+        rules = self.app.stylesheet.rules
+        if rules is self._styled_with:
+            # Pushed again (a kept pane): Textual works out every widget's styles anew
+            # (a fifth of the key's time), for CSS that may have changed meanwhile. It
+            # did not: a theme or a new widget class's CSS makes a new list of rules.
+            event.refresh_styles = False
+        elif event.refresh_styles:
+            self._styled_with = rules  # styled anew by Textual's handler, right after this
         self._redraw_chrome()
         self.call_after_refresh(self._catch_up)
 

@@ -71,9 +71,13 @@ class EntityTable(ScrollView, can_focus=True):
         columns: Sequence[str],
         openable: bool = True,
         on_open: Callable[[str], None] | None = None,
+        fill_last: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.fill_last = fill_last
+        """Whether the last column may be wider than :data:`MAX_COLUMN_WIDTH`: as wide as
+        the room the others leave (a cause's evidence reads whole on a wide terminal)."""
         self.on_open = on_open
         """Called with the row key on ``Enter`` instead of opening it as a ref."""
         self.context = context
@@ -189,9 +193,15 @@ class EntityTable(ScrollView, can_focus=True):
     def _update_widths(self) -> bool:
         """Fit the columns to the cells known now; True when they changed."""
         widths = [len(name) for name in self.column_names]
+        longest = 0  # of the last column's cells
         for cells in self._cells.values():
             for column, cell in enumerate(cells[: len(widths)]):
                 widths[column] = max(widths[column], min(MAX_COLUMN_WIDTH, cell.cell_len))
+            if self.fill_last and len(cells) >= len(widths):
+                longest = max(longest, cells[len(widths) - 1].cell_len)
+        if self.fill_last and widths:
+            room = self.size.width - sum(widths[:-1]) - GAP * len(widths)
+            widths[-1] = max(widths[-1], min(longest, room))
         self.virtual_size = Size(sum(widths) + GAP * len(widths), len(self._keys) + 1)
         if widths == self._widths:
             return False
@@ -207,6 +217,10 @@ class EntityTable(ScrollView, can_focus=True):
             if self._update_widths():
                 self.call_after_refresh(self.refresh)
         return cells
+
+    def on_resize(self) -> None:
+        if self.fill_last and self._update_widths():
+            self.refresh()  # the last column takes the room it has now
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)

@@ -89,7 +89,6 @@ class LinkList(PaneBase):
         super().__init__(context, ref)
         self._steady = SteadyValues(STEADY_STEPS)
         self._scores: dict[str, float] = {}
-        self._switches_shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield title_bar("Switches with congested links")
@@ -109,9 +108,7 @@ class LinkList(PaneBase):
         if len(steady) > 2 * len(STEADY_STEPS) * len(scored) + 64:  # links that went away
             steady.forget(self._scores)
         switches = self._switches(scored)
-        if switches != self._switches_shown:
-            self._switches_shown = switches
-            self.query_one("#switches", Static).update(switches)
+        self.show_text("switches", switches)
         # Rows are built only for the links in view: a fabric has tens of thousands.
         self.query_one(EntityTable).sync_keys([ref for _, ref in scored], self._row)
 

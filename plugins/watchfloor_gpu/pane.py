@@ -248,12 +248,12 @@ class GpuDetail(PaneBase):
         if attrs.get("remap_pending") or attrs.get("remap_failure"):
             health.append("\nrow remapping      ", style="bold")
             health.append("pending" if attrs.get("remap_pending") else "FAILED")
-        self.query_one("#identity", Static).update(identity)
-        self.query_one("#health", Static).update(health)
-        self.query_one("#history", Static).update(metrics_text(store, gpu.ref, HISTORY_METRICS, 32))
-        self.query_one("#links", Static).update(metrics_text(store, gpu.ref, LINK_METRICS, 32))
-        self.query_one("#errors", Static).update(metrics_text(store, gpu.ref, ERROR_METRICS, 0))
-        self.query_one("#findings", Static).update(findings_text(self, store, gpu.ref))
+        self.show_text("identity", identity)
+        self.show_text("health", health)
+        self.show_text("history", metrics_text(store, gpu.ref, HISTORY_METRICS, 32))
+        self.show_text("links", metrics_text(store, gpu.ref, LINK_METRICS, 32))
+        self.show_text("errors", metrics_text(store, gpu.ref, ERROR_METRICS, 0))
+        self.show_text("findings", findings_text(self, store, gpu.ref))
         self.query_one("#processes", EntityTable).sync(self._processes(attrs.get("processes")))
 
     def _processes(self, processes: Any) -> Iterable[tuple[str, list[Text]]]:

@@ -23,6 +23,7 @@ from console.api import (
     job_loss,
     job_state,
     job_state_text,
+    plural,
     slurm_action,
     spark,
     title_bar,
@@ -39,6 +40,9 @@ RUNNING_STATES = frozenset({"RUNNING", "COMPLETING"})
 """Scheduler states in which a job's start time means it has been running since."""
 NO_REASON = frozenset({"", "None", "(null)"})
 """What Slurm writes in ``state_reason`` when there is no reason."""
+MAX_EVIDENCE = 400
+"""Characters of a cause's evidence in its row at most: the column takes the room the
+others leave (a whole line at 200 columns), cut with an ellipsis where there is less."""
 
 
 def job_timing(attrs: dict[str, object], now: float | None) -> str:
@@ -119,7 +123,7 @@ class JobDetail(PaneBase):
         yield Static(id="summary", classes="pane-body")
         yield title_bar("Suspected causes, most likely first")
         yield EntityTable(self.context, ("#", "Cause", "Kind", "Score", "Evidence"), id="causes",
-                          on_open=self._open_cause)  # fmt: skip
+                          on_open=self._open_cause, fill_last=True)  # fmt: skip
         yield Static(id="evidence", classes="pane-body")
         yield title_bar("Ranks")
         yield EntityTable(self.context, ("GPU", "Util", "History", "Temp", "Power"), id="ranks")
@@ -148,25 +152,26 @@ class JobDetail(PaneBase):
         summary.append("\n")
         summary.append(f"user {cell(job.attrs.get('user', '?')).plain}   ")
         summary.append(job_timing(job.attrs, store.time) + "   ")
-        summary.append(f"{len(job.attrs.get('nodes', []))} nodes   ")
-        summary.append(f"{len(job.attrs.get('gpus', []))} GPUs\n")
+        summary.append(plural(len(job.attrs.get("nodes", [])), "node") + "   ")
+        summary.append(plural(len(job.attrs.get("gpus", [])), "GPU") + "\n")
         history = store.history(job.ref, "job.throughput")
         summary.append(f"throughput {fmt(store.value(job.ref, 'job.throughput'))} {unit}  ")
         summary.append(spark(history, 30))
-        self.query_one("#summary", Static).update(summary)
+        self.show_text("summary", summary)
         explanation = explain(store, job.ref)
         causes = explanation.causes if explanation else []
         table = self.query_one("#causes", EntityTable)
         table.sync(
             (cause.ref, [cell(rank), cell(cause.ref, limit=48), cell(cause.kind),
-                         cell(f"{cause.score:.2f}"), cell("; ".join(cause.evidence), limit=90)])
+                         cell(f"{cause.score:.2f}"),
+                         cell("; ".join(cause.evidence), limit=MAX_EVIDENCE)])
             for rank, cause in enumerate(causes, 1)
         )  # fmt: skip
         evidence = Text()
         chosen = next((c for c in causes if c.ref == table.selected_ref), None)
         for line in chosen.evidence if chosen else ["no suspect found"]:
             evidence.append("  " + cell(line, limit=160).plain + "\n", style="dim")
-        self.query_one("#evidence", Static).update(evidence)
+        self.show_text("evidence", evidence)
         self.query_one("#ranks", EntityTable).sync(self._ranks(job.attrs.get("gpus", [])))
 
     def _ranks(self, gpus: list[str]) -> Iterable[tuple[str, list[Text]]]:

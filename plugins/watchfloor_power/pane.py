@@ -19,6 +19,7 @@ from console.api import (
     cell,
     fmt,
     fmt_age,
+    plural,
     power_summary,
     role_style,
     title_bar,
@@ -53,7 +54,6 @@ class PowerView(PaneBase):
         self._folded: set[str] = set()
         self._steady = SteadyValues(STEADY_STEPS)
         self._sparks = SteppedSparks(SPARK_WIDTH)
-        self._summary_shown: Text | None = None
 
     DEFAULT_CSS = """
     PowerView > #summary { height: auto; }
@@ -92,16 +92,17 @@ class PowerView(PaneBase):
                     style="dim")  # fmt: skip
         wasted = role_style(self, "warning", bold=True)
         text.append("waste: ", style="bold")
-        text.append(f"{waste['idle_gpus']} idle GPUs {waste['idle_cost_per_hour']:,.2f} {money}/h",
+        idle = plural(waste["idle_gpus"], "idle GPU")
+        text.append(f"{idle} {waste['idle_cost_per_hour']:,.2f} {money}/h",
                     style=wasted if waste["idle_gpus"] else "")  # fmt: skip
         if waste.get("out_of_service_gpus"):
-            text.append(f"  ({waste['out_of_service_gpus']} GPUs on drained or down nodes "
-                        "not counted)", style="dim")  # fmt: skip
+            out = plural(waste["out_of_service_gpus"], "GPU")
+            text.append(f"  ({out} on drained or down nodes not counted)", style="dim")
         alarm = role_style(self, "error", bold=True)
         stalled = sorted(waste["stalled_jobs"], key=lambda job: -job["cost_per_hour"])
         for job in stalled[:MAX_JOB_LINES]:
             text.append("\n       ")
-            text.append(f"stalled {job['ref']}: {job['gpus']} GPUs, "
+            text.append(f"stalled {job['ref']}: {plural(job['gpus'], 'GPU')}, "
                         f"{job['cost_per_hour']:,.2f} {money}/h, {job['burned']:,.2f} {money} "
                         "burned since it stalled", style=alarm)  # fmt: skip
         _count_rest(text, len(stalled), "stalled jobs")
@@ -121,10 +122,9 @@ class PowerView(PaneBase):
         if capped:
             text.append("\nslowed by power or heat: ", style="bold")
             shown = ", ".join(capped[:MAX_LISTED]) + (" …" if len(capped) > MAX_LISTED else "")
-            text.append(f"{len(capped)} GPUs ({shown})", style=role_style(self, "gpu-hot"))
-        if text != self._summary_shown:
-            self._summary_shown = text
-            self.query_one("#summary", Static).update(text)
+            slowed = plural(len(capped), "GPU")
+            text.append(f"{slowed} ({shown})", style=role_style(self, "gpu-hot"))
+        self.show_text("summary", text)
         builders = dict(self._rows())  # order and totals for all; cells for the rows in view
         self.query_one(EntityTable).sync_keys(list(builders), lambda key: builders[key]())
 

@@ -82,9 +82,7 @@ class SecurityView(PaneBase):
         self.query_one("#timeline", EntityTable).sync_keys(keys, render)
         # An empty table looks like one still loading: say there is nothing, and what
         # would show.
-        self.query_one("#timeline-title", Static).update(
-            Text(TIMELINE_TITLE if keys else NO_EVENTS)
-        )
+        self.show_text("timeline-title", Text(TIMELINE_TITLE if keys else NO_EVENTS))
 
     def _posture(self) -> tuple[list[str], Callable[[str], list[Text]]]:
         """The nodes' refs, and how to build one's row (only rows in view are built).
@@ -251,10 +249,10 @@ class EventDetail(PaneBase):
         when = _clock(stamp if isinstance(stamp, int | float) else None)
         facts = [("what", event.name), ("when", when), ("node", event.parent),
                  *((k, v) for k, v in attrs.items() if k != "seq")]  # fmt: skip
-        self.query_one("#facts", Static).update(facts_text(facts))
+        self.show_text("facts", facts_text(facts))
         self.query_one("#related", EntityTable).sync(self._related(event.parent))
         store = self.context.store
-        self.query_one("#findings", Static).update(findings_text(self, store, event.ref))
+        self.show_text("findings", findings_text(self, store, event.ref))
 
     def _related(self, node: str | None) -> Iterable[tuple[str, list[Text]]]:
         store = self.context.store

@@ -3,6 +3,7 @@ footer's own rebuilding (issue 17: keys at fleet size)."""
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from textual.widgets._footer import FooterKey
 from console.api import Batch, Entity, Finding
 from console.collector.gate import INPUT_GATE, InputGate
 from console.ui.app import WatchfloorApp
+from console.ui.kit import EntityTable
 from console.ui.overview import OverviewPane
 from console.ui.screens import FitFooter, ViewScreen
 from watchfloor_security.pane import SecurityView
@@ -152,3 +154,192 @@ async def test_panes_build_cells_only_for_the_findings_and_events_in_view(
         built.clear()
         app.screen.pane.refresh_view()
         assert 0 < len([r for r in built if r.startswith("event/")]) <= 40
+
+
+async def _prepared(app: WatchfloorApp, pilot: object, pane_id: str) -> ViewScreen:
+    """The screen ``prepare_panes`` builds ahead for ``pane_id``, once it is mounted."""
+    app.prepare_panes()
+    screen = app.pane_screens[pane_id]
+    for _ in range(50):  # mounted in steps of the event loop, then laid out and drawn
+        if screen.is_mounted and screen.pane.size.width:
+            break
+        await pilot.pause()  # type: ignore[attr-defined]
+    assert screen.is_mounted
+    return screen
+
+
+async def test_a_pane_built_ahead_is_laid_out_and_drawn_before_its_key(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    drawn: list[object] = []
+    render_line = EntityTable.render_line
+
+    def counted(self: EntityTable, y: int) -> object:
+        drawn.append(self)
+        return render_line(self, y)
+
+    monkeypatch.setattr(EntityTable, "render_line", counted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = await _prepared(app, pilot, "gpus")
+        assert app.screen is not screen
+        # Laid out for this terminal and drawn while off screen (nothing shown): its key
+        # waits for neither.
+        assert screen.pane.size.width == 120 and screen.pane.size.height > 20
+        table = screen.pane.query_one(EntityTable)
+        assert table in drawn
+        drawn.clear()
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is screen and screen.pane.size.width == 120
+
+
+def _styles(screen: ViewScreen) -> list[tuple[str, dict[str, object]]]:
+    return [(repr(node), dict(node._css_styles.get_rules())) for node in screen.walk_children()]
+
+
+async def test_a_kept_pane_pushed_again_is_not_styled_again_and_its_styles_hold(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = await _prepared(app, pilot, "gpus")
+        styled: list[object] = []
+        update_styles = type(app).update_styles
+
+        def counted(self: WatchfloorApp, node: object, animate: bool = True) -> None:
+            styled.append(node)
+            update_styles(self, node, animate)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(app), "update_styles", counted)
+        for _ in range(2):  # its first key (built ahead), then back and again
+            await pilot.press("g")
+            await pilot.pause()
+            assert app.screen is screen
+            assert screen not in styled  # no pass over every widget of the screen
+            await pilot.press("escape")
+            await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+        shown = _styles(screen)
+        update_styles(app, screen, False)  # what the skipped pass would have made
+        assert _styles(screen) == shown
+
+
+async def test_a_kept_pane_is_styled_again_after_the_theme_changed(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app(theme="dark")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, ViewScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        before = screen.styles.background
+        app.theme = "light"
+        await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.screen is screen
+        assert screen.styles.background != before  # the light theme's, not the dark one's
+        shown = _styles(screen)
+        type(app).update_styles(app, screen, False)
+        assert _styles(screen) == shown
+
+
+async def test_no_garbage_collection_runs_while_a_key_is_answered(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app._gc_pauses.start()  # as a live console does at its start
+        try:
+            collecting: list[bool] = []
+            redraw = ViewScreen.redraw
+
+            def watched(self: ViewScreen, force: bool = False) -> None:
+                collecting.append(gc.isenabled())
+                redraw(self, force)
+
+            monkeypatch.setattr(ViewScreen, "redraw", watched)
+            await pilot.press("g")
+            await pilot.pause()
+            assert app.crumbs() == ["Overview", "GPUs"]
+            assert collecting and collecting[0] is False  # the pane drawn with no GC pass
+            assert gc.isenabled()  # drawn: collections run again
+        finally:
+            app._gc_pauses.stop()
+        assert gc.isenabled()
+
+
+def test_input_pauses_merging_for_a_moment_and_no_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("console.collector.gate.time.monotonic", lambda: now[0])
+    gate = InputGate(quiet=0.15, hold_limit=5.0)
+    assert gate.is_open()
+    gate.stir()  # bytes came, no key yet (an Esc waiting for the rest of a sequence)
+    assert not gate.is_open()
+    now[0] += 0.2  # they made no key (a mouse move): merging goes on, nothing held
+    assert gate.is_open()
+
+
+def test_the_terminal_input_loop_pauses_merging_as_input_arrives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import selectors
+
+    from textual.drivers import linux_driver
+
+    from console.ui.quick_escape import driver_for
+
+    monkeypatch.setattr(linux_driver, "selectors", selectors)  # put back after
+    driver_for(linux_driver.LinuxDriver)
+    monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # long quiet
+    monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+    read, write = os.pipe()
+    selector = linux_driver.selectors.SelectSelector()  # the one its input loop makes
+    try:
+        selector.register(read, linux_driver.selectors.EVENT_READ)
+        assert selector.select(0.0) == [] and INPUT_GATE.is_open()
+        os.write(write, b"\x1b")  # the Esc is made a key 40 ms later: merging stops now
+        assert selector.select(30.0) != []
+        assert not INPUT_GATE.is_open()
+        assert INPUT_GATE._held_since is None  # not a key's hold (that comes with the key)
+    finally:
+        selector.close()
+        os.close(read)
+        os.close(write)
+
+
+async def test_a_refresh_that_changes_no_text_lays_nothing_out_again(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import Static
+
+    app = make_app()
+    updated: list[object] = []
+    update = Static.update
+
+    def counted(self: Static, *args: object, **kwargs: object) -> None:
+        updated.append(self.id)
+        update(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Static, "update", counted)
+    async with app.run_test(size=(120, 40)) as pilot:
+        # Panes with text above their tables, and a job's detail (text sections).
+        for keys in (("s",), ("p",), ("f",), ("j", "enter")):
+            await pilot.press(*keys)
+            await pilot.pause()
+            updated.clear()
+            app.screen.pane.refresh_view()  # type: ignore[attr-defined]
+            assert updated == []  # (a Static's update lays the whole screen out again)
+            await pilot.press(*["escape"] * len(keys))
+            await pilot.pause()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from console.core.config import Config
 from console.core.model import Entity
 from console.core.plugins import discover
 from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
 from console.ui.kit import EntityTable
-from console.ui.node_groups import buckets, group_nodes
+from console.ui.node_groups import buckets, group_nodes, grouped_alike
 from tests.conftest import frozen_clock
 
 
@@ -84,3 +86,38 @@ async def test_a_node_reported_in_another_rack_is_grouped_there_at_the_next_refr
         await pilot.pause()
         assert "group:rack09" in table.row_keys
         assert table.get_row("group:rack09")[0].plain == "▸ rack09 (1)"
+
+
+def test_nodes_reported_again_group_alike_unless_a_rack_or_leaf_moved() -> None:
+    nodes = [Entity(f"node/n{i}", f"n{i}", attrs={"rack": "rack1", "temp": 40}) for i in range(3)]
+    again = [Entity(n.ref, n.name, n.parent, {**n.attrs, "temp": 90}) for n in nodes]
+    assert grouped_alike(nodes, nodes) and grouped_alike(nodes, again)  # a new reading only
+    moved = [*again[:2], Entity("node/n2", "n2", attrs={"rack": "rack2"})]
+    assert not grouped_alike(nodes, moved)
+    assert not grouped_alike(nodes, [*nodes, Entity("node/n3", "n3")])  # one more
+    assert not grouped_alike(nodes, [nodes[1], nodes[0], nodes[2]])  # another order
+    leaf = [*nodes[:2], Entity("node/n2", "n2", attrs={"rack": "rack1", "leaf": "switch/l9"})]
+    assert not grouped_alike(nodes, leaf)
+
+
+async def test_nodes_reported_again_in_their_racks_are_not_grouped_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from console.api import Batch
+
+    app = _app(16)
+    async with app.run_test(size=(120, 24)) as pilot:
+        grouped: list[int] = []
+        monkeypatch.setattr(
+            "console.ui.overview.group_nodes",
+            lambda nodes, rows: grouped.append(1) or group_nodes(nodes, rows),
+        )
+        nodes = app.store.of_kind("node")
+        again = [
+            Entity(n.ref, n.name, n.parent, {**n.attrs, "slurm_state": "mixed"}) for n in nodes
+        ]
+        app.store.apply(Batch(entities=again, time=app.store.time or 0.0), "sim", 0.0)
+        app.screen.redraw()  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert grouped == []  # new objects, the same racks: the grouping is kept
+        assert "group:rack01" in app.screen.query_one("#nodes", EntityTable).row_keys

@@ -99,3 +99,34 @@ async def test_a_reorder_repaints_only_the_lines_whose_row_moved() -> None:
         table.sync_keys(["a", "b", "d", "c", "e"], cells.__getitem__)  # one cell changed
         await pilot.pause()
         assert sorted(set(painted)) == [2]
+
+
+class WideLastApp(App[None]):
+    CSS = "EntityTable { height: 1fr; }"
+
+    def __init__(self, fill_last: bool) -> None:
+        super().__init__()
+        self.fill_last = fill_last
+
+    def compose(self) -> ComposeResult:
+        yield EntityTable(Context(), ("Key", "Evidence"), fill_last=self.fill_last)  # type: ignore[arg-type]
+
+
+async def test_a_last_column_that_fills_takes_the_room_it_has() -> None:
+    evidence = "utilisation 100% of 400 Gb/s; " + "x" * 120  # 150 characters
+    for width, fill_last, shown in (
+        (200, True, 150),
+        (100, True, 100 - 3 - 2 * 2),
+        (200, False, 60),
+    ):
+        app = WideLastApp(fill_last)
+        async with app.run_test(size=(width, 10)) as pilot:
+            table = app.query_one(EntityTable)
+            table.sync([("a", [Text("a"), Text(evidence)])])
+            await pilot.pause()
+            line = "".join(segment.text for segment in table.render_line(1))
+            cut = line.split("a", 1)[1].strip()
+            if shown == len(evidence):
+                assert cut == evidence  # whole, at 200 columns
+            else:
+                assert len(cut) == shown and cut.endswith("…")  # to the edge, or at 60

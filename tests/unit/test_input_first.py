@@ -38,3 +38,28 @@ def test_full_collections_wait_for_a_quiet_moment(monkeypatch: pytest.MonkeyPatc
     finally:
         collector.stop()
     assert gc.get_threshold() == before
+
+
+def test_no_collection_while_held_and_none_held_unless_started() -> None:
+    collector = QuietCollector()
+    collector.hold()  # not started (a test app, a bench): the collector is left alone
+    assert gc.isenabled()
+    collector.start()
+    try:
+        collector.hold()
+        assert not gc.isenabled()
+        collector.release()
+        assert gc.isenabled()
+        collector.hold()
+    finally:
+        collector.stop()  # stopping releases a hold too
+    assert gc.isenabled()
+    gc.disable()  # someone else turned it off: a key's release does not turn it on
+    try:
+        collector.start()
+        collector.hold()
+        collector.release()
+        assert not gc.isenabled()
+        collector.stop()
+    finally:
+        gc.enable()

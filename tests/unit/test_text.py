@@ -22,3 +22,14 @@ def test_markup_stays_literal_in_a_cell() -> None:
     text = cell("[red]job[/red] [link=http://evil]x[/link]")
     assert text.plain == "[red]job[/red] [link=http://evil]x[/link]"
     assert not text.spans
+
+
+def test_one_gpu_is_one_gpu_not_one_gpus() -> None:
+    from console.api import plural
+    from console.ui.overview import no_gpu_words
+
+    assert (plural(1, "GPU"), plural(0, "GPU"), plural(8, "idle GPU")) == (
+        "1 GPU", "0 GPUs", "8 idle GPUs"
+    )  # fmt: skip
+    assert no_gpu_words({"slurm_gpus": 1}) == "1 GPU (Slurm)"
+    assert no_gpu_words({"slurm_gpus": 4}) == "4 GPUs (Slurm)"
