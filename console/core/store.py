@@ -17,7 +17,7 @@ from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED
 from console.core.model import Batch, Column, Entity, Finding, ref_kind
-from console.core.ring import BlockRing, Ring, RingBlock
+from console.core.ring import BlockRing, Ring, RingBlock, fits_float32
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
@@ -122,6 +122,10 @@ class _Plan:
     """``(metric, position, nodes, readings)`` of the columns kept in totals (``nodes``:
     each reading's node, or the fleet for a reading of no GPU)."""
     block: RingBlock
+    gauge_values: list[float | None]
+    """The gauge readings' values, as the last poll left them: what a poll's are compared
+    with, with no walk over the readings (whatever else sets one of them appends to its
+    ring too, which detaches the block and ends the plan; ``restore_readings`` ends it)."""
 
     def fits(self, columns: list[Column]) -> bool:
         """Whether these are the columns it was made for (and its block still takes rows)."""
@@ -257,6 +261,9 @@ class Store:
                 if metric in SUMMED_METRICS:
                     self._add_to_totals(ref, metric, None, value, 1)
         else:
+            # Readings change under the plans, whose blocks take for a repeated value
+            # the one in their last row (RingBlock.append): they are made again.
+            self._plans.clear()
             for key, (time, value, rate) in readings:
                 reading = latest.get(key)
                 if key[1] in SUMMED_METRICS:
@@ -468,6 +475,9 @@ class Store:
         for at, metric in enumerate(metrics):
             plain = metric not in TIMED and metric not in self.longer
             (rest if not plain else counters if metric in COUNTERS else gauges).append(at)
+        # Whole-number gauges first: the block holds them in 4-byte floats.
+        whole = [at for at in gauges if fits_float32(columns[at].values)]
+        gauges = whole + [at for at in gauges if at not in whole]
         found = [self._resolved_column(columns[at], source) for at in gauges + counters]
         if None in found:
             return None
@@ -476,7 +486,8 @@ class Store:
         readings = [reading for _, column_readings, _ in resolved for reading in column_readings]
         if any(reading.source != source for reading in readings):
             return None  # another source's series: its drops would not find this plan
-        block = RingBlock(self.history_length, [r for _, _, rings in resolved for r in rings])
+        rings = [ring for _, _, column_rings in resolved for ring in column_rings]
+        block = RingBlock(self.history_length, rings, sum(len(columns[at]) for at in whole))
         self._history.update(zip(keys, block.rings, strict=True))
         self._resolved.clear()  # they hold the rings replaced
         summed = [
@@ -486,7 +497,8 @@ class Store:
         ]
         count = sum(len(columns[at]) for at in gauges)
         plan = _Plan(metrics, refs, gauges, counters, rest, keys, readings, readings[:count],
-                     keys[count:], readings[count:], summed, block)  # fmt: skip
+                     keys[count:], readings[count:], summed, block,
+                     list(map(_VALUE, readings[:count])))  # fmt: skip
         self._plans[source] = plan
         return plan
 
@@ -504,12 +516,15 @@ class Store:
                         totals[key] = totals.get(key, 0) + delta
         keys, readings = plan.keys, plan.gauge_readings
         values = list(itertools.chain.from_iterable([columns[at].values for at in plan.gauges]))
-        old = list(map(_VALUE, readings))
+        old, plan.gauge_values = plan.gauge_values, values
+        narrow, narrow_moved = plan.block.narrow, []
         if values != old:  # most gauges repeat themselves: only those that moved are set
             for at in itertools.compress(itertools.count(), map(operator.ne, values, old)):
                 moved.add(keys[at])
                 readings[at].value = values[at]
-        points = values  # then the counters' rates
+                if at < narrow:
+                    narrow_moved.append(at)
+        points = [*values]  # then the counters' rates
         counted = itertools.chain.from_iterable([columns[at].values for at in plan.counters])
         for key, reading, value in zip(
             plan.counter_keys, plan.counter_readings, counted, strict=False
@@ -528,7 +543,7 @@ class Store:
         for reading in plan.readings:
             reading.time, reading.seen = batch_time, seen
         self._changed_readings.update(keys)
-        plan.block.append(points)
+        plan.block.append(points, narrow_moved)  # (each reading's value is the last row's)
 
     def _record_column(
         self, column: Column, batch_time: float, seen: float, source: str, max_series: int
