@@ -553,6 +553,35 @@ def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.Mon
     assert most == 10  # a keyframe and the nine frames after it, at worst
 
 
+def test_a_keyframes_like_is_made_only_past_it_and_once_for_its_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import reader
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec")  # the default keyframe interval
+    recorder.attach(engine)
+    live = record(engine, recorder, 25)
+    recorder.close()
+    made: list[int] = []
+    real = reader._like
+    monkeypatch.setattr(reader, "_like", lambda body: made.append(1) or real(body))
+    with Recording(tmp_path / "rec") as recording:
+        times = recording.times()
+        keyframes = [when for when in times if recording.keyframe_at(when) == when]
+        assert len(keyframes) >= 2
+        recording.at(keyframes[0])
+        assert made == []  # a seek to a keyframe inflates no frame after it
+        inside = [when for when in times if keyframes[0] < when < keyframes[1]]
+        for when in inside:  # a rewind stepping through one interval
+            moment = recording.at(when)
+            assert gpus_of(moment.store) == live[when]["gpus"]
+        assert made == [1]
+        moment = recording.at(keyframes[1] + 1)
+        assert gpus_of(moment.store) == live[keyframes[1] + 1]["gpus"]
+        assert made == [1, 1]  # another keyframe's own
+
+
 def _batches(file: Path) -> list[tuple[int, list[list[Any]]]]:
     """Every frame's batch entries, with its keyframe flag, oldest first."""
     from console.recording.codec import decompress
