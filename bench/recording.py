@@ -267,6 +267,12 @@ def day_seeks(workdir: Path, count: int) -> None:
             recording.at(when)
             spent.append(time.perf_counter() - began)
             cpu.append(time.process_time() - began_cpu)
+        # A rewind stepping: each second of one interval, one after another.
+        stepping = []
+        for i in range(len(window)):
+            began_cpu = time.process_time()
+            recording.at(first + every * starts[-1] + i)
+            stepping.append(time.process_time() - began_cpu)
         # What a seek defers (its readings made when read): every one read, as no screen
         # does (a rewind screen reads a few thousand), at a few of the same seconds.
         deferred = []
@@ -284,6 +290,8 @@ def day_seeks(workdir: Path, count: int) -> None:
     print(f"24 h simulated ({day:,} frames, {count} random seconds): seek p50 "
           f"{ms(statistics.median(spent))}, p95 {ms(spent[p95])} (CPU p50 "
           f"{ms(statistics.median(cpu))}, p95 {ms(cpu[p95])})")  # fmt: skip
+    print(f"  stepping through one interval's {len(stepping)} seconds, one after another: "
+          f"CPU p50 {ms(statistics.median(stepping))}, most {ms(max(stepping))}")  # fmt: skip
     print(f"  then every reading read (what a seek defers; a screen reads a few thousand): "
           f"CPU p50 {ms(statistics.median(deferred))}")  # fmt: skip
 
