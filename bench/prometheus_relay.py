@@ -81,26 +81,30 @@ class Relayed(Source):
         return self.batch
 
 
-async def land(engine: Engine, source: Relayed, batch: Batch) -> tuple[float, float, float]:
+async def land(
+    engine: Engine, source: Relayed, batch: Batch
+) -> tuple[tuple[float, float], tuple[float, float], tuple[float, float]]:
     """Land ``batch`` through ``engine`` as the UI does, then end the cycle: how long
-    until it landed, the loop's longest step meanwhile, and at the cycle's end."""
+    until it landed, and the loop's longest step meanwhile and at the cycle's end, each
+    in wall and CPU time (a busy machine's scheduler adds to the wall time, not to that)."""
     source.batch = batch
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []
     running = True
 
     async def other_work() -> None:  # what a key press is to the UI: a turn of the loop
-        last = time.perf_counter()
+        last, last_cpu = time.perf_counter(), time.thread_time()
         while running:
             await asyncio.sleep(0)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
+            now, cpu = time.perf_counter(), time.thread_time()
+            gaps.append((now - last, cpu - last_cpu))
+            last, last_cpu = now, cpu
 
     ticker = asyncio.create_task(other_work())
     await asyncio.sleep(0)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.thread_time()
     await engine._poll(engine._states[0])
-    landed, merging = time.perf_counter() - start, len(gaps)
+    landed = time.perf_counter() - start, time.thread_time() - start_cpu
+    merging = len(gaps)
     engine.analyse()  # the cycle's end: nobody reads its changes (no cycle hooks)
     drop = getattr(engine, "_drop_litter", None)  # a peer's engine frees them in one go
     if drop is not None:
@@ -109,7 +113,12 @@ async def land(engine: Engine, source: Relayed, batch: Batch) -> tuple[float, fl
     await ticker
     status = engine.statuses()[0]
     assert status.status == "ok", status.reason
-    return landed, max(gaps[:merging]), max(gaps[merging:])
+    return landed, _longest(gaps[:merging]), _longest(gaps[merging:])
+
+
+def _longest(gaps: list[tuple[float, float]]) -> tuple[float, float]:
+    """The longest wall time among ``gaps``, and the longest CPU time."""
+    return max(wall for wall, _ in gaps), max(cpu for _, cpu in gaps)
 
 
 def ms(seconds: list[float]) -> str:
@@ -177,7 +186,9 @@ def main() -> None:
     collector.apply(batches[0], "prometheus", clock)
     collector.take_changes()
     merge, delta, intake, longest, apply = [], [], [], [], []
-    landed, merging, ending = [], [], []
+    landed: list[tuple[float, float]] = []
+    merging: list[tuple[float, float]] = []
+    ending: list[tuple[float, float]] = []
     mirror, relayed = Store(MIRROR_HISTORY, MIRROR_LONGER), Relayed()
     engine = Engine(mirror, [relayed], [], clock=lambda: clock + len(landed) + 1)
     size = widest = 0
@@ -210,9 +221,13 @@ def main() -> None:
     print(f"UI: delta read, line by line    {ms(intake)}")
     print(f"UI: longest line (a key's wait) {ms(longest)}  ({widest / 1e3:.0f} kB the widest)")
     print(f"UI: store merge                 {ms(apply)}")
-    print(f"UI: lands via engine (slice {args.slice}) {ms(landed)}")
-    print(f"UI: its longest loop step       {ms(merging)}")
-    print(f"UI: cycle's end, longest step   {ms(ending)}")
+    for name, steps in (
+        (f"lands via engine, slice {args.slice:<5}", landed),
+        ("its longest loop step ", merging),
+        ("cycle's end, longest  ", ending),
+    ):
+        walls, cpus = [wall for wall, _ in steps], [cpu for _, cpu in steps]
+        print(f"UI: {name}          {ms(walls)}  (CPU: {ms(cpus)})")
     print(f"max RSS (both stores, one process): {rss_mb():.0f} MB")
 
 
