@@ -10,7 +10,7 @@ import pytest
 from console.api import Batch, Entity, Sample, Source, SourceDisabled
 from console.collector.gate import InputGate
 from console.core import engine as engine_module
-from console.core.engine import APPLY_SLICE, MAX_BACKOFF, MIRROR_SLICE, Engine
+from console.core.engine import APPLY_SLICE, ENTITY_WEIGHT, MAX_BACKOFF, MIRROR_SLICE, Engine
 from console.core.model import METRICS, Finding
 from console.core.store import LITTER_SLICE, Store
 from console.sim.simulation import Simulation
@@ -299,6 +299,9 @@ async def test_a_mirror_merges_in_small_slices_so_a_key_waits_for_little(
     engine = Engine(Store(), [MirrorOfBig(2 * APPLY_SLICE)])
     await engine.collect(1)
     assert max(sizes) == MIRROR_SLICE < APPLY_SLICE  # the most a key can wait behind
+    entities = sizes[: sizes.index(MIRROR_SLICE)]  # entities land first, costlier each
+    assert entities and entities == [MIRROR_SLICE // ENTITY_WEIGHT] * len(entities)
+    assert ENTITY_WEIGHT > 1
     assert len(list(engine.store.readings())) == 2 * APPLY_SLICE  # all of it landed
 
 
