@@ -77,10 +77,10 @@ def _pieces(columns: list[Column], size: int) -> Iterator[Column]:
 
 
 def _parts(batch: Batch, size: int) -> Iterator[Batch]:
-    """A large batch as batches of at most ``size`` readings or ``size /`` :data:`ENTITY_WEIGHT`
-    entities each (small
-    columns share one, long ones are cut), the last with the batch's meta. Made one at a
-    time: cutting a 1,000-node relay delta at once took 15 ms of a step."""
+    """A large batch as batches of at most ``size`` readings (small columns share one,
+    long ones are cut) or ``size /`` :data:`ENTITY_WEIGHT` entities each, the last with
+    the batch's meta. Made one at a time: cutting a 1,000-node relay delta at once took
+    15 ms of a step."""
     step = max(1, size // ENTITY_WEIGHT)
     for start in range(0, len(batch.entities), step):
         yield Batch(entities=batch.entities[start : start + step], time=batch.time)
