@@ -67,6 +67,11 @@ class StatusHeader(Static):
         line.append("  data ")
         if rewind is not None:
             line.append("recorded")
+        elif age is None and any(s.status == "pending" for s in active):
+            # The first cycle of a large fleet takes a while: say so, and for how long.
+            started = getattr(self.context, "started_at", None)
+            waited = "" if started is None else f" {fmt_age(now - started)}"
+            line.append(f"first cycle{waited}", style=role_style(self, "stale"))
         elif age is None:
             line.append("none yet", style=role_style(self, "stale"))
         elif age < LIVE_AGE:
