@@ -389,11 +389,12 @@ class Pending(Source):
         raise AssertionError("never polled: the app is not live")
 
 
-async def test_an_empty_overview_says_what_it_is_waiting_for() -> None:
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_an_empty_overview_says_what_it_is_waiting_for(size: tuple[int, int]) -> None:
     now = [frozen_clock()]
     app = WatchfloorApp(Registry.build([CORE_PLUGIN]), [Pending()], live=False,
-                        clock=lambda: now[0], warm_cycles=0)  # fmt: skip
-    async with app.run_test(size=(120, 40)) as pilot:
+                        clock=lambda: now[0], warm_cycles=0, title="watchfloor demo")  # fmt: skip
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         hint = app.screen.query_one("#empty-hint", Static)
         assert hint.display
@@ -404,7 +405,8 @@ async def test_an_empty_overview_says_what_it_is_waiting_for() -> None:
         now[0] += 12
         app.screen.redraw()
         header = str(app.screen.query_one(StatusHeader).render())
-        assert "data first cycle 12s" in header
+        assert "data first cycle 12s" in header  # at 80 columns too: fewer counts, no clock
+        assert ("GPUs 0" in header) == (size[0] == 120)
         await pilot.press("question_mark")  # keys are answered while it waits
         assert isinstance(app.screen, HelpScreen)
 
