@@ -15,7 +15,8 @@ reading each agent's ``/v2/stream``, for a before/after in the same minute.
 
 The window opens once every agent has landed a poll (``--warm-up`` seconds at most: the
 first polls bring whole documents, a startup's cost, not a cycle's); the cyclic garbage
-collector's share of the console's CPU is printed apart.
+collector's share of the console's CPU is printed apart (its thresholds the collector
+process's: ``console.collector.garbage``).
 
 Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60] [--wire W]
 [--warm-up S] [--profile FILE]``
@@ -38,6 +39,7 @@ import psutil
 from console.agent.client import AgentSource
 from console.agent.stream_client import AgentStreamSource
 from console.api import Batch
+from console.collector.garbage import young_collections_rarer
 from console.core.engine import Engine
 from console.core.store import Store
 
@@ -178,10 +180,11 @@ def main() -> None:
     fleet, urls = start_fleet(args.nodes)
     print(f"fleet of {args.nodes} agents up in {time.monotonic() - began:.0f} s", flush=True)
     try:
-        asyncio.run(
-            poll(urls, args.seconds, args.interval, args.wire, fleet.pid, args.profile,
-                 args.warm_up)
-        )  # fmt: skip
+        with young_collections_rarer():  # as the collector process (console.collector.main)
+            asyncio.run(
+                poll(urls, args.seconds, args.interval, args.wire, fleet.pid, args.profile,
+                     args.warm_up)
+            )  # fmt: skip
     finally:
         fleet.terminate()
         fleet.wait()

@@ -133,7 +133,7 @@ def entity_of(item: Any, node: str) -> Entity:
     if ref_kind(ref) not in AGENT_KINDS or _owner(ref) != node:
         raise WireError(f"entity {ref[:80]!r} does not belong to node {node!r}")
     parent = item.get("parent")
-    if parent is not None and (checked_text(parent, "parent") and _owner(parent) != node):
+    if parent is not None and (checked_text(parent, "parent") and not _of_node(parent, node)):
         raise WireError(f"parent {parent[:80]!r} does not belong to node {node!r}")
     attrs = item.get("attrs", {})
     if not isinstance(attrs, dict):
@@ -147,8 +147,13 @@ def entity_of(item: Any, node: str) -> Entity:
 
 def check_sample_ref(ref: Any, node: str) -> None:
     checked_text(ref, "sample ref")
-    if _owner(ref) != node:
+    if not _of_node(ref, node):
         raise WireError(f"samples for {ref[:80]!r} do not belong to node {node!r}")
+
+
+def _of_node(ref: str, node: str) -> bool:
+    """Whether ``ref`` is ``<kind>/<node>[/...]`` (a kind, as ``check_batch`` asks)."""
+    return _owner(ref) == node and not ref.startswith("/")
 
 
 def check_metric(metric: Any) -> None:

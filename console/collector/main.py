@@ -18,6 +18,7 @@ import threading
 from aiohttp import web
 
 from console.agent.server import make_runner
+from console.collector.garbage import young_collections_rarer
 from console.core.engine import Engine
 from console.serve.relay import Relay, make_relay_app
 
@@ -60,4 +61,5 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
 
 def run_collector(engine: Engine, token: str) -> None:
     """``watchfloor collector``: blocks until stopped."""
-    asyncio.run(collect_and_relay(engine, token))
+    with young_collections_rarer():
+        asyncio.run(collect_and_relay(engine, token))

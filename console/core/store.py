@@ -17,7 +17,7 @@ from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED
 from console.core.model import Batch, Column, Entity, Finding, ref_kind
-from console.core.ring import BlockRing, Ring, RingBlock
+from console.core.ring import BlockRing, Ring, RingBlock, fits_float32
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
@@ -122,6 +122,10 @@ class _Plan:
     """``(metric, position, nodes, readings)`` of the columns kept in totals (``nodes``:
     each reading's node, or the fleet for a reading of no GPU)."""
     block: RingBlock
+    gauge_values: list[float | None]
+    """The gauge readings' values, as the last poll left them: what a poll's are compared
+    with, with no walk over the readings (whatever else sets one of them appends to its
+    ring too, which detaches the block and ends the plan; ``restore_readings`` ends it)."""
 
     def fits(self, columns: list[Column]) -> bool:
         """Whether these are the columns it was made for (and its block still takes rows)."""
@@ -257,6 +261,9 @@ class Store:
                 if metric in SUMMED_METRICS:
                     self._add_to_totals(ref, metric, None, value, 1)
         else:
+            # Readings change under the plans, whose blocks take for a repeated value
+            # the one in their last row (RingBlock.append): they are made again.
+            self._plans.clear()
             for key, (time, value, rate) in readings:
                 reading = latest.get(key)
                 if key[1] in SUMMED_METRICS:
@@ -287,12 +294,16 @@ class Store:
         sources: Sequence[str],
         seen: float,
         readings: dict[tuple[str, str], Reading],
+        summed: tuple[list[tuple[str, str]], Sequence[float | None]] | None = None,
     ) -> None:
         """A fresh store takes a whole fleet at once (a store rebuilt from a recording:
         the reader made the objects, none is copied). The same store as
         :meth:`restore_entity` for each entity then :meth:`adopt_readings`, made in
         bulk: a seek at 1,000 nodes restores 13,000 entities and 30,000 summed readings,
-        and one call each cost it 0.5 s (bench/recording.py)."""
+        and one call each cost it 0.5 s (bench/recording.py). ``summed``: the keys of
+        the readings of :data:`SUMMED_METRICS` and their values (NaN or ``None`` for
+        none), when the caller has them without making readings (a recording's columns);
+        the same list of keys again is grouped once."""
         if self.entities or self._latest:
             raise ValueError("restore_fleet is for a fresh store")
         self._forget_resolved()
@@ -307,22 +318,24 @@ class Store:
             if entity.parent is not None:
                 children.setdefault(entity.parent, set()).add(entity.ref)
         self._latest = readings
-        summed = [key for key in readings if key[1] in SUMMED_METRICS]
-        nodes = {ref: _node_of(ref) or FLEET for ref in {ref for ref, _metric in summed}}
-        # Gathered by (node, metric), then summed and counted in C: a Python step per
-        # total per reading cost a seek 30 ms at 1,000 nodes (32,000 summed readings).
-        micros = map(_micros, [readings[key].value for key in summed])
-        gathered: dict[tuple[str, str], list[int]] = {}
-        keys = [(nodes[ref], metric) for ref, metric in summed]
-        for total, value in zip(keys, micros, strict=True):
-            gathered.setdefault(total, []).append(value)
+        if summed is None:
+            keys = [key for key in readings if key[1] in SUMMED_METRICS]
+            summed = (keys, [readings[key].value for key in keys])
+        keys, values = summed
+        if len(keys) != len(values):
+            raise ValueError("summed: not one value a key")
+        # In millionths as _micros makes them (NaN - NaN and inf - inf are not 0).
+        micros = [round(v * 1e6) if v is not None and v - v == 0 else 0 for v in values]
+        ordered, groups = _summed_groups(keys)
+        in_order = ordered(micros)
         totals, counts = self._totals, self._total_counts
-        for (node, metric), values in gathered.items():
+        for (node, metric), start, end in groups:
+            total, count = sum(in_order[start:end]), end - start
             fleet = (FLEET, metric)
-            totals[fleet] = totals.get(fleet, 0) + sum(values)
-            counts[fleet] = counts.get(fleet, 0) + len(values)
+            totals[fleet] = totals.get(fleet, 0) + total
+            counts[fleet] = counts.get(fleet, 0) + count
             if node != FLEET:
-                totals[node, metric], counts[node, metric] = sum(values), len(values)
+                totals[node, metric], counts[node, metric] = total, count
         self.version += 1
 
     def restore_history(
@@ -462,6 +475,9 @@ class Store:
         for at, metric in enumerate(metrics):
             plain = metric not in TIMED and metric not in self.longer
             (rest if not plain else counters if metric in COUNTERS else gauges).append(at)
+        # Whole-number gauges first: the block holds them in 4-byte floats.
+        whole = [at for at in gauges if fits_float32(columns[at].values)]
+        gauges = whole + [at for at in gauges if at not in whole]
         found = [self._resolved_column(columns[at], source) for at in gauges + counters]
         if None in found:
             return None
@@ -470,7 +486,8 @@ class Store:
         readings = [reading for _, column_readings, _ in resolved for reading in column_readings]
         if any(reading.source != source for reading in readings):
             return None  # another source's series: its drops would not find this plan
-        block = RingBlock(self.history_length, [r for _, _, rings in resolved for r in rings])
+        rings = [ring for _, _, column_rings in resolved for ring in column_rings]
+        block = RingBlock(self.history_length, rings, sum(len(columns[at]) for at in whole))
         self._history.update(zip(keys, block.rings, strict=True))
         self._resolved.clear()  # they hold the rings replaced
         summed = [
@@ -480,7 +497,8 @@ class Store:
         ]
         count = sum(len(columns[at]) for at in gauges)
         plan = _Plan(metrics, refs, gauges, counters, rest, keys, readings, readings[:count],
-                     keys[count:], readings[count:], summed, block)  # fmt: skip
+                     keys[count:], readings[count:], summed, block,
+                     list(map(_VALUE, readings[:count])))  # fmt: skip
         self._plans[source] = plan
         return plan
 
@@ -498,12 +516,15 @@ class Store:
                         totals[key] = totals.get(key, 0) + delta
         keys, readings = plan.keys, plan.gauge_readings
         values = list(itertools.chain.from_iterable([columns[at].values for at in plan.gauges]))
-        old = list(map(_VALUE, readings))
+        old, plan.gauge_values = plan.gauge_values, values
+        narrow, narrow_moved = plan.block.narrow, []
         if values != old:  # most gauges repeat themselves: only those that moved are set
             for at in itertools.compress(itertools.count(), map(operator.ne, values, old)):
                 moved.add(keys[at])
                 readings[at].value = values[at]
-        points = values  # then the counters' rates
+                if at < narrow:
+                    narrow_moved.append(at)
+        points = [*values]  # then the counters' rates
         counted = itertools.chain.from_iterable([columns[at].values for at in plan.counters])
         for key, reading, value in zip(
             plan.counter_keys, plan.counter_readings, counted, strict=False
@@ -522,7 +543,7 @@ class Store:
         for reading in plan.readings:
             reading.time, reading.seen = batch_time, seen
         self._changed_readings.update(keys)
-        plan.block.append(points)
+        plan.block.append(points, narrow_moved)  # (each reading's value is the last row's)
 
     def _record_column(
         self, column: Column, batch_time: float, seen: float, source: str, max_series: int
@@ -862,6 +883,35 @@ class Store:
 def _micros(value: float | None) -> int:
     """A reading in millionths, as a whole number (0 for none, or for inf and NaN)."""
     return round(value * 1e6) if value is not None and math.isfinite(value) else 0
+
+
+_Groups = tuple[Any, list[tuple[tuple[str, str], int, int]]]
+_last_groups: list[Any] = [None, None]
+"""The last list of summed keys :func:`_summed_groups` grouped, and its groups."""
+
+
+def _summed_groups(keys: list[tuple[str, str]]) -> _Groups:
+    """Summed readings' keys by total ``(node, metric)`` (node ``FLEET`` for a reading
+    counted in the fleet's alone): a gather that puts a column of their values in
+    that order, and each total's slice of it. Kept for the last list of keys (a
+    recording's seeks hand the same list again: 32,000 keys at 1,000 nodes)."""
+    if _last_groups[0] is keys:
+        return cast("_Groups", _last_groups[1])
+    nodes = {ref: _node_of(ref) or FLEET for ref in {ref for ref, _metric in keys}}
+    totals = [(nodes[ref], metric) for ref, metric in keys]
+    order = sorted(range(len(keys)), key=totals.__getitem__)
+    groups: list[tuple[tuple[str, str], int, int]] = []
+    for place, index in enumerate(order):
+        if groups and groups[-1][0] == totals[index]:
+            groups[-1] = (totals[index], groups[-1][1], place + 1)
+        else:
+            groups.append((totals[index], place, place + 1))
+    if len(order) > 1:
+        ordered: Any = operator.itemgetter(*order)
+    else:
+        ordered = lambda column: tuple(column[i] for i in order)  # noqa: E731
+    _last_groups[:] = [keys, (ordered, groups)]
+    return ordered, groups
 
 
 def _node_of(ref: str) -> str | None:

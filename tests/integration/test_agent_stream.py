@@ -25,6 +25,7 @@ from console.agent.stream_wire import (
 )
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
+from console.core import engine as engine_module
 from console.core.engine import BLOCKED_MARGIN, Engine
 from console.core.model import Column, Entity
 from console.core.store import Store
@@ -115,6 +116,27 @@ async def test_a_poll_read_too_late_for_the_engine_keeps_what_came_for_the_next(
             await source.close()
     assert sorted(e.ref for e in kept.entities) == ["gpu/n1/0", "node/n1"]
     assert ("gpu/n1/0", "gpu.util", 10.0) in {(s.ref, s.metric, s.value) for s in kept.as_samples()}
+
+
+async def test_the_engine_does_not_check_again_what_the_stream_decoder_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The decoder checks every field (the cases below); a second look by check_batch,
+    # a thousand polls a second, cost a tenth of a fleet console's CPU.
+    def checked_twice(batch: object) -> object:
+        raise AssertionError("checked twice")
+
+    monkeypatch.setattr(engine_module, "check_batch", checked_twice)
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    async with serving(make_app(agent, None)) as url:
+        engine = Engine(Store(), [_source(url)])
+        try:
+            await engine.collect(1)
+            assert [s.status for s in engine.statuses()] == ["ok"]
+            assert engine.store.value("gpu/n1/0", "gpu.util") == 10.0
+        finally:
+            await engine.stop()
 
 
 def test_every_refresh_a_full_frame_resends_every_entity() -> None:
@@ -253,6 +275,10 @@ def _gpus(first: int, count: int) -> list[dict[str, object]]:
          "bad response: keys name over 10 refs"),
         ((_frame(keys={"gpu.util": ["gpu/n9/0"]}),),
          "bad response: samples for 'gpu/n9/0' do not belong to node 'n1'"),
+        ((_frame(keys={"gpu.util": ["/n1/0"]}),),  # no kind: the engine checks no more
+         "bad response: samples for '/n1/0' do not belong to node 'n1'"),
+        ((_frame(entities=[{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "/n1"}]),),
+         "bad response: parent '/n1' does not belong to node 'n1'"),
         ((_frame(keys={"gpu.util": ["gpu/n1/0", "gpu/n1/0"]}, values=[[1.0, 2.0]]),),
          "bad response: keys name a series of gpu.util twice"),
         ((_frame(keys={"gpu.util": []}, values=[[]]),),

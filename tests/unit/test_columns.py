@@ -143,6 +143,53 @@ def test_columns_sent_again_make_the_same_store_as_samples_past_the_history(even
     assert by_column.gpu_total("node/n1", "gpu.power") == 311.0 + 200.0
 
 
+def test_whole_number_gauges_are_kept_in_four_bytes_and_read_back_the_same() -> None:
+    # Temperatures and MiB are whole numbers: their history takes half the memory, and a
+    # reader sees what came, also once a fraction comes and the block turns to 8 bytes.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    by_column, by_sample = Store(history=4), Store(history=4)
+    for tick in range(8):
+        temps = [40.0 + tick, 60.3 if tick == 6 else 2.0**24]
+        batch = Batch(
+            columns=[
+                Column("gpu.util", gpus, [12.5, 50.0]),  # a fraction: 8 bytes from the start
+                Column("gpu.temp", gpus, temps),
+                Column("gpu.mem_used", gpus, [61000.0, None]),
+                Column("gpu.energy", gpus, [1000.0 * tick, 10.0 * tick]),  # rates
+            ],
+            time=NOW + tick,
+        )
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        assert _state(by_column) == _state(by_sample)
+        if tick == 5:
+            block = by_column._plans["agent"].block
+            assert block._small.itemsize == 4 and len(block._small) == 4 * 4  # 2 columns
+    assert block._small.itemsize == 8  # 60.3 came (60.5 would not: 4 bytes hold it)
+    assert by_column.history("gpu/n1/1", "gpu.temp") == [2.0**24, 2.0**24, 60.3, 2.0**24]
+    assert by_column.history("gpu/n1/0", "gpu.util") == [12.5] * 4
+
+
+def test_a_poll_after_restored_readings_lands_whole_through_a_plan() -> None:
+    # A plan compares each poll with the last one's values: readings put back under it
+    # (a recording's seek) must not leave it comparing with what is no longer there.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    store = Store(history=4)
+
+    def poll(tick: int) -> None:
+        batch = Batch(columns=[Column("gpu.temp", gpus, [40.0, 50.0])], time=NOW + tick)
+        store.apply(batch, "agent", NOW + tick)
+
+    for tick in range(3):
+        poll(tick)
+    assert "agent" in store._plans
+    store.restore_readings([(("gpu/n1/0", "gpu.temp"), (NOW + 2, 99.5, None))])
+    poll(3)  # the same values again: they must land, and over 99.5 too
+    assert store.value("gpu/n1/0", "gpu.temp") == 40.0
+    assert store.history("gpu/n1/0", "gpu.temp")[-1] == 40.0
+    assert ("gpu/n1/0", "gpu.temp") in store.moved().readings
+
+
 def test_a_repeated_ref_of_a_summed_metric_moves_the_totals_as_samples_do() -> None:
     refs = ["gpu/n1/0", "gpu/n1/0"]  # the same list each poll: the store keeps what it found
     by_column, by_sample = Store(), Store()

@@ -94,6 +94,22 @@ async def test_backoff_doubles_up_to_the_cap() -> None:
     assert waits[-1] == MAX_BACKOFF
 
 
+async def test_polls_stay_on_the_interval_s_grid_when_wake_ups_lag() -> None:
+    # An agent streams a frame a second on its own grid: a poll schedule that slips by
+    # each wake-up's lag falls a frame behind now and then, and that frame is lost.
+    clock = Clock(1000.0)
+    engine = Engine(Store(), [Good()], clock=clock)
+    state = engine._states[0]
+    dues = []
+    for lag in (0.0, 0.05, 0.05, 0.3, 1.5, 0.0):
+        clock.now = max(clock.now, state.next_due) + lag
+        await engine._poll(state)
+        dues.append(state.next_due)
+    # Small lags never add up; a poll a quarter interval late or more starts a new grid
+    # (an overloaded loop polls less often rather than catching up).
+    assert dues == pytest.approx([1001.0, 1002.0, 1003.0, 1004.3, 1006.8, 1007.8])
+
+
 async def test_a_failure_after_good_polls_is_stale_and_ok_turns_stale_when_polls_stop() -> None:
     clock = Clock()
     flaky = Good("flaky")

@@ -85,3 +85,42 @@ def test_a_point_for_one_series_gives_each_its_own_ring() -> None:
     block.rings[1].append(4.0)
     block.rings[1].append(5.0)
     assert block.rings[1].values() == [4.0, 5.0]
+
+
+def test_a_block_holds_whole_numbers_in_four_bytes_until_a_point_is_not_one() -> None:
+    # Series 0-1 narrow (temperatures, MiB), series 2 not (a rate); one taken over whole.
+    taken = Ring(3)
+    taken.append(40.0)
+    block = RingBlock(3, [taken, Ring(3), Ring(3)], narrow=2)
+    assert block._small.itemsize == 4 and block._values.itemsize == 8
+    rows = [[41.0, None, 0.1], [2.0**24, -7.0, 0.2]]
+    for row in rows:
+        block.append(row)
+    assert block._small.itemsize == 4
+    assert [ring.values() for ring in block.rings] == [
+        [40.0, 41.0, 2.0**24], [None, -7.0], [0.1, 0.2]]  # fmt: skip
+    block.append([2.0**24 + 1, 0.5, 0.3])  # not exact in 4 bytes: 8 from now on, for all
+    assert block._small.itemsize == 8
+    assert [ring.values() for ring in block.rings] == [
+        [41.0, 2.0**24, 2.0**24 + 1], [None, -7.0, 0.5], [0.1, 0.2, 0.3]]  # fmt: skip
+
+
+def test_a_block_takes_over_history_that_four_bytes_cannot_hold_in_eight() -> None:
+    ring = Ring(3)
+    ring.append(36.6)
+    block = RingBlock(3, [ring], narrow=1)
+    block.append([37.0])
+    assert block._small.itemsize == 8
+    assert block.rings[0].values() == [36.6, 37.0]
+
+
+def test_a_block_told_which_narrow_points_moved_keeps_what_a_whole_row_would() -> None:
+    told, plain = RingBlock(4, [Ring(4), Ring(4), Ring(4)], 2), RingBlock(4, [Ring(4)] * 3, 2)
+    rows = [[1.0, None, 0.5], [1.0, 3.0, 0.6], [2.0, 3.0, None], [2.0, None, 0.7],
+            [2.0, None, 0.8], [7.25, None, 0.9]]  # fmt: skip
+    for row, moved in zip(rows, [[], [1], [0], [1], [], [0]], strict=True):
+        told.append(row, moved)  # the first row is taken whole: no last row to repeat
+        plain.append(row)
+        assert [r.values() for r in told.rings] == [r.values() for r in plain.rings]
+    assert told._small.itemsize == 8  # 7.25 is no whole number: 8 bytes for good
+    assert told.rings[0].values() == [2.0, 2.0, 2.0, 7.25]

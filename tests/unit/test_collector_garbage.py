@@ -1,0 +1,15 @@
+"""The collector collects its youngest generation after 10,000 allocations, not 700."""
+
+from __future__ import annotations
+
+import gc
+
+from console.collector.garbage import YOUNG_THRESHOLD, young_collections_rarer
+
+
+def test_young_passes_come_after_more_allocations_and_the_thresholds_come_back() -> None:
+    saved = gc.get_threshold()
+    assert saved[0] < YOUNG_THRESHOLD  # (Python's default: 700)
+    with young_collections_rarer():
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *saved[1:])  # full passes as ever
+    assert gc.get_threshold() == saved
