@@ -300,12 +300,16 @@ class Store:
         sources: Sequence[str],
         seen: float,
         readings: dict[tuple[str, str], Reading],
+        summed: tuple[list[tuple[str, str]], Sequence[float | None]] | None = None,
     ) -> None:
         """A fresh store takes a whole fleet at once (a store rebuilt from a recording:
         the reader made the objects, none is copied). The same store as
         :meth:`restore_entity` for each entity then :meth:`adopt_readings`, made in
         bulk: a seek at 1,000 nodes restores 13,000 entities and 30,000 summed readings,
-        and one call each cost it 0.5 s (bench/recording.py)."""
+        and one call each cost it 0.5 s (bench/recording.py). ``summed``: the keys of
+        the readings of :data:`SUMMED_METRICS` and their values (NaN or ``None`` for
+        none), when the caller has them without making readings (a recording's columns);
+        the same list of keys again is grouped once."""
         if self.entities or self._latest:
             raise ValueError("restore_fleet is for a fresh store")
         self._forget_resolved()
@@ -320,22 +324,24 @@ class Store:
             if entity.parent is not None:
                 children.setdefault(entity.parent, set()).add(entity.ref)
         self._latest = readings
-        summed = [key for key in readings if key[1] in SUMMED_METRICS]
-        nodes = {ref: _node_of(ref) or FLEET for ref in {ref for ref, _metric in summed}}
-        # Gathered by (node, metric), then summed and counted in C: a Python step per
-        # total per reading cost a seek 30 ms at 1,000 nodes (32,000 summed readings).
-        micros = map(_micros, [readings[key].value for key in summed])
-        gathered: dict[tuple[str, str], list[int]] = {}
-        keys = [(nodes[ref], metric) for ref, metric in summed]
-        for total, value in zip(keys, micros, strict=True):
-            gathered.setdefault(total, []).append(value)
+        if summed is None:
+            keys = [key for key in readings if key[1] in SUMMED_METRICS]
+            summed = (keys, [readings[key].value for key in keys])
+        keys, values = summed
+        if len(keys) != len(values):
+            raise ValueError("summed: not one value a key")
+        # In millionths as _micros makes them (NaN - NaN and inf - inf are not 0).
+        micros = [round(v * 1e6) if v is not None and v - v == 0 else 0 for v in values]
+        ordered, groups = _summed_groups(keys)
+        in_order = ordered(micros)
         totals, counts = self._totals, self._total_counts
-        for (node, metric), values in gathered.items():
+        for (node, metric), start, end in groups:
+            total, count = sum(in_order[start:end]), end - start
             fleet = (FLEET, metric)
-            totals[fleet] = totals.get(fleet, 0) + sum(values)
-            counts[fleet] = counts.get(fleet, 0) + len(values)
+            totals[fleet] = totals.get(fleet, 0) + total
+            counts[fleet] = counts.get(fleet, 0) + count
             if node != FLEET:
-                totals[node, metric], counts[node, metric] = sum(values), len(values)
+                totals[node, metric], counts[node, metric] = total, count
         self.version += 1
 
     def restore_history(
@@ -898,6 +904,35 @@ class Store:
 def _micros(value: float | None) -> int:
     """A reading in millionths, as a whole number (0 for none, or for inf and NaN)."""
     return round(value * 1e6) if value is not None and math.isfinite(value) else 0
+
+
+_Groups = tuple[Any, list[tuple[tuple[str, str], int, int]]]
+_last_groups: list[Any] = [None, None]
+"""The last list of summed keys :func:`_summed_groups` grouped, and its groups."""
+
+
+def _summed_groups(keys: list[tuple[str, str]]) -> _Groups:
+    """Summed readings' keys by total ``(node, metric)`` (node ``FLEET`` for a reading
+    counted in the fleet's alone): a gather that puts a column of their values in
+    that order, and each total's slice of it. Kept for the last list of keys (a
+    recording's seeks hand the same list again: 32,000 keys at 1,000 nodes)."""
+    if _last_groups[0] is keys:
+        return cast("_Groups", _last_groups[1])
+    nodes = {ref: _node_of(ref) or FLEET for ref in {ref for ref, _metric in keys}}
+    totals = [(nodes[ref], metric) for ref, metric in keys]
+    order = sorted(range(len(keys)), key=totals.__getitem__)
+    groups: list[tuple[tuple[str, str], int, int]] = []
+    for place, index in enumerate(order):
+        if groups and groups[-1][0] == totals[index]:
+            groups[-1] = (totals[index], groups[-1][1], place + 1)
+        else:
+            groups.append((totals[index], place, place + 1))
+    if len(order) > 1:
+        ordered: Any = operator.itemgetter(*order)
+    else:
+        ordered = lambda column: tuple(column[i] for i in order)  # noqa: E731
+    _last_groups[:] = [keys, (ordered, groups)]
+    return ordered, groups
 
 
 def _node_of(ref: str) -> str | None:

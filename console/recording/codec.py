@@ -14,19 +14,22 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Callable, Sequence
+from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
 
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 4
-"""Version of the recording's layout a recorder writes (4: a schema's value columns
-grouped by metric; 3: value columns between keyframes XORed against their keyframe's;
-2: without; 1: zlib parts)."""
-READABLE_VERSIONS = ("2", "3", "4")
+FORMAT_VERSION = 5
+"""Version of the recording's layout a recorder writes (5: a keyframe's job history as
+two float columns, :func:`pack_history`; 4: a schema's value columns grouped by metric;
+3: value columns between keyframes XORed against their keyframe's; 2: without; 1: zlib
+parts)."""
+READABLE_VERSIONS = ("2", "3", "4", "5")
 """What a reader opens: each batch says how its column is laid out (:data:`XORED`,
-:data:`GROUPED`), so a version 2 or 3 recording is a version 4 one without them."""
+:data:`GROUPED`) and a keyframe's history is a map of points before version 5, so an
+older recording is a version 5 one without them."""
 XORED = 1
 GROUPED = 2
 """Flags of a batch (its seventh part, absent when none): its values are XORed against
@@ -122,13 +125,13 @@ def float_bytes(values: Sequence[float | None]) -> bytes:
     return column.tobytes()
 
 
-def pack_floats(values: Sequence[float | None], against: bytes | None = None) -> bytes:
+def pack_floats(values: Sequence[float | None] | bytes, against: bytes | None = None) -> bytes:
     """Float64 column, ``None`` as NaN, byte-shuffled and compressed on its own (a seek
-    opens only the columns it needs). ``against``: the :func:`float_bytes` of the same
-    keys' column in the keyframe, XORed in first: a series that kept its value, or its
-    exponent and first digits, leaves zero bytes (value columns 2.7 -> 2.1 B/sample at
-    1,000 simulated nodes, bench/recording.py)."""
-    raw = float_bytes(values)
+    opens only the columns it needs); or its :func:`float_bytes` already made. ``against``:
+    the :func:`float_bytes` of the same keys' column in the keyframe, XORed in first: a
+    series that kept its value, or its exponent and first digits, leaves zero bytes
+    (value columns 2.7 -> 2.1 B/sample at 1,000 simulated nodes, bench/recording.py)."""
+    raw = values if isinstance(values, bytes) else float_bytes(values)
     if against is not None:
         raw = _xor(raw, against)
     return deflate(b"".join(raw[i::8] for i in range(8)))
@@ -158,18 +161,62 @@ def _xor(data: bytes | bytearray, against: bytes) -> bytes:
     return mixed.to_bytes(len(data), "little")
 
 
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+History = dict[str, dict[str, list[tuple[float, float | None]]]]
+"""The timed series' points by ref and metric (a keyframe's, oldest first)."""
+
+
+def pack_history(history: History) -> list[Any]:
+    """A keyframe's job history as its series' refs, metrics and point counts, and all
+    their times then all their values as two float columns (:func:`pack_floats`): 88,000
+    points at 1,000 nodes, 249 -> 158 kB, and a seek decodes two columns, not a small
+    list a point (most of its keyframe's decoding)."""
+    series = [(ref, metric, points) for ref, per_metric in history.items()
+              for metric, points in per_metric.items()]  # fmt: skip
+    every = list(chain.from_iterable([points for _ref, _metric, points in series]))
+    times, values = pack_floats(list(map(_FIRST, every))), pack_floats(list(map(_SECOND, every)))
+    return [[ref for ref, _metric, _points in series],
+            [metric for _ref, metric, _points in series],
+            [len(points) for _ref, _metric, points in series], times, values]  # fmt: skip
+
+
+def unpack_history(part: Any) -> dict[tuple[str, str], list[tuple[float, float | None]]]:
+    """The points :func:`pack_history` wrote by ``(ref, metric)`` (NaN where ``None``
+    was), or those of a version 2 to 4 keyframe's map; ValueError when damaged."""
+    if isinstance(part, dict):
+        return {(ref, metric): points for ref, per_metric in part.items()
+                for metric, points in per_metric.items()}  # fmt: skip
+    refs, metrics, counts, packed_times, packed_values = part
+    times, values = unpack_floats(packed_times), unpack_floats(packed_values)
+    if not len(refs) == len(metrics) == len(counts) or len(times) != len(values):
+        raise ValueError("damaged history: parts of different lengths")
+    if sum(counts) != len(times) or min(counts, default=0) < 0:
+        raise ValueError("damaged history: counts not its points")
+    history: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    start = 0
+    for ref, metric, count in zip(refs, metrics, counts, strict=True):
+        end = start + count
+        history[(ref, metric)] = list(zip(times[start:end], values[start:end], strict=True))
+        start = end
+    return history
+
+
 class MetricOrder:
     """A schema's readings grouped by metric (each metric's in the schema's order), and
     back. A source sends an entity's metrics one after another; grouped, a column holds
     a metric's values side by side, whose bytes are alike (value columns 2.0 -> 1.2
-    B/sample at 1,000 simulated nodes, bench/recording.py). Both ways in C: one
-    ``itemgetter`` each, made once per schema when first asked for (a keyframe's
-    schema, 227,000 keys, never is)."""
+    B/sample at 1,000 simulated nodes, bench/recording.py). Both ways in C, made once
+    per schema when first asked for (a keyframe's schema, 227,000 keys, never is): a
+    schema whose entities each send the same metrics in the same order (every
+    simulator's and agent's batch) is a grid, grouped and ungrouped by one strided
+    slice a metric; any other by one ``itemgetter`` each way."""
 
     def __init__(self, metrics: Sequence[str]) -> None:
         self._metrics = metrics
         self.size = len(metrics)
         self._ways: tuple[Gather, Gather] | None = None
+        self._grid: list[tuple[int, int, int]] | None = None
+        """Of a grid: each metric's place in an entity's, and its slice when grouped."""
 
     def _both(self) -> tuple[Gather, Gather]:
         if self._ways is None:
@@ -178,18 +225,50 @@ class MetricOrder:
             for place, index in enumerate(order):
                 inverse[index] = place
             self._ways = (_gather(order), _gather(inverse))
+            self._grid = _grid(self._metrics)
         return self._ways
 
-    def group(self, values: Sequence[float | None]) -> tuple[float | None, ...]:
+    def group(self, values: Sequence[float | None]) -> Sequence[float | None]:
         """The values in metric order."""
-        return self._both()[0](values)
+        gather = self._both()[0]
+        if self._grid is None or len(values) != self.size:
+            return gather(values)
+        grouped: list[float | None] = [None] * self.size
+        step = len(self._grid)
+        for first, start, end in self._grid:
+            grouped[start:end] = values[first::step]
+        return grouped
 
-    def ungroup(self, column: Sequence[float]) -> list[float]:
+    def ungroup(self, column: array[float]) -> array[float]:
         """A column read in metric order back in the schema's; ValueError when it is
         not as long as the schema."""
         if len(column) != self.size:
             raise ValueError("damaged column: not as long as its schema")
-        return list(self._both()[1](column))
+        gather = self._both()[1]
+        if self._grid is None:
+            return array("d", gather(column))
+        ungrouped = array("d", bytes(8 * self.size))
+        step = len(self._grid)
+        for first, start, end in self._grid:
+            ungrouped[first::step] = column[start:end]
+        return ungrouped
+
+
+def _grid(metrics: Sequence[str]) -> list[tuple[int, int, int]] | None:
+    """A schema's metrics as a grid: the same distinct metrics for every entity, in
+    the same order; for each, its place in an entity's and the slice its values take
+    when grouped (sorted by name: what the stable sort makes of a grid). ``None``:
+    not a grid."""
+    if not metrics:
+        return None
+    names = list(metrics)
+    step = names.index(names[0], 1) if names[0] in names[1:] else len(names)
+    pattern = names[:step]
+    if len(set(pattern)) != step or len(names) % step or names != pattern * (len(names) // step):
+        return None
+    rows = len(metrics) // step
+    by_name = sorted(range(step), key=pattern.__getitem__)
+    return [(first, rank * rows, (rank + 1) * rows) for rank, first in enumerate(by_name)]
 
 
 Gather = Callable[[Sequence[Any]], tuple[Any, ...]]

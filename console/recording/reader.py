@@ -36,6 +36,7 @@ from console.recording.codec import (
     decompress,
     inflate,
     unpack_floats,
+    unpack_history,
 )
 from console.recording.layout import database_file
 from console.recording.readings import LazyReadings
@@ -90,7 +91,7 @@ class _Batch:
     order: MetricOrder | None = None
     """The order its values were written in, when not the schema's."""
 
-    def column(self) -> list[float]:
+    def column(self) -> array[float]:
         """Its values in the schema's order, NaN for *not available*."""
         return _column(self.values, self.against, self.order)
 
@@ -100,7 +101,10 @@ class _State:
     readings: LazyReadings = field(default_factory=LazyReadings)
     """The store's readings, each made when first read (a fleet has hundreds of
     thousands; a screen reads a few thousand)."""
-    entities: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    entities: dict[str, bytes] = field(default_factory=dict)
+    """Each entity's recorded body by ref."""
+    sources: dict[str, str] = field(default_factory=dict)
+    """Each entity's source by ref (the same keys as ``entities``)."""
     findings: bytes = b""
     statuses: bytes = b""
     meta: bytes = b""
@@ -135,6 +139,9 @@ class Recording:
         self._runs: dict[tuple[Any, Any], int | None] = {}
         """Where each batch schema's keys sit in a keyframe schema's, when one after
         another (:meth:`LazyReadings.lay`)."""
+        self._within: dict[int, tuple[list[str], list[str], bool]] = {}
+        """Whether a batch schema's refs are all among a keyframe schema's (by the
+        batch's list of refs; :meth:`_gone`)."""
 
     def close(self) -> None:
         """Let go of the file."""
@@ -249,10 +256,13 @@ class Recording:
             if frame_time < next_time:
                 continue
             next_time = frame_time + step
-            schema, _times, values, rates = decompress(blob)["k"]
-            pairs = _layout(self._keys(schema))[0]
+            body = decompress(blob)
+            schema, _times, _values, rates, *_flags = body["k"]
+            keys = self._keys(schema)
+            pairs = _layout(keys)[0]
             counters = COUNTER_METRICS
-            for key, value, rate in zip(pairs, unpack_floats(values), unpack_floats(rates),
+            column = self._keyframe_values(body, schema, keys, _References(body))
+            for key, value, rate in zip(pairs, column, unpack_floats(rates),
                                         strict=True):  # fmt: skip
                 shown = rate if key[1] in counters else value
                 series.setdefault(key, []).append((frame_time, None if shown != shown else shown))
@@ -335,6 +345,65 @@ class Recording:
             self._runs[(schema, batch.schema)] = run
         return run
 
+    def _keyframe_values(
+        self,
+        body: dict[str, Any],
+        schema: Any,
+        keys: tuple[list[str], list[str]],
+        references: _References,
+    ) -> array[float]:
+        """A keyframe's readings' values; since version 5 XORed against its batches'
+        (``recorder._keyframe_against``, laid here alike: each schema's first batch, the
+        one the frames after it are XORed against, whose column a seek unpacks anyway)."""
+        _schema, _times, values, _rates, *flags = body["k"]
+        if not flags or not flags[0] & XORED:
+            return unpack_floats(values)
+        index = self._index(schema, keys)
+        pairs = _layout(keys)[0]
+        against = array("d", bytes(8 * len(pairs)))
+        done: set[int] = set()
+        for entry in body.get("b", []):
+            number = entry[2]
+            if not isinstance(number, int) or number in done:
+                continue
+            done.add(number)
+            flags_ = entry[6] if len(entry) > 6 else 0
+            column = array("d", references.get(number))
+            order = self._order(number, flags_ if isinstance(flags_, int) else 0)
+            if order is not None:
+                column = order.ungroup(column)
+            batch_keys = self._keys(number)
+            batch = _Batch("", 0.0, 0.0, batch_keys, None, b"", number)
+            run = self._run(schema, index, pairs, batch)
+            if run is not None:
+                if len(column) != len(batch_keys[0]):
+                    raise ValueError("damaged column: not as long as its schema")
+                against[run : run + len(column)] = column
+                continue
+            for key, value in zip(_layout(batch_keys)[0], column, strict=True):
+                place = index.get(key)
+                if place is not None:
+                    against[place] = value
+        return unpack_floats(values, against.tobytes())
+
+    def _gone(
+        self,
+        key_keys: tuple[list[str], list[str]],
+        keys: tuple[list[str], list[str]],
+        present: dict[str, bytes],
+    ) -> frozenset[str]:
+        """The refs of these keys with no entity ``present``: none past the keyframe's
+        own when all of them are among the keyframe schema's refs (kept per schema:
+        most batches' are, and comparing each batch's refs again cost a seek 6 %)."""
+        if keys is key_keys:
+            return _refs(keys).difference(present)
+        within = self._within.get(id(keys[0]))
+        if within is None or within[0] is not keys[0] or within[1] is not key_keys[0]:
+            within = (keys[0], key_keys[0], _refs(keys) <= _refs(key_keys))
+            if len(keys[0]) >= 256:
+                self._within[id(keys[0])] = within
+        return frozenset() if within[2] else _refs(keys).difference(present)
+
     def _order(self, schema: Any, flags: int) -> MetricOrder | None:
         """How a batch of this schema with these flags laid its values out."""
         if not flags & GROUPED:
@@ -349,21 +418,19 @@ class Recording:
         key_body = frames[0][1]
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
-        key_schema, times, values, rates = key_body["k"]
+        key_schema, times, _values, rates, *_flags = key_body["k"]
         key_keys = self._keys(key_schema)
         # The keyframe's columns first (its order), the newest batches' laid over them.
         places = self._index(key_schema, key_keys)
-        state.readings.start(places, unpack_floats(times), unpack_floats(values),
-                             unpack_floats(rates))  # fmt: skip
-        for ref, per_metric in key_body.get("h", {}).items():
-            for metric, points in per_metric.items():
-                state.history[(ref, metric)] = [(p[0], p[1]) for p in points]
+        references = _References(key_body)
+        values = self._keyframe_values(key_body, key_schema, key_keys, references)
+        state.readings.start(places, unpack_floats(times), values, unpack_floats(rates))
+        state.history.update(unpack_history(key_body.get("h", {})))
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they
         # laid down are the keyframe's).
         batches: list[_Batch] = []
         in_keyframe = 0
-        references = _References(key_body)
         for place, (frame_time, body) in enumerate(frames):
             for source, batch_time, schema, times_, values_, timed, against, flags in _entries(
                 body, references
@@ -401,16 +468,18 @@ class Recording:
         like = _like(key_body)
         for _time, body in frames:
             refs, sources, entities = _frame_entities(body, like)
-            state.entities.update(zip(refs, zip(sources, entities, strict=True), strict=True))
+            state.entities.update(zip(refs, entities, strict=True))
+            state.sources.update(zip(refs, sources, strict=True))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
+                state.sources.pop(ref, None)
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
                               ("analysis", "a")):  # fmt: skip
                 if body.get(key) is not None:
                     setattr(state, name, body[key])
         # Series of entities gone since the keyframe go with them (refs kept per schema).
-        present = set(state.entities)
-        gone = set().union(*(_refs(keys) - present for keys in laid))
+        present = state.entities
+        gone = set().union(*(self._gone(key_keys, keys, present) for keys in laid))
         if gone:
             state.readings.drop_refs(gone)
         return state
@@ -418,12 +487,11 @@ class Recording:
     def _store(self, state: _State, last: dict[str, Any], history: int) -> Store:
         store = Store(history)
         seen = last["t"]
-        recorded = state.entities.values()
-        entities = _entities([body for _source, body in recorded])
-        # The readings the store sums as it takes them, made in one go.
-        state.readings.make([key for key in state.readings if key[1] in SUMMED_METRICS])
-        store.restore_fleet(entities, [source for source, _body in recorded], seen,
-                            state.readings)  # fmt: skip
+        entities = _entities(list(state.entities.values()))
+        # The readings the store sums as it takes them: their values from the columns.
+        summed = state.readings.summed(SUMMED_METRICS)
+        sources = list(map(state.sources.__getitem__, state.entities))
+        store.restore_fleet(entities, sources, seen, state.readings, summed)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history(ref, metric, points)
@@ -500,29 +568,33 @@ def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[An
 def _like(keyframe: dict[str, Any]) -> Like:
     """The entity bodies of a keyframe's frame, one after another: what the frames
     after it compress theirs like (``codec.Like``)."""
+    if "r" in keyframe:
+        return Like(b"".join(keyframe["B"]))
     return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
 
 
 def _frame_entities(body: dict[str, Any], like: Like) -> tuple[list[str], list[str], list[bytes]]:
-    """A frame's entities as their refs, sources and bodies: a keyframe's (and every
-    frame's of a version 2 or 3 recording) as they are, a later frame's inflated
-    ``like`` its keyframe's."""
-    listed = body.get("e", [])
-    refs = [item[0] for item in listed]
-    sources = [item[1] for item in listed]
-    if "E" not in body:
-        return refs, sources, [item[2] for item in listed]
-    entities = decode(inflate(body["E"], like))
-    if not isinstance(entities, list) or len(entities) != len(listed):
-        raise ValueError("damaged entities: not one body a ref")
+    """A frame's entities as their refs, sources and bodies: a keyframe's as they are,
+    a later frame's inflated ``like`` its keyframe's (``r``: refs and sources as two
+    lists; before version 5, ``e``: a list an entity, with its body unless ``E``)."""
+    if "r" in body:
+        refs, sources = body["r"]
+        entities = decode(inflate(body["E"], like)) if "E" in body else body["B"]
+    else:
+        listed = body.get("e", [])
+        refs = [item[0] for item in listed]
+        sources = [item[1] for item in listed]
+        entities = decode(inflate(body["E"], like)) if "E" in body else [i[2] for i in listed]
+    if not isinstance(entities, list) or not len(refs) == len(sources) == len(entities):
+        raise ValueError("damaged entities: not one source and body a ref")
     return refs, sources, entities
 
 
-def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> list[float]:
+def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:
     """A batch's values in its schema's order (XORed back, then ungrouped), NaN for
     *not available*."""
     column = unpack_floats(packed, against)
-    return column.tolist() if order is None else order.ungroup(column)
+    return column if order is None else order.ungroup(column)
 
 
 def _apply(
@@ -541,7 +613,7 @@ def _apply(
     own = unpack_floats(batch.times) if batch.times is not None else None
     times = own if own is not None else array("d", [batch.batch_time]) * count
     rates = array("d", [math.nan]) * count
-    if before is not None:
+    if before is not None and counters:  # its column decoded only for the counters' rates
         previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
@@ -553,7 +625,7 @@ def _apply(
             # NaN (not available) fails every comparison: no rate, as in the store.
             if elapsed > 0 and value >= old:
                 rates[i] = (value - old) / elapsed
-    else:
+    elif before is None:
         for i in counters:
             found = readings.latest(keys[i])  # the keyframe's, or a batch's laid before
             latest = column[i]
@@ -561,7 +633,7 @@ def _apply(
                 elapsed, delta = times[i] - found[0], latest - found[1]
                 if elapsed > 0 and delta >= 0:
                     rates[i] = delta / elapsed
-    readings.lay(keys, times, array("d", column), rates, run)
+    readings.lay(keys, times, column, rates, run)
     for i in timed:
         value = column[i]
         _add_point(history, keys[i][0], keys[i][1], times[i], None if value != value else value)

@@ -35,6 +35,9 @@ def _collector_off() -> Iterator[None]:
             gc.enable()
 
 
+_summed_keys: list[Any] = [None, None, None, None]
+"""The last keyframe's places, metrics, and the keys :meth:`LazyReadings.summed` found
+with a gather of their places."""
 _update: Any = dict.update  # the places are ints where the dict's type says readings
 
 
@@ -43,19 +46,24 @@ class LazyReadings(dict[tuple[str, str], Reading]):
     values come out (``get``, ``[]``, ``items``, ``values``, ``pop``, ``setdefault``,
     ``copy``, ``dict(...)``) makes them first, so the store sees readings only."""
 
-    __slots__ = ("rates", "times", "values_")
+    __slots__ = ("_index", "rates", "times", "values_")
 
     def __init__(self) -> None:
         super().__init__()
         self.times = array("d")
         self.values_ = array("d")
         self.rates = array("d")
+        self._index: dict[tuple[str, str], int] | None = None
+        """The keyframe's places while each key is still its place there (no series
+        added or dropped, no reading made since): what :meth:`summed` keeps its keys
+        and their places for."""
 
     def start(self, index: dict[tuple[str, str], int], times: Any, values: Any, rates: Any) -> None:
         """The keyframe's columns (``array("d")`` each, kept as they are), ``index`` the
         place of each key in them (copied: a caller keeps one per keyframe schema)."""
         _update(self, index)
         self.times, self.values_, self.rates = times, values, rates
+        self._index = index
 
     def lay(
         self,
@@ -78,6 +86,7 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         for key, time, value, rate in zip(keys, times, values, rates, strict=True):
             place: Any = dict.get(self, key)
             if place is None:  # a series the keyframe had not
+                self._index = None
                 _update(self, ((key, len(self.times)),))
                 self.times.append(time)
                 self.values_.append(value)
@@ -98,19 +107,34 @@ class LazyReadings(dict[tuple[str, str], Reading]):
     def drop_refs(self, refs: set[str]) -> None:
         """Forget every series of these refs (the rest keep their order)."""
         for key in [key for key in dict.__iter__(self) if key[0] in refs]:
+            self._index = None
             dict.__delitem__(self, key)
 
-    def make(self, keys: list[tuple[str, str]]) -> None:
-        """Make these keys' readings now, in one go: the ones the store sums as it takes
-        the fleet (32,000 at 1,000 nodes)."""
-        with _collector_off():
-            found: Any = zip(keys, map(dict.get, repeat(self), keys), strict=True)
-            self._make([(key, place) for key, place in found if place.__class__ is int])
+    def summed(self, metrics: frozenset[str]) -> tuple[list[tuple[str, str]], list[Any]]:
+        """The keys of these metrics and their values (NaN or ``None`` for none) without
+        making their readings (what ``Store.restore_fleet`` sums: 32,000 at 1,000
+        nodes). The same list of keys for the same keyframe schema while every key is
+        still its place there (the store groups it once). For a seek's readings before
+        the store takes them: a reading the store writes in a place is not seen."""
+        index = self._index
+        if index is not None and _summed_keys[0] is index and _summed_keys[1] == metrics:
+            keys, take = _summed_keys[2], _summed_keys[3]
+            return keys, list(take(self.values_))
+        keys = [key for key in dict.__iter__(self) if key[1] in metrics]
+        places: list[Any] = list(map(dict.get, repeat(self), keys))
+        if len(places) > 1 and set(map(type, places)) == {int}:
+            take = itemgetter(*places)
+            if index is not None:
+                _summed_keys[:] = [index, metrics, keys, take]
+            return keys, list(take(self.values_))
+        values_ = self.values_
+        return keys, [values_[p] if p.__class__ is int else p.value for p in places]
 
     def _make(self, waiting: list[tuple[tuple[str, str], int]]) -> None:
         """Readings for these keys from their places, made in C where a loop can be."""
         if not waiting:
             return
+        self._index = None
         keys, places = zip(*waiting, strict=True)
         take = itemgetter(*places) if len(places) > 1 else lambda column: (column[places[0]],)
         values, rates = take(self.values_), take(self.rates)
@@ -125,6 +149,7 @@ class LazyReadings(dict[tuple[str, str], Reading]):
 
     def _made(self, key: tuple[str, str], found: Any) -> Reading:
         if found.__class__ is int:
+            self._index = None
             found = self._reading(found)
             dict.__setitem__(self, key, found)
         return cast("Reading", found)
