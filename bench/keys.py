@@ -65,6 +65,41 @@ def wait_after(program: PtyProgram, mark: int, needle: bytes, timeout: float) ->
             program.changed.wait(min(left, 0.005))
 
 
+FRAME = b"Nodes \xc3\x97 GPUs"
+"""The overview's grid title: the console's frame is drawn, with data or not."""
+DATA = b"RUNNING"
+"""A job row: the first frame with data (jobs come only from a collection)."""
+WAITING_KEYS: list[tuple[bytes, bytes]] = [(b"?", b"Keys"), (b"\x1b", FRAME)]
+"""Pressed while the first collection runs: help, and back (both must be answered)."""
+
+
+def keys_while_waiting(program: PtyProgram, timeout: float) -> dict[str, object]:
+    """Presses ``?`` and Esc until the first frame with data (a key a second), timing
+    each; returns the first frame's time and those keys' p50 and max."""
+    waits: list[float] = []
+    deadline = time.perf_counter() + timeout
+    while True:
+        with program.changed:
+            data = DATA in ANSI.sub(b"", bytes(program.output))
+        if data:
+            break
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"no first frame with data in {timeout:.0f} s")
+        for key, needle in WAITING_KEYS:
+            with program.changed:
+                mark = program.bytes_written
+            program.send(key)
+            took = wait_after(program, mark, needle, 30)
+            waits.append(30.0 if took is None else took)
+        time.sleep(1.0)
+    found: dict[str, object] = {"first_frame_s": round(time.perf_counter() - program.started, 2)}
+    if waits:
+        found["waiting_keys"] = len(waits)
+        found["waiting_key_p50_ms"] = round(1000 * statistics.median(waits), 1)
+        found["waiting_key_max_ms"] = round(1000 * max(waits), 1)
+    return found
+
+
 def tree(pid: int) -> list[psutil.Process]:
     try:
         root = psutil.Process(pid)
@@ -113,9 +148,9 @@ def run(nodes: int, rounds: int, key_timeout: float, extra: list[str]) -> dict[s
     program = PtyProgram(argv)
     result: dict[str, object] = {"nodes": nodes}
     try:
-        # The first frame with data: a job row (jobs come only from a collection).
-        if wait_after(program, 0, b"RUNNING", 300) is None:
-            raise TimeoutError("no first frame with data in 300 s")
+        drawn = wait_after(program, 0, FRAME, 60)
+        result["frame_drawn_s"] = None if drawn is None else round(drawn, 2)
+        result.update(keys_while_waiting(program, 300))
         result["first_frame_s"] = round(time.perf_counter() - program.started, 2)
         time.sleep(2.0)  # let the data refresh a couple of times before pressing keys
         processes = tree(program.process.pid)

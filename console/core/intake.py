@@ -62,15 +62,30 @@ def admit(batch: Batch, now: float, simulated_clock: bool = False) -> list[str]:
     the source's status (empty when all is well); raises :class:`IntakeError`
     when the batch must be refused whole (an impossible time).
     """
+    unknown: dict[str, int] = {}
+    admit_part(batch, now, simulated_clock, unknown)
+    return unknown_notes(unknown)
+
+
+def admit_time(batch: Batch, now: float, simulated_clock: bool = False) -> None:
+    """:func:`admit`'s rule on the batch's own time (before it is cut into parts that
+    carry it)."""
     if batch.time is not None:
         check_time(batch.time, now, "batch time")
         if not simulated_clock:
             batch.time = min(batch.time, now)  # ahead of the console's clock: read as now
-    unknown: dict[str, int] = {}
-    kept = []
+
+
+def admit_part(batch: Batch, now: float, simulated_clock: bool, unknown: dict[str, int]) -> None:
+    """:func:`admit` on one part of a batch (a large one is checked a part at a step, every
+    part before any lands): the samples of each unknown name refused are counted into
+    ``unknown`` (:func:`unknown_notes` says them)."""
+    admit_time(batch, now, simulated_clock)
+    kept, refused = [], False
     for sample in batch.samples:
         if sample.metric not in METRICS:
             unknown[sample.metric] = unknown.get(sample.metric, 0) + 1
+            refused = True
             continue
         if sample.time is not None:
             check_time(sample.time, now, f"time of {sample.ref[:60]} {sample.metric}")
@@ -81,14 +96,20 @@ def admit(batch: Batch, now: float, simulated_clock: bool = False) -> list[str]:
     for column in batch.columns:  # decided once per column: its metric, its times' range
         if column.metric not in METRICS:
             unknown[column.metric] = unknown.get(column.metric, 0) + len(column)
+            refused = True
             continue
         if column.times is not None:
             _admit_times(column, now, simulated_clock)
         kept_columns.append(column)
+    if refused:
+        batch.samples = kept
+        batch.columns = kept_columns
+
+
+def unknown_notes(unknown: dict[str, int]) -> list[str]:
+    """The status note for the samples :func:`admit_part` refused (none: no note)."""
     if not unknown:
         return []
-    batch.samples = kept
-    batch.columns = kept_columns
     refused = sum(unknown.values())
     example = sorted(unknown)[0][:60]
     return [

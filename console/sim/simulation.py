@@ -12,6 +12,7 @@ import dataclasses
 import random
 import zlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,20 @@ LISTENERS = (
     {"addr": "127.0.0.1", "port": 6818, "pid": 990, "process": "slurmd"},
 )
 """What a compute node listens on (nothing unexpected)."""
+
+
+class _Paces:
+    """Each job's pace this tick, worked out the first time it is asked for."""
+
+    def __init__(self, work_out: Callable[[SimJob], float]) -> None:
+        self._work_out = work_out
+        self._known: dict[str, float] = {}
+
+    def of(self, job: SimJob) -> float:
+        pace = self._known.get(job.id)
+        if pace is None:
+            pace = self._known[job.id] = self._work_out(job)
+        return pace
 
 
 def _stable(text: str) -> int:
@@ -321,6 +336,10 @@ class Simulation:
             "injected": self.faults.injected,
         }
         parts = StepParts(time=now, meta=meta)
+        # Each job's pace once a tick, not once per GPU of it: a job's factor looks at all
+        # its GPUs, so asking per GPU cost GPUs² per job (most of a 4,000-node tick).
+        # Filled as asked: one node's agent asks only for its own jobs.
+        factors = _Paces(lambda job: self._job_factor(job, congested_jobs))
         for group in groups:
             # One random stream per group and tick: a node's numbers are the same
             # whether the whole cluster or only that node's agent is simulated.
@@ -328,7 +347,7 @@ class Simulation:
             rows = [self._port_row(port, tx, rx, oversubscribed, cnp, rng)
                     for port in self._ports[group]]  # fmt: skip
             if group in self._gpus:
-                rows += self._node_rows(group, congested_jobs, now, rng)
+                rows += self._node_rows(group, factors, now, rng)
             parts.rows += rows
             # Copies: the simulator changes its own entities in place between ticks, and
             # the store tells a changed entity from an unchanged one by comparing them.
@@ -339,7 +358,7 @@ class Simulation:
         if with_jobs:
             rng = random.Random(f"{self.seed}:{tick}:jobs")
             for job in self.jobs:
-                entity, job_samples = self._job_state(job, congested_jobs, now, rng)
+                entity, job_samples = self._job_state(job, factors.of(job), now, rng)
                 parts.job_entities.append(entity)
                 parts.job_samples += job_samples
         return parts
@@ -395,9 +414,7 @@ class Simulation:
             self._count(port, "port.discards", over * 10),
         )  # fmt: skip
 
-    def _node_rows(
-        self, node: str, congested_jobs: set[str], now: float, rng: random.Random
-    ) -> list[Row]:
+    def _node_rows(self, node: str, factors: _Paces, now: float, rng: random.Random) -> list[Row]:
         node_ref = make_ref("node", node)
         rows: list[Row] = []
         busy = 0
@@ -414,7 +431,7 @@ class Simulation:
                 util = 0.0
             else:
                 busy += 1
-                util = job.gpu_util * self._job_factor(job, congested_jobs, now)
+                util = job.gpu_util * factors.of(job)
                 util = min(100.0, max(0.0, util + rng.uniform(-2.5, 2.5)))
             hot = gpu in self.faults.hot_gpus
             limit = self.faults.power_caps.get(gpu, GPU_POWER_LIMIT_W)
@@ -511,7 +528,7 @@ class Simulation:
         )  # fmt: skip
         return gpu, LOST_READINGS, (*(None for _ in LOST_GPU_METRICS), float(xid))
 
-    def _job_factor(self, job: SimJob, congested_jobs: set[str], now: float) -> float:
+    def _job_factor(self, job: SimJob, congested_jobs: set[str]) -> float:
         """How much of its healthy pace a job keeps now."""
         gpus = [make_ref("gpu", n, i) for n in job.nodes for i in range(job.gpus_per_node)]
         if any(g in self.faults.xids for g in gpus):
@@ -525,9 +542,8 @@ class Simulation:
         return factor * (STALLED_FACTOR if job.id in congested_jobs else 1.0)
 
     def _job_state(
-        self, job: SimJob, congested_jobs: set[str], now: float, rng: random.Random
+        self, job: SimJob, factor: float, now: float, rng: random.Random
     ) -> tuple[Entity, list[Sample]]:
-        factor = self._job_factor(job, congested_jobs, now)
         self._pace[job.id] = factor
         gpus = [
             make_ref("gpu", node, index)

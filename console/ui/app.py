@@ -175,6 +175,8 @@ class WatchfloorApp(App[None]):
         self.engine = Engine(self.store, sources, chosen_analyzers, clock=clock)
         """Polls the sources."""
         self.clock = clock
+        self.started_at = clock()
+        """When the console started: the header counts the first cycle's wait from it."""
         self.title = title
         self.refresh_interval = interval
         self.live = live

@@ -43,9 +43,7 @@ class StatusHeader(Static):
         if rewind is not None:
             line.append_text(rewind)
         line.append(f"◆ {self.title}", style="bold")
-        line.append(
-            f"  nodes {store.count('node')}  GPUs {store.count('gpu')}  jobs {store.count('job')}"
-        )
+        title_end = len(line)
         critical = sum(1 for f in store.findings if f.severity == "critical")
         warning = sum(1 for f in store.findings if f.severity == "warning")
         line.append("  ")
@@ -67,6 +65,11 @@ class StatusHeader(Static):
         line.append("  data ")
         if rewind is not None:
             line.append("recorded")
+        elif age is None and any(s.status == "pending" for s in active):
+            # The first cycle of a large fleet takes a while: say so, and for how long.
+            started = getattr(self.context, "started_at", None)
+            waited = "" if started is None else f" {fmt_age(now - started)}"
+            line.append(f"first cycle{waited}", style=role_style(self, "stale"))
         elif age is None:
             line.append("none yet", style=role_style(self, "stale"))
         elif age < LIVE_AGE:
@@ -75,10 +78,24 @@ class StatusHeader(Static):
             line.append(f"{fmt_age(age)} old", style=role_style(self, "stale"))
         # Minutes, not seconds: a clock ticking every second would redraw the
         # header on every refresh for nothing (bytes matter on a slow SSH link).
-        line.append("  " + _time.strftime("%H:%M", _time.localtime(now)))
+        line = self._fitted(line, title_end, _time.strftime("%H:%M", _time.localtime(now)))
         if line != self._shown:
             self._shown = line
             self.update(line, layout=False)
+
+    def _fitted(self, line: Text, title_end: int, clock: str) -> Text:
+        """The line with the fleet's counts after the title and the clock at the end;
+        where the width is short (80 columns), only the node count and no clock, so the
+        sources' and the data's state stay in view (they say what the console waits for)."""
+        store = self.context.store
+        nodes = f"  nodes {store.count('node')}"
+        counts = f"{nodes}  GPUs {store.count('gpu')}  jobs {store.count('job')}"
+        width = self.content_region.width
+        for middle, end in ((counts, f"  {clock}"), (nodes, f"  {clock}"), (nodes, "")):
+            fitted = line[:title_end] + Text(middle) + line[title_end:] + Text(end)
+            if not width or fitted.cell_len <= width:
+                break
+        return fitted
 
     def on_click(self) -> None:
         # The source count stands for the Sources panel a narrow overview folds away.

@@ -65,18 +65,22 @@ EMPTY_HINT = (
 
 
 def empty_hint(statuses: Sequence[SourceStatus]) -> str:
-    """What the overview says while no node is known: the sources it still waits for (the
-    first cycle of thousands of nodes takes a while), those that failed, else how to add
-    one."""
-    waiting = [s for s in statuses if s.status == "pending"]
-    failed = [s for s in statuses if s.status in ("failed", "stale")]
+    """What the overview says while no node is known: how many sources have landed and
+    which it still waits for (the first cycle of thousands of nodes takes a while, and
+    keys work meanwhile), those that failed, else how to add one."""
+    active = [s for s in statuses if s.status != "disabled"]
+    waiting = [s for s in active if s.status == "pending"]
+    failed = [s for s in active if s.status in ("failed", "stale")]
     if not waiting and not failed:
         return EMPTY_HINT
     lines = []
     if waiting:
-        names = ", ".join(plain(s.name, 32) for s in waiting)
-        lines.append(f"Waiting for the first data from {names}: the first collection of a "
-                     "large fleet takes a while (S lists every source).")  # fmt: skip
+        landed = sum(1 for s in active if s.last_ok is not None)
+        names = ", ".join(plain(s.name, 32) for s in waiting[:5])
+        more = f" and {len(waiting) - 5} more" if len(waiting) > 5 else ""
+        lines.append(f"Collecting the first cycle: {landed} of {len(active)} sources landed, "
+                     f"waiting for {names}{more}. A large fleet's first cycle takes a while; "
+                     "keys work meanwhile (? keys, S sources, q quit).")  # fmt: skip
     lines += [f"{plain(s.name, 32)} {s.status}: {plain(s.reason, 200)}" for s in failed]
     return "\n".join(lines)
 

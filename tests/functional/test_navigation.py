@@ -14,6 +14,7 @@ from console.core.config import Config
 from console.core.plugins import Registry, discover
 from console.core.runtime import CORE_PLUGIN, DemoOptions, build_sources, load_registry
 from console.ui.app import WatchfloorApp
+from console.ui.chrome import StatusHeader
 from console.ui.kit import EntityTable
 from console.ui.screens import FilterInput, HelpScreen, ViewScreen
 from tests.conftest import frozen_clock
@@ -388,14 +389,26 @@ class Pending(Source):
         raise AssertionError("never polled: the app is not live")
 
 
-async def test_an_empty_overview_says_what_it_is_waiting_for() -> None:
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_an_empty_overview_says_what_it_is_waiting_for(size: tuple[int, int]) -> None:
+    now = [frozen_clock()]
     app = WatchfloorApp(Registry.build([CORE_PLUGIN]), [Pending()], live=False,
-                        clock=frozen_clock, warm_cycles=0)  # fmt: skip
-    async with app.run_test(size=(120, 40)) as pilot:
+                        clock=lambda: now[0], warm_cycles=0, title="watchfloor demo")  # fmt: skip
+    async with app.run_test(size=size) as pilot:
         await pilot.pause()
         hint = app.screen.query_one("#empty-hint", Static)
         assert hint.display
-        assert "Waiting for the first data from fleet" in str(hint.render())
+        said = " ".join(str(hint.render()).split())
+        assert "Collecting the first cycle: 0 of 1 sources landed, waiting for fleet" in said
+        assert "keys work meanwhile" in said
+        # The header counts the wait, not a frozen "none yet".
+        now[0] += 12
+        app.screen.redraw()
+        header = str(app.screen.query_one(StatusHeader).render())
+        assert "data first cycle 12s" in header  # at 80 columns too: fewer counts, no clock
+        assert ("GPUs 0" in header) == (size[0] == 120)
+        await pilot.press("question_mark")  # keys are answered while it waits
+        assert isinstance(app.screen, HelpScreen)
 
 
 async def test_a_pane_key_brings_its_screen_back_as_it_was_then_up_to_date(

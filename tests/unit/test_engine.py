@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from console.api import Batch, Entity, Sample, Source, SourceDisabled
 from console.collector.gate import InputGate
-from console.core.engine import APPLY_SLICE, MAX_BACKOFF, MIRROR_SLICE, Engine
+from console.core import engine as engine_module
+from console.core.engine import APPLY_SLICE, ENTITY_WEIGHT, MAX_BACKOFF, MIRROR_SLICE, Engine
 from console.core.model import METRICS, Finding
-from console.core.store import Store
+from console.core.store import LITTER_SLICE, Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
 
@@ -297,7 +299,83 @@ async def test_a_mirror_merges_in_small_slices_so_a_key_waits_for_little(
     engine = Engine(Store(), [MirrorOfBig(2 * APPLY_SLICE)])
     await engine.collect(1)
     assert max(sizes) == MIRROR_SLICE < APPLY_SLICE  # the most a key can wait behind
+    entities = sizes[: sizes.index(MIRROR_SLICE)]  # entities land first, costlier each
+    assert entities and entities == [MIRROR_SLICE // ENTITY_WEIGHT] * len(entities)
+    assert ENTITY_WEIGHT > 1
     assert len(list(engine.store.readings())) == 2 * APPLY_SLICE  # all of it landed
+
+
+class MirrorWith(MirrorOfBig):
+    """A large mirror read whose samples are then edited by ``change``."""
+
+    def __init__(self, samples: int, change: Callable[[list[Sample]], None]) -> None:
+        super().__init__(samples)
+        self.change = change
+
+    async def poll(self) -> Batch:
+        batch = await super().poll()
+        self.change(batch.samples)
+        return batch
+
+
+async def test_a_mirror_s_batch_is_admitted_a_slice_at_a_step_before_any_lands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps: list[tuple[str, int]] = []
+    admit_part, apply = engine_module.admit_part, Store.apply
+
+    def admitting(batch: Batch, *args: object) -> None:
+        steps.append(("admit", batch.reading_count()))
+        admit_part(batch, *args)  # type: ignore[arg-type]
+
+    def merging(self: Store, batch: Batch, *args: object) -> int:
+        steps.append(("apply", batch.reading_count()))
+        return apply(self, batch, *args)  # type: ignore[arg-type]
+
+    def unknown(samples: list[Sample]) -> None:  # one unknown name in two slices
+        samples[0].metric = samples[-1].metric = "made.up"
+
+    monkeypatch.setattr(engine_module, "admit_part", admitting)
+    monkeypatch.setattr(Store, "apply", merging)
+    engine = Engine(Store(), [MirrorWith(2 * APPLY_SLICE, unknown)])
+    await engine.collect(1)
+    admitted = [count for kind, count in steps if kind == "admit"]
+    assert max(admitted) == MIRROR_SLICE and sum(admitted) == 2 * APPLY_SLICE
+    assert steps.index(("apply", MIRROR_SLICE)) > len(admitted) - 1  # all admitted first
+    assert len(list(engine.store.readings())) == 2 * APPLY_SLICE - 2
+    status = engine.statuses()[0]  # one note for the whole batch
+    assert status.status == "ok" and status.reason.startswith("refused 2 samples of 1 unknown")
+
+
+async def test_a_mirror_s_batch_refused_in_its_last_slice_never_half_merges() -> None:
+    def absurd(samples: list[Sample]) -> None:
+        samples[-1].time = 1e300
+
+    engine = Engine(Store(), [MirrorWith(2 * APPLY_SLICE, absurd)])
+    await engine.collect(1)
+    assert engine.statuses()[0].status == "failed"
+    assert list(engine.store.readings()) == [] and engine.store.count("gpu") == 0
+
+
+async def test_an_engine_without_cycle_hooks_frees_forgotten_changes_in_slices() -> None:
+    engine = Engine(Store(), [])
+    turns = 0
+    collecting = True
+
+    async def other_work() -> None:  # what a key press is to the UI
+        nonlocal turns
+        while collecting:
+            turns += 1
+            await asyncio.sleep(0)
+
+    engine.store.apply(await Big(2 * LITTER_SLICE).poll(), "big", 1.0)
+    ticker = asyncio.create_task(other_work())
+    engine.end_cycle()  # nobody reads the changes: forgotten, 4 slices to free
+    assert engine.store.drop_litter(0)
+    await engine._drop_litter()
+    collecting = False
+    await ticker
+    assert not engine.store.drop_litter(0) and turns >= 4
 
 
 def test_a_ui_that_only_mirrors_does_not_sweep_the_store_for_expiry(

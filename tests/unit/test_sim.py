@@ -154,3 +154,25 @@ def test_every_fleet_size_plays_its_scenario(nodes: int) -> None:
     job = next(j for j in simulation.jobs if f"job/{j.id}" == victim)
     leaves = {simulation.topology.node_leaf[n] for n in job.nodes}
     assert len(leaves) == 2
+
+
+def test_a_tick_works_out_each_jobs_pace_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Asked once per GPU, a job's pace (which looks at all its GPUs) cost GPUs² per job:
+    # most of a 4,000-node tick, and so of the console's first frame.
+    sim = Simulation(nodes=64)
+    asked: list[str] = []
+    work_out = Simulation._job_factor
+
+    def counted(self: Simulation, job, *rest):  # type: ignore[no-untyped-def]
+        asked.append(job.id)
+        return work_out(self, job, *rest)
+
+    monkeypatch.setattr(Simulation, "_job_factor", counted)
+    sim.step()
+    assert asked and sorted(asked) == sorted(job.id for job in sim.jobs)
+    asked.clear()
+    sim.step(sim.topology.nodes[0])  # one node's agent: only the jobs on that node
+    on_node = {
+        sim._job_of_gpu[g].id for g in sim._gpus[sim.topology.nodes[0]] if g in sim._job_of_gpu
+    }
+    assert sorted(asked) == sorted(on_node)

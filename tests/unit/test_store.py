@@ -250,3 +250,18 @@ def test_restore_fleet_is_the_store_restore_entity_and_adopt_readings_make() -> 
     assert bulk.value("port/n0/mlx5_0", "port.tx_bytes") == 2.0
     with pytest.raises(ValueError, match="fresh"):
         bulk.restore_fleet(entities, sources, 7.0, {})
+
+
+def test_forgotten_changes_are_freed_a_slice_at_a_time_not_in_one_step() -> None:
+    store = Store()
+    samples = [Sample(f"node/n{i}", "node.cpu_util", float(i)) for i in range(5)]
+    store.apply(Batch(samples=samples), "s", 1.0)
+    before = store.moved()
+    store.forget_changes()
+    assert not store.moved().readings  # a new cycle sees nothing moved
+    assert len(before.readings) == 5  # the old sets are not cleared in the same step
+    assert store.drop_litter(3)  # some left after 3 freed
+    assert len(before.readings) == 2
+    while store.drop_litter(3):
+        pass
+    assert not before.readings and not before.fresh and not store.drop_litter(0)
