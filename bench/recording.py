@@ -49,6 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from console.collector.garbage import young_collections_rarer
 from console.core.config import Config
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import Changes
@@ -314,7 +315,8 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a "
         "shared machine"
     )
-    with tempfile.TemporaryDirectory() as workdir:
+    # The recorder runs in the collector process, under its garbage collection settings.
+    with tempfile.TemporaryDirectory() as workdir, young_collections_rarer():
         run(args.nodes, args.cycles, Path(workdir), args.day, args.seeks, args.alone)
 
 

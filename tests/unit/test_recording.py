@@ -533,6 +533,43 @@ def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
         assert moment.store.entities == engine.store.entities
 
 
+def test_no_garbage_collection_runs_while_a_cycle_is_captured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 1)  # the keyframe
+    inside, during = [False], []
+    real = recorder._capture
+
+    def capture(*args: Any) -> None:
+        inside[0] = True
+        try:
+            real(*args)
+        finally:
+            inside[0] = False
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and inside[0]:
+            during.append(info["generation"])
+
+    monkeypatch.setattr(recorder, "_capture", capture)
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10)  # a young pass every few objects: a capture makes thousands
+    gc.callbacks.append(watch)
+    try:
+        record(engine, recorder, 2)
+    finally:
+        gc.callbacks.remove(watch)
+        gc.set_threshold(*thresholds)
+    recorder.close()
+    assert recorder.frames == 3 and during == []
+    assert gc.isenabled()  # and collection runs again after
+
+
 def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from console.recording import reader
 
