@@ -28,6 +28,7 @@ from console.core.store import SUMMED_METRICS, Reading, Store
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import GROUPED, XORED, MetricOrder, pack_floats, unpack_floats
 from console.recording.layout import database_file
+from console.recording.recorder import KEYFRAME_EVERY
 from console.sim.cluster import EPOCH
 
 REGISTRY = load_registry()
@@ -60,10 +61,7 @@ def record(engine: Engine, recorder: Recorder, cycles: int) -> dict[float, dict[
 
 def test_every_recorded_second_reads_back_as_the_live_snapshot(tmp_path: Path) -> None:
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
-    recorder.attach(engine)
-    live = record(engine, recorder, 35)
-    recorder.close()
+    recorder, live = recorded(engine, tmp_path / "rec", 35, keyframe_every=10)
     assert recorder.frames == 35 and recorder.dropped == 0 and recorder.error is None
     with Recording(tmp_path / "rec") as recording:
         assert recording.stats()["keyframes"] == 4  # 0, 10, 20, 30: seeks replay deltas too
@@ -438,10 +436,7 @@ def test_a_seek_makes_reading_objects_only_for_the_series_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
-    recorder.attach(engine)
-    live = record(engine, recorder, 4)
-    recorder.close()
+    _, live = recorded(engine, tmp_path / "rec", 4, keyframe_every=1000)
     made = count_readings(monkeypatch)
     last = max(live)
     with Recording(tmp_path / "rec") as recording:
@@ -462,10 +457,7 @@ def test_a_seek_just_after_a_keyframe_takes_counters_rates_against_its_batches(
     tmp_path: Path,
 ) -> None:
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 7)  # keyframes at 0 and 5
-    recorder.close()
+    _, live = recorded(engine, tmp_path / "rec", 7, keyframe_every=5)  # keyframes at 0 and 5
     after = sorted(live)[6]  # the one frame after the second keyframe
     with Recording(tmp_path / "rec") as recording:
         assert recording.keyframe_at(after) == sorted(live)[5]
@@ -596,10 +588,7 @@ def test_a_keyframes_like_is_made_only_past_it_and_once_for_its_interval(
     from console.recording import reader
 
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec")  # the default keyframe interval
-    recorder.attach(engine)
-    live = record(engine, recorder, 25)
-    recorder.close()
+    _, live = recorded(engine, tmp_path / "rec", 25)
     made: list[int] = []
     real = reader._like
     monkeypatch.setattr(reader, "_like", lambda body: made.append(1) or real(body))
@@ -629,6 +618,18 @@ def _batches(file: Path) -> list[tuple[int, list[list[Any]]]]:
     return [(keyframe, decompress(body)["b"]) for keyframe, body in rows]
 
 
+def recorded(
+    engine: Engine, path: Path, cycles: int, keyframe_every: float = KEYFRAME_EVERY
+) -> tuple[Recorder, dict[float, dict[str, Any]]]:
+    """A recorder at ``path`` attached to ``engine``, ``cycles`` recorded (as
+    :func:`record` gives them) and closed."""
+    recorder = Recorder(path, keyframe_every=keyframe_every)
+    recorder.attach(engine)
+    live = record(engine, recorder, cycles)
+    recorder.close()
+    return recorder, live
+
+
 def gpus_of(store: Store) -> Any:
     """The snapshot document's GPUs, as :func:`record` keeps the live ones (via JSON)."""
     return json.loads(json.dumps(snapshot_document(store, []), default=str))["gpus"]
@@ -642,10 +643,7 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     tmp_path: Path,
 ) -> None:
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 12)
-    recorder.close()
+    _, live = recorded(engine, tmp_path / "rec", 12, keyframe_every=5)
     frames = _batches(tmp_path / "rec")
     # A keyframe's batches are the references, plain; the frames after it XOR theirs.
     assert not any(_flags(e) & XORED for keyframe, batches in frames if keyframe for e in batches)
@@ -670,10 +668,7 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
 def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: Path) -> None:
     options = DemoOptions(nodes=32)  # batches of thousands of keys, as at fleet size
     engine = build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 8)  # keyframes at 0 and 5
-    recorder.close()
+    _, live = recorded(engine, tmp_path / "rec", 8, keyframe_every=5)  # keyframes at 0 and 5
     frames = _batches(tmp_path / "rec")
     numbered = [e for _keyframe, batches in frames for e in batches if isinstance(e[2], int)]
     assert numbered and all(_flags(e) & GROUPED for e in numbered)
@@ -697,10 +692,7 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
     from console.recording.codec import Like, decode, decompress, deflate, inflate
 
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
-    recorder.attach(engine)
-    live = record(engine, recorder, 4)
-    recorder.close()
+    _, live = recorded(engine, tmp_path / "rec", 4, keyframe_every=1000)
     db = sqlite3.connect(database_file(tmp_path / "rec"))
     keyframe, *later = [decompress(body) for (body,) in
                         db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
