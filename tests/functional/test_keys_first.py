@@ -21,6 +21,14 @@ from watchfloor_security.pane import SecurityView
 AppFactory = Callable[..., WatchfloorApp]
 
 
+@pytest.fixture
+def gate_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The input gate's clock, held still: a test moves ``now[0]``."""
+    now = [100.0]
+    monkeypatch.setattr("console.collector.gate.time.monotonic", lambda: now[0])
+    return now
+
+
 def test_a_key_holds_merging_until_its_pane_is_drawn_however_long_that_takes() -> None:
     gate = InputGate(quiet=0.0, hold_limit=30.0)
     assert gate.is_open()
@@ -30,11 +38,8 @@ def test_a_key_holds_merging_until_its_pane_is_drawn_however_long_that_takes() -
     assert gate.is_open()
 
 
-def test_a_key_never_drawn_holds_merging_no_longer_than_the_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    now = [100.0]
-    monkeypatch.setattr("console.collector.gate.time.monotonic", lambda: now[0])
+def test_a_key_never_drawn_holds_merging_no_longer_than_the_limit(gate_clock: list[float]) -> None:
+    now = gate_clock
     gate = InputGate(quiet=0.1, hold_limit=5.0)
     gate.touch()
     now[0] += 4.0
@@ -277,11 +282,8 @@ async def test_no_garbage_collection_runs_while_a_key_is_answered(
         assert gc.isenabled()
 
 
-def test_input_pauses_merging_for_a_moment_and_no_longer(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    now = [100.0]
-    monkeypatch.setattr("console.collector.gate.time.monotonic", lambda: now[0])
+def test_input_pauses_merging_for_a_moment_and_no_longer(gate_clock: list[float]) -> None:
+    now = gate_clock
     gate = InputGate(quiet=0.15, hold_limit=5.0)
     assert gate.is_open()
     gate.stir()  # bytes came, no key yet (an Esc waiting for the rest of a sequence)
