@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -247,22 +248,30 @@ class Big(Source):
         return Batch(entities=entities, samples=samples)
 
 
-async def test_a_large_batch_merges_in_slices_with_the_loop_free_between() -> None:
-    engine = Engine(Store(), [Big(4 * APPLY_SLICE)])
-    turns = 0
-    merging = True
+@contextlib.asynccontextmanager
+async def loop_turns() -> AsyncIterator[list[int]]:
+    """How often the event loop turned to other work while inside (what a key press is
+    to the UI): ``turns[0]``."""
+    turns, running = [0], [True]
 
-    async def other_work() -> None:  # what a key press is to the UI
-        nonlocal turns
-        while merging:
-            turns += 1
+    async def other_work() -> None:
+        while running[0]:
+            turns[0] += 1
             await asyncio.sleep(0)
 
     ticker = asyncio.create_task(other_work())
-    await engine.collect(1)
-    merging = False
-    await ticker
-    assert turns >= 6  # the loop turned between slices (3 turns when merged in one go)
+    try:
+        yield turns
+    finally:
+        running[0] = False
+        await ticker
+
+
+async def test_a_large_batch_merges_in_slices_with_the_loop_free_between() -> None:
+    engine = Engine(Store(), [Big(4 * APPLY_SLICE)])
+    async with loop_turns() as turns:
+        await engine.collect(1)
+    assert turns[0] >= 6  # the loop turned between slices (3 turns when merged in one go)
     assert len(list(engine.store.readings())) == 4 * APPLY_SLICE  # and all of it landed
     assert engine.store.count("gpu") == 4 * APPLY_SLICE // 10
 
@@ -359,23 +368,12 @@ async def test_a_mirror_s_batch_refused_in_its_last_slice_never_half_merges() ->
 
 async def test_an_engine_without_cycle_hooks_frees_forgotten_changes_in_slices() -> None:
     engine = Engine(Store(), [])
-    turns = 0
-    collecting = True
-
-    async def other_work() -> None:  # what a key press is to the UI
-        nonlocal turns
-        while collecting:
-            turns += 1
-            await asyncio.sleep(0)
-
     engine.store.apply(await Big(2 * LITTER_SLICE).poll(), "big", 1.0)
-    ticker = asyncio.create_task(other_work())
-    engine.end_cycle()  # nobody reads the changes: forgotten, 4 slices to free
-    assert engine.store.drop_litter(0)
-    await engine._drop_litter()
-    collecting = False
-    await ticker
-    assert not engine.store.drop_litter(0) and turns >= 4
+    async with loop_turns() as turns:
+        engine.end_cycle()  # nobody reads the changes: forgotten, 4 slices to free
+        assert engine.store.drop_litter(0)
+        await engine._drop_litter()
+    assert not engine.store.drop_litter(0) and turns[0] >= 4
 
 
 def test_a_ui_that_only_mirrors_does_not_sweep_the_store_for_expiry(
