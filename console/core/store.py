@@ -130,6 +130,9 @@ class _Plan:
     """The gauge readings' values, as the last poll left them: what a poll's are compared
     with, with no walk over the readings (whatever else sets one of them appends to its
     ring too, which detaches the block and ends the plan; ``restore_readings`` ends it)."""
+    sizes: list[int]
+    """How many refs each list held: a source that changed a list it had handed over
+    (appended a ref) sends another shape, not the same one."""
 
     def fits(self, columns: list[Column]) -> bool:
         """Whether these are the columns it was made for (and its block still takes rows)."""
@@ -137,6 +140,7 @@ class _Plan:
             self.block.detached is None
             and self.metrics == list(map(_METRIC, columns))
             and all(map(operator.is_, map(_REFS, columns), self.refs))
+            and list(map(len, columns)) == self.sizes
             and not any(map(_TIMES, columns))
         )
 
@@ -504,7 +508,7 @@ class Store:
         count = sum(len(columns[at]) for at in gauges)
         plan = _Plan(metrics, refs, gauges, counters, rest, keys, readings, readings[:count],
                      keys[count:], readings[count:], summed, block,
-                     list(map(_VALUE, readings[:count])))  # fmt: skip
+                     list(map(_VALUE, readings[:count])), list(map(len, refs)))  # fmt: skip
         self._plans[source] = plan
         return plan
 
@@ -624,8 +628,8 @@ class Store:
         finding 200,000 series in the store's dicts each second was most of its cost."""
         refs = column.refs
         cached = self._resolved.get((source, column.metric))
-        if cached is not None and cached[0] is refs:
-            return cached[1]
+        if cached is not None and cached[0] is refs and len(refs) == len(cached[1][0]):
+            return cached[1]  # the same list, not grown or cut since (a source's own list)
         keys = list(zip(refs, itertools.repeat(column.metric)))
         readings = list(map(self._latest.get, keys))
         rings = list(map(self._history.get, keys))

@@ -319,3 +319,20 @@ async def test_an_engine_merges_long_columns_in_slices_and_all_of_it_lands() -> 
     assert len(list(engine.store.readings())) == 2 * APPLY_SLICE + 17 + 20
     assert engine.store.value("gpu/n10016/0", "gpu.util") == 10016.0
     assert max(applied) <= APPLY_SLICE and len([n for n in applied if n]) == 3
+
+
+def test_a_source_that_grows_the_refs_list_it_sends_again_loses_no_reading() -> None:
+    # A plugin may keep one list of its GPUs and append to it: the same list object,
+    # a longer one; what the store kept for the list before is not what it holds now.
+    gpus = ["gpu/n1/0"]
+    store = Store()
+    for tick in range(6):
+        if tick == 4:
+            gpus.append("gpu/n1/1")  # the list sent before, grown in place
+        entities = [Entity(ref, ref, None) for ref in gpus]
+        values = [10.0 + tick] * len(gpus)
+        batch = Batch(entities=entities, columns=[Column("gpu.util", gpus, values)])
+        store.apply(batch, "plugin", NOW + tick)
+    assert store.value("gpu/n1/1", "gpu.util") == 15.0
+    assert store.history("gpu/n1/1", "gpu.util") == [14.0, 15.0]
+    assert store.history("gpu/n1/0", "gpu.util") == [10.0 + t for t in range(6)]
