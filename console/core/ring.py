@@ -177,6 +177,13 @@ class RingBlock:
         self._small = array("d", self._small)
         return self._small
 
+    def held(self, index: int) -> int:
+        """How many points series ``index`` holds (what :meth:`series` would give)."""
+        if self.detached is not None:
+            return len(self.detached[index])
+        count = self.count
+        return count - max(self._first[index], count - self._capacity)
+
     def series(self, index: int) -> list[float | None]:
         """One series, oldest first (as :meth:`Ring.values`)."""
         if self.detached is not None:
@@ -189,7 +196,7 @@ class RingBlock:
             column = column[split:] + column[:split]
         else:
             column = column[:count]
-        held = count - max(self._first[index], count - capacity)
+        held = self.held(index)
         return [None if math.isnan(v) else v for v in column[len(column) - held :]]
 
     def detach(self) -> list[Ring]:
@@ -236,7 +243,7 @@ class BlockRing:
         self._block, self._index = block, index
 
     def __len__(self) -> int:
-        return len(self.values())
+        return self._block.held(self._index)  # counted, not made
 
     def values(self) -> list[float | None]:
         return self._block.series(self._index)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from console.core.ring import Ring, RingBlock
 
 
@@ -124,3 +126,24 @@ def test_a_block_told_which_narrow_points_moved_keeps_what_a_whole_row_would() -
         assert [r.values() for r in told.rings] == [r.values() for r in plain.rings]
     assert told._small.itemsize == 8  # 7.25 is no whole number: 8 bytes for good
     assert told.rings[0].values() == [2.0, 2.0, 2.0, 7.25]
+
+
+def test_a_block_series_counts_its_points_without_making_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    long, short = Ring(4), Ring(4)
+    for value in (1.0, 2.0, 3.0):
+        long.append(value)
+    short.append(9.0)
+    block = RingBlock(4, [long, short])
+    made: list[int] = []
+    series = RingBlock.series
+    monkeypatch.setattr(RingBlock, "series", lambda b, i: made.append(i) or series(b, i))
+    lengths = []
+    for row in ([4.0, 8.0], [5.0, None], [6.0, 7.0]):  # past the capacity: wrapped
+        block.append(row)
+        lengths.append([len(ring) for ring in block.rings])
+    assert lengths == [[4, 2], [4, 3], [4, 4]] and made == []
+    assert [len(ring.values()) for ring in block.rings] == [4, 4]
+    block.detach()
+    assert [len(ring) for ring in block.rings] == [4, 4]
