@@ -63,6 +63,7 @@ def admit(batch: Batch, now: float, simulated_clock: bool = False) -> list[str]:
     when the batch must be refused whole (an impossible time).
     """
     unknown: dict[str, int] = {}
+    admit_time(batch, now, simulated_clock)
     admit_part(batch, now, simulated_clock, unknown)
     return unknown_notes(unknown)
 
@@ -79,8 +80,8 @@ def admit_time(batch: Batch, now: float, simulated_clock: bool = False) -> None:
 def admit_part(batch: Batch, now: float, simulated_clock: bool, unknown: dict[str, int]) -> None:
     """:func:`admit` on one part of a batch (a large one is checked a part at a step, every
     part before any lands): the samples of each unknown name refused are counted into
-    ``unknown`` (:func:`unknown_notes` says them)."""
-    admit_time(batch, now, simulated_clock)
+    ``unknown`` (:func:`unknown_notes` says them). The batch's own time is
+    :func:`admit_time`'s, once for the whole batch."""
     kept, refused = [], False
     for sample in batch.samples:
         if sample.metric not in METRICS:
