@@ -22,6 +22,10 @@ walks the panes)."""
 HOLD_LIMIT = 5.0
 """Seconds a key holds the gate at most when its drawing is never reported (a key the
 UI ignores, a pane that failed): data is held up, never stopped."""
+STIR_LIMIT = 0.5
+"""Seconds of unbroken terminal input (no pause of :data:`QUIET`) that may pause merging
+before a key is made of it: a moving mouse reports many times a second, and must not
+hold data back for as long as it moves."""
 HELD_POLL = 0.02
 """Seconds between two looks at a gate held for a key not drawn yet."""
 
@@ -36,6 +40,9 @@ class InputGate:
         self._last = -quiet
         self._held_since: float | None = None
         """When the first key not drawn yet was pressed (``None``: all drawn)."""
+        self._stirred = -quiet
+        self._stir_began = -quiet
+        """When the last input came, and when its run began (see :meth:`stir`)."""
 
     def touch(self) -> None:
         """Someone pressed a key: closed until its answer is drawn."""
@@ -46,9 +53,15 @@ class InputGate:
     def stir(self) -> None:
         """Input came from the terminal, not yet made a key (an Esc waits for the rest of
         its sequence): merging pauses for :data:`QUIET` from now, so the key finds the
-        loop free. Safe from the terminal's input thread (one float assignment); not a
-        key's hold: input that makes no key (the mouse) holds nothing longer."""
-        self._last = max(self._last, time.monotonic())
+        loop free. Safe from the terminal's input thread (float assignments); not a
+        key's hold: input that makes no key (the mouse) pauses merging only for the first
+        :data:`STIR_LIMIT` of a run with no quiet moment in it."""
+        now = time.monotonic()
+        if now - self._stirred > self.quiet:  # a new run of input
+            self._stir_began = now
+        self._stirred = now
+        if now - self._stir_began <= STIR_LIMIT:
+            self._last = max(self._last, now)
 
     def drawn(self) -> None:
         """What the keys asked for is on the screen: merging resumes after :data:`QUIET`."""

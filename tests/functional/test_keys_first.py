@@ -292,6 +292,21 @@ def test_input_pauses_merging_for_a_moment_and_no_longer(gate_clock: list[float]
     assert gate.is_open()
 
 
+def test_a_moving_mouse_does_not_hold_merging_while_it_moves(gate_clock: list[float]) -> None:
+    now = gate_clock
+    gate = InputGate(quiet=0.15, hold_limit=5.0)
+    open_while_moving = []
+    for _ in range(60):  # 3 s of mouse reports, 20 a second
+        gate.stir()
+        open_while_moving.append(gate.is_open())
+        now[0] += 0.05
+    assert not any(open_while_moving[:10])  # the first half second: maybe a key coming
+    assert all(open_while_moving[14:])  # then (a quiet moment on) merging goes on
+    now[0] += 1.0  # still, then input again: a new run pauses merging again
+    gate.stir()
+    assert not gate.is_open()
+
+
 def test_the_terminal_input_loop_pauses_merging_as_input_arrives(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
