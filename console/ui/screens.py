@@ -156,9 +156,10 @@ class ViewScreen(Screen[None]):
     def on_mount(self) -> None:
         self._styled_with = self.app.stylesheet.rules  # its widgets were styled as mounted
         self.redraw(force=True)
-        if self.app.screen is not self:  # built ahead (a prepared pane)
+        if self.app.screen is self:
+            self.call_after_refresh(INPUT_GATE.drawn)  # the key that opened this is answered
+        else:  # built ahead (a prepared pane): no key's answer, whatever key is pending
             self.call_after_refresh(self.warm)  # once its widgets have mounted
-        self.call_after_refresh(INPUT_GATE.drawn)  # the key that opened this is answered
 
     def warm(self) -> None:
         """Lay out and draw this screen built ahead, off screen (nothing is shown): its

@@ -200,6 +200,20 @@ async def test_a_pane_built_ahead_is_laid_out_and_drawn_before_its_key(
         assert app.screen is screen and screen.pane.size.width == 120
 
 
+async def test_a_pane_built_ahead_does_not_answer_a_key_pending_meanwhile(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        INPUT_GATE.touch()  # a key pressed, its pane not drawn yet
+        await _prepared(app, pilot, "gpus")
+        await pilot.pause()
+        assert INPUT_GATE._held_since is not None  # still held for that key
+        INPUT_GATE.drawn()
+
+
 def _styles(screen: ViewScreen) -> list[tuple[str, dict[str, object]]]:
     return [(repr(node), dict(node._css_styles.get_rules())) for node in screen.walk_children()]
 
