@@ -10,6 +10,7 @@ pane, ``snapshot`` and ``explain`` read exactly like the live one.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import math
@@ -211,15 +212,22 @@ class Recording:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._at(when, history)
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            if isinstance(exc, RecordingError):
-                raise
-            # A damaged or foreign file: say which, never a traceback.
-            raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
+            with self._damaged_at(when):
+                return self._at(when, history)
         finally:
             if collecting:
                 gc.enable()
+
+    @contextlib.contextmanager
+    def _damaged_at(self, when: float) -> Iterator[None]:
+        """A damaged or foreign file read inside: one :class:`RecordingError` saying which
+        file and where, never a traceback of what its bytes broke."""
+        try:
+            yield
+        except RecordingError:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
 
     def _at(self, when: float, history: int) -> Moment:
         row = self._db.execute(
@@ -261,16 +269,16 @@ class Recording:
             if frame_time < next_time:
                 continue
             next_time = frame_time + step
-            body = decompress(blob)
-            schema, _times, _values, rates, *_flags = body["k"]
-            keys = self._keys(schema)
-            pairs = _layout(keys)[0]
-            counters = COUNTER_METRICS
-            column = self._keyframe_values(body, schema, keys, _References(body))
-            for key, value, rate in zip(pairs, column, unpack_floats(rates),
-                                        strict=True):  # fmt: skip
-                shown = rate if key[1] in counters else value
-                series.setdefault(key, []).append((frame_time, None if shown != shown else shown))
+            with self._damaged_at(frame_time):
+                body = decompress(blob)
+                schema, _times, _values, rates, *_flags = body["k"]
+                keys = self._keys(schema)
+                pairs = _layout(keys)[0]
+                column = self._keyframe_values(body, schema, keys, _References(body))
+                shown = zip(pairs, column, unpack_floats(rates), strict=True)
+                for key, value, rate in shown:
+                    point = rate if key[1] in COUNTER_METRICS else value
+                    series.setdefault(key, []).append((frame_time, as_optional(point)))
         for ref, metric, reading in list(store.readings()):
             if metric in TIMED_METRICS:
                 continue  # job series keep every point (stall onsets read them)
@@ -287,21 +295,23 @@ class Recording:
             "SELECT body FROM frames WHERE keyframe=1 AND time <= ? ORDER BY time DESC LIMIT 1",
             (moment.time,),
         ).fetchone()
-        keyframe = decompress(row[0]) if row is not None else {}
-        references, like = _References(keyframe), _like(keyframe)
+        with self._damaged_at(moment.time):
+            keyframe = decompress(row[0]) if row is not None else {}
+            references, like = _References(keyframe), _like(keyframe)
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
         )
         statuses = moment.statuses
         for frame_time, blob in rows:
-            body = decompress(blob)
-            if "k" in body:
-                references, like = _References(body), _like(body)
-            self._apply_forward(store, body, references, like)
-            if body.get("s") is not None:
-                statuses = _statuses(body["s"])
-            store.time = body["t"]
+            with self._damaged_at(frame_time):
+                body = decompress(blob)
+                if "k" in body:
+                    references, like = _References(body), _like(body)
+                self._apply_forward(store, body, references, like)
+                if body.get("s") is not None:
+                    statuses = _statuses(body["s"])
+                store.time = body["t"]
             store.version += 1
             yield Moment(frame_time, store, statuses)
 

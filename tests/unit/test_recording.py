@@ -318,6 +318,27 @@ def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
         codec.MAX_INFLATED = limit
 
 
+def test_a_damaged_frame_is_a_clear_error_in_replay_and_hour_history(tmp_path: Path) -> None:
+    from console.recording import codec
+
+    recorded(demo_engine(), tmp_path / "rec", 3)  # a keyframe, then two frames
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(EPOCH + 1)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    # Well-formed, the wrong shape: a lying file, not a torn one.
+    db.execute("UPDATE frames SET body = ? WHERE time = ?",
+               (codec.encode({"t": EPOCH + 2, "b": [[1]]}), EPOCH + 2))  # fmt: skip
+    db.execute("UPDATE frames SET body = ? WHERE time = ?",
+               (codec.encode({"t": EPOCH, "k": [0]}), EPOCH))  # fmt: skip
+    db.commit()
+    db.close()
+    with Recording(tmp_path / "rec") as recording:
+        with pytest.raises(RecordingError, match="damaged"):
+            list(recording.replay_from(moment, EPOCH + 2))
+        with pytest.raises(RecordingError, match="damaged"):
+            recording.hour_history(moment)
+
+
 def test_a_writer_that_falls_behind_drops_cycles_and_starts_again_from_a_keyframe(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
