@@ -71,7 +71,9 @@ def driver_for(chosen: type[Driver]) -> type[Driver]:
         return chosen
     if chosen is not linux_driver.LinuxDriver:
         return chosen
+    # The module as it is, its SelectSelector ours: a later Textual that reads any other
+    # name of ``selectors`` there still finds it.
     linux_driver.selectors = SimpleNamespace(  # type: ignore[assignment]
-        SelectSelector=QuickSelector, EVENT_READ=selectors.EVENT_READ
+        **{**vars(selectors), "SelectSelector": QuickSelector}
     )
     return chosen

@@ -333,6 +333,8 @@ def test_the_terminal_input_loop_pauses_merging_as_input_arrives(
 
     monkeypatch.setattr(linux_driver, "selectors", selectors)  # put back after
     driver_for(linux_driver.LinuxDriver)
+    # Every other name of the module still there for the driver (only the selector is ours).
+    assert linux_driver.selectors.DefaultSelector is selectors.DefaultSelector
     monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # long quiet
     monkeypatch.setattr(INPUT_GATE, "_held_since", None)
     read, write = os.pipe()
