@@ -26,7 +26,15 @@ from console.core.model import TIMED_METRICS, Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import SUMMED_METRICS, Reading, Store
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
-from console.recording.codec import GROUPED, XORED, MetricOrder, pack_floats, unpack_floats
+from console.recording.codec import (
+    GROUPED,
+    XOR_PIECE,
+    XORED,
+    MetricOrder,
+    float_bytes,
+    pack_floats,
+    unpack_floats,
+)
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
 from console.sim.cluster import EPOCH
@@ -212,6 +220,25 @@ def test_float_columns_round_trip_with_not_available() -> None:
     values = [1.5, None, -0.0, 1e300, 3.0]
     back = unpack_floats(pack_floats(values))
     assert [None if v != v else v for v in back] == values
+
+
+def test_xored_columns_round_trip_piece_by_piece() -> None:
+    """A column XORed a piece at a time: pieces the same as the keyframe's, pieces of
+    zeros on either side, pieces that differ, and a short last piece all come back."""
+    per_piece = XOR_PIECE // 8
+    count = 3 * per_piece + 5  # a short last piece
+    keyframe = [float(i) + 0.25 for i in range(count)]
+    keyframe[per_piece : 2 * per_piece] = [0.0] * per_piece  # zeros on the keyframe's side
+    values = list(keyframe)  # the first piece: the keyframe's values again
+    values[per_piece + 3] = 7.5  # a piece the keyframe had as zeros
+    values[2 * per_piece :] = [v * 1.001 for v in keyframe[2 * per_piece :]]  # changed
+    values[-1] = None
+    against = float_bytes(keyframe)
+    for column in (values, keyframe, [0.0] * count):
+        back = unpack_floats(pack_floats(column, against), against)
+        assert [None if v != v else v for v in back] == column
+    with pytest.raises(ValueError, match="not as long"):
+        unpack_floats(pack_floats(values, against), against[:-8])
 
 
 @pytest.mark.parametrize(
