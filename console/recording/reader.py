@@ -33,6 +33,7 @@ from console.recording.codec import (
     XORED,
     Like,
     MetricOrder,
+    Points,
     as_optional,
     decode,
     decompress,
@@ -111,7 +112,8 @@ class _State:
     statuses: bytes = b""
     meta: bytes = b""
     analysis: bytes = b""
-    history: dict[tuple[str, str], list[tuple[float, float | None]]] = field(default_factory=dict)
+    history: dict[tuple[str, str], Points] = field(default_factory=dict)
+    """The timed (job) series' points, as two columns each."""
 
 
 class Recording:
@@ -509,7 +511,7 @@ class Recording:
         store.restore_fleet(entities, sources, seen, state.readings, summed)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
-                store.restore_history(ref, metric, points)
+                store.restore_history_columns(ref, metric, *points)
         store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
         store.source_meta = decode(state.meta) if state.meta else {}
         store.analysis_state = decode(state.analysis) if state.analysis else {}
@@ -623,7 +625,7 @@ def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> 
 
 def _apply(
     readings: LazyReadings,
-    history: dict[tuple[str, str], list[tuple[float, float | None]]],
+    history: dict[tuple[str, str], Points],
     batch: _Batch,
     before: _Batch | None = None,
     run: int | None = None,
@@ -660,7 +662,7 @@ def _apply(
     readings.lay(keys, times, column, rates, run)
     for i in timed:
         value = column[i]
-        _add_point(history, keys[i][0], keys[i][1], times[i], None if value != value else value)
+        _add_point(history, keys[i], times[i], value)
 
 
 _CACHED_SCHEMAS = 1024
@@ -706,34 +708,33 @@ def _refs(keys: tuple[list[str], list[str]]) -> frozenset[str]:
     return refs
 
 
-def _timed_points(
-    history: dict[tuple[str, str], list[tuple[float, float | None]]], batch: _Batch
-) -> None:
+def _timed_points(history: dict[tuple[str, str], Points], batch: _Batch) -> None:
     """The points of the timed series of a batch a newer one replaces."""
     if batch.timed is None:
         return
     keys, _counters, timed = _layout(batch.keys)
     values, times = (unpack_floats(part) for part in batch.timed)
     for slot, i in enumerate(timed):
-        value = values[slot]
-        _add_point(history, keys[i][0], keys[i][1], times[slot], None if value != value else value)
+        _add_point(history, keys[i], times[slot], values[slot])
 
 
 def _add_point(
-    history: dict[tuple[str, str], list[tuple[float, float | None]]],
-    ref: str,
-    metric: str,
-    when: float,
-    value: float | None,
+    history: dict[tuple[str, str], Points], key: tuple[str, str], when: float, value: float
 ) -> None:
-    points = history.setdefault((ref, metric), [])
-    if points and points[-1][0] >= when:
-        if points[-1][0] == when:
-            points[-1] = (when, value)
+    """One point after a series' (NaN: not available); one at the same time replaces
+    the last, an older one is left out."""
+    points = history.get(key)
+    if points is None:
+        points = history[key] = (array("d"), array("d"))
+    times, values = points
+    if times and times[-1] >= when:
+        if times[-1] == when:
+            values[-1] = value
         return
-    points.append((when, value))
-    if len(points) > 2000:
-        del points[:1000]
+    times.append(when)
+    values.append(value)
+    if len(times) > 2000:
+        del times[:1000], values[:1000]
 
 
 _ENTITIES = msgspec.msgpack.Decoder(list[Entity])

@@ -990,9 +990,10 @@ def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
     assert isinstance(times, bytes) and isinstance(values, bytes) and sum(counts) > 20
     read = unpack_history(packed)
     assert set(read) == {key for key, points in history.items() if points}
-    for key, points in read.items():  # the keyframe's: the live points up to it
-        live = [(t, None if v is None else v) for t, v in history[key]][: len(points)]
-        assert [(t, None if v != v else v) for t, v in points] == live
+    for key, (at, value) in read.items():  # the keyframe's: the live points up to it
+        assert isinstance(at, array) and isinstance(value, array)  # no object a point
+        live = history[key][: len(at)]
+        assert [(t, None if v != v else v) for t, v in zip(at, value, strict=True)] == live
     with pytest.raises(ValueError, match="damaged history"):
         unpack_history([refs, metrics, [*counts[:-1], counts[-1] + 1], times, values])
 
