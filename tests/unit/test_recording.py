@@ -1035,3 +1035,40 @@ def test_a_keyframes_values_are_xored_against_its_batches_and_read_back(tmp_path
         before = [when for when, _blob in rows if when < last]
         expected = [live[when]["readings"][key][1] for when in [*before, last]]
         assert hour.store.history(*key) == expected and len(expected) == 3
+
+
+def test_a_rewind_past_the_warm_up_size_seeks_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet past ``WARM_ENTITIES`` is shown at the second asked for with one seek (it
+    took two: the warm-up's start, to learn the fleet's size, then the second); a
+    smaller one is still warmed up, its job series filled as they were live."""
+    from console.ui import rewind
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 8)
+    recorder.close()
+    seeks: list[float] = []
+    real_at = Recording.at
+
+    def counted(self: Recording, when: float, history: int = 120) -> Any:
+        seeks.append(when)
+        return real_at(self, when, history)
+
+    monkeypatch.setattr(Recording, "at", counted)
+    reader = rewind.RewindReader(tmp_path / "rec")
+    last = max(live)
+    monkeypatch.setattr(rewind, "WARM_ENTITIES", 0)  # every fleet past it
+    for hour in (False, True):
+        seeks.clear()
+        moment = reader.load(last, hour)
+        assert seeks == [last] and moment.time == last
+        assert gpus_of(moment.store) == live[last]["gpus"]
+    monkeypatch.setattr(rewind, "WARM_ENTITIES", 10_000)  # warmed up from the first second
+    seeks.clear()
+    moment = reader.load(last)
+    assert seeks == [last, min(live)] and moment.time == last
+    assert store_state(moment.store)["timed"] == store_state(engine.store)["timed"]
+    reader.close()
