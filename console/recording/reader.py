@@ -294,12 +294,18 @@ class Recording:
         (histories fill as they did live)."""
         store = moment.store
         row = self._db.execute(
-            "SELECT body FROM frames WHERE keyframe=1 AND time <= ? ORDER BY time DESC LIMIT 1",
+            "SELECT time, body FROM frames WHERE keyframe=1 AND time <= ? "
+            "ORDER BY time DESC LIMIT 1",
             (moment.time,),
         ).fetchone()
         with self._damaged_at(moment.time):
-            keyframe = decompress(row[0]) if row is not None else {}
-            references, like = _References(keyframe), _like(keyframe)
+            keyframe = decompress(row[1]) if row is not None else {}
+            # Its Like made when a frame's entities ask, the seek's kept (self._like).
+            key_time = row[0] if row is not None else math.nan
+            references, like = (
+                _References(keyframe),
+                functools.partial(self._like, key_time, keyframe),
+            )
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
@@ -309,7 +315,8 @@ class Recording:
             with self._damaged_at(frame_time):
                 body = decompress(blob)
                 if "k" in body:
-                    references, like = _References(body), _like(body)
+                    references = _References(body)
+                    like = functools.partial(self._like, frame_time, body)
                 self._apply_forward(store, body, references, like)
                 if body.get("s") is not None:
                     statuses = _statuses(body["s"])
@@ -530,9 +537,9 @@ class Recording:
         store: Store,
         body: dict[str, Any],
         references: _References,
-        like: Like,
+        like: Callable[[], Like],
     ) -> None:
-        for ref, source, entity in zip(*_frame_entities(body, lambda: like), strict=True):
+        for ref, source, entity in zip(*_frame_entities(body, like), strict=True):
             store.restore_entity(_entity(ref, entity), source, body["t"])
         for source, batch_time, schema, times, values, _timed, against, flags in _entries(
             body, references

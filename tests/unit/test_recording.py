@@ -1072,3 +1072,36 @@ def test_a_rewind_past_the_warm_up_size_seeks_once(
     assert seeks == [last, min(live)] and moment.time == last
     assert store_state(moment.store)["timed"] == store_state(engine.store)["timed"]
     reader.close()
+
+
+def test_replay_after_a_seek_makes_no_second_like_of_its_keyframe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewind seeks, then plays forward: the keyframe's entity bodies as a Zstandard
+    dictionary (4 MB at 1,000 nodes) are made once for both, and a keyframe replay
+    passes is made into one only when a frame after it needs it."""
+    from console.recording import reader as reader_module
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 12)
+    recorder.close()
+    made: list[int] = []
+    real_like = reader_module._like
+
+    def counted(keyframe: dict[str, Any]) -> Any:
+        made.append(1)
+        return real_like(keyframe)
+
+    monkeypatch.setattr(reader_module, "_like", counted)
+    times = sorted(live)
+    with Recording(tmp_path / "rec") as recording:
+        keyframes = [t for t in times if recording.keyframe_at(t) == t]
+        first = recording.at(keyframes[0] + 1)
+        assert made == [1]
+        moments = list(recording.replay_from(first, keyframes[1]))
+        assert made == [1]  # the seek's, kept; the next keyframe's not needed yet
+        assert gpus_of(moments[-1].store) == live[keyframes[1]]["gpus"]
+        moments = list(recording.replay_from(moments[-1], keyframes[1] + 2))
+        assert made == [1, 1] and gpus_of(moments[-1].store) == live[keyframes[1] + 2]["gpus"]
