@@ -650,14 +650,23 @@ def _apply(
         previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
-        for i in counters:
-            value, old = column[i], previous[i]
-            elapsed = (own[i] if own is not None else now_all) - (
-                then[i] if then is not None else then_all
-            )
+        if own is None and then is None and len(counters) == count:
+            # Every key a counter, one time a batch (a source's counters sent apart:
+            # 34,000 at 1,000 nodes): the rates in one pass, not an index a counter.
             # NaN (not available) fails every comparison: no rate, as in the store.
-            if elapsed > 0 and value >= old:
-                rates[i] = (value - old) / elapsed
+            elapsed = now_all - then_all
+            if elapsed > 0:
+                pairs = zip(column, previous, strict=True)
+                rates = array("d", [(value - old) / elapsed if value >= old else math.nan
+                                    for value, old in pairs])  # fmt: skip
+        else:
+            for i in counters:
+                value, old = column[i], previous[i]
+                elapsed = (own[i] if own is not None else now_all) - (
+                    then[i] if then is not None else then_all
+                )
+                if elapsed > 0 and value >= old:
+                    rates[i] = (value - old) / elapsed
     elif before is None:
         for i in counters:
             found = readings.latest(keys[i])  # the keyframe's, or a batch's laid before

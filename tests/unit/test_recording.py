@@ -1105,3 +1105,29 @@ def test_replay_after_a_seek_makes_no_second_like_of_its_keyframe(
         assert gpus_of(moments[-1].store) == live[keyframes[1]]["gpus"]
         moments = list(recording.replay_from(moments[-1], keyframes[1] + 2))
         assert made == [1, 1] and gpus_of(moments[-1].store) == live[keyframes[1] + 2]["gpus"]
+
+
+@pytest.mark.parametrize("later", [2.0, 0.0], ids=["later", "same-second"])
+def test_a_batch_of_counters_gets_the_rates_a_counter_at_a_time_would(later: float) -> None:
+    """A batch whose keys are all counters, one time a batch, takes its rates in one
+    pass; they are those of the key-by-key way (a mixed batch's): a counter that went
+    back (a reset), one not available on either side, or no time between: no rate."""
+    from console.recording.reader import _apply, _Batch
+    from console.recording.readings import LazyReadings
+
+    before = [10.0, 10.0, None, 5.0, 7.0]
+    after = [14.0, 9.0, 3.0, None, 7.0]
+    rates: dict[str, list[float | None]] = {}
+    for name, metrics in (("counters", ["gpu.energy"] * 5),
+                          ("mixed", ["gpu.energy"] * 4 + ["gpu.power"])):  # fmt: skip
+        keys = ([f"gpu/n1/{i}" for i in range(5)], metrics)
+        readings = LazyReadings()
+        readings.start({}, array("d"), array("d"), array("d"))
+        older = _Batch("sim", 0.0, 100.0, keys, None, pack_floats(before), 1)
+        newer = _Batch("sim", 0.0, 100.0 + later, keys, None, pack_floats(after), 1)
+        _apply(readings, {}, newer, older)
+        got = [readings[(ref, metric)] for ref, metric in zip(*keys, strict=True)]
+        assert [reading.value for reading in got] == after
+        rates[name] = [reading.rate for reading in got][:4]
+    assert rates["counters"] == rates["mixed"]
+    assert rates["counters"] == ([2.0, None, None, None] if later else [None] * 4)
