@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
@@ -188,6 +188,41 @@ def _xor(data: bytes | bytearray, against: bytes) -> bytes:
             mixed = int.from_bytes(piece, "little") ^ int.from_bytes(other, "little")
             pieces.append(mixed.to_bytes(len(piece), "little"))
     return b"".join(pieces)
+
+
+Place = int | list[int | None]
+"""Where a batch's keys sit among a keyframe's readings (:func:`place_among`)."""
+
+
+def place_among(
+    keys: list[tuple[str, str]], index: dict[tuple[str, str], int], pairs: list[tuple[str, str]]
+) -> Place:
+    """Where these keys (a batch's) sit among a keyframe's ``keys`` (``index``: each
+    one's place there): the first one's place when they follow one another there from
+    it (as a source sends them: one slice; compared in C), else each one's (``None``:
+    not among them)."""
+    start = index.get(pairs[0]) if pairs else None
+    if start is not None and keys[start : start + len(pairs)] == pairs:
+        return start
+    return [index.get(key) for key in pairs]
+
+
+def keyframe_against(size: int, laid: Iterable[tuple[array[float], Place]]) -> bytes:
+    """What a keyframe's ``size`` readings' values are XORed against: each batch's
+    column (its schema's first in the keyframe's frame) at its :func:`place_among`, 0
+    where no batch has the key. The recorder writes and the reader reads with it, so
+    both lay them alike; ValueError when a column does not fit its place."""
+    against = array("d", bytes(8 * size))
+    for column, where in laid:
+        if isinstance(where, int):
+            if where + len(column) > size:
+                raise ValueError("damaged column: past its keyframe's readings")
+            against[where : where + len(column)] = column
+            continue
+        for place, value in zip(where, column, strict=True):
+            if place is not None:
+                against[place] = value
+    return against.tobytes()
 
 
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)

@@ -33,11 +33,14 @@ from console.recording.codec import (
     XORED,
     Like,
     MetricOrder,
+    Place,
     Points,
     as_optional,
     decode,
     decompress,
     inflate,
+    keyframe_against,
+    place_among,
     unpack_floats,
     unpack_history,
 )
@@ -140,9 +143,9 @@ class Recording:
         self._last_index: tuple[int, dict[tuple[str, str], int]] | None = None
         """The place of each key in the last keyframe schema's columns (a seek's dict of
         readings starts as its copy: 227,000 keys at 1,000 nodes, made once)."""
-        self._runs: dict[tuple[Any, Any], int | None] = {}
-        """Where each batch schema's keys sit in a keyframe schema's, when one after
-        another (:meth:`LazyReadings.lay`)."""
+        self._places: dict[tuple[Any, Any], Place] = {}
+        """Where each batch schema's keys sit in a keyframe schema's (one after another:
+        :meth:`LazyReadings.lay` copies them as a slice)."""
         self._within: dict[int, tuple[list[str], list[str], bool]] = {}
         """Whether a batch schema's refs are all among a keyframe schema's (by the
         batch's list of refs; :meth:`_gone`)."""
@@ -344,8 +347,25 @@ class Recording:
         index = dict(zip(pairs, range(len(pairs)), strict=True))
         if isinstance(schema, int):
             self._last_index = (schema, index)
-            self._runs.clear()
+            self._places.clear()
         return index
+
+    def _place(
+        self,
+        schema: Any,
+        index: dict[tuple[str, str], int],
+        key_pairs: list[tuple[str, str]],
+        batch: _Batch,
+    ) -> Place:
+        """Where the batch's keys sit in the keyframe's columns (``codec.place_among``,
+        kept per schema pair; the keyframe's index is the last one's)."""
+        cached = isinstance(schema, int) and batch.schema is not None
+        if cached and (schema, batch.schema) in self._places:
+            return self._places[(schema, batch.schema)]
+        where = place_among(key_pairs, index, _layout(batch.keys)[0])
+        if cached:
+            self._places[(schema, batch.schema)] = where
+        return where
 
     def _run(
         self,
@@ -355,19 +375,9 @@ class Recording:
         batch: _Batch,
     ) -> int | None:
         """Where the batch's keys sit one after another in the keyframe's columns, if
-        they do (kept per schema pair; the keyframe's index is the last one's)."""
-        cached = isinstance(schema, int) and batch.schema is not None
-        if cached and (schema, batch.schema) in self._runs:
-            return self._runs[(schema, batch.schema)]
-        pairs = _layout(batch.keys)[0]
-        start = index.get(pairs[0]) if pairs else None
-        run = None
-        # The keyframe's keys from there on are the batch's (compared in C).
-        if start is not None and key_pairs[start : start + len(pairs)] == pairs:
-            run = start
-        if cached:
-            self._runs[(schema, batch.schema)] = run
-        return run
+        they do (:meth:`_place`)."""
+        where = self._place(schema, index, key_pairs, batch)
+        return where if isinstance(where, int) else None
 
     def _keyframe_values(
         self,
@@ -377,14 +387,15 @@ class Recording:
         references: _References,
     ) -> array[float]:
         """A keyframe's readings' values; since version 5 XORed against its batches'
-        (``recorder._keyframe_against``, laid here alike: each schema's first batch, the
-        one the frames after it are XORed against, whose column a seek unpacks anyway)."""
+        (``codec.keyframe_against``, as the recorder laid them: each schema's first
+        batch, the one the frames after it are XORed against, whose column a seek
+        unpacks anyway)."""
         _schema, _times, values, _rates, *flags = body["k"]
         if not flags or not flags[0] & XORED:
             return unpack_floats(values)
         index = self._index(schema, keys)
         pairs = _layout(keys)[0]
-        against = array("d", bytes(8 * len(pairs)))
+        laid = []
         done: set[int] = set()
         for entry in body.get("b", []):
             number = entry[2]
@@ -397,18 +408,11 @@ class Recording:
             if order is not None:
                 column = order.ungroup(column)
             batch_keys = self._keys(number)
+            if len(column) != len(batch_keys[0]):
+                raise ValueError("damaged column: not as long as its schema")
             batch = _Batch("", 0.0, 0.0, batch_keys, None, b"", number)
-            run = self._run(schema, index, pairs, batch)
-            if run is not None:
-                if len(column) != len(batch_keys[0]):
-                    raise ValueError("damaged column: not as long as its schema")
-                against[run : run + len(column)] = column
-                continue
-            for key, value in zip(_layout(batch_keys)[0], column, strict=True):
-                place = index.get(key)
-                if place is not None:
-                    against[place] = value
-        return unpack_floats(values, against.tobytes())
+            laid.append((column, self._place(schema, index, pairs, batch)))
+        return unpack_floats(values, keyframe_against(len(pairs), laid))
 
     def _gone(
         self,

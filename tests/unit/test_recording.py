@@ -1131,3 +1131,22 @@ def test_a_batch_of_counters_gets_the_rates_a_counter_at_a_time_would(later: flo
         rates[name] = [reading.rate for reading in got][:4]
     assert rates["counters"] == rates["mixed"]
     assert rates["counters"] == ([2.0, None, None, None] if later else [None] * 4)
+
+
+def test_a_keyframes_batches_are_laid_among_its_readings_by_one_function() -> None:
+    """What a keyframe's readings are XORed against, as the recorder writes it and the
+    reader reads it (one function): a batch whose keys follow one another among the
+    readings as one slice, any other key by key, a key no batch has as 0."""
+    from console.recording.codec import keyframe_against, place_among
+
+    keys = [(f"gpu/n1/{i}", metric) for i in range(3) for metric in ("gpu.power", "gpu.temp")]
+    index = {key: place for place, key in enumerate(keys)}
+    run = keys[2:5]
+    scattered = [keys[5], ("gpu/gone/0", "gpu.power"), keys[0]]
+    assert place_among(keys, index, run) == 2
+    assert place_among(keys, index, scattered) == [5, None, 0]
+    laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, run)),
+            (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, scattered))]  # fmt: skip
+    assert array("d", keyframe_against(len(keys), laid)).tolist() == [7.0, 0, 1, 2, 3, 6]
+    with pytest.raises(ValueError, match="past its keyframe"):
+        keyframe_against(len(keys), [(array("d", [1.0, 2.0]), 5)])
