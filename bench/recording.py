@@ -25,7 +25,10 @@ seconds, into windows around ``--seeks`` random seconds, and small bodies elsewh
 (a seek reads only its keyframe and the frames after it, so the rest only makes the
 index a day long). Each seek lands at a random second of its window: 0 to 9 frames
 after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared machine
-the CPU time is the steadier figure).
+the CPU time is the steadier figure). Each moment is kept until the next replaces it,
+as a rewind keeps it on screen (its freeing is in the next seek); then the young
+collection it leaves to the UI's loop is timed apart; and CPU by frames after the
+keyframe, with the minor page faults a seek took.
 
 ``--alone``: the recorder without the candidates (their writes take minutes at 1,000
 nodes; the recorder's figures are the same either way).
@@ -37,8 +40,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import random
+import resource
 import sqlite3
 import statistics
 import sys
@@ -260,14 +265,24 @@ def day_seeks(workdir: Path, count: int) -> None:
     )  # fmt: skip
     db.execute("COMMIT")
     db.close()
-    spent, cpu = [], []
+    spent, cpu, left, offsets, faults = [], [], [], [], []
     with Recording(workdir / "day") as recording:
+        moment = None
         for s in starts:
-            when = first + every * s + rng.randrange(len(window))
+            offsets.append(rng.randrange(len(window)))
+            when = first + every * s + offsets[-1]
+            began_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             began, began_cpu = time.perf_counter(), time.process_time()
-            recording.at(when)
+            moment = recording.at(when)  # the one before freed as it is replaced (a rewind)
             spent.append(time.perf_counter() - began)
             cpu.append(time.process_time() - began_cpu)
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - began_faults)
+            # The young collection the moment leaves to the UI's loop (which keeps it).
+            began_cpu = time.process_time()
+            gc.collect(1)
+            left.append(time.process_time() - began_cpu)
+        del moment
+        by_offset = sorted(zip(offsets, cpu, faults, strict=True))
         # A rewind stepping: each second of one interval, one after another.
         stepping = []
         for i in range(len(window)):
@@ -284,6 +299,7 @@ def day_seeks(workdir: Path, count: int) -> None:
                 pass
             deferred.append(time.process_time() - began_cpu)
             del moment
+    seeks_cpu = cpu[:]
     spent.sort()
     cpu.sort()
     p95 = max(0, round(0.95 * len(spent)) - 1)
@@ -291,6 +307,15 @@ def day_seeks(workdir: Path, count: int) -> None:
     print(f"24 h simulated ({day:,} frames, {count} random seconds): seek p50 "
           f"{ms(statistics.median(spent))}, p95 {ms(spent[p95])} (CPU p50 "
           f"{ms(statistics.median(cpu))}, p95 {ms(cpu[p95])})")  # fmt: skip
+    print(f"  then the young collection it leaves to the loop: CPU p50 "
+          f"{ms(statistics.median(left))}, most {ms(max(left))}")  # fmt: skip
+    print(f"  the first seek (a keyframe schema's index made once) {ms(seeks_cpu[0])}; by "
+          f"frames after the keyframe, CPU min / median (minor page faults, most):")  # fmt: skip
+    for offset in sorted(set(offsets)):
+        mine = [(c, f) for o, c, f in by_offset if o == offset]
+        print(f"    {offset}: {ms(min(c for c, _ in mine))} / "
+              f"{ms(statistics.median(c for c, _ in mine))} over {len(mine)} "
+              f"({max(f for _, f in mine):,})")  # fmt: skip
     print(f"  stepping through one interval's {len(stepping)} seconds, one after another: "
           f"CPU p50 {ms(statistics.median(stepping))}, most {ms(max(stepping))}")  # fmt: skip
     print(f"  then every reading read (what a seek defers; a screen reads a few thousand): "
