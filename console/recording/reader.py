@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import math
 import sqlite3
 import struct
@@ -45,7 +44,7 @@ from console.recording.codec import (
     unpack_history,
 )
 from console.recording.layout import database_file
-from console.recording.readings import LazyReadings
+from console.recording.readings import LazyReadings, collector_off
 
 
 class RecordingError(ValueError):
@@ -212,19 +211,8 @@ class Recording:
 
     def at(self, when: float, history: int = DEFAULT_HISTORY) -> Moment:
         """The fleet as it was at ``when`` (the last frame at or before it)."""
-        # Hundreds of thousands of small objects, none of them garbage: the cyclic
-        # collector would walk them again and again while they are made.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            with self._damaged_at(when):
-                moment = self._at(when, history)
-        finally:
-            if collecting:
-                gc.enable()
-        if collecting and not gc.get_freeze_count():  # another's frozen objects stay so
-            _made_old()
-        return moment
+        with collector_off(), self._damaged_at(when):
+            return self._at(when, history)
 
     @contextlib.contextmanager
     def _damaged_at(self, when: float) -> Iterator[None]:
@@ -600,20 +588,6 @@ def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[An
         if not isinstance(flags, int):
             raise ValueError("a batch's flags are not a number")
         yield (*entry[:6], references.get(entry[2]) if flags & XORED else None, flags)
-
-
-def _made_old() -> None:
-    """Every object the collector tracks moved to its oldest generation, none walked.
-
-    A seek made with the collector off leaves its moment's containers (1,000 nodes:
-    53,000, its entities and their attrs' dicts and lists) in the youngest generation,
-    none of them garbage: the next young collection (on the UI's loop, just after the
-    rewind key) walked them all, ~25 ms, and the middle one again later. ``freeze``
-    then ``unfreeze`` moves them to the oldest in two list splices; a full collection
-    walks them as it would have. The process's other young objects move with them: a
-    cycle among those waits for the next full collection instead of a young one."""
-    gc.freeze()
-    gc.unfreeze()
 
 
 def _like(keyframe: dict[str, Any]) -> Like:

@@ -612,22 +612,29 @@ def test_no_garbage_collection_runs_while_a_cycle_is_captured(
 
 def test_a_seeks_moment_is_left_in_the_oldest_generation(tmp_path: Path) -> None:
     """Made with the collector off, none of it garbage: the young collections after a
-    rewind key (on the UI's loop) must not walk it."""
+    rewind key (on the UI's loop) must not walk it, nor every reading made at once."""
     import gc
 
     engine = demo_engine()
     recorded(engine, tmp_path / "rec", 3)
+
+    def young() -> set[int]:
+        return {id(item) for generation in (0, 1) for item in gc.get_objects(generation)}
+
     thresholds = gc.get_threshold()
     gc.set_threshold(0)  # no automatic pass: where the objects are is where the seek left them
     try:
         with Recording(tmp_path / "rec") as recording:
             moment = recording.at(max(recording.times()))
-        young = {id(item) for generation in (0, 1) for item in gc.get_objects(generation)}
+        after_seek = young()
+        readings = [reading for _ref, _metric, reading in moment.store.readings()]
+        after_reading = young()
     finally:
         gc.set_threshold(*thresholds)
     entities = list(moment.store.entities.values())
-    assert entities and gc.is_tracked(entities[0])
-    assert not young.intersection(map(id, entities))
+    assert entities and gc.is_tracked(entities[0]) and gc.is_tracked(readings[0])
+    assert not after_seek.intersection(map(id, entities))
+    assert not after_reading.intersection(map(id, readings))
     assert gc.isenabled() and gc.get_freeze_count() == 0  # none left frozen
 
 
