@@ -251,6 +251,12 @@ class Recording:
     def hour_history(self, moment: Moment, seconds: float = 3600.0, points: int = 24) -> None:
         """Fill the moment's history with ``points`` readings spread over the ``seconds``
         before it (from keyframes), so that a sparkline spans the last hour."""
+        # Millions of points, none of them garbage (1,000 nodes: 9,400 young passes,
+        # 1.3 s of its 7 s, with the collector on).
+        with collector_off():
+            self._hour_history(moment, seconds, points)
+
+    def _hour_history(self, moment: Moment, seconds: float, points: int) -> None:
         store = moment.store
         start = moment.time - seconds
         step = seconds / points

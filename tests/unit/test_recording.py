@@ -307,6 +307,33 @@ def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path
         assert rates[0] == recording.at(EPOCH + 40).store.value("port/leaf01/p1", "port.tx_bytes")
 
 
+def test_no_garbage_collection_runs_while_the_hour_is_filled(tmp_path: Path) -> None:
+    """Millions of points at fleet size, none of them garbage: a young pass every few
+    hundred objects walked them again and again (``H`` in a rewind)."""
+    import gc
+
+    engine = demo_engine()
+    recorded(engine, tmp_path / "rec", 25, keyframe_every=10)
+    passes: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(max(recording.times()))
+        thresholds = gc.get_threshold()
+        gc.set_threshold(10)  # a young pass every few objects: the hour makes thousands
+        gc.callbacks.append(watch)
+        try:
+            recording.hour_history(moment, seconds=30, points=3)
+        finally:
+            gc.callbacks.remove(watch)
+            gc.set_threshold(*thresholds)
+    assert len(moment.store.history("gpu/node01/0", "gpu.util")) == 4  # 3 keyframes, the moment
+    assert passes == [] and gc.isenabled()
+
+
 def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
     import zstandard
 
