@@ -118,6 +118,19 @@ class _State:
     """The timed (job) series' points, as two columns each."""
 
 
+@dataclass
+class _HourGroup:
+    """Keyframes in a row with the same keys, for :meth:`Recording.hour_history`."""
+
+    keys: tuple[list[str], list[str]]
+    index: dict[tuple[str, str], int]
+    """Each key's place in a keyframe's column."""
+    size: int
+    times: array[float] = field(default_factory=lambda: array("d"))
+    points: array[float] = field(default_factory=lambda: array("d"))
+    """The keyframes' columns one after another (a counter's rate, a gauge's value)."""
+
+
 class Recording:
     """One recording, open for reading (the file of a live console too)."""
 
@@ -265,7 +278,10 @@ class Recording:
             "ORDER BY time",
             (start, moment.time),
         )
-        series: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+        # The keyframes' points as columns, one run of keyframes with the same keys a
+        # group: their columns one after another, so that a series' points are one
+        # strided slice (227,000 series at 1,000 nodes: no tuple a point).
+        groups: list[_HourGroup] = []
         next_time = start
         for frame_time, blob in rows:
             if frame_time < next_time:
@@ -275,18 +291,30 @@ class Recording:
                 body = decompress(blob)
                 schema, _times, _values, rates, *_flags = body["k"]
                 keys = self._keys(schema)
-                pairs = _layout(keys)[0]
-                column = self._keyframe_values(body, schema, keys, _References(body))
-                shown = zip(pairs, column, unpack_floats(rates), strict=True)
-                for key, value, rate in shown:
-                    point = rate if key[1] in COUNTER_METRICS else value
-                    series.setdefault(key, []).append((frame_time, as_optional(point)))
+                pairs, counters, _timed = _layout(keys)
+                shown = array("d", self._keyframe_values(body, schema, keys, _References(body)))
+                rates_ = unpack_floats(rates)
+                if not len(shown) == len(rates_) == len(pairs):
+                    raise ValueError("damaged keyframe: not one value a key")
+                for i in counters:  # a counter's point is its rate
+                    shown[i] = rates_[i]
+                if not groups or groups[-1].keys is not keys:
+                    groups.append(_HourGroup(keys, self._index(schema, keys), len(pairs)))
+                groups[-1].times.append(frame_time)
+                groups[-1].points.extend(shown)
         for ref, metric, reading in list(store.readings()):
             if metric in TIMED_METRICS:
                 continue  # job series keep every point (stall onsets read them)
-            past = series.get((ref, metric), [])
+            times, values = array("d"), array("d")
+            for group in groups:
+                place = group.index.get((ref, metric))
+                if place is not None:
+                    times += group.times
+                    values += group.points[place :: group.size]
             now = reading.rate if metric in COUNTER_METRICS else reading.value
-            store.restore_history(ref, metric, [*past, (reading.time, now)])
+            times.append(reading.time)
+            values.append(math.nan if now is None else now)
+            store.restore_history_columns(ref, metric, times, values)
         store.version += 1
 
     def replay_from(self, moment: Moment, end: float) -> Iterator[Moment]:

@@ -22,7 +22,7 @@ from console.analysis.thresholds import THRESHOLDS
 from console.core.config import Config, ConfigError, parse_config
 from console.core.engine import Engine
 from console.core.headless import snapshot_document
-from console.core.model import TIMED_METRICS, Entity
+from console.core.model import COUNTER_METRICS, TIMED_METRICS, Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import SUMMED_METRICS, Reading, Store
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
@@ -305,6 +305,34 @@ def test_hour_history_spreads_points_over_the_span_from_keyframes(tmp_path: Path
         assert history == expected
         rates = moment.store.history("port/leaf01/p1", "port.tx_bytes")
         assert rates[0] == recording.at(EPOCH + 40).store.value("port/leaf01/p1", "port.tx_bytes")
+
+
+def test_the_hours_points_of_every_series_are_its_keyframes_then_its_reading(
+    tmp_path: Path,
+) -> None:
+    """Every series (a counter's rate, a gauge's value), not only the few a pane shows."""
+    engine = demo_engine()
+    recorded(engine, tmp_path / "rec", 35, keyframe_every=10)
+    with Recording(tmp_path / "rec") as recording:
+        end = max(recording.times())
+        keyframes = [when for when in recording.times() if recording.keyframe_at(when) == when]
+        moment = recording.at(end)
+        recording.hour_history(moment, seconds=end - keyframes[0] + 1, points=len(keyframes))
+        then = [recording.at(when).store for when in keyframes if when < end]
+    checked = 0
+    for ref, metric, reading in moment.store.readings():
+        if metric in TIMED_METRICS:
+            continue
+        counter = metric in COUNTER_METRICS
+        expected = [
+            (past.rate if counter else past.value)
+            for store in then
+            if (past := store.reading(ref, metric)) is not None
+        ]
+        expected.append(reading.rate if counter else reading.value)
+        assert moment.store.history(ref, metric) == expected, (ref, metric)
+        checked += 1
+    assert checked > 1000
 
 
 def test_no_garbage_collection_runs_while_the_hour_is_filled(tmp_path: Path) -> None:
