@@ -28,7 +28,8 @@ after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared mach
 the CPU time is the steadier figure). Each moment is kept until the next replaces it,
 as a rewind keeps it on screen (its freeing is in the next seek); then the young
 collection it leaves to the UI's loop is timed apart; and CPU by frames after the
-keyframe, with the minor page faults a seek took.
+keyframe, with the minor page faults a seek took. ``H`` (``hour_history``) is timed on
+an hour of real keyframes copied every 150 s.
 
 ``--alone``: the recorder without the candidates (their writes take minutes at 1,000
 nodes; the recorder's figures are the same either way).
@@ -300,6 +301,7 @@ def day_seeks(workdir: Path, count: int) -> None:
             deferred.append(time.process_time() - began_cpu)
             del moment
     seeks_cpu = cpu[:]
+    hour = hour_seconds(workdir, window, schemas)
     spent.sort()
     cpu.sort()
     p95 = max(0, round(0.95 * len(spent)) - 1)
@@ -320,6 +322,32 @@ def day_seeks(workdir: Path, count: int) -> None:
           f"CPU p50 {ms(statistics.median(stepping))}, most {ms(max(stepping))}")  # fmt: skip
     print(f"  then every reading read (what a seek defers; a screen reads a few thousand): "
           f"CPU p50 {ms(statistics.median(deferred))}")  # fmt: skip
+    print(f"  H (the last hour's 24 keyframes into every series' sparkline) after a seek: "
+          f"CPU {', '.join(map(ms, hour))}")  # fmt: skip
+
+
+def hour_seconds(workdir: Path, window: list[Any], schemas: list[Any]) -> list[float]:
+    """CPU of ``Recording.hour_history`` (``H`` in a rewind), twice, on a recording whose
+    last hour holds a real keyframe every 150 s (the 24 it reads), then ``window``."""
+    first = window[0][0]
+    Recorder(workdir / "hour").close()
+    db = sqlite3.connect(database_file(workdir / "hour"), isolation_level=None)
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO schemas VALUES (?, ?)", schemas)
+    rows = [(first + t, 1, window[0][2], window[0][3]) for t in range(0, 3600, 150)]
+    rows += [(first + 3600 + i, row[1], row[2], row[3]) for i, row in enumerate(window)]
+    db.executemany("INSERT INTO frames VALUES (?, ?, ?, ?)", rows)
+    db.execute("COMMIT")
+    db.close()
+    spent = []
+    with Recording(workdir / "hour") as recording:
+        for _ in range(2):
+            moment = recording.at(first + 3600 + len(window) - 1)
+            began = time.process_time()
+            recording.hour_history(moment)
+            spent.append(time.process_time() - began)
+            del moment
+    return spent
 
 
 def main() -> None:
