@@ -29,3 +29,17 @@ def young_collections_rarer() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*saved)
+
+
+@contextlib.contextmanager
+def no_cyclic_collection() -> Iterator[None]:
+    """While inside: no cyclic collection (as it was after). For code that makes many
+    objects, none of them garbage: the collector would walk them, and the heap they
+    join, again and again while they are made."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
