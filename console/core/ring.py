@@ -111,8 +111,15 @@ class FirstPoint(Ring):
 
     def append(self, value: float | None, time: float = 0.0) -> None:
         first = self._become_ring()
-        self.append(first)
-        self.append(value, time)
+        if self._capacity < 2:  # keeps one point: the general way
+            self.append(first)
+            self.append(value, time)
+            return
+        # Both points at once (a mirror's first delta turns a million of these).
+        self._values = array(
+            "d", (NAN if first is None else first, NAN if value is None else value)
+        )
+        self.size = 2
 
     def fill(self, points: list[tuple[float, float | None]]) -> None:
         self._become_ring()

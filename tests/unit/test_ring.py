@@ -149,18 +149,20 @@ def test_a_block_series_counts_its_points_without_making_them(
     assert [len(ring) for ring in block.rings] == [4, 4]
 
 
+@pytest.mark.parametrize("capacity", [1, 2, 3])
 @pytest.mark.parametrize("first", [5.0, None])
-def test_a_first_point_becomes_a_plain_ring_in_place_at_its_second(first: float | None) -> None:
-    held, ring = FirstPoint(first, 2), Ring(2)
+def test_a_first_point_becomes_a_plain_ring_in_place_at_its_second(
+    first: float | None, capacity: int
+) -> None:
+    held, ring = FirstPoint(first, capacity), Ring(capacity)
     ring.append(first)
     assert len(held) == len(ring) == 1 and held.values() == ring.values() == [first]
     assert held.points() == []
-    held.append(6.0)
-    ring.append(6.0)
-    assert type(held) is Ring  # the same object, whoever holds it: no view in between
-    held.append(7.0)
-    ring.append(7.0)
-    assert held.values() == ring.values() == [6.0, 7.0]
+    for value in (6.0, None, 7.0, 8.0):
+        held.append(value)
+        ring.append(value)
+        assert type(held) is Ring  # the same object, whoever holds it: no view in between
+        assert held.values() == ring.values() and len(held) == len(ring)
     filled = FirstPoint(first, 3)
     filled.fill([(1.0, 8.0), (2.0, None)])
     assert type(filled) is Ring and filled.values() == [8.0, None]
