@@ -410,3 +410,28 @@ def test_no_cyclic_collection_walks_the_heap_while_a_column_s_series_are_made() 
         gc.callbacks.remove(collecting)
     assert store.series_count("s") == 20_000 and gc.isenabled()
     assert len(during) <= 1  # the one due, once it is on again (else one per 700 objects)
+
+
+def test_a_new_timed_series_sent_as_its_history_lands_whole_as_its_samples_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A relay sends each job's history as a line of one ref: its ring is filled at once
+    # (past the ten minutes a timed ring keeps), not a reading at a time.
+    count = 650
+    values: list[float | None] = [100.0 + i for i in range(count)]
+    values[300], values[-1] = None, None
+    times: list[float | None] = [NOW - count + i for i in range(count)]
+    history = Column("job.throughput", ["job/1"] * count, values, times)
+    batch = Batch(columns=[history, Column("job.gpu_util", ["job/1"] * 2, [1.0, 2.0])], time=NOW)
+    by_sample = Store()
+    by_sample.apply(_as_samples(batch), "console", NOW)
+    by_column, recorded = Store(), []
+    record = Store._record
+    monkeypatch.setattr(Store, "_record", lambda self, *a: recorded.append(a) or record(self, *a))
+    by_column.apply(batch, "console", NOW)
+    assert recorded == []
+    assert by_column.moved().readings == by_sample.moved().readings
+    assert _state(by_column) == _state(by_sample)
+    points = by_column.timed_history("job/1", "job.throughput")
+    assert len(points) == 600 and points[-1] == (NOW - 1, None)
+    assert by_column.timed_history("job/1", "job.gpu_util") == [(NOW, 1.0), (NOW, 2.0)]
