@@ -656,7 +656,8 @@ class Store:
         there yet (:meth:`_create_column`), else the general way, a reading at a time (a
         key that repeats then finds what the one before it made)."""
         # Three objects a series (key, reading, ring), none of them garbage: the cyclic
-        # collector walking them as they come took half the time (bench/keys.py).
+        # collector walking them as they come took a third of the time (a first poll's
+        # columns at 4,000 nodes: 3.7 s with it, 2.5 s without).
         with no_cyclic_collection():
             if self._create_column(column, batch_time, seen, source, max_series):
                 return 0
