@@ -65,6 +65,17 @@ class Ring:
             self._times = array("d", [t for t, _ in kept])
         self._start, self.size = 0, len(kept)
 
+    def fill_columns(self, times: Sequence[float], values: Sequence[float]) -> None:
+        """:meth:`fill` from two oldest-first columns (NaN: not available; ``times``
+        kept by a timed ring only): no object a point."""
+        if len(times) != len(values):
+            raise ValueError("times and values of different lengths")
+        capacity = self._capacity
+        self._values = array("d", values[-capacity:])
+        if self._times is not None:
+            self._times = array("d", times[-capacity:])
+        self._start, self.size = 0, len(self._values)
+
     def _order(self) -> list[int]:
         capacity = self._capacity
         return [(self._start + offset) % capacity for offset in range(self.size)]
