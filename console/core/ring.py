@@ -136,6 +136,10 @@ class FirstPoint(Ring):
         self._become_ring()
         self.fill(points)
 
+    def fill_columns(self, times: Sequence[float], values: Sequence[float]) -> None:
+        self._become_ring()
+        self.fill_columns(times, values)
+
     def values(self) -> list[float | None]:
         return [cast("float | None", self._values)]
 

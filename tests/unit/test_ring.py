@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from console.core.ring import FirstPoint, Ring, RingBlock
@@ -163,6 +165,8 @@ def test_a_first_point_becomes_a_plain_ring_in_place_at_its_second(
         ring.append(value)
         assert type(held) is Ring  # the same object, whoever holds it: no view in between
         assert held.values() == ring.values() and len(held) == len(ring)
-    filled = FirstPoint(first, 3)
+    filled, columns = FirstPoint(first, 3), FirstPoint(first, 3)
     filled.fill([(1.0, 8.0), (2.0, None)])
-    assert type(filled) is Ring and filled.values() == [8.0, None]
+    columns.fill_columns([1.0, 2.0], [8.0, math.nan])
+    assert type(filled) is type(columns) is Ring
+    assert filled.values() == columns.values() == [8.0, None]
