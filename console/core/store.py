@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from console.collector.garbage import no_cyclic_collection
+from console.core.garbage import no_cyclic_collection
 from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from console.collector.garbage import YOUNG_THRESHOLD, no_cyclic_collection, young_collections_rarer
+from console.core.garbage import YOUNG_THRESHOLD, no_cyclic_collection, young_collections_rarer
 
 
 def test_young_passes_come_after_more_allocations_and_the_thresholds_come_back() -> None:
