@@ -9,43 +9,16 @@ until it is read, then its reading, made once and kept.
 
 from __future__ import annotations
 
-import gc
 from array import array
 from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
 
+from console.core.garbage import long_lived_objects
 from console.core.store import Reading
 
 _ABSENT: Any = object()
-
-
-@contextmanager
-def collector_off() -> Iterator[None]:
-    """Many objects made, none of them garbage: the cyclic collector would walk the
-    whole heap again and again while they are; off inside, and after, what was made
-    is moved to the oldest generation unwalked.
-
-    Made with the collector off, the objects sit in the youngest generation: the next
-    young collection (on the UI's loop, just after a rewind key) walked them all (a
-    seek's moment at 1,000 nodes: 53,000 containers, its entities and their attrs'
-    dicts and lists, ~25 ms; every reading made: 227,000), and the middle one again
-    later. ``freeze`` then ``unfreeze`` moves them in two list splices; a full
-    collection walks them as it would have. The process's other young objects move
-    with them: a cycle among those waits for a full collection instead of a young
-    one. Not when the caller had the collector off, or froze objects of its own."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-            if not gc.get_freeze_count():
-                gc.freeze()
-                gc.unfreeze()
 
 
 _summed_keys: list[Any] = [None, None, None, None]
@@ -168,7 +141,7 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         return cast("Reading", found)
 
     def _make_all(self) -> None:
-        with collector_off():
+        with long_lived_objects():  # (as `Recording.at` does)
             items: Any = dict.items(self)
             self._make([(key, place) for key, place in items if place.__class__ is int])
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import logging
 import os
 import queue
@@ -32,6 +31,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.core.garbage import no_cyclic_collection
 from console.core.model import TIMED_METRICS, Batch
 from console.core.store import Changes, Store
 from console.recording.codec import (
@@ -201,13 +201,10 @@ class Recorder:
         # at a keyframe) lives on until the writer has it, so the cyclic collector would
         # only walk it, and the fleet's objects behind it, again and again while it is
         # made (a third of a capture at 1,000 nodes): it waits until the capture is done.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            self._capture(engine, changes)
+            with no_cyclic_collection():
+                self._capture(engine, changes)
         finally:
-            if collecting:
-                gc.enable()
             self.capture_seconds += time.thread_time() - began
 
     def _capture(self, engine: Engine, changes: Changes) -> None:

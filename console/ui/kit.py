@@ -329,7 +329,8 @@ def _style_for(value: str | None, bold: bool) -> Style:
         return Style(bold=bold)
 
 
-STATE_ROLE = {"STALLED": "error", "RUNNING": "ok", "FAILED": "error", "PENDING": "stale"}
+STATE_ROLE = {"STALLED": "error", "RUNNING": "ok", "FAILED": "error", "PENDING": "stale",
+              "MEASURING": "stale"}  # fmt: skip
 """Theme variable that colours each job state."""
 SEVERITY_ROLE = {"critical": "error", "warning": "warning", "info": "primary"}
 """Theme variable that colours each finding severity."""
