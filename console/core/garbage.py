@@ -65,8 +65,14 @@ def long_lived_objects() -> Iterator[None]:
     with them: a cycle among those waits for a full collection instead of a young
     one. Not when the caller had the collector off, or froze objects of its own."""
     collecting = gc.isenabled()
-    with no_cyclic_collection():
+    gc.disable()
+    try:
         yield
-    if collecting and not gc.get_freeze_count():
-        gc.freeze()
-        gc.unfreeze()
+    finally:
+        if collecting:
+            # Moved before the collector is on again: its first allocation after would
+            # start the very pass this saves.
+            if not gc.get_freeze_count():
+                gc.freeze()
+                gc.unfreeze()
+            gc.enable()

@@ -71,3 +71,25 @@ def test_long_lived_objects_are_left_in_the_oldest_generation_unwalked() -> None
     finally:
         gc.callbacks.remove(watch)
         gc.set_threshold(*thresholds)
+
+
+def test_no_pass_starts_as_long_lived_objects_ends() -> None:
+    """Moved before the collector is on again: a pass at its first allocation after would
+    walk all of what was made."""
+    thresholds = gc.get_threshold()
+    passes: list[int] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.set_threshold(100)
+    gc.callbacks.append(watch)
+    try:
+        with long_lived_objects():
+            made = [[index] for index in range(1000)]
+        after = [[index] for index in range(5)]
+    finally:
+        gc.callbacks.remove(watch)
+        gc.set_threshold(*thresholds)
+    assert passes == [] and len(made) + len(after) == 1005
