@@ -336,3 +336,58 @@ def test_a_source_that_grows_the_refs_list_it_sends_again_loses_no_reading() -> 
     assert store.value("gpu/n1/1", "gpu.util") == 15.0
     assert store.history("gpu/n1/1", "gpu.util") == [14.0, 15.0]
     assert store.history("gpu/n1/0", "gpu.util") == [10.0 + t for t in range(6)]
+
+
+def _polls(ticks: int, gpus: list[str]) -> list[Batch]:
+    """A source's polls that send the same lists every time (a plan's, from the third)."""
+    entities = [Entity("node/n1", "n1"), *(Entity(ref, ref, "node/n1") for ref in gpus)]
+    return [
+        Batch(
+            entities=list(entities),
+            columns=[
+                Column("gpu.util", gpus, [10.0 + tick, 20.0]),
+                Column("gpu.power", gpus, [300.0, 200.0 + tick]),
+                Column("gpu.energy", gpus, [1000.0 * tick, 10.0 * tick]),  # a counter
+            ],
+            time=NOW + tick,
+        )
+        for tick in range(ticks)
+    ]
+
+
+def test_a_cycle_s_changes_name_every_reading_a_plan_landed_unread_until_then() -> None:
+    # Two polls a cycle, nobody asking what moved in between: the keys a plan lands are
+    # said by the cycle's changes all the same, as the samples' are; a GPU removed and
+    # back in the cycle with its series refused by the cap is no change.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    by_column, by_sample = Store(), Store()
+    for tick, batch in enumerate(_polls(10, gpus)):
+        cap = 3 if tick == 7 else 6  # tick 7: gpu/n1/1's three series come back refused
+        if tick == 7:
+            for store in (by_column, by_sample):
+                store.remove(["gpu/n1/1"])
+        by_column.apply(batch, "agent", NOW + tick, cap)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick, cap)
+        if tick % 2:
+            assert tick < 5 or "agent" in by_column._plans or tick == 7
+            changes_c, changes_s = by_column.take_changes(), by_sample.take_changes()
+            assert changes_c.readings == changes_s.readings
+            assert len(changes_c.readings) == (3 if tick == 7 else 6)
+
+
+def test_what_moved_handed_out_stays_live_while_plans_land() -> None:
+    # ``moved()`` hands out the store's own sets: a poll that lands after it (through
+    # its source's plan) is in them at once, as a sample's reading is.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    store = Store()
+    polls = _polls(6, gpus)
+    for tick, batch in enumerate(polls[:4]):
+        store.apply(batch, "agent", NOW + tick)
+    store.take_changes()
+    moved = store.moved()
+    assert not moved.fresh
+    store.apply(polls[4], "agent", NOW + 4)
+    assert "agent" in store._plans  # the plan's path
+    assert moved.fresh == {(ref, metric) for ref in gpus for metric in
+                           ("gpu.util", "gpu.power", "gpu.energy")}  # fmt: skip
+    assert store.take_changes().readings == moved.fresh
