@@ -27,7 +27,9 @@ from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
 from console.core import engine as engine_module
 from console.core.engine import BLOCKED_MARGIN, Engine
+from console.core.config import parse_config
 from console.core.model import Column, Entity
+from console.core.runtime import build_sources, load_registry
 from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
 
@@ -351,5 +353,14 @@ def test_the_config_chooses_the_stream() -> None:
         context = SourceContext(1.0, ".", {"url": "http://n[1-2]:9477", "timeout": 3.0, **options})
         return [type(source) for source in make_agent_sources(context)]
 
+    # The stream is the default (a third of the console's CPU at fleet size); a source
+    # may still poll the snapshot.
+    assert made() == [AgentStreamSource, AgentStreamSource]
     assert made(stream=True) == [AgentStreamSource, AgentStreamSource]
-    assert made() == [AgentSource, AgentSource]
+    assert made(stream=False) == [AgentSource, AgentSource]
+    # A config that does not say (as a demo's agents): the stream.
+    registry = load_registry()
+    for text, kind in (("", AgentStreamSource), ("    stream: false\n", AgentSource)):
+        yaml = f"sources:\n  - type: agent\n    url: http://n1:9477\n{text}"
+        config = parse_config(yaml, "c.yaml", registry.source_types)
+        assert [type(s) for s in build_sources(config, registry, None, local=False)] == [kind]
