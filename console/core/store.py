@@ -140,7 +140,7 @@ class _Plan:
             self.block.detached is None
             and self.metrics == list(map(_METRIC, columns))
             and all(map(operator.is_, map(_REFS, columns), self.refs))
-            and list(map(len, columns)) == self.sizes
+            and list(map(len, map(_REFS, columns))) == self.sizes
             and not any(map(_TIMES, columns))
         )
 

@@ -26,8 +26,8 @@ from console.agent.stream_wire import (
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
 from console.core import engine as engine_module
-from console.core.engine import BLOCKED_MARGIN, Engine
 from console.core.config import parse_config
+from console.core.engine import BLOCKED_MARGIN, Engine
 from console.core.model import Column, Entity
 from console.core.runtime import build_sources, load_registry
 from console.core.store import Store
