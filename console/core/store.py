@@ -369,7 +369,19 @@ class Store:
         self._put_entity(entity, source, seen)
 
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
-        old = self.entities.get(entity.ref)
+        ref = entity.ref
+        old = self.entities.get(ref)
+        same_place = old is not None and old.parent == entity.parent
+        if same_place and self.entity_source.get(ref) == source:
+            # The common case (a source sends its entity again, in the same place): its
+            # kind and parent already list it, only the object is new (a thousand agents
+            # send ten a second).
+            if old is entity or old != entity:  # (the same object may have changed inside)
+                self._changed_entities.add(ref)
+            self.entities[ref] = entity
+            self._by_kind[ref_kind(ref)][ref] = entity
+            self.last_seen[ref] = received
+            return
         if old is not None and self.entity_source.get(entity.ref) != source:
             # Two sources describe one thing (NVML and the host source both name
             # this node): keep what each says rather than the last one alone, and
