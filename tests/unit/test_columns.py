@@ -391,3 +391,28 @@ def test_what_moved_handed_out_stays_live_while_plans_land() -> None:
     assert moved.fresh == {(ref, metric) for ref in gpus for metric in
                            ("gpu.util", "gpu.power", "gpu.energy")}  # fmt: skip
     assert store.take_changes().readings == moved.fresh
+
+
+@pytest.mark.parametrize("nodes", [["n1"], ["n1", "n2"]])
+def test_a_plan_s_summed_columns_move_the_totals_as_samples_do(nodes: list[str]) -> None:
+    # One node's column (an agent's) moves its totals by the difference of the sums,
+    # others reading by reading: the same totals either way, with a reading not
+    # available now and then.
+    gpus = [f"gpu/{node}/{i}" for node in nodes for i in range(3)]
+    entities = [*(Entity(f"node/{n}", n) for n in nodes), *(Entity(g, g) for g in gpus)]
+    by_column, by_sample = Store(), Store()
+    for tick in range(12):
+        power: list[float | None] = [300.0 + tick * at / 3 for at in range(len(gpus))]
+        if tick in (5, 6, 9):
+            power[1] = None
+        batch = Batch(entities=list(entities), columns=[Column("gpu.power", gpus, power)],
+                      time=NOW + tick)  # fmt: skip
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        if tick == 4:
+            assert "agent" in by_column._plans  # the path under test
+        for node in (FLEET, *(f"node/{n}" for n in nodes)):
+            total = by_column.gpu_total(node, "gpu.power")
+            assert total == by_sample.gpu_total(node, "gpu.power")
+    last = sum(300.0 + 11 * at / 3 for at in range(len(gpus)))
+    assert by_column.gpu_total(FLEET, "gpu.power") == pytest.approx(last, abs=1e-5)
