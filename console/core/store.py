@@ -542,7 +542,10 @@ class Store:
         for metric, at, nodes, summed, one in plan.summed:  # _move_totals, for the moved only
             values = columns[at].values
             if one is not None:  # one node's column: its total moves by the sums' difference
-                new, old = _micros_sum(values), _micros_sum(list(map(_VALUE, summed)))
+                last = list(map(_VALUE, summed))
+                if values == last:
+                    continue
+                new, old = _micros_sum(values), _micros_sum(last)
                 if new is not None and old is not None:
                     if delta := new - old:
                         for key in ((one, metric), (FLEET, metric)) if one else ((FLEET, metric),):
@@ -953,9 +956,10 @@ def _micros_sum(values: list[float | None]) -> int | None:
     """The sum of :func:`_micros` of ``values`` at C speed, when all are numbers whose
     millionths are finite (``None`` otherwise: the caller takes them one by one). Whole
     numbers: the same total in whatever order, as the sum of each reading's difference."""
-    if None in values or not math.isfinite(sum(map(abs, values)) * 1e6):  # type: ignore[arg-type]
+    try:  # (None, NaN and an infinity raise: one pass in the common case)
+        return sum(map(round, map(operator.mul, values, itertools.repeat(1e6))))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
         return None
-    return sum(map(round, map(operator.mul, values, itertools.repeat(1e6))))  # type: ignore[arg-type]
 
 
 def _micros(value: float | None) -> int:
