@@ -55,8 +55,9 @@ class AgentStreamSource(AgentSource):
         if self._response is None:
             await self._open()
         try:
-            async with asyncio.timeout(self.request_timeout):
-                await self._read_frames()
+            if not self._read_buffered():  # (most polls: the agent's frame came already)
+                async with asyncio.timeout(self.request_timeout):
+                    await self._read_frames()
         except TimeoutError:
             self._drop()
             raise SourceError(
@@ -115,6 +116,16 @@ class AgentStreamSource(AgentSource):
         return (f"version mismatch: agent speaks wire version {version!r} (no "
                 f"{STREAM_PATH}), this console {self.wire_version}: run the same watchfloor "
                 "release on both")  # fmt: skip
+
+    def _read_buffered(self) -> bool:
+        """Take what has arrived already; whether a frame is in (then no wait, and no
+        timer armed for one: 1,000 agents poll a thousand times a second)."""
+        assert self._response is not None
+        content, found = self._response.content, False
+        while chunk := content.read_nowait():
+            self._buffer += chunk
+            found = self._split() or found
+        return found or self._decoder.pending
 
     async def _read_frames(self) -> None:
         """Wait for at least one whole frame, then take every one already buffered."""

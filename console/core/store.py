@@ -545,9 +545,9 @@ class Store:
                 last = list(map(_VALUE, summed))
                 if values == last:
                     continue
-                new, old = _micros_sum(values), _micros_sum(last)
-                if new is not None and old is not None:
-                    if delta := new - old:
+                now_sum, last_sum = _micros_sum(values), _micros_sum(last)
+                if now_sum is not None and last_sum is not None:
+                    if delta := now_sum - last_sum:
                         for key in ((one, metric), (FLEET, metric)) if one else ((FLEET, metric),):
                             totals[key] = totals.get(key, 0) + delta
                     continue
@@ -957,7 +957,7 @@ def _micros_sum(values: list[float | None]) -> int | None:
     millionths are finite (``None`` otherwise: the caller takes them one by one). Whole
     numbers: the same total in whatever order, as the sum of each reading's difference."""
     try:  # (None, NaN and an infinity raise: one pass in the common case)
-        return sum(map(round, map(operator.mul, values, itertools.repeat(1e6))))  # type: ignore[arg-type]
+        return sum(map(round, map(operator.mul, values, itertools.repeat(1e6))))
     except (TypeError, ValueError, OverflowError):
         return None
 
