@@ -98,6 +98,38 @@ async def test_an_unchanged_entity_is_not_resent_a_changed_one_is() -> None:
             await source.close()
 
 
+async def test_a_poll_that_finds_its_frame_come_already_arms_no_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thousand agents poll a thousand times a second, most finding the agent's frame
+    # in already: those take it without a stall timer (one made and cancelled a poll).
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    armed: list[float | None] = []
+    timeout = asyncio.timeout
+
+    def counted(delay: float | None) -> asyncio.Timeout:
+        armed.append(delay)
+        return timeout(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counted)
+    async with serving(make_app(agent, None)) as url:
+        source = _source(url, timeout=7.25)
+        try:
+            await source.poll()  # opens the stream (timed) and reads its first frame
+            opened = armed.count(7.25)
+            assert opened >= 1
+            assert source._response is not None
+            content = source._response.content
+            agent.publish("H100", 20.0)
+            await wait_until(lambda: b"\n" in b"".join(content._buffer))  # its frame came
+            batch = await source.poll()
+            assert armed.count(7.25) == opened  # none for a frame already in
+            assert batch.columns and source.node == "n1"
+        finally:
+            await source.close()
+
+
 async def test_a_poll_read_too_late_for_the_engine_keeps_what_came_for_the_next(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
