@@ -6,6 +6,7 @@ the history of a counter metric holds rates, which is what every pane plots.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import operator
@@ -209,9 +210,12 @@ class Store:
         """The keys of the plans applied this cycle, each plan's own list (they join
         ``_changed_readings`` only when read: a 1,000-node stream's 200,000 keys a second
         put in a set nobody reads cost a tenth of the console's merging)."""
-        self._fresh_handed = False
-        """Whether :meth:`moved` handed out ``_changed_readings`` this cycle (live: keys
-        then go in at once)."""
+        self._moved_lists: list[tuple[list[tuple[str, str]], list[int]]] = []
+        """The gauges plans found moved this cycle, as ``(keys, positions)``: they join
+        ``_moved`` only when read, as ``_fresh_lists`` do."""
+        self._handed = False
+        """Whether :meth:`moved` handed out the change sets this cycle (live: keys then
+        go in at once)."""
         self._removed: set[str] = set()
         self._findings_changed = False
         self._moved: set[tuple[str, str]] = set()
@@ -561,11 +565,14 @@ class Store:
         old, plan.gauge_values = plan.gauge_values, values
         narrow, narrow_moved = plan.block.narrow, []
         if values != old:  # most gauges repeat themselves: only those that moved are set
-            for at in itertools.compress(itertools.count(), map(operator.ne, values, old)):
-                moved.add(keys[at])
+            moved_at = list(itertools.compress(itertools.count(), map(operator.ne, values, old)))
+            for at in moved_at:
                 readings[at].value = values[at]
-                if at < narrow:
-                    narrow_moved.append(at)
+            narrow_moved = moved_at[: bisect.bisect_left(moved_at, narrow)]
+            if self._handed:
+                moved.update(map(keys.__getitem__, moved_at))
+            else:
+                self._moved_lists.append((keys, moved_at))
         points = [*values]  # then the counters' rates
         counted = itertools.chain.from_iterable([columns[at].values for at in plan.counters])
         for key, reading, value in zip(
@@ -584,7 +591,7 @@ class Store:
             points.append(rate)
         for reading in plan.readings:
             reading.time, reading.seen = batch_time, seen
-        if self._fresh_handed:
+        if self._handed:
             self._changed_readings.update(keys)
         else:
             self._fresh_lists.append(keys)  # the plan's list, never changed: no copy
@@ -717,14 +724,18 @@ class Store:
         key = (node or FLEET, metric)
         return self._totals[key] / 1e6 if key in self._total_counts else None
 
-    def _flush_fresh(self) -> None:
-        """Put the keys of the plans applied this cycle in ``_changed_readings``."""
+    def _flush_plans(self) -> None:
+        """Put the keys the plans applied this cycle landed and moved in the change sets."""
         if self._fresh_lists:
             self._changed_readings.update(*self._fresh_lists)
             self._fresh_lists = []
+        if self._moved_lists:
+            for keys, moved_at in self._moved_lists:
+                self._moved.update(map(keys.__getitem__, moved_at))
+            self._moved_lists = []
 
     def _drop_series(self, key: tuple[str, str]) -> None:
-        self._flush_fresh()  # a series gone and refused again is no change (``_record``)
+        self._flush_plans()  # a series gone and refused again is no change (``_record``)
         self._resolved.clear()
         reading = self._latest.pop(key)
         self._plans.pop(reading.source, None)  # a plan holds only its source's series
@@ -772,7 +783,7 @@ class Store:
         if self.journal is not None:
             self.journal, self.derived = [], []
         self._changed_entities, self._changed_readings, self._removed = set(), set(), set()
-        self._fresh_lists, self._fresh_handed = [], False
+        self._fresh_lists, self._moved_lists, self._handed = [], [], False
         self._findings_changed = False
         self._moved.clear()
         self.cycle += 1
@@ -787,7 +798,7 @@ class Store:
         self._litter += (self._changed_entities, self._changed_readings, self._removed, self._moved)
         self._changed_entities, self._changed_readings = set(), set()
         self._removed, self._moved = set(), set()
-        self._fresh_lists, self._fresh_handed = [], False
+        self._fresh_lists, self._moved_lists, self._handed = [], [], False
         self._findings_changed = False
         if self.journal is not None:
             self.journal, self.derived = [], []
@@ -815,8 +826,8 @@ class Store:
     def moved(self) -> Moved:
         """What moved in this cycle so far (live, until the cycle ends): what analysis
         that keeps results between cycles must recompute."""
-        self._flush_fresh()
-        self._fresh_handed = True  # the set handed out stays live
+        self._flush_plans()
+        self._handed = True  # the sets handed out stay live
         return Moved(self._changed_entities, self._removed, self._moved, self._changed_readings)
 
     def expire(

@@ -356,9 +356,9 @@ def _polls(ticks: int, gpus: list[str]) -> list[Batch]:
 
 
 def test_a_cycle_s_changes_name_every_reading_a_plan_landed_unread_until_then() -> None:
-    # Two polls a cycle, nobody asking what moved in between: the keys a plan lands are
-    # said by the cycle's changes all the same, as the samples' are; a GPU removed and
-    # back in the cycle with its series refused by the cap is no change.
+    # Two polls a cycle, nobody asking what moved in between: the keys a plan lands (and
+    # those it moved) are said by the cycle's changes all the same, as the samples' are;
+    # a GPU removed and back in the cycle with its series refused by the cap is no change.
     gpus = ["gpu/n1/0", "gpu/n1/1"]
     by_column, by_sample = Store(), Store()
     for tick, batch in enumerate(_polls(10, gpus)):
@@ -370,6 +370,8 @@ def test_a_cycle_s_changes_name_every_reading_a_plan_landed_unread_until_then() 
         by_sample.apply(_as_samples(batch), "agent", NOW + tick, cap)
         if tick % 2:
             assert tick < 5 or "agent" in by_column._plans or tick == 7
+            if tick in (5, 9):  # what moved, asked for the first time after both polls
+                assert by_column.moved().readings == by_sample.moved().readings
             changes_c, changes_s = by_column.take_changes(), by_sample.take_changes()
             assert changes_c.readings == changes_s.readings
             assert len(changes_c.readings) == (3 if tick == 7 else 6)
@@ -390,6 +392,8 @@ def test_what_moved_handed_out_stays_live_while_plans_land() -> None:
     assert "agent" in store._plans  # the plan's path
     assert moved.fresh == {(ref, metric) for ref in gpus for metric in
                            ("gpu.util", "gpu.power", "gpu.energy")}  # fmt: skip
+    # gpu/n1/0's util and gpu/n1/1's power move each poll (the energy's rate stays)
+    assert moved.readings == {("gpu/n1/0", "gpu.util"), ("gpu/n1/1", "gpu.power")}
     assert store.take_changes().readings == moved.fresh
 
 
