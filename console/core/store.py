@@ -967,9 +967,11 @@ def _micros_sum(values: list[float | None]) -> int | None:
     """The sum of :func:`_micros` of ``values`` at C speed, when all are numbers whose
     millionths are finite (``None`` otherwise: the caller takes them one by one). Whole
     numbers: the same total in whatever order, as the sum of each reading's difference."""
-    try:  # (None, NaN and an infinity raise: one pass in the common case)
+    if None in values:  # (a column of GPUs that do not say: before anything raises)
+        return None
+    try:  # (an infinity raises: one pass in the common case)
         return sum(map(round, map(operator.mul, values, itertools.repeat(1e6))))
-    except (TypeError, ValueError, OverflowError):
+    except (ValueError, OverflowError):
         return None
 
 
