@@ -16,7 +16,7 @@ reading each agent's ``/v2/stream``, for a before/after in the same minute.
 The window opens once every agent has landed a poll (``--warm-up`` seconds at most: the
 first polls bring whole documents, a startup's cost, not a cycle's); the cyclic garbage
 collector's share of the console's CPU is printed apart (its thresholds the collector
-process's: ``console.collector.garbage``).
+process's: ``console.core.garbage``).
 
 Run: ``.venv/bin/python bench/fleet_poll.py [--nodes 1000] [--seconds 60] [--wire W]
 [--warm-up S] [--profile FILE]``
@@ -39,8 +39,8 @@ import psutil
 from console.agent.client import AgentSource
 from console.agent.stream_client import AgentStreamSource
 from console.api import Batch
-from console.collector.garbage import young_collections_rarer
 from console.core.engine import Engine
+from console.core.garbage import young_collections_rarer
 from console.core.store import Store
 
 

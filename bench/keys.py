@@ -68,7 +68,8 @@ def wait_after(program: PtyProgram, mark: int, needle: bytes, timeout: float) ->
 FRAME = b"Nodes \xc3\x97 GPUs"
 """The overview's grid title: the console's frame is drawn, with data or not."""
 DATA = b"RUNNING"
-"""A job row: the first frame with data (jobs come only from a collection)."""
+"""A job row judged running: the first frame with data (jobs come only from a collection;
+a running job the console has no pace for yet reads MEASURING, not RUNNING)."""
 WAITING_KEYS: list[tuple[bytes, bytes]] = [(b"?", b"Keys"), (b"\x1b", FRAME)]
 """Pressed while the first collection runs: help, and back (both must be answered)."""
 

@@ -49,8 +49,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from console.collector.garbage import young_collections_rarer
 from console.core.config import Config
+from console.core.garbage import young_collections_rarer
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import Changes
 from console.recording import Recorder, Recording

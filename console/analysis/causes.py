@@ -70,11 +70,13 @@ class Explanation:
 def congestion(store: Store, link: Entity) -> tuple[float, list[str], bool]:
     """(score 0..1, evidence, a→b is the busier way) for one link."""
     score, forward = congestion_score(store, link)
-    util = store.value(link.ref, "link.util_ab" if forward else "link.util_ba") or 0.0
+    util = store.value(link.ref, "link.util_ab" if forward else "link.util_ba")
     sender = str(link.attrs.get("a" if forward else "b"))
     wait = store.value(sender, "port.xmit_wait") or 0.0
     ecn = store.value(sender, "port.ecn_marked") or 0.0
-    evidence = [f"utilisation {util:.0f}% of {link.attrs.get('speed_gbps', '?')} Gb/s "
+    # No rate until the counters have two samples: unknown, never a measured 0%.
+    shown = "n/a (no rate yet)" if util is None else f"{util:.0f}%"
+    evidence = [f"utilisation {shown} of {link.attrs.get('speed_gbps', '?')} Gb/s "
                 f"({'a→b' if forward else 'b→a'})"]  # fmt: skip
     if wait:
         evidence.append(f"{sender}: port_xmit_wait {wait:,.0f}/s (back-pressure)")

@@ -66,8 +66,12 @@ def job_gpu_util(store: Store) -> Iterable[Finding]:
     return []
 
 
+PACE_METRICS = ("job.throughput", "job.gpu_util")
+"""What a job is judged by, the first one it has (:func:`stall_of`)."""
+
+
 def _series(store: Store, job: Entity) -> tuple[str, list[tuple[float, float]]]:
-    for metric in ("job.throughput", "job.gpu_util"):
+    for metric in PACE_METRICS:
         points = [(t, v) for t, v in store.timed_history(job.ref, metric) if v is not None]
         if points:
             return metric, points
@@ -141,9 +145,29 @@ def stalled_jobs(store: Store) -> Iterable[Finding]:
     return findings
 
 
+MEASURING = "MEASURING"
+"""The state shown for a running job with no pace to judge it by now (no throughput,
+no GPU utilisation: :data:`PACE_METRICS`): not judged, so not a healthy ``RUNNING``."""
+
+
 def job_state(store: Store, ref: str) -> str:
-    """The state to show: ``STALLED`` (from analysis) beats the scheduler's state."""
+    """The state to show: ``STALLED`` beats the scheduler's state, and a running job
+    not judged yet is :data:`MEASURING`.
+
+    ``STALLED`` comes from analysis, or, before any cycle ended on this store, from
+    the job's own pace: a console mirroring its collector draws the first cycle's jobs,
+    and their history, before the collector's findings land (``RUNNING`` was shown for
+    a job the findings then called stalled)."""
     if any(f.kind == "job-stalled" and f.ref == ref for f in store.findings):
         return "STALLED"
     job = store.get(ref)
-    return str(job.attrs.get("state", "?")) if job else "?"
+    if job is None:
+        return "?"
+    state = str(job.attrs.get("state", "?"))
+    if state != "RUNNING":
+        return state
+    if all(store.value(ref, metric) is None for metric in PACE_METRICS):
+        return MEASURING
+    if store.cycle == 0 and stall_of(store, job) is not None:
+        return "STALLED"
+    return state

@@ -24,7 +24,10 @@ NOTHING = Changes(frozenset(), frozenset(), frozenset(), False)
 class Journal:
     """When each thing last changed (an engine cycle hook)."""
 
-    def __init__(self, keep: int = KEEP_CYCLES) -> None:
+    def __init__(self, keep: int = KEEP_CYCLES, began_empty: bool = False) -> None:
+        self.began_empty = began_empty
+        """Whether the store was empty when counting began (a collector starting): a
+        reader at cycle 0 then holds nothing that a whole read would not give it."""
         self.epoch = secrets.token_hex(8)
         """This collector run: a cycle number means nothing across runs."""
         self.seq = 0
@@ -60,6 +63,12 @@ class Journal:
     def since(self, epoch: str | None, seq: int | None) -> Changes | None:
         """What changed after cycle ``seq`` of run ``epoch``; ``None``: read it all."""
         if epoch != self.epoch or seq is None or seq > self.seq or seq < self._oldest:
+            return None
+        if seq == 0 and self.began_empty and not self._removed:
+            # A viewer that read before the first cycle (a console starting with its
+            # collector) has at most part of it, nothing gone since: all of it is what
+            # changed. Read whole, it is one document with the jobs' history, not a
+            # scan of every key's cycle (4 s of the first frame at 4,000 nodes).
             return None
         if seq == self.seq:
             return NOTHING

@@ -18,8 +18,8 @@ import threading
 from aiohttp import web
 
 from console.agent.server import make_runner
-from console.collector.garbage import young_collections_rarer
 from console.core.engine import Engine
+from console.core.garbage import young_collections_rarer
 from console.serve.relay import Relay, make_relay_app
 
 READY_PREFIX = "relay "

@@ -15,11 +15,12 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from console.core.garbage import no_cyclic_collection
 from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED
 from console.core.model import Batch, Column, Entity, Finding, ref_kind
-from console.core.ring import BlockRing, Ring, RingBlock, fits_float32
+from console.core.ring import BlockRing, FirstPoint, Ring, RingBlock, fits_float32
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
@@ -368,6 +369,16 @@ class Store:
         self._history[(ref, metric)] = self._ring(metric)
         self._history[(ref, metric)].fill(list(points))
 
+    def restore_history_columns(
+        self, ref: str, metric: str, times: Sequence[float], values: Sequence[float]
+    ) -> None:
+        """:meth:`restore_history` from two columns, times and values (NaN: not
+        available): a recording's, with no object a point (a seek at 1,000 nodes puts
+        back 88,000 points of job series)."""
+        self._forget_resolved()  # the ring is replaced
+        ring = self._history[(ref, metric)] = self._ring(metric)
+        ring.fill_columns(times, values)
+
     def restore_entity(self, entity: Entity, source: str, seen: float) -> None:
         """Put one entity back as it was, without merging it with what is there."""
         self.entity_source[entity.ref] = source  # same source: replaced, not merged
@@ -672,6 +683,8 @@ class Store:
         cached = self._resolved.get((source, column.metric))
         if cached is not None and cached[0] is refs and len(refs) == len(cached[1][0]):
             return cached[1]  # the same list, not grown or cut since (a source's own list)
+        if refs and (refs[0], column.metric) not in self._latest:
+            return None  # a new column (a first poll's): no need to look further
         keys = list(zip(refs, itertools.repeat(column.metric)))
         readings = list(map(self._latest.get, keys))
         rings = list(map(self._history.get, keys))
@@ -691,8 +704,17 @@ class Store:
     def _record_new_column(
         self, column: Column, batch_time: float, seen: float, source: str, max_series: int
     ) -> int:
-        """A column with a series not in the store yet: the general way, a reading at a
-        time (a key that repeats then finds what the one before it made)."""
+        """A column with a series not in the store yet: all made at once when none is
+        there yet (:meth:`_create_column`), else the general way, a reading at a time (a
+        key that repeats then finds what the one before it made)."""
+        # Three objects a series (key, reading, ring), none of them garbage: the cyclic
+        # collector walking them as they come took a third of the time (a first poll's
+        # columns at 4,000 nodes: 3.7 s with it, 2.5 s without).
+        with no_cyclic_collection():
+            if self._create_column(column, batch_time, seen, source, max_series):
+                return 0
+            if self._create_history(column, batch_time, seen, source, max_series):
+                return 0
         metric = column.metric
         times = column.times if column.times is not None else itertools.repeat(None)
         refused = 0
@@ -700,6 +722,95 @@ class Store:
             if not self._record(ref, metric, value, time or batch_time, seen, source, max_series):
                 refused += 1
         return refused
+
+    def _create_column(
+        self, column: Column, batch_time: float, seen: float, source: str, max_series: int
+    ) -> bool:
+        """:meth:`_record` for a column whose series are all new, in a few steps for the
+        whole column: its readings, its rings (each a :class:`FirstPoint`), the caps and
+        the totals. A first poll is all new series (1.2 million at 4,000 nodes, made a
+        reading at a time twice: by the collector, then by the UI's mirror). Answers
+        whether it did; it does nothing for a timed metric, a ref twice, a series that
+        exists, or a series the caps would refuse (the general way takes those)."""
+        metric, refs = column.metric, column.refs
+        if metric in TIMED or len(set(refs)) < len(refs):
+            return False
+        keys = list(zip(refs, itertools.repeat(metric)))
+        latest = self._latest
+        if any(map(latest.__contains__, keys)):
+            return False
+        metrics_of = self._metrics_of
+        per_ref = list(map(metrics_of.get, refs, itertools.repeat(0)))
+        owned = self._series_of.get(source, 0) + len(refs)
+        if owned > max_series or max(per_ref, default=0) >= MAX_METRICS_PER_REF:
+            return False
+        self._series_of[source] = owned
+        metrics_of.update(zip(refs, map(operator.add, per_ref, itertools.repeat(1)), strict=False))
+        values = column.values
+        times: Iterable[float] = itertools.repeat(batch_time)
+        if column.times is not None:
+            times = [time or batch_time for time in column.times]
+        # A counter's first point is its rate: none yet.
+        points = itertools.repeat(None) if metric in COUNTERS else values
+        capacity = self.longer.get(metric, self.history_length)
+        readings = map(Reading, times, values, itertools.repeat(None), itertools.repeat(seen),
+                       itertools.repeat(source))  # fmt: skip
+        latest.update(zip(keys, readings, strict=False))
+        rings = map(FirstPoint, points, itertools.repeat(capacity))
+        self._history.update(zip(keys, rings, strict=False))
+        self._moved.update(keys)
+        self._changed_readings.update(keys)
+        if metric in SUMMED_METRICS:
+            self._count_in_totals(metric, refs, values)
+        return True
+
+    def _create_history(
+        self, column: Column, batch_time: float, seen: float, source: str, max_series: int
+    ) -> bool:
+        """:meth:`_record` for a column that is one new timed series' points (a job's
+        history: a relay sends each as a line of one ref, 300 points at 4,000 nodes'
+        1,000 jobs), its ring filled at once. Answers whether it did; it does nothing
+        for any other column (a counter's or a summed gauge's too: the general way)."""
+        metric, refs = column.metric, column.refs
+        if metric not in TIMED or metric in COUNTERS or metric in SUMMED_METRICS or not refs:
+            return False
+        ref = refs[0]
+        key = (ref, metric)
+        if refs.count(ref) != len(refs) or key in self._latest:
+            return False
+        owned, per_ref = self._series_of.get(source, 0), self._metrics_of.get(ref, 0)
+        if owned >= max_series or per_ref >= MAX_METRICS_PER_REF:
+            return False
+        self._series_of[source], self._metrics_of[ref] = owned + 1, per_ref + 1
+        if column.times is None:
+            times = [batch_time] * len(refs)
+        else:
+            times = [time or batch_time for time in column.times]
+        ring = self._ring(metric)
+        ring.fill(list(zip(times, column.values, strict=False)))
+        self._history[key] = ring
+        self._latest[key] = Reading(times[-1], column.values[-1], None, seen, source)
+        self._moved.add(key)
+        self._changed_readings.add(key)
+        return True
+
+    def _count_in_totals(self, metric: str, refs: list[str], values: list[float | None]) -> None:
+        """:meth:`_add_to_totals` for new series, each total moved once."""
+        added: dict[str, list[int]] = {}  # node (or FLEET): [series, millionths]
+        for ref, value in zip(refs, values, strict=False):
+            node = _node_of(ref) or FLEET
+            both = added.get(node)
+            if both is None:
+                both = added[node] = [0, 0]
+            both[0] += 1
+            both[1] += _micros(value)
+        fleet = [sum(both[0] for both in added.values()), sum(both[1] for both in added.values())]
+        added.pop(FLEET, None)
+        totals, counts = self._totals, self._total_counts
+        for node, (series, micros) in ((FLEET, fleet), *added.items()):
+            key = (node, metric)
+            counts[key] = counts.get(key, 0) + series
+            totals[key] = totals.get(key, 0) + micros
 
     def _add_to_totals(
         self, ref: str, metric: str, old: float | None, new: float | None, series: int

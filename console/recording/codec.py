@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Any, cast
@@ -144,21 +144,85 @@ def unpack_floats(data: bytes, against: bytes | None = None) -> array[float]:
         shuffled = inflate(data)
     except ValueError as exc:
         raise ValueError(f"damaged column: {exc}") from None
+    column = array("d")
+    if against is not None and len(shuffled) == len(against) and not any_set(shuffled):
+        column.frombytes(against)  # the keyframe's values again: nothing to undo
+        return column
     count = len(shuffled) // 8
     raw = bytearray(len(shuffled))
     for i in range(8):
         raw[i::8] = shuffled[i * count : (i + 1) * count]
-    column = array("d")
-    column.frombytes(bytes(raw) if against is None else _xor(raw, against))
+    column.frombytes(raw if against is None else _xor(raw, against))
     return column
 
 
+XOR_PIECE = 1 << 14
+"""Bytes XORed at a time (:func:`_xor`): a piece with nothing to XOR is copied."""
+_ZEROS = bytes(XOR_PIECE)
+
+
+def any_set(data: bytes | bytearray) -> bool:
+    """Whether any byte is not 0 (compared in C, no copy a byte)."""
+    return data != (_ZEROS if len(data) == XOR_PIECE else bytes(len(data)))
+
+
 def _xor(data: bytes | bytearray, against: bytes) -> bytes:
-    """Two columns of the same keys XORed byte by byte (as two big integers: in C)."""
-    if len(data) != len(against):
+    """Two columns of the same keys XORed byte by byte, a piece at a time as two big
+    integers (in C); a piece where one side is all zero, or both are the same, is
+    copied, not XORed. Whole columns often are: a batch whose values are its
+    keyframe's XORs to zero bytes and back, and a keyframe's readings differ from its
+    batches' in a few places (bench/recording.py: a seek's XORs 2x faster)."""
+    size = len(data)
+    if size != len(against):
         raise ValueError("damaged column: not as long as its keyframe's")
-    mixed = int.from_bytes(data, "little") ^ int.from_bytes(against, "little")
-    return mixed.to_bytes(len(data), "little")
+    pieces: list[bytes | bytearray] = []
+    for start in range(0, size, XOR_PIECE):
+        piece, other = data[start : start + XOR_PIECE], against[start : start + XOR_PIECE]
+        if piece == other:
+            pieces.append(bytes(len(piece)))
+        elif not any_set(piece):
+            pieces.append(other)
+        elif not any_set(other):
+            pieces.append(piece)
+        else:
+            mixed = int.from_bytes(piece, "little") ^ int.from_bytes(other, "little")
+            pieces.append(mixed.to_bytes(len(piece), "little"))
+    return b"".join(pieces)
+
+
+Place = int | list[int | None]
+"""Where a batch's keys sit among a keyframe's readings (:func:`place_among`)."""
+
+
+def place_among(
+    keys: list[tuple[str, str]], index: dict[tuple[str, str], int], pairs: list[tuple[str, str]]
+) -> Place:
+    """Where these keys (a batch's) sit among a keyframe's ``keys`` (``index``: each
+    one's place there): the first one's place when they follow one another there from
+    it (as a source sends them: one slice; compared in C), else each one's (``None``:
+    not among them)."""
+    start = index.get(pairs[0]) if pairs else None
+    if start is not None and keys[start : start + len(pairs)] == pairs:
+        return start
+    return [index.get(key) for key in pairs]
+
+
+def keyframe_against(size: int, laid: Iterable[tuple[array[float], Place]]) -> bytes:
+    """What a keyframe's ``size`` readings' values are XORed against: each batch's
+    column (its schema's first in the keyframe's frame) at its :func:`place_among`, 0
+    where no batch has the key. The recorder writes and the reader reads with it, so
+    both lay them alike; ValueError when a column does not fit its place."""
+    against = array("d", bytes(8 * size))
+    for column, where in laid:
+        if isinstance(where, int):
+            if where + len(column) > size:
+                raise ValueError("damaged column: past its keyframe's readings")
+            against[where : where + len(column)] = column
+            continue
+        for place, value in zip(where, column, strict=True):
+            if place is not None:
+                against[place] = value
+    return against.tobytes()
 
 
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
@@ -180,11 +244,18 @@ def pack_history(history: History) -> list[Any]:
             [len(points) for _ref, _metric, points in series], times, values]  # fmt: skip
 
 
-def unpack_history(part: Any) -> dict[tuple[str, str], list[tuple[float, float | None]]]:
-    """The points :func:`pack_history` wrote by ``(ref, metric)`` (NaN where ``None``
-    was), or those of a version 2 to 4 keyframe's map; ValueError when damaged."""
+Points = tuple["array[float]", "array[float]"]
+"""A timed series' points as two float columns, times and values (NaN: not available)."""
+
+
+def unpack_history(part: Any) -> dict[tuple[str, str], Points]:
+    """The points :func:`pack_history` wrote by ``(ref, metric)``, each series' as two
+    columns (slices of the part's, no object a point: 88,000 points at 1,000 nodes),
+    or those of a version 2 to 4 keyframe's map; ValueError when damaged."""
     if isinstance(part, dict):
-        return {(ref, metric): points for ref, per_metric in part.items()
+        return {(ref, metric): (array("d", [t for t, _v in points]),
+                                array("d", [NAN if v is None else v for _t, v in points]))
+                for ref, per_metric in part.items()
                 for metric, points in per_metric.items()}  # fmt: skip
     refs, metrics, counts, packed_times, packed_values = part
     times, values = unpack_floats(packed_times), unpack_floats(packed_values)
@@ -192,11 +263,11 @@ def unpack_history(part: Any) -> dict[tuple[str, str], list[tuple[float, float |
         raise ValueError("damaged history: parts of different lengths")
     if sum(counts) != len(times) or min(counts, default=0) < 0:
         raise ValueError("damaged history: counts not its points")
-    history: dict[tuple[str, str], list[tuple[float, float | None]]] = {}
+    history: dict[tuple[str, str], Points] = {}
     start = 0
     for ref, metric, count in zip(refs, metrics, counts, strict=True):
         end = start + count
-        history[(ref, metric)] = list(zip(times[start:end], values[start:end], strict=True))
+        history[(ref, metric)] = (times[start:end], values[start:end])
         start = end
     return history
 

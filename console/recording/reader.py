@@ -33,10 +33,14 @@ from console.recording.codec import (
     XORED,
     Like,
     MetricOrder,
+    Place,
+    Points,
     as_optional,
     decode,
     decompress,
     inflate,
+    keyframe_against,
+    place_among,
     unpack_floats,
     unpack_history,
 )
@@ -111,7 +115,8 @@ class _State:
     statuses: bytes = b""
     meta: bytes = b""
     analysis: bytes = b""
-    history: dict[tuple[str, str], list[tuple[float, float | None]]] = field(default_factory=dict)
+    history: dict[tuple[str, str], Points] = field(default_factory=dict)
+    """The timed (job) series' points, as two columns each."""
 
 
 class Recording:
@@ -138,9 +143,9 @@ class Recording:
         self._last_index: tuple[int, dict[tuple[str, str], int]] | None = None
         """The place of each key in the last keyframe schema's columns (a seek's dict of
         readings starts as its copy: 227,000 keys at 1,000 nodes, made once)."""
-        self._runs: dict[tuple[Any, Any], int | None] = {}
-        """Where each batch schema's keys sit in a keyframe schema's, when one after
-        another (:meth:`LazyReadings.lay`)."""
+        self._places: dict[tuple[Any, Any], Place] = {}
+        """Where each batch schema's keys sit in a keyframe schema's (one after another:
+        :meth:`LazyReadings.lay` copies them as a slice)."""
         self._within: dict[int, tuple[list[str], list[str], bool]] = {}
         """Whether a batch schema's refs are all among a keyframe schema's (by the
         batch's list of refs; :meth:`_gone`)."""
@@ -292,12 +297,18 @@ class Recording:
         (histories fill as they did live)."""
         store = moment.store
         row = self._db.execute(
-            "SELECT body FROM frames WHERE keyframe=1 AND time <= ? ORDER BY time DESC LIMIT 1",
+            "SELECT time, body FROM frames WHERE keyframe=1 AND time <= ? "
+            "ORDER BY time DESC LIMIT 1",
             (moment.time,),
         ).fetchone()
         with self._damaged_at(moment.time):
-            keyframe = decompress(row[0]) if row is not None else {}
-            references, like = _References(keyframe), _like(keyframe)
+            keyframe = decompress(row[1]) if row is not None else {}
+            # Its Like made when a frame's entities ask, the seek's kept (self._like).
+            key_time = row[0] if row is not None else math.nan
+            references, like = (
+                _References(keyframe),
+                functools.partial(self._like, key_time, keyframe),
+            )
         rows = self._db.execute(
             "SELECT time, body FROM frames WHERE time > ? AND time <= ? ORDER BY time",
             (moment.time, end),
@@ -307,7 +318,8 @@ class Recording:
             with self._damaged_at(frame_time):
                 body = decompress(blob)
                 if "k" in body:
-                    references, like = _References(body), _like(body)
+                    references = _References(body)
+                    like = functools.partial(self._like, frame_time, body)
                 self._apply_forward(store, body, references, like)
                 if body.get("s") is not None:
                     statuses = _statuses(body["s"])
@@ -335,8 +347,25 @@ class Recording:
         index = dict(zip(pairs, range(len(pairs)), strict=True))
         if isinstance(schema, int):
             self._last_index = (schema, index)
-            self._runs.clear()
+            self._places.clear()
         return index
+
+    def _place(
+        self,
+        schema: Any,
+        index: dict[tuple[str, str], int],
+        key_pairs: list[tuple[str, str]],
+        batch: _Batch,
+    ) -> Place:
+        """Where the batch's keys sit in the keyframe's columns (``codec.place_among``,
+        kept per schema pair; the keyframe's index is the last one's)."""
+        cached = isinstance(schema, int) and batch.schema is not None
+        if cached and (schema, batch.schema) in self._places:
+            return self._places[(schema, batch.schema)]
+        where = place_among(key_pairs, index, _layout(batch.keys)[0])
+        if cached:
+            self._places[(schema, batch.schema)] = where
+        return where
 
     def _run(
         self,
@@ -346,19 +375,9 @@ class Recording:
         batch: _Batch,
     ) -> int | None:
         """Where the batch's keys sit one after another in the keyframe's columns, if
-        they do (kept per schema pair; the keyframe's index is the last one's)."""
-        cached = isinstance(schema, int) and batch.schema is not None
-        if cached and (schema, batch.schema) in self._runs:
-            return self._runs[(schema, batch.schema)]
-        pairs = _layout(batch.keys)[0]
-        start = index.get(pairs[0]) if pairs else None
-        run = None
-        # The keyframe's keys from there on are the batch's (compared in C).
-        if start is not None and key_pairs[start : start + len(pairs)] == pairs:
-            run = start
-        if cached:
-            self._runs[(schema, batch.schema)] = run
-        return run
+        they do (:meth:`_place`)."""
+        where = self._place(schema, index, key_pairs, batch)
+        return where if isinstance(where, int) else None
 
     def _keyframe_values(
         self,
@@ -368,14 +387,15 @@ class Recording:
         references: _References,
     ) -> array[float]:
         """A keyframe's readings' values; since version 5 XORed against its batches'
-        (``recorder._keyframe_against``, laid here alike: each schema's first batch, the
-        one the frames after it are XORed against, whose column a seek unpacks anyway)."""
+        (``codec.keyframe_against``, as the recorder laid them: each schema's first
+        batch, the one the frames after it are XORed against, whose column a seek
+        unpacks anyway)."""
         _schema, _times, values, _rates, *flags = body["k"]
         if not flags or not flags[0] & XORED:
             return unpack_floats(values)
         index = self._index(schema, keys)
         pairs = _layout(keys)[0]
-        against = array("d", bytes(8 * len(pairs)))
+        laid = []
         done: set[int] = set()
         for entry in body.get("b", []):
             number = entry[2]
@@ -388,18 +408,11 @@ class Recording:
             if order is not None:
                 column = order.ungroup(column)
             batch_keys = self._keys(number)
+            if len(column) != len(batch_keys[0]):
+                raise ValueError("damaged column: not as long as its schema")
             batch = _Batch("", 0.0, 0.0, batch_keys, None, b"", number)
-            run = self._run(schema, index, pairs, batch)
-            if run is not None:
-                if len(column) != len(batch_keys[0]):
-                    raise ValueError("damaged column: not as long as its schema")
-                against[run : run + len(column)] = column
-                continue
-            for key, value in zip(_layout(batch_keys)[0], column, strict=True):
-                place = index.get(key)
-                if place is not None:
-                    against[place] = value
-        return unpack_floats(values, against.tobytes())
+            laid.append((column, self._place(schema, index, pairs, batch)))
+        return unpack_floats(values, keyframe_against(len(pairs), laid))
 
     def _gone(
         self,
@@ -509,7 +522,7 @@ class Recording:
         store.restore_fleet(entities, sources, seen, state.readings, summed)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
-                store.restore_history(ref, metric, points)
+                store.restore_history_columns(ref, metric, *points)
         store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
         store.source_meta = decode(state.meta) if state.meta else {}
         store.analysis_state = decode(state.analysis) if state.analysis else {}
@@ -528,9 +541,9 @@ class Recording:
         store: Store,
         body: dict[str, Any],
         references: _References,
-        like: Like,
+        like: Callable[[], Like],
     ) -> None:
-        for ref, source, entity in zip(*_frame_entities(body, lambda: like), strict=True):
+        for ref, source, entity in zip(*_frame_entities(body, like), strict=True):
             store.restore_entity(_entity(ref, entity), source, body["t"])
         for source, batch_time, schema, times, values, _timed, against, flags in _entries(
             body, references
@@ -623,7 +636,7 @@ def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> 
 
 def _apply(
     readings: LazyReadings,
-    history: dict[tuple[str, str], list[tuple[float, float | None]]],
+    history: dict[tuple[str, str], Points],
     batch: _Batch,
     before: _Batch | None = None,
     run: int | None = None,
@@ -641,14 +654,23 @@ def _apply(
         previous = before.column()
         then = unpack_floats(before.times) if before.times is not None else None
         now_all, then_all = batch.batch_time, before.batch_time
-        for i in counters:
-            value, old = column[i], previous[i]
-            elapsed = (own[i] if own is not None else now_all) - (
-                then[i] if then is not None else then_all
-            )
+        if own is None and then is None and len(counters) == count:
+            # Every key a counter, one time a batch (a source's counters sent apart:
+            # 34,000 at 1,000 nodes): the rates in one pass, not an index a counter.
             # NaN (not available) fails every comparison: no rate, as in the store.
-            if elapsed > 0 and value >= old:
-                rates[i] = (value - old) / elapsed
+            elapsed = now_all - then_all
+            if elapsed > 0:
+                pairs = zip(column, previous, strict=True)
+                rates = array("d", [(value - old) / elapsed if value >= old else math.nan
+                                    for value, old in pairs])  # fmt: skip
+        else:
+            for i in counters:
+                value, old = column[i], previous[i]
+                elapsed = (own[i] if own is not None else now_all) - (
+                    then[i] if then is not None else then_all
+                )
+                if elapsed > 0 and value >= old:
+                    rates[i] = (value - old) / elapsed
     elif before is None:
         for i in counters:
             found = readings.latest(keys[i])  # the keyframe's, or a batch's laid before
@@ -660,7 +682,7 @@ def _apply(
     readings.lay(keys, times, column, rates, run)
     for i in timed:
         value = column[i]
-        _add_point(history, keys[i][0], keys[i][1], times[i], None if value != value else value)
+        _add_point(history, keys[i], times[i], value)
 
 
 _CACHED_SCHEMAS = 1024
@@ -706,34 +728,33 @@ def _refs(keys: tuple[list[str], list[str]]) -> frozenset[str]:
     return refs
 
 
-def _timed_points(
-    history: dict[tuple[str, str], list[tuple[float, float | None]]], batch: _Batch
-) -> None:
+def _timed_points(history: dict[tuple[str, str], Points], batch: _Batch) -> None:
     """The points of the timed series of a batch a newer one replaces."""
     if batch.timed is None:
         return
     keys, _counters, timed = _layout(batch.keys)
     values, times = (unpack_floats(part) for part in batch.timed)
     for slot, i in enumerate(timed):
-        value = values[slot]
-        _add_point(history, keys[i][0], keys[i][1], times[slot], None if value != value else value)
+        _add_point(history, keys[i], times[slot], values[slot])
 
 
 def _add_point(
-    history: dict[tuple[str, str], list[tuple[float, float | None]]],
-    ref: str,
-    metric: str,
-    when: float,
-    value: float | None,
+    history: dict[tuple[str, str], Points], key: tuple[str, str], when: float, value: float
 ) -> None:
-    points = history.setdefault((ref, metric), [])
-    if points and points[-1][0] >= when:
-        if points[-1][0] == when:
-            points[-1] = (when, value)
+    """One point after a series' (NaN: not available); one at the same time replaces
+    the last, an older one is left out."""
+    points = history.get(key)
+    if points is None:
+        points = history[key] = (array("d"), array("d"))
+    times, values = points
+    if times and times[-1] >= when:
+        if times[-1] == when:
+            values[-1] = value
         return
-    points.append((when, value))
-    if len(points) > 2000:
-        del points[:1000]
+    times.append(when)
+    values.append(value)
+    if len(times) > 2000:
+        del times[:1000], values[:1000]
 
 
 _ENTITIES = msgspec.msgpack.Decoder(list[Entity])

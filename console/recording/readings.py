@@ -9,30 +9,16 @@ until it is read, then its reading, made once and kept.
 
 from __future__ import annotations
 
-import gc
 from array import array
 from collections.abc import Iterator
-from contextlib import contextmanager
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
 
+from console.core.garbage import no_cyclic_collection
 from console.core.store import Reading
 
 _ABSENT: Any = object()
-
-
-@contextmanager
-def _collector_off() -> Iterator[None]:
-    """Many objects made, none of them garbage: the cyclic collector would walk the
-    whole heap again and again while they are (``Recording.at`` keeps it off too)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
 
 
 _summed_keys: list[Any] = [None, None, None, None]
@@ -155,7 +141,7 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         return cast("Reading", found)
 
     def _make_all(self) -> None:
-        with _collector_off():
+        with no_cyclic_collection():  # (`Recording.at` keeps it off too)
             items: Any = dict.items(self)
             self._make([(key, place) for key, place in items if place.__class__ is int])
 

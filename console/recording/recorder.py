@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gc
 import logging
 import os
 import queue
@@ -32,6 +31,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from console.core.garbage import no_cyclic_collection
 from console.core.model import TIMED_METRICS, Batch
 from console.core.store import Changes, Store
 from console.recording.codec import (
@@ -41,12 +41,15 @@ from console.recording.codec import (
     XORED,
     Like,
     MetricOrder,
+    Place,
     compress,
     deflate,
     encode,
     float_bytes,
+    keyframe_against,
     pack_floats,
     pack_history,
+    place_among,
 )
 from console.recording.layout import SCHEMA_SQL, database_file
 
@@ -198,13 +201,10 @@ class Recorder:
         # at a keyframe) lives on until the writer has it, so the cyclic collector would
         # only walk it, and the fleet's objects behind it, again and again while it is
         # made (a third of a capture at 1,000 nodes): it waits until the capture is done.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            self._capture(engine, changes)
+            with no_cyclic_collection():
+                self._capture(engine, changes)
         finally:
-            if collecting:
-                gc.enable()
             self.capture_seconds += time.thread_time() - began
 
     def _capture(self, engine: Engine, changes: Changes) -> None:
@@ -541,19 +541,17 @@ def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
 def _keyframe_against(
     keys: list[tuple[str, str]],
     index: dict[tuple[str, str], int],
-    places: dict[int, int | list[int | None]],
+    places: dict[int, Place],
     firsts: list[tuple[int, list[str], list[str], list[float | None], MetricOrder | None]],
     references: dict[int, bytes],
 ) -> bytes:
-    """What a keyframe's readings' values are XORed against: its batches' values
-    (each schema's first: its ``references`` column, the one the frames after it are
-    XORed against; an inline batch's none) in the readings' order, 0 where no batch
-    has the key. Most readings are their batch's value: their bytes XOR to zero (382
-    -> 1 kB a keyframe at 1,000 nodes: a keyframe's values repeated its batches').
-    Laid as ``Recording._keyframe_values`` lays them: a batch whose keys follow one
-    another among the readings' as one slice, any other key by key (where, ``places``:
-    kept per batch schema)."""
-    against = array("d", bytes(8 * len(keys)))
+    """What a keyframe's readings' values are XORed against (``codec.keyframe_against``):
+    its batches' values (each schema's first: its ``references`` column, the one the
+    frames after it are XORed against; an inline batch's none) in the readings' order.
+    Most readings are their batch's value: their bytes XOR to zero (382 -> 1 kB a
+    keyframe at 1,000 nodes: a keyframe's values repeated its batches'). ``places``:
+    where each batch schema's keys sit, kept per schema."""
+    laid = []
     for number, refs, metrics, values, order in firsts:
         reference = references.get(number)
         if reference is None:  # none kept: the values themselves
@@ -563,19 +561,9 @@ def _keyframe_against(
             column = order.ungroup(column) if order is not None else column
         where = places.get(number)
         if where is None:
-            pairs = list(zip(refs, metrics, strict=True))
-            start = index.get(pairs[0]) if pairs else None
-            run = start is not None and keys[start : start + len(pairs)] == pairs
-            where = places[number] = start if run and start is not None else [
-                index.get(key) for key in pairs
-            ]  # fmt: skip
-        if isinstance(where, int):
-            against[where : where + len(column)] = column
-            continue
-        for place, value in zip(where, column, strict=True):
-            if place is not None:
-                against[place] = value
-    return against.tobytes()
+            where = places[number] = place_among(keys, index, list(zip(refs, metrics, strict=True)))
+        laid.append((column, where))
+    return keyframe_against(len(keys), laid)
 
 
 def _frame(

@@ -26,7 +26,7 @@ class Relay:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.journal = Journal()
+        self.journal = Journal(began_empty=not engine.store.entities)
         """The numbered changes of the last cycles."""
         engine.cycle_hooks.append(self.journal)
         self.requests = 0

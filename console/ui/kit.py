@@ -179,6 +179,18 @@ def failure_line(where: str, exc: BaseException) -> str:
     return plain(f"{where} raised {type(exc).__name__}: {exc}", 300)
 
 
+def same_text(shown: Text | None, text: Text) -> bool:
+    """Whether ``text`` would show as ``shown`` does: Rich's ``==`` compares the
+    characters and spans only, not the style of the whole text (a line turned dim, say)
+    nor how it is justified and wrapped."""
+    return (
+        shown is not None
+        and shown == text
+        and (shown.style, shown.justify, shown.overflow, shown.no_wrap, shown.end)
+        == (text.style, text.justify, text.overflow, text.no_wrap, text.end)
+    )
+
+
 class PaneBase(Vertical):
     """Base for a pane: holds the context and the ref it shows; subclasses fill
     :meth:`refresh_view`.
@@ -217,7 +229,7 @@ class PaneBase(Vertical):
         """Show ``text`` in the ``Static`` of this id, unless it shows that already: a
         ``Static`` given new content lays the whole screen out and draws it again (95 ms
         at 1,000 nodes for the security pane's unchanged title, each second)."""
-        if self._texts.get(static_id) != text:
+        if not same_text(self._texts.get(static_id), text):
             self._texts[static_id] = text
             self.query_one(f"#{static_id}", Static).update(text)
 
@@ -317,7 +329,8 @@ def _style_for(value: str | None, bold: bool) -> Style:
         return Style(bold=bold)
 
 
-STATE_ROLE = {"STALLED": "error", "RUNNING": "ok", "FAILED": "error", "PENDING": "stale"}
+STATE_ROLE = {"STALLED": "error", "RUNNING": "ok", "FAILED": "error", "PENDING": "stale",
+              "MEASURING": "stale"}  # fmt: skip
 """Theme variable that colours each job state."""
 SEVERITY_ROLE = {"critical": "error", "warning": "warning", "info": "primary"}
 """Theme variable that colours each finding severity."""

@@ -67,17 +67,17 @@ class RewindReader:
         last hour in 24 steps (call in a thread)."""
         with self._lock:
             recording = self._open()
+            # The moment itself first: a fleet past WARM_ENTITIES is shown as it is (one
+            # seek; seeking the warm-up's start first to learn its size cost it two).
+            moment = recording.at(when)
+            if len(moment.store.entities) > WARM_ENTITIES:
+                return moment
             if hour:
-                moment = recording.at(when)
-                if len(moment.store.entities) <= WARM_ENTITIES:
-                    recording.hour_history(moment)
+                recording.hour_history(moment)
                 return moment
             span = recording.span()
             start = when if span is None else max(span[0], when - WARM_SECONDS)
-            first = recording.at(start)
-            if len(first.store.entities) > WARM_ENTITIES:
-                return recording.at(when)
-            moment = first
+            first = moment = recording.at(start)
             for moment in recording.replay_from(first, when):  # noqa: B007 - the last one
                 pass
             return moment

@@ -137,8 +137,9 @@ class ViewScreen(Screen[None]):
         self.rendered_version = -1
         """Store version last drawn, so an unchanged store costs nothing."""
         self._failure_shown = ""
-        self._styled_with: object = None
-        """The app's CSS rules this screen's styles were last worked out with."""
+        self._styled_with: tuple[object, frozenset[str]] = (None, frozenset())
+        """The app's CSS rules and pseudo-classes this screen's styles were last worked
+        out with (:meth:`_styling`)."""
 
     @property
     def watchfloor(self) -> WatchfloorApp:
@@ -154,7 +155,7 @@ class ViewScreen(Screen[None]):
         yield FitFooter()
 
     def on_mount(self) -> None:
-        self._styled_with = self.app.stylesheet.rules  # its widgets were styled as mounted
+        self._styled_with = self._styling()  # its widgets were styled as mounted
         self.redraw(force=True)
         if self.app.screen is self:
             self.call_after_refresh(INPUT_GATE.drawn)  # the key that opened this is answered
@@ -175,16 +176,23 @@ class ViewScreen(Screen[None]):
         # Back here (Esc): the screen shows at once as it was last drawn, with the
         # breadcrumbs of where it is now; the pane catches up with the store right
         # after that frame is painted (the overview of a thousand nodes costs a refresh).
-        rules = self.app.stylesheet.rules
-        if rules is self._styled_with:
+        styling = self._styling()
+        if styling[0] is self._styled_with[0] and styling[1] == self._styled_with[1]:
             # Pushed again (a kept pane): Textual works out every widget's styles anew
             # (a fifth of the key's time), for CSS that may have changed meanwhile. It
-            # did not: a theme or a new widget class's CSS makes a new list of rules.
+            # did not: a theme or a new widget class's CSS makes a new list of rules,
+            # and the app's focus or colour mode changes its pseudo-classes.
             event.refresh_styles = False
         elif event.refresh_styles:
-            self._styled_with = rules  # styled anew by Textual's handler, right after this
+            self._styled_with = styling  # styled anew by Textual's handler, right after this
         self._redraw_chrome()
         self.call_after_refresh(self._catch_up)
+
+    def _styling(self) -> tuple[object, frozenset[str]]:
+        """What this screen's styles depend on beyond its own widgets: the app's CSS
+        rules (compared by identity) and its pseudo-classes (``:blur``, ``:ansi``...),
+        which Textual applies to the current screen only when they change."""
+        return self.app.stylesheet.rules, frozenset(self.app.get_pseudo_classes())
 
     def _catch_up(self) -> None:
         if self.app.screen is self:  # not left (or gone) meanwhile: keys come fast

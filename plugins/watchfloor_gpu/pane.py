@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import psutil
@@ -93,17 +93,10 @@ def by_health(gpus: list[Entity]) -> list[Entity]:
     return sick + [gpu for gpu, fine in zip(gpus, well, strict=True) if fine]
 
 
-Shown = Callable[[str, str], "float | None"]
-"""A reading as the list shows it (steady: see :data:`STEADY_STEPS`)."""
-SORTS: dict[str, Callable[[Shown, Entity], Any]] = {
-    "node": lambda shown, gpu: 0,  # the store's natural order
-    "util": lambda shown, gpu: shown(gpu.ref, "gpu.util") or 0.0,
-    "temp": lambda shown, gpu: shown(gpu.ref, "gpu.temp") or 0.0,
-    "power": lambda shown, gpu: shown(gpu.ref, "gpu.power") or 0.0,
-    "health": lambda shown, gpu: health_rank(gpu),
-}
-"""Sort orders ``s`` cycles through; numbers sort busiest/hottest first, by the values
-shown (jitter under a step does not reorder rows), ties in the store's order."""
+SORTS = ("node", "util", "temp", "power", "health")
+"""Sort orders ``s`` cycles through: the store's natural order, three readings (busiest
+and hottest first, by the values shown: jitter under a step does not reorder rows; ties
+in the store's order), and :func:`by_health`."""
 
 
 STEADY_STEPS: dict[str, float] = {"gpu.util": 5.0, "gpu.power": 30.0, "gpu.temp": 3.0}
@@ -144,8 +137,7 @@ class GpuList(PaneBase):
         )  # fmt: skip
 
     def action_next_sort(self) -> None:
-        names = list(SORTS)
-        self.sort = names[(names.index(self.sort) + 1) % len(names)]
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
         self._chosen = True
         self.query_one(".pane-title", Static).update(Text(f"GPUs, by {self.sort}"))
         self.refresh_view()
@@ -159,8 +151,8 @@ class GpuList(PaneBase):
         if order == "health":
             gpus = by_health(gpus)
         elif order != "node":
-            key, shown = SORTS[order], functools.partial(self._steady.value, store)
-            gpus.sort(key=lambda gpu: key(shown, gpu), reverse=True)
+            shown, metric = functools.partial(self._steady.value, store), f"gpu.{order}"
+            gpus.sort(key=lambda gpu: shown(gpu.ref, metric) or 0.0, reverse=True)
         # Cells are built only for the rows in view: a fleet has thousands.
         self._jobs = owners(store)
         if len(self._sparks) > 2 * len(gpus) + 64:  # GPUs that went away

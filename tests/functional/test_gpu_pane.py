@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+from rich.text import Text
+from textual.widgets import Static
 
 from console.core.plugins import Registry
 from console.core.runtime import CORE_PLUGIN, load_registry
@@ -64,6 +66,21 @@ async def test_detail_says_why_a_gpu_is_throttled(make_app: AppFactory) -> None:
         assert "throttled GPU node01/3" in text  # the finding, with its evidence
         processes = app.screen.query_one("#processes", EntityTable)
         assert processes.row_count == 1
+
+
+async def test_a_detail_line_that_changes_only_its_style_is_shown_anew(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 50)) as pilot:
+        app.open("gpu/node01/0")
+        await pilot.pause()
+        pane = app.screen.pane  # type: ignore[attr-defined]
+        identity = app.screen.query_one("#identity", Static)
+        pane.show_text("identity", Text("node01/0: no longer reported"))
+        pane.show_text("identity", Text("node01/0: no longer reported", style="dim"))
+        shown = identity.content
+        assert isinstance(shown, Text) and shown.style == "dim"  # not the plain one kept
 
 
 async def test_a_lost_gpu_shows_its_xid(make_app: AppFactory) -> None:

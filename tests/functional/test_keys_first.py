@@ -270,6 +270,32 @@ async def test_a_kept_pane_is_styled_again_after_the_theme_changed(
         assert _styles(screen) == shown
 
 
+async def test_a_kept_pane_is_styled_again_after_the_app_lost_focus_meanwhile(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press("escape")
+        await pilot.pause()
+        app.app_focus = False  # (its browser tab left): Textual restyles the shown screen
+        await pilot.pause()
+        styled: list[object] = []
+        update_styles = type(app).update_styles
+
+        def counted(self: WatchfloorApp, node: object, animate: bool = True) -> None:
+            styled.append(node)
+            update_styles(self, node, animate)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(app), "update_styles", counted)
+        app.action_open_pane("gpus")  # not a key (a key gives the app its focus back)
+        await pilot.pause()
+        assert app.screen is screen and not app.app_focus
+        assert any(node is screen for node in styled)  # its :blur styles, not :focus ones
+
+
 async def test_no_garbage_collection_runs_while_a_key_is_answered(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

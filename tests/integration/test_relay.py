@@ -181,6 +181,21 @@ async def test_a_reader_from_another_run_or_too_far_behind_reads_it_all() -> Non
     await engine.stop()
 
 
+async def test_a_viewer_that_read_before_the_first_cycle_reads_it_all_with_the_history() -> None:
+    # A console starts with its collector: its first read finds no cycle yet. What it
+    # then lacks is everything, so it reads the whole store, with the jobs' history
+    # (a delta of every key cost a scan of each key's cycle, and carries no history).
+    engine = collector()
+    relay = Relay(engine)
+    before = split_lines(relay.document(history=True))
+    assert decode_header(next(before)).seq == 0
+    await engine.collect(1)
+    after = split_lines(relay.document(True, relay.journal.epoch, 0))
+    assert decode_header(next(after)).full
+    assert any("history" in item for item in after)
+    await engine.stop()
+
+
 def test_what_the_store_holds_unbounded_is_relayed_clipped() -> None:
     """A job's name is whatever its user typed: the store keeps it, the relay (whose
     reader bounds every string) sends it clipped rather than failing the whole read."""

@@ -1,9 +1,13 @@
-"""Analysis: link utilisation from port counters, and the findings built on it."""
+"""Analysis: link utilisation from port counters, and the findings built on it; what a
+job's state says before it can be judged."""
 
 from __future__ import annotations
 
 from console.analysis import CORE_ANALYZERS
+from console.analysis.causes import congestion
+from console.analysis.jobs import MEASURING, job_state
 from console.analysis.links import congested_links, derive_link_util
+from console.core.batch_check import check_batch
 from console.core.engine import Engine
 from console.core.model import Batch, Entity, Sample
 from console.core.store import Store
@@ -81,3 +85,39 @@ def test_gpu_processes_tie_gpus_to_their_slurm_job() -> None:
     attach_process_gpus(store)
     assert store.get("job/77").attrs["gpus"] == ["gpu/gpu001/0", "gpu/gpu002/3"]  # type: ignore[union-attr]
     assert store.get("job/77").attrs["nodes"] == ["node/gpu001", "node/gpu002"]  # type: ignore[union-attr]
+
+
+def test_a_link_with_no_rate_yet_shows_its_utilisation_as_unknown_not_zero() -> None:
+    # Counters give a rate from their second sample: before it, "0%" would read as a fact.
+    store = Store()
+    link = Entity(LINK, "n1:p0 ↔ leaf1:p1", attrs={"a": "port/n1/p0", "b": "port/leaf1/p1",
+                                                  "speed_gbps": 400})  # fmt: skip
+    samples = [Sample("port/n1/p0", "port.tx_bytes", 0.0)]
+    store.apply(Batch([link, Entity("port/n1/p0", "n1:p0")], samples, time=0.0), "t", 0.0)
+    derive_link_util(store)
+    assert congestion(store, link)[1][0] == "utilisation n/a (no rate yet) of 400 Gb/s (a→b)"
+    measured = congestion(_link_store(tx_per_s=25e9, wait_per_s=0), link)[1][0]
+    assert measured == "utilisation 50% of 400 Gb/s (a→b)"
+
+
+def test_a_running_job_with_no_pace_yet_is_measuring_not_running() -> None:
+    store = Store()
+    running = Entity("job/1", "train", attrs={"state": "RUNNING"})
+    pending = Entity("job/2", "wait", attrs={"state": "PENDING"})
+    store.apply(Batch([running, pending]), "slurm", 0.0)
+    assert job_state(store, "job/1") == MEASURING  # not judged: no throughput, no GPU use
+    assert job_state(store, "job/2") == "PENDING"  # not running: nothing to judge
+    store.apply(Batch(samples=[Sample("job/1", "job.gpu_util", 95.0)], time=1.0), "a", 1.0)
+    assert job_state(store, "job/1") == "RUNNING"
+
+
+async def test_a_stalled_pace_reads_stalled_before_the_findings_land() -> None:
+    # A mirror draws the first cycle's jobs, with their history, before any analysis
+    # (the collector's findings land last): the pace it has says stalled already.
+    sim = Simulation(scenario="congested-link")
+    store = Store()
+    store.apply(check_batch(await SimSource(sim, 1.0).poll()), "console", 0.0)
+    assert store.findings == [] and store.cycle == 0
+    victim, neighbour = sim.faults.injected["victim"], sim.faults.injected["neighbour"]
+    assert job_state(store, victim) == "STALLED"
+    assert job_state(store, neighbour) == "RUNNING"

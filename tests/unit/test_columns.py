@@ -3,7 +3,9 @@ same store as the same readings sent as samples (issue 17 item 2)."""
 
 from __future__ import annotations
 
+import gc
 import math
+import sys
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from console.api import Batch, Column, Entity, Sample, Source
 from console.core.batch_check import check_batch
 from console.core.engine import APPLY_SLICE, Engine
 from console.core.intake import IntakeError, admit
+from console.core.ring import FirstPoint
 from console.core.store import FLEET, Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
@@ -420,3 +423,99 @@ def test_a_plan_s_summed_columns_move_the_totals_as_samples_do(nodes: list[str])
             assert total == by_sample.gpu_total(node, "gpu.power")
     last = sum(300.0 + 11 * at / 3 for at in range(len(gpus)))
     assert by_column.gpu_total(FLEET, "gpu.power") == pytest.approx(last, abs=1e-5)
+
+
+@pytest.mark.parametrize("timed", [False, True])
+def test_a_column_of_new_series_is_made_at_once_and_lands_as_samples_do(timed: bool) -> None:
+    # A first poll is all new series: each column's are made in one step, with the one
+    # point each holds and no ring of its own until the next (a relay's columns carry
+    # their times: ``timed``). What a reader sees is what samples make, poll after poll.
+    gpus, ports = ["gpu/n1/0", "gpu/n1/1", "gpu/n2/0"], ["port/n1/ib0"]
+    by_column, by_sample = Store(history=3, longer={"gpu.temp": 5}), Store(history=3)
+    by_sample.longer = {"gpu.temp": 5}
+    for tick in range(4):
+        times = [NOW + tick - 0.5] * 3 if timed else None
+        batch = Batch(
+            columns=[
+                Column("gpu.temp", gpus, [40.0 + tick, None, 61.5], times),
+                Column("gpu.power", gpus, [300.0 + tick, 200.0, 100.0], times),  # summed
+                Column("port.tx_bytes", ports, [1000.0 * tick]),  # a counter: rates
+            ],
+            time=NOW + tick,
+        )
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        if tick == 0:
+            keys = [(ref, metric) for ref, metric, _ in by_column.readings()]
+            assert {type(by_column._history[key]) for key in keys} == {FirstPoint}
+            assert by_column.history("port/n1/ib0", "port.tx_bytes") == [None]  # no rate yet
+        assert by_column.moved().readings == by_sample.moved().readings
+        assert by_column.take_changes() == by_sample.take_changes()
+        assert _state(by_column) == _state(by_sample)
+    assert by_column.history("gpu/n1/0", "gpu.temp") == [40.0, 41.0, 42.0, 43.0]
+    assert by_column.history("port/n1/ib0", "port.tx_bytes") == [1000.0] * 3
+    assert by_column.gpu_total("node/n1", "gpu.power") == 303.0 + 200.0
+    assert by_column.gpu_total(None, "gpu.power") == 303.0 + 200.0 + 100.0
+
+
+def test_a_column_with_one_series_there_already_lands_a_reading_at_a_time() -> None:
+    # Made at once only when none of a column's series exists: here one does, and the
+    # rest are made the general way, as samples make them.
+    refs = ["gpu/n1/0", "gpu/n1/1"]
+    by_column, by_sample = Store(), Store()
+    for store in (by_column, by_sample):
+        store.apply(Batch(samples=[Sample("gpu/n1/1", "gpu.util", 5.0, NOW)]), "s", NOW)
+    batch = Batch(columns=[Column("gpu.util", refs, [1.0, 2.0])], time=NOW + 1)
+    by_column.apply(batch, "s", NOW + 1)
+    by_sample.apply(_as_samples(batch), "s", NOW + 1)
+    assert _state(by_column) == _state(by_sample)
+    assert by_column.history("gpu/n1/1", "gpu.util") == [5.0, 2.0]
+
+
+def test_no_cyclic_collection_walks_the_heap_while_a_column_s_series_are_made() -> None:
+    # Each series is objects that live on: a collection while they are made is waste
+    # (at 4,000 nodes the cyclic collector took half the first poll's merge), so the
+    # collector is off meanwhile.
+    refs = [f"gpu/n{i // 8}/{i % 8}" for i in range(20_000)]
+    during: list[str] = []
+
+    def collecting(phase: str, info: dict[str, int]) -> None:
+        frame = sys._getframe(1)
+        while frame is not None:
+            if phase == "start" and frame.f_code.co_name == "_record_new_column":
+                during.append(phase)
+            frame = frame.f_back
+
+    store = Store()
+    gc.callbacks.append(collecting)
+    try:
+        store.apply(Batch(columns=[Column("gpu.util", refs, [1.0] * len(refs))]), "s", NOW)
+    finally:
+        gc.callbacks.remove(collecting)
+    assert store.series_count("s") == 20_000 and gc.isenabled()
+    assert len(during) <= 1  # the one due, once it is on again (else one per 700 objects)
+
+
+def test_a_new_timed_series_sent_as_its_history_lands_whole_as_its_samples_do(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A relay sends each job's history as a line of one ref: its ring is filled at once
+    # (past the ten minutes a timed ring keeps), not a reading at a time.
+    count = 650
+    values: list[float | None] = [100.0 + i for i in range(count)]
+    values[300], values[-1] = None, None
+    times: list[float | None] = [NOW - count + i for i in range(count)]
+    history = Column("job.throughput", ["job/1"] * count, values, times)
+    batch = Batch(columns=[history, Column("job.gpu_util", ["job/1"] * 2, [1.0, 2.0])], time=NOW)
+    by_sample = Store()
+    by_sample.apply(_as_samples(batch), "console", NOW)
+    by_column, recorded = Store(), []
+    record = Store._record
+    monkeypatch.setattr(Store, "_record", lambda self, *a: recorded.append(a) or record(self, *a))
+    by_column.apply(batch, "console", NOW)
+    assert recorded == []
+    assert by_column.moved().readings == by_sample.moved().readings
+    assert _state(by_column) == _state(by_sample)
+    points = by_column.timed_history("job/1", "job.throughput")
+    assert len(points) == 600 and points[-1] == (NOW - 1, None)
+    assert by_column.timed_history("job/1", "job.gpu_util") == [(NOW, 1.0), (NOW, 2.0)]

@@ -26,7 +26,15 @@ from console.core.model import TIMED_METRICS, Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import SUMMED_METRICS, Reading, Store
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
-from console.recording.codec import GROUPED, XORED, MetricOrder, pack_floats, unpack_floats
+from console.recording.codec import (
+    GROUPED,
+    XOR_PIECE,
+    XORED,
+    MetricOrder,
+    float_bytes,
+    pack_floats,
+    unpack_floats,
+)
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
 from console.sim.cluster import EPOCH
@@ -212,6 +220,25 @@ def test_float_columns_round_trip_with_not_available() -> None:
     values = [1.5, None, -0.0, 1e300, 3.0]
     back = unpack_floats(pack_floats(values))
     assert [None if v != v else v for v in back] == values
+
+
+def test_xored_columns_round_trip_piece_by_piece() -> None:
+    """A column XORed a piece at a time: pieces the same as the keyframe's, pieces of
+    zeros on either side, pieces that differ, and a short last piece all come back."""
+    per_piece = XOR_PIECE // 8
+    count = 3 * per_piece + 5  # a short last piece
+    keyframe = [float(i) + 0.25 for i in range(count)]
+    keyframe[per_piece : 2 * per_piece] = [0.0] * per_piece  # zeros on the keyframe's side
+    values = list(keyframe)  # the first piece: the keyframe's values again
+    values[per_piece + 3] = 7.5  # a piece the keyframe had as zeros
+    values[2 * per_piece :] = [v * 1.001 for v in keyframe[2 * per_piece :]]  # changed
+    values[-1] = None
+    against = float_bytes(keyframe)
+    for column in (values, keyframe, [0.0] * count):
+        back = unpack_floats(pack_floats(column, against), against)
+        assert [None if v != v else v for v in back] == column
+    with pytest.raises(ValueError, match="not as long"):
+        unpack_floats(pack_floats(values, against), against[:-8])
 
 
 @pytest.mark.parametrize(
@@ -963,9 +990,10 @@ def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
     assert isinstance(times, bytes) and isinstance(values, bytes) and sum(counts) > 20
     read = unpack_history(packed)
     assert set(read) == {key for key, points in history.items() if points}
-    for key, points in read.items():  # the keyframe's: the live points up to it
-        live = [(t, None if v is None else v) for t, v in history[key]][: len(points)]
-        assert [(t, None if v != v else v) for t, v in points] == live
+    for key, (at, value) in read.items():  # the keyframe's: the live points up to it
+        assert isinstance(at, array) and isinstance(value, array)  # no object a point
+        live = history[key][: len(at)]
+        assert [(t, None if v != v else v) for t, v in zip(at, value, strict=True)] == live
     with pytest.raises(ValueError, match="damaged history"):
         unpack_history([refs, metrics, [*counts[:-1], counts[-1] + 1], times, values])
 
@@ -1007,3 +1035,118 @@ def test_a_keyframes_values_are_xored_against_its_batches_and_read_back(tmp_path
         before = [when for when, _blob in rows if when < last]
         expected = [live[when]["readings"][key][1] for when in [*before, last]]
         assert hour.store.history(*key) == expected and len(expected) == 3
+
+
+def test_a_rewind_past_the_warm_up_size_seeks_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet past ``WARM_ENTITIES`` is shown at the second asked for with one seek (it
+    took two: the warm-up's start, to learn the fleet's size, then the second); a
+    smaller one is still warmed up, its job series filled as they were live."""
+    from console.ui import rewind
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 8)
+    recorder.close()
+    seeks: list[float] = []
+    real_at = Recording.at
+
+    def counted(self: Recording, when: float, history: int = 120) -> Any:
+        seeks.append(when)
+        return real_at(self, when, history)
+
+    monkeypatch.setattr(Recording, "at", counted)
+    reader = rewind.RewindReader(tmp_path / "rec")
+    last = max(live)
+    monkeypatch.setattr(rewind, "WARM_ENTITIES", 0)  # every fleet past it
+    for hour in (False, True):
+        seeks.clear()
+        moment = reader.load(last, hour)
+        assert seeks == [last] and moment.time == last
+        assert gpus_of(moment.store) == live[last]["gpus"]
+    monkeypatch.setattr(rewind, "WARM_ENTITIES", 10_000)  # warmed up from the first second
+    seeks.clear()
+    moment = reader.load(last)
+    assert seeks == [last, min(live)] and moment.time == last
+    assert store_state(moment.store)["timed"] == store_state(engine.store)["timed"]
+    reader.close()
+
+
+def test_replay_after_a_seek_makes_no_second_like_of_its_keyframe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rewind seeks, then plays forward: the keyframe's entity bodies as a Zstandard
+    dictionary (4 MB at 1,000 nodes) are made once for both, and a keyframe replay
+    passes is made into one only when a frame after it needs it."""
+    from console.recording import reader as reader_module
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 12)
+    recorder.close()
+    made: list[int] = []
+    real_like = reader_module._like
+
+    def counted(keyframe: dict[str, Any]) -> Any:
+        made.append(1)
+        return real_like(keyframe)
+
+    monkeypatch.setattr(reader_module, "_like", counted)
+    times = sorted(live)
+    with Recording(tmp_path / "rec") as recording:
+        keyframes = [t for t in times if recording.keyframe_at(t) == t]
+        first = recording.at(keyframes[0] + 1)
+        assert made == [1]
+        moments = list(recording.replay_from(first, keyframes[1]))
+        assert made == [1]  # the seek's, kept; the next keyframe's not needed yet
+        assert gpus_of(moments[-1].store) == live[keyframes[1]]["gpus"]
+        moments = list(recording.replay_from(moments[-1], keyframes[1] + 2))
+        assert made == [1, 1] and gpus_of(moments[-1].store) == live[keyframes[1] + 2]["gpus"]
+
+
+@pytest.mark.parametrize("later", [2.0, 0.0], ids=["later", "same-second"])
+def test_a_batch_of_counters_gets_the_rates_a_counter_at_a_time_would(later: float) -> None:
+    """A batch whose keys are all counters, one time a batch, takes its rates in one
+    pass; they are those of the key-by-key way (a mixed batch's): a counter that went
+    back (a reset), one not available on either side, or no time between: no rate."""
+    from console.recording.reader import _apply, _Batch
+    from console.recording.readings import LazyReadings
+
+    before = [10.0, 10.0, None, 5.0, 7.0]
+    after = [14.0, 9.0, 3.0, None, 7.0]
+    rates: dict[str, list[float | None]] = {}
+    for name, metrics in (("counters", ["gpu.energy"] * 5),
+                          ("mixed", ["gpu.energy"] * 4 + ["gpu.power"])):  # fmt: skip
+        keys = ([f"gpu/n1/{i}" for i in range(5)], metrics)
+        readings = LazyReadings()
+        readings.start({}, array("d"), array("d"), array("d"))
+        older = _Batch("sim", 0.0, 100.0, keys, None, pack_floats(before), 1)
+        newer = _Batch("sim", 0.0, 100.0 + later, keys, None, pack_floats(after), 1)
+        _apply(readings, {}, newer, older)
+        got = [readings[(ref, metric)] for ref, metric in zip(*keys, strict=True)]
+        assert [reading.value for reading in got] == after
+        rates[name] = [reading.rate for reading in got][:4]
+    assert rates["counters"] == rates["mixed"]
+    assert rates["counters"] == ([2.0, None, None, None] if later else [None] * 4)
+
+
+def test_a_keyframes_batches_are_laid_among_its_readings_by_one_function() -> None:
+    """What a keyframe's readings are XORed against, as the recorder writes it and the
+    reader reads it (one function): a batch whose keys follow one another among the
+    readings as one slice, any other key by key, a key no batch has as 0."""
+    from console.recording.codec import keyframe_against, place_among
+
+    keys = [(f"gpu/n1/{i}", metric) for i in range(3) for metric in ("gpu.power", "gpu.temp")]
+    index = {key: place for place, key in enumerate(keys)}
+    run = keys[2:5]
+    scattered = [keys[5], ("gpu/gone/0", "gpu.power"), keys[0]]
+    assert place_among(keys, index, run) == 2
+    assert place_among(keys, index, scattered) == [5, None, 0]
+    laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, run)),
+            (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, scattered))]  # fmt: skip
+    assert array("d", keyframe_against(len(keys), laid)).tolist() == [7.0, 0, 1, 2, 3, 6]
+    with pytest.raises(ValueError, match="past its keyframe"):
+        keyframe_against(len(keys), [(array("d", [1.0, 2.0]), 5)])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from console.core.ring import Ring, RingBlock
+from console.core.ring import FirstPoint, Ring, RingBlock
 
 
 def test_keeps_the_newest_points_in_order() -> None:
@@ -147,3 +149,24 @@ def test_a_block_series_counts_its_points_without_making_them(
     assert [len(ring.values()) for ring in block.rings] == [4, 4]
     block.detach()
     assert [len(ring) for ring in block.rings] == [4, 4]
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3])
+@pytest.mark.parametrize("first", [5.0, None])
+def test_a_first_point_becomes_a_plain_ring_in_place_at_its_second(
+    first: float | None, capacity: int
+) -> None:
+    held, ring = FirstPoint(first, capacity), Ring(capacity)
+    ring.append(first)
+    assert len(held) == len(ring) == 1 and held.values() == ring.values() == [first]
+    assert held.points() == []
+    for value in (6.0, None, 7.0, 8.0):
+        held.append(value)
+        ring.append(value)
+        assert type(held) is Ring  # the same object, whoever holds it: no view in between
+        assert held.values() == ring.values() and len(held) == len(ring)
+    filled, columns = FirstPoint(first, 3), FirstPoint(first, 3)
+    filled.fill([(1.0, 8.0), (2.0, None)])
+    columns.fill_columns([1.0, 2.0], [8.0, math.nan])
+    assert type(filled) is type(columns) is Ring
+    assert filled.values() == columns.values() == [8.0, None]

@@ -284,3 +284,27 @@ def test_forgotten_changes_are_freed_a_slice_at_a_time_not_in_one_step() -> None
     while store.drop_litter(3):
         pass
     assert not before.readings and not before.fresh and not store.drop_litter(0)
+
+
+def test_a_timed_history_restored_from_columns_is_the_one_restored_from_points() -> None:
+    """A recording's job series come back as two columns (NaN: not available), the
+    ring keeping the newest of them as it does of points."""
+    from array import array
+
+    from console.core.store import TIMED_HISTORY
+
+    count = TIMED_HISTORY + 7
+    times = array("d", [float(t) for t in range(count)])
+    values = array("d", [float("nan") if t % 5 == 0 else t / 2 for t in range(count)])
+    points = [(t, None if v != v else v) for t, v in zip(times, values, strict=True)]
+    by_points, by_columns = Store(), Store()
+    by_points.restore_history("job/1", "job.gpu_util", points)
+    by_columns.restore_history_columns("job/1", "job.gpu_util", times, values)
+    assert by_columns.timed_history("job/1", "job.gpu_util") == points[-TIMED_HISTORY:]
+    assert by_columns.timed_history("job/1", "job.gpu_util") == by_points.timed_history(
+        "job/1", "job.gpu_util"
+    )
+    by_columns.restore_history_columns("job/1", "job.gpu_util", times[:3], values[:3])
+    assert by_columns.timed_history("job/1", "job.gpu_util") == points[:3]
+    with pytest.raises(ValueError, match="different lengths"):
+        by_columns.restore_history_columns("job/1", "job.gpu_util", times, values[:-1])

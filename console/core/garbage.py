@@ -1,12 +1,16 @@
-"""The collector's cyclic garbage collection: young passes after 10,000 allocations.
+"""Python's cyclic garbage collection where many objects are made.
 
-A poll's objects mostly go by reference counting, and few are left over; at Python's
+:func:`young_collections_rarer`, for the collector process: young passes after 10,000
+allocations. A poll's objects mostly go by reference counting, and few are left over; at Python's
 700 the youngest generation was still collected five times a second at 1,000 nodes, a
 few milliseconds each, and every tenth pass the middle one (0.8 s of CPU in 30 s;
 bench/fleet_poll.py). At :data:`YOUNG_THRESHOLD` the same fleet sees one young pass in
 30 s (0.04 s), and the full passes that the middle ones trigger come as rarely. They do
 still come on their own: a fleet whose connections fail leaves cycles (exceptions and
 their frames) that hold sockets, and those must not wait for a timer.
+
+:func:`no_cyclic_collection`, around work that makes many long-lived objects at once
+(a column of new series, a recording's seek or capture): none of them is garbage.
 """
 
 from __future__ import annotations
@@ -29,3 +33,17 @@ def young_collections_rarer() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*saved)
+
+
+@contextlib.contextmanager
+def no_cyclic_collection() -> Iterator[None]:
+    """While inside: no cyclic collection (as it was after). For code that makes many
+    objects, none of them garbage: the collector would walk them, and the heap they
+    join, again and again while they are made."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
