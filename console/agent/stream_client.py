@@ -136,9 +136,7 @@ class AgentStreamSource(AgentSource):
             if not chunk:
                 raise SourceError("the agent ended the stream")
             self._buffer += chunk
-        while chunk := content.read_nowait():  # what else is here: only the newest counts
-            self._buffer += chunk
-            self._split()
+        self._read_buffered()  # what else is here: only the newest counts
 
     def _split(self) -> bool:
         """Feed the decoder every whole line in the buffer; True when there was one."""

@@ -210,7 +210,7 @@ class Store:
         self._fresh_lists: list[list[tuple[str, str]]] = []
         """The keys of the plans applied this cycle, each plan's own list (they join
         ``_changed_readings`` only when read: a 1,000-node stream's 200,000 keys a second
-        put in a set nobody reads cost a tenth of the console's merging)."""
+        were put in a set, copied for the cycle's changes or freed unread)."""
         self._moved_lists: list[tuple[list[tuple[str, str]], list[int]]] = []
         """The gauges plans found moved this cycle, as ``(keys, positions)``: they join
         ``_moved`` only when read, as ``_fresh_lists`` do."""
