@@ -347,8 +347,9 @@ class Store:
         keys, values = summed
         if len(keys) != len(values):
             raise ValueError("summed: not one value a key")
-        # In millionths as _micros makes them (NaN - NaN and inf - inf are not 0).
-        micros = [round(v * 1e6) if v is not None and v - v == 0 else 0 for v in values]
+        # _micros inlined (30,000 calls a seek): NaN - NaN and inf - inf are not 0.
+        micros = [0 if v is None else round(m) if (m := v * 1e6) - m == 0 else 0
+                  for v in values]  # fmt: skip
         ordered, groups = _summed_groups(keys)
         in_order = ordered(micros)
         totals, counts = self._totals, self._total_counts
@@ -1089,8 +1090,12 @@ def _micros_sum(values: list[float | None]) -> int | None:
 
 
 def _micros(value: float | None) -> int:
-    """A reading in millionths, as a whole number (0 for none, or for inf and NaN)."""
-    return round(value * 1e6) if value is not None and math.isfinite(value) else 0
+    """A reading in millionths, as a whole number (0 for none, or where the millionths
+    are not finite: inf, NaN, and a finite lie past 1.8e302 that a million makes inf)."""
+    if value is None:
+        return 0
+    micros = value * 1e6
+    return round(micros) if micros - micros == 0 else 0
 
 
 _Groups = tuple[Any, list[tuple[tuple[str, str], int, int]]]

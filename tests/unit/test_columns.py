@@ -425,6 +425,29 @@ def test_a_plan_s_summed_columns_move_the_totals_as_samples_do(nodes: list[str])
     assert by_column.gpu_total(FLEET, "gpu.power") == pytest.approx(last, abs=1e-5)
 
 
+def test_a_reading_too_large_for_the_totals_counts_as_none_there_and_the_rest_lands() -> None:
+    # A lying agent's 1e305 W is finite (the wire takes it) but its millionths are not:
+    # it counts in no total, as an infinity does, and its batch lands whole, by column
+    # and by samples alike, poll after poll and when it comes back to earth.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    entities = [Entity("node/n1", "n1"), *(Entity(g, g) for g in gpus)]
+    by_column, by_sample = Store(), Store()
+    for tick, lie in enumerate((1e305, 1e305, 200.0)):
+        columns = [Column("gpu.power", gpus, [lie, 300.0]), Column("gpu.temp", gpus, [50.0, 51.0])]
+        batch = Batch(entities=list(entities), columns=columns, time=NOW + tick)
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        for store in (by_column, by_sample):
+            assert store.value("gpu/n1/1", "gpu.temp") == 51.0
+            total = store.gpu_total("node/n1", "gpu.power")
+            assert total == pytest.approx(300.0 if lie > 1e300 else 500.0)
+        restored = Store()
+        readings = {(ref, metric): reading for ref, metric, reading in by_sample.readings()}
+        listed = list(by_sample.entities.values())
+        restored.restore_fleet(listed, ["agent"] * len(listed), NOW + tick, readings)
+        assert restored.gpu_total(FLEET, "gpu.power") == by_sample.gpu_total(FLEET, "gpu.power")
+
+
 @pytest.mark.parametrize("timed", [False, True])
 def test_a_column_of_new_series_is_made_at_once_and_lands_as_samples_do(timed: bool) -> None:
     # A first poll is all new series: each column's are made in one step, with the one
