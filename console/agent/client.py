@@ -270,7 +270,7 @@ def make_agent_sources(context: SourceContext) -> list[Source]:
     tls = ssl_context(resolve("tls_ca"), resolve("tls_cert"), resolve("tls_key"))
     from console.agent.stream_client import AgentStreamSource  # it builds on this module
 
-    kind = AgentStreamSource if options.get("stream") else AgentSource
+    kind = AgentStreamSource if options.get("stream", True) else AgentSource
     return [
         kind(url, context.interval, float(options["timeout"]), token, tls)
         for url in expand_urls(str(options["url"]))

@@ -55,8 +55,9 @@ class AgentStreamSource(AgentSource):
         if self._response is None:
             await self._open()
         try:
-            async with asyncio.timeout(self.request_timeout):
-                await self._read_frames()
+            if not self._read_buffered():  # (most polls: the agent's frame came already)
+                async with asyncio.timeout(self.request_timeout):
+                    await self._read_frames()
         except TimeoutError:
             self._drop()
             raise SourceError(
@@ -116,6 +117,16 @@ class AgentStreamSource(AgentSource):
                 f"{STREAM_PATH}), this console {self.wire_version}: run the same watchfloor "
                 "release on both")  # fmt: skip
 
+    def _read_buffered(self) -> bool:
+        """Take what has arrived already; whether a frame is in (then no wait, and no
+        timer armed for one: 1,000 agents poll a thousand times a second)."""
+        assert self._response is not None
+        content, found = self._response.content, False
+        while chunk := content.read_nowait():
+            self._buffer += chunk
+            found = self._split() or found
+        return found or self._decoder.pending
+
     async def _read_frames(self) -> None:
         """Wait for at least one whole frame, then take every one already buffered."""
         assert self._response is not None
@@ -125,9 +136,7 @@ class AgentStreamSource(AgentSource):
             if not chunk:
                 raise SourceError("the agent ended the stream")
             self._buffer += chunk
-        while chunk := content.read_nowait():  # what else is here: only the newest counts
-            self._buffer += chunk
-            self._split()
+        self._read_buffered()  # what else is here: only the newest counts
 
     def _split(self) -> bool:
         """Feed the decoder every whole line in the buffer; True when there was one."""

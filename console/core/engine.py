@@ -223,10 +223,8 @@ class Engine:
         # A source may add a note to an ok status (names it could not place, say), and
         # what the intake refused from it is said there too (the rest landed).
         note = checked.meta.get("note")
-        state.status, state.reason = (
-            "ok",
-            plain("; ".join([*([str(note)] if note else []), *notes]), 400),
-        )
+        said = [*([str(note)] if note else []), *notes]
+        state.status, state.reason = "ok", plain("; ".join(said), 400) if said else ""
         state.last_ok = self.clock()
         state.failures = 0
         state.next_due = _next_due(state.next_due, started, source.interval)

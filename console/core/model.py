@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from operator import attrgetter
 from typing import Any
 
 ENTITY_KINDS: tuple[str, ...] = ("node", "gpu", "port", "link", "switch", "job", "event", "path")
@@ -399,6 +400,9 @@ class Column:
         return len(self.refs)
 
 
+_REFS = attrgetter("refs")
+
+
 @dataclass(slots=True)
 class Batch:
     """What one poll of a source returns."""
@@ -419,7 +423,8 @@ class Batch:
 
     def reading_count(self) -> int:
         """How many readings the batch carries (samples and columns together)."""
-        return len(self.samples) + sum(map(len, self.columns))
+        # The refs' lengths, not len(column): a Python __len__ a column, 34 a poll.
+        return len(self.samples) + sum(map(len, map(_REFS, self.columns)))
 
     def as_samples(self) -> list[Sample]:
         """Every reading as a :class:`Sample`, samples then columns (the order the store

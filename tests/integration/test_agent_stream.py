@@ -26,8 +26,10 @@ from console.agent.stream_wire import (
 from console.agent.wire import WIRE_VERSION
 from console.api import SourceContext, SourceError
 from console.core import engine as engine_module
+from console.core.config import parse_config
 from console.core.engine import BLOCKED_MARGIN, Engine
 from console.core.model import Column, Entity
+from console.core.runtime import build_sources, load_registry
 from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
 
@@ -92,6 +94,38 @@ async def test_an_unchanged_entity_is_not_resent_a_changed_one_is() -> None:
             agent.publish("H200", 30.0)  # the GPU changed; the node did not
             changed = await source.poll()
             assert [(e.ref, e.attrs) for e in changed.entities] == [("gpu/n1/0", {"model": "H200"})]
+        finally:
+            await source.close()
+
+
+async def test_a_poll_that_finds_its_frame_come_already_arms_no_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A thousand agents poll a thousand times a second, most finding the agent's frame
+    # in already: those take it without a stall timer (one made and cancelled a poll).
+    agent = Scripted()
+    agent.publish("H100", 10.0)
+    armed: list[float | None] = []
+    timeout = asyncio.timeout
+
+    def counted(delay: float | None) -> asyncio.Timeout:
+        armed.append(delay)
+        return timeout(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counted)
+    async with serving(make_app(agent, None)) as url:
+        source = _source(url, timeout=7.25)
+        try:
+            await source.poll()  # opens the stream (timed) and reads its first frame
+            opened = armed.count(7.25)
+            assert opened >= 1
+            assert source._response is not None
+            content = source._response.content
+            agent.publish("H100", 20.0)
+            await wait_until(lambda: b"\n" in b"".join(content._buffer))  # its frame came
+            batch = await source.poll()
+            assert armed.count(7.25) == opened  # none for a frame already in
+            assert batch.columns and source.node == "n1"
         finally:
             await source.close()
 
@@ -351,5 +385,14 @@ def test_the_config_chooses_the_stream() -> None:
         context = SourceContext(1.0, ".", {"url": "http://n[1-2]:9477", "timeout": 3.0, **options})
         return [type(source) for source in make_agent_sources(context)]
 
+    # The stream is the default (a third of the console's CPU at fleet size); a source
+    # may still poll the snapshot.
+    assert made() == [AgentStreamSource, AgentStreamSource]
     assert made(stream=True) == [AgentStreamSource, AgentStreamSource]
-    assert made() == [AgentSource, AgentSource]
+    assert made(stream=False) == [AgentSource, AgentSource]
+    # A config that does not say (as a demo's agents): the stream.
+    registry = load_registry()
+    for text, kind in (("", AgentStreamSource), ("    stream: false\n", AgentSource)):
+        yaml = f"sources:\n  - type: agent\n    url: http://n1:9477\n{text}"
+        config = parse_config(yaml, "c.yaml", registry.source_types)
+        assert [type(s) for s in build_sources(config, registry, None, local=False)] == [kind]

@@ -341,6 +341,113 @@ def test_a_source_that_grows_the_refs_list_it_sends_again_loses_no_reading() -> 
     assert store.history("gpu/n1/0", "gpu.util") == [10.0 + t for t in range(6)]
 
 
+def _polls(ticks: int, gpus: list[str]) -> list[Batch]:
+    """A source's polls that send the same lists every time (a plan's, from the third)."""
+    entities = [Entity("node/n1", "n1"), *(Entity(ref, ref, "node/n1") for ref in gpus)]
+    return [
+        Batch(
+            entities=list(entities),
+            columns=[
+                Column("gpu.util", gpus, [10.0 + tick, 20.0]),
+                Column("gpu.power", gpus, [300.0, 200.0 + tick]),
+                Column("gpu.energy", gpus, [1000.0 * tick, 10.0 * tick]),  # a counter
+            ],
+            time=NOW + tick,
+        )
+        for tick in range(ticks)
+    ]
+
+
+def test_a_cycle_s_changes_name_every_reading_a_plan_landed_unread_until_then() -> None:
+    # Two polls a cycle, nobody asking what moved in between: the keys a plan lands (and
+    # those it moved) are said by the cycle's changes all the same, as the samples' are;
+    # a GPU removed and back in the cycle with its series refused by the cap is no change.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    by_column, by_sample = Store(), Store()
+    for tick, batch in enumerate(_polls(10, gpus)):
+        cap = 3 if tick == 7 else 6  # tick 7: gpu/n1/1's three series come back refused
+        if tick == 7:
+            for store in (by_column, by_sample):
+                store.remove(["gpu/n1/1"])
+        by_column.apply(batch, "agent", NOW + tick, cap)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick, cap)
+        if tick % 2:
+            assert tick < 5 or "agent" in by_column._plans or tick == 7
+            if tick in (5, 9):  # what moved, asked for the first time after both polls
+                assert by_column.moved().readings == by_sample.moved().readings
+            changes_c, changes_s = by_column.take_changes(), by_sample.take_changes()
+            assert changes_c.readings == changes_s.readings
+            assert len(changes_c.readings) == (3 if tick == 7 else 6)
+
+
+def test_what_moved_handed_out_stays_live_while_plans_land() -> None:
+    # ``moved()`` hands out the store's own sets: a poll that lands after it (through
+    # its source's plan) is in them at once, as a sample's reading is.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    store = Store()
+    polls = _polls(6, gpus)
+    for tick, batch in enumerate(polls[:4]):
+        store.apply(batch, "agent", NOW + tick)
+    store.take_changes()
+    moved = store.moved()
+    assert not moved.fresh
+    store.apply(polls[4], "agent", NOW + 4)
+    assert "agent" in store._plans  # the plan's path
+    assert moved.fresh == {(ref, metric) for ref in gpus for metric in
+                           ("gpu.util", "gpu.power", "gpu.energy")}  # fmt: skip
+    # gpu/n1/0's util and gpu/n1/1's power move each poll (the energy's rate stays)
+    assert moved.readings == {("gpu/n1/0", "gpu.util"), ("gpu/n1/1", "gpu.power")}
+    assert store.take_changes().readings == moved.fresh
+
+
+@pytest.mark.parametrize("nodes", [["n1"], ["n1", "n2"]])
+def test_a_plan_s_summed_columns_move_the_totals_as_samples_do(nodes: list[str]) -> None:
+    # One node's column (an agent's) moves its totals by the difference of the sums,
+    # others reading by reading: the same totals either way, with a reading not
+    # available now and then.
+    gpus = [f"gpu/{node}/{i}" for node in nodes for i in range(3)]
+    entities = [*(Entity(f"node/{n}", n) for n in nodes), *(Entity(g, g) for g in gpus)]
+    by_column, by_sample = Store(), Store()
+    for tick in range(12):
+        power: list[float | None] = [300.0 + tick * at / 3 for at in range(len(gpus))]
+        if tick in (5, 6, 9):
+            power[1] = None
+        batch = Batch(entities=list(entities), columns=[Column("gpu.power", gpus, power)],
+                      time=NOW + tick)  # fmt: skip
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        if tick == 4:
+            assert "agent" in by_column._plans  # the path under test
+        for node in (FLEET, *(f"node/{n}" for n in nodes)):
+            total = by_column.gpu_total(node, "gpu.power")
+            assert total == by_sample.gpu_total(node, "gpu.power")
+    last = sum(300.0 + 11 * at / 3 for at in range(len(gpus)))
+    assert by_column.gpu_total(FLEET, "gpu.power") == pytest.approx(last, abs=1e-5)
+
+
+def test_a_reading_too_large_for_the_totals_counts_as_none_there_and_the_rest_lands() -> None:
+    # A lying agent's 1e305 W is finite (the wire takes it) but its millionths are not:
+    # it counts in no total, as an infinity does, and its batch lands whole, by column
+    # and by samples alike, poll after poll and when it comes back to earth.
+    gpus = ["gpu/n1/0", "gpu/n1/1"]
+    entities = [Entity("node/n1", "n1"), *(Entity(g, g) for g in gpus)]
+    by_column, by_sample = Store(), Store()
+    for tick, lie in enumerate((1e305, 1e305, 200.0)):
+        columns = [Column("gpu.power", gpus, [lie, 300.0]), Column("gpu.temp", gpus, [50.0, 51.0])]
+        batch = Batch(entities=list(entities), columns=columns, time=NOW + tick)
+        by_column.apply(batch, "agent", NOW + tick)
+        by_sample.apply(_as_samples(batch), "agent", NOW + tick)
+        for store in (by_column, by_sample):
+            assert store.value("gpu/n1/1", "gpu.temp") == 51.0
+            total = store.gpu_total("node/n1", "gpu.power")
+            assert total == pytest.approx(300.0 if lie > 1e300 else 500.0)
+        restored = Store()
+        readings = {(ref, metric): reading for ref, metric, reading in by_sample.readings()}
+        listed = list(by_sample.entities.values())
+        restored.restore_fleet(listed, ["agent"] * len(listed), NOW + tick, readings)
+        assert restored.gpu_total(FLEET, "gpu.power") == by_sample.gpu_total(FLEET, "gpu.power")
+
+
 @pytest.mark.parametrize("timed", [False, True])
 def test_a_column_of_new_series_is_made_at_once_and_lands_as_samples_do(timed: bool) -> None:
     # A first poll is all new series: each column's are made in one step, with the one

@@ -107,6 +107,25 @@ def test_children_and_kinds_follow_what_sources_report() -> None:
     assert [e.ref for e in store.of_kind("gpu")] == ["gpu/n1/0", "gpu/n1/2", "gpu/n1/10"]
 
 
+def test_an_entity_sent_again_is_seen_again_and_one_that_moves_changes_parent() -> None:
+    # Sent again in the same place (the common case, taken in fewer steps): the new
+    # object is read everywhere and its time seen moves (expiry); sent under another
+    # parent, it leaves the old one's children.
+    store = Store()
+    store.apply(Batch(entities=[Entity("node/n1", "n1"), Entity("node/n2", "n2")]), "s", 1.0)
+    store.apply(Batch(entities=[Entity("gpu/n1/0", "GPU 0", "node/n1", {"v": 1})]), "s", 1.0)
+    store.take_changes()
+    again = Entity("gpu/n1/0", "GPU 0", "node/n1", {"v": 2})
+    store.apply(Batch(entities=[again]), "s", 50.0)
+    assert store.get("gpu/n1/0") is again and store.of_kind("gpu") == [again]
+    assert store.children("node/n1") == [again] and store.count("gpu") == 1
+    assert store.take_changes().entities == {"gpu/n1/0"}
+    assert store.expire(before=10.0) == ["node/n1", "node/n2"]  # the GPU was seen at 50
+    moved = Entity("gpu/n1/0", "GPU 0", "node/n2", {"v": 2})
+    store.apply(Batch(entities=[moved]), "s", 60.0)
+    assert store.children("node/n1") == [] and store.children("node/n2") == [moved]
+
+
 def test_a_cycle_s_changes_are_what_moved() -> None:
     store = Store()
     node = Entity("node/n1", "n1", attrs={"rack": "r1"})
