@@ -130,19 +130,36 @@ def entity_of(item: Any, node: str) -> Entity:
     if not isinstance(item, dict):
         raise WireError("each entity must be an object")
     ref = checked_text(item.get("ref"), "entity ref")
-    if ref_kind(ref) not in AGENT_KINDS or _owner(ref) != node:
-        raise WireError(f"entity {ref[:80]!r} does not belong to node {node!r}")
+    check_entity_owner(ref, node)
     parent = item.get("parent")
-    if parent is not None and (checked_text(parent, "parent") and not _of_node(parent, node)):
-        raise WireError(f"parent {parent[:80]!r} does not belong to node {node!r}")
+    if parent is not None:
+        checked_text(parent, "parent")
+    check_parent_owner(parent, node)
     attrs = item.get("attrs", {})
     if not isinstance(attrs, dict):
         raise WireError("entity attrs must be an object")
+    return Entity(ref, checked_text(item.get("name"), "entity name"), parent, capped_attrs(attrs))
+
+
+def check_entity_owner(ref: str, node: str) -> None:
+    """WireError unless ``ref`` is an entity of ``node`` that an agent reports."""
+    if ref_kind(ref) not in AGENT_KINDS or _owner(ref) != node:
+        raise WireError(f"entity {ref[:80]!r} does not belong to node {node!r}")
+
+
+def check_parent_owner(parent: str | None, node: str) -> None:
+    """WireError unless ``parent`` (a checked text, or ``None``) belongs to ``node``."""
+    if parent is not None and not _of_node(parent, node):
+        raise WireError(f"parent {parent[:80]!r} does not belong to node {node!r}")
+
+
+def capped_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """An entity's attrs with at most :data:`MAX_PROCESSES` processes (the rest counted)."""
     processes = attrs.get("processes")
     if isinstance(processes, list) and len(processes) > MAX_PROCESSES:
         attrs = {**attrs, "processes": processes[:MAX_PROCESSES],
                  "processes_dropped": len(processes) - MAX_PROCESSES}  # fmt: skip
-    return Entity(ref, checked_text(item.get("name"), "entity name"), parent, attrs)
+    return attrs
 
 
 def check_sample_ref(ref: Any, node: str) -> None:

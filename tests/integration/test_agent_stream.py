@@ -9,6 +9,7 @@ import json
 import time
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -23,7 +24,7 @@ from console.agent.stream_wire import (
     StreamEncoder,
     frame_parts,
 )
-from console.agent.wire import WIRE_VERSION
+from console.agent.wire import MAX_PROCESSES, MAX_TEXT, WIRE_VERSION, WireError
 from console.api import SourceContext, SourceError
 from console.core import engine as engine_module
 from console.core.config import parse_config
@@ -207,6 +208,82 @@ def test_frames_decode_into_a_column_per_metric_without_an_object_per_reading() 
     assert again[0].refs is batch.columns[0].refs
     assert again[0].values == [11.0, None]  # an integer in the JSON arrives a float
     assert [type(value) for value in again[0].values] == [float, type(None)]
+
+
+def _field_by_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every frame read as one the typed decoder refused (checked field by field)."""
+
+    def refuse(line: bytes) -> None:
+        raise msgspec.ValidationError("refused for the test")
+
+    monkeypatch.setattr(stream_wire, "_FRAME_DECODE", refuse)
+
+
+def _decoded(lines: list[bytes]) -> list[object]:
+    decoder, taken = StreamDecoder(), []
+    for line in lines:
+        try:
+            decoder.add(line.rstrip(b"\n"))
+        except WireError as exc:
+            taken.append(f"refused: {exc}")
+        else:
+            taken.append(decoder.take())
+    return taken
+
+
+def test_a_common_frame_is_decoded_typed_into_what_the_field_checks_make(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    processes = [{"pid": pid, "sm_share": 1} for pid in range(MAX_PROCESSES + 3)]
+    gpu = Entity("gpu/n1/0", "GPU 0", "node/n1", {"model": "H100", "processes": processes})
+    samples = [("gpu/n1/0", "gpu.util", 10.0), ("gpu/n1/0", "gpu.temp", None),
+               ("node/n1", "node.cpu", 5.0)]  # fmt: skip
+    parts = frame_parts("n1", 7.0, [Entity("node/n1", "n1"), gpu], samples, [])
+    encoder = StreamEncoder()
+    lines = [encoder.frame(parts), encoder.frame(parts).replace(b"[[10.0]", b"[[11]")]
+
+    def untyped(document: object) -> None:
+        raise AssertionError("a common frame went the field-by-field way")
+
+    monkeypatch.setattr(StreamDecoder, "_add_document", untyped)
+    typed = _decoded(lines)
+    monkeypatch.undo()
+    _field_by_field(monkeypatch)
+    assert typed == _decoded(lines)
+    first = typed[0]
+    assert isinstance(first, tuple)
+    capped = next(e for e in first[1].entities if e.ref == "gpu/n1/0").attrs
+    assert (len(capped["processes"]), capped["processes_dropped"]) == (MAX_PROCESSES, 3)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"entities": [{"ref": "gpu/n2/0", "name": "x"}]},
+        {"entities": [{"ref": "gpu/n1/0", "name": "x", "parent": "node/n2"}]},
+        {"entities": [{"ref": "gpu/n1/0", "name": "x" * (MAX_TEXT + 1)}]},
+        {"entities": [{"ref": "gpu/n1/0", "name": ""}]},
+        {"entities": [{"ref": "gpu/n1/0", "name": "x", "attrs": None}]},
+        {"node": "n/1"},
+        {"node": "n" * (MAX_TEXT + 1)},
+        {"wire_version": 2},
+        {"wire_version": "3"},
+        {"time": True},
+        {"time": "now"},
+        {"values": [[1.0, 2.0]]},
+        {"values": [[True]]},
+        {"values": [[1e308, 1e308]]},
+        {"keys": {"gpu.util": ["gpu/n9/0"]}},
+        {"sources": None},
+    ],
+)
+def test_the_typed_decoder_refuses_and_accepts_as_the_field_checks_do(
+    changes: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [_frame(), _frame(**changes)]
+    typed = _decoded(lines)
+    _field_by_field(monkeypatch)
+    assert typed == _decoded(lines)
 
 
 async def test_a_console_speaking_the_old_wire_is_refused_naming_both_versions() -> None:
