@@ -37,6 +37,10 @@ class AgentStreamSource(AgentSource):
 
     wire_version = WIRE_VERSION
     """The version this console says it speaks (a test plays an older console with it)."""
+    times_its_waits = True
+    """Every wait of a poll is under its own deadline (:meth:`poll`), so the engine arms
+    no timer for it: a thousand agents poll a thousand times a second, and most polls
+    wait for nothing (a timer made, pushed on the loop's heap and cancelled each)."""
 
     def __init__(self, url: str, interval: float, *args: Any, **kwargs: Any) -> None:
         super().__init__(url, interval, *args, **kwargs)
@@ -52,13 +56,19 @@ class AgentStreamSource(AgentSource):
 
     async def poll(self) -> Batch:
         began = monotonic()
-        if self._response is None:
-            await self._open()
         try:
-            if not self._read_buffered():  # (most polls: the agent's frame came already)
+            # Most polls find the agent's frame in already: no wait, and no timer armed.
+            if self._response is None or not self._read_buffered():
+                # Every wait of the poll under one deadline (the engine arms no timer of
+                # its own for this source: ``times_its_waits``).
                 async with asyncio.timeout(self.request_timeout):
-                    await self._read_frames()
+                    if self._response is None:
+                        await self._open()
+                    if not self._read_buffered():
+                        await self._read_frames()
         except TimeoutError:
+            if self._response is None:  # (it was opening)
+                raise self._failure(TimeoutError()) from None
             self._drop()
             raise SourceError(
                 f"stream stalled: no update for {self.request_timeout:g}s (reconnecting)"
@@ -86,8 +96,7 @@ class AgentStreamSource(AgentSource):
     async def _open(self) -> None:
         headers = {WIRE_HEADER: str(self.wire_version)}
         try:
-            async with asyncio.timeout(self.request_timeout):
-                response = await self._get(self._stream_url, self._open_timeout, headers)
+            response = await self._get(self._stream_url, self._open_timeout, headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._failure(exc) from None
         try:

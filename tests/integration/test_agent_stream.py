@@ -131,6 +131,33 @@ async def test_a_poll_that_finds_its_frame_come_already_arms_no_timer(
             await source.close()
 
 
+async def test_an_agent_refusing_the_stream_then_stalling_its_body_times_out_alone() -> None:
+    # The engine arms no timer for a stream source (``times_its_waits``): the poll's own
+    # deadline must cover the whole opening, a refusal's body too.
+    done = asyncio.Event()
+
+    async def stalled(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=400)
+        response.content_length = 300
+        await response.prepare(request)  # the headers, then not a byte of the body
+        await done.wait()
+        return response
+
+    app = web.Application()
+    app.router.add_get(STREAM_PATH, stalled)
+    async with serving(app) as url:
+        source = _source(url, timeout=0.3)
+        assert source.times_its_waits
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout(10):  # (the test's own bound: without the fix, a hang)
+                reason = await _reason(source)
+        finally:
+            done.set()
+        assert reason == "timeout after 0.3s"
+        assert time.monotonic() - began < 5
+
+
 async def test_a_poll_read_too_late_for_the_engine_keeps_what_came_for_the_next(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

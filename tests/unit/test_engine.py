@@ -84,6 +84,26 @@ async def test_a_raising_and_a_hanging_source_do_not_stop_the_others() -> None:
     assert engine.store.get("node/n1") is not None
 
 
+async def test_a_source_that_times_its_own_waits_is_polled_with_no_engine_timer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class TimesItself(Good):
+        times_its_waits = True
+
+    armed: list[float | None] = []
+    timeout = asyncio.timeout
+
+    def counted(delay: float | None) -> asyncio.Timeout:
+        armed.append(delay)
+        return timeout(delay)
+
+    monkeypatch.setattr(asyncio, "timeout", counted)
+    engine = Engine(Store(), [TimesItself("own"), Good("plain")], clock=Clock())
+    await engine.collect(1)
+    assert (_status(engine, "own"), _status(engine, "plain")) == (("ok", ""), ("ok", ""))
+    assert armed == [Good.timeout]  # the plain source's alone
+
+
 async def test_backoff_doubles_up_to_the_cap() -> None:
     clock = Clock()
     source = Raises()
