@@ -210,6 +210,9 @@ class StreamDecoder:
         """The node the stream speaks for (fixed by its first frame)."""
         self._columns: Columns = []
         self._lengths: list[int] = []
+        self._metrics: list[str] = []
+        self._refs: list[list[str]] = []
+        """``_columns`` apart, as :meth:`take` reads them (a column made per metric a poll)."""
         self._known: set[str] = set()
         self._entities: dict[str, Entity] = {}
         self._values: list[list[float | None]] | None = None
@@ -301,6 +304,9 @@ class StreamDecoder:
     ) -> None:
         """A frame checked whole: only now does any of it count."""
         self._known = known
+        if columns is not self._columns:
+            self._metrics = [metric for metric, _refs in columns]
+            self._refs = [refs for _metric, refs in columns]
         self._columns, self._lengths = columns, lengths
         for entity in entities:
             self._entities[entity.ref] = entity
@@ -318,10 +324,8 @@ class StreamDecoder:
         ``None`` when no frame arrived."""
         if self._values is None or self.node is None:
             return None
-        columns = [
-            Column(metric, refs, values)
-            for (metric, refs), values in zip(self._columns, self._values, strict=True)
-        ]
+        # (as many values as columns: :meth:`add` checked it)
+        columns = list(map(Column, self._metrics, self._refs, self._values))
         batch = Batch(entities=list(self._entities.values()), columns=columns, time=self._time)
         self._entities, self._values = {}, None
         return self.node, batch, self._statuses

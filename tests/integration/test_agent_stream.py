@@ -235,6 +235,12 @@ def test_frames_decode_into_a_column_per_metric_without_an_object_per_reading() 
     assert again[0].refs is batch.columns[0].refs
     assert again[0].values == [11.0, None]  # an integer in the JSON arrives a float
     assert [type(value) for value in again[0].values] == [float, type(None)]
+    # New keys: the columns are theirs from that frame on.
+    other = frame_parts("n1", 8.0, [], [("node/n1", "node.mem", 3.0)], [])
+    decoder.add(encoder.frame(other).rstrip(b"\n"))
+    third = decoder.take()
+    assert third is not None
+    assert third[1].columns == [Column("node.mem", ["node/n1"], [3.0])]
 
 
 def _field_by_field(monkeypatch: pytest.MonkeyPatch) -> None:
