@@ -137,6 +137,8 @@ def test_a_cycle_s_changes_are_what_moved() -> None:
     assert not store.take_changes()  # reported again, unchanged: nothing to send
     store.apply(Batch(entities=[Entity("node/n1", "n1", attrs={"rack": "r2"})]), "s", 3.0)
     assert store.take_changes().entities == {"node/n1"}
+    store.apply(Batch(entities=[Entity("node/n1", "one", attrs={"rack": "r2"})]), "s", 4.0)
+    assert store.take_changes().entities == {"node/n1"}  # renamed
     store.remove(["node/n1"])
     gone = store.take_changes()
     assert gone.removed == {"node/n1"} and not gone.entities
