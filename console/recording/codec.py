@@ -272,6 +272,9 @@ def unpack_history(part: Any) -> dict[tuple[str, str], Points]:
     return history
 
 
+_UNKNOWN = object()
+
+
 class MetricOrder:
     """A schema's readings grouped by metric (each metric's in the schema's order), and
     back. A source sends an entity's metrics one after another; grouped, a column holds
@@ -286,27 +289,34 @@ class MetricOrder:
         self._metrics = metrics
         self.size = len(metrics)
         self._ways: tuple[Gather, Gather] | None = None
-        self._grid: list[tuple[int, int, int]] | None = None
-        """Of a grid: each metric's place in an entity's, and its slice when grouped."""
+        self._grid: Any = _UNKNOWN
+        """Of a grid: each metric's place in an entity's, and its slice when grouped;
+        ``None``: not a grid (found when first asked)."""
+
+    def _grid_of(self) -> list[tuple[int, int, int]] | None:
+        if self._grid is _UNKNOWN:
+            self._grid = _grid(self._metrics)
+        return cast("list[tuple[int, int, int]] | None", self._grid)
 
     def _both(self) -> tuple[Gather, Gather]:
+        """The two gathers (not made for a grid, which a strided slice a metric moves:
+        a keyframe's batch schemas' gathers were ~45 ms of a session's first seek)."""
         if self._ways is None:
             order = sorted(range(self.size), key=self._metrics.__getitem__)  # stable
             inverse = [0] * self.size
             for place, index in enumerate(order):
                 inverse[index] = place
             self._ways = (_gather(order), _gather(inverse))
-            self._grid = _grid(self._metrics)
         return self._ways
 
     def group(self, values: Sequence[float | None]) -> Sequence[float | None]:
         """The values in metric order."""
-        gather = self._both()[0]
-        if self._grid is None or len(values) != self.size:
-            return gather(values)
+        grid = self._grid_of()
+        if grid is None or len(values) != self.size:
+            return self._both()[0](values)
         grouped: list[float | None] = [None] * self.size
-        step = len(self._grid)
-        for first, start, end in self._grid:
+        step = len(grid)
+        for first, start, end in grid:
             grouped[start:end] = values[first::step]
         return grouped
 
@@ -315,12 +325,12 @@ class MetricOrder:
         not as long as the schema."""
         if len(column) != self.size:
             raise ValueError("damaged column: not as long as its schema")
-        gather = self._both()[1]
-        if self._grid is None:
-            return array("d", gather(column))
+        grid = self._grid_of()
+        if grid is None:
+            return array("d", self._both()[1](column))
         ungrouped = array("d", bytes(8 * self.size))
-        step = len(self._grid)
-        for first, start, end in self._grid:
+        step = len(grid)
+        for first, start, end in grid:
             ungrouped[first::step] = column[start:end]
         return ungrouped
 
