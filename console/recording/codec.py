@@ -21,15 +21,17 @@ from typing import Any, cast
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 5
-"""Version of the recording's layout a recorder writes (5: a keyframe's job history as
+FORMAT_VERSION = 6
+"""Version of the recording's layout a recorder writes (6: a schema's keys as runs of
+entities with the same metrics, :func:`pack_keys`; 5: a keyframe's job history as
 two float columns, :func:`pack_history`; 4: a schema's value columns grouped by metric;
 3: value columns between keyframes XORed against their keyframe's; 2: without; 1: zlib
 parts)."""
-READABLE_VERSIONS = ("2", "3", "4", "5")
+READABLE_VERSIONS = ("2", "3", "4", "5", "6")
 """What a reader opens: each batch says how its column is laid out (:data:`XORED`,
-:data:`GROUPED`) and a keyframe's history is a map of points before version 5, so an
-older recording is a version 5 one without them."""
+:data:`GROUPED`), a keyframe's history is a map of points before version 5 and a
+schema two lists before version 6, so an older recording is a version 6 one without
+them."""
 XORED = 1
 GROUPED = 2
 """Flags of a batch (its seventh part, absent when none): its values are XORed against
@@ -188,6 +190,53 @@ def _xor(data: bytes | bytearray, against: bytes) -> bytes:
             mixed = int.from_bytes(piece, "little") ^ int.from_bytes(other, "little")
             pieces.append(mixed.to_bytes(len(piece), "little"))
     return b"".join(pieces)
+
+
+def pack_keys(refs: list[str], metrics: list[str]) -> dict[str, Any]:
+    """A schema's keys as runs of entities that each have the same metrics in the same
+    order (as a source sends them): each run's refs once and its metrics' pattern once
+    (``p``: the patterns; ``r``: each run's refs and pattern number). Read back, every
+    string is one object however often it recurs (a seek's first schemas at 1,000
+    nodes: 454,000 keys, 900,000 strings, 63 MB and 30,000 fresh pages made; ~2,000
+    strings this way, and their hashes are made once)."""
+    patterns: dict[tuple[str, ...], int] = {}
+    runs: list[list[Any]] = []
+    start, count = 0, len(refs)
+    while start < count:
+        ref, end = refs[start], start + 1
+        while end < count and refs[end] == ref:
+            end += 1
+        number = patterns.setdefault(tuple(metrics[start:end]), len(patterns))
+        if runs and runs[-1][1] == number:
+            runs[-1][0].append(ref)
+        else:
+            runs.append([[ref], number])
+        start = end
+    return {"p": [list(pattern) for pattern in patterns], "r": runs}
+
+
+def unpack_keys(body: Any) -> tuple[list[str], list[str]]:
+    """The refs and metrics of a schema row (:func:`pack_keys`, or before version 6 two
+    lists); ValueError when damaged."""
+    if isinstance(body, list):
+        if len(body) != 2 or len(body[0]) != len(body[1]):
+            raise ValueError("damaged schema: not one metric a ref")
+        return body[0], body[1]
+    if not isinstance(body, dict):
+        raise ValueError("damaged schema: not a schema")
+    names: dict[str, str] = {}  # a metric in several patterns: one string too
+    patterns = [[names.setdefault(name, name) for name in pattern] for pattern in body["p"]]
+    refs: list[str] = []
+    metrics: list[str] = []
+    for run, number in body["r"]:
+        pattern = patterns[number]
+        step = len(pattern)
+        each: list[Any] = [None] * (len(run) * step)
+        for place in range(step):  # each ref once a metric: a strided slice each, in C
+            each[place::step] = run
+        refs += each
+        metrics += pattern * len(run)
+    return refs, metrics
 
 
 Place = int | list[int | None]

@@ -43,6 +43,7 @@ from console.recording.codec import (
     place_among,
     unpack_floats,
     unpack_history,
+    unpack_keys,
 )
 from console.recording.layout import database_file
 from console.recording.readings import LazyReadings
@@ -361,8 +362,7 @@ class Recording:
             row = self._db.execute("SELECT body FROM schemas WHERE id=?", (schema,)).fetchone()
             if row is None:
                 raise RecordingError(f"{self.file}: a frame refers to a missing schema {schema}")
-            refs, metrics = decode(inflate(row[0]))
-            keys = self._schemas[schema] = (refs, metrics)
+            keys = self._schemas[schema] = unpack_keys(decode(inflate(row[0])))
         return keys
 
     def _index(self, schema: Any, keys: tuple[list[str], list[str]]) -> dict[tuple[str, str], int]:
