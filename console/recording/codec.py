@@ -15,7 +15,7 @@ import math
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
-from operator import itemgetter
+from operator import eq, itemgetter
 from typing import Any, cast
 
 import msgspec
@@ -244,16 +244,21 @@ Place = int | list[int | None]
 
 
 def place_among(
-    keys: list[tuple[str, str]], index: dict[tuple[str, str], int], pairs: list[tuple[str, str]]
+    keys: list[tuple[str, str]],
+    index: dict[tuple[str, str], int],
+    refs: list[str],
+    metrics: list[str],
 ) -> Place:
-    """Where these keys (a batch's) sit among a keyframe's ``keys`` (``index``: each
-    one's place there): the first one's place when they follow one another there from
-    it (as a source sends them: one slice; compared in C), else each one's (``None``:
-    not among them)."""
-    start = index.get(pairs[0]) if pairs else None
-    if start is not None and keys[start : start + len(pairs)] == pairs:
-        return start
-    return [index.get(key) for key in pairs]
+    """Where these keys (a batch's ``refs`` and ``metrics``) sit among a keyframe's
+    ``keys`` (``index``: each one's place there): the first one's place when they
+    follow one another there from it (as a source sends them: one slice, compared in
+    C, no pair made a key), else each one's (``None``: not among them)."""
+    start = index.get((refs[0], metrics[0])) if refs else None
+    if start is not None and start + len(refs) <= len(keys):
+        run = keys[start : start + len(refs)]
+        if all(map(eq, run, zip(refs, metrics, strict=True))):
+            return start
+    return [index.get(key) for key in zip(refs, metrics, strict=True)]
 
 
 def keyframe_against(size: int, laid: Iterable[tuple[array[float], Place]]) -> bytes:

@@ -562,7 +562,7 @@ def _keyframe_against(
             column = order.ungroup(column) if order is not None else column
         where = places.get(number)
         if where is None:
-            where = places[number] = place_among(keys, index, list(zip(refs, metrics, strict=True)))
+            where = places[number] = place_among(keys, index, refs, metrics)
         laid.append((column, where))
     return keyframe_against(len(keys), laid)
 

@@ -928,9 +928,30 @@ def test_a_seeks_schema_layouts_stay_kept_for_a_fleet_of_hundreds_of_schemas() -
     # 4,000 nodes send ~200 batches of up to 5,000 keys: a seek meets each schema once, and
     # the next seek finds each layout made (not all made again after a clear).
     schemas = [([f"gpu/n{s}/{i}" for i in range(300)], ["gpu.util"] * 300) for s in range(240)]
-    first = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
-    again = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
-    assert all(a[0] is b[0] and a[1] is b[1] for a, b in zip(first, again, strict=True))
+    made = (reader._marks, reader._pairs, reader._refs)
+    first = [[make(keys) for make in made] for keys in schemas]
+    again = [[make(keys) for make in made] for keys in schemas]
+    assert all(a is b for x, y in zip(first, again, strict=True) for a, b in zip(x, y, strict=True))
+
+
+def test_a_seek_makes_no_pairs_for_a_batch_laid_as_one_slice(tmp_path: Path) -> None:
+    # A batch whose keys follow one another among its keyframe's (every batch a source
+    # sends) is laid as a slice: its keys as pairs (227,000 at 1,000 nodes, all the
+    # batches') were made at a session's first seek for nothing.
+    from console.recording import reader
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 4)
+    recorder.close()
+    reader._pairs_kept.clear()
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(max(live))
+        assert gpus_of(moment.store) == live[max(live)]["gpus"]
+        big = [keys for keys in recording._schemas.values() if len(keys[0]) >= 256]
+    kept = {id(refs) for refs, _pairs in reader._pairs_kept.values()}
+    assert len(big) > 2 and len(kept) == 1  # the keyframe's alone
 
 
 def test_lazy_readings_give_readings_every_way_a_dict_is_read() -> None:
@@ -1228,12 +1249,16 @@ def test_a_keyframes_batches_are_laid_among_its_readings_by_one_function() -> No
 
     keys = [(f"gpu/n1/{i}", metric) for i in range(3) for metric in ("gpu.power", "gpu.temp")]
     index = {key: place for place, key in enumerate(keys)}
-    run = keys[2:5]
-    scattered = [keys[5], ("gpu/gone/0", "gpu.power"), keys[0]]
-    assert place_among(keys, index, run) == 2
-    assert place_among(keys, index, scattered) == [5, None, 0]
-    laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, run)),
-            (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, scattered))]  # fmt: skip
+    run = [list(column) for column in zip(*keys[2:5], strict=True)]
+    scattered = [list(column) for column in zip(keys[5], ("gpu/gone/0", "gpu.power"), keys[0],
+                                                strict=True)]  # fmt: skip
+    past_the_end = [list(column) for column in zip(*keys[4:], keys[0], strict=True)]
+    assert place_among(keys, index, *run) == 2
+    assert place_among(keys, index, *scattered) == [5, None, 0]
+    assert place_among(keys, index, *past_the_end) == [4, 5, 0]
+    assert place_among(keys, index, [], []) == []
+    laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, *run)),
+            (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, *scattered))]  # fmt: skip
     assert array("d", keyframe_against(len(keys), laid)).tolist() == [7.0, 0, 1, 2, 3, 6]
     with pytest.raises(ValueError, match="past its keyframe"):
         keyframe_against(len(keys), [(array("d", [1.0, 2.0]), 5)])
