@@ -19,7 +19,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -43,6 +43,7 @@ from console.recording.codec import (
     place_among,
     unpack_floats,
     unpack_history,
+    unpack_keys,
 )
 from console.recording.layout import database_file
 from console.recording.readings import LazyReadings
@@ -292,15 +293,15 @@ class Recording:
                 body = decompress(blob)
                 schema, _times, _values, rates, *_flags = body["k"]
                 keys = self._keys(schema)
-                pairs, counters, _timed = _layout(keys)
+                counters = _marks(keys)[0]
                 shown = array("d", self._keyframe_values(body, schema, keys, _References(body)))
                 rates_ = unpack_floats(rates)
-                if not len(shown) == len(rates_) == len(pairs):
+                if not len(shown) == len(rates_) == len(keys[0]):
                     raise ValueError("damaged keyframe: not one value a key")
                 for i in counters:  # a counter's point is its rate
                     shown[i] = rates_[i]
                 if not groups or groups[-1].keys is not keys:
-                    groups.append(_HourGroup(keys, self._index(schema, keys), len(pairs)))
+                    groups.append(_HourGroup(keys, self._index(schema, keys), len(keys[0])))
                 groups[-1].times.append(frame_time)
                 groups[-1].points.extend(shown)
         for ref, metric, reading in list(store.readings()):
@@ -361,15 +362,14 @@ class Recording:
             row = self._db.execute("SELECT body FROM schemas WHERE id=?", (schema,)).fetchone()
             if row is None:
                 raise RecordingError(f"{self.file}: a frame refers to a missing schema {schema}")
-            refs, metrics = decode(inflate(row[0]))
-            keys = self._schemas[schema] = (refs, metrics)
+            keys = self._schemas[schema] = unpack_keys(decode(inflate(row[0])))
         return keys
 
     def _index(self, schema: Any, keys: tuple[list[str], list[str]]) -> dict[tuple[str, str], int]:
         """Each key of a keyframe's schema and its place (the last schema's kept)."""
         if self._last_index is not None and self._last_index[0] == schema:
             return self._last_index[1]
-        pairs = _layout(keys)[0]
+        pairs = _pairs(keys)
         index = dict(zip(pairs, range(len(pairs)), strict=True))
         if isinstance(schema, int):
             self._last_index = (schema, index)
@@ -388,7 +388,7 @@ class Recording:
         cached = isinstance(schema, int) and batch.schema is not None
         if cached and (schema, batch.schema) in self._places:
             return self._places[(schema, batch.schema)]
-        where = place_among(key_pairs, index, _layout(batch.keys)[0])
+        where = place_among(key_pairs, index, *batch.keys)
         if cached:
             self._places[(schema, batch.schema)] = where
         return where
@@ -420,7 +420,7 @@ class Recording:
         if not flags or not flags[0] & XORED:
             return unpack_floats(values)
         index = self._index(schema, keys)
-        pairs = _layout(keys)[0]
+        pairs = _pairs(keys)
         laid = []
         done: set[int] = set()
         for entry in body.get("b", []):
@@ -514,7 +514,7 @@ class Recording:
         for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
-                run = self._run(key_schema, places, _layout(key_keys)[0], batch)
+                run = self._run(key_schema, places, _pairs(key_keys), batch)
                 _apply(state.readings, state.history, batch, before, run)
                 laid.append(batch.keys)
             else:
@@ -670,7 +670,8 @@ def _apply(
     """Lay one batch over the readings: whole columns at once; a loop only for the
     counters (their rate against ``before``, the batch of the same keys before it, or
     the reading there was) and the few timed series."""
-    keys, counters, timed = _layout(batch.keys)
+    refs, metrics = batch.keys
+    counters, timed = _marks(batch.keys)
     column = batch.column()
     count = len(column)
     own = unpack_floats(batch.times) if batch.times is not None else None
@@ -699,69 +700,81 @@ def _apply(
                     rates[i] = (value - old) / elapsed
     elif before is None:
         for i in counters:
-            found = readings.latest(keys[i])  # the keyframe's, or a batch's laid before
+            found = readings.latest((refs[i], metrics[i]))  # the keyframe's, or laid before
             latest = column[i]
             if found is not None and found[1] is not None and latest == latest:
                 elapsed, delta = times[i] - found[0], latest - found[1]
                 if elapsed > 0 and delta >= 0:
                     rates[i] = delta / elapsed
-    readings.lay(keys, times, column, rates, run)
+    readings.lay(len(refs) if run is not None else _pairs(batch.keys), times, column, rates, run)
     for i in timed:
         value = column[i]
-        _add_point(history, keys[i], times[i], value)
+        _add_point(history, (refs[i], metrics[i]), times[i], value)
 
 
 _CACHED_SCHEMAS = 1024
 """Schemas whose layouts and refs a process keeps: every schema of a seek (1,000
 nodes: ~60 of 5,000 keys; 4,000 nodes: ~4x as many, past the 64 kept before, which
 a seek there would clear again and again)."""
-_layouts: dict[int, tuple[list[tuple[str, str]], list[int], list[int]]] = {}
+_Made = TypeVar("_Made")
+_Keys = tuple[list[str], list[str]]
 
 
-def _layout(
-    keys: tuple[list[str], list[str]],
-) -> tuple[list[tuple[str, str]], list[int], list[int]]:
-    """The keys of a schema as pairs, and where its counters and timed series sit
-    (kept per schema: a seek meets the same few schemas again and again)."""
-    found = _layouts.get(id(keys[0]))
-    if found is not None and found[0] and found[0][0][0] is keys[0][0]:
-        return found
-    refs, metrics = keys
-    pairs = list(zip(refs, metrics, strict=True))
-    counters = [i for i, metric in enumerate(metrics) if metric in COUNTER_METRICS]
-    timed = [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS]
-    layout = (pairs, counters, timed)
-    if len(refs) >= 256:
-        if len(_layouts) >= _CACHED_SCHEMAS:
-            _layouts.clear()
-        _layouts[id(keys[0])] = layout
-    return layout
-
-
-_ref_sets: dict[int, tuple[list[str], frozenset[str]]] = {}
-
-
-def _refs(keys: tuple[list[str], list[str]]) -> frozenset[str]:
-    """The refs of a schema (kept as :func:`_layout` keeps its layout)."""
-    found = _ref_sets.get(id(keys[0]))
+def _kept(
+    cache: dict[int, tuple[list[str], _Made]], keys: _Keys, make: Callable[[_Keys], _Made]
+) -> _Made:
+    """``make(keys)``, kept per schema of 256 keys or more (by its list of refs: a seek
+    meets the same few schemas again and again)."""
+    found = cache.get(id(keys[0]))
     if found is not None and found[0] is keys[0]:
         return found[1]
-    refs = frozenset(keys[0])
+    made = make(keys)
     if len(keys[0]) >= 256:
-        if len(_ref_sets) >= _CACHED_SCHEMAS:
-            _ref_sets.clear()
-        _ref_sets[id(keys[0])] = (keys[0], refs)
-    return refs
+        if len(cache) >= _CACHED_SCHEMAS:
+            cache.clear()
+        cache[id(keys[0])] = (keys[0], made)
+    return made
+
+
+def _make_marks(keys: _Keys) -> tuple[list[int], list[int]]:
+    metrics = keys[1]
+    return ([i for i, metric in enumerate(metrics) if metric in COUNTER_METRICS],
+            [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS])  # fmt: skip
+
+
+def _make_pairs(keys: _Keys) -> list[tuple[str, str]]:
+    return list(zip(*keys, strict=True))
+
+
+_marks_kept: dict[int, tuple[list[str], tuple[list[int], list[int]]]] = {}
+_pairs_kept: dict[int, tuple[list[str], list[tuple[str, str]]]] = {}
+_refs_kept: dict[int, tuple[list[str], frozenset[str]]] = {}
+
+
+def _marks(keys: _Keys) -> tuple[list[int], list[int]]:
+    """Where a schema's counters and its timed series sit."""
+    return _kept(_marks_kept, keys, _make_marks)
+
+
+def _pairs(keys: _Keys) -> list[tuple[str, str]]:
+    """A schema's keys as pairs: a keyframe's (its index's keys), or a batch's laid
+    key by key; a batch laid as one slice (most) makes none (227,000 at 1,000 nodes)."""
+    return _kept(_pairs_kept, keys, _make_pairs)
+
+
+def _refs(keys: _Keys) -> frozenset[str]:
+    """The refs of a schema."""
+    return _kept(_refs_kept, keys, lambda keys: frozenset(keys[0]))
 
 
 def _timed_points(history: dict[tuple[str, str], Points], batch: _Batch) -> None:
     """The points of the timed series of a batch a newer one replaces."""
     if batch.timed is None:
         return
-    keys, _counters, timed = _layout(batch.keys)
+    refs, metrics = batch.keys
     values, times = (unpack_floats(part) for part in batch.timed)
-    for slot, i in enumerate(timed):
-        _add_point(history, keys[i], times[slot], values[slot])
+    for slot, i in enumerate(_marks(batch.keys)[1]):
+        _add_point(history, (refs[i], metrics[i]), times[slot], values[slot])
 
 
 def _add_point(

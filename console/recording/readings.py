@@ -53,7 +53,7 @@ class LazyReadings(dict[tuple[str, str], Reading]):
 
     def lay(
         self,
-        keys: list[tuple[str, str]],
+        keys: list[tuple[str, str]] | int,
         times: array[float],
         values: array[float],
         rates: array[float],
@@ -61,14 +61,18 @@ class LazyReadings(dict[tuple[str, str], Reading]):
     ) -> None:
         """A newer batch's columns over these keys' (before any reading is made);
         ``run``: where its keys sit one after another in the keyframe's columns, when
-        they do (a source sends its keys in the order it first did): then a copy in C."""
+        they do (a source sends its keys in the order it first did): then a copy in C,
+        and ``keys`` may be their count (no pair made a key)."""
+        count = keys if isinstance(keys, int) else len(keys)
         if run is not None:
-            end = run + len(keys)
-            if not len(times) == len(values) == len(rates) == len(keys):
+            end = run + count
+            if not len(times) == len(values) == len(rates) == count:
                 # A slice given fewer values would shorten the columns, not fail.
                 raise ValueError("damaged column: not as long as its schema")
             self.times[run:end], self.values_[run:end], self.rates[run:end] = times, values, rates
             return
+        if isinstance(keys, int):
+            raise TypeError("keys laid apart need their pairs")
         for key, time, value, rate in zip(keys, times, values, rates, strict=True):
             place: Any = dict.get(self, key)
             if place is None:  # a series the keyframe had not

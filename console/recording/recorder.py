@@ -49,6 +49,7 @@ from console.recording.codec import (
     keyframe_against,
     pack_floats,
     pack_history,
+    pack_keys,
     place_among,
 )
 from console.recording.layout import SCHEMA_SQL, database_file
@@ -453,8 +454,8 @@ def _schema(
 
 
 def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
-    """A schema row's bytes."""
-    return deflate(encode([refs, metrics]))
+    """A schema row's bytes (:func:`codec.pack_keys`)."""
+    return deflate(encode(pack_keys(refs, metrics)))
 
 
 def _times(times: list[float | None], batch_time: float) -> bytes | None:
@@ -561,7 +562,7 @@ def _keyframe_against(
             column = order.ungroup(column) if order is not None else column
         where = places.get(number)
         if where is None:
-            where = places[number] = place_among(keys, index, list(zip(refs, metrics, strict=True)))
+            where = places[number] = place_among(keys, index, refs, metrics)
         laid.append((column, where))
     return keyframe_against(len(keys), laid)
 

@@ -7,6 +7,7 @@ waits for the writer thread, so no test sleeps.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import math
 import sqlite3
@@ -506,7 +507,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4 and 5"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4, 5 and 6"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -846,12 +847,12 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
             assert gpus_of(moment.store) == live[moment.time]["gpus"]
 
 
-@pytest.mark.parametrize("version", ["2", "3", "4"])
-def test_a_version_2_3_or_4_recording_still_opens(
+@pytest.mark.parametrize("version", ["2", "3", "4", "5"])
+def test_a_version_2_to_5_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
     from console.recording import recorder as recorder_module
-    from console.recording.codec import compress, decompress
+    from console.recording.codec import compress, decompress, deflate, encode
     from console.recording.reader import _References
 
     class NeverKept(dict[int, bytes]):
@@ -874,6 +875,9 @@ def test_a_version_2_3_or_4_recording_still_opens(
         return {"e": [list(entity) for entity in zip(refs, sources, strict=True)], **parts}
 
     monkeypatch.setattr(recorder_module, "_entity_parts", entity_lists)
+    # A schema as its two lists, as versions 2 to 5 wrote it.
+    monkeypatch.setattr(recorder_module, "compress_keys",
+                        lambda refs, metrics: deflate(encode([refs, metrics])))  # fmt: skip
     engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
     if version == "2":
@@ -924,9 +928,30 @@ def test_a_seeks_schema_layouts_stay_kept_for_a_fleet_of_hundreds_of_schemas() -
     # 4,000 nodes send ~200 batches of up to 5,000 keys: a seek meets each schema once, and
     # the next seek finds each layout made (not all made again after a clear).
     schemas = [([f"gpu/n{s}/{i}" for i in range(300)], ["gpu.util"] * 300) for s in range(240)]
-    first = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
-    again = [(reader._layout(keys), reader._refs(keys)) for keys in schemas]
-    assert all(a[0] is b[0] and a[1] is b[1] for a, b in zip(first, again, strict=True))
+    made = (reader._marks, reader._pairs, reader._refs)
+    first = [[make(keys) for make in made] for keys in schemas]
+    again = [[make(keys) for make in made] for keys in schemas]
+    assert all(a is b for x, y in zip(first, again, strict=True) for a, b in zip(x, y, strict=True))
+
+
+def test_a_seek_makes_no_pairs_for_a_batch_laid_as_one_slice(tmp_path: Path) -> None:
+    # A batch whose keys follow one another among its keyframe's (every batch a source
+    # sends) is laid as a slice: its keys as pairs (227,000 at 1,000 nodes, all the
+    # batches') were made at a session's first seek for nothing.
+    from console.recording import reader
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 4)
+    recorder.close()
+    reader._pairs_kept.clear()
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(max(live))
+        assert gpus_of(moment.store) == live[max(live)]["gpus"]
+        big = [keys for keys in recording._schemas.values() if len(keys[0]) >= 256]
+    kept = {id(refs) for refs, _pairs in reader._pairs_kept.values()}
+    assert len(big) > 2 and len(kept) == 1  # the keyframe's alone
 
 
 def test_lazy_readings_give_readings_every_way_a_dict_is_read() -> None:
@@ -1224,12 +1249,67 @@ def test_a_keyframes_batches_are_laid_among_its_readings_by_one_function() -> No
 
     keys = [(f"gpu/n1/{i}", metric) for i in range(3) for metric in ("gpu.power", "gpu.temp")]
     index = {key: place for place, key in enumerate(keys)}
-    run = keys[2:5]
-    scattered = [keys[5], ("gpu/gone/0", "gpu.power"), keys[0]]
-    assert place_among(keys, index, run) == 2
-    assert place_among(keys, index, scattered) == [5, None, 0]
-    laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, run)),
-            (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, scattered))]  # fmt: skip
+    run = [list(column) for column in zip(*keys[2:5], strict=True)]
+    scattered = [list(column) for column in zip(keys[5], ("gpu/gone/0", "gpu.power"), keys[0],
+                                                strict=True)]  # fmt: skip
+    past_the_end = [list(column) for column in zip(*keys[4:], keys[0], strict=True)]
+    assert place_among(keys, index, *run) == 2
+    assert place_among(keys, index, *scattered) == [5, None, 0]
+    assert place_among(keys, index, *past_the_end) == [4, 5, 0]
+    assert place_among(keys, index, [], []) == []
+    laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, *run)),
+            (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, *scattered))]  # fmt: skip
     assert array("d", keyframe_against(len(keys), laid)).tolist() == [7.0, 0, 1, 2, 3, 6]
     with pytest.raises(ValueError, match="past its keyframe"):
         keyframe_against(len(keys), [(array("d", [1.0, 2.0]), 5)])
+
+
+def test_a_grid_metric_order_makes_no_gather() -> None:
+    # A grid is moved by strided slices: its two itemgetters (the index of every key,
+    # twice) were made for nothing, ~20 ms of a session's first seek at 1,000 nodes.
+    order = MetricOrder(["gpu.util", "gpu.power", "gpu.temp"] * 40)
+    order.ungroup(array("d", [float(i) for i in range(120)]))
+    order.group([float(i) for i in range(120)])
+    assert order._ways is None
+    other = MetricOrder(["b", "a", "b"] * 3)
+    other.ungroup(array("d", [float(i) for i in range(9)]))
+    assert other._ways is not None
+
+
+def test_a_schemas_keys_round_trip_as_runs_of_entities() -> None:
+    from console.recording.codec import decode, encode, pack_keys, unpack_keys
+
+    cases = [
+        ([], []),
+        (["gpu/a/0"] * 3 + ["gpu/a/1"] * 3, ["util", "power", "temp"] * 2),  # one run
+        (["n/a", "n/a", "n/b", "n/a"], ["x", "y", "x", "z"]),  # patterns differ; a ref again
+        (["j/1", "j/2", "j/3"], ["stall", "stall", "stall"]),
+    ]
+    for refs, metrics in cases:
+        packed = decode(encode(pack_keys(refs, metrics)))
+        assert unpack_keys(packed) == (refs, metrics)
+    assert len(pack_keys(*cases[1])["r"]) == 1
+    assert unpack_keys([["a"], ["m"]]) == (["a"], ["m"])  # before version 6: two lists
+    for damaged in ([["a"], []], {"p": [["m"]], "r": [[["a"], 3]]}, "keys"):
+        with pytest.raises((ValueError, IndexError)):
+            unpack_keys(damaged)
+
+
+def test_a_seeks_schema_strings_are_one_object_each(tmp_path: Path) -> None:
+    # Written as runs (format 6), a schema's keys come back with each ref and metric
+    # one string however often it recurs: a session's first seek at 1,000 nodes made
+    # 900,000 strings (63 MB, 30,000 fresh pages) for ~2,000 distinct ones.
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 3)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        recording.at(max(live))
+        keys = max(recording._schemas.values(), key=lambda keys: len(keys[0]))
+    refs, metrics = keys
+    assert len(refs) > 1000
+    assert len({id(metric) for metric in metrics}) == len(set(metrics))
+    alike = [(ref, after) for ref, after in itertools.pairwise(refs) if ref == after]
+    assert len(alike) > 500  # an entity's series one after another: its ref one string
+    assert all(ref is after for ref, after in alike)
