@@ -388,8 +388,11 @@ class Store:
     def _put_entity(self, entity: Entity, source: str, received: float) -> None:
         ref = entity.ref
         old = self.entities.get(ref)
-        same_place = old is not None and old.parent == entity.parent
-        if same_place and self.entity_source.get(ref) == source:
+        if (
+            old is not None
+            and old.parent == entity.parent
+            and self.entity_source.get(ref) == source
+        ):
             # The common case (a source sends its entity again, in the same place): its
             # kind and parent already list it, only the object is new (a thousand agents
             # send ten a second).
