@@ -142,12 +142,14 @@ def _passes() -> str:
     by_generation: dict[int, list[tuple[float, int]]] = {}
     for generation, took, young in PASSES:
         by_generation.setdefault(generation, []).append((took, young))
-    total = sum(took for _, took, _ in PASSES)
-    return f"{total * 1000:.0f} ms CPU in all; " + ", ".join(
+    if not PASSES:
+        return "none"
+    generations = ", ".join(
         f"gen {generation}: {len(passes)} passes, longest {max(passes)[0] * 1000:.1f} ms CPU "
         f"(young objects {max(passes)[1]:,}; most {max(young for _, young in passes):,})"
         for generation, passes in sorted(by_generation.items())
-    ) or "none"
+    )
+    return f"{sum(took for _, took, _ in PASSES) * 1000:.0f} ms CPU in all; {generations}"
 
 
 def _longest(gaps: list[tuple[float, float]]) -> tuple[float, float]:
@@ -211,9 +213,10 @@ async def demo(nodes: int) -> None:
               f"{widest / 1e3:.0f} kB): UI's longest line {worst * 1000:.1f} ms "
               f"({cpu * 1000:.1f} ms CPU), 99% under {p99 * 1000:.1f} ms")  # fmt: skip
         print(f"  UI lands it via engine (slice {engine_module.MIRROR_SLICE}) in "
-              f"{landed[1] * 1000:.0f} ms CPU; longest step {step[1] * 1000:.1f} ms CPU, "
-              f"{end[1] * 1000:.1f} ms CPU at the cycle's end ({step[0] * 1000:.1f} ms wall)")
-        print(f"  garbage collector while it landed: {_passes()}")  # fmt: skip
+              f"{landed[1] * 1000:.0f} ms CPU; longest step {step[1] * 1000:.1f} ms CPU "
+              f"({step[0] * 1000:.1f} ms wall), {end[1] * 1000:.1f} ms CPU at the cycle's "
+              f"end")  # fmt: skip
+        print(f"  garbage collector while it landed: {_passes()}")
     print(f"collector: delta {took * 1000:.0f} ms")
     await engine.stop()
 
