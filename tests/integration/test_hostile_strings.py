@@ -48,7 +48,12 @@ def _config(tmp_path: Path, url: str) -> Path:
             for i, text in enumerate(CORPUS)]  # fmt: skip
     (tmp_path / "jobs.yaml").write_text(yaml.safe_dump(jobs))
     config = {
-        "sources": [{"type": "agent", "url": url}, {"type": "jobs-file", "path": "jobs.yaml"}]
+        # The hostile document as a snapshot (raw_app serves no stream; the stream's
+        # frames go through the same checks: test_agent_stream.py).
+        "sources": [
+            {"type": "agent", "url": url, "stream": False},
+            {"type": "jobs-file", "path": "jobs.yaml"},
+        ]
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -80,6 +80,33 @@ async def test_wall_mode_in_the_browser(tmp_path: Path) -> None:
             await page.screenshot(tmp_path / "serve-wall.png")
 
 
+async def test_two_viewers_read_one_stream_an_agent(tmp_path: Path) -> None:
+    opened: list[str] = []
+
+    @web.middleware
+    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        opened.append(request.path)
+        return await handler(request)
+
+    agents = []
+    for node in ("node01", "node02"):
+        app = make_app(sim_collector(node), None)
+        app.middlewares.append(count)
+        agents.append(app)
+    async with serving(agents[0]) as first, serving(agents[1]) as second:
+        config = tmp_path / "serve.yaml"
+        config.write_text(f"interval: 0.5\nsources:\n  - type: agent\n    url: {first}\n"
+                          f"  - type: agent\n    url: {second}\n")  # fmt: skip
+        with served("--config", str(config)) as url:
+            async with chromium() as browser:
+                one = await browser.open(url)
+                await one.wait_for_text(both_agents)
+                two = await browser.open(url)
+                await two.wait_for_text(both_agents)
+                assert "node01" in await one.screen_text()  # both viewers are live
+    assert sorted(opened) == ["/v2/stream", "/v2/stream"]  # one each, no poll at all
+
+
 def both_agents(screen: str) -> bool:
     """The viewer shows both agents' nodes, and both agents polled fine."""
     return "node02" in screen and len(re.findall(r" agent +ok", screen)) == 2
@@ -109,8 +136,11 @@ async def test_two_viewers_do_not_double_the_polls_on_the_agents(tmp_path: Path)
         agents.append(app)
     async with serving(agents[0]) as first, serving(agents[1]) as second:
         config = tmp_path / "serve.yaml"
+        # Polled (a request an agent a cycle, counted): the stream is one request an
+        # agent whatever the cycles (the next test).
         config.write_text(f"interval: 0.5\nsources:\n  - type: agent\n    url: {first}\n"
-                          f"  - type: agent\n    url: {second}\n")  # fmt: skip
+                          f"    stream: false\n  - type: agent\n    url: {second}\n"
+                          "    stream: false\n")  # fmt: skip
         with served("--config", str(config)) as url:
             async with chromium() as browser:
                 one = await browser.open(url)
