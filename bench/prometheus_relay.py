@@ -19,7 +19,11 @@ Python's automatic full garbage collection is off, as in the UI
 be counted to whichever line it fell on.
 
 With ``--demo``, the same line-by-line read of the simulator's relay documents
-(``watchfloor demo``: a full one, then a delta), whose entity lines are the widest.
+(``watchfloor demo``: a full one, then a delta, then the next delta), whose entity lines
+are the widest, each landed as the UI lands it: its longest loop step, and the garbage
+collector's passes meanwhile (in this process the collector's engine runs too: its
+objects may be among those a pass walks). The second document is the one that turns the
+first's :class:`~console.core.ring.FirstPoint` rings into rings.
 
 Run: ``.venv/bin/python bench/prometheus_relay.py [--nodes 10000] [--runs 2] [--slice N] [--demo]``
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import statistics
 import sys
@@ -90,6 +95,7 @@ async def land(
     source.batch = batch
     gaps: list[tuple[float, float]] = []
     running = True
+    PASSES.clear()
 
     async def other_work() -> None:  # what a key press is to the UI: a turn of the loop
         last, last_cpu = time.perf_counter(), time.thread_time()
@@ -114,6 +120,36 @@ async def land(
     status = engine.statuses()[0]
     assert status.status == "ok", status.reason
     return landed, _longest(gaps[:merging]), _longest(gaps[merging:])
+
+
+PASSES: list[tuple[int, float, int]] = []
+"""The garbage collector's passes while a batch lands: ``(generation, CPU seconds, young)``
+(``young``: the objects made since the last pass, that it walks at least)."""
+_began: list[float] = [0.0, 0]
+
+
+def _time_passes(phase: str, info: dict[str, int]) -> None:
+    """A ``gc.callbacks`` hook: each pass's generation and wall time into :data:`PASSES`."""
+    if phase == "start":
+        _began[:] = [time.thread_time(), gc.get_count()[0]]
+    else:
+        PASSES.append((info["generation"], time.thread_time() - _began[0], int(_began[1])))
+
+
+def _passes() -> str:
+    """The passes of the last landing: their CPU time in all, and by generation how many
+    there were and the longest (a key that comes while one runs waits for it)."""
+    by_generation: dict[int, list[tuple[float, int]]] = {}
+    for generation, took, young in PASSES:
+        by_generation.setdefault(generation, []).append((took, young))
+    if not PASSES:
+        return "none"
+    generations = ", ".join(
+        f"gen {generation}: {len(passes)} passes, longest {max(passes)[0] * 1000:.1f} ms CPU "
+        f"(young objects {max(passes)[1]:,}; most {max(young for _, young in passes):,})"
+        for generation, passes in sorted(by_generation.items())
+    )
+    return f"{sum(took for _, took, _ in PASSES) * 1000:.0f} ms CPU in all; {generations}"
 
 
 def _longest(gaps: list[tuple[float, float]]) -> tuple[float, float]:
@@ -162,9 +198,13 @@ async def demo(nodes: int) -> None:
     start = time.perf_counter()
     delta = relay.document(True, epoch, seq)
     took = time.perf_counter() - start
+    seq = relay.journal.seq
     mirror, relayed = Store(MIRROR_HISTORY, MIRROR_LONGER), Relayed()
     ui = Engine(mirror, [relayed], [], clock=lambda: store_time)
-    for name, body in (("full", full), ("delta", delta)):
+    await engine.collect(1)
+    again = relay.document(True, epoch, seq)
+    gc.callbacks.append(_time_passes)
+    for name, body in (("full", full), ("delta", delta), ("next delta", again)):
         found, worst, p99, cpu = read(body)
         store_time = engine.store.time or time.time()
         landed, step, end = await land(ui, relayed, _mirrored(found, store_time))
@@ -173,8 +213,10 @@ async def demo(nodes: int) -> None:
               f"{widest / 1e3:.0f} kB): UI's longest line {worst * 1000:.1f} ms "
               f"({cpu * 1000:.1f} ms CPU), 99% under {p99 * 1000:.1f} ms")  # fmt: skip
         print(f"  UI lands it via engine (slice {engine_module.MIRROR_SLICE}) in "
-              f"{landed[1] * 1000:.0f} ms CPU; longest step {step[1] * 1000:.1f} ms CPU, "
-              f"{end[1] * 1000:.1f} ms CPU at the cycle's end")  # fmt: skip
+              f"{landed[1] * 1000:.0f} ms CPU; longest step {step[1] * 1000:.1f} ms CPU "
+              f"({step[0] * 1000:.1f} ms wall), {end[1] * 1000:.1f} ms CPU at the cycle's "
+              f"end")  # fmt: skip
+        print(f"  garbage collector while it landed: {_passes()}")
     print(f"collector: delta {took * 1000:.0f} ms")
     await engine.stop()
 

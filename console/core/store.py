@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from console.core.garbage import no_cyclic_collection
+from console.core.garbage import long_lived_objects, no_cyclic_collection
 from console.core.intake import MAX_METRICS_PER_REF, MAX_SERIES_PER_SOURCE
 from console.core.model import COUNTER_METRICS as COUNTERS
 from console.core.model import TIMED_METRICS as TIMED
@@ -42,6 +42,15 @@ FLEET = ""
 LITTER_SLICE = 20_000
 """Forgotten changes freed in one step (:meth:`Store.drop_litter`): clearing a 1,000-node
 cycle's 200,000 changed readings in one go held the UI's loop for 13-25 ms."""
+LONG_LIVED_COLUMN = 500
+"""A column of at least this many series whose merge makes objects that live on (its
+new series; the arrays of its rings, once first points: :class:`FirstPoint`) makes them
+under :func:`~console.core.garbage.long_lived_objects`. Made with the collector off and
+left young, a mirror's columns of 1,000 kept ~18,000 of them in the middle generation:
+each of its passes walked them again, 15-25 ms on the UI's loop, the longest of its steps
+(bench/prometheus_relay.py --demo, 1,000 nodes). A short column (an agent's) is left to
+the young passes: moving every young object of the process each time would leave its
+garbage cycles to a full pass."""
 SWEEP_EVERY = 60.0
 """Seconds between sweeps for series nobody sends any more (a sweep walks every series)."""
 
@@ -619,16 +628,32 @@ class Store:
     ) -> int:
         """:meth:`_record` for each reading of a column, what depends on its metric
         decided once; answers how many new series the caps refused."""
-        metric = column.metric
-        counter, summed = metric in COUNTERS, metric in SUMMED_METRICS
-        moved = self._moved
         resolved = self._resolved_column(column, source)
         if resolved is None:
             return self._record_new_column(column, batch_time, seen, source, max_series)
         keys, readings, rings = resolved
         self._changed_readings.update(keys)
-        if summed:
-            self._move_totals(metric, keys, readings, column.values)
+        if column.metric in SUMMED_METRICS:
+            self._move_totals(column.metric, keys, readings, column.values)
+        if len(rings) >= LONG_LIVED_COLUMN and type(rings[0]) is FirstPoint:
+            # A column's second poll: each first point becomes a ring with an array.
+            with long_lived_objects():
+                self._append_column(column, keys, readings, rings, batch_time, seen)
+        else:
+            self._append_column(column, keys, readings, rings, batch_time, seen)
+        return 0
+
+    def _append_column(
+        self,
+        column: Column,
+        keys: list[tuple[str, str]],
+        readings: list[Reading],
+        rings: list[Ring | BlockRing],
+        batch_time: float,
+        seen: float,
+    ) -> None:
+        """A column's readings onto its series that exist (:meth:`_record_column`)."""
+        moved, counter = self._moved, column.metric in COUNTERS
         values = column.values
         if column.times is None and not counter:  # the common case, in the fewest steps
             for key, reading, ring, value in zip(keys, readings, rings, values, strict=False):
@@ -637,7 +662,7 @@ class Store:
                     reading.value = value
                 reading.time, reading.seen = batch_time, seen
                 ring.append(value, batch_time)
-            return 0
+            return
         times = column.times if column.times is not None else itertools.repeat(None)
         for key, reading, ring, value, time in zip(
             keys, readings, rings, values, times, strict=False
@@ -655,7 +680,6 @@ class Store:
                 reading.rate = None
             reading.time, reading.value, reading.seen = time, value, seen
             ring.append(point, time)
-        return 0
 
     def _move_totals(
         self,
@@ -715,8 +739,10 @@ class Store:
         key that repeats then finds what the one before it made)."""
         # Three objects a series (key, reading, ring), none of them garbage: the cyclic
         # collector walking them as they come took a third of the time (a first poll's
-        # columns at 4,000 nodes: 3.7 s with it, 2.5 s without).
-        with no_cyclic_collection():
+        # columns at 4,000 nodes: 3.7 s with it, 2.5 s without); and a long column's
+        # are moved out of the young generations after (LONG_LIVED_COLUMN).
+        long = len(column) >= LONG_LIVED_COLUMN
+        with long_lived_objects() if long else no_cyclic_collection():
             if self._create_column(column, batch_time, seen, source, max_series):
                 return 0
             if self._create_history(column, batch_time, seen, source, max_series):

@@ -15,7 +15,7 @@ from console.core.batch_check import check_batch
 from console.core.engine import APPLY_SLICE, Engine
 from console.core.intake import IntakeError, admit
 from console.core.ring import FirstPoint
-from console.core.store import FLEET, Store
+from console.core.store import FLEET, LONG_LIVED_COLUMN, Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
 
@@ -517,6 +517,46 @@ def test_no_cyclic_collection_walks_the_heap_while_a_column_s_series_are_made() 
         gc.callbacks.remove(collecting)
     assert store.series_count("s") == 20_000 and gc.isenabled()
     assert len(during) <= 1  # the one due, once it is on again (else one per 700 objects)
+
+
+def _young() -> set[int]:
+    return {id(item) for generation in (0, 1) for item in gc.get_objects(generation)}
+
+
+def test_a_long_column_s_new_series_and_rings_are_left_out_of_the_young_generations() -> None:
+    # What a long column makes to keep (its series; then the arrays of its first points
+    # become rings with) goes to the oldest generation: left young, every middle pass on
+    # the UI's loop walked them again. A short column's are left to the young passes.
+    refs = [f"gpu/n{i // 8}/{i % 8}" for i in range(LONG_LIVED_COLUMN)]
+    short = refs[: LONG_LIVED_COLUMN // 2]
+    store = Store()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(0)  # no automatic pass: where they are is where the merge left them
+    try:
+        for tick in range(2):
+            batch = Batch(
+                columns=[
+                    # New lists each poll, as a mirror decodes them (no plan: no block).
+                    Column("gpu.util", [*refs], [float(tick)] * len(refs)),
+                    Column("gpu.temp", [*short], [40.0 + tick] * len(short)),
+                ]
+            )
+            store.apply(batch, "console", NOW + tick)
+            long_made = [store.reading(ref, "gpu.util") for ref in refs]
+            long_made += [store._history[ref, "gpu.util"] for ref in refs]
+            young = _young()
+            assert not young.intersection(map(id, long_made))
+            if tick == 1:  # the arrays its first points became rings with
+                arrays = [store._history[ref, "gpu.util"]._values for ref in refs]
+                assert not young.intersection(map(id, arrays))
+                assert store.history(refs[0], "gpu.util") == [0.0, 1.0]
+            else:  # (the short column lands after the long one)
+                short_made = [store.reading(ref, "gpu.temp") for ref in short]
+                assert set(map(id, short_made)) <= young
+            gc.collect()  # (a full pass: what the next poll makes is all that is young)
+    finally:
+        gc.set_threshold(*thresholds)
+    assert gc.isenabled()
 
 
 def test_a_new_timed_series_sent_as_its_history_lands_whole_as_its_samples_do(
