@@ -31,6 +31,10 @@ from console.agent.wire import WIRE_VERSION, WireError
 from console.api import Batch, SourceError, plain
 from console.core.engine import BLOCKED_MARGIN
 
+STREAM_RETRY = 60.0
+"""Seconds a source polls its agent's snapshot after the agent refused it a stream as
+busy (503: it serves its most streams, one a console, already) before it asks again."""
+
 
 class AgentStreamSource(AgentSource):
     """One agent, one URL, one stream."""
@@ -53,17 +57,21 @@ class AgentStreamSource(AgentSource):
         self._response: aiohttp.ClientResponse | None = None
         self._decoder = StreamDecoder()
         self._buffer = bytearray()
+        self._snapshot_until = 0.0
+        """Until when the agent's snapshot is polled instead (it was busy: 503)."""
 
     async def poll(self) -> Batch:
         began = monotonic()
+        if self._response is None and began < self._snapshot_until:
+            return await AgentSource.poll(self)  # (bounded by its request's own timeout)
         try:
             # Most polls find the agent's frame in already: no wait, and no timer armed.
             if self._response is None or not self._read_buffered():
                 # Every wait of the poll under one deadline (the engine arms no timer of
                 # its own for this source: ``times_its_waits``).
                 async with asyncio.timeout(self.request_timeout):
-                    if self._response is None:
-                        await self._open()
+                    if self._response is None and not await self._open():
+                        return await AgentSource.poll(self)  # busy: its snapshot meanwhile
                     if not self._read_buffered():
                         await self._read_frames()
         except TimeoutError:
@@ -93,13 +101,19 @@ class AgentStreamSource(AgentSource):
         assert taken is not None  # _read_frames returns once a frame is in
         return self._finish(*taken)
 
-    async def _open(self) -> None:
+    async def _open(self) -> bool:
+        """Open the stream; ``False``: the agent is too busy for one (polled meanwhile: a
+        fifth console of one agent still sees it)."""
         headers = {WIRE_HEADER: str(self.wire_version)}
         try:
             response = await self._get(self._stream_url, self._open_timeout, headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._failure(exc) from None
         try:
+            if response.status == 503:
+                response.close()
+                self._snapshot_until = monotonic() + STREAM_RETRY
+                return False
             if response.status == 404:
                 raise SourceError(await self._older_agent())
             if response.status == 400:
@@ -113,6 +127,7 @@ class AgentStreamSource(AgentSource):
         self._response = response
         self._decoder = StreamDecoder()  # a new stream starts with a full frame
         self._buffer.clear()
+        return True
 
     async def _older_agent(self) -> str:
         """An agent without the stream speaks an older wire: ask its snapshot which."""

@@ -490,6 +490,33 @@ async def test_the_agent_bounds_streams_and_asks_the_token() -> None:
                 response.close()
 
 
+async def test_an_agent_serving_its_most_streams_is_polled_meanwhile() -> None:
+    # A fifth console of one agent (it serves MAX_STREAMS): its snapshot, not a failure,
+    # and the stream asked for again once STREAM_RETRY has passed.
+    headers = {WIRE_HEADER: str(WIRE_VERSION)}
+    async with (
+        serving(make_app(sim_collector("n1"), None)) as url,
+        aiohttp.ClientSession(headers=headers) as session,
+    ):
+        held = [await session.get(f"{url}{STREAM_PATH}") for _ in range(MAX_STREAMS)]
+        source = _source(url)
+        try:
+            batch = await source.poll()
+            assert batch.meta["agent_node"] == "n1" and source._response is None
+            for response in held:
+                response.close()
+            await source.poll()  # within STREAM_RETRY: the snapshot again
+            assert source._response is None
+            deadline = time.monotonic() + 20  # (the agent notices the closed ones)
+            while source._response is None:  # the minute passed: the stream asked for again
+                assert time.monotonic() < deadline, "never streamed once one was free"
+                source._snapshot_until = 0.0
+                await source.poll()
+            await source.poll()  # its frames, read off the stream
+        finally:
+            await source.close()
+
+
 def test_the_config_chooses_the_stream() -> None:
     def made(**options: object) -> list[type]:
         context = SourceContext(1.0, ".", {"url": "http://n[1-2]:9477", "timeout": 3.0, **options})
