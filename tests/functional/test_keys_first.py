@@ -218,6 +218,19 @@ def _styles(screen: ViewScreen) -> list[tuple[str, dict[str, object]]]:
     return [(repr(node), dict(node._css_styles.get_rules())) for node in screen.walk_children()]
 
 
+def _styled_from_now(app: WatchfloorApp, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The nodes whose styles the app works out anew from now on, in order."""
+    styled: list[object] = []
+    update_styles = type(app).update_styles
+
+    def counted(self: WatchfloorApp, node: object, animate: bool = True) -> None:
+        styled.append(node)
+        update_styles(self, node, animate)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(app), "update_styles", counted)
+    return styled
+
+
 async def test_a_kept_pane_pushed_again_is_not_styled_again_and_its_styles_hold(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,14 +238,7 @@ async def test_a_kept_pane_pushed_again_is_not_styled_again_and_its_styles_hold(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = await _prepared(app, pilot, "gpus")
-        styled: list[object] = []
-        update_styles = type(app).update_styles
-
-        def counted(self: WatchfloorApp, node: object, animate: bool = True) -> None:
-            styled.append(node)
-            update_styles(self, node, animate)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(type(app), "update_styles", counted)
+        styled = _styled_from_now(app, monkeypatch)
         for _ in range(2):  # its first key (built ahead), then back and again
             await pilot.press("g")
             await pilot.pause()
@@ -243,7 +249,7 @@ async def test_a_kept_pane_pushed_again_is_not_styled_again_and_its_styles_hold(
         await pilot.press("g")
         await pilot.pause()
         shown = _styles(screen)
-        update_styles(app, screen, False)  # what the skipped pass would have made
+        type(app).update_styles(app, screen, False)  # what the skipped pass would have made
         assert _styles(screen) == shown
 
 
@@ -282,14 +288,7 @@ async def test_a_kept_pane_is_styled_again_after_the_app_lost_focus_meanwhile(
         await pilot.pause()
         app.app_focus = False  # (its browser tab left): Textual restyles the shown screen
         await pilot.pause()
-        styled: list[object] = []
-        update_styles = type(app).update_styles
-
-        def counted(self: WatchfloorApp, node: object, animate: bool = True) -> None:
-            styled.append(node)
-            update_styles(self, node, animate)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(type(app), "update_styles", counted)
+        styled = _styled_from_now(app, monkeypatch)
         app.action_open_pane("gpus")  # not a key (a key gives the app its focus back)
         await pilot.pause()
         assert app.screen is screen and not app.app_focus

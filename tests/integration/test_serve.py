@@ -10,9 +10,10 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 from console.agent.server import make_app
@@ -80,31 +81,38 @@ async def test_wall_mode_in_the_browser(tmp_path: Path) -> None:
             await page.screenshot(tmp_path / "serve-wall.png")
 
 
-async def test_two_viewers_read_one_stream_an_agent(tmp_path: Path) -> None:
-    opened: list[str] = []
+@contextlib.asynccontextmanager
+async def serving_two_agents(
+    tmp_path: Path, requested: list[str], stream: bool
+) -> AsyncIterator[str]:
+    """``serve`` over two real agents (node01, node02) read every 0.5 s, the path of each
+    request they get noted in ``requested``; yields the viewers' URL."""
 
     @web.middleware
-    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        opened.append(request.path)
+    async def note(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        requested.append(request.path)
         return await handler(request)
 
-    agents = []
-    for node in ("node01", "node02"):
-        app = make_app(sim_collector(node), None)
-        app.middlewares.append(count)
-        agents.append(app)
+    agents = [make_app(sim_collector(node), None) for node in ("node01", "node02")]
+    for agent in agents:
+        agent.middlewares.append(note)
     async with serving(agents[0]) as first, serving(agents[1]) as second:
+        sources = [{"type": "agent", "url": url, "stream": stream} for url in (first, second)]
         config = tmp_path / "serve.yaml"
-        config.write_text(f"interval: 0.5\nsources:\n  - type: agent\n    url: {first}\n"
-                          f"  - type: agent\n    url: {second}\n")  # fmt: skip
+        config.write_text(yaml.safe_dump({"interval": 0.5, "sources": sources}))
         with served("--config", str(config)) as url:
-            async with chromium() as browser:
-                one = await browser.open(url)
-                await one.wait_for_text(both_agents)
-                two = await browser.open(url)
-                await two.wait_for_text(both_agents)
-                assert "node01" in await one.screen_text()  # both viewers are live
-    assert sorted(opened) == ["/v2/stream", "/v2/stream"]  # one each, no poll at all
+            yield url
+
+
+async def test_two_viewers_read_one_stream_an_agent(tmp_path: Path) -> None:
+    requested: list[str] = []
+    async with serving_two_agents(tmp_path, requested, stream=True) as url, chromium() as browser:
+        one = await browser.open(url)
+        await one.wait_for_text(both_agents)
+        two = await browser.open(url)
+        await two.wait_for_text(both_agents)
+        assert "node01" in await one.screen_text()  # both viewers are live
+    assert sorted(requested) == ["/v2/stream", "/v2/stream"]  # one each, no poll at all
 
 
 def both_agents(screen: str) -> bool:
@@ -112,44 +120,30 @@ def both_agents(screen: str) -> bool:
     return "node02" in screen and len(re.findall(r" agent +ok", screen)) == 2
 
 
-async def rate(page: Page, counted: list[int], requests: int) -> float:
+async def rate(page: Page, count: Callable[[], int], requests: int) -> float:
     """Agent requests per second while ``requests`` more arrive (the page stays live)."""
-    start, started = counted[0], time.monotonic()
-    await wait_until(lambda: counted[0] >= start + requests, timeout=60)
+    start, started = count(), time.monotonic()
+    await wait_until(lambda: count() >= start + requests, timeout=60)
     assert "node01" in await page.screen_text()
-    return (counted[0] - start) / (time.monotonic() - started)
+    return (count() - start) / (time.monotonic() - started)
 
 
 async def test_two_viewers_do_not_double_the_polls_on_the_agents(tmp_path: Path) -> None:
-    counted = [0]
+    # Polled (a request an agent a cycle, counted): a stream is one request an agent
+    # whatever the cycles (the test above).
+    requested: list[str] = []
 
-    @web.middleware
-    async def count(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        if request.path == "/v1/snapshot":
-            counted[0] += 1
-        return await handler(request)
+    def polls() -> int:
+        return requested.count("/v1/snapshot")
 
-    agents = []
-    for node in ("node01", "node02"):
-        app = make_app(sim_collector(node), None)
-        app.middlewares.append(count)
-        agents.append(app)
-    async with serving(agents[0]) as first, serving(agents[1]) as second:
-        config = tmp_path / "serve.yaml"
-        # Polled (a request an agent a cycle, counted): the stream is one request an
-        # agent whatever the cycles (the next test).
-        config.write_text(f"interval: 0.5\nsources:\n  - type: agent\n    url: {first}\n"
-                          f"    stream: false\n  - type: agent\n    url: {second}\n"
-                          "    stream: false\n")  # fmt: skip
-        with served("--config", str(config)) as url:
-            async with chromium() as browser:
-                one = await browser.open(url)
-                await one.wait_for_text(both_agents)
-                alone = await rate(one, counted, 20)
-                two = await browser.open(url)
-                await two.wait_for_text(both_agents)
-                together = await rate(two, counted, 20)
-                assert "node01" in await one.screen_text()  # both viewers are live
+    async with serving_two_agents(tmp_path, requested, stream=False) as url, chromium() as browser:
+        one = await browser.open(url)
+        await one.wait_for_text(both_agents)
+        alone = await rate(one, polls, 20)
+        two = await browser.open(url)
+        await two.wait_for_text(both_agents)
+        together = await rate(two, polls, 20)
+        assert "node01" in await one.screen_text()  # both viewers are live
     # Two agents polled every 0.5 s: about 4 requests a second, however many viewers.
     print(f"agent requests per second: one viewer {alone:.2f}, two viewers {together:.2f}")
     assert 2.0 < alone < 6.0
