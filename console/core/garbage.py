@@ -37,22 +37,14 @@ def young_collections_rarer() -> Iterator[None]:
         gc.set_threshold(*saved)
 
 
-@contextlib.contextmanager
-def no_cyclic_collection() -> Iterator[None]:
+def no_cyclic_collection() -> contextlib.AbstractContextManager[None]:
     """While inside: no cyclic collection (as it was after). For code that makes many
     objects, none of them garbage: the collector would walk them, and the heap they
     join, again and again while they are made."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
+    return _collector_off(long_lived=False)
 
 
-@contextlib.contextmanager
-def long_lived_objects() -> Iterator[None]:
+def long_lived_objects() -> contextlib.AbstractContextManager[None]:
     """:func:`no_cyclic_collection`, and after, what was made moved to the oldest
     generation unwalked.
 
@@ -64,6 +56,11 @@ def long_lived_objects() -> Iterator[None]:
     collection walks them as it would have. The process's other young objects move
     with them: a cycle among those waits for a full collection instead of a young
     one. Not when the caller had the collector off, or froze objects of its own."""
+    return _collector_off(long_lived=True)
+
+
+@contextlib.contextmanager
+def _collector_off(long_lived: bool) -> Iterator[None]:
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -72,7 +69,7 @@ def long_lived_objects() -> Iterator[None]:
         if collecting:
             # Moved before the collector is on again: its first allocation after would
             # start the very pass this saves.
-            if not gc.get_freeze_count():
+            if long_lived and not gc.get_freeze_count():
                 gc.freeze()
                 gc.unfreeze()
             gc.enable()

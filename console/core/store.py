@@ -7,6 +7,7 @@ the history of a counter metric holds rates, which is what every pane plots.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import math
 import operator
@@ -635,11 +636,9 @@ class Store:
         self._changed_readings.update(keys)
         if column.metric in SUMMED_METRICS:
             self._move_totals(column.metric, keys, readings, column.values)
-        if len(rings) >= LONG_LIVED_COLUMN and type(rings[0]) is FirstPoint:
-            # A column's second poll: each first point becomes a ring with an array.
-            with long_lived_objects():
-                self._append_column(column, keys, readings, rings, batch_time, seen)
-        else:
+        # A long column's second poll: each first point becomes a ring with an array.
+        second = len(rings) >= LONG_LIVED_COLUMN and type(rings[0]) is FirstPoint
+        with long_lived_objects() if second else contextlib.nullcontext():
             self._append_column(column, keys, readings, rings, batch_time, seen)
         return 0
 
