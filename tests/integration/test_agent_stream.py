@@ -33,6 +33,7 @@ from console.core.model import Column, Entity
 from console.core.runtime import build_sources, load_registry
 from console.core.store import Store
 from tests.integration.agents import raw_app, serving, sim_collector, wait_until
+from tests.waiting import timeouts_armed
 
 
 class Scripted:
@@ -106,14 +107,7 @@ async def test_a_poll_that_finds_its_frame_come_already_arms_no_timer(
     # in already: those take it without a stall timer (one made and cancelled a poll).
     agent = Scripted()
     agent.publish("H100", 10.0)
-    armed: list[float | None] = []
-    timeout = asyncio.timeout
-
-    def counted(delay: float | None) -> asyncio.Timeout:
-        armed.append(delay)
-        return timeout(delay)
-
-    monkeypatch.setattr(asyncio, "timeout", counted)
+    armed = timeouts_armed(monkeypatch)
     async with serving(make_app(agent, None)) as url:
         source = _source(url, timeout=7.25)
         try:

@@ -16,6 +16,7 @@ from console.core.model import METRICS, Finding
 from console.core.store import LITTER_SLICE, Store
 from console.sim.simulation import Simulation
 from console.sim.source import SimSource
+from tests.waiting import timeouts_armed
 
 
 class Clock:
@@ -90,14 +91,7 @@ async def test_a_source_that_times_its_own_waits_is_polled_with_no_engine_timer(
     class TimesItself(Good):
         times_its_waits = True
 
-    armed: list[float | None] = []
-    timeout = asyncio.timeout
-
-    def counted(delay: float | None) -> asyncio.Timeout:
-        armed.append(delay)
-        return timeout(delay)
-
-    monkeypatch.setattr(asyncio, "timeout", counted)
+    armed = timeouts_armed(monkeypatch)
     engine = Engine(Store(), [TimesItself("own"), Good("plain")], clock=Clock())
     await engine.collect(1)
     assert (_status(engine, "own"), _status(engine, "plain")) == (("ok", ""), ("ok", ""))
