@@ -45,6 +45,9 @@ ZSTD_LEVEL = 1
 MAX_INFLATED = 1 << 30
 """Most bytes one compressed part may grow to: a recording from elsewhere is read
 with bounds like any other input (a zip bomb is refused, not unpacked)."""
+MAX_KEYS = MAX_INFLATED // 8
+"""Most keys a schema may claim: as many as a column of 8-byte values one inflated part
+holds (a schema's runs multiply counts, so a small part could claim billions)."""
 
 NAN = math.nan
 _compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
@@ -217,18 +220,30 @@ def pack_keys(refs: list[str], metrics: list[str]) -> dict[str, Any]:
 
 def unpack_keys(body: Any) -> tuple[list[str], list[str]]:
     """The refs and metrics of a schema row (:func:`pack_keys`, or before version 6 two
-    lists); ValueError when damaged."""
+    lists); ValueError when damaged, before anything is made for it: a few hundred bytes
+    of runs can claim billions of keys (at most :data:`MAX_KEYS`, as many as a column
+    of values the size of an inflated part holds)."""
     if isinstance(body, list):
-        if len(body) != 2 or len(body[0]) != len(body[1]):
+        if len(body) != 2 or not all(isinstance(side, list) for side in body):
+            raise ValueError("damaged schema: not two lists")
+        if len(body[0]) != len(body[1]):
             raise ValueError("damaged schema: not one metric a ref")
         return body[0], body[1]
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or not isinstance(body.get("p"), list):
         raise ValueError("damaged schema: not a schema")
     names: dict[str, str] = {}  # a metric in several patterns: one string too
     patterns = [[names.setdefault(name, name) for name in pattern] for pattern in body["p"]]
+    runs = body.get("r")
+    if not isinstance(runs, list) or not all(
+        isinstance(run, list) and isinstance(number, int) and 0 <= number < len(patterns)
+        for run, number in runs
+    ):
+        raise ValueError("damaged schema: a run of no list or no pattern")
+    if sum(len(run) * len(patterns[number]) for run, number in runs) > MAX_KEYS:
+        raise ValueError(f"damaged schema: more than {MAX_KEYS:,} keys")
     refs: list[str] = []
     metrics: list[str] = []
-    for run, number in body["r"]:
+    for run, number in runs:
         pattern = patterns[number]
         step = len(pattern)
         each: list[Any] = [None] * (len(run) * step)

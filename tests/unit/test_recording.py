@@ -1290,9 +1290,12 @@ def test_a_schemas_keys_round_trip_as_runs_of_entities() -> None:
         assert unpack_keys(packed) == (refs, metrics)
     assert len(pack_keys(*cases[1])["r"]) == 1
     assert unpack_keys([["a"], ["m"]]) == (["a"], ["m"])  # before version 6: two lists
-    for damaged in ([["a"], []], {"p": [["m"]], "r": [[["a"], 3]]}, "keys"):
-        with pytest.raises((ValueError, IndexError)):
-            unpack_keys(damaged)
+    bomb = {"p": [["m"] * 20_000], "r": [[["r"] * 20_000, 0]] * 50}  # 2e10 keys claimed
+    damaged = ([["a"], []], {"p": [["m"]], "r": [[["a"], 3]]}, {"p": [["m"]], "r": [["ab", 0]]},
+               {"p": [["m"]], "r": [[["a"], -1]]}, [1, 2], "keys", bomb)  # fmt: skip
+    for body in damaged:
+        with pytest.raises(ValueError, match="damaged schema"):
+            unpack_keys(decode(encode(body)))
 
 
 def test_a_seeks_schema_strings_are_one_object_each(tmp_path: Path) -> None:
