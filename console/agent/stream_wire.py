@@ -93,8 +93,7 @@ class _Frame(msgspec.Struct):
 
 _FRAME_DECODE = msgspec.json.Decoder(_Frame).decode
 """Every frame is tried typed first; one it refuses is read again untyped, and checked
-field by field, so that the reason is said as it always was (or it is accepted, where the
-schema is stricter than the wire: ``time`` ``true``, an integer too large for a float)."""
+field by field, so that the reason is said as it always was."""
 
 Columns = list[tuple[str, list[str]]]
 """The series of a stream: ``(metric, refs)`` in the order of the frame's ``values``."""
@@ -375,10 +374,14 @@ def _values_of(document: Any, columns: Columns, lengths: list[int]) -> list[list
                 raise WireError(f"values of {metric[:80]} must be a list of {len(refs)}")
     readings = chain.from_iterable
     # A sum that is not finite: an infinity or NaN (json reads them), or an overflow that
-    # the look one by one then finds harmless.
-    if set(map(type, readings(document))) <= READING_TYPES and math.isfinite(
-        sum(filter(None, readings(document)))
-    ):
+    # the look one by one then finds harmless; an integer past a float's range raises.
+    try:
+        fine = set(map(type, readings(document))) <= READING_TYPES and math.isfinite(
+            sum(filter(None, readings(document)))
+        )
+    except OverflowError:
+        fine = False
+    if fine:
         return document
     return [
         [number(value, metric) for value in values]

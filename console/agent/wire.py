@@ -120,9 +120,18 @@ def check_version(version: Any) -> None:
 
 
 def check_time_field(time: Any) -> float | None:
-    if time is not None and (not isinstance(time, int | float) or not math.isfinite(time)):
+    if time is not None and not _finite_number(time):
         raise WireError("time must be a number")
     return time
+
+
+def _finite_number(value: Any) -> bool:
+    """An int or float (bool is not a number here) that is finite as a float: JSON's
+    integers have no size, and one of 400 digits is no float at all."""
+    try:
+        return type(value) in (int, float) and math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def entity_of(item: Any, node: str) -> Entity:
@@ -182,7 +191,7 @@ def number(value: Any, metric: str) -> float | None:
     """A reading's value: a finite number or null (bool is not a number here)."""
     if value is None:
         return None
-    if type(value) not in (int, float) or not math.isfinite(value):
+    if not _finite_number(value):
         raise WireError(f"value of {metric[:80]} must be a finite number or null")
     return float(value)
 

@@ -313,6 +313,22 @@ def test_the_typed_decoder_refuses_and_accepts_as_the_field_checks_do(
     assert typed == _decoded(lines)
 
 
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"time": True}, "time must be a number"),  # bool is not a number here
+        ({"time": 10**400}, "time must be a number"),  # JSON's integers have no size
+        ({"values": [[10**400]]}, "value of gpu.util must be a finite number or null"),
+    ],
+)
+def test_a_time_or_value_that_is_no_finite_float_is_refused_by_name(
+    changes: dict[str, object], reason: str
+) -> None:
+    # (``true`` was taken as a time; a 400-digit integer raised OverflowError, which the
+    # source does not catch: the stream was not dropped, lines already split were lost.)
+    assert _decoded([_frame(**changes)]) == [f"refused: {reason}"]
+
+
 async def test_a_console_speaking_the_old_wire_is_refused_naming_both_versions() -> None:
     async with serving(make_app(sim_collector(), None)) as url:
         old = _source(url)
