@@ -27,7 +27,7 @@ from console.core.config import WallConfig
 from console.core.model import Finding
 from console.core.text import plain
 from console.ui.chrome import LIVE_AGE
-from console.ui.kit import EntityTable, PaneBase, finding_title, fmt_age, role_style
+from console.ui.kit import EntityTable, PaneBase, finding_title, fmt_age, role_style, same_text
 from console.ui.overview import OverviewPane
 from console.ui.wall_rules import OVERVIEW, Rotation, WallView, default_panes, pane_names
 
@@ -102,7 +102,7 @@ class Tile(Vertical):
 
     def _set(self, part: str, text: Text) -> None:
         # Only what changed is sent: the power figure moves every second, its label never.
-        if self._texts.get(part) != text:
+        if not same_text(self._texts.get(part), text):
             self._texts[part] = text
             self.query_one(f".{part}", Static).update(text)
 
@@ -278,7 +278,7 @@ class WallScreen(Screen[None]):
 
     def _set(self, widget_id: str, text: Text) -> None:
         # Setting a Static, even to the same text, repaints it: bytes on every tick.
-        if self._shown.get(widget_id) != text:
+        if not same_text(self._shown.get(widget_id), text):  # (style too: not Rich's ==)
             self._shown[widget_id] = text
             self.query_one(f"#{widget_id}", Static).update(text)
 

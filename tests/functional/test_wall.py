@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from rich.text import Text
 from textual.screen import ModalScreen
 from textual.widgets import ContentSwitcher, Digits, Static
 
@@ -101,6 +102,20 @@ async def test_small_terminal_shows_the_figures_as_text(make_app: AppFactory) ->
         await pilot.resize_terminal(200, 60)
         await pilot.pause()
         assert not screen.compact and gpus.query_one(Digits).display
+
+
+async def test_a_wall_line_that_changes_only_its_style_is_shown_anew(
+    make_app: AppFactory,
+) -> None:
+    app = make_app(wall=WallConfig())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = wall(app)
+        bar = screen.query_one("#pane-bar", Static)
+        screen._set("pane-bar", Text("rotation held"))
+        screen._set("pane-bar", Text("rotation held", style="bold"))
+        shown = bar.content
+        assert isinstance(shown, Text) and shown.style == "bold"  # not the plain one kept
 
 
 async def test_rotation_moves_on_after_the_dwell(make_app: AppFactory) -> None:
