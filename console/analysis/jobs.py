@@ -146,8 +146,9 @@ def stalled_jobs(store: Store) -> Iterable[Finding]:
 
 
 MEASURING = "MEASURING"
-"""The state shown for a running job with no pace to judge it by now (no throughput,
-no GPU utilisation: :data:`PACE_METRICS`): not judged, so not a healthy ``RUNNING``."""
+"""The state shown for a running job with no pace to judge it by (no throughput, no GPU
+utilisation, now or in its history: :data:`PACE_METRICS`): not judged, so not a
+healthy ``RUNNING``; a job whose nodes never report its pace stays so."""
 
 
 def job_state(store: Store, ref: str) -> str:
@@ -166,8 +167,8 @@ def job_state(store: Store, ref: str) -> str:
     state = str(job.attrs.get("state", "?"))
     if state != "RUNNING":
         return state
-    if all(store.value(ref, metric) is None for metric in PACE_METRICS):
-        return MEASURING
+    if all(store.value(ref, m) is None for m in PACE_METRICS) and not _series(store, job)[1]:
+        return MEASURING  # (a gap in a pace it had: judged by that, as analysis does)
     if store.cycle == 0 and stall_of(store, job) is not None:
         return "STALLED"
     return state

@@ -109,6 +109,9 @@ def test_a_running_job_with_no_pace_yet_is_measuring_not_running() -> None:
     assert job_state(store, "job/2") == "PENDING"  # not running: nothing to judge
     store.apply(Batch(samples=[Sample("job/1", "job.gpu_util", 95.0)], time=1.0), "a", 1.0)
     assert job_state(store, "job/1") == "RUNNING"
+    # A poll where none of its GPUs said (a gap): judged by the pace it had, not anew.
+    store.apply(Batch(samples=[Sample("job/1", "job.gpu_util", None)], time=2.0), "a", 2.0)
+    assert job_state(store, "job/1") == "RUNNING"
 
 
 async def test_a_stalled_pace_reads_stalled_before_the_findings_land() -> None:
