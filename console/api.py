@@ -273,6 +273,14 @@ class Source(abc.ABC):
     """The source plays a simulation (demo, replay) whose clock is the console's "now";
     any other source's times are never later than the console's clock."""
 
+    checks_its_batches: bool = False
+    """Its decoder checks every field of what it returns, as the engine's batch check
+    would (the agent's wire): the engine does not check its batches again."""
+
+    times_its_waits: bool = False
+    """Every wait of its poll is under a deadline of its own (``timeout``): the engine
+    arms no timer for it (a thousand agents poll a thousand times a second)."""
+
     local_default: bool = False
     """Set by the console on a source it started by itself (no config named it):
     ``snapshot --strict`` judges only the sources a config or ``--demo`` asked for."""

@@ -178,7 +178,7 @@ class Engine:
         started = self.clock()
         began = time.monotonic()  # not the injectable clock: this measures real blocking
         try:
-            if getattr(source, "times_its_waits", False):  # bounds every wait of its own
+            if source.times_its_waits:  # bounds every wait of its own
                 batch = await source.poll()
             else:
                 async with asyncio.timeout(source.timeout):  # no extra task per poll
@@ -215,7 +215,7 @@ class Engine:
             # mirror's decoder checked every field already, line by line, and so did an
             # agent's (``AgentSource.checks_its_batches``).
             received = self.clock()
-            decoded = source.mirror or getattr(source, "checks_its_batches", False)
+            decoded = source.mirror or source.checks_its_batches
             checked = batch if decoded and isinstance(batch, Batch) else check_batch(batch)
             refused, notes = await self._apply(checked, source, received)
         except Exception as exc:  # malformed data from a plugin must not take us down
