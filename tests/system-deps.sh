@@ -16,6 +16,7 @@
 #   lldpd, lldpcli              lldpd                    LLDP tests
 #   ip                          iproute2                 network namespaces (LLDP)
 #   tmux                        tmux                     terminal tests
+#   python3 -m venv             python3-venv             README's test command itself
 set -eu
 
 # "program:package" pairs; a package is installed when its program is missing.
@@ -43,6 +44,8 @@ for pair in $NEEDS; do
     case " $missing " in *" $package "*) ;; *) missing="$missing $package" ;; esac
   fi
 done
+# README's test command makes a virtual environment: Debian keeps ensurepip apart.
+python3 -c "import ensurepip" >/dev/null 2>&1 || missing="$missing python3-venv"
 missing=${missing# }
 [ -z "$missing" ] && exit 0
 

@@ -33,7 +33,13 @@ def test_system_deps_names_what_to_install_when_not_root(tmp_path: Path) -> None
     )
     assert result.returncode == 1
     assert "apt-get install -y --no-install-recommends" in result.stderr
-    for package in ("chromium", "slurm-wlm", "ibsim-utils", "prometheus-alertmanager"):
+    for package in (
+        "chromium",
+        "slurm-wlm",
+        "ibsim-utils",
+        "prometheus-alertmanager",
+        "python3-venv",
+    ):
         assert package in result.stderr
 
 
