@@ -92,6 +92,16 @@ class Ring:
         return [(self._times[i], None if math.isnan(v := self._values[i]) else v)
                 for i in self._order()]  # fmt: skip
 
+    def columns(self) -> tuple[array[float], array[float]]:
+        """:meth:`points` as two oldest-first columns, times and values (NaN: not
+        available), copied in C: no object a point (timed rings only; else empty)."""
+        times, values, start = self._times, self._values, self._start
+        if times is None:
+            return array("d"), array("d")
+        if start == 0:  # growing (or filled): the oldest point is at 0
+            return times[: self.size], values[: self.size]
+        return times[start:] + times[:start], values[start:] + values[:start]  # full
+
 
 class FirstPoint(Ring):
     """A ring that holds its first point alone, with no array yet: what a series is
@@ -145,6 +155,9 @@ class FirstPoint(Ring):
 
     def points(self) -> list[tuple[float, float | None]]:
         return []
+
+    def columns(self) -> tuple[array[float], array[float]]:
+        return array("d"), array("d")
 
 
 class RingBlock:
@@ -315,6 +328,9 @@ class BlockRing:
 
     def points(self) -> list[tuple[float, float | None]]:
         return []  # a block holds no times: timed series get rings of their own
+
+    def columns(self) -> tuple[array[float], array[float]]:
+        return array("d"), array("d")
 
     def append(self, value: float | None, time: float = 0.0) -> None:
         """A point for this series alone: the block gives each series its own ring."""

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import math
 import operator
+from array import array
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from console.core.ring import BlockRing, FirstPoint, Ring, RingBlock, fits_float
 
 _READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
+_TIME = operator.attrgetter("time")
+_RATE = operator.attrgetter("rate")
 _Found = tuple[list[tuple[str, str]], list["Reading"], list[Ring | BlockRing]]
 """A column's keys, readings and rings (:meth:`Store._resolved_column`)."""
 _METRIC = operator.attrgetter("metric")
@@ -1082,6 +1085,12 @@ class Store:
         ring = self._history.get((ref, metric))
         return ring.points() if ring is not None else []
 
+    def timed_columns(self, ref: str, metric: str) -> tuple[array[float], array[float]]:
+        """:meth:`timed_history` as two columns, times and values (NaN: not available),
+        copied in C (the recorder's keyframe, taken on the collector's loop)."""
+        ring = self._history.get((ref, metric))
+        return ring.columns() if ring is not None else (array("d"), array("d"))
+
     def readings(self) -> Iterator[tuple[str, str, Reading]]:
         """Every newest reading as ``(ref, metric, reading)``."""
         for (ref, metric), reading in self._latest.items():
@@ -1093,6 +1102,15 @@ class Store:
         """Every newest reading's key and ``(time, value, rate)``, copied at C speed (the
         recorder's keyframe, taken on the collector's loop)."""
         return list(self._latest), list(map(_READING_FIELDS, self._latest.values()))
+
+    def reading_fields(
+        self,
+    ) -> tuple[list[tuple[str, str]], list[float], list[float | None], list[float | None]]:
+        """:meth:`reading_columns` as four lists, keys, times, values and rates: copied
+        at C speed, with no object a reading (the recorder's keyframe)."""
+        readings = list(self._latest.values())
+        return (list(self._latest), list(map(_TIME, readings)), list(map(_VALUE, readings)),
+                list(map(_RATE, readings)))  # fmt: skip
 
     def metrics_of(self, ref: str) -> list[str]:
         """Metric names with a reading for this entity, sorted."""

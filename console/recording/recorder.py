@@ -26,8 +26,8 @@ import time
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import attrgetter
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,13 +42,14 @@ from console.recording.codec import (
     Like,
     MetricOrder,
     Place,
+    Series,
     compress,
     deflate,
     encode,
     float_bytes,
     keyframe_against,
     pack_floats,
-    pack_history,
+    pack_history_columns,
     pack_keys,
     place_among,
 )
@@ -78,8 +79,8 @@ class RecorderBusy(RuntimeError):
     """Another process records into this recording now."""
 
 
-_Columns = tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]
-"""Every reading of a store: its keys, and each one's ``(time, value, rate)``."""
+_Columns = tuple[list[tuple[str, str]], list[float], list[float | None], list[float | None]]
+"""Every reading of a store: its keys, and their times, values and rates."""
 
 
 @dataclass
@@ -90,7 +91,9 @@ class _Cycle:
     keyframe: bool
     batches: list[tuple[str, Batch, float]]
     derived: list[tuple[str, str, float | None, float]]
-    entities: list[tuple[str, str, bytes]]
+    entities: tuple[list[str], list[str], list[bytes]]
+    """The changed entities' refs, sources and encoded bodies (three lists: no object
+    an entity)."""
     removed: list[str]
     findings: bytes | None
     statuses: bytes | None
@@ -98,7 +101,8 @@ class _Cycle:
     state: bytes | None
     incidents: list[tuple[str, str, str, str]] = field(default_factory=list)
     full: _Columns | None = None
-    history: dict[str, dict[str, list[tuple[float, float | None]]]] | None = None
+    history: list[Series] | None = None
+    """A keyframe's timed (job) series, each its points as two columns."""
 
 
 def status_json(status: Any) -> dict[str, Any]:
@@ -156,10 +160,10 @@ class Recorder:
         self._references: dict[int, bytes] = {}
         """The values of each schema in the last keyframe's frame (the writer thread's
         own): the frames after it XOR theirs against them (``codec.pack_floats``)."""
-        self._key_index: list[Any] = [None, {}, {}]
-        """The last keyframe schema, the place of each of its keys, and where each
-        batch schema's keys sit among them (the writer thread's own;
-        :func:`_keyframe_against`)."""
+        self._key_index: list[Any] = [None, {}, {}, []]
+        """The last keyframe schema, the place of each of its keys, where each batch
+        schema's keys sit among them, and its keys (the writer thread's own;
+        :func:`_keyframe_against`, :func:`_keyframe_schema`)."""
         self._like: list[Like] = []
         """The entity bodies of the last keyframe's frame (the writer thread's own): the
         frames after it compress theirs like them (``codec.Like``)."""
@@ -168,6 +172,8 @@ class Recorder:
         self._force_keyframe = True
         self._criticals: set[tuple[str, str]] = set()
         self._last_time: float | None = None
+        self._timed: tuple[list[tuple[str, str]], list[tuple[str, str]]] = ([], [])
+        """The last keyframe's reading keys, and the timed ones among them (on the loop)."""
         self._store: Store | None = None
         self._engine: Engine | None = None
         path.mkdir(parents=True, exist_ok=True)
@@ -223,10 +229,12 @@ class Recorder:
         # Entities encoded in C (msgspec takes the dataclass as it is): a copy of what
         # each says now, which analysis may change in place later. A keyframe copies
         # every one; between keyframes only those the cycle changed (half of a
-        # fleet's GPUs: their processes move; the rest are left alone).
+        # fleet's GPUs: their processes move; the rest are left alone). Three lists
+        # made by ``map``, no tuple an entity nor a Python step.
         entities, sources = store.entities, store.entity_source
-        refs = list(entities) if keyframe else [r for r in changes.entities if r in entities]
-        changed = [(ref, sources.get(ref, ""), encode(entities[ref])) for ref in refs]
+        refs = list(entities) if keyframe else list(filter(entities.__contains__, changes.entities))
+        changed = (refs, list(map(sources.get, refs, repeat(""))),
+                   list(map(encode, map(entities.__getitem__, refs))))  # fmt: skip
         removed = [] if keyframe else [ref for ref in changes.removed if ref not in entities]
         cycle = _Cycle(
             time=now,
@@ -250,12 +258,9 @@ class Recorder:
         ]
         self._criticals = criticals
         if keyframe:
-            cycle.full = _readings(store)  # a copy of every reading
-            cycle.history = {}
-            for ref, metric in cycle.full[0]:
-                if metric in TIMED_METRICS:
-                    points = store.timed_history(ref, metric)
-                    cycle.history.setdefault(ref, {})[metric] = points
+            cycle.full = store.reading_fields()  # a copy of every reading
+            cycle.history = [(ref, metric, *store.timed_columns(ref, metric))
+                             for ref, metric in self._timed_keys(cycle.full[0])]  # fmt: skip
         try:
             self._queue.put_nowait(cycle)
         except queue.Full:
@@ -265,6 +270,17 @@ class Recorder:
         if keyframe:
             self._last_keyframe = now
             self._force_keyframe = False
+
+    def _timed_keys(self, keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The timed (job) series among a keyframe's reading keys: found again only when
+        the keys are not the last keyframe's (compared in C: the same key objects)."""
+        if keys != self._timed[0]:
+            by_ref: dict[str, list[tuple[str, str]]] = {}  # each ref's together, as before
+            for key in keys:
+                if key[1] in TIMED_METRICS:
+                    by_ref.setdefault(key[0], []).append(key)
+            self._timed = (keys, list(chain.from_iterable(by_ref.values())))
+        return self._timed[1]
 
     def _changed(self, name: str, value: Any, keyframe: bool) -> bytes | None:
         body = encode(value)
@@ -415,11 +431,6 @@ def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
     return bool(gone)
 
 
-def _readings(store: Store) -> _Columns:
-    """Every reading of the store now: copied in C on the loop, split in the writer."""
-    return store.reading_columns()
-
-
 SchemaKey = tuple[str, int, str, str, str, str]
 """A schema's quick key: source, count, first and last ref and metric (the lists are
 then compared whole, at C speed: a source's batches repeat the same string objects)."""
@@ -529,9 +540,7 @@ def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
     frames' are compressed ``like``), a later frame's as ``E``: one msgpack array
     compressed like the keyframe's. Two lists, not a small list an entity: a seek
     decodes 5,400 changed entities a frame at 1,000 nodes."""
-    refs = [ref for ref, _source, _entity in cycle.entities]
-    sources = [source for _ref, source, _entity in cycle.entities]
-    bodies = [entity for _ref, _source, entity in cycle.entities]
+    refs, sources, bodies = cycle.entities
     if cycle.keyframe:
         like[:] = [Like(b"".join(bodies))]
     if cycle.keyframe or not bodies or not like:
@@ -567,6 +576,29 @@ def _keyframe_against(
     return keyframe_against(len(keys), laid)
 
 
+KEYFRAME_SCHEMA = "\0keyframe"
+"""The pseudo source of a keyframe's readings' schema."""
+_FIELDS = tuple(map(itemgetter, range(4)))
+"""The four fields of a derived reading, ``(ref, metric, value, time)``."""
+
+
+def _keyframe_schema(
+    keys: list[tuple[str, str]], schemas: Schemas, db: sqlite3.Connection, key_index: list[Any]
+) -> int | list[list[str]]:
+    """A keyframe's schema (:func:`_schema`): the last keyframe's while its keys are the
+    same list (compared in C: a fleet's keys are the same objects keyframe after
+    keyframe) and its row is kept, with no list split (227,000 keys at 1,000 nodes)."""
+    last = key_index[0]
+    if isinstance(last, int) and keys and keys == key_index[3]:
+        (first_ref, first_metric), (last_ref, last_metric) = keys[0], keys[-1]
+        quick = (KEYFRAME_SCHEMA, len(keys), first_ref, last_ref, first_metric, last_metric)
+        known = schemas.get(quick)
+        if known is not None and known[2] == last:
+            return last
+    refs, metrics = list(map(itemgetter(0), keys)), list(map(itemgetter(1), keys))
+    return _schema(KEYFRAME_SCHEMA, refs, metrics, schemas, db)[0]
+
+
 def _frame(
     cycle: _Cycle,
     schemas: Schemas,
@@ -586,10 +618,8 @@ def _frame(
     parts = [(source, batch_time, *_batch_readings(batch))
              for source, batch, batch_time in cycle.batches]  # fmt: skip
     if cycle.derived:
-        derived = cycle.derived
-        parts.append((DERIVED_SOURCE, cycle.time, [d[0] for d in derived],
-                      [d[1] for d in derived], [d[2] for d in derived],
-                      [d[3] for d in derived]))  # fmt: skip
+        parts.append((DERIVED_SOURCE, cycle.time,
+                      *(list(map(field, cycle.derived)) for field in _FIELDS)))  # fmt: skip
     for source, batch_time, refs, metrics, values, times in parts:
         entry, number, order = _batch(source, batch_time, refs, metrics, values, times,
                                       schemas, db, references, cycle.keyframe)  # fmt: skip
@@ -609,20 +639,15 @@ def _frame(
         "a": cycle.state,
     }
     if cycle.full is not None:
-        keys, readings = cycle.full
-        refs = [key[0] for key in keys]
-        metrics = [key[1] for key in keys]
-        times = [reading[0] for reading in readings]
-        values = [reading[1] for reading in readings]
-        rates = [reading[2] for reading in readings]
-        schema, _timed, _order = _schema("\0keyframe", refs, metrics, schemas, db)
+        keys, times, values, rates = cycle.full
+        schema = _keyframe_schema(keys, schemas, db, key_index)
         if isinstance(schema, int):
             numbers.append(schema)
         if key_index[0] != schema or len(key_index[2]) > SCHEMAS_KEPT:
-            key_index[:] = [schema, dict(zip(keys, range(len(keys)), strict=True)), {}]
+            key_index[:] = [schema, dict(zip(keys, range(len(keys)), strict=True)), {}, keys]
         against = _keyframe_against(keys, key_index[1], key_index[2], firsts, references)
         body["k"] = [schema, pack_floats(times), pack_floats(values, against),
                      pack_floats(rates), XORED]  # fmt: skip
-        body["h"] = pack_history(cycle.history or {})
+        body["h"] = pack_history_columns(cycle.history or [])
     body["floor"] = min(numbers, default=None)
     return body

@@ -847,6 +847,15 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
             assert gpus_of(moment.store) == live[moment.time]["gpus"]
 
 
+def _history_as_points(series: Any) -> dict[str, dict[str, list[tuple[float, float | None]]]]:
+    """A keyframe's job history as versions 2 to 4 wrote it: a map of points."""
+    history: dict[str, dict[str, list[tuple[float, float | None]]]] = {}
+    for ref, metric, times, values in series:
+        points = [(t, None if v != v else v) for t, v in zip(times, values, strict=True)]
+        history.setdefault(ref, {})[metric] = points
+    return history
+
+
 @pytest.mark.parametrize("version", ["2", "3", "4", "5"])
 def test_a_version_2_to_5_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
@@ -864,7 +873,7 @@ def test_a_version_2_to_5_recording_still_opens(
     monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
     # A keyframe's job history as a map of points, and a frame's entities as a list
     # an entity, as versions 2 to 4 wrote them.
-    monkeypatch.setattr(recorder_module, "pack_history", lambda history: history)
+    monkeypatch.setattr(recorder_module, "pack_history_columns", _history_as_points)
     real_parts = recorder_module._entity_parts
 
     def entity_lists(cycle: Any, like: Any) -> dict[str, Any]:
