@@ -12,6 +12,7 @@ together and compress to almost nothing.
 from __future__ import annotations
 
 import math
+import struct
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from operator import eq, itemgetter
@@ -121,12 +122,19 @@ class Like:
 
 
 def float_bytes(values: Sequence[float | None]) -> bytes:
-    """A float64 column's bytes, ``None`` as NaN (what :func:`pack_floats` XORs against)."""
-    try:  # no ``None``: converted in C at once (``None in values`` was a compare a value)
-        column = array("d", cast("Sequence[float]", values))
-    except TypeError:
-        column = array("d", [NAN if v is None else v for v in values])
-    return column.tobytes()
+    """A float64 column's bytes, ``None`` as NaN (what :func:`pack_floats` XORs against).
+    Packed by ``struct`` (3x faster than ``array`` from a list), the ``None`` looked for
+    only when it refuses one (``None in values`` was a compare a value)."""
+    count = len(values)
+    try:
+        return struct.pack(f"{count}d", *values)
+    except struct.error:
+        if values.count(None) == count:  # a column no entity says (a GPU without ECC)
+            return _NAN_BYTES * count
+        return array("d", [NAN if v is None else v for v in values]).tobytes()
+
+
+_NAN_BYTES = struct.pack("d", NAN)
 
 
 def pack_floats(values: Sequence[float | None] | bytes, against: bytes | None = None) -> bytes:

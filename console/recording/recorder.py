@@ -471,7 +471,9 @@ def compress_keys(refs: list[str], metrics: list[str]) -> bytes:
 
 def _times(times: list[float | None], batch_time: float) -> bytes | None:
     """Per-sample times, or ``None`` when every sample has the batch's time."""
-    if times.count(None) == len(times) or all(t is None or t == batch_time for t in times):
+    # Counted in C first: all ``None`` (a source's batch) or all its time (analysis's).
+    same = times.count(None if times and times[0] is None else batch_time)
+    if same == len(times) or all(t is None or t == batch_time for t in times):
         return None
     return pack_floats([batch_time if t is None else t for t in times])
 
