@@ -39,6 +39,7 @@ from console.recording.codec import (
     GROUPED,
     INLINE_SCHEMA,
     XORED,
+    Against,
     Like,
     MetricOrder,
     Place,
@@ -460,7 +461,8 @@ def _schema(
     if len(schemas) >= SCHEMAS_KEPT:
         schemas.clear()
     order = MetricOrder(metrics)
-    schemas[quick] = (refs, metrics, number, timed, order)
+    # Copies: ``refs`` may be a source's own list (:func:`_batch_readings`).
+    schemas[quick] = (list(refs), list(metrics), number, timed, order)
     return number, timed, order
 
 
@@ -512,7 +514,7 @@ def _batch(
     if flags:
         entry.append(flags)  # without: plain, as every batch of a version 2 recording
     if against is None and keyframe and isinstance(schema, int) and schema not in references:
-        references[schema] = raw
+        references[schema] = Against(raw)
     return entry, schema if isinstance(schema, int) else None, order
 
 
@@ -524,15 +526,22 @@ def _batch_readings(
     batch: Batch,
 ) -> tuple[list[str], list[str], list[float | None], list[float | None]]:
     """A batch's refs, metrics, values and times, samples then columns (the order the
-    store applies them): a frame keeps readings so, whichever form a source sent."""
-    samples = batch.samples
+    store applies them): a frame keeps readings so, whichever form a source sent. A
+    batch of one column (a simulator's, an agent's metric) gives its own lists, read and
+    never changed here: no copy of 5,000 readings."""
+    samples, columns = batch.samples, batch.columns
+    if not samples and len(columns) == 1:
+        column = columns[0]
+        count = len(column.refs)
+        times = column.times if column.times is not None else [None] * count
+        return column.refs, [column.metric] * count, column.values, times
     refs, metrics = list(map(_REF, samples)), list(map(_METRIC, samples))
     values, times = list(map(_VALUE, samples)), list(map(_TIME, samples))
-    for column in batch.columns:
+    for column in columns:
         refs += column.refs
-        metrics += repeat(column.metric, len(column))
+        metrics += [column.metric] * len(column)
         values += column.values
-        times += column.times if column.times is not None else repeat(None, len(column))
+        times += column.times if column.times is not None else [None] * len(column)
     return refs, metrics, values, times
 
 
