@@ -126,14 +126,19 @@ class Like:
 def float_bytes(values: Sequence[float | None]) -> bytes:
     """A float64 column's bytes, ``None`` as NaN (what :func:`pack_floats` XORs against).
     Packed by ``struct`` (3x faster than ``array`` from a list), the ``None`` looked for
-    only when it refuses one (``None in values`` was a compare a value)."""
+    only when it refuses one (``None in values`` was a compare a value); TypeError for
+    what is no number."""
     count = len(values)
     try:
         return struct.pack(f"{count}d", *values)
     except struct.error:
-        if values.count(None) == count:  # a column no entity says (a GPU without ECC)
-            return _NAN_BYTES * count
-        return array("d", [NAN if v is None else v for v in values]).tobytes()
+        pass
+    if values[0] is None and values.count(None) == count:  # no entity says it (no ECC)
+        return _NAN_BYTES * count
+    try:
+        return struct.pack(f"{count}d", *[NAN if v is None else v for v in values])
+    except struct.error as exc:
+        raise TypeError(f"not a float column: {exc}") from None
 
 
 _NAN_BYTES = struct.pack("d", NAN)
