@@ -259,7 +259,7 @@ def pack_keys(refs: list[str], metrics: list[str]) -> dict[str, Any]:
     # tuple of its metrics; then the patterns in the order first seen, and where the
     # pattern changes from one run to the next.
     starts = [0, *selected(range(1, count), map(ne, refs[1:], refs))] if refs else []
-    firsts, patterned = refs, metrics  # every key a run of its own
+    firsts, patterned = refs, cast("list[Any]", metrics)  # every key a run of its own
     if len(starts) < count:
         firsts = list(map(refs.__getitem__, starts))
         patterned = list(map(metrics.__getitem__, starts))

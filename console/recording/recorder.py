@@ -533,7 +533,7 @@ def _batch_readings(
     if not samples and len(columns) == 1:
         column = columns[0]
         count = len(column.refs)
-        times = column.times if column.times is not None else [None] * count
+        times: list[float | None] = [None] * count if column.times is None else column.times
         return column.refs, [column.metric] * count, column.values, times
     refs, metrics = list(map(_REF, samples)), list(map(_METRIC, samples))
     values, times = list(map(_VALUE, samples)), list(map(_TIME, samples))
@@ -541,7 +541,7 @@ def _batch_readings(
         refs += column.refs
         metrics += [column.metric] * len(column)
         values += column.values
-        times += column.times if column.times is not None else [None] * len(column)
+        times += [None] * len(column) if column.times is None else column.times
     return refs, metrics, values, times
 
 
@@ -629,8 +629,10 @@ def _frame(
     parts = [(source, batch_time, *_batch_readings(batch))
              for source, batch, batch_time in cycle.batches]  # fmt: skip
     if cycle.derived:
-        parts.append((DERIVED_SOURCE, cycle.time,
-                      *(list(map(field, cycle.derived)) for field in _FIELDS)))  # fmt: skip
+        derived, (ref_of, metric_of, value_of, time_of) = cycle.derived, _FIELDS
+        parts.append((DERIVED_SOURCE, cycle.time, list(map(ref_of, derived)),
+                      list(map(metric_of, derived)), list(map(value_of, derived)),
+                      list(map(time_of, derived))))  # fmt: skip
     for source, batch_time, refs, metrics, values, times in parts:
         entry, number, order = _batch(source, batch_time, refs, metrics, values, times,
                                       schemas, db, references, cycle.keyframe)  # fmt: skip
@@ -650,14 +652,14 @@ def _frame(
         "a": cycle.state,
     }
     if cycle.full is not None:
-        keys, times, values, rates = cycle.full
+        keys, read_times, read_values, rates = cycle.full
         schema = _keyframe_schema(keys, schemas, db, key_index)
         if isinstance(schema, int):
             numbers.append(schema)
         if key_index[0] != schema or len(key_index[2]) > SCHEMAS_KEPT:
             key_index[:] = [schema, dict(zip(keys, range(len(keys)), strict=True)), {}, keys]
         against = _keyframe_against(keys, key_index[1], key_index[2], firsts, references)
-        body["k"] = [schema, pack_floats(times), pack_floats(values, against),
+        body["k"] = [schema, pack_floats(read_times), pack_floats(read_values, against),
                      pack_floats(rates), XORED]  # fmt: skip
         body["h"] = pack_history_columns(cycle.history or [])
     body["floor"] = min(numbers, default=None)

@@ -11,6 +11,7 @@ import itertools
 import json
 import math
 import sqlite3
+import struct
 from array import array
 from pathlib import Path
 from typing import Any
@@ -1325,3 +1326,115 @@ def test_a_seeks_schema_strings_are_one_object_each(tmp_path: Path) -> None:
     alike = [(ref, after) for ref, after in itertools.pairwise(refs) if ref == after]
     assert len(alike) > 500  # an entity's series one after another: its ref one string
     assert all(ref is after for ref, after in alike)
+
+
+def test_a_history_packed_from_columns_is_the_one_packed_from_points() -> None:
+    from console.recording.codec import pack_history, pack_history_columns
+
+    history = {"job/1": {"job.throughput": [(1.0, 2.0), (2.0, None)], "job.gpu_util": []},
+               "job/2": {"job.throughput": [(1.5, 0.25)]}}  # fmt: skip
+    series = [(ref, metric, array("d", [t for t, _v in points]),
+               array("d", [math.nan if v is None else v for _t, v in points]))
+              for ref, per_metric in history.items()
+              for metric, points in per_metric.items()]  # fmt: skip
+    assert pack_history_columns(series) == pack_history(history)
+
+
+def test_a_column_xored_against_a_kept_reference_is_the_one_xored_against_bytes() -> None:
+    """A keyframe's column is XORed against by the frames up to the next: its pieces'
+    integers made once, for the same bytes as a plain XOR, piece case by piece case."""
+    from console.recording.codec import Against, _xor
+
+    per_piece = XOR_PIECE // 8
+    count = 4 * per_piece + 5  # a short last piece
+    keyframe = [float(i) + 0.25 for i in range(count)]
+    keyframe[per_piece : 2 * per_piece] = [0.0] * per_piece  # zeros on the keyframe's side
+    values = list(keyframe)  # the first piece: the keyframe's values again
+    values[per_piece + 3] = 7.5  # a piece the keyframe had as zeros
+    values[2 * per_piece : 3 * per_piece] = [0.0] * per_piece  # zeros on this side
+    values[3 * per_piece :] = [v * 1.001 for v in keyframe[3 * per_piece :]]  # changed
+    against = Against(float_bytes(keyframe))
+    raw = float_bytes(values)
+    assert against.xor(raw) == _xor(raw, bytes(against))
+    pieces = against._pieces
+    assert against.xor(float_bytes(keyframe)) == bytes(len(raw))  # the same again: zeros
+    assert against._pieces is pieces  # made once
+    assert pack_floats(values, against) == pack_floats(values, bytes(against))
+    with pytest.raises(ValueError, match="not as long"):
+        against.xor(raw[:-8])
+
+
+def test_a_float_column_of_none_some_none_or_no_number() -> None:
+    nan = struct.pack("d", math.nan)
+    assert float_bytes([None] * 3) == nan * 3
+    assert float_bytes((1.0, None)) == struct.pack("d", 1.0) + nan
+    assert float_bytes([]) == b""
+    for column in (["x"], [None, "x"], [1.0, "x"]):
+        with pytest.raises(TypeError):
+            float_bytes(column)  # type: ignore[arg-type]
+
+
+def test_a_source_that_changes_its_own_keys_list_gets_a_new_schema(tmp_path: Path) -> None:
+    """A one-column batch is framed from the source's own lists: the key set kept to
+    compare the next batch with is a copy, so a list the source changes in place is
+    new keys, not the same."""
+    from console.core.model import Batch, Column
+    from console.recording.layout import SCHEMA_SQL
+    from console.recording.recorder import _batch, _batch_readings
+
+    column = Column("gpu.util", [f"gpu/n/{i}" for i in range(300)], [1.0] * 300)
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA_SQL)
+    schemas: dict[Any, Any] = {}
+
+    def schema_of(batch: Batch) -> int | None:
+        return _batch("sim", 1.0, *_batch_readings(batch), schemas, db, {}, True)[1]
+
+    first = schema_of(Batch(columns=[column]))
+    assert schema_of(Batch(columns=[column])) == first
+    column.refs[150] = "gpu/other/0"  # the same list, another entity in it
+    assert schema_of(Batch(columns=[column])) not in (None, first)
+
+
+def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyframe whose readings' keys are the last keyframe's (a fleet's, keyframe after
+    keyframe) is not split and looked up again; one with a new series gets a schema
+    with it, and its job history that series' points."""
+    from console.core.model import Batch, Sample
+    from console.recording import recorder as recorder_module
+    from console.recording.codec import decompress, unpack_history
+    from console.recording.recorder import KEYFRAME_SCHEMA
+
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=2)
+    recorder.attach(engine)
+    looked_up: list[str] = []
+    real = recorder_module._schema
+
+    def schema(source: str, *rest: Any) -> Any:
+        looked_up.append(source)
+        return real(source, *rest)
+
+    monkeypatch.setattr(recorder_module, "_schema", schema)
+    record(engine, recorder, 5)  # keyframes at 0, 2 and 4, with the same keys
+    assert looked_up.count(KEYFRAME_SCHEMA) == 1
+    when = (engine.store.time or 0.0) + 0.5
+    new = Batch(entities=[Entity("job/9999", "9999")], time=when,
+                samples=[Sample("job/9999", "job.throughput", 42.0, when)])  # fmt: skip
+    engine.store.apply(new, "test", received=when)
+    record(engine, recorder, 2)  # a delta, then a keyframe with the new series
+    recorder.close()
+    assert looked_up.count(KEYFRAME_SCHEMA) == 2
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    last, blob = db.execute(
+        "SELECT time, body FROM frames WHERE keyframe=1 ORDER BY time DESC"
+    ).fetchone()
+    db.close()
+    times, values = unpack_history(decompress(blob)["h"])[("job/9999", "job.throughput")]
+    assert list(times) == [when] and list(values) == [42.0]
+    with Recording(tmp_path / "rec") as recording:
+        moment = recording.at(last)
+        assert moment.store.value("job/9999", "job.throughput") == 42.0
+        assert store_state(moment.store) == store_state(engine.store)

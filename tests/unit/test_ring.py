@@ -170,3 +170,32 @@ def test_a_first_point_becomes_a_plain_ring_in_place_at_its_second(
     columns.fill_columns([1.0, 2.0], [8.0, math.nan])
     assert type(filled) is type(columns) is Ring
     assert filled.values() == columns.values() == [8.0, None]
+
+
+def test_columns_are_the_points_oldest_first_growing_full_and_filled() -> None:
+    """The recorder's keyframe takes a job series' points as two columns (NaN: not
+    available), copies: the same points as :meth:`Ring.points`, however the ring holds
+    them (growing, wrapped, filled), and no longer the ring's after it moves on."""
+    ring = Ring(3, timed=True)
+
+    def as_points() -> list[tuple[float, float | None]]:
+        times, values = ring.columns()
+        return [(t, None if math.isnan(v) else v) for t, v in zip(times, values, strict=True)]
+
+    assert as_points() == []
+    for step, value in enumerate((1.0, None, 3.0, 4.0, 5.0)):
+        ring.append(value, time=10.0 + step)
+        assert as_points() == ring.points()  # growing, then wrapped at each place
+    times, values = ring.columns()
+    ring.append(6.0, time=20.0)
+    assert list(times) == [12.0, 13.0, 14.0] and list(values) == [3.0, 4.0, 5.0]  # copies
+    ring.fill([(1.0, 2.0), (3.0, None)])
+    assert as_points() == ring.points() == [(1.0, 2.0), (3.0, None)]
+
+
+def test_untimed_rings_have_no_columns() -> None:
+    plain, first = Ring(3), FirstPoint(1.0, 3)
+    plain.append(1.0)
+    block = RingBlock(3, [Ring(3)])
+    for ring in (plain, first, block.rings[0]):
+        assert [list(column) for column in ring.columns()] == [[], []]

@@ -310,3 +310,33 @@ def test_a_timed_history_restored_from_columns_is_the_one_restored_from_points()
     assert by_columns.timed_history("job/1", "job.gpu_util") == points[:3]
     with pytest.raises(ValueError, match="different lengths"):
         by_columns.restore_history_columns("job/1", "job.gpu_util", times, values[:-1])
+
+
+def test_a_timed_historys_columns_are_its_points() -> None:
+    from console.core.store import TIMED_HISTORY
+
+    store = Store()
+    for step in range(TIMED_HISTORY + 3):  # wrapped
+        value = None if step % 7 == 0 else step / 2
+        batch = Batch(samples=[Sample("job/1", "job.gpu_util", value)], time=1000.0 + step)
+        store.apply(batch, "s", received=1000.0 + step)
+    times, values = store.timed_columns("job/1", "job.gpu_util")
+    points = [(t, None if v != v else v) for t, v in zip(times, values, strict=True)]
+    assert points == store.timed_history("job/1", "job.gpu_util")
+    assert len(points) == TIMED_HISTORY
+    assert [list(column) for column in store.timed_columns("job/2", "job.gpu_util")] == [[], []]
+
+
+def test_reading_fields_are_the_reading_columns_split() -> None:
+    store = Store()
+    store.apply(_batch(100.0, 1_000.0), "s", received=100.0)
+    store.apply(_batch(102.0, 5_000.0), "s", received=102.0)
+    store.apply(_batch(102.0, 7.0, "port.link_speed"), "s", received=102.0)
+    keys, fields = store.reading_columns()
+    assert store.reading_fields() == (
+        keys,
+        [t for t, _value, _rate in fields],
+        [value for _t, value, _rate in fields],
+        [rate for _t, _value, rate in fields],
+    )
+    assert store.reading_fields()[3] == [2_000.0, None]  # a counter's rate, a gauge's none
