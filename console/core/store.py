@@ -192,7 +192,9 @@ class Store:
         """Refs of each kind in natural order (the order, not the objects: a source
         re-sends an entity as a new object with new attrs, and readers must see it)."""
         self._children: dict[str, set[str]] = {}
-        self._sorted_children: dict[str, list[str]] = {}
+        self._sorted_children: dict[str, dict[str | None, list[str]]] = {}
+        """A parent's children's refs in natural order, all (key ``None``) and of each kind
+        asked for; dropped when the set of children changes."""
         self._series_of: dict[str, int] = {}
         """Series each source owns (capped: ``Source.max_series``)."""
         self._metrics_of: dict[str, int] = {}
@@ -1048,18 +1050,25 @@ class Store:
         return len(self._by_kind.get(kind, {}))
 
     def children(self, ref: str, kind: str | None = None) -> list[Entity]:
-        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref.
+        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref."""
+        entities = self.entities
+        return [entities[r] for r in self.child_refs(ref, kind)]
+
+    def child_refs(self, ref: str, kind: str | None = None) -> Sequence[str]:
+        """The refs of :meth:`children`, without making a list of entities.
 
         The order is kept until the set of children changes (panes ask for every
         node's GPUs on each redraw: at 4,000 nodes, sorting each time cost 0.3 s)."""
-        refs = self._children.get(ref)
-        if not refs:
-            return []
         ordered = self._sorted_children.get(ref)
         if ordered is None:
-            ordered = self._sorted_children[ref] = sorted(refs, key=_natural)
-        entities = self.entities
-        return [entities[r] for r in ordered if kind is None or ref_kind(r) == kind]
+            refs = self._children.get(ref)
+            if not refs:
+                return ()
+            ordered = self._sorted_children[ref] = {None: sorted(refs, key=_natural)}
+        of_kind = ordered.get(kind)
+        if of_kind is None:
+            of_kind = ordered[kind] = [r for r in ordered[None] if ref_kind(r) == kind]
+        return of_kind
 
     def reading(self, ref: str, metric: str) -> Reading | None:
         """The newest reading of one metric, if any."""
@@ -1071,6 +1080,15 @@ class Store:
         if reading is None:
             return None
         return reading.rate if metric in COUNTERS else reading.value
+
+    def values(self, refs: Iterable[str], metric: str) -> list[float | None]:
+        """:meth:`value` of one metric for many refs (a node's GPUs), in their order: one
+        call where a group of a thousand nodes' rows asked sixteen thousand times."""
+        latest = self._latest.get
+        readings = [latest((ref, metric)) for ref in refs]
+        if metric in COUNTERS:
+            return [None if r is None else r.rate for r in readings]
+        return [None if r is None else r.value for r in readings]
 
     def history(self, ref: str, metric: str) -> list[float | None]:
         """Oldest-first history (rates for counters), at most ``history_length`` points."""
