@@ -34,6 +34,9 @@ DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
+PLACE_ONE_BY_ONE = 16
+"""New refs of a kind are placed in its order one at a time (log2 of its size in sort
+keys each) while they are fewer than its 1/16th; more, and the kind is sorted anew."""
 SUMMED_METRICS = frozenset({"gpu.power", "gpu.power_limit", "gpu.energy_today", "gpu.energy_total"})
 """GPU gauges kept summed per node and for the fleet as readings land (the power pane
 and the cost summary read totals; walking every GPU on each refresh cost seconds at
@@ -191,6 +194,10 @@ class Store:
         self._sorted_kind: dict[str, list[str]] = {}
         """Refs of each kind in natural order (the order, not the objects: a source
         re-sends an entity as a new object with new attrs, and readers must see it)."""
+        self._kind_added: dict[str, set[str]] = {}
+        """Refs of a sorted kind that came since it was sorted (placed on the next read)."""
+        self._kind_thinned: set[str] = set()
+        """Sorted kinds that lost refs since (filtered on the next read)."""
         self._children: dict[str, set[str]] = {}
         self._sorted_children: dict[str, dict[str | None, list[str]]] = {}
         """A parent's children's refs in natural order, all (key ``None``) and of each kind
@@ -434,8 +441,8 @@ class Store:
             self._sorted_children.pop(old.parent, None)
         self.entities[entity.ref] = entity
         same_kind = self._by_kind.setdefault(entity.kind, {})
-        if entity.ref not in same_kind:
-            self._sorted_kind.pop(entity.kind, None)  # re-sort on next read
+        if entity.ref not in same_kind and entity.kind in self._sorted_kind:
+            self._kind_added.setdefault(entity.kind, set()).add(entity.ref)
         same_kind[entity.ref] = entity
         if entity.parent is not None:
             siblings = self._children.setdefault(entity.parent, set())
@@ -1017,7 +1024,9 @@ class Store:
         for ref in gone:
             entity = self.entities.pop(ref)
             self._by_kind.get(entity.kind, {}).pop(ref, None)
-            self._sorted_kind.pop(entity.kind, None)
+            if entity.kind in self._sorted_kind:
+                self._kind_thinned.add(entity.kind)
+                self._kind_added.get(entity.kind, set()).discard(ref)
             if entity.parent is not None:
                 self._children.get(entity.parent, set()).discard(ref)
                 self._sorted_children.pop(entity.parent, None)
@@ -1039,11 +1048,27 @@ class Store:
     def of_kind(self, kind: str) -> list[Entity]:
         """All entities of one kind, sorted by ref (the sort is cached until the set changes)."""
         same_kind = self._by_kind.get(kind, {})
-        ordered = self._sorted_kind.get(kind)
-        if ordered is None:
-            ordered = self._sorted_kind[kind] = sorted(same_kind, key=_natural)
+        ordered = self._sorted_order(kind, same_kind)
         # The order is cached, the entities are not: a source may report a new object.
         return [same_kind[ref] for ref in ordered]
+
+    def _sorted_order(self, kind: str, same_kind: dict[str, Entity]) -> list[str]:
+        """The refs of ``kind`` in natural order, brought up to date with what came and
+        went since the last read: a few new GPUs are placed one by one, not the fleet's
+        32,000 sorted again (0.25 s at 4,000 nodes, at each read while a fleet lands)."""
+        ordered = self._sorted_kind.get(kind)
+        added = self._kind_added.pop(kind, set())
+        if kind in self._kind_thinned:  # (a ref gone and back is placed again below)
+            self._kind_thinned.discard(kind)
+            if ordered is not None:
+                ordered = [ref for ref in ordered if ref in same_kind and ref not in added]
+        if ordered is None or len(added) > len(ordered) // PLACE_ONE_BY_ONE:
+            ordered = sorted(same_kind, key=_natural)
+        else:
+            for ref in added:
+                bisect.insort(ordered, ref, key=_natural)
+        self._sorted_kind[kind] = ordered
+        return ordered
 
     def count(self, kind: str) -> int:
         """How many entities of one kind are known."""
