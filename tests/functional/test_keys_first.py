@@ -237,6 +237,27 @@ async def test_a_pane_built_ahead_is_laid_out_after_a_key_pressed_meanwhile(
         assert screen.pane.size.width == 120 and app.screen is not screen
 
 
+async def test_panes_are_built_ahead_before_the_first_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Built while the store is empty (cheap), not in the seconds after a large fleet
+    lands, when each pane's first refresh and layout was a long step a key waited for."""
+    from console.core.plugins import discover
+    from console.core.runtime import load_registry
+
+    registry = load_registry([r for r in discover() if r.distribution == "watchfloor"])
+    app = WatchfloorApp(registry, [], live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.store.count("node") == 0 and not app.pane_screens
+        monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # input quiet (the overview drawn)
+        app._tick()
+        await pilot.pause()
+        assert sorted(app.pane_screens) == sorted(p.id for p in registry.panes if p.key)
+        assert app.crumbs() == ["Overview"]  # built off screen
+
+
 def _styles(screen: ViewScreen) -> list[tuple[str, dict[str, object]]]:
     return [(repr(node), dict(node._css_styles.get_rules())) for node in screen.walk_children()]
 
