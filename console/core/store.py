@@ -946,7 +946,8 @@ class Store:
         :meth:`drop_litter` does that in slices the caller spreads over its loop."""
         if self._litter:  # never drained (nobody loops): freed now rather than piled up
             self._litter.clear()
-        self._litter += (self._changed_entities, self._changed_readings, self._removed, self._moved)
+        changes = (self._changed_entities, self._changed_readings, self._removed, self._moved)
+        self._litter += [changed for changed in changes if changed]  # nothing to free: none
         self._changed_entities, self._changed_readings = set(), set()
         self._removed, self._moved = set(), set()
         self._fresh_lists, self._moved_lists, self._handed = [], [], False
