@@ -268,7 +268,11 @@ class Store:
             self.source_meta[source] = dict(batch.meta)
         if self.journal is not None:
             self.journal.append((source, batch, batch_time))
-        if self.time is None or batch_time > self.time:
+        # A batch with no time of its own and nothing in it (a mirror's collector before
+        # its first cycle) says nothing of the data's clock: its arrival, on the wall
+        # clock, would outrun a simulator's clock for good.
+        timed = batch.time is not None or batch.entities or batch.samples or batch.columns
+        if timed and (self.time is None or batch_time > self.time):
             self.time = batch_time
         self.version += 1
         return refused

@@ -310,3 +310,17 @@ def test_a_timed_history_restored_from_columns_is_the_one_restored_from_points()
     assert by_columns.timed_history("job/1", "job.gpu_util") == points[:3]
     with pytest.raises(ValueError, match="different lengths"):
         by_columns.restore_history_columns("job/1", "job.gpu_util", times, values[:-1])
+
+
+def test_a_batch_that_brings_nothing_leaves_the_clock_where_the_data_put_it() -> None:
+    # A console mirrors its collector before the collector's first cycle ended: the
+    # relay's document has no readings and no time. Its wall-clock arrival became the
+    # store's time, and a simulator's clock (days behind) never moved it back: a
+    # stalled job's cost then counted those days.
+    store = Store()
+    store.apply(Batch(), "relay", received=2_000_000_000.0)
+    assert store.time is None
+    store.apply(_batch(1_795_000_001.0, 1.0), "relay", received=2_000_000_001.0)
+    assert store.time == 1_795_000_001.0
+    store.apply(Batch(), "relay", received=2_000_000_002.0)
+    assert store.time == 1_795_000_001.0
