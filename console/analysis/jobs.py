@@ -20,6 +20,9 @@ class Stall:
     baseline: float
     now: float
     metric: str
+    seen: float
+    """Time of the newest reading that shows it stalled: from ``since`` to here is the
+    stall the console holds readings of (its clock may be another source's)."""
 
     @property
     def loss(self) -> float:
@@ -105,7 +108,8 @@ def stall_of(store: Store, job: Entity) -> Stall | None:
         since = time
     if since is None or points[-1][0] - since < min_seconds:
         return None
-    return Stall(since=since, baseline=baseline, now=points[-1][1], metric=metric)
+    last_time, last_value = points[-1]
+    return Stall(since=since, baseline=baseline, now=last_value, metric=metric, seen=last_time)
 
 
 def job_loss(store: Store, ref: str) -> float | None:
