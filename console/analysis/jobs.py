@@ -173,6 +173,21 @@ def job_state(store: Store, ref: str) -> str:
         return state
     if all(store.value(ref, m) is None for m in PACE_METRICS) and not _series(store, job)[1]:
         return MEASURING  # (a gap in a pace it had: judged by that, as analysis does)
-    if store.cycle == 0 and stall_of(store, job) is not None:
+    if store.cycle == 0 and _stalled_by_pace(store, job):
         return "STALLED"
     return state
+
+
+def jobs_shown_stalled(store: Store) -> set[str]:
+    """The jobs :func:`job_state` shows ``STALLED``, all at once (a list of every job
+    orders by it): the analysis's stalls, and before any cycle ended on this store,
+    each running job's own pace."""
+    stalled = {f.ref for f in store.findings if f.kind == "job-stalled"}
+    if store.cycle == 0:
+        stalled.update(job.ref for job in store.of_kind("job") if _stalled_by_pace(store, job))
+    return stalled
+
+
+def _stalled_by_pace(store: Store, job: Entity) -> bool:
+    """Whether a running job's own pace shows a stall (before the analysis says)."""
+    return job.attrs.get("state") == "RUNNING" and stall_of(store, job) is not None
