@@ -34,6 +34,9 @@ DEFAULT_HISTORY = 120
 """Points kept per (entity, metric): two minutes at 1 s, more than any sparkline shows."""
 TIMED_HISTORY = 600
 """Points kept for the few timed (job) series: ten minutes, for baselines and onsets."""
+PLACE_ONE_BY_ONE = 16
+"""New refs of a kind are placed in its order one at a time (log2 of its size in sort
+keys each) while they are fewer than its 1/16th; more, and the kind is sorted anew."""
 SUMMED_METRICS = frozenset({"gpu.power", "gpu.power_limit", "gpu.energy_today", "gpu.energy_total"})
 """GPU gauges kept summed per node and for the fleet as readings land (the power pane
 and the cost summary read totals; walking every GPU on each refresh cost seconds at
@@ -191,8 +194,14 @@ class Store:
         self._sorted_kind: dict[str, list[str]] = {}
         """Refs of each kind in natural order (the order, not the objects: a source
         re-sends an entity as a new object with new attrs, and readers must see it)."""
+        self._kind_added: dict[str, set[str]] = {}
+        """Refs of a sorted kind that came since it was sorted (placed on the next read)."""
+        self._kind_thinned: set[str] = set()
+        """Sorted kinds that lost refs since (filtered on the next read)."""
         self._children: dict[str, set[str]] = {}
-        self._sorted_children: dict[str, list[str]] = {}
+        self._sorted_children: dict[str, dict[str | None, list[str]]] = {}
+        """A parent's children's refs in natural order, all (key ``None``) and of each kind
+        asked for; dropped when the set of children changes."""
         self._series_of: dict[str, int] = {}
         """Series each source owns (capped: ``Source.max_series``)."""
         self._metrics_of: dict[str, int] = {}
@@ -436,8 +445,8 @@ class Store:
             self._sorted_children.pop(old.parent, None)
         self.entities[entity.ref] = entity
         same_kind = self._by_kind.setdefault(entity.kind, {})
-        if entity.ref not in same_kind:
-            self._sorted_kind.pop(entity.kind, None)  # re-sort on next read
+        if entity.ref not in same_kind and entity.kind in self._sorted_kind:
+            self._kind_added.setdefault(entity.kind, set()).add(entity.ref)
         same_kind[entity.ref] = entity
         if entity.parent is not None:
             siblings = self._children.setdefault(entity.parent, set())
@@ -1019,7 +1028,9 @@ class Store:
         for ref in gone:
             entity = self.entities.pop(ref)
             self._by_kind.get(entity.kind, {}).pop(ref, None)
-            self._sorted_kind.pop(entity.kind, None)
+            if entity.kind in self._sorted_kind:
+                self._kind_thinned.add(entity.kind)
+                self._kind_added.get(entity.kind, set()).discard(ref)
             if entity.parent is not None:
                 self._children.get(entity.parent, set()).discard(ref)
                 self._sorted_children.pop(entity.parent, None)
@@ -1041,29 +1052,52 @@ class Store:
     def of_kind(self, kind: str) -> list[Entity]:
         """All entities of one kind, sorted by ref (the sort is cached until the set changes)."""
         same_kind = self._by_kind.get(kind, {})
-        ordered = self._sorted_kind.get(kind)
-        if ordered is None:
-            ordered = self._sorted_kind[kind] = sorted(same_kind, key=_natural)
+        ordered = self._sorted_order(kind, same_kind)
         # The order is cached, the entities are not: a source may report a new object.
         return [same_kind[ref] for ref in ordered]
+
+    def _sorted_order(self, kind: str, same_kind: dict[str, Entity]) -> list[str]:
+        """The refs of ``kind`` in natural order, brought up to date with what came and
+        went since the last read: a few new GPUs are placed one by one, not the fleet's
+        32,000 sorted again (0.25 s at 4,000 nodes, at each read while a fleet lands)."""
+        ordered = self._sorted_kind.get(kind)
+        added = self._kind_added.pop(kind, set())
+        if kind in self._kind_thinned:  # (a ref gone and back is placed again below)
+            self._kind_thinned.discard(kind)
+            if ordered is not None:
+                ordered = [ref for ref in ordered if ref in same_kind and ref not in added]
+        if ordered is None or len(added) > len(ordered) // PLACE_ONE_BY_ONE:
+            ordered = sorted(same_kind, key=_natural)
+        else:
+            for ref in added:
+                bisect.insort(ordered, ref, key=_natural)
+        self._sorted_kind[kind] = ordered
+        return ordered
 
     def count(self, kind: str) -> int:
         """How many entities of one kind are known."""
         return len(self._by_kind.get(kind, {}))
 
     def children(self, ref: str, kind: str | None = None) -> list[Entity]:
-        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref.
+        """Entities whose parent is ``ref`` (a node's GPUs and ports), sorted by ref."""
+        entities = self.entities
+        return [entities[r] for r in self.child_refs(ref, kind)]
+
+    def child_refs(self, ref: str, kind: str | None = None) -> Sequence[str]:
+        """The refs of :meth:`children`, without making a list of entities.
 
         The order is kept until the set of children changes (panes ask for every
         node's GPUs on each redraw: at 4,000 nodes, sorting each time cost 0.3 s)."""
-        refs = self._children.get(ref)
-        if not refs:
-            return []
         ordered = self._sorted_children.get(ref)
         if ordered is None:
-            ordered = self._sorted_children[ref] = sorted(refs, key=_natural)
-        entities = self.entities
-        return [entities[r] for r in ordered if kind is None or ref_kind(r) == kind]
+            refs = self._children.get(ref)
+            if not refs:
+                return ()
+            ordered = self._sorted_children[ref] = {None: sorted(refs, key=_natural)}
+        of_kind = ordered.get(kind)
+        if of_kind is None:
+            of_kind = ordered[kind] = [r for r in ordered[None] if ref_kind(r) == kind]
+        return of_kind
 
     def reading(self, ref: str, metric: str) -> Reading | None:
         """The newest reading of one metric, if any."""
@@ -1075,6 +1109,15 @@ class Store:
         if reading is None:
             return None
         return reading.rate if metric in COUNTERS else reading.value
+
+    def values(self, refs: Iterable[str], metric: str) -> list[float | None]:
+        """:meth:`value` of one metric for many refs (a node's GPUs), in their order: one
+        call where a group of a thousand nodes' rows asked sixteen thousand times."""
+        latest = self._latest.get
+        readings = [latest((ref, metric)) for ref in refs]
+        if metric in COUNTERS:
+            return [None if r is None else r.rate for r in readings]
+        return [None if r is None else r.value for r in readings]
 
     def history(self, ref: str, metric: str) -> list[float | None]:
         """Oldest-first history (rates for counters), at most ``history_length`` points."""

@@ -107,6 +107,61 @@ def test_children_and_kinds_follow_what_sources_report() -> None:
     assert [e.ref for e in store.of_kind("gpu")] == ["gpu/n1/0", "gpu/n1/2", "gpu/n1/10"]
 
 
+def test_a_kind_s_order_follows_refs_that_come_go_and_come_back_between_reads() -> None:
+    """A few new refs are placed in the kept order, many make a new sort, gone ones are
+    filtered out, and one gone and back is listed once: always the natural order."""
+    import random
+
+    from console.core.store import natural_sorted
+
+    chance = random.Random(7)
+    store = Store()
+    known: set[str] = set()
+    for step in range(300):
+        if step % 50 == 0:  # now and then a whole rack of new GPUs at once
+            fresh = {f"gpu/n{chance.randrange(200)}/{g}" for g in range(8)}
+        else:
+            fresh = {f"gpu/n{chance.randrange(200)}/{chance.randrange(8)}"}
+        store.apply(Batch(entities=[Entity(ref, ref) for ref in fresh]), "s", float(step))
+        known |= fresh
+        if step % 3 == 0 and known:
+            gone = chance.sample(sorted(known), k=min(len(known), chance.randrange(1, 4)))
+            store.remove(gone)
+            known -= set(gone)
+            back = gone[:1]  # gone and back before the next read
+            store.apply(Batch(entities=[Entity(ref, ref) for ref in back]), "s", float(step))
+            known |= set(back)
+        if step % 2 == 0:
+            assert [e.ref for e in store.of_kind("gpu")] == natural_sorted(known)
+    assert [e.ref for e in store.of_kind("gpu")] == natural_sorted(known)
+
+
+def test_child_refs_of_a_kind_follow_children_as_they_come_and_go() -> None:
+    """The refs a kind at a time, cached with the order, and dropped with it."""
+    store = Store()
+    children = [Entity("gpu/n1/1", "GPU 1", "node/n1"), Entity("port/n1/mlx5_0", "p", "node/n1")]
+    store.apply(Batch(entities=[Entity("node/n1", "n1"), *children]), "s", 1.0)
+    assert list(store.child_refs("node/n1", "gpu")) == ["gpu/n1/1"]
+    assert list(store.child_refs("node/n1")) == ["gpu/n1/1", "port/n1/mlx5_0"]
+    store.apply(Batch(entities=[Entity("gpu/n1/0", "GPU 0", "node/n1")]), "s", 2.0)
+    assert list(store.child_refs("node/n1", "gpu")) == ["gpu/n1/0", "gpu/n1/1"]
+    store.remove(["gpu/n1/1", "gpu/n1/0"])
+    assert list(store.child_refs("node/n1", "gpu")) == [] and store.children("node/n1", "gpu") == []
+    assert list(store.child_refs("node/n9", "gpu")) == []
+
+
+def test_values_of_many_refs_are_value_of_each() -> None:
+    """Gauges' values, counters' rates, None where a ref has no reading."""
+    store = Store()
+    for time, count in ((100.0, 1_000.0), (102.0, 5_000.0)):
+        samples = [Sample("port/n1/a", "port.tx_bytes", count), Sample("port/n1/a", "port.up", 1)]
+        store.apply(Batch(samples=samples), "s", received=time)
+    refs = ["port/n1/a", "port/n1/none"]
+    assert store.values(refs, "port.tx_bytes") == [2_000.0, None]
+    assert store.values(refs, "port.up") == [1.0, None]
+    assert store.values(refs, "port.tx_bytes") == [store.value(r, "port.tx_bytes") for r in refs]
+
+
 def test_an_entity_sent_again_is_seen_again_and_one_that_moves_changes_parent() -> None:
     # Sent again in the same place (the common case, taken in fewer steps): the new
     # object is read everywhere and its time seen moves (expiry); sent under another
