@@ -182,10 +182,9 @@ def checked_attrs(attrs: dict[str, Any], ref: str) -> dict[str, Any]:
 
 def check_attr_numbers(attrs: dict[str, Any], ref: str) -> None:
     """WireError naming (``processes[0].gpu_mem_mib``) the first number in ``ref``'s
-    attrs that is an infinity, NaN, or an integer past 64 bits: a pane's
-    ``f"{v:,.0f}"`` raised on one past a float's range, the recorder's msgpack on one
-    past 64 bits. A loop, not recursion: a hostile agent nests as deep as its decoder
-    allows."""
+    attrs that is an infinity, NaN, or an integer past 64 bits (made a float, one past
+    a float's range raises OverflowError; the recorder's msgpack raises on one past 64
+    bits). A loop, not recursion: a hostile agent nests as deep as its decoder allows."""
     stack: list[tuple[tuple[str | int, ...], dict[str, Any] | list[Any]]] = [((), attrs)]
     while stack:
         path, container = stack.pop()
