@@ -365,3 +365,61 @@ def test_a_timed_history_restored_from_columns_is_the_one_restored_from_points()
     assert by_columns.timed_history("job/1", "job.gpu_util") == points[:3]
     with pytest.raises(ValueError, match="different lengths"):
         by_columns.restore_history_columns("job/1", "job.gpu_util", times, values[:-1])
+
+
+def test_a_batch_that_brings_nothing_leaves_the_clock_where_the_data_put_it() -> None:
+    # A console mirrors its collector before the collector's first cycle ended: the
+    # relay's document has no readings and no time. Its wall-clock arrival became the
+    # store's time, and a simulator's clock (days behind) never moved it back: a
+    # stalled job's cost then counted those days.
+    store = Store()
+    store.apply(Batch(), "relay", received=2_000_000_000.0)
+    assert store.time is None
+    store.apply(_batch(1_795_000_001.0, 1.0), "relay", received=2_000_000_001.0)
+    assert store.time == 1_795_000_001.0
+    store.apply(Batch(), "relay", received=2_000_000_002.0)
+    assert store.time == 1_795_000_001.0
+
+
+def _summed_fleet(node: str) -> tuple[list[Entity], list[str], dict[tuple[str, str], Reading]]:
+    gpus = [f"gpu/{node}/{i}" for i in range(2)]
+    entities = [Entity(f"node/{node}", node), *(Entity(g, g, f"node/{node}") for g in gpus)]
+    readings = {(g, "gpu.power"): Reading(5.0, 100.0 * (i + 1)) for i, g in enumerate(gpus)}
+    return entities, ["s"] * len(entities), readings
+
+
+class _Keys(list[tuple[str, str]]):
+    """A list of keys a weak reference can watch."""
+
+
+def test_two_stores_share_no_grouping_and_none_outlives_its_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two recordings read side by side (or a rewind beside the live store): the
+    # grouping of summed keys was one module global, the last keys of any store kept
+    # alive by it for good (32,000 at 1,000 nodes) and regrouped at every switch.
+    import gc
+    import weakref
+
+    from console.core import store as store_module
+    from console.core.store import SummedKeys
+
+    grouped: list[int] = []
+    group_keys = store_module._group_keys
+    monkeypatch.setattr(store_module, "_group_keys",
+                        lambda keys: grouped.append(len(keys)) or group_keys(keys))  # fmt: skip
+    fleets = {node: _summed_fleet(node) for node in ("n0", "n1")}
+    keys = {node: SummedKeys(fleet[2]) for node, fleet in fleets.items()}
+    for node in ("n0", "n1", "n0", "n1"):  # a seek in each, in turn, each a fresh store
+        entities, sources, readings = fleets[node]
+        store = Store()
+        store.restore_fleet(entities, sources, 7.0, readings, (keys[node], [100.0, 200.0]))
+        assert store.gpu_total(f"node/{node}", "gpu.power") == 300.0
+    assert grouped == [2, 2]  # each store's keys grouped once, whatever came between
+    entities, sources, readings = fleets["n0"]
+    plain = _Keys(readings)
+    watched = weakref.ref(plain)
+    Store().restore_fleet(entities, sources, 7.0, readings, (plain, [100.0, 200.0]))
+    del plain
+    gc.collect()
+    assert watched() is None  # nothing keeps a store's keys once the store is gone
