@@ -203,6 +203,9 @@ class WatchfloorApp(App[None]):
         self.rewind_origin: str | None = None
         """While rewinding before the recording: the sources the moment was read from."""
         self._reader: RewindReader | None = None
+        self._rewind_preparing = False
+        """Whether the reader is making ahead what a first seek makes, or has
+        (:meth:`prepare_rewind`)."""
         self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
@@ -299,6 +302,24 @@ class WatchfloorApp(App[None]):
             plugin = self.registry.plugin_of(pane.id)
             if pane.key and plugin in shipped and pane.id not in self.pane_screens:
                 self._get_screen(self._kept_screen(pane))  # composed and mounted; not shown
+
+    def prepare_rewind(self) -> None:
+        """Have the rewind's reader make ahead, in its thread, what a session's first
+        seek makes (``RewindReader.prepare``): the first rewind key then costs what any
+        does. Asked again at each quiet tick until the recording is long enough."""
+        if self.recording is None or self.replay is not None or self._rewind_preparing:
+            return
+        self._rewind_preparing = True
+        if self._reader is None:
+            self._reader = RewindReader(self.recording)
+        self.run_worker(self._prepare_rewind(self._reader), group="rewind-prepare",
+                        exit_on_error=False)  # fmt: skip
+
+    async def _prepare_rewind(self, reader: RewindReader) -> None:
+        try:
+            self._rewind_preparing = await asyncio.to_thread(reader.prepare)
+        except (RecordingError, OSError, sqlite3.Error):
+            pass  # not asked again (a damaged file each second): a seek says what is wrong
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         self.push_screen(self._pane_screen(pane, ref, crumb))
@@ -455,6 +476,7 @@ class WatchfloorApp(App[None]):
             self._redraw_screen()
         if INPUT_GATE.quiet_for(PREPARE_QUIET) and self.store.count("node"):
             self.prepare_panes()
+            self.prepare_rewind()
 
     def _redraw_screen(self) -> None:
         screen = self.screen
