@@ -238,6 +238,7 @@ class Recording:
         if span is None:
             return False
         self.at(span[1])
+        self._last_like = None  # its keyframe's alone (8 MB): a first seek lands elsewhere
         return True
 
     def at(self, when: float, history: int = DEFAULT_HISTORY) -> Moment:
