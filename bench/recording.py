@@ -348,8 +348,9 @@ def day_seeks(workdir: Path, count: int) -> None:
           f"{ms(statistics.median(left))}, most {ms(max(left))}")  # fmt: skip
     print(f"  the first seek of a session ({len(firsts)} fresh opens), CPU "
           f"{', '.join(f'{ms(c)} ({f:,} faults)' for c, f in firsts)}")  # fmt: skip
-    print(f"  prepared ahead (the rewind's reader, in its thread, before the first key): "
-          f"CPU prepare + first seek {', '.join(f'{ms(a)} + {ms(c)}' for a, c in prepared)}")  # fmt: skip
+    pairs = ", ".join(f"{ms(ahead)} + {ms(seek)}" for ahead, seek in prepared)
+    print(f"  prepared ahead (the rewind's reader, in its thread, before the first key): CPU "
+          f"prepare + first seek {pairs}")  # fmt: skip
     print("  by frames after the keyframe, CPU min / median (minor page faults, most):")
     for offset in sorted(set(offsets)):
         mine = [(c, f) for o, c, f in by_offset if o == offset]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -316,10 +317,10 @@ class WatchfloorApp(App[None]):
                         exit_on_error=False)  # fmt: skip
 
     async def _prepare_rewind(self, reader: RewindReader) -> None:
-        try:
+        # On an error it is not asked again (a damaged file each second): a seek says
+        # what is wrong.
+        with contextlib.suppress(RecordingError, OSError, sqlite3.Error):
             self._rewind_preparing = await asyncio.to_thread(reader.prepare)
-        except (RecordingError, OSError, sqlite3.Error):
-            pass  # not asked again (a damaged file each second): a seek says what is wrong
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         self.push_screen(self._pane_screen(pane, ref, crumb))
