@@ -144,7 +144,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(nodes: int, rounds: int, key_timeout: float, extra: list[str]) -> dict[str, object]:
+def run(
+    nodes: int, rounds: int, key_timeout: float, extra: list[str], slow_ms: float
+) -> dict[str, object]:
     argv = [sys.executable, "-m", "console.cli", "demo", "--nodes", str(nodes), *extra]
     program = PtyProgram(argv)
     result: dict[str, object] = {"nodes": nodes}
@@ -162,8 +164,11 @@ def run(nodes: int, rounds: int, key_timeout: float, extra: list[str]) -> dict[s
             for label, key, needle in KEYS:
                 with program.changed:
                     mark = program.bytes_written
+                sent_at = time.time()
                 program.send(key)
                 took = wait_after(program, mark, needle, key_timeout)
+                if took is not None and 1000 * took > slow_ms:
+                    print(f"slow key {label} sent at {sent_at:.3f} took {1000 * took:.0f} ms")
                 if took is None:
                     missed += 1
                     took = key_timeout
@@ -197,12 +202,14 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, nargs="+", default=[100, 1000, 4000])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--key-timeout", type=float, default=30.0)
+    parser.add_argument("--slow-ms", type=float, default=150.0,
+                        help="print each key slower than this, with when it was sent")  # fmt: skip
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="more flags for `watchfloor demo`")  # fmt: skip
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f} at start")
     for nodes in args.nodes:
-        result = run(nodes, args.rounds, args.key_timeout, args.extra)
+        result = run(nodes, args.rounds, args.key_timeout, args.extra, args.slow_ms)
         print(" ".join(f"{k}={v}" for k, v in result.items()), flush=True)
     print(f"load {os.getloadavg()[0]:.2f} at end")
 

@@ -30,7 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 from console.acting.actions import Action, Actions, Outcome, drain_reason, node_of, slurm_action
 from console.analysis.causes import Cause, Explanation, explain, link_jobs
 from console.analysis.cost import CostModel, power_summary
-from console.analysis.jobs import job_loss, job_state
+from console.analysis.jobs import job_loss, job_state, jobs_shown_stalled
 from console.analysis.policy import SECURITY, SecurityPolicy
 from console.analysis.power import BUDGETS, Budgets
 from console.analysis.thresholds import THRESHOLDS, Thresholds
@@ -189,6 +189,7 @@ __all__ = [
     "is_throttled",
     "job_loss",
     "job_state",
+    "jobs_shown_stalled",
     "lazy",
     "link_jobs",
     "link_ref",

@@ -147,7 +147,8 @@ def entity_of(item: Any, node: str) -> Entity:
     attrs = item.get("attrs", {})
     if not isinstance(attrs, dict):
         raise WireError("entity attrs must be an object")
-    return Entity(ref, checked_text(item.get("name"), "entity name"), parent, capped_attrs(attrs))
+    name = checked_text(item.get("name"), "entity name")
+    return Entity(ref, name, parent, checked_attrs(attrs, ref))
 
 
 def check_entity_owner(ref: str, node: str) -> None:
@@ -169,6 +170,49 @@ def capped_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = {**attrs, "processes": processes[:MAX_PROCESSES],
                  "processes_dropped": len(processes) - MAX_PROCESSES}  # fmt: skip
     return attrs
+
+
+def checked_attrs(attrs: dict[str, Any], ref: str) -> dict[str, Any]:
+    """:func:`capped_attrs`, checked: WireError naming the first number in them that is
+    no finite float nor a 64-bit integer."""
+    attrs = capped_attrs(attrs)
+    check_attr_numbers(attrs, ref)
+    return attrs
+
+
+def check_attr_numbers(attrs: dict[str, Any], ref: str) -> None:
+    """WireError naming (``processes[0].gpu_mem_mib``) the first number in ``ref``'s
+    attrs that is an infinity, NaN, or an integer past 64 bits (made a float, one past
+    a float's range raises OverflowError; the recorder's msgpack raises on one past 64
+    bits). A loop, not recursion: a hostile agent nests as deep as its decoder allows."""
+    stack: list[tuple[tuple[str | int, ...], dict[str, Any] | list[Any]]] = [((), attrs)]
+    while stack:
+        path, container = stack.pop()
+        items = container.items() if type(container) is dict else enumerate(container)
+        for key, value in items:
+            if isinstance(value, dict | list):
+                stack.append(((*path, key), value))
+            elif not _plain_attr(value):
+                where = _path_text((*path, key))[:120]
+                raise WireError(f"attribute {where} of {ref[:80]} must be a finite number "
+                                "(a float, or an integer of at most 64 bits)")  # fmt: skip
+
+
+def _plain_attr(value: Any) -> bool:
+    """Anything but a float that is not finite or an integer past 64 bits."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if type(value) is int:
+        return -(2**63) <= value < 2**64
+    return True
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    """``("processes", 0, "gpu_mem_mib")`` as ``processes[0].gpu_mem_mib``."""
+    text = ""
+    for step in path:
+        text += f"[{step}]" if type(step) is int else f".{step}" if text else str(step)
+    return text
 
 
 def check_sample_ref(ref: Any, node: str) -> None:

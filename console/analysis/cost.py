@@ -96,9 +96,12 @@ def power_summary(store: Store, model: CostModel) -> dict[str, Any]:
         gpus = job.attrs.get("gpus", [])
         watts = sum(store.value(g, "gpu.power") or 0.0 for g in gpus)
         per_hour = len(gpus) * model.gpu_hour + model.energy_cost_per_hour(watts, now)
-        burned = per_hour * max(0.0, now - stall.since) / 3600.0
+        # Burned over the stall the job's own readings show, onset to newest: not up to
+        # the store's clock, which another source (the wall, beside a simulator) may set.
+        stalled_s = max(0.0, stall.seen - stall.since)
         stalled.append({"ref": job.ref, "gpus": len(gpus), "cost_per_hour": round(per_hour, 2),
-                        "since": stall.since, "burned": round(burned, 2)})  # fmt: skip
+                        "since": stall.since, "stalled_s": stalled_s,
+                        "burned": round(per_hour * stalled_s / 3600.0, 2)})  # fmt: skip
     inference: list[dict[str, Any]] = []
     for job in store.of_kind("job"):
         tokens = store.value(job.ref, "job.throughput")

@@ -20,6 +20,9 @@ class Stall:
     baseline: float
     now: float
     metric: str
+    seen: float
+    """Time of the newest reading that shows it stalled: from ``since`` to here is the
+    stall the console holds readings of (its clock may be another source's)."""
 
     @property
     def loss(self) -> float:
@@ -105,7 +108,8 @@ def stall_of(store: Store, job: Entity) -> Stall | None:
         since = time
     if since is None or points[-1][0] - since < min_seconds:
         return None
-    return Stall(since=since, baseline=baseline, now=points[-1][1], metric=metric)
+    last_time, last_value = points[-1]
+    return Stall(since=since, baseline=baseline, now=last_value, metric=metric, seen=last_time)
 
 
 def job_loss(store: Store, ref: str) -> float | None:
@@ -169,6 +173,21 @@ def job_state(store: Store, ref: str) -> str:
         return state
     if all(store.value(ref, m) is None for m in PACE_METRICS) and not _series(store, job)[1]:
         return MEASURING  # (a gap in a pace it had: judged by that, as analysis does)
-    if store.cycle == 0 and stall_of(store, job) is not None:
+    if store.cycle == 0 and _stalled_by_pace(store, job):
         return "STALLED"
     return state
+
+
+def jobs_shown_stalled(store: Store) -> set[str]:
+    """The jobs :func:`job_state` shows ``STALLED``, all at once (a list of every job
+    orders by it): the analysis's stalls, and before any cycle ended on this store,
+    each running job's own pace."""
+    stalled = {f.ref for f in store.findings if f.kind == "job-stalled"}
+    if store.cycle == 0:
+        stalled.update(job.ref for job in store.of_kind("job") if _stalled_by_pace(store, job))
+    return stalled
+
+
+def _stalled_by_pace(store: Store, job: Entity) -> bool:
+    """Whether a running job's own pace shows a stall (before the analysis says)."""
+    return job.attrs.get("state") == "RUNNING" and stall_of(store, job) is not None

@@ -159,6 +159,9 @@ class Recording:
         self._last_index: tuple[int, dict[tuple[str, str], int]] | None = None
         """The place of each key in the last keyframe schema's columns (a seek's dict of
         readings starts as its copy: 227,000 keys at 1,000 nodes, made once)."""
+        self._summed: list[Any] = [None, None, None, None]
+        """What :meth:`LazyReadings.summed` keeps for the next seek from the same
+        keyframe schema (this reader's: another recording read beside it has its own)."""
         self._places: dict[tuple[Any, Any], Place] = {}
         """Where each batch schema's keys sit in a keyframe schema's (one after another:
         :meth:`LazyReadings.lay` copies them as a slice)."""
@@ -572,7 +575,7 @@ class Recording:
         kept = list(state.entities.values())
         sources, entities = list(map(_FIRST, kept)), _entities(list(map(_SECOND, kept)))
         # The readings the store sums as it takes them: their values from the columns.
-        summed = state.readings.summed(SUMMED_METRICS)
+        summed = state.readings.summed(SUMMED_METRICS, self._summed)
         store.restore_fleet(entities, sources, seen, state.readings, summed)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:

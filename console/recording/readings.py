@@ -16,14 +16,11 @@ from operator import itemgetter
 from typing import Any, cast
 
 from console.core.garbage import long_lived_objects
-from console.core.store import Reading
+from console.core.store import Reading, SummedKeys
 
 _ABSENT: Any = object()
 
 
-_summed_keys: list[Any] = [None, None, None, None]
-"""The last keyframe's places, metrics, and the keys :meth:`LazyReadings.summed` found
-with a gather of their places."""
 _update: Any = dict.update  # the places are ints where the dict's type says readings
 
 
@@ -100,22 +97,24 @@ class LazyReadings(dict[tuple[str, str], Reading]):
             self._index = None
             dict.__delitem__(self, key)
 
-    def summed(self, metrics: frozenset[str]) -> tuple[list[tuple[str, str]], list[Any]]:
+    def summed(self, metrics: frozenset[str], kept: list[Any]) -> tuple[SummedKeys, list[Any]]:
         """The keys of these metrics and their values (NaN or ``None`` for none) without
         making their readings (what ``Store.restore_fleet`` sums: 32,000 at 1,000
-        nodes). The same list of keys for the same keyframe schema while every key is
-        still its place there (the store groups it once). For a seek's readings before
-        the store takes them: a reading the store writes in a place is not seen."""
+        nodes). The same keys for the same keyframe schema while every key is still
+        its place there (the store groups them once: :class:`SummedKeys`), kept in
+        ``kept`` (the reader's: the last keyframe's places, the metrics, the keys and a
+        gather of their places). For a seek's readings before the store takes them: a
+        reading the store writes in a place is not seen."""
         index = self._index
-        if index is not None and _summed_keys[0] is index and _summed_keys[1] == metrics:
-            keys, take = _summed_keys[2], _summed_keys[3]
+        if index is not None and kept[0] is index and kept[1] == metrics:
+            keys, take = kept[2], kept[3]
             return keys, list(take(self.values_))
-        keys = [key for key in dict.__iter__(self) if key[1] in metrics]
+        keys = SummedKeys(key for key in dict.__iter__(self) if key[1] in metrics)
         places: list[Any] = list(map(dict.get, repeat(self), keys))
         if len(places) > 1 and set(map(type, places)) == {int}:
             take = itemgetter(*places)
             if index is not None:
-                _summed_keys[:] = [index, metrics, keys, take]
+                kept[:] = [index, metrics, keys, take]
             return keys, list(take(self.values_))
         values_ = self.values_
         return keys, [values_[p] if p.__class__ is int else p.value for p in places]

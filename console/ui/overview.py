@@ -318,10 +318,10 @@ class OverviewPane(PaneBase):
         means: list[float | None] = []
         temps: list[float] = []
         for ref in refs:
-            gpus = store.children(ref, "gpu")
-            utils = [u for g in gpus if (u := store.value(g.ref, "gpu.util")) is not None]
+            gpus = store.child_refs(ref, "gpu")
+            utils = [u for u in store.values(gpus, "gpu.util") if u is not None]
             means.append(sum(utils) / len(utils) if utils else None)
-            temps += [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
+            temps += [t for t in store.values(gpus, "gpu.temp") if t is not None]
         known = [m for m in means if m is not None]
         draws = [d for ref in refs if (d := store.gpu_total(ref, "gpu.power")) is not None]
         hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
@@ -345,11 +345,11 @@ class OverviewPane(PaneBase):
         node = store.get(ref)
         if node is None:
             return [cell(ref[5:])]
-        gpus = store.children(node.ref, "gpu")
-        utils = [store.value(g.ref, "gpu.util") for g in gpus]
+        gpus = store.child_refs(node.ref, "gpu")
+        utils = store.values(gpus, "gpu.util")
         known = [u for u in utils if u is not None]
-        temps = [t for g in gpus if (t := store.value(g.ref, "gpu.temp")) is not None]
-        power = [p for g in gpus if (p := store.value(g.ref, "gpu.power")) is not None]
+        temps = [t for t in store.values(gpus, "gpu.temp") if t is not None]
+        power = [p for p in store.values(gpus, "gpu.power") if p is not None]
         hot = bool(temps) and max(temps) >= THRESHOLDS.gpu_hot_c
         heat = gpu_heat(self, utils) if gpus else cell(no_gpu_words(node.attrs))
         return [

@@ -26,8 +26,9 @@ from textual.driver import Driver
 
 from console.collector.gate import INPUT_GATE
 
-ESCAPE_DELAY_MS = 40
-"""How long a lone Esc waits for the rest of a sequence (Textual: 100)."""
+ESCAPE_DELAY_MS = 25
+"""How long a lone Esc waits for the rest of a sequence (Textual: 100; tmux 3.5's own
+``escape-time`` is 10). 40 was half of Esc's time back to the overview at 1,000 nodes."""
 POLL = 0.01
 """Seconds the input loop waits for input before it looks at the Esc deadline again."""
 QUICK_FOR = 0.5
@@ -56,7 +57,7 @@ class QuickSelector(selectors.SelectSelector):
         if ready:
             self._quick_until = time.monotonic() + QUICK_FOR
             # Merging pauses now, not once the key is parsed and posted to the UI's
-            # loop (an Esc 40 ms later): a key found the loop in the middle of merging
+            # loop (an Esc's delay later): a key found the loop in the middle of merging
             # and waited up to 190 ms for it (timed at 1,000 nodes).
             INPUT_GATE.stir()
         return ready

@@ -169,6 +169,9 @@ class ViewScreen(Screen[None]):
         takes one step of the event loop, at a quiet moment)."""
         if self.app.screen is self or not self.is_attached:
             return
+        if not INPUT_GATE.is_open():  # a key came meanwhile: it goes first, this later
+            self.set_timer(INPUT_GATE.quiet, self.warm)
+            return
         self._refresh_layout(self.app.size)
         self._compositor.render_update(full=True)
 

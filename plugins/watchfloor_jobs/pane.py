@@ -23,6 +23,7 @@ from console.api import (
     job_loss,
     job_state,
     job_state_text,
+    jobs_shown_stalled,
     plural,
     slurm_action,
     spark,
@@ -71,8 +72,9 @@ class JobList(PaneBase):
 
     def refresh_view(self) -> None:
         store = self.context.store
-        # Stalled first (worst first), then by ref; cells only for the rows in view.
-        stalled = {f.ref for f in store.findings if f.kind == "job-stalled"}
+        # Stalled first (as the State column says, the first cycle too), then by ref;
+        # cells only for the rows in view.
+        stalled = jobs_shown_stalled(store)
         refs = [job.ref for job in store.of_kind("job")]
         refs.sort(key=lambda ref: ref not in stalled)  # stable: by ref within
         self.query_one(EntityTable).sync_keys(refs, self._row)

@@ -102,9 +102,11 @@ class PowerView(PaneBase):
         stalled = sorted(waste["stalled_jobs"], key=lambda job: -job["cost_per_hour"])
         for job in stalled[:MAX_JOB_LINES]:
             text.append("\n       ")
+            # Burned over the stall its own readings show (``power_summary``), said so.
+            stalled_for = fmt_age(job["stalled_s"])
             text.append(f"stalled {job['ref']}: {plural(job['gpus'], 'GPU')}, "
                         f"{job['cost_per_hour']:,.2f} {money}/h, {job['burned']:,.2f} {money} "
-                        "burned since it stalled", style=alarm)  # fmt: skip
+                        f"burned over {stalled_for} stalled", style=alarm)  # fmt: skip
         _count_rest(text, len(stalled), "stalled jobs")
         inference = sorted(summary["inference"], key=lambda job: -job["cost_per_million_tokens"])
         for job in inference[:MAX_JOB_LINES]:

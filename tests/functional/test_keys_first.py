@@ -185,6 +185,7 @@ async def test_a_pane_built_ahead_is_laid_out_and_drawn_before_its_key(
         return render_line(self, y)
 
     monkeypatch.setattr(EntityTable, "render_line", counted)
+    monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # quiet: no key of an earlier test
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         screen = await _prepared(app, pilot, "gpus")
@@ -212,6 +213,49 @@ async def test_a_pane_built_ahead_does_not_answer_a_key_pending_meanwhile(
         await pilot.pause()
         assert INPUT_GATE._held_since is not None  # still held for that key
         INPUT_GATE.drawn()
+
+
+async def test_a_pane_built_ahead_is_laid_out_after_a_key_pressed_meanwhile(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Laying out and drawing a pane built ahead is one long step of the loop (half a
+    second for the GPU list at 4,000 nodes): a key pressed meanwhile goes first."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        monkeypatch.setattr(INPUT_GATE, "_last", time.monotonic() + 3600)  # input now
+        screen = await _prepared(app, pilot, "gpus")
+        for _ in range(5):
+            await pilot.pause()
+        assert screen.pane.size.width == 0  # mounted, not laid out: the key's turn
+        monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # input quiet again
+        for _ in range(100):
+            if screen.pane.size.width:
+                break
+            await pilot.pause(0.05)
+        assert screen.pane.size.width == 120 and app.screen is not screen
+
+
+async def test_panes_are_built_ahead_before_the_first_data(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Built while the store is empty (cheap), not in the seconds after a large fleet
+    lands, when each pane's first refresh and layout was a long step a key waited for."""
+    from console.core.plugins import discover
+    from console.core.runtime import load_registry
+
+    registry = load_registry([r for r in discover() if r.distribution == "watchfloor"])
+    app = WatchfloorApp(registry, [], live=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.store.count("node") == 0 and not app.pane_screens
+        monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # input quiet (the overview drawn)
+        app._tick()
+        await pilot.pause()
+        assert sorted(app.pane_screens) == sorted(p.id for p in registry.panes if p.key)
+        assert app.crumbs() == ["Overview"]  # built off screen
 
 
 def _styles(screen: ViewScreen) -> list[tuple[str, dict[str, object]]]:

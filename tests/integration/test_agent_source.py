@@ -82,6 +82,8 @@ async def test_refused_and_401() -> None:
         (b'{"wire_version": %d, "node": "n1", "entities": [], '
          b'"samples": {"gpu/n1/0": {"gpu.util": 1e999}}}' % WIRE_VERSION,
          "bad response: value of gpu.util must be a finite number or null"),
+        (json.dumps(_document()).replace('"attrs": {}', '"attrs": {"temp": -1e999}').encode(),
+         "bad response: attribute temp of gpu/n1/0 must be a finite number"),
     ],
 )  # fmt: skip
 async def test_lying_agents_are_failed_with_a_reason(body: bytes, expected: str) -> None:

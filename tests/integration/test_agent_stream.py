@@ -471,6 +471,33 @@ async def test_the_stream_is_bounded_and_checked_like_a_snapshot(
         assert reason.startswith(expected), reason
 
 
+_HOSTILE_ATTRS = [
+    (b'{"temp": 1e999}', "temp"),
+    (b'{"processes": [{"pid": 1, "gpu_mem_mib": -1e999}]}', "processes[0].gpu_mem_mib"),
+    (b'{"bytes": 1%s}' % (b"0" * 400), "bytes"),  # past a float's range
+    (b'{"bytes": %d}' % 2**64, "bytes"),  # past 64 bits: the recorder's msgpack raised
+]
+
+
+@pytest.mark.parametrize(
+    ("attrs", "where"), _HOSTILE_ATTRS, ids=["inf", "nested", "huge", "65-bit"]
+)
+async def test_a_number_no_float_holds_in_an_entity_s_attrs_is_refused_by_name_read_once(
+    attrs: bytes, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1e999 in attrs: the typed decoder refused it, msgspec untyped too, json read it as
+    # inf, and nothing looked at attrs: the frame landed with inf, parsed three times.
+    again: list[bytes] = []
+    monkeypatch.setattr(StreamDecoder, "_document", staticmethod(again.append))
+    line = _frame().replace(b'"attrs": {}', b'"attrs": ' + attrs)
+    async with serving(_stream_app(line)) as url:
+        assert await _reason(_source(url)) == (
+            f"bad response: attribute {where} of gpu/n1/0 must be a finite number "
+            "(a float, or an integer of at most 64 bits)"
+        )
+    assert again == []  # refused by the typed decoder: the frame was read once
+
+
 async def _two_polls(source: AgentStreamSource) -> str:
     """Two frames that pass one by one may not pass together (one poll may read both)."""
     try:

@@ -85,7 +85,7 @@ def test_fabric_pane(snap_compare, make_app: AppFactory) -> None:
 
 def test_power_pane_small(snap_compare, make_app: AppFactory) -> None:
     """Power pane at 80×24: fleet draw and energy cost, 4 idle GPUs, job 4711 burning money
-    since it stalled, nodes by draw with a throttled GPU on node04."""
+    over the 3m it has stalled, nodes by draw with a throttled GPU on node04."""
     assert snap_compare(make_app(), press=["p"], terminal_size=(80, 24))
 
 

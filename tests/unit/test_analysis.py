@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from console.analysis import CORE_ANALYZERS
 from console.analysis.causes import congestion
-from console.analysis.jobs import MEASURING, job_state
+from console.analysis.jobs import MEASURING, job_state, jobs_shown_stalled
 from console.analysis.links import congested_links, derive_link_util
 from console.core.batch_check import check_batch
 from console.core.engine import Engine
@@ -124,3 +124,4 @@ async def test_a_stalled_pace_reads_stalled_before_the_findings_land() -> None:
     victim, neighbour = sim.faults.injected["victim"], sim.faults.injected["neighbour"]
     assert job_state(store, victim) == "STALLED"
     assert job_state(store, neighbour) == "RUNNING"
+    assert jobs_shown_stalled(store) == {victim}  # what a list orders by, all at once

@@ -7,8 +7,9 @@ import pytest
 from console.analysis.cost import CostModel, PriceWindow, power_summary
 from console.core.config import ConfigError, parse_config
 from console.core.engine import Engine
-from console.core.model import Batch, Entity
+from console.core.model import Batch, Entity, Sample
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.core.store import Store
 
 REGISTRY = load_registry()
 
@@ -101,3 +102,19 @@ async def test_the_waste_reads_the_history_of_stalled_jobs_only(
     assert [job["ref"] for job in stalled] == ["job/4711"]
     assert set(read) == {"job/4711"}
     assert store.count("job") > 1
+
+
+def test_a_stall_costs_only_the_span_its_own_readings_show_whatever_the_store_clock() -> None:
+    # The job's pace fell at 1,030 and its readings show it stalled until 1,090; a
+    # source on another clock (the wall, days ahead of a simulator's) moved the store's
+    # time on. Only the 60 s the console holds readings of are counted.
+    store = Store()
+    job = Entity("job/7", "train", attrs={"gpus": ["gpu/n1/0", "gpu/n1/1"], "state": "RUNNING"})
+    samples = [Sample("job/7", "job.throughput", 100.0 if t < 1030 else 10.0, time=float(t))
+               for t in range(1000, 1091, 10)]  # fmt: skip
+    store.apply(Batch(entities=[job], samples=samples, time=1090.0), "sched", 1090.0)
+    store.apply(Batch(entities=[Entity("node/n1", "n1")], time=1_000_000.0), "wall", 1_000_000.0)
+    model = CostModel(gpu_hour=3.6, price_per_kwh=0.0)
+    [stalled] = power_summary(store, model)["waste"]["stalled_jobs"]
+    assert stalled["burned"] == pytest.approx(2 * 3.6 * 60 / 3600)
+    assert (stalled["since"], stalled["stalled_s"]) == (1030.0, 60.0)

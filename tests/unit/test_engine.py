@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -388,6 +389,21 @@ async def test_an_engine_without_cycle_hooks_frees_forgotten_changes_in_slices()
         assert engine.store.drop_litter(0)
         await engine._drop_litter()
     assert not engine.store.drop_litter(0) and turns[0] >= 4
+
+
+async def test_a_cycle_that_changed_nothing_leaves_nothing_to_free_nor_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A quiet cycle's forgotten changes are empty sets: the analysis loop neither
+    frees them nor waits at the input gate for it (held while someone types)."""
+    from console.collector.gate import INPUT_GATE
+
+    engine = Engine(Store(), [])
+    engine.end_cycle()
+    monkeypatch.setattr(INPUT_GATE, "_last", time.monotonic() + 0.3)  # typing: closed
+    async with loop_turns() as turns:
+        await engine._drop_litter()
+    assert not engine.store.drop_litter(0) and turns[0] == 0
 
 
 def test_a_ui_that_only_mirrors_does_not_sweep_the_store_for_expiry(

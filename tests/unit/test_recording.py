@@ -20,12 +20,13 @@ import pytest
 from console.analysis.causes import explain
 from console.analysis.jobs import job_state
 from console.analysis.thresholds import THRESHOLDS
+from console.core import store as store_module
 from console.core.config import Config, ConfigError, parse_config
 from console.core.engine import Engine
 from console.core.headless import snapshot_document
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
-from console.core.store import SUMMED_METRICS, Reading, Store
+from console.core.store import SUMMED_METRICS, Reading, Store, SummedKeys
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import (
     GROUPED,
@@ -557,6 +558,27 @@ def test_a_seek_makes_reading_objects_only_for_the_series_read(
     assert len(made) == series  # each made once, when first read
 
 
+def test_two_recordings_read_side_by_side_group_their_summed_keys_once_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a seek keeps for the next (its summed keys and their grouping) was kept in
+    # module globals: two recordings read in turn regrouped 32,000 keys (87 ms at
+    # 1,000 nodes) at every seek, and the last one's stayed after it was closed.
+    lasts = {}
+    for name in ("a", "b"):
+        lasts[name] = max(recorded(demo_engine(), tmp_path / name, 3, keyframe_every=1000)[1])
+    grouped: list[int] = []
+    group_keys = store_module._group_keys
+    monkeypatch.setattr(store_module, "_group_keys",
+                        lambda keys: grouped.append(len(keys)) or group_keys(keys))  # fmt: skip
+    with Recording(tmp_path / "a") as a, Recording(tmp_path / "b") as b:
+        for _ in range(2):
+            for name, recording in (("a", a), ("b", b)):
+                moment = recording.at(lasts[name])
+                assert moment.store.gpu_total(None, "gpu.power")
+    assert len(grouped) == 2  # once a recording, whatever was read between its seeks
+
+
 def test_a_seek_just_after_a_keyframe_takes_counters_rates_against_its_batches(
     tmp_path: Path,
 ) -> None:
@@ -1007,7 +1029,7 @@ def test_restore_fleet_sums_the_values_it_is_handed_as_the_readings_it_is_given(
     keys = [(gpu, metric) for gpu in gpus for metric in ("gpu.power", "gpu.energy_total")]
     keys += [("pdu/a", "gpu.power"), ("gpu/n0/0", "gpu.temp")]
     column = [*(v for v in values for _ in range(2)), 40.0, 60.0]
-    summed = [key for key in keys if key[1] in SUMMED_METRICS]
+    summed = SummedKeys(key for key in keys if key[1] in SUMMED_METRICS)
 
     def readings(scaled: list[float | None]) -> dict[tuple[str, str], Reading]:
         return {key: Reading(5.0, None if v is None or v != v else v)
@@ -1018,7 +1040,7 @@ def test_restore_fleet_sums_the_values_it_is_handed_as_the_readings_it_is_given(
                 for node in (None, "node/n0", "node/n1", "node/n2", "pdu/a")
                 for metric in ("gpu.power", "gpu.energy_total", "gpu.temp")}  # fmt: skip
 
-    for scale in (1.0, 2.0):  # the same list of keys again: grouped once, summed afresh
+    for scale in (1.0, 2.0):  # the same keys again: grouped once, summed afresh
         scaled = [None if v is None else v * scale for v in column]
         made = Store()
         made.restore_fleet(entities, sources, 7.0, readings(scaled))

@@ -107,6 +107,61 @@ def test_children_and_kinds_follow_what_sources_report() -> None:
     assert [e.ref for e in store.of_kind("gpu")] == ["gpu/n1/0", "gpu/n1/2", "gpu/n1/10"]
 
 
+def test_a_kind_s_order_follows_refs_that_come_go_and_come_back_between_reads() -> None:
+    """A few new refs are placed in the kept order, many make a new sort, gone ones are
+    filtered out, and one gone and back is listed once: always the natural order."""
+    import random
+
+    from console.core.store import natural_sorted
+
+    chance = random.Random(7)
+    store = Store()
+    known: set[str] = set()
+    for step in range(300):
+        if step % 50 == 0:  # now and then a whole rack of new GPUs at once
+            fresh = {f"gpu/n{chance.randrange(200)}/{g}" for g in range(8)}
+        else:
+            fresh = {f"gpu/n{chance.randrange(200)}/{chance.randrange(8)}"}
+        store.apply(Batch(entities=[Entity(ref, ref) for ref in fresh]), "s", float(step))
+        known |= fresh
+        if step % 3 == 0 and known:
+            gone = chance.sample(sorted(known), k=min(len(known), chance.randrange(1, 4)))
+            store.remove(gone)
+            known -= set(gone)
+            back = gone[:1]  # gone and back before the next read
+            store.apply(Batch(entities=[Entity(ref, ref) for ref in back]), "s", float(step))
+            known |= set(back)
+        if step % 2 == 0:
+            assert [e.ref for e in store.of_kind("gpu")] == natural_sorted(known)
+    assert [e.ref for e in store.of_kind("gpu")] == natural_sorted(known)
+
+
+def test_child_refs_of_a_kind_follow_children_as_they_come_and_go() -> None:
+    """The refs a kind at a time, cached with the order, and dropped with it."""
+    store = Store()
+    children = [Entity("gpu/n1/1", "GPU 1", "node/n1"), Entity("port/n1/mlx5_0", "p", "node/n1")]
+    store.apply(Batch(entities=[Entity("node/n1", "n1"), *children]), "s", 1.0)
+    assert list(store.child_refs("node/n1", "gpu")) == ["gpu/n1/1"]
+    assert list(store.child_refs("node/n1")) == ["gpu/n1/1", "port/n1/mlx5_0"]
+    store.apply(Batch(entities=[Entity("gpu/n1/0", "GPU 0", "node/n1")]), "s", 2.0)
+    assert list(store.child_refs("node/n1", "gpu")) == ["gpu/n1/0", "gpu/n1/1"]
+    store.remove(["gpu/n1/1", "gpu/n1/0"])
+    assert list(store.child_refs("node/n1", "gpu")) == [] and store.children("node/n1", "gpu") == []
+    assert list(store.child_refs("node/n9", "gpu")) == []
+
+
+def test_values_of_many_refs_are_value_of_each() -> None:
+    """Gauges' values, counters' rates, None where a ref has no reading."""
+    store = Store()
+    for time, count in ((100.0, 1_000.0), (102.0, 5_000.0)):
+        samples = [Sample("port/n1/a", "port.tx_bytes", count), Sample("port/n1/a", "port.up", 1)]
+        store.apply(Batch(samples=samples), "s", received=time)
+    refs = ["port/n1/a", "port/n1/none"]
+    assert store.values(refs, "port.tx_bytes") == [2_000.0, None]
+    assert store.values(refs, "port.up") == [1.0, None]
+    assert store.values(refs, "port.tx_bytes") == [store.value(r, "port.tx_bytes") for r in refs]
+
+
 def test_an_entity_sent_again_is_seen_again_and_one_that_moves_changes_parent() -> None:
     # Sent again in the same place (the common case, taken in fewer steps): the new
     # object is read everywhere and its time seen moves (expiry); sent under another
@@ -310,3 +365,61 @@ def test_a_timed_history_restored_from_columns_is_the_one_restored_from_points()
     assert by_columns.timed_history("job/1", "job.gpu_util") == points[:3]
     with pytest.raises(ValueError, match="different lengths"):
         by_columns.restore_history_columns("job/1", "job.gpu_util", times, values[:-1])
+
+
+def test_a_batch_that_brings_nothing_leaves_the_clock_where_the_data_put_it() -> None:
+    # A console mirrors its collector before the collector's first cycle ended: the
+    # relay's document has no readings and no time. Its wall-clock arrival became the
+    # store's time, and a simulator's clock (days behind) never moved it back: a
+    # stalled job's cost then counted those days.
+    store = Store()
+    store.apply(Batch(), "relay", received=2_000_000_000.0)
+    assert store.time is None
+    store.apply(_batch(1_795_000_001.0, 1.0), "relay", received=2_000_000_001.0)
+    assert store.time == 1_795_000_001.0
+    store.apply(Batch(), "relay", received=2_000_000_002.0)
+    assert store.time == 1_795_000_001.0
+
+
+def _summed_fleet(node: str) -> tuple[list[Entity], list[str], dict[tuple[str, str], Reading]]:
+    gpus = [f"gpu/{node}/{i}" for i in range(2)]
+    entities = [Entity(f"node/{node}", node), *(Entity(g, g, f"node/{node}") for g in gpus)]
+    readings = {(g, "gpu.power"): Reading(5.0, 100.0 * (i + 1)) for i, g in enumerate(gpus)}
+    return entities, ["s"] * len(entities), readings
+
+
+class _Keys(list[tuple[str, str]]):
+    """A list of keys a weak reference can watch."""
+
+
+def test_two_stores_share_no_grouping_and_none_outlives_its_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two recordings read side by side (or a rewind beside the live store): the
+    # grouping of summed keys was one module global, the last keys of any store kept
+    # alive by it for good (32,000 at 1,000 nodes) and regrouped at every switch.
+    import gc
+    import weakref
+
+    from console.core import store as store_module
+    from console.core.store import SummedKeys
+
+    grouped: list[int] = []
+    group_keys = store_module._group_keys
+    monkeypatch.setattr(store_module, "_group_keys",
+                        lambda keys: grouped.append(len(keys)) or group_keys(keys))  # fmt: skip
+    fleets = {node: _summed_fleet(node) for node in ("n0", "n1")}
+    keys = {node: SummedKeys(fleet[2]) for node, fleet in fleets.items()}
+    for node in ("n0", "n1", "n0", "n1"):  # a seek in each, in turn, each a fresh store
+        entities, sources, readings = fleets[node]
+        store = Store()
+        store.restore_fleet(entities, sources, 7.0, readings, (keys[node], [100.0, 200.0]))
+        assert store.gpu_total(f"node/{node}", "gpu.power") == 300.0
+    assert grouped == [2, 2]  # each store's keys grouped once, whatever came between
+    entities, sources, readings = fleets["n0"]
+    plain = _Keys(readings)
+    watched = weakref.ref(plain)
+    Store().restore_fleet(entities, sources, 7.0, readings, (plain, [100.0, 200.0]))
+    del plain
+    gc.collect()
+    assert watched() is None  # nothing keeps a store's keys once the store is gone
