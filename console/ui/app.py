@@ -310,8 +310,11 @@ class WatchfloorApp(App[None]):
     def prepare_rewind(self) -> None:
         """Have the rewind's reader make ahead, in its thread, what a session's first
         seek makes (``RewindReader.prepare``): the first rewind key then costs what any
-        does. Asked again at each quiet tick until the recording is long enough."""
-        if self.recording is None or self.replay is not None or self._rewind_preparing:
+        does. Asked again at each quiet tick until the recording is long enough. Not
+        on a wall (it never rewinds) nor in a replay (its first seek is at once)."""
+        if self.recording is None or self.replay is not None or self.wall is not None:
+            return
+        if self._rewind_preparing:
             return
         self._rewind_preparing = True
         if self._reader is None:

@@ -16,7 +16,7 @@ from textual.widgets import OptionList
 from console.analysis.jobs import job_state
 from console.analysis.thresholds import THRESHOLDS
 from console.collector.gate import INPUT_GATE
-from console.core.config import Config
+from console.core.config import Config, WallConfig
 from console.core.plugins import discover
 from console.core.runtime import DemoOptions, build_sources, load_registry
 from console.recording import Recorder, Recording
@@ -246,4 +246,11 @@ async def test_a_quiet_tick_prepares_the_rewind_ahead_once(
         await pilot.press("left_square_bracket")
         await settle(app, pilot)
         assert app.rewind_at is not None and recording._last_index is index  # not made again
+        recorder.close()
+    wall = onset_app(wall=WallConfig())  # a wall never rewinds: nothing made for it
+    async with wall.run_test(size=(120, 40)) as pilot:
+        recorder = await record(wall, tmp_path / "wall")
+        wall._tick()
+        await settle(wall, pilot)
+        assert prepared == [1] and wall._reader is None
         recorder.close()
