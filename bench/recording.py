@@ -21,14 +21,16 @@ with the length of the recording (one indexed lookup, then at most 10 s of frame
 The 24 h recording is simulated, not recorded (a day at 1,000 nodes is tens of GB and
 a day of cycles here): its frames table has a row for every second of 24 h, with the
 real frames recorded above (a keyframe and the deltas after it) copied, at their own
-seconds, into windows around ``--seeks`` random seconds, and small bodies elsewhere
-(a seek reads only its keyframe and the frames after it, so the rest only makes the
-index a day long). Each seek lands at a random second of its window: 0 to 9 frames
+seconds, into windows around ``--seeks`` random seconds and at its end, and small
+bodies elsewhere (a seek reads only its keyframe and the frames after it, so the rest
+only makes the index a day long). Each seek lands at a random second of its window: 0 to 9 frames
 after the keyframe. p50 and p95 over those seeks (wall and CPU: on a shared machine
 the CPU time is the steadier figure). Each moment is kept until the next replaces it,
 as a rewind keeps it on screen (its freeing is in the next seek); then the young
 collection it leaves to the UI's loop is timed apart; the first seek of a session
-(every schema's keys and index made) apart, from fresh opens; and CPU by frames after the
+(every schema's keys and index made) apart, from fresh opens, cold (``explain --at``)
+and after ``Recording.prepare`` (a live console's rewind makes them ahead in its
+reader's thread: both CPU figures printed); and CPU by frames after the
 keyframe, with the minor page faults a seek took. ``H`` (``hour_history``) is timed on
 an hour of real keyframes copied every 150 s.
 
@@ -258,7 +260,9 @@ def day_seeks(workdir: Path, count: int) -> None:
     day = 86_400
     rng = random.Random(18)
     starts = sorted(rng.sample(range(1, day // every - 1), count))
-    real = {every * s + i: window[i] for s in starts for i in range(len(window))}
+    # Real frames in each seek's window, and in the last (what `Recording.prepare` reads).
+    real = {every * s + i: window[i] for s in [*starts, day // every - 1]
+            for i in range(len(window))}  # fmt: skip
     recorder = Recorder(workdir / "day")
     recorder.close()
     db = sqlite3.connect(database_file(workdir / "day"), isolation_level=None)
@@ -320,6 +324,18 @@ def day_seeks(workdir: Path, count: int) -> None:
                 )
             )
             del moment
+    # The same, prepared ahead (a live console's rewind: `Recording.prepare` in the
+    # reader's thread before the first key): what preparing cost, then the first seek.
+    prepared = []
+    for s in starts[-FIRST_SEEKS:]:
+        with Recording(workdir / "day") as recording:
+            began_cpu = time.process_time()
+            recording.prepare()
+            ahead = time.process_time() - began_cpu
+            began_cpu = time.process_time()
+            moment = recording.at(first + every * s + rng.randrange(len(window)))
+            prepared.append((ahead, time.process_time() - began_cpu))
+            del moment
     hour = hour_seconds(workdir, window, schemas)
     spent.sort()
     cpu.sort()
@@ -332,6 +348,9 @@ def day_seeks(workdir: Path, count: int) -> None:
           f"{ms(statistics.median(left))}, most {ms(max(left))}")  # fmt: skip
     print(f"  the first seek of a session ({len(firsts)} fresh opens), CPU "
           f"{', '.join(f'{ms(c)} ({f:,} faults)' for c, f in firsts)}")  # fmt: skip
+    pairs = ", ".join(f"{ms(ahead)} + {ms(seek)}" for ahead, seek in prepared)
+    print(f"  prepared ahead (the rewind's reader, in its thread, before the first key): CPU "
+          f"prepare + first seek {pairs}")  # fmt: skip
     print("  by frames after the keyframe, CPU min / median (minor page faults, most):")
     for offset in sorted(set(offsets)):
         mine = [(c, f) for o, c, f in by_offset if o == offset]

@@ -1221,14 +1221,21 @@ def _summed_groups(keys: Sequence[tuple[str, str]]) -> _Groups:
 def _group_keys(keys: Sequence[tuple[str, str]]) -> _Groups:
     """:func:`_summed_groups`, made."""
     nodes = {ref: _node_of(ref) or FLEET for ref in {ref for ref, _metric in keys}}
-    totals = [(nodes[ref], metric) for ref, metric in keys]
-    order = sorted(range(len(keys)), key=totals.__getitem__)
-    groups: list[tuple[tuple[str, str], int, int]] = []
-    for place, index in enumerate(order):
-        if groups and groups[-1][0] == totals[index]:
-            groups[-1] = (totals[index], groups[-1][1], place + 1)
+    # Each total's places in one pass (a sort of 32,000 (node, metric) pairs was most
+    # of a session's first seek's grouping: ~40 ms), totals in the order first met.
+    places: dict[tuple[str, str], list[int]] = {}
+    for index, (ref, metric) in enumerate(keys):
+        total = (nodes[ref], metric)
+        found = places.get(total)
+        if found is None:
+            places[total] = [index]
         else:
-            groups.append((totals[index], place, place + 1))
+            found.append(index)
+    order: list[int] = []
+    groups: list[tuple[tuple[str, str], int, int]] = []
+    for total, members in places.items():
+        groups.append((total, len(order), len(order) + len(members)))
+        order += members
     if len(order) > 1:
         ordered: Any = operator.itemgetter(*order)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -203,6 +204,9 @@ class WatchfloorApp(App[None]):
         self.rewind_origin: str | None = None
         """While rewinding before the recording: the sources the moment was read from."""
         self._reader: RewindReader | None = None
+        self._rewind_preparing = False
+        """Whether the reader is making ahead what a first seek makes, or has
+        (:meth:`prepare_rewind`)."""
         self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
@@ -302,6 +306,27 @@ class WatchfloorApp(App[None]):
             plugin = self.registry.plugin_of(pane.id)
             if pane.key and plugin in shipped and pane.id not in self.pane_screens:
                 self._get_screen(self._kept_screen(pane))  # composed and mounted; not shown
+
+    def prepare_rewind(self) -> None:
+        """Have the rewind's reader make ahead, in its thread, what a session's first
+        seek makes (``RewindReader.prepare``): the first rewind key then costs what any
+        does. Asked again at each quiet tick until the recording is long enough. Not
+        on a wall (it never rewinds) nor in a replay (its first seek is at once)."""
+        if self.recording is None or self.replay is not None or self.wall is not None:
+            return
+        if self._rewind_preparing:
+            return
+        self._rewind_preparing = True
+        if self._reader is None:
+            self._reader = RewindReader(self.recording)
+        self.run_worker(self._prepare_rewind(self._reader), group="rewind-prepare",
+                        exit_on_error=False)  # fmt: skip
+
+    async def _prepare_rewind(self, reader: RewindReader) -> None:
+        # On an error it is not asked again (a damaged file each second): a seek says
+        # what is wrong.
+        with contextlib.suppress(RecordingError, OSError, sqlite3.Error):
+            self._rewind_preparing = await asyncio.to_thread(reader.prepare)
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         self.push_screen(self._pane_screen(pane, ref, crumb))
@@ -458,6 +483,7 @@ class WatchfloorApp(App[None]):
             self._redraw_screen()
         if INPUT_GATE.quiet_for(PREPARE_QUIET):
             self.prepare_panes()
+            self.prepare_rewind()
 
     def _redraw_screen(self) -> None:
         screen = self.screen

@@ -10,14 +10,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from textual.widgets import OptionList
 
 from console.analysis.jobs import job_state
 from console.analysis.thresholds import THRESHOLDS
-from console.core.config import Config
+from console.collector.gate import INPUT_GATE
+from console.core.config import Config, WallConfig
 from console.core.plugins import discover
 from console.core.runtime import DemoOptions, build_sources, load_registry
-from console.recording import Recorder
+from console.recording import Recorder, Recording
 from console.sim.cluster import EPOCH
 from console.ui.app import WatchfloorApp
 from console.ui.chrome import StatusHeader
@@ -208,3 +210,47 @@ async def test_without_a_recording_rewind_says_so(make_app: object) -> None:
         await pilot.press("left_square_bracket")
         await pilot.pause()
         assert app.rewind_at is None
+
+
+async def test_a_quiet_tick_prepares_the_rewind_ahead_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet redraw tick has the rewind's reader make, in its thread, what a first seek
+    makes (``Recording.prepare``), once: the first ``[`` then finds it made."""
+    prepared: list[float] = []
+    real_prepare = Recording.prepare
+
+    def counted(self: Recording) -> bool:
+        prepared.append(1)
+        return real_prepare(self)
+
+    monkeypatch.setattr(Recording, "prepare", counted)
+    app = onset_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        recorder = await record(app, tmp_path / "rec")  # 80 s: past PREPARE_AFTER
+        monkeypatch.setattr(INPUT_GATE, "_held_since", time.monotonic())  # a key, not drawn
+        app._tick()
+        await settle(app, pilot)
+        assert prepared == [] and app._reader is None
+        monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # long quiet
+        app._tick()
+        await settle(app, pilot)
+        assert prepared == [1] and app._reader is not None
+        app._tick()
+        await settle(app, pilot)
+        assert prepared == [1]
+        recording = app._reader._recording
+        assert recording is not None and recording._last_index is not None
+        index = recording._last_index
+        await pilot.press("left_square_bracket")
+        await settle(app, pilot)
+        assert app.rewind_at is not None and recording._last_index is index  # not made again
+        recorder.close()
+    wall = onset_app(wall=WallConfig())  # a wall never rewinds: nothing made for it
+    async with wall.run_test(size=(120, 40)) as pilot:
+        recorder = await record(wall, tmp_path / "wall")
+        wall._tick()
+        await settle(wall, pilot)
+        assert prepared == [1] and wall._reader is None
+        recorder.close()

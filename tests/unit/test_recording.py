@@ -1460,3 +1460,82 @@ def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_o
         moment = recording.at(last)
         assert moment.store.value("job/9999", "job.throughput") == 42.0
         assert store_state(moment.store) == store_state(engine.store)
+
+
+def test_a_prepared_recordings_first_seek_makes_no_schema_nor_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``prepare`` makes ahead what a session's first seek makes (schemas' keys, the
+    keyframe schema's index: most of its 300-430 ms at 1,000 nodes), so a first seek
+    after it under the newest keyframe's keys makes none and shows the same fleet as a
+    cold one."""
+    from console.recording import reader as reader_module
+
+    Recorder(tmp_path / "empty").close()
+    with Recording(tmp_path / "empty") as recording:
+        assert recording.prepare() is False  # nothing recorded yet
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 12)
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        when = recording.keyframe_at(max(live))  # not the second prepare seeks
+        assert when < max(live)
+        cold = store_state(recording.at(when).store)
+    unpacked: list[int] = []
+    indexed: list[int] = []
+    real_unpack, real_index = reader_module.unpack_keys, Recording._index
+
+    def unpack_counted(body: Any) -> Any:
+        unpacked.append(1)
+        return real_unpack(body)
+
+    def index_counted(self: Recording, schema: Any, keys: Any) -> Any:
+        if self._last_index is None or self._last_index[0] != schema:
+            indexed.append(1)
+        return real_index(self, schema, keys)
+
+    monkeypatch.setattr(reader_module, "unpack_keys", unpack_counted)
+    monkeypatch.setattr(Recording, "_index", index_counted)
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.prepare() is True
+        assert unpacked and indexed
+        unpacked.clear(), indexed.clear()
+        moment = recording.at(when)
+        assert (unpacked, indexed) == ([], [])
+        assert store_state(moment.store) == cold
+        assert gpus_of(moment.store) == live[when]["gpus"]
+
+
+def test_the_rewinds_reader_prepares_once_the_recording_is_long_enough(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rewind's reader prepares its recording (``Recording.prepare``) once it spans
+    ``PREPARE_AFTER`` seconds, once; after a seek there is nothing left to prepare."""
+    from console.ui import rewind
+
+    engine = demo_engine(onset=3.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live = record(engine, recorder, 8)
+    recorder.close()
+    prepared: list[int] = []
+    real_prepare = Recording.prepare
+
+    def counted(self: Recording) -> bool:
+        prepared.append(1)
+        return real_prepare(self)
+
+    monkeypatch.setattr(Recording, "prepare", counted)
+    span = max(live) - min(live)
+    monkeypatch.setattr(rewind, "PREPARE_AFTER", span + 1)
+    reader = rewind.RewindReader(tmp_path / "rec")
+    assert reader.prepare() is False and prepared == []  # too short yet
+    monkeypatch.setattr(rewind, "PREPARE_AFTER", span)
+    assert reader.prepare() is True and reader.prepare() is True and prepared == [1]
+    reader.close()
+    seeked = rewind.RewindReader(tmp_path / "rec")
+    seeked.load(max(live))
+    assert seeked.prepare() is True and prepared == [1]  # the seek made it all
+    seeked.close()
