@@ -208,6 +208,7 @@ async def test_a_pane_built_ahead_does_not_answer_a_key_pending_meanwhile(
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         monkeypatch.setattr(INPUT_GATE, "_held_since", None)
+        monkeypatch.setattr(INPUT_GATE, "hold_limit", 3600.0)  # however slow the machine
         INPUT_GATE.touch()  # a key pressed, its pane not drawn yet
         await _prepared(app, pilot, "gpus")
         await pilot.pause()
