@@ -167,7 +167,8 @@ class ViewScreen(Screen[None]):
         first showing then finds its widgets laid out and their lines drawn, as a second
         showing does (laying out and drawing were half of its key's first press; this
         takes one step of the event loop, at a quiet moment)."""
-        if self.app.screen is self or not self.is_attached:
+        stack = self.app.screen_stack  # (empty while the app closes: a deferred warm)
+        if not self.is_attached or not stack or stack[-1] is self:
             return
         if not INPUT_GATE.is_open():  # a key came meanwhile: it goes first, this later
             self.set_timer(INPUT_GATE.quiet, self.warm)

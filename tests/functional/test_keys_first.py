@@ -238,6 +238,24 @@ async def test_a_pane_built_ahead_is_laid_out_after_a_key_pressed_meanwhile(
         assert screen.pane.size.width == 120 and app.screen is not screen
 
 
+async def test_a_warm_put_off_by_a_key_is_harmless_once_the_app_closes(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm put off until the key is answered may come due while the app closes (its
+    screen stack empty): it does nothing (it raised ScreenStackError at exit)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        screen = await _prepared(app, pilot, "gpus")
+        monkeypatch.setattr(INPUT_GATE, "_last", -1e9)  # quiet: it would lay out if it could
+        stacks = app._screen_stacks
+        shown, stacks[app._current_mode] = stacks[app._current_mode], []  # as at exit
+        try:
+            screen.warm()
+        finally:
+            stacks[app._current_mode] = shown
+
+
 async def test_panes_are_built_ahead_before_the_first_data(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
