@@ -184,16 +184,18 @@ def check_attr_numbers(attrs: dict[str, Any], ref: str) -> None:
     """WireError naming (``processes[0].gpu_mem_mib``) the first number in ``ref``'s
     attrs that is an infinity, NaN, or an integer past 64 bits (made a float, one past
     a float's range raises OverflowError; the recorder's msgpack raises on one past 64
-    bits). A loop, not recursion: a hostile agent nests as deep as its decoder allows."""
-    stack: list[tuple[tuple[str | int, ...], dict[str, Any] | list[Any]]] = [((), attrs)]
+    bits). A loop, not recursion: a hostile agent nests as deep as its decoder allows;
+    each container waiting carries a link to its parent's path, not a copy of it (a
+    million lists 200 deep would have held 200 steps each: gigabytes)."""
+    stack: list[tuple[_Link, dict[str, Any] | list[Any]]] = [(None, attrs)]
     while stack:
-        path, container = stack.pop()
+        link, container = stack.pop()
         items = container.items() if type(container) is dict else enumerate(container)
         for key, value in items:
             if isinstance(value, dict | list):
-                stack.append(((*path, key), value))
+                stack.append(((link, key), value))
             elif not _plain_attr(value):
-                where = _path_text((*path, key))[:120]
+                where = _path_text(_steps((link, key)))[:120]
                 raise WireError(f"attribute {where} of {ref[:80]} must be a finite number "
                                 "(a float, or an integer of at most 64 bits)")  # fmt: skip
 
@@ -205,6 +207,19 @@ def _plain_attr(value: Any) -> bool:
     if type(value) is int:
         return -(2**63) <= value < 2**64
     return True
+
+
+_Link = tuple[Any, str | int] | None
+"""A path into attrs as a chain: ``(parent's link, key)``, ``None`` at the top."""
+
+
+def _steps(link: _Link) -> tuple[str | int, ...]:
+    """The keys of a path, from the top."""
+    steps: list[str | int] = []
+    while link is not None:
+        link, key = link
+        steps.append(key)
+    return tuple(reversed(steps))
 
 
 def _path_text(path: tuple[str | int, ...]) -> str:
