@@ -207,6 +207,8 @@ class WatchfloorApp(App[None]):
         self._rewind_preparing = False
         """Whether the reader is making ahead what a first seek makes, or has
         (:meth:`prepare_rewind`)."""
+        self._recorded_since: float | None = None
+        """The time of this session's first data (:meth:`prepare_rewind`)."""
         self._span: tuple[float, float] | None = None
         self.pane_healths: dict[str, PaneHealth] = {}
         """Refresh times and failures of every pane shown so far, by pane id."""
@@ -316,17 +318,21 @@ class WatchfloorApp(App[None]):
             return
         if self._rewind_preparing:
             return
+        if self._recorded_since is None:  # this session's seconds count, from its data on
+            if self.store.time is None:
+                return
+            self._recorded_since = self.store.time
         self._rewind_preparing = True
         if self._reader is None:
             self._reader = RewindReader(self.recording)
-        self.run_worker(self._prepare_rewind(self._reader), group="rewind-prepare",
-                        exit_on_error=False)  # fmt: skip
+        self.run_worker(self._prepare_rewind(self._reader, self._recorded_since),
+                        group="rewind-prepare", exit_on_error=False)  # fmt: skip
 
-    async def _prepare_rewind(self, reader: RewindReader) -> None:
+    async def _prepare_rewind(self, reader: RewindReader, since: float) -> None:
         # On an error it is not asked again (a damaged file each second): a seek says
         # what is wrong.
         with contextlib.suppress(RecordingError, OSError, sqlite3.Error):
-            self._rewind_preparing = await asyncio.to_thread(reader.prepare)
+            self._rewind_preparing = await asyncio.to_thread(reader.prepare, since)
 
     def _push_pane(self, pane: Pane, ref: str | None, crumb: str) -> None:
         self.push_screen(self._pane_screen(pane, ref, crumb))

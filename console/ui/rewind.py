@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 
 from console.core.text import plain
 from console.recording import Incident, Moment, Recording
+from console.recording.layout import database_file
 from console.recording.timespec import parse_duration, parse_time
 
 if TYPE_CHECKING:
@@ -68,16 +69,19 @@ class RewindReader:
         with self._lock:
             return self._open().incidents()
 
-    def prepare(self) -> bool:
-        """Make ahead, once the recording spans :data:`PREPARE_AFTER` seconds, what the
-        first seek makes (``Recording.prepare``: a first seek at 1,000 nodes cost 300-430
-        ms, any other ~130), so that the first rewind key costs what any does. ``True``
-        once done (by this or by a seek). Call in a thread."""
+    def prepare(self, since: float) -> bool:
+        """Make ahead, once the recording holds :data:`PREPARE_AFTER` seconds recorded
+        from ``since`` on (this session's first data: a recording kept from earlier
+        sessions is long at once, while a large fleet still lands), what the first seek
+        makes (``Recording.prepare``: a first seek at 1,000 nodes cost 300-430 ms, any
+        other ~130), so that the first rewind key costs what any does. ``True`` once done
+        (by this or by a seek); ``False`` while there is no recording yet (a collector
+        about to make it). Call in a thread."""
         with self._lock:
-            if not self._ready:
+            if not self._ready and (self._recording or database_file(self.path).is_file()):
                 recording = self._open()
                 span = recording.span()
-                if span is not None and span[1] - span[0] >= PREPARE_AFTER:
+                if span is not None and span[1] - max(span[0], since) >= PREPARE_AFTER:
                     self._ready = recording.prepare()
             return self._ready
 

@@ -228,6 +228,7 @@ async def test_a_quiet_tick_prepares_the_rewind_ahead_once(
     app = onset_app()
     async with app.run_test(size=(120, 40)) as pilot:
         recorder = await record(app, tmp_path / "rec")  # 80 s: past PREPARE_AFTER
+        monkeypatch.setattr(app, "_recorded_since", 0.0)  # all of it this session's
         monkeypatch.setattr(INPUT_GATE, "_held_since", time.monotonic())  # a key, not drawn
         app._tick()
         await settle(app, pilot)

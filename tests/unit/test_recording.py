@@ -1530,12 +1530,17 @@ def test_the_rewinds_reader_prepares_once_the_recording_is_long_enough(
     monkeypatch.setattr(Recording, "prepare", counted)
     span = max(live) - min(live)
     monkeypatch.setattr(rewind, "PREPARE_AFTER", span + 1)
+    nothing = rewind.RewindReader(tmp_path / "none")  # its collector has not made it yet
+    assert nothing.prepare(0.0) is False and not (tmp_path / "none").exists()
     reader = rewind.RewindReader(tmp_path / "rec")
-    assert reader.prepare() is False and prepared == []  # too short yet
+    since = min(live)
+    assert reader.prepare(since) is False and prepared == []  # too short yet
     monkeypatch.setattr(rewind, "PREPARE_AFTER", span)
-    assert reader.prepare() is True and reader.prepare() is True and prepared == [1]
+    # A recording kept from earlier sessions counts from this one's first data on.
+    assert reader.prepare(since + 1) is False and prepared == []
+    assert reader.prepare(since) is True and reader.prepare(since) is True and prepared == [1]
     reader.close()
     seeked = rewind.RewindReader(tmp_path / "rec")
     seeked.load(max(live))
-    assert seeked.prepare() is True and prepared == [1]  # the seek made it all
+    assert seeked.prepare(max(live)) is True and prepared == [1]  # the seek made it all
     seeked.close()
