@@ -361,6 +361,11 @@ class Store:
         self.entity_source = dict(zip(refs, sources, strict=True))
         self.last_seen = dict.fromkeys(refs, seen)
         self._changed_entities.update(refs)
+        # Orders an empty store's readers cached (an empty list a kind) are not the fleet's.
+        self._sorted_kind.clear()
+        self._kind_added.clear()
+        self._kind_thinned.clear()
+        self._sorted_children.clear()
         by_kind, children = self._by_kind, self._children
         for entity in self.entities.values():
             by_kind.setdefault(ref_kind(entity.ref), {})[entity.ref] = entity

@@ -530,8 +530,8 @@ def _batch_readings(
     batch of one column (a simulator's, an agent's metric) gives its own lists, read and
     never changed here: no copy of 5,000 readings."""
     samples, columns = batch.samples, batch.columns
-    if not samples and len(columns) == 1:
-        column = columns[0]
+    if not samples and len(columns) == 1 and type(columns[0].refs) is list:
+        column = columns[0]  # (a tuple would differ from its schema's copy each cycle)
         count = len(column.refs)
         times: list[float | None] = [None] * count if column.times is None else column.times
         return column.refs, [column.metric] * count, column.values, times

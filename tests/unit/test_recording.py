@@ -1416,6 +1416,9 @@ def test_a_source_that_changes_its_own_keys_list_gets_a_new_schema(tmp_path: Pat
     assert schema_of(Batch(columns=[column])) == first
     column.refs[150] = "gpu/other/0"  # the same list, another entity in it
     assert schema_of(Batch(columns=[column])) not in (None, first)
+    # A plugin's column of a tuple of refs: the same keys each cycle, one schema.
+    frozen = Column("gpu.temp", tuple(f"gpu/n/{i}" for i in range(300)), [1.0] * 300)  # type: ignore[arg-type]
+    assert schema_of(Batch(columns=[frozen])) == schema_of(Batch(columns=[frozen])) is not None
 
 
 def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_one(

@@ -312,6 +312,7 @@ def test_restore_fleet_is_the_store_restore_entity_and_adopt_readings_make() -> 
         one_by_one.restore_entity(entity, source, 7.0)
     one_by_one.adopt_readings(readings())
     bulk = Store()
+    assert bulk.of_kind("gpu") == [] and bulk.children("node/n0") == []  # read while empty
     bulk.restore_fleet(entities, sources, 7.0, readings())
     for kind in ("node", "gpu", "port"):
         assert bulk.of_kind(kind) == one_by_one.of_kind(kind)
