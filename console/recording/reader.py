@@ -409,19 +409,7 @@ class Recording:
         if cached and (schema, batch.schema) in self._places:
             return self._places[(schema, batch.schema)]
         refs, metrics = batch.keys
-        start = index.get((refs[0], metrics[0])) if refs else None
-        key_refs, key_metrics = self._keys(schema)
-        where: Place
-        if (
-            start is not None
-            and key_refs[start : start + len(refs)] == refs
-            and key_metrics[start : start + len(refs)] == metrics
-        ):
-            # One after another (as a source sends them): two lists compared in C, no
-            # pair made (227,000 at a session's first seek at 1,000 nodes).
-            where = start
-        else:
-            where = place_among(key_pairs, index, refs, metrics)
+        where = place_among(key_pairs, index, refs, metrics, split=self._keys(schema))
         if cached:
             self._places[(schema, batch.schema)] = where
         return where

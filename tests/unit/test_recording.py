@@ -1289,6 +1289,9 @@ def test_a_keyframes_batches_are_laid_among_its_readings_by_one_function() -> No
     assert place_among(keys, index, *scattered) == [5, None, 0]
     assert place_among(keys, index, *past_the_end) == [4, 5, 0]
     assert place_among(keys, index, [], []) == []
+    split = ([ref for ref, _m in keys], [metric for _r, metric in keys])  # as the reader has
+    for batch in (run, scattered, past_the_end, [[], []]):
+        assert place_among(keys, index, *batch, split=split) == place_among(keys, index, *batch)
     laid = [(array("d", [1.0, 2.0, 3.0]), place_among(keys, index, *run)),
             (array("d", [6.0, 9.0, 7.0]), place_among(keys, index, *scattered))]  # fmt: skip
     assert array("d", keyframe_against(len(keys), laid)).tolist() == [7.0, 0, 1, 2, 3, 6]
