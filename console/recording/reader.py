@@ -414,18 +414,6 @@ class Recording:
             self._places[(schema, batch.schema)] = where
         return where
 
-    def _run(
-        self,
-        schema: Any,
-        index: dict[tuple[str, str], int],
-        key_pairs: list[tuple[str, str]],
-        batch: _Batch,
-    ) -> int | None:
-        """Where the batch's keys sit one after another in the keyframe's columns, if
-        they do (:meth:`_place`)."""
-        where = self._place(schema, index, key_pairs, batch)
-        return where if isinstance(where, int) else None
-
     def _keyframe_values(
         self,
         body: dict[str, Any],
@@ -535,7 +523,8 @@ class Recording:
         for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
-                run = self._run(key_schema, places, _pairs(key_keys), batch)
+                where = self._place(key_schema, places, _pairs(key_keys), batch)
+                run = where if isinstance(where, int) else None  # laid one after another
                 _apply(state.readings, state.history, batch, before, run)
                 laid.append(batch.keys)
             else:

@@ -972,11 +972,7 @@ def test_a_seek_makes_no_pairs_for_a_batch_laid_as_one_slice(tmp_path: Path) -> 
     # batches') were made at a session's first seek for nothing.
     from console.recording import reader
 
-    engine = demo_engine(onset=3.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 4)
-    recorder.close()
+    _, live = recorded(demo_engine(onset=3.0), tmp_path / "rec", 4, keyframe_every=5)
     reader._pairs_kept.clear()
     with Recording(tmp_path / "rec") as recording:
         moment = recording.at(max(live))
@@ -1222,11 +1218,7 @@ def test_replay_after_a_seek_makes_no_second_like_of_its_keyframe(
     passes is made into one only when a frame after it needs it."""
     from console.recording import reader as reader_module
 
-    engine = demo_engine(onset=3.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 12)
-    recorder.close()
+    _, live = recorded(demo_engine(onset=3.0), tmp_path / "rec", 12, keyframe_every=5)
     made: list[int] = []
     real_like = reader_module._like
 
@@ -1337,11 +1329,7 @@ def test_a_seeks_schema_strings_are_one_object_each(tmp_path: Path) -> None:
     # Written as runs (format 6), a schema's keys come back with each ref and metric
     # one string however often it recurs: a session's first seek at 1,000 nodes made
     # 900,000 strings (63 MB, 30,000 fresh pages) for ~2,000 distinct ones.
-    engine = demo_engine(onset=3.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 3)
-    recorder.close()
+    _, live = recorded(demo_engine(onset=3.0), tmp_path / "rec", 3, keyframe_every=5)
     with Recording(tmp_path / "rec") as recording:
         recording.at(max(live))
         keys = max(recording._schemas.values(), key=lambda keys: len(keys[0]))
@@ -1480,11 +1468,7 @@ def test_a_prepared_recordings_first_seek_makes_no_schema_nor_index(
     Recorder(tmp_path / "empty").close()
     with Recording(tmp_path / "empty") as recording:
         assert recording.prepare() is False  # nothing recorded yet
-    engine = demo_engine(onset=3.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 12)
-    recorder.close()
+    _, live = recorded(demo_engine(onset=3.0), tmp_path / "rec", 12, keyframe_every=5)
     with Recording(tmp_path / "rec") as recording:
         when = recording.keyframe_at(max(live))  # not the second prepare seeks
         assert when < max(live)
@@ -1521,11 +1505,7 @@ def test_the_rewinds_reader_prepares_once_the_recording_is_long_enough(
     ``PREPARE_AFTER`` seconds, once; after a seek there is nothing left to prepare."""
     from console.ui import rewind
 
-    engine = demo_engine(onset=3.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live = record(engine, recorder, 8)
-    recorder.close()
+    _, live = recorded(demo_engine(onset=3.0), tmp_path / "rec", 8, keyframe_every=5)
     prepared: list[int] = []
     real_prepare = Recording.prepare
 
