@@ -63,6 +63,7 @@ from console.core.garbage import young_collections_rarer
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import Changes
 from console.recording import Recorder, Recording
+from console.recording.codec import decode, deflate, encode, inflate
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
 
@@ -238,8 +239,46 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int, alone
               f"CPU {candidate.cpu / cycles * 1000:.0f} ms a cycle "
               f"({candidate.cpu / cycles / console:.1%} of the console's), "
               f"latest of every series at the end {seek * 1000:.0f} ms")  # fmt: skip
+    where_the_bytes_go(file, recorder.samples / cycles)
     if day:
         day_seeks(workdir, day_count)
+
+
+PARTS = {"b": "batch values", "k": "keyframe readings", "h": "job history",
+         "B": "entities", "E": "entities", "r": "entities", "e": "entities",
+         "f": "findings", "s": "statuses", "m": "source facts", "a": "analysis state",
+         "x": "entities removed", "t": "time"}  # fmt: skip
+"""A frame's parts by what they hold (``codec``'s keys)."""
+
+
+def where_the_bytes_go(file: Path, samples: float) -> None:
+    """Bytes on disk per part, a keyframe's and a delta frame's, by what they hold. The
+    parts compressed together (``z``: everything but the columns) are each compressed
+    alone here and scaled to what ``z`` took, so the shares add up to the frame."""
+    db = sqlite3.connect(file)
+    totals: dict[tuple[int, str], float] = {}
+    counts = {0: 0, 1: 0}
+    for keyframe, blob in db.execute("SELECT keyframe, body FROM frames"):
+        counts[keyframe] += 1
+        outer = decode(blob)
+        shares = {name: float(len(encode(value))) for name, value in outer.items()}
+        rest = decode(inflate(outer.pop("z")))
+        alone = {name: len(deflate(encode(value))) for name, value in rest.items()}
+        scale = shares.pop("z") / max(1, sum(alone.values()))
+        shares.update({name: size * scale for name, size in alone.items()})
+        for name, size in shares.items():
+            part = PARTS.get(name, name)
+            totals[keyframe, part] = totals.get((keyframe, part), 0.0) + size
+    db.close()
+    for keyframe, title in ((1, "a keyframe"), (0, "a delta frame")):
+        frames = max(1, counts[keyframe])
+        whole = sum(size for (key, _part), size in totals.items() if key == keyframe)
+        parts = sorted(((size, part) for (key, part), size in totals.items() if key == keyframe),
+                       reverse=True)  # fmt: skip
+        print(f"  where the bytes go, {title} ({whole / frames / 1000:,.0f} kB, "
+              f"{whole / frames / samples:.2f} B/sample): "
+              + ", ".join(f"{part} {size / frames / 1000:,.1f} kB"
+                          for size, part in parts if size / frames >= 50))  # fmt: skip
 
 
 FIRST_SEEKS = 4
