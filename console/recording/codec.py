@@ -17,29 +17,35 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress as selected
 from itertools import pairwise, repeat
-from operator import eq, gt, itemgetter, ne, sub
+from operator import add, eq, gt, itemgetter, mod, mul, ne, sub, truediv
 from typing import Any, cast
 
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 6
-"""Version of the recording's layout a recorder writes (6: a schema's keys as runs of
+FORMAT_VERSION = 7
+"""Version of the recording's layout a recorder writes (7: a column of short decimals
+written as integers, :data:`DECIMAL`; 6: a schema's keys as runs of
 entities with the same metrics, :func:`pack_keys`; 5: a keyframe's job history as
 two float columns, :func:`pack_history`; 4: a schema's value columns grouped by metric;
 3: value columns between keyframes XORed against their keyframe's; 2: without; 1: zlib
 parts)."""
-READABLE_VERSIONS = ("2", "3", "4", "5", "6")
+READABLE_VERSIONS = ("2", "3", "4", "5", "6", "7")
 """What a reader opens: each batch says how its column is laid out (:data:`XORED`,
-:data:`GROUPED`), a keyframe's history is a map of points before version 5 and a
-schema two lists before version 6, so an older recording is a version 6 one without
-them."""
+:data:`GROUPED`, :data:`DECIMAL`), a keyframe's history is a map of points before
+version 5 and a schema two lists before version 6, so an older recording is a version
+7 one without them."""
 XORED = 1
 GROUPED = 2
+DECIMAL = 4
 """Flags of a batch (its seventh part, absent when none): its values are XORed against
-its schema's in the keyframe's frame; they are grouped by metric (:class:`MetricOrder`)."""
-INLINE_SCHEMA = 256
-"""Batches with fewer keys carry them inline (no schema row for a one-off batch)."""
+its schema's in the keyframe's frame; they are grouped by metric (:class:`MetricOrder`);
+they are decimals with ``flags >> 4`` digits after the point, written as integers
+(:func:`pack_decimals`; XORED with it: as their difference from the keyframe's)."""
+INLINE_SCHEMA = 16
+"""Batches with fewer keys carry them inline (no schema row for a one-off batch). More
+carry a schema's number: a batch of 255 jobs' throughput repeated its keys, 6 kB
+uncompressed, in every frame at 1,000 nodes (256 before version 7)."""
 ZSTD_LEVEL = 1
 """Zstandard level 1: on 1,000 nodes' value columns 4x faster than zlib's level 1 and
 8 % smaller (bench/recording.py; zlib's compression was most of the recorder's CPU)."""
@@ -112,6 +118,8 @@ class Like:
             ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
         )
         self._compressor: zstandard.ZstdCompressor | None = None
+        self.known: Known | None = None
+        """The keyframe's entities, where they are known (:class:`Known`)."""
 
     def deflate(self, data: bytes) -> bytes:
         """One part compressed like these bytes (:func:`inflate` with them reads it)."""
@@ -121,6 +129,62 @@ class Like:
                 dict_data=self.dictionary, compression_params=self._parameters
             )
         return self._compressor.compress(data)
+
+
+STRIDES = (7919, 7927, 7933)
+"""Primes, one of which steps through a keyframe's entities (:class:`Known`)."""
+
+
+class Known:
+    """A keyframe's entities (refs and sources) in a fixed scattered order: those of a
+    later frame among them are written as one flag each (changed or not, in this order:
+    1.8 kB compressed for 10,000 entities), not by name (14.5 kB a frame at 1,000
+    nodes, half of them changed; bench/recording.py). Scattered, not the keyframe's
+    order: neighbours there are alike (a node's GPUs), and bodies written next to an
+    alike one are compressed against it rather than against their own in the keyframe
+    (``Like``): 43 -> 58 kB a frame in the keyframe's order, 43 in this one."""
+
+    def __init__(self, refs: list[str], sources: list[str]) -> None:
+        count = len(refs)
+        stride = next(p for p in STRIDES if count % p)
+        order = list(map(mod, map(mul, range(count), repeat(stride)), repeat(count or 1)))
+        self.refs = list(map(refs.__getitem__, order))
+        self.sources = list(map(sources.__getitem__, order))
+        self._place: dict[str, int] | None = None
+
+    def mark(
+        self, refs: list[str], sources: list[str], bodies: list[bytes]
+    ) -> tuple[bytes, tuple[list[str], list[str], list[bytes]], list[bytes]]:
+        """A frame's entities as the flags of those known with the same source, the
+        others (refs, sources, bodies) as they are, and every body in :meth:`unmark`'s
+        order (the known ones' in this order, then the others')."""
+        if self._place is None:
+            self._place = dict(zip(self.refs, range(len(self.refs)), strict=True))
+        place, known_sources = self._place, self.sources
+        flags = bytearray(len(self.refs))
+        slots: list[bytes | None] = [None] * len(self.refs)
+        others: tuple[list[str], list[str], list[bytes]] = ([], [], [])
+        for ref, source, body in zip(refs, sources, bodies, strict=True):
+            at = place.get(ref)
+            if at is not None and known_sources[at] == source and not flags[at]:
+                flags[at] = 1
+                slots[at] = body
+            else:
+                others[0].append(ref)
+                others[1].append(source)
+                others[2].append(body)
+        ordered = cast("list[bytes]", list(selected(slots, flags)))
+        return deflate(bytes(flags)), others, ordered + others[2]
+
+    def unmark(self, flags: bytes) -> tuple[list[str], list[str]]:
+        """The refs and sources :meth:`mark` flagged; ValueError when damaged."""
+        try:
+            marks = inflate(flags)
+        except ValueError as exc:
+            raise ValueError(f"damaged entities: {exc}") from None
+        if len(marks) != len(self.refs):
+            raise ValueError("damaged entities: not one flag a keyframe's entity")
+        return list(selected(self.refs, marks)), list(selected(self.sources, marks))
 
 
 def float_bytes(values: Sequence[float | None]) -> bytes:
@@ -155,7 +219,21 @@ def pack_floats(values: Sequence[float | None] | bytes, against: bytes | None = 
         raw = against.xor(raw)
     elif against is not None:
         raw = _xor(raw, against)
-    return deflate(b"".join(raw[i::8] for i in range(8)))
+    return deflate(_shuffle(raw))
+
+
+def _shuffle(raw: bytes) -> bytes:
+    """8-byte numbers' first bytes, then their second bytes, ... (alike bytes together)."""
+    return b"".join(raw[i::8] for i in range(8))
+
+
+def _unshuffle(shuffled: bytes) -> bytearray:
+    """What :func:`_shuffle` was given."""
+    count = len(shuffled) // 8
+    raw = bytearray(len(shuffled))
+    for i in range(8):
+        raw[i::8] = shuffled[i * count : (i + 1) * count]
+    return raw
 
 
 def unpack_floats(data: bytes, against: bytes | None = None) -> array[float]:
@@ -169,12 +247,80 @@ def unpack_floats(data: bytes, against: bytes | None = None) -> array[float]:
     if against is not None and len(shuffled) == len(against) and not any_set(shuffled):
         column.frombytes(against)  # the keyframe's values again: nothing to undo
         return column
-    count = len(shuffled) // 8
-    raw = bytearray(len(shuffled))
-    for i in range(8):
-        raw[i::8] = shuffled[i * count : (i + 1) * count]
+    raw = _unshuffle(shuffled)
     column.frombytes(raw if against is None else _xor(raw, against))
     return column
+
+
+DIGITS = (1, 2, 3)
+"""Digits after the point a column of decimals is written with (:func:`pack_decimals`)."""
+SAMPLED = 32
+"""Values of a column looked at to guess its digits (:func:`decimal_digits`)."""
+
+
+def decimal_digits(values: Sequence[float | None]) -> int:
+    """The fewest digits after the point (1 to 3) that write a sample of the values
+    exactly, as ``round(v * 10**digits) / 10**digits`` does; 0 when none does or every
+    one is a whole number (a column of whole numbers XORs well as floats). A guess:
+    :func:`pack_decimals` checks every value."""
+    sample = values[:: max(1, len(values) // SAMPLED)]
+    try:
+        if all(map(float.is_integer, cast("list[float]", sample))):
+            return 0
+        for digits in DIGITS:
+            scale = 10.0**digits
+            ints = map(round, map(mul, sample, repeat(scale)))
+            if list(map(truediv, ints, repeat(scale))) == sample:
+                return digits
+    except (TypeError, ValueError, OverflowError):  # not a float, not available, infinite
+        pass
+    return 0
+
+
+def pack_decimals(
+    values: Sequence[float | None], digits: int, raw: bytes, against: Sequence[int] | None = None
+) -> tuple[bytes, list[int]] | None:
+    """A column of decimals as integers, ``round(v * 10**digits)``, each less
+    ``against``'s (the keyframe's integers of the same keys) when given; then less
+    their least, so that all are small and not negative, byte-shuffled and compressed.
+    A gauge sent with one or two decimals (a GPU's power, its utilisation) leaves its
+    float's low bits noisy, which XOR does not remove and zstd cannot shrink: written
+    so, 5.97 -> 1.6 B/sample (bench/recording.py). ``raw``: the values'
+    :func:`float_bytes`, which the integers must give back bit for bit (else ``None``:
+    write the column as floats). Also the integers, for the columns that follow."""
+    scale = 10.0**digits
+    try:
+        ints = list(map(round, map(mul, values, repeat(scale))))
+        if float_bytes(list(map(truediv, ints, repeat(scale)))) != raw:
+            return None
+        diffs = ints if against is None else list(map(sub, ints, against))
+        least = min(diffs, default=0)
+        offsets = list(map(sub, diffs, repeat(least))) if least else diffs
+        packed = struct.pack(f"<q{len(offsets)}Q", least, *offsets)
+    except (TypeError, ValueError, OverflowError, struct.error):
+        return None
+    return deflate(packed[:8] + _shuffle(packed[8:])), ints
+
+
+def unpack_decimals(data: bytes, against: Sequence[int] | None = None) -> list[int]:
+    """The integers :func:`pack_decimals` wrote, with the same ``against``."""
+    try:
+        packed = inflate(data)
+    except ValueError as exc:
+        raise ValueError(f"damaged column: {exc}") from None
+    count = len(packed) // 8 - 1
+    if count < 0 or len(packed) % 8 or (against is not None and len(against) != count):
+        raise ValueError("damaged column: not as long as its keyframe's")
+    (least,) = struct.unpack_from("<q", packed)
+    offsets = struct.unpack(f"<{count}Q", _unshuffle(packed[8:]))
+    if against is None:
+        return list(map(add, offsets, repeat(least))) if least else list(offsets)
+    return list(map(add, offsets, map(add, against, repeat(least))))
+
+
+def decimal_floats(ints: Sequence[int], digits: int) -> array[float]:
+    """The values of a column of decimals (:func:`unpack_decimals`)."""
+    return array("d", map(truediv, ints, repeat(10.0**digits)))
 
 
 XOR_PIECE = 1 << 14
@@ -217,6 +363,8 @@ class Against(bytes):
     for all of them, not once a frame (a third of each XOR at 1,000 nodes)."""
 
     _pieces: list[tuple[bytes, int | None]] | None = None
+    decimals: tuple[int, list[int]] | None = None
+    """Its digits and integers, when it was written as decimals (:func:`pack_decimals`)."""
 
     def xor(self, data: bytes) -> bytes:
         """:func:`_xor` of ``data`` against these bytes (the same bytes back)."""

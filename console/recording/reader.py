@@ -29,19 +29,23 @@ from console.core.garbage import long_lived_objects
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
 from console.core.store import DEFAULT_HISTORY, SUMMED_METRICS, Store
 from console.recording.codec import (
+    DECIMAL,
     GROUPED,
     READABLE_VERSIONS,
     XORED,
+    Known,
     Like,
     MetricOrder,
     Place,
     Points,
     as_optional,
+    decimal_floats,
     decode,
     decompress,
     inflate,
     keyframe_against,
     place_among,
+    unpack_decimals,
     unpack_floats,
     unpack_history,
     unpack_keys,
@@ -100,10 +104,11 @@ class _Batch:
     """What its values are XORed against (its schema's in the keyframe's frame)."""
     order: MetricOrder | None = None
     """The order its values were written in, when not the schema's."""
+    flags: int = 0
 
     def column(self) -> array[float]:
         """Its values in the schema's order, NaN for *not available*."""
-        return _column(self.values, self.against, self.order)
+        return _column(self.values, self.against, self.order, self.flags)
 
 
 @dataclass
@@ -501,7 +506,8 @@ class Recording:
                 batches.append(_Batch(source, frame_time, batch_time, self._keys(schema),
                                       times_, values_,
                                       schema if isinstance(schema, int) else None,
-                                      timed, against, self._order(schema, flags)))  # fmt: skip
+                                      timed, against, self._order(schema, flags),
+                                      flags))  # fmt: skip
             if place == 0:
                 in_keyframe = len(batches)
         # Of each schema the newest batch is laid down whole, its counters' rates taken
@@ -584,7 +590,7 @@ class Recording:
         ):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
-            column = _column(values, against, self._order(schema, flags))
+            column = _column(values, against, self._order(schema, flags), flags)
             samples = [
                 Sample(refs[i], metrics[i], as_optional(column[i]),
                        own[i] if own is not None else batch_time)
@@ -606,38 +612,65 @@ class _References:
     after it are XORed against (unpacked when a batch asks, once)."""
 
     def __init__(self, keyframe: dict[str, Any]) -> None:
-        self._packed: dict[int, bytes] = {}
+        self._packed: dict[int, tuple[bytes, int]] = {}
         for entry in keyframe.get("b", []):
-            if isinstance(entry[2], int):
-                self._packed.setdefault(entry[2], entry[4])  # the first: as the recorder
+            if isinstance(entry[2], int):  # the first: as the recorder
+                self._packed.setdefault(entry[2], (entry[4], entry[6] if len(entry) > 6 else 0))
         self._raw: dict[int, bytes] = {}
+        self._ints: dict[int, list[int]] = {}
 
     def get(self, schema: int) -> bytes:
         raw = self._raw.get(schema)
         if raw is None:
-            packed = self._packed.get(schema)
-            if packed is None:
-                raise ValueError(f"a column refers to schema {schema}, not in its keyframe")
-            raw = self._raw[schema] = unpack_floats(packed).tobytes()
+            packed, flags = self._entry(schema)
+            if isinstance(flags, int) and flags & DECIMAL:
+                raw = decimal_floats(self.ints(schema), flags >> 4).tobytes()
+            else:
+                raw = unpack_floats(packed).tobytes()
+            self._raw[schema] = raw
         return raw
+
+    def ints(self, schema: int) -> list[int]:
+        """The integers of a column of decimals (``codec.pack_decimals``)."""
+        ints = self._ints.get(schema)
+        if ints is None:
+            packed, flags = self._entry(schema)
+            if not isinstance(flags, int) or not flags & DECIMAL:
+                raise ValueError(f"a column of decimals refers to schema {schema}'s floats")
+            ints = self._ints[schema] = unpack_decimals(packed)
+        return ints
+
+    def _entry(self, schema: int) -> tuple[bytes, int]:
+        found = self._packed.get(schema)
+        if found is None:
+            raise ValueError(f"a column refers to schema {schema}, not in its keyframe")
+        return found
 
 
 def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[Any, ...]]:
     """A frame's batches as ``(source, time, schema, times, values, timed, against,
-    flags)``: ``against`` the column its values are XORed against, or ``None`` (a
-    version 2 recording's batches have six parts: no flag)."""
+    flags)``: ``against`` the column its values are XORed against (of decimals: the
+    integers they differ from), or ``None`` (a version 2 recording's batches have six
+    parts: no flag)."""
     for entry in body.get("b", []):
         flags = entry[6] if len(entry) > 6 else 0
         if not isinstance(flags, int):
             raise ValueError("a batch's flags are not a number")
-        yield (*entry[:6], references.get(entry[2]) if flags & XORED else None, flags)
+        against: Any = None
+        if flags & XORED:
+            get = references.ints if flags & DECIMAL else references.get
+            against = get(entry[2])
+        yield (*entry[:6], against, flags)
 
 
 def _like(keyframe: dict[str, Any]) -> Like:
     """The entity bodies of a keyframe's frame, one after another: what the frames
     after it compress theirs like (``codec.Like``)."""
     if "r" in keyframe:
-        return Like(b"".join(keyframe["B"]))
+        like = Like(b"".join(keyframe["B"]))
+        refs, sources = keyframe["r"]
+        like.known = Known(refs, sources)
+        return like
     return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
 
 
@@ -648,7 +681,15 @@ def _frame_entities(
     a later frame's inflated like its keyframe's (``like()``, asked only then: a seek
     to a keyframe makes none; ``r``: refs and sources as two lists; before version 5,
     ``e``: a list an entity, with its body unless ``E``)."""
-    if "r" in body:
+    if "n" in body:  # since version 7
+        flags, others, other_sources = body["n"]
+        known = like().known
+        if known is None:
+            raise ValueError("damaged entities: flagged without a keyframe's")
+        refs, sources = known.unmark(flags)
+        refs, sources = refs + others, sources + other_sources
+        entities = decode(inflate(body["E"], like())) if "E" in body else []
+    elif "r" in body:
         refs, sources = body["r"]
         entities = decode(inflate(body["E"], like())) if "E" in body else body["B"]
     else:
@@ -661,10 +702,13 @@ def _frame_entities(
     return refs, sources, entities
 
 
-def _column(packed: bytes, against: bytes | None, order: MetricOrder | None) -> array[float]:
-    """A batch's values in its schema's order (XORed back, then ungrouped), NaN for
-    *not available*."""
-    column = unpack_floats(packed, against)
+def _column(packed: bytes, against: Any, order: MetricOrder | None, flags: int = 0) -> array[float]:
+    """A batch's values in its schema's order (XORed back, or decimals made floats,
+    then ungrouped), NaN for *not available*."""
+    if flags & DECIMAL:
+        column = decimal_floats(unpack_decimals(packed, against), flags >> 4)
+    else:
+        column = unpack_floats(packed, against)
     return column if order is None else order.ungroup(column)
 
 

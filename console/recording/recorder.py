@@ -35,20 +35,24 @@ from console.core.garbage import no_cyclic_collection
 from console.core.model import TIMED_METRICS, Batch
 from console.core.store import Changes, Store
 from console.recording.codec import (
+    DECIMAL,
     FORMAT_VERSION,
     GROUPED,
     INLINE_SCHEMA,
     XORED,
     Against,
+    Known,
     Like,
     MetricOrder,
     Place,
     Series,
     compress,
+    decimal_digits,
     deflate,
     encode,
     float_bytes,
     keyframe_against,
+    pack_decimals,
     pack_floats,
     pack_history_columns,
     pack_keys,
@@ -508,14 +512,32 @@ def _batch(
     against = references.get(schema) if isinstance(schema, int) and not keyframe else None
     if against is not None and len(against) != 8 * len(values):
         against = None  # not the same keys after all (a schema row written again)
-    raw = float_bytes(order.group(values) if order is not None else values)
-    entry = [source, batch_time, schema, own_times, pack_floats(raw, against), timed_part]
+    laid = order.group(values) if order is not None else values
+    raw = float_bytes(laid)
+    number = schema if isinstance(schema, int) else None
+    reference = against is None and keyframe and number is not None
+    reference = reference and number not in references
+    # Short decimals as integers: a reference's when its values are, and the columns
+    # XORed against it then as their difference from its integers.
+    decimals, digits = None, 0
+    if reference:
+        digits = decimal_digits(laid)
+        decimals = pack_decimals(laid, digits, raw) if digits else None
+    elif isinstance(against, Against) and against.decimals is not None:
+        digits, ints = against.decimals
+        decimals = pack_decimals(laid, digits, raw, ints)
+    values_part = decimals[0] if decimals is not None else pack_floats(raw, against)
+    entry = [source, batch_time, schema, own_times, values_part, timed_part]
     flags = (XORED if against is not None else 0) | (GROUPED if order is not None else 0)
+    if decimals is not None:
+        flags |= DECIMAL | digits << 4
     if flags:
         entry.append(flags)  # without: plain, as every batch of a version 2 recording
-    if against is None and keyframe and isinstance(schema, int) and schema not in references:
-        references[schema] = Against(raw)
-    return entry, schema if isinstance(schema, int) else None, order
+    if reference and number is not None:
+        kept = references[number] = Against(raw)
+        if decimals is not None:
+            kept.decimals = (digits, decimals[1])
+    return entry, number, order
 
 
 _REF, _METRIC, _VALUE, _TIME = map(attrgetter, ("ref", "metric", "value", "time"))
@@ -546,17 +568,21 @@ def _batch_readings(
 
 
 def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
-    """A frame's entities as ``r``: their refs and their sources, two lists; and a
-    keyframe's bodies as ``B``, a list (one after another, they become what later
-    frames' are compressed ``like``), a later frame's as ``E``: one msgpack array
-    compressed like the keyframe's. Two lists, not a small list an entity: a seek
-    decodes 5,400 changed entities a frame at 1,000 nodes."""
+    """A keyframe's entities as ``r``: their refs and their sources, two lists; and
+    its bodies as ``B``, a list (one after another, they become what later frames' are
+    compressed ``like``). A later frame's as ``n``: the keyframe's entities it has
+    flagged, and the others' refs and sources (``codec.Known``); its bodies as ``E``,
+    those flagged then the others, one msgpack array compressed like the keyframe's.
+    Lists, not a small list an entity: a seek decodes 5,400 changed entities a frame
+    at 1,000 nodes."""
     refs, sources, bodies = cycle.entities
     if cycle.keyframe:
         like[:] = [Like(b"".join(bodies))]
-    if cycle.keyframe or not bodies or not like:
+        like[0].known = Known(refs, sources)
+    if cycle.keyframe or not bodies or not like or like[0].known is None:
         return {"r": [refs, sources], "B": bodies}
-    return {"r": [refs, sources], "E": like[0].deflate(encode(bodies))}
+    flags, (other_refs, other_sources, _bodies), ordered = like[0].known.mark(refs, sources, bodies)
+    return {"n": [flags, other_refs, other_sources], "E": like[0].deflate(encode(ordered))}
 
 
 def _keyframe_against(

@@ -30,12 +30,17 @@ from console.core.runtime import DemoOptions, build_engine, build_sources, load_
 from console.core.store import SUMMED_METRICS, Reading, Store, SummedKeys
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import (
+    DECIMAL,
     GROUPED,
     XOR_PIECE,
     XORED,
     MetricOrder,
+    decimal_digits,
+    decimal_floats,
     float_bytes,
+    pack_decimals,
     pack_floats,
+    unpack_decimals,
     unpack_floats,
 )
 from console.recording.layout import database_file
@@ -509,7 +514,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4, 5 and 6"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4, 5, 6 and 7"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -804,11 +809,13 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     assert not any(_flags(e) & XORED for keyframe, batches in frames if keyframe for e in batches)
     xored = [e for keyframe, b in frames if not keyframe for e in b if _flags(e) & XORED]
     # (the first cycle's keys are not the next ones': the first keyframe is no reference)
-    assert len(xored) == 5
+    assert len(xored) == 14
     # ...which is what makes them smaller than the same values packed plain.
     second = [batches for keyframe, batches in frames if keyframe][1]
     reference = {e[2]: e[4] for e in second if isinstance(e[2], int)}
-    entry = xored[0]
+    keyframes = list(itertools.accumulate(keyframe for keyframe, _batches in frames))
+    entry = next(e for (_key, batches), seen in zip(frames, keyframes, strict=True)
+                 if seen == 2 for e in batches if _flags(e) & XORED)  # after the second
     values = unpack_floats(entry[4], unpack_floats(reference[entry[2]]).tobytes()).tolist()
     assert len(entry[4]) < len(pack_floats(values)) * 0.9
     with Recording(tmp_path / "rec") as recording:
@@ -827,7 +834,7 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
     frames = _batches(tmp_path / "rec")
     numbered = [e for _keyframe, batches in frames for e in batches if isinstance(e[2], int)]
     assert numbered and all(_flags(e) & GROUPED for e in numbered)
-    xored = [e for e in numbered if _flags(e) & XORED]  # between keyframes: most frames
+    xored = [e for e in numbered if _flags(e) & XORED and not _flags(e) & DECIMAL]
     with Recording(tmp_path / "rec") as recording:
         grouped = ungrouped = 0
         for entry in xored:
@@ -841,10 +848,70 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
             assert gpus_of(recording.at(when).store) == live[when]["gpus"]
 
 
+def test_short_decimals_are_written_as_integers_and_read_back_as_the_live_store(
+    tmp_path: Path,
+) -> None:
+    options = DemoOptions(nodes=64)  # a batch of jobs' throughput with a schema
+    engine = build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live: dict[float, dict[str, Any]] = {}
+
+    async def run() -> None:
+        for _ in range(12):
+            await engine.collect(1)
+            recorder.flush()
+            live[engine.store.time or 0.0] = store_state(engine.store)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    frames = _batches(tmp_path / "rec")
+    # A job's throughput (one decimal): in a keyframe as integers, in the frames after
+    # it as their difference from the keyframe's.
+    keyed = {(_flags(e) >> 4, bool(_flags(e) & XORED)) for keyframe, batches in frames
+             for e in batches if _flags(e) & DECIMAL and keyframe}  # fmt: skip
+    later = [e for keyframe, b in frames if not keyframe for e in b if _flags(e) & DECIMAL]
+    assert keyed == {(1, False)} and later and all(_flags(e) & XORED for e in later)
+    with Recording(tmp_path / "rec") as recording:
+        for when, state in live.items():
+            again = store_state(recording.at(when).store)
+            for part in state:
+                assert again[part] == state[part], (when, part)
+        first = recording.at(min(live))  # and forward, as rewind plays
+        for moment in recording.replay_from(first, max(live)):
+            assert store_state(moment.store)["readings"] == live[moment.time]["readings"]
+
+
+def test_short_decimals_pack_smaller_than_floats_and_back_bit_for_bit() -> None:
+    import random
+
+    rng = random.Random(7)
+    keyframe = [round(rng.uniform(60, 700), 2) for _ in range(4000)]
+    later = [round(v + rng.uniform(-8, 8), 2) for v in keyframe]
+    assert decimal_digits(keyframe) == 2 and decimal_digits([1.0, 2.0]) == 0
+    first = pack_decimals(keyframe, 2, float_bytes(keyframe))
+    assert first is not None
+    ints = first[1]
+    packed = pack_decimals(later, 2, float_bytes(later), ints)
+    assert packed is not None
+    assert unpack_decimals(first[0]) == ints
+    back = decimal_floats(unpack_decimals(packed[0], ints), 2)
+    assert back.tobytes() == float_bytes(later)
+    # As floats XORed against the keyframe's they take three times the bytes.
+    assert len(packed[0]) * 3 < len(pack_floats(later, float_bytes(keyframe)))
+    # Whatever the integers would not give back bit for bit is left to the floats.
+    for odd in ([*later[:-1], -0.0], [*later[:-1], None], [*later[:-1], math.nan],
+                [*later[:-1], 1.005], [*later[:-1], math.inf], [*later[:-1], 1e300]):  # fmt: skip
+        assert pack_decimals(odd, 2, float_bytes(odd), ints) is None
+    with pytest.raises(ValueError, match="damaged column"):
+        unpack_decimals(packed[0], ints[:-1])
+
+
 def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
     tmp_path: Path,
 ) -> None:
-    from console.recording.codec import Like, decode, decompress, deflate, inflate
+    from console.recording.codec import Known, Like, decode, decompress, deflate, encode, inflate
 
     engine = demo_engine()
     _, live = recorded(engine, tmp_path / "rec", 4, keyframe_every=1000)
@@ -853,10 +920,15 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
                         db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
     db.close()
     like = Like(b"".join(keyframe["B"]))
+    known = Known(*keyframe["r"])
     for frame in later:
         changed = decode(inflate(frame["E"], like))
-        refs, sources = frame["r"]  # two lists, not a small list an entity
+        # The keyframe's entities flagged, not named again: only the others are.
+        flags, other_refs, other_sources = frame["n"]
+        refs, sources = known.unmark(flags)
+        assert refs and not other_refs and not other_sources
         assert len(changed) == len(refs) == len(sources) > 0 and "e" not in frame
+        assert len(flags) < len(deflate(encode([refs, sources]))) / 2
         # Alike bodies cost a fraction of what they cost compressed on their own.
         assert len(frame["E"]) < len(deflate(b"".join(changed))) / 3
     with Recording(tmp_path / "rec") as recording:
@@ -901,7 +973,10 @@ def test_a_version_2_to_5_recording_still_opens(
 
     def entity_lists(cycle: Any, like: Any) -> dict[str, Any]:
         parts = real_parts(cycle, like)
-        refs, sources = parts.pop("r")
+        refs, sources = cycle.entities[:2]
+        parts.pop("r", None)
+        if parts.pop("n", None) is not None:  # named, as before version 7
+            parts["E"] = like[0].deflate(encode(cycle.entities[2]))
         if "B" in parts:
             return {"e": [list(entity) for entity in zip(refs, sources, parts["B"], strict=True)]}
         return {"e": [list(entity) for entity in zip(refs, sources, strict=True)], **parts}
@@ -910,6 +985,7 @@ def test_a_version_2_to_5_recording_still_opens(
     # A schema as its two lists, as versions 2 to 5 wrote it.
     monkeypatch.setattr(recorder_module, "compress_keys",
                         lambda refs, metrics: deflate(encode([refs, metrics])))  # fmt: skip
+    monkeypatch.setattr(recorder_module, "decimal_digits", lambda values: 0)  # floats all
     engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
     if version == "2":
