@@ -43,6 +43,7 @@ from console.recording.codec import (
     decode,
     decompress,
     inflate,
+    join_history,
     keyframe_against,
     place_among,
     unpack_decimals,
@@ -493,7 +494,7 @@ class Recording:
         references = _References(key_body)
         values = self._keyframe_values(key_body, key_schema, key_keys, references)
         state.readings.start(places, unpack_floats(times), values, unpack_floats(rates))
-        state.history.update(unpack_history(key_body.get("h", {})))
+        state.history.update(self._history(frames[0][0], key_body))
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they
         # laid down are the keyframe's).
@@ -569,6 +570,23 @@ class Recording:
         store.time = seen
         store.version += 1
         return store
+
+    def _history(self, key_time: float, key_body: dict[str, Any]) -> dict[tuple[str, str], Points]:
+        """A keyframe's job history: in its frame before version 7, since then its row
+        of the ``history`` table, whole or added to its base's (``codec.join_history``)."""
+        if "h" in key_body:
+            return unpack_history(key_body["h"])
+        query = "SELECT base, body FROM history WHERE time=?"
+        row = self._db.execute(query, (key_time,)).fetchone()
+        if row is None:
+            raise ValueError("a keyframe without its job history")
+        part = decode(inflate(row[1]))
+        if row[0] == key_time:
+            return unpack_history(part)
+        base = self._db.execute(query, (row[0],)).fetchone()
+        if base is None:
+            raise ValueError("a keyframe's job history without its base")
+        return join_history(unpack_history(decode(inflate(base[1]))), part)
 
     def _like(self, key_time: float, key_body: dict[str, Any]) -> Like:
         """:func:`_like` of the keyframe at ``key_time``, kept for the next seek there."""

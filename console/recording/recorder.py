@@ -41,6 +41,7 @@ from console.recording.codec import (
     INLINE_SCHEMA,
     XORED,
     Against,
+    HistoryBase,
     Known,
     Like,
     MetricOrder,
@@ -51,6 +52,8 @@ from console.recording.codec import (
     deflate,
     encode,
     float_bytes,
+    history_base,
+    history_since,
     keyframe_against,
     pack_decimals,
     pack_floats,
@@ -169,6 +172,8 @@ class Recorder:
         """The last keyframe schema, the place of each of its keys, where each batch
         schema's keys sit among them, and its keys (the writer thread's own;
         :func:`_keyframe_against`, :func:`_keyframe_schema`)."""
+        self._histories = _Histories()
+        """The keyframes' job histories (the writer thread's own)."""
         self._like: list[Like] = []
         """The entity bodies of the last keyframe's frame (the writer thread's own): the
         frames after it compress theirs like them (``codec.Like``)."""
@@ -361,12 +366,15 @@ class Recorder:
                     cycle, schemas, self._db, self._references, self._like, self._key_index
                 )
                 floor = body.pop("floor")
+                history = self._histories.row(cycle) if cycle.keyframe else None
                 with self._db:
                     self._db.execute("BEGIN")
                     self._db.execute(
                         "INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?)",
                         (cycle.time, int(cycle.keyframe), compress(body), floor),
                     )
+                    if history is not None:
+                        self._db.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", history)
                     for ref, kind, severity, title in cycle.incidents:
                         self._db.execute(
                             "INSERT INTO incidents (time, ref, kind, severity, title, keep_from,"
@@ -402,6 +410,12 @@ class Recorder:
             first = db.execute("SELECT min(time) FROM frames").fetchone()[0]
             if first is None or not _drop_before(db, first + 1e-6, protect=False):
                 break
+        # A keyframe's history goes with it, a base's when no kept keyframe adds to it.
+        db.execute(
+            """DELETE FROM history WHERE time NOT IN (SELECT time FROM frames WHERE keyframe=1)
+               AND time NOT IN (SELECT base FROM history WHERE time IN
+                                (SELECT time FROM frames WHERE keyframe=1))"""
+        )
         db.execute("PRAGMA incremental_vacuum")
         # No frame refers to a schema row below every frame's floor.
         floor = db.execute("SELECT min(schema_floor) FROM frames").fetchone()[0]
@@ -411,6 +425,32 @@ class Recorder:
             for quick, known in list(self._schemas.items()):
                 if known[2] < floor:
                     del self._schemas[quick]
+
+
+HISTORY_BASE_EVERY = 6
+"""Keyframes from one whose job history is written whole to the next: those between
+write what their series added since (``codec.history_since``), and a seek reads two
+histories, not one. A minute: each keyframe writes 125 points a series on average,
+not 600 (once the console has run 10 minutes)."""
+
+
+class _Histories:
+    """The keyframes' job histories as rows of the ``history`` table: whole at a base
+    keyframe, then what was added since (the writer thread's)."""
+
+    def __init__(self) -> None:
+        self._base: HistoryBase = {}
+        self._base_time: float | None = None
+        self._since = 0
+
+    def row(self, cycle: _Cycle) -> tuple[float, float, bytes]:
+        """The ``history`` row of a keyframe: its time, its base's, its body."""
+        series = cycle.history or []
+        if self._base_time is None or self._since + 1 >= HISTORY_BASE_EVERY:
+            self._base, self._base_time, self._since = history_base(series), cycle.time, 0
+            return cycle.time, cycle.time, deflate(encode(pack_history_columns(series)))
+        self._since += 1
+        return cycle.time, self._base_time, deflate(encode(history_since(self._base, series)))
 
 
 def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
@@ -687,6 +727,5 @@ def _frame(
         against = _keyframe_against(keys, key_index[1], key_index[2], firsts, references)
         body["k"] = [schema, pack_floats(read_times), pack_floats(read_values, against),
                      pack_floats(rates), XORED]  # fmt: skip
-        body["h"] = pack_history_columns(cycle.history or [])
     body["floor"] = min(numbers, default=None)
     return body

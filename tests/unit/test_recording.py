@@ -815,7 +815,7 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     reference = {e[2]: e[4] for e in second if isinstance(e[2], int)}
     keyframes = list(itertools.accumulate(keyframe for keyframe, _batches in frames))
     entry = next(e for (_key, batches), seen in zip(frames, keyframes, strict=True)
-                 if seen == 2 for e in batches if _flags(e) & XORED)  # after the second
+                 if seen == 2 for e in batches if _flags(e) & XORED and not _flags(e) & DECIMAL)
     values = unpack_floats(entry[4], unpack_floats(reference[entry[2]]).tobytes()).tolist()
     assert len(entry[4]) < len(pack_floats(values)) * 0.9
     with Recording(tmp_path / "rec") as recording:
@@ -951,12 +951,18 @@ def _history_as_points(series: Any) -> dict[str, dict[str, list[tuple[float, flo
     return history
 
 
-@pytest.mark.parametrize("version", ["2", "3", "4", "5"])
-def test_a_version_2_to_5_recording_still_opens(
+@pytest.mark.parametrize("version", ["2", "3", "4", "5", "6"])
+def test_a_version_2_to_6_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
     from console.recording import recorder as recorder_module
-    from console.recording.codec import compress, decompress, deflate, encode
+    from console.recording.codec import (
+        compress,
+        decompress,
+        deflate,
+        encode,
+        pack_history_columns,
+    )
     from console.recording.reader import _References
 
     class NeverKept(dict[int, bytes]):
@@ -966,9 +972,7 @@ def test_a_version_2_to_5_recording_still_opens(
     real = recorder_module._schema
     # Values in the schema's order, as versions 2 and 3 wrote them.
     monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
-    # A keyframe's job history as a map of points, and a frame's entities as a list
-    # an entity, as versions 2 to 4 wrote them.
-    monkeypatch.setattr(recorder_module, "pack_history_columns", _history_as_points)
+    # A frame's entities as a list an entity, as versions 2 to 4 wrote them.
     real_parts = recorder_module._entity_parts
 
     def entity_lists(cycle: Any, like: Any) -> dict[str, Any]:
@@ -1003,7 +1007,13 @@ def test_a_version_2_to_5_recording_still_opens(
             plain = reading._keyframe_values(body, schema, reading._keys(schema),
                                              _References(body))  # fmt: skip
             body["k"] = [schema, times, pack_floats(plain.tolist()), rates]
+            # Its job history in its frame, as before version 7: a map of points before
+            # version 5.
+            series = [(*key, *points) for key, points in reading._history(when, body).items()]
+            as_then = _history_as_points if version in ("2", "3", "4") else pack_history_columns
+            body["h"] = as_then(series)
             db.execute("UPDATE frames SET body=? WHERE time=?", (compress(body), when))
+    db.execute("DELETE FROM history")
     db.execute("UPDATE meta SET value=? WHERE key='format'", (version,))
     db.commit()
     db.close()
@@ -1184,7 +1194,7 @@ def test_a_metric_order_is_the_stable_sort_by_metric_and_back(metrics: list[str]
 
 
 def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
-    from console.recording.codec import decompress, unpack_history
+    from console.recording.codec import decode, inflate, join_history, unpack_history
 
     engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
@@ -1195,19 +1205,29 @@ def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
     history = {key: engine.store.timed_history(*key) for key in timed}
     recorder.close()
     db = sqlite3.connect(database_file(tmp_path / "rec"))
-    body = db.execute("SELECT body FROM frames WHERE keyframe=1 ORDER BY time DESC").fetchone()[0]
+    (first, base), (last, later) = db.execute(
+        "SELECT time, body FROM history ORDER BY time"
+    ).fetchall()  # the keyframes' (0 and 5), none in their frames
+    assert db.execute("SELECT base FROM history ORDER BY time").fetchall() == [(first,), (first,)]
     db.close()
-    packed = decompress(body)["h"]
+    packed = decode(inflate(base))
     refs, metrics, counts, times, values = packed  # not a list a point
     assert isinstance(times, bytes) and isinstance(values, bytes) and sum(counts) > 20
-    read = unpack_history(packed)
+    # The second adds to the first's what came since: not its points again.
+    added = decode(inflate(later))
+    assert sum(added[2]) < sum(counts) / 4 and min(added[5]) >= 0
+    with Recording(tmp_path / "rec") as recording:
+        read = recording._history(last, {})
     assert set(read) == {key for key, points in history.items() if points}
     for key, (at, value) in read.items():  # the keyframe's: the live points up to it
         assert isinstance(at, array) and isinstance(value, array)  # no object a point
         live = history[key][: len(at)]
         assert [(t, None if v != v else v) for t, v in zip(at, value, strict=True)] == live
+        assert at[-1] == last
     with pytest.raises(ValueError, match="damaged history"):
         unpack_history([refs, metrics, [*counts[:-1], counts[-1] + 1], times, values])
+    with pytest.raises(ValueError, match="damaged history"):
+        join_history({}, added)  # its base's points gone
 
 
 def test_a_keyframes_values_are_xored_against_its_batches_and_read_back(tmp_path: Path) -> None:
@@ -1524,9 +1544,10 @@ def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_o
         "SELECT time, body FROM frames WHERE keyframe=1 ORDER BY time DESC"
     ).fetchone()
     db.close()
-    times, values = unpack_history(decompress(blob)["h"])[("job/9999", "job.throughput")]
-    assert list(times) == [when] and list(values) == [42.0]
     with Recording(tmp_path / "rec") as recording:
+        history = recording._history(last, decompress(blob))
+        times, values = history[("job/9999", "job.throughput")]
+        assert list(times) == [when] and list(values) == [42.0]
         moment = recording.at(last)
         assert moment.store.value("job/9999", "job.throughput") == 42.0
         assert store_state(moment.store) == store_state(engine.store)
