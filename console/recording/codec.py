@@ -136,6 +136,10 @@ STRIDES = (7919, 7927, 7933)
 """Primes, one of which steps through a keyframe's entities (:class:`Known`)."""
 
 
+_NOWHERE = object()
+"""The source of an entity a keyframe has not (equal to none)."""
+
+
 class Known:
     """A keyframe's entities (refs and sources) in a fixed scattered order: those of a
     later frame among them are written as one flag each (changed or not, in this order:
@@ -159,21 +163,29 @@ class Known:
         """A frame's entities as the flags of those known with the same source, the
         others (refs, sources, bodies) as they are, and every body in :meth:`unmark`'s
         order (the known ones' in this order, then the others')."""
+        count = len(self.refs)
         if self._place is None:
-            self._place = dict(zip(self.refs, range(len(self.refs)), strict=True))
-        place, known_sources = self._place, self.sources
-        flags = bytearray(len(self.refs))
-        slots: list[bytes | None] = [None] * len(self.refs)
+            self._place = dict(zip(self.refs, range(count), strict=True))
+        flags = bytearray(count)
+        slots: list[bytes | None] = [None] * count
         others: tuple[list[str], list[str], list[bytes]] = ([], [], [])
-        for ref, source, body in zip(refs, sources, bodies, strict=True):
-            at = place.get(ref)
-            if at is not None and known_sources[at] == source and not flags[at]:
-                flags[at] = 1
-                slots[at] = body
-            else:
-                others[0].append(ref)
-                others[1].append(source)
-                others[2].append(body)
+        # Each one's place (``count``, past the end: none), then whether it has the
+        # source it had there: for every entity, in C (5,400 a frame at 1,000 nodes).
+        places = list(map(self._place.get, refs, repeat(count)))
+        same = list(map(eq, map([*self.sources, _NOWHERE].__getitem__, places), sources))
+        if all(same) and len(set(places)) == len(places):  # (a frame's refs are unique)
+            list(map(flags.__setitem__, places, repeat(1)))
+            list(map(slots.__setitem__, places, bodies))
+        else:
+            for ref, source, body, at, kept in zip(refs, sources, bodies, places, same,
+                                                   strict=True):  # fmt: skip
+                if kept and not flags[at]:
+                    flags[at] = 1
+                    slots[at] = body
+                else:
+                    others[0].append(ref)
+                    others[1].append(source)
+                    others[2].append(body)
         ordered = cast("list[bytes]", list(selected(slots, flags)))
         return deflate(bytes(flags)), others, ordered + others[2]
 

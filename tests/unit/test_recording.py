@@ -814,8 +814,13 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     second = [batches for keyframe, batches in frames if keyframe][1]
     reference = {e[2]: e[4] for e in second if isinstance(e[2], int)}
     keyframes = list(itertools.accumulate(keyframe for keyframe, _batches in frames))
-    entry = next(e for (_key, batches), seen in zip(frames, keyframes, strict=True)
-                 if seen == 2 for e in batches if _flags(e) & XORED and not _flags(e) & DECIMAL)
+    entry = next(
+        e
+        for (_key, batches), seen in zip(frames, keyframes, strict=True)
+        if seen == 2
+        for e in batches
+        if _flags(e) & XORED and not _flags(e) & DECIMAL
+    )
     values = unpack_floats(entry[4], unpack_floats(reference[entry[2]]).tobytes()).tolist()
     assert len(entry[4]) < len(pack_floats(values)) * 0.9
     with Recording(tmp_path / "rec") as recording:
@@ -906,6 +911,25 @@ def test_short_decimals_pack_smaller_than_floats_and_back_bit_for_bit() -> None:
         assert pack_decimals(odd, 2, float_bytes(odd), ints) is None
     with pytest.raises(ValueError, match="damaged column"):
         unpack_decimals(packed[0], ints[:-1])
+
+
+def test_a_frames_entities_are_flagged_among_the_keyframes_and_the_others_named() -> None:
+    from console.recording.codec import Known
+
+    known = Known(["a", "b", "c", "d"], ["s", "s", "s", "s"])
+    assert sorted(known.refs) == ["a", "b", "c", "d"]  # scattered, each once
+    flags, others, bodies = known.mark(["c", "a"], ["s", "s"], [b"C", b"A"])
+    assert others == ([], [], []) and known.unmark(flags) == (
+        [r for r in known.refs if r in "ac"], ["s", "s"])  # fmt: skip
+    assert bodies == [{"a": b"A", "c": b"C"}[r] for r in known.unmark(flags)[0]]
+    # One the keyframe has not, one from another source now, one twice: named.
+    flags, others, bodies = known.mark(["x", "b", "d", "d"], [None, "t", "s", "s"],  # type: ignore[list-item]
+                                       [b"X", b"B", b"D", b"D2"])  # fmt: skip
+    assert known.unmark(flags) == (["d"], ["s"])
+    assert others == (["x", "b", "d"], [None, "t", "s"], [b"X", b"B", b"D2"])
+    assert bodies == [b"D", b"X", b"B", b"D2"]
+    with pytest.raises(ValueError, match="damaged entities"):
+        Known(["a"], ["s"]).unmark(flags)
 
 
 def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
