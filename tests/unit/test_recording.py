@@ -1540,7 +1540,7 @@ def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_o
     with it, and its job history that series' points."""
     from console.core.model import Batch, Sample
     from console.recording import recorder as recorder_module
-    from console.recording.codec import decompress, unpack_history
+    from console.recording.codec import decompress
     from console.recording.recorder import KEYFRAME_SCHEMA
 
     engine = demo_engine()
