@@ -174,6 +174,17 @@ def test_trim_keeps_the_age_whole_from_a_keyframe_and_the_incident_window(
         assert first == EPOCH + 30 and last == EPOCH + 59
         assert recording.times()[0] == EPOCH + 30  # nothing before the first keyframe
         assert recording.at(EPOCH + 31).time == EPOCH + 31
+        kept = recording._db.execute("SELECT time - ?, base - ? FROM history ORDER BY time",
+                                     (EPOCH, EPOCH)).fetchall()  # fmt: skip
+    # The kept keyframes' job histories, and the one they add to (kept past its frame).
+    assert kept == [(0, 0), (30, 0), (40, 0), (50, 0)]
+    from console.recording.export import export_recording
+
+    with Recording(tmp_path / "healthy") as recording:
+        export_recording(recording, tmp_path / "out.sqlite", EPOCH + 45, EPOCH + 59)
+        moment = recording.at(EPOCH + 47)
+    with Recording(tmp_path / "out.sqlite") as exported:  # with its base's history
+        assert store_state(exported.at(EPOCH + 47).store) == store_state(moment.store)
 
 
 def test_trim_holds_the_file_under_max_mb(tmp_path: Path) -> None:
