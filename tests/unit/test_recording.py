@@ -924,6 +924,34 @@ def test_short_decimals_pack_smaller_than_floats_and_back_bit_for_bit() -> None:
         unpack_decimals(packed[0], ints[:-1])
 
 
+def test_a_column_of_decimals_that_is_not_one_now_is_xored_against_the_keyframes_floats() -> None:
+    from console.recording.layout import SCHEMA_SQL
+    from console.recording.reader import _column, _References
+    from console.recording.recorder import _batch
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA_SQL)
+    refs, metrics = [f"gpu/n{i}/0" for i in range(40)], ["gpu.power"] * 40
+    first = [round(100 + i * 1.37, 2) for i in range(40)]
+    then = [*first[:-1], None]  # a GPU lost: not a decimal any more
+    later = [round(v + 0.5, 2) for v in first]
+    references: dict[int, bytes] = {}
+    schemas: dict[Any, Any] = {}
+    entries = [
+        _batch("sim", 1.0, refs, metrics, values, [None] * 40, schemas, db, references, at == 0)[0]
+        for at, values in enumerate([first, then, later])
+    ]
+    assert [_flags(e) & (DECIMAL | XORED) for e in entries] == [DECIMAL, XORED, DECIMAL | XORED]
+    keyframe = _References({"b": entries[:1]})
+    for entry, values in zip(entries, [first, then, later], strict=True):
+        flags = _flags(entry)
+        against = None
+        if flags & XORED:
+            against = keyframe.ints(entry[2]) if flags & DECIMAL else keyframe.get(entry[2])
+        column = _column(entry[4], against, None, flags)
+        assert column.tobytes() == float_bytes(values)
+
+
 def test_a_frames_entities_are_flagged_among_the_keyframes_and_the_others_named() -> None:
     from console.recording.codec import Known
 
