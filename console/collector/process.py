@@ -79,7 +79,13 @@ def running_collector(flags: list[str], timeout: float = READY_TIMEOUT) -> Itera
         with log.open("wb") as errors:
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                close_fds=True, start_new_session=True,  # a Ctrl+C reaches the UI only
+                # Its own process group, so a Ctrl+C reaches the UI only; the UI's session,
+                # so the kernel's autogroup scheduling weighs the two as one: in a session
+                # of its own the collector won half the CPUs' time against the whole UI, and
+                # the terminal's input thread, waking on the collector's core, waited
+                # 100-160 ms for it (a key's outlier at 1,000 nodes). In one group the
+                # collector's niceness (``yield_to_the_ui``) puts the UI's threads first.
+                close_fds=True, process_group=0,
             )  # fmt: skip
         try:
             url = _wait_ready(process, log, timeout)
