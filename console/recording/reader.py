@@ -16,8 +16,10 @@ import math
 import sqlite3
 import struct
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
+from itertools import compress as selected
+from operator import eq, not_
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -173,8 +175,10 @@ class Recording:
         self._last_keyframe: tuple[Any, ...] | None = None
         """The last seek's keyframe: its body, its :class:`_References` and its readings'
         three columns (times, values, rates), kept for the next seek from it."""
-        self._made_entities: dict[bytes, Entity] = {}
-        """The last seek's entities by their recorded bodies (:meth:`_entities`)."""
+        self._made_entities: dict[str, Entity] = {}
+        self._made_bodies: dict[str, bytes] = {}
+        """The last seek's entities and the recorded bodies they were made from, by ref
+        (:meth:`_entities`)."""
         self._last_like: tuple[float, Like] | None = None
         """The last keyframe's :func:`_like` by its time (4 MB of bodies at 1,000 nodes,
         ~5 ms to make): seeks to the seconds of one keyframe's interval, one after
@@ -557,7 +561,8 @@ class Recording:
         for _time, body in frames:
             refs, sources, entities = _frame_entities(body, like)
             state.entities.update(zip(refs, entities, strict=True))
-            state.sources.update(zip(refs, sources, strict=True))
+            if list(map(state.sources.get, refs)) != sources:  # (a frame's rarely change)
+                state.sources.update(zip(refs, sources, strict=True))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
@@ -575,7 +580,7 @@ class Recording:
         store = Store(history)
         seen = last["t"]
         sources = list(map(state.sources.__getitem__, state.entities))
-        entities = self._entities(list(state.entities.values()))
+        entities = self._entities(state.entities)
         # The readings the store sums as it takes them: their values from the columns.
         summed = state.readings.summed(SUMMED_METRICS, self._summed)
         store.restore_fleet(entities, sources, seen, state.readings, summed)
@@ -589,23 +594,25 @@ class Recording:
         store.version += 1
         return store
 
-    def _entities(self, bodies: list[bytes]) -> list[Entity]:
-        """The entities of these recorded bodies: those the last seek made from the same
-        bytes again (a body holds its entity's ref and every field; nothing changes a
-        restored entity in place, a store replaces it), the rest decoded together.
-        Seeks to other seconds meet most of the fleet unchanged (nodes, ports, links,
-        switches: 5,000 of 13,000 at 1,000 simulated nodes, ~35 ms of a seek decoded);
-        a rewind stepping, all of it. Only the last seek's are kept: one fleet's."""
-        made = self._made_entities
-        found: list[Entity | None] = list(map(made.get, bodies))
-        missing = [place for place, entity in enumerate(found) if entity is None]
+    def _entities(self, bodies: dict[str, bytes]) -> list[Entity]:
+        """The entities of these recorded bodies (by ref): an entity the last seek made
+        from the same bytes is taken again (nothing changes a restored entity in place,
+        a store replaces it), the rest are decoded together. Seeks to other seconds meet
+        most of the fleet unchanged (nodes, ports, links, switches: 5,000 of 13,000 at
+        1,000 simulated nodes; each 2.6 us decoded); a rewind stepping, all of it. Only
+        the last seek's are kept: one fleet's. Compared by ref then bytes, in C (as
+        dict keys, the bodies' 4 MB were hashed each seek)."""
+        refs, made = list(bodies), self._made_entities
+        found: list[Any] = list(map(made.get, refs))
+        same = map(eq, map(self._made_bodies.get, refs), bodies.values())
+        missing = list(selected(range(len(refs)), map(not_, same)))
         if missing:
-            decoded = _entities([bodies[place] for place in missing])
+            listed = list(bodies.values())
+            decoded = _entities([listed[place] for place in missing])
             for place, entity in zip(missing, decoded, strict=True):
                 found[place] = entity
-        entities = cast("list[Entity]", found)
-        self._made_entities = dict(zip(bodies, entities, strict=True))
-        return entities
+        self._made_bodies, self._made_entities = bodies, dict(zip(refs, found, strict=True))
+        return cast("list[Entity]", found)
 
     def _like(self, key_time: float, key_body: dict[str, Any]) -> Like:
         """:func:`_like` of the keyframe at ``key_time``, kept for the next seek there."""
@@ -793,8 +800,19 @@ def _kept(
 
 def _make_marks(keys: _Keys) -> tuple[list[int], list[int]]:
     metrics = keys[1]
-    return ([i for i, metric in enumerate(metrics) if metric in COUNTER_METRICS],
-            [i for i, metric in enumerate(metrics) if metric in TIMED_METRICS])  # fmt: skip
+    names = set(metrics)  # a metric or a few: a schema a source's column, mostly
+    return _places_of(metrics, names, COUNTER_METRICS), _places_of(metrics, names, TIMED_METRICS)
+
+
+def _places_of(metrics: list[str], names: set[str], wanted: Collection[str]) -> list[int]:
+    """Where the metrics among ``wanted`` sit (``names``: every one there is): none or
+    all of them without a step a key (a session's first seek meets 500,000 keys)."""
+    found = names.intersection(wanted)
+    if not found:
+        return []
+    if len(found) == len(names):
+        return list(range(len(metrics)))
+    return [i for i, metric in enumerate(metrics) if metric in found]
 
 
 def _make_pairs(keys: _Keys) -> list[tuple[str, str]]:
