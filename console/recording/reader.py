@@ -554,7 +554,8 @@ class Recording:
                 where = self._place(key_schema, places, _pairs(key_keys), batch)
                 run = where if isinstance(where, int) else None  # laid one after another
                 _apply(state.readings, state.history, batch, before, run)
-                laid.append(batch.keys)
+                if run is None:  # laid as a slice of the keyframe's: its refs are among them
+                    laid.append(batch.keys)
             else:
                 _timed_points(state.history, batch)
         like = functools.partial(self._like, frames[0][0], key_body)
