@@ -173,8 +173,8 @@ class Recording:
         """The frames of the last seek's keyframe interval read so far, decompressed, by
         time (at most :data:`_KEPT_FRAMES`)."""
         self._last_keyframe: tuple[Any, ...] | None = None
-        """The last seek's keyframe: its body, its :class:`_References` and its readings'
-        three columns (times, values, rates), kept for the next seek from it."""
+        """The last seek's keyframe: its body, its :class:`_References` and, from the
+        second seek from it on, its readings' three columns (times, values, rates)."""
         self._made_entities: dict[str, Entity] = {}
         self._made_bodies: dict[str, bytes] = {}
         """The last seek's entities and the recorded bodies they were made from, by ref
@@ -436,6 +436,18 @@ class Recording:
             self._places[(schema, batch.schema)] = where
         return where
 
+    def _keyframe_columns(
+        self,
+        body: dict[str, Any],
+        schema: Any,
+        keys: tuple[list[str], list[str]],
+        references: _References,
+    ) -> tuple[array[float], array[float], array[float]]:
+        """A keyframe's readings' times, values and rates."""
+        _schema, times, _values, rates, *_flags = body["k"]
+        values = self._keyframe_values(body, schema, keys, references)
+        return unpack_floats(times), values, unpack_floats(rates)
+
     def _keyframe_values(
         self,
         body: dict[str, Any],
@@ -503,19 +515,26 @@ class Recording:
         key_body = frames[0][1]
         if "k" not in key_body:
             raise RecordingError(f"{self.file}: the keyframe at {frames[0][0]} is damaged")
-        key_schema, times, _values, rates, *_flags = key_body["k"]
+        key_schema = key_body["k"][0]
         key_keys = self._keys(key_schema)
         # The keyframe's columns first (its order), the newest batches' laid over them.
         places = self._index(key_schema, key_keys)
         kept = self._last_keyframe
-        if kept is None or kept[0] is not key_body:
+        if kept is None or kept[0] is not key_body:  # its first seek: nothing to copy
             references = _References(key_body)
-            values = self._keyframe_values(key_body, key_schema, key_keys, references)
-            kept = (key_body, references, unpack_floats(times), values, unpack_floats(rates))
-            self._last_keyframe = kept
-        references, columns = kept[1], kept[2:]
-        # Copies: the newer batches are laid over them in place (a memory copy each).
-        state.readings.start(places, *(column[:] for column in columns))
+            self._last_keyframe = (key_body, references, None)
+            columns = self._keyframe_columns(key_body, key_schema, key_keys, references)
+        else:
+            # Seeks from one keyframe, one after another (a rewind stepping): its columns
+            # made the second time and kept, each seek given copies (the newer batches
+            # are laid over them in place), a memory copy each.
+            references, columns = kept[1], kept[2]
+            if columns is None:
+                columns = self._keyframe_columns(key_body, key_schema, key_keys, references)
+                self._last_keyframe = (key_body, references, columns)
+            times, values, rates = columns
+            columns = times[:], values[:], rates[:]
+        state.readings.start(places, *columns)
         state.history.update(unpack_history(key_body.get("h", {})))
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they

@@ -750,7 +750,7 @@ def test_a_seek_reuses_what_the_last_one_read_and_shows_what_a_fresh_reader_show
         times = recording.times()
         keyframes = [when for when in times if recording.keyframe_at(when) == when]
     start = keyframes[1]
-    steps = [start + 9, start, start + 5, start + 6, start + 4, keyframes[0] + 3, start + 6]
+    steps = [start + 9, start, start + 5, start + 6, start + 4, start, keyframes[0] + 3, start + 6]
     fresh: dict[float, dict[str, Any]] = {}
     for when in set(steps):
         with Recording(tmp_path / "rec") as recording:
