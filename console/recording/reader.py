@@ -792,7 +792,8 @@ def _apply(
 
 _KEPT_FRAMES = 32
 """Decompressed frames a reader keeps for the next seek (a keyframe interval's: ten at
-one cycle a second, 3 MB at 1,000 nodes; a faster cycle's interval is cut short)."""
+one cycle a second, ~7 MB at 1,000 nodes, most of it the keyframe's entity bodies; a
+faster cycle's interval is cut short)."""
 
 _CACHED_SCHEMAS = 1024
 """Schemas whose layouts and refs a process keeps: every schema of a seek (1,000
