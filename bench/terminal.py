@@ -25,9 +25,13 @@ class PtyProgram:
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns),
                "LINES": str(lines), "XDG_CONFIG_HOME": "/nonexistent"}  # fmt: skip
         self.started = time.perf_counter()
+        # In a session of its own, as a shell under tmux or sshd runs: the kernel's
+        # autogroup scheduling then weighs the program (and what it starts in its session)
+        # apart from whatever else runs here, as it would be in use.
         self.process = subprocess.Popen(
-            argv, stdin=secondary, stdout=secondary, stderr=secondary, env=env, close_fds=True
-        )
+            argv, stdin=secondary, stdout=secondary, stderr=secondary, env=env,
+            close_fds=True, start_new_session=True,
+        )  # fmt: skip
         os.close(secondary)
         self.output = bytearray()
         """Everything the program wrote so far."""

@@ -79,7 +79,12 @@ def running_collector(flags: list[str], timeout: float = READY_TIMEOUT) -> Itera
         with log.open("wb") as errors:
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                close_fds=True, start_new_session=True,  # a Ctrl+C reaches the UI only
+                # Its own process group, so a Ctrl+C reaches the UI only; the UI's session,
+                # so the kernel's autogroup scheduling weighs the two as one. In a session of
+                # its own the collector's group won the core the terminal's input thread woke
+                # on (that thread's group had almost no weight there) for 100-160 ms: a key's
+                # outlier at 1,000 nodes. In one group the input thread waits a time slice.
+                close_fds=True, process_group=0,
             )  # fmt: skip
         try:
             url = _wait_ready(process, log, timeout)

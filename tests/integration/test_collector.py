@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from pathlib import Path
@@ -58,6 +59,10 @@ async def test_a_key_is_answered_while_the_collector_is_stuck(
     config.write_text("interval: 0.5\nsources:\n  - type: block\n")
     flags = ["--demo", "--config", str(config)]
     with running_collector(flags) as collector:
+        # In the UI's session (one scheduling group: the terminal's input thread is not
+        # starved by the collector's group) but not its process group (Ctrl+C is the UI's).
+        pid = collector.process.pid
+        assert os.getsid(pid) == os.getsid(0) and os.getpgid(pid) == pid != os.getpgid(0)
         relay = RelaySource(collector.url, collector.token, 0.5, timeout=30.0, own=True)
         app = WatchfloorApp(load_registry(), [relay], interval=0.5, analyzers=[relayed_findings])
         async with app.run_test(size=(120, 40)) as pilot:
