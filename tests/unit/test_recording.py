@@ -746,11 +746,57 @@ def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
     most = 0
     with Recording(tmp_path / "rec") as recording:
-        for when in recording.times():
+        times = recording.times()
+    for when in times:
+        with Recording(tmp_path / "rec") as recording:  # none kept from a seek before
             read.clear()
             assert recording.at(when).time == when
             most = max(most, len(read))
     assert most == 10  # a keyframe and the nine frames after it, at worst
+
+
+def test_a_seek_reuses_what_the_last_one_read_and_shows_what_a_fresh_reader_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import reader
+
+    engine = demo_engine(onset=12.0)
+    recorded(engine, tmp_path / "rec", 25, keyframe_every=10)
+    with Recording(tmp_path / "rec") as recording:
+        times = recording.times()
+        keyframes = [when for when in times if recording.keyframe_at(when) == when]
+    start = keyframes[1]
+    steps = [start + 9, start, start + 5, start + 6, start + 4, start, keyframes[0] + 3, start + 6]
+    fresh: dict[float, dict[str, Any]] = {}
+    for when in set(steps):
+        with Recording(tmp_path / "rec") as recording:
+            fresh[when] = store_state(recording.at(when).store)
+    read: list[int] = []
+    decoded: list[int] = []
+    real, real_entities = reader.decompress, reader._entities
+    monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
+
+    def counted(bodies: list[bytes]) -> Any:
+        decoded.append(len(bodies))
+        return real_entities(bodies)
+
+    monkeypatch.setattr(reader, "_entities", counted)
+    with Recording(tmp_path / "rec") as recording:
+        for number, when in enumerate(steps):
+            moment = recording.at(when)
+            # Back to the keyframe after its frames were laid: its columns were copied.
+            assert store_state(moment.store) == fresh[when], (number, when)
+            if number == 0:
+                assert len(read) == 10  # the keyframe and the nine frames after it
+                fleet = decoded[0]
+                node = moment.store.entities["node/node01"]
+            if number == 4:  # stepping within the interval: no frame decompressed again
+                assert len(read) == 10
+        # Another interval's seek and back: its frames alone read; what no frame changed
+        # is the same object again, not decoded again.
+        assert len(read) == 10 + 4 + 7
+        assert moment.store.entities["node/node01"] is node
+        assert sum(decoded) < len(steps) * fleet / 2
 
 
 def test_a_keyframes_like_is_made_only_past_it_and_once_for_its_interval(
