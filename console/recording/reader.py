@@ -28,7 +28,7 @@ import msgspec
 from console.api import SourceStatus
 from console.core.garbage import long_lived_objects
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
-from console.core.store import DEFAULT_HISTORY, SUMMED_METRICS, Store
+from console.core.store import DEFAULT_HISTORY, SUMMED_METRICS, FleetShape, Store
 from console.recording.codec import (
     DECIMAL,
     GROUPED,
@@ -185,6 +185,8 @@ class Recording:
         self._made_bodies: dict[str, bytes] = {}
         """The last seek's entities and the recorded bodies they were made from, by ref
         (:meth:`_entities`)."""
+        self._shape = FleetShape()
+        """The last seek's entities grouped by kind and parent (most seeks' are the same)."""
         self._last_like: tuple[float, Like] | None = None
         """The last keyframe's :func:`_like` by its time (4 MB of bodies at 1,000 nodes,
         ~5 ms to make): seeks to the seconds of one keyframe's interval, one after
@@ -610,7 +612,7 @@ class Recording:
         entities = self._entities(state.entities)
         # The readings the store sums as it takes them: their values from the columns.
         summed = state.readings.summed(SUMMED_METRICS, self._summed)
-        store.restore_fleet(entities, sources, seen, state.readings, summed)
+        store.restore_fleet(entities, sources, seen, state.readings, summed, self._shape)
         for (ref, metric), points in state.history.items():
             if ref in state.entities and (ref, metric) in state.readings:
                 store.restore_history_columns(ref, metric, *points)

@@ -329,6 +329,69 @@ def test_restore_fleet_is_the_store_restore_entity_and_adopt_readings_make() -> 
         bulk.restore_fleet(entities, sources, 7.0, {})
 
 
+def _fleet(moved: bool, dropped: bool) -> list[Entity]:
+    entities = [Entity(f"node/n{n}", f"n{n}") for n in range(3)]
+    entities += [
+        Entity(f"gpu/n{n}/{i}", f"GPU {i}", f"node/n{n}") for n in range(3) for i in range(2)
+    ]
+    entities.append(Entity("switch/leaf1", "leaf1"))
+    if moved:  # a GPU read under another node (its refs the same)
+        entities[3] = Entity("gpu/n0/0", "GPU 0", "node/n2")
+    if dropped:  # a node and its GPUs gone, a job come
+        entities = [e for e in entities if "n1" not in e.ref] + [Entity("job/7", "train")]
+    return entities
+
+
+def test_a_fleet_shape_kept_from_fleet_to_fleet_groups_each_as_a_fresh_store_does() -> None:
+    """A recording's reader keeps one :class:`FleetShape` for all its seeks: the
+    grouping by kind and parent is reused only while the refs and parents are the
+    same, and a fleet whose GPU moved or whose nodes went is grouped anew."""
+    from console.core.store import FleetShape
+
+    shape = FleetShape()
+    for moved, dropped in ((False, False), (False, False), (True, False), (True, True),
+                           (False, False)):  # fmt: skip
+        entities = _fleet(moved, dropped)
+        sources = ["s"] * len(entities)
+        kept, fresh = Store(), Store()
+        kept.restore_fleet(entities, sources, 7.0, {}, shape=shape)
+        fresh.restore_fleet(entities, sources, 7.0, {})
+        for kind in ("node", "gpu", "switch", "job"):
+            assert kept.of_kind(kind) == fresh.of_kind(kind)
+        for parent in ("node/n0", "node/n1", "node/n2"):
+            assert kept.child_refs(parent) == fresh.child_refs(parent)
+        assert kept.entities == fresh.entities
+    assert kept.child_refs("node/n0") == ["gpu/n0/0", "gpu/n0/1"]
+    moved = Store()
+    moved.restore_fleet(_fleet(True, False), ["s"] * 10, 7.0, {}, shape=shape)
+    assert moved.child_refs("node/n2") == ["gpu/n0/0", "gpu/n2/0", "gpu/n2/1"]
+    assert moved.child_refs("node/n0") == ["gpu/n0/1"]
+    moved.remove(["gpu/n0/1"])  # a store's own sets, not the shape's
+    again = Store()
+    again.restore_fleet(_fleet(True, False), ["s"] * 10, 7.0, {}, shape=shape)
+    assert again.child_refs("node/n0") == ["gpu/n0/1"]
+
+
+def test_restored_totals_are_the_sums_of_each_reading_s_millionths() -> None:
+    """The bulk path rounds a column of floats at once (``float.__round__``) and one
+    with any ``None``, NaN, infinity or too large a value one by one; both sum what
+    the store's own reading-by-reading path sums."""
+    gpus = [f"gpu/n0/{i}" for i in range(6)]
+    entities = [Entity("node/n0", "n0"), *(Entity(g, g, "node/n0") for g in gpus)]
+    for values in ([2.5e-6, 3.5e-6, 0.5e-6, 1e-7, 123.456789, 7],
+                   [2.5e-6, None, float("nan"), 1e-7, float("inf"), 1e303]):  # fmt: skip
+        readings = {(g, "gpu.power"): Reading(5.0, v) for g, v in zip(gpus, values, strict=True)}
+        one_by_one, bulk = Store(), Store()
+        one_by_one.adopt_readings(dict(readings))
+        bulk.restore_fleet(entities, ["s"] * 7, 7.0, dict(readings))
+        assert bulk._totals == one_by_one._totals
+        assert bulk._total_counts == one_by_one._total_counts
+        assert bulk.gpu_total("node/n0", "gpu.power") == one_by_one.gpu_total(
+            "node/n0", "gpu.power"
+        )
+    assert bulk._total_counts[("node/n0", "gpu.power")] == 6
+
+
 def test_forgotten_changes_are_freed_a_slice_at_a_time_not_in_one_step() -> None:
     store = Store()
     samples = [Sample(f"node/n{i}", "node.cpu_util", float(i)) for i in range(5)]
