@@ -587,11 +587,19 @@ class Recording:
             else:
                 _timed_points(state.history, batch)
         like = functools.partial(self._like, frames[0][0], key_body)
-        for _time, body in frames:
+        strays = False  # a frame after the keyframe listed entities it does not flag
+        for place, (_time, body) in enumerate(frames):
             refs, sources, entities = _frame_entities(body, like)
-            state.entities.update(zip(refs, entities, strict=True))
-            if list(map(state.sources.get, refs)) != sources:  # (a frame's rarely change)
-                state.sources.update(zip(refs, sources, strict=True))
+            if place == 0:
+                state.entities = dict(zip(refs, entities, strict=True))
+                state.sources = dict(zip(refs, sources, strict=True))
+            else:
+                state.entities.update(zip(refs, entities, strict=True))
+                # A flagged entity has its source in the keyframe: the sources are the
+                # keyframe's until a frame lists others (not 5,500 a frame compared).
+                strays = strays or "n" not in body or bool(body["n"][1])
+                if strays and list(map(state.sources.get, refs)) != sources:
+                    state.sources.update(zip(refs, sources, strict=True))
             for ref in body.get("x", []):
                 state.entities.pop(ref, None)
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),

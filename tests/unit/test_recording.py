@@ -1278,6 +1278,38 @@ def test_an_entity_gone_since_the_keyframe_takes_its_series_with_it(tmp_path: Pa
         assert again[part] == live[part], part
 
 
+def test_an_entity_read_from_another_source_and_back_reads_back_at_each_second(
+    tmp_path: Path,
+) -> None:
+    """A frame flags the entities that come from their keyframe source and names the
+    others: a seek takes the keyframe's sources as they are until a frame names one,
+    and from then on each frame's, back to the keyframe's when one flags it again."""
+    engine = demo_engine()
+    recorder = Recorder(tmp_path / "rec", keyframe_every=1000)
+    recorder.attach(engine)
+    record(engine, recorder, 2)
+    store, ref = engine.store, "node/node01"
+    first = store.entity_source[ref]
+    live: dict[float, dict[str, Any]] = {}
+    for step, source in enumerate(["elsewhere", first, first, "elsewhere"]):
+        entity = store.entities[ref]
+        attrs = {**entity.attrs, "step": step}
+        store.restore_entity(Entity(ref, entity.name, entity.parent, attrs), source, 0.0)
+        recorder.on_cycle(store.take_changes())
+        recorder.flush()
+        with Recording(tmp_path / "rec") as recording:
+            live[recording.times()[-1]] = store_state(store)
+    recorder.close()
+    assert [state["sources"][ref] for state in live.values()] == [
+        "elsewhere", first, first, "elsewhere"]  # fmt: skip
+    with Recording(tmp_path / "rec") as recording:
+        assert len({recording.keyframe_at(when) for when in live}) == 1
+        for when, state in [*live.items(), *reversed(live.items())]:
+            again = store_state(recording.at(when).store)
+            assert again["sources"] == state["sources"], when
+            assert again["entities"] == state["entities"], when
+
+
 @pytest.mark.parametrize(
     "metrics",
     [
