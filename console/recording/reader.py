@@ -528,21 +528,10 @@ class Recording:
         # The keyframe's columns first (its order), the newest batches' laid over them.
         places = self._index(key_schema, key_keys)
         kept = self._last_keyframe
-        if kept is None or kept[0] is not key_body:  # its first seek: nothing to copy
-            references = _References(key_body)
+        again = kept is not None and kept[0] is key_body
+        references = kept[1] if kept is not None and again else _References(key_body)
+        if not again:
             self._last_keyframe = (key_body, references, None)
-            columns = self._keyframe_columns(key_body, key_schema, key_keys, references)
-        else:
-            # Seeks from one keyframe, one after another (a rewind stepping): its columns
-            # made the second time and kept, each seek given copies (the newer batches
-            # are laid over them in place), a memory copy each.
-            references, columns = kept[1], kept[2]
-            if columns is None:
-                columns = self._keyframe_columns(key_body, key_schema, key_keys, references)
-                self._last_keyframe = (key_body, references, columns)
-            times, values, rates = columns
-            columns = times[:], values[:], rates[:]
-        state.readings.start(places, *columns)
         state.history.update(self._history(frames[0][0], key_body))
         # Which batch of each schema is newest, and second newest: the rest are replaced.
         # The keyframe's own batches are only ever a second newest (the readings they
@@ -575,11 +564,34 @@ class Recording:
             for batch, place in zip(batches, rank, strict=True)
             if place == 2 and batch.schema is not None
         }
+        newest = {
+            id(batch): self._place(key_schema, places, _pairs(key_keys), batch)
+            for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True)
+            if place == 1
+        }
+        count = len(key_keys[0])
+        if _laid_over(count, batches, newest, second):
+            # Every reading of the keyframe laid over by a newer batch (a seek past the
+            # keyframe, every source heard since): its own three columns are not read.
+            columns: tuple[array[float], ...] = tuple(array("d", bytes(8 * count))
+                                                      for _ in range(3))  # fmt: skip
+        elif not again:  # its first seek from this keyframe: nothing to copy
+            columns = self._keyframe_columns(key_body, key_schema, key_keys, references)
+        else:
+            # Seeks from one keyframe, one after another (a rewind stepping): its columns
+            # made the second time and kept, each seek given copies (the newer batches
+            # are laid over them in place), a memory copy each.
+            made = cast("tuple[Any, ...]", kept)[2]
+            if made is None:
+                made = self._keyframe_columns(key_body, key_schema, key_keys, references)
+                self._last_keyframe = (key_body, references, made)
+            columns = tuple(column[:] for column in made)
+        state.readings.start(places, *columns)
         laid = [key_keys]
         for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
-                where = self._place(key_schema, places, _pairs(key_keys), batch)
+                where = newest[id(batch)]
                 run = where if isinstance(where, int) else None  # laid one after another
                 _apply(state.readings, state.history, batch, before, run)
                 if run is None:  # laid as a slice of the keyframe's: its refs are among them
@@ -860,6 +872,31 @@ def _apply(
     for i in timed:
         value = column[i]
         _add_point(history, (refs[i], metrics[i]), times[i], value)
+
+
+def _laid_over(
+    count: int, batches: list[_Batch], newest: dict[int, Place], second: dict[int, _Batch]
+) -> bool:
+    """Whether the newest batches (``newest``: each one's place among the keyframe's
+    ``count`` readings, by ``id``) lay a value over every one of them, as one slice
+    each, and none of their counters needs the keyframe's reading for its rate (every
+    one has a batch before it, ``second``)."""
+    runs: list[tuple[int, int]] = []
+    for batch in batches:
+        where = newest.get(id(batch))
+        if where is None:
+            continue
+        if not isinstance(where, int):
+            return False
+        if batch.schema not in second and _marks(batch.keys)[0]:
+            return False
+        runs.append((where, where + len(batch.keys[0])))
+    reached = 0
+    for start, end in sorted(runs):
+        if start > reached:
+            return False
+        reached = max(reached, end)
+    return reached >= count
 
 
 _KEPT_FRAMES = 32

@@ -645,6 +645,65 @@ def test_a_seeks_store_is_the_live_store_of_that_second(tmp_path: Path) -> None:
                 assert again[part] == state[part], (when, part)
 
 
+def test_a_seek_past_its_keyframe_reads_no_keyframe_readings_newer_batches_replace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every source sends all its keys each cycle: a frame after the keyframe lays a
+    value over each of the keyframe's readings, which a seek there does not unpack
+    (a seek at 1,000 nodes: three columns of 227,000); the store is the live one."""
+    from console.recording.reader import Recording as Reader
+
+    engine = demo_engine(onset=12.0)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
+    recorder.attach(engine)
+    live: dict[float, dict[str, Any]] = {}
+
+    async def run() -> None:
+        for _ in range(14):
+            await engine.collect(1)
+            recorder.flush()
+            live[engine.store.time or 0.0] = store_state(engine.store)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    read: list[float] = []
+    columns = Reader._keyframe_columns
+    monkeypatch.setattr(Reader, "_keyframe_columns",
+                        lambda self, body, *rest: read.append(body["t"]) or
+                        columns(self, body, *rest))  # fmt: skip
+    with Recording(tmp_path / "rec") as recording:
+        keyframes = {recording.keyframe_at(when) for when in live}
+        assert len(keyframes) == 2
+        for when, state in live.items():
+            read.clear()
+            assert store_state(recording.at(when).store) == state, when
+            if when in keyframes:
+                assert read == [when]
+            elif when > max(keyframes):  # (the first cycle's sources are still warming)
+                assert read == [], when
+
+
+def test_a_keyframes_readings_are_read_unless_newer_batches_lay_a_slice_over_each() -> None:
+    from console.recording.reader import _Batch, _laid_over
+
+    def batch(schema: int, refs: list[str], metric: str) -> _Batch:
+        return _Batch("s", 0.0, 0.0, (refs, [metric] * len(refs)), None, b"", schema)
+
+    gauges, more = batch(1, ["a", "b"], "gpu.temp"), batch(2, ["c"], "gpu.temp")
+    counter = batch(3, ["d"], "port.tx_bytes")
+    assert "port.tx_bytes" in COUNTER_METRICS
+    assert _laid_over(3, [gauges, more], {id(gauges): 0, id(more): 2}, {})
+    assert _laid_over(3, [more, gauges], {id(gauges): 1, id(more): 0}, {})  # in any order
+    assert not _laid_over(4, [gauges, more], {id(gauges): 0, id(more): 3}, {})  # a gap
+    assert not _laid_over(4, [gauges, more], {id(gauges): 0, id(more): 2}, {})  # one short
+    assert not _laid_over(3, [gauges, more], {id(gauges): [0, 1], id(more): 2}, {})  # apart
+    assert not _laid_over(3, [gauges], {id(gauges): 0}, {})  # a batch not among the newest
+    # A counter's rate with no batch before it is taken against the keyframe's reading.
+    assert not _laid_over(3, [gauges, counter], {id(gauges): 0, id(counter): 2}, {})
+    assert _laid_over(3, [gauges, counter], {id(gauges): 0, id(counter): 2}, {3: counter})
+
+
 def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
