@@ -884,7 +884,7 @@ def _laid_over(
     runs: list[tuple[int, int]] = []
     for batch in batches:
         where = newest.get(id(batch))
-        if where is None:
+        if where is None or not batch.keys[0]:  # (a source's batch of no readings)
             continue
         if not isinstance(where, int):
             return False

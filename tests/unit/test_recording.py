@@ -695,6 +695,8 @@ def test_a_keyframes_readings_are_read_unless_newer_batches_lay_a_slice_over_eac
     assert "port.tx_bytes" in COUNTER_METRICS
     assert _laid_over(3, [gauges, more], {id(gauges): 0, id(more): 2}, {})
     assert _laid_over(3, [more, gauges], {id(gauges): 1, id(more): 0}, {})  # in any order
+    empty = batch(4, [], "gpu.temp")  # a source's batch of no readings: placed nowhere
+    assert _laid_over(3, [gauges, empty, more], {id(gauges): 0, id(empty): [], id(more): 2}, {})
     assert not _laid_over(4, [gauges, more], {id(gauges): 0, id(more): 3}, {})  # a gap
     assert not _laid_over(4, [gauges, more], {id(gauges): 0, id(more): 2}, {})  # one short
     assert not _laid_over(3, [gauges, more], {id(gauges): [0, 1], id(more): 2}, {})  # apart
