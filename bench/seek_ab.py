@@ -11,15 +11,19 @@ fresh open (``explain --at``; the process's schema caches cleared before each).
 
 Run: ``.venv/bin/python bench/seek_ab.py --baseline OTHER_TREE [--nodes 1000]``
 (OTHER_TREE: a checkout whose ``console/recording/reader.py`` is the one to compare;
-the rest of the package is this tree's).
+the rest of the package is this tree's). ``--whole``: each tree's whole package (its
+store too), each in a process of its own, the two taking turns seek by seek (random
+seconds after ``Recording.prepare``, then fresh opens: the first seek).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +33,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:  # a tree's own package
+    sys.path.insert(0, sys.argv[2])
 
 import recording as recording_bench
 
@@ -94,17 +100,87 @@ def compare(path: Path, readers: dict[str, ModuleType], seeks: int) -> None:
         print(f"{part} ({len(results['this'][part])} seeks), CPU: {line}")
 
 
+def worker(path: Path) -> None:
+    """Seeks as the parent asks (``seek TIME`` or ``first TIME``, a line each), the CPU
+    of each answered (this process's package: its tree's, ``--worker TREE``)."""
+    from console.recording import reader
+
+    assert Path(reader.__file__).is_relative_to(sys.argv[2]), reader.__file__
+    recording = reader.Recording(path)
+    recording.prepare()
+    held: Any = None
+    print("ready", flush=True)
+    for line in sys.stdin:
+        kind, when = line.split()
+        if kind == "seek":
+            began = time.process_time()
+            held = recording.at(float(when))  # the last one freed as a rewind frees it
+        else:
+            held = None
+            gc.collect()
+            for name in ("_marks_kept", "_pairs_kept", "_refs_kept"):  # a fresh process's
+                getattr(reader, name).clear()
+            with reader.Recording(path) as fresh:
+                began = time.process_time()
+                held = fresh.at(float(when))
+        print(f"{time.process_time() - began:.6f}", flush=True)
+    del held
+
+
+def compare_whole(path: Path, trees: dict[str, Path], seeks: int) -> None:
+    """Each tree's whole package in a process of its own, taking turns."""
+    with this_reader.Recording(path) as recording:
+        times = recording.times()
+    rng = random.Random(18)
+    plan = [("seek", rng.choice(times)) for _ in range(seeks)]
+    plan += [("first", rng.choice(times)) for _ in range(8)]
+    workers = {
+        name: subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(tree), str(path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        for name, tree in trees.items()
+    }  # fmt: skip
+    for process in workers.values():
+        if process.stdout is None or process.stdout.readline().strip() != "ready":
+            raise SystemExit("a worker did not start")
+    results: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+    for number, (kind, when) in enumerate(plan):
+        for name in list(trees) if number % 2 else list(trees)[::-1]:
+            process = workers[name]
+            assert process.stdin is not None and process.stdout is not None
+            process.stdin.write(f"{kind} {when}\n")
+            process.stdin.flush()
+            results[name].setdefault(kind, []).append(float(process.stdout.readline()))
+    for process in workers.values():
+        assert process.stdin is not None
+        process.stdin.close()
+        process.wait()
+    for kind, part in (("seek", "random seconds"), ("first", "first seek")):
+        line = "; ".join(f"{name} {summary(results[name][kind])}" for name in trees)
+        print(f"{part} ({len(results['this'][kind])} seeks, whole trees), CPU: {line}")
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--worker"]:
+        worker(Path(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, required=True, help="the other tree")
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--cycles", type=int, default=40)
     parser.add_argument("--seeks", type=int, default=30, help="random seconds")
+    parser.add_argument("--whole", action="store_true", help="whole trees, a process each")
     args = parser.parse_args()
-    readers = {"baseline": load_reader(args.baseline), "this": this_reader}
     with tempfile.TemporaryDirectory() as workdir, young_collections_rarer():
         recording_bench.run(args.nodes, args.cycles, Path(workdir), False, 0, True)
-        compare(Path(workdir) / "recording", readers, args.seeks)
+        if args.whole:
+            here = Path(__file__).resolve().parent.parent
+            trees = {"baseline": args.baseline.resolve(), "this": here}
+            compare_whole(Path(workdir) / "recording", trees, args.seeks)
+        else:
+            readers = {"baseline": load_reader(args.baseline), "this": this_reader}
+            compare(Path(workdir) / "recording", readers, args.seeks)
 
 
 if __name__ == "__main__":
