@@ -31,15 +31,45 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+
+def worker(path: Path) -> None:
+    """Seeks as the parent asks (``seek TIME`` or ``first TIME``, a line each), the CPU
+    of each answered (this process's package: its tree's, ``--worker TREE``)."""
+    from console.recording import reader
+
+    assert Path(reader.__file__).is_relative_to(sys.argv[2]), reader.__file__
+    recording = reader.Recording(path)
+    recording.prepare()
+    held: Any = None
+    print("ready", flush=True)
+    for line in sys.stdin:
+        kind, when = line.split()
+        if kind == "seek":
+            began = time.process_time()
+            held = recording.at(float(when))  # the last one freed as a rewind frees it
+        else:
+            held = None
+            gc.collect()
+            for name in ("_marks_kept", "_pairs_kept", "_refs_kept"):  # a fresh process's
+                getattr(reader, name).clear()
+            with reader.Recording(path) as fresh:
+                began = time.process_time()
+                held = fresh.at(float(when))
+        print(f"{time.process_time() - began:.6f}", flush=True)
+    del held
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:  # a tree's own package alone
+    sys.path.insert(0, sys.argv[2])
+    worker(Path(sys.argv[3]))
+    sys.exit()
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-if __name__ == "__main__" and sys.argv[1:2] == ["--worker"]:  # a tree's own package
-    sys.path.insert(0, sys.argv[2])
 
-import recording as recording_bench
+import recording as recording_bench  # noqa: E402
 
-from console.core.garbage import young_collections_rarer
-from console.recording import reader as this_reader
+from console.core.garbage import young_collections_rarer  # noqa: E402
+from console.recording import reader as this_reader  # noqa: E402
 
 
 def load_reader(tree: Path) -> ModuleType:
@@ -100,33 +130,6 @@ def compare(path: Path, readers: dict[str, ModuleType], seeks: int) -> None:
         print(f"{part} ({len(results['this'][part])} seeks), CPU: {line}")
 
 
-def worker(path: Path) -> None:
-    """Seeks as the parent asks (``seek TIME`` or ``first TIME``, a line each), the CPU
-    of each answered (this process's package: its tree's, ``--worker TREE``)."""
-    from console.recording import reader
-
-    assert Path(reader.__file__).is_relative_to(sys.argv[2]), reader.__file__
-    recording = reader.Recording(path)
-    recording.prepare()
-    held: Any = None
-    print("ready", flush=True)
-    for line in sys.stdin:
-        kind, when = line.split()
-        if kind == "seek":
-            began = time.process_time()
-            held = recording.at(float(when))  # the last one freed as a rewind frees it
-        else:
-            held = None
-            gc.collect()
-            for name in ("_marks_kept", "_pairs_kept", "_refs_kept"):  # a fresh process's
-                getattr(reader, name).clear()
-            with reader.Recording(path) as fresh:
-                began = time.process_time()
-                held = fresh.at(float(when))
-        print(f"{time.process_time() - began:.6f}", flush=True)
-    del held
-
-
 def compare_whole(path: Path, trees: dict[str, Path], seeks: int) -> None:
     """Each tree's whole package in a process of its own, taking turns."""
     with this_reader.Recording(path) as recording:
@@ -162,9 +165,6 @@ def compare_whole(path: Path, trees: dict[str, Path], seeks: int) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["--worker"]:
-        worker(Path(sys.argv[3]))
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, required=True, help="the other tree")
     parser.add_argument("--nodes", type=int, default=1000)
