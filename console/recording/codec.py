@@ -151,7 +151,8 @@ class Known:
 
     def __init__(self, refs: list[str], sources: list[str]) -> None:
         count = len(refs)
-        stride = next(p for p in STRIDES if count % p)
+        # 1 where none is prime to the count (none: a keyframe of no entity at all).
+        stride = next((p for p in STRIDES if count % p), 1)
         order = list(map(mod, map(mul, range(count), repeat(stride)), repeat(count or 1)))
         self.refs = list(map(refs.__getitem__, order))
         self.sources = list(map(sources.__getitem__, order))

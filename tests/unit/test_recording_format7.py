@@ -1,0 +1,79 @@
+"""Format 7 against what a file or a fleet may hold: a keyframe of no entity, a lying
+column of decimals, a history table trimmed under a seek or missing.
+
+Cycles are driven (``engine.collect``) and ``Recorder.flush`` waits for the writer
+thread, so no test sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from console.core.config import Config
+from console.core.engine import Engine
+from console.core.model import Entity
+from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
+from console.recording import Recorder, Recording, RecordingError
+from console.recording.codec import compress, decompress, encode
+from console.recording.layout import database_file
+from console.recording.reader import _like
+
+REGISTRY = load_registry()
+
+
+def demo_engine() -> Engine:
+    options = DemoOptions("congested-link", 1, 4)
+    return build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+
+
+def record(engine: Engine, path: Path, cycles: int, keyframe_every: float = 10.0) -> Recorder:
+    """``cycles`` cycles of ``engine`` recorded at ``path``; the recorder, closed."""
+    recorder = Recorder(path, keyframe_every=keyframe_every)
+    recorder.attach(engine)
+
+    async def run() -> None:
+        for _ in range(cycles):
+            await engine.collect(1)
+            recorder.flush()
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    return recorder
+
+
+def test_an_engine_with_no_source_records_its_cycles(tmp_path: Path) -> None:
+    recorder = record(build_engine([], REGISTRY), tmp_path / "rec", 3)
+    assert recorder.error is None and recorder.frames == 3
+    with Recording(tmp_path / "rec") as recording:
+        times = recording.times()
+        assert len(times) == 3
+        assert recording.at(times[-1]).store.entities == {}
+
+
+def test_a_keyframe_of_no_entity_then_a_frame_flagging_among_them_seeks(tmp_path: Path) -> None:
+    record(build_engine([], REGISTRY), tmp_path / "rec", 2)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    (key_time, key_blob), (later, blob) = db.execute(
+        "SELECT time, body FROM frames ORDER BY time"
+    ).fetchall()
+    keyframe, body = decompress(key_blob), decompress(blob)
+    assert keyframe["r"] == [[], []]
+    # An entity that came after the keyframe: flagged among its none, named apart.
+    like = _like(keyframe)
+    assert like.known is not None
+    entity = Entity("gpu/n1/0", "n1/0")
+    flags, (refs, sources, _bodies), ordered = like.known.mark(["gpu/n1/0"], ["sim"],
+                                                               [encode(entity)])  # fmt: skip
+    body.pop("r", None), body.pop("B", None)
+    body["n"], body["E"] = [flags, refs, sources], like.deflate(encode(ordered))
+    db.execute("UPDATE frames SET body = ? WHERE time = ?", (compress(body), later))
+    db.commit()
+    db.close()
+    with Recording(tmp_path / "rec") as recording:
+        assert recording.at(key_time).store.entities == {}
+        assert recording.at(later).store.entities == {"gpu/n1/0": entity}
