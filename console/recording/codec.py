@@ -333,7 +333,11 @@ def unpack_decimals(data: bytes, against: Sequence[int] | None = None) -> list[i
 
 
 def decimal_floats(ints: Sequence[int], digits: int) -> array[float]:
-    """The values of a column of decimals (:func:`unpack_decimals`)."""
+    """The values of a column of decimals (:func:`unpack_decimals`) with ``digits``
+    after the point, as read from the file: ValueError when not among :data:`DIGITS`
+    (10.0**400 overflows, 10.0**-400 divides by zero)."""
+    if digits not in DIGITS:
+        raise ValueError(f"damaged column: {digits} digits after the point")
     return array("d", map(truediv, ints, repeat(10.0**digits)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,50 @@ def test_a_keyframe_of_no_entity_then_a_frame_flagging_among_them_seeks(tmp_path
     with Recording(tmp_path / "rec") as recording:
         assert recording.at(key_time).store.entities == {}
         assert recording.at(later).store.entities == {"gpu/n1/0": entity}
+
+
+def _decimal_batch(path: Path) -> tuple[float, list[Any]]:
+    """A frame of a recording at ``path`` with a column of decimals, and its batch."""
+    from console.recording.codec import DECIMAL
+
+    db = sqlite3.connect(database_file(path))
+    rows = db.execute("SELECT time, body FROM frames ORDER BY time").fetchall()
+    db.close()
+    for when, blob in rows:
+        for entry in decompress(blob)["b"]:
+            if len(entry) > 6 and entry[6] & DECIMAL:
+                return when, entry
+    raise AssertionError("no column of decimals")
+
+
+def _put_batch(path: Path, when: float, entry: list[Any], replaced: list[Any]) -> None:
+    """The frame at ``when`` with its batch ``entry`` replaced."""
+    db = sqlite3.connect(database_file(path))
+    body = decompress(db.execute("SELECT body FROM frames WHERE time=?", (when,)).fetchone()[0])
+    body["b"] = [replaced if e == entry else e for e in body["b"]]
+    db.execute("UPDATE frames SET body = ? WHERE time = ?", (compress(body), when))
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("digits", [0, 4, 25, -25])
+def test_a_column_of_decimals_with_digits_not_written_is_damaged(
+    tmp_path: Path, digits: int
+) -> None:
+    """``flags >> 4`` of 25: 10.0**400 overflows; of -25 (negative flags): 0.0 divides."""
+    from console.recording.codec import DECIMAL
+
+    record(decimal_engine(), tmp_path / "rec", 2)
+    when, entry = _decimal_batch(tmp_path / "rec")
+    flags = (entry[6] & 15) | digits << 4
+    assert flags & DECIMAL
+    _put_batch(tmp_path / "rec", when, entry, [*entry[:6], flags])
+    with Recording(tmp_path / "rec") as recording:
+        with pytest.raises(RecordingError, match="damaged at .*digits after the point"):
+            recording.at(when)
+
+
+def decimal_engine() -> Engine:
+    """A fleet with a batch of jobs' throughput under a schema (one decimal)."""
+    options = DemoOptions(nodes=64)
+    return build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
