@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import struct
+import sys
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
@@ -293,7 +294,7 @@ def decimal_digits(values: Sequence[float | None]) -> int:
 
 def pack_decimals(
     values: Sequence[float | None], digits: int, raw: bytes, against: Sequence[int] | None = None
-) -> tuple[bytes, list[int]] | None:
+) -> tuple[bytes, array[int]] | None:
     """A column of decimals as integers, ``round(v * 10**digits)``, each less
     ``against``'s (the keyframe's integers of the same keys) when given; then less
     their least, so that all are small and not negative, byte-shuffled and compressed.
@@ -301,10 +302,11 @@ def pack_decimals(
     float's low bits noisy, which XOR does not remove and zstd cannot shrink: written
     so, 5.97 -> 1.6 B/sample (bench/recording.py). ``raw``: the values'
     :func:`float_bytes`, which the integers must give back bit for bit (else ``None``:
-    write the column as floats). Also the integers, for the columns that follow."""
+    write the column as floats; so are integers past 64 bits, which a reader refuses).
+    Also the integers, for the columns that follow."""
     scale = 10.0**digits
     try:
-        ints = list(map(round, map(mul, values, repeat(scale))))
+        ints = array("q", map(round, map(mul, values, repeat(scale))))
         if float_bytes(list(map(truediv, ints, repeat(scale)))) != raw:
             return None
         diffs = ints if against is None else list(map(sub, ints, against))
@@ -316,20 +318,37 @@ def pack_decimals(
     return deflate(packed[:8] + _shuffle(packed[8:])), ints
 
 
-def unpack_decimals(data: bytes, against: Sequence[int] | None = None) -> list[int]:
-    """The integers :func:`pack_decimals` wrote, with the same ``against``."""
+def unpack_decimals(
+    data: bytes, against: Sequence[int] | None = None, count: int | None = None
+) -> array[int]:
+    """The integers :func:`pack_decimals` wrote, with the same ``against``; ValueError
+    when damaged. ``count``: its schema's keys (``against``'s when not given), checked
+    before the part is inflated: a kilobyte of it can claim millions of values. Read
+    into an array, no object a value (a tuple then a list of 4 million took 225 MB)."""
+    count = len(against) if count is None and against is not None else count
+    if count is not None:
+        try:
+            size = zstandard.frame_content_size(data)
+        except zstandard.ZstdError as exc:
+            raise ValueError(f"damaged column: {exc}") from None
+        if size != 8 * (count + 1):
+            raise ValueError("damaged column: not as long as its schema")
     try:
         packed = inflate(data)
     except ValueError as exc:
         raise ValueError(f"damaged column: {exc}") from None
-    count = len(packed) // 8 - 1
-    if count < 0 or len(packed) % 8 or (against is not None and len(against) != count):
+    if len(packed) < 8 or len(packed) % 8 or (count is not None and len(packed) != 8 * (count + 1)):
         raise ValueError("damaged column: not as long as its keyframe's")
     (least,) = struct.unpack_from("<q", packed)
-    offsets = struct.unpack(f"<{count}Q", _unshuffle(packed[8:]))
-    if against is None:
-        return list(map(add, offsets, repeat(least))) if least else list(offsets)
-    return list(map(add, offsets, map(add, against, repeat(least))))
+    offsets = array("Q", _unshuffle(packed[8:]))
+    if sys.byteorder == "big":
+        offsets.byteswap()
+    try:  # (the recorder writes integers of 64 bits: pack_decimals)
+        if against is None:
+            return array("q", map(add, offsets, repeat(least)))
+        return array("q", map(add, offsets, map(add, against, repeat(least))))
+    except OverflowError:
+        raise ValueError("damaged column: an integer past 64 bits") from None
 
 
 def decimal_floats(ints: Sequence[int], digits: int) -> array[float]:
@@ -381,7 +400,7 @@ class Against(bytes):
     for all of them, not once a frame (a third of each XOR at 1,000 nodes)."""
 
     _pieces: list[tuple[bytes, int | None]] | None = None
-    decimals: tuple[int, list[int]] | None = None
+    decimals: tuple[int, array[int]] | None = None
     """Its digits and integers, when it was written as decimals (:func:`pack_decimals`)."""
 
     def xor(self, data: bytes) -> bytes:

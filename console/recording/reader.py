@@ -108,7 +108,7 @@ class _Batch:
 
     def column(self) -> array[float]:
         """Its values in the schema's order, NaN for *not available*."""
-        return _column(self.values, self.against, self.order, self.flags)
+        return _column(self.values, self.against, self.order, self.flags, len(self.keys[0]))
 
 
 @dataclass
@@ -342,7 +342,9 @@ class Recording:
                 schema, _times, _values, rates, *_flags = body["k"]
                 keys = self._keys(schema)
                 counters = _marks(keys)[0]
-                shown = array("d", self._keyframe_values(body, schema, keys, _References(body)))
+                shown = array(
+                    "d", self._keyframe_values(body, schema, keys, _References(body, self._keys))
+                )
                 rates_ = unpack_floats(rates)
                 if not len(shown) == len(rates_) == len(keys[0]):
                     raise ValueError("damaged keyframe: not one value a key")
@@ -381,7 +383,7 @@ class Recording:
             # Its Like made when a frame's entities ask, the seek's kept (self._like).
             key_time = row[0] if row is not None else math.nan
             references, like = (
-                _References(keyframe),
+                _References(keyframe, self._keys),
                 functools.partial(self._like, key_time, keyframe),
             )
         rows = self._db.execute(
@@ -393,7 +395,7 @@ class Recording:
             with self._damaged_at(frame_time):
                 body = decompress(blob)
                 if "k" in body:
-                    references = _References(body)
+                    references = _References(body, self._keys)
                     like = functools.partial(self._like, frame_time, body)
                 self._apply_forward(store, body, references, like)
                 if body.get("s") is not None:
@@ -527,7 +529,7 @@ class Recording:
         places = self._index(key_schema, key_keys)
         kept = self._last_keyframe
         if kept is None or kept[0] is not key_body:  # its first seek: nothing to copy
-            references = _References(key_body)
+            references = _References(key_body, self._keys)
             self._last_keyframe = (key_body, references, None)
             columns = self._keyframe_columns(key_body, key_schema, key_keys, references)
         else:
@@ -678,7 +680,7 @@ class Recording:
         ):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
-            column = _column(values, against, self._order(schema, flags), flags)
+            column = _column(values, against, self._order(schema, flags), flags, len(refs))
             samples = [
                 Sample(refs[i], metrics[i], as_optional(column[i]),
                        own[i] if own is not None else batch_time)
@@ -699,13 +701,17 @@ class _References:
     """The value columns of a keyframe's frame by schema: what the batches of the frames
     after it are XORed against (unpacked when a batch asks, once)."""
 
-    def __init__(self, keyframe: dict[str, Any]) -> None:
+    def __init__(
+        self, keyframe: dict[str, Any], keys: Callable[[int], _Keys] | None = None
+    ) -> None:
+        """``keys``: a schema's (its count bounds what a column of it unpacks)."""
+        self._keys = keys
         self._packed: dict[int, tuple[bytes, int]] = {}
         for entry in keyframe.get("b", []):
             if isinstance(entry[2], int):  # the first: as the recorder
                 self._packed.setdefault(entry[2], (entry[4], entry[6] if len(entry) > 6 else 0))
         self._raw: dict[int, bytes] = {}
-        self._ints: dict[int, list[int]] = {}
+        self._ints: dict[int, array[int]] = {}
 
     def get(self, schema: int) -> bytes:
         raw = self._raw.get(schema)
@@ -718,14 +724,15 @@ class _References:
             self._raw[schema] = raw
         return raw
 
-    def ints(self, schema: int) -> list[int]:
+    def ints(self, schema: int) -> array[int]:
         """The integers of a column of decimals (``codec.pack_decimals``)."""
         ints = self._ints.get(schema)
         if ints is None:
             packed, flags = self._entry(schema)
             if not isinstance(flags, int) or not flags & DECIMAL:
                 raise ValueError(f"a column of decimals refers to schema {schema}'s floats")
-            ints = self._ints[schema] = unpack_decimals(packed)
+            count = len(self._keys(schema)[0]) if self._keys is not None else None
+            ints = self._ints[schema] = unpack_decimals(packed, count=count)
         return ints
 
     def _entry(self, schema: int) -> tuple[bytes, int]:
@@ -790,11 +797,13 @@ def _frame_entities(
     return refs, sources, entities
 
 
-def _column(packed: bytes, against: Any, order: MetricOrder | None, flags: int = 0) -> array[float]:
+def _column(
+    packed: bytes, against: Any, order: MetricOrder | None, flags: int = 0, count: int | None = None
+) -> array[float]:
     """A batch's values in its schema's order (XORed back, or decimals made floats,
-    then ungrouped), NaN for *not available*."""
+    then ungrouped), NaN for *not available*; ``count``: its schema's keys."""
     if flags & DECIMAL:
-        column = decimal_floats(unpack_decimals(packed, against), flags >> 4)
+        column = decimal_floats(unpack_decimals(packed, against, count), flags >> 4)
     else:
         column = unpack_floats(packed, against)
     return column if order is None else order.ungroup(column)

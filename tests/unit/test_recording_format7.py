@@ -116,12 +116,56 @@ def test_a_column_of_decimals_with_digits_not_written_is_damaged(
     flags = (entry[6] & 15) | digits << 4
     assert flags & DECIMAL
     _put_batch(tmp_path / "rec", when, entry, [*entry[:6], flags])
-    with Recording(tmp_path / "rec") as recording:
-        with pytest.raises(RecordingError, match="damaged at .*digits after the point"):
-            recording.at(when)
+    with (
+        Recording(tmp_path / "rec") as recording,
+        pytest.raises(RecordingError, match=r"damaged at .*digits after the point"),
+    ):
+        recording.at(when)
 
 
 def decimal_engine() -> Engine:
     """A fleet with a batch of jobs' throughput under a schema (one decimal)."""
     options = DemoOptions(nodes=64)
     return build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+
+
+def test_a_column_of_decimals_claiming_millions_of_values_is_refused_in_little_memory(
+    tmp_path: Path,
+) -> None:
+    """A kilobyte compressed of 4 million values, past its schema's count: refused
+    before it is unpacked (it took 225 MB, and 7 GB at the bound of a part)."""
+    import tracemalloc
+
+    from console.recording.codec import deflate
+
+    record(decimal_engine(), tmp_path / "rec", 3)
+    when, entry = _decimal_batch(tmp_path / "rec")
+    bomb = deflate(bytes(8 * 4_000_001))
+    assert len(bomb) < 4096
+    _put_batch(tmp_path / "rec", when, entry, [*entry[:4], bomb, *entry[5:]])
+    with Recording(tmp_path / "rec") as recording:
+        for at in (when, when + 1):  # the keyframe's column, the one a later frame XORs to
+            tracemalloc.start()
+            try:
+                with pytest.raises(RecordingError, match=r"damaged at .*not as long as"):
+                    recording.at(at)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+            assert peak < 24 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_decimals_unpack_into_arrays_of_64_bit_integers() -> None:
+    from array import array
+
+    from console.recording.codec import float_bytes, pack_decimals, unpack_decimals
+
+    values = [1.5, -2.25, 1e15]
+    packed = pack_decimals(values, 2, float_bytes(values))
+    assert packed is not None and packed[1] == array("q", [150, -225, 10**17])
+    back = unpack_decimals(packed[0], count=3)
+    assert back == packed[1] and back.typecode == "q"
+    with pytest.raises(ValueError, match="not as long as its schema"):
+        unpack_decimals(packed[0], count=4)
+    # Integers past 64 bits are left to the floats, which a reader would refuse.
+    assert pack_decimals([1e18, 0.5], 1, float_bytes([1e18, 0.5])) is None
