@@ -266,8 +266,22 @@ class Recording:
 
     def at(self, when: float, history: int = DEFAULT_HISTORY) -> Moment:
         """The fleet as it was at ``when`` (the last frame at or before it)."""
-        with long_lived_objects(), self._damaged_at(when):
+        with long_lived_objects(), self._damaged_at(when), self._snapshot():
             return self._at(when, history)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction for what is read inside: the file as it was at its first
+        read (WAL), whatever the recorder writes or trims meanwhile (a keyframe's history
+        row trimmed between its frame and it read a healthy file as damaged)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")  # read only: nothing to keep or undo
 
     @contextlib.contextmanager
     def _damaged_at(self, when: float) -> Iterator[None]:
@@ -277,7 +291,8 @@ class Recording:
             yield
         except RecordingError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, sqlite3.Error) as exc:
+            # (sqlite3.Error: a table of its version missing, a file torn underneath)
             raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
 
     def _at(self, when: float, history: int) -> Moment:
@@ -316,7 +331,7 @@ class Recording:
         before it (from keyframes), so that a sparkline spans the last hour."""
         # Millions of points, none of them garbage (1,000 nodes: 9,400 young passes,
         # 1.3 s of its 7 s, with the collector on).
-        with long_lived_objects():
+        with long_lived_objects(), self._snapshot():
             self._hour_history(moment, seconds, points)
 
     def _hour_history(self, moment: Moment, seconds: float, points: int) -> None:

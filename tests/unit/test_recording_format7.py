@@ -169,3 +169,44 @@ def test_decimals_unpack_into_arrays_of_64_bit_integers() -> None:
         unpack_decimals(packed[0], count=4)
     # Integers past 64 bits are left to the floats, which a reader would refuse.
     assert pack_decimals([1e18, 0.5], 1, float_bytes([1e18, 0.5])) is None
+
+
+def test_a_seek_reads_the_file_as_it_was_while_the_recorder_trims(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trim deletes the keyframe's history row between the seek's read of its frame
+    and of that row: the seek still reads the row (one read transaction)."""
+    from console.recording import reader
+
+    record(demo_engine(), tmp_path / "rec", 2)
+    writer = sqlite3.connect(database_file(tmp_path / "rec"), isolation_level=None)
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    history = reader.Recording._history
+
+    def trimmed_meanwhile(self: Any, key_time: float, key_body: Any) -> Any:
+        assert writer.execute("DELETE FROM history WHERE time = ?", (key_time,)).rowcount == 1
+        return history(self, key_time, key_body)
+
+    monkeypatch.setattr(reader.Recording, "_history", trimmed_meanwhile)
+    with Recording(tmp_path / "rec") as recording:
+        first = recording.times()[0]
+        assert recording.at(first).time == first
+        # Read afresh, it is gone: the next seek says so.
+        monkeypatch.setattr(reader.Recording, "_history", history)
+        fresh = Recording(tmp_path / "rec")
+        with fresh, pytest.raises(RecordingError, match="without its job history"):
+            fresh.at(first)
+    writer.close()
+
+
+def test_a_version_7_file_without_its_history_table_is_damaged(tmp_path: Path) -> None:
+    record(demo_engine(), tmp_path / "rec", 2)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    db.execute("DROP TABLE history")
+    db.commit()
+    db.close()
+    with (
+        Recording(tmp_path / "rec") as recording,
+        pytest.raises(RecordingError, match=r"damaged at .*: no such table: history"),
+    ):
+        recording.at(recording.times()[0])
