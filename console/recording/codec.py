@@ -278,7 +278,9 @@ def decimal_digits(values: Sequence[float | None]) -> int:
     exactly, as ``round(v * 10**digits) / 10**digits`` does; 0 when none does or every
     one is a whole number (a column of whole numbers XORs well as floats). A guess:
     :func:`pack_decimals` checks every value."""
-    sample = values[:: max(1, len(values) // SAMPLED)]
+    # A list, whatever ``values`` are (MetricOrder.group gives a tuple but for a grid,
+    # and a tuple is never equal to the list it is compared with below).
+    sample = list(values[:: max(1, len(values) // SAMPLED)])
     try:
         if all(map(float.is_integer, cast("list[float]", sample))):
             return 0

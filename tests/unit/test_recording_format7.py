@@ -19,7 +19,7 @@ from console.core.engine import Engine
 from console.core.model import Entity
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.recording import Recorder, Recording, RecordingError
-from console.recording.codec import compress, decompress, encode
+from console.recording.codec import compress, decompress, encode, float_bytes
 from console.recording.layout import database_file
 from console.recording.reader import _like
 
@@ -210,3 +210,23 @@ def test_a_version_7_file_without_its_history_table_is_damaged(tmp_path: Path) -
         pytest.raises(RecordingError, match=r"damaged at .*: no such table: history"),
     ):
         recording.at(recording.times()[0])
+
+
+def test_a_schema_that_is_no_grid_writes_its_decimals_as_integers() -> None:
+    """Its values grouped by metric are a tuple (one ``itemgetter``): decimals still."""
+    from console.recording.codec import DECIMAL, GROUPED, MetricOrder, decimal_digits
+    from console.recording.layout import SCHEMA_SQL
+    from console.recording.reader import _column
+    from console.recording.recorder import _batch
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA_SQL)
+    refs = [f"gpu/n{i}/0" for i in range(20) for _ in range(2)] + ["node/n0"]
+    metrics = ["gpu.power", "gpu.util"] * 20 + ["node.power"]  # the node's: no grid
+    values = [round(100 + i * 1.37, 2) for i in range(len(refs))]
+    grouped = MetricOrder(metrics).group(values)
+    assert isinstance(grouped, tuple) and decimal_digits(grouped) == 2
+    entry, _number, order = _batch("sim", 1.0, refs, metrics, values, [None] * len(refs),
+                                   {}, db, {}, True)  # fmt: skip
+    assert entry[6] & (DECIMAL | GROUPED) == DECIMAL | GROUPED and entry[6] >> 4 == 2
+    assert _column(entry[4], None, order, entry[6], len(refs)).tobytes() == float_bytes(values)
