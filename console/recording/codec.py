@@ -305,13 +305,15 @@ def pack_decimals(
     so, 5.97 -> 1.6 B/sample (bench/recording.py). ``raw``: the values'
     :func:`float_bytes`, which the integers must give back bit for bit (else ``None``:
     write the column as floats; so are integers past 64 bits, which a reader refuses).
-    Also the integers, for the columns that follow."""
+    Also the integers, for the columns that follow, as an array (no object a value).
+    Rounded by ``float.__round__`` itself (``round`` looks it up a value: 2.3x slower)."""
     scale = 10.0**digits
     try:
-        ints = array("q", map(round, map(mul, values, repeat(scale))))
-        if float_bytes(list(map(truediv, ints, repeat(scale)))) != raw:
+        rounded = list(map(float.__round__, map(mul, values, repeat(scale))))
+        if float_bytes(list(map(truediv, rounded, repeat(scale)))) != raw:
             return None
-        diffs = ints if against is None else list(map(sub, ints, against))
+        ints = array("q", rounded)
+        diffs = rounded if against is None else list(map(sub, rounded, against))
         least = min(diffs, default=0)
         offsets = list(map(sub, diffs, repeat(least))) if least else diffs
         packed = struct.pack(f"<q{len(offsets)}Q", least, *offsets)

@@ -562,6 +562,8 @@ def _batch(
     elif isinstance(against, Against) and against.decimals is not None:
         digits, ints = against.decimals
         decimals = pack_decimals(laid, digits, raw, ints)
+        if decimals is None:  # floats from now to the next keyframe, not tried each frame
+            against.decimals = None
     values_part = decimals[0] if decimals is not None else pack_floats(raw, against)
     entry = [source, batch_time, schema, own_times, values_part, timed_part]
     flags = (XORED if against is not None else 0) | (GROUPED if order is not None else 0)

@@ -987,7 +987,8 @@ def test_a_column_of_decimals_that_is_not_one_now_is_xored_against_the_keyframes
         _batch("sim", 1.0, refs, metrics, values, [None] * 40, schemas, db, references, at == 0)[0]
         for at, values in enumerate([first, then, later])
     ]
-    assert [_flags(e) & (DECIMAL | XORED) for e in entries] == [DECIMAL, XORED, DECIMAL | XORED]
+    # Not tried again until the next keyframe: the column that failed once is floats.
+    assert [_flags(e) & (DECIMAL | XORED) for e in entries] == [DECIMAL, XORED, XORED]
     keyframe = _References({"b": entries[:1]})
     for entry, values in zip(entries, [first, then, later], strict=True):
         flags = _flags(entry)
