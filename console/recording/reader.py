@@ -726,7 +726,7 @@ class _References:
             if isinstance(entry[2], int):  # the first: as the recorder
                 self._packed.setdefault(entry[2], (entry[4], entry[6] if len(entry) > 6 else 0))
         self._raw: dict[int, bytes] = {}
-        self._ints: dict[int, array[int]] = {}
+        self._ints: dict[int, list[int]] = {}
 
     def get(self, schema: int) -> bytes:
         raw = self._raw.get(schema)
@@ -739,7 +739,7 @@ class _References:
             self._raw[schema] = raw
         return raw
 
-    def ints(self, schema: int) -> array[int]:
+    def ints(self, schema: int) -> list[int]:
         """The integers of a column of decimals (``codec.pack_decimals``)."""
         ints = self._ints.get(schema)
         if ints is None:
