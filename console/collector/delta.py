@@ -1,4 +1,4 @@
-"""The relay's wire format, version 3: the collector's store as what changed.
+"""The relay's wire format, version 4: the collector's store as what changed.
 
 One document is newline-delimited JSON of short lines, so a reader parses and checks
 it a line at a time and keeps its event loop free between lines (a 1,000-node fleet
@@ -6,7 +6,7 @@ is 200,000 readings and 15 MB; a line of 4,000 entities was 1.8 MB and held a ke
 for 130-210 ms):
 
     {"relay_version": 3, "epoch": .., "seq": .., "full": .., "time": .., "sources": [..],
-     "findings_changed": .., "capped_since": {..}}
+     "findings_changed": .., "analysed": .., "capped_since": {..}}
     {"findings": [..]}      (when they changed: all of them, over as many lines as needed)
     {"removed": [refs]}
     {"local": [refs of this machine's own entities]}
@@ -20,9 +20,11 @@ lands whole or not at all: the reader checks every line before any of it is merg
 
 A full document (``"full": true``) carries every entity and reading; a delta only
 those that changed after the reader's cycle (``?epoch=..&since=..``), readings as
-their newest value. Readings are raw (counters as counters), each with its time,
-so the reader turns counters into rates exactly as the collector did. Other
-versions are refused by name.
+their newest value. ``"analysed": false`` says the collector has not analysed its
+store yet (its first document goes out before its first analysis, so a large fleet
+shows at once): no findings then means none known yet, not none. Readings are raw
+(counters as counters), each with its time, so the reader turns counters into rates
+exactly as the collector did. Other versions are refused by name.
 
 Every line is checked field by field: refs of known kinds, finite numbers, bounded
 strings and counts.
@@ -59,7 +61,7 @@ from console.serve.wire import (
     _text,
 )
 
-RELAY_VERSION = 3
+RELAY_VERSION = 4
 """Version of this format; a reader refuses any other, naming both."""
 LINE_BYTES = 128 * 1024
 """Bytes a writer puts on one line at most: what a reader parses and checks between two
@@ -151,6 +153,7 @@ def encode(
     seq: int,
     changes: Changes | None,
     history: bool,
+    analysed: bool = True,
 ) -> bytes:
     """The document for a reader: the whole store when ``changes`` is ``None``, else
     only what ``changes`` names (with the timed history on a full one when asked)."""
@@ -166,7 +169,7 @@ def encode(
     header: dict[str, Any] = {
         "relay_version": RELAY_VERSION, "epoch": epoch, "seq": seq, "full": full,
         "time": store.time, "sources": [_source_json(s) for s in statuses],
-        "findings_changed": findings_changed,
+        "findings_changed": findings_changed, "analysed": analysed,
         "capped_since": dict(capped) if isinstance(capped, dict) else {},
     }  # fmt: skip
     lines = [_dumps(header)]
@@ -237,6 +240,8 @@ class Header:
     findings_changed: bool
     """Whether the findings lines follow (all of them); else unchanged since the reader's
     cycle."""
+    analysed: bool
+    """Whether the collector had analysed its store (else its findings are not known yet)."""
     capped_since: dict[str, float]
 
 
@@ -262,7 +267,7 @@ def _items(item: dict[str, Any], key: str) -> list[Any]:
 
 
 def decode_header(document: Any) -> Header:
-    """The checked header, or :class:`RelayError` (a version other than 2 by name)."""
+    """The checked header, or :class:`RelayError` (another version, by name)."""
     if not isinstance(document, dict):
         raise RelayError(f"expected a JSON object, got {type(document).__name__}")
     version = document.get("relay_version")
@@ -278,6 +283,8 @@ def decode_header(document: Any) -> Header:
         raise RelayError("full must be true or false")
     if type(document.get("findings_changed")) is not bool:
         raise RelayError("findings_changed must be true or false")
+    if type(document.get("analysed")) is not bool:
+        raise RelayError("analysed must be true or false")
     capped = {
         _ref(ref, "capped ref"): _number(since, "capped since", optional=False) or 0.0
         for ref, since in _mapping(document.get("capped_since", {}), "capped_since").items()
@@ -289,6 +296,7 @@ def decode_header(document: Any) -> Header:
         time=_number(document.get("time"), "time"),
         statuses=[_status(item) for item in _items(document, "sources")],
         findings_changed=document["findings_changed"],
+        analysed=document["analysed"],
         capped_since=capped,
     )
 

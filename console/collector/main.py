@@ -31,6 +31,11 @@ it goes first. On a busy 2-core machine the UI's thread, preempted by the collec
 it held the GIL, kept the terminal's input thread from the key for 100-150 ms at 1,000
 nodes; a slow cycle may delay data, never a key."""
 
+FIRST_READ_LIMIT = 10.0
+"""Seconds the first analysis waits at most for the UI to read the fleet it follows
+(:attr:`Engine.before_first_analysis`): the UI asks once an interval, and a 4,000-node
+first document takes a few seconds to encode and send on a busy machine."""
+
 
 def yield_to_the_ui() -> None:
     """Lower this process's CPU priority by :data:`NICENESS` (as far as it goes)."""
@@ -56,6 +61,9 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
         loop.add_signal_handler(signum, stop.set)
     _stop_when_stdin_closes(loop, stop)
     relay = Relay(engine)
+    # The fleet to the UI first, its findings the cycle after: the UI merges the one
+    # while this process analyses.
+    engine.before_first_analysis = lambda: relay.sent(FIRST_READ_LIMIT)
     runner = make_runner(make_relay_app(relay, token))
     await runner.setup()
     try:

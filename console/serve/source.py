@@ -76,6 +76,7 @@ class RelaySource(Source):
             meta={
                 "relay_findings": self._findings,
                 "relay_sources": header.statuses,
+                "relay_analysed": header.analysed,
                 "capped_since": header.capped_since,
             }
             | ({"relay_local": frozenset(self._local)} if self.own else {}),

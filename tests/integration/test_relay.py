@@ -84,8 +84,8 @@ async def test_the_relay_wants_its_token() -> None:
 
 def test_a_relay_document_is_checked_field_by_field() -> None:
     header: dict[str, Any] = {
-        "relay_version": 3, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
-        "sources": [], "findings_changed": True,
+        "relay_version": 4, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
+        "sources": [], "findings_changed": True, "analysed": True,
     }  # fmt: skip
     entities = {"entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1"}]}
     readings = {"metric": "gpu.util", "refs": ["gpu/n1/0"], "values": [50], "times": [5.0]}
@@ -98,9 +98,10 @@ def test_a_relay_document_is_checked_field_by_field() -> None:
         ("gpu.util", ["gpu/n1/0"], [50.0], [5.0])
     ]
     bad_headers = [
-        ({"relay_version": 2}, "relay version 2 refused: this console reads relay version 3"),
+        ({"relay_version": 3}, "relay version 3 refused: this console reads relay version 4"),
         ({"seq": -1}, "cycle number"),
         ({"findings_changed": None}, "findings_changed must be true or false"),
+        ({"analysed": None}, "analysed must be true or false"),
         ({"sources": [{"name": "a", "type": "b", "status": "weird"}]}, "unknown source status"),
     ]  # fmt: skip
     for change, message in bad_headers:

@@ -76,7 +76,7 @@ async def test_a_cycle_larger_than_a_line_arrives_as_bounded_lines_and_lands_who
 async def test_a_line_past_the_bound_is_refused_and_nothing_of_its_cycle_lands() -> None:
     header = (
         b'{"relay_version":%d,"epoch":"e","seq":1,"full":true,"time":%f,"sources":[],'
-        b'"findings_changed":false}' % (RELAY_VERSION, time.time())
+        b'"findings_changed":false,"analysed":true}' % (RELAY_VERSION, time.time())
     )
     good = b'{"entities":[{"ref":"node/n1","name":"n1"}]}'
     long = b'{"entities":[{"ref":"node/n2","name":"n2"}]' + b" " * MAX_LINE_BYTES + b"}"
