@@ -53,6 +53,15 @@ def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def relay_fleet_first(engine: Engine, limit: float = FIRST_READ_LIMIT) -> Relay:
+    """The relay of ``engine``, which sends its reader the first poll's fleet before the
+    first analysis (its findings the cycle after): the UI merges the fleet while this
+    process analyses it."""
+    relay = Relay(engine)
+    engine.before_first_analysis = lambda: relay.sent(limit)
+    return relay
+
+
 async def collect_and_relay(engine: Engine, token: str) -> None:
     """Relay ``engine``'s store on loopback until told to stop."""
     stop = asyncio.Event()
@@ -60,10 +69,7 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _stop_when_stdin_closes(loop, stop)
-    relay = Relay(engine)
-    # The fleet to the UI first, its findings the cycle after: the UI merges the one
-    # while this process analyses.
-    engine.before_first_analysis = lambda: relay.sent(FIRST_READ_LIMIT)
+    relay = relay_fleet_first(engine)
     runner = make_runner(make_relay_app(relay, token))
     await runner.setup()
     try:

@@ -3,6 +3,7 @@ collector's says (figures, findings, rates, job states), and nothing else gets i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from console.analysis.fleet_health import fleet_health
 from console.api import SourceError
 from console.collector.delta import Lines, decode_header, decode_line, encode, split_lines
 from console.collector.journal import KEEP_CYCLES
+from console.collector.main import relay_fleet_first
 from console.core.config import Config
 from console.core.engine import Engine
 from console.core.headless import snapshot_document
@@ -230,3 +232,40 @@ async def test_a_relay_document_past_what_one_read_returns_arrives_whole() -> No
         assert viewer.store.count("gpu") == source_engine.store.count("gpu") == 64
         await viewer.stop()
     await source_engine.stop()
+
+
+async def test_the_fleet_reaches_the_ui_before_the_first_analysis_and_findings_a_cycle_after() -> (
+    None
+):
+    # At 4,000 nodes the first analysis took 3-4 s of the first frame: the collector now
+    # sends the fleet first, saying it has not analysed yet, so the UI does not show
+    # "no findings" as a verdict; the findings come with the next document.
+    engine = collector("congested-link")
+    relay = relay_fleet_first(engine)
+    async with serving(make_relay_app(relay, TOKEN)) as url:
+        viewer = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        engine.start()
+        async with asyncio.timeout(30):
+            while not viewer.store.entities:  # each a real read of the relay
+                await viewer.collect(1)
+        assert viewer.store.count("node") == engine.store.count("node") > 0
+        assert viewer.store.findings == [] and viewer.store.findings_pending
+        assert relay.sent_seq >= 1  # the first analysis went on once it was sent
+        async with asyncio.timeout(30):
+            while not viewer.store.findings:
+                await viewer.collect(1)
+        assert engine.analysed and not viewer.store.findings_pending
+        assert any(f.kind == "congested_link" for f in viewer.store.findings)
+        await viewer.stop()
+    await engine.stop()
+
+
+async def test_the_first_analysis_waits_for_a_reader_a_bounded_time() -> None:
+    engine = collector()
+    relay = relay_fleet_first(engine, limit=0.2)  # nobody reads this relay
+    engine.start()
+    async with asyncio.timeout(30):
+        while not engine.analysed:
+            await asyncio.sleep(0.05)
+    assert relay.sent_seq == -1 and engine.store.findings is not None
+    await engine.stop()
