@@ -11,7 +11,14 @@ import pytest
 from console.analysis.cost import CostModel, power_summary
 from console.analysis.fleet_health import fleet_health
 from console.api import SourceError
-from console.collector.delta import Lines, decode_header, decode_line, encode, split_lines
+from console.collector.delta import (
+    HistoryLine,
+    Lines,
+    decode_header,
+    decode_line,
+    encode,
+    split_lines,
+)
 from console.collector.journal import KEEP_CYCLES
 from console.collector.main import relay_fleet_first
 from console.core.config import Config
@@ -195,7 +202,7 @@ async def test_a_viewer_that_read_before_the_first_cycle_reads_it_all_with_the_h
     await engine.collect(1)
     after = split_lines(relay.document(True, relay.journal.epoch, 0))
     assert decode_header(next(after)).full
-    assert any("history" in item for item in after)
+    assert any(isinstance(item, HistoryLine) for item in after)
     await engine.stop()
 
 
