@@ -48,6 +48,9 @@ class Relay:
         """Wait until a reader has been sent the newest cycle whole, ``limit`` seconds at
         most (a reader that never asks delays what waits on this by that much, once)."""
         seq = self.journal.seq
+        # Encoded now, while the request of a reader that read before this cycle (a UI
+        # starting with its collector) may still be on its way (it asks once an interval).
+        self.document(history=True, epoch=self.journal.epoch, since=0)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(limit):
                 while self.sent_seq < seq:

@@ -267,12 +267,20 @@ async def test_the_fleet_reaches_the_ui_before_the_first_analysis_and_findings_a
     await engine.stop()
 
 
-async def test_the_first_analysis_waits_for_a_reader_a_bounded_time() -> None:
+async def test_the_first_analysis_waits_for_a_reader_a_bounded_time_and_no_poll_meanwhile() -> (
+    None
+):
     engine = collector()
-    relay = relay_fleet_first(engine, limit=0.2)  # nobody reads this relay
+    (source,) = engine.sources
+    limit = 2.5 * source.interval  # long enough for two more polls, were they not held
+    relay = relay_fleet_first(engine, limit=limit)  # nobody reads this relay
+    polls_at_first_analysis: list[int] = []
+    engine.after_analysis = lambda: polls_at_first_analysis.append(engine.statuses()[0].polls)
+    began = asyncio.get_running_loop().time()
     engine.start()
     async with asyncio.timeout(30):
         while not engine.analysed:
             await asyncio.sleep(0.05)
-    assert relay.sent_seq == -1 and engine.store.findings is not None
+    assert asyncio.get_running_loop().time() - began >= limit
+    assert relay.sent_seq == -1 and polls_at_first_analysis[0] == 1
     await engine.stop()
