@@ -267,9 +267,7 @@ async def test_the_fleet_reaches_the_ui_before_the_first_analysis_and_findings_a
     await engine.stop()
 
 
-async def test_the_first_analysis_waits_for_a_reader_a_bounded_time_and_no_poll_meanwhile() -> (
-    None
-):
+async def test_the_first_analysis_waits_for_a_reader_a_bounded_time_and_no_poll_meanwhile() -> None:
     engine = collector()
     (source,) = engine.sources
     limit = 2.5 * source.interval  # long enough for two more polls, were they not held
