@@ -210,3 +210,31 @@ def test_a_line_parsed_typed_is_checked_as_the_general_way_checks_it() -> None:
             continue
         assert _decoded(parsed) == _decoded(general), line[:120]
     assert typed >= 8  # the typed way took the well-formed lines (and bad numbers' lines)
+
+
+def test_a_full_document_carries_a_metric_whose_series_came_apart_as_one_column() -> None:
+    # The scan cuts the store's readings into runs of one metric (C speed): a metric whose
+    # series joined the store apart (node01's, then temperatures, then node02's) still
+    # crosses as one column, every reading with its value and time, its history first.
+    store = Store()
+    gpus = [f"gpu/node0{n}/{g}" for n in (1, 2) for g in range(3)]
+    store.apply(Batch(entities=[Entity(ref, ref) for ref in gpus]), "sim", 10.0)
+    for at, (metric, refs) in enumerate(
+        [("gpu.util", gpus[:3]), ("gpu.temp", gpus), ("gpu.util", gpus[3:])]
+    ):
+        values = [float(at * 10 + i) for i in range(len(refs))]
+        store.apply(Batch(columns=[Column(metric, refs, values)], time=11.0 + at), "sim", 11.0)
+    store.apply(Batch(columns=[Column("job.throughput", ["job/1"] * 2, [5.0, 6.0],
+                                      [20.0, 21.0])]), "sim", 21.0)  # fmt: skip
+    lines = split_lines(encode(store, [], "e", 1, None, history=True))
+    decode_header(next(lines))
+    found = Lines()
+    for line in lines:
+        decode_line(line, found)
+    columns = [(c.metric, c.refs, c.values, c.times) for c in found.columns]
+    assert columns == [
+        ("job.throughput", ["job/1", "job/1"], [5.0, 6.0], [20.0, 21.0]),  # the history
+        ("gpu.util", gpus, [0.0, 1.0, 2.0, 20.0, 21.0, 22.0], [11.0] * 3 + [13.0] * 3),
+        ("gpu.temp", gpus, [10.0 + i for i in range(6)], [12.0] * 6),
+        ("job.throughput", [], [], []),  # its newest reading is the history's last point
+    ]
