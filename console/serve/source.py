@@ -9,6 +9,8 @@ between lines, so the console that reads a large fleet answers its keys meanwhil
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +24,10 @@ from console.core.model import Finding
 from console.core.safe_file import read_token as safe_read_token
 from console.serve.wire import RelayError
 
+FIRST_CYCLE_ASK = 0.2
+"""Seconds between two reads of a relay that has ended no cycle yet (a collector starting:
+its first poll of a large fleet takes seconds), within one interval: the fleet is read
+within this of being there, not up to an interval later."""
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest relay document accepted (a 1,000-node fleet sends a few tens of MB)."""
 
@@ -53,10 +59,14 @@ class RelaySource(Source):
         self._local: set[str] = set()
 
     async def poll(self) -> Batch:
-        body = await self._fetch()
+        ask_until = time.monotonic() + self.interval - FIRST_CYCLE_ASK
         try:
-            lines = split_lines(body)
-            header = decode_header(next(lines, None))
+            while True:
+                lines = split_lines(await self._fetch())
+                header = decode_header(next(lines, None))
+                if header.seq or time.monotonic() >= ask_until:
+                    break
+                await asyncio.sleep(FIRST_CYCLE_ASK)  # no cycle ended there yet: ask again
             found = Lines()
             for line in lines:
                 decode_line(line, found)

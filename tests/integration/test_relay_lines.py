@@ -238,3 +238,47 @@ def test_a_full_document_carries_a_metric_whose_series_came_apart_as_one_column(
         ("gpu.temp", gpus, [10.0 + i for i in range(6)], [12.0] * 6),
         ("job.throughput", [], [], []),  # its newest reading is the history's last point
     ]
+
+
+async def test_a_relay_with_no_cycle_yet_is_asked_again_within_the_interval() -> None:
+    # A collector starting reads its large fleet for seconds: the console asks again soon,
+    # and reads the first cycle within a fraction of its interval of its being there.
+    asked: list[float] = []
+
+    def document(seq: int, *lines: bytes) -> bytes:
+        header = (b'{"relay_version":%d,"epoch":"e","seq":%d,"full":true,"time":%f,'
+                  b'"sources":[],"findings_changed":true,"analysed":false}')  # fmt: skip
+        return b"\n".join([header % (RELAY_VERSION, seq, time.time()), *lines, b""])
+
+    async def fleet(request: web.Request) -> web.Response:
+        asked.append(time.monotonic())
+        if len(asked) <= 3:
+            return web.Response(body=document(0))
+        return web.Response(body=document(1, b'{"entities":[{"ref":"node/n1","name":"n1"}]}'))
+
+    app = web.Application()
+    app.router.add_get("/v1/fleet", fleet)
+    async with serving(app) as url:
+        source = RelaySource(url, "token", interval=60.0)
+        batch = await source.poll()  # one poll, four reads
+        assert [entity.ref for entity in batch.entities] == ["node/n1"]
+        assert len(asked) == 4 and asked[-1] - asked[0] < 10.0
+        await source.close()
+
+
+async def test_a_relay_with_no_cycle_is_read_once_an_interval() -> None:
+    asked: list[float] = []
+
+    async def fleet(request: web.Request) -> web.Response:
+        asked.append(time.monotonic())
+        header = (b'{"relay_version":%d,"epoch":"e","seq":0,"full":true,"time":null,'
+                  b'"sources":[],"findings_changed":true,"analysed":false}\n')  # fmt: skip
+        return web.Response(body=header % RELAY_VERSION)
+
+    app = web.Application()
+    app.router.add_get("/v1/fleet", fleet)
+    async with serving(app) as url:
+        source = RelaySource(url, "token", interval=0.5)
+        batch = await source.poll()  # no cycle within its interval: an empty poll, ended
+        assert batch.entities == [] and 1 <= len(asked) <= 3
+        await source.close()
