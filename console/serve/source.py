@@ -25,8 +25,9 @@ from console.core.safe_file import read_token as safe_read_token
 from console.serve.wire import RelayError
 
 FIRST_CYCLE_ASK = 0.2
-"""Seconds between two reads of a relay that has ended no cycle yet (a collector starting:
-its first poll of a large fleet takes seconds), within one interval: the fleet is read
+"""Seconds between two reads of a relay that has ended no cycle yet and holds nothing (a
+collector starting: its first poll of a large fleet takes seconds), within one interval:
+the fleet is read
 within this of being there, not up to an interval later."""
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest relay document accepted (a 1,000-node fleet sends a few tens of MB)."""
@@ -62,9 +63,10 @@ class RelaySource(Source):
         ask_until = time.monotonic() + self.interval - FIRST_CYCLE_ASK
         try:
             while True:
-                lines = split_lines(await self._fetch())
+                body = await self._fetch()
+                lines = split_lines(body)
                 header = decode_header(next(lines, None))
-                if header.seq or time.monotonic() >= ask_until:
+                if header.seq or not _empty(body) or time.monotonic() >= ask_until:
                     break
                 await asyncio.sleep(FIRST_CYCLE_ASK)  # no cycle ended there yet: ask again
             found = Lines()
@@ -123,6 +125,12 @@ class RelaySource(Source):
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _empty(body: bytes) -> bool:
+    """Whether a document is its header alone (a collector's before its first cycle)."""
+    end = body.find(b"\n")
+    return end < 0 or end + 1 >= len(body)
 
 
 def read_token(path: Path) -> str:
