@@ -27,8 +27,7 @@ from console.serve.wire import RelayError
 FIRST_CYCLE_ASK = 0.2
 """Seconds between two reads of a relay that has ended no cycle yet and holds nothing (a
 collector starting: its first poll of a large fleet takes seconds), within one interval:
-the fleet is read
-within this of being there, not up to an interval later."""
+the fleet is read within this of being there, not up to an interval later."""
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest relay document accepted (a 1,000-node fleet sends a few tens of MB)."""
 
