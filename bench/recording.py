@@ -63,6 +63,7 @@ from console.core.garbage import young_collections_rarer
 from console.core.runtime import DemoOptions, build_engine, build_sources, load_registry
 from console.core.store import Changes
 from console.recording import Recorder, Recording
+from console.recording.codec import decode, deflate, encode, inflate
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
 
@@ -238,8 +239,49 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int, alone
               f"CPU {candidate.cpu / cycles * 1000:.0f} ms a cycle "
               f"({candidate.cpu / cycles / console:.1%} of the console's), "
               f"latest of every series at the end {seek * 1000:.0f} ms")  # fmt: skip
+    where_the_bytes_go(file, recorder.samples / cycles)
     if day:
         day_seeks(workdir, day_count)
+
+
+PARTS = {"b": "batch values", "k": "keyframe readings", "h": "job history",
+         "B": "entities", "E": "entities", "r": "entities", "e": "entities", "n": "entities",
+         "f": "findings", "s": "statuses", "m": "source facts", "a": "analysis state",
+         "x": "entities removed", "t": "time"}  # fmt: skip
+"""A frame's parts by what they hold (``codec``'s keys)."""
+
+
+def where_the_bytes_go(file: Path, samples: float) -> None:
+    """Bytes on disk per part, a keyframe's and a delta frame's, by what they hold. The
+    parts compressed together (``z``: everything but the columns) are each compressed
+    alone here and scaled to what ``z`` took, so the shares add up to the frame."""
+    db = sqlite3.connect(file)
+    totals: dict[tuple[int, str], float] = {}
+    counts = {0: 0, 1: 0}
+    for keyframe, blob in db.execute("SELECT keyframe, body FROM frames"):
+        counts[keyframe] += 1
+        outer = decode(blob)
+        shares = {name: float(len(encode(value))) for name, value in outer.items()}
+        rest = decode(inflate(outer.pop("z")))
+        alone = {name: len(deflate(encode(value))) for name, value in rest.items()}
+        scale = shares.pop("z") / max(1, sum(alone.values()))
+        shares.update({name: size * scale for name, size in alone.items()})
+        for name, size in shares.items():
+            part = PARTS.get(name, name)
+            totals[keyframe, part] = totals.get((keyframe, part), 0.0) + size
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='history'").fetchone():  # version 7
+        (history,) = db.execute("SELECT coalesce(sum(length(body)), 0) FROM history").fetchone()
+        totals[1, PARTS["h"]] = totals.get((1, PARTS["h"]), 0.0) + history
+    db.close()
+    for keyframe, title in ((1, "a keyframe"), (0, "a delta frame")):
+        frames = max(1, counts[keyframe])
+        whole = sum(size for (key, _part), size in totals.items() if key == keyframe)
+        parts = sorted(((size, part) for (key, part), size in totals.items() if key == keyframe),
+                       reverse=True)  # fmt: skip
+        print(f"  where the bytes go, {title} ({whole / frames / 1000:,.0f} kB, "
+              f"{whole / frames / samples:.2f} B/sample): "
+              + ", ".join(f"{part} {size / frames / 1000:,.1f} kB"
+                          for size, part in parts if size / frames >= 50))  # fmt: skip
 
 
 FIRST_SEEKS = 4
@@ -251,11 +293,16 @@ def day_seeks(workdir: Path, count: int) -> None:
     source = sqlite3.connect(database_file(workdir / "recording"))
     rows = source.execute("SELECT time, keyframe, body, schema_floor FROM frames ORDER BY time")
     frames = list(rows)
-    start = next(i for i, row in enumerate(frames) if row[1] == 1)
+    # A keyframe and the deltas after it: the second keyframe's, whose job history adds
+    # to the first's (a seek joins the two, as most do).
+    start = [i for i, row in enumerate(frames) if row[1] == 1][1]
     every = int(KEYFRAME_EVERY)
-    window = frames[start : start + every]  # a keyframe and the deltas after it
+    window = frames[start : start + every]
     schemas = source.execute("SELECT id, body FROM schemas").fetchall()
+    histories = {t: (base, body) for t, base, body in source.execute("SELECT * FROM history")}
     source.close()
+    base_time, added = histories[window[0][0]]
+    behind, base = window[0][0] - base_time, histories[base_time][1]
     first = window[0][0]
     day = 86_400
     rng = random.Random(18)
@@ -273,6 +320,10 @@ def day_seeks(workdir: Path, count: int) -> None:
         ((first + t, real[t][1], real[t][2], real[t][3]) if t in real
          else (first + t, int(t % every == 0), b"", None) for t in range(day)),
     )  # fmt: skip
+    keyframes = [first + t for t in real if t % every == 0]
+    db.executemany("INSERT OR IGNORE INTO history VALUES (?, ?, ?)",
+                   [(t, t - behind, added) for t in keyframes]
+                   + [(t - behind, t - behind, base) for t in keyframes])  # fmt: skip
     db.execute("COMMIT")
     db.close()
     spent, cpu, left, offsets, faults = [], [], [], [], []
@@ -336,7 +387,7 @@ def day_seeks(workdir: Path, count: int) -> None:
             moment = recording.at(first + every * s + rng.randrange(len(window)))
             prepared.append((ahead, time.process_time() - began_cpu))
             del moment
-    hour = hour_seconds(workdir, window, schemas)
+    hour = hour_seconds(workdir, window, schemas, base)
     spent.sort()
     cpu.sort()
     p95 = max(0, round(0.95 * len(spent)) - 1)
@@ -365,7 +416,7 @@ def day_seeks(workdir: Path, count: int) -> None:
           f"CPU {', '.join(map(ms, hour))}")  # fmt: skip
 
 
-def hour_seconds(workdir: Path, window: list[Any], schemas: list[Any]) -> list[float]:
+def hour_seconds(workdir: Path, window: list[Any], schemas: list[Any], base: bytes) -> list[float]:
     """CPU of ``Recording.hour_history`` (``H`` in a rewind), twice, on a recording whose
     last hour holds a real keyframe every 150 s (the 24 it reads), then ``window``."""
     first = window[0][0]
@@ -376,6 +427,8 @@ def hour_seconds(workdir: Path, window: list[Any], schemas: list[Any]) -> list[f
     rows = [(first + t, 1, window[0][2], window[0][3]) for t in range(0, 3600, 150)]
     rows += [(first + 3600 + i, row[1], row[2], row[3]) for i, row in enumerate(window)]
     db.executemany("INSERT INTO frames VALUES (?, ?, ?, ?)", rows)
+    db.executemany("INSERT INTO history VALUES (?, ?, ?)",
+                   [(row[0], row[0], base) for row in rows if row[1] == 1])  # fmt: skip
     db.execute("COMMIT")
     db.close()
     spent = []

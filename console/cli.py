@@ -660,11 +660,9 @@ def cmd_viewer(args: argparse.Namespace) -> int:
 def cmd_collector(args: argparse.Namespace) -> int:
     """The console's own collector (started by the TUI): collects and relays until its
     standard input closes."""
-    from console.collector.main import run_collector, yield_to_the_ui
+    from console.collector.main import run_collector
     from console.core.runtime import build_engine
     from console.serve.source import read_token
-
-    yield_to_the_ui()  # before the simulator is built: a large one takes seconds
 
     try:
         token = read_token(args.token_file)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -25,22 +24,10 @@ from console.serve.relay import Relay, make_relay_app
 
 READY_PREFIX = "relay "
 """How the collector's one line on standard output begins."""
-NICENESS = 10
-"""How much the collector lowers its CPU priority (its threads too): the UI that started
-it goes first. On a busy 2-core machine the UI's thread, preempted by the collector while
-it held the GIL, kept the terminal's input thread from the key for 100-150 ms at 1,000
-nodes; a slow cycle may delay data, never a key."""
-
 FIRST_READ_LIMIT = 10.0
 """Seconds the first analysis waits at most for the UI to read the fleet it follows
 (:attr:`Engine.before_first_analysis`): the UI asks once an interval, and a 4,000-node
 first document takes a few seconds to encode and send on a busy machine."""
-
-
-def yield_to_the_ui() -> None:
-    """Lower this process's CPU priority by :data:`NICENESS` (as far as it goes)."""
-    with contextlib.suppress(OSError):  # a platform without nice: as it was
-        os.nice(NICENESS)
 
 
 def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

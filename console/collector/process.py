@@ -80,11 +80,10 @@ def running_collector(flags: list[str], timeout: float = READY_TIMEOUT) -> Itera
             process = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                 # Its own process group, so a Ctrl+C reaches the UI only; the UI's session,
-                # so the kernel's autogroup scheduling weighs the two as one: in a session
-                # of its own the collector won half the CPUs' time against the whole UI, and
-                # the terminal's input thread, waking on the collector's core, waited
-                # 100-160 ms for it (a key's outlier at 1,000 nodes). In one group the
-                # collector's niceness (``yield_to_the_ui``) puts the UI's threads first.
+                # so the kernel's autogroup scheduling weighs the two as one. In a session of
+                # its own the collector's group won the core the terminal's input thread woke
+                # on (that thread's group had almost no weight there) for 100-160 ms: a key's
+                # outlier at 1,000 nodes. In one group the input thread waits a time slice.
                 close_fds=True, process_group=0,
             )  # fmt: skip
         try:

@@ -14,32 +14,39 @@ from __future__ import annotations
 import math
 import struct
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress as selected
 from itertools import pairwise, repeat
-from operator import eq, gt, itemgetter, ne, sub
+from operator import add, eq, gt, itemgetter, mod, mul, ne, sub, truediv
 from typing import Any, cast
 
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 6
-"""Version of the recording's layout a recorder writes (6: a schema's keys as runs of
+FORMAT_VERSION = 7
+"""Version of the recording's layout a recorder writes (7: a column of short decimals
+written as integers, :data:`DECIMAL`; 6: a schema's keys as runs of
 entities with the same metrics, :func:`pack_keys`; 5: a keyframe's job history as
 two float columns, :func:`pack_history`; 4: a schema's value columns grouped by metric;
 3: value columns between keyframes XORed against their keyframe's; 2: without; 1: zlib
 parts)."""
-READABLE_VERSIONS = ("2", "3", "4", "5", "6")
+READABLE_VERSIONS = ("2", "3", "4", "5", "6", "7")
 """What a reader opens: each batch says how its column is laid out (:data:`XORED`,
-:data:`GROUPED`), a keyframe's history is a map of points before version 5 and a
-schema two lists before version 6, so an older recording is a version 6 one without
-them."""
+:data:`GROUPED`, :data:`DECIMAL`), a keyframe's history is a map of points before
+version 5 and a schema two lists before version 6, so an older recording is a version
+7 one without them."""
 XORED = 1
 GROUPED = 2
+DECIMAL = 4
 """Flags of a batch (its seventh part, absent when none): its values are XORed against
-its schema's in the keyframe's frame; they are grouped by metric (:class:`MetricOrder`)."""
-INLINE_SCHEMA = 256
-"""Batches with fewer keys carry them inline (no schema row for a one-off batch)."""
+its schema's in the keyframe's frame; they are grouped by metric (:class:`MetricOrder`);
+they are decimals with ``flags >> 4`` digits after the point, written as integers
+(:func:`pack_decimals`; XORED with it: as their difference from the keyframe's)."""
+INLINE_SCHEMA = 16
+"""Batches with fewer keys carry them inline (no schema row for a one-off batch). More
+carry a schema's number: a batch of 255 jobs' throughput repeated its keys, 6 kB
+uncompressed, in every frame at 1,000 nodes (256 before version 7)."""
 ZSTD_LEVEL = 1
 """Zstandard level 1: on 1,000 nodes' value columns 4x faster than zlib's level 1 and
 8 % smaller (bench/recording.py; zlib's compression was most of the recorder's CPU)."""
@@ -112,6 +119,8 @@ class Like:
             ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
         )
         self._compressor: zstandard.ZstdCompressor | None = None
+        self.known: Known | None = None
+        """The keyframe's entities, where they are known (:class:`Known`)."""
 
     def deflate(self, data: bytes) -> bytes:
         """One part compressed like these bytes (:func:`inflate` with them reads it)."""
@@ -121,6 +130,74 @@ class Like:
                 dict_data=self.dictionary, compression_params=self._parameters
             )
         return self._compressor.compress(data)
+
+
+STRIDES = (7919, 7927, 7933)
+"""Primes, one of which steps through a keyframe's entities (:class:`Known`)."""
+
+
+_NOWHERE = object()
+"""The source of an entity a keyframe has not (equal to none)."""
+
+
+class Known:
+    """A keyframe's entities (refs and sources) in a fixed scattered order: those of a
+    later frame among them are written as one flag each (changed or not, in this order:
+    1.8 kB compressed for 10,000 entities), not by name (14.5 kB a frame at 1,000
+    nodes, half of them changed; bench/recording.py). Scattered, not the keyframe's
+    order: neighbours there are alike (a node's GPUs), and bodies written next to an
+    alike one are compressed against it rather than against their own in the keyframe
+    (``Like``): 43 -> 58 kB a frame in the keyframe's order, 43 in this one."""
+
+    def __init__(self, refs: list[str], sources: list[str]) -> None:
+        count = len(refs)
+        stride = next(p for p in STRIDES if count % p)
+        order = list(map(mod, map(mul, range(count), repeat(stride)), repeat(count or 1)))
+        self.refs = list(map(refs.__getitem__, order))
+        self.sources = list(map(sources.__getitem__, order))
+        self._place: dict[str, int] | None = None
+
+    def mark(
+        self, refs: list[str], sources: list[str], bodies: list[bytes]
+    ) -> tuple[bytes, tuple[list[str], list[str], list[bytes]], list[bytes]]:
+        """A frame's entities as the flags of those known with the same source, the
+        others (refs, sources, bodies) as they are, and every body in :meth:`unmark`'s
+        order (the known ones' in this order, then the others')."""
+        count = len(self.refs)
+        if self._place is None:
+            self._place = dict(zip(self.refs, range(count), strict=True))
+        flags = bytearray(count)
+        slots: list[bytes | None] = [None] * count
+        others: tuple[list[str], list[str], list[bytes]] = ([], [], [])
+        # Each one's place (``count``, past the end: none), then whether it has the
+        # source it had there: for every entity, in C (5,400 a frame at 1,000 nodes).
+        places = list(map(self._place.get, refs, repeat(count)))
+        same = list(map(eq, map([*self.sources, _NOWHERE].__getitem__, places), sources))
+        if all(same) and len(set(places)) == len(places):  # (a frame's refs are unique)
+            list(map(flags.__setitem__, places, repeat(1)))
+            list(map(slots.__setitem__, places, bodies))
+        else:
+            for ref, source, body, at, kept in zip(refs, sources, bodies, places, same,
+                                                   strict=True):  # fmt: skip
+                if kept and not flags[at]:
+                    flags[at] = 1
+                    slots[at] = body
+                else:
+                    others[0].append(ref)
+                    others[1].append(source)
+                    others[2].append(body)
+        ordered = cast("list[bytes]", list(selected(slots, flags)))
+        return deflate(bytes(flags)), others, ordered + others[2]
+
+    def unmark(self, flags: bytes) -> tuple[list[str], list[str]]:
+        """The refs and sources :meth:`mark` flagged; ValueError when damaged."""
+        try:
+            marks = inflate(flags)
+        except ValueError as exc:
+            raise ValueError(f"damaged entities: {exc}") from None
+        if len(marks) != len(self.refs):
+            raise ValueError("damaged entities: not one flag a keyframe's entity")
+        return list(selected(self.refs, marks)), list(selected(self.sources, marks))
 
 
 def float_bytes(values: Sequence[float | None]) -> bytes:
@@ -155,7 +232,21 @@ def pack_floats(values: Sequence[float | None] | bytes, against: bytes | None = 
         raw = against.xor(raw)
     elif against is not None:
         raw = _xor(raw, against)
-    return deflate(b"".join(raw[i::8] for i in range(8)))
+    return deflate(_shuffle(raw))
+
+
+def _shuffle(raw: bytes) -> bytes:
+    """8-byte numbers' first bytes, then their second bytes, ... (alike bytes together)."""
+    return b"".join(raw[i::8] for i in range(8))
+
+
+def _unshuffle(shuffled: bytes) -> bytearray:
+    """What :func:`_shuffle` was given."""
+    count = len(shuffled) // 8
+    raw = bytearray(len(shuffled))
+    for i in range(8):
+        raw[i::8] = shuffled[i * count : (i + 1) * count]
+    return raw
 
 
 def unpack_floats(data: bytes, against: bytes | None = None) -> array[float]:
@@ -169,12 +260,80 @@ def unpack_floats(data: bytes, against: bytes | None = None) -> array[float]:
     if against is not None and len(shuffled) == len(against) and not any_set(shuffled):
         column.frombytes(against)  # the keyframe's values again: nothing to undo
         return column
-    count = len(shuffled) // 8
-    raw = bytearray(len(shuffled))
-    for i in range(8):
-        raw[i::8] = shuffled[i * count : (i + 1) * count]
+    raw = _unshuffle(shuffled)
     column.frombytes(raw if against is None else _xor(raw, against))
     return column
+
+
+DIGITS = (1, 2, 3)
+"""Digits after the point a column of decimals is written with (:func:`pack_decimals`)."""
+SAMPLED = 32
+"""Values of a column looked at to guess its digits (:func:`decimal_digits`)."""
+
+
+def decimal_digits(values: Sequence[float | None]) -> int:
+    """The fewest digits after the point (1 to 3) that write a sample of the values
+    exactly, as ``round(v * 10**digits) / 10**digits`` does; 0 when none does or every
+    one is a whole number (a column of whole numbers XORs well as floats). A guess:
+    :func:`pack_decimals` checks every value."""
+    sample = values[:: max(1, len(values) // SAMPLED)]
+    try:
+        if all(map(float.is_integer, cast("list[float]", sample))):
+            return 0
+        for digits in DIGITS:
+            scale = 10.0**digits
+            ints = map(round, map(mul, sample, repeat(scale)))
+            if list(map(truediv, ints, repeat(scale))) == sample:
+                return digits
+    except (TypeError, ValueError, OverflowError):  # not a float, not available, infinite
+        pass
+    return 0
+
+
+def pack_decimals(
+    values: Sequence[float | None], digits: int, raw: bytes, against: Sequence[int] | None = None
+) -> tuple[bytes, list[int]] | None:
+    """A column of decimals as integers, ``round(v * 10**digits)``, each less
+    ``against``'s (the keyframe's integers of the same keys) when given; then less
+    their least, so that all are small and not negative, byte-shuffled and compressed.
+    A gauge sent with one or two decimals (a GPU's power, its utilisation) leaves its
+    float's low bits noisy, which XOR does not remove and zstd cannot shrink: written
+    so, 5.97 -> 1.6 B/sample (bench/recording.py). ``raw``: the values'
+    :func:`float_bytes`, which the integers must give back bit for bit (else ``None``:
+    write the column as floats). Also the integers, for the columns that follow."""
+    scale = 10.0**digits
+    try:
+        ints = list(map(round, map(mul, values, repeat(scale))))
+        if float_bytes(list(map(truediv, ints, repeat(scale)))) != raw:
+            return None
+        diffs = ints if against is None else list(map(sub, ints, against))
+        least = min(diffs, default=0)
+        offsets = list(map(sub, diffs, repeat(least))) if least else diffs
+        packed = struct.pack(f"<q{len(offsets)}Q", least, *offsets)
+    except (TypeError, ValueError, OverflowError, struct.error):
+        return None
+    return deflate(packed[:8] + _shuffle(packed[8:])), ints
+
+
+def unpack_decimals(data: bytes, against: Sequence[int] | None = None) -> list[int]:
+    """The integers :func:`pack_decimals` wrote, with the same ``against``."""
+    try:
+        packed = inflate(data)
+    except ValueError as exc:
+        raise ValueError(f"damaged column: {exc}") from None
+    count = len(packed) // 8 - 1
+    if count < 0 or len(packed) % 8 or (against is not None and len(against) != count):
+        raise ValueError("damaged column: not as long as its keyframe's")
+    (least,) = struct.unpack_from("<q", packed)
+    offsets = struct.unpack(f"<{count}Q", _unshuffle(packed[8:]))
+    if against is None:
+        return list(map(add, offsets, repeat(least))) if least else list(offsets)
+    return list(map(add, offsets, map(add, against, repeat(least))))
+
+
+def decimal_floats(ints: Sequence[int], digits: int) -> array[float]:
+    """The values of a column of decimals (:func:`unpack_decimals`)."""
+    return array("d", map(truediv, ints, repeat(10.0**digits)))
 
 
 XOR_PIECE = 1 << 14
@@ -217,6 +376,8 @@ class Against(bytes):
     for all of them, not once a frame (a third of each XOR at 1,000 nodes)."""
 
     _pieces: list[tuple[bytes, int | None]] | None = None
+    decimals: tuple[int, list[int]] | None = None
+    """Its digits and integers, when it was written as decimals (:func:`pack_decimals`)."""
 
     def xor(self, data: bytes) -> bytes:
         """:func:`_xor` of ``data`` against these bytes (the same bytes back)."""
@@ -416,6 +577,66 @@ def unpack_history(part: Any) -> dict[tuple[str, str], Points]:
         end = start + count
         history[(ref, metric)] = (times[start:end], values[start:end])
         start = end
+    return history
+
+
+def history_since(base: HistoryBase, series: Sequence[Series]) -> list[Any]:
+    """A keyframe's job history as what each series added to the ``base`` keyframe's
+    (:func:`pack_history_columns` of those points, then each series' *skip*: how many
+    of the base's points it no longer holds, -1 for a series written whole, one the
+    base has not or whose points are not the base's then more). The history holds 10
+    minutes of points: written whole at every keyframe each point was written 60 times
+    (147 kB a keyframe at 1,000 nodes after 40 s, 3.5x that after 10 min;
+    bench/recording.py)."""
+    tails: list[Series] = []
+    skips: list[int] = []
+    for ref, metric, times, values in series:
+        skip = -1
+        found = base.get((ref, metric))
+        if found is not None and times:
+            base_times, (base_at, base_values) = found
+            start = bisect_left(base_times, times[0])
+            kept = len(base_times) - start
+            if (
+                kept <= len(times)
+                and times[:kept].tobytes() == base_at[8 * start :]
+                and values[:kept].tobytes() == base_values[8 * start :]
+            ):
+                skip, times, values = start, times[kept:], values[kept:]
+        tails.append((ref, metric, times, values))
+        skips.append(skip)
+    return [*pack_history_columns(tails), skips]
+
+
+HistoryBase = dict[tuple[str, str], tuple["array[float]", tuple[bytes, bytes]]]
+"""A base keyframe's job history: each series' times, and its times' and values' bytes."""
+
+
+def history_base(series: Sequence[Series]) -> HistoryBase:
+    """What :func:`history_since` compares later keyframes' series with."""
+    return {(ref, metric): (times, (times.tobytes(), values.tobytes()))
+            for ref, metric, times, values in series}  # fmt: skip
+
+
+def join_history(
+    base: dict[tuple[str, str], Points], part: list[Any]
+) -> dict[tuple[str, str], Points]:
+    """A keyframe's job history from :func:`history_since`'s part and the base's
+    points (:func:`unpack_history`); ValueError when they do not fit."""
+    if not isinstance(part, list) or len(part) != 6 or not isinstance(part[5], list):
+        raise ValueError("damaged history: not what was added to a base")
+    tails, skips = unpack_history(part[:5]), part[5]
+    if len(skips) != len(tails):
+        raise ValueError("damaged history: not one skip a series")
+    history: dict[tuple[str, str], Points] = {}
+    for (key, (times, values)), skip in zip(tails.items(), skips, strict=True):
+        if skip == -1:
+            history[key] = (times, values)
+            continue
+        found = base.get(key)
+        if found is None or not isinstance(skip, int) or not 0 <= skip <= len(found[0]):
+            raise ValueError("damaged history: a series not in its base")
+        history[key] = (found[0][skip:] + times, found[1][skip:] + values)
     return history
 
 

@@ -29,6 +29,13 @@ def export_recording(recording: Recording, output: Path, since: float, until: fl
             "INSERT INTO incidents SELECT * FROM source.incidents WHERE time >= ? AND time <= ?",
             (start, until),
         )
+        if db.execute("SELECT 1 FROM source.sqlite_master WHERE name='history'").fetchone():
+            # The copied keyframes' job histories, and the bases they add to.
+            db.execute(
+                "INSERT INTO history SELECT * FROM source.history WHERE time IN (SELECT time "
+                "FROM frames WHERE keyframe=1) OR time IN (SELECT base FROM source.history "
+                "WHERE time IN (SELECT time FROM frames WHERE keyframe=1))"
+            )
         db.execute("COMMIT")
         db.execute("DETACH DATABASE source")
     except BaseException:

@@ -18,6 +18,11 @@ CREATE TABLE IF NOT EXISTS frames (
 );
 CREATE INDEX IF NOT EXISTS keyframes ON frames (keyframe, time);
 CREATE TABLE IF NOT EXISTS schemas (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS history (  -- since version 7: a keyframe's job history
+    time REAL PRIMARY KEY,          -- the keyframe's
+    base REAL NOT NULL,             -- the keyframe whose history this one adds to (itself: whole)
+    body BLOB NOT NULL              -- zstd(msgpack), see console.recording.codec.history_since
+);
 CREATE TABLE IF NOT EXISTS incidents (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, ref TEXT NOT NULL, kind TEXT NOT NULL,
     severity TEXT NOT NULL, title TEXT NOT NULL,

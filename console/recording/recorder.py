@@ -35,20 +35,27 @@ from console.core.garbage import no_cyclic_collection
 from console.core.model import TIMED_METRICS, Batch
 from console.core.store import Changes, Store
 from console.recording.codec import (
+    DECIMAL,
     FORMAT_VERSION,
     GROUPED,
     INLINE_SCHEMA,
     XORED,
     Against,
+    HistoryBase,
+    Known,
     Like,
     MetricOrder,
     Place,
     Series,
     compress,
+    decimal_digits,
     deflate,
     encode,
     float_bytes,
+    history_base,
+    history_since,
     keyframe_against,
+    pack_decimals,
     pack_floats,
     pack_history_columns,
     pack_keys,
@@ -165,6 +172,8 @@ class Recorder:
         """The last keyframe schema, the place of each of its keys, where each batch
         schema's keys sit among them, and its keys (the writer thread's own;
         :func:`_keyframe_against`, :func:`_keyframe_schema`)."""
+        self._histories = _Histories()
+        """The keyframes' job histories (the writer thread's own)."""
         self._like: list[Like] = []
         """The entity bodies of the last keyframe's frame (the writer thread's own): the
         frames after it compress theirs like them (``codec.Like``)."""
@@ -357,12 +366,15 @@ class Recorder:
                     cycle, schemas, self._db, self._references, self._like, self._key_index
                 )
                 floor = body.pop("floor")
+                history = self._histories.row(cycle) if cycle.keyframe else None
                 with self._db:
                     self._db.execute("BEGIN")
                     self._db.execute(
                         "INSERT OR REPLACE INTO frames VALUES (?, ?, ?, ?)",
                         (cycle.time, int(cycle.keyframe), compress(body), floor),
                     )
+                    if history is not None:
+                        self._db.execute("INSERT OR REPLACE INTO history VALUES (?, ?, ?)", history)
                     for ref, kind, severity, title in cycle.incidents:
                         self._db.execute(
                             "INSERT INTO incidents (time, ref, kind, severity, title, keep_from,"
@@ -398,6 +410,12 @@ class Recorder:
             first = db.execute("SELECT min(time) FROM frames").fetchone()[0]
             if first is None or not _drop_before(db, first + 1e-6, protect=False):
                 break
+        # A keyframe's history goes with it, a base's when no kept keyframe adds to it.
+        db.execute(
+            """DELETE FROM history WHERE time NOT IN (SELECT time FROM frames WHERE keyframe=1)
+               AND time NOT IN (SELECT base FROM history WHERE time IN
+                                (SELECT time FROM frames WHERE keyframe=1))"""
+        )
         db.execute("PRAGMA incremental_vacuum")
         # No frame refers to a schema row below every frame's floor.
         floor = db.execute("SELECT min(schema_floor) FROM frames").fetchone()[0]
@@ -407,6 +425,32 @@ class Recorder:
             for quick, known in list(self._schemas.items()):
                 if known[2] < floor:
                     del self._schemas[quick]
+
+
+HISTORY_BASE_EVERY = 6
+"""Keyframes from one whose job history is written whole to the next: those between
+write what their series added since (``codec.history_since``), and a seek reads two
+histories, not one. A minute: each keyframe writes 125 points a series on average,
+not 600 (once the console has run 10 minutes)."""
+
+
+class _Histories:
+    """The keyframes' job histories as rows of the ``history`` table: whole at a base
+    keyframe, then what was added since (the writer thread's)."""
+
+    def __init__(self) -> None:
+        self._base: HistoryBase = {}
+        self._base_time: float | None = None
+        self._since = 0
+
+    def row(self, cycle: _Cycle) -> tuple[float, float, bytes]:
+        """The ``history`` row of a keyframe: its time, its base's, its body."""
+        series = cycle.history or []
+        if self._base_time is None or self._since + 1 >= HISTORY_BASE_EVERY:
+            self._base, self._base_time, self._since = history_base(series), cycle.time, 0
+            return cycle.time, cycle.time, deflate(encode(pack_history_columns(series)))
+        self._since += 1
+        return cycle.time, self._base_time, deflate(encode(history_since(self._base, series)))
 
 
 def _drop_before(db: sqlite3.Connection, cutoff: float, protect: bool) -> bool:
@@ -508,14 +552,32 @@ def _batch(
     against = references.get(schema) if isinstance(schema, int) and not keyframe else None
     if against is not None and len(against) != 8 * len(values):
         against = None  # not the same keys after all (a schema row written again)
-    raw = float_bytes(order.group(values) if order is not None else values)
-    entry = [source, batch_time, schema, own_times, pack_floats(raw, against), timed_part]
+    laid = order.group(values) if order is not None else values
+    raw = float_bytes(laid)
+    number = schema if isinstance(schema, int) else None
+    reference = against is None and keyframe and number is not None
+    reference = reference and number not in references
+    # Short decimals as integers: a reference's when its values are, and the columns
+    # XORed against it then as their difference from its integers.
+    decimals, digits = None, 0
+    if reference:
+        digits = decimal_digits(laid)
+        decimals = pack_decimals(laid, digits, raw) if digits else None
+    elif isinstance(against, Against) and against.decimals is not None:
+        digits, ints = against.decimals
+        decimals = pack_decimals(laid, digits, raw, ints)
+    values_part = decimals[0] if decimals is not None else pack_floats(raw, against)
+    entry = [source, batch_time, schema, own_times, values_part, timed_part]
     flags = (XORED if against is not None else 0) | (GROUPED if order is not None else 0)
+    if decimals is not None:
+        flags |= DECIMAL | digits << 4
     if flags:
         entry.append(flags)  # without: plain, as every batch of a version 2 recording
-    if against is None and keyframe and isinstance(schema, int) and schema not in references:
-        references[schema] = Against(raw)
-    return entry, schema if isinstance(schema, int) else None, order
+    if reference and number is not None:
+        kept = references[number] = Against(raw)
+        if decimals is not None:
+            kept.decimals = (digits, decimals[1])
+    return entry, number, order
 
 
 _REF, _METRIC, _VALUE, _TIME = map(attrgetter, ("ref", "metric", "value", "time"))
@@ -546,17 +608,21 @@ def _batch_readings(
 
 
 def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
-    """A frame's entities as ``r``: their refs and their sources, two lists; and a
-    keyframe's bodies as ``B``, a list (one after another, they become what later
-    frames' are compressed ``like``), a later frame's as ``E``: one msgpack array
-    compressed like the keyframe's. Two lists, not a small list an entity: a seek
-    decodes 5,400 changed entities a frame at 1,000 nodes."""
+    """A keyframe's entities as ``r``: their refs and their sources, two lists; and
+    its bodies as ``B``, a list (one after another, they become what later frames' are
+    compressed ``like``). A later frame's as ``n``: the keyframe's entities it has
+    flagged, and the others' refs and sources (``codec.Known``); its bodies as ``E``,
+    those flagged then the others, one msgpack array compressed like the keyframe's.
+    Lists, not a small list an entity: a seek decodes 5,400 changed entities a frame
+    at 1,000 nodes."""
     refs, sources, bodies = cycle.entities
     if cycle.keyframe:
         like[:] = [Like(b"".join(bodies))]
-    if cycle.keyframe or not bodies or not like:
+        like[0].known = Known(refs, sources)
+    if cycle.keyframe or not bodies or not like or like[0].known is None:
         return {"r": [refs, sources], "B": bodies}
-    return {"r": [refs, sources], "E": like[0].deflate(encode(bodies))}
+    flags, (other_refs, other_sources, _bodies), ordered = like[0].known.mark(refs, sources, bodies)
+    return {"n": [flags, other_refs, other_sources], "E": like[0].deflate(encode(ordered))}
 
 
 def _keyframe_against(
@@ -661,6 +727,5 @@ def _frame(
         against = _keyframe_against(keys, key_index[1], key_index[2], firsts, references)
         body["k"] = [schema, pack_floats(read_times), pack_floats(read_values, against),
                      pack_floats(rates), XORED]  # fmt: skip
-        body["h"] = pack_history_columns(cycle.history or [])
     body["floor"] = min(numbers, default=None)
     return body

@@ -8,10 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 
-from console.collector.main import NICENESS
 from console.collector.process import CollectorError, running_collector
 from console.core.runtime import load_registry
 from console.serve.source import RelaySource
@@ -61,11 +59,9 @@ async def test_a_key_is_answered_while_the_collector_is_stuck(
     config.write_text("interval: 0.5\nsources:\n  - type: block\n")
     flags = ["--demo", "--config", str(config)]
     with running_collector(flags) as collector:
-        # It yields the CPU to the UI (whose held GIL a preempted thread kept from keys):
-        # niceness counts within a session's scheduling group, so it stays in the UI's;
-        # in a process group of its own, so a Ctrl+C is the UI's alone.
+        # In the UI's session (one scheduling group: the terminal's input thread is not
+        # starved by the collector's group) but not its process group (Ctrl+C is the UI's).
         pid = collector.process.pid
-        assert psutil.Process(pid).nice() == min(19, os.nice(0) + NICENESS)
         assert os.getsid(pid) == os.getsid(0) and os.getpgid(pid) == pid != os.getpgid(0)
         relay = RelaySource(collector.url, collector.token, 0.5, timeout=30.0, own=True)
         app = WatchfloorApp(load_registry(), [relay], interval=0.5, analyzers=[relayed_findings])

@@ -30,12 +30,17 @@ from console.core.runtime import DemoOptions, build_engine, build_sources, load_
 from console.core.store import SUMMED_METRICS, Reading, Store, SummedKeys
 from console.recording import Recorder, RecorderBusy, Recording, RecordingError, parse_time
 from console.recording.codec import (
+    DECIMAL,
     GROUPED,
     XOR_PIECE,
     XORED,
     MetricOrder,
+    decimal_digits,
+    decimal_floats,
     float_bytes,
+    pack_decimals,
     pack_floats,
+    unpack_decimals,
     unpack_floats,
 )
 from console.recording.layout import database_file
@@ -169,6 +174,17 @@ def test_trim_keeps_the_age_whole_from_a_keyframe_and_the_incident_window(
         assert first == EPOCH + 30 and last == EPOCH + 59
         assert recording.times()[0] == EPOCH + 30  # nothing before the first keyframe
         assert recording.at(EPOCH + 31).time == EPOCH + 31
+        kept = recording._db.execute("SELECT time - ?, base - ? FROM history ORDER BY time",
+                                     (EPOCH, EPOCH)).fetchall()  # fmt: skip
+    # The kept keyframes' job histories, and the one they add to (kept past its frame).
+    assert kept == [(0, 0), (30, 0), (40, 0), (50, 0)]
+    from console.recording.export import export_recording
+
+    with Recording(tmp_path / "healthy") as recording:
+        export_recording(recording, tmp_path / "out.sqlite", EPOCH + 45, EPOCH + 59)
+        moment = recording.at(EPOCH + 47)
+    with Recording(tmp_path / "out.sqlite") as exported:  # with its base's history
+        assert store_state(exported.at(EPOCH + 47).store) == store_state(moment.store)
 
 
 def test_trim_holds_the_file_under_max_mb(tmp_path: Path) -> None:
@@ -509,7 +525,7 @@ def test_a_recording_of_another_format_is_refused_by_name(tmp_path: Path) -> Non
     db.execute("UPDATE meta SET value='1' WHERE key='format'")
     db.commit()
     db.close()
-    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4, 5 and 6"):
+    with pytest.raises(RecordingError, match="version 1, this console reads 2, 3, 4, 5, 6 and 7"):
         Recording(tmp_path / "rec")
     # A console upgraded over its old recording keeps that one aside and records anew.
     again = Recorder(tmp_path / "rec", clock=lambda: 1700000000.0)
@@ -730,11 +746,57 @@ def test_a_seek_reads_at_most_ten_frames(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
     most = 0
     with Recording(tmp_path / "rec") as recording:
-        for when in recording.times():
+        times = recording.times()
+    for when in times:
+        with Recording(tmp_path / "rec") as recording:  # none kept from a seek before
             read.clear()
             assert recording.at(when).time == when
             most = max(most, len(read))
     assert most == 10  # a keyframe and the nine frames after it, at worst
+
+
+def test_a_seek_reuses_what_the_last_one_read_and_shows_what_a_fresh_reader_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.recording import reader
+
+    engine = demo_engine(onset=12.0)
+    recorded(engine, tmp_path / "rec", 25, keyframe_every=10)
+    with Recording(tmp_path / "rec") as recording:
+        times = recording.times()
+        keyframes = [when for when in times if recording.keyframe_at(when) == when]
+    start = keyframes[1]
+    steps = [start + 9, start, start + 5, start + 6, start + 4, start, keyframes[0] + 3, start + 6]
+    fresh: dict[float, dict[str, Any]] = {}
+    for when in set(steps):
+        with Recording(tmp_path / "rec") as recording:
+            fresh[when] = store_state(recording.at(when).store)
+    read: list[int] = []
+    decoded: list[int] = []
+    real, real_entities = reader.decompress, reader._entities
+    monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
+
+    def counted(bodies: list[bytes]) -> Any:
+        decoded.append(len(bodies))
+        return real_entities(bodies)
+
+    monkeypatch.setattr(reader, "_entities", counted)
+    with Recording(tmp_path / "rec") as recording:
+        for number, when in enumerate(steps):
+            moment = recording.at(when)
+            # Back to the keyframe after its frames were laid: its columns were copied.
+            assert store_state(moment.store) == fresh[when], (number, when)
+            if number == 0:
+                assert len(read) == 10  # the keyframe and the nine frames after it
+                fleet = decoded[0]
+                node = moment.store.entities["node/node01"]
+            if number == 4:  # stepping within the interval: no frame decompressed again
+                assert len(read) == 10
+        # Another interval's seek and back: its frames alone read; what no frame changed
+        # is the same object again, not decoded again.
+        assert len(read) == 10 + 4 + 7
+        assert moment.store.entities["node/node01"] is node
+        assert sum(decoded) < len(steps) * fleet / 2
 
 
 def test_a_keyframes_like_is_made_only_past_it_and_once_for_its_interval(
@@ -804,11 +866,18 @@ def test_values_between_keyframes_are_xored_against_the_keyframes_and_read_back(
     assert not any(_flags(e) & XORED for keyframe, batches in frames if keyframe for e in batches)
     xored = [e for keyframe, b in frames if not keyframe for e in b if _flags(e) & XORED]
     # (the first cycle's keys are not the next ones': the first keyframe is no reference)
-    assert len(xored) == 5
+    assert len(xored) == 14
     # ...which is what makes them smaller than the same values packed plain.
     second = [batches for keyframe, batches in frames if keyframe][1]
     reference = {e[2]: e[4] for e in second if isinstance(e[2], int)}
-    entry = xored[0]
+    keyframes = list(itertools.accumulate(keyframe for keyframe, _batches in frames))
+    entry = next(
+        e
+        for (_key, batches), seen in zip(frames, keyframes, strict=True)
+        if seen == 2
+        for e in batches
+        if _flags(e) & XORED and not _flags(e) & DECIMAL
+    )
     values = unpack_floats(entry[4], unpack_floats(reference[entry[2]]).tobytes()).tolist()
     assert len(entry[4]) < len(pack_floats(values)) * 0.9
     with Recording(tmp_path / "rec") as recording:
@@ -827,7 +896,7 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
     frames = _batches(tmp_path / "rec")
     numbered = [e for _keyframe, batches in frames for e in batches if isinstance(e[2], int)]
     assert numbered and all(_flags(e) & GROUPED for e in numbered)
-    xored = [e for e in numbered if _flags(e) & XORED]  # between keyframes: most frames
+    xored = [e for e in numbered if _flags(e) & XORED and not _flags(e) & DECIMAL]
     with Recording(tmp_path / "rec") as recording:
         grouped = ungrouped = 0
         for entry in xored:
@@ -841,10 +910,117 @@ def test_a_schemas_values_are_written_grouped_by_metric_and_read_back(tmp_path: 
             assert gpus_of(recording.at(when).store) == live[when]["gpus"]
 
 
+def test_short_decimals_are_written_as_integers_and_read_back_as_the_live_store(
+    tmp_path: Path,
+) -> None:
+    options = DemoOptions(nodes=64)  # a batch of jobs' throughput with a schema
+    engine = build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
+    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
+    recorder.attach(engine)
+    live: dict[float, dict[str, Any]] = {}
+
+    async def run() -> None:
+        for _ in range(12):
+            await engine.collect(1)
+            recorder.flush()
+            live[engine.store.time or 0.0] = store_state(engine.store)
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    frames = _batches(tmp_path / "rec")
+    # A job's throughput (one decimal): in a keyframe as integers, in the frames after
+    # it as their difference from the keyframe's.
+    keyed = {(_flags(e) >> 4, bool(_flags(e) & XORED)) for keyframe, batches in frames
+             for e in batches if _flags(e) & DECIMAL and keyframe}  # fmt: skip
+    later = [e for keyframe, b in frames if not keyframe for e in b if _flags(e) & DECIMAL]
+    assert keyed == {(1, False)} and later and all(_flags(e) & XORED for e in later)
+    with Recording(tmp_path / "rec") as recording:
+        for when, state in live.items():
+            again = store_state(recording.at(when).store)
+            for part in state:
+                assert again[part] == state[part], (when, part)
+        first = recording.at(min(live))  # and forward, as rewind plays
+        for moment in recording.replay_from(first, max(live)):
+            assert store_state(moment.store)["readings"] == live[moment.time]["readings"]
+
+
+def test_short_decimals_pack_smaller_than_floats_and_back_bit_for_bit() -> None:
+    import random
+
+    rng = random.Random(7)
+    keyframe = [round(rng.uniform(60, 700), 2) for _ in range(4000)]
+    later = [round(v + rng.uniform(-8, 8), 2) for v in keyframe]
+    assert decimal_digits(keyframe) == 2 and decimal_digits([1.0, 2.0]) == 0
+    first = pack_decimals(keyframe, 2, float_bytes(keyframe))
+    assert first is not None
+    ints = first[1]
+    packed = pack_decimals(later, 2, float_bytes(later), ints)
+    assert packed is not None
+    assert unpack_decimals(first[0]) == ints
+    back = decimal_floats(unpack_decimals(packed[0], ints), 2)
+    assert back.tobytes() == float_bytes(later)
+    # As floats XORed against the keyframe's they take three times the bytes.
+    assert len(packed[0]) * 3 < len(pack_floats(later, float_bytes(keyframe)))
+    # Whatever the integers would not give back bit for bit is left to the floats.
+    for odd in ([*later[:-1], -0.0], [*later[:-1], None], [*later[:-1], math.nan],
+                [*later[:-1], 1.005], [*later[:-1], math.inf], [*later[:-1], 1e300]):  # fmt: skip
+        assert pack_decimals(odd, 2, float_bytes(odd), ints) is None
+    with pytest.raises(ValueError, match="damaged column"):
+        unpack_decimals(packed[0], ints[:-1])
+
+
+def test_a_column_of_decimals_that_is_not_one_now_is_xored_against_the_keyframes_floats() -> None:
+    from console.recording.layout import SCHEMA_SQL
+    from console.recording.reader import _column, _References
+    from console.recording.recorder import _batch
+
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA_SQL)
+    refs, metrics = [f"gpu/n{i}/0" for i in range(40)], ["gpu.power"] * 40
+    first = [round(100 + i * 1.37, 2) for i in range(40)]
+    then = [*first[:-1], None]  # a GPU lost: not a decimal any more
+    later = [round(v + 0.5, 2) for v in first]
+    references: dict[int, bytes] = {}
+    schemas: dict[Any, Any] = {}
+    entries = [
+        _batch("sim", 1.0, refs, metrics, values, [None] * 40, schemas, db, references, at == 0)[0]
+        for at, values in enumerate([first, then, later])
+    ]
+    assert [_flags(e) & (DECIMAL | XORED) for e in entries] == [DECIMAL, XORED, DECIMAL | XORED]
+    keyframe = _References({"b": entries[:1]})
+    for entry, values in zip(entries, [first, then, later], strict=True):
+        flags = _flags(entry)
+        against = None
+        if flags & XORED:
+            against = keyframe.ints(entry[2]) if flags & DECIMAL else keyframe.get(entry[2])
+        column = _column(entry[4], against, None, flags)
+        assert column.tobytes() == float_bytes(values)
+
+
+def test_a_frames_entities_are_flagged_among_the_keyframes_and_the_others_named() -> None:
+    from console.recording.codec import Known
+
+    known = Known(["a", "b", "c", "d"], ["s", "s", "s", "s"])
+    assert sorted(known.refs) == ["a", "b", "c", "d"]  # scattered, each once
+    flags, others, bodies = known.mark(["c", "a"], ["s", "s"], [b"C", b"A"])
+    assert others == ([], [], []) and known.unmark(flags) == (
+        [r for r in known.refs if r in "ac"], ["s", "s"])  # fmt: skip
+    assert bodies == [{"a": b"A", "c": b"C"}[r] for r in known.unmark(flags)[0]]
+    # One the keyframe has not, one from another source now, one twice: named.
+    flags, others, bodies = known.mark(["x", "b", "d", "d"], [None, "t", "s", "s"],  # type: ignore[list-item]
+                                       [b"X", b"B", b"D", b"D2"])  # fmt: skip
+    assert known.unmark(flags) == (["d"], ["s"])
+    assert others == (["x", "b", "d"], [None, "t", "s"], [b"X", b"B", b"D2"])
+    assert bodies == [b"D", b"X", b"B", b"D2"]
+    with pytest.raises(ValueError, match="damaged entities"):
+        Known(["a"], ["s"]).unmark(flags)
+
+
 def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_back(
     tmp_path: Path,
 ) -> None:
-    from console.recording.codec import Like, decode, decompress, deflate, inflate
+    from console.recording.codec import Known, Like, decode, decompress, deflate, encode, inflate
 
     engine = demo_engine()
     _, live = recorded(engine, tmp_path / "rec", 4, keyframe_every=1000)
@@ -853,10 +1029,15 @@ def test_between_keyframes_entities_are_compressed_like_the_keyframes_and_read_b
                         db.execute("SELECT body FROM frames ORDER BY time")]  # fmt: skip
     db.close()
     like = Like(b"".join(keyframe["B"]))
+    known = Known(*keyframe["r"])
     for frame in later:
         changed = decode(inflate(frame["E"], like))
-        refs, sources = frame["r"]  # two lists, not a small list an entity
+        # The keyframe's entities flagged, not named again: only the others are.
+        flags, other_refs, other_sources = frame["n"]
+        refs, sources = known.unmark(flags)
+        assert refs and not other_refs and not other_sources
         assert len(changed) == len(refs) == len(sources) > 0 and "e" not in frame
+        assert len(flags) < len(deflate(encode([refs, sources]))) / 2
         # Alike bodies cost a fraction of what they cost compressed on their own.
         assert len(frame["E"]) < len(deflate(b"".join(changed))) / 3
     with Recording(tmp_path / "rec") as recording:
@@ -879,12 +1060,18 @@ def _history_as_points(series: Any) -> dict[str, dict[str, list[tuple[float, flo
     return history
 
 
-@pytest.mark.parametrize("version", ["2", "3", "4", "5"])
-def test_a_version_2_to_5_recording_still_opens(
+@pytest.mark.parametrize("version", ["2", "3", "4", "5", "6"])
+def test_a_version_2_to_6_recording_still_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
     from console.recording import recorder as recorder_module
-    from console.recording.codec import compress, decompress, deflate, encode
+    from console.recording.codec import (
+        compress,
+        decompress,
+        deflate,
+        encode,
+        pack_history_columns,
+    )
     from console.recording.reader import _References
 
     class NeverKept(dict[int, bytes]):
@@ -894,14 +1081,15 @@ def test_a_version_2_to_5_recording_still_opens(
     real = recorder_module._schema
     # Values in the schema's order, as versions 2 and 3 wrote them.
     monkeypatch.setattr(recorder_module, "_schema", lambda *args: (*real(*args)[:2], None))
-    # A keyframe's job history as a map of points, and a frame's entities as a list
-    # an entity, as versions 2 to 4 wrote them.
-    monkeypatch.setattr(recorder_module, "pack_history_columns", _history_as_points)
+    # A frame's entities as a list an entity, as versions 2 to 4 wrote them.
     real_parts = recorder_module._entity_parts
 
     def entity_lists(cycle: Any, like: Any) -> dict[str, Any]:
         parts = real_parts(cycle, like)
-        refs, sources = parts.pop("r")
+        refs, sources = cycle.entities[:2]
+        parts.pop("r", None)
+        if parts.pop("n", None) is not None:  # named, as before version 7
+            parts["E"] = like[0].deflate(encode(cycle.entities[2]))
         if "B" in parts:
             return {"e": [list(entity) for entity in zip(refs, sources, parts["B"], strict=True)]}
         return {"e": [list(entity) for entity in zip(refs, sources, strict=True)], **parts}
@@ -910,6 +1098,7 @@ def test_a_version_2_to_5_recording_still_opens(
     # A schema as its two lists, as versions 2 to 5 wrote it.
     monkeypatch.setattr(recorder_module, "compress_keys",
                         lambda refs, metrics: deflate(encode([refs, metrics])))  # fmt: skip
+    monkeypatch.setattr(recorder_module, "decimal_digits", lambda values: 0)  # floats all
     engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
     if version == "2":
@@ -927,7 +1116,13 @@ def test_a_version_2_to_5_recording_still_opens(
             plain = reading._keyframe_values(body, schema, reading._keys(schema),
                                              _References(body))  # fmt: skip
             body["k"] = [schema, times, pack_floats(plain.tolist()), rates]
+            # Its job history in its frame, as before version 7: a map of points before
+            # version 5.
+            series = [(*key, *points) for key, points in reading._history(when, body).items()]
+            as_then = _history_as_points if version in ("2", "3", "4") else pack_history_columns
+            body["h"] = as_then(series)
             db.execute("UPDATE frames SET body=? WHERE time=?", (compress(body), when))
+    db.execute("DELETE FROM history")
     db.execute("UPDATE meta SET value=? WHERE key='format'", (version,))
     db.commit()
     db.close()
@@ -1108,7 +1303,7 @@ def test_a_metric_order_is_the_stable_sort_by_metric_and_back(metrics: list[str]
 
 
 def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
-    from console.recording.codec import decompress, unpack_history
+    from console.recording.codec import decode, inflate, join_history, unpack_history
 
     engine = demo_engine(onset=3.0)
     recorder = Recorder(tmp_path / "rec", keyframe_every=5)
@@ -1119,19 +1314,29 @@ def test_a_keyframes_job_history_is_two_float_columns(tmp_path: Path) -> None:
     history = {key: engine.store.timed_history(*key) for key in timed}
     recorder.close()
     db = sqlite3.connect(database_file(tmp_path / "rec"))
-    body = db.execute("SELECT body FROM frames WHERE keyframe=1 ORDER BY time DESC").fetchone()[0]
+    (first, base), (last, later) = db.execute(
+        "SELECT time, body FROM history ORDER BY time"
+    ).fetchall()  # the keyframes' (0 and 5), none in their frames
+    assert db.execute("SELECT base FROM history ORDER BY time").fetchall() == [(first,), (first,)]
     db.close()
-    packed = decompress(body)["h"]
+    packed = decode(inflate(base))
     refs, metrics, counts, times, values = packed  # not a list a point
     assert isinstance(times, bytes) and isinstance(values, bytes) and sum(counts) > 20
-    read = unpack_history(packed)
+    # The second adds to the first's what came since: not its points again.
+    added = decode(inflate(later))
+    assert sum(added[2]) < sum(counts) / 4 and min(added[5]) >= 0
+    with Recording(tmp_path / "rec") as recording:
+        read = recording._history(last, {})
     assert set(read) == {key for key, points in history.items() if points}
     for key, (at, value) in read.items():  # the keyframe's: the live points up to it
         assert isinstance(at, array) and isinstance(value, array)  # no object a point
         live = history[key][: len(at)]
         assert [(t, None if v != v else v) for t, v in zip(at, value, strict=True)] == live
+        assert at[-1] == last
     with pytest.raises(ValueError, match="damaged history"):
         unpack_history([refs, metrics, [*counts[:-1], counts[-1] + 1], times, values])
+    with pytest.raises(ValueError, match="damaged history"):
+        join_history({}, added)  # its base's points gone
 
 
 def test_a_keyframes_values_are_xored_against_its_batches_and_read_back(tmp_path: Path) -> None:
@@ -1420,7 +1625,7 @@ def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_o
     with it, and its job history that series' points."""
     from console.core.model import Batch, Sample
     from console.recording import recorder as recorder_module
-    from console.recording.codec import decompress, unpack_history
+    from console.recording.codec import decompress
     from console.recording.recorder import KEYFRAME_SCHEMA
 
     engine = demo_engine()
@@ -1448,9 +1653,10 @@ def test_a_keyframe_with_the_last_ones_keys_reuses_its_schema_and_new_keys_get_o
         "SELECT time, body FROM frames WHERE keyframe=1 ORDER BY time DESC"
     ).fetchone()
     db.close()
-    times, values = unpack_history(decompress(blob)["h"])[("job/9999", "job.throughput")]
-    assert list(times) == [when] and list(values) == [42.0]
     with Recording(tmp_path / "rec") as recording:
+        history = recording._history(last, decompress(blob))
+        times, values = history[("job/9999", "job.throughput")]
+        assert list(times) == [when] and list(values) == [42.0]
         moment = recording.at(last)
         assert moment.store.value("job/9999", "job.throughput") == 42.0
         assert store_state(moment.store) == store_state(engine.store)
