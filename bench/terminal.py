@@ -16,6 +16,12 @@ import threading
 import time
 
 
+def _take_terminal() -> None:
+    """In the child, after its ``setsid``: standard input's pty becomes its controlling
+    terminal (``/dev/tty``, window-size signals, job control)."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
 class PtyProgram:
     """A program on its own pseudo-terminal."""
 
@@ -25,12 +31,13 @@ class PtyProgram:
         env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns),
                "LINES": str(lines), "XDG_CONFIG_HOME": "/nonexistent"}  # fmt: skip
         self.started = time.perf_counter()
-        # In a session of its own, as a shell under tmux or sshd runs: the kernel's
-        # autogroup scheduling then weighs the program (and what it starts in its session)
-        # apart from whatever else runs here, as it would be in use.
+        # In a session of its own with the pty as its controlling terminal, as a shell
+        # under tmux or sshd runs: the kernel's autogroup scheduling then weighs the
+        # program (and what it starts in its session) apart from whatever else runs
+        # here, as it would be in use.
         self.process = subprocess.Popen(
             argv, stdin=secondary, stdout=secondary, stderr=secondary, env=env,
-            close_fds=True, start_new_session=True,
+            close_fds=True, start_new_session=True, preexec_fn=_take_terminal,
         )  # fmt: skip
         os.close(secondary)
         self.output = bytearray()

@@ -45,10 +45,9 @@ class Journal:
             return
         self.seq = seq = self.seq + 1
         entities, readings = self._entities, self._readings
-        for ref in changes.entities:
-            entities[ref] = seq
-        for key in changes.readings:
-            readings[key] = seq
+        # In C: a large fleet's first cycle is every key (1.2 million at 4,000 nodes).
+        entities.update(dict.fromkeys(changes.entities, seq))
+        readings.update(dict.fromkeys(changes.readings, seq))
         if changes.removed:
             for ref in changes.removed:
                 self._removed[ref] = seq

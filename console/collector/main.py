@@ -24,6 +24,10 @@ from console.serve.relay import Relay, make_relay_app
 
 READY_PREFIX = "relay "
 """How the collector's one line on standard output begins."""
+FIRST_READ_LIMIT = 10.0
+"""Seconds the first analysis waits at most for the UI to read the fleet it follows
+(:attr:`Engine.before_first_analysis`): the UI asks once an interval, and a 4,000-node
+first document takes a few seconds to encode and send on a busy machine."""
 
 
 def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
@@ -36,6 +40,15 @@ def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def relay_fleet_first(engine: Engine, limit: float = FIRST_READ_LIMIT) -> Relay:
+    """The relay of ``engine``, which sends its reader the first poll's fleet before the
+    first analysis (its findings the cycle after): the UI merges the fleet while this
+    process analyses it."""
+    relay = Relay(engine)
+    engine.before_first_analysis = lambda: relay.sent(limit)
+    return relay
+
+
 async def collect_and_relay(engine: Engine, token: str) -> None:
     """Relay ``engine``'s store on loopback until told to stop."""
     stop = asyncio.Event()
@@ -43,7 +56,7 @@ async def collect_and_relay(engine: Engine, token: str) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     _stop_when_stdin_closes(loop, stop)
-    relay = Relay(engine)
+    relay = relay_fleet_first(engine)
     runner = make_runner(make_relay_app(relay, token))
     await runner.setup()
     try:

@@ -191,6 +191,9 @@ class Store:
         """Each source's ``Batch.meta`` from its last poll."""
         self.analysis_state: dict[str, Any] = {}
         """What stateful analyzers keep between runs, kept with the data it derives from."""
+        self.findings_pending = False
+        """Whether the findings are not known yet (the collector a console reads sent its
+        fleet before its first analysis): no findings then is not a verdict."""
         self._latest: dict[tuple[str, str], Reading] = {}
         self._history: dict[tuple[str, str], Ring | BlockRing] = {}
         self._by_kind: dict[str, dict[str, Entity]] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from console.recording.layout import SCHEMA_SQL
+from console.recording.layout import SCHEMA_SQL, kept_histories
 from console.recording.reader import Recording
 
 
@@ -32,9 +32,8 @@ def export_recording(recording: Recording, output: Path, since: float, until: fl
         if db.execute("SELECT 1 FROM source.sqlite_master WHERE name='history'").fetchone():
             # The copied keyframes' job histories, and the bases they add to.
             db.execute(
-                "INSERT INTO history SELECT * FROM source.history WHERE time IN (SELECT time "
-                "FROM frames WHERE keyframe=1) OR time IN (SELECT base FROM source.history "
-                "WHERE time IN (SELECT time FROM frames WHERE keyframe=1))"
+                "INSERT INTO history SELECT * FROM source.history "
+                f"WHERE time IN ({kept_histories('source.history')})"
             )
         db.execute("COMMIT")
         db.execute("DETACH DATABASE source")

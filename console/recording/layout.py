@@ -31,6 +31,14 @@ CREATE TABLE IF NOT EXISTS incidents (
 """
 
 
+def kept_histories(history: str = "history") -> str:
+    """SQL of the times of the job history rows a recording keeps: each keyframe's in
+    its ``frames``, and the bases they add to (read from the table ``history``: a
+    recording's own, or the one an export copies from)."""
+    keyframes = "SELECT time FROM frames WHERE keyframe=1"
+    return f"{keyframes} UNION SELECT base FROM {history} WHERE time IN ({keyframes})"
+
+
 def state_dir() -> Path:
     """``$XDG_STATE_HOME/watchfloor`` (``~/.local/state/watchfloor``)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")

@@ -108,7 +108,7 @@ class _Batch:
 
     def column(self) -> array[float]:
         """Its values in the schema's order, NaN for *not available*."""
-        return _column(self.values, self.against, self.order, self.flags)
+        return _column(self.values, self.against, self.order, self.flags, len(self.keys[0]))
 
 
 @dataclass
@@ -268,8 +268,22 @@ class Recording:
 
     def at(self, when: float, history: int = DEFAULT_HISTORY) -> Moment:
         """The fleet as it was at ``when`` (the last frame at or before it)."""
-        with long_lived_objects(), self._damaged_at(when):
+        with long_lived_objects(), self._damaged_at(when), self._snapshot():
             return self._at(when, history)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read transaction for what is read inside: the file as it was at its first
+        read (WAL), whatever the recorder writes or trims meanwhile (a keyframe's history
+        row trimmed between its frame and it read a healthy file as damaged)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")  # read only: nothing to keep or undo
 
     @contextlib.contextmanager
     def _damaged_at(self, when: float) -> Iterator[None]:
@@ -279,7 +293,8 @@ class Recording:
             yield
         except RecordingError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, sqlite3.Error) as exc:
+            # (sqlite3.Error: a table of its version missing, a file torn underneath)
             raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
 
     def _at(self, when: float, history: int) -> Moment:
@@ -318,7 +333,7 @@ class Recording:
         before it (from keyframes), so that a sparkline spans the last hour."""
         # Millions of points, none of them garbage (1,000 nodes: 9,400 young passes,
         # 1.3 s of its 7 s, with the collector on).
-        with long_lived_objects():
+        with long_lived_objects(), self._snapshot():
             self._hour_history(moment, seconds, points)
 
     def _hour_history(self, moment: Moment, seconds: float, points: int) -> None:
@@ -344,7 +359,9 @@ class Recording:
                 schema, _times, _values, rates, *_flags = body["k"]
                 keys = self._keys(schema)
                 counters = _marks(keys)[0]
-                shown = array("d", self._keyframe_values(body, schema, keys, _References(body)))
+                shown = array(
+                    "d", self._keyframe_values(body, schema, keys, _References(body, self._keys))
+                )
                 rates_ = unpack_floats(rates)
                 if not len(shown) == len(rates_) == len(keys[0]):
                     raise ValueError("damaged keyframe: not one value a key")
@@ -383,7 +400,7 @@ class Recording:
             # Its Like made when a frame's entities ask, the seek's kept (self._like).
             key_time = row[0] if row is not None else math.nan
             references, like = (
-                _References(keyframe),
+                _References(keyframe, self._keys),
                 functools.partial(self._like, key_time, keyframe),
             )
         rows = self._db.execute(
@@ -395,7 +412,7 @@ class Recording:
             with self._damaged_at(frame_time):
                 body = decompress(blob)
                 if "k" in body:
-                    references = _References(body)
+                    references = _References(body, self._keys)
                     like = functools.partial(self._like, frame_time, body)
                 self._apply_forward(store, body, references, like)
                 if body.get("s") is not None:
@@ -529,7 +546,7 @@ class Recording:
         places = self._index(key_schema, key_keys)
         kept = self._last_keyframe
         again = kept is not None and kept[0] is key_body
-        references = kept[1] if kept is not None and again else _References(key_body)
+        references = kept[1] if kept is not None and again else _References(key_body, self._keys)
         if not again:
             self._last_keyframe = (key_body, references, None)
         state.history.update(self._history(frames[0][0], key_body))
@@ -700,7 +717,7 @@ class Recording:
         ):
             refs, metrics = self._keys(schema)
             own = unpack_floats(times) if times is not None else None
-            column = _column(values, against, self._order(schema, flags), flags)
+            column = _column(values, against, self._order(schema, flags), flags, len(refs))
             samples = [
                 Sample(refs[i], metrics[i], as_optional(column[i]),
                        own[i] if own is not None else batch_time)
@@ -721,7 +738,11 @@ class _References:
     """The value columns of a keyframe's frame by schema: what the batches of the frames
     after it are XORed against (unpacked when a batch asks, once)."""
 
-    def __init__(self, keyframe: dict[str, Any]) -> None:
+    def __init__(
+        self, keyframe: dict[str, Any], keys: Callable[[int], _Keys] | None = None
+    ) -> None:
+        """``keys``: a schema's (its count bounds what a column of it unpacks)."""
+        self._keys = keys
         self._packed: dict[int, tuple[bytes, int]] = {}
         for entry in keyframe.get("b", []):
             if isinstance(entry[2], int):  # the first: as the recorder
@@ -747,7 +768,8 @@ class _References:
             packed, flags = self._entry(schema)
             if not isinstance(flags, int) or not flags & DECIMAL:
                 raise ValueError(f"a column of decimals refers to schema {schema}'s floats")
-            ints = self._ints[schema] = unpack_decimals(packed)
+            count = len(self._keys(schema)[0]) if self._keys is not None else None
+            ints = self._ints[schema] = unpack_decimals(packed, count=count)
         return ints
 
     def _entry(self, schema: int) -> tuple[bytes, int]:
@@ -812,11 +834,13 @@ def _frame_entities(
     return refs, sources, entities
 
 
-def _column(packed: bytes, against: Any, order: MetricOrder | None, flags: int = 0) -> array[float]:
+def _column(
+    packed: bytes, against: Any, order: MetricOrder | None, flags: int = 0, count: int | None = None
+) -> array[float]:
     """A batch's values in its schema's order (XORed back, or decimals made floats,
-    then ungrouped), NaN for *not available*."""
+    then ungrouped), NaN for *not available*; ``count``: its schema's keys."""
     if flags & DECIMAL:
-        column = decimal_floats(unpack_decimals(packed, against), flags >> 4)
+        column = decimal_floats(unpack_decimals(packed, against, count), flags >> 4)
     else:
         column = unpack_floats(packed, against)
     return column if order is None else order.ungroup(column)

@@ -61,7 +61,7 @@ from console.recording.codec import (
     pack_keys,
     place_among,
 )
-from console.recording.layout import SCHEMA_SQL, database_file
+from console.recording.layout import SCHEMA_SQL, database_file, kept_histories
 
 if TYPE_CHECKING:
     from console.core.engine import Engine
@@ -411,11 +411,7 @@ class Recorder:
             if first is None or not _drop_before(db, first + 1e-6, protect=False):
                 break
         # A keyframe's history goes with it, a base's when no kept keyframe adds to it.
-        db.execute(
-            """DELETE FROM history WHERE time NOT IN (SELECT time FROM frames WHERE keyframe=1)
-               AND time NOT IN (SELECT base FROM history WHERE time IN
-                                (SELECT time FROM frames WHERE keyframe=1))"""
-        )
+        db.execute(f"DELETE FROM history WHERE time NOT IN ({kept_histories()})")
         db.execute("PRAGMA incremental_vacuum")
         # No frame refers to a schema row below every frame's floor.
         floor = db.execute("SELECT min(schema_floor) FROM frames").fetchone()[0]
@@ -566,6 +562,8 @@ def _batch(
     elif isinstance(against, Against) and against.decimals is not None:
         digits, ints = against.decimals
         decimals = pack_decimals(laid, digits, raw, ints)
+        if decimals is None:  # floats from now to the next keyframe, not tried each frame
+            against.decimals = None
     values_part = decimals[0] if decimals is not None else pack_floats(raw, against)
     entry = [source, batch_time, schema, own_times, values_part, timed_part]
     flags = (XORED if against is not None else 0) | (GROUPED if order is not None else 0)

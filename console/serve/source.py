@@ -9,6 +9,8 @@ between lines, so the console that reads a large fleet answers its keys meanwhil
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -22,6 +24,10 @@ from console.core.model import Finding
 from console.core.safe_file import read_token as safe_read_token
 from console.serve.wire import RelayError
 
+FIRST_CYCLE_ASK = 0.2
+"""Seconds between two reads of a relay that has ended no cycle yet and holds nothing (a
+collector starting: its first poll of a large fleet takes seconds), within one interval:
+the fleet is read within this of being there, not up to an interval later."""
 MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest relay document accepted (a 1,000-node fleet sends a few tens of MB)."""
 
@@ -53,10 +59,15 @@ class RelaySource(Source):
         self._local: set[str] = set()
 
     async def poll(self) -> Batch:
-        body = await self._fetch()
+        ask_until = time.monotonic() + self.interval - FIRST_CYCLE_ASK
         try:
-            lines = split_lines(body)
-            header = decode_header(next(lines, None))
+            while True:
+                body = await self._fetch()
+                lines = split_lines(body)
+                header = decode_header(next(lines, None))
+                if header.seq or not _empty(body) or time.monotonic() >= ask_until:
+                    break
+                await asyncio.sleep(FIRST_CYCLE_ASK)  # no cycle ended there yet: ask again
             found = Lines()
             for line in lines:
                 decode_line(line, found)
@@ -76,6 +87,7 @@ class RelaySource(Source):
             meta={
                 "relay_findings": self._findings,
                 "relay_sources": header.statuses,
+                "relay_analysed": header.analysed,
                 "capped_since": header.capped_since,
             }
             | ({"relay_local": frozenset(self._local)} if self.own else {}),
@@ -112,6 +124,12 @@ class RelaySource(Source):
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _empty(body: bytes) -> bool:
+    """Whether a document is its header alone (a collector's before its first cycle)."""
+    end = body.find(b"\n")
+    return end < 0 or end + 1 >= len(body)
 
 
 def read_token(path: Path) -> str:

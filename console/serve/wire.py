@@ -133,9 +133,13 @@ def relayed_findings(store: Store) -> list[Finding]:
     """Analyzer of a console that reads a relay: the collector's own findings.
 
     The collector saw every poll of the fleet; a viewer that joined later has not,
-    so its findings are the collector's, and every viewer shows the same ones.
+    so its findings are the collector's, and every viewer shows the same ones. Until
+    the collector has analysed once, the store says its findings are pending.
     """
     findings: list[Finding] = []
+    store.findings_pending = any(
+        meta.get("relay_analysed") is False for meta in store.source_meta.values()
+    )
     for meta in store.source_meta.values():
         relayed = meta.get("relay_findings")
         if isinstance(relayed, list):

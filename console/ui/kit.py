@@ -381,7 +381,7 @@ def findings_text(widget: Widget, store: Store, ref: str) -> Text:
         for line in finding.evidence:
             text.append("    " + plain(line) + "\n", style="dim")
     if not text.plain:
-        text.append("no findings", style="dim")
+        text.append("findings pending" if store.findings_pending else "no findings", style="dim")
     return text
 
 

@@ -232,7 +232,10 @@ class OverviewPane(PaneBase):
         jobs = [job.ref for job in self.context.store.of_kind("job")]
         self.query_one("#jobs", EntityTable).sync_keys(jobs, self._job_row)
         self.query_one("#sources", EntityTable).sync(self._source_rows())
-        title = f"Findings ({len(self.context.store.findings)})"
+        store = self.context.store
+        title = (
+            "Findings (pending)" if store.findings_pending else f"Findings ({len(store.findings)})"
+        )
         panel = self.query_one("#panel-findings")
         if panel.border_title != title:  # setting it, even unchanged, repaints the panel
             panel.border_title = title

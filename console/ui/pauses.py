@@ -12,11 +12,18 @@ at all: a young generation's pass costs 5 to 50 ms when a merge has just left te
 thousands of new objects (timed in the UI process at 1,000 nodes), and one landing
 in a key's tenth of a second was the most of its outliers. The pass runs right after
 the frame, when the garbage of the key is collected with the rest.
+
+While started, the GIL also changes hands after 1 ms instead of Python's 5: the
+terminal's input thread takes it back after each of its system calls (select, read, the
+wait for the rest of an escape sequence) while the UI's thread merges, and each wait
+was up to a switch interval (``bench/gil_handoff.py``: a reader of a pipe beside a busy
+thread took 10-12 ms at the 95th percentile and up to 28 ms; at 1 ms, 0.1-1.1 and 5).
 """
 
 from __future__ import annotations
 
 import gc
+import sys
 import time
 
 from console.collector.gate import INPUT_GATE
@@ -27,6 +34,8 @@ QUIET_FOR = 2.0
 """A full collection waits until no key has been pressed for this long."""
 NEVER = 1_000_000_000
 """A gen-2 threshold no run reaches."""
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread holds the GIL while another waits for it (Python's default: 0.005)."""
 
 
 class QuietCollector:
@@ -36,6 +45,7 @@ class QuietCollector:
     def __init__(self) -> None:
         self._last = time.monotonic()
         self._saved: tuple[int, int, int] | None = None
+        self._saved_switch = sys.getswitchinterval()
         self._held = False
         """Whether :meth:`hold` turned the collector off (and :meth:`release` turns it on)."""
         self.full_passes = 0
@@ -46,6 +56,8 @@ class QuietCollector:
         if self._saved is None:
             self._saved = gc.get_threshold()
             gc.set_threshold(self._saved[0], self._saved[1], NEVER)
+            self._saved_switch = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL, self._saved_switch))
 
     def hold(self) -> None:
         """A key is being answered: no collection until :meth:`release` (started only;
@@ -65,6 +77,7 @@ class QuietCollector:
         self.release()
         if self._saved is not None:
             gc.set_threshold(*self._saved)
+            sys.setswitchinterval(self._saved_switch)
             self._saved = None
 
     def tick(self) -> None:

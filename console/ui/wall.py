@@ -320,7 +320,9 @@ class WallScreen(Screen[None]):
     def _show_ribbon(self, findings: list[Finding]) -> None:
         rows = 1 if self.compact else max(1, self.query_one("#ribbon").content_size.height or 4)
         text = Text(no_wrap=True, overflow="ellipsis")
-        if not findings:
+        if not findings and self.watchfloor.store.findings_pending:
+            text.append("○ findings pending", style="dim")
+        elif not findings:
             text.append("● no findings", style=role_style(self, "ok", bold=True))
         for index, finding in enumerate(findings[:rows]):
             if index:

@@ -3,6 +3,7 @@ collector's says (figures, findings, rates, job states), and nothing else gets i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,8 +11,16 @@ import pytest
 from console.analysis.cost import CostModel, power_summary
 from console.analysis.fleet_health import fleet_health
 from console.api import SourceError
-from console.collector.delta import Lines, decode_header, decode_line, encode, split_lines
+from console.collector.delta import (
+    HistoryLine,
+    Lines,
+    decode_header,
+    decode_line,
+    encode,
+    split_lines,
+)
 from console.collector.journal import KEEP_CYCLES
+from console.collector.main import relay_fleet_first
 from console.core.config import Config
 from console.core.engine import Engine
 from console.core.headless import snapshot_document
@@ -84,8 +93,8 @@ async def test_the_relay_wants_its_token() -> None:
 
 def test_a_relay_document_is_checked_field_by_field() -> None:
     header: dict[str, Any] = {
-        "relay_version": 3, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
-        "sources": [], "findings_changed": True,
+        "relay_version": 4, "epoch": "e1", "seq": 3, "full": True, "time": 5.0,
+        "sources": [], "findings_changed": True, "analysed": True,
     }  # fmt: skip
     entities = {"entities": [{"ref": "gpu/n1/0", "name": "GPU 0", "parent": "node/n1"}]}
     readings = {"metric": "gpu.util", "refs": ["gpu/n1/0"], "values": [50], "times": [5.0]}
@@ -98,9 +107,10 @@ def test_a_relay_document_is_checked_field_by_field() -> None:
         ("gpu.util", ["gpu/n1/0"], [50.0], [5.0])
     ]
     bad_headers = [
-        ({"relay_version": 2}, "relay version 2 refused: this console reads relay version 3"),
+        ({"relay_version": 3}, "relay version 3 refused: this console reads relay version 4"),
         ({"seq": -1}, "cycle number"),
         ({"findings_changed": None}, "findings_changed must be true or false"),
+        ({"analysed": None}, "analysed must be true or false"),
         ({"sources": [{"name": "a", "type": "b", "status": "weird"}]}, "unknown source status"),
     ]  # fmt: skip
     for change, message in bad_headers:
@@ -192,7 +202,7 @@ async def test_a_viewer_that_read_before_the_first_cycle_reads_it_all_with_the_h
     await engine.collect(1)
     after = split_lines(relay.document(True, relay.journal.epoch, 0))
     assert decode_header(next(after)).full
-    assert any("history" in item for item in after)
+    assert any(isinstance(item, HistoryLine) for item in after)
     await engine.stop()
 
 
@@ -229,3 +239,46 @@ async def test_a_relay_document_past_what_one_read_returns_arrives_whole() -> No
         assert viewer.store.count("gpu") == source_engine.store.count("gpu") == 64
         await viewer.stop()
     await source_engine.stop()
+
+
+async def test_the_fleet_reaches_the_ui_before_the_first_analysis_and_findings_a_cycle_after() -> (
+    None
+):
+    # At 4,000 nodes the first analysis took 3-4 s of the first frame: the collector now
+    # sends the fleet first, saying it has not analysed yet, so the UI does not show
+    # "no findings" as a verdict; the findings come with the next document.
+    engine = collector("congested-link")
+    relay = relay_fleet_first(engine)
+    async with serving(make_relay_app(relay, TOKEN)) as url:
+        viewer = Engine(Store(), [RelaySource(url, TOKEN, 1.0)], [relayed_findings])
+        engine.start()
+        async with asyncio.timeout(30):
+            while not viewer.store.entities:  # each a real read of the relay
+                await viewer.collect(1)
+        assert viewer.store.count("node") == engine.store.count("node") > 0
+        assert viewer.store.findings == [] and viewer.store.findings_pending
+        assert relay.sent_seq >= 1  # the first analysis went on once it was sent
+        async with asyncio.timeout(30):
+            while not viewer.store.findings:
+                await viewer.collect(1)
+        assert engine.analysed and not viewer.store.findings_pending
+        assert "job/4711" in {f.ref for f in viewer.store.findings}  # the job it slows
+        await viewer.stop()
+    await engine.stop()
+
+
+async def test_the_first_analysis_waits_for_a_reader_a_bounded_time_and_no_poll_meanwhile() -> None:
+    engine = collector()
+    (source,) = engine.sources
+    limit = 2.5 * source.interval  # long enough for two more polls, were they not held
+    relay = relay_fleet_first(engine, limit=limit)  # nobody reads this relay
+    polls_at_first_analysis: list[int] = []
+    engine.after_analysis = lambda: polls_at_first_analysis.append(engine.statuses()[0].polls)
+    began = asyncio.get_running_loop().time()
+    engine.start()
+    async with asyncio.timeout(30):
+        while not engine.analysed:
+            await asyncio.sleep(0.05)
+    assert asyncio.get_running_loop().time() - began >= limit
+    assert relay.sent_seq == -1 and polls_at_first_analysis[0] == 1
+    await engine.stop()

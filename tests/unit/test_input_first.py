@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 
 import pytest
 
 from console.collector.gate import INPUT_GATE, InputGate
-from console.ui.pauses import NEVER, QuietCollector
+from console.ui.pauses import NEVER, SWITCH_INTERVAL, QuietCollector
 
 
 async def test_merging_waits_while_a_key_was_just_pressed() -> None:
@@ -21,11 +22,12 @@ async def test_merging_waits_while_a_key_was_just_pressed() -> None:
 
 
 def test_full_collections_wait_for_a_quiet_moment(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = gc.get_threshold()
+    before, switch = gc.get_threshold(), sys.getswitchinterval()
     collector = QuietCollector()
     collector.start()
     try:
         assert gc.get_threshold()[2] == NEVER
+        assert sys.getswitchinterval() == SWITCH_INTERVAL < switch  # the input thread's GIL
         collector.tick()
         assert collector.full_passes == 0  # not due yet
         monkeypatch.setattr(collector, "_last", -1e9)  # long ago
@@ -37,7 +39,7 @@ def test_full_collections_wait_for_a_quiet_moment(monkeypatch: pytest.MonkeyPatc
         assert collector.full_passes == 1
     finally:
         collector.stop()
-    assert gc.get_threshold() == before
+    assert gc.get_threshold() == before and sys.getswitchinterval() == switch
 
 
 def test_no_collection_while_held_and_none_held_unless_started() -> None:

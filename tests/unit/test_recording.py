@@ -1018,7 +1018,7 @@ def test_short_decimals_pack_smaller_than_floats_and_back_bit_for_bit() -> None:
     ints = first[1]
     packed = pack_decimals(later, 2, float_bytes(later), ints)
     assert packed is not None
-    assert unpack_decimals(first[0]) == ints
+    assert unpack_decimals(first[0]) == list(ints)  # (the recorder keeps them as an array)
     back = decimal_floats(unpack_decimals(packed[0], ints), 2)
     assert back.tobytes() == float_bytes(later)
     # As floats XORed against the keyframe's they take three times the bytes.
@@ -1048,7 +1048,8 @@ def test_a_column_of_decimals_that_is_not_one_now_is_xored_against_the_keyframes
         _batch("sim", 1.0, refs, metrics, values, [None] * 40, schemas, db, references, at == 0)[0]
         for at, values in enumerate([first, then, later])
     ]
-    assert [_flags(e) & (DECIMAL | XORED) for e in entries] == [DECIMAL, XORED, DECIMAL | XORED]
+    # Not tried again until the next keyframe: the column that failed once is floats.
+    assert [_flags(e) & (DECIMAL | XORED) for e in entries] == [DECIMAL, XORED, XORED]
     keyframe = _References({"b": entries[:1]})
     for entry, values in zip(entries, [first, then, later], strict=True):
         flags = _flags(entry)
