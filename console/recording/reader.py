@@ -589,7 +589,9 @@ class Recording:
         count = len(key_keys[0])
         if _laid_over(count, batches, newest, second):
             # Every reading of the keyframe laid over by a newer batch (a seek past the
-            # keyframe, every source heard since): its own three columns are not read.
+            # keyframe, every source heard since): its own three columns are not read,
+            # the batches' they were XORed against are (most are, for the newer ones).
+            references.unpack_all()
             columns: tuple[array[float], ...] = tuple(array("d", bytes(8 * count))
                                                       for _ in range(3))  # fmt: skip
         elif not again:  # its first seek from this keyframe: nothing to copy
@@ -771,6 +773,17 @@ class _References:
             count = len(self._keys(schema)[0]) if self._keys is not None else None
             ints = self._ints[schema] = unpack_decimals(packed, count=count)
         return ints
+
+    def unpack_all(self) -> None:
+        """Every column unpacked (each once): a damaged one is refused at any second of
+        the keyframe's interval, as when the keyframe's readings are read against them."""
+        for schema, (_packed, flags) in self._packed.items():
+            if isinstance(flags, int) and flags & DECIMAL:
+                self.ints(schema)
+                continue
+            raw = self.get(schema)
+            if self._keys is not None and len(raw) != 8 * len(self._keys(schema)[0]):
+                raise ValueError("damaged column: not as long as its schema")
 
     def _entry(self, schema: int) -> tuple[bytes, int]:
         found = self._packed.get(schema)

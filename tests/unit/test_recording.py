@@ -706,6 +706,26 @@ def test_a_keyframes_readings_are_read_unless_newer_batches_lay_a_slice_over_eac
     assert _laid_over(3, [gauges, counter], {id(gauges): 0, id(counter): 2}, {3: counter})
 
 
+def test_a_keyframes_column_too_short_is_refused_past_the_keyframe_too(tmp_path: Path) -> None:
+    """A seek past the keyframe that reads none of its readings still unpacks the
+    columns of its batches, each checked against its schema's count."""
+    from console.recording.codec import compress, decompress
+
+    recorded(demo_engine(), tmp_path / "rec", 3)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    when, blob = db.execute("SELECT time, body FROM frames ORDER BY time LIMIT 1").fetchone()
+    body = decompress(blob)
+    entry = next(e for e in body["b"] if isinstance(e[2], int) and not _flags(e) & DECIMAL)
+    entry[4] = pack_floats([1.0])  # one value for a schema of more
+    db.execute("UPDATE frames SET body = ? WHERE time = ?", (compress(body), when))
+    db.commit()
+    db.close()
+    with Recording(tmp_path / "rec") as recording:
+        for at in (when, recording.times()[-1]):
+            with pytest.raises(RecordingError, match=r"damaged at .*not as long as"):
+                recording.at(at)
+
+
 def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
