@@ -411,7 +411,7 @@ def _add_history(line: HistoryLine, into: Lines) -> None:
 
 
 def _history_ref(metric: Any, ref: Any) -> str:
-    if metric not in TIMED_METRICS:
+    if not isinstance(metric, str) or metric not in TIMED_METRICS:  # (a list: unhashable)
         raise RelayError(f"history of {str(metric)[:80]} must be of a timed metric")
     return _ref(ref, "history ref")
 

@@ -198,6 +198,8 @@ def test_a_line_parsed_typed_is_checked_as_the_general_way_checks_it() -> None:
         b'{"history":"job.throughput","ref":"node/","points":[]}',
         b'{"metric":"gpu.util\xff","refs":[],"values":[],"times":[]}',  # no UTF-8
         b'{"history":"job.throughput","ref":"job/\xff","points":[]}',
+        b'{"metric":"gpu.util","refs":["gpu/n1/0"],"values":[1%s],"times":[1.0]}' % (b"0" * 400),
+        b'{"history":["job.throughput"],"ref":"job/1","points":[]}',  # a list is no metric
     ]
     typed = 0
     for line in lines:
