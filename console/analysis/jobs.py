@@ -173,7 +173,7 @@ def job_state(store: Store, ref: str) -> str:
         return state
     if all(store.value(ref, m) is None for m in PACE_METRICS) and not _series(store, job)[1]:
         return MEASURING  # (a gap in a pace it had: judged by that, as analysis does)
-    if store.cycle == 0 and _stalled_by_pace(store, job):
+    if _before_findings(store) and _stalled_by_pace(store, job):
         return "STALLED"
     return state
 
@@ -183,9 +183,15 @@ def jobs_shown_stalled(store: Store) -> set[str]:
     orders by it): the analysis's stalls, and before any cycle ended on this store,
     each running job's own pace."""
     stalled = {f.ref for f in store.findings if f.kind == "job-stalled"}
-    if store.cycle == 0:
+    if _before_findings(store):
         stalled.update(job.ref for job in store.of_kind("job") if _stalled_by_pace(store, job))
     return stalled
+
+
+def _before_findings(store: Store) -> bool:
+    """Whether no analysis has spoken on this store yet: no cycle ended here, or the
+    collector it mirrors sent the fleet before its first analysis (findings pending)."""
+    return store.cycle == 0 or store.findings_pending
 
 
 def _stalled_by_pace(store: Store, job: Entity) -> bool:

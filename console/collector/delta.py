@@ -5,7 +5,7 @@ it a line at a time and keeps its event loop free between lines (a 1,000-node fl
 is 200,000 readings and 15 MB; a line of 4,000 entities was 1.8 MB and held a key
 for 130-210 ms):
 
-    {"relay_version": 3, "epoch": .., "seq": .., "full": .., "time": .., "sources": [..],
+    {"relay_version": 4, "epoch": .., "seq": .., "full": .., "time": .., "sources": [..],
      "findings_changed": .., "analysed": .., "capped_since": {..}}
     {"findings": [..]}      (when they changed: all of them, over as many lines as needed)
     {"removed": [refs]}
@@ -411,7 +411,7 @@ def _add_history(line: HistoryLine, into: Lines) -> None:
 
 
 def _history_ref(metric: Any, ref: Any) -> str:
-    if metric not in TIMED_METRICS:
+    if not isinstance(metric, str) or metric not in TIMED_METRICS:  # (a list: unhashable)
         raise RelayError(f"history of {str(metric)[:80]} must be of a timed metric")
     return _ref(ref, "history ref")
 
@@ -485,7 +485,7 @@ def _parsed(line: bytes) -> Any:
         if line.startswith(prefix):
             try:
                 return decoder.decode(line)
-            except msgspec.DecodeError:
+            except ValueError:  # msgspec's DecodeError, or bytes that are no UTF-8
                 break  # the general way says what is wrong (or takes what is right)
     try:
         return json.loads(line)

@@ -345,9 +345,14 @@ class Engine:
             if self.before_first_analysis is not None and self.store.entities:
                 first, self.before_first_analysis = self.before_first_analysis, None
                 self._first_going_out = asyncio.Event()
+                # Not analysed, whatever ran on an empty store before the fleet landed
+                # (a source with nothing in it first): no findings is no verdict yet.
+                self.analysed = False
                 self.end_cycle()
                 try:
                     await first()
+                except Exception as exc:  # a reader of the fleet never stops analysis
+                    log.warning("before the first analysis: %s: %s", type(exc).__name__, exc)
                 finally:
                     self._first_going_out.set()
                     self._first_going_out = None

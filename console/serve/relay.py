@@ -99,8 +99,11 @@ def make_relay_app(relay: Relay, token: str) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         response.content_length = len(body)
         await response.prepare(request)
-        await response.write(body)
-        await response.write_eof()
+        try:
+            await response.write(body)
+            await response.write_eof()
+        except ConnectionError:  # the reader left mid-document (a viewer closed): not sent
+            return response
         relay.note_sent(seq)
         return response
 

@@ -59,7 +59,9 @@ class RelaySource(Source):
         self._local: set[str] = set()
 
     async def poll(self) -> Batch:
-        ask_until = time.monotonic() + self.interval - FIRST_CYCLE_ASK
+        # Within the interval, and the poll's own bound (an hour's interval is allowed).
+        asking = min(self.interval, self.timeout - self.request_timeout)
+        ask_until = time.monotonic() + asking - FIRST_CYCLE_ASK
         try:
             while True:
                 body = await self._fetch()

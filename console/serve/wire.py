@@ -47,9 +47,13 @@ def _text(value: Any, what: str, empty: bool = False) -> str:
 def _number(value: Any, what: str, optional: bool = True) -> float | None:
     if value is None and optional:
         return None
-    if type(value) not in (int, float) or not math.isfinite(value):
+    try:  # (an integer of 400 digits is no float: OverflowError, not an answer)
+        number = float(value) if type(value) in (int, float) else math.nan
+    except OverflowError:
+        number = math.nan
+    if not math.isfinite(number):
         raise RelayError(f"{what} must be a finite number")
-    return float(value)
+    return number
 
 
 def _ref(value: Any, what: str) -> str:

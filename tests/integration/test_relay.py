@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from console.analysis.cost import CostModel, power_summary
 from console.analysis.fleet_health import fleet_health
@@ -281,4 +282,27 @@ async def test_the_first_analysis_waits_for_a_reader_a_bounded_time_and_no_poll_
             await asyncio.sleep(0.05)
     assert asyncio.get_running_loop().time() - began >= limit
     assert relay.sent_seq == -1 and polls_at_first_analysis[0] == 1
+    await engine.stop()
+
+
+async def test_a_reader_that_leaves_mid_document_is_no_error_and_not_sent(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Found in review: the streamed document's write raised when a viewer closed, and
+    # aiohttp logged an ERROR with its traceback (on `serve`'s terminal, each time).
+    engine = collector()
+    await engine.collect(1)
+    relay = Relay(engine)
+
+    async def gone(self: web.StreamResponse, data: bytes) -> None:
+        raise ConnectionResetError("the reader left")
+
+    monkeypatch.setattr(web.StreamResponse, "write", gone)
+    async with serving(make_relay_app(relay, TOKEN)) as url:
+        source = RelaySource(url, TOKEN, 1.0)
+        with pytest.raises(SourceError):
+            await source.poll()
+        await source.close()
+    assert relay.sent_seq == -1  # it did not go out
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
     await engine.stop()

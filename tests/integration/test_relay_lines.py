@@ -4,6 +4,7 @@ line past the reader's bound is refused with nothing of its document landed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import tracemalloc
@@ -195,6 +196,10 @@ def test_a_line_parsed_typed_is_checked_as_the_general_way_checks_it() -> None:
         b'{"history":"job.throughput","ref":"job/1","points":[[null,2.0]]}',
         b'{"history":"gpu.util","ref":"job/1","points":[[1.0,2.0]]}',
         b'{"history":"job.throughput","ref":"node/","points":[]}',
+        b'{"metric":"gpu.util\xff","refs":[],"values":[],"times":[]}',  # no UTF-8
+        b'{"history":"job.throughput","ref":"job/\xff","points":[]}',
+        b'{"metric":"gpu.util","refs":["gpu/n1/0"],"values":[1%s],"times":[1.0]}' % (b"0" * 400),
+        b'{"history":["job.throughput"],"ref":"job/1","points":[]}',  # a list is no metric
     ]
     typed = 0
     for line in lines:
@@ -280,5 +285,12 @@ async def test_a_relay_with_no_cycle_is_read_once_an_interval() -> None:
     async with serving(app) as url:
         source = RelaySource(url, "token", interval=0.5)
         batch = await source.poll()  # no cycle within its interval: an empty poll, ended
+        assert batch.entities == [] and 1 <= len(asked) <= 3
+        # An interval longer than the poll's own bound: asked within the bound (found in
+        # review: an hour's interval outlived the engine's timeout, every poll failing).
+        source.interval, source.timeout = 3600.0, source.request_timeout + 0.5
+        asked.clear()
+        async with asyncio.timeout(source.timeout):
+            batch = await source.poll()
         assert batch.entities == [] and 1 <= len(asked) <= 3
         await source.close()

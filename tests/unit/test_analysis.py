@@ -125,3 +125,11 @@ async def test_a_stalled_pace_reads_stalled_before_the_findings_land() -> None:
     assert job_state(store, victim) == "STALLED"
     assert job_state(store, neighbour) == "RUNNING"
     assert jobs_shown_stalled(store) == {victim}  # what a list orders by, all at once
+    # The mirror's own cycle ended (its first analysis), its collector's findings still
+    # pending (the fleet is sent before the first analysis): still the pace's word.
+    store.take_changes()
+    store.findings_pending = True
+    assert store.cycle > 0 and job_state(store, victim) == "STALLED"
+    assert jobs_shown_stalled(store) == {victim}
+    store.findings_pending = False  # the findings came, and say nothing of it: theirs
+    assert job_state(store, victim) == "RUNNING" and jobs_shown_stalled(store) == set()

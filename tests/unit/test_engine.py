@@ -439,3 +439,54 @@ async def test_a_big_simulated_fleet_s_slow_tick_lands_rather_than_being_refused
     (status,) = engine.statuses()
     assert status.status == "ok", status.reason
     assert engine.store.count("node") >= 800  # (and the storage servers)
+
+
+class EmptyFirst(Source):
+    """Lands nothing at its first poll (an Alertmanager with no alerts), then a node."""
+
+    type = "test"
+    name = "empty-first"
+    interval = 0.05
+
+    def __init__(self) -> None:
+        self.polls = 0
+
+    async def poll(self) -> Batch:
+        self.polls += 1
+        if self.polls == 1:
+            return Batch()
+        return Batch(entities=[Entity("node/n1", "n1")])
+
+
+async def test_the_fleet_goes_out_not_analysed_though_an_empty_store_was_analysed_first() -> None:
+    # Found in review: analysis on the empty store set `analysed`, and the first fleet
+    # then went out as analysed with no findings: "no findings" as a verdict.
+    engine = Engine(Store(), [EmptyFirst()], [])
+    seen: list[bool] = []
+
+    async def first() -> None:
+        seen.append(engine.analysed)
+
+    engine.before_first_analysis = first
+    engine.start()
+    async with asyncio.timeout(10):
+        while not seen or not engine.analysed:
+            await asyncio.sleep(0.01)
+    await engine.stop()
+    assert seen == [False]
+
+
+async def test_a_failing_reader_of_the_first_fleet_does_not_stop_analysis() -> None:
+    finding = Finding("node/n1", "k", "warning", "t")
+    engine = Engine(Store(), [Good(interval=0.05)], [lambda store: [finding]])
+
+    async def first() -> None:
+        raise RuntimeError("the relay could not encode")
+
+    engine.before_first_analysis = first
+    engine.start()
+    async with asyncio.timeout(10):
+        while not engine.analysed:
+            await asyncio.sleep(0.01)
+    await engine.stop()
+    assert [f.ref for f in engine.store.findings] == ["node/n1"]
