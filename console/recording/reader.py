@@ -320,10 +320,8 @@ class Recording:
         kept = self._last_frames if key_time in self._last_frames else {}
         frames = [(t, kept[t] if t in kept else decompress(blob))
                   for t, blob in [(key_time, key_blob), *rows]]  # fmt: skip
-        if len(kept) + len(frames) > _KEPT_FRAMES:
-            kept = {}
-        kept.update(frames)
-        self._last_frames = kept
+        kept.update(frames)  # (the frames it holds already counted once)
+        self._last_frames = kept if len(kept) <= _KEPT_FRAMES else {}
         state = self._replay(frames)
         return Moment(frames[-1][0], self._store(state, frames[-1][1], history),
                       _statuses(state.statuses))  # fmt: skip
@@ -468,10 +466,14 @@ class Recording:
         keys: tuple[list[str], list[str]],
         references: _References,
     ) -> tuple[array[float], array[float], array[float]]:
-        """A keyframe's readings' times, values and rates."""
+        """A keyframe's readings' times, values and rates (``ValueError`` for a column
+        not as long as its schema: read later, a short one raised outside the seek)."""
         _schema, times, _values, rates, *_flags = body["k"]
         values = self._keyframe_values(body, schema, keys, references)
-        return unpack_floats(times), values, unpack_floats(rates)
+        columns = unpack_floats(times), values, unpack_floats(rates)
+        if any(len(column) != len(keys[0]) for column in columns):
+            raise ValueError("a keyframe's readings not as many as its schema's keys")
+        return columns
 
     def _keyframe_values(
         self,

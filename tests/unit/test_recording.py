@@ -726,6 +726,29 @@ def test_a_keyframes_column_too_short_is_refused_past_the_keyframe_too(tmp_path:
                 recording.at(at)
 
 
+@pytest.mark.parametrize("column", [1, 3])  # the keyframe's times, its rates
+def test_a_keyframes_readings_column_too_short_is_refused_at_the_seek(
+    tmp_path: Path, column: int
+) -> None:
+    """Found in review: a short times or rates column seeked without error, and the
+    first read of a reading it lacked raised IndexError on the UI's thread."""
+    from console.recording.codec import compress, decompress
+
+    recorded(demo_engine(), tmp_path / "rec", 3)
+    db = sqlite3.connect(database_file(tmp_path / "rec"))
+    when, blob = db.execute("SELECT time, body FROM frames ORDER BY time LIMIT 1").fetchone()
+    body = decompress(blob)
+    body["k"][column] = pack_floats([1.0])
+    db.execute("UPDATE frames SET body = ? WHERE time = ?", (compress(body), when))
+    db.commit()
+    db.close()
+    with (
+        Recording(tmp_path / "rec") as recording,
+        pytest.raises(RecordingError, match=r"damaged at .*not as many"),
+    ):
+        recording.at(when)
+
+
 def test_between_keyframes_only_the_entities_the_cycle_changed_are_encoded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
