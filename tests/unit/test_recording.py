@@ -623,14 +623,17 @@ def store_state(store: Store) -> dict[str, Any]:
             "timed": {key: points for key, points in timed.items() if points}}  # fmt: skip
 
 
-def test_a_seeks_store_is_the_live_store_of_that_second(tmp_path: Path) -> None:
-    engine = demo_engine(onset=12.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
+def recorded_states(
+    engine: Engine, path: Path, cycles: int, keyframe_every: float
+) -> dict[float, dict[str, Any]]:
+    """:func:`recorded`, keeping :func:`store_state` of the live store after each cycle
+    (by store time) rather than its snapshot document."""
+    recorder = Recorder(path, keyframe_every=keyframe_every)
     recorder.attach(engine)
     live: dict[float, dict[str, Any]] = {}
 
     async def run() -> None:
-        for _ in range(25):
+        for _ in range(cycles):
             await engine.collect(1)
             recorder.flush()
             live[engine.store.time or 0.0] = store_state(engine.store)
@@ -638,6 +641,12 @@ def test_a_seeks_store_is_the_live_store_of_that_second(tmp_path: Path) -> None:
 
     asyncio.run(run())
     recorder.close()
+    return live
+
+
+def test_a_seeks_store_is_the_live_store_of_that_second(tmp_path: Path) -> None:
+    engine = demo_engine(onset=12.0)
+    live = recorded_states(engine, tmp_path / "rec", 25, keyframe_every=10)
     with Recording(tmp_path / "rec") as recording:
         for when, state in live.items():
             again = store_state(recording.at(when).store)
@@ -654,19 +663,7 @@ def test_a_seek_past_its_keyframe_reads_no_keyframe_readings_newer_batches_repla
     from console.recording.reader import Recording as Reader
 
     engine = demo_engine(onset=12.0)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=10)
-    recorder.attach(engine)
-    live: dict[float, dict[str, Any]] = {}
-
-    async def run() -> None:
-        for _ in range(14):
-            await engine.collect(1)
-            recorder.flush()
-            live[engine.store.time or 0.0] = store_state(engine.store)
-        await engine.stop()
-
-    asyncio.run(run())
-    recorder.close()
+    live = recorded_states(engine, tmp_path / "rec", 14, keyframe_every=10)
     read: list[float] = []
     columns = Reader._keyframe_columns
     monkeypatch.setattr(Reader, "_keyframe_columns",
@@ -1019,19 +1016,7 @@ def test_short_decimals_are_written_as_integers_and_read_back_as_the_live_store(
 ) -> None:
     options = DemoOptions(nodes=64)  # a batch of jobs' throughput with a schema
     engine = build_engine(build_sources(Config(), REGISTRY, options, local=False), REGISTRY)
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live: dict[float, dict[str, Any]] = {}
-
-    async def run() -> None:
-        for _ in range(12):
-            await engine.collect(1)
-            recorder.flush()
-            live[engine.store.time or 0.0] = store_state(engine.store)
-        await engine.stop()
-
-    asyncio.run(run())
-    recorder.close()
+    live = recorded_states(engine, tmp_path / "rec", 12, keyframe_every=5)
     frames = _batches(tmp_path / "rec")
     # A job's throughput (one decimal): in a keyframe as integers, in the frames after
     # it as their difference from the keyframe's.
@@ -1480,19 +1465,7 @@ def test_a_keyframes_values_are_xored_against_its_batches_and_read_back(tmp_path
     from console.recording.codec import decompress
 
     engine = demo_engine()
-    recorder = Recorder(tmp_path / "rec", keyframe_every=3)
-    recorder.attach(engine)
-    live: dict[float, dict[str, Any]] = {}
-
-    async def run() -> None:
-        for _ in range(7):  # keyframes at 0, 3 and 6
-            await engine.collect(1)
-            recorder.flush()
-            live[engine.store.time or 0.0] = store_state(engine.store)
-        await engine.stop()
-
-    asyncio.run(run())
-    recorder.close()
+    live = recorded_states(engine, tmp_path / "rec", 7, keyframe_every=3)  # keyframes at 0, 3 and 6
     db = sqlite3.connect(database_file(tmp_path / "rec"))
     rows = db.execute("SELECT time, body FROM frames WHERE keyframe=1").fetchall()
     db.close()
