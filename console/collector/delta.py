@@ -52,8 +52,10 @@ from console.serve.wire import (
     MAX_TEXT,
     TIMED_METRICS,
     RelayError,
+    _bounded,
     _entity,
     _finding,
+    _list,
     _mapping,
     _number,
     _ref,
@@ -314,13 +316,6 @@ class Lines:
     local: list[str] = field(default_factory=list)
 
 
-def _items(item: dict[str, Any], key: str) -> list[Any]:
-    value = item.get(key, [])
-    if not isinstance(value, list) or len(value) > MAX_ITEMS:
-        raise RelayError(f"{key} must be a list of at most {MAX_ITEMS}")
-    return value
-
-
 def decode_header(document: Any) -> Header:
     """The checked header, or :class:`RelayError` (another version, by name)."""
     if not isinstance(document, dict):
@@ -349,7 +344,7 @@ def decode_header(document: Any) -> Header:
         seq=seq,
         full=document["full"],
         time=_number(document.get("time"), "time"),
-        statuses=[_status(item) for item in _items(document, "sources")],
+        statuses=[_status(item) for item in _list(document, "sources")],
         findings_changed=document["findings_changed"],
         analysed=document["analysed"],
         capped_since=capped,
@@ -382,7 +377,7 @@ def _refs(refs: list[Any]) -> list[str]:
 def _add_readings(
     metric: Any, refs: list[Any], values: list[Any], times: list[Any], into: Lines
 ) -> None:
-    """A readings line's column, each list bounded (:func:`_items`)."""
+    """A readings line's column, each list bounded (:func:`_bounded`)."""
     metric = _text(metric, "metric name")
     if not len(refs) == len(values) == len(times):
         raise RelayError(f"readings of {metric[:80]}: refs, values and times differ in length")
@@ -399,15 +394,13 @@ def _add_readings(
     into.columns.append(Column(metric, refs, values, stamps))
 
 
-def _add_history(line: HistoryLine, into: Lines) -> None:
-    """A typed history line's column (its points finite floats already)."""
-    ref = _history_ref(line.history, line.ref)
-    _items({"points": line.points}, "points")
-    stamps: list[float | None] = [point[0] for point in line.points]
-    points = [point[1] for point in line.points]
-    if line.points:
-        into.history_end[(ref, line.history)] = line.points[-1][0]
-    into.columns.append(Column(line.history, [ref] * len(stamps), points, stamps))
+def _add_history(
+    metric: str, ref: str, stamps: list[float | None], points: list[float | None], into: Lines
+) -> None:
+    """A history line's column (its points checked), and where its history ends."""
+    if stamps and stamps[-1] is not None:
+        into.history_end[(ref, metric)] = stamps[-1]
+    into.columns.append(Column(metric, [ref] * len(stamps), points, stamps))
 
 
 def _history_ref(metric: Any, ref: Any) -> str:
@@ -420,37 +413,37 @@ def decode_line(item: Any, into: Lines) -> None:
     """Check one line after the header (as :func:`split_lines` parsed it: a typed line,
     or any JSON) and add what it carries to ``into``."""
     if isinstance(item, ReadingsLine):  # its numbers are finite floats already: the C path
-        lists = {"refs": item.refs, "values": item.values, "times": item.times}
-        refs, values, times = _items(lists, "refs"), _items(lists, "values"), _items(lists, "times")
-        _add_readings(item.metric, refs, values, times, into)
-    elif isinstance(item, HistoryLine):
-        _add_history(item, into)
+        refs, values = _bounded(item.refs, "refs"), _bounded(item.values, "values")
+        _add_readings(item.metric, refs, values, _bounded(item.times, "times"), into)
+    elif isinstance(item, HistoryLine):  # (its points finite floats already)
+        ref = _history_ref(item.history, item.ref)
+        line = _bounded(item.points, "points")
+        stamps: list[float | None] = [point[0] for point in line]
+        _add_history(item.history, ref, stamps, [point[1] for point in line], into)
     elif not isinstance(item, dict):
         raise RelayError("each line must be a JSON object")
     elif "metric" in item:
-        refs, values, times = _items(item, "refs"), _items(item, "values"), _items(item, "times")
+        refs, values, times = _list(item, "refs"), _list(item, "values"), _list(item, "times")
         _add_readings(item["metric"], refs, values, times, into)
     elif "entities" in item:
-        into.entities += [_entity(entity) for entity in _items(item, "entities")]
+        into.entities += [_entity(entity) for entity in _list(item, "entities")]
     elif "history" in item:
         metric = item["history"]
         ref = _history_ref(metric, item.get("ref"))
         points: list[float | None] = []
-        stamps: list[float | None] = []
-        for point in _items(item, "points"):
+        stamps = []
+        for point in _list(item, "points"):
             if not isinstance(point, list) or len(point) != 2:
                 raise RelayError("each history point must be [time, value]")
-            time = _number(point[0], "point time", optional=False) or 0.0
+            stamps.append(_number(point[0], "point time", optional=False) or 0.0)
             points.append(_number(point[1], "point value"))
-            stamps.append(time)
-            into.history_end[(ref, metric)] = time
-        into.columns.append(Column(metric, [ref] * len(stamps), points, stamps))
+        _add_history(metric, ref, stamps, points, into)
     elif "findings" in item:
-        _extend(into.findings, map(_finding, _items(item, "findings")), "findings")
+        _extend(into.findings, map(_finding, _list(item, "findings")), "findings")
     elif "removed" in item:
-        _extend(into.removed, (_ref(r, "removed ref") for r in _items(item, "removed")), "removed")
+        _extend(into.removed, (_ref(r, "removed ref") for r in _list(item, "removed")), "removed")
     elif "local" in item:
-        _extend(into.local, (_ref(r, "local ref") for r in _items(item, "local")), "local")
+        _extend(into.local, (_ref(r, "local ref") for r in _list(item, "local")), "local")
     else:
         raise RelayError(f"unknown line with keys {sorted(item)[:5]}")
 

@@ -24,7 +24,6 @@ from console.core.model import TIMED_METRICS as TIMED
 from console.core.model import Batch, Column, Entity, Finding, ref_kind
 from console.core.ring import BlockRing, FirstPoint, Ring, RingBlock, fits_float32
 
-_READING_FIELDS = operator.attrgetter("time", "value", "rate")
 _VALUE = operator.attrgetter("value")
 _TIME = operator.attrgetter("time")
 _RATE = operator.attrgetter("rate")
@@ -1157,18 +1156,11 @@ class Store:
         for (ref, metric), reading in self._latest.items():
             yield ref, metric, reading
 
-    def reading_columns(
-        self,
-    ) -> tuple[list[tuple[str, str]], list[tuple[float, float | None, float | None]]]:
-        """Every newest reading's key and ``(time, value, rate)``, copied at C speed (the
-        recorder's keyframe, taken on the collector's loop)."""
-        return list(self._latest), list(map(_READING_FIELDS, self._latest.values()))
-
     def reading_fields(
         self,
     ) -> tuple[list[tuple[str, str]], list[float], list[float | None], list[float | None]]:
-        """:meth:`reading_columns` as four lists, keys, times, values and rates: copied
-        at C speed, with no object a reading (the recorder's keyframe)."""
+        """Every newest reading as four lists, keys, times, values and rates: copied at C
+        speed, with no object a reading (the recorder's keyframe, the relay's document)."""
         readings = list(self._latest.values())
         return (list(self._latest), list(map(_TIME, readings)), list(map(_VALUE, readings)),
                 list(map(_RATE, readings)))  # fmt: skip

@@ -64,9 +64,12 @@ def _ref(value: Any, what: str) -> str:
 
 
 def _list(document: dict[str, Any], key: str) -> list[Any]:
-    value = document.get(key, [])
+    return _bounded(document.get(key, []), key)
+
+
+def _bounded(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list) or len(value) > MAX_ITEMS:
-        raise RelayError(f"{key} must be a list of at most {MAX_ITEMS}")
+        raise RelayError(f"{what} must be a list of at most {MAX_ITEMS}")
     return value
 
 

@@ -446,17 +446,17 @@ def test_a_timed_historys_columns_are_its_points() -> None:
     assert [list(column) for column in store.timed_columns("job/2", "job.gpu_util")] == [[], []]
 
 
-def test_reading_fields_are_the_reading_columns_split() -> None:
+def test_reading_fields_are_the_readings_split() -> None:
     store = Store()
     store.apply(_batch(100.0, 1_000.0), "s", received=100.0)
     store.apply(_batch(102.0, 5_000.0), "s", received=102.0)
     store.apply(_batch(102.0, 7.0, "port.link_speed"), "s", received=102.0)
-    keys, fields = store.reading_columns()
+    readings = list(store.readings())
     assert store.reading_fields() == (
-        keys,
-        [t for t, _value, _rate in fields],
-        [value for _t, value, _rate in fields],
-        [rate for _t, _value, rate in fields],
+        [(ref, metric) for ref, metric, _reading in readings],
+        [reading.time for _ref, _metric, reading in readings],
+        [reading.value for _ref, _metric, reading in readings],
+        [reading.rate for _ref, _metric, reading in readings],
     )
     assert store.reading_fields()[3] == [2_000.0, None]  # a counter's rate, a gauge's none
 
