@@ -52,7 +52,7 @@ from console.recording.codec import (
     unpack_history,
     unpack_keys,
 )
-from console.recording.entities import latest_entities, payloads
+from console.recording.entities import latest_entities
 from console.recording.layout import database_file
 from console.recording.readings import LazyReadings
 
@@ -705,7 +705,7 @@ class Recording:
         missing = list(selected(range(len(refs)), map(not_, same)))
         if missing:
             listed = list(bodies.values())
-            decoded = _entities(payloads([listed[place] for place in missing]))
+            decoded = _entities([listed[place] for place in missing])
             for place, entity in zip(missing, decoded, strict=True):
                 found[place] = entity
         self._made_bodies, self._made_entities = bodies, dict(zip(refs, found, strict=True))
