@@ -670,6 +670,7 @@ class Recording:
         store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
         store.source_meta = decode(state.meta) if state.meta else {}
         store.analysis_state = decode(state.analysis) if state.analysis else {}
+        store.findings_pending = bool(last.get("p"))  # its own: not a changed part
         store.time = seen
         store.version += 1
         return store
@@ -749,6 +750,7 @@ class Recording:
             store.source_meta = decode(body["m"])
         if body.get("a") is not None:
             store.analysis_state = decode(body["a"])
+        store.findings_pending = bool(body.get("p"))
 
 
 class _References:

@@ -107,6 +107,9 @@ class _Cycle:
     statuses: bytes | None
     meta: bytes | None
     state: bytes | None
+    pending: bool = False
+    """Its findings not analysed yet (the collector's first cycle goes out before its
+    first analysis; a console reading a relay waits for the collector's)."""
     incidents: list[tuple[str, str, str, str]] = field(default_factory=list)
     full: _Columns | None = None
     history: list[Series] | None = None
@@ -259,6 +262,7 @@ class Recorder:
             ),
             meta=self._changed("_meta", store.source_meta, keyframe),
             state=self._changed("_state", plain_state(store.analysis_state), keyframe),
+            pending=not engine.analysed or store.findings_pending,
         )
         criticals = {(f.ref, f.kind) for f in store.findings if f.severity == "critical"}
         cycle.incidents = [
@@ -715,6 +719,8 @@ def _frame(
         "m": cycle.meta,
         "a": cycle.state,
     }
+    if cycle.pending:  # (absent otherwise: no byte a frame)
+        body["p"] = 1
     if cycle.full is not None:
         keys, read_times, read_values, rates = cycle.full
         schema = _keyframe_schema(keys, schemas, db, key_index)

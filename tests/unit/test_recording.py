@@ -1846,3 +1846,37 @@ def test_the_rewinds_reader_prepares_once_the_recording_is_long_enough(
     seeked.load(max(live))
     assert seeked.prepare(max(live)) is True and prepared == [1]  # the seek made it all
     seeked.close()
+
+
+def test_the_cycle_before_the_first_analysis_rewinds_as_findings_pending(tmp_path: Path) -> None:
+    """The collector's first cycle goes out before its first analysis (the engine's
+    ``before_first_analysis``): rewound to it, no findings is no verdict, as live."""
+    engine = demo_engine(onset=0.0)
+    recorder = Recorder(tmp_path / "rec")
+    recorder.attach(engine)
+
+    async def run() -> None:
+        await engine.collect(1)  # a first cycle, analysed
+        recorder.flush()
+        # What Engine._run_analysis does with the first fleet: out before analysis.
+        await asyncio.gather(*(engine._poll(state) for state in engine._states))
+        engine.analysed = False
+        engine.end_cycle()
+        recorder.flush()
+        engine.analyse()
+        recorder.flush()
+        await engine.stop()
+
+    asyncio.run(run())
+    recorder.close()
+    with Recording(tmp_path / "rec") as recording:
+        first, pending, analysed = recording.times()
+        assert not recording.at(first).store.findings_pending
+        before = recording.at(pending).store
+        assert before.findings_pending
+        after = recording.at(analysed).store
+        assert not after.findings_pending and after.findings
+        replayed = [
+            m.store.findings_pending for m in recording.replay_from(recording.at(first), analysed)
+        ]
+        assert replayed == [True, False]
