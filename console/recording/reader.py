@@ -46,6 +46,9 @@ from console.recording.codec import (
     inflate,
     join_history,
     keyframe_against,
+    patched,
+    patches,
+    payloads,
     place_among,
     unpack_decimals,
     unpack_floats,
@@ -830,13 +833,13 @@ def _like(keyframe: dict[str, Any], known: Known | None = None) -> Like:
     after it compress theirs like (``codec.Like``); ``known``: another keyframe's,
     taken when its refs and sources are this one's."""
     if "r" in keyframe:
-        like = Like(b"".join(keyframe["B"]))
+        like = Like(keyframe["B"])
         refs, sources = keyframe["r"]
         like.known = (
             known if known is not None and known.same(refs, sources) else Known(refs, sources)
         )
         return like
-    return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
+    return Like([item[2] for item in keyframe.get("e", [])])
 
 
 def _frame_entities(
@@ -851,9 +854,16 @@ def _frame_entities(
         known = like().known
         if known is None:
             raise ValueError("damaged entities: flagged without a keyframe's")
-        refs, sources = known.unmark(flags)
-        refs, sources = refs + others, sources + other_sources
-        entities = decode(inflate(body["E"], like())) if "E" in body else []
+        marks = known.marks(flags)
+        refs = list(selected(known.refs, marks)) + others
+        sources = list(selected(known.sources, marks)) + other_sources
+        if "P" in body:  # since version 8: each the bytes after those kept of its keyframe's
+            bases = list(selected(like().ordered(), marks))
+            kept, tails = patches(body["P"], len(bases))
+            bases += [b""] * (len(tails) - len(bases))
+            entities = patched(bases, kept, payloads(tails))
+        else:
+            entities = decode(inflate(body["E"], like())) if "E" in body else []
     elif "r" in body:
         refs, sources = body["r"]
         entities = decode(inflate(body["E"], like())) if "E" in body else body["B"]
