@@ -48,7 +48,6 @@ from console.recording.codec import (
     keyframe_against,
     patched,
     patches,
-    payloads,
     place_among,
     unpack_decimals,
     unpack_floats,
@@ -861,7 +860,7 @@ def _frame_entities(
             bases = list(selected(like().ordered(), marks))
             kept, tails = patches(body["P"], len(bases))
             bases += [b""] * (len(tails) - len(bases))
-            entities = patched(bases, kept, payloads(tails))
+            entities = patched(bases, kept, tails)
         else:
             entities = decode(inflate(body["E"], like())) if "E" in body else []
     elif "r" in body:

@@ -18,7 +18,6 @@ from console.recording.codec import (
     patch,
     patched,
     patches,
-    payloads,
 )
 from console.recording.entities import latest_entities
 from console.recording.reader import _frame_entities, _like
@@ -168,7 +167,7 @@ def test_patches_give_the_bodies_back_and_refuse_what_no_base_holds() -> None:
     part = patch(bodies, bases)
     kept, tails = patches(part, len(bases))
     assert kept == [3, 4, 0]
-    assert patched([*bases, b""], kept, payloads(tails)) == bodies
+    assert patched([*bases, b""], kept, tails) == bodies
     with pytest.raises(ValueError, match="damaged entities"):
         patched(bases, [5, 0], [b"", b""])  # more than its base holds
     with pytest.raises(ValueError, match="damaged entities"):
