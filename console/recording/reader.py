@@ -54,7 +54,7 @@ from console.recording.codec import (
 )
 from console.recording.layout import database_file
 from console.recording.points import TimedPoints
-from console.recording.readings import LazyReadings
+from console.recording.readings import LazyReadings, counter_rates
 
 
 class RecordingError(ValueError):
@@ -887,13 +887,15 @@ def _apply(
         now_all, then_all = batch.batch_time, before.batch_time
         if own is None and then is None and len(counters) == count:
             # Every key a counter, one time a batch (a source's counters sent apart:
-            # 34,000 at 1,000 nodes): the rates in one pass, not an index a counter.
-            # NaN (not available) fails every comparison: no rate, as in the store.
+            # 34,000 at 1,000 nodes): the rates in one pass, not an index a counter,
+            # and laid as a slice, only those of the readings made (a screen's few).
             elapsed = now_all - then_all
+            if elapsed > 0 and run is not None:
+                readings.lay_counters(run, times, column, previous, elapsed)
+                _add_timed(points, batch.keys, timed, times, column)
+                return
             if elapsed > 0:
-                pairs = zip(column, previous, strict=True)
-                rates = array("d", [(value - old) / elapsed if value >= old else math.nan
-                                    for value, old in pairs])  # fmt: skip
+                rates = counter_rates(column, previous, elapsed)
         else:
             for i in counters:
                 value, old = column[i], previous[i]
@@ -911,8 +913,15 @@ def _apply(
                 if elapsed > 0 and delta >= 0:
                     rates[i] = delta / elapsed
     readings.lay(len(refs) if run is not None else _pairs(batch.keys), times, column, rates, run)
+    _add_timed(points, batch.keys, timed, times, column)
+
+
+def _add_timed(
+    points: TimedPoints, keys: _Keys, timed: list[int], times: array[float], column: array[float]
+) -> None:
+    """A newest batch's timed series' points (where ``timed`` says among its keys)."""
     if timed:
-        points.add(batch.keys, timed, array("d", map(times.__getitem__, timed)),
+        points.add(keys, timed, array("d", map(times.__getitem__, timed)),
                    array("d", map(column.__getitem__, timed)))  # fmt: skip
 
 
