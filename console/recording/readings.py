@@ -78,8 +78,14 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         they do (a source sends its keys in the order it first did): then a copy in C,
         and ``keys`` may be their count (no pair made a key)."""
         count = keys if isinstance(keys, int) else len(keys)
-        if self._against and (run is None or self._overlaps(run, run + count)):
-            self._settle()  # a rate laid over one to be made: those made first
+        if self._against and count:  # a rate laid over one yet to be made: it made first
+            if run is not None:
+                self._settle(run, run + count)
+            elif isinstance(keys, list):
+                found: Any = map(dict.get, repeat(self), keys)  # (places: no reading made yet)
+                places = [place for place in found if place is not None]
+                if places:
+                    self._settle(min(places), max(places) + 1)
         if run is not None:
             end = run + count
             if not len(times) == len(values) == len(rates) == count:
@@ -108,18 +114,22 @@ class LazyReadings(dict[tuple[str, str], Reading]):
         (:meth:`lay`): their rates, against ``before`` over ``elapsed`` (> 0) seconds
         (:func:`counter_rates`), made only for the readings made."""
         self.lay(len(values), times, values, before, run)  # ``rates`` holds ``before``
-        end = run + len(values)
-        self._against.insert(bisect_right(self._against, (run, end, elapsed)), (run, end, elapsed))
+        if values:  # (no empty run: one inside another's would hide it from _rate)
+            laid = (run, run + len(values), elapsed)
+            self._against.insert(bisect_right(self._against, laid), laid)
 
-    def _overlaps(self, start: int, end: int) -> bool:
-        return any(start < other_end and other < end for other, other_end, _e in self._against)
-
-    def _settle(self) -> None:
-        """Every rate still to be made, made (a slice laid over one, every reading made)."""
-        against, self._against = self._against, []
-        for start, end, elapsed in against:
-            made = counter_rates(self.values_[start:end], self.rates[start:end], elapsed)
-            self.rates[start:end] = made
+    def _settle(self, start: int = 0, end: int | None = None) -> None:
+        """The rates yet to be made of the runs among places ``start`` to ``end`` (all
+        of them by default: every reading made), made."""
+        kept = []
+        for run in self._against:
+            first, last, elapsed = run
+            if last <= start or (end is not None and first >= end):
+                kept.append(run)
+                continue
+            made = counter_rates(self.values_[first:last], self.rates[first:last], elapsed)
+            self.rates[first:last] = made
+        self._against = kept
 
     def _rate(self, place: int) -> float:
         """The rate at ``place`` (NaN: none), made if it is yet to be."""
