@@ -91,9 +91,7 @@ def inflate(data: bytes, like: Like | None = None) -> bytes:
             raise ValueError(f"a part grows past {MAX_INFLATED} bytes")
         if size < 0:
             raise ValueError("a part that does not say its size")
-        if like is None:
-            return _decompressor.decompress(data)
-        return zstandard.ZstdDecompressor(dict_data=like.dictionary).decompress(data)
+        return (_decompressor if like is None else like.decompressor()).decompress(data)
     except zstandard.ZstdError as exc:
         raise ValueError(str(exc)) from None
 
@@ -120,6 +118,7 @@ class Like:
             ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
         )
         self._compressor: zstandard.ZstdCompressor | None = None
+        self._decompressor: zstandard.ZstdDecompressor | None = None
         self.known: Known | None = None
         """The keyframe's entities, where they are known (:class:`Known`)."""
 
@@ -131,6 +130,13 @@ class Like:
                 dict_data=self.dictionary, compression_params=self._parameters
             )
         return self._compressor.compress(data)
+
+    def decompressor(self) -> zstandard.ZstdDecompressor:
+        """What :func:`inflate` reads parts compressed like these bytes with: one for
+        every part (a new one a part loaded the 2 MB dictionary again each time)."""
+        if self._decompressor is None:
+            self._decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
+        return self._decompressor
 
 
 STRIDES = (7919, 7927, 7933)
@@ -155,9 +161,16 @@ class Known:
         # 1 where none is prime to the count (none: a keyframe of no entity at all).
         stride = next((p for p in STRIDES if count % p), 1)
         order = list(map(mod, map(mul, range(count), repeat(stride)), repeat(count or 1)))
+        self.order = order
+        """The place in the keyframe of each one, in this order."""
         self.refs = list(map(refs.__getitem__, order))
         self.sources = list(map(sources.__getitem__, order))
         self._place: dict[str, int] | None = None
+        self._given = (refs, sources)
+
+    def same(self, refs: list[str], sources: list[str]) -> bool:
+        """Whether these are the refs and sources it was made of (compared in C)."""
+        return self._given[0] == refs and self._given[1] == sources
 
     def mark(
         self, refs: list[str], sources: list[str], bodies: list[bytes]
@@ -193,13 +206,19 @@ class Known:
 
     def unmark(self, flags: bytes) -> tuple[list[str], list[str]]:
         """The refs and sources :meth:`mark` flagged; ValueError when damaged."""
+        marks = self.marks(flags)
+        return list(selected(self.refs, marks)), list(selected(self.sources, marks))
+
+    def marks(self, flags: bytes) -> bytes:
+        """:meth:`mark`'s flags, a byte each (1: flagged), in this order; ValueError
+        when damaged."""
         try:
             marks = inflate(flags)
         except ValueError as exc:
             raise ValueError(f"damaged entities: {exc}") from None
         if len(marks) != len(self.refs):
             raise ValueError("damaged entities: not one flag a keyframe's entity")
-        return list(selected(self.refs, marks)), list(selected(self.sources, marks))
+        return marks
 
 
 def float_bytes(values: Sequence[float | None]) -> bytes:

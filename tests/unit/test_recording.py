@@ -909,7 +909,7 @@ def test_a_keyframes_like_is_made_only_past_it_and_once_for_its_interval(
     _, live = recorded(engine, tmp_path / "rec", 25)
     made: list[int] = []
     real = reader._like
-    monkeypatch.setattr(reader, "_like", lambda body: made.append(1) or real(body))
+    monkeypatch.setattr(reader, "_like", lambda body, *known: made.append(1) or real(body, *known))
     with Recording(tmp_path / "rec") as recording:
         times = recording.times()
         keyframes = [when for when in times if recording.keyframe_at(when) == when]
@@ -1537,9 +1537,9 @@ def test_replay_after_a_seek_makes_no_second_like_of_its_keyframe(
     made: list[int] = []
     real_like = reader_module._like
 
-    def counted(keyframe: dict[str, Any]) -> Any:
+    def counted(keyframe: dict[str, Any], *known: Any) -> Any:
         made.append(1)
-        return real_like(keyframe)
+        return real_like(keyframe, *known)
 
     monkeypatch.setattr(reader_module, "_like", counted)
     times = sorted(live)
