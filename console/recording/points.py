@@ -9,9 +9,10 @@ C, ``array.extend`` appends), it is one step a series.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
-from itertools import chain, islice
-from operator import lt
+from collections import deque
+from collections.abc import Iterator
+from itertools import chain, islice, repeat
+from operator import itemgetter, lt
 from typing import Any
 
 from console.recording.codec import Points
@@ -53,8 +54,8 @@ class TimedPoints:
         self,
         keys: tuple[list[str], list[str]],
         timed: list[int],
-        times: Sequence[float],
-        values: Sequence[float],
+        times: array[float],
+        values: array[float],
     ) -> None:
         """A batch's timed series (``timed``: where they sit among its ``keys``) and
         their points, one a series (``ValueError`` for another count: a damaged file)."""
@@ -85,9 +86,41 @@ class TimedPoints:
                     add_point(self.history, (refs[i], metrics[i]), times[slot], values[slot])
             return
         for keys, times, values in groups.values():
+            if _extend_all(self.history, keys, times, values):
+                continue
             rows = zip(keys, zip(*times, strict=True), zip(*values, strict=True), strict=True)
             for key, when, value in rows:
                 _extend(self.history, key, when, value)
+
+
+def _extend_all(
+    history: dict[_Key, Points], keys: list[_Key], times: list[Any], values: list[Any]
+) -> bool:
+    """Each series' points (``times`` and ``values``: a column a batch, a series a
+    place) appended in C, when every series is there already, each column's times are
+    newer than the one before's and none grows past :data:`MOST_POINTS` (a seek's, most
+    often); ``False``, nothing added, otherwise."""
+    series: list[Any] = list(map(history.get, keys))
+    if None in series:
+        return False
+    held = list(map(itemgetter(0), series))
+    if not all(held) or max(map(len, held)) > MOST_POINTS - len(times):
+        return False
+    steps = zip([array("d", map(itemgetter(-1), held)), *times], times, strict=False)
+    if not all(all(map(lt, older, newer)) for older, newer in steps):
+        return False
+    deque(map(array.extend, held, _rows(times, len(keys))), maxlen=0)
+    deque(map(array.extend, map(itemgetter(1), series), _rows(values, len(keys))), maxlen=0)
+    return True
+
+
+def _rows(columns: list[array[float]], count: int) -> Iterator[array[float]]:
+    """Columns of ``count`` each as their rows (one a series), copied in C: one after
+    another, a row is a strided slice (no float object a point, as ``zip`` makes)."""
+    flat = array("d")
+    for column in columns:
+        flat += column
+    return map(flat.__getitem__, map(slice, range(count), repeat(None), repeat(count)))
 
 
 def _extend(
