@@ -87,6 +87,17 @@ def test_points_not_each_newer_are_added_as_one_at_a_time_would(
 ) -> None:
     old, new = both(start, frames(times))
     assert new == old
+    # Every series there already (the way of a schema's series at once is tried).
+    old, new = both(everywhere(start), frames(times))
+    assert new == old
+
+
+def everywhere(
+    start: dict[tuple[str, str], list[tuple[float, float]]],
+) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """``start`` with a point at time -1 for each of ``JOBS``' timed series it has not."""
+    keys = [(JOBS[0][i], JOBS[1][i]) for i in TIMED]
+    return {key: [(-1.0, 0.0)] for key in keys} | start
 
 
 def test_not_available_values_are_kept_as_they_are() -> None:
@@ -105,7 +116,7 @@ def test_not_available_values_are_kept_as_they_are() -> None:
 def test_a_series_past_its_most_points_loses_its_oldest_as_one_at_a_time(
     already: int, count: int
 ) -> None:
-    start = {("job/1", "job.throughput"): [(float(t), 1.0) for t in range(already)]}
+    start = everywhere({("job/1", "job.throughput"): [(float(t), 1.0) for t in range(already)]})
     batches = frames([[float(already + n)] * 3 for n in range(1, count + 1)])
     old, new = both(start, batches)
     assert new == old
@@ -132,15 +143,16 @@ def test_timed_points_not_one_a_series_are_a_damaged_file() -> None:
         points.add(JOBS, TIMED, array("d", [1.0, 2.0]), array("d", [1.0, 2.0]))
 
 
-SERIES = [("job/1", "job.throughput"), ("job/3", "job.throughput")]
+SERIES = [("job/1", "job.throughput"), ("job/2", "job.gpu_util"),
+          *((f"job/{n}", "job.throughput") for n in range(3, 7))]  # fmt: skip
 times_ = st.one_of(st.integers(0, 6).map(float), st.just(math.nan))
 values_ = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(-math.nan))
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    start=st.dictionaries(st.sampled_from(SERIES),
-                          st.lists(st.tuples(times_, values_), max_size=4), max_size=2),
+    start=st.fixed_dictionaries({key: st.lists(st.tuples(times_, values_), max_size=4)
+                                 for key in SERIES}),
     batches=st.lists(st.tuples(st.sampled_from([0, 1]), st.lists(times_, min_size=3, max_size=3),
                                st.lists(values_, min_size=3, max_size=3)), max_size=8),
 )  # fmt: skip
@@ -148,7 +160,8 @@ def test_any_points_are_added_as_one_at_a_time_would(
     start: dict[tuple[str, str], list[tuple[float, float]]],
     batches: list[tuple[int, list[float], list[float]]],
 ) -> None:
-    """Of two schemas sharing a series or not, any times (the same, older, none)."""
+    """Of two schemas sharing a series or not, any times (the same, older, none), each
+    series with points before or not."""
     other = (["job/3", "job/4", "job/5"], ["job.throughput"] * 3)
     shared = (["job/3", "job/1", "job/6"], ["job.throughput"] * 3)
     schemas = [(JOBS, TIMED), (other if len(batches) % 2 else shared, [0, 1, 2])]
