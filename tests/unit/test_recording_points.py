@@ -56,18 +56,23 @@ def frames(times: list[list[float]], values: Any = None) -> list[Batch]:
             for n, when in enumerate(times)]  # fmt: skip
 
 
-def test_points_newer_each_frame_are_appended_a_series_at_a_time(
+def test_points_newer_each_frame_are_appended_a_schema_or_a_series_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Every series there already: a schema's at once; one new: a series at a time;
+    never a point at a time."""
     from console.recording import points as module
 
     start = {("job/1", "job.throughput"): [(1.0, 5.0)]}
     batches = frames([[t, t, t + 0.5] for t in (2.0, 3.0, 4.0)])
-    expected, _same = both(start, batches)
+    expected = [both(start, batches)[0], both(everywhere(start), batches)[0]]
     called: list[Any] = []
     monkeypatch.setattr(module, "add_point", lambda *args: called.append(args))
-    assert both(start, batches)[1] == expected and called == []  # no point one at a time
-    assert expected[("job/1", "job.throughput")][0] == array("d", [1, 2, 3, 4]).tobytes()
+    assert both(start, batches)[1] == expected[0] and called == []
+    extend = module._extend
+    monkeypatch.setattr(module, "_extend", lambda *args: called.append(args) or extend(*args))
+    assert both(everywhere(start), batches)[1] == expected[1] and called == []
+    assert expected[0][("job/1", "job.throughput")][0] == array("d", [1, 2, 3, 4]).tobytes()
 
 
 @pytest.mark.parametrize(
