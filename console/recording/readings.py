@@ -138,7 +138,7 @@ class LazyReadings(dict[tuple[str, str], Reading]):
             found = bisect_right(self._against, (place, math.inf)) - 1
             if found >= 0 and place < self._against[found][1]:
                 value, elapsed = self.values_[place], self._against[found][2]
-                return (value - rate) / elapsed if value >= rate else math.nan
+                return (value - rate) / elapsed if value >= rate else math.nan  # as counter_rates
         return rate
 
     def latest(self, key: tuple[str, str]) -> tuple[float, float | None] | None:
