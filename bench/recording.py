@@ -253,8 +253,9 @@ def run(nodes: int, cycles: int, workdir: Path, day: bool, day_count: int, alone
 
 PARTS = {"b": "batch values", "k": "keyframe readings", "h": "job history",
          "B": "entities", "E": "entities", "r": "entities", "e": "entities", "n": "entities",
-         "f": "findings", "s": "statuses", "m": "source facts", "a": "analysis state",
-         "x": "entities removed", "t": "time"}  # fmt: skip
+         "P": "entities", "f": "findings", "s": "statuses", "m": "source facts",
+         "a": "analysis state", "x": "entities removed", "t": "time",
+         "p": "findings pending"}  # fmt: skip
 """A frame's parts by what they hold (``codec``'s keys)."""
 
 

@@ -19,24 +19,26 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from itertools import compress as selected
 from itertools import pairwise, repeat
-from operator import add, eq, gt, itemgetter, mod, mul, ne, sub, truediv
+from operator import add, eq, floordiv, gt, itemgetter, mod, mul, ne, sub, truediv, xor
 from typing import Any, cast
 
 import msgspec
 import zstandard
 
-FORMAT_VERSION = 7
-"""Version of the recording's layout a recorder writes (7: a column of short decimals
+FORMAT_VERSION = 8
+"""Version of the recording's layout a recorder writes (8: a frame's entities flagged
+among its keyframe's as what follows the bytes they share with it, :func:`patch`;
+7: a column of short decimals
 written as integers, :data:`DECIMAL`; 6: a schema's keys as runs of
 entities with the same metrics, :func:`pack_keys`; 5: a keyframe's job history as
 two float columns, :func:`pack_history`; 4: a schema's value columns grouped by metric;
 3: value columns between keyframes XORed against their keyframe's; 2: without; 1: zlib
 parts)."""
-READABLE_VERSIONS = ("2", "3", "4", "5", "6", "7")
+READABLE_VERSIONS = ("2", "3", "4", "5", "6", "7", "8")
 """What a reader opens: each batch says how its column is laid out (:data:`XORED`,
 :data:`GROUPED`, :data:`DECIMAL`), a keyframe's history is a map of points before
-version 5 and a schema two lists before version 6, so an older recording is a version
-7 one without them."""
+version 5, a schema two lists before version 6 and a frame's entities whole before
+version 8 (``E``, not ``P``), so an older recording is a version 8 one without them."""
 XORED = 1
 GROUPED = 2
 DECIMAL = 4
@@ -102,32 +104,52 @@ long as the ``Like`` bytes: megabytes of them within reach, not the last few kB.
 
 
 class Like:
-    """Bytes that parts compressed later resemble: a Zstandard dictionary of raw
-    content, made once for many parts. A keyframe's entity bodies are what the frames
-    after it compress theirs like (5,400 changed GPUs a frame at 1,000 simulated
-    nodes, their processes' shares moved and little else: 163 -> 43 kB a frame,
-    bench/recording.py)."""
+    """A keyframe's entity bodies, which the frames after it write theirs against:
+    since version 8 each as the bytes that follow those it shares with its keyframe's
+    body (:func:`patch`); before, compressed with them as a Zstandard dictionary of raw
+    content (5,400 changed GPUs a frame at 1,000 simulated nodes, their processes'
+    shares moved and little else: 163 -> 43 kB a frame; patched, 7.5 kB). The
+    dictionary is made only when a part asks for it (a version 8 reader never does)."""
 
-    def __init__(self, content: bytes) -> None:
-        # Never empty (zstandard refuses an empty dictionary): a byte both sides add.
-        self.dictionary = zstandard.ZstdCompressionDict(
-            b"\0" + content, dict_type=zstandard.DICT_TYPE_RAWCONTENT
-        )
-        window = min(max(len(content).bit_length() + 1, 20), 27)  # 27: what inflates
-        self._parameters = zstandard.ZstdCompressionParameters.from_level(
-            ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
-        )
+    def __init__(self, bodies: list[bytes]) -> None:
+        self.bodies = bodies
+        """The keyframe's entity bodies, in its order."""
+        self._dictionary: zstandard.ZstdCompressionDict | None = None
+        self._ordered: list[bytes] | None = None
         self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
         self.known: Known | None = None
         """The keyframe's entities, where they are known (:class:`Known`)."""
 
+    @property
+    def dictionary(self) -> zstandard.ZstdCompressionDict:
+        """The bodies one after another as a dictionary of raw content (made once)."""
+        if self._dictionary is None:
+            # Never empty (zstandard refuses an empty dictionary): a byte both sides add.
+            self._dictionary = zstandard.ZstdCompressionDict(
+                b"".join([b"\0", *self.bodies]), dict_type=zstandard.DICT_TYPE_RAWCONTENT
+            )
+        return self._dictionary
+
+    def ordered(self) -> list[bytes]:
+        """The bodies in :attr:`known`'s order (made once), what a frame's flags pick."""
+        if self._ordered is None:
+            if self.known is None:
+                raise ValueError("damaged entities: flagged without a keyframe's")
+            self._ordered = list(map(self.bodies.__getitem__, self.known.order))
+        return self._ordered
+
     def deflate(self, data: bytes) -> bytes:
         """One part compressed like these bytes (:func:`inflate` with them reads it)."""
         if self._compressor is None:  # the dictionary's tables made once, for every part
-            self.dictionary.precompute_compress(compression_params=self._parameters)
+            size = sum(map(len, self.bodies)) + 1
+            window = min(max(size.bit_length() + 1, 20), 27)  # 27: what inflates
+            parameters = zstandard.ZstdCompressionParameters.from_level(
+                ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
+            )
+            self.dictionary.precompute_compress(compression_params=parameters)
             self._compressor = zstandard.ZstdCompressor(
-                dict_data=self.dictionary, compression_params=self._parameters
+                dict_data=self.dictionary, compression_params=parameters
             )
         return self._compressor.compress(data)
 
@@ -137,6 +159,71 @@ class Like:
         if self._decompressor is None:
             self._decompressor = zstandard.ZstdDecompressor(dict_data=self.dictionary)
         return self._decompressor
+
+
+def common_prefixes(bodies: Sequence[bytes], bases: Sequence[bytes]) -> list[int]:
+    """How many leading bytes each body shares with its base: in C for bodies as long
+    as their bases (a GPU whose process share moved: the last byte of ~390 differs),
+    as big-endian integers XORed, whose highest set bit is the first byte that differs."""
+    sizes = list(map(len, bodies))
+    if sizes == list(map(len, bases)):
+        differ = map(xor, map(int.from_bytes, bodies), map(int.from_bytes, bases))
+        spans = map(floordiv, map(add, map(int.bit_length, differ), repeat(7)), repeat(8))
+        return list(map(sub, sizes, spans))
+    return [_common_prefix(body, base) for body, base in zip(bodies, bases, strict=True)]
+
+
+def _common_prefix(body: bytes, base: bytes) -> int:
+    size = min(len(body), len(base))
+    differ = int.from_bytes(body[:size]) ^ int.from_bytes(base[:size])
+    return size - (differ.bit_length() + 7) // 8
+
+
+def patch(bodies: list[bytes], bases: list[bytes]) -> bytes:
+    """A frame's entity bodies against their keyframe's (``bases``, one each for the
+    first bodies; the rest whole): how many leading bytes of its base each keeps, and
+    the bytes after them; one msgpack pair, compressed (:func:`unpatch` reads it)."""
+    kept = common_prefixes(bodies[: len(bases)], bases) + [0] * (len(bodies) - len(bases))
+    tails = list(map(bytes.__getitem__, bodies, map(slice, kept, repeat(None))))
+    return deflate(encode([kept, tails]))
+
+
+_PATCHED = msgspec.msgpack.Decoder(tuple[list[int], list[msgspec.Raw]])
+_BODIES = msgspec.msgpack.Decoder(list[bytes])
+
+
+def payloads(bodies: list[Any]) -> list[bytes]:
+    """The recorded bodies as ``bytes``: each ``msgspec.Raw`` (a ``bin``) unwrapped,
+    all of them in one decode."""
+    raws = [place for place, body in enumerate(bodies) if body.__class__ is not bytes]
+    if not raws:
+        return bodies
+    made = list(bodies)
+    header = struct.pack(">BI", 0xDD, len(raws))  # array 32: any count
+    unwrapped = _BODIES.decode(header + b"".join([bodies[place] for place in raws]))
+    for place, body in zip(raws, unwrapped, strict=True):
+        made[place] = body
+    return made
+
+
+def patches(part: bytes, bases: int) -> tuple[list[int], list[msgspec.Raw]]:
+    """What :func:`patch` wrote: how much of its base each body keeps, and the rest of
+    it (each a view of a msgpack ``bin`` in the inflated part, made ``bytes`` only where
+    needed); ValueError when damaged (a count that is no length of its base is checked
+    by :func:`patched`)."""
+    kept, tails = _PATCHED.decode(inflate(part))
+    if len(kept) != len(tails) or len(tails) < bases or any(kept[bases:]):
+        raise ValueError("damaged entities: not one kept length a body")
+    return kept, tails
+
+
+def patched(bases: Sequence[bytes], kept: Sequence[int], tails: Sequence[bytes]) -> list[bytes]:
+    """Each body again: ``kept`` bytes of its base, then its tail; ValueError when a
+    count is more than its base holds or negative (a slice would take other bytes)."""
+    if kept and (min(kept) < 0 or max(map(sub, kept, map(len, bases))) > 0):
+        raise ValueError("damaged entities: a body keeps more than its keyframe's")
+    heads = map(bytes.__getitem__, bases, map(slice, repeat(0), kept))
+    return list(map(add, heads, tails))
 
 
 STRIDES = (7919, 7927, 7933)

@@ -46,13 +46,16 @@ from console.recording.codec import (
     inflate,
     join_history,
     keyframe_against,
+    patched,
+    patches,
+    payloads,
     place_among,
     unpack_decimals,
     unpack_floats,
     unpack_history,
     unpack_keys,
 )
-from console.recording.entities import latest_entities, payloads
+from console.recording.entities import latest_entities
 from console.recording.layout import database_file
 from console.recording.points import TimedPoints
 from console.recording.readings import LazyReadings, counter_rates
@@ -673,6 +676,7 @@ class Recording:
         store.findings = [Finding(**item) for item in decode(state.findings or b"\x90")]
         store.source_meta = decode(state.meta) if state.meta else {}
         store.analysis_state = decode(state.analysis) if state.analysis else {}
+        store.findings_pending = bool(last.get("p"))  # its own: not a changed part
         store.time = seen
         store.version += 1
         return store
@@ -708,7 +712,7 @@ class Recording:
         missing = list(selected(range(len(refs)), map(not_, same)))
         if missing:
             listed = list(bodies.values())
-            decoded = _entities(payloads([listed[place] for place in missing]))
+            decoded = _entities([listed[place] for place in missing])
             for place, entity in zip(missing, decoded, strict=True):
                 found[place] = entity
         self._made_bodies, self._made_entities = bodies, dict(zip(refs, found, strict=True))
@@ -752,6 +756,7 @@ class Recording:
             store.source_meta = decode(body["m"])
         if body.get("a") is not None:
             store.analysis_state = decode(body["a"])
+        store.findings_pending = bool(body.get("p"))
 
 
 class _References:
@@ -831,13 +836,13 @@ def _like(keyframe: dict[str, Any], known: Known | None = None) -> Like:
     after it compress theirs like (``codec.Like``); ``known``: another keyframe's,
     taken when its refs and sources are this one's."""
     if "r" in keyframe:
-        like = Like(b"".join(keyframe["B"]))
+        like = Like(keyframe["B"])
         refs, sources = keyframe["r"]
         like.known = (
             known if known is not None and known.same(refs, sources) else Known(refs, sources)
         )
         return like
-    return Like(b"".join([item[2] for item in keyframe.get("e", [])]))
+    return Like([item[2] for item in keyframe.get("e", [])])
 
 
 def _frame_entities(
@@ -852,9 +857,16 @@ def _frame_entities(
         known = like().known
         if known is None:
             raise ValueError("damaged entities: flagged without a keyframe's")
-        refs, sources = known.unmark(flags)
-        refs, sources = refs + others, sources + other_sources
-        entities = decode(inflate(body["E"], like())) if "E" in body else []
+        marks = known.marks(flags)
+        refs = list(selected(known.refs, marks)) + others
+        sources = list(selected(known.sources, marks)) + other_sources
+        if "P" in body:  # since version 8: each the bytes after those kept of its keyframe's
+            bases = list(selected(like().ordered(), marks))
+            kept, tails = patches(body["P"], len(bases))
+            bases += [b""] * (len(tails) - len(bases))
+            entities = patched(bases, kept, payloads(tails))
+        else:
+            entities = decode(inflate(body["E"], like())) if "E" in body else []
     elif "r" in body:
         refs, sources = body["r"]
         entities = decode(inflate(body["E"], like())) if "E" in body else body["B"]

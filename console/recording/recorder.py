@@ -27,6 +27,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain, repeat
+from itertools import compress as selected
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,7 @@ from console.recording.codec import (
     pack_floats,
     pack_history_columns,
     pack_keys,
+    patch,
     place_among,
 )
 from console.recording.layout import SCHEMA_SQL, database_file, kept_histories
@@ -107,6 +109,9 @@ class _Cycle:
     statuses: bytes | None
     meta: bytes | None
     state: bytes | None
+    pending: bool = False
+    """Its findings not analysed yet (the collector's first cycle goes out before its
+    first analysis; a console reading a relay waits for the collector's)."""
     incidents: list[tuple[str, str, str, str]] = field(default_factory=list)
     full: _Columns | None = None
     history: list[Series] | None = None
@@ -259,6 +264,7 @@ class Recorder:
             ),
             meta=self._changed("_meta", store.source_meta, keyframe),
             state=self._changed("_state", plain_state(store.analysis_state), keyframe),
+            pending=not engine.analysed or store.findings_pending,
         )
         criticals = {(f.ref, f.kind) for f in store.findings if f.severity == "critical"}
         cycle.incidents = [
@@ -607,20 +613,23 @@ def _batch_readings(
 
 def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
     """A keyframe's entities as ``r``: their refs and their sources, two lists; and
-    its bodies as ``B``, a list (one after another, they become what later frames' are
-    compressed ``like``). A later frame's as ``n``: the keyframe's entities it has
-    flagged, and the others' refs and sources (``codec.Known``); its bodies as ``E``,
-    those flagged then the others, one msgpack array compressed like the keyframe's.
-    Lists, not a small list an entity: a seek decodes 5,400 changed entities a frame
-    at 1,000 nodes."""
+    its bodies as ``B``, a list (what later frames' are written against, ``like``). A
+    later frame's as ``n``: the keyframe's entities it has flagged, and the others'
+    refs and sources (``codec.Known``); its bodies as ``P``, those flagged then the
+    others, each the bytes after those it shares with its keyframe's body
+    (``codec.patch``: a GPU whose process share moved is its last byte or two; the
+    others whole). Lists, not a small list an entity: a seek reads 5,400 changed
+    entities a frame at 1,000 nodes."""
     refs, sources, bodies = cycle.entities
     if cycle.keyframe:
-        like[:] = [Like(b"".join(bodies))]
+        like[:] = [Like(bodies)]
         like[0].known = Known(refs, sources)
     if cycle.keyframe or not bodies or not like or like[0].known is None:
         return {"r": [refs, sources], "B": bodies}
-    flags, (other_refs, other_sources, _bodies), ordered = like[0].known.mark(refs, sources, bodies)
-    return {"n": [flags, other_refs, other_sources], "E": like[0].deflate(encode(ordered))}
+    known = like[0].known
+    flags, (other_refs, other_sources, _bodies), ordered = known.mark(refs, sources, bodies)
+    bases = list(selected(like[0].ordered(), known.marks(flags)))
+    return {"n": [flags, other_refs, other_sources], "P": patch(ordered, bases)}
 
 
 def _keyframe_against(
@@ -715,6 +724,8 @@ def _frame(
         "m": cycle.meta,
         "a": cycle.state,
     }
+    if cycle.pending:  # (absent otherwise: no byte a frame)
+        body["p"] = 1
     if cycle.full is not None:
         keys, read_times, read_values, rates = cycle.full
         schema = _keyframe_schema(keys, schemas, db, key_index)

@@ -10,8 +10,17 @@ from typing import Any
 
 import pytest
 
-from console.recording.codec import Like, encode
-from console.recording.entities import latest_entities, payloads
+from console.recording.codec import (
+    Like,
+    common_prefixes,
+    deflate,
+    encode,
+    patch,
+    patched,
+    patches,
+    payloads,
+)
+from console.recording.entities import latest_entities
 from console.recording.reader import _frame_entities, _like
 from console.recording.recorder import _entity_parts
 
@@ -19,9 +28,12 @@ KEYFRAME = {f"gpu/n{i}/{g}": ("sim", {"name": f"g{g}", "attrs": {"util": i}})
             for i in range(40) for g in range(4)}  # fmt: skip
 
 
-def _frames(cycles: list[tuple[dict[str, tuple[str, Any]], list[str]]]) -> list[Any]:
+def _frames(
+    cycles: list[tuple[dict[str, tuple[str, Any]], list[str]]], version: int = 8
+) -> list[Any]:
     """Frames as the recorder writes them: each cycle's changed entities (by ref:
-    source and body) and the refs it removed; the first a keyframe."""
+    source and body) and the refs it removed; the first a keyframe. Version 7's
+    bodies whole (``E``), compressed like the keyframe's."""
     like: list[Like] = []
     frames = []
     for number, (entities, removed) in enumerate(cycles):
@@ -29,7 +41,12 @@ def _frames(cycles: list[tuple[dict[str, tuple[str, Any]], list[str]]]) -> list[
         sources = [source for source, _body in entities.values()]
         bodies = [encode(body) for _source, body in entities.values()]
         cycle = SimpleNamespace(entities=(refs, sources, bodies), keyframe=number == 0)
-        frames.append((float(number), {**_entity_parts(cycle, like), "x": removed}))  # type: ignore[arg-type]
+        parts = _entity_parts(cycle, like)  # type: ignore[arg-type]
+        if version == 7 and "P" in parts:
+            ordered = like[0].known.mark(refs, sources, bodies)[2]  # type: ignore[union-attr]
+            parts["E"] = like[0].deflate(encode(ordered))
+            del parts["P"]
+        frames.append((float(number), {**parts, "x": removed}))
     return frames
 
 
@@ -52,7 +69,8 @@ def _at_once(frames: list[Any]) -> tuple[dict[str, bytes], dict[str, str]] | Non
     if made is None:
         return None
     entities, sources = made
-    return dict(zip(entities, payloads(list(entities.values())), strict=True)), sources
+    assert all(body.__class__ is bytes for body in entities.values())
+    return entities, sources
 
 
 def _changed(refs: list[str], tag: int, source: str = "sim") -> dict[str, tuple[str, Any]]:
@@ -84,9 +102,11 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("version", [7, 8])
 @pytest.mark.parametrize("name", list(CASES))
-def test_all_frames_at_once_are_what_frame_by_frame_was(name: str) -> None:
-    frames = _frames([(KEYFRAME, []), *CASES[name]])
+def test_all_frames_at_once_are_what_frame_by_frame_was(name: str, version: int) -> None:
+    frames = _frames([(KEYFRAME, []), *CASES[name]], version)
+    assert all(("P" if version == 8 else "E") in body for _time, body in frames[1:])
     expected = _frame_by_frame(frames)
     made = _at_once(frames)
     assert made is not None
@@ -121,3 +141,39 @@ def test_a_keyframe_of_the_same_entities_takes_the_last_ones_known_order() -> No
     other = _like(_frames([(moved, [])])[0][1], known).known
     assert other is not known and other is not None
     assert other.sources[other.refs.index("gpu/n0/0")] == "other"
+
+
+def _shared(body: bytes, base: bytes) -> int:
+    """Leading bytes alike, one compared at a time."""
+    count = 0
+    while count < min(len(body), len(base)) and body[count] == base[count]:
+        count += 1
+    return count
+
+
+def test_common_prefixes_are_the_bytes_each_shares_with_its_base() -> None:
+    pairs = [(b"abcdef", b"abcxef"), (b"abc", b"abc"), (b"", b""), (b"\0\0x", b"\0\0y"),
+             (b"abcdef", b"abc"), (b"ab", b"abzz"), (b"zz", b"ab"), (b"\0", b"\0\0")]  # fmt: skip
+    expected = [_shared(body, base) for body, base in pairs]
+    assert common_prefixes(*zip(*pairs, strict=True)) == expected  # some lengths differ
+    same = [pair for pair in pairs if len(pair[0]) == len(pair[1])]
+    assert common_prefixes(*zip(*same, strict=True)) == [
+        _shared(*pair) for pair in same
+    ]  # every length the same: the path in C
+
+
+def test_patches_give_the_bodies_back_and_refuse_what_no_base_holds() -> None:
+    bases = [b"\x81\xa1a\x01", b"\x81\xa1a\x02"]
+    bodies = [b"\x81\xa1a\x05", b"\x81\xa1a\x02", b"\x81\xa1b\x07"]  # the last apart
+    part = patch(bodies, bases)
+    kept, tails = patches(part, len(bases))
+    assert kept == [3, 4, 0]
+    assert patched([*bases, b""], kept, payloads(tails)) == bodies
+    with pytest.raises(ValueError, match="damaged entities"):
+        patched(bases, [5, 0], [b"", b""])  # more than its base holds
+    with pytest.raises(ValueError, match="damaged entities"):
+        patched(bases, [-1, 0], [b"", b""])  # a slice from the end
+    with pytest.raises(ValueError, match="damaged entities"):
+        patches(deflate(encode([[1, 2, 3], [b"", b"", b""]])), 2)  # one apart keeps some
+    with pytest.raises(ValueError, match="damaged entities"):
+        patches(deflate(encode([[1], [b"", b""]])), 2)
