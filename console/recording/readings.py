@@ -5,7 +5,7 @@ of them. Making every :class:`~console.core.store.Reading` up front was most of 
 seek's CPU (bench/recording.py), so the store is handed this dict: each key's value
 is its place in three float columns (time, value, rate; NaN for *not available*)
 until it is read, then its reading, made once and kept. A batch of counters' rates
-are made then too (34,000 at 1,000 nodes, ~8 ms of a seek past its keyframe).
+are made then too (34,000 at 1,000 nodes: 3-5 ms of a seek past its keyframe).
 """
 
 from __future__ import annotations
