@@ -188,7 +188,7 @@ def patch(bodies: list[bytes], bases: list[bytes]) -> bytes:
     return deflate(encode([kept, tails]))
 
 
-_PATCHED = msgspec.msgpack.Decoder(tuple[list[int], list[msgspec.Raw]])
+_PATCHED = msgspec.msgpack.Decoder(tuple[list[int], list[bytes]])
 _BODIES = msgspec.msgpack.Decoder(list[bytes])
 
 
@@ -206,11 +206,10 @@ def payloads(bodies: list[Any]) -> list[bytes]:
     return made
 
 
-def patches(part: bytes, bases: int) -> tuple[list[int], list[msgspec.Raw]]:
+def patches(part: bytes, bases: int) -> tuple[list[int], list[bytes]]:
     """What :func:`patch` wrote: how much of its base each body keeps, and the rest of
-    it (each a view of a msgpack ``bin`` in the inflated part, made ``bytes`` only where
-    needed); ValueError when damaged (a count that is no length of its base is checked
-    by :func:`patched`)."""
+    it (a byte or two mostly: CPython makes no object for one); ValueError when
+    damaged (a count that is no length of its base is checked by :func:`patched`)."""
     kept, tails = _PATCHED.decode(inflate(part))
     if len(kept) != len(tails) or len(tails) < bases or any(kept[bases:]):
         raise ValueError("damaged entities: not one kept length a body")

@@ -4,10 +4,10 @@ after it, made in C where a loop can be.
 At 1,000 simulated nodes a keyframe holds 13,000 entities and each frame after it the
 5,500 GPUs whose processes' shares moved. Taken frame by frame as refs and bytes (one
 dict update a frame, a bytes object a body) nine frames cost a seek ~35 ms. Here a
-frame's flags say which of the keyframe's places its bodies go to; each body stays a
-view into the frame's inflated part (``msgspec.Raw``: since version 8 the bytes after
-those it shares with its keyframe's, ``codec.patch``) until the newest of each is
-known, and only those are made ``bytes``, all at once.
+frame's flags say which of the keyframe's places its bodies go to, each the bytes
+after those it shares with its keyframe's since version 8 (``codec.patch``), a view
+into the frame's inflated part before (``msgspec.Raw``), and only the newest of each
+is made whole, all at once.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ class _Newest:
             raise ValueError("damaged entities: not one source and body a ref")
         self.refs, self.bases = refs, bases
         self.tails: list[Any] = [None] * len(refs)
-        """A frame's body at each place it was laid (a ``msgspec.Raw``), or ``None``."""
+        """A frame's body at each place it was laid (``bytes`` or a ``msgspec.Raw``),
+        or ``None``."""
         self.kept: list[Any] = [None] * len(refs)
         """How many leading bytes of the keyframe's body the tail there follows."""
         self.moved: dict[int, str] = {}
@@ -85,6 +86,7 @@ class _Newest:
             raise ValueError("damaged entities: flagged without a keyframe's")
         marks = known.marks(flags)
         places = list(selected(known.order, marks))
+        bodies: list[Any]
         if "P" in body:  # since version 8: the bytes after those kept of the keyframe's
             kept, bodies = patches(body["P"], len(places))
         else:

@@ -48,7 +48,6 @@ from console.recording.codec import (
     keyframe_against,
     patched,
     patches,
-    payloads,
     place_among,
     unpack_decimals,
     unpack_floats,
@@ -631,26 +630,8 @@ class Recording:
         points.add_all()
         like = functools.partial(self._like, frames[0][0], key_body)
         latest = latest_entities(frames, like)
-        if latest is not None:
-            state.entities, state.sources = latest
-        strays = False  # a frame after the keyframe listed entities it does not flag
-        for place, (_time, body) in enumerate(frames):
-            if latest is not None:
-                pass  # (taken above, all frames' at once)
-            elif place == 0:
-                refs, sources, entities = _frame_entities(body, like)
-                state.entities = dict(zip(refs, entities, strict=True))
-                state.sources = dict(zip(refs, sources, strict=True))
-            else:
-                refs, sources, entities = _frame_entities(body, like)
-                state.entities.update(zip(refs, entities, strict=True))
-                # A flagged entity has its source in the keyframe: the sources are the
-                # keyframe's until a frame lists others (not 5,500 a frame compared).
-                strays = strays or "n" not in body or bool(body["n"][1])
-                if strays and list(map(state.sources.get, refs)) != sources:
-                    state.sources.update(zip(refs, sources, strict=True))
-            for ref in [] if latest is not None else body.get("x", []):
-                state.entities.pop(ref, None)
+        state.entities, state.sources = latest or _frame_by_frame(frames, like)
+        for _time, body in frames:
             for name, key in (("findings", "f"), ("statuses", "s"), ("meta", "m"),
                               ("analysis", "a")):  # fmt: skip
                 if body.get(key) is not None:
@@ -832,9 +813,9 @@ def _entries(body: dict[str, Any], references: _References) -> Iterator[tuple[An
 
 
 def _like(keyframe: dict[str, Any], known: Known | None = None) -> Like:
-    """The entity bodies of a keyframe's frame, one after another: what the frames
-    after it compress theirs like (``codec.Like``); ``known``: another keyframe's,
-    taken when its refs and sources are this one's."""
+    """The entity bodies of a keyframe's frame: what the frames after it write theirs
+    against (``codec.Like``); ``known``: another keyframe's, taken when its refs and
+    sources are this one's."""
     if "r" in keyframe:
         like = Like(keyframe["B"])
         refs, sources = keyframe["r"]
@@ -843,6 +824,32 @@ def _like(keyframe: dict[str, Any], known: Known | None = None) -> Like:
         )
         return like
     return Like([item[2] for item in keyframe.get("e", [])])
+
+
+def _frame_by_frame(
+    frames: list[tuple[float, dict[str, Any]]], like: Callable[[], Like]
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Each entity's newest body and its source by ref, one frame after another (what
+    ``entities.latest_entities`` leaves to it: versions before 7, an entity of the
+    keyframe removed)."""
+    entities: dict[str, bytes] = {}
+    sources: dict[str, str] = {}
+    strays = False  # a frame after the keyframe listed entities it does not flag
+    for place, (_time, body) in enumerate(frames):
+        refs, owners, bodies = _frame_entities(body, like)
+        if place == 0:
+            entities = dict(zip(refs, bodies, strict=True))
+            sources = dict(zip(refs, owners, strict=True))
+        else:
+            entities.update(zip(refs, bodies, strict=True))
+            # A flagged entity has its source in the keyframe: the sources are the
+            # keyframe's until a frame lists others (not 5,500 a frame compared).
+            strays = strays or "n" not in body or bool(body["n"][1])
+            if strays and list(map(sources.get, refs)) != owners:
+                sources.update(zip(refs, owners, strict=True))
+        for ref in body.get("x", []):
+            entities.pop(ref, None)
+    return entities, sources
 
 
 def _frame_entities(
@@ -864,7 +871,7 @@ def _frame_entities(
             bases = list(selected(like().ordered(), marks))
             kept, tails = patches(body["P"], len(bases))
             bases += [b""] * (len(tails) - len(bases))
-            entities = patched(bases, kept, payloads(tails))
+            entities = patched(bases, kept, tails)
         else:
             entities = decode(inflate(body["E"], like())) if "E" in body else []
     elif "r" in body:

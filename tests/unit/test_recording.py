@@ -1131,7 +1131,7 @@ def test_between_keyframes_entities_are_patches_of_the_keyframes_and_read_back(
         # Each body the bytes after those it shares with its keyframe's body.
         bases = [keyframe["B"][keyframe["r"][0].index(ref)] for ref in refs]
         kept, tails = codec.patches(frame["P"], len(bases))
-        changed = codec.patched(bases, kept, codec.payloads(tails))
+        changed = codec.patched(bases, kept, tails)
         assert len(changed) == len(refs) == len(sources) > 0
         assert changed != bases and all(0 < n <= len(b) for n, b in zip(kept, bases, strict=True))
         # A fraction of what the bodies cost compressed on their own.

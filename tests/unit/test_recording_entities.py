@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from console.recording import reader
 from console.recording.codec import (
     Like,
     common_prefixes,
@@ -18,10 +19,9 @@ from console.recording.codec import (
     patch,
     patched,
     patches,
-    payloads,
 )
 from console.recording.entities import latest_entities
-from console.recording.reader import _frame_entities, _like
+from console.recording.reader import _like
 from console.recording.recorder import _entity_parts
 
 KEYFRAME = {f"gpu/n{i}/{g}": ("sim", {"name": f"g{g}", "attrs": {"util": i}})
@@ -51,16 +51,9 @@ def _frames(
 
 
 def _frame_by_frame(frames: list[Any]) -> tuple[dict[str, bytes], dict[str, str]]:
-    """What the reader did before: a dict updated with each frame's, then popped."""
-    like = functools.partial(_like, frames[0][1])
-    entities: dict[str, bytes] = {}
-    sources: dict[str, str] = {}
-    for _time, body in frames:
-        refs, owners, bodies = _frame_entities(body, like)
-        entities.update(zip(refs, bodies, strict=True))
-        sources.update(zip(refs, owners, strict=True))
-        for ref in body["x"]:
-            entities.pop(ref, None)
+    """What the reader does where it cannot take them at once: a dict updated with
+    each frame's, then popped."""
+    entities, sources = reader._frame_by_frame(frames, functools.partial(_like, frames[0][1]))
     return entities, {ref: sources[ref] for ref in entities}
 
 
@@ -168,7 +161,7 @@ def test_patches_give_the_bodies_back_and_refuse_what_no_base_holds() -> None:
     part = patch(bodies, bases)
     kept, tails = patches(part, len(bases))
     assert kept == [3, 4, 0]
-    assert patched([*bases, b""], kept, payloads(tails)) == bodies
+    assert patched([*bases, b""], kept, tails) == bodies
     with pytest.raises(ValueError, match="damaged entities"):
         patched(bases, [5, 0], [b"", b""])  # more than its base holds
     with pytest.raises(ValueError, match="damaged entities"):
