@@ -56,7 +56,8 @@ from console.recording.codec import (
 )
 from console.recording.entities import latest_entities
 from console.recording.layout import database_file
-from console.recording.readings import LazyReadings
+from console.recording.points import TimedPoints
+from console.recording.readings import LazyReadings, counter_rates
 
 
 class RecordingError(ValueError):
@@ -614,17 +615,19 @@ class Recording:
                 self._last_keyframe = (key_body, references, made)
             columns = tuple(column[:] for column in made)
         state.readings.start(places, *columns)
+        points = TimedPoints(state.history)
         laid = [key_keys]
         for batch, place in zip(batches[in_keyframe:], rank[in_keyframe:], strict=True):
             if place == 1:
                 before = second.get(batch.schema) if batch.schema is not None else None
                 where = newest[id(batch)]
                 run = where if isinstance(where, int) else None  # laid one after another
-                _apply(state.readings, state.history, batch, before, run)
+                _apply(state.readings, points, batch, before, run)
                 if run is None:  # laid as a slice of the keyframe's: its refs are among them
                     laid.append(batch.keys)
             else:
-                _timed_points(state.history, batch)
+                _timed_points(points, batch)
+        points.add_all()
         like = functools.partial(self._like, frames[0][0], key_body)
         latest = latest_entities(frames, like)
         state.entities, state.sources = latest or _frame_by_frame(frames, like)
@@ -898,7 +901,7 @@ def _column(
 
 def _apply(
     readings: LazyReadings,
-    history: dict[tuple[str, str], Points],
+    points: TimedPoints,
     batch: _Batch,
     before: _Batch | None = None,
     run: int | None = None,
@@ -919,13 +922,15 @@ def _apply(
         now_all, then_all = batch.batch_time, before.batch_time
         if own is None and then is None and len(counters) == count:
             # Every key a counter, one time a batch (a source's counters sent apart:
-            # 34,000 at 1,000 nodes): the rates in one pass, not an index a counter.
-            # NaN (not available) fails every comparison: no rate, as in the store.
+            # 34,000 at 1,000 nodes): the rates in one pass, not an index a counter,
+            # and laid as a slice, only those of the readings made (a screen's few).
             elapsed = now_all - then_all
+            if elapsed > 0 and run is not None:
+                readings.lay_counters(run, times, column, previous, elapsed)
+                _add_timed(points, batch.keys, timed, times, column)
+                return
             if elapsed > 0:
-                pairs = zip(column, previous, strict=True)
-                rates = array("d", [(value - old) / elapsed if value >= old else math.nan
-                                    for value, old in pairs])  # fmt: skip
+                rates = counter_rates(column, previous, elapsed)
         else:
             for i in counters:
                 value, old = column[i], previous[i]
@@ -943,9 +948,16 @@ def _apply(
                 if elapsed > 0 and delta >= 0:
                     rates[i] = delta / elapsed
     readings.lay(len(refs) if run is not None else _pairs(batch.keys), times, column, rates, run)
-    for i in timed:
-        value = column[i]
-        _add_point(history, (refs[i], metrics[i]), times[i], value)
+    _add_timed(points, batch.keys, timed, times, column)
+
+
+def _add_timed(
+    points: TimedPoints, keys: _Keys, timed: list[int], times: array[float], column: array[float]
+) -> None:
+    """A newest batch's timed series' points (where ``timed`` says among its keys)."""
+    if timed:
+        points.add(keys, timed, array("d", map(times.__getitem__, timed)),
+                   array("d", map(column.__getitem__, timed)))  # fmt: skip
 
 
 def _laid_over(
@@ -1044,33 +1056,12 @@ def _refs(keys: _Keys) -> frozenset[str]:
     return _kept(_refs_kept, keys, lambda keys: frozenset(keys[0]))
 
 
-def _timed_points(history: dict[tuple[str, str], Points], batch: _Batch) -> None:
+def _timed_points(points: TimedPoints, batch: _Batch) -> None:
     """The points of the timed series of a batch a newer one replaces."""
     if batch.timed is None:
         return
-    refs, metrics = batch.keys
     values, times = (unpack_floats(part) for part in batch.timed)
-    for slot, i in enumerate(_marks(batch.keys)[1]):
-        _add_point(history, (refs[i], metrics[i]), times[slot], values[slot])
-
-
-def _add_point(
-    history: dict[tuple[str, str], Points], key: tuple[str, str], when: float, value: float
-) -> None:
-    """One point after a series' (NaN: not available); one at the same time replaces
-    the last, an older one is left out."""
-    points = history.get(key)
-    if points is None:
-        points = history[key] = (array("d"), array("d"))
-    times, values = points
-    if times and times[-1] >= when:
-        if times[-1] == when:
-            values[-1] = value
-        return
-    times.append(when)
-    values.append(value)
-    if len(times) > 2000:
-        del times[:1000], values[:1000]
+    points.add(batch.keys, _marks(batch.keys)[1], times, values)
 
 
 _ENTITIES = msgspec.msgpack.Decoder(list[Entity])

@@ -1565,6 +1565,7 @@ def test_a_batch_of_counters_gets_the_rates_a_counter_at_a_time_would(later: flo
     """A batch whose keys are all counters, one time a batch, takes its rates in one
     pass; they are those of the key-by-key way (a mixed batch's): a counter that went
     back (a reset), one not available on either side, or no time between: no rate."""
+    from console.recording.points import TimedPoints
     from console.recording.reader import _apply, _Batch
     from console.recording.readings import LazyReadings
 
@@ -1578,7 +1579,7 @@ def test_a_batch_of_counters_gets_the_rates_a_counter_at_a_time_would(later: flo
         readings.start({}, array("d"), array("d"), array("d"))
         older = _Batch("sim", 0.0, 100.0, keys, None, pack_floats(before), 1)
         newer = _Batch("sim", 0.0, 100.0 + later, keys, None, pack_floats(after), 1)
-        _apply(readings, {}, newer, older)
+        _apply(readings, TimedPoints({}), newer, older)
         got = [readings[(ref, metric)] for ref, metric in zip(*keys, strict=True)]
         assert [reading.value for reading in got] == after
         rates[name] = [reading.rate for reading in got][:4]
