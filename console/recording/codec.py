@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import struct
 import sys
+import threading
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
@@ -62,8 +63,19 @@ MAX_KEYS = MAX_INFLATED // 8
 holds (a schema's runs multiply counts, so a small part could claim billions)."""
 
 NAN = math.nan
-_compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-_decompressor = zstandard.ZstdDecompressor()
+
+
+class _Zstd(threading.local):
+    """A compressor and a decompressor for each thread: Zstandard's are not to be used
+    by two threads at once (the recorder's writer and a rewind's reader both inflate:
+    a shared one gave a healthy seek wrong bytes, found in review)."""
+
+    def __init__(self) -> None:
+        self.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+        self.decompressor = zstandard.ZstdDecompressor()
+
+
+_zstd = _Zstd()
 _encoder = msgspec.msgpack.Encoder(enc_hook=str)
 _decoder = msgspec.msgpack.Decoder()
 
@@ -80,7 +92,7 @@ def decode(data: bytes) -> Any:
 
 def deflate(data: bytes) -> bytes:
     """One part compressed (Zstandard, :data:`ZSTD_LEVEL`; its size in the header)."""
-    return _compressor.compress(data)
+    return _zstd.compressor.compress(data)
 
 
 def inflate(data: bytes, like: Like | None = None) -> bytes:
@@ -93,7 +105,7 @@ def inflate(data: bytes, like: Like | None = None) -> bytes:
             raise ValueError(f"a part grows past {MAX_INFLATED} bytes")
         if size < 0:
             raise ValueError("a part that does not say its size")
-        return (_decompressor if like is None else like.decompressor()).decompress(data)
+        return (_zstd.decompressor if like is None else like.decompressor()).decompress(data)
     except zstandard.ZstdError as exc:
         raise ValueError(str(exc)) from None
 

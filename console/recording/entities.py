@@ -37,7 +37,7 @@ def latest_entities(
     key_body = frames[0][1]
     if "r" not in key_body or "B" not in key_body:
         return None
-    if any("n" not in body for _time, body in frames[1:]):
+    if not all(map(_flagged_or_none, frames[1:])):
         return None
     refs, sources = key_body["r"]
     newest = _Newest(refs, key_body["B"])
@@ -45,7 +45,7 @@ def latest_entities(
         raise ValueError("damaged entities: not one source and body a ref")
     keyed: set[str] | None = None  # the keyframe's refs, made only when a frame removes any
     for number, (_time, body) in enumerate(frames):
-        if number > 0:
+        if number > 0 and "n" in body:
             newest.lay(body, like)
         removed = body.get("x") or []
         if removed:  # (after the frame's own, as a dict updated then popped)
@@ -55,6 +55,13 @@ def latest_entities(
             for ref in removed:
                 newest.later.pop(ref, None)
     return newest.made(sources)
+
+
+def _flagged_or_none(frame: tuple[float, dict[str, Any]]) -> bool:
+    """Whether a frame after the keyframe flags its entities, or changed none (written
+    as a keyframe's, two empty lists: a stable fleet's cycle)."""
+    body = frame[1]
+    return "n" in body or (body.get("r") == [[], []] and body.get("B") == [] and "E" not in body)
 
 
 class _Newest:
@@ -93,7 +100,9 @@ class _Newest:
             bodies = _RAWS.decode(inflate(body["E"], like())) if "E" in body else []
             kept = [0] * len(bodies)
         apart = len(bodies) - len(places)
-        if not isinstance(others, list) or not len(others) == len(other_sources) == apart:
+        if not isinstance(others, list) or not isinstance(other_sources, list):
+            raise ValueError("damaged entities: not one source and body a ref")
+        if not len(others) == len(other_sources) == apart:
             raise ValueError("damaged entities: not one source and body a ref")
         list(map(self.tails.__setitem__, places, bodies))
         list(map(self.kept.__setitem__, places, kept))

@@ -849,6 +849,7 @@ def _frame_by_frame(
                 sources.update(zip(refs, owners, strict=True))
         for ref in body.get("x", []):
             entities.pop(ref, None)
+            sources.pop(ref, None)
     return entities, sources
 
 
