@@ -13,6 +13,7 @@ import math
 import sqlite3
 import struct
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -624,16 +625,23 @@ def store_state(store: Store) -> dict[str, Any]:
 
 
 def recorded_states(
-    engine: Engine, path: Path, cycles: int, keyframe_every: float
+    engine: Engine,
+    path: Path,
+    cycles: int,
+    keyframe_every: float,
+    before_cycle: Callable[[int], None] | None = None,
 ) -> dict[float, dict[str, Any]]:
     """:func:`recorded`, keeping :func:`store_state` of the live store after each cycle
-    (by store time) rather than its snapshot document."""
+    (by store time) rather than its snapshot document; ``before_cycle(number)`` called
+    before each."""
     recorder = Recorder(path, keyframe_every=keyframe_every)
     recorder.attach(engine)
     live: dict[float, dict[str, Any]] = {}
 
     async def run() -> None:
-        for _ in range(cycles):
+        for cycle in range(cycles):
+            if before_cycle is not None:
+                before_cycle(cycle)
             await engine.collect(1)
             recorder.flush()
             live[engine.store.time or 0.0] = store_state(engine.store)

@@ -3,21 +3,19 @@ same as made at once (a counter that went back, or not available: no rate)."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from array import array
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from console.core import engine as engine_module
 from console.core.store import Reading
-from console.recording import Recorder, Recording
+from console.recording import Recording
 from console.recording import readings as readings_module
 from console.recording.readings import LazyReadings, counter_rates
 from console.sim.source import SimSource
-from tests.unit.test_recording import demo_engine, store_state
+from tests.unit.test_recording import demo_engine, recorded_states, store_state
 
 nan = math.nan
 KEYS = [(f"port/s/{i}", "port.tx_bytes") for i in range(6)]
@@ -98,23 +96,14 @@ def test_a_seek_after_a_counter_reset_gives_it_no_rate(
                         lambda self, *args: used.append(1) or real(self, *args))  # fmt: skip
     engine = demo_engine()
     simulation = next(s.simulation for s in engine.sources if isinstance(s, SimSource))
-    recorder = Recorder(tmp_path / "rec", keyframe_every=5)
-    recorder.attach(engine)
-    live: dict[float, dict[str, Any]] = {}
 
-    async def run() -> None:
-        for cycle in range(9):
-            if cycle == 7:  # (0 and 5 are keyframes)
-                counters = simulation._counters
-                for key in counters:
-                    counters[key] = 0.0  # every counter back to nothing: a reset
-            await engine.collect(1)
-            recorder.flush()
-            live[engine.store.time or 0.0] = store_state(engine.store)
-        await engine.stop()
+    def reset_at_seven(cycle: int) -> None:
+        if cycle == 7:  # (0 and 5 are keyframes)
+            counters = simulation._counters
+            for key in counters:
+                counters[key] = 0.0  # every counter back to nothing: a reset
 
-    asyncio.run(run())
-    recorder.close()
+    live = recorded_states(engine, tmp_path / "rec", 9, 5, before_cycle=reset_at_seven)
     reset, after = sorted(live)[7:9]
     counters = [key for key, (_t, _v, rate) in live[reset - 1]["readings"].items()
                 if rate is not None and key[1] == "port.tx_bytes"]  # fmt: skip
