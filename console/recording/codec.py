@@ -289,9 +289,17 @@ class Known:
     def mark(
         self, refs: list[str], sources: list[str], bodies: list[bytes]
     ) -> tuple[bytes, tuple[list[str], list[str], list[bytes]], list[bytes]]:
-        """A frame's entities as the flags of those known with the same source, the
-        others (refs, sources, bodies) as they are, and every body in :meth:`unmark`'s
-        order (the known ones' in this order, then the others')."""
+        """A frame's entities as the flags of those known with the same source
+        (compressed), the others (refs, sources, bodies) as they are, and every body in
+        :meth:`unmark`'s order (the known ones' in this order, then the others')."""
+        flags, others, ordered = self.flag(refs, sources, bodies)
+        return deflate(bytes(flags)), others, ordered
+
+    def flag(
+        self, refs: list[str], sources: list[str], bodies: list[bytes]
+    ) -> tuple[bytearray, tuple[list[str], list[str], list[bytes]], list[bytes]]:
+        """:meth:`mark` with its flags as they are, a byte each (what :meth:`marks`
+        reads back): the writer picks the flagged ones' keyframe bodies with them."""
         count = len(self.refs)
         if self._place is None:
             self._place = dict(zip(self.refs, range(count), strict=True))
@@ -316,7 +324,7 @@ class Known:
                     others[1].append(source)
                     others[2].append(body)
         ordered = cast("list[bytes]", list(selected(slots, flags)))
-        return deflate(bytes(flags)), others, ordered + others[2]
+        return flags, others, ordered + others[2]
 
     def unmark(self, flags: bytes) -> tuple[list[str], list[str]]:
         """The refs and sources :meth:`mark` flagged; ValueError when damaged."""

@@ -627,9 +627,9 @@ def _entity_parts(cycle: _Cycle, like: list[Like]) -> dict[str, Any]:
     if cycle.keyframe or not bodies or not like or like[0].known is None:
         return {"r": [refs, sources], "B": bodies}
     known = like[0].known
-    flags, (other_refs, other_sources, _bodies), ordered = known.mark(refs, sources, bodies)
-    bases = list(selected(like[0].ordered(), known.marks(flags)))
-    return {"n": [flags, other_refs, other_sources], "P": patch(ordered, bases)}
+    flags, (other_refs, other_sources, _bodies), ordered = known.flag(refs, sources, bodies)
+    bases = list(selected(like[0].ordered(), flags))
+    return {"n": [deflate(bytes(flags)), other_refs, other_sources], "P": patch(ordered, bases)}
 
 
 def _keyframe_against(
