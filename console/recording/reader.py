@@ -14,7 +14,6 @@ import contextlib
 import functools
 import math
 import sqlite3
-import struct
 from array import array
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +45,7 @@ from console.recording.codec import (
     inflate,
     join_history,
     keyframe_against,
+    msgpack_array,
     patched,
     patches,
     place_among,
@@ -1071,9 +1071,7 @@ _ENTITIES = msgspec.msgpack.Decoder(list[Entity])
 def _entities(bodies: list[bytes]) -> list[Entity]:
     """Many recorded entities at once: their bytes as one msgpack array, decoded in C
     straight into entities (each body is one msgpack map, so the array is valid)."""
-    count = len(bodies)
-    header = struct.pack(">BI", 0xDD, count)  # array 32: any count
-    return _ENTITIES.decode(header + b"".join(bodies))
+    return _ENTITIES.decode(msgpack_array(bodies))
 
 
 def _entity(ref: str, body: bytes) -> Entity:
