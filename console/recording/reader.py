@@ -22,8 +22,6 @@ from operator import eq, not_
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import msgspec
-
 from console.api import SourceStatus
 from console.core.garbage import long_lived_objects
 from console.core.model import COUNTER_METRICS, TIMED_METRICS, Batch, Entity, Finding, Sample
@@ -45,7 +43,6 @@ from console.recording.codec import (
     inflate,
     join_history,
     keyframe_against,
-    msgpack_array,
     patched,
     patches,
     place_among,
@@ -58,6 +55,7 @@ from console.recording.entities import latest_entities
 from console.recording.layout import database_file
 from console.recording.points import TimedPoints
 from console.recording.readings import LazyReadings, counter_rates
+from console.recording.restored import restored_entities
 
 
 class RecordingError(ValueError):
@@ -1065,13 +1063,9 @@ def _timed_points(points: TimedPoints, batch: _Batch) -> None:
     points.add(batch.keys, _marks(batch.keys)[1], times, values)
 
 
-_ENTITIES = msgspec.msgpack.Decoder(list[Entity])
-
-
 def _entities(bodies: list[bytes]) -> list[Entity]:
-    """Many recorded entities at once: their bytes as one msgpack array, decoded in C
-    straight into entities (each body is one msgpack map, so the array is valid)."""
-    return _ENTITIES.decode(msgpack_array(bodies))
+    """Many recorded entities at once, each with its attrs decoded when first read."""
+    return restored_entities(bodies)
 
 
 def _entity(ref: str, body: bytes) -> Entity:

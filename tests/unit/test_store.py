@@ -372,6 +372,44 @@ def test_a_fleet_shape_kept_from_fleet_to_fleet_groups_each_as_a_fresh_store_doe
     assert again.child_refs("node/n0") == ["gpu/n0/1"]
 
 
+def test_a_fleet_shape_sorts_a_kind_again_only_when_its_members_change(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each restored store reads each kind in natural order at once: the shape sorted it
+    once for its members, and a store placing a later entity in its own copy leaves the
+    shape's order as it was for the next store."""
+    from console.core import store as store_module
+    from console.core.store import FleetShape
+
+    sorted_refs: list[str] = []
+    natural = store_module._natural
+    monkeypatch.setattr(
+        store_module, "_natural", lambda ref: sorted_refs.append(ref) or natural(ref)
+    )
+    shape = FleetShape()
+    gpus = [Entity(f"gpu/n0/{i}", f"GPU {i}", "node/n0") for i in (10, 9, 1)]
+    fleet = [Entity("node/n0", "n0"), *gpus]
+    first = Store()
+    first.restore_fleet(fleet, ["s"] * 4, 7.0, {}, shape=shape)
+    assert [g.ref for g in first.of_kind("gpu")] == ["gpu/n0/1", "gpu/n0/9", "gpu/n0/10"]
+    assert len(sorted_refs) == 4  # each kind sorted once, in the restore
+    first.restore_entity(Entity("gpu/n0/2", "GPU 2", "node/n0"), "s", 8.0)
+    assert [g.ref for g in first.of_kind("gpu")][:2] == ["gpu/n0/1", "gpu/n0/2"]
+    sorted_refs.clear()
+    second = Store()
+    second.restore_fleet([*fleet[:3], Entity("gpu/n0/1", "GPU one", "node/n0")], ["s"] * 4,
+                         9.0, {}, shape=shape)  # fmt: skip
+    assert [g.ref for g in second.of_kind("gpu")] == ["gpu/n0/1", "gpu/n0/9", "gpu/n0/10"]
+    assert second.get("gpu/n0/1").name == "GPU one"
+    assert sorted_refs == []  # the same members: not sorted again
+    third = Store()
+    third.restore_fleet([*fleet, Entity("gpu/n0/0", "GPU 0", "node/n0")], ["s"] * 5, 9.0, {},
+                        shape=shape)  # fmt: skip
+    assert [g.ref for g in third.of_kind("gpu")][:2] == ["gpu/n0/0", "gpu/n0/1"]
+    assert sorted(sorted_refs) == sorted(["gpu/n0/10", "gpu/n0/9", "gpu/n0/1", "gpu/n0/0"])
+    assert [n.ref for n in third.of_kind("node")] == ["node/n0"]  # (kept: its members alike)
+
+
 def test_restored_totals_are_the_sums_of_each_reading_s_millionths() -> None:
     """The bulk path rounds a column of floats at once (``float.__round__``) and one
     with any ``None``, NaN, infinity or too large a value one by one; both sum what
