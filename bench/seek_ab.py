@@ -31,10 +31,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+PANE_KINDS = ("node", "gpu", "port", "link", "switch", "job")
+
 
 def worker(path: Path) -> None:
-    """Seeks as the parent asks (``seek TIME`` or ``first TIME``, a line each), the CPU
-    of each answered (this process's package: its tree's, ``--worker TREE``)."""
+    """Seeks as the parent asks (``seek TIME``, ``first TIME`` or ``read TIME``, a line
+    each), the CPU of each answered (this process's package: its tree's, ``--worker
+    TREE``); ``read``: then also the CPU of what the panes read first from the moment's
+    store, each kind in order (``of_kind``) and every GPU's attrs (the GPU, power and
+    security panes read them all)."""
     from console.recording import reader
 
     assert Path(reader.__file__).is_relative_to(sys.argv[2]), reader.__file__
@@ -44,9 +49,17 @@ def worker(path: Path) -> None:
     print("ready", flush=True)
     for line in sys.stdin:
         kind, when = line.split()
-        if kind == "seek":
+        if kind in ("seek", "read"):
             began = time.process_time()
             held = recording.at(float(when))  # the last one freed as a rewind frees it
+            if kind == "read":
+                seek, began = time.process_time() - began, time.process_time()
+                for entity_kind in PANE_KINDS:
+                    held.store.of_kind(entity_kind)
+                for gpu in held.store.of_kind("gpu"):
+                    gpu.attrs.get("health")
+                print(f"{seek:.6f} {time.process_time() - began:.6f}", flush=True)
+                continue
         else:
             held = None
             gc.collect()

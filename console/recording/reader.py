@@ -298,8 +298,9 @@ class Recording:
             yield
         except RecordingError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, sqlite3.Error) as exc:
-            # (sqlite3.Error: a table of its version missing, a file torn underneath)
+        except (ValueError, TypeError, KeyError, IndexError, RecursionError, sqlite3.Error) as exc:
+            # (sqlite3.Error: a table of its version missing, a file torn underneath;
+            # RecursionError: msgpack nested past the decoder's depth)
             raise RecordingError(f"{self.file}: damaged at {when:.0f}: {exc}") from None
 
     def _at(self, when: float, history: int) -> Moment:
@@ -680,11 +681,12 @@ class Recording:
     def _entities(self, bodies: dict[str, bytes]) -> list[Entity]:
         """The entities of these recorded bodies (by ref): an entity the last seek made
         from the same bytes is taken again (nothing changes a restored entity in place,
-        a store replaces it), the rest are decoded together. Seeks to other seconds meet
-        most of the fleet unchanged (nodes, ports, links, switches: 5,000 of 13,000 at
-        1,000 simulated nodes; each 2.6 us decoded); a rewind stepping, all of it. Only
-        the last seek's are kept: one fleet's. Compared by ref then bytes, in C (as
-        dict keys, the bodies' 4 MB were hashed each seek)."""
+        a store replaces it), the rest are decoded together, each one's attrs when first
+        read (:class:`~console.recording.restored.RestoredEntity`). Seeks to other
+        seconds meet most of the fleet unchanged (nodes, ports, links, switches: 5,000
+        of 13,000 at 1,000 simulated nodes); a rewind stepping, all of it. Only the last
+        seek's are kept: one fleet's. Compared by ref then bytes, in C (as dict keys,
+        the bodies' 4 MB were hashed each seek)."""
         refs, made = list(bodies), self._made_entities
         found: list[Any] = list(map(made.get, refs))
         same = map(eq, map(self._made_bodies.get, refs), bodies.values())

@@ -76,7 +76,9 @@ def _decoded_attrs(body: bytes) -> dict[str, Any]:
     plain text: a reader of the attrs (a pane, ``snapshot``) never meets an error."""
     try:
         return _ATTRS.decode(body).attrs
-    except (msgspec.DecodeError, ValueError) as exc:
+    except (msgspec.DecodeError, ValueError, RecursionError) as exc:
+        # (RecursionError: nesting the seek skipped near the decoder's depth, which
+        # counts the reader's stack: a pane's draw reads deeper than the seek's thread)
         return {"damaged": f"recorded attrs unreadable: {exc}"}
 
 

@@ -398,11 +398,12 @@ def test_a_damaged_frame_or_a_zip_bomb_is_a_clear_error(tmp_path: Path) -> None:
         db.execute("UPDATE frames SET body = ? WHERE time = ?", (body, EPOCH + 2))
         db.commit()
 
-    put(b"\x93garbage")
-    with Recording(tmp_path / "rec") as recording:
-        assert recording.at(EPOCH + 1).time == EPOCH + 1
-        with pytest.raises(RecordingError, match="damaged"):
-            recording.at(EPOCH + 2)
+    for damaged in (b"\x93garbage", b"\x91" * 100_000 + b"\xc0"):  # (nested past any depth)
+        put(damaged)
+        with Recording(tmp_path / "rec") as recording:
+            assert recording.at(EPOCH + 1).time == EPOCH + 1
+            with pytest.raises(RecordingError, match="damaged"):
+                recording.at(EPOCH + 2)
     unsized = zstandard.ZstdCompressor(write_content_size=False).compress(b"\0" * 1000)
     put(codec.encode({"t": EPOCH + 2, "b": [], "z": unsized}))
     with Recording(tmp_path / "rec") as recording, pytest.raises(RecordingError, match="its size"):

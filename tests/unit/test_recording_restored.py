@@ -78,3 +78,17 @@ def test_a_seek_decodes_no_attrs_and_each_reads_back_as_live(tmp_path: Path) -> 
             ref: entity.attrs for ref, entity in live[when]["entities"].items()
             if entity.kind == "gpu"
         }  # fmt: skip
+
+
+def test_attrs_nested_near_the_decoders_depth_read_deep_in_a_pane_say_so() -> None:
+    """The decoder's depth counts its caller's stack: attrs the seek's thread skipped
+    whole can be too deep for a pane's draw, far down the UI's stack."""
+    nested = {"model": "H100", "k": 0}
+    for _ in range(950):
+        nested["k"] = [nested["k"]]
+    (gpu,) = _restored(Entity("gpu/n1/0", "GPU 0", "node/n1", nested))
+
+    def read_at_depth(depth: int) -> dict[str, object]:
+        return read_at_depth(depth - 1) if depth else gpu.attrs
+
+    assert list(read_at_depth(300)) == ["damaged"]
