@@ -339,7 +339,8 @@ class WatchfloorApp(App[None]):
 
     def _pane_screen(self, pane: Pane, ref: str | None, crumb: str) -> ViewScreen:
         plugin = self.registry.plugin_of(pane.id)
-        return ViewScreen(make_pane(self, pane, ref), crumb=crumb, view=pane.id, plugin=plugin)
+        return ViewScreen(make_pane(self, pane, ref), crumb=crumb, view=pane.id, plugin=plugin,
+                          ref=ref)  # fmt: skip
 
     def open_sources_view(self) -> None:
         """Every source with its status and reason (``S``, or a click on the header's count)."""
@@ -567,7 +568,9 @@ class WatchfloorApp(App[None]):
                 )
             else:
                 when = min(max(when, span[0]), span[1])
-                moment = await asyncio.to_thread(reader.load, when, self.hour_sparklines)
+                moment = await asyncio.to_thread(
+                    reader.load, when, self.hour_sparklines, self.attrs_on_screen()
+                )
         except (RecordingError, OSError, sqlite3.Error) as exc:
             self.notify(f"cannot rewind: {plain(exc)}", severity="error", markup=False)
             return
@@ -580,6 +583,15 @@ class WatchfloorApp(App[None]):
         self._rewind_statuses = moment.statuses
         self.store = moment.store
         self._redraw(force=True)
+
+    def attrs_on_screen(self) -> tuple[str, ...]:
+        """The kinds whose every entity's attrs the view on screen reads when drawn (its
+        plugin pane's :attr:`~console.api.Pane.reads`; a detail view reads its one)."""
+        screen = self.screen
+        if not isinstance(screen, ViewScreen) or screen.ref is not None:
+            return ()
+        pane = next((pane for pane in self.registry.panes if pane.id == screen.view), None)
+        return pane.reads if pane is not None else ()
 
     def action_rewind_step(self, seconds: float) -> None:
         if self.wall is not None:

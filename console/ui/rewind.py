@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
+from collections.abc import Collection
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -38,6 +41,7 @@ HOUR = 3600.0
 STEP = 10.0
 BIG_STEP = 60.0
 """``[``/``]`` and with shift: seconds per step."""
+_ATTRS = attrgetter("attrs")
 PREPARE_AFTER = 30.0
 """Recorded seconds before a live console's reader makes ahead what a first seek makes
 (:meth:`RewindReader.prepare`): by then the recording's keys are the fleet's (its first
@@ -85,9 +89,16 @@ class RewindReader:
                     self._ready = recording.prepare()
             return self._ready
 
-    def load(self, when: float, hour: bool = False) -> Moment:
+    def load(self, when: float, hour: bool = False, attrs_of: Collection[str] = ()) -> Moment:
         """The fleet at ``when``, with up to two minutes of history, or with ``hour`` the
-        last hour in 24 steps (call in a thread)."""
+        last hour in 24 steps, every entity of the kinds ``attrs_of`` with its attrs read
+        (what the pane on screen reads: :attr:`console.api.Pane.reads`). Call in a thread."""
+        moment = self._load(when, hour)
+        for kind in attrs_of:  # decoded here, not on the UI's loop when drawn
+            deque(map(_ATTRS, moment.store.of_kind(kind)), maxlen=0)
+        return moment
+
+    def _load(self, when: float, hour: bool) -> Moment:
         with self._lock:
             recording = self._open()
             # The moment itself first: a fleet past WARM_ENTITIES is shown as it is (one

@@ -18,7 +18,14 @@ plugin = Plugin(
         ),
     ),
     panes=(
-        Pane("gpus", "GPUs", lazy("watchfloor_gpu.pane:create_gpu_pane"), opens=("gpu",), key="g"),
+        Pane(
+            "gpus",
+            "GPUs",
+            lazy("watchfloor_gpu.pane:create_gpu_pane"),
+            opens=("gpu",),
+            key="g",
+            reads=("gpu",),
+        ),
     ),
 )
 """What the entry point ``gpu`` resolves to."""

@@ -19,6 +19,7 @@ plugin = Plugin(
             lazy("watchfloor_security.pane:create_security_pane"),
             opens=("event",),
             key="s",
+            reads=("gpu", "node"),
         ),
     ),
     analyzers=SECURITY_ANALYZERS,

@@ -255,3 +255,34 @@ async def test_a_quiet_tick_prepares_the_rewind_ahead_once(
         await settle(wall, pilot)
         assert prepared == [1] and wall._reader is None
         recorder.close()
+
+
+async def test_a_rewind_decodes_in_its_thread_the_attrs_the_view_on_screen_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The GPU pane reads every GPU's attrs when drawn (``Pane.reads``): its rewind asks
+    the seek's thread to decode them; the overview and a GPU's detail view ask none."""
+    from console.ui.rewind import RewindReader
+
+    asked: list[tuple[str, ...]] = []
+    real_load = RewindReader.load
+
+    def spied(self: RewindReader, when: float, hour: bool = False, attrs_of: object = ()) -> object:
+        asked.append(tuple(attrs_of))  # type: ignore[call-overload]
+        return real_load(self, when, hour, attrs_of)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(RewindReader, "load", spied)
+    app = onset_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        recorder = await record(app, tmp_path / "rec")
+        await pilot.press("left_square_bracket")  # on the overview
+        await settle(app, pilot)
+        await pilot.press("g", "left_square_bracket")  # on the GPU pane
+        await settle(app, pilot)
+        assert app.crumbs()[-1] == "GPUs"
+        app.open("gpu/node01/0")  # a GPU's detail view reads its own attrs alone
+        await pilot.pause()
+        await pilot.press("left_square_bracket")
+        await settle(app, pilot)
+        assert asked == [(), ("gpu",), ()]
+        recorder.close()

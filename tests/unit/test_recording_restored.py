@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from console.core.model import Entity
 from console.recording import Recording
@@ -92,3 +93,19 @@ def test_attrs_nested_near_the_decoders_depth_read_deep_in_a_pane_say_so() -> No
         return read_at_depth(depth - 1) if depth else gpu.attrs
 
     assert list(read_at_depth(300)) == ["damaged"]
+
+
+def test_a_rewind_reads_in_its_thread_the_attrs_of_the_kinds_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``RewindReader.load(attrs_of=...)``: every entity of those kinds has its attrs
+    decoded before the moment is handed over, the others are left as recorded."""
+    from console.ui import rewind
+
+    live = recorded_states(demo_engine(), tmp_path / "rec", 13, keyframe_every=10)
+    monkeypatch.setattr(rewind, "WARM_ENTITIES", 0)  # one seek: every entity restored
+    reader = rewind.RewindReader(tmp_path / "rec")
+    store = reader.load(max(live), attrs_of=("gpu",)).store
+    assert store.of_kind("gpu") and not any(map(_undecoded, store.of_kind("gpu")))
+    assert all(map(_undecoded, store.of_kind("node")))
+    reader.close()
