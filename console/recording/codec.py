@@ -96,9 +96,9 @@ def deflate(data: bytes) -> bytes:
 
 
 def inflate(data: bytes, like: Like | None = None) -> bytes:
-    """A part :func:`deflate` (or ``like.deflate``) wrote, with :data:`MAX_INFLATED` as
-    its bound; ValueError past it, without its size (every part written here has it)
-    or not a part."""
+    """A part :func:`deflate` wrote (or, before version 8, one compressed ``like`` a
+    keyframe's entities), with :data:`MAX_INFLATED` as its bound; ValueError past it,
+    without its size (every part written here has it) or not a part."""
     try:
         size = zstandard.frame_content_size(data)
         if size > MAX_INFLATED:
@@ -108,11 +108,6 @@ def inflate(data: bytes, like: Like | None = None) -> bytes:
         return (_zstd.decompressor if like is None else like.decompressor()).decompress(data)
     except zstandard.ZstdError as exc:
         raise ValueError(str(exc)) from None
-
-
-LIKE_HASH_LOG = 20
-"""Level 1 with a hash table of 2**20 entries (level 1's own is 2**14) and a window as
-long as the ``Like`` bytes: megabytes of them within reach, not the last few kB."""
 
 
 class Like:
@@ -128,7 +123,6 @@ class Like:
         """The keyframe's entity bodies, in its order."""
         self._dictionary: zstandard.ZstdCompressionDict | None = None
         self._ordered: list[bytes] | None = None
-        self._compressor: zstandard.ZstdCompressor | None = None
         self._decompressor: zstandard.ZstdDecompressor | None = None
         self.known: Known | None = None
         """The keyframe's entities, where they are known (:class:`Known`)."""
@@ -150,20 +144,6 @@ class Like:
                 raise ValueError("damaged entities: flagged without a keyframe's")
             self._ordered = list(map(self.bodies.__getitem__, self.known.order))
         return self._ordered
-
-    def deflate(self, data: bytes) -> bytes:
-        """One part compressed like these bytes (:func:`inflate` with them reads it)."""
-        if self._compressor is None:  # the dictionary's tables made once, for every part
-            size = sum(map(len, self.bodies)) + 1
-            window = min(max(size.bit_length() + 1, 20), 27)  # 27: what inflates
-            parameters = zstandard.ZstdCompressionParameters.from_level(
-                ZSTD_LEVEL, window_log=window, hash_log=LIKE_HASH_LOG
-            )
-            self.dictionary.precompute_compress(compression_params=parameters)
-            self._compressor = zstandard.ZstdCompressor(
-                dict_data=self.dictionary, compression_params=parameters
-            )
-        return self._compressor.compress(data)
 
     def decompressor(self) -> zstandard.ZstdDecompressor:
         """What :func:`inflate` reads parts compressed like these bytes with: one for
@@ -291,20 +271,14 @@ class Known:
         """Whether these are the refs and sources it was made of (compared in C)."""
         return self._given[0] == refs and self._given[1] == sources
 
-    def mark(
-        self, refs: list[str], sources: list[str], bodies: list[bytes]
-    ) -> tuple[bytes, tuple[list[str], list[str], list[bytes]], list[bytes]]:
-        """A frame's entities as the flags of those known with the same source
-        (compressed), the others (refs, sources, bodies) as they are, and every body in
-        :meth:`unmark`'s order (the known ones' in this order, then the others')."""
-        flags, others, ordered = self.flag(refs, sources, bodies)
-        return deflate(bytes(flags)), others, ordered
-
     def flag(
         self, refs: list[str], sources: list[str], bodies: list[bytes]
     ) -> tuple[bytearray, tuple[list[str], list[str], list[bytes]], list[bytes]]:
-        """:meth:`mark` with its flags as they are, a byte each (what :meth:`marks`
-        reads back): the writer picks the flagged ones' keyframe bodies with them."""
+        """A frame's entities as the flags of those known with the same source, a byte
+        each in this order (:meth:`marks` reads them back compressed), the others (refs,
+        sources, bodies) as they are, and every body in that order: the flagged ones'
+        then the others' (the writer picks the flagged ones' keyframe bodies with the
+        flags)."""
         count = len(self.refs)
         if self._place is None:
             self._place = dict(zip(self.refs, range(count), strict=True))
@@ -331,14 +305,9 @@ class Known:
         ordered = cast("list[bytes]", list(selected(slots, flags)))
         return flags, others, ordered + others[2]
 
-    def unmark(self, flags: bytes) -> tuple[list[str], list[str]]:
-        """The refs and sources :meth:`mark` flagged; ValueError when damaged."""
-        marks = self.marks(flags)
-        return list(selected(self.refs, marks)), list(selected(self.sources, marks))
-
     def marks(self, flags: bytes) -> bytes:
-        """:meth:`mark`'s flags, a byte each (1: flagged), in this order; ValueError
-        when damaged."""
+        """:meth:`flag`'s flags compressed, as a byte each (1: flagged) in this order;
+        ValueError when damaged."""
         try:
             marks = inflate(flags)
         except ValueError as exc:

@@ -693,7 +693,7 @@ class Recording:
         missing = list(selected(range(len(refs)), map(not_, same)))
         if missing:
             listed = list(bodies.values())
-            decoded = _entities([listed[place] for place in missing])
+            decoded = restored_entities([listed[place] for place in missing])
             for place, entity in zip(missing, decoded, strict=True):
                 found[place] = entity
         self._made_bodies, self._made_entities = bodies, dict(zip(refs, found, strict=True))
@@ -1063,11 +1063,6 @@ def _timed_points(points: TimedPoints, batch: _Batch) -> None:
         return
     values, times = (unpack_floats(part) for part in batch.timed)
     points.add(batch.keys, _marks(batch.keys)[1], times, values)
-
-
-def _entities(bodies: list[bytes]) -> list[Entity]:
-    """Many recorded entities at once, each with its attrs decoded when first read."""
-    return restored_entities(bodies)
 
 
 def _entity(ref: str, body: bytes) -> Entity:

@@ -47,6 +47,7 @@ from console.recording.codec import (
 from console.recording.layout import database_file
 from console.recording.recorder import KEYFRAME_EVERY
 from console.sim.cluster import EPOCH
+from tests.unit.recording_versions import deflate_like, marked, unmarked
 
 REGISTRY = load_registry()
 
@@ -883,14 +884,14 @@ def test_a_seek_reuses_what_the_last_one_read_and_shows_what_a_fresh_reader_show
             fresh[when] = store_state(recording.at(when).store)
     read: list[int] = []
     decoded: list[int] = []
-    real, real_entities = reader.decompress, reader._entities
+    real, real_entities = reader.decompress, reader.restored_entities
     monkeypatch.setattr(reader, "decompress", lambda blob: read.append(1) or real(blob))
 
     def counted(bodies: list[bytes]) -> Any:
         decoded.append(len(bodies))
         return real_entities(bodies)
 
-    monkeypatch.setattr(reader, "_entities", counted)
+    monkeypatch.setattr(reader, "restored_entities", counted)
     with Recording(tmp_path / "rec") as recording:
         for number, when in enumerate(steps):
             moment = recording.at(when)
@@ -1102,18 +1103,18 @@ def test_a_frames_entities_are_flagged_among_the_keyframes_and_the_others_named(
 
     known = Known(["a", "b", "c", "d"], ["s", "s", "s", "s"])
     assert sorted(known.refs) == ["a", "b", "c", "d"]  # scattered, each once
-    flags, others, bodies = known.mark(["c", "a"], ["s", "s"], [b"C", b"A"])
-    assert others == ([], [], []) and known.unmark(flags) == (
+    flags, others, bodies = marked(known, ["c", "a"], ["s", "s"], [b"C", b"A"])
+    assert others == ([], [], []) and unmarked(known, flags) == (
         [r for r in known.refs if r in "ac"], ["s", "s"])  # fmt: skip
-    assert bodies == [{"a": b"A", "c": b"C"}[r] for r in known.unmark(flags)[0]]
+    assert bodies == [{"a": b"A", "c": b"C"}[r] for r in unmarked(known, flags)[0]]
     # One the keyframe has not, one from another source now, one twice: named.
-    flags, others, bodies = known.mark(["x", "b", "d", "d"], [None, "t", "s", "s"],  # type: ignore[list-item]
+    flags, others, bodies = marked(known, ["x", "b", "d", "d"], [None, "t", "s", "s"],  # type: ignore[list-item]
                                        [b"X", b"B", b"D", b"D2"])  # fmt: skip
-    assert known.unmark(flags) == (["d"], ["s"])
+    assert unmarked(known, flags) == (["d"], ["s"])
     assert others == (["x", "b", "d"], [None, "t", "s"], [b"X", b"B", b"D2"])
     assert bodies == [b"D", b"X", b"B", b"D2"]
     with pytest.raises(ValueError, match="damaged entities"):
-        Known(["a"], ["s"]).unmark(flags)
+        unmarked(Known(["a"], ["s"]), flags)
 
 
 def test_between_keyframes_entities_are_patches_of_the_keyframes_and_read_back(
@@ -1133,7 +1134,7 @@ def test_between_keyframes_entities_are_patches_of_the_keyframes_and_read_back(
     for frame in later:
         # The keyframe's entities flagged, not named again: only the others are.
         flags, other_refs, other_sources = frame["n"]
-        refs, sources = known.unmark(flags)
+        refs, sources = unmarked(known, flags)
         assert refs and not other_refs and not other_sources
         assert "e" not in frame and "E" not in frame
         assert len(flags) < len(deflate(encode([refs, sources]))) / 2
@@ -1194,7 +1195,7 @@ def test_a_version_2_to_6_recording_still_opens(
         refs, sources = cycle.entities[:2]
         parts.pop("r", None)
         if parts.pop("n", None) is not None:  # named, as before version 7
-            parts["E"] = like[0].deflate(encode(cycle.entities[2]))
+            parts["E"] = deflate_like(like[0], encode(cycle.entities[2]))
         if "B" in parts:
             return {"e": [list(entity) for entity in zip(refs, sources, parts["B"], strict=True)]}
         return {"e": [list(entity) for entity in zip(refs, sources, strict=True)], **parts}

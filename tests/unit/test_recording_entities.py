@@ -26,6 +26,7 @@ from console.recording.codec import (
 from console.recording.entities import latest_entities
 from console.recording.reader import _like
 from console.recording.recorder import _entity_parts
+from tests.unit.recording_versions import deflate_like
 
 KEYFRAME = {f"gpu/n{i}/{g}": ("sim", {"name": f"g{g}", "attrs": {"util": i}})
             for i in range(40) for g in range(4)}  # fmt: skip
@@ -46,8 +47,8 @@ def _frames(
         cycle = SimpleNamespace(entities=(refs, sources, bodies), keyframe=number == 0)
         parts = _entity_parts(cycle, like)  # type: ignore[arg-type]
         if version == 7 and "P" in parts:
-            ordered = like[0].known.mark(refs, sources, bodies)[2]  # type: ignore[union-attr]
-            parts["E"] = like[0].deflate(encode(ordered))
+            ordered = like[0].known.flag(refs, sources, bodies)[2]  # type: ignore[union-attr]
+            parts["E"] = deflate_like(like[0], encode(ordered))
             del parts["P"]
         frames.append((float(number), {**parts, "x": removed}))
     return frames

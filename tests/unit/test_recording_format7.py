@@ -22,6 +22,7 @@ from console.recording import Recorder, Recording, RecordingError
 from console.recording.codec import compress, decompress, encode, float_bytes
 from console.recording.layout import database_file
 from console.recording.reader import _like
+from tests.unit.recording_versions import deflate_like, marked
 
 REGISTRY = load_registry()
 
@@ -68,10 +69,10 @@ def test_a_keyframe_of_no_entity_then_a_frame_flagging_among_them_seeks(tmp_path
     like = _like(keyframe)
     assert like.known is not None
     entity = Entity("gpu/n1/0", "n1/0")
-    flags, (refs, sources, _bodies), ordered = like.known.mark(["gpu/n1/0"], ["sim"],
-                                                               [encode(entity)])  # fmt: skip
+    flags, (refs, sources, _bodies), ordered = marked(like.known, ["gpu/n1/0"], ["sim"],
+                                                      [encode(entity)])  # fmt: skip
     body.pop("r", None), body.pop("B", None)
-    body["n"], body["E"] = [flags, refs, sources], like.deflate(encode(ordered))
+    body["n"], body["E"] = [flags, refs, sources], deflate_like(like, encode(ordered))
     db.execute("UPDATE frames SET body = ? WHERE time = ?", (compress(body), later))
     db.commit()
     db.close()
