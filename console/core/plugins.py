@@ -169,6 +169,10 @@ class Registry:
         """The first pane that opens entities of this kind."""
         return next((pane for pane in self.panes if kind in pane.opens), None)
 
+    def pane(self, pane_id: str) -> Pane | None:
+        """The pane of this id, or ``None``."""
+        return next((pane for pane in self.panes if pane.id == pane_id), None)
+
     def plugin_of(self, pane_id: str) -> str | None:
         """Name of the plugin that provides a pane (``None`` for the console's own views)."""
         return self.pane_plugin.get(pane_id)

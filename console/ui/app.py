@@ -339,8 +339,7 @@ class WatchfloorApp(App[None]):
 
     def _pane_screen(self, pane: Pane, ref: str | None, crumb: str) -> ViewScreen:
         plugin = self.registry.plugin_of(pane.id)
-        return ViewScreen(make_pane(self, pane, ref), crumb=crumb, view=pane.id, plugin=plugin,
-                          ref=ref)  # fmt: skip
+        return ViewScreen(make_pane(self, pane, ref), crumb=crumb, view=pane.id, plugin=plugin)
 
     def open_sources_view(self) -> None:
         """Every source with its status and reason (``S``, or a click on the header's count)."""
@@ -503,7 +502,7 @@ class WatchfloorApp(App[None]):
             screen.jump(pane_id)
 
     def action_open_pane(self, pane_id: str) -> None:
-        pane = next((p for p in self.registry.panes if p.id == pane_id), None)
+        pane = self.registry.pane(pane_id)
         if pane is not None:
             self.open_pane(pane)
 
@@ -588,9 +587,9 @@ class WatchfloorApp(App[None]):
         """The kinds whose every entity's attrs the view on screen reads when drawn (its
         plugin pane's :attr:`~console.api.Pane.reads`; a detail view reads its one)."""
         screen = self.screen
-        if not isinstance(screen, ViewScreen) or screen.ref is not None:
+        if not isinstance(screen, ViewScreen) or screen.pane.ref is not None:
             return ()
-        pane = next((pane for pane in self.registry.panes if pane.id == screen.view), None)
+        pane = self.registry.pane(screen.view)
         return pane.reads if pane is not None else ()
 
     def action_rewind_step(self, seconds: float) -> None:

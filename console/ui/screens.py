@@ -123,18 +123,11 @@ class ViewScreen(Screen[None]):
     ]
 
     def __init__(
-        self,
-        pane: PaneBase,
-        crumb: str,
-        view: str | None = None,
-        plugin: str | None = None,
-        ref: str | None = None,
+        self, pane: PaneBase, crumb: str, view: str | None = None, plugin: str | None = None
     ) -> None:
         super().__init__()
         self.pane = pane
         """The body."""
-        self.ref = ref
-        """The entity a detail view shows; ``None`` for a top-level view."""
         self.crumb = crumb
         """This screen's part of the breadcrumbs."""
         self.view = view or type(pane).__name__

@@ -378,7 +378,7 @@ def make_panes(app: WatchfloorApp, names: tuple[str, ...]) -> list[tuple[str, st
         if pane_id == OVERVIEW:
             made.append((OVERVIEW, "Overview", OverviewPane(app)))
             continue
-        pane = next((p for p in app.registry.panes if p.id == pane_id), None)
+        pane = app.registry.pane(pane_id)
         if pane is None:
             made.append((pane_id, pane_id, BrokenPane(app, f"no pane called {name!r}")))
             continue
